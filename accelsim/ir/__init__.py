@@ -1,0 +1,1 @@
+"""Intermediate representation: einsum workloads and frozen architectures."""

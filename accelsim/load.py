@@ -1,0 +1,125 @@
+"""Load architecture, workload and mapping files into validated frozen objects."""
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from .errors import ProblemList, SpecError, did_you_mean
+from .ir.arch import Arch, build_arch
+from .ir.einsum import parse_einsum
+from .ir.layers import LAYER_BUILDERS
+from .ir.workload import Layer, Workload
+from .mapping.mapping import LevelMapping, Loop, Mapping
+from .spec.schema import LAYER_KINDS, ArchSpec, MappingSpec, WorkloadSpec
+from .spec.validate import apply_overrides, load_with_extends, validate_model
+from .spec.yaml_io import locate
+
+
+def _load_raw(path, overrides):
+    data = load_with_extends(path)
+    if overrides:
+        data = apply_overrides(data, list(overrides))
+    return data
+
+
+def load_arch(path, overrides=()) -> Arch:
+    data = _load_raw(path, overrides)
+    spec = validate_model(ArchSpec, data, str(path))
+    return build_arch(spec, str(path), lambda p: locate(data, p)[1])
+
+
+def load_workload(path, overrides=()) -> Workload:
+    data = _load_raw(path, overrides)
+    spec = validate_model(WorkloadSpec, data, str(path))
+    problems = ProblemList(str(path))
+    layers, seen = [], set()
+    for i, layer in enumerate(spec.layers):
+        where = ("layers", i)
+        if layer.name in seen:
+            problems.add(f"layer name '{layer.name}' is used twice", f"layers.{i}.name",
+                         locate(data, where + ("name",))[1])
+        seen.add(layer.name)
+        kinds = [k for k in LAYER_KINDS if getattr(layer, k) is not None]
+        if len(kinds) != 1:
+            problems.add(f"a layer needs exactly one kind, got {kinds or 'none'}", f"layers.{i}",
+                         locate(data, where)[1], allowed=LAYER_KINDS)
+            continue
+        kind = kinds[0]
+        try:
+            if kind == "einsum":
+                einsum = parse_einsum(layer.einsum.expression, dict(layer.einsum.dims))
+            else:
+                einsum = _build(kind, getattr(layer, kind))
+        except (ValueError, TypeError) as exc:
+            problems.add(str(exc), f"layers.{i}.{kind}", locate(data, where + (kind,))[1],
+                         allowed=_params(kind) if kind != "einsum" else ())
+            continue
+        layers.append(Layer(layer.name, einsum, layer.count))
+    problems.raise_if_any()
+    return Workload(spec.name, spec.description, tuple(layers))
+
+
+def _params(kind: str) -> tuple[str, ...]:
+    return tuple(inspect.signature(LAYER_BUILDERS.get(kind)).parameters)
+
+
+def _build(kind: str, params: dict):
+    allowed = _params(kind)
+    unknown = [k for k in params if k not in allowed]
+    if unknown:
+        hint = did_you_mean(unknown[0], allowed)
+        raise ValueError(f"unknown parameter(s) {unknown} for {kind}" + (f"; {hint}" if hint else ""))
+    for key, value in params.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "padding" else 1):
+            raise ValueError(f"{kind}.{key} must be a positive integer, got {value!r}")
+    return LAYER_BUILDERS.get(kind)(**params)
+
+
+def load_mapping_file(path, arch: Arch, workload: Workload) -> dict[str, Mapping]:
+    """Explicit mappings, one per layer named in the file."""
+    data = _load_raw(path, ())
+    spec = validate_model(MappingSpec, data, str(path))
+    problems = ProblemList(str(path))
+    layer_names = [l.name for l in workload.layers]
+    level_names = [l.name for l in arch.levels[:-1]]
+    out = {}
+    for layer_name, per_level in spec.layers.items():
+        line = locate(data, ("layers", layer_name))[1]
+        if layer_name not in layer_names:
+            problems.add(f"no layer '{layer_name}' in workload {workload.name}", f"layers.{layer_name}",
+                         line, allowed=layer_names, suggestion=did_you_mean(layer_name, layer_names))
+            continue
+        unknown = [n for n in per_level if n not in level_names]
+        for name in unknown:
+            problems.add(f"no level '{name}' in arch {arch.name}", f"layers.{layer_name}.{name}",
+                         locate(data, ("layers", layer_name, name))[1], allowed=level_names,
+                         suggestion=did_you_mean(name, level_names))
+        if unknown:
+            continue
+        levels = []
+        for name in level_names:
+            m = per_level.get(name)
+            if m is None:
+                levels.append(LevelMapping(name))
+                continue
+            loops = [Loop(d, b) for d, b in m.temporal.items()]
+            if m.spatial is not None:
+                loops += [Loop(d, b, "x") for d, b in m.spatial.x.items()]
+                loops += [Loop(d, b, "y") for d, b in m.spatial.y.items()]
+            levels.append(LevelMapping(name, tuple(loops), frozenset(m.bypass)))
+        out[layer_name] = Mapping(tuple(levels), "explicit")
+    problems.raise_if_any()
+    return out
+
+
+def spec_file_kind(path) -> str:
+    """'arch', 'workload' or 'mapping', judged from the top-level keys."""
+    data = load_with_extends(path)
+    if "levels" in data:
+        return "arch"
+    if "layers" in data and isinstance(data["layers"], list):
+        return "workload"
+    if "layers" in data:
+        return "mapping"
+    raise SpecError(f"{Path(path)}: cannot tell what this file describes: an arch has 'levels', "
+                    f"a workload has a list of 'layers', a mapping has 'layers' keyed by name")

@@ -1,0 +1,1 @@
+"""Mappings (loops per level, spatial axes, bypass), dataflow templates, and lowering."""

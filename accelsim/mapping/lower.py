@@ -1,0 +1,71 @@
+"""Lower a mapping to flat loop arrays: the only input the models need.
+
+Loops are flattened outer → inner across all levels, dropping bound-1 loops (they change
+nothing). `level_start[i]` is the index of the first loop at or below arch level i.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir.arch import Arch, Memory, Spatial
+from ..ir.einsum import Einsum
+from .mapping import Mapping
+
+
+@dataclass(frozen=True)
+class LoweredNest:
+    dims: tuple[str, ...]
+    loop_dim: np.ndarray      # int64 index into dims
+    loop_bound: np.ndarray    # int64
+    loop_level: np.ndarray    # int64 arch level index
+    loop_spatial: np.ndarray  # bool
+    loop_stride: np.ndarray   # int64: product of bounds of inner loops on the same dim
+    level_start: np.ndarray   # int64, one per arch level (len(levels)), plus the end
+    keeps: np.ndarray         # bool [memory level index in arch.levels, tensor role index]
+    roles: tuple[str, ...]
+
+    @property
+    def n_loops(self) -> int:
+        return len(self.loop_dim)
+
+
+def lower(arch: Arch, einsum: Einsum, mapping: Mapping) -> LoweredNest:
+    dims = einsum.dims
+    loop_dim, loop_bound, loop_level, loop_spatial = [], [], [], []
+    level_start = []
+    for i, m in enumerate(mapping.levels):
+        level_start.append(len(loop_dim))
+        for loop in m.loops:
+            if loop.bound == 1:
+                continue
+            loop_dim.append(dims.index(loop.dim))
+            loop_bound.append(loop.bound)
+            loop_level.append(i)
+            loop_spatial.append(loop.axis is not None)
+    level_start.append(len(loop_dim))  # the compute level
+    level_start.append(len(loop_dim))
+    n = len(loop_dim)
+    stride = np.ones(n, dtype=np.int64)
+    running = np.ones(len(dims), dtype=np.int64)
+    for j in range(n - 1, -1, -1):
+        stride[j] = running[loop_dim[j]]
+        running[loop_dim[j]] *= loop_bound[j]
+    roles = einsum.roles
+    keeps = np.zeros((len(arch.levels), len(roles)), dtype=bool)
+    for i, level in enumerate(arch.levels):
+        if isinstance(level, Memory):
+            bypass = mapping.levels[i].bypass
+            for r, role in enumerate(roles):
+                keeps[i, r] = role in level.keeps and role not in bypass
+    return LoweredNest(dims, np.array(loop_dim, dtype=np.int64), np.array(loop_bound, dtype=np.int64),
+                       np.array(loop_level, dtype=np.int64), np.array(loop_spatial, dtype=bool),
+                       stride, np.array(level_start, dtype=np.int64), keeps, roles)
+
+
+def spatial_capable(arch: Arch, level_index: int, role: str) -> bool:
+    """Can this fan-out merge children's traffic for the tensor (multicast or reduction)?"""
+    level = arch.levels[level_index]
+    assert isinstance(level, Spatial)
+    return level.reduction if role == "outputs" else level.multicast

@@ -1,0 +1,106 @@
+"""A mapping: ordered loops per architecture level, spatial axes, and bypass.
+
+Loops are listed outer → inner at each level. Memory levels hold temporal loops (the
+loops that level iterates while supplying its children); spatial levels hold loops on
+their x and y axes. Factors must divide exactly (perfect factorization, as Timeloop).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+from ..errors import MappingError
+from ..ir.arch import Arch, Memory, Spatial
+from ..ir.einsum import Einsum
+
+
+@dataclass(frozen=True)
+class Loop:
+    dim: str
+    bound: int
+    axis: str | None = None  # 'x' or 'y' for spatial loops
+
+
+@dataclass(frozen=True)
+class LevelMapping:
+    level: str
+    loops: tuple[Loop, ...] = ()
+    bypass: frozenset = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One LevelMapping per non-compute arch level, top-down."""
+
+    levels: tuple[LevelMapping, ...]
+    dataflow: str = "explicit"
+
+    def at(self, level_name: str) -> LevelMapping:
+        return next(m for m in self.levels if m.level == level_name)
+
+    def factor(self, dim: str) -> int:
+        return prod(l.bound for m in self.levels for l in m.loops if l.dim == dim)
+
+
+def keeps(arch: Arch, mapping: Mapping, memory: Memory, role: str) -> bool:
+    return role in memory.keeps and role not in mapping.at(memory.name).bypass
+
+
+def check_mapping(arch: Arch, einsum: Einsum, mapping: Mapping) -> None:
+    """Raise MappingError naming every way the mapping does not fit."""
+    errors = []
+    expected = [l.name for l in arch.levels[:-1]]
+    got = [m.level for m in mapping.levels]
+    if got != expected:
+        raise MappingError(f"the mapping must list the levels {expected} in order, got {got}")
+    bounds = einsum.bound
+    for m in mapping.levels:
+        for loop in m.loops:
+            if loop.dim not in bounds:
+                errors.append(f"{m.level}: dimension '{loop.dim}' is not in the layer "
+                              f"(dims: {', '.join(einsum.dims)})")
+            if loop.bound < 1:
+                errors.append(f"{m.level}: loop bound {loop.bound} for '{loop.dim}' must be ≥ 1")
+    for dim, bound in bounds.items():
+        f = mapping.factor(dim)
+        if f != bound:
+            errors.append(f"the factors of '{dim}' multiply to {f}, but the layer has {dim}={bound}")
+    for level, m in zip(arch.levels, mapping.levels):
+        if isinstance(level, Spatial):
+            for axis, size in (("x", level.x), ("y", level.y)):
+                used = prod(l.bound for l in m.loops if l.axis == axis)
+                if used > size:
+                    errors.append(f"{level.name}: {axis} unrolls {used} but the fan-out has {size}")
+            if any(l.axis is None for l in m.loops):
+                errors.append(f"{level.name}: loops at a spatial level need an axis (x or y)")
+            if m.bypass:
+                errors.append(f"{level.name}: a spatial level holds no data, so it cannot bypass")
+        elif isinstance(level, Memory):
+            if any(l.axis is not None for l in m.loops):
+                errors.append(f"{level.name}: a memory level has only temporal loops")
+            not_kept = m.bypass - level.keeps
+            if not_kept:
+                errors.append(f"{level.name}: bypasses {sorted(not_kept)}, which it never keeps")
+    top = mapping.levels[0]
+    if top.bypass:
+        errors.append(f"{top.level}: the outermost memory keeps every tensor and cannot bypass")
+    if errors:
+        raise MappingError("; ".join(errors))
+
+
+def render_mapping(arch: Arch, mapping: Mapping, einsum: Einsum | None = None) -> str:
+    """The loop nest, outer → inner, with each level's kept tensors."""
+    lines, depth = [], 0
+    for level, m in zip(arch.levels, mapping.levels):
+        if isinstance(level, Memory):
+            kept = [r for r in ("weights", "inputs", "outputs")
+                    if r in level.keeps and r not in m.bypass and (einsum is None or einsum.tensor(r))]
+            lines.append(f"{'  ' * depth}{level.name} [keeps {', '.join(kept) or 'nothing'}]")
+        for loop in m.loops:
+            if loop.bound == 1:
+                continue
+            kind = f"spatial-{loop.axis}" if loop.axis else "temporal"
+            lines.append(f"{'  ' * depth}| for {loop.dim} in [0:{loop.bound})  ({kind})")
+            depth += 1
+    lines.append(f"{'  ' * depth}<< {arch.compute.name}: MAC >>")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Performance models: analytical (closed form per tile step) and cycle-level."""

@@ -1,0 +1,193 @@
+"""The one source of truth for every spec field: pydantic models with extra='forbid'.
+
+The docs' spec reference and `accelsim info` are generated from these models.
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .quantities import (BandwidthText, EnergyPJ, FrequencyHz, NodeNm, PowerW,
+                         SizeBitsOrUnlimited, VoltageV)
+
+Role = Literal["inputs", "weights", "outputs"]
+MacFormat = Literal["int4", "int8", "int16", "int32", "fp8", "fp16", "bf16", "fp32"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# ----------------------------------------------------------------------------- architecture
+
+class AccessEnergies(Strict):
+    """Explicit energy per access of one block (`width_bits`) at the nominal voltage."""
+
+    read: EnergyPJ = Field(description="energy of one block read, e.g. '2.1pJ'")
+    write: EnergyPJ = Field(description="energy of one block write (fills use it)")
+    update: Optional[EnergyPJ] = Field(None, description="energy of one block read-modify-write "
+                                       "update of partial sums; omitted means equal to write")
+
+
+class MemorySpec(Strict):
+    """A storage level: DRAM, SRAM buffer, register file or latch array."""
+
+    name: str = Field(description="unique level name, used by mappings and reports")
+    kind: Literal["dram", "sram", "regfile", "latch"] = Field(alias="class",
+        description="memory class; selects the energy estimator when `energy` is not given")
+    size: SizeBitsOrUnlimited = Field(description="capacity per instance, e.g. '64KiB', or 'unlimited'")
+    word_bits: int = Field(gt=0, description="bits per stored element (Timeloop's datawidth)")
+    width_bits: Optional[int] = Field(None, gt=0, description="bits per access (one block); "
+                                      "omitted means one word; energy is charged per block")
+    keeps: list[Role] = Field(description="tensors this level may hold (mappings may bypass more)")
+    read_bandwidth: Optional[BandwidthText] = Field(None, description="per instance, e.g. "
+                                                    "'16 words/cycle'; omitted means unlimited")
+    write_bandwidth: Optional[BandwidthText] = Field(None, description="per instance; omitted means unlimited")
+    banks: int = Field(1, ge=1, description="independent banks (the cycle model uses them)")
+    double_buffered: bool = Field(False, description="half the capacity holds the next tile "
+                                  "while the other half is used")
+    energy: Optional[AccessEnergies] = Field(None, description="explicit per-block energies; "
+                                             "omitted means estimated from the technology table")
+    leakage_power: Optional[PowerW] = Field(None, description="static power per instance at the "
+                                            "nominal voltage, e.g. '0.86uW'; omitted means estimated")
+
+    @model_validator(mode="after")
+    def _checks(self):
+        if self.size is not None and self.size < self.word_bits:
+            raise ValueError(f"size ({self.size} bits) is smaller than one word ({self.word_bits} bits)")
+        if self.width_bits is not None and self.width_bits % self.word_bits:
+            raise ValueError(f"width_bits ({self.width_bits}) must be a multiple of word_bits ({self.word_bits})")
+        if len(set(self.keeps)) != len(self.keeps):
+            raise ValueError("keeps lists a tensor twice")
+        return self
+
+
+class SpatialSpec(Strict):
+    """A fan-out of identical children in an x × y mesh."""
+
+    name: str
+    x: int = Field(1, ge=1, description="children along x")
+    y: int = Field(1, ge=1, description="children along y")
+    multicast: bool = Field(True, description="one parent read can feed several children")
+    reduction: bool = Field(True, description="partial sums from several children add in the network")
+    interconnect: Literal["broadcast", "systolic"] = Field("broadcast",
+        description="systolic arrays forward operands neighbour to neighbour (adds skew in the cycle model)")
+
+
+class ComputeEnergies(Strict):
+    mac: EnergyPJ = Field(description="energy of one MAC at the nominal voltage")
+
+
+class ComputeSpec(Strict):
+    """The MAC units at the leaves of the hierarchy."""
+
+    name: str
+    format: MacFormat = Field(description="operand format; selects the MAC energy estimate")
+    energy: Optional[ComputeEnergies] = Field(None, description="explicit MAC energy; omitted means estimated")
+    leakage_power: Optional[PowerW] = Field(None, description="static power per MAC unit at nominal voltage")
+
+
+class LevelSpec(Strict):
+    """Exactly one of memory, spatial, compute."""
+
+    memory: Optional[MemorySpec] = None
+    spatial: Optional[SpatialSpec] = None
+    compute: Optional[ComputeSpec] = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        given = [k for k in ("memory", "spatial", "compute") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"each level is exactly one of memory, spatial, compute; got {given or 'none'}")
+        return self
+
+    @property
+    def body(self):
+        return self.memory or self.spatial or self.compute
+
+
+class VFPoint(Strict):
+    voltage: VoltageV
+    frequency: FrequencyHz
+
+
+class OperatingPoint(Strict):
+    voltage: VoltageV = Field(description="supply voltage, e.g. '0.8V'")
+    frequency: Optional[FrequencyHz] = Field(None, description="clock, e.g. '1GHz'; omitted means "
+                                             "f_max(voltage) from `voltage_frequency`")
+
+
+class VoltageFrequency(Strict):
+    """The f_max(V) curve: a measured or datasheet table, interpolated linearly."""
+
+    table: list[VFPoint] = Field(min_length=2, description="points of f_max versus supply voltage")
+    source: str = Field(description="where the table comes from")
+
+
+class Technology(Strict):
+    node: NodeNm = Field(description="process node, e.g. '45nm'")
+    energy_table: str = Field(description="technology energy table name (see `accelsim info tables`)")
+    nominal_voltage: Optional[VoltageV] = Field(None, description="voltage at which explicit energies "
+                                                "are given; omitted means the table's voltage")
+
+
+class ArchSpec(Strict):
+    name: str
+    description: str = ""
+    technology: Technology
+    operating_point: OperatingPoint
+    voltage_frequency: Optional[VoltageFrequency] = None
+    levels: list[LevelSpec] = Field(min_length=2, description="top-down: memories, spatial "
+                                    "fan-outs, and one compute level last")
+    extends: Optional[str] = Field(None, description="base architecture file; this file's keys override it")
+
+
+# ----------------------------------------------------------------------------- workload
+
+class LayerSpec(Strict):
+    name: str
+    count: int = Field(1, ge=1, description="how many identical copies run (totals multiply)")
+    conv2d: Optional[dict] = None
+    depthwise_conv2d: Optional[dict] = None
+    matmul: Optional[dict] = None
+    fully_connected: Optional[dict] = None
+    batched_matmul: Optional[dict] = None
+    pool2d: Optional[dict] = None
+    einsum: Optional["EinsumSpec"] = None
+
+
+class EinsumSpec(Strict):
+    expression: str = Field(description="e.g. 'O[k,p] += I[p+r] * W[k,r]'; output first, then "
+                            "the inputs operand, then the weights operand")
+    dims: dict[str, int] = Field(description="bound of every dimension")
+
+
+LayerSpec.model_rebuild()
+LAYER_KINDS = ("conv2d", "depthwise_conv2d", "matmul", "fully_connected", "batched_matmul",
+               "pool2d", "einsum")
+
+
+class WorkloadSpec(Strict):
+    name: str
+    description: str = ""
+    source: str = Field("", description="where the layer shapes come from")
+    layers: list[LayerSpec] = Field(min_length=1)
+
+
+# ----------------------------------------------------------------------------- mapping
+
+class SpatialLoops(Strict):
+    x: dict[str, int] = Field(default_factory=dict, description="dims unrolled along x, outer→inner")
+    y: dict[str, int] = Field(default_factory=dict, description="dims unrolled along y")
+
+
+class LevelMappingSpec(Strict):
+    temporal: dict[str, int] = Field(default_factory=dict, description="loops at this memory "
+                                     "level, outer → inner, as {dim: bound}")
+    spatial: Optional[SpatialLoops] = Field(None, description="for spatial levels")
+    bypass: list[Role] = Field(default_factory=list, description="tensors this level does not hold")
+
+
+class MappingSpec(Strict):
+    layers: dict[str, dict[str, LevelMappingSpec]] = Field(description="layer name → level name → loops")

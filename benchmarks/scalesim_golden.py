@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""Generate golden reference data from the peer simulator SCALE-Sim v3.0.0.
+
+Run with the *separate* SCALE-Sim venv (never a dependency of accelsim):
+
+    python3 -m venv /work/venvs/scalesim
+    /work/venvs/scalesim/bin/pip install scalesim==3.0.0
+    /work/venvs/scalesim/bin/python benchmarks/scalesim_golden.py --out tests/data/scalesim
+
+For every case (array shape x dataflow x bandwidth mode x topology kind) it writes
+``<out>/cases/<case>/`` with the exact ``config.cfg``, ``topology.csv`` and
+``layout.csv`` fed to SCALE-Sim plus SCALE-Sim's own three report CSVs
+(COMPUTE_REPORT, BANDWIDTH_REPORT, DETAILED_ACCESS_REPORT, copied verbatim), and one
+merged table ``<out>/golden.csv`` with one row per (case, layer) carrying the layer
+shape, the derived GEMM view (M, N, K) and every report number at full precision.
+``<out>/cases.json`` indexes the cases and their parameters.
+
+Traces are not written (SCALE-Sim is driven with ``save_disk_space=True``); the report
+directories live in a temporary directory that is deleted afterwards.
+See docs/notes/scalesim-model.md for the counting model these numbers follow.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import redirect_stdout
+
+# ----------------------------------------------------------------------------------------------
+# Fixed case definitions
+# ----------------------------------------------------------------------------------------------
+
+# Conv rows: name, ifmap H, ifmap W, filter H (R), filter W (S), channels C, filters F, stride.
+# No padding in SCALE-Sim: E = ceil((H - R + s) / s).
+CONV_LAYERS = [
+    # 7x7/2 first layer, scaled down (20x20x3 -> 16 filters). (20-7) % 2 == 1, so the last
+    # window row/col runs past the ifmap: SCALE-Sim marks those ifmap addresses -1 (no access).
+    ("conv1_7x7s2", 20, 20, 7, 7, 3, 16, 2),
+    ("res_3x3", 10, 10, 3, 3, 16, 16, 1),
+    ("res_3x3s2", 9, 9, 3, 3, 16, 32, 2),
+    ("res_1x1", 8, 8, 1, 1, 32, 64, 1),
+    # 1x1 stride-2 downsample: E = ceil((8-1+2)/2) = 5 (a padded conv would give 4); the 5th
+    # window is entirely out of bounds -> all -1 ifmap addresses for those rows.
+    ("res_1x1s2", 8, 8, 1, 1, 32, 64, 2),
+]
+
+# GEMM rows: name, M, N, K  (run with input_type_gemm=True; becomes H=M, W=K, R=1, S=K, C=1, F=N)
+GEMM_LAYERS = [
+    ("gemm_a", 64, 48, 40),
+    ("gemm_b", 100, 20, 70),
+    ("gemm_c", 16, 128, 16),
+]
+
+ARRAYS = [(8, 8), (32, 32), (16, 4), (4, 16)]
+DATAFLOWS = ["os", "ws", "is"]
+
+# Memory / bandwidth presets. kB sizes are SCALE-Sim's (1 kB = 1024 one-byte words).
+# In USER mode SCALE-Sim v3.0.0 takes the ifmap / filter DRAM->SRAM bandwidths from
+# [layout] IfmapSRAMBankBandwidth / FilterSRAMBankBandwidth and only the OFMAP drain
+# bandwidth from [architecture_presets] Bandwidth (see single_layer_sim.run); we set all three.
+MEM_PRESETS = {
+    # CALC: SRAMs large enough that nothing is re-fetched for these layers
+    "calc": dict(mode="CALC", ifmap_kb=64, filter_kb=64, ofmap_kb=32, bw=10),
+    # CALC with tiny SRAMs: exercises the 100-set window re-fetch and OFMAP drain stalls
+    "calcsmall": dict(mode="CALC", ifmap_kb=1, filter_kb=1, ofmap_kb=1, bw=10),
+    # USER: small SRAMs + low bandwidth -> multiple refills and stalls
+    "user": dict(mode="USER", ifmap_kb=2, filter_kb=2, ofmap_kb=1, bw=4),
+    # USER: generous SRAMs/bandwidth (mostly stall-free reference for USER accounting)
+    "userbig": dict(mode="USER", ifmap_kb=64, filter_kb=64, ofmap_kb=32, bw=16),
+}
+
+
+def build_cases():
+    cases = []
+    for (rows, cols) in ARRAYS:
+        for df in DATAFLOWS:
+            presets = ["calc", "user"]
+            if (rows, cols) == (8, 8):
+                presets += ["calcsmall", "userbig"]
+            for preset in presets:
+                for kind in ("conv", "gemm"):
+                    name = f"a{rows}x{cols}_{df}_{preset}_{kind}"
+                    cases.append(dict(name=name, rows=rows, cols=cols, dataflow=df,
+                                      preset=preset, kind=kind, **MEM_PRESETS[preset]))
+    return cases
+
+
+# ----------------------------------------------------------------------------------------------
+# File writers
+# ----------------------------------------------------------------------------------------------
+
+def cfg_text(case):
+    return f"""[general]
+run_name = run
+
+[run_presets]
+InterfaceBandwidth = {case['mode']}
+UseRamulatorTrace = False
+
+[architecture_presets]
+ArrayHeight = {case['rows']}
+ArrayWidth = {case['cols']}
+IfmapSramSzkB = {case['ifmap_kb']}
+FilterSramSzkB = {case['filter_kb']}
+OfmapSramSzkB = {case['ofmap_kb']}
+IfmapOffset = 0
+FilterOffset = 10000000
+OfmapOffset = 20000000
+Bandwidth = {case['bw']}
+Dataflow = {case['dataflow']}
+ReadRequestBuffer = 32
+WriteRequestBuffer = 32
+
+[layout]
+IfmapCustomLayout = False
+IfmapSRAMBankBandwidth = {case['bw']}
+IfmapSRAMBankNum = 1
+IfmapSRAMBankPort = 2
+FilterCustomLayout = False
+FilterSRAMBankBandwidth = {case['bw']}
+FilterSRAMBankNum = 1
+FilterSRAMBankPort = 2
+
+[sparsity]
+SparsitySupport = false
+SparseRep = ellpack_block
+OptimizedMapping = false
+BlockSize = 8
+RandomNumberGeneratorSeed = 40
+"""
+
+
+def topology_text(kind):
+    # SCALE-Sim drops the last comma-separated field of each row: keep the trailing comma.
+    if kind == "conv":
+        lines = ["Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+                 "Channels, Num Filter, Strides,"]
+        lines += [", ".join(str(x) for x in row) + "," for row in CONV_LAYERS]
+    else:
+        lines = ["Layer, M, N, K,"]
+        lines += [", ".join(str(x) for x in row) + "," for row in GEMM_LAYERS]
+    return "\n".join(lines) + "\n"
+
+
+def layout_text(kind):
+    # Only parsed (custom layouts are off) but SCALE-Sim insists on a file with int fields.
+    n = len(CONV_LAYERS) if kind == "conv" else len(GEMM_LAYERS)
+    names = [r[0] for r in (CONV_LAYERS if kind == "conv" else GEMM_LAYERS)]
+    hdr = "Layer name," + ",".join(f"f{i}" for i in range(1, 21)) + ","
+    rows = [name + "," + ",".join(["1"] * 20) + "," for name in names[:n]]
+    return "\n".join([hdr] + rows) + "\n"
+
+
+def layer_shapes(kind):
+    """Layer params + GEMM view exactly as SCALE-Sim's topology_utils derives them."""
+    out = []
+    if kind == "conv":
+        for (name, H, W, R, S, C, F, s) in CONV_LAYERS:
+            Eh = math.ceil((H - R + s) / s)
+            Ew = math.ceil((W - S + s) / s)
+            out.append(dict(layer=name, H=H, W=W, R=R, S=S, C=C, F=F, stride=s,
+                            M=Eh * Ew, N=F, K=R * S * C))
+    else:
+        for (name, M, N, K) in GEMM_LAYERS:
+            out.append(dict(layer=name, H=M, W=K, R=1, S=K, C=1, F=N, stride=1,
+                            M=M, N=N, K=K))
+    return out
+
+
+REPORT_FIELDS = [
+    "total_cycles_incl_prefetch", "total_cycles", "stall_cycles", "overall_util_pct",
+    "mapping_efficiency_pct", "compute_util_pct",
+    "avg_ifmap_sram_bw", "avg_filter_sram_bw", "avg_ofmap_sram_bw",
+    "avg_ifmap_dram_bw", "avg_filter_dram_bw", "avg_ofmap_dram_bw",
+    "ifmap_sram_start", "ifmap_sram_stop", "ifmap_sram_reads",
+    "filter_sram_start", "filter_sram_stop", "filter_sram_reads",
+    "ofmap_sram_start", "ofmap_sram_stop", "ofmap_sram_writes",
+    "ifmap_dram_start", "ifmap_dram_stop", "ifmap_dram_reads",
+    "filter_dram_start", "filter_dram_stop", "filter_dram_reads",
+    "ofmap_dram_start", "ofmap_dram_stop", "ofmap_dram_writes",
+]
+
+
+def _num(x):
+    """Normalise numpy scalars to int when integral, else float (repr keeps full precision)."""
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return x
+    if f == int(f) and not isinstance(x, float):
+        return int(f)
+    if isinstance(x, float) or 'float' in type(x).__name__:
+        return f
+    return int(f)
+
+
+# ----------------------------------------------------------------------------------------------
+# Running one case
+# ----------------------------------------------------------------------------------------------
+
+def run_case(args):
+    case, case_dir = args
+    from scalesim.scale_sim import scalesim  # imported in the worker
+
+    os.makedirs(case_dir, exist_ok=True)
+    cfg_path = os.path.join(case_dir, "config.cfg")
+    topo_path = os.path.join(case_dir, "topology.csv")
+    layout_path = os.path.join(case_dir, "layout.csv")
+    with open(cfg_path, "w") as f:
+        f.write(cfg_text(case))
+    with open(topo_path, "w") as f:
+        f.write(topology_text(case["kind"]))
+    with open(layout_path, "w") as f:
+        f.write(layout_text(case["kind"]))
+
+    tmp = tempfile.mkdtemp(prefix="scalesim_golden_")
+    t0 = time.time()
+    try:
+        buf = io.StringIO()
+        with redirect_stdout(buf):
+            s = scalesim(save_disk_space=True, verbose=False, config=cfg_path,
+                         topology=topo_path, layout=layout_path,
+                         input_type_gemm=(case["kind"] == "gemm"))
+            s.run_scale(top_path=tmp)
+        wall = time.time() - t0
+        rep_dir = os.path.join(tmp, "run")
+        for rep in ("COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv"):
+            shutil.copy(os.path.join(rep_dir, rep), os.path.join(case_dir, rep))
+        rows = []
+        shapes = layer_shapes(case["kind"])
+        for lid, obj in enumerate(s.runner.single_layer_sim_object_list):
+            vals = (obj.get_compute_report_items() + obj.get_bandwidth_report_items()
+                    + obj.get_detail_report_items())
+            assert len(vals) == len(REPORT_FIELDS)
+            row = dict(case=case["name"], array_rows=case["rows"], array_cols=case["cols"],
+                       dataflow=case["dataflow"], bw_mode=case["mode"], preset=case["preset"],
+                       ifmap_kb=case["ifmap_kb"], filter_kb=case["filter_kb"],
+                       ofmap_kb=case["ofmap_kb"], bandwidth=case["bw"], layer_id=lid)
+            row.update(shapes[lid])
+            for k, v in zip(REPORT_FIELDS, vals):
+                row[k] = _num(v)
+            rows.append(row)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return case["name"], rows, wall
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="tests/data/scalesim")
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--only", default="", help="substring filter on case names (debugging)")
+    a = ap.parse_args(argv)
+
+    import scalesim  # noqa: F401
+    from importlib.metadata import version
+    ver = version("scalesim")
+    if ver != "3.0.0":
+        print(f"WARNING: scalesim version {ver} != 3.0.0", file=sys.stderr)
+
+    cases = [c for c in build_cases() if a.only in c["name"]]
+    out = os.path.abspath(a.out)
+    os.makedirs(os.path.join(out, "cases"), exist_ok=True)
+    work = [(c, os.path.join(out, "cases", c["name"])) for c in cases]
+
+    t0 = time.time()
+    results = {}
+    with mp.Pool(a.jobs) as pool:
+        for name, rows, wall in pool.imap_unordered(run_case, work):
+            results[name] = (rows, wall)
+            print(f"{name:32s} {wall:7.2f} s", flush=True)
+
+    all_rows = []
+    for c in cases:
+        all_rows += results[c["name"]][0]
+    fields = list(all_rows[0].keys())
+    with open(os.path.join(out, "golden.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        for r in all_rows:
+            w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
+    index = dict(scalesim_version=ver, conv_layers=CONV_LAYERS, gemm_layers=GEMM_LAYERS,
+                 mem_presets=MEM_PRESETS,
+                 cases=[{k: c[k] for k in ("name", "rows", "cols", "dataflow", "preset", "kind",
+                                           "mode", "ifmap_kb", "filter_kb", "ofmap_kb", "bw")}
+                        for c in cases])
+    with open(os.path.join(out, "cases.json"), "w") as f:
+        json.dump(index, f, indent=1)
+    print(f"{len(cases)} cases, {len(all_rows)} layer rows, {time.time() - t0:.1f} s wall")
+
+
+if __name__ == "__main__":
+    main()
