@@ -7,6 +7,7 @@ from pathlib import Path
 from .errors import ProblemList, SpecError, did_you_mean
 from .ir.arch import Arch, build_arch
 from .ir.einsum import parse_einsum
+from .ir.expressions import evaluate
 from .ir.layers import LAYER_BUILDERS
 from .ir.workload import Layer, Workload
 from .mapping.mapping import LevelMapping, Loop, Mapping
@@ -45,16 +46,21 @@ def load_workload(path, overrides=()) -> Workload:
                          locate(data, where)[1], allowed=LAYER_KINDS)
             continue
         kind = kinds[0]
+        params = spec.parameters
         try:
+            count = evaluate(layer.count, params)
+            if count < 1:
+                raise ValueError(f"count must be ≥ 1, got {count}")
             if kind == "einsum":
-                einsum = parse_einsum(layer.einsum.expression, dict(layer.einsum.dims))
+                dims = {d: evaluate(v, params) for d, v in layer.einsum.dims.items()}
+                einsum = parse_einsum(layer.einsum.expression, dims)
             else:
-                einsum = _build(kind, getattr(layer, kind))
+                einsum = _build(kind, {k: evaluate(v, params) for k, v in getattr(layer, kind).items()})
         except (ValueError, TypeError) as exc:
             problems.add(str(exc), f"layers.{i}.{kind}", locate(data, where + (kind,))[1],
                          allowed=_params(kind) if kind != "einsum" else ())
             continue
-        layers.append(Layer(layer.name, einsum, layer.count))
+        layers.append(Layer(layer.name, einsum, count))
     problems.raise_if_any()
     return Workload(spec.name, spec.description, tuple(layers))
 

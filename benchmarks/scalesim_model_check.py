@@ -436,6 +436,67 @@ def closed_form(row):
     return out
 
 
+def covered(L, F, s, E):
+    """Number of ifmap rows (or cols) touched by E windows of size F at stride s, clipped to L."""
+    cov = set()
+    for e in range(E):
+        cov.update(range(e * s, min(e * s + F, L)))
+    return len(cov)
+
+
+def dram_closed_form(row, stallfree_total):
+    """Closed forms for DRAM counts/cycles that hold under stated 'fits' conditions.
+    Returns {field: value} only for the fields whose condition holds."""
+    df, R, C = row["dataflow"], int(row["array_rows"]), int(row["array_cols"])
+    M, N, K = int(row["M"]), int(row["N"]), int(row["K"])
+    H, W, Rf, Sf, Ch, s = (int(row[k]) for k in ("H", "W", "R", "S", "C", "stride"))
+    Eh, Ew = math.ceil((H - Rf + s) / s), math.ceil((W - Sf + s) / s)
+    isz, fsz, osz = (int(row[k]) * 1024 for k in ("ifmap_kb", "filter_kb", "ofmap_kb"))
+    rf_os, cf_os = math.ceil(M / R), math.ceil(N / C)
+    out = {}
+    if df == "os":
+        w_ofmap = M * N
+    else:
+        w_ofmap = M * N * math.ceil(K / R)
+    if row["bw_mode"] == "CALC":
+        U_if = covered(H, Rf, s, Eh) * covered(W, Sf, s, Ew) * Ch   # distinct ifmap words
+        U_f = K * N
+        starts = []
+        for op, U, size in (("ifmap", U_if, isz), ("filter", U_f, fsz)):
+            S_ = size // 100
+            if U < 50 * S_:                     # never leaves the first 50-set window
+                out[f"{op}_dram_reads"] = U
+                nsets = math.ceil(U / S_)
+                out[f"{op}_dram_start"] = -math.ceil(nsets * S_ / 10)
+                out[f"{op}_dram_stop"] = -1
+                starts.append(out[f"{op}_dram_start"])
+        drain = osz - math.ceil(osz / 2)
+        if w_ofmap <= drain and int(row["stall_cycles"]) == 0:   # only the final drain
+            out["ofmap_dram_writes"] = w_ofmap
+            out["ofmap_dram_start"] = stallfree_total
+            out["ofmap_dram_stop"] = stallfree_total + math.ceil(w_ofmap / C) - 1
+            if len(starts) == 2:
+                out["total_cycles_incl_prefetch"] = out["ofmap_dram_stop"] - min(starts)
+    else:
+        bw = int(row["bandwidth"])
+        A = math.ceil(isz / 2), math.ceil(fsz / 2)
+        if df == "os":
+            P_if, P_f = rf_os * R * K, cf_os * C * K
+        elif df == "ws":
+            P_if, P_f = math.ceil(K / R) * R * M, math.ceil(N / C) * C * K
+        else:
+            P_if, P_f = math.ceil(M / C) * C * K, math.ceil(K / R) * R * N
+        starts = []
+        for op, P, a in (("ifmap", P_if, A[0]), ("filter", P_f, A[1])):
+            n0 = min(math.ceil(a / bw), math.ceil(P / bw))
+            out[f"{op}_dram_start"] = -n0        # always (first fill ends at cycle -1)
+            starts.append(-n0)
+            if P <= a:                           # whole prefetch matrix fits the active half
+                out[f"{op}_dram_reads"] = n0 * bw
+                out[f"{op}_dram_stop"] = -1
+    return out
+
+
 def overall_util(row):
     macs = int(row["M"]) * int(row["N"]) * int(row["K"])
     return macs * 100 / (int(row["total_cycles"]) * int(row["array_rows"]) * int(row["array_cols"]))
@@ -473,6 +534,8 @@ def main(argv=None):
               r["total_cycles"], r)
         if int(r["stall_cycles"]) == 0:
             check("total_cycles(no stall)", cf["stallfree_total_cycles"], r["total_cycles"], r)
+        for k, v in dram_closed_form(r, cf["stallfree_total_cycles"]).items():
+            check("cf:" + k, v, r[k], r)
         tc = int(r["total_cycles"])
         for op in ("ifmap", "filter", "ofmap"):
             bwf = f"avg_{op}_sram_bw"

@@ -147,7 +147,8 @@ class ArchSpec(Strict):
 
 class LayerSpec(Strict):
     name: str
-    count: int = Field(1, ge=1, description="how many identical copies run (totals multiply)")
+    count: int | str = Field(1, description="how many identical copies run (totals multiply); "
+                             "an integer or an expression over the workload parameters")
     conv2d: Optional[dict] = None
     depthwise_conv2d: Optional[dict] = None
     matmul: Optional[dict] = None
@@ -160,7 +161,8 @@ class LayerSpec(Strict):
 class EinsumSpec(Strict):
     expression: str = Field(description="e.g. 'O[k,p] += I[p+r] * W[k,r]'; output first, then "
                             "the inputs operand, then the weights operand")
-    dims: dict[str, int] = Field(description="bound of every dimension")
+    dims: dict[str, int | str] = Field(description="bound of every dimension (integers or "
+                                       "expressions over the workload parameters)")
 
 
 LayerSpec.model_rebuild()
@@ -172,6 +174,9 @@ class WorkloadSpec(Strict):
     name: str
     description: str = ""
     source: str = Field("", description="where the layer shapes come from")
+    parameters: dict[str, int] = Field(default_factory=dict, description="named integers "
+                                       "(e.g. seq: 128) that layer fields may use in arithmetic "
+                                       "expressions such as 'seq*4'; override with --set parameters.seq=384")
     layers: list[LayerSpec] = Field(min_length=1)
 
 

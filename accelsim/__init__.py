@@ -1,0 +1,15 @@
+"""accelsim: analytical and cycle-level DNN accelerator simulation from YAML specs."""
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("accelsim")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0+src"
+
+from .errors import AccelsimBug, MappingError, SpecError  # noqa: E402
+from .load import load_arch, load_mapping_file, load_workload  # noqa: E402
+from .options import SimOptions  # noqa: E402
+from .simulate import simulate  # noqa: E402
+
+__all__ = ["load_arch", "load_workload", "load_mapping_file", "simulate", "SimOptions",
+           "SpecError", "MappingError", "AccelsimBug", "__version__"]

@@ -1,0 +1,1 @@
+"""Energy: technology tables, per-action estimators, voltage scaling, leakage."""

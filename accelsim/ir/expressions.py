@@ -1,0 +1,36 @@
+"""Integer arithmetic over named workload parameters: 'seq', 'heads*64', '(seq+1)//2'."""
+from __future__ import annotations
+
+import ast
+import operator
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+        ast.FloorDiv: operator.floordiv}
+
+
+def evaluate(value, parameters: dict[str, int]) -> int:
+    """An int stays; a string is evaluated with + - * // and parameter names only."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected an integer or an expression, got {value!r}")
+    try:
+        tree = ast.parse(value, mode="eval")
+    except SyntaxError:
+        raise ValueError(f"cannot read expression {value!r}") from None
+    return _eval(tree.body, parameters, value)
+
+
+def _eval(node, params, text):
+    if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id not in params:
+            raise ValueError(f"unknown parameter '{node.id}' in {text!r}; parameters: "
+                             f"{', '.join(params) or 'none defined'}")
+        return params[node.id]
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](_eval(node.left, params, text), _eval(node.right, params, text))
+    raise ValueError(f"only integers, parameter names, + - * and // are allowed in {text!r}")

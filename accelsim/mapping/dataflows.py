@@ -1,0 +1,186 @@
+"""Dataflow templates defined by tensor relevance, so each works for every einsum.
+
+A template orders the layer's dimensions by what they index:
+  reduction   index the operands but not the output (c, r, s; matmul k)
+  out_channel index weights and outputs, not inputs (k; matmul n)
+  out_pixel   index inputs and outputs, not weights (n, p, q; matmul m)
+  shared      index all three (groups, attention heads)
+and from that ordering derives (1) which dims unroll on each spatial axis and (2) which
+temporal loops sit innermost, where they keep the stationary tensor in place.
+
+Weight-stationary (TPU-style): y ← reduction, x ← out_channel; weights stay while
+out_pixel dims iterate innermost. Output-stationary: y ← out_pixel, x ← out_channel;
+reductions innermost. Input-stationary: y ← reduction, x ← out_pixel; out_channel
+innermost. Row-stationary (Eyeriss): y ← filter taps of the sliding window, then
+out_channel; x ← the window's output rows; taps and channels innermost.
+
+Temporal factors are then chosen level by level from the innermost memory outwards:
+each dim, in the template's priority order, gets the largest divisor of what remains
+that keeps every bounded level at or above it within capacity. Whatever is left runs
+at the outermost memory. This is a template, not a search: `--dataflow search` (the
+mapper) looks for better mappings.
+"""
+from __future__ import annotations
+
+from itertools import product
+from math import prod
+
+from ..errors import MappingError
+from ..ir.arch import Arch, Memory, Spatial
+from ..ir.einsum import Einsum
+from ..model.reuse import tile_size
+from ..registry import Registry
+from .mapping import LevelMapping, Loop, Mapping
+
+DATAFLOWS = Registry("dataflow")
+
+
+def dim_classes(einsum: Einsum) -> dict[str, list[str]]:
+    has = {r: (einsum.tensor(r).dims if einsum.tensor(r) else frozenset()) for r in ("inputs", "weights", "outputs")}
+    classes = {"reduction": [], "out_channel": [], "out_pixel": [], "shared": []}
+    for d in einsum.dims:
+        i, w, o = d in has["inputs"], d in has["weights"], d in has["outputs"]
+        if not o:
+            classes["reduction"].append(d)
+        elif w and not i:
+            classes["out_channel"].append(d)
+        elif i and not w:
+            classes["out_pixel"].append(d)
+        else:
+            classes["shared"].append(d)
+    return classes
+
+
+def window_pairs(einsum: Einsum) -> list[tuple[str, str]]:
+    """(output dim, tap dim) pairs that share one input axis: the sliding windows."""
+    pairs = []
+    inputs = einsum.tensor("inputs")
+    out_dims = einsum.tensor("outputs").dims
+    for axis in inputs.axes if inputs else ():
+        outs = [t.dim for t in axis if t.dim in out_dims]
+        taps = [t.dim for t in axis if t.dim not in out_dims]
+        if outs and taps:
+            pairs.append((outs[0], taps[0]))
+    return pairs
+
+
+class Template:
+    """Spatial preferences per axis and temporal priority (first = innermost)."""
+
+    def __init__(self, name: str, y, x, priority):
+        self.name, self._y, self._x, self._priority = name, y, x, priority
+
+    def axes(self, einsum: Einsum) -> tuple[list[str], list[str]]:
+        c = dim_classes(einsum)
+        return self._y(c, einsum), self._x(c, einsum)
+
+    def priority(self, einsum: Einsum) -> list[str]:
+        c = dim_classes(einsum)
+        ordered = self._priority(c, einsum)
+        return ordered + [d for d in einsum.dims if d not in ordered]
+
+
+def _register(template: Template):
+    DATAFLOWS.register(template.name)(template)
+
+
+_register(Template("ws", lambda c, e: c["reduction"], lambda c, e: c["out_channel"] + c["shared"],
+                   lambda c, e: c["out_pixel"] + c["reduction"] + c["out_channel"]))
+_register(Template("os", lambda c, e: c["out_pixel"], lambda c, e: c["out_channel"] + c["shared"],
+                   lambda c, e: c["reduction"] + c["out_pixel"] + c["out_channel"]))
+_register(Template("is", lambda c, e: c["reduction"], lambda c, e: c["out_pixel"] + c["shared"],
+                   lambda c, e: c["out_channel"] + c["reduction"] + c["out_pixel"]))
+
+
+def _rs_y(c, e):
+    taps = [t for _, t in window_pairs(e)]
+    return taps + c["out_channel"] + [d for d in c["reduction"] if d not in taps]
+
+
+def _rs_x(c, e):
+    outs = [o for o, _ in window_pairs(e)]
+    return outs + [d for d in c["out_pixel"] if d not in outs] + c["shared"]
+
+
+_register(Template("rs", _rs_y, _rs_x, lambda c, e: c["reduction"] + c["out_channel"] + c["out_pixel"]))
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _best_split(dims: list[str], remaining: dict[str, int], size: int) -> dict[str, int]:
+    """Factors for `dims` (divisors of what remains) with the largest product ≤ size.
+
+    Ties go to the assignment that favours earlier dims (the template's preference).
+    """
+    dims = [d for d in dims if remaining[d] > 1][:4]  # the first four preferred dims suffice
+    best, best_key = {}, (1, ())
+    for combo in product(*[[f for f in _divisors(remaining[d]) if f <= size] for d in dims]):
+        total = prod(combo)
+        if total <= size:
+            key = (total, combo)
+            if key > best_key:
+                best, best_key = dict(zip(dims, combo)), key
+    return {d: f for d, f in best.items() if f > 1}
+
+
+def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
+    """Build a legal mapping of `einsum` on `arch` from the named template."""
+    try:
+        template: Template = DATAFLOWS.get(dataflow)
+    except KeyError:
+        raise MappingError(f"unknown dataflow '{dataflow}'; choose from {', '.join(DATAFLOWS.names())}") from None
+    remaining = dict(einsum.bound)
+    loops: dict[int, list[Loop]] = {i: [] for i in range(len(arch.levels) - 1)}
+    y_pref, x_pref = template.axes(einsum)
+    for i, level in enumerate(arch.levels[:-1]):
+        if isinstance(level, Spatial):
+            for axis, pref, size in (("y", y_pref, level.y), ("x", x_pref, level.x)):
+                for d, f in _best_split(pref, remaining, size).items():
+                    loops[i].append(Loop(d, f, axis))
+                    remaining[d] //= f
+    priority = template.priority(einsum)
+    memories = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
+
+    def spatial_below(j: int) -> dict[str, int]:
+        return {d: prod(l.bound for k, ls in loops.items() if k > j for l in ls if l.dim == d)
+                for d in einsum.dims}
+
+    below = {j: spatial_below(j) for j in memories}
+    temporal = dict.fromkeys(einsum.dims, 1)  # loops chosen so far, all at or below this level
+    for i in reversed(memories[1:]):
+        chosen = {}
+        for d in priority:
+            for f in sorted(_divisors(remaining[d]), reverse=True):
+                trial = dict(temporal, **{d: temporal[d] * f})
+                if f == 1 or _fits(arch, einsum, [j for j in memories if j <= i], trial, below):
+                    if f > 1:
+                        chosen[d] = f
+                        temporal = trial
+                        remaining[d] //= f
+                    break
+        # Priority lists the innermost first; loops are stored outer → inner.
+        loops[i] = [Loop(d, chosen[d]) for d in reversed(priority) if d in chosen]
+    top = memories[0]
+    loops[top] = [Loop(d, remaining[d]) for d in reversed(priority) if remaining[d] > 1]
+    levels = tuple(LevelMapping(l.name, tuple(loops[i])) for i, l in enumerate(arch.levels[:-1]))
+    return Mapping(levels, dataflow)
+
+
+def _fits(arch: Arch, einsum: Einsum, levels: list[int], temporal: dict, spatial_below: dict) -> bool:
+    """Do the tiles fit every bounded memory in `levels` (the current one and those above)?
+
+    Upper levels hold at least the tiles below them, so checking them now keeps a greedy
+    choice at an inner level from starving an outer one.
+    """
+    for i in levels:
+        level = arch.levels[i]
+        cap = level.capacity_words
+        if cap is None:
+            continue
+        extent = {d: temporal[d] * spatial_below[i][d] for d in einsum.dims}
+        used = sum(tile_size(einsum.tensor(r).axes, extent) for r in level.keeps if einsum.tensor(r))
+        if used > cap:
+            return False
+    return True

@@ -1,0 +1,113 @@
+"""Results per layer and per workload; TOPS and TOPS/W with explicit boundaries.
+
+TOPS/W is ops per picojoule (1 op/pJ = 1 TOPS/W), ops = 2 × MACs. Boundaries:
+  core    dynamic energy of the MACs and on-chip memories (every level that is not DRAM);
+  chip    core plus the leakage of on-chip components;
+  system  chip plus DRAM (dynamic and leakage): everything modelled.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .ir.arch import Arch, Memory
+from .mapping.mapping import Mapping
+from .model.analytical import ActionCounts
+from .energy.model import EnergyBreakdown
+
+BOUNDARIES = ("core", "chip", "system")
+
+
+def off_chip_levels(arch: Arch) -> set[str]:
+    return {l.name for l in arch.levels if isinstance(l, Memory) and l.kind == "dram"}
+
+
+def boundary_energy_pj(energy: EnergyBreakdown, off_chip: set[str]) -> dict[str, float]:
+    core = sum(v for k, v in energy.dynamic_pj.items() if k not in off_chip)
+    chip = core + sum(v for k, v in energy.leakage_pj.items() if k not in off_chip)
+    return {"core": core, "chip": chip, "system": energy.total_pj}
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    name: str
+    count: int
+    macs: int                 # per copy
+    counts: ActionCounts
+    energy: EnergyBreakdown
+    mapping: Mapping
+    cycles: int
+    frequency_hz: float
+    peak_macs_per_cycle: int
+    off_chip: frozenset
+    extra: dict = field(default_factory=dict)  # model-specific outputs (e.g. cycle-model stalls)
+
+    @property
+    def latency_s(self) -> float:
+        return self.cycles / self.frequency_hz
+
+    @property
+    def utilization(self) -> float:
+        return self.macs / (self.cycles * self.peak_macs_per_cycle)
+
+    @property
+    def energy_pj(self) -> float:
+        return self.energy.total_pj
+
+    @property
+    def tops(self) -> float:
+        return 2 * self.macs / self.latency_s / 1e12
+
+    def tops_per_watt(self) -> dict[str, float]:
+        return {b: 2 * self.macs / e if e > 0 else float("inf")
+                for b, e in boundary_energy_pj(self.energy, set(self.off_chip)).items()}
+
+
+@dataclass(frozen=True)
+class WorkloadResult:
+    arch: Arch
+    workload_name: str
+    layers: tuple[LayerResult, ...]
+    options: dict
+    inputs: dict  # names and content hashes of the input files
+
+    @property
+    def macs(self) -> int:
+        return sum(l.macs * l.count for l in self.layers)
+
+    @property
+    def cycles(self) -> int:
+        return sum(l.cycles * l.count for l in self.layers)
+
+    @property
+    def latency_s(self) -> float:
+        return sum(l.latency_s * l.count for l in self.layers)
+
+    @property
+    def energy_pj(self) -> float:
+        return sum(l.energy_pj * l.count for l in self.layers)
+
+    @property
+    def utilization(self) -> float:
+        return self.macs / (self.cycles * self.arch.peak_macs_per_cycle)
+
+    @property
+    def tops(self) -> float:
+        return 2 * self.macs / self.latency_s / 1e12
+
+    def boundary_energy_pj(self) -> dict[str, float]:
+        out = dict.fromkeys(BOUNDARIES, 0.0)
+        for l in self.layers:
+            for b, e in boundary_energy_pj(l.energy, set(l.off_chip)).items():
+                out[b] += e * l.count
+        return out
+
+    def tops_per_watt(self) -> dict[str, float]:
+        return {b: 2 * self.macs / e if e > 0 else float("inf") for b, e in self.boundary_energy_pj().items()}
+
+    def energy_by_component_pj(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for l in self.layers:
+            for kind, table in (("dynamic", l.energy.dynamic_pj), ("leakage", l.energy.leakage_pj)):
+                for comp, e in table.items():
+                    out.setdefault(comp, {"dynamic": 0.0, "leakage": 0.0})[kind] += e * l.count
+        return out

@@ -1,0 +1,44 @@
+"""The pipeline: spec objects → mapping → lowered arrays → model → counts → energy → result."""
+from __future__ import annotations
+
+from .energy.model import action_energies, layer_energy
+from .errors import MappingError, SpecError
+from .ir.arch import Arch
+from .ir.workload import Layer, Workload
+from .mapping.dataflows import map_layer
+from .mapping.lower import lower
+from .mapping.mapping import Mapping, check_mapping
+from .model.analytical import analyze
+from .options import MODELS, SimOptions
+from .results import LayerResult, WorkloadResult, off_chip_levels
+
+
+def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
+             mappings: dict[str, Mapping] | None = None, inputs: dict | None = None) -> WorkloadResult:
+    """Simulate every layer of `workload` on `arch`.
+
+    `mappings` gives explicit per-layer mappings; other layers use `options.dataflow`.
+    """
+    if options.model not in MODELS:
+        raise SpecError(f"unknown model '{options.model}'; choose from {', '.join(MODELS)}")
+    energies = action_energies(arch)
+    off_chip = frozenset(off_chip_levels(arch))
+    layers = tuple(_simulate_layer(arch, layer, options, (mappings or {}).get(layer.name), energies, off_chip)
+                   for layer in workload.layers)
+    return WorkloadResult(arch, workload.name, layers, options.as_dict(), inputs or {})
+
+
+def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping | None,
+                    energies, off_chip) -> LayerResult:
+    einsum = layer.einsum
+    try:
+        mapping = mapping or map_layer(arch, einsum, options.dataflow)
+        check_mapping(arch, einsum, mapping)
+        nest = lower(arch, einsum, mapping)
+        counts = analyze(arch, einsum, nest)
+    except MappingError as exc:
+        raise MappingError(f"layer '{layer.name}': {exc}") from None
+    cycles = counts.cycles
+    energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz)
+    return LayerResult(layer.name, layer.count, einsum.macs, counts, energy, mapping, cycles,
+                       arch.frequency_hz, arch.peak_macs_per_cycle, off_chip)
