@@ -9,7 +9,7 @@ MODELS = ("analytical", "cycle")
 @dataclass(frozen=True)
 class SimOptions:
     model: str = "analytical"        # 'analytical' or 'cycle'
-    dataflow: str = "ws"             # a registered dataflow template, or 'explicit'
+    dataflow: str | None = None      # a registered template; None: the arch's own dataflow
     mapping_file: str | None = None  # explicit mappings (per layer) instead of a template
 
     def as_dict(self) -> dict:

@@ -21,6 +21,11 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     """
     if options.model not in MODELS:
         raise SpecError(f"unknown model '{options.model}'; choose from {', '.join(MODELS)}")
+    dataflow = options.dataflow or arch.dataflow
+    if dataflow is None and len(mappings or {}) < len(workload.layers):
+        raise SpecError(f"arch '{arch.name}' names no dataflow: choose one with --dataflow "
+                        f"(ws, os, is, rs) or add 'dataflow:' to the arch file")
+    options = SimOptions(options.model, dataflow, options.mapping_file)
     energies = action_energies(arch)
     off_chip = frozenset(off_chip_levels(arch))
     layers = tuple(_simulate_layer(arch, layer, options, (mappings or {}).get(layer.name), energies, off_chip)

@@ -76,6 +76,7 @@ class Arch:
     frequency_hz: float
     vf_table: tuple[tuple[float, float], ...]  # (volts, f_max Hz), ascending volts
     levels: tuple  # Memory | Spatial | Compute, top-down
+    dataflow: str | None = None  # the template the hardware is built for
 
     @property
     def memories(self) -> tuple[Memory, ...]:
@@ -153,6 +154,11 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
         problems.add("frequency is required when the arch has no voltage_frequency table",
                      "operating_point.frequency", line_of(("operating_point",)),
                      suggestion="add e.g. frequency: 1GHz")
+    if spec.dataflow is not None:
+        from ..mapping.dataflows import DATAFLOWS
+        if spec.dataflow not in DATAFLOWS:
+            problems.add(f"unknown dataflow '{spec.dataflow}'", "dataflow", line_of(("dataflow",)),
+                         allowed=DATAFLOWS.names())
     problems.raise_if_any()
 
     levels, instances = [], 1
@@ -178,7 +184,7 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
                                   b.leakage_power, instances))
     tech = spec.technology
     return Arch(spec.name, spec.description, tech.node, tech.energy_table, tech.nominal_voltage,
-                op.voltage, frequency, vf, tuple(levels))
+                op.voltage, frequency, vf, tuple(levels), spec.dataflow)
 
 
 def spatial_instances(arch: Arch) -> int:

@@ -138,6 +138,8 @@ class ArchSpec(Strict):
     technology: Technology
     operating_point: OperatingPoint
     voltage_frequency: Optional[VoltageFrequency] = None
+    dataflow: Optional[str] = Field(None, description="dataflow template the hardware is built for "
+                                    "(ws, os, is, rs); used when the run names none")
     levels: list[LevelSpec] = Field(min_length=2, description="top-down: memories, spatial "
                                     "fan-outs, and one compute level last")
     extends: Optional[str] = Field(None, description="base architecture file; this file's keys override it")

@@ -1,0 +1,138 @@
+"""Command line: run | check | info. Thin: parsing, calling the library, printing."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import MappingError, SpecError
+from .options import MODELS, SimOptions
+
+EXIT_SPEC_ERROR = 2
+
+
+def _split_overrides(items: list[str]) -> tuple[list[str], list[str]]:
+    arch, workload = [], []
+    for item in items:
+        target, _, rest = item.partition(".")
+        if target == "arch" and rest:
+            arch.append(rest)
+        elif target == "workload" and rest:
+            workload.append(rest)
+        else:
+            raise SpecError(f"--set {item!r}: start the path with 'arch.' or 'workload.', "
+                            f"e.g. --set arch.levels.GLB.size=64KiB or --set workload.parameters.seq=384")
+    return arch, workload
+
+
+def _file_hash(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def cmd_run(args) -> int:
+    from .load import load_arch, load_mapping_file, load_workload
+    from .mapping.mapping import render_mapping
+    from .report.serialize import write_json
+    from .report.table import render_result
+    from .simulate import simulate
+
+    arch_over, wl_over = _split_overrides(args.set or [])
+    arch = load_arch(args.arch, arch_over)
+    workload = load_workload(args.workload, wl_over)
+    mappings = load_mapping_file(args.mapping, arch, workload) if args.mapping else None
+    options = SimOptions(model=args.model, dataflow=args.dataflow, mapping_file=args.mapping)
+    inputs = {"arch": {"path": str(args.arch), "sha256_16": _file_hash(args.arch)},
+              "workload": {"path": str(args.workload), "sha256_16": _file_hash(args.workload)},
+              "overrides": list(args.set or [])}
+    if args.mapping:
+        inputs["mapping"] = {"path": str(args.mapping), "sha256_16": _file_hash(args.mapping)}
+    result = simulate(arch, workload, options, mappings, inputs)
+    if args.show_mapping:
+        for layer, l in zip(workload.layers, result.layers):
+            print(f"== {layer.name}: {layer.einsum.render()}")
+            print(render_mapping(arch, l.mapping, layer.einsum))
+            print()
+    print(render_result(result))
+    if args.json:
+        write_json(result, args.json)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .load import load_arch, load_workload, spec_file_kind
+    from .spec.schema import MappingSpec
+    from .spec.validate import load_with_extends, validate_model
+
+    failed = False
+    for path in args.files:
+        try:
+            kind = spec_file_kind(path)
+            if kind == "arch":
+                load_arch(path)
+            elif kind == "workload":
+                load_workload(path)
+            else:
+                validate_model(MappingSpec, load_with_extends(path), str(path))
+            print(f"{path}: ok ({kind})")
+        except SpecError as exc:
+            failed = True
+            print(exc.render(), file=sys.stderr)
+    return EXIT_SPEC_ERROR if failed else 0
+
+
+def cmd_info(args) -> int:
+    from .docs_gen import spec_reference
+    from .energy.tables import table_names
+    from .mapping.dataflows import DATAFLOWS
+
+    if args.topic == "schema":
+        print(spec_reference())
+    elif args.topic == "tables":
+        print("energy tables: " + ", ".join(table_names()))
+    else:
+        print("dataflows: " + ", ".join(DATAFLOWS.names()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="accelsim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="simulate a workload on an architecture")
+    run.add_argument("arch", help="architecture YAML")
+    run.add_argument("workload", help="workload YAML")
+    run.add_argument("--mapping", help="explicit per-layer mappings (YAML); other layers use --dataflow")
+    run.add_argument("--dataflow", help="dataflow template: ws, os, is, rs (default: the arch's own)")
+    run.add_argument("--model", default="analytical", choices=MODELS, help="performance model")
+    run.add_argument("--set", action="append", metavar="PATH=VALUE",
+                     help="override a spec field, e.g. arch.levels.GLB.size=64KiB (repeatable)")
+    run.add_argument("--json", metavar="PATH", help="also write the result as JSON")
+    run.add_argument("--show-mapping", action="store_true", help="print each layer's loop nest")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="validate spec files without simulating (exit 2 on errors)")
+    check.add_argument("files", nargs="+")
+    check.set_defaults(func=cmd_check)
+
+    info = sub.add_parser("info", help="spec reference, energy tables, dataflows")
+    info.add_argument("topic", nargs="?", default="schema", choices=["schema", "tables", "dataflows"])
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (SpecError, MappingError) as exc:
+        text = exc.render() if isinstance(exc, SpecError) else f"mapping error: {exc}"
+        print(text, file=sys.stderr)
+        return EXIT_SPEC_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

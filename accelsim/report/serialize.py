@@ -1,0 +1,104 @@
+"""Results as plain data (for JSON), and atomic file writing."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .. import __version__
+from ..results import LayerResult, WorkloadResult
+
+
+def _counts(layer: LayerResult) -> dict:
+    out = {}
+    for level in layer.counts.levels:
+        out[level.name] = {
+            "instances": level.instances,
+            "cycles": level.cycles,
+            "tensors": {role: {"reads": c.reads * level.instances, "fills": c.fills * level.instances,
+                               "updates": c.updates * level.instances,
+                               "reads_per_instance": c.reads, "fills_per_instance": c.fills,
+                               "updates_per_instance": c.updates, "tile_elements": c.tile_elements}
+                        for role, c in level.tensors.items()},
+        }
+    return out
+
+
+def _mapping(layer: LayerResult) -> dict:
+    return {"dataflow": layer.mapping.dataflow,
+            "levels": {m.level: {"loops": [{"dim": l.dim, "bound": l.bound, "axis": l.axis} for l in m.loops],
+                                 "bypass": sorted(m.bypass)} for m in layer.mapping.levels}}
+
+
+def layer_dict(layer: LayerResult) -> dict:
+    tpw = layer.tops_per_watt()
+    return {
+        "name": layer.name,
+        "count": layer.count,
+        "macs": layer.macs,
+        "cycles": layer.cycles,
+        "compute_cycles": layer.counts.compute_cycles,
+        "utilization": layer.utilization,
+        "latency_s": layer.latency_s,
+        "energy_pj": layer.energy_pj,
+        "tops": layer.tops,
+        "tops_per_watt": tpw["system"],
+        "tops_per_watt_by_boundary": tpw,
+        "energy_breakdown_pj": {"dynamic": layer.energy.dynamic_pj, "leakage": layer.energy.leakage_pj,
+                                "by_tensor": layer.energy.by_tensor_pj},
+        "levels": _counts(layer),
+        "mapping": _mapping(layer),
+        **layer.extra,
+    }
+
+
+def result_dict(result: WorkloadResult) -> dict:
+    arch = result.arch
+    tpw = result.tops_per_watt()
+    return {
+        "accelsim_version": __version__,
+        "inputs": result.inputs,
+        "arch": arch.name,
+        "workload": result.workload_name,
+        "options": result.options,
+        "operating_point": {"voltage_v": arch.voltage_v, "frequency_hz": arch.frequency_hz},
+        "peak": {"macs_per_cycle": arch.peak_macs_per_cycle,
+                 "tops": 2 * arch.peak_macs_per_cycle * arch.frequency_hz / 1e12},
+        "totals": {
+            "macs": result.macs,
+            "cycles": result.cycles,
+            "utilization": result.utilization,
+            "latency_s": result.latency_s,
+            "energy_pj": result.energy_pj,
+            "tops": result.tops,
+            "tops_per_watt": tpw["system"],
+            "tops_per_watt_by_boundary": tpw,
+            "energy_by_boundary_pj": result.boundary_energy_pj(),
+            "energy_breakdown_pj": result.energy_by_component_pj(),
+        },
+        "layers": [layer_dict(l) for l in result.layers],
+    }
+
+
+def write_atomic(path, text: str) -> None:
+    """Write via a temporary file and rename, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(result: WorkloadResult, path) -> None:
+    write_atomic(path, json.dumps(result_dict(result), indent=2, allow_nan=False, default=_finite) + "\n")
+
+
+def _finite(obj):
+    raise TypeError(f"cannot serialize {type(obj).__name__}")

@@ -1,0 +1,236 @@
+"""The shipped workloads in workloads/: they load, names are unique, and their MAC counts match
+published totals (CNNs, with citations and stated tolerances) or closed forms computed here
+from the models' hyper-parameters (transformers, toy files), never from the loaded shapes.
+
+Counting convention: one MAC = one multiply-accumulate ("mult-add"). Published totals count
+the convolution and fully connected (and attention matmul) layers only, so the sums below
+skip layers without a weights operand (pooling): `layer.einsum.tensor("weights") is None`.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # `import accelsim` also when pytest is not started from ROOT
+    sys.path.insert(0, str(ROOT))
+
+from accelsim.load import load_workload  # noqa: E402
+
+WORKLOADS = ROOT / "workloads"
+SHIPPED = ["alexnet", "vgg16", "resnet50", "mobilenet_v1", "bert_base", "bert_large", "gpt2",
+           "gemm_small", "gemm_tiny", "conv_tiny"]
+
+
+def load(name, overrides=()):
+    return load_workload(WORKLOADS / f"{name}.yaml", overrides=list(overrides))
+
+
+def compute_layers(w):
+    """Layers with two operands (conv, depthwise conv, fc, matmul, batched matmul)."""
+    return [l for l in w.layers if l.einsum.tensor("weights") is not None]
+
+
+def conv_layers(w):
+    """Convolutions (incl. depthwise): the einsums with r and s filter dimensions."""
+    return [l for l in compute_layers(w) if "r" in l.einsum.bound]
+
+
+def macs(layers):
+    return sum(l.einsum.macs * l.count for l in layers)
+
+
+def weights(layers):
+    return sum(l.einsum.tensor_size("weights") * l.count for l in layers)
+
+
+# ----------------------------------------------------------------------------- every file
+
+def test_the_shipped_set_is_complete():
+    assert sorted(p.stem for p in WORKLOADS.glob("*.yaml")) == sorted(SHIPPED)
+
+
+@pytest.mark.parametrize("path", sorted(WORKLOADS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_workload_loads(path):
+    w = load_workload(path)
+    assert w.name == path.stem
+    assert w.layers and w.macs > 0
+    assert all(l.count >= 1 and l.einsum.macs > 0 for l in w.layers)
+
+
+@pytest.mark.parametrize("path", sorted(WORKLOADS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_layer_names_are_unique(path):
+    # Read the raw YAML, so this does not rely on the loader's own duplicate check.
+    raw = yaml.safe_load(path.read_text())
+    names = [entry["name"] for entry in raw["layers"]]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    assert not duplicates, f"{path.name}: duplicate layer names {duplicates}"
+    assert [l.name for l in load_workload(path).layers] == names
+
+
+# ----------------------------------------------------------------------------- AlexNet
+
+def test_alexnet_macs_match_eyeriss_and_sze():
+    # Chen et al., "Eyeriss", ISSCC 2016, Sec. 14.5: "AlexNet uses 2.3 million weights ... and
+    # requires 666 million MACs per 227x227 image". Both figures cover the 5 CONV layers only
+    # (Sze et al., "Efficient Processing of Deep Neural Networks: A Tutorial and Survey",
+    # Proc. IEEE 2017, Table 3: CONV MACs 666M, FC MACs 58.6M, total 724M; CONV weights 2.3M).
+    w = load("alexnet")
+    convs = conv_layers(w)
+    assert [l.name for l in convs] == ["conv1", "conv2", "conv3", "conv4", "conv5"]
+    assert macs(convs) == pytest.approx(666e6, rel=0.01)          # within 1%
+    assert macs(compute_layers(w)) == pytest.approx(724e6, rel=0.01)
+    assert weights(convs) == pytest.approx(2.3e6, abs=0.05e6)     # published to 0.1M
+    # the two-GPU groups halve the MACs of conv2/4/5 relative to dense convolutions
+    conv2 = next(l for l in convs if l.name == "conv2")
+    assert conv2.einsum.macs == 27 * 27 * 256 * (96 // 2) * 5 * 5
+
+
+# ----------------------------------------------------------------------------- VGG-16
+
+def test_vgg16_macs_match_eyeriss_and_sze():
+    # Eyeriss, ISSCC 2016: "VGG16 uses 14.7 million weights ... and requires 15.3 billion MACs
+    # per 224x224 image" (13 CONV layers; Sze et al. 2017, Table 3: FC 124M, total 15.5G MACs).
+    w = load("vgg16")
+    convs = conv_layers(w)
+    assert len(convs) == 13
+    assert macs(convs) == pytest.approx(15.3e9, rel=0.01)         # within 1%
+    assert macs(compute_layers(w)) == pytest.approx(15.5e9, rel=0.01)
+    assert weights(convs) == pytest.approx(14.7e6, abs=0.05e6)
+
+
+# ----------------------------------------------------------------------------- ResNet-50
+
+RESNET_STAGES = {2: 3, 3: 4, 4: 6, 5: 3}   # blocks per stage, He et al. Table 1
+
+
+def resnet50_expected_names():
+    names = ["conv1"]
+    for stage, blocks in RESNET_STAGES.items():
+        for b in "abcdef"[:blocks]:
+            names += [f"res{stage}{b}_branch2a", f"res{stage}{b}_branch2b", f"res{stage}{b}_branch2c"]
+            if b == "a":
+                names.append(f"res{stage}a_branch1")
+    return names + ["fc"]
+
+
+def test_resnet50_layers_and_names():
+    w = load("resnet50")
+    layers = compute_layers(w)
+    assert len(layers) == 54                  # 53 convolutions + fc
+    assert len(conv_layers(w)) == 53
+    assert [l.name for l in layers] == resnet50_expected_names()
+
+
+def test_resnet50_uses_v1_5_strides():
+    # torchvision v1.5: the first block of stages 3-5 downsamples in the 3x3 conv, not the 1x1.
+    layers = {l.name: l.einsum.bound for l in load("resnet50").layers}
+    for stage, size in [(3, 28), (4, 14), (5, 7)]:
+        assert layers[f"res{stage}a_branch2a"]["p"] == 2 * size
+        assert layers[f"res{stage}a_branch2b"]["p"] == size
+        assert layers[f"res{stage}a_branch1"]["p"] == size
+    assert layers["fc"] == {"m": 1, "n": 1000, "k": 2048}
+
+
+def test_resnet50_macs():
+    # torchvision resnet50 (v1.5) is commonly reported as 4.09 GMACs (e.g. fvcore/ptflops,
+    # counting conv + fc multiply-adds; He et al. CVPR 2016 Table 1 give 3.8e9 "FLOPs" =
+    # multiply-adds for the v1 strides). Within 2% of 4.09e9.
+    w = load("resnet50")
+    assert macs(compute_layers(w)) == pytest.approx(4.09e9, rel=0.02)
+
+
+def test_resnet50_with_v1_strides_matches_sze():
+    # Moving the stride back to branch2a (the original v1 / Caffe model) must give
+    # Sze et al. 2017, Table 3: ResNet-50 CONV MACs 3.86G, FC MACs 2M (total 3.9G).
+    # CONV within 1%; the total is printed to two digits, so within its rounding.
+    overrides = []
+    for stage, size in [(3, 28), (4, 14), (5, 7)]:
+        overrides += [f"layers.res{stage}a_branch2a.conv2d.stride=2",
+                      f"layers.res{stage}a_branch2b.conv2d.stride=1",
+                      f"layers.res{stage}a_branch2b.conv2d.h={size}",
+                      f"layers.res{stage}a_branch2b.conv2d.w={size}"]
+    w = load("resnet50", overrides)
+    assert macs(conv_layers(w)) == pytest.approx(3.86e9, rel=0.01)
+    assert macs(compute_layers(w)) == pytest.approx(3.9e9, abs=0.05e9)   # published to 0.1G
+
+
+# ----------------------------------------------------------------------------- MobileNet v1
+
+def test_mobilenet_v1_macs_and_parameters():
+    # Howard et al., arXiv:1704.04861, Tables 4, 6 and 8: 1.0 MobileNet-224 has 569 million
+    # Mult-Adds and 4.2 million parameters (conv + fc weights; batch norm not counted).
+    w = load("mobilenet_v1")
+    layers = compute_layers(w)
+    assert len(layers) == 1 + 2 * 13 + 1
+    assert macs(layers) == pytest.approx(569e6, rel=0.01)         # within 1%
+    assert weights(layers) == pytest.approx(4.2e6, abs=0.05e6)
+
+
+# ----------------------------------------------------------------------------- transformers
+
+def encoder_macs(s, h, f, layers):
+    """MACs of `layers` transformer layers on s tokens, hidden h, FFN width f.
+
+    Per layer: Q, K, V and output projections, each s x h times h x h:      4*s*h^2
+    attention scores Q.K^T, per head s x d times d x s (heads*d = h):        s^2*h
+    softmax(scores).V, per head s x s times s x d:                           s^2*h
+    FFN up (s x h times h x f) and down (s x f times f x h):                 2*s*h*f
+    With f = 4h this is 4*s*h^2 + 2*s^2*h + 2*s*h*4h per layer. The head count only splits
+    the attention products; it does not change their MACs.
+    """
+    return layers * (4 * s * h * h + 2 * s * s * h + 2 * s * h * f)
+
+
+BERT = {"bert_base": dict(h=768, heads=12, layers=12), "bert_large": dict(h=1024, heads=16, layers=24)}
+
+
+@pytest.mark.parametrize("name", BERT)
+@pytest.mark.parametrize("seq", [128, 384])
+def test_bert_macs_closed_form(name, seq):
+    # Devlin et al. 2019: BERT-Base L=12, H=768, A=12; BERT-Large L=24, H=1024, A=16; FFN = 4H.
+    hp = BERT[name]
+    h = hp["h"]
+    w = load(name, [f"parameters.seq={seq}"])
+    assert w.macs == encoder_macs(seq, h, 4 * h, hp["layers"])
+    assert w.macs == hp["layers"] * (4 * seq * h**2 + 2 * seq**2 * h + 2 * seq * h * 4 * h)
+    qk = next(l for l in w.layers if l.name == "attn_qk")
+    assert qk.einsum.bound == {"b": hp["heads"], "m": seq, "n": seq, "k": h // hp["heads"]}
+    assert qk.count == hp["layers"]
+
+
+def test_bert_base_default_seq_is_128():
+    assert load("bert_base").macs == encoder_macs(128, 768, 3072, 12)    # 11.17 GMACs
+
+
+def test_overriding_seq_changes_macs_as_the_formula_says():
+    base = load("bert_base").macs
+    longer = load("bert_base", ["parameters.seq=384"]).macs
+    h, L = 768, 12
+    # linear terms triple, the two attention products grow 9x
+    assert longer - base == L * ((4 * h * h + 8 * h * h) * (384 - 128) + 2 * h * (384**2 - 128**2))
+    assert load("bert_base", ["parameters.seq=256", "parameters.num_layers=6"]).macs == \
+        encoder_macs(256, 768, 3072, 6)
+
+
+@pytest.mark.parametrize("seq", [128, 1024])
+def test_gpt2_prefill_macs_closed_form(seq):
+    # GPT-2 small: 12 layers, hidden 768, 12 heads, FFN 4*768, vocab 50257; the LM head maps
+    # every prompt position to vocabulary logits: s*h*V.
+    h, L, vocab = 768, 12, 50257
+    w = load("gpt2", [f"parameters.seq={seq}"])
+    assert w.macs == encoder_macs(seq, h, 4 * h, L) + seq * h * vocab
+    lm_head = next(l for l in w.layers if l.name == "lm_head")
+    assert lm_head.count == 1 and lm_head.einsum.macs == seq * h * vocab
+
+
+# ----------------------------------------------------------------------------- toy files
+
+def test_small_files_closed_form():
+    assert load("gemm_tiny").macs == 16**3
+    assert load("gemm_small").macs == 64 * 64 * 64 + 128 * 256 * 64 + 256 * 128 * 512
+    # 3x3 pad 1 keeps 16x16; 1x1 stride 2 gives 8x8
+    assert load("conv_tiny").macs == 16 * 16 * 32 * 16 * 9 + 8 * 8 * 64 * 32
