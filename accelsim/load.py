@@ -7,7 +7,7 @@ from pathlib import Path
 from .errors import ProblemList, SpecError, did_you_mean
 from .ir.arch import Arch, build_arch
 from .ir.einsum import parse_einsum
-from .ir.expressions import evaluate
+from .ir.expressions import evaluate, names_in
 from .ir.layers import LAYER_BUILDERS
 from .ir.workload import Layer, Workload
 from .mapping.mapping import LevelMapping, Loop, Mapping
@@ -51,6 +51,10 @@ def load_workload(path, overrides=()) -> Workload:
             count = evaluate(layer.count, params)
             if count < 1:
                 raise ValueError(f"count must be ≥ 1, got {count}")
+        except ValueError as exc:
+            problems.add(str(exc), f"layers.{i}.count", locate(data, where + ("count",))[1])
+            continue
+        try:
             if kind == "einsum":
                 dims = {d: evaluate(v, params) for d, v in layer.einsum.dims.items()}
                 einsum = parse_einsum(layer.einsum.expression, dims)
@@ -61,6 +65,20 @@ def load_workload(path, overrides=()) -> Workload:
                          allowed=_params(kind) if kind != "einsum" else ())
             continue
         layers.append(Layer(layer.name, einsum, count))
+    used = set()
+    for layer in spec.layers:
+        used |= names_in(layer.count)
+        for kind in LAYER_KINDS:
+            fields = getattr(layer, kind)
+            if fields is not None:
+                values = fields.dims.values() if kind == "einsum" else fields.values()
+                for v in values:
+                    used |= names_in(v)
+    for name in spec.parameters:
+        if name not in used:
+            problems.add(f"parameter '{name}' is not used by any layer", f"parameters.{name}",
+                         locate(data, ("parameters", name))[1],
+                         suggestion=did_you_mean(name, used) or "remove it or use it in a layer field")
     problems.raise_if_any()
     return Workload(spec.name, spec.description, tuple(layers))
 
@@ -76,8 +94,9 @@ def _build(kind: str, params: dict):
         hint = did_you_mean(unknown[0], allowed)
         raise ValueError(f"unknown parameter(s) {unknown} for {kind}" + (f"; {hint}" if hint else ""))
     for key, value in params.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "padding" else 1):
-            raise ValueError(f"{kind}.{key} must be a positive integer, got {value!r}")
+        minimum = 0 if key == "padding" else 1
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ValueError(f"{kind}.{key} must be an integer ≥ {minimum}, got {value!r}")
     return LAYER_BUILDERS.get(kind)(**params)
 
 

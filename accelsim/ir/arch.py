@@ -127,9 +127,6 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
             problems.add(f"the outermost memory must keep every tensor; it does not keep {sorted(missing)}",
                          "levels.0.memory.keeps", line_of(("levels", 0, "memory", "keeps")),
                          allowed=("inputs", "weights", "outputs"))
-        if top.size is not None:
-            problems.add("the outermost memory must be 'unlimited' or hold the whole layer; "
-                         "give size: unlimited", "levels.0.memory.size", line_of(("levels", 0, "memory", "size")))
 
     vf = tuple(sorted((p.voltage, p.frequency) for p in spec.voltage_frequency.table)) \
         if spec.voltage_frequency else ()

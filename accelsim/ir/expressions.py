@@ -8,6 +8,16 @@ _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
         ast.FloorDiv: operator.floordiv}
 
 
+def names_in(value) -> set[str]:
+    """Parameter names an expression refers to (empty for plain integers)."""
+    if not isinstance(value, str):
+        return set()
+    try:
+        return {n.id for n in ast.walk(ast.parse(value, mode="eval")) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        return set()
+
+
 def evaluate(value, parameters: dict[str, int]) -> int:
     """An int stays; a string is evaluated with + - * // and parameter names only."""
     if isinstance(value, bool):
@@ -32,5 +42,8 @@ def _eval(node, params, text):
                              f"{', '.join(params) or 'none defined'}")
         return params[node.id]
     if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        return _OPS[type(node.op)](_eval(node.left, params, text), _eval(node.right, params, text))
+        left, right = _eval(node.left, params, text), _eval(node.right, params, text)
+        if isinstance(node.op, ast.FloorDiv) and (right == 0 or left % right):
+            raise ValueError(f"{left} // {right} in {text!r} does not divide exactly")
+        return _OPS[type(node.op)](left, right)
     raise ValueError(f"only integers, parameter names, + - * and // are allowed in {text!r}")

@@ -75,6 +75,8 @@ def batched_matmul(b: int, m: int, n: int, k: int) -> Einsum:
 def pool2d(c: int, h: int, w: int, r: int, s: int, n: int = 1, stride: int = 1,
            padding: int = 0) -> Einsum:
     """Pooling window as a one-operand einsum: each 'MAC' is one compare or add."""
+    if 2 * padding > max(r, s) - 1 + 1 or padding >= min(r, s):
+        raise ValueError(f"padding {padding} must be less than the window ({r}x{s}) and at most half of it")
     p = conv_output_size(h, r, stride, padding, 1)
     q = conv_output_size(w, s, stride, padding, 1)
     hi, wi = _window(stride, "p", 1, "r"), _window(stride, "q", 1, "s")

@@ -16,7 +16,7 @@ MacFormat = Literal["int4", "int8", "int16", "int32", "fp8", "fp16", "bf16", "fp
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
 
 # ----------------------------------------------------------------------------- architecture

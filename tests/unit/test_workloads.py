@@ -111,7 +111,7 @@ def resnet50_expected_names():
     names = ["conv1"]
     for stage, blocks in RESNET_STAGES.items():
         for b in "abcdef"[:blocks]:
-            names += [f"res{stage}{b}_branch2a", f"res{stage}{b}_branch2b", f"res{stage}{b}_branch2c"]
+            names += [f"res{stage}{b}_branch2{x}" for x in "abc"]
             if b == "a":
                 names.append(f"res{stage}a_branch1")
     return names + ["fc"]
@@ -185,7 +185,8 @@ def encoder_macs(s, h, f, layers):
     return layers * (4 * s * h * h + 2 * s * s * h + 2 * s * h * f)
 
 
-BERT = {"bert_base": dict(h=768, heads=12, layers=12), "bert_large": dict(h=1024, heads=16, layers=24)}
+BERT = {"bert_base": dict(h=768, heads=12, layers=12),
+        "bert_large": dict(h=1024, heads=16, layers=24)}
 
 
 @pytest.mark.parametrize("name", BERT)
