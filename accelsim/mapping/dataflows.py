@@ -179,8 +179,9 @@ def _fits(arch: Arch, einsum: Einsum, levels: list[int], temporal: dict, spatial
         cap = level.capacity_words
         if cap is None:
             continue
-        extent = {d: temporal[d] * spatial_below[i][d] for d in einsum.dims}
-        used = sum(tile_size(einsum.tensor(r).axes, extent) for r in level.keeps if einsum.tensor(r))
+        # Everything below a level is inside its tile, so each dim's loops there are contiguous.
+        loops = [(d, temporal[d] * spatial_below[i][d], 1) for d in einsum.dims]
+        used = sum(tile_size(einsum.tensor(r).axes, loops) for r in level.keeps if einsum.tensor(r))
         if used > cap:
             return False
     return True

@@ -63,12 +63,8 @@ class ActionCounts:
     levels: tuple              # LevelCounts for each memory, top-down
 
 
-def _extent(nest: LoweredNest, loops) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for j in loops:
-        d = nest.dims[nest.loop_dim[j]]
-        out[d] = out.get(d, 1) * int(nest.loop_bound[j])
-    return out
+def _loops(nest: LoweredNest, indices) -> list[tuple[str, int, int]]:
+    return [(nest.dims[nest.loop_dim[j]], int(nest.loop_bound[j]), int(nest.loop_stride[j])) for j in indices]
 
 
 def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest) -> ActionCounts:
@@ -86,8 +82,7 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest) -> ActionCounts:
         return range(start(i), n)
 
     def outer_temporal(i):
-        return [(nest.dims[nest.loop_dim[j]], int(nest.loop_bound[j]), int(nest.loop_stride[j]))
-                for j in range(start(i)) if not nest.loop_spatial[j]]
+        return _loops(nest, [j for j in range(start(i)) if not nest.loop_spatial[j]])
 
     def spatial_between(i_parent, i_child, role):
         """Loops of fan-outs between two levels: merged ones (in the union) and the rest."""
@@ -109,21 +104,21 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest) -> ActionCounts:
             if not nest.keeps[i, r]:
                 continue
             axes = einsum.tensor(role).axes
-            tile = tile_size(axes, _extent(nest, inner(i)))
+            tile = tile_size(axes, _loops(nest, inner(i)))
             # Traffic with the nearest level below that keeps the tensor (or the MACs).
             child = next((c for c in memory_idx if c > i and nest.keeps[c, r]), compute_idx)
             merged, separate = spatial_between(i, child, role)
             if child == compute_idx:
-                below = tile_size(axes, _extent(nest, merged)) * separate
+                below = tile_size(axes, _loops(nest, merged)) * separate
                 served = temporal_steps * below
             else:
-                union = _extent(nest, list(merged) + list(inner(child)))
+                union = _loops(nest, list(merged) + list(inner(child)))
                 served = tile_loads(axes, union, outer_temporal(child)) * separate
             is_top = i == memory_idx[0]
-            loads = 0 if is_top else tile_loads(axes, _extent(nest, inner(i)), outer_temporal(i))
+            loads = 0 if is_top else tile_loads(axes, _loops(nest, inner(i)), outer_temporal(i))
             if role == "outputs":
-                distinct = tile_size(axes, _extent(nest, [j for j in all_loops
-                                                          if j >= start(i) or not nest.loop_spatial[j]]))
+                distinct = tile_size(axes, _loops(nest, [j for j in all_loops
+                                                         if j >= start(i) or not nest.loop_spatial[j]]))
                 counts = TensorCounts(reads=served - distinct, fills=max(loads - distinct, 0),
                                       updates=served, tile_elements=tile)
             else:

@@ -7,6 +7,9 @@ the whole tile is reloaded, and an unchanged tile costs nothing. This is Timeloo
 reset-on-stride-change rule ("hardware pattern generators may be unable to generate
 complicated patterns"), and with it its uniform-loop extrapolation: each loop's first
 iteration is walked, its second is walked once and weighted by (bound − 1).
+
+Loops are (dim, bound, stride) triples, where stride is how far one step of the loop
+moves its dimension (the product of the bounds of the loops inside it on that dim).
 """
 from __future__ import annotations
 
@@ -15,14 +18,28 @@ from math import prod
 from ..ir.footprint import axis_overlap, axis_size
 
 
-def tile_loads(axes, extent: dict[str, int], outer: list[tuple[str, int, int]]) -> int:
+def axis_terms(axis, loops) -> tuple[tuple[int, int], ...]:
+    """The point set of one tensor axis over the tile's loops, as (step, count) terms.
+
+    A tile made of the innermost loops of each dim covers an interval; a union that
+    skips a loop in between (a fan-out above a temporal loop on the same dim) has holes.
+    """
+    return tuple(sorted((t.coef * stride, bound) for t in axis for d, bound, stride in loops
+                        if d == t.dim and bound > 1))
+
+
+def tile_size(axes, loops) -> int:
+    return prod(axis_size(axis_terms(axis, loops)) for axis in axes)
+
+
+def tile_loads(axes, loops, outer: list[tuple[str, int, int]]) -> int:
     """Elements loaded into one instance of a tile over the whole nest.
 
     axes: the tensor's affine axes (tuples of Term).
-    extent: per dim, the tile's range (product of the bounds of loops inside the tile).
+    loops: the loops inside the tile, as (dim, bound, stride).
     outer: temporal loops above the tile, outer → inner, as (dim, bound, stride).
     """
-    terms = [tuple(sorted((t.coef, extent.get(t.dim, 1)) for t in axis)) for axis in axes]
+    terms = [axis_terms(axis, loops) for axis in axes]
     full = prod(axis_size(tt) for tt in terms)
     # Per outer loop, per axis: how far the axis offset moves per unit of the loop index.
     moves = [[sum(t.coef for t in axis if t.dim == dim) * stride for axis in axes]
@@ -62,6 +79,3 @@ def tile_loads(axes, extent: dict[str, int], outer: list[tuple[str, int, int]]) 
     walk(0, 1)
     return state["total"]
 
-
-def tile_size(axes, extent: dict[str, int]) -> int:
-    return prod(axis_size(tuple(sorted((t.coef, extent.get(t.dim, 1)) for t in axis))) for axis in axes)

@@ -1,0 +1,196 @@
+"""Physics and arithmetic that every result must obey, over every shipped arch × small workload
+and over hypothesis-generated layers and mappings."""
+from math import ceil, prod
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import accelsim
+from accelsim.energy.model import action_energies
+from accelsim.ir.arch import Memory, Spatial
+from accelsim.ir.einsum import parse_einsum
+from accelsim.ir.workload import Layer, Workload
+from accelsim.mapping.mapping import LevelMapping, Loop, Mapping
+from conftest import ARCH_DIR, WORKLOAD_DIR
+
+ARCHS = sorted(p.name for p in ARCH_DIR.glob("*.yaml"))
+SMALL_WORKLOADS = ["conv_tiny.yaml", "gemm_small.yaml", "gemm_tiny.yaml", "mobilenet_v1.yaml"]
+DATAFLOWS = ["ws", "os", "is", "rs"]
+
+
+def run(arch_name, workload_name, dataflow=None):
+    arch = accelsim.load_arch(ARCH_DIR / arch_name)
+    wl = accelsim.load_workload(WORKLOAD_DIR / workload_name)
+    return arch, wl, accelsim.simulate(arch, wl, accelsim.SimOptions(dataflow=dataflow))
+
+
+def irrelevant_spatial(arch, layer_result, einsum, parent_i, child_i, role):
+    """Product of spatial factors between two levels over dims the tensor does not use."""
+    factor = 1
+    for m, level in zip(layer_result.mapping.levels[parent_i + 1:child_i], arch.levels[parent_i + 1:child_i]):
+        if isinstance(level, Spatial):
+            factor *= prod(l.bound for l in m.loops if l.dim not in einsum.tensor(role).dims)
+    return factor
+
+
+def spatial_window_between(arch, layer_result, einsum, parent_i, child_i, role) -> bool:
+    tensor = einsum.tensor(role)
+    window_dims = {t.dim for axis in tensor.axes if len(axis) > 1 for t in axis}
+    return any(l.dim in window_dims
+               for m, level in zip(layer_result.mapping.levels[parent_i + 1:child_i], arch.levels[parent_i + 1:child_i])
+               if isinstance(level, Spatial) for l in m.loops)
+
+
+def check_layer_invariants(arch, einsum, lr):
+    counts = lr.counts
+    assert counts.macs == prod(einsum.bounds)
+    assert 0 < lr.utilization <= 1
+    assert lr.cycles >= counts.compute_cycles == counts.macs // counts.compute_instances
+    levels = {l.name: l for l in counts.levels}
+    mem_idx = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
+    top = levels[arch.levels[0].name]
+    for role in einsum.roles:
+        size = einsum.tensor_size(role)
+        if role == "outputs":
+            # Every output reaches the outermost level, and nothing is read back before its first write.
+            assert top.tensors[role].updates >= size
+            assert top.tensors[role].updates - top.tensors[role].reads == size
+        else:
+            assert top.tensors[role].reads >= size  # every operand element leaves DRAM at least once
+        keepers = [i for i in mem_idx if role in levels[arch.levels[i].name].tensors]
+        for parent_i, child_i in zip(keepers, keepers[1:]):
+            parent, child = levels[arch.levels[parent_i].name], levels[arch.levels[child_i].name]
+            multicast = irrelevant_spatial(arch, lr, einsum, parent_i, child_i, role)
+            # Fills of all children = parent's reads × how many children each read reaches;
+            # when a sliding window is unrolled in space, neighbours share data and the
+            # parent reads less than that.
+            children_fills = child.tensors[role].fills * child.instances
+            parent_sends = parent.tensors[role].reads * parent.instances * multicast
+            if spatial_window_between(arch, lr, einsum, parent_i, child_i, role):
+                assert children_fills >= parent_sends
+            else:
+                assert children_fills == parent_sends
+    for level in arch.levels:
+        if isinstance(level, Memory) and level.capacity_words is not None:
+            used = sum(c.tile_elements for c in levels[level.name].tensors.values())
+            assert used <= level.capacity_words
+
+
+@pytest.mark.parametrize("arch_name", ARCHS)
+@pytest.mark.parametrize("workload_name", SMALL_WORKLOADS)
+def test_invariants_on_shipped_pairs(arch_name, workload_name):
+    arch, wl, result = run(arch_name, workload_name)
+    for layer, lr in zip(wl.layers, result.layers):
+        check_layer_invariants(arch, layer.einsum, lr)
+    assert result.macs == wl.macs
+    assert result.utilization <= 1
+
+
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
+def test_invariants_for_every_dataflow(dataflow):
+    arch, wl, result = run("simple_ws.yaml", "conv_tiny.yaml", dataflow)
+    for layer, lr in zip(wl.layers, result.layers):
+        check_layer_invariants(arch, layer.einsum, lr)
+
+
+def recompute_energy(arch, lr) -> float:
+    """Σ counts × per-action energy + leakage × time, written independently of energy/model.py."""
+    e = action_energies(arch)
+    total = lr.counts.macs * e.mac_pj
+    for level in lr.counts.levels:
+        for c in level.tensors.values():
+            total += level.instances * (ceil(c.reads / level.block_words) * e.read_pj[level.name]
+                                        + ceil(c.fills / level.block_words) * e.write_pj[level.name]
+                                        + ceil(c.updates / level.block_words) * e.update_pj[level.name])
+    for level in arch.levels:
+        total += e.leakage_w.get(level.name, 0.0) * level.instances * lr.latency_s * 1e12
+    return total
+
+
+@pytest.mark.parametrize("arch_name", ARCHS)
+def test_energy_is_counts_times_table(arch_name):
+    arch, _, result = run(arch_name, "conv_tiny.yaml")
+    for lr in result.layers:
+        assert lr.energy_pj == pytest.approx(recompute_energy(arch, lr), rel=1e-12)
+    assert result.energy_pj == pytest.approx(sum(l.energy_pj * l.count for l in result.layers))
+
+
+def test_dynamic_energy_scales_with_voltage_squared_and_leakage_linearly():
+    path = ARCH_DIR / "eyeriss_like.yaml"
+    wl = accelsim.load_workload(WORKLOAD_DIR / "conv_tiny.yaml")
+    at_v = accelsim.load_arch(path, ["levels.GLB.leakage_power=1mW"])
+    at_2v = accelsim.load_arch(path, ["levels.GLB.leakage_power=1mW", "operating_point.voltage=2.0V"])
+    r1, r2 = accelsim.simulate(at_v, wl), accelsim.simulate(at_2v, wl)
+    for l1, l2 in zip(r1.layers, r2.layers):
+        assert l1.cycles == l2.cycles
+        for comp in l1.energy.dynamic_pj:
+            assert l2.energy.dynamic_pj[comp] == pytest.approx(4 * l1.energy.dynamic_pj[comp], rel=1e-12)
+        assert l1.energy.leakage_pj["GLB"] > 0
+        assert l2.energy.leakage_pj["GLB"] == pytest.approx(2 * l1.energy.leakage_pj["GLB"], rel=1e-12)
+
+
+def test_tops_per_watt_is_ops_per_picojoule():
+    _, wl, result = run("simba_like.yaml", "gemm_small.yaml")
+    tpw = result.tops_per_watt()
+    assert tpw["system"] == pytest.approx(2 * wl.macs / result.energy_pj)
+    assert tpw["core"] >= tpw["chip"] >= tpw["system"] > 0
+    power_w = result.energy_pj * 1e-12 / result.latency_s
+    assert tpw["system"] == pytest.approx(result.tops / power_w)
+
+
+# ------------------------------------------------------------------ random layers and mappings
+
+@st.composite
+def random_case(draw):
+    """A conv1d-with-channels layer and a random legal mapping on a 3-level arch with a fan-out."""
+    c, k, r, p = (draw(st.sampled_from([1, 2, 3, 4, 6])) for _ in range(4))
+    stride = draw(st.sampled_from([1, 2]))
+    einsum = parse_einsum(f"O[k,p] += I[c,{'' if stride == 1 else '2*'}p+r] * W[c,k,r]",
+                          {"c": c, "k": k, "r": r, "p": p})
+    bounds = dict(einsum.bound)
+    levels = {name: [] for name in ("DRAM", "GLB", "PE", "RF")}
+    spatial_x = 1
+    for dim in draw(st.permutations(list(bounds))):
+        remaining = bounds[dim]
+        for name in ("RF", "PE", "GLB"):
+            f = draw(st.sampled_from([d for d in range(1, remaining + 1) if remaining % d == 0]))
+            if name == "PE":
+                if spatial_x * f > 8:
+                    f = 1
+                spatial_x *= f
+            if f > 1:
+                levels[name].append(Loop(dim, f, "x" if name == "PE" else None))
+            remaining //= f
+        if remaining > 1:
+            levels["DRAM"].append(Loop(dim, remaining))
+    for name in ("DRAM", "GLB", "RF"):
+        levels[name] = draw(st.permutations(levels[name]))
+    bypass = {n: frozenset(draw(st.sets(st.sampled_from(["inputs", "weights", "outputs"]), max_size=2)))
+              for n in ("GLB", "RF")}
+    mapping = Mapping(tuple(LevelMapping(n, tuple(levels[n]), bypass.get(n, frozenset()))
+                            for n in ("DRAM", "GLB", "PE", "RF")))
+    return einsum, mapping
+
+
+ARCH_3L = """
+name: t
+technology: {node: 45nm, energy_table: horowitz_45nm}
+operating_point: {voltage: 0.9V, frequency: 1GHz}
+levels:
+  - memory: {name: DRAM, class: dram, size: unlimited, word_bits: 8, width_bits: 64, keeps: [weights, inputs, outputs]}
+  - memory: {name: GLB, class: sram, size: 1MiB, word_bits: 8, width_bits: 64, keeps: [weights, inputs, outputs]}
+  - spatial: {name: PE, x: 8}
+  - memory: {name: RF, class: regfile, size: 64KiB, word_bits: 8, keeps: [weights, inputs, outputs]}
+  - compute: {name: MAC, format: int8}
+"""
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(random_case())
+def test_invariants_on_random_mappings(tmp_path_factory, case):
+    einsum, mapping = case
+    path = tmp_path_factory.mktemp("arch") / "a.yaml"
+    path.write_text(ARCH_3L)
+    arch = accelsim.load_arch(path)
+    result = accelsim.simulate(arch, Workload("w", "", (Layer("l", einsum),)), mappings={"l": mapping})
+    check_layer_invariants(arch, einsum, result.layers[0])

@@ -1,0 +1,114 @@
+"""Bad input of every kind gives one SpecError with file:line, key path, allowed keys, suggestion."""
+import pytest
+
+import accelsim
+from accelsim import SpecError
+from accelsim.cli import main
+from conftest import ARCH_DIR
+
+GOOD_ARCH = (ARCH_DIR / "simple_ws.yaml").read_text()
+
+
+def arch_error(write, text) -> SpecError:
+    path = write("arch.yaml", text)
+    with pytest.raises(SpecError) as exc:
+        accelsim.load_arch(path)
+    return exc.value
+
+
+def test_unknown_key_names_line_allowed_keys_and_suggestion(write):
+    err = arch_error(write, GOOD_ARCH.replace("      word_bits: 16\n      width_bits: 64\n      keeps: [weights, inputs, outputs]\n      read_bandwidth: 16",
+                                              "      word_bits: 16\n      widht_bits: 64\n      keeps: [weights, inputs, outputs]\n      read_bandwidth: 16"))
+    (p,) = err.problems
+    assert p.key_path == "levels.1.memory.widht_bits"
+    assert p.line == GOOD_ARCH.splitlines().index("      width_bits: 64", 20) + 1
+    assert "width_bits" in p.allowed and p.suggestion == "did you mean 'width_bits'?"
+    assert "arch.yaml:" in str(err)
+
+
+def test_duplicate_key_is_an_error_not_last_wins(write):
+    err = arch_error(write, GOOD_ARCH.replace("name: simple_ws\n", "name: simple_ws\nname: other\n"))
+    assert "duplicate key 'name'" in str(err) and err.problems[0].line == 5
+
+
+def test_every_problem_is_listed_at_once(write):
+    text = GOOD_ARCH.replace("size: 128KiB", "size: 128").replace("format: int16", "format: int5")
+    err = arch_error(write, text)
+    messages = [p.message for p in err.problems]
+    assert len(err.problems) == 2
+    assert any("missing unit" in m for m in messages)
+    assert any("'int5' is not allowed" in m for m in messages)
+    fmt = next(p for p in err.problems if "int5" in p.message)
+    assert "int8" in fmt.allowed and fmt.suggestion and "int" in fmt.suggestion
+
+
+@pytest.mark.parametrize("old,new,needle", [
+    ("size: 3072b", "size: 8b", "smaller than one word"),
+    ("keeps: [weights, inputs, outputs]\n      read_bandwidth: 8", "keeps: [weights, inputs]\n      read_bandwidth: 8",
+     "must keep every tensor"),
+    ("frequency: 1GHz", "frequency: fast", "cannot read"),
+    ("x: 16, y: 16", "x: 16, y: 0", "greater than or equal to 1"),
+    ("x: 16, y: 16", "x: 16, y: '16'", "valid integer"),
+    ("dataflow: ws", "dataflow: zz", "unknown dataflow"),
+    ("read_bandwidth: 16 words/cycle", "read_bandwidth: 16", "should be a valid string"),
+])
+def test_impossible_values(write, old, new, needle):
+    assert old in GOOD_ARCH
+    err = arch_error(write, GOOD_ARCH.replace(old, new, 1))
+    assert any(needle in p.message for p in err.problems), str(err)
+    assert all(p.line is not None for p in err.problems)
+
+
+def test_frequency_above_fmax_is_a_spec_error(write):
+    text = GOOD_ARCH.replace("operating_point: {voltage: 0.9V, frequency: 1GHz}",
+                             "operating_point: {voltage: 0.7V, frequency: 1GHz}\n"
+                             "voltage_frequency:\n  source: test table\n  table:\n"
+                             "    - {voltage: 0.6V, frequency: 500MHz}\n    - {voltage: 0.9V, frequency: 1GHz}")
+    err = arch_error(write, text)
+    assert "exceeds f_max" in str(err) and err.problems[0].key_path == "operating_point.frequency"
+
+
+def test_yaml_syntax_error_has_a_line(write):
+    err = arch_error(write, "name: x\nlevels: [\n")
+    assert "YAML syntax error" in str(err) and err.problems[0].line is not None
+
+
+def test_workload_errors(write):
+    path = write("wl.yaml", "name: w\nparameters: {seq: 128, sq: 3}\nlayers:\n"
+                 "  - name: a\n    matmul: {m: seq, n: 4, kk: 4}\n"
+                 "  - name: a\n    count: 0\n    matmul: {m: 2, n: 4, k: 4}\n"
+                 "  - name: b\n    conv2d: {c: 3, k: 8, h: 4, w: 4, r: 7, s: 7}\n")
+    with pytest.raises(SpecError) as exc:
+        accelsim.load_workload(path)
+    text = str(exc.value)
+    assert "unknown parameter(s) ['kk'] for matmul; did you mean 'k'?" in text
+    assert "layer name 'a' is used twice" in text
+    assert "count must be ≥ 1" in text and "layers.1.count" in text
+    assert "does not fit" in text
+    assert "parameter 'sq' is not used" in text
+
+
+def test_override_paths(write):
+    path = write("arch.yaml", GOOD_ARCH)
+    arch = accelsim.load_arch(path, ["levels.GLB.size=64KiB", "operating_point.voltage=0.8V"])
+    assert arch.level("GLB").size_bits == 64 * 1024 * 8 and arch.voltage_v == 0.8
+    with pytest.raises(SpecError, match="did you mean 'GLB'"):
+        accelsim.load_arch(path, ["levels.GBL.size=64KiB"])
+    with pytest.raises(SpecError, match="missing unit"):
+        accelsim.load_arch(path, ["levels.GLB.size=64"])
+
+
+def test_extends_with_set(write):
+    write("base.yaml", GOOD_ARCH)
+    child = write("child.yaml", "extends: base.yaml\nname: child\nset:\n  levels.GLB.size: 32KiB\n")
+    arch = accelsim.load_arch(child)
+    assert arch.name == "child" and arch.level("GLB").size_bits == 32 * 1024 * 8
+
+
+def test_check_command_exit_codes(write, capsys):
+    good = write("good.yaml", GOOD_ARCH)
+    bad = write("bad.yaml", GOOD_ARCH.replace("class: sram", "class: sramm"))
+    assert main(["check", str(good)]) == 0
+    assert main(["check", str(good), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml:" in err and "did you mean 'sram'?" in err and "Traceback" not in err
