@@ -6,7 +6,8 @@ import typing
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from .spec import schema
+from . import units
+from .spec import quantities, schema
 
 SECTIONS = [
     ("Architecture file", [schema.ArchSpec, schema.Technology, schema.OperatingPoint,
@@ -18,12 +19,44 @@ SECTIONS = [
 ]
 
 
+_QUANTITY_NAMES = {
+    "SizeBitsOrUnlimited": "size ('64KiB', '512b') or 'unlimited'", "SizeBits": "size ('64KiB')",
+    "FrequencyHz": "frequency ('1GHz')", "VoltageV": "voltage ('0.8V')", "EnergyPJ": "energy ('2.1pJ')",
+    "PowerW": "power ('1mW')", "NodeNm": "length ('45nm')", "BandwidthText": "bandwidth ('16 words/cycle')",
+}
+
+
+_PARSER_NAMES = {
+    units.parse_size_bits: "size ('64KiB')", units.parse_frequency_hz: "frequency ('1GHz')",
+    units.parse_voltage_v: "voltage ('0.8V')", units.parse_energy_pj: "energy ('2.1pJ')",
+    units.parse_power_w: "power ('1mW')", units.parse_node_nm: "length ('45nm')",
+}
+
+
+def _field_type(field) -> str:
+    """A field's type as a reader should write it; quantities show their unit."""
+    for meta in field.metadata:
+        name = _PARSER_NAMES.get(getattr(meta, "func", None))
+        if name:
+            return name
+    return _type_name(field.annotation)
+
+
 def _type_name(annotation) -> str:
-    text = str(annotation).replace("typing.", "").replace("accelsim.spec.schema.", "")
-    text = text.replace("<class '", "").replace("'>", "")
-    if hasattr(annotation, "__metadata__"):  # Annotated quantity types: show the base type
-        return _type_name(typing.get_args(annotation)[0])
-    return text
+    for name, alias in vars(quantities).items():
+        if name in _QUANTITY_NAMES and annotation == alias:
+            return _QUANTITY_NAMES[name]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Union:
+        inner = [a for a in args if a is not type(None)]
+        return " or ".join(_type_name(a) for a in inner)
+    if origin is typing.Literal:
+        return " \\| ".join(repr(a) for a in args)
+    if origin in (list, dict):
+        return f"{origin.__name__}[{', '.join(_type_name(a) for a in args)}]"
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def spec_reference() -> str:
@@ -47,6 +80,6 @@ def spec_reference() -> str:
                 else:
                     req = f"default `{field.default!r}`"
                 desc = (field.description or "").replace("|", "\\|")
-                out.append(f"| `{key}` | `{_type_name(field.annotation)}` | {req} | {desc} |")
+                out.append(f"| `{key}` | `{_field_type(field)}` | {req} | {desc} |")
             out.append("")
     return "\n".join(out)

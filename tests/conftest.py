@@ -16,3 +16,8 @@ def write(tmp_path):
         path.write_text(text)
         return path
     return _write
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/data from the current model instead of comparing")

