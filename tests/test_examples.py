@@ -1,0 +1,29 @@
+"""Every shipped architecture runs every shipped workload, with every dataflow template."""
+import pytest
+
+import accelsim
+from conftest import ARCH_DIR, WORKLOAD_DIR
+
+ARCHS = sorted(p.name for p in ARCH_DIR.glob("*.yaml"))
+WORKLOADS = sorted(p.name for p in WORKLOAD_DIR.glob("*.yaml"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch_name", ARCHS)
+@pytest.mark.parametrize("workload_name", WORKLOADS)
+def test_every_pair_runs(arch_name, workload_name):
+    arch = accelsim.load_arch(ARCH_DIR / arch_name)
+    wl = accelsim.load_workload(WORKLOAD_DIR / workload_name)
+    result = accelsim.simulate(arch, wl)
+    assert result.macs == wl.macs
+    assert 0 < result.utilization <= 1
+    assert result.energy_pj > 0
+
+
+@pytest.mark.parametrize("arch_name", ARCHS)
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is", "rs"])
+def test_every_dataflow_maps_a_small_network(arch_name, dataflow):
+    arch = accelsim.load_arch(ARCH_DIR / arch_name)
+    wl = accelsim.load_workload(WORKLOAD_DIR / "conv_tiny.yaml")
+    result = accelsim.simulate(arch, wl, accelsim.SimOptions(dataflow=dataflow))
+    assert all(l.mapping.dataflow == dataflow for l in result.layers)
