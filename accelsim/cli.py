@@ -38,14 +38,16 @@ def cmd_run(args) -> int:
     from .report.table import render_result
     from .simulate import simulate
 
-    arch_over, wl_over = _split_overrides(args.set or [])
+    shorthands = [f"arch.operating_point.{key}={value}"
+                  for key, value in (("voltage", args.voltage), ("frequency", args.frequency)) if value]
+    arch_over, wl_over = _split_overrides(shorthands + (args.set or []))
     arch = load_arch(args.arch, arch_over)
     workload = load_workload(args.workload, wl_over)
     mappings = load_mapping_file(args.mapping, arch, workload) if args.mapping else None
     options = SimOptions(model=args.model, dataflow=args.dataflow, mapping_file=args.mapping)
     inputs = {"arch": {"path": str(args.arch), "sha256_16": _file_hash(args.arch)},
               "workload": {"path": str(args.workload), "sha256_16": _file_hash(args.workload)},
-              "overrides": list(args.set or [])}
+              "overrides": shorthands + list(args.set or [])}
     if args.mapping:
         inputs["mapping"] = {"path": str(args.mapping), "sha256_16": _file_hash(args.mapping)}
     result = simulate(arch, workload, options, mappings, inputs)
@@ -110,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", default="analytical", choices=MODELS, help="performance model")
     run.add_argument("--set", action="append", metavar="PATH=VALUE",
                      help="override a spec field, e.g. arch.levels.GLB.size=64KiB (repeatable)")
+    run.add_argument("--voltage", help="operating voltage, e.g. 0.6V (same as --set arch.operating_point.voltage=...)")
+    run.add_argument("--frequency", help="clock, e.g. 800MHz; with a V-f table, omit it to run at f_max(V)")
     run.add_argument("--json", metavar="PATH", help="also write the result as JSON")
     run.add_argument("--show-mapping", action="store_true", help="print each layer's loop nest")
     run.set_defaults(func=cmd_run)

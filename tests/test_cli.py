@@ -68,3 +68,12 @@ def test_mapping_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "for m in [0:16)  (temporal)" in out and "for n in [0:16)  (spatial-x)" in out
     assert "dataflow ws" in out  # layers without an explicit mapping would use the arch's dataflow
+
+
+def test_voltage_and_frequency_shorthands(tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["run", ARCH, WL, "--voltage", "0.45V", "--frequency", "250MHz", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["operating_point"] == {"voltage_v": 0.45, "frequency_hz": 2.5e8}
+    assert data["inputs"]["overrides"][:2] == ["arch.operating_point.voltage=0.45V",
+                                               "arch.operating_point.frequency=250MHz"]
