@@ -27,6 +27,11 @@ def boundary_energy_pj(energy: EnergyBreakdown, off_chip: set[str]) -> dict[str,
     return {"core": core, "chip": chip, "system": energy.total_pj}
 
 
+def ops_per_pj(macs: int, energy_pj: dict[str, float]) -> dict[str, float]:
+    """TOPS/W per boundary: 2 ops per MAC divided by picojoules."""
+    return {b: 2 * macs / e if e > 0 else float("inf") for b, e in energy_pj.items()}
+
+
 @dataclass(frozen=True)
 class LayerResult:
     name: str
@@ -58,8 +63,7 @@ class LayerResult:
         return 2 * self.macs / self.latency_s / 1e12
 
     def tops_per_watt(self) -> dict[str, float]:
-        return {b: 2 * self.macs / e if e > 0 else float("inf")
-                for b, e in boundary_energy_pj(self.energy, set(self.off_chip)).items()}
+        return ops_per_pj(self.macs, boundary_energy_pj(self.energy, set(self.off_chip)))
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ class WorkloadResult:
         return out
 
     def tops_per_watt(self) -> dict[str, float]:
-        return {b: 2 * self.macs / e if e > 0 else float("inf") for b, e in self.boundary_energy_pj().items()}
+        return ops_per_pj(self.macs, self.boundary_energy_pj())
 
     def energy_by_component_pj(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}

@@ -6,7 +6,6 @@ Levels run top-down: memories, spatial fan-outs, and the compute level last. A l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import prod
 
 import numpy as np
 
@@ -183,6 +182,3 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
     return Arch(spec.name, spec.description, tech.node, tech.energy_table, tech.nominal_voltage,
                 op.voltage, frequency, vf, tuple(levels), spec.dataflow)
 
-
-def spatial_instances(arch: Arch) -> int:
-    return prod(l.fanout for l in arch.levels if isinstance(l, Spatial))

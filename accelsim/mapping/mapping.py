@@ -42,10 +42,6 @@ class Mapping:
         return prod(l.bound for m in self.levels for l in m.loops if l.dim == dim)
 
 
-def keeps(arch: Arch, mapping: Mapping, memory: Memory, role: str) -> bool:
-    return role in memory.keeps and role not in mapping.at(memory.name).bypass
-
-
 def check_mapping(arch: Arch, einsum: Einsum, mapping: Mapping) -> None:
     """Raise MappingError naming every way the mapping does not fit."""
     errors = []

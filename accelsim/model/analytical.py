@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil, prod
 
-from ..errors import MappingError
-from ..ir.arch import Arch, Memory, Spatial
+from ..errors import AccelsimBug, MappingError
+from ..ir.arch import Arch, Memory
 from ..ir.einsum import Einsum
 from ..mapping.lower import LoweredNest, spatial_capable
 from .reuse import tile_loads, tile_size
@@ -119,8 +119,11 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest) -> ActionCounts:
             if role == "outputs":
                 distinct = tile_size(axes, _loops(nest, [j for j in all_loops
                                                          if j >= start(i) or not nest.loop_spatial[j]]))
-                counts = TensorCounts(reads=served - distinct, fills=max(loads - distinct, 0),
-                                      updates=served, tile_elements=tile)
+                fills = 0 if is_top else loads - distinct
+                if fills < 0 or served < distinct:
+                    raise AccelsimBug(f"{mem.name}: outputs loaded {loads} or served {served} "
+                                      f"fewer than the {distinct} distinct outputs")
+                counts = TensorCounts(reads=served - distinct, fills=fills, updates=served, tile_elements=tile)
             else:
                 counts = TensorCounts(reads=served, fills=loads, updates=0, tile_elements=tile)
             tensors[role] = counts

@@ -97,8 +97,4 @@ def write_atomic(path, text: str) -> None:
 
 
 def write_json(result: WorkloadResult, path) -> None:
-    write_atomic(path, json.dumps(result_dict(result), indent=2, allow_nan=False, default=_finite) + "\n")
-
-
-def _finite(obj):
-    raise TypeError(f"cannot serialize {type(obj).__name__}")
+    write_atomic(path, json.dumps(result_dict(result), indent=2, allow_nan=False) + "\n")

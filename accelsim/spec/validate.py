@@ -8,7 +8,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Problem, SpecError, did_you_mean
-from .yaml_io import SourcedDict, SourcedList, load_yaml_file, load_yaml_text, locate
+from .yaml_io import SourcedDict, load_yaml_file, load_yaml_text, locate
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
