@@ -9,6 +9,7 @@ from .mapping.dataflows import map_layer
 from .mapping.lower import lower
 from .mapping.mapping import Mapping, check_mapping
 from .model.analytical import analyze
+from .model.cycle import simulate_cycles
 from .options import MODELS, SimOptions
 from .results import LayerResult, WorkloadResult, off_chip_levels
 
@@ -43,7 +44,10 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapp
         counts = analyze(arch, einsum, nest)
     except MappingError as exc:
         raise MappingError(f"layer '{layer.name}': {exc}") from None
-    cycles = counts.cycles
+    cycles, extra = counts.cycles, {}
+    if options.model == "cycle":  # counts stay analytical; cycles come from the tile walk
+        stats = simulate_cycles(arch, einsum, nest)
+        cycles, extra = stats.cycles, stats.as_extra()
     energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz)
     return LayerResult(layer.name, layer.count, einsum.macs, counts, energy, mapping, cycles,
-                       arch.frequency_hz, arch.peak_macs_per_cycle, off_chip)
+                       arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, extra)

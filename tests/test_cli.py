@@ -77,3 +77,13 @@ def test_voltage_and_frequency_shorthands(tmp_path):
     assert data["operating_point"] == {"voltage_v": 0.45, "frequency_hz": 2.5e8}
     assert data["inputs"]["overrides"][:2] == ["arch.operating_point.voltage=0.45V",
                                                "arch.operating_point.frequency=250MHz"]
+
+
+def test_cycle_model_from_the_cli(tmp_path):
+    out = tmp_path / "c.json"
+    assert main(["run", ARCH, WL, "--model", "cycle", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["options"]["model"] == "cycle"
+    for layer in data["layers"]:
+        assert layer["cycles"] >= layer["compute_cycles"]
+        assert set(layer["cycle_model"]) >= {"stall_cycles", "skew_cycles", "steps"}

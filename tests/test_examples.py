@@ -27,3 +27,18 @@ def test_every_dataflow_maps_a_small_network(arch_name, dataflow):
     wl = accelsim.load_workload(WORKLOAD_DIR / "conv_tiny.yaml")
     result = accelsim.simulate(arch, wl, accelsim.SimOptions(dataflow=dataflow))
     assert all(l.mapping.dataflow == dataflow for l in result.layers)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch_name", ARCHS)
+@pytest.mark.parametrize("workload_name", WORKLOADS)
+def test_every_pair_runs_with_the_cycle_model(arch_name, workload_name):
+    arch = accelsim.load_arch(ARCH_DIR / arch_name)
+    wl = accelsim.load_workload(WORKLOAD_DIR / workload_name)
+    analytical = accelsim.simulate(arch, wl)
+    cycle = accelsim.simulate(arch, wl, accelsim.SimOptions(model="cycle"))
+    for a, c in zip(analytical.layers, cycle.layers):
+        assert c.counts == a.counts  # the cycle model reports the same action counts
+        assert c.cycles >= a.counts.compute_cycles
+        stalls = sum(c.extra["cycle_model"]["stall_cycles"].values())
+        assert c.cycles == a.counts.compute_cycles + c.extra["cycle_model"]["skew_cycles"] + stalls

@@ -1,0 +1,91 @@
+"""The cycle-level model: walk the tile steps of a mapping, with bandwidth, double buffering
+and systolic skew. `simulate_cycles` lowers, calls the kernel and builds a `CycleStats`.
+
+The analytical model's action counts stay the reported counts; the cycle model supplies
+cycles (and, for checks, the traffic its full walk moved). docs/cycle-model.md has the rules.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+import numpy as np
+
+from ..errors import AccelsimBug
+from ..ir.arch import Arch
+from ..ir.einsum import Einsum
+from ..mapping.lower import LoweredNest
+from .tile_events import KIND_FILLS, KIND_READS, KIND_UPDATES, build_tile_events, walk_tile_events
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Words one instance of a level moved for one tensor over the whole walk."""
+
+    reads: int
+    fills: int
+    updates: int
+
+
+@dataclass(frozen=True)
+class CycleStats:
+    cycles: int
+    compute_cycles: int          # steps × MAC cycles per step
+    skew_cycles: int             # steps × systolic fill/drain cycles per step
+    stall_cycles: dict           # memory level name -> cycles lost waiting on its ports
+    traffic: dict                # memory level name -> role -> Traffic (per instance)
+    steps: int
+    compute_per_step: int
+
+    def traffic_bound(self, arch: Arch) -> int:
+        """max(compute, each level's words ÷ bandwidth) over this walk's own traffic: the
+        analytical model's bound, applied to what the walk moved."""
+        bound = self.compute_cycles
+        for name, tensors in self.traffic.items():
+            mem = arch.level(name)
+            reads = sum(t.reads for t in tensors.values())
+            writes = sum(t.fills + t.updates for t in tensors.values())
+            if mem.read_bw_words:
+                bound = max(bound, ceil(reads / mem.read_bw_words))
+            if mem.write_bw_words:
+                bound = max(bound, ceil(writes / mem.write_bw_words))
+        return bound
+
+    def as_extra(self) -> dict:
+        """What a LayerResult records under `extra` for --model cycle (one namespaced key,
+        since report/serialize.py merges `extra` into the layer's dict)."""
+        return {"cycle_model": {"steps": self.steps, "compute_cycles_per_step": self.compute_per_step,
+                                "skew_cycles": self.skew_cycles, "stall_cycles": dict(self.stall_cycles)}}
+
+
+def simulate_cycles(arch: Arch, einsum: Einsum, nest: LoweredNest) -> CycleStats:
+    ev = build_tile_events(arch, einsum, nest)
+    n_mem = len(ev.memory_levels)
+    ch_total = np.zeros(len(ev.ch_stream), dtype=np.int64)
+    fl_total = np.zeros(len(ev.fl_level), dtype=np.int64)
+    stall = np.zeros(n_mem, dtype=np.int64)
+    totals = np.zeros(4, dtype=np.int64)
+    walk_tile_events(ev.step_bound, np.int64(ev.compute), np.int64(ev.skew), ev.out_irrelevant,
+                     ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_delta, ev.ev_class,
+                     ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
+                     ev.fl_level, ev.fl_port, ev.fl_words, ev.fl_first, ev.receiver_db, ev.bandwidth,
+                     ch_total, fl_total, stall, totals)
+    names = [arch.levels[i].name for i in ev.memory_levels]
+    sums: dict = {name: {} for name in names}
+    for level, role, kind, words in [*zip(ev.ch_level, ev.ch_role, ev.ch_kind, ch_total),
+                                     *zip(ev.fl_level, ev.fl_role, ev.fl_kind, fl_total)]:
+        counts = sums.setdefault(names[level], {}).setdefault(ev.roles[role], [0, 0, 0])
+        counts[kind] += int(words)
+    for k, i in enumerate(ev.memory_levels):  # every kept tensor appears, even with no traffic
+        for r, role in enumerate(ev.roles):
+            if nest.keeps[i, r]:
+                sums.setdefault(names[k], {}).setdefault(role, [0, 0, 0])
+    traffic = {name: {role: Traffic(c[KIND_READS], c[KIND_FILLS], c[KIND_UPDATES]) for role, c in t.items()}
+               for name, t in sums.items()}
+    cycles, compute, skew, steps = (int(x) for x in totals)
+    stalls = {name: int(s) for name, s in zip(names, stall)}
+    if cycles != compute + skew + sum(stalls.values()) or min(stalls.values(), default=0) < 0:
+        raise AccelsimBug(f"cycle model: {cycles} cycles ≠ compute {compute} + skew {skew} + stalls {stalls}")
+    if any(v < 0 for t in sums.values() for c in t.values() for v in c):
+        raise AccelsimBug(f"cycle model: negative traffic {sums}")
+    return CycleStats(cycles, compute, skew, stalls, traffic, steps, ev.compute)

@@ -1,0 +1,377 @@
+"""Tile events: a loop nest lowered to flat int64 arrays, and the kernel that walks them.
+
+The *steps* are the temporal loops above the innermost memory level, walked as an odometer
+(innermost advancing first). One step computes `compute` MAC cycles (the temporal loops at
+and below the innermost memory). Between steps, tiles move. Everything the walk needs is
+precomputed here so that the kernel does integer table look-ups only:
+
+stream   one tile that moves with the step loops above it: a level's own tile (its fills),
+         or the tile a parent serves to its child (the union over the fan-outs that merge
+         the tensor, times the fan-outs that do not). `ev_delta[e, k]` is the number of
+         words the tile loads when step loop k advances (the loops inside k rewind) and the
+         tile keeps moving with the same translation; `ev_class[e, k]` identifies that
+         translation; a changed translation reloads the whole tile `ev_full[e]`
+         (Timeloop's reset-on-stride-change rule, walked in full, not extrapolated).
+charge   words that a stream's event puts on one port (read or write) of one memory level.
+         Fills of outputs skip the first touch of each output (no partial sum exists yet);
+         drains (partial sums sent up) happen when an output tile leaves and at the end.
+flow     words a level moves on a port during every step's compute: the reads (and, for
+         outputs, updates) of a level whose child is the MAC array.
+
+See docs/cycle-model.md for the timing rules the kernel applies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+import numpy as np
+from numba import njit
+
+from ..errors import SpecError
+from ..ir.arch import Arch, Memory, Spatial
+from ..ir.einsum import Einsum
+from ..ir.footprint import axis_overlap, axis_size
+from ..mapping.lower import LoweredNest, spatial_capable
+from .reuse import axis_terms, tile_size
+
+READ, WRITE = 0, 1
+KIND_READS, KIND_FILLS, KIND_UPDATES = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class TileEvents:
+    """Flat arrays for `walk_tile_events`; memory levels are numbered 0.. top-down."""
+
+    memory_levels: tuple[int, ...]  # arch level index of each memory
+    roles: tuple[str, ...]
+    step_loop: np.ndarray      # flat loop index (into the LoweredNest) of each step loop
+    step_bound: np.ndarray
+    compute: int               # MAC cycles per step
+    skew: int                  # systolic fill/drain cycles per step
+    out_irrelevant: np.ndarray  # 1 where a step loop does not index the outputs
+    ev_limit: np.ndarray       # the stream moves when a step loop k < limit advances
+    ev_full: np.ndarray        # tile words
+    ev_mult: np.ndarray        # copies (fan-outs that do not merge the tensor)
+    ev_first: np.ndarray       # output words first touched when the tile is new (0: operands)
+    ev_receiver: np.ndarray    # memory level whose tile moves (whose buffering applies)
+    ev_delta: np.ndarray       # [stream, step loop] words loaded on a repeated translation
+    ev_class: np.ndarray       # [stream, step loop] translation id
+    ch_stream: np.ndarray
+    ch_level: np.ndarray
+    ch_port: np.ndarray        # READ or WRITE
+    ch_minus_first: np.ndarray  # 1: subtract first touches (partial-sum fills)
+    ch_drain: np.ndarray       # 1: words leave with the old tile (and at the end)
+    ch_role: np.ndarray
+    ch_kind: np.ndarray        # KIND_READS / KIND_FILLS / KIND_UPDATES
+    fl_level: np.ndarray
+    fl_port: np.ndarray
+    fl_words: np.ndarray       # per step
+    fl_first: np.ndarray       # output words first touched in a step whose reduction loops are at 0
+    fl_role: np.ndarray
+    fl_kind: np.ndarray
+    receiver_db: np.ndarray    # 1 if the memory level is double-buffered
+    bandwidth: np.ndarray      # float64 [memory level, port] words/cycle per instance; inf: unlimited
+
+    @property
+    def n_steps(self) -> int:
+        return prod(int(b) for b in self.step_bound)
+
+
+def _i64(values) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest) -> TileEvents:
+    """Precompute every table the kernel needs (Python; microseconds to milliseconds)."""
+    outputs = einsum.tensor("outputs")
+    if any(len(axis) != 1 for axis in outputs.axes):
+        raise SpecError(f"the cycle model needs every output index to be one dimension, got "
+                        f"{outputs.render()}; use the analytical model for this layer")
+    n = nest.n_loops
+    start = [int(s) for s in nest.level_start]
+    memories = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
+    mem_no = {lvl: k for k, lvl in enumerate(memories)}
+    compute_idx = len(arch.levels) - 1
+    innermost = memories[-1]
+    step_loop = [j for j in range(start[innermost]) if not nest.loop_spatial[j]]
+    n_sl = len(step_loop)
+    compute = prod(int(nest.loop_bound[j]) for j in range(start[innermost], n) if not nest.loop_spatial[j])
+    skew = sum(l.x + l.y - 2 for l in arch.levels if isinstance(l, Spatial) and l.interconnect == "systolic")
+    dims = nest.dims
+    out_dims = outputs.dims
+    out_irrelevant = _i64([dims[nest.loop_dim[j]] not in out_dims for j in step_loop])
+
+    def loops(indices):
+        return [(dims[nest.loop_dim[j]], int(nest.loop_bound[j]), int(nest.loop_stride[j])) for j in indices]
+
+    def limit_of(flat_start):
+        return sum(1 for j in step_loop if j < flat_start)
+
+    ev = {k: [] for k in ("limit", "full", "mult", "first", "receiver", "delta", "class")}
+    ch = {k: [] for k in ("stream", "level", "port", "minus_first", "drain", "role", "kind")}
+    fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind")}
+
+    def add_stream(axes, tile_indices, flat_limit, mult, first, receiver) -> int:
+        limit = limit_of(flat_limit)
+        delta, cls = _translation_tables(axes, loops(tile_indices), loops(step_loop[:limit]), n_sl)
+        ev["limit"].append(limit)
+        ev["full"].append(tile_size(axes, loops(tile_indices)))
+        ev["mult"].append(mult)
+        ev["first"].append(first)
+        ev["receiver"].append(mem_no[receiver])
+        ev["delta"].append(delta)
+        ev["class"].append(cls)
+        return len(ev["limit"]) - 1
+
+    def add_charge(stream, level, port, minus_first, drain, r, kind):
+        for key, value in zip(ch, (stream, mem_no[level], port, minus_first, drain, r, kind)):
+            ch[key].append(value)
+
+    def add_flow(level, port, words, first, r, kind):
+        for key, value in zip(fl, (mem_no[level], port, words, first, r, kind)):
+            fl[key].append(value)
+
+    for r, role in enumerate(nest.roles):
+        axes = einsum.tensor(role).axes
+        is_out = role == "outputs"
+        keepers = [i for i in memories if nest.keeps[i, r]]
+        for i in keepers:
+            child = next((c for c in keepers if c > i), compute_idx)
+            if i != memories[0]:  # the level's own tile: its fills
+                first = tile_size(axes, loops(range(start[i], n))) if is_out else 0
+                e = add_stream(axes, range(start[i], n), start[i], 1, first, i)
+                add_charge(e, i, WRITE, int(is_out), 0, r, KIND_FILLS)
+            merged, separate = [], 1
+            for j in range(start[i], start[child]):
+                if nest.loop_spatial[j]:
+                    if spatial_capable(arch, int(nest.loop_level[j]), role):
+                        merged.append(j)
+                    else:
+                        separate *= int(nest.loop_bound[j])
+            spatial_below = [j for j in range(start[i], start[child]) if nest.loop_spatial[j]]
+            if child == compute_idx:  # streamed to the MACs during every step
+                words = compute * tile_size(axes, loops(merged)) * separate
+                if is_out:
+                    first = tile_size(axes, loops(spatial_below + [j for j in range(start[innermost], n)
+                                                                   if not nest.loop_spatial[j]]))
+                    add_flow(i, WRITE, words, 0, r, KIND_UPDATES)
+                    add_flow(i, READ, words, first, r, KIND_READS)
+                else:
+                    add_flow(i, READ, words, 0, r, KIND_READS)
+            else:  # served to the child's tile when it moves
+                union = merged + list(range(start[child], n))
+                first = tile_size(axes, loops(spatial_below + list(range(start[child], n)))) if is_out else 0
+                e = add_stream(axes, union, start[child], separate, first, child)
+                add_charge(e, i, READ, int(is_out), 0, r, KIND_READS)
+                if is_out:
+                    add_charge(e, i, WRITE, 0, 1, r, KIND_UPDATES)
+
+    def bw(value):
+        return float(value) if value else np.inf
+
+    shape = (len(ev["limit"]), n_sl)
+    return TileEvents(
+        tuple(memories), tuple(nest.roles), _i64(step_loop), _i64([nest.loop_bound[j] for j in step_loop]),
+        compute, skew, out_irrelevant,
+        _i64(ev["limit"]), _i64(ev["full"]), _i64(ev["mult"]), _i64(ev["first"]), _i64(ev["receiver"]),
+        np.array(ev["delta"], dtype=np.int64).reshape(shape), np.array(ev["class"], dtype=np.int64).reshape(shape),
+        *(_i64(ch[k]) for k in ch), *(_i64(fl[k]) for k in fl),
+        _i64([arch.levels[i].double_buffered for i in memories]),
+        np.array([[bw(arch.levels[i].read_bw_words), bw(arch.levels[i].write_bw_words)] for i in memories],
+                 dtype=np.float64).reshape(len(memories), 2))
+
+
+def _translation_tables(axes, tile_loops, movers, n_sl) -> tuple[list[int], list[int]]:
+    """Per mover k: words loaded when k advances and the movers inside it rewind, and an id
+    of that translation (equal ids ⇔ equal translation vectors). Unused entries are 0."""
+    terms = [axis_terms(axis, tile_loops) for axis in axes]
+    full = prod(axis_size(tt) for tt in terms)
+    # How far each axis moves per unit of each mover's index.
+    moves = [[sum(t.coef for t in axis if t.dim == dim) * stride for axis in axes] for dim, _, stride in movers]
+    delta, cls, ids = [0] * n_sl, [0] * n_sl, {}
+    for k in range(len(movers)):
+        translation = tuple(moves[k][a] - sum((movers[m][1] - 1) * moves[m][a] for m in range(k + 1, len(movers)))
+                            for a in range(len(axes)))
+        kept = prod(axis_overlap(tt, s) for tt, s in zip(terms, translation))
+        delta[k] = full - kept
+        cls[k] = ids.setdefault(translation, len(ids))
+    return delta, cls
+
+
+# ------------------------------------------------------------------------------ the kernel
+
+@njit(cache=True)
+def _port_cycles(words, bandwidth):
+    """Cycles to move `words` at `bandwidth` words/cycle (inf: unlimited → 0)."""
+    if words <= 0:
+        return 0
+    return np.int64(np.ceil(words / bandwidth))
+
+
+@njit(cache=True)
+def _serialized_transfers(words, bandwidth, stall):
+    """Transfers grouped by receiving level, one after another; each takes its slowest port.
+
+    words[receiver, level, port]. Each group's time is charged to its bottleneck level.
+    """
+    n_mem = words.shape[0]
+    total = 0
+    for c in range(n_mem):
+        worst, who = 0, -1
+        for m in range(n_mem):
+            for p in range(2):
+                t = _port_cycles(words[c, m, p], bandwidth[m, p])
+                if t > worst:
+                    worst, who = t, m
+        if who >= 0:
+            stall[who] += worst
+            total += worst
+    return total
+
+
+@njit(cache=True)
+def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
+                 out_irrelevant, has_translation, last_class, ev_words, ev_new):
+    """Tile moves caused by step loop `carry` advancing (-1: the first step, all tiles load)."""
+    for e in range(ev_limit.shape[0]):
+        if carry >= ev_limit[e]:
+            ev_words[e] = -1  # no event: this tile did not move
+            continue
+        if carry < 0:
+            delta = ev_full[e]
+            has_translation[e] = False
+        elif not has_translation[e] or ev_class[e, carry] == last_class[e]:
+            delta = ev_delta[e, carry]
+            has_translation[e] = True
+            last_class[e] = ev_class[e, carry]
+        else:  # the stride changed: reload the whole tile
+            delta = ev_full[e]
+            has_translation[e] = False
+        ev_words[e] = delta
+        new = ev_first[e]
+        if new > 0:
+            for k in range(ev_limit[e]):
+                if out_irrelevant[k] == 1 and idx[k] != 0:
+                    new = 0
+                    break
+        ev_new[e] = new
+
+
+@njit(cache=True)
+def _place_charges(first_step, ev_words, ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
+                   ch_minus_first, ch_drain, receiver_db, ch_total, exposed, prefetch, drains):
+    for q in range(ch_stream.shape[0]):
+        e = ch_stream[q]
+        if ev_words[e] < 0:
+            continue
+        if ch_drain[q] == 1:
+            if first_step:
+                continue  # nothing to drain before the first tile
+            words = ev_words[e] * ev_mult[e]
+        else:
+            words = ev_words[e] * ev_mult[e]
+            if ch_minus_first[q] == 1:
+                words -= ev_new[e]
+        if words == 0:
+            continue
+        ch_total[q] += words
+        c, m, p = ev_receiver[e], ch_level[q], ch_port[q]
+        if receiver_db[c] == 0:
+            exposed[c, m, p] += words
+        elif ch_drain[q] == 1:
+            drains[m, p] += words  # the old tile drains while the new one computes
+        else:
+            prefetch[c, m, p] += words  # loaded while the previous tile computes
+
+
+@njit(cache=True)
+def walk_tile_events(step_bound, compute, skew, out_irrelevant,
+                     ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
+                     ch_stream, ch_level, ch_port, ch_minus_first, ch_drain,
+                     fl_level, fl_port, fl_words, fl_first, receiver_db, bandwidth,
+                     ch_total, fl_total, stall, totals):
+    """Walk every step; fill ch_total, fl_total (words), stall (cycles per memory level) and
+    totals = [cycles, compute cycles, skew cycles, steps]."""
+    n_sl = step_bound.shape[0]
+    n_ev = ev_limit.shape[0]
+    n_mem = bandwidth.shape[0]
+    n_steps = np.int64(1)
+    for k in range(n_sl):
+        n_steps *= step_bound[k]
+    idx = np.zeros(n_sl, dtype=np.int64)
+    has_translation = np.zeros(n_ev, dtype=np.bool_)
+    last_class = np.zeros(n_ev, dtype=np.int64)
+    ev_words = np.zeros(n_ev, dtype=np.int64)
+    ev_new = np.zeros(n_ev, dtype=np.int64)
+    exposed = np.zeros((n_mem, n_mem, 2), dtype=np.int64)
+    prefetch = np.zeros((n_mem, n_mem, 2), dtype=np.int64)
+    drains = np.zeros((n_mem, 2), dtype=np.int64)
+    next_exposed = np.zeros((n_mem, n_mem, 2), dtype=np.int64)
+    next_drains = np.zeros((n_mem, 2), dtype=np.int64)
+    window = np.zeros((n_mem, 2), dtype=np.int64)
+    busy = compute + skew
+
+    _fire_events(-1, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
+                 out_irrelevant, has_translation, last_class, ev_words, ev_new)
+    _place_charges(True, ev_words, ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
+                   ch_minus_first, ch_drain, receiver_db, ch_total, exposed, prefetch, drains)
+    # Prologue: the first tiles of double-buffered levels have nothing to hide behind.
+    cycles = _serialized_transfers(prefetch, bandwidth, stall)
+    prefetch[:, :, :] = 0
+    for s in range(n_steps):
+        cycles += _serialized_transfers(exposed, bandwidth, stall)
+        # Flows during this step's compute.
+        window[:, :] = drains
+        all_zero = True
+        for k in range(n_sl):
+            if out_irrelevant[k] == 1 and idx[k] != 0:
+                all_zero = False
+                break
+        for f in range(fl_level.shape[0]):
+            words = fl_words[f]
+            if all_zero:
+                words -= fl_first[f]
+            fl_total[f] += words
+            window[fl_level[f], fl_port[f]] += words
+        # The next step's tile moves: its double-buffered fills overlap this step.
+        next_exposed[:, :, :] = 0
+        next_drains[:, :] = 0
+        if s + 1 < n_steps:
+            carry = n_sl - 1
+            while idx[carry] == step_bound[carry] - 1:
+                idx[carry] = 0
+                carry -= 1
+            idx[carry] += 1
+            _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
+                         out_irrelevant, has_translation, last_class, ev_words, ev_new)
+            _place_charges(False, ev_words, ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
+                           ch_minus_first, ch_drain, receiver_db, ch_total, next_exposed, prefetch, next_drains)
+            for c in range(n_mem):
+                for m in range(n_mem):
+                    for p in range(2):
+                        window[m, p] += prefetch[c, m, p]
+                        prefetch[c, m, p] = 0
+        worst, who = busy, -1
+        for m in range(n_mem):
+            for p in range(2):
+                t = _port_cycles(window[m, p], bandwidth[m, p])
+                if t > worst:
+                    worst, who = t, m
+        if who >= 0:
+            stall[who] += worst - busy
+        cycles += worst
+        exposed[:, :, :] = next_exposed
+        drains[:, :] = next_drains
+    # Epilogue: the last output tiles drain to their parents.
+    for q in range(ch_stream.shape[0]):
+        if ch_drain[q] == 1:
+            e = ch_stream[q]
+            words = ev_full[e] * ev_mult[e]
+            ch_total[q] += words
+            exposed[ev_receiver[e], ch_level[q], ch_port[q]] += words
+    cycles += _serialized_transfers(exposed, bandwidth, stall)
+    totals[0] = cycles
+    totals[1] = n_steps * compute
+    totals[2] = n_steps * skew
+    totals[3] = n_steps

@@ -1,0 +1,204 @@
+"""Slow, obvious reference for the cycle model: walk every step of the loop nest with explicit
+point sets, record each level's port traffic per step, then apply the timing rules.
+
+Nothing here is shared with accelsim/model/tile_events.py except the arch, einsum and
+lowered nest it reads. Traffic per step (per instance of each level):
+- a level's own tile moves when a step loop above it advances: it loads the points the new
+  tile does not share with the previous one while the tile keeps moving with the same
+  translation, the whole tile when the translation changes (Timeloop's rule, full walk);
+  an output point never touched before needs no load (no partial sum exists yet);
+- the parent serves the child's moving tile, merged over fan-outs that multicast (operands)
+  or reduce (outputs), once per fan-out position that does not; outputs also go up: the
+  leaving tile's partial sums are written into the parent, and the last tiles at the end;
+- a level that feeds the MACs directly is read once per MAC step per merged group (outputs:
+  updated, and read except for the first touch of each output).
+Timing: see docs/cycle-model.md (the same rules, written out plainly below).
+"""
+from collections import defaultdict
+from itertools import product
+from math import ceil, prod
+
+from accelsim.ir.arch import Memory, Spatial
+
+
+def _points(axes, loops, base):
+    """Tensor points covered by `loops` (list of (dim, bound, stride)) with dim offsets `base`."""
+    pts = set()
+    for idx in product(*[range(b) for _, b, _ in loops]):
+        value = dict(base)
+        for (d, _, stride), i in zip(loops, idx):
+            value[d] = value.get(d, 0) + i * stride
+        pts.add(tuple(sum(t.coef * value.get(t.dim, 0) for t in axis) for axis in axes))
+    return pts
+
+
+class _Stream:
+    """A moving tile whose loads are charged to ports."""
+
+    def __init__(self, axes, tile, first_tile, movers, mult, receiver, charges):
+        self.axes, self.tile, self.first_tile, self.movers = axes, tile, first_tile, movers
+        self.mult, self.receiver, self.charges = mult, receiver, charges
+        self.prev_points = self.prev_origin = self.prev_translation = None
+        self.seen = set()
+        self.prev_index = None
+
+    def visit(self, step_index, base_of):
+        """(loaded words, first-touched words) if the tile moved at this step, else None."""
+        index = tuple(step_index[k] for k in self.movers)
+        if index == self.prev_index:
+            return None
+        first_step = self.prev_index is None
+        self.prev_index = index
+        base = base_of(self.movers)
+        points = _points(self.axes, self.tile, base)
+        origin = tuple(sum(t.coef * base.get(t.dim, 0) for t in axis) for axis in self.axes)
+        if first_step:
+            loaded = len(points)
+        else:
+            translation = tuple(o - p for o, p in zip(origin, self.prev_origin))
+            if self.prev_translation is None or translation == self.prev_translation:
+                loaded = len(points - self.prev_points)
+                self.prev_translation = translation
+            else:
+                loaded = len(points)
+                self.prev_translation = None
+        self.prev_points, self.prev_origin = points, origin
+        new = 0
+        if self.first_tile is not None:
+            touched = _points(self.axes, self.first_tile, base)
+            new = len(touched - self.seen)
+            self.seen |= touched
+        return loaded, new
+
+
+def naive_tile_events(arch, einsum, nest):
+    """Return dict(cycles, compute, skew, stall{level}, traffic{level: {role: [reads, fills, updates]}})."""
+    n = nest.n_loops
+    start = [int(s) for s in nest.level_start]
+    dims = nest.dims
+    loop = [(dims[nest.loop_dim[j]], int(nest.loop_bound[j]), int(nest.loop_stride[j])) for j in range(n)]
+    spatial = [bool(nest.loop_spatial[j]) for j in range(n)]
+    memories = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
+    names = {i: arch.levels[i].name for i in memories}
+    innermost, compute_idx = memories[-1], len(arch.levels) - 1
+    steps = [j for j in range(start[innermost]) if not spatial[j]]
+    compute = prod(loop[j][1] for j in range(start[innermost], n) if not spatial[j])
+    skew = sum(l.x + l.y - 2 for l in arch.levels if isinstance(l, Spatial) and l.interconnect == "systolic")
+
+    streams, flows = [], []  # flows: (level, port, words per step, role, kind, first-touch stream or None)
+    for r, role in enumerate(nest.roles):
+        axes = einsum.tensor(role).axes
+        out = role == "outputs"
+        keepers = [i for i in memories if nest.keeps[i, r]]
+        for i in keepers:
+            child = next((c for c in keepers if c > i), compute_idx)
+            if i != memories[0]:
+                tile = [loop[j] for j in range(start[i], n)]
+                movers = [k for k, j in enumerate(steps) if j < start[i]]
+                streams.append(_Stream(axes, tile, tile if out else None, movers, 1, i,
+                                       [(i, "write", role, "fills", "fill")]))
+            between = [j for j in range(start[i], start[child]) if spatial[j]]
+            capable = []
+            for j in between:
+                level = arch.levels[int(nest.loop_level[j])]
+                capable.append(level.reduction if out else level.multicast)
+            merged = [loop[j] for j, c in zip(between, capable) if c]
+            separate = prod(loop[j][1] for j, c in zip(between, capable) if not c)
+            if child == compute_idx:
+                below = len(_points(axes, merged, {})) * separate
+                touched = [loop[j] for j in between] + [loop[j] for j in range(start[innermost], n) if not spatial[j]]
+                if out:
+                    flows.append((i, "write", compute * below, role, "updates", None))
+                    flows.append((i, "read", compute * below, role, "reads",
+                                  _Stream(axes, touched, touched, list(range(len(steps))), 1, i, [])))
+                else:
+                    flows.append((i, "read", compute * below, role, "reads", None))
+            else:
+                tile = merged + [loop[j] for j in range(start[child], n)]
+                first_tile = [loop[j] for j in between] + [loop[j] for j in range(start[child], n)]
+                movers = [k for k, j in enumerate(steps) if j < start[child]]
+                charges = [(i, "read", role, "reads", "fill")]
+                if out:
+                    charges.append((i, "write", role, "updates", "drain"))
+                streams.append(_Stream(axes, tile, first_tile if out else None, movers, separate, child, charges))
+
+    traffic = {names[i]: {role: [0, 0, 0] for r, role in enumerate(nest.roles) if nest.keeps[i, r]} for i in memories}
+    kinds = {"reads": 0, "fills": 1, "updates": 2}
+    # Per step: exposed[(receiver, level, port)], prefetch[(receiver, level, port)] (double-buffered
+    # receivers, moved during the previous step), window[(level, port)] (during this step's compute).
+    records = []
+    for s, step_index in enumerate(product(*[range(loop[j][1]) for j in steps])):
+        def base_of(movers):
+            base = {}
+            for k in movers:
+                d, _, stride = loop[steps[k]]
+                base[d] = base.get(d, 0) + step_index[k] * stride
+            return base
+        exposed, prefetch, window = defaultdict(int), defaultdict(int), defaultdict(int)
+        for st in streams:
+            moved = st.visit(step_index, base_of)
+            if moved is None:
+                continue
+            loaded, new = moved
+            double = arch.levels[st.receiver].double_buffered
+            for level, port, role, kind, phase in st.charges:
+                if phase == "drain" and s == 0:
+                    continue
+                words = loaded * st.mult - (new if phase == "fill" and st.first_tile is not None else 0)
+                traffic[names[level]][role][kinds[kind]] += words
+                if not double:
+                    exposed[(st.receiver, level, port)] += words
+                elif phase == "drain":
+                    window[(level, port)] += words
+                else:
+                    prefetch[(st.receiver, level, port)] += words
+        for level, port, words, role, kind, first in flows:
+            if first is not None:
+                words -= first.visit(step_index, base_of)[1]
+            traffic[names[level]][role][kinds[kind]] += words
+            window[(level, port)] += words
+        records.append((exposed, prefetch, window))
+    final = defaultdict(int)
+    for st in streams:
+        for level, port, role, kind, phase in st.charges:
+            if phase == "drain":
+                words = len(st.prev_points) * st.mult
+                traffic[names[level]][role][kinds[kind]] += words
+                final[(st.receiver, level, port)] += words
+
+    # ---------------------------------------------------------------- timing
+    stall = {names[i]: 0 for i in memories}
+
+    def port_time(level, port, words):
+        mem = arch.levels[level]
+        bw = mem.read_bw_words if port == "read" else mem.write_bw_words
+        return 0 if not bw or words == 0 else ceil(words / bw)
+
+    def serialized(groups):
+        """Transfers into each receiving level, one receiver after another (top-down)."""
+        total = 0
+        for c in memories:
+            times = [(port_time(m, p, groups.get((c, m, p), 0)), m) for m in memories for p in ("read", "write")]
+            worst = max(t for t, _ in times)
+            if worst > 0:
+                who = next(m for t, m in times if t == worst)
+                stall[names[who]] += worst
+                total += worst
+        return total
+
+    busy = compute + skew
+    cycles = serialized(records[0][1])  # first tiles of double-buffered levels: nothing to hide behind
+    for s, (exposed, _, window) in enumerate(records):
+        cycles += serialized(exposed)
+        during = defaultdict(int, window)
+        if s + 1 < len(records):
+            for (c, m, p), words in records[s + 1][1].items():
+                during[(m, p)] += words
+        times = [(port_time(m, p, during.get((m, p), 0)), m) for m in memories for p in ("read", "write")]
+        worst = max(t for t, _ in times)
+        if worst > busy:
+            stall[names[next(m for t, m in times if t == worst)]] += worst - busy
+        cycles += max(worst, busy)
+    cycles += serialized(final)
+    return {"cycles": cycles, "compute": len(records) * compute, "skew": len(records) * skew,
+            "stall": stall, "traffic": traffic}
