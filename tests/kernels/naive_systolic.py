@@ -1,0 +1,338 @@
+"""Slow, obvious reference for accelsim.model.systolic: SCALE-Sim v3.0.0 done per address.
+
+It builds the full operand matrices, the per-fold demand matrices (every row, every column)
+and the prefetch matrices, then services one demand row at a time through three Python
+buffers (CALC estimate-bandwidth read buffer, USER hashed-set read buffer, OFMAP write
+buffer), exactly as docs/notes/scalesim-model.md §2, §4 and §5 describe.  Utilisations are
+per-fold means, SRAM counts are counted entries: no closed forms.  Use tiny shapes only.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+PAD, OOR = -1, -2          # fold padding; out-of-range ifmap element (no padding in SCALE-Sim)
+
+
+def operand_matrices(H, W, R, S, C, F, s):
+    Eh = math.ceil((H - R + s) / s)
+    Ew = math.ceil((W - S + s) / s)
+    M, K, N = Eh * Ew, R * S * C, F
+    ifmap = np.empty((M, K), dtype=np.int64)
+    for m in range(M):
+        orow, ocol = divmod(m, Ew)
+        for k in range(K):
+            r, rem = divmod(k, S * C)
+            c, ch = divmod(rem, C)
+            y, x = orow * s + r, ocol * s + c
+            ifmap[m, k] = (y * W + x) * C + ch if (y < H and x < W) else OOR
+    filt = np.array([[n * K + k for n in range(N)] for k in range(K)], dtype=np.int64)
+    return ifmap, filt.reshape(K, N), M, N, K
+
+
+def skew(m):
+    rows, cols = m.shape
+    out = np.full((rows + cols - 1, cols), PAD, dtype=np.int64)
+    for c in range(cols):
+        out[c:c + rows, c] = m[:, c]
+    return out
+
+
+def pad(m, rows, cols):
+    out = np.full((rows, cols), PAD, dtype=np.int64)
+    out[:m.shape[0], :m.shape[1]] = m
+    return out
+
+
+def nulls(rows, cols):
+    return np.full((rows, cols), PAD, dtype=np.int64)
+
+
+def rollout(m):
+    Mr, Nc = m.shape
+    return [int(m[r, d - r]) for d in range(Mr + Nc - 1)
+            for r in range(min(d, Mr - 1), max(0, d - Nc + 1) - 1, -1)]
+
+
+def build(df, ifmap, filt, M, N, K, R, C):
+    """Demand matrices (rows = stall-free cycles), prefetch streams, per-fold stats."""
+    ofmap = np.arange(M * N, dtype=np.int64).reshape(M, N)
+    idm, fdm, odm, fold_util = [], [], [], []
+    counts = dict(ifmap=0, filter=0, ofmap=0)
+    if df == "os":
+        Sr, Sc, T = M, N, K
+    elif df == "ws":
+        Sr, Sc, T = K, N, M
+    else:
+        Sr, Sc, T = K, M, N
+    rf, cf = math.ceil(Sr / R), math.ceil(Sc / C)
+    for fc in range(cf):
+        for fr in range(rf):
+            if df == "os":
+                a = ifmap.T[:, fr * R:(fr + 1) * R]
+                b = filt[:, fc * C:(fc + 1) * C]
+                o = ofmap[fr * R:(fr + 1) * R, fc * C:(fc + 1) * C]
+                counts["ifmap"] += a.size
+                counts["filter"] += b.size
+                counts["ofmap"] += o.size + R + C            # SCALE-Sim's counter quirk
+                idm.append(skew(np.vstack([pad(a, T, R), nulls(C - 1, R)])))
+                fdm.append(skew(np.vstack([pad(b, T, C), nulls(R - 1, C)])))
+                odm.append(skew(np.vstack([nulls(T - 1, C), pad(o, R, C)[::-1]])))
+                used = o.shape[0] * o.shape[1]
+                cyc = T + R + C - 2
+            elif df == "ws":
+                a = ifmap[:, fr * R:(fr + 1) * R]
+                b = filt[fr * R:(fr + 1) * R, fc * C:(fc + 1) * C]
+                o = ofmap[:, fc * C:(fc + 1) * C]
+                counts["ifmap"] += a.size
+                counts["filter"] += b.size
+                counts["ofmap"] += o.size
+                idm.append(skew(np.vstack([nulls(R, R), pad(a, T, R), nulls(C - 1, R)])))
+                fdm.append(np.vstack([pad(b, R, C)[::-1], nulls(R + C + T - 2, C)]))
+                odm.append(skew(np.vstack([nulls(2 * R - 1, C), pad(o, T, C)])))
+                used = b.shape[0] * b.shape[1]
+                cyc = (2 * R + C + T - 2) + C - 1            # SCALE-Sim: demand rows + cols − 1
+            else:
+                a = ifmap.T[fr * R:(fr + 1) * R, fc * C:(fc + 1) * C]
+                b = filt[fr * R:(fr + 1) * R, :].T
+                o = ofmap[fc * C:(fc + 1) * C, :].T
+                counts["ifmap"] += a.size
+                counts["filter"] += b.size
+                counts["ofmap"] += o.size
+                idm.append(np.vstack([pad(a, R, C)[::-1], nulls(R + C + T - 2, C)]))
+                fdm.append(skew(np.vstack([nulls(R, R), pad(b, T, R), nulls(C - 1, R)])))
+                odm.append(skew(np.vstack([nulls(2 * R - 1, C), pad(o, T, C)])))
+                used = a.shape[0] * a.shape[1]
+                cyc = (2 * R + C + T - 2) + C - 1
+            fold_util.append((used / (R * C), used / (R * C) * T / cyc))
+    if df == "os":
+        ipf = rollout(np.vstack([pad(ifmap.T[:, i * R:(i + 1) * R], T, R) for i in range(rf)]))
+        fpf = rollout(np.vstack([pad(filt[:, i * C:(i + 1) * C], T, C) for i in range(cf)]))
+    elif df == "ws":
+        ipf = rollout(np.vstack([pad(ifmap[:, i * R:(i + 1) * R], T, R) for i in range(rf)]))
+        fpf = np.vstack([pad(filt[:, i * C:(i + 1) * C], K, C) for i in range(cf)]).ravel().tolist()
+    else:
+        ipf = np.vstack([pad(ifmap.T[:, i * C:(i + 1) * C], K, C) for i in range(cf)]).ravel().tolist()
+        fpf = rollout(np.vstack([pad(filt[i * R:(i + 1) * R, :].T, T, R) for i in range(rf)]))
+    return (np.vstack(idm), np.vstack(fdm), np.vstack(odm), ipf, fpf, fold_util, counts,
+            rf * cf)
+
+
+class CalcReadBuffer:
+    def __init__(self, size):
+        self.S = size // 100
+        self.cur, self.cur_id, self.sets = set(), 0, []
+        self.rs, self.re = 0, 49
+        self.done_first = False
+        self.pf_start = self.pf_end = -1
+        self.lp_start, self.lp_end = -2, -1
+        self.first_cycle, self.first_seen = 0, False
+        self.num_access, self.t_first, self.t_last = 0, None, None
+
+    def _prefetch(self, lo, hi):
+        self.num_access += sum(len(self.sets[i]) for i in range(lo, hi + 1))
+        if self.t_first is None:
+            self.t_first = self.lp_start + 1
+        self.t_last = self.lp_end + 1
+
+    def row(self, cycle, addrs):
+        if not self.first_seen and addrs:
+            self.first_cycle, self.first_seen = cycle, True
+        for a in addrs:
+            lo, hi = self.rs, min(self.cur_id, self.re + 1)
+            if any(a in self.sets[i] for i in range(lo, hi)) or a in self.cur:
+                continue
+            self.cur.add(a)
+            if len(self.cur) == self.S:
+                self.sets.append(self.cur)
+                self.cur = set()
+                self.cur_id += 1
+                if self.cur_id == self.re + 1:
+                    if not self.done_first:
+                        self.lp_end = self.first_cycle - 2
+                        self.lp_start = self.lp_end - math.ceil(50 * self.S / 10) + 1
+                        self._prefetch(0, 49)
+                        self.pf_start, self.pf_end = self.re + 1, self.re + 50
+                        self.done_first = True
+                    else:
+                        self._prefetch(self.pf_start, self.pf_end)
+                        self.pf_start += 50
+                        self.pf_end += 50
+                    self.rs += 50
+                    self.re += 50
+                    self.lp_start, self.lp_end = self.lp_end + 1, cycle
+        return cycle + 1
+
+    def finish(self):
+        if self.cur:
+            self.sets.append(self.cur)
+        else:
+            self.cur_id -= 1
+        if not self.done_first:
+            self.lp_end = -2
+            self.lp_start = self.lp_end - math.ceil((self.cur_id + 1) * self.S / 10) + 1
+            self._prefetch(0, self.cur_id)
+        else:
+            self._prefetch(self.pf_start, self.cur_id)
+        return self.t_first, self.t_last
+
+
+class UserReadBuffer:
+    def __init__(self, size, bw, stream):
+        self.A = math.ceil(size / 2)
+        self.P = size - self.A
+        self.bw = bw
+        self.fetch_rows = math.ceil(len(stream) / bw)
+        eps = math.ceil(size / 100)
+        sets, cur, ctr = [], set(), 0
+        for e in stream:
+            if e >= 0:
+                cur.add(e)
+                ctr += 1
+            if ctr >= eps:
+                sets.append(cur)
+                cur, ctr = set(), 0
+        sets.append(cur)
+        self.sets, self.nl = sets, len(sets)
+        self.nal = min(math.ceil(self.A / eps), self.nl)
+        self.npl = min(math.ceil(self.P / eps), self.nl - self.nal)
+        self.started = False
+        self.num_access = 0
+
+    def _hit(self, a):
+        s, e = self.lim
+        ids = range(s, e) if s < e else list(range(s, self.nl)) + list(range(e))
+        return any(a in self.sets[i] for i in ids)
+
+    def row(self, cycle, addrs):
+        if not self.started:
+            n = min(math.ceil(self.A / self.bw), self.fetch_rows)
+            self.num_access += n * self.bw
+            self.t_first, self.last = cycle - n, cycle - 1
+            self.t_last = self.last
+            self.lim = (0, self.nal)
+            self.started = True
+        off = 1
+        for a in addrs:
+            while not self._hit(a):
+                if self.npl == 0:
+                    raise RuntimeError("USER read buffer cannot advance")
+                s = (self.lim[0] + self.npl) % self.nl
+                self.lim = (s, (s + self.nal) % self.nl)
+                n = math.ceil(self.P / self.bw)
+                self.num_access += n * self.bw
+                self.last += n + 1
+                self.t_last = self.last
+                p = self.last - (cycle + off)
+                off += p
+                if p > 0:
+                    off += p
+        return cycle + off
+
+    def finish(self):
+        return self.t_first, self.t_last
+
+
+class WriteBuffer:
+    def __init__(self, size, bw):
+        self.total = size
+        self.active = math.ceil(size / 2)
+        self.drain = size - self.active
+        self.bw = bw
+        self.free = size
+        self.lines, self.line_idx, self.dstart, self.drain_end = [], 0, 0, 0
+        self.num_access, self.cycles = 0, []
+
+    def _drain(self, start):
+        end = min(self.dstart + math.ceil(self.drain / self.bw), len(self.lines))
+        n = end - self.dstart
+        data = n * self.bw - (self.bw - self.lines[end - 1])
+        self.num_access += data
+        self.cycles += [start, start + n - 1]
+        self.free += data
+        self.dstart = end
+        return start + n - 1
+
+    def row(self, cycle, nvalid):
+        cur = cycle
+        for _ in range(nvalid):
+            self.line_idx += 1
+            self.free -= 1
+            if self.line_idx == self.bw:
+                self.lines.append(self.bw)
+                self.line_idx = 0
+            if cur < self.drain_end:
+                if self.free <= 0:
+                    cur = self.drain_end
+            elif self.free < self.active:
+                if self.line_idx:
+                    self.lines.append(self.line_idx)
+                    self.line_idx = 0
+                self.drain_end = self._drain(cur)
+        return cur
+
+    def finish(self, cycle):
+        if self.line_idx:
+            self.lines.append(self.line_idx)
+            self.line_idx = 0
+        while self.dstart < len(self.lines):
+            self.drain_end = self._drain(cycle)
+            cycle = self.drain_end + 1
+        return min(self.cycles), max(self.cycles)
+
+
+def naive_systolic(H, W, R_f, S_f, C_ch, F, stride, rows, cols, dataflow,
+                   ifmap_words, filter_words, ofmap_words, mode="CALC", bw=10):
+    """All SCALE-Sim report fields of one layer (scalesim_compat semantics)."""
+    R, C = rows, cols
+    ifmap, filt, M, N, K = operand_matrices(H, W, R_f, S_f, C_ch, F, stride)
+    idm, fdm, odm, ipf, fpf, fold_util, counts, folds = build(dataflow, ifmap, filt, M, N, K,
+                                                               R, C)
+    if mode == "USER":
+        ib = UserReadBuffer(ifmap_words, bw, ipf)
+        fb = UserReadBuffer(filter_words, bw, fpf)
+        ob = WriteBuffer(ofmap_words, bw)
+    else:
+        ib, fb, ob = CalcReadBuffer(ifmap_words), CalcReadBuffer(filter_words), \
+            WriteBuffer(ofmap_words, C)
+    stall, outs = 0, []
+    sram = {"ifmap": [], "filter": [], "ofmap": []}
+    for i in range(odm.shape[0]):
+        c = i + stall
+        ia = [int(a) for a in idm[i] if a >= 0]
+        fa = [int(a) for a in fdm[i] if a >= 0]
+        nv = int((odm[i] >= 0).sum())
+        io, fo, oo = ib.row(c, ia), fb.row(c, fa), ob.row(c, nv)
+        outs.append(oo)
+        if ia:
+            sram["ifmap"].append(io)
+        if fa:
+            sram["filter"].append(fo)
+        if nv:
+            sram["ofmap"].append(oo)
+        stall += max(io - c - 1, fo - c - 1, oo - c)
+    i0, i1 = ib.finish()
+    f0, f1 = fb.finish()
+    o0, o1 = ob.finish(outs[-1])
+    total = max(outs)
+    map_eff = sum(u for u, _ in fold_util) / len(fold_util)
+    comp = sum(v for _, v in fold_util) / len(fold_util)
+    res = dict(M=M, N=N, K=K, total_cycles=total, stall_cycles=stall,
+               total_cycles_incl_prefetch=int(o1 - min(i0, f0)),
+               overall_util_pct=100 * M * N * K / (total * R * C),
+               mapping_efficiency_pct=100 * map_eff, compute_util_pct=100 * comp,
+               ifmap_sram_reads=counts["ifmap"], filter_sram_reads=counts["filter"],
+               ofmap_sram_writes=counts["ofmap"],
+               ifmap_dram_reads=ib.num_access, filter_dram_reads=fb.num_access,
+               ofmap_dram_writes=ob.num_access,
+               ifmap_dram_start=i0, ifmap_dram_stop=i1, filter_dram_start=f0,
+               filter_dram_stop=f1, ofmap_dram_start=o0, ofmap_dram_stop=o1)
+    for op, lst in sram.items():
+        res[f"{op}_sram_start"], res[f"{op}_sram_stop"] = lst[0], lst[-1]
+    for op, n in (("ifmap", res["ifmap_sram_reads"]), ("filter", res["filter_sram_reads"]),
+                  ("ofmap", res["ofmap_sram_writes"])):
+        res[f"avg_{op}_sram_bw"] = n / total
+        d = res[f"{op}_dram_reads"] if op != "ofmap" else res["ofmap_dram_writes"]
+        res[f"avg_{op}_dram_bw"] = d / (res[f"{op}_dram_stop"] - res[f"{op}_dram_start"] + 1)
+    return res
