@@ -63,6 +63,44 @@ def cmd_run(args) -> int:
     return 0
 
 
+SCALESIM_COLUMNS = (("layer", None), ("total_cycles", "Total Cycles"), ("stall_cycles", "Stall Cycles"),
+                    ("total_cycles_incl_prefetch", "incl. prefetch"), ("overall_util_pct", "util %"),
+                    ("mapping_efficiency_pct", "map eff %"), ("ifmap_sram_reads", "ifmap SRAM rd"),
+                    ("filter_sram_reads", "filter SRAM rd"), ("ofmap_sram_writes", "ofmap SRAM wr"),
+                    ("ifmap_dram_reads", "ifmap DRAM rd"), ("filter_dram_reads", "filter DRAM rd"),
+                    ("ofmap_dram_writes", "ofmap DRAM wr"))
+
+
+def cmd_import(args) -> int:
+    """SCALE-Sim config + topology → accelsim files, and SCALE-Sim's per-layer report."""
+    import json
+
+    from .importers.scalesim import import_scalesim
+    from .model.systolic import simulate_systolic
+    from .report.serialize import write_atomic
+
+    imported = import_scalesim(args.config, args.topology, args.gemm, args.out)
+    rows = []
+    for layer in imported.layers:
+        result = simulate_systolic(layer, imported.config, scalesim_compat=True)
+        rows.append({"layer": layer.name, **result.as_dict()})
+    print(f"wrote {imported.arch_path}, {imported.workload_path}, {imported.sidecar_path}")
+    print(f"\nSCALE-Sim v3.0.0-compatible report ({imported.config.dataflow}, "
+          f"{imported.config.rows}x{imported.config.cols}, {imported.config.bandwidth_mode} bandwidth):")
+    widths = [max(len(h or k), *(len(f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k])) for r in rows))
+              for k, h in SCALESIM_COLUMNS]
+    print("  ".join((h or k).rjust(w) for (k, h), w in zip(SCALESIM_COLUMNS, widths)))
+    for r in rows:
+        print("  ".join((f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k])).rjust(w)
+                        for (k, _), w in zip(SCALESIM_COLUMNS, widths)))
+    if args.json:
+        write_atomic(args.json, json.dumps({"accelsim_version": __version__, "scalesim_compat": True,
+                                            "config": str(args.config), "topology": str(args.topology),
+                                            "layers": rows}, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
 def cmd_check(args) -> int:
     from .load import load_arch, load_workload, spec_file_kind
     from .spec.schema import MappingSpec
@@ -121,6 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate spec files without simulating (exit 2 on errors)")
     check.add_argument("files", nargs="+")
     check.set_defaults(func=cmd_check)
+
+    imp = sub.add_parser("import", help="convert a peer's specs into accelsim files")
+    imp_sub = imp.add_subparsers(dest="peer", required=True)
+    scs = imp_sub.add_parser("scalesim", help="SCALE-Sim v3 .cfg + topology CSV; prints SCALE-Sim's report")
+    scs.add_argument("--config", required=True, help="SCALE-Sim .cfg")
+    scs.add_argument("--topology", required=True, help="SCALE-Sim topology CSV (conv rows, or GEMM rows with --gemm)")
+    scs.add_argument("--gemm", action="store_true", help="the topology holds GEMM rows (name, M, N, K)")
+    scs.add_argument("--out", required=True, help="folder for the accelsim arch and workload files")
+    scs.add_argument("--json", metavar="PATH", help="also write the per-layer report as JSON")
+    scs.set_defaults(func=cmd_import)
 
     info = sub.add_parser("info", help="spec reference, energy tables, dataflows")
     info.add_argument("topic", nargs="?", default="schema", choices=["schema", "tables", "dataflows"])

@@ -97,3 +97,32 @@ def test_importer_round_trip(tmp_path):
                 via_sidecar += 1
             assert not mismatches(row, simulate_systolic(derived, cfg).as_dict()), row["case"]
     assert (via_yaml, via_sidecar) == (180, 60)
+
+
+def test_import_command_reports_scalesims_numbers(tmp_path, capsys):
+    """`accelsim import scalesim` on committed golden cases prints SCALE-Sim's per-layer numbers."""
+    import csv
+    import json
+    from pathlib import Path
+
+    from accelsim.cli import main
+
+    data = Path(__file__).resolve().parents[1] / "data" / "scalesim"
+    golden = list(csv.DictReader((data / "golden.csv").open()))
+    for case in ("a16x4_is_calc_conv", "a16x4_is_user_conv", "a16x4_is_calc_gemm"):
+        folder = data / "cases" / case
+        out = tmp_path / case / "r.json"
+        args = ["import", "scalesim", "--config", str(folder / "config.cfg"),
+                "--topology", str(folder / "topology.csv"), "--out", str(tmp_path / case), "--json", str(out)]
+        if case.endswith("gemm"):
+            args.append("--gemm")
+        assert main(args) == 0
+        got = json.loads(out.read_text())["layers"]
+        want = [r for r in golden if r["case"] == case]
+        assert len(got) == len(want) > 0
+        for g, w in zip(got, want):
+            for key in ("total_cycles", "stall_cycles", "total_cycles_incl_prefetch", "ifmap_dram_reads",
+                        "ofmap_sram_writes"):
+                assert g[key] == int(w[key]), (case, g["layer"], key)
+        assert (tmp_path / case / "run.arch.yaml").exists()
+    assert "Total Cycles" in capsys.readouterr().out
