@@ -8,10 +8,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import accelsim
 from accelsim.energy.model import action_energies
 from accelsim.ir.arch import Memory, Spatial
-from accelsim.ir.einsum import parse_einsum
 from accelsim.ir.workload import Layer, Workload
-from accelsim.mapping.mapping import LevelMapping, Loop, Mapping
 from conftest import ARCH_DIR, WORKLOAD_DIR
+from strategies import draw_conv1d, draw_mapping
 
 ARCHS = sorted(p.name for p in ARCH_DIR.glob("*.yaml"))
 SMALL_WORKLOADS = ["conv_tiny.yaml", "gemm_small.yaml", "gemm_tiny.yaml", "mobilenet_v1.yaml"]
@@ -143,33 +142,8 @@ def test_tops_per_watt_is_ops_per_picojoule():
 @st.composite
 def random_case(draw):
     """A conv1d-with-channels layer and a random legal mapping on a 3-level arch with a fan-out."""
-    c, k, r, p = (draw(st.sampled_from([1, 2, 3, 4, 6])) for _ in range(4))
-    stride = draw(st.sampled_from([1, 2]))
-    einsum = parse_einsum(f"O[k,p] += I[c,{'' if stride == 1 else '2*'}p+r] * W[c,k,r]",
-                          {"c": c, "k": k, "r": r, "p": p})
-    bounds = dict(einsum.bound)
-    levels = {name: [] for name in ("DRAM", "GLB", "PE", "RF")}
-    spatial_x = 1
-    for dim in draw(st.permutations(list(bounds))):
-        remaining = bounds[dim]
-        for name in ("RF", "PE", "GLB"):
-            f = draw(st.sampled_from([d for d in range(1, remaining + 1) if remaining % d == 0]))
-            if name == "PE":
-                if spatial_x * f > 8:
-                    f = 1
-                spatial_x *= f
-            if f > 1:
-                levels[name].append(Loop(dim, f, "x" if name == "PE" else None))
-            remaining //= f
-        if remaining > 1:
-            levels["DRAM"].append(Loop(dim, remaining))
-    for name in ("DRAM", "GLB", "RF"):
-        levels[name] = draw(st.permutations(levels[name]))
-    bypass = {n: frozenset(draw(st.sets(st.sampled_from(["inputs", "weights", "outputs"]), max_size=2)))
-              for n in ("GLB", "RF")}
-    mapping = Mapping(tuple(LevelMapping(n, tuple(levels[n]), bypass.get(n, frozenset()))
-                            for n in ("DRAM", "GLB", "PE", "RF")))
-    return einsum, mapping
+    einsum = draw_conv1d(draw)
+    return einsum, draw_mapping(draw, einsum)
 
 
 ARCH_3L = """

@@ -28,6 +28,7 @@ from accelsim.mapping.mapping import LevelMapping, Loop, Mapping, check_mapping
 from accelsim.model.cycle import simulate_cycles
 from accelsim.model.reuse import axis_terms
 from conftest import ARCH_DIR, WORKLOAD_DIR
+from strategies import draw_conv1d, draw_mapping
 
 ARCHS = sorted(p.name for p in ARCH_DIR.glob("*.yaml"))
 WORKLOADS = ["conv_tiny.yaml", "gemm_small.yaml"]
@@ -188,31 +189,8 @@ BANDWIDTH = st.sampled_from(["", "", "1 words/cycle", "2 words/cycle", "3 words/
 def random_case(draw):
     """A conv1d-with-channels layer (after tests/invariants/test_counts.py), a random legal
     mapping, and random bandwidths, double buffering and interconnect."""
-    c, k, r, p = (draw(st.sampled_from([1, 2, 3, 4, 6])) for _ in range(4))
-    stride = draw(st.sampled_from([1, 2]))
-    einsum = parse_einsum(f"O[k,p] += I[c,{'' if stride == 1 else '2*'}p+r] * W[c,k,r]",
-                          {"c": c, "k": k, "r": r, "p": p})
-    levels = {name: [] for name in ("DRAM", "GLB", "PE", "RF")}
-    spatial_x = 1
-    for dim in draw(st.permutations(list(einsum.bound))):
-        remaining = einsum.bound[dim]
-        for name in ("RF", "PE", "GLB"):
-            f = draw(st.sampled_from([d for d in range(1, remaining + 1) if remaining % d == 0]))
-            if name == "PE":
-                if spatial_x * f > 8:
-                    f = 1
-                spatial_x *= f
-            if f > 1:
-                levels[name].append(Loop(dim, f, "x" if name == "PE" else None))
-            remaining //= f
-        if remaining > 1:
-            levels["DRAM"].append(Loop(dim, remaining))
-    for name in ("DRAM", "GLB", "RF"):
-        levels[name] = draw(st.permutations(levels[name]))
-    bypass = {n: frozenset(draw(st.sets(st.sampled_from(["inputs", "weights", "outputs"]), max_size=2)))
-              for n in ("GLB", "RF")}
-    mapping = Mapping(tuple(LevelMapping(n, tuple(levels[n]), bypass.get(n, frozenset()))
-                            for n in ("DRAM", "GLB", "PE", "RF")))
+    einsum = draw_conv1d(draw)
+    mapping = draw_mapping(draw, einsum)
     overrides = [f"levels.{m}.{key}={draw(BANDWIDTH)}" for m in ("DRAM", "GLB", "RF")
                  for key in ("read_bandwidth", "write_bandwidth")]
     overrides += [f"levels.{m}.double_buffered={draw(st.booleans())}" for m in ("GLB", "RF")]
