@@ -44,7 +44,8 @@ def cmd_run(args) -> int:
     arch = load_arch(args.arch, arch_over)
     workload = load_workload(args.workload, wl_over)
     mappings = load_mapping_file(args.mapping, arch, workload) if args.mapping else None
-    options = SimOptions(model=args.model, dataflow=args.dataflow, mapping_file=args.mapping)
+    options = SimOptions(model=args.model, dataflow=args.dataflow, mapping_file=args.mapping,
+                         scalesim_compat=args.scalesim_compat)
     inputs = {"arch": {"path": str(args.arch), "sha256_16": _file_hash(args.arch)},
               "workload": {"path": str(args.workload), "sha256_16": _file_hash(args.workload)},
               "overrides": shorthands + list(args.set or [])}
@@ -148,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mapping", help="explicit per-layer mappings (YAML); other layers use --dataflow")
     run.add_argument("--dataflow", help="dataflow template: ws, os, is, rs (default: the arch's own)")
     run.add_argument("--model", default="analytical", choices=MODELS, help="performance model")
+    run.add_argument("--scalesim-compat", action="store_true",
+                     help="with --model cycle on a systolic array: count as SCALE-Sim v3.0.0 does")
     run.add_argument("--set", action="append", metavar="PATH=VALUE",
                      help="override a spec field, e.g. arch.levels.GLB.size=64KiB (repeatable)")
     run.add_argument("--voltage", help="operating voltage, e.g. 0.6V (same as --set arch.operating_point.voltage=...)")

@@ -11,6 +11,7 @@ class SimOptions:
     model: str = "analytical"        # 'analytical' or 'cycle'
     dataflow: str | None = None      # a registered template; None: the arch's own dataflow
     mapping_file: str | None = None  # explicit mappings (per layer) instead of a template
+    scalesim_compat: bool = False    # --model cycle on a systolic array: SCALE-Sim v3.0.0's counting
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -26,7 +26,9 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     if dataflow is None and len(mappings or {}) < len(workload.layers):
         raise SpecError(f"arch '{arch.name}' names no dataflow: choose one with --dataflow "
                         f"(ws, os, is, rs) or add 'dataflow:' to the arch file")
-    options = SimOptions(options.model, dataflow, options.mapping_file)
+    if options.scalesim_compat and options.model != "cycle":
+        raise SpecError("scalesim_compat needs the cycle model (--model cycle)")
+    options = SimOptions(options.model, dataflow, options.mapping_file, options.scalesim_compat)
     energies = action_energies(arch)
     off_chip = frozenset(off_chip_levels(arch))
     layers = tuple(_simulate_layer(arch, layer, options, (mappings or {}).get(layer.name), energies, off_chip)
@@ -45,9 +47,28 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapp
     except MappingError as exc:
         raise MappingError(f"layer '{layer.name}': {exc}") from None
     cycles, extra = counts.cycles, {}
-    if options.model == "cycle":  # counts stay analytical; cycles come from the tile walk
+    if options.model == "cycle" and options.scalesim_compat:
+        cycles, extra = _scalesim_cycles(arch, layer)
+    elif options.model == "cycle":  # counts stay analytical; cycles come from the tile walk
         stats = simulate_cycles(arch, einsum, nest)
         cycles, extra = stats.cycles, stats.as_extra()
     energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz)
     return LayerResult(layer.name, layer.count, einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, extra)
+
+
+def _scalesim_cycles(arch: Arch, layer: Layer) -> tuple[int, dict]:
+    """SCALE-Sim v3.0.0's numbers for a layer on the arch's systolic array.
+
+    `cycles` and `stall_cycles` are SCALE-Sim's "Total Cycles" and "Stall Cycles"; the rest of
+    its report sits under `scalesim`, named as SCALE-Sim names it.
+    """
+    from .importers.scalesim import systolic_params
+    from .model.systolic import simulate_systolic
+
+    try:
+        systolic_layer, config = systolic_params(arch, layer.einsum, layer.name)
+    except (ValueError, KeyError) as exc:
+        raise MappingError(f"layer '{layer.name}': no SCALE-Sim view of this layer: {exc}") from None
+    report = simulate_systolic(systolic_layer, config, scalesim_compat=True)
+    return report.total_cycles, {"stall_cycles": report.stall_cycles, "scalesim": report.as_dict()}

@@ -147,6 +147,20 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
         return {d: prod(l.bound for k, ls in loops.items() if k > j for l in ls if l.dim == d)
                 for d in einsum.dims}
 
+    # A fan-out too wide for the buffers above it (their tiles hold every child's data)
+    # is narrowed: the largest spatial factor steps down to its next divisor until they fit.
+    ones = dict.fromkeys(einsum.dims, 1)
+    while not _fits(arch, einsum, memories, ones, {j: spatial_below(j) for j in memories}):
+        spatial = [(l.bound, i, n) for i, ls in loops.items() for n, l in enumerate(ls) if l.axis]
+        if not spatial:
+            break  # nothing left to narrow: the analysis reports the capacity problem
+        _, i, n = max(spatial)
+        loop = loops[i][n]
+        smaller = max(d for d in _divisors(loop.bound) if d < loop.bound)
+        remaining[loop.dim] *= loop.bound // smaller
+        loops[i][n] = Loop(loop.dim, smaller, loop.axis)
+        loops[i] = [l for l in loops[i] if l.bound > 1]
+
     below = {j: spatial_below(j) for j in memories}
     temporal = dict.fromkeys(einsum.dims, 1)  # loops chosen so far, all at or below this level
     for i in reversed(memories[1:]):
