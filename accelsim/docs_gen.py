@@ -13,8 +13,9 @@ SECTIONS = [
     ("Architecture file", [schema.ArchSpec, schema.Technology, schema.OperatingPoint,
                            schema.VoltageFrequency, schema.VFPoint, schema.LevelSpec,
                            schema.MemorySpec, schema.AccessEnergies, schema.SpatialSpec,
-                           schema.ComputeSpec, schema.ComputeEnergies]),
-    ("Workload file", [schema.WorkloadSpec, schema.LayerSpec, schema.EinsumSpec]),
+                           schema.ComputeSpec, schema.ComputeEnergies, schema.FormatSpec,
+                           schema.OverheadSpec, schema.ClaimSpec, schema.ClaimConditions]),
+    ("Workload file", [schema.WorkloadSpec, schema.LayerSpec, schema.DensitySpec, schema.EinsumSpec]),
     ("Mapping file", [schema.MappingSpec, schema.LevelMappingSpec, schema.SpatialLoops]),
 ]
 

@@ -9,7 +9,7 @@ from .ir.arch import Arch, build_arch
 from .ir.einsum import parse_einsum
 from .ir.expressions import evaluate, names_in
 from .ir.layers import LAYER_BUILDERS
-from .ir.workload import Layer, Workload
+from .ir.workload import DENSE, Density, Layer, Workload
 from .mapping.mapping import LevelMapping, Loop, Mapping
 from .spec.schema import LAYER_KINDS, ArchSpec, MappingSpec, WorkloadSpec
 from .spec.validate import apply_overrides, load_with_extends, validate_model
@@ -64,7 +64,8 @@ def load_workload(path, overrides=()) -> Workload:
             problems.add(str(exc), f"layers.{i}.{kind}", locate(data, where + (kind,))[1],
                          allowed=_params(kind) if kind != "einsum" else ())
             continue
-        layers.append(Layer(layer.name, einsum, count))
+        density = Density.of(layer.density) or Density.of(spec.density) or DENSE
+        layers.append(Layer(layer.name, einsum, count, layer.precision or spec.precision, density))
     used = set()
     for layer in spec.layers:
         used |= names_in(layer.count)

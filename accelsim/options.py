@@ -12,6 +12,8 @@ class SimOptions:
     dataflow: str | None = None      # a registered template; None: the arch's own dataflow
     mapping_file: str | None = None  # explicit mappings (per layer) instead of a template
     scalesim_compat: bool = False    # --model cycle on a systolic array: SCALE-Sim v3.0.0's counting
+    precision: str | None = None     # number format for every layer (overrides the workload's)
+    density: float | None = None     # operand density for every layer (overrides the workload's)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -45,6 +45,8 @@ class LayerResult:
     peak_macs_per_cycle: int
     off_chip: frozenset
     extra: dict = field(default_factory=dict)  # model-specific outputs (e.g. cycle-model stalls)
+    precision: str | None = None   # number format the layer ran in
+    density: object = None         # Density of its operands
 
     @property
     def latency_s(self) -> float:
@@ -92,11 +94,21 @@ class WorkloadResult:
 
     @property
     def utilization(self) -> float:
-        return self.macs / (self.cycles * self.arch.peak_macs_per_cycle)
+        """MACs over the MAC slots of every cycle, each layer at its own format's peak."""
+        return self.macs / sum(l.cycles * l.count * l.peak_macs_per_cycle for l in self.layers)
 
     @property
     def tops(self) -> float:
         return 2 * self.macs / self.latency_s / 1e12
+
+    @property
+    def inferences_per_second(self) -> float:
+        """One pass over the workload's layers counts as one inference."""
+        return 1.0 / self.latency_s
+
+    def inferences_per_second_per_watt(self, boundary: str = "chip") -> float:
+        """Inferences per joule at a boundary (inferences/s ÷ W)."""
+        return 1.0 / (self.boundary_energy_pj()[boundary] * 1e-12)
 
     def boundary_energy_pj(self) -> dict[str, float]:
         out = dict.fromkeys(BOUNDARIES, 0.0)

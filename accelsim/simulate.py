@@ -1,10 +1,14 @@
 """The pipeline: spec objects → mapping → lowered arrays → model → counts → energy → result."""
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import lru_cache
+
+from .energy.activity import layer_activity
 from .energy.model import action_energies, layer_energy
 from .errors import MappingError, SpecError
-from .ir.arch import Arch
-from .ir.workload import Layer, Workload
+from .ir.arch import Arch, with_precision
+from .ir.workload import Density, Layer, Workload
 from .mapping.dataflows import map_layer
 from .mapping.lower import lower
 from .mapping.mapping import Mapping, check_mapping
@@ -28,12 +32,25 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
                         f"(ws, os, is, rs) or add 'dataflow:' to the arch file")
     if options.scalesim_compat and options.model != "cycle":
         raise SpecError("scalesim_compat needs the cycle model (--model cycle)")
-    options = SimOptions(options.model, dataflow, options.mapping_file, options.scalesim_compat)
-    energies = action_energies(arch)
+    if options.density is not None and not 0.0 <= options.density <= 1.0:
+        raise SpecError(f"density {options.density} is outside [0, 1]")
+    options = replace(options, dataflow=dataflow)
+
+    @lru_cache(maxsize=None)
+    def arch_for(precision):  # the arch as it runs one number format, with its energies
+        variant = with_precision(arch, precision)
+        return variant, action_energies(variant)
+
     off_chip = frozenset(off_chip_levels(arch))
-    layers = tuple(_simulate_layer(arch, layer, options, (mappings or {}).get(layer.name), energies, off_chip)
-                   for layer in workload.layers)
-    return WorkloadResult(arch, workload.name, layers, options.as_dict(), inputs or {})
+    layers = []
+    for layer in workload.layers:
+        layer = replace(layer, precision=options.precision or layer.precision,
+                        density=layer.density if options.density is None
+                        else Density(options.density, options.density))
+        layer_arch, energies = arch_for(layer.precision)
+        layers.append(_simulate_layer(layer_arch, layer, options, (mappings or {}).get(layer.name),
+                                      energies, off_chip))
+    return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
 
 
 def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping | None,
@@ -52,9 +69,11 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapp
     elif options.model == "cycle":  # counts stay analytical; cycles come from the tile walk
         stats = simulate_cycles(arch, einsum, nest)
         cycles, extra = stats.cycles, stats.as_extra()
-    energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz)
+    activity = layer_activity(arch, einsum, mapping, layer.density)
+    energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz, cycles, activity)
     return LayerResult(layer.name, layer.count, einsum.macs, counts, energy, mapping, cycles,
-                       arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, extra)
+                       arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, extra,
+                       arch.compute.format, layer.density)
 
 
 def _scalesim_cycles(arch: Arch, layer: Layer) -> tuple[int, dict]:

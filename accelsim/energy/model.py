@@ -2,16 +2,21 @@
 
 Storage actions are charged per block access: ceil(elements / block_words) per instance,
 per tensor and action, as Timeloop/Accelergy do. Fills use the write energy, updates the
-update energy, reads the read energy. Leakage power scales linearly with V and is charged
-for every hardware instance (used or not) over the layer's runtime.
+update energy, reads the read energy. Data-dependent parts scale with the operands' switching
+activity (energy/activity.py). Overhead components (clock tree, control) cost energy per cycle.
+Leakage power scales with V — linearly, or V·exp((V − Vnom)/efold) when the technology gives
+an e-fold voltage — and is charged for every hardware instance (used or not) over the runtime.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from math import ceil
 
+from math import exp
+
 from ..ir.arch import Arch, Compute, Memory
 from ..model.analytical import ActionCounts
+from .activity import DENSE_ACTIVITY, LayerActivity
 from .estimators import MEMORY_ESTIMATORS, mac_energy_pj
 from .tables import TechTable, table_for
 
@@ -27,16 +32,27 @@ class ActionEnergies:
     leakage_w: dict     # component name -> W per instance
     sources: dict       # component name -> 'arch' | table name
     voltage_scale: float  # (V / Vnom)²
+    overhead_pj_per_cycle: dict = None  # overhead component -> pJ per cycle
 
 
 def nominal_voltage(arch: Arch, table: TechTable) -> float:
     return arch.nominal_voltage_v or table.voltage_v
 
 
+def leakage_scale(arch: Arch, v_nominal: float) -> float:
+    """Leakage power at the operating voltage relative to the nominal voltage."""
+    v = arch.voltage_v
+    scale = v / v_nominal
+    if arch.leakage_efold_v:
+        scale *= exp((v - v_nominal) / arch.leakage_efold_v)
+    return scale
+
+
 def action_energies(arch: Arch) -> ActionEnergies:
     table = table_for(arch.energy_table, arch.node_nm)
-    v_ratio = arch.voltage_v / nominal_voltage(arch, table)
-    dyn = v_ratio ** 2
+    v_nominal = nominal_voltage(arch, table)
+    dyn = (arch.voltage_v / v_nominal) ** 2
+    leak_scale = leakage_scale(arch, v_nominal)
     read, write, update, leak, sources = {}, {}, {}, {}, {}
     for level in arch.levels:
         if isinstance(level, Memory):
@@ -49,12 +65,17 @@ def action_energies(arch: Arch) -> ActionEnergies:
                 src = table.name
             read[level.name], write[level.name], update[level.name] = r * dyn, w * dyn, u * dyn
             sources[level.name] = src
-            leak[level.name] = (level.leakage_power_w or 0.0) * v_ratio
+            leak[level.name] = (level.leakage_power_w or 0.0) * leak_scale
         elif isinstance(level, Compute):
             mac = level.mac_energy_pj if level.mac_energy_pj is not None else mac_energy_pj(table, level.format)
             sources[level.name] = "arch" if level.mac_energy_pj is not None else table.name
-            leak[level.name] = (level.leakage_power_w or 0.0) * v_ratio
-    return ActionEnergies(mac * dyn, read, write, update, leak, sources, dyn)
+            leak[level.name] = (level.leakage_power_w or 0.0) * leak_scale
+    overhead = {}
+    for o in arch.overhead:
+        overhead[o.name] = o.energy_per_cycle_pj * dyn
+        leak[o.name] = (o.leakage_power_w or 0.0) * leak_scale
+        sources[o.name] = "arch"
+    return ActionEnergies(mac * dyn, read, write, update, leak, sources, dyn, overhead)
 
 
 @dataclass(frozen=True)
@@ -68,21 +89,25 @@ class EnergyBreakdown:
         return sum(self.dynamic_pj.values()) + sum(self.leakage_pj.values())
 
 
-def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies,
-                 runtime_s: float) -> EnergyBreakdown:
-    dynamic = {arch.compute.name: counts.macs * energies.mac_pj}
+def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, runtime_s: float,
+                 cycles: int = 0, activity: LayerActivity = DENSE_ACTIVITY) -> EnergyBreakdown:
+    dynamic = {arch.compute.name: counts.macs * energies.mac_pj * activity.mac}
     by_tensor = {}
     for level in counts.levels:
+        memory = arch.level(level.name)
         per_role = {}
         for role, c in level.tensors.items():
             blocks = lambda n: ceil(n / level.block_words)  # noqa: E731
-            per_role[role] = level.instances * (blocks(c.reads) * energies.read_pj[level.name]
-                                                + blocks(c.fills) * energies.write_pj[level.name]
-                                                + blocks(c.updates) * energies.update_pj[level.name])
+            per_role[role] = level.instances * activity.memory_factor(memory, role) * (
+                blocks(c.reads) * energies.read_pj[level.name]
+                + blocks(c.fills) * energies.write_pj[level.name]
+                + blocks(c.updates) * energies.update_pj[level.name])
         by_tensor[level.name] = per_role
         dynamic[level.name] = sum(per_role.values())
+    for name, pj_per_cycle in (energies.overhead_pj_per_cycle or {}).items():
+        dynamic[name] = pj_per_cycle * cycles
     leakage = {}
-    for level in arch.levels:
-        if level.name in energies.leakage_w:
-            leakage[level.name] = energies.leakage_w[level.name] * level.instances * runtime_s * 1e12
+    instances = {l.name: l.instances for l in arch.levels} | {o.name: 1 for o in arch.overhead}
+    for name, watts in energies.leakage_w.items():
+        leakage[name] = watts * instances[name] * runtime_s * 1e12
     return EnergyBreakdown(dynamic, by_tensor, leakage)

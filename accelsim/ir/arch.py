@@ -5,12 +5,12 @@ Levels run top-down: memories, spatial fan-outs, and the compute level last. A l
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .. import units
-from ..errors import ProblemList
+from ..errors import ProblemList, SpecError
 from ..spec.schema import ArchSpec
 
 
@@ -31,6 +31,10 @@ class Memory:
     write_energy_pj: float | None
     update_energy_pj: float | None
     leakage_power_w: float | None
+    switching_share: float = 0.0
+    word_from_precision: bool = False  # word_bits follows the layer's number format
+    width_bits: int | None = None      # bits per access; None: one word
+    bandwidth_text: tuple = (None, None)  # (read, write) as written, re-parsed per word size
 
     @property
     def capacity_words(self) -> int | None:
@@ -62,6 +66,22 @@ class Compute:
     mac_energy_pj: float | None
     leakage_power_w: float | None
     instances: int
+    formats: tuple = ()          # ((format, mac pJ, slots), ...) besides the default format
+    slot_level: str | None = None
+    switching_share: float = 1.0
+    reduction_tree_share: float = 0.0
+
+    def supports(self, fmt: str) -> bool:
+        return fmt == self.format or any(f == fmt for f, _, _ in self.formats)
+
+
+@dataclass(frozen=True)
+class Overhead:
+    """Per-cycle energy outside the levels (clock tree, control, post-processing unit)."""
+
+    name: str
+    energy_per_cycle_pj: float
+    leakage_power_w: float | None
 
 
 @dataclass(frozen=True)
@@ -76,6 +96,10 @@ class Arch:
     vf_table: tuple[tuple[float, float], ...]  # (volts, f_max Hz), ascending volts
     levels: tuple  # Memory | Spatial | Compute, top-down
     dataflow: str | None = None  # the template the hardware is built for
+    overhead: tuple = ()         # Overhead components
+    leakage_efold_v: float | None = None  # leakage ∝ V·exp((V − Vnom)/efold); None: ∝ V
+    claims: tuple = ()           # ClaimSpec, checked by `accelsim claims`
+    source: str | None = None    # the arch file, for paths in claims
 
     @property
     def memories(self) -> tuple[Memory, ...]:
@@ -96,10 +120,78 @@ class Arch:
         return next(i for i, l in enumerate(self.levels) if l.name == name)
 
 
+# Stored bits per element of each number format (a per-vector scale travels in a sideband).
+ELEMENT_BITS = {"int4": 4, "int4_vsq": 4, "int8": 8, "int16": 16, "int32": 32, "fp8": 8,
+                "fp16": 16, "bf16": 16, "fp32": 32}
+
+
+def _with_instances(levels) -> tuple:
+    """Recompute every level's instance count from the spatial fan-outs above it."""
+    out, instances = [], 1
+    for level in levels:
+        out.append(replace(level, instances=instances))
+        if isinstance(level, Spatial):
+            instances *= level.fanout
+    return tuple(out)
+
+
+def _memory_for_word(level: Memory, word_bits: int) -> Memory:
+    read, write = (None if t is None else units.parse_bandwidth_words(t, word_bits)
+                   for t in level.bandwidth_text)
+    return replace(level, word_bits=word_bits, block_words=max(1, (level.width_bits or word_bits) // word_bits),
+                   read_bw_words=read, write_bw_words=write)
+
+
+def with_precision(arch: Arch, fmt: str | None) -> Arch:
+    """The arch as it runs number format `fmt`: MAC energy, slots and word widths follow it."""
+    compute = arch.compute
+    if fmt is None or (fmt == compute.format and not any(m.word_from_precision for m in arch.memories)):
+        return arch
+    if not compute.supports(fmt):
+        supported = [compute.format] + [f for f, _, _ in compute.formats]
+        raise SpecError(f"arch '{arch.name}' does not run precision '{fmt}'; its compute level "
+                        f"'{compute.name}' supports {', '.join(supported)}")
+    mac, slots = compute.mac_energy_pj, 1
+    for f, f_mac, f_slots in compute.formats:
+        if f == fmt:
+            mac, slots = f_mac, f_slots
+    levels = []
+    for level in arch.levels:
+        if isinstance(level, Memory) and level.word_from_precision:
+            level = _memory_for_word(level, ELEMENT_BITS[fmt])
+        elif isinstance(level, Spatial) and level.name == compute.slot_level and slots > 1:
+            level = replace(level, y=level.y // slots) if level.y % slots == 0 else replace(level, x=level.x // slots)
+        elif isinstance(level, Compute):
+            level = replace(level, format=fmt, mac_energy_pj=mac)
+        levels.append(level)
+    return replace(arch, levels=_with_instances(levels))
+
+
 def f_max_hz(vf_table, voltage_v: float) -> float:
     volts = [v for v, _ in vf_table]
     freqs = [f for _, f in vf_table]
     return float(np.interp(voltage_v, volts, freqs))
+
+
+def _check_formats(spec: ArchSpec, compute, problems: ProblemList, line_of) -> None:
+    where = ("levels", len(spec.levels) - 1, "compute")
+    spatial = {l.spatial.name: l.spatial for l in spec.levels if l.spatial}
+    slots = {f: fs.slots for f, fs in compute.formats.items()}
+    if compute.slot_level is not None and compute.slot_level not in spatial:
+        problems.add(f"slot_level '{compute.slot_level}' is not a spatial level", ".".join(map(str, where)) + ".slot_level",
+                     line_of(where + ("slot_level",)), allowed=tuple(spatial))
+    for f, n in slots.items():
+        if n == 1:
+            continue
+        level = spatial.get(compute.slot_level)
+        if level is None:
+            problems.add(f"format '{f}' uses {n} slots but the compute level names no slot_level",
+                         ".".join(map(str, where)) + f".formats.{f}", line_of(where + ("formats", f)),
+                         suggestion="add slot_level: <the spatial level of the vector lanes>")
+        elif level.y % n and level.x % n:
+            problems.add(f"format '{f}' uses {n} slots but '{level.name}' ({level.x} x {level.y}) "
+                         f"does not divide by {n}", ".".join(map(str, where)) + f".formats.{f}.slots",
+                         line_of(where + ("formats", f)))
 
 
 def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
@@ -150,6 +242,9 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
         problems.add("frequency is required when the arch has no voltage_frequency table",
                      "operating_point.frequency", line_of(("operating_point",)),
                      suggestion="add e.g. frequency: 1GHz")
+    compute_spec = next((l.compute for l in spec.levels if l.compute), None)
+    if compute_spec is not None:
+        _check_formats(spec, compute_spec, problems, line_of)
     if spec.dataflow is not None:
         from ..mapping.dataflows import DATAFLOWS
         if spec.dataflow not in DATAFLOWS:
@@ -161,24 +256,26 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
     for i, lvl in enumerate(spec.levels):
         b = lvl.body
         if lvl.memory:
-            word = b.word_bits
-            bw = {}
-            for key in ("read_bandwidth", "write_bandwidth"):
-                text = getattr(b, key)
-                bw[key] = None if text is None else units.parse_bandwidth_words(text, word)
+            from_precision = b.word_bits == "precision"
+            word = ELEMENT_BITS[compute_spec.format] if from_precision else b.word_bits
             e = b.energy
-            levels.append(Memory(
-                b.name, b.kind, b.size, word, (b.width_bits or word) // word, frozenset(b.keeps),
-                bw["read_bandwidth"], bw["write_bandwidth"], b.banks, b.double_buffered, instances,
-                e.read if e else None, e.write if e else None,
-                (e.update if e.update is not None else e.write) if e else None, b.leakage_power))
+            memory = Memory(
+                b.name, b.kind, b.size, word, 1, frozenset(b.keeps), None, None, b.banks,
+                b.double_buffered, instances, e.read if e else None, e.write if e else None,
+                (e.update if e.update is not None else e.write) if e else None, b.leakage_power,
+                b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth))
+            levels.append(_memory_for_word(memory, word))
         elif lvl.spatial:
             levels.append(Spatial(b.name, b.x, b.y, b.multicast, b.reduction, b.interconnect, instances))
             instances *= b.x * b.y
         else:
+            formats = tuple((f, fs.mac, fs.slots) for f, fs in b.formats.items())
             levels.append(Compute(b.name, b.format, b.energy.mac if b.energy else None,
-                                  b.leakage_power, instances))
+                                  b.leakage_power, instances, formats, b.slot_level,
+                                  b.switching_share, b.reduction_tree_share))
     tech = spec.technology
+    overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power) for o in spec.overhead)
     return Arch(spec.name, spec.description, tech.node, tech.energy_table, tech.nominal_voltage,
-                op.voltage, frequency, vf, tuple(levels), spec.dataflow)
+                op.voltage, frequency, vf, tuple(levels), spec.dataflow, overhead,
+                tech.leakage_voltage_efold, tuple(spec.claims), file)
 

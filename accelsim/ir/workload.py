@@ -7,10 +7,31 @@ from .einsum import Einsum
 
 
 @dataclass(frozen=True)
+class Density:
+    """Non-zero fraction of each operand (randomly placed zeros); 1.0 is dense."""
+
+    inputs: float = 1.0
+    weights: float = 1.0
+
+    @classmethod
+    def of(cls, spec) -> "Density | None":
+        if spec is None:
+            return None
+        if isinstance(spec, (int, float)):
+            return cls(float(spec), float(spec))
+        return cls(spec.inputs, spec.weights)
+
+
+DENSE = Density()
+
+
+@dataclass(frozen=True)
 class Layer:
     name: str
     einsum: Einsum
     count: int = 1
+    precision: str | None = None   # number format; None: the arch's compute format
+    density: Density = DENSE
 
 
 @dataclass(frozen=True)

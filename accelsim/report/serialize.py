@@ -36,6 +36,9 @@ def layer_dict(layer: LayerResult) -> dict:
     return {
         "name": layer.name,
         "count": layer.count,
+        "precision": layer.precision,
+        "density": None if layer.density is None else {"inputs": layer.density.inputs,
+                                                       "weights": layer.density.weights},
         "macs": layer.macs,
         "cycles": layer.cycles,
         "compute_cycles": layer.counts.compute_cycles,
@@ -75,6 +78,10 @@ def result_dict(result: WorkloadResult) -> dict:
             "tops_per_watt": tpw["system"],
             "tops_per_watt_by_boundary": tpw,
             "energy_by_boundary_pj": result.boundary_energy_pj(),
+            "inferences_per_second": result.inferences_per_second,
+            "inferences_per_second_per_watt": result.inferences_per_second_per_watt("system"),
+            "inferences_per_second_per_watt_by_boundary": {
+                b: result.inferences_per_second_per_watt(b) for b in tpw},
             "energy_breakdown_pj": result.energy_by_component_pj(),
         },
         "layers": [layer_dict(l) for l in result.layers],

@@ -4,7 +4,7 @@ The docs' spec reference and `accelsim info` are generated from these models.
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -12,7 +12,8 @@ from .quantities import (BandwidthText, EnergyPJ, FrequencyHz, NodeNm, PowerW,
                          SizeBitsOrUnlimited, VoltageV)
 
 Role = Literal["inputs", "weights", "outputs"]
-MacFormat = Literal["int4", "int8", "int16", "int32", "fp8", "fp16", "bf16", "fp32"]
+MacFormat = Literal["int4", "int4_vsq", "int8", "int16", "int32", "fp8", "fp16", "bf16", "fp32"]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class Strict(BaseModel):
@@ -37,7 +38,8 @@ class MemorySpec(Strict):
     kind: Literal["dram", "sram", "regfile", "latch"] = Field(alias="class",
         description="memory class; selects the energy estimator when `energy` is not given")
     size: SizeBitsOrUnlimited = Field(description="capacity per instance, e.g. '64KiB', or 'unlimited'")
-    word_bits: int = Field(gt=0, description="bits per stored element (Timeloop's datawidth)")
+    word_bits: int | Literal["precision"] = Field(description="bits per stored element (Timeloop's "
+        "datawidth), or 'precision': the element width of the layer's number format (4 for int4)")
     width_bits: Optional[int] = Field(None, gt=0, description="bits per access (one block); "
                                       "omitted means one word; energy is charged per block")
     keeps: list[Role] = Field(description="tensors this level may hold (mappings may bypass more)")
@@ -51,9 +53,16 @@ class MemorySpec(Strict):
                                              "omitted means estimated from the technology table")
     leakage_power: Optional[PowerW] = Field(None, description="static power per instance at the "
                                             "nominal voltage, e.g. '0.86uW'; omitted means estimated")
+    switching_share: Share = Field(0.0, description="fraction of the access energy (at dense, random "
+        "data) that toggles with the data; it scales with the tensor's bit activity, the rest is fixed. "
+        "0 (default): data-independent, as SRAM precharge and sensing are to first order")
 
     @model_validator(mode="after")
     def _checks(self):
+        if self.word_bits == "precision":
+            return self
+        if self.word_bits <= 0:
+            raise ValueError("word_bits must be positive")
         if self.size is not None and self.size < self.word_bits:
             raise ValueError(f"size ({self.size} bits) is smaller than one word ({self.word_bits} bits)")
         if self.width_bits is not None and self.width_bits % self.word_bits:
@@ -79,13 +88,32 @@ class ComputeEnergies(Strict):
     mac: EnergyPJ = Field(description="energy of one MAC at the nominal voltage")
 
 
+class FormatSpec(Strict):
+    """How the datapath runs one number format."""
+
+    mac: EnergyPJ = Field(description="energy of one MAC in this format at the nominal voltage, "
+                          "dense random operands")
+    slots: int = Field(1, ge=1, description="multiplier slots of the `slot_level` one MAC uses "
+                       "(e.g. 2 when an int8 MAC takes two int4 slots)")
+
+
 class ComputeSpec(Strict):
     """The MAC units at the leaves of the hierarchy."""
 
     name: str
-    format: MacFormat = Field(description="operand format; selects the MAC energy estimate")
+    format: MacFormat = Field(description="default operand format; selects the MAC energy estimate")
     energy: Optional[ComputeEnergies] = Field(None, description="explicit MAC energy; omitted means estimated")
     leakage_power: Optional[PowerW] = Field(None, description="static power per MAC unit at nominal voltage")
+    formats: dict[MacFormat, FormatSpec] = Field(default_factory=dict, description="formats the "
+        "datapath supports besides `format`, each with its MAC energy and slots; a layer's `precision` "
+        "must be `format` or one of these")
+    slot_level: Optional[str] = Field(None, description="spatial level whose x × y counts multiplier "
+        "slots; a format with slots: 2 runs half as many MACs there (required if any slots > 1)")
+    switching_share: Share = Field(1.0, description="fraction of the MAC energy that toggles with the "
+        "operands (combinational logic: all of it by default); the rest (clocked pipeline registers) is fixed")
+    reduction_tree_share: Share = Field(0.0, description="part of the switching energy in the adder "
+        "tree of the spatial reduction (its nodes toggle when any leaf below them does); the rest is "
+        "in the multipliers")
 
 
 class LevelSpec(Strict):
@@ -130,6 +158,40 @@ class Technology(Strict):
     energy_table: str = Field(description="technology energy table name (see `accelsim info tables`)")
     nominal_voltage: Optional[VoltageV] = Field(None, description="voltage at which explicit energies "
                                                 "are given; omitted means the table's voltage")
+    leakage_voltage_efold: Optional[VoltageV] = Field(None, description="leakage power ∝ V·exp((V − "
+        "Vnom)/efold) (drain-induced barrier lowering); omitted means leakage ∝ V")
+
+
+class OverheadSpec(Strict):
+    """Energy charged per clock cycle while a layer runs: clock tree, control, sequencers, PPU."""
+
+    name: str
+    energy_per_cycle: EnergyPJ = Field(description="dynamic energy per cycle at the nominal voltage")
+    leakage_power: Optional[PowerW] = Field(None, description="static power at the nominal voltage")
+    source: str = Field("", description="where the numbers come from")
+
+
+class ClaimConditions(Strict):
+    voltage: Optional[VoltageV] = None
+    frequency: Optional[FrequencyHz] = None
+    precision: Optional[MacFormat] = None
+    density: Optional[Share] = None
+
+
+class ClaimSpec(Strict):
+    """A published figure the arch should reproduce, evaluated by `accelsim claims`."""
+
+    name: str
+    metric: Literal["tops_per_watt", "tops", "utilization", "inferences_per_second",
+                    "inferences_per_second_per_watt", "energy_per_mac_pj"]
+    value: float
+    workload: str = Field(description="workload file, relative to the arch file")
+    conditions: ClaimConditions = Field(default_factory=ClaimConditions)
+    boundary: Literal["core", "chip", "system"] = "chip"
+    tolerance: float = Field(gt=0, description="allowed relative error, e.g. 0.02")
+    role: Literal["calibration", "prediction"] = Field(description="calibration: the model was fitted "
+        "to it; prediction: the model was not, so the error is a test")
+    source: str
 
 
 class ArchSpec(Strict):
@@ -142,6 +204,10 @@ class ArchSpec(Strict):
                                     "(ws, os, is, rs); used when the run names none")
     levels: list[LevelSpec] = Field(min_length=2, description="top-down: memories, spatial "
                                     "fan-outs, and one compute level last")
+    overhead: list[OverheadSpec] = Field(default_factory=list, description="per-cycle components "
+                                         "outside the levels (clock tree, control, post-processing)")
+    claims: list[ClaimSpec] = Field(default_factory=list, description="published figures to check "
+                                    "with `accelsim claims`")
     extends: Optional[str] = Field(None, description="base architecture file; this file's keys override it")
 
 
@@ -158,6 +224,18 @@ class LayerSpec(Strict):
     batched_matmul: Optional[dict] = None
     pool2d: Optional[dict] = None
     einsum: Optional["EinsumSpec"] = None
+    precision: Optional[MacFormat] = Field(None, description="number format of this layer; omitted "
+                                           "means the workload's, else the arch's compute format")
+    density: Optional[Share | "DensitySpec"] = Field(None, description="non-zero fraction of the "
+        "operands, one number for both or {inputs, weights} (energy only: nothing is skipped); "
+        "omitted means the workload's, else dense")
+
+
+class DensitySpec(Strict):
+    """Fraction of non-zero values per operand (randomly placed)."""
+
+    inputs: Share = 1.0
+    weights: Share = 1.0
 
 
 class EinsumSpec(Strict):
@@ -179,6 +257,8 @@ class WorkloadSpec(Strict):
     parameters: dict[str, int] = Field(default_factory=dict, description="named integers "
                                        "(e.g. seq: 128) that layer fields may use in arithmetic "
                                        "expressions such as 'seq*4'; override with --set parameters.seq=384")
+    precision: Optional[MacFormat] = Field(None, description="default number format of every layer")
+    density: Optional[Share | DensitySpec] = Field(None, description="default operand density of every layer")
     layers: list[LayerSpec] = Field(min_length=1)
 
 
