@@ -40,12 +40,19 @@ def cmd_run(args) -> int:
 
     shorthands = [f"arch.operating_point.{key}={value}"
                   for key, value in (("voltage", args.voltage), ("frequency", args.frequency)) if value]
+    density = None
+    if args.density is not None:
+        try:
+            density = float(args.density)
+        except ValueError:
+            raise SpecError(f"--density {args.density!r}: give the non-zero fraction as a number "
+                            f"between 0 and 1, e.g. --density 0.5") from None
     arch_over, wl_over = _split_overrides(shorthands + (args.set or []))
     arch = load_arch(args.arch, arch_over)
     workload = load_workload(args.workload, wl_over)
     mappings = load_mapping_file(args.mapping, arch, workload) if args.mapping else None
     options = SimOptions(model=args.model, dataflow=args.dataflow, mapping_file=args.mapping,
-                         scalesim_compat=args.scalesim_compat)
+                         scalesim_compat=args.scalesim_compat, precision=args.precision, density=density)
     inputs = {"arch": {"path": str(args.arch), "sha256_16": _file_hash(args.arch)},
               "workload": {"path": str(args.workload), "sha256_16": _file_hash(args.workload)},
               "overrides": shorthands + list(args.set or [])}
@@ -102,6 +109,22 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_claims(args) -> int:
+    import json
+
+    from .claims import evaluate_claims, render_claims
+    from .report.serialize import write_atomic
+
+    results = evaluate_claims(args.arch, args.model)
+    print(f"claims of {args.arch} ({args.model} model):\n")
+    print(render_claims(results))
+    if args.json:
+        write_atomic(args.json, json.dumps([{**r.__dict__, "error": r.error, "within": r.within}
+                                            for r in results], indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 1 if args.strict and not all(r.within for r in results) else 0
+
+
 def cmd_check(args) -> int:
     from .load import load_arch, load_workload, spec_file_kind
     from .spec.schema import MappingSpec
@@ -155,9 +178,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a spec field, e.g. arch.levels.GLB.size=64KiB (repeatable)")
     run.add_argument("--voltage", help="operating voltage, e.g. 0.6V (same as --set arch.operating_point.voltage=...)")
     run.add_argument("--frequency", help="clock, e.g. 800MHz; with a V-f table, omit it to run at f_max(V)")
+    run.add_argument("--precision", help="number format of every layer, e.g. int8, int4, int4_vsq "
+                     "(overrides the workload's precision fields)")
+    run.add_argument("--density", help="non-zero fraction of both operands of every layer, 0..1 "
+                     "(energy only; overrides the workload's density fields)")
     run.add_argument("--json", metavar="PATH", help="also write the result as JSON")
     run.add_argument("--show-mapping", action="store_true", help="print each layer's loop nest")
     run.set_defaults(func=cmd_run)
+
+    claims = sub.add_parser("claims", help="evaluate the published figures in an arch's claims: block")
+    claims.add_argument("arch", help="architecture YAML with a claims: block")
+    claims.add_argument("--model", default="analytical", choices=MODELS, help="performance model")
+    claims.add_argument("--json", metavar="PATH", help="also write the comparison as JSON")
+    claims.add_argument("--strict", action="store_true", help="exit 1 when a claim misses its tolerance")
+    claims.set_defaults(func=cmd_claims)
 
     check = sub.add_parser("check", help="validate spec files without simulating (exit 2 on errors)")
     check.add_argument("files", nargs="+")

@@ -92,6 +92,21 @@ _register(Template("is", lambda c, e: c["reduction"], lambda c, e: c["out_pixel"
                    lambda c, e: c["out_channel"] + c["reduction"] + c["out_pixel"]))
 
 
+# MAGNet multi-level dataflows (Venkatesan et al., ICCAD 2019): vector MACs reduce along y,
+# lanes produce different output channels along x, and the collectors' depths bound the local
+# loops. The name reads global-local: OS-LWS keeps outputs in the accumulation collector over the
+# reduction (global output stationary) while the A (weight) collector holds one weight vector as
+# inputs stream past (local weight stationary): the 5 nm VS-Quant chip. WS-LOS reduces over the
+# weight collector's vectors first (local output stationary), then streams inputs past the
+# weights held in the buffer. IS-LOS holds inputs and streams weights.
+_register(Template("os_lws", lambda c, e: c["reduction"], lambda c, e: c["out_channel"] + c["shared"],
+                   lambda c, e: c["out_pixel"] + c["reduction"] + c["out_channel"]))
+_register(Template("ws_los", lambda c, e: c["reduction"], lambda c, e: c["out_channel"] + c["shared"],
+                   lambda c, e: c["reduction"] + c["out_pixel"] + c["out_channel"]))
+_register(Template("is_los", lambda c, e: c["reduction"], lambda c, e: c["out_channel"] + c["shared"],
+                   lambda c, e: c["reduction"] + c["out_channel"] + c["out_pixel"]))
+
+
 def _rs_y(c, e):
     taps = [t for _, t in window_pairs(e)]
     return taps + c["out_channel"] + [d for d in c["reduction"] if d not in taps]
