@@ -62,7 +62,7 @@ def cmd_run(args) -> int:
     if args.show_mapping:
         for layer, l in zip(workload.layers, result.layers):
             print(f"== {layer.name}: {layer.einsum.render()}")
-            print(render_mapping(arch, l.mapping, layer.einsum))
+            print(render_mapping(arch, l.mapping, layer.run_einsum))
             print()
     print(render_result(result))
     if args.json:

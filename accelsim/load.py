@@ -9,7 +9,7 @@ from .ir.arch import Arch, build_arch
 from .ir.einsum import parse_einsum
 from .ir.expressions import evaluate, names_in
 from .ir.layers import LAYER_BUILDERS
-from .ir.workload import DENSE, Density, Layer, Workload
+from .ir.workload import DENSE, Density, Layer, Workload, pad_einsum
 from .mapping.mapping import LevelMapping, Loop, Mapping
 from .spec.schema import LAYER_KINDS, ArchSpec, MappingSpec, WorkloadSpec
 from .spec.validate import apply_overrides, load_with_extends, validate_model
@@ -65,7 +65,14 @@ def load_workload(path, overrides=()) -> Workload:
                          allowed=_params(kind) if kind != "einsum" else ())
             continue
         density = Density.of(layer.density) or Density.of(spec.density) or DENSE
-        layers.append(Layer(layer.name, einsum, count, layer.precision or spec.precision, density))
+        pad = layer.pad if layer.pad is not None else spec.pad
+        bad = [f"{d}: {m}" for d, m in pad.items() if m < 1]
+        if bad:
+            problems.add(f"pad multiples must be ≥ 1, got {', '.join(bad)}", f"layers.{i}.pad",
+                         locate(data, where + ("pad",))[1])
+            continue
+        layers.append(Layer(layer.name, einsum, count, layer.precision or spec.precision, density,
+                            pad_einsum(einsum, pad)))
     used = set()
     for layer in spec.layers:
         used |= names_in(layer.count)

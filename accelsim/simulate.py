@@ -55,7 +55,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
 
 def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping | None,
                     energies, off_chip) -> LayerResult:
-    einsum = layer.einsum
+    einsum = layer.run_einsum
     try:
         mapping = mapping or map_layer(arch, einsum, options.dataflow)
         check_mapping(arch, einsum, mapping)
@@ -71,7 +71,7 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapp
         cycles, extra = stats.cycles, stats.as_extra()
     activity = layer_activity(arch, einsum, mapping, layer.density)
     energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz, cycles, activity)
-    return LayerResult(layer.name, layer.count, einsum.macs, counts, energy, mapping, cycles,
+    return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, extra,
                        arch.compute.format, layer.density)
 

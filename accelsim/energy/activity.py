@@ -110,3 +110,20 @@ def layer_activity(arch: Arch, einsum: Einsum, mapping: Mapping, density: Densit
     storage = {"inputs": bit_activity(d_i), "weights": bit_activity(d_w),
                "outputs": accumulate_activity(d_i, d_w, reduction)}
     return LayerActivity(mac, storage)
+
+
+def quantized_density(tensor, precision: str | None, axis: int = -1) -> float:
+    """Non-zero fraction of a real tensor once quantized to `precision` (None: as given).
+
+    Quantization turns small values into zero codes, so the density the datapath sees depends
+    on the format: per-vector scaling (int4_vsq) keeps more small values than per-tensor int4.
+    `axis` is the reduction axis (the one per-vector scales run along).
+    """
+    import numpy as np
+
+    from ..numerics.vsquant import quantize
+
+    x = np.asarray(tensor, dtype=float)
+    if precision is None or precision.startswith(("fp", "bf")):
+        return float(np.count_nonzero(x) / x.size)
+    return float(np.count_nonzero(quantize(x, precision, axis=axis).codes) / x.size)

@@ -1,7 +1,7 @@
 """Workloads: named layers, each an einsum with a repeat count."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .einsum import Einsum
 
@@ -32,6 +32,18 @@ class Layer:
     count: int = 1
     precision: str | None = None   # number format; None: the arch's compute format
     density: Density = DENSE
+    padded: Einsum | None = None   # what the hardware runs when dims are padded to tile multiples
+
+    @property
+    def run_einsum(self) -> Einsum:
+        return self.padded or self.einsum
+
+
+def pad_einsum(einsum: Einsum, multiples: dict[str, int]) -> Einsum | None:
+    """The einsum with each listed dim rounded up to a multiple; None when nothing changes."""
+    bounds = tuple(-(-b // multiples[d]) * multiples[d] if d in multiples else b
+                   for d, b in zip(einsum.dims, einsum.bounds))
+    return None if bounds == einsum.bounds else replace(einsum, bounds=bounds)
 
 
 @dataclass(frozen=True)

@@ -226,6 +226,9 @@ class LayerSpec(Strict):
     einsum: Optional["EinsumSpec"] = None
     precision: Optional[MacFormat] = Field(None, description="number format of this layer; omitted "
                                            "means the workload's, else the arch's compute format")
+    pad: Optional[dict[str, int]] = Field(None, description="round these dims up to a multiple "
+        "(e.g. {m: 16}) as hardware with fixed tiles runs ragged edges; MACs and utilization count "
+        "the real layer, cycles and accesses the padded one; omitted means the workload's")
     density: Optional[Share | "DensitySpec"] = Field(None, description="non-zero fraction of the "
         "operands, one number for both or {inputs, weights} (energy only: nothing is skipped); "
         "omitted means the workload's, else dense")
@@ -258,6 +261,8 @@ class WorkloadSpec(Strict):
                                        "(e.g. seq: 128) that layer fields may use in arithmetic "
                                        "expressions such as 'seq*4'; override with --set parameters.seq=384")
     precision: Optional[MacFormat] = Field(None, description="default number format of every layer")
+    pad: dict[str, int] = Field(default_factory=dict, description="default padding of every layer "
+                                "(dims absent from a layer are ignored)")
     density: Optional[Share | DensitySpec] = Field(None, description="default operand density of every layer")
     layers: list[LayerSpec] = Field(min_length=1)
 

@@ -154,6 +154,19 @@ def _list_index(items: list, part: str) -> tuple[int, str | None]:
 
 # ----------------------------------------------------------------------------- extends
 
+def _plain(value):
+    """Sourced containers as plain dicts and lists, for dumping."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _yaml_text(value) -> str:
+    return yaml.safe_dump(_plain(value), default_flow_style=True).strip().removesuffix("...").strip()
+
+
 def load_with_extends(path, seen: tuple = ()) -> SourcedDict:
     """Load a YAML file; if it has `extends: base.yaml`, deep-merge it over its base."""
     path = Path(path)
@@ -171,8 +184,7 @@ def load_with_extends(path, seen: tuple = ()) -> SourcedDict:
     if settings:
         if not isinstance(settings, dict):
             raise SpecError(Problem("'set' must map dotted paths to values", str(path), data.line, "set"))
-        merged = apply_overrides(merged, [f"{k}={yaml.safe_dump(v).strip().removesuffix('...').strip()}"
-                                          for k, v in settings.items()], str(path))
+        merged = apply_overrides(merged, [f"{k}={_yaml_text(v)}" for k, v in settings.items()], str(path))
     return merged
 
 
