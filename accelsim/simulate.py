@@ -47,7 +47,11 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         layer = replace(layer, precision=options.precision or layer.precision,
                         density=layer.density if options.density is None
                         else Density(options.density, options.density))
-        layer_arch, energies = arch_for(layer.precision)
+        try:
+            layer_arch, energies = arch_for(layer.precision)
+        except SpecError as exc:
+            raise SpecError(f"layer '{layer.name}': {exc.problems[0].message}; run it with "
+                            f"--precision {arch.compute.format} or on an arch that supports it") from None
         layers.append(_simulate_layer(layer_arch, layer, options, (mappings or {}).get(layer.name),
                                       energies, off_chip))
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})

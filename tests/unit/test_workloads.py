@@ -22,7 +22,10 @@ from accelsim.load import load_workload  # noqa: E402
 
 WORKLOADS = ROOT / "workloads"
 SHIPPED = ["alexnet", "vgg16", "resnet50", "mobilenet_v1", "bert_base", "bert_large", "gpt2",
-           "gemm_small", "gemm_tiny", "conv_tiny"]
+           "gemm_small", "gemm_tiny", "conv_tiny",
+           # the 5 nm VS-Quant chip's workloads (Keller et al., JSSC 2023)
+           "matmul_benchmark", "bert_base_s128", "bert_base_s384", "bert_large_s128",
+           "bert_large_s384", "deit_small", "deit_base", "resnet50_vsquant"]
 
 
 def load(name, overrides=()):
@@ -65,6 +68,9 @@ def test_workload_loads(path):
 def test_layer_names_are_unique(path):
     # Read the raw YAML, so this does not rely on the loader's own duplicate check.
     raw = yaml.safe_load(path.read_text())
+    while "layers" not in raw:  # a file that `extends:` another takes its layers from the base
+        path = path.parent / raw["extends"]
+        raw = yaml.safe_load(path.read_text())
     names = [entry["name"] for entry in raw["layers"]]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     assert not duplicates, f"{path.name}: duplicate layer names {duplicates}"

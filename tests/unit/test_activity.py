@@ -1,0 +1,61 @@
+"""Switching-activity model (accelsim/energy/activity.py): closed forms, limits, and the
+densities the chip workloads state, recomputed from real (random) tensors."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from accelsim.energy.activity import (accumulate_activity, bit_activity, product_activity,
+                                      quantized_density, tree_activity)
+
+unit = st.floats(0.0, 1.0)
+
+
+def test_bit_activity_matches_a_simulated_bus():
+    # Random 8-bit words, zeroed with probability 1 - d: count toggles between consecutive words.
+    rng = np.random.default_rng(1)
+    for d in (0.1, 0.5, 0.9):
+        words = rng.integers(0, 256, 200_000) * (rng.random(200_000) < d)
+        toggles = np.unpackbits((words[1:] ^ words[:-1]).astype(np.uint8)).mean()
+        dense = 0.5  # random bits toggle half the time
+        assert toggles / dense == pytest.approx(bit_activity(d), rel=0.02)
+
+
+@given(unit, unit)
+def test_activities_are_monotone_and_bounded(d1, d2):
+    lo, hi = min(d1, d2), max(d1, d2)
+    assert 0.0 <= bit_activity(lo) <= bit_activity(hi) <= 1.0
+    for held in ("weights", "inputs", None):
+        assert 0.0 <= product_activity(lo, lo, held) <= product_activity(hi, hi, held) <= 1.0
+    assert tree_activity(bit_activity(lo), 64, 8) <= tree_activity(bit_activity(hi), 64, 8) + 1e-12
+    assert accumulate_activity(lo, lo, 64) <= accumulate_activity(hi, hi, 64) + 1e-12
+
+
+def test_limits():
+    assert bit_activity(0.0) == 0.0 and bit_activity(1.0) == 1.0
+    assert product_activity(1.0, 1.0, "weights") == 1.0 and product_activity(0.0, 1.0, "weights") == 1.0 * 0.0
+    assert tree_activity(1.0, 64, 8) == 1.0 and tree_activity(0.0, 64, 8) == 0.0
+    # A node over many leaves toggles even when each leaf rarely does: the tree is concave.
+    assert tree_activity(0.02, 64, 8) > 0.02
+    assert accumulate_activity(0.1, 0.1, 1024) == pytest.approx(1 - 0.99 ** 1024)
+
+
+def test_held_operand_gates_the_multiplier():
+    # A zero held weight silences its multiplier whatever the streaming input does.
+    assert product_activity(1.0, 0.0, "weights") == 0.0
+    assert product_activity(0.5, 1.0, "weights") == pytest.approx(bit_activity(0.5))
+
+
+@pytest.mark.parametrize("fmt, gauss, relu", [("int4_vsq", 0.85, 0.43), ("int4", 0.72, 0.36),
+                                              ("int8", 0.98, 0.49)])
+def test_workload_densities_follow_from_the_formats(fmt, gauss, relu):
+    # The densities written in workloads/bert_*_s*.yaml, deit_*.yaml and resnet50_vsquant.yaml.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, 4096))
+    assert quantized_density(x, fmt) == pytest.approx(gauss, abs=0.01)
+    assert quantized_density(np.maximum(x, 0), fmt) == pytest.approx(relu, abs=0.01)
+
+
+def test_per_vector_scaling_keeps_more_small_values_than_per_tensor():
+    x = np.random.default_rng(2).standard_t(3, size=(128, 1024))  # heavy tails
+    assert quantized_density(x, "int4_vsq") > quantized_density(x, "int4")

@@ -1,0 +1,117 @@
+"""The 5 nm VS-Quant chip (arch/vsquant_5nm.yaml) against Keller et al., JSSC 2023.
+
+Calibration claims must be reproduced within 2 % (the constants were fitted to them, see
+docs/calibration/vsquant_5nm.py); prediction claims within the tolerance each states (set before
+the model was run on them: 2 % for peak throughput, which is structural, 10 % for networks, whose
+real operand densities the paper does not give). Published values and sources are in the arch
+file's claims block.
+"""
+import pytest
+
+import accelsim
+from accelsim.claims import evaluate_claims
+from accelsim.load import load_arch, load_workload
+from accelsim.options import SimOptions
+from accelsim.simulate import simulate
+from conftest import ARCH_DIR, WORKLOAD_DIR
+
+ARCH = ARCH_DIR / "vsquant_5nm.yaml"
+RESULTS = {r.name: r for r in evaluate_claims(ARCH)}
+
+
+@pytest.mark.parametrize("name", sorted(RESULTS))
+def test_claim(name):
+    r = RESULTS[name]
+    assert abs(r.error) <= r.tolerance, f"{name}: claimed {r.claimed}, modelled {r.modelled:.4g} ({r.source})"
+
+
+def test_calibration_tolerance_is_two_percent():
+    calibration = [r for r in RESULTS.values() if r.role == "calibration"]
+    assert len(calibration) == 8 and all(r.tolerance == 0.02 for r in calibration)
+
+
+def bench(**overrides):
+    arch = load_arch(ARCH, [f"{k}={v}" for k, v in overrides.pop("arch", {}).items()])
+    return simulate(arch, load_workload(WORKLOAD_DIR / "matmul_benchmark.yaml"), SimOptions(**overrides))
+
+
+def test_cycles_follow_the_papers_formula_and_ignore_density():
+    # [J23]: cycles = ceil(M/VL) ceil(N/AD) ceil(K/VS) AD; the chip skips nothing.
+    m, n, k = 128, 128, 1024  # accelsim matmul: inputs M x K (the chip's B), weights K x N (A)
+    lanes, depth, vector = 16, 16, 64
+    want = (n // lanes) * (m // depth) * (k // vector) * depth
+    for d in (0.0, 0.5, 1.0):
+        assert bench(density=d).cycles == want
+    assert bench(precision="int8").cycles == 2 * want  # 32-wide vectors in INT8
+
+
+def test_energy_falls_with_density_and_int8_costs_more():
+    e = [bench(density=d).boundary_energy_pj()["chip"] for d in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert e == sorted(e)
+    int4 = bench(precision="int4").boundary_energy_pj()["chip"]
+    vsq = bench(precision="int4_vsq").boundary_energy_pj()["chip"]
+    int8 = bench(precision="int8").boundary_energy_pj()["chip"]
+    assert vsq / int4 == pytest.approx(1.008, abs=0.002)  # the +0.8 % VSQ cost (calibration)
+    assert int8 > 2 * vsq
+
+
+def test_dynamic_energy_scales_with_v_squared_and_leakage_with_runtime():
+    lo = bench(arch={"operating_point.voltage": "0.5V"})
+    hi = bench(arch={"operating_point.voltage": "0.67V"})
+    ratio = (0.5 / 0.67) ** 2
+    for component, pj in hi.layers[0].energy.dynamic_pj.items():
+        assert lo.layers[0].energy.dynamic_pj[component] == pytest.approx(pj * ratio, rel=1e-12)
+    # Same voltage, half the clock: the same dynamic energy, twice the leakage energy.
+    half = bench(arch={"operating_point.voltage": "0.67V", "operating_point.frequency": "488MHz"})
+    assert half.layers[0].energy.dynamic_pj == pytest.approx(hi.layers[0].energy.dynamic_pj)
+    leak = lambda r: sum(r.layers[0].energy.leakage_pj.values())  # noqa: E731
+    assert leak(half) == pytest.approx(leak(hi) * hi.arch.frequency_hz / 488e6, rel=1e-9)
+
+
+def test_energy_to_completion_along_the_vf_curve_has_a_minimum_inside_the_range():
+    # Dynamic energy falls with V², leakage energy per op rises as f_max(V) collapses near
+    # threshold: the minimum-energy point lies at neither end of the table's upper part.
+    volts = [0.46, 0.5, 0.55, 0.6, 0.67, 0.8, 1.05]
+    energy = [bench(arch={"operating_point.voltage": f"{v}V"}).boundary_energy_pj()["chip"] for v in volts]
+    assert min(energy) < energy[-1] and energy.index(min(energy)) < len(volts) - 1
+    fast_leak = bench(arch={"operating_point.voltage": "0.46V", "operating_point.frequency": "50MHz"})
+    assert fast_leak.boundary_energy_pj()["chip"] > energy[0]  # below f_max, leakage grows: U shape
+
+
+def test_frequency_above_fmax_is_a_spec_error():
+    with pytest.raises(accelsim.SpecError, match="exceeds f_max"):
+        load_arch(ARCH, ["operating_point.voltage=0.46V", "operating_point.frequency=200MHz"])
+
+
+def test_precision_the_chip_lacks_is_a_spec_error():
+    with pytest.raises(accelsim.SpecError, match="does not run precision 'fp16'"):
+        bench(precision="fp16")
+
+
+def test_chip_workloads_mac_totals():
+    # Closed forms from the model hyper-parameters (s tokens, h hidden, f FFN, L layers).
+    def encoder(s, h, f, layers):
+        return layers * (4 * s * h * h + 2 * s * s * h + 2 * s * h * f)
+    for name, s, h, f, layers in [("bert_base_s128", 128, 768, 3072, 12), ("bert_base_s384", 384, 768, 3072, 12),
+                                  ("bert_large_s128", 128, 1024, 4096, 24),
+                                  ("bert_large_s384", 384, 1024, 4096, 24),
+                                  ("deit_small", 197, 384, 1536, 12), ("deit_base", 197, 768, 3072, 12)]:
+        assert load_workload(WORKLOAD_DIR / f"{name}.yaml").macs == encoder(s, h, f, layers), name
+    base = load_workload(WORKLOAD_DIR / "resnet50.yaml")
+    vsq = load_workload(WORKLOAD_DIR / "resnet50_vsquant.yaml")
+    assert vsq.macs == base.macs
+    formats = {l.name: l.precision for l in vsq.layers}
+    int4 = {"res2a_branch2a", "res2a_branch1"} | {f"res4{b}_branch2c" for b in "abcdef"} \
+        | {f"res5{b}_branch2c" for b in "abc"}
+    assert {n for n, f in formats.items() if f == "int8"} == {"conv1", "fc"}
+    assert {n for n, f in formats.items() if f == "int4"} == int4
+    assert all(f == "int4_vsq" for n, f in formats.items() if n not in int4 | {"conv1", "fc"})
+
+
+def test_padding_counts_real_macs_and_padded_cycles():
+    wl = load_workload(WORKLOAD_DIR / "deit_small.yaml")
+    result = simulate(load_arch(ARCH), wl)
+    qk = next(l for l in result.layers if l.name == "attn_qk")
+    assert qk.macs == 6 * 197 * 197 * 64
+    assert qk.cycles == 6 * 13 * 13 * 1 * 16  # heads x ceil(197/16)^2 tiles x 1 vector x 16
+    assert result.utilization < 1.0
