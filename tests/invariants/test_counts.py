@@ -103,6 +103,8 @@ def recompute_energy(arch, lr) -> float:
                                         + ceil(c.updates / level.block_words) * e.update_pj[level.name])
     for level in arch.levels:
         total += e.leakage_w.get(level.name, 0.0) * level.instances * lr.latency_s * 1e12
+    for o in arch.overhead:  # per-cycle components: clock tree, control
+        total += e.overhead_pj_per_cycle[o.name] * lr.cycles + e.leakage_w[o.name] * lr.latency_s * 1e12
     return total
 
 
