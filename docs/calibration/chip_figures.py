@@ -1,0 +1,115 @@
+"""Figures and tables of docs/chip.md: the 5 nm VS-Quant chip model across V, format, density.
+
+Run:  python docs/calibration/chip_figures.py   (writes docs/img/chip_*.png, prints the tables)
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from accelsim.load import load_arch, load_workload  # noqa: E402
+from accelsim.options import SimOptions  # noqa: E402
+from accelsim.simulate import simulate  # noqa: E402
+
+ARCH = REPO / "arch" / "vsquant_5nm.yaml"
+BENCH = load_workload(REPO / "workloads" / "matmul_benchmark.yaml")
+FORMATS = ("int4_vsq", "int4", "int8")
+VOLTS = [0.46, 0.50, 0.55, 0.60, 0.65, 0.67, 0.70, 0.75, 0.80, 0.85, 0.90, 0.95, 1.00, 1.05]
+DENSITIES = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+MEASURED_V = {0.46: 95.6, 0.67: 48.7, 1.05: 17.0}
+MEASURED_D = {0.0: 124.6, 0.1: 88.1, 0.3: 64.0, 0.5: 48.7, 0.7: 39.8, 1.0: 33.9}
+
+
+def tops_per_watt(volts=0.67, precision="int4_vsq", density=0.5, frequency=None, workload=BENCH):
+    over = [f"operating_point.voltage={volts}V"] + ([f"operating_point.frequency={frequency}Hz"] if frequency else [])
+    result = simulate(load_arch(ARCH, over), workload, SimOptions(precision=precision, density=density))
+    return result
+
+
+def figure_voltage():
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for fmt in FORMATS:
+        ax.plot(VOLTS, [tops_per_watt(v, fmt).tops_per_watt()["chip"] for v in VOLTS], marker=".", label=f"model {fmt}")
+    ax.plot(list(MEASURED_V), list(MEASURED_V.values()), "kx", ms=9, label="measured INT4-VSQ (calibration)")
+    ax.set(xlabel="supply voltage (V), clock f_max(V)", ylabel="TOPS/W (chip, 50 % density)",
+           title="Energy efficiency vs voltage")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(REPO / "docs" / "img" / "chip_voltage.png", dpi=120)
+
+
+def figure_density():
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for fmt in FORMATS:
+        ax.plot(DENSITIES, [tops_per_watt(0.67, fmt, d).tops_per_watt()["chip"] for d in DENSITIES],
+                marker=".", label=f"model {fmt}")
+    ax.plot(list(MEASURED_D), list(MEASURED_D.values()), "kx", ms=9, label="measured INT4-VSQ (calibration)")
+    ax.set(xlabel="operand density (non-zero fraction of A and B)", ylabel="TOPS/W (chip, 0.67 V)",
+           title="Energy efficiency vs density")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(REPO / "docs" / "img" / "chip_density.png", dpi=120)
+
+
+def figure_frequency():
+    """Energy per op vs clock: along the V–f curve (V = V_min(f)) and at fixed 0.67 V."""
+    arch = load_arch(ARCH)
+    volts = np.array([v for v, _ in arch.vf_table])
+    freqs = np.array([f for _, f in arch.vf_table])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    along = [1e3 / tops_per_watt(v).tops_per_watt()["chip"] for v in volts]
+    ax.plot(freqs / 1e6, along, marker=".", label="V = V_min(f) (DVFS)")
+    fixed_f = np.linspace(100e6, f_at(arch, 0.67), 12)
+    ax.plot(fixed_f / 1e6, [1e3 / tops_per_watt(0.67, frequency=f).tops_per_watt()["chip"] for f in fixed_f],
+            marker=".", label="V = 0.67 V fixed")
+    ax.set(xlabel="clock (MHz)", ylabel="energy per op (fJ, chip, INT4-VSQ, 50 %)",
+           title="Energy to completion vs frequency")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(REPO / "docs" / "img" / "chip_frequency.png", dpi=120)
+
+
+def f_at(arch, v):
+    return float(np.interp(v, [p[0] for p in arch.vf_table], [p[1] for p in arch.vf_table]))
+
+
+def network_table():
+    print("| workload | MACs | utilization | TOPS | TOPS/W (chip) | inferences/s | inferences/s/W |")
+    print("|---|---|---|---|---|---|---|")
+    for name in ("bert_base_s128", "bert_base_s384", "bert_large_s128", "bert_large_s384",
+                 "deit_small", "deit_base", "resnet50_vsquant"):
+        wl = load_workload(REPO / "workloads" / f"{name}.yaml")
+        r = simulate(load_arch(ARCH), wl)
+        print(f"| {name} | {r.macs / 1e9:.2f} G | {100 * r.utilization:.1f} % | {r.tops:.2f} | "
+              f"{r.tops_per_watt()['chip']:.1f} | {r.inferences_per_second:.1f} | "
+              f"{r.inferences_per_second_per_watt('chip'):.0f} |")
+
+
+def format_table():
+    print("| format | 0.46 V | 0.67 V | 1.05 V | density 0 | density 1 (0.67 V) |")
+    print("|---|---|---|---|---|---|")
+    for fmt in FORMATS:
+        v = [tops_per_watt(x, fmt).tops_per_watt()["chip"] for x in (0.46, 0.67, 1.05)]
+        d = [tops_per_watt(0.67, fmt, x).tops_per_watt()["chip"] for x in (0.0, 1.0)]
+        print(f"| {fmt} | " + " | ".join(f"{x:.1f}" for x in v + d) + " |")
+
+
+if __name__ == "__main__":
+    figure_voltage()
+    figure_density()
+    figure_frequency()
+    format_table()
+    print()
+    network_table()
