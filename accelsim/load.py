@@ -64,7 +64,13 @@ def load_workload(path, overrides=()) -> Workload:
             problems.add(str(exc), f"layers.{i}.{kind}", locate(data, where + (kind,))[1],
                          allowed=_params(kind) if kind != "einsum" else ())
             continue
-        density = Density.of(layer.density) or Density.of(spec.density) or DENSE
+        precision = layer.precision or spec.precision
+        try:
+            density = _density(layer.density, path, precision) or _density(spec.density, path, precision) or DENSE
+        except (OSError, ValueError) as exc:
+            problems.add(f"density: {exc}", f"layers.{i}.density", locate(data, where + ("density",))[1],
+                         suggestion="give a fraction in [0, 1] or an existing .npy file")
+            continue
         pad = layer.pad if layer.pad is not None else spec.pad
         bad = [f"{d}: {m}" for d, m in pad.items() if m < 1]
         if bad:
@@ -89,6 +95,21 @@ def load_workload(path, overrides=()) -> Workload:
                          suggestion=did_you_mean(name, used) or "remove it or use it in a layer field")
     problems.raise_if_any()
     return Workload(spec.name, spec.description, tuple(layers))
+
+
+def _density(spec, workload_path, precision) -> Density | None:
+    """A Density from a spec value; tensors (.npy paths) are measured in the layer's format."""
+    if spec is None or isinstance(spec, (int, float)):
+        return Density.of(spec)
+
+    def value(v):
+        if not isinstance(v, str):
+            return v
+        import numpy as np
+
+        from .energy.activity import quantized_density
+        return quantized_density(np.load(Path(workload_path).parent / v), precision)
+    return Density(value(spec.inputs), value(spec.weights))
 
 
 def _params(kind: str) -> tuple[str, ...]:

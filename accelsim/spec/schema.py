@@ -235,10 +235,11 @@ class LayerSpec(Strict):
 
 
 class DensitySpec(Strict):
-    """Fraction of non-zero values per operand (randomly placed)."""
+    """Fraction of non-zero values per operand (randomly placed), or a real tensor to measure it on."""
 
-    inputs: Share = 1.0
-    weights: Share = 1.0
+    inputs: Share | str = Field(1.0, description="a fraction, or a .npy file (relative to the workload "
+                                "file) whose non-zero fraction after quantization to the layer's precision is used")
+    weights: Share | str = Field(1.0, description="as inputs")
 
 
 class EinsumSpec(Strict):

@@ -59,3 +59,21 @@ def test_workload_densities_follow_from_the_formats(fmt, gauss, relu):
 def test_per_vector_scaling_keeps_more_small_values_than_per_tensor():
     x = np.random.default_rng(2).standard_t(3, size=(128, 1024))  # heavy tails
     assert quantized_density(x, "int4_vsq") > quantized_density(x, "int4")
+
+
+def test_density_from_a_real_tensor_file(tmp_path):
+    from accelsim.load import load_workload
+    rng = np.random.default_rng(3)
+    x = np.maximum(rng.standard_normal((64, 256)), 0)
+    np.save(tmp_path / "act.npy", x)
+    (tmp_path / "w.yaml").write_text(
+        "name: w\nprecision: int4_vsq\nlayers:\n  - name: fc\n    matmul: {m: 64, n: 64, k: 256}\n"
+        "    density: {inputs: act.npy, weights: 0.5}\n")
+    layer = load_workload(tmp_path / "w.yaml").layers[0]
+    assert layer.density.inputs == pytest.approx(quantized_density(x, "int4_vsq"))
+    assert layer.density.weights == 0.5
+    (tmp_path / "bad.yaml").write_text(
+        "name: bad\nlayers:\n  - name: fc\n    matmul: {m: 4, n: 4, k: 4}\n    density: {inputs: nope.npy}\n")
+    from accelsim.errors import SpecError
+    with pytest.raises(SpecError, match="density"):
+        load_workload(tmp_path / "bad.yaml")
