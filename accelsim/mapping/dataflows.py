@@ -84,27 +84,29 @@ def _register(template: Template):
     DATAFLOWS.register(template.name)(template)
 
 
-_register(Template("ws", lambda c, e: c["reduction"], lambda c, e: c["out_channel"] + c["shared"],
-                   lambda c, e: c["out_pixel"] + c["reduction"] + c["out_channel"]))
-_register(Template("os", lambda c, e: c["out_pixel"], lambda c, e: c["out_channel"] + c["shared"],
-                   lambda c, e: c["reduction"] + c["out_pixel"] + c["out_channel"]))
-_register(Template("is", lambda c, e: c["reduction"], lambda c, e: c["out_pixel"] + c["shared"],
-                   lambda c, e: c["out_channel"] + c["reduction"] + c["out_pixel"]))
+def _classes(*names):
+    """A template function returning the dims of these relevance classes, in order."""
+    return lambda c, e: [d for name in names for d in c[name]]
 
 
-# MAGNet multi-level dataflows (Venkatesan et al., ICCAD 2019): vector MACs reduce along y,
-# lanes produce different output channels along x, and the collectors' depths bound the local
-# loops. The name reads global-local: OS-LWS keeps outputs in the accumulation collector over the
-# reduction (global output stationary) while the A (weight) collector holds one weight vector as
-# inputs stream past (local weight stationary): the 5 nm VS-Quant chip. WS-LOS reduces over the
-# weight collector's vectors first (local output stationary), then streams inputs past the
-# weights held in the buffer. IS-LOS holds inputs and streams weights.
-_register(Template("os_lws", lambda c, e: c["reduction"], lambda c, e: c["out_channel"] + c["shared"],
-                   lambda c, e: c["out_pixel"] + c["reduction"] + c["out_channel"]))
-_register(Template("ws_los", lambda c, e: c["reduction"], lambda c, e: c["out_channel"] + c["shared"],
-                   lambda c, e: c["reduction"] + c["out_pixel"] + c["out_channel"]))
-_register(Template("is_los", lambda c, e: c["reduction"], lambda c, e: c["out_channel"] + c["shared"],
-                   lambda c, e: c["reduction"] + c["out_channel"] + c["out_pixel"]))
+# name: (y axis, x axis, temporal priority innermost first), all as relevance classes.
+SIMPLE_TEMPLATES = {
+    "ws": (("reduction",), ("out_channel", "shared"), ("out_pixel", "reduction", "out_channel")),
+    "os": (("out_pixel",), ("out_channel", "shared"), ("reduction", "out_pixel", "out_channel")),
+    "is": (("reduction",), ("out_pixel", "shared"), ("out_channel", "reduction", "out_pixel")),
+    # MAGNet multi-level dataflows (Venkatesan et al., ICCAD 2019): vector MACs reduce along y,
+    # lanes produce different output channels along x, and the collectors' depths bound the local
+    # loops. The name reads global-local: OS-LWS keeps outputs in the accumulation collector over
+    # the reduction (global output stationary) while the A (weight) collector holds one weight
+    # vector as inputs stream past (local weight stationary): the 5 nm VS-Quant chip. WS-LOS
+    # reduces over the weight collector's vectors first (local output stationary), then streams
+    # inputs past the weights held in the buffer. IS-LOS holds inputs and streams weights.
+    "os_lws": (("reduction",), ("out_channel", "shared"), ("out_pixel", "reduction", "out_channel")),
+    "ws_los": (("reduction",), ("out_channel", "shared"), ("reduction", "out_pixel", "out_channel")),
+    "is_los": (("reduction",), ("out_channel", "shared"), ("reduction", "out_channel", "out_pixel")),
+}
+for _name, (_y, _x, _priority) in SIMPLE_TEMPLATES.items():
+    _register(Template(_name, _classes(*_y), _classes(*_x), _classes(*_priority)))
 
 
 def _rs_y(c, e):

@@ -35,31 +35,29 @@ def tops_per_watt(volts=0.67, precision="int4_vsq", density=0.5, frequency=None,
     return result
 
 
-def figure_voltage():
+def _sweep_figure(xs, run, measured, xlabel, ylabel, title, filename):
+    """TOPS/W of every format over `xs` (run(x, fmt) -> result), with the measured points."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for fmt in FORMATS:
-        ax.plot(VOLTS, [tops_per_watt(v, fmt).tops_per_watt()["chip"] for v in VOLTS], marker=".", label=f"model {fmt}")
-    ax.plot(list(MEASURED_V), list(MEASURED_V.values()), "kx", ms=9, label="measured INT4-VSQ (calibration)")
-    ax.set(xlabel="supply voltage (V), clock f_max(V)", ylabel="TOPS/W (chip, 50 % density)",
-           title="Energy efficiency vs voltage")
+        ax.plot(xs, [run(x, fmt).tops_per_watt()["chip"] for x in xs], marker=".", label=f"model {fmt}")
+    ax.plot(list(measured), list(measured.values()), "kx", ms=9, label="measured INT4-VSQ (calibration)")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(REPO / "docs" / "img" / "chip_voltage.png", dpi=120)
+    fig.savefig(REPO / "docs" / "img" / filename, dpi=120)
+
+
+def figure_voltage():
+    _sweep_figure(VOLTS, lambda v, fmt: tops_per_watt(v, fmt), MEASURED_V,
+                  "supply voltage (V), clock f_max(V)", "TOPS/W (chip, 50 % density)",
+                  "Energy efficiency vs voltage", "chip_voltage.png")
 
 
 def figure_density():
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for fmt in FORMATS:
-        ax.plot(DENSITIES, [tops_per_watt(0.67, fmt, d).tops_per_watt()["chip"] for d in DENSITIES],
-                marker=".", label=f"model {fmt}")
-    ax.plot(list(MEASURED_D), list(MEASURED_D.values()), "kx", ms=9, label="measured INT4-VSQ (calibration)")
-    ax.set(xlabel="operand density (non-zero fraction of A and B)", ylabel="TOPS/W (chip, 0.67 V)",
-           title="Energy efficiency vs density")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(REPO / "docs" / "img" / "chip_density.png", dpi=120)
+    _sweep_figure(DENSITIES, lambda d, fmt: tops_per_watt(0.67, fmt, d), MEASURED_D,
+                  "operand density (non-zero fraction of A and B)", "TOPS/W (chip, 0.67 V)",
+                  "Energy efficiency vs density", "chip_density.png")
 
 
 def figure_frequency():
