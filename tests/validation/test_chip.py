@@ -124,3 +124,17 @@ def test_cycle_model_adds_only_the_first_fill():
     analytical = bench().cycles
     cycle = bench(model="cycle")
     assert analytical < cycle.cycles <= analytical + 16
+
+
+def test_collector_depths_select_the_multilevel_dataflow():
+    # With one-vector collectors (the chip) every MAGNet template collapses to OS-LWS; deeper
+    # collectors let WS-LOS reduce over several weight vectors innermost (local output
+    # stationary) while OS-LWS keeps streaming inputs past one held weight vector.
+    deeper = {"levels.ACollector.size": "2048b", "levels.AccumCollector.size": "1536b"}
+    innermost = {}
+    for dataflow in ("os_lws", "ws_los", "is_los"):
+        assert bench(dataflow=dataflow).layers[0].mapping.levels == bench().layers[0].mapping.levels
+        layer = bench(dataflow=dataflow, arch=deeper).layers[0]
+        loops = [l for l in layer.mapping.at("ACollector").loops if l.bound > 1]
+        innermost[dataflow] = loops[-1].dim
+    assert innermost == {"os_lws": "m", "ws_los": "k", "is_los": "k"}
