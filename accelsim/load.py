@@ -59,7 +59,9 @@ def load_workload(path, overrides=()) -> Workload:
                 dims = {d: evaluate(v, params) for d, v in layer.einsum.dims.items()}
                 einsum = parse_einsum(layer.einsum.expression, dims)
             else:
-                einsum = _build(kind, {k: evaluate(v, params) for k, v in getattr(layer, kind).items()})
+                values = {k: v if isinstance(v, bool) else evaluate(v, params)
+                          for k, v in getattr(layer, kind).items()}
+                einsum = _build(kind, values)
         except (ValueError, TypeError) as exc:
             problems.add(str(exc), f"layers.{i}.{kind}", locate(data, where + (kind,))[1],
                          allowed=_params(kind) if kind != "einsum" else ())
@@ -77,8 +79,9 @@ def load_workload(path, overrides=()) -> Workload:
             problems.add(f"pad multiples must be ≥ 1, got {', '.join(bad)}", f"layers.{i}.pad",
                          locate(data, where + ("pad",))[1])
             continue
+        input_size = None if kind == "einsum" else _input_size(kind, values)
         layers.append(Layer(layer.name, einsum, count, layer.precision or spec.precision, density,
-                            pad_einsum(einsum, pad)))
+                            pad_einsum(einsum, pad), input_size))
     used = set()
     for layer in spec.layers:
         used |= names_in(layer.count)
@@ -112,6 +115,17 @@ def _density(spec, workload_path, precision) -> Density | None:
     return Density(value(spec.inputs), value(spec.weights))
 
 
+BOOL_PARAMS = ("ceil_mode",)
+
+
+def _input_size(kind: str, params: dict) -> tuple[int, int] | None:
+    """The padded input (height, width) of a convolution: what a SCALE-Sim topology lists."""
+    if kind != "conv2d":
+        return None
+    pad = params.get("padding", 0)
+    return params["h"] + 2 * pad, params["w"] + 2 * pad
+
+
 def _params(kind: str) -> tuple[str, ...]:
     return tuple(inspect.signature(LAYER_BUILDERS.get(kind)).parameters)
 
@@ -123,6 +137,10 @@ def _build(kind: str, params: dict):
         hint = did_you_mean(unknown[0], allowed)
         raise ValueError(f"unknown parameter(s) {unknown} for {kind}" + (f"; {hint}" if hint else ""))
     for key, value in params.items():
+        if key in BOOL_PARAMS:
+            if not isinstance(value, bool):
+                raise ValueError(f"{kind}.{key} must be true or false, got {value!r}")
+            continue
         minimum = 0 if key == "padding" else 1
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ValueError(f"{kind}.{key} must be an integer ≥ {minimum}, got {value!r}")

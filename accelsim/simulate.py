@@ -90,7 +90,7 @@ def _scalesim_cycles(arch: Arch, layer: Layer) -> tuple[int, dict]:
     from .model.systolic import simulate_systolic
 
     try:
-        systolic_layer, config = systolic_params(arch, layer.einsum, layer.name)
+        systolic_layer, config = systolic_params(arch, layer.einsum, layer.name, layer.input_size)
     except (ValueError, KeyError) as exc:
         raise MappingError(f"layer '{layer.name}': no SCALE-Sim view of this layer: {exc}") from None
     report = simulate_systolic(systolic_layer, config, scalesim_compat=True)

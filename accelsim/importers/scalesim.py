@@ -8,10 +8,10 @@
   ``InterfaceBandwidth: CALC`` (bandwidth computed so nothing stalls) leaves the DRAM
   bandwidths unlimited; ``USER`` gives ``read_bandwidth`` (the ifmap/filter read bandwidth,
   [layout] *SRAMBankBandwidth in v3) and ``write_bandwidth`` (``Bandwidth``, the OFMAP drain).
-* ``<run>.workload.yaml``: one conv2d (no padding, SCALE-Sim has none) or matmul per row.
+* ``<run>.workload.yaml``: one conv2d (no padding, SCALE-Sim has none; ``ceil_mode: true`` where
+  SCALE-Sim's last window overhangs the ifmap) or matmul per row.
 * ``<run>.scalesim.yaml``: a sidecar with everything SCALE-Sim-specific that the arch schema
-  cannot say (different ifmap and filter read bandwidths; the exact topology rows, whose
-  windows may overhang the ifmap where accelsim's conv2d drops them; the source files).
+  cannot say (different ifmap and filter read bandwidths; the exact topology rows; the source files).
 
 ``systolic_params(arch, einsum)`` goes the other way: it reads a loaded ``Arch`` and one
 einsum (conv2d, matmul or fully_connected from accelsim.ir.layers) and returns the
@@ -140,8 +140,10 @@ def import_scalesim(cfg_path, topology_path, gemm: bool, out_dir) -> ScaleSimImp
             M, N, K = L.H, L.F, L.W
             wl_layers.append({"name": L.name, "matmul": {"m": M, "n": N, "k": K}})
         else:
-            wl_layers.append({"name": L.name, "conv2d": {"c": L.C, "k": L.F, "h": L.H, "w": L.W,
-                                                         "r": L.R, "s": L.S, "stride": L.stride}})
+            conv = {"c": L.C, "k": L.F, "h": L.H, "w": L.W, "r": L.R, "s": L.S, "stride": L.stride}
+            if (L.H - L.R) % L.stride or (L.W - L.S) % L.stride:
+                conv["ceil_mode"] = True  # SCALE-Sim keeps windows that overhang the ifmap
+            wl_layers.append({"name": L.name, "conv2d": conv})
     workload = {"name": f"scalesim_{run}", "description": f"imported from SCALE-Sim topology "
                 f"{Path(topology_path).name}", "source": str(topology_path), "layers": wl_layers}
     config = SystolicConfig.from_kb(cfg["rows"], cfg["cols"], cfg["dataflow"], cfg["ifmap_kb"],
@@ -167,7 +169,9 @@ def import_scalesim(cfg_path, topology_path, gemm: bool, out_dir) -> ScaleSimImp
 # Arch + einsum → systolic kernel parameters
 # ------------------------------------------------------------------------------------------
 
-def layer_from_einsum(einsum, name="") -> SystolicLayer:
+def layer_from_einsum(einsum, name="", input_size: tuple[int, int] | None = None) -> SystolicLayer:
+    """SCALE-Sim's view of a layer. `input_size` is a convolution's (padded) input H × W; without
+    it the input is the windows' exact footprint (no overhang)."""
     b = einsum.bound
     dims = set(b)
     if dims == {"m", "n", "k"}:
@@ -187,13 +191,18 @@ def layer_from_einsum(einsum, name="") -> SystolicLayer:
             raise MappingError(f"{name}: SCALE-Sim uses one stride for both directions "
                                f"(got {sh} and {sw})")
         # the exact input footprint: SCALE-Sim's ceil((H − R + s)/s) then gives p and q back
-        H, W = sh * (b["p"] - 1) + b["r"], sw * (b["q"] - 1) + b["s"]
-        return SystolicLayer(H, W, b["r"], b["s"], b["c"], b["k"], sh, name=name)
+        H, W = input_size or (sh * (b["p"] - 1) + b["r"], sw * (b["q"] - 1) + b["s"])
+        layer = SystolicLayer(H, W, b["r"], b["s"], b["c"], b["k"], sh, name=name)
+        if layer.gemm_view()[0] != b["p"] * b["q"]:
+            raise MappingError(f"{name}: SCALE-Sim computes ⌈(H−R+s)/s⌉ output rows; this layer drops "
+                               f"its overhanging windows — write it with ceil_mode: true")
+        return layer
     raise MappingError(f"{name}: only conv2d (groups=1), matmul and fully_connected layers map "
                        f"onto the SCALE-Sim systolic model (dims {sorted(dims)})")
 
 
-def systolic_params(arch, einsum, name: str = "") -> tuple[SystolicLayer, SystolicConfig]:
+def systolic_params(arch, einsum, name: str = "",
+                    input_size: tuple[int, int] | None = None) -> tuple[SystolicLayer, SystolicConfig]:
     """SCALE-Sim parameters of `einsum` on `arch` (an accelsim Arch).
 
     * array: the systolic spatial level (else the only spatial level), rows = y, cols = x;
@@ -238,4 +247,4 @@ def systolic_params(arch, einsum, name: str = "") -> tuple[SystolicLayer, Systol
     cfg = SystolicConfig(array.y, array.x, arch.dataflow, words["inputs"], words["weights"],
                          words["outputs"], bandwidth_mode=mode, bandwidth=bw,
                          ifmap_read_bw=rbw, filter_read_bw=rbw)
-    return layer_from_einsum(einsum, name), cfg
+    return layer_from_einsum(einsum, name, input_size), cfg

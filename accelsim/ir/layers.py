@@ -7,8 +7,11 @@ from .einsum import Einsum, parse_einsum
 LAYER_BUILDERS = Registry("layer kind")
 
 
-def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int,
+                     ceil_mode: bool = False) -> int:
+    """Output positions; with ceil_mode the last window may overhang the (padded) input."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    return (span + (stride - 1 if ceil_mode else 0)) // stride + 1
 
 
 def _window(stride: int, out: str, dilation: int, tap: str) -> str:
@@ -19,16 +22,18 @@ def _window(stride: int, out: str, dilation: int, tap: str) -> str:
 
 @LAYER_BUILDERS.register("conv2d")
 def conv2d(c: int, k: int, h: int, w: int, r: int, s: int, n: int = 1, stride: int = 1,
-           padding: int = 0, dilation: int = 1, groups: int = 1) -> Einsum:
+           padding: int = 0, dilation: int = 1, groups: int = 1, ceil_mode: bool = False) -> Einsum:
     """2-D convolution; `groups` > 1 gives grouped conv, groups == c == k gives depthwise.
 
     c and k are the total input and output channels; padding enlarges the input
-    (zeros are multiplied like any value, as in published MAC counts).
+    (zeros are multiplied like any value, as in published MAC counts). With `ceil_mode`
+    (PyTorch's name; SCALE-Sim always does this) a last window that overhangs the input still
+    produces an output: ⌈(H + 2·padding − R)/stride⌉ + 1 rows; the overhang reads zeros.
     """
     if c % groups or k % groups:
         raise ValueError(f"groups={groups} must divide c={c} and k={k}")
-    p = conv_output_size(h, r, stride, padding, dilation)
-    q = conv_output_size(w, s, stride, padding, dilation)
+    p = conv_output_size(h, r, stride, padding, dilation, ceil_mode)
+    q = conv_output_size(w, s, stride, padding, dilation, ceil_mode)
     if p < 1 or q < 1:
         raise ValueError(f"the filter ({r}x{s}) does not fit the padded input ({h}x{w}, padding {padding})")
     hi, wi = _window(stride, "p", dilation, "r"), _window(stride, "q", dilation, "s")

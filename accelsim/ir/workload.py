@@ -33,6 +33,7 @@ class Layer:
     precision: str | None = None   # number format; None: the arch's compute format
     density: Density = DENSE
     padded: Einsum | None = None   # what the hardware runs when dims are padded to tile multiples
+    input_size: tuple[int, int] | None = None  # a convolution's padded input (H, W), for SCALE-Sim
 
     @property
     def run_einsum(self) -> Einsum:

@@ -241,3 +241,20 @@ def test_small_files_closed_form():
     assert load("gemm_small").macs == 64 * 64 * 64 + 128 * 256 * 64 + 256 * 128 * 512
     # 3x3 pad 1 keeps 16x16; 1x1 stride 2 gives 8x8
     assert load("conv_tiny").macs == 16 * 16 * 32 * 16 * 9 + 8 * 8 * 64 * 32
+
+
+def test_conv2d_ceil_mode_keeps_the_overhanging_window():
+    # PyTorch's ceil_mode (and SCALE-Sim's E = ceil((H - R + s)/s)): 8 rows, 3-tap window,
+    # stride 2 gives floor 3 windows, ceil 4 (the last one overhangs by one row).
+    from accelsim.ir.layers import conv2d, conv_output_size
+    assert conv_output_size(8, 3, 2, 0, 1) == 3 and conv_output_size(8, 3, 2, 0, 1, True) == 4
+    assert conv_output_size(7, 3, 2, 0, 1, True) == conv_output_size(7, 3, 2, 0, 1) == 3  # exact fit
+    assert conv2d(1, 1, 8, 8, 3, 3, stride=2, ceil_mode=True).bound["p"] == 4
+
+
+def test_ceil_mode_must_be_a_boolean(tmp_path):
+    from accelsim.errors import SpecError
+    bad = tmp_path / "w.yaml"
+    bad.write_text("name: w\nlayers:\n  - name: c\n    conv2d: {c: 1, k: 1, h: 8, w: 8, r: 3, s: 3, ceil_mode: 1}\n")
+    with pytest.raises(SpecError, match="ceil_mode must be true or false"):
+        load_workload(bad)
