@@ -125,6 +125,34 @@ def cmd_claims(args) -> int:
     return 1 if args.strict and not all(r.within for r in results) else 0
 
 
+def cmd_sweep(args) -> int:
+    from .dse.runner import run_sweep
+    from .dse.spec import load_sweep
+
+    sweep = load_sweep(args.file)
+    store = args.store or sweep.store_path
+    counts = run_sweep(sweep, jobs=args.jobs, scheduler=args.scheduler, store_path=store)
+    print(f"{sweep.spec.name}: {counts['total']} points, {counts['skipped']} already in {store}, "
+          f"{counts['ok']} run, {counts['infeasible']} infeasible")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from .dse.plot import plot
+
+    kwargs = {}
+    if args.kind == "heatmap":
+        if not (args.x and args.y):
+            raise SpecError("accelsim plot heatmap needs --x and --y (axis paths of the sweep)")
+        kwargs = {"x": args.x, "y": args.y, "metric": args.metric,
+                  "where": dict(w.split("=", 1) for w in args.where or [])}
+    elif args.kind == "breakdown":
+        kwargs = {"by": args.by}
+    plot(args.kind, args.source, args.out, **kwargs)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_check(args) -> int:
     from .load import load_arch, load_workload, spec_file_kind
     from .spec.schema import MappingSpec
@@ -192,6 +220,26 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--json", metavar="PATH", help="also write the comparison as JSON")
     claims.add_argument("--strict", action="store_true", help="exit 1 when a claim misses its tolerance")
     claims.set_defaults(func=cmd_claims)
+
+    sweep = sub.add_parser("sweep", help="run a sweep file into a resumable SQLite store")
+    sweep.add_argument("file", help="sweep YAML")
+    sweep.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    sweep.add_argument("--scheduler", help="Dask scheduler address (needs accelsim[dask]); default: local pool")
+    sweep.add_argument("--store", help="SQLite store (default: the sweep file's store)")
+    sweep.set_defaults(func=cmd_sweep)
+
+    from .dse.plot import KINDS
+    plot = sub.add_parser("plot", help="plot a sweep store or a run's JSON (PNG or SVG)")
+    plot.add_argument("kind", choices=KINDS)
+    plot.add_argument("source", help="sweep store (.sqlite) for pareto/heatmap/frequency, run JSON for "
+                      "breakdown/roofline")
+    plot.add_argument("--out", required=True, help="output .png or .svg")
+    plot.add_argument("--x", help="heatmap: axis path for x")
+    plot.add_argument("--y", help="heatmap: axis path (or column, e.g. dataflow) for y")
+    plot.add_argument("--metric", default="tops_per_watt", help="heatmap: column to colour by")
+    plot.add_argument("--where", action="append", metavar="COLUMN=VALUE", help="heatmap: keep matching rows")
+    plot.add_argument("--by", default="component", choices=["component", "tensor"], help="breakdown grouping")
+    plot.set_defaults(func=cmd_plot)
 
     check = sub.add_parser("check", help="validate spec files without simulating (exit 2 on errors)")
     check.add_argument("files", nargs="+")

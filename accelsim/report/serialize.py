@@ -68,6 +68,8 @@ def result_dict(result: WorkloadResult) -> dict:
         "operating_point": {"voltage_v": arch.voltage_v, "frequency_hz": arch.frequency_hz},
         "peak": {"macs_per_cycle": arch.peak_macs_per_cycle,
                  "tops": 2 * arch.peak_macs_per_cycle * arch.frequency_hz / 1e12},
+        "memory_bandwidth_words_per_cycle": {m.name: {"read": m.read_bw_words, "write": m.write_bw_words}
+                                             for m in arch.memories},
         "totals": {
             "macs": result.macs,
             "cycles": result.cycles,

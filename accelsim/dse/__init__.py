@@ -1,0 +1,1 @@
+"""Design-space exploration: sweep specs, points, executors, a resumable store, plots."""

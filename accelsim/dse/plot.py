@@ -1,0 +1,197 @@
+"""Plots from a sweep store (SQLite) or a run's JSON (`accelsim run --json`), PNG or SVG.
+
+Kinds: pareto (energy vs latency, the front marked), heatmap (a metric over two axes),
+breakdown (stacked energy per layer by component, or by tensor), roofline (each layer's
+arithmetic intensity vs attained ops/s under the peak and bandwidth roofs), frequency (energy to
+completion and runtime vs clock, from a sweep over voltage or frequency).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..errors import SpecError  # noqa: E402
+
+KINDS = ("pareto", "heatmap", "breakdown", "roofline", "frequency")
+
+
+def pareto_front(xs, ys) -> list[int]:
+    """Indices of the points no other point beats in both x and y (lower is better)."""
+    order = sorted(range(len(xs)), key=lambda i: (xs[i], ys[i]))
+    front, best_y = [], float("inf")
+    for i in order:
+        if ys[i] < best_y:
+            front.append(i)
+            best_y = ys[i]
+    return front
+
+
+def _store_rows(path) -> list[dict]:
+    from .store import Store
+    store = Store(path)
+    rows = [r for r in store.rows() if r["status"] == "ok"]
+    store.close()
+    if not rows:
+        raise SpecError(f"{path}: the store has no finished feasible points to plot")
+    return rows
+
+
+def _save(fig, out) -> Path:
+    out = Path(out)
+    if out.suffix not in (".png", ".svg"):
+        raise SpecError(f"{out}: plots are written as .png or .svg")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
+    fig.savefig(tmp, dpi=120)
+    tmp.replace(out)  # atomic: a reader never sees half a figure
+    plt.close(fig)
+    return out
+
+
+def _label(row) -> str:
+    axes = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in row["axes"].items())
+    return f"{row['dataflow']} {axes}".strip()
+
+
+def plot_pareto(source, out, group="dataflow") -> dict:
+    rows = _store_rows(source)
+    xs = [r["latency_s"] for r in rows]
+    ys = [r["energy_pj"] * 1e-12 for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for g in sorted({r[group] for r in rows}):
+        idx = [i for i, r in enumerate(rows) if r[group] == g]
+        ax.scatter([xs[i] for i in idx], [ys[i] for i in idx], label=f"{group} {g}", s=18)
+    front = pareto_front(xs, ys)
+    ax.plot([xs[i] for i in front], [ys[i] for i in front], "k--", lw=1, label="Pareto front")
+    ax.set(xscale="log", yscale="log", xlabel="latency (s)", ylabel="energy (J, system)",
+           title="Energy vs latency")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    _save(fig, out)
+    return {"x": xs, "y": ys, "front": [_label(rows[i]) for i in front]}
+
+
+def plot_heatmap(source, out, x, y, metric="tops_per_watt", where=None) -> dict:
+    rows = [r for r in _store_rows(source) if all(str(r.get(k, r["axes"].get(k))) == v
+                                                   for k, v in (where or {}).items())]
+    value = lambda r, k: r["axes"][k] if k in r["axes"] else r[k]  # noqa: E731
+    missing = [k for k in (x, y) if not any(k in r["axes"] or k in r for r in rows)]
+    if missing:
+        raise SpecError(f"{source}: no axis or column {missing}; axes: {sorted(rows[0]['axes'])}")
+    xv = sorted({value(r, x) for r in rows}, key=_numeric)
+    yv = sorted({value(r, y) for r in rows}, key=_numeric)
+    grid = np.full((len(yv), len(xv)), np.nan)
+    for r in rows:
+        grid[yv.index(value(r, y)), xv.index(value(r, x))] = r[metric]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+    ax.set_xticks(range(len(xv)), [str(v) for v in xv])
+    ax.set_yticks(range(len(yv)), [str(v) for v in yv])
+    for (i, j), v in np.ndenumerate(grid):
+        if not np.isnan(v):
+            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7, color="w")
+    fig.colorbar(im, label=metric)
+    ax.set(xlabel=x, ylabel=y, title=f"{metric} over {x.split('.')[-1]} × {y.split('.')[-1]}")
+    _save(fig, out)
+    return {"x": xv, "y": yv, "grid": grid}
+
+
+def _numeric(v):
+    try:
+        return (0, float(v))
+    except (TypeError, ValueError):
+        return (1, str(v))
+
+
+def _run_json(path) -> dict:
+    data = json.loads(Path(path).read_text())
+    if "layers" not in data or "totals" not in data:
+        raise SpecError(f"{path}: not a result of `accelsim run --json`")
+    return data
+
+
+def plot_breakdown(source, out, by="component") -> dict:
+    data = _run_json(source)
+    layers = data["layers"]
+    stacks: dict[str, list[float]] = {}
+    for i, layer in enumerate(layers):
+        e = layer["energy_breakdown_pj"]
+        if by == "tensor":
+            parts = {}
+            for per_role in e["by_tensor"].values():
+                for role, pj in per_role.items():
+                    parts[role] = parts.get(role, 0.0) + pj
+            parts["compute"] = sum(v for k, v in e["dynamic"].items() if k not in e["by_tensor"])
+            parts["leakage"] = sum(e["leakage"].values())
+        else:
+            parts = {k: v + e["leakage"].get(k, 0.0) for k, v in e["dynamic"].items()}
+        for name, pj in parts.items():
+            stacks.setdefault(name, [0.0] * len(layers))[i] = pj * layer["count"]
+    fig, ax = plt.subplots(figsize=(max(6, 0.25 * len(layers)), 4.5))
+    bottom = np.zeros(len(layers))
+    for name, values in stacks.items():
+        ax.bar(range(len(layers)), np.array(values) * 1e-6, bottom=bottom, label=name)
+        bottom += np.array(values) * 1e-6
+    ax.set_xticks(range(len(layers)), [l["name"] for l in layers], rotation=90, fontsize=6)
+    ax.set(ylabel="energy (µJ, × count)", title=f"{data['workload']} on {data['arch']}: energy by {by}")
+    ax.legend(fontsize=7)
+    _save(fig, out)
+    return stacks
+
+
+def plot_roofline(source, out) -> dict:
+    data = _run_json(source)
+    peak_ops = data["peak"]["tops"] * 1e12
+    freq = data["operating_point"]["frequency_hz"]
+    points = []
+    for layer in data["layers"]:
+        top = next(iter(layer["levels"].values()))  # outermost memory: the off-chip traffic
+        words = sum(t["reads"] + t["updates"] for t in top["tensors"].values())
+        ops = 2 * layer["macs"]
+        points.append((layer["name"], ops / max(words, 1), ops / layer["latency_s"]))
+    intensity = np.array([p[1] for p in points])
+    attained = np.array([p[2] for p in points])
+    bw_words = next(iter(data["memory_bandwidth_words_per_cycle"].values()))["read"]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    xs = np.logspace(np.log10(max(intensity.min() / 4, 1e-3)), np.log10(intensity.max() * 4), 50)
+    ax.plot(xs, np.full_like(xs, peak_ops), "k-", lw=1, label="peak compute")
+    if bw_words:
+        ax.plot(xs, np.minimum(peak_ops, xs * bw_words * freq), "k--", lw=1, label="off-chip bandwidth")
+    ax.scatter(intensity, attained, s=14, label="layers")
+    ax.set(xscale="log", yscale="log", xlabel="ops per off-chip word", ylabel="attained ops/s",
+           title=f"Roofline: {data['workload']} on {data['arch']}")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    _save(fig, out)
+    return {"intensity": intensity, "attained": attained, "peak": peak_ops}
+
+
+def plot_frequency(source, out) -> dict:
+    rows = sorted(_store_rows(source), key=lambda r: r["frequency_hz"])
+    f = np.array([r["frequency_hz"] for r in rows]) / 1e6
+    energy = np.array([r["energy_chip_pj"] for r in rows]) * 1e-12
+    runtime = np.array([r["latency_s"] for r in rows])
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.plot(f, energy * 1e6, "o-", label="energy to completion (chip)")
+    ax.set(xlabel="clock (MHz)", ylabel="energy (µJ)", title="Energy and runtime vs frequency")
+    ax2 = ax.twinx()
+    ax2.plot(f, runtime * 1e3, "s--", color="tab:red", label="runtime")
+    ax2.set_ylabel("runtime (ms)")
+    ax.grid(alpha=0.3)
+    fig.legend(loc="upper center", fontsize=8)
+    _save(fig, out)
+    return {"frequency_mhz": f, "energy_j": energy, "runtime_s": runtime}
+
+
+def plot(kind: str, source, out, **kwargs):
+    if kind not in KINDS:
+        raise SpecError(f"unknown plot kind '{kind}'; choose from {', '.join(KINDS)}")
+    return {"pareto": plot_pareto, "heatmap": plot_heatmap, "breakdown": plot_breakdown,
+            "roofline": plot_roofline, "frequency": plot_frequency}[kind](source, out, **kwargs)

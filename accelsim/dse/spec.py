@@ -1,0 +1,147 @@
+"""Sweep files: a base architecture, workloads, axes of overrides, dataflows and the model.
+
+```yaml
+name: array_size
+arch: ../../arch/tpu_like.yaml            # paths are relative to the sweep file
+workloads: [../../workloads/resnet50.yaml]
+model: analytical                         # or cycle
+dataflows: [ws, os, is]                   # or [arch]: the arch's own
+combine: zip                              # zip: axes advance together; cartesian: every combination
+axes:
+  arch.levels.PE_array.x: [8, 16, 32]
+  arch.levels.PE_array.y: {range: [8, 33, 8]}   # start, stop (exclusive), step
+store: array_size.sqlite                  # default: <name>.sqlite beside the sweep file
+```
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+from pydantic import Field, model_validator
+
+from .. import __version__
+from ..errors import SpecError
+from ..options import MODELS
+from ..spec.schema import Strict
+from ..spec.validate import load_with_extends, validate_model
+
+Scalar = Union[int, float, str]
+
+
+class RangeSpec(Strict):
+    range: list[Union[int, float]] = Field(min_length=2, max_length=3, description="[start, stop) "
+                                           "with an optional step (default 1)")
+
+
+class SweepSpec(Strict):
+    name: str
+    description: str = ""
+    arch: str = Field(description="base architecture file, relative to the sweep file")
+    workloads: list[str] = Field(min_length=1, description="workload files, relative to the sweep file")
+    model: Literal["analytical", "cycle"] = "analytical"
+    dataflows: list[str] = Field(default_factory=lambda: ["arch"], description="dataflow templates; "
+                                 "'arch' means the arch's own")
+    combine: Literal["cartesian", "zip"] = "cartesian"
+    axes: dict[str, Union[list[Scalar], RangeSpec]] = Field(default_factory=dict, description="dotted "
+        "override path (arch.… or workload.…) → values")
+    store: Optional[str] = Field(None, description="SQLite store, relative to the sweep file; "
+                                 "default <name>.sqlite beside it")
+
+    @model_validator(mode="after")
+    def _checks(self):
+        for path, values in self.axes.items():
+            if not path.startswith(("arch.", "workload.")):
+                raise ValueError(f"axis '{path}' must start with 'arch.' or 'workload.'")
+            if isinstance(values, list) and not values:
+                raise ValueError(f"axis '{path}' has no values")
+        if self.combine == "zip":
+            lengths = {p: len(axis_values(v)) for p, v in self.axes.items()}
+            if len(set(lengths.values())) > 1:
+                raise ValueError(f"combine: zip needs axes of equal length, got {lengths}")
+        return self
+
+
+def axis_values(values) -> list:
+    if isinstance(values, RangeSpec):
+        start, stop, *step = values.range
+        step = step[0] if step else 1
+        out, v = [], start
+        while (v < stop) if step > 0 else (v > stop):
+            out.append(v)
+            v += step
+        return out
+    return list(values)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One design point: everything needed to simulate it, and a stable key."""
+
+    arch: str
+    workload: str
+    overrides: tuple[str, ...]   # "arch.X=V" / "workload.X=V"
+    dataflow: str | None
+    model: str
+    key: str
+
+    def label(self) -> dict:
+        return {"workload": Path(self.workload).stem, "dataflow": self.dataflow or "arch",
+                "overrides": list(self.overrides)}
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def point_key(arch: Path, workload: Path, overrides, dataflow, model) -> str:
+    """Same inputs (file contents, overrides, options, accelsim version) → same key."""
+    blob = json.dumps([_file_hash(arch), _file_hash(workload), list(overrides), dataflow, model,
+                       __version__])
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    spec: SweepSpec
+    path: Path
+
+    @property
+    def store_path(self) -> Path:
+        return self.path.parent / (self.spec.store or f"{self.spec.name}.sqlite")
+
+    def points(self) -> list[Point]:
+        base = self.path.parent
+        arch = (base / self.spec.arch).resolve()
+        names = list(self.spec.axes)
+        columns = [axis_values(v) for v in self.spec.axes.values()]
+        combos = list(zip(*columns)) if self.spec.combine == "zip" else list(itertools.product(*columns))
+        out = []
+        for wl_name in self.spec.workloads:
+            workload = (base / wl_name).resolve()
+            for combo in combos or [()]:
+                overrides = tuple(f"{n}={v}" for n, v in zip(names, combo))
+                for df in self.spec.dataflows:
+                    dataflow = None if df == "arch" else df
+                    out.append(Point(str(arch), str(workload), overrides, dataflow, self.spec.model,
+                                     point_key(arch, workload, overrides, dataflow, self.spec.model)))
+        return out
+
+
+def load_sweep(path) -> Sweep:
+    path = Path(path)
+    data = load_with_extends(path)
+    spec = validate_model(SweepSpec, data, str(path))
+    for rel in [spec.arch, *spec.workloads]:
+        if not (path.parent / rel).exists():
+            raise SpecError(f"{path}: file {rel!r} does not exist (paths are relative to the sweep file)")
+    from ..mapping.dataflows import DATAFLOWS
+    unknown = [d for d in spec.dataflows if d != "arch" and d not in DATAFLOWS]
+    if unknown:
+        raise SpecError(f"{path}: unknown dataflow(s) {unknown}; choose from arch, {', '.join(DATAFLOWS.names())}")
+    assert spec.model in MODELS
+    return Sweep(spec, path)
