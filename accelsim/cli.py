@@ -141,11 +141,12 @@ def cmd_plot(args) -> int:
     from .dse.plot import plot
 
     kwargs = {}
+    if args.kind in ("heatmap", "pareto", "frequency"):
+        kwargs["where"] = dict(w.split("=", 1) for w in args.where or [])
     if args.kind == "heatmap":
         if not (args.x and args.y):
             raise SpecError("accelsim plot heatmap needs --x and --y (axis paths of the sweep)")
-        kwargs = {"x": args.x, "y": args.y, "metric": args.metric,
-                  "where": dict(w.split("=", 1) for w in args.where or [])}
+        kwargs.update(x=args.x, y=args.y, metric=args.metric)
     elif args.kind == "breakdown":
         kwargs = {"by": args.by}
     plot(args.kind, args.source, args.out, **kwargs)
@@ -237,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--x", help="heatmap: axis path for x")
     plot.add_argument("--y", help="heatmap: axis path (or column, e.g. dataflow) for y")
     plot.add_argument("--metric", default="tops_per_watt", help="heatmap: column to colour by")
-    plot.add_argument("--where", action="append", metavar="COLUMN=VALUE", help="heatmap: keep matching rows")
+    plot.add_argument("--where", action="append", metavar="COLUMN=VALUE",
+                      help="store plots: keep rows whose column or axis has this value (repeatable)")
     plot.add_argument("--by", default="component", choices=["component", "tensor"], help="breakdown grouping")
     plot.set_defaults(func=cmd_plot)
 

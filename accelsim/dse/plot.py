@@ -32,13 +32,17 @@ def pareto_front(xs, ys) -> list[int]:
     return front
 
 
-def _store_rows(path) -> list[dict]:
+def _store_rows(path, where=None) -> list[dict]:
+    """Feasible rows whose columns or axes equal every `where` value (compared as text)."""
     from .store import Store
+    if not Path(path).exists():
+        raise SpecError(f"{path}: no such store")
     store = Store(path)
-    rows = [r for r in store.rows() if r["status"] == "ok"]
+    rows = [r for r in store.rows() if r["status"] == "ok"
+            and all(str(r.get(k, r["axes"].get(k))) == v for k, v in (where or {}).items())]
     store.close()
     if not rows:
-        raise SpecError(f"{path}: the store has no finished feasible points to plot")
+        raise SpecError(f"{path}: no finished feasible points to plot" + (f" where {where}" if where else ""))
     return rows
 
 
@@ -60,8 +64,8 @@ def _label(row) -> str:
     return f"{row['dataflow']} {axes}".strip()
 
 
-def plot_pareto(source, out, group="dataflow") -> dict:
-    rows = _store_rows(source)
+def plot_pareto(source, out, group="dataflow", where=None) -> dict:
+    rows = _store_rows(source, where)
     xs = [r["latency_s"] for r in rows]
     ys = [r["energy_pj"] * 1e-12 for r in rows]
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -79,8 +83,7 @@ def plot_pareto(source, out, group="dataflow") -> dict:
 
 
 def plot_heatmap(source, out, x, y, metric="tops_per_watt", where=None) -> dict:
-    rows = [r for r in _store_rows(source) if all(str(r.get(k, r["axes"].get(k))) == v
-                                                   for k, v in (where or {}).items())]
+    rows = _store_rows(source, where)
     value = lambda r, k: r["axes"][k] if k in r["axes"] else r[k]  # noqa: E731
     missing = [k for k in (x, y) if not any(k in r["axes"] or k in r for r in rows)]
     if missing:
@@ -104,10 +107,14 @@ def plot_heatmap(source, out, x, y, metric="tops_per_watt", where=None) -> dict:
 
 
 def _numeric(v):
-    try:
-        return (0, float(v))
-    except (TypeError, ValueError):
-        return (1, str(v))
+    """Sort key: numbers and quantities ('64KiB', '0.5V') by value, other text after them."""
+    from .. import units
+    for parse in (float, units.parse_size_bits, units.parse_voltage_v, units.parse_frequency_hz):
+        try:
+            return (0, float(parse(v)))
+        except (TypeError, ValueError, SpecError):
+            continue
+    return (1, str(v))
 
 
 def _run_json(path) -> dict:
@@ -173,8 +180,8 @@ def plot_roofline(source, out) -> dict:
     return {"intensity": intensity, "attained": attained, "peak": peak_ops}
 
 
-def plot_frequency(source, out) -> dict:
-    rows = sorted(_store_rows(source), key=lambda r: r["frequency_hz"])
+def plot_frequency(source, out, where=None) -> dict:
+    rows = sorted(_store_rows(source, where), key=lambda r: r["frequency_hz"])
     f = np.array([r["frequency_hz"] for r in rows]) / 1e6
     energy = np.array([r["energy_chip_pj"] for r in rows]) * 1e-12
     runtime = np.array([r["latency_s"] for r in rows])

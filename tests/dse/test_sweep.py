@@ -1,0 +1,153 @@
+"""Sweeps: points, infeasible rows, a killed sweep resumes with nothing lost or repeated,
+the Dask path, and plots drawn from the stored results."""
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import matplotlib.image
+import pytest
+
+from accelsim.dse.plot import pareto_front, plot
+from accelsim.dse.runner import run_sweep
+from accelsim.dse.spec import load_sweep
+from accelsim.dse.store import Store
+from accelsim.errors import SpecError
+from conftest import ARCH_DIR, REPO, WORKLOAD_DIR
+
+SWEEP = f"""name: t
+arch: {ARCH_DIR / 'simple_ws.yaml'}
+workloads: [{WORKLOAD_DIR / 'conv_tiny.yaml'}]
+dataflows: [ws, os]
+axes:
+  arch.levels.PE_array.x: [4, 8, 16]
+  arch.levels.PE_array.y: {{range: [4, 17, 12]}}
+"""
+
+
+def write(tmp_path, text, name="s.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_points_cartesian_and_zip(tmp_path):
+    sweep = load_sweep(write(tmp_path, SWEEP))
+    points = sweep.points()
+    assert len(points) == 3 * 2 * 2 and len({p.key for p in points}) == len(points)
+    zipped = load_sweep(write(tmp_path, SWEEP.replace("{range: [4, 17, 12]}", "[4, 8, 16]") + "combine: zip\n"))
+    assert len(zipped.points()) == 3 * 2
+    assert points[0].key == load_sweep(tmp_path / "s.yaml").points()[0].key  # stable keys
+
+
+def test_spec_errors(tmp_path):
+    with pytest.raises(SpecError, match="equal length"):
+        load_sweep(write(tmp_path, SWEEP + "combine: zip\n"))
+    with pytest.raises(SpecError, match="must start with 'arch.' or 'workload.'"):
+        load_sweep(write(tmp_path, SWEEP + "  levels.x: [1]\n"))
+    with pytest.raises(SpecError, match="unknown dataflow"):
+        load_sweep(write(tmp_path, SWEEP.replace("[ws, os]", "[ws, xs]")))
+
+
+def test_infeasible_points_are_rows_with_a_reason(tmp_path):
+    text = SWEEP.replace("[4, 8, 16]", "[4, 0]")  # x = 0 is not a valid array
+    sweep = load_sweep(write(tmp_path, text))
+    counts = run_sweep(sweep, jobs=1, store_path=tmp_path / "s.sqlite", progress=False)
+    rows = Store(tmp_path / "s.sqlite").rows()
+    bad = [r for r in rows if r["status"] == "infeasible"]
+    assert counts["infeasible"] == len(bad) == 4 and all(r["reason"] for r in bad)
+
+
+def test_rerun_skips_finished_points(tmp_path):
+    sweep = load_sweep(write(tmp_path, SWEEP))
+    first = run_sweep(sweep, jobs=2, store_path=tmp_path / "s.sqlite", progress=False)
+    second = run_sweep(sweep, jobs=2, store_path=tmp_path / "s.sqlite", progress=False)
+    assert first["ok"] == 12 and second == {"total": 12, "skipped": 12, "ok": 0, "infeasible": 0}
+
+
+def test_a_killed_sweep_resumes_with_nothing_lost(tmp_path):
+    # Many small points, one worker, so the kill lands mid-run.
+    values = ", ".join(str(v) for v in range(2, 42))
+    path = write(tmp_path, SWEEP.replace("[4, 8, 16]", f"[{values}]"))
+    store = tmp_path / "s.sqlite"
+    cmd = [sys.executable, "-m", "accelsim", "sweep", str(path), "--jobs", "1", "--store", str(store)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            start_new_session=True)
+    finished_before = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if store.exists():
+            try:
+                finished_before = sqlite3.connect(store).execute(
+                    "SELECT key, finished_at FROM points ORDER BY rowid").fetchall()
+            except sqlite3.OperationalError:
+                pass
+        if len(finished_before) >= 5 or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    total = 40 * 2 * 2
+    assert 5 <= len(finished_before) < total, "the kill must land mid-run"
+    counts = run_sweep(load_sweep(path), jobs=2, store_path=store, progress=False)
+    rows = sqlite3.connect(store).execute("SELECT key, finished_at FROM points ORDER BY rowid").fetchall()
+    assert len(rows) == len({k for k, _ in rows}) == total          # complete, no duplicates
+    assert rows[:len(finished_before)] == finished_before            # finished points untouched
+    assert counts["skipped"] >= len(finished_before) and counts["skipped"] + counts["ok"] == total
+
+
+def test_dask_local_cluster_gives_the_same_rows(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="Dask is the optional extra accelsim[dask]")
+    sweep = load_sweep(write(tmp_path, SWEEP))
+    run_sweep(sweep, jobs=2, store_path=tmp_path / "local.sqlite", progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        run_sweep(sweep, scheduler=cluster.scheduler_address, store_path=tmp_path / "dask.sqlite",
+                  progress=False)
+    pick = lambda rows: {r["key"]: (r["cycles"], r["energy_pj"]) for r in rows}  # noqa: E731
+    assert pick(Store(tmp_path / "dask.sqlite").rows()) == pick(Store(tmp_path / "local.sqlite").rows())
+
+
+def test_pareto_front_is_the_non_dominated_set():
+    xs, ys = [1, 2, 3, 2, 4], [5, 3, 4, 6, 1]
+    front = set(pareto_front(xs, ys))
+    dominated = {i for i in range(5) if any(xs[j] <= xs[i] and ys[j] <= ys[i] and (xs[j], ys[j]) != (xs[i], ys[i])
+                                            for j in range(5))}
+    assert front == set(range(5)) - dominated == {0, 1, 4}
+
+
+def test_plots_come_from_the_stored_results(tmp_path):
+    sweep = load_sweep(write(tmp_path, SWEEP))
+    store = tmp_path / "s.sqlite"
+    run_sweep(sweep, jobs=2, store_path=store, progress=False)
+    rows = Store(store).rows()
+    drawn = plot("pareto", store, tmp_path / "p.png")
+    assert sorted(drawn["x"]) == sorted(r["latency_s"] for r in rows)
+    heat = plot("heatmap", store, tmp_path / "h.svg", x="arch.levels.PE_array.x", y="dataflow",
+                where={"arch.levels.PE_array.y": "4"})
+    want = {(r["axes"]["arch.levels.PE_array.x"], r["dataflow"]): r["tops_per_watt"] for r in rows
+            if r["axes"]["arch.levels.PE_array.y"] == "4"}
+    for (x, df), v in want.items():
+        assert heat["grid"][heat["y"].index(df), heat["x"].index(x)] == v
+    assert matplotlib.image.imread(tmp_path / "p.png").shape[2] in (3, 4)
+    assert (tmp_path / "h.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_breakdown_and_roofline_from_a_run(tmp_path):
+    from accelsim.cli import main
+    out = tmp_path / "r.json"
+    assert main(["run", str(ARCH_DIR / "simba_like.yaml"), str(WORKLOAD_DIR / "conv_tiny.yaml"),
+                 "--json", str(out)]) == 0
+    import json
+    data = json.loads(out.read_text())
+    stacks = plot("breakdown", out, tmp_path / "b.png")
+    total = sum(sum(v) for v in stacks.values())
+    assert total == pytest.approx(data["totals"]["energy_pj"])
+    tensors = plot("breakdown", out, tmp_path / "t.png", by="tensor")
+    assert sum(sum(v) for v in tensors.values()) == pytest.approx(data["totals"]["energy_pj"])
+    roof = plot("roofline", out, tmp_path / "r.svg")
+    assert max(roof["attained"]) <= roof["peak"] * (1 + 1e-9)
+    with pytest.raises(SpecError, match="png or .svg"):
+        plot("roofline", out, tmp_path / "r.pdf")
