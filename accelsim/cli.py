@@ -154,6 +154,20 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_import_timeloop(args) -> int:
+    from .importers.timeloop import import_timeloop
+
+    if args.constraints:
+        raise SpecError("--constraints needs the mapper, which accelsim does not have yet; "
+                        "import a fixed mapping with --mapping")
+    imp = import_timeloop(args.arch, args.problem, args.out, args.mapping, args.ert)
+    written = [p for p in (imp.arch_path, imp.workload_path, imp.mapping_path) if p]
+    print("wrote " + ", ".join(str(p) for p in written))
+    run = f"accelsim run {imp.arch_path} {imp.workload_path}"
+    print(f"run it: {run}" + (f" --mapping {imp.mapping_path}" if imp.mapping_path else " --dataflow ws"))
+    return 0
+
+
 def cmd_check(args) -> int:
     from .load import load_arch, load_workload, spec_file_kind
     from .spec.schema import MappingSpec
@@ -256,6 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     scs.add_argument("--out", required=True, help="folder for the accelsim arch and workload files")
     scs.add_argument("--json", metavar="PATH", help="also write the per-layer report as JSON")
     scs.set_defaults(func=cmd_import)
+
+    tl = imp_sub.add_parser("timeloop", help="Timeloop v0.4 arch + problem [+ mapping] [+ ERT]")
+    tl.add_argument("--arch", required=True, help="Timeloop architecture YAML (v0.4 nodes list)")
+    tl.add_argument("--problem", required=True, help="Timeloop problem YAML")
+    tl.add_argument("--mapping", help="Timeloop mapping YAML (permutations inner to outer)")
+    tl.add_argument("--constraints", help="Timeloop mapper constraints (needs the mapper: not yet)")
+    tl.add_argument("--ert", help="Accelergy ERT YAML: per-action energies to use")
+    tl.add_argument("--out", required=True, help="folder for the accelsim files")
+    tl.set_defaults(func=cmd_import_timeloop)
 
     info = sub.add_parser("info", help="spec reference, energy tables, dataflows")
     info.add_argument("topic", nargs="?", default="schema", choices=["schema", "tables", "dataflows"])

@@ -147,16 +147,19 @@ def _simulate(case: Case):
     return res.layers[0]
 
 
-@pytest.mark.parametrize("case_id", list(CASES))
-def test_timeloop_parity(case_id):
-    stats_path = REFCASES / case_id / "ref" / "timeloop-model.stats.txt"
+def refcase_stats(case_id: str, tool: str = "timeloop-model") -> TimeloopStats:
+    """The reference stats of a case, or a skip saying why they are absent."""
+    stats_path = REFCASES / case_id / "ref" / f"{tool}.stats.txt"
     if not REFCASES.is_dir():
         pytest.skip(f"Timeloop reference cases not found at {REFCASES} (the shared "
                     f"../shared/timeloop_refcases folder is not mounted next to the repository)")
     if not stats_path.is_file():
         pytest.skip(f"reference stats missing: {stats_path}")
-    ref = parse_stats(stats_path)
-    L = _simulate(CASES[case_id])
+    return parse_stats(stats_path)
+
+
+def parity_problems(ref: TimeloopStats, L) -> list[str]:
+    """Every way one accelsim layer result `L` differs from Timeloop's stats."""
     problems: list[str] = []
 
     def check(what: str, got, want):
@@ -225,6 +228,12 @@ def test_timeloop_parity(case_id):
         if name not in ref.fj_per_compute and got != 0:
             problems.append(f"energy of {name}: accelsim {got:.4f} pJ, Timeloop reports none")
 
+    return problems
+
+
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_timeloop_parity(case_id):
+    problems = parity_problems(refcase_stats(case_id), _simulate(CASES[case_id]))
     assert not problems, f"{case_id} disagrees with Timeloop:\n  " + "\n  ".join(problems)
 
 
