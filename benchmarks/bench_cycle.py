@@ -81,7 +81,7 @@ def scalesim_compare(n):
                    stdout=subprocess.DEVNULL)
     ss = json.loads(out.read_text())["layers"]
     cfg = _config("os")
-    print(f"\nSCALE-Sim v3.0.0 vs accelsim, same layers, 32x32 os CALC 256/256/128 kB:")
+    print("\nSCALE-Sim v3.0.0 vs accelsim, same layers, 32x32 os CALC 256/256/128 kB:")
     for r, s in zip(rows, ss):
         L = SystolicLayer(*r[1:], name=r[0])
         res = simulate_systolic(L, cfg)

@@ -13,7 +13,7 @@ COLUMNS = ("key", "sweep", "workload", "dataflow", "model", "overrides", "status
            "cycles", "latency_s", "energy_pj", "energy_chip_pj", "utilization", "tops", "tops_per_watt",
            "tops_per_watt_chip", "frequency_hz", "voltage_v", "peak_macs_per_cycle", "detail")
 
-SCHEMA = f"""CREATE TABLE IF NOT EXISTS points (
+SCHEMA = """CREATE TABLE IF NOT EXISTS points (
     key TEXT PRIMARY KEY, sweep TEXT, workload TEXT, dataflow TEXT, model TEXT, overrides TEXT,
     status TEXT, reason TEXT, macs INTEGER, cycles INTEGER, latency_s REAL, energy_pj REAL,
     energy_chip_pj REAL, utilization REAL, tops REAL, tops_per_watt REAL, tops_per_watt_chip REAL,
