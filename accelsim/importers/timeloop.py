@@ -1,16 +1,16 @@
-"""Timeloop v0.4 specs → accelsim arch, workload and mapping files.
+"""Timeloop v0.4 specs → accelsim arch, workload, mapping and constraints files.
 
-Covers what the tutorial reference cases use:
+Covers what the tutorial and example reference cases use:
 
-* architecture: a `nodes:` list of `!Container` (a `spatial: {meshX, meshY}` fan-out becomes an
-  accelsim spatial level; the first container's `global_cycle_seconds` sets the clock) and
-  `!Component` (DRAM, SRAM, regfile → memory levels; a `*mac` class → the compute level; size =
-  depth × width, word = datawidth, block = width);
+* architecture (timeloop_arch): the `nodes:` list users write (containers, meshes, components,
+  `!Parallel` groups) or the flattened spec Timeloop was fed (`parsed-processed-input.yaml`);
 * problem: dimensions, data spaces with projections (`[[R], [P]]` sums, `[P, Wstride]`
-  coefficient terms), instance bounds → one accelsim `einsum` layer;
+  coefficient terms), instance bounds → one accelsim `einsum` layer; a spec file with a
+  `problem:` section (parsed-processed-input.yaml) can serve as both arch and problem;
 * mapping: `temporal` / `spatial` factors and permutations — Timeloop writes permutations
   INNER → OUTER, accelsim lists loops outer → inner — with `split` sending the first dims of a
   spatial permutation to X and the rest to Y, and `dataspace` bypass directives;
+* constraints and mapper settings (timeloop_constraints);
 * ERT: per-action energies (read, write, update, compute; `leak` per cycle → leakage power).
 
 The outermost memory becomes `size: unlimited` (accelsim's top level holds the whole layer).
@@ -24,46 +24,11 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import Problem, SpecError
+from .timeloop_arch import ArchImport, convert_arch
+from .timeloop_common import err, parse_factors, read_yaml, role
+from .timeloop_constraints import convert_constraints, convert_mapper
 
-ROLES = {"weights": "weights", "inputs": "inputs", "outputs": "outputs"}
-MEMORY_CLASSES = {"dram": "dram", "sram": "sram", "regfile": "regfile", "smartbuffer_sram": "sram",
-                  "smartbuffer_regfile": "regfile", "storage": "regfile"}
 LETTERS = {"outputs": "O", "inputs": "I", "weights": "W"}
-
-
-class _Loader(yaml.SafeLoader):
-    """Timeloop's tags (!Container, !Component, …) load as mappings with a `_tag` key."""
-
-
-def _tagged(loader, suffix, node):
-    data = loader.construct_mapping(node, deep=True) if isinstance(node, yaml.MappingNode) else {}
-    return {"_tag": suffix, **data}
-
-
-_Loader.add_multi_constructor("!", _tagged)
-
-
-def _err(message, file, key="", allowed=(), suggestion=None):
-    return SpecError(Problem(message, str(file), None, key, tuple(allowed), suggestion))
-
-
-def read_yaml(path) -> dict:
-    try:
-        data = yaml.load(Path(path).read_text(), Loader=_Loader)
-    except (OSError, yaml.YAMLError) as exc:
-        raise _err(f"cannot read Timeloop file: {exc}", path) from None
-    if not isinstance(data, dict):
-        raise _err("a Timeloop spec must be a mapping", path)
-    return data
-
-
-def _role(name: str, file) -> str:
-    role = ROLES.get(name.lower())
-    if role is None:
-        raise _err(f"data space '{name}' is not one of Weights, Inputs, Outputs", file,
-                   "problem.shape.data_spaces", allowed=("Weights", "Inputs", "Outputs"))
-    return role
 
 
 # ----------------------------------------------------------------------------- problem
@@ -73,13 +38,13 @@ def convert_problem(data: dict, file) -> dict:
     problem = data.get("problem", data)
     shape, instance = problem.get("shape"), problem.get("instance")
     if not shape or instance is None:
-        raise _err("expected problem.shape and problem.instance", file, "problem")
-    dims = [d for d in shape["dimensions"]]
+        raise err("expected problem.shape and problem.instance", file, "problem")
+    dims = list(shape["dimensions"])
     coefs = {c["name"]: c.get("default", 1) for c in shape.get("coefficients", [])}
     coefs.update({k: v for k, v in instance.items() if k in coefs})
     operands = {}
     for ds in shape["data_spaces"]:
-        role = _role(ds["name"], file)
+        r = role(ds["name"], file)
         axes = []
         for axis in ds["projection"]:
             terms = []
@@ -90,18 +55,18 @@ def convert_problem(data: dict, file) -> dict:
                     coef = coefs.get(term[1], term[1])
                     terms.append(term[0].lower() if coef == 1 else f"{coef}*{term[0].lower()}")
                 else:
-                    raise _err(f"projection term {term} of {ds['name']}: expected [dim] or [dim, coefficient]",
+                    raise err(f"projection term {term} of {ds['name']}: expected [dim] or [dim, coefficient]",
                                file, "problem.shape.data_spaces")
             axes.append("+".join(terms))
-        operands[role] = f"{LETTERS[role]}[{','.join(axes)}]"
+        operands[r] = f"{LETTERS[r]}[{','.join(axes)}]"
     missing = [r for r in ("outputs", "inputs", "weights") if r not in operands]
     if missing:
-        raise _err(f"the problem has no {missing} data space", file, "problem.shape.data_spaces")
+        raise err(f"the problem has no {missing} data space", file, "problem.shape.data_spaces")
     expression = f"{operands['outputs']} += {operands['inputs']} * {operands['weights']}"
     bounds = {}
     for d in dims:
         if d not in instance:
-            raise _err(f"dimension {d} has no bound in problem.instance", file, f"problem.instance.{d}")
+            raise err(f"dimension {d} has no bound in problem.instance", file, f"problem.instance.{d}")
         bounds[d.lower()] = int(instance[d])
     return {"name": shape.get("name", "timeloop").lower(), "source": f"imported from Timeloop problem {Path(file).name}",
             "layers": [{"name": shape.get("name", "layer").lower(), "einsum": {"expression": expression, "dims": bounds}}]}
@@ -117,125 +82,67 @@ def read_ert(path) -> dict[str, dict[str, float]]:
         name = re.sub(r"\[.*\]$", "", table["name"]).split(".")[-1]
         out[name] = {a["name"]: float(a["energy"]) for a in table["actions"]}
     if not out:
-        raise _err("no ERT tables found", path, "ERT.tables")
+        raise err("no ERT tables found", path, "ERT.tables")
     return out
-
-
-# ----------------------------------------------------------------------------- architecture
-
-def convert_arch(data: dict, file, ert: dict | None) -> dict:
-    arch = data.get("architecture", data)
-    nodes = arch.get("nodes")
-    if arch.get("version") not in (0.4, "0.4") or not isinstance(nodes, list):
-        raise _err("only Timeloop v0.4 architectures with a `nodes:` list are supported", file,
-                   "architecture.version", suggestion="the tutorial cases' format")
-    cycle_s, node_nm, levels = 1e-9, None, []
-    for i, node in enumerate(nodes):
-        tag, name = node.get("_tag"), node.get("name")
-        attrs = node.get("attributes", {}) or {}
-        if "global_cycle_seconds" in attrs:
-            cycle_s = float(attrs["global_cycle_seconds"])
-        if "technology" in attrs:
-            node_nm = str(attrs["technology"])
-        where = f"architecture.nodes.{i}"
-        if tag == "Container":
-            mesh = node.get("spatial", {}) or {}
-            x, y = int(mesh.get("meshX", 1)), int(mesh.get("meshY", 1))
-            if x * y > 1:
-                levels.append({"spatial": {"name": name, "x": x, "y": y}})
-        elif tag == "Component":
-            levels.append(_component(node, attrs, where, file, ert, cycle_s))
-        else:
-            raise _err(f"node tag !{tag} is not supported", file, where, allowed=("!Container", "!Component"))
-    if not levels or "compute" not in levels[-1]:
-        raise _err("the architecture must end with a MAC component", file, "architecture.nodes")
-    top = levels[0].get("memory")
-    if top is None:
-        raise _err("the outermost node must be a storage component", file, "architecture.nodes")
-    top["size"] = "unlimited"
-    return {"name": "timeloop_import", "description": f"imported from Timeloop arch {Path(file).name}",
-            "technology": {"node": node_nm or "45nm", "energy_table": "horowitz_45nm", "nominal_voltage": "0.9V"},
-            "operating_point": {"voltage": "0.9V", "frequency": f"{1e-6 / cycle_s:g}MHz"},
-            "levels": levels}
-
-
-def _component(node, attrs, where, file, ert, cycle_s) -> dict:
-    name, cls = node["name"], str(node.get("class", "")).lower()
-    energies = (ert or {}).get(name)
-    if cls.endswith("mac"):
-        width = int(attrs.get("width", attrs.get("datawidth", 8)))
-        fmt = f"int{width}" if cls.startswith("int") else ("fp32" if width >= 32 else "fp16")
-        compute = {"name": name, "format": fmt}
-        if energies:
-            compute["energy"] = {"mac": f"{energies.get('compute', energies.get('mac_random', 0.0))}pJ"}
-        return {"compute": compute}
-    kind = MEMORY_CLASSES.get(cls)
-    if kind is None:
-        raise _err(f"component class '{cls}' is not supported", file, f"{where}.class",
-                   allowed=tuple(MEMORY_CLASSES) + ("intmac", "fpmac"))
-    word = int(attrs.get("datawidth", attrs.get("word-bits", 8)))
-    width = int(attrs.get("width", word))
-    memory = {"name": name, "class": kind, "word_bits": word, "width_bits": width,
-              "keeps": ["weights", "inputs", "outputs"]}
-    depth = attrs.get("depth")
-    memory["size"] = "unlimited" if kind == "dram" or depth is None else f"{int(depth) * width}b"
-    if energies:
-        memory["energy"] = {a: f"{energies.get(a, 0.0)}pJ" for a in ("read", "write", "update")}
-        memory["leakage_power"] = f"{energies.get('leak', 0.0) * 1e-12 / cycle_s:g}W"
-    return {"memory": memory}
 
 
 # ----------------------------------------------------------------------------- mapping
 
-def _factors(text, file, where) -> dict[str, int]:
-    """'R=3 P=16' (inputs) or 'R3 P16' (the mapper's output)."""
-    out = {}
-    for item in str(text).split():
-        match = re.fullmatch(r"([A-Za-z_]\w*?)=?(\d+)", item)
-        if not match:
-            raise _err(f"cannot read factor '{item}'", file, where, suggestion="write e.g. 'R=3 P=16'")
-        out[match.group(1)] = int(match.group(2))
-    return out
-
-
-def convert_mapping(data: dict, file, arch: dict, layer_name: str) -> dict:
+def convert_mapping(data: dict, file, imp: ArchImport, dims: list[str], layer_name: str) -> dict:
+    """A Timeloop mapping → an accelsim mapping file. `dims` are Timeloop's dimension names in
+    problem order (where Timeloop puts the dims a permutation leaves out)."""
     entries = data.get("mapping", data)
     if not isinstance(entries, list):
-        raise _err("expected a `mapping:` list", file, "mapping")
-    names = [next(iter(l.values()))["name"] for l in arch["levels"] if "compute" not in l]
-    spatial = {l["spatial"]["name"] for l in arch["levels"] if "spatial" in l}
-    out = {name: {} for name in names}
+        raise err("expected a `mapping:` list", file, "mapping")
+    levels = {next(iter(l.values()))["name"]: l for l in imp.arch["levels"] if "compute" not in l}
+    keeps = {n: l["memory"]["keeps"] for n, l in levels.items() if "memory" in l}
+    out = {name: {} for name in levels}
+    storage_names = tuple(sorted(imp.storage))
     for i, e in enumerate(entries):
         where, target, kind = f"mapping.{i}", e.get("target"), e.get("type")
-        if kind in ("dataspace", "datatype"):
-            if target not in out:
-                raise _err(f"mapping target '{target}' is not a storage level", file, where, allowed=tuple(names))
-            bypass = sorted(_role(d, file) for d in e.get("bypass", []))
+        if kind in ("dataspace", "datatype", "bypass"):
+            if target not in imp.storage:
+                raise err(f"mapping target '{target}' is not a storage level", file, where, allowed=storage_names)
+            name = imp.storage[target]
+            if name is None:
+                continue  # a dummy level between fan-outs holds nothing anyway
+            bypass = sorted(r for r in {role(d, file, where) for d in e.get("bypass") or []} if r in keeps[name])
             if bypass:
-                out[target]["bypass"] = bypass
+                out[name]["bypass"] = bypass
             continue
-        factors = _factors(e.get("factors", ""), file, f"{where}.factors")
-        order = [d for d in reversed(str(e.get("permutation", "")))]   # Timeloop: inner → outer
-        order = [d for d in factors if d not in order] + order            # unlisted dims outermost
-        loops = {d.lower(): factors[d] for d in order if factors.get(d, 1) > 1}
+        factors = parse_factors(e.get("factors", ""), file, f"{where}.factors")
+        unknown = [d for d in factors if d not in dims]
+        if unknown:
+            raise err(f"factors name {unknown}, which are not problem dimensions", file, f"{where}.factors",
+                      allowed=tuple(dims))
+        # Timeloop appends the dims a permutation leaves out, in problem order, as the outermost
+        # loops (timeloop src/mapping/parser.cpp, lines ~305-315).
+        listed = list(str(e.get("permutation", "")).replace(" ", ""))
+        inner_to_outer = listed + [d for d in dims if d not in listed]
         if kind == "temporal":
-            if target not in out or target in spatial:
-                raise _err(f"temporal target '{target}' is not a storage level", file, where, allowed=tuple(names))
-            out[target]["temporal"] = loops
+            loops = {d.lower(): factors[d] for d in reversed(inner_to_outer) if factors.get(d, 1) > 1}
+            name = imp.storage.get(target, "?")
+            if name is None and not loops:
+                continue  # a dummy level's all-1 temporal directive
+            if name not in keeps:
+                raise err(f"temporal target '{target}' is not a storage level", file, where, allowed=storage_names)
+            out[name]["temporal"] = loops
         elif kind == "spatial":
-            if not loops:
-                continue  # a spatial directive with all factors 1 (e.g. on a 1x1 container)
-            if target not in spatial:
-                raise _err(f"spatial target '{target}' is not a container with a mesh", file, where,
-                           allowed=tuple(sorted(spatial)))
-            inner_to_outer = [d for d in str(e.get("permutation", "")) if factors.get(d, 1) > 1]
+            used = [d for d in inner_to_outer if factors.get(d, 1) > 1]
+            if not used:
+                continue  # all factors 1 (e.g. a 1x1 container)
+            if target not in imp.spatial:
+                raise err(f"spatial target '{target}' has no fan-out below it", file, where,
+                          allowed=tuple(sorted(imp.spatial)))
+            # The split counts positions in the whole permutation, unit factors included (Timeloop
+            # src/mapping/parser.cpp ~line 366: idim < split → X); the default puts all on X.
             split = int(e.get("split", len(inner_to_outer)))
-            x = {d.lower(): factors[d] for d in reversed(inner_to_outer[:split])}
-            y = {d.lower(): factors[d] for d in reversed(inner_to_outer[split:])}
-            out[target]["spatial"] = {k: v for k, v in (("x", x), ("y", y)) if v}
+            x = {d.lower(): factors[d] for d in reversed(inner_to_outer[:split]) if d in used}
+            y = {d.lower(): factors[d] for d in reversed(inner_to_outer[split:]) if d in used}
+            out[imp.spatial[target]]["spatial"] = {k: v for k, v in (("x", x), ("y", y)) if v}
         else:
-            raise _err(f"mapping type '{kind}' is not supported", file, f"{where}.type",
-                       allowed=("temporal", "spatial", "dataspace", "datatype"))
+            raise err(f"mapping type '{kind}' is not supported", file, f"{where}.type",
+                      allowed=("temporal", "spatial", "dataspace", "datatype"))
     return {"layers": {layer_name: {k: v for k, v in out.items() if v}}}
 
 
@@ -246,20 +153,53 @@ class TimeloopImport:
     arch_path: Path
     workload_path: Path
     mapping_path: Path | None
+    constraints_path: Path | None = None
 
 
-def import_timeloop(arch_path, problem_path, out_dir, mapping_path=None, ert_path=None) -> TimeloopImport:
+def import_timeloop(arch_path, problem_path, out_dir, mapping_path=None, ert_path=None,
+                    constraints_path=None, mapper_path=None) -> TimeloopImport:
+    """Write DIR/timeloop.{arch,workload}.yaml, and .map.yaml / .constraints.yaml when there is a
+    mapping / any constraint or mapper setting. `problem_path` may be None when the arch file has
+    a `problem:` section (Timeloop's parsed-processed-input.yaml)."""
     ert = read_ert(ert_path) if ert_path else None
-    arch = convert_arch(read_yaml(arch_path), arch_path, ert)
-    workload = convert_problem(read_yaml(problem_path), problem_path)
+    arch_data = read_yaml(arch_path)
+    if problem_path is None:
+        if "problem" not in arch_data:
+            raise err("no problem given and the arch file has no `problem:` section", arch_path, "problem",
+                      suggestion="pass --problem P.yaml")
+        problem_path, problem_data = arch_path, arch_data
+    else:
+        problem_data = read_yaml(problem_path)
+    imp = convert_arch(arch_data, arch_path, ert)
+    workload = convert_problem(problem_data, problem_path)
+    problem = problem_data.get("problem", problem_data)
+    dims = list(problem["shape"]["dimensions"])
+    bounds = {d: int(problem["instance"][d]) for d in dims}
+    layer = workload["layers"][0]["name"]
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    header = f"# Written by accelsim.importers.timeloop from {Path(arch_path).name}, {Path(problem_path).name}\n"
-    paths = [out / "timeloop.arch.yaml", out / "timeloop.workload.yaml"]
-    docs = [arch, workload]
+    sources = ", ".join(dict.fromkeys(Path(p).name for p in (arch_path, problem_path)))
+    header = f"# Written by accelsim.importers.timeloop from {sources}\n"
+    files = {"arch": (out / "timeloop.arch.yaml", imp.arch), "workload": (out / "timeloop.workload.yaml", workload)}
     if mapping_path:
-        paths.append(out / "timeloop.map.yaml")
-        docs.append(convert_mapping(read_yaml(mapping_path), mapping_path, arch, workload["layers"][0]["name"]))
-    for path, doc in zip(paths, docs):
-        path.write_text(header + yaml.safe_dump(doc, sort_keys=False))
-    return TimeloopImport(paths[0], paths[1], paths[2] if mapping_path else None)
+        files["mapping"] = (out / "timeloop.map.yaml",
+                            convert_mapping(read_yaml(mapping_path), mapping_path, imp, dims, layer))
+    targets = list(imp.targets)
+    for path in [constraints_path] if constraints_path else []:
+        data = read_yaml(path)
+        body = data.get("mapspace_constraints", data.get("mapspace", data))
+        listed = body.get("targets", body.get("constraints")) if isinstance(body, dict) else body
+        if not isinstance(listed, list):
+            raise err("expected `mapspace_constraints: {targets: [...]}`", path, "mapspace_constraints.targets")
+        targets += [{**t, "_where": f"mapspace_constraints.targets.{i}", "_file": path} for i, t in enumerate(listed)]
+    constraints = convert_constraints(targets, imp, bounds, arch_path)
+    if mapper_path:
+        constraints["mapper"] = convert_mapper(read_yaml(mapper_path), mapper_path)
+    if constraints:
+        files["constraints"] = (out / "timeloop.constraints.yaml", constraints)
+    for path, doc in files.values():
+        path.write_text(header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None))
+    return TimeloopImport(files["arch"][0], files["workload"][0],
+                          files["mapping"][0] if "mapping" in files else None,
+                          files["constraints"][0] if "constraints" in files else None)
