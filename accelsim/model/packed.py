@@ -1,0 +1,110 @@
+"""A layer on an arch as the arrays nest_kernel.evaluate_nest takes, and one-mapping evaluation.
+
+`pack_problem` runs once per (arch, layer); the mapper then evaluates many nests against it.
+`evaluate_packed` is the wrapper for one lowered nest: it allocates, calls the kernel and
+returns the energy, the cycles and the counts (the same numbers `analyze` and `layer_energy`
+give, which tests/kernels/test_nest_kernel.py checks).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..energy.activity import DENSE_ACTIVITY, LayerActivity
+from ..energy.model import ActionEnergies
+from ..ir.arch import Arch, Memory, Spatial
+from ..ir.einsum import Einsum
+from ..mapping.lower import LoweredNest
+from . import nest_kernel as K
+
+
+@dataclass(frozen=True)
+class PackedProblem:
+    dims: tuple[str, ...]
+    roles: tuple[str, ...]
+    axis_of: np.ndarray       # [tensor, dim] int64: the axis the dim indexes, −1 none
+    coef: np.ndarray          # [tensor, dim] int64: its coefficient there
+    n_axes: np.ndarray        # [tensor] int64
+    is_output: np.ndarray     # [tensor] bool
+    level_int: np.ndarray     # [level, KIND|CAPACITY|BLOCK] int64
+    level_float: np.ndarray   # [level, READ_BW|WRITE_BW|E_READ|E_WRITE|E_UPDATE] float64
+    capable: np.ndarray       # [level, tensor] bool
+    e_factor: np.ndarray      # [level, tensor] float64
+    energy_fixed_pj: float    # MAC energy: the same for every mapping of the layer
+    energy_per_cycle_pj: float  # overhead components and leakage of every hardware instance
+    max_span: int             # the longest tensor axis (points), for the occupancy scratch
+
+    @property
+    def max_axes(self) -> int:
+        return int(self.n_axes.max())
+
+    def arrays(self) -> tuple:
+        """The problem arguments of evaluate_nest, in order."""
+        return (self.axis_of, self.coef, self.n_axes, self.is_output, self.level_int, self.level_float,
+                self.capable, self.e_factor, self.energy_fixed_pj, self.energy_per_cycle_pj)
+
+
+def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies,
+                 activity: LayerActivity = DENSE_ACTIVITY) -> PackedProblem:
+    dims, roles = einsum.dims, einsum.roles
+    tensors = [einsum.tensor(r) for r in roles]
+    axis_of = np.full((len(roles), len(dims)), -1, dtype=np.int64)
+    coef = np.zeros((len(roles), len(dims)), dtype=np.int64)
+    span = 1
+    for ti, t in enumerate(tensors):
+        for a, axis in enumerate(t.axes):
+            for term in axis:
+                axis_of[ti, dims.index(term.dim)] = a
+                coef[ti, dims.index(term.dim)] = term.coef
+            span = max(span, 1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis))
+    n_levels = len(arch.levels)
+    level_int = np.zeros((n_levels, 3), dtype=np.int64)
+    level_float = np.zeros((n_levels, 5), dtype=np.float64)
+    capable = np.zeros((n_levels, len(roles)), dtype=np.bool_)
+    e_factor = np.ones((n_levels, len(roles)), dtype=np.float64)
+    for i, level in enumerate(arch.levels):
+        if isinstance(level, Memory):
+            cap = level.capacity_words
+            level_int[i] = (K.MEMORY, -1 if cap is None else cap, level.block_words)
+            level_float[i] = (level.read_bw_words or 0.0, level.write_bw_words or 0.0,
+                              energies.read_pj[level.name], energies.write_pj[level.name],
+                              energies.update_pj[level.name])
+            e_factor[i] = [activity.memory_factor(level, r) for r in roles]
+        elif isinstance(level, Spatial):
+            level_int[i, K.KIND] = K.SPATIAL
+            capable[i] = [level.reduction if r == "outputs" else level.multicast for r in roles]
+        else:
+            level_int[i, K.KIND] = K.COMPUTE
+    instances = {l.name: l.instances for l in arch.levels} | {o.name: 1 for o in arch.overhead}
+    leak_pj_per_cycle = sum(w * instances[name] for name, w in energies.leakage_w.items()) \
+        / arch.frequency_hz * 1e12
+    per_cycle = sum((energies.overhead_pj_per_cycle or {}).values()) + leak_pj_per_cycle
+    return PackedProblem(dims, roles, axis_of, coef, np.array([len(t.axes) for t in tensors], dtype=np.int64),
+                         np.array([r == "outputs" for r in roles], dtype=np.bool_), level_int, level_float,
+                         capable, e_factor, einsum.macs * energies.mac_pj * activity.mac, per_cycle, span)
+
+
+@dataclass(frozen=True)
+class PackedResult:
+    status: int               # nest_kernel.OK, OVER_CAPACITY or BROKEN
+    energy_pj: float
+    cycles: int
+    counts: np.ndarray        # [level, tensor, READS|FILLS|UPDATES|TILE] per instance
+    instances: np.ndarray     # [level] utilized instances
+
+
+def scratch_for(problem: PackedProblem, max_loops: int):
+    return K.nest_scratch(max_loops, problem.max_axes, problem.max_span, len(problem.dims))
+
+
+def evaluate_packed(problem: PackedProblem, nest: LoweredNest) -> PackedResult:
+    n_levels = problem.level_int.shape[0]
+    counts = np.zeros((n_levels, len(problem.roles), 4), dtype=np.int64)
+    instances = np.zeros(n_levels, dtype=np.int64)
+    level_cycles = np.zeros(n_levels, dtype=np.int64)
+    keeps = np.ascontiguousarray(nest.keeps)
+    status, energy, cycles = K.evaluate_nest(
+        nest.loop_dim, nest.loop_bound, nest.loop_level, nest.loop_spatial, nest.n_loops, keeps,
+        *problem.arrays(), counts, instances, level_cycles, scratch_for(problem, max(1, nest.n_loops)))
+    return PackedResult(int(status), float(energy), int(cycles), counts, instances)
