@@ -157,11 +157,9 @@ def cmd_plot(args) -> int:
 def cmd_import_timeloop(args) -> int:
     from .importers.timeloop import import_timeloop
 
-    if args.constraints:
-        raise SpecError("--constraints needs the mapper, which accelsim does not have yet; "
-                        "import a fixed mapping with --mapping")
-    imp = import_timeloop(args.arch, args.problem, args.out, args.mapping, args.ert)
-    written = [p for p in (imp.arch_path, imp.workload_path, imp.mapping_path) if p]
+    imp = import_timeloop(args.arch, args.problem, args.out, args.mapping, args.ert,
+                          args.constraints, args.mapper)
+    written = [p for p in (imp.arch_path, imp.workload_path, imp.mapping_path, imp.constraints_path) if p]
     print("wrote " + ", ".join(str(p) for p in written))
     run = f"accelsim run {imp.arch_path} {imp.workload_path}"
     print(f"run it: {run}" + (f" --mapping {imp.mapping_path}" if imp.mapping_path else " --dataflow ws"))
@@ -271,11 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     scs.add_argument("--json", metavar="PATH", help="also write the per-layer report as JSON")
     scs.set_defaults(func=cmd_import)
 
-    tl = imp_sub.add_parser("timeloop", help="Timeloop v0.4 arch + problem [+ mapping] [+ ERT]")
-    tl.add_argument("--arch", required=True, help="Timeloop architecture YAML (v0.4 nodes list)")
-    tl.add_argument("--problem", required=True, help="Timeloop problem YAML")
+    tl = imp_sub.add_parser("timeloop", help="Timeloop v0.4 arch + problem [+ mapping] [+ constraints] [+ ERT]")
+    tl.add_argument("--arch", required=True, help="Timeloop architecture YAML (v0.4 nodes list, or "
+                    "Timeloop's flattened parsed-processed-input.yaml)")
+    tl.add_argument("--problem", help="Timeloop problem YAML (omit if the arch file has a problem: section)")
     tl.add_argument("--mapping", help="Timeloop mapping YAML (permutations inner to outer)")
-    tl.add_argument("--constraints", help="Timeloop mapper constraints (needs the mapper: not yet)")
+    tl.add_argument("--constraints", help="Timeloop mapspace_constraints YAML → timeloop.constraints.yaml")
+    tl.add_argument("--mapper", help="Timeloop mapper: section (objective, search) → the constraints file")
     tl.add_argument("--ert", help="Accelergy ERT YAML: per-action energies to use")
     tl.add_argument("--out", required=True, help="folder for the accelsim files")
     tl.set_defaults(func=cmd_import_timeloop)

@@ -222,15 +222,21 @@ class _Target:
 
 def convert_mapper(data: dict, file) -> dict:
     """A Timeloop `mapper:` section → accelsim's `mapper:` block."""
-    body = data.get("mapper", data)
-    raw = None
-    for key in ("optimization_metric", "optimization_metrics"):  # mapper.cpp ~159-170: first wins
-        value = body.get(key)
-        if value:
-            raw, where = ([value] if isinstance(value, str) else list(value)), f"mapper.{key}"
-            break
-    if raw is None:
-        raw, where = ["edp"], "mapper"  # Timeloop's default (mapper.cpp ~169)
+    if not isinstance(data.get("mapper"), dict):
+        raise err("expected a `mapper:` section", file, "mapper")
+    body = data["mapper"]
+    # Timeloop reads a scalar `optimization_metric` first, else the `optimization_metrics` list,
+    # else edp (src/applications/mapper/mapper.cpp, lines ~159-170). A *list* under
+    # `optimization_metric` is not a scalar, so Timeloop skips it (compound-config.cpp line 428):
+    # T05's `optimization_metric: [delay, energy]` ran with edp, and so does the import.
+    if isinstance(body.get("optimization_metric"), str):
+        raw, where = [body["optimization_metric"]], "mapper.optimization_metric"
+    elif "optimization_metrics" in body:
+        raw, where = list(body["optimization_metrics"] or []), "mapper.optimization_metrics"
+        if not raw:
+            raise err("optimization_metrics is empty", file, where, allowed=tuple(METRICS))
+    else:
+        raw, where = ["edp"], "mapper"
     bad = [m for m in raw if m not in METRICS]
     if bad:
         raise err(f"optimization metric(s) {bad} are not supported", file, where, allowed=tuple(METRICS))
