@@ -55,15 +55,15 @@ class _Target:
     def __init__(self, t, imp, bounds, file):
         self.t, self.imp, self.bounds, self.file = t, imp, bounds, file
         self.where = t.get("_where", "targets")
+        self.kind = t.get("type")
+        if self.kind not in TYPES:
+            raise err(f"constraint type '{self.kind}' is not supported", file, f"{self.where}.type", allowed=TYPES)
         unknown = sorted(k for k in t if not k.startswith("_") and k not in KNOWN_KEYS)
         if unknown:
             raise err(f"constraint key(s) {unknown} are not supported", file, f"{self.where}.{unknown[0]}",
                       allowed=tuple(sorted(KNOWN_KEYS)),
                       suggestion="maximize_dims is resolved by Timeloop's front end: import its "
                                  "ref/parsed-processed-input.yaml" if "maximize_dims" in unknown else None)
-        self.kind = t.get("type")
-        if self.kind not in TYPES:
-            raise err(f"constraint type '{self.kind}' is not supported", file, f"{self.where}.type", allowed=TYPES)
         self.name = t.get("target", t.get("name"))
 
     def apply(self, per_level):

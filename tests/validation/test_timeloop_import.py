@@ -231,3 +231,108 @@ def test_parallel_group_becomes_consecutive_levels_in_timeloop_order(tmp_path):
     assert (keeps["ifmap_spad"], keeps["weights_spad"], keeps["psum_spad"]) == (["inputs"], ["weights"], ["outputs"])
     psum = next(l["memory"] for l in levels if "memory" in l and l["memory"]["name"] == "psum_spad")
     assert (psum["word_bits"], psum["size"], psum["read_bandwidth"]) == (16, "256b", "2 words/cycle")
+
+
+# ----------------------------------------------------------------------------- constraints
+
+def _constraints(tmp_path, arch, problem=None, constraints=None, mapper=None):
+    imp = import_timeloop(arch, problem, tmp_path, constraints_path=constraints, mapper_path=mapper)
+    return yaml.safe_load(imp.constraints_path.read_text()) if imp.constraints_path else None
+
+
+def test_t05_constraints_convert(tmp_path):
+    refcase_stats("T05_mapper_baked", "timeloop-mapper")
+    arch, problem, folder = inputs("T05_mapper_baked")
+    got = _constraints(tmp_path / "baked", arch, problem, folder / "conv1d+oc-3level-1mapping.constraints.yaml",
+                       folder / "exhaustive.mapper.yaml")
+    c = got["constraints"]
+    # GlobalBuffer `factors: R=1 P=16 K=16`, `permutation: PRK` (inner → outer: P innermost, then R, K).
+    assert c["GlobalBuffer"]["factors"] == {"r": 1, "p": 16, "k": 16}
+    assert c["GlobalBuffer"]["order"] == ["k", "p"]           # R (factor 1) has no loop
+    assert c["RegisterFile"] == {"factors": {"r": 3, "p": 1, "k": 2}, "order": ["k", "r"],
+                                 "keep": ["weights", "inputs", "outputs"]}
+    assert c["MainMemory"] == {"factors": {"r": 1, "p": 1, "k": 1}}
+    # `optimization_metric: [delay, energy]` is a list, which Timeloop skips for its default edp.
+    assert got["mapper"] == {"objective": "edp", "search": "exhaustive", "seed": 0}
+
+    arch, problem, folder = inputs("T05_mapper_freebypass")
+    free = _constraints(tmp_path / "free", arch, problem, folder / "conv1d+oc-3level-freebypass.constraints.yaml")
+    assert "keep" not in free["constraints"]["GlobalBuffer"] and "mapper" not in free
+    arch, problem, folder = inputs("T05_mapper_null")
+    assert _constraints(tmp_path / "null", arch, problem, folder / "null.constraints.yaml") is None
+
+
+def test_t06_embedded_constraints_convert(tmp_path):
+    refcase_stats("T06_eyeriss_vgg02_l5", "timeloop-mapper")
+    folder = REFCASES / "T06_eyeriss_vgg02_l5"
+    got = _constraints(tmp_path / "n", folder / "inputs" / "eyeriss_like.yaml", folder / "inputs" / "VGG02_layer5.yaml",
+                       mapper=folder / "inputs" / "mapper.yaml")
+    c = got["constraints"]
+    assert c["shared_glb"] == {"keep": ["inputs", "outputs"], "bypass": ["weights"]}
+    # PE_column: permutation [N, C, P, R, S, Q, M], split 7 (= all on X), N C P R S fixed to 1.
+    assert set(c["PE_column"]["x"]["dims"]) == {"q", "m"} and c["PE_column"]["y"]["dims"] == []
+    # PE: [N, P, Q, R, S, C, M], split 4: N P Q R (all 1) on X, S C M on Y.
+    assert c["PE"]["x"]["dims"] == [] and set(c["PE"]["y"]["dims"]) == {"s", "c", "m"}
+    # weights_spad: [N, M, P, Q, S, C, R] with N M P Q S = 1: C innermost, R above it.
+    assert c["weights_spad"]["order"] == ["r", "c"]
+    assert c["weights_spad"]["factors"] == {"n": 1, "m": 1, "p": 1, "q": 1, "s": 1}
+    assert c["psum_spad"]["order"] == ["m"] and c["ifmap_spad"]["keep"] == ["inputs"]
+    assert got["mapper"] == {"objective": ["cycles", "energy"], "search": "random", "seed": 0}
+    # The flattened spec Timeloop read says the same (its spads also list the bypasses, which the
+    # !Parallel import already makes structural).
+    flat = _constraints(tmp_path / "p", folder / "ref" / "parsed-processed-input.yaml")["constraints"]
+    for name, entry in flat.items():
+        assert {k: v for k, v in entry.items() if not (k == "bypass" and name.endswith("_spad"))} == c[name]
+
+
+def test_split_counts_the_front_ends_unit_dims(tmp_path):
+    """simple_ws's PE constraint `[C, M]`, split 1: Timeloop's front end prepends the unit dims
+    (NQPSR), so X gets only N and C, M both land on Y (the mapper's choice was split 0)."""
+    refcase_stats("E_simple_weight_stationary", "timeloop-mapper")
+    folder = REFCASES / "E_simple_weight_stationary"
+    nodes = _constraints(tmp_path / "n", folder / "inputs" / "arch.yaml", folder / "inputs" / "_include" / "default_problem.yaml")
+    assert nodes["constraints"]["PE"] == {"x": {"dims": []}, "y": {"dims": ["c", "m"]}}
+    assert nodes["constraints"]["pe_spad"]["order"] == ["s", "r", "q", "p"]  # [P, Q, R, S]: P innermost
+    flat = _constraints(tmp_path / "p", folder / "ref" / "parsed-processed-input.yaml")
+    assert flat["constraints"]["PE"] == nodes["constraints"]["PE"]
+
+
+@pytest.mark.parametrize("target, message", [
+    ({"target": "GlobalBuffer", "type": "temporal", "permutation": "P_K"}, "pins outermost loops"),
+    ({"target": "GlobalBuffer", "type": "temporal", "factors": "K<=4"}, "cannot read factor 'K<=4'"),
+    ({"target": "GlobalBuffer", "type": "temporal", "maximize_dims": [["K"]]}, r"\['maximize_dims'\] are not supported"),
+    ({"target": "GlobalBuffer", "type": "utilization", "min": 0.5}, "constraint type 'utilization'"),
+    ({"target": "Nowhere", "type": "temporal", "factors": "K=2"}, "'Nowhere' is not a storage level"),
+    ({"target": "GlobalBuffer", "type": "temporal", "factors": "K=64"}, "exceeds the problem's K=32"),
+])
+def test_unsupported_constraints_are_spec_errors(target, message, tmp_path):
+    refcase_stats("T05_mapper_baked", "timeloop-mapper")
+    arch, problem, _ = inputs("T05_mapper_baked")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"mapspace_constraints": {"targets": [target]}}))
+    with pytest.raises(accelsim.SpecError, match=message):
+        import_timeloop(arch, problem, tmp_path / "out", constraints_path=path)
+
+
+def test_unsupported_metric_is_a_spec_error(tmp_path):
+    refcase_stats("T05_mapper_baked", "timeloop-mapper")
+    arch, problem, _ = inputs("T05_mapper_baked")
+    path = tmp_path / "m.yaml"
+    path.write_text("mapper: {optimization_metrics: [last_level_accesses], algorithm: random}\n")
+    with pytest.raises(accelsim.SpecError, match=r"\['last_level_accesses'\] are not supported"):
+        import_timeloop(arch, problem, tmp_path / "out", mapper_path=path)
+
+
+def test_import_command_with_constraints(tmp_path, capsys):
+    from accelsim.cli import main
+    refcase_stats("T05_mapper_baked", "timeloop-mapper")
+    arch, problem, folder = inputs("T05_mapper_baked")
+    assert main(["import", "timeloop", "--arch", str(arch), "--problem", str(problem), "--constraints",
+                 str(folder / "conv1d+oc-3level-1mapping.constraints.yaml"), "--mapper",
+                 str(folder / "exhaustive.mapper.yaml"), "--out", str(tmp_path)]) == 0
+    assert "timeloop.constraints.yaml" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mapspace_constraints: {targets: [{target: GlobalBuffer, type: temporal, permutation: P_K}]}\n")
+    assert main(["import", "timeloop", "--arch", str(arch), "--problem", str(problem), "--constraints", str(bad),
+                 "--out", str(tmp_path / "b")]) != 0
+    assert "pins outermost loops" in capsys.readouterr().err
