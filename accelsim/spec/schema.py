@@ -284,3 +284,45 @@ class LevelMappingSpec(Strict):
 
 class MappingSpec(Strict):
     layers: dict[str, dict[str, LevelMappingSpec]] = Field(description="layer name → level name → loops")
+
+
+# ----------------------------------------------------------------------------- mapper constraints
+
+class AxisConstraint(Strict):
+    dims: Optional[list[str]] = Field(None, description="dims that may unroll on this axis; omitted: any")
+    factors: dict[str, int] = Field(default_factory=dict, description="fixed spatial factors on this axis")
+
+
+class LevelConstraintSpec(Strict):
+    """What the mapper may choose at one level (as Timeloop's mapspace constraints)."""
+
+    factors: dict[str, int] = Field(default_factory=dict, description="fixed temporal factors at this "
+                                    "memory level (1: the dim is not iterated here); unlisted dims are free")
+    order: Optional[list[str]] = Field(None, description="this level's innermost loops, outer → inner; "
+                                       "unlisted dims sit above them in any order")
+    keep: list[Role] = Field(default_factory=list, description="tensors this level must keep")
+    bypass: list[Role] = Field(default_factory=list, description="tensors this level must not keep")
+    x: Optional[AxisConstraint] = Field(None, description="a spatial level's x axis")
+    y: Optional[AxisConstraint] = Field(None, description="a spatial level's y axis")
+
+
+Metric = Literal["energy", "cycles", "edp"]
+
+
+class MapperSettingsSpec(Strict):
+    objective: Metric | list[Metric] | dict[Literal["energy", "cycles"], float] = Field(
+        "edp", description="what the mapper minimizes: energy, cycles, edp (energy × cycles), a list "
+        "compared in order (e.g. [cycles, energy]), or weights {energy: a, cycles: b} minimizing "
+        "energy^a × cycles^b")
+    search: Literal["auto", "exhaustive", "random", "hill_climb"] = Field(
+        "auto", description="auto: exhaustive when the mapspace has at most `exhaustive_limit` points, "
+        "else random sampling followed by hill climbing")
+    evaluations: int = Field(300_000, ge=1, description="evaluation budget per layer of a heuristic search")
+    exhaustive_limit: int = Field(5_000_000, ge=1, description="largest mapspace auto searches exhaustively")
+    seed: int = Field(0, description="random seed: the same seed gives the same mapping")
+
+
+class ConstraintsSpec(Strict):
+    constraints: dict[str, LevelConstraintSpec] = Field(default_factory=dict,
+                                                        description="level name → what the mapper may choose there")
+    mapper: MapperSettingsSpec = Field(default_factory=MapperSettingsSpec)

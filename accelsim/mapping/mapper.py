@@ -1,0 +1,126 @@
+"""The mapper: search a layer's mapspace for the best mapping under constraints and an objective.
+
+Small mapspaces (at most `exhaustive_limit` points after the exact prunes of mapspace.py) are
+searched exhaustively. Larger ones get a seeded heuristic: uniform random sampling for a fifth
+of the evaluation budget (it finds the feasible regions), then hill climbing with restarts for
+the rest (a prime factor of one dim moves between levels, two loops of a level swap, or a bypass
+bit flips; moves no worse than the current point are taken, so plateaus are crossed; a climb
+that gains nothing for `patience` moves restarts from the best of a few fresh samples). The same
+seed gives the same mapping. Every evaluation is the jitted analytical model on lowered arrays;
+the winner is decoded to a Mapping and re-evaluated through the Python wrapper as a check.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..energy.activity import DENSE_ACTIVITY, LayerActivity
+from ..energy.model import ActionEnergies
+from ..errors import AccelsimBug, MappingError
+from ..ir.arch import Arch
+from ..ir.einsum import Einsum
+from ..model.packed import evaluate_packed, pack_problem, scratch_for
+from . import search_kernels as S
+from .constraints import NO_CONSTRAINTS, Constraints
+from .lower import lower
+from .mapping import Mapping, check_mapping
+from .mapspace import Mapspace, build_mapspace, decode
+
+HEURISTIC_RANDOM_SHARE = 0.2
+PATIENCE = 400          # hill-climb moves without gain before a restart
+RESTART_SAMPLES = 200   # random samples a restart picks its start from
+
+
+@dataclass(frozen=True)
+class MapperResult:
+    mapping: Mapping
+    energy_pj: float
+    cycles: int
+    algorithm: str         # 'exhaustive' or 'random+hill_climb'
+    objective: str
+    mapspace_size: int     # points before the fit/capacity prunes (a lower bound past the limit)
+    evaluations: int       # calls to the model
+    feasible: int          # of those, mappings that fit every buffer
+    unfit: int             # candidates pruned before evaluation (a fan-out axis over-full)
+    seconds: float
+
+    @property
+    def evaluations_per_second(self) -> float:
+        return self.evaluations / self.seconds if self.seconds > 0 else float("inf")
+
+    def summary(self) -> dict:
+        """What a result records about the search (no wall-clock time: results stay reproducible)."""
+        return {"algorithm": self.algorithm, "objective": self.objective, "mapspace_size": self.mapspace_size,
+                "evaluations": self.evaluations, "feasible": self.feasible, "unfit": self.unfit}
+
+
+def _space_arrays(space: Mapspace) -> tuple:
+    n_mem, n_dims = space.tail.shape
+    mem_slot = np.zeros(n_mem, dtype=np.int64)
+    for s in range(space.n_slots):
+        if space.slot_mem[s] >= 0:
+            mem_slot[space.slot_mem[s]] = s
+    base_perm = np.zeros((n_mem, n_dims), dtype=np.int64)
+    n_free = np.zeros(n_mem, dtype=np.int64)
+    for mi in range(n_mem):
+        tail = list(space.tail[mi, :space.n_tail[mi]])
+        free = [d for d in range(n_dims) if d not in tail]
+        base_perm[mi] = free + tail
+        n_free[mi] = len(free)
+    free_bits = np.argwhere(space.keep_free).astype(np.int64).reshape(-1, 2)
+    return (space.slot_level, space.slot_axis, space.slot_size, space.slot_mem, space.rows, space.row_start,
+            mem_slot, space.order_matters, base_perm, n_free, space.keep_base.copy(), free_bits)
+
+
+def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
+                   constraints: Constraints = NO_CONSTRAINTS,
+                   activity: LayerActivity = DENSE_ACTIVITY) -> MapperResult:
+    """The best mapping of `einsum` on `arch` that the constraints allow, by their objective."""
+    settings = constraints.settings
+    space = build_mapspace(arch, einsum, constraints)
+    problem = pack_problem(arch, einsum, energies, activity)
+    size = space.size(limit=settings.exhaustive_limit)
+    algorithm = settings.search
+    if algorithm == "auto":
+        algorithm = "exhaustive" if size <= settings.exhaustive_limit else "heuristic"
+    max_loops = space.n_slots * len(space.dims)
+    n_levels = len(arch.levels)
+    work = (np.zeros(max_loops, np.int64), np.zeros(max_loops, np.int64), np.zeros(max_loops, np.int64),
+            np.zeros(max_loops, np.bool_), np.zeros((n_levels, len(space.roles), 4), np.int64),
+            np.zeros(n_levels, np.int64), np.zeros(n_levels, np.int64), scratch_for(problem, max_loops))
+    arrays = _space_arrays(space)
+    weights = np.array(settings.objective.weights, dtype=np.float64)
+    best_fac = np.ones((space.n_slots, len(space.dims)), dtype=np.int64)
+    best_perm = arrays[8].copy()
+    best_keeps = space.keep_base.copy()
+    best = np.full(4, np.inf)
+    stats = np.zeros(4, dtype=np.int64)
+    args = (best_fac, best_perm, best_keeps, best, stats)
+    start = time.perf_counter()
+    if algorithm == "exhaustive":
+        S.search_exhaustive(arrays, problem.arrays(), weights, work, *args)
+    else:
+        budget = settings.evaluations
+        random_evals = max(1, int(budget * HEURISTIC_RANDOM_SHARE)) if algorithm != "hill_climb" else 0
+        if algorithm in ("random", "heuristic"):
+            S.search_random(arrays, problem.arrays(), weights, work,
+                            budget if algorithm == "random" else random_evals, settings.seed, *args)
+        if algorithm in ("hill_climb", "heuristic"):
+            S.search_hill_climb(arrays, space.fixed, space.allowed, problem.arrays(), weights, work,
+                                budget - random_evals, settings.seed + 1, PATIENCE, RESTART_SAMPLES, *args)
+        algorithm = {"heuristic": "random+hill_climb"}.get(algorithm, algorithm)
+    seconds = time.perf_counter() - start
+    if not np.isfinite(best[0]):
+        raise MappingError(f"the mapper found no mapping that fits every buffer ({stats[S.EVALS]} evaluated, "
+                           f"{stats[S.UNFIT]} over-full fan-outs, mapspace ≈ {size:.3g} points); relax the "
+                           f"constraints or raise the evaluation budget")
+    mapping = decode(arch, space, best_fac, best_perm, best_keeps)
+    check_mapping(arch, einsum, mapping)
+    again = evaluate_packed(problem, lower(arch, einsum, mapping))
+    if again.cycles != int(best[3]) or abs(again.energy_pj - best[2]) > 1e-9 * best[2]:
+        raise AccelsimBug(f"the decoded best mapping evaluates to {again.energy_pj} pJ / {again.cycles} cycles, "
+                          f"the search saw {best[2]} pJ / {int(best[3])} cycles")
+    return MapperResult(mapping, float(best[2]), int(best[3]), algorithm, settings.objective.text, int(size),
+                        int(stats[S.EVALS]), int(stats[S.FEASIBLE]), int(stats[S.UNFIT]), seconds)

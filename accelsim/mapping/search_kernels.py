@@ -1,0 +1,314 @@
+"""Mapspace search kernels: exhaustive, random sampling and hill climbing, all jitted.
+
+Each candidate point (fac, perm, keeps — see mapping/mapspace.py) is lowered to loop arrays
+and evaluated by model/nest_kernel.evaluate_nest. The objective is lexicographic over two
+scores, each a·log(energy) + b·log(cycles). `space` and `problem` are the tuples built by
+mapping/mapper.py; `stats` counts EVALS (calls to the model), FEASIBLE, UNFIT (pruned before
+evaluation: a fan-out axis over-full) and IMPROVED.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..model.nest_kernel import OK, evaluate_nest
+
+EVALS, FEASIBLE, UNFIT, IMPROVED = 0, 1, 2, 3
+TEMPORAL = -1
+INF = np.inf
+
+
+@njit(cache=True, _nrt=False)
+def _fits(fac, slot_axis, slot_size):
+    for s in range(fac.shape[0]):
+        if slot_axis[s] != TEMPORAL:
+            used = 1
+            for d in range(fac.shape[1]):
+                used *= fac[s, d]
+            if used > slot_size[s]:
+                return False
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial):
+    n = 0
+    n_dims = fac.shape[1]
+    for s in range(fac.shape[0]):
+        temporal = slot_axis[s] == TEMPORAL
+        for q in range(n_dims):
+            d = perm[slot_mem[s], q] if temporal else q
+            f = fac[s, d]
+            if f > 1:
+                loop_dim[n], loop_bound[n], loop_level[n], loop_spatial[n] = d, f, slot_level[s], not temporal
+                n += 1
+    return n
+
+
+@njit(cache=True, _nrt=False)
+def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
+    """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible."""
+    (slot_level, slot_axis, slot_size, slot_mem) = space[:4]
+    loop_dim, loop_bound, loop_level, loop_spatial, counts, instances, level_cycles, scratch = work
+    n = _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial)
+    axis_of, coef, n_axes, is_output, level_int, level_float, capable, e_factor, e_fixed, e_cycle = problem
+    stats[EVALS] += 1
+    status, energy, cycles = evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
+                                           axis_of, coef, n_axes, is_output, level_int, level_float,
+                                           capable, e_factor, e_fixed, e_cycle, counts, instances,
+                                           level_cycles, scratch)
+    if status != OK:
+        return False
+    stats[FEASIBLE] += 1
+    le, lc = np.log(energy), np.log(cycles)
+    out[0] = weights[0, 0] * le + weights[0, 1] * lc
+    out[1] = weights[1, 0] * le + weights[1, 1] * lc
+    out[2] = energy
+    out[3] = cycles
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def _better(a, b):
+    """Is score pair a strictly better than b (relative tie tolerance on the first)?"""
+    if b[0] == INF:
+        return a[0] < INF
+    tol = 1e-12 * max(1.0, abs(b[0]))
+    if a[0] < b[0] - tol:
+        return True
+    if a[0] > b[0] + tol:
+        return False
+    return a[1] < b[1] - 1e-12 * max(1.0, abs(b[1]))
+
+
+@njit(cache=True)
+def _keep(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best):
+    best_fac[:, :] = fac
+    best_perm[:, :] = perm
+    best_keeps[:, :] = keeps
+    best[:] = out
+
+
+@njit(cache=True)
+def search_exhaustive(space, problem, weights, work, best_fac, best_perm, best_keeps, best, stats):
+    """Every factorization × every order of the levels whose order matters × every bypass."""
+    (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
+     base_perm, n_free, keep_base, free_bits) = space
+    n_slots, n_dims = rows.shape[1], row_start.shape[0] - 1
+    n_mem = base_perm.shape[0]
+    fac = np.zeros((n_slots, n_dims), dtype=np.int64)
+    perm = base_perm.copy()
+    keeps = keep_base.copy()
+    choice = np.zeros(n_dims, dtype=np.int64)
+    active = np.zeros((n_mem, n_dims), dtype=np.int64)
+    n_active = np.zeros(n_mem, dtype=np.int64)
+    radix = np.ones(n_mem, dtype=np.int64)
+    out = np.zeros(4)
+    n_bits = free_bits.shape[0]
+    while True:
+        for d in range(n_dims):
+            fac[:, d] = rows[row_start[d] + choice[d]]
+        if not _fits(fac, slot_axis, slot_size):
+            stats[UNFIT] += 1
+        else:
+            orders = 1
+            for mi in range(n_mem):
+                n_active[mi] = 0
+                if order_matters[mi]:
+                    # perm[mi] = the active free dims (permuted below), the unit ones, the tail.
+                    s = mem_slot[mi]
+                    for q in range(n_free[mi]):
+                        if fac[s, base_perm[mi, q]] > 1:
+                            active[mi, n_active[mi]] = base_perm[mi, q]
+                            n_active[mi] += 1
+                    k = n_active[mi]
+                    for q in range(n_free[mi]):
+                        if fac[s, base_perm[mi, q]] == 1:
+                            perm[mi, k] = base_perm[mi, q]
+                            k += 1
+                r = 1
+                for k in range(2, n_active[mi] + 1):
+                    r *= k
+                radix[mi] = r
+                orders *= r
+            for o in range(orders):
+                rest = o
+                for mi in range(n_mem):
+                    if n_active[mi] > 0:
+                        _nth_permutation(active[mi], n_active[mi], rest % radix[mi], perm[mi])
+                        rest //= radix[mi]
+                for mask in range(1 << n_bits):
+                    for b in range(n_bits):
+                        keeps[free_bits[b, 0], free_bits[b, 1]] = (mask >> b) & 1 == 0
+                    if _score(fac, perm, keeps, space, problem, weights, work, stats, out) and _better(out, best):
+                        _keep(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best)
+                        stats[IMPROVED] += 1
+        d = 0  # odometer over each dim's factorizations
+        while d < n_dims:
+            choice[d] += 1
+            if choice[d] < row_start[d + 1] - row_start[d]:
+                break
+            choice[d] = 0
+            d += 1
+        if d == n_dims:
+            return
+
+
+@njit(cache=True, _nrt=False)
+def _nth_permutation(items, n, index, dest):
+    """dest[:n] = the index-th permutation (factorial number system) of items[:n]."""
+    for q in range(n):
+        dest[q] = items[q]
+    for q in range(n):
+        r = 1
+        for k in range(2, n - q):
+            r *= k
+        pick = q + index // r
+        index %= r
+        chosen = dest[pick]
+        for k in range(pick, q, -1):
+            dest[k] = dest[k - 1]
+        dest[q] = chosen
+
+
+@njit(cache=True)
+def _random_point(space, fac, perm, keeps):
+    (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
+     base_perm, n_free, keep_base, free_bits) = space
+    for d in range(row_start.shape[0] - 1):
+        fac[:, d] = rows[row_start[d] + np.random.randint(row_start[d + 1] - row_start[d])]
+    for mi in range(perm.shape[0]):
+        perm[mi, :] = base_perm[mi]
+        if order_matters[mi]:
+            for q in range(n_free[mi] - 1, 0, -1):  # Fisher–Yates over the free part
+                k = np.random.randint(q + 1)
+                perm[mi, q], perm[mi, k] = perm[mi, k], perm[mi, q]
+    keeps[:, :] = keep_base
+    for b in range(free_bits.shape[0]):
+        keeps[free_bits[b, 0], free_bits[b, 1]] = np.random.random() < 0.5
+
+
+@njit(cache=True)
+def search_random(space, problem, weights, work, n_evals, seed, best_fac, best_perm, best_keeps, best, stats):
+    """Uniform samples: a factorization per dim, a free order per level, each bypass bit."""
+    np.random.seed(seed)
+    fac = np.zeros_like(best_fac)
+    perm = best_perm.copy()
+    keeps = best_keeps.copy()
+    out = np.zeros(4)
+    start = stats[EVALS]
+    tries = 0
+    while stats[EVALS] - start < n_evals and tries < 50 * n_evals:
+        tries += 1
+        _random_point(space, fac, perm, keeps)
+        if not _fits(fac, space[1], space[2]):
+            stats[UNFIT] += 1
+            continue
+        if _score(fac, perm, keeps, space, problem, weights, work, stats, out) and _better(out, best):
+            _keep(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best)
+            stats[IMPROVED] += 1
+
+
+@njit(cache=True)
+def _move(space, fixed, allowed, fac, perm, keeps):
+    """One random neighbour: a prime factor of one dim moves to another slot, two active
+    loops of one level swap, or one bypass bit flips. False if the move found nothing to do."""
+    (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
+     base_perm, n_free, keep_base, free_bits) = space
+    n_slots, n_dims = fac.shape
+    kind = np.random.random()
+    if kind < 0.6:
+        d = np.random.randint(n_dims)
+        s1 = np.random.randint(n_slots)
+        if fac[s1, d] == 1 or fixed[s1, d] != 0:
+            return False
+        p = 2  # a random prime factor of fac[s1, d]
+        f = fac[s1, d]
+        primes = 0
+        chosen = 0
+        while f > 1:
+            if f % p == 0:
+                primes += 1
+                if np.random.randint(primes) == 0:
+                    chosen = p
+                while f % p == 0:
+                    f //= p
+            p += 1
+        s2 = np.random.randint(n_slots)
+        if s2 == s1 or fixed[s2, d] != 0 or not allowed[s2, d]:
+            return False
+        if slot_axis[s2] != TEMPORAL:
+            used = chosen
+            for e in range(n_dims):
+                used *= fac[s2, e]
+            if used > slot_size[s2]:
+                return False
+        fac[s1, d] //= chosen
+        fac[s2, d] *= chosen
+        return True
+    if kind < 0.85 or free_bits.shape[0] == 0:
+        mi = np.random.randint(perm.shape[0])
+        if not order_matters[mi] or n_free[mi] < 2:
+            return False
+        s = mem_slot[mi]
+        a = np.random.randint(n_free[mi])
+        b = np.random.randint(n_free[mi])
+        if a == b or fac[s, perm[mi, a]] == 1 or fac[s, perm[mi, b]] == 1:
+            return False
+        perm[mi, a], perm[mi, b] = perm[mi, b], perm[mi, a]
+        return True
+    b = np.random.randint(free_bits.shape[0])
+    keeps[free_bits[b, 0], free_bits[b, 1]] = not keeps[free_bits[b, 0], free_bits[b, 1]]
+    return True
+
+
+@njit(cache=True)
+def search_hill_climb(space, fixed, allowed, problem, weights, work, n_evals, seed, patience, restart_samples,
+                      best_fac, best_perm, best_keeps, best, stats):
+    """Hill climbing with restarts: start from the best of a few random samples, accept any
+    neighbour no worse than the current point, restart after `patience` moves without gain."""
+    np.random.seed(seed)
+    fac = np.zeros_like(best_fac)
+    perm = best_perm.copy()
+    keeps = best_keeps.copy()
+    cur_fac, cur_perm, cur_keeps = fac.copy(), perm.copy(), keeps.copy()
+    cur = np.full(4, INF)
+    out = np.zeros(4)
+    start = stats[EVALS]
+    stale = patience
+    guard = 0
+    while stats[EVALS] - start < n_evals and guard < 100 * n_evals:
+        guard += 1
+        if stale >= patience:  # restart
+            cur[:] = INF
+            restart_start = stats[EVALS]
+            for _ in range(restart_samples * 20):
+                _random_point(space, fac, perm, keeps)
+                if not _fits(fac, space[1], space[2]):
+                    stats[UNFIT] += 1
+                    continue
+                if _score(fac, perm, keeps, space, problem, weights, work, stats, out) and _better(out, cur):
+                    _keep(fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps, cur)
+                if stats[EVALS] - restart_start >= restart_samples and cur[0] < INF:
+                    break
+            if cur[0] == INF:
+                continue
+            stale = 0
+            if _better(cur, best):
+                _keep(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best)
+                stats[IMPROVED] += 1
+        fac[:, :] = cur_fac
+        perm[:, :] = cur_perm
+        keeps[:, :] = cur_keeps
+        if not _move(space, fixed, allowed, fac, perm, keeps):
+            continue
+        stale += 1
+        if not _score(fac, perm, keeps, space, problem, weights, work, stats, out):
+            continue
+        if not _better(cur, out):  # no worse: move there (plateaus are crossed)
+            if _better(out, cur):
+                stale = 0
+            _keep(fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps, cur)
+            if _better(cur, best):
+                _keep(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best)
+                stats[IMPROVED] += 1
