@@ -51,14 +51,22 @@ def cmd_run(args) -> int:
     arch = load_arch(args.arch, arch_over)
     workload = load_workload(args.workload, wl_over)
     mappings = load_mapping_file(args.mapping, arch, workload) if args.mapping else None
+    if args.constraints and args.dataflow != "search":
+        raise SpecError("--constraints guides the mapper: use it with --dataflow search")
     options = SimOptions(model=args.model, dataflow=args.dataflow, mapping_file=args.mapping,
+                         constraints_file=args.constraints, mapper_seed=args.seed,
                          scalesim_compat=args.scalesim_compat, precision=args.precision, density=density)
     inputs = {"arch": {"path": str(args.arch), "sha256_16": _file_hash(args.arch)},
               "workload": {"path": str(args.workload), "sha256_16": _file_hash(args.workload)},
               "overrides": shorthands + list(args.set or [])}
-    if args.mapping:
-        inputs["mapping"] = {"path": str(args.mapping), "sha256_16": _file_hash(args.mapping)}
+    for key in ("mapping", "constraints"):
+        if getattr(args, key):
+            inputs[key] = {"path": str(getattr(args, key)), "sha256_16": _file_hash(getattr(args, key))}
     result = simulate(arch, workload, options, mappings, inputs)
+    if args.save_mapping:
+        from .mapping.mapping_file import save_mapping_file
+        save_mapping_file(args.save_mapping, {l.name: l.mapping for l in result.layers})
+        print(f"wrote the mappings to {args.save_mapping} (reload with --mapping)")
     if args.show_mapping:
         for layer, l in zip(workload.layers, result.layers):
             print(f"== {layer.name}: {layer.einsum.render()}")
@@ -168,7 +176,7 @@ def cmd_import_timeloop(args) -> int:
 
 def cmd_check(args) -> int:
     from .load import load_arch, load_workload, spec_file_kind
-    from .spec.schema import MappingSpec
+    from .spec.schema import ConstraintsSpec, MappingSpec
     from .spec.validate import load_with_extends, validate_model
 
     failed = False
@@ -179,6 +187,8 @@ def cmd_check(args) -> int:
                 load_arch(path)
             elif kind == "workload":
                 load_workload(path)
+            elif kind == "constraints":
+                validate_model(ConstraintsSpec, load_with_extends(path), str(path))
             else:
                 validate_model(MappingSpec, load_with_extends(path), str(path))
             print(f"{path}: ok ({kind})")
@@ -211,7 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("arch", help="architecture YAML")
     run.add_argument("workload", help="workload YAML")
     run.add_argument("--mapping", help="explicit per-layer mappings (YAML); other layers use --dataflow")
-    run.add_argument("--dataflow", help="dataflow template: ws, os, is, rs (default: the arch's own)")
+    run.add_argument("--dataflow", help="dataflow template: ws, os, is, rs, ..., or 'search' for the mapper "
+                     "(default: the arch's own)")
+    run.add_argument("--constraints", help="mapper constraints and settings (YAML) for --dataflow search")
+    run.add_argument("--seed", type=int, help="mapper random seed (overrides the constraints file's)")
+    run.add_argument("--save-mapping", metavar="PATH", help="write every layer's mapping as a mapping file")
     run.add_argument("--model", default="analytical", choices=MODELS, help="performance model")
     run.add_argument("--scalesim-compat", action="store_true",
                      help="with --model cycle on a systolic array: count as SCALE-Sim v3.0.0 does")

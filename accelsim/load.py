@@ -11,7 +11,7 @@ from .ir.expressions import evaluate, names_in
 from .ir.layers import LAYER_BUILDERS
 from .ir.workload import DENSE, Density, Layer, Workload, pad_einsum
 from .mapping.mapping import LevelMapping, Loop, Mapping
-from .spec.schema import LAYER_KINDS, ArchSpec, MappingSpec, WorkloadSpec
+from .spec.schema import LAYER_KINDS, ArchSpec, ConstraintsSpec, MappingSpec, WorkloadSpec
 from .spec.validate import apply_overrides, load_with_extends, validate_model
 from .spec.yaml_io import locate
 
@@ -184,11 +184,21 @@ def load_mapping_file(path, arch: Arch, workload: Workload) -> dict[str, Mapping
     return out
 
 
+def load_constraints(path, arch: Arch):
+    """Mapper constraints and settings (accelsim's format; `import timeloop` writes one)."""
+    from .mapping.constraints import build_constraints
+    data = _load_raw(path, ())
+    spec = validate_model(ConstraintsSpec, data, str(path))
+    return build_constraints(spec, arch, str(path), lambda p: locate(data, p)[1])
+
+
 def spec_file_kind(path) -> str:
     """'arch', 'workload' or 'mapping', judged from the top-level keys."""
     data = load_with_extends(path)
     if "levels" in data:
         return "arch"
+    if "constraints" in data or "mapper" in data:
+        return "constraints"
     if "layers" in data and isinstance(data["layers"], list):
         return "workload"
     if "layers" in data:

@@ -35,6 +35,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     if options.density is not None and not 0.0 <= options.density <= 1.0:
         raise SpecError(f"density {options.density} is outside [0, 1]")
     options = replace(options, dataflow=dataflow)
+    search = _mapper(arch, options) if dataflow == "search" else None
 
     @lru_cache(maxsize=None)
     def arch_for(precision):  # the arch as it runs one number format, with its energies
@@ -52,9 +53,34 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         except SpecError as exc:
             raise SpecError(f"layer '{layer.name}': {exc.problems[0].message}; run it with "
                             f"--precision {arch.compute.format} or on an arch that supports it") from None
-        layers.append(_simulate_layer(layer_arch, layer, options, (mappings or {}).get(layer.name),
-                                      energies, off_chip))
+        mapping = (mappings or {}).get(layer.name)
+        if mapping is None and search is not None:
+            mapping = search(layer_arch, layer, energies)
+        layers.append(_simulate_layer(layer_arch, layer, options, mapping, energies, off_chip))
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
+
+
+def _mapper(arch: Arch, options: SimOptions):
+    """The mapper for --dataflow search, with the constraints file's settings; a layer shape
+    seen before (per number format) reuses its search."""
+    from .load import load_constraints
+    from .mapping.constraints import NO_CONSTRAINTS
+    from .mapping.mapper import search_mapping
+
+    constraints = load_constraints(options.constraints_file, arch) if options.constraints_file else NO_CONSTRAINTS
+    if options.mapper_seed is not None:
+        constraints = replace(constraints, settings=replace(constraints.settings, seed=options.mapper_seed))
+    found = {}
+
+    def search(layer_arch: Arch, layer: Layer, energies) -> Mapping:
+        key = (layer.run_einsum, layer.precision)
+        if key not in found:
+            try:
+                found[key] = search_mapping(layer_arch, layer.run_einsum, energies, constraints).mapping
+            except MappingError as exc:
+                raise MappingError(f"layer '{layer.name}': {exc}") from None
+        return found[key]
+    return search
 
 
 def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping | None,
