@@ -17,6 +17,8 @@ SECTIONS = [
                            schema.OverheadSpec, schema.ClaimSpec, schema.ClaimConditions]),
     ("Workload file", [schema.WorkloadSpec, schema.LayerSpec, schema.DensitySpec, schema.EinsumSpec]),
     ("Mapping file", [schema.MappingSpec, schema.LevelMappingSpec, schema.SpatialLoops]),
+    ("Mapper constraints file", [schema.ConstraintsSpec, schema.LevelConstraintSpec, schema.AxisConstraint,
+                                 schema.MapperSettingsSpec]),
 ]
 
 

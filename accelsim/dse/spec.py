@@ -139,7 +139,8 @@ def load_sweep(path) -> Sweep:
         if not (path.parent / rel).exists():
             raise SpecError(f"{path}: file {rel!r} does not exist (paths are relative to the sweep file)")
     from ..mapping.dataflows import DATAFLOWS
-    unknown = [d for d in spec.dataflows if d != "arch" and d not in DATAFLOWS]
+    unknown = [d for d in spec.dataflows if d not in ("arch", "search") and d not in DATAFLOWS]
     if unknown:
-        raise SpecError(f"{path}: unknown dataflow(s) {unknown}; choose from arch, {', '.join(DATAFLOWS.names())}")
+        raise SpecError(f"{path}: unknown dataflow(s) {unknown}; choose from arch, search (the mapper), "
+                        f"{', '.join(DATAFLOWS.names())}")
     return Sweep(spec, path)
