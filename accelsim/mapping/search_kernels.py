@@ -189,6 +189,19 @@ def _random_point(space, fac, perm, keeps):
 
 
 @njit(cache=True)
+def _sample(space, problem, weights, work, stats, fac, perm, keeps, out, into_fac, into_perm, into_keeps, into):
+    """Draw one random point; evaluate it if its fan-outs fit; keep it in `into` if better."""
+    _random_point(space, fac, perm, keeps)
+    if not _fits(fac, space[1], space[2]):
+        stats[UNFIT] += 1
+        return False
+    if _score(fac, perm, keeps, space, problem, weights, work, stats, out) and _better(out, into):
+        _keep(fac, perm, keeps, out, into_fac, into_perm, into_keeps, into)
+        return True
+    return False
+
+
+@njit(cache=True)
 def search_random(space, problem, weights, work, n_evals, seed, best_fac, best_perm, best_keeps, best, stats):
     """Uniform samples: a factorization per dim, a free order per level, each bypass bit."""
     np.random.seed(seed)
@@ -200,12 +213,7 @@ def search_random(space, problem, weights, work, n_evals, seed, best_fac, best_p
     tries = 0
     while stats[EVALS] - start < n_evals and tries < 50 * n_evals:
         tries += 1
-        _random_point(space, fac, perm, keeps)
-        if not _fits(fac, space[1], space[2]):
-            stats[UNFIT] += 1
-            continue
-        if _score(fac, perm, keeps, space, problem, weights, work, stats, out) and _better(out, best):
-            _keep(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best)
+        if _sample(space, problem, weights, work, stats, fac, perm, keeps, out, best_fac, best_perm, best_keeps, best):
             stats[IMPROVED] += 1
 
 
@@ -283,12 +291,7 @@ def search_hill_climb(space, fixed, allowed, problem, weights, work, n_evals, se
             cur[:] = INF
             restart_start = stats[EVALS]
             for _ in range(restart_samples * 20):
-                _random_point(space, fac, perm, keeps)
-                if not _fits(fac, space[1], space[2]):
-                    stats[UNFIT] += 1
-                    continue
-                if _score(fac, perm, keeps, space, problem, weights, work, stats, out) and _better(out, cur):
-                    _keep(fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps, cur)
+                _sample(space, problem, weights, work, stats, fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps, cur)
                 if stats[EVALS] - restart_start >= restart_samples and cur[0] < INF:
                     break
             if cur[0] == INF:

@@ -162,6 +162,25 @@ def tile_loads_k(axis_of, coef, t, n_axes, loop_dim, loop_bound, stride, idx, n_
 
 
 @njit(cache=True, _nrt=False)
+def _loops_from(idx, lo, hi):
+    """idx[:] = lo, lo+1, …, hi−1 (a level's loops and everything below); returns the count."""
+    for j in range(lo, hi):
+        idx[j - lo] = j
+    return hi - lo
+
+
+@njit(cache=True, _nrt=False)
+def _temporal_above(outer, loop_spatial, hi):
+    """outer[:] = the temporal loops before index hi, outer → inner; returns the count."""
+    n_o = 0
+    for j in range(hi):
+        if not loop_spatial[j]:
+            outer[n_o] = j
+            n_o += 1
+    return n_o
+
+
+@njit(cache=True, _nrt=False)
 def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
                   axis_of, coef, n_axes, is_output, level_int, level_float, capable, e_factor,
                   energy_fixed_pj, energy_per_cycle_pj, counts, instances, level_cycles, scratch):
@@ -197,10 +216,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
     for i in range(n_levels):
         if level_int[i, KIND] != MEMORY:
             continue
-        n_in = 0
-        for j in range(starts[i], n):
-            idx[n_in] = j
-            n_in += 1
+        n_in = _loops_from(idx, starts[i], n)
         used = 0
         for t in range(n_tensors):
             counts[i, t, READS] = 0
@@ -219,15 +235,8 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
     for i in range(n_levels):
         if level_int[i, KIND] != MEMORY or i == top:
             continue
-        n_in = 0
-        for j in range(starts[i], n):
-            idx[n_in] = j
-            n_in += 1
-        n_o = 0
-        for j in range(starts[i]):
-            if not loop_spatial[j]:
-                outer[n_o] = j
-                n_o += 1
+        n_in = _loops_from(idx, starts[i], n)
+        n_o = _temporal_above(outer, loop_spatial, starts[i])
         for t in range(n_tensors):
             if keeps[i, t]:
                 counts[i, t, FILLS] = tile_loads_k(axis_of, coef, t, n_axes[t], loop_dim, loop_bound, stride,
@@ -277,11 +286,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
                 for j in range(s_c, n):
                     idx[n_u] = j
                     n_u += 1
-                n_o = 0
-                for j in range(s_c):
-                    if not loop_spatial[j]:
-                        outer[n_o] = j
-                        n_o += 1
+                n_o = _temporal_above(outer, loop_spatial, s_c)
                 served = separate * tile_loads_k(axis_of, coef, t, n_axes[t], loop_dim, loop_bound, stride,
                                                  idx, n_u, outer, n_o, tc, te, m, span, occ, base, shifts)
             loads = counts[i, t, FILLS]
