@@ -1,6 +1,5 @@
 """The mapper: exhaustive search equals a brute force over the unpruned mapspace; heuristics are
 reproducible; constraints hold in what it returns; objectives order as they say; files round-trip."""
-from dataclasses import replace
 from itertools import permutations, product
 from math import prod
 
