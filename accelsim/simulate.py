@@ -53,10 +53,12 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         except SpecError as exc:
             raise SpecError(f"layer '{layer.name}': {exc.problems[0].message}; run it with "
                             f"--precision {arch.compute.format} or on an arch that supports it") from None
-        mapping = (mappings or {}).get(layer.name)
+        mapping, found = (mappings or {}).get(layer.name), None
         if mapping is None and search is not None:
-            mapping = search(layer_arch, layer, energies)
-        layers.append(_simulate_layer(layer_arch, layer, options, mapping, energies, off_chip))
+            found = search(layer_arch, layer, energies)
+            mapping = found.mapping
+        layers.append(_simulate_layer(layer_arch, layer, options, mapping, energies, off_chip,
+                                      {"mapper": found.summary()} if found else {}))
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
 
 
@@ -72,11 +74,11 @@ def _mapper(arch: Arch, options: SimOptions):
         constraints = replace(constraints, settings=replace(constraints.settings, seed=options.mapper_seed))
     found = {}
 
-    def search(layer_arch: Arch, layer: Layer, energies) -> Mapping:
+    def search(layer_arch: Arch, layer: Layer, energies):
         key = (layer.run_einsum, layer.precision)
         if key not in found:
             try:
-                found[key] = search_mapping(layer_arch, layer.run_einsum, energies, constraints).mapping
+                found[key] = search_mapping(layer_arch, layer.run_einsum, energies, constraints)
             except MappingError as exc:
                 raise MappingError(f"layer '{layer.name}': {exc}") from None
         return found[key]
@@ -84,7 +86,8 @@ def _mapper(arch: Arch, options: SimOptions):
 
 
 def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping | None,
-                    energies, off_chip) -> LayerResult:
+                    energies, off_chip, found: dict) -> LayerResult:
+    """`found`: what the mapper did for this layer (recorded beside the model's own extras)."""
     einsum = layer.run_einsum
     try:
         mapping = mapping or map_layer(arch, einsum, options.dataflow)
@@ -102,7 +105,7 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapp
     activity = layer_activity(arch, einsum, mapping, layer.density)
     energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz, cycles, activity)
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
-                       arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, extra,
+                       arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, {**extra, **found},
                        arch.compute.format, layer.density)
 
 

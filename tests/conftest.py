@@ -18,6 +18,18 @@ def write(tmp_path):
     return _write
 
 
+@pytest.fixture(scope="module")
+def arch_from_text(tmp_path_factory):
+    """Load an architecture written inline in a test (through a file, as users load them)."""
+    import accelsim
+
+    def load(text: str):
+        path = tmp_path_factory.mktemp("arch") / "arch.yaml"
+        path.write_text(text)
+        return accelsim.load_arch(path)
+    return load
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true",
                      help="rewrite tests/golden/data from the current model instead of comparing")

@@ -21,7 +21,7 @@ from ..energy.model import ActionEnergies
 from ..errors import AccelsimBug, MappingError
 from ..ir.arch import Arch
 from ..ir.einsum import Einsum
-from ..model.packed import evaluate_packed, pack_problem, scratch_for
+from ..model.packed import evaluate_packed, outputs_and_scratch, pack_problem
 from . import search_kernels as S
 from .constraints import NO_CONSTRAINTS, Constraints
 from .lower import lower
@@ -44,16 +44,14 @@ class MapperResult:
     evaluations: int       # calls to the model
     feasible: int          # of those, mappings that fit every buffer
     unfit: int             # candidates pruned before evaluation (a fan-out axis over-full)
+    improvements: int      # times the best so far improved
     seconds: float
-
-    @property
-    def evaluations_per_second(self) -> float:
-        return self.evaluations / self.seconds if self.seconds > 0 else float("inf")
 
     def summary(self) -> dict:
         """What a result records about the search (no wall-clock time: results stay reproducible)."""
         return {"algorithm": self.algorithm, "objective": self.objective, "mapspace_size": self.mapspace_size,
-                "evaluations": self.evaluations, "feasible": self.feasible, "unfit": self.unfit}
+                "evaluations": self.evaluations, "feasible": self.feasible, "unfit": self.unfit,
+                "improvements": self.improvements}
 
 
 def _space_arrays(space: Mapspace) -> tuple:
@@ -71,7 +69,7 @@ def _space_arrays(space: Mapspace) -> tuple:
         n_free[mi] = len(free)
     free_bits = np.argwhere(space.keep_free).astype(np.int64).reshape(-1, 2)
     return (space.slot_level, space.slot_axis, space.slot_size, space.slot_mem, space.rows, space.row_start,
-            mem_slot, space.order_matters, base_perm, n_free, space.keep_base.copy(), free_bits)
+            mem_slot, space.order_matters, base_perm, n_free, space.keep_base, free_bits)
 
 
 def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
@@ -86,10 +84,8 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     if algorithm == "auto":
         algorithm = "exhaustive" if size <= settings.exhaustive_limit else "heuristic"
     max_loops = space.n_slots * len(space.dims)
-    n_levels = len(arch.levels)
-    work = (np.zeros(max_loops, np.int64), np.zeros(max_loops, np.int64), np.zeros(max_loops, np.int64),
-            np.zeros(max_loops, np.bool_), np.zeros((n_levels, len(space.roles), 4), np.int64),
-            np.zeros(n_levels, np.int64), np.zeros(n_levels, np.int64), scratch_for(problem, max_loops))
+    loops = tuple(np.zeros(max_loops, dtype) for dtype in (np.int64, np.int64, np.int64, np.bool_))
+    work = loops + outputs_and_scratch(problem, max_loops)  # loop arrays, then evaluate_nest's outputs
     arrays = _space_arrays(space)
     weights = np.array(settings.objective.weights, dtype=np.float64)
     best_fac = np.ones((space.n_slots, len(space.dims)), dtype=np.int64)
@@ -123,4 +119,5 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
         raise AccelsimBug(f"the decoded best mapping evaluates to {again.energy_pj} pJ / {again.cycles} cycles, "
                           f"the search saw {best[2]} pJ / {int(best[3])} cycles")
     return MapperResult(mapping, float(best[2]), int(best[3]), algorithm, settings.objective.text, int(size),
-                        int(stats[S.EVALS]), int(stats[S.FEASIBLE]), int(stats[S.UNFIT]), seconds)
+                        int(stats[S.EVALS]), int(stats[S.FEASIBLE]), int(stats[S.UNFIT]), int(stats[S.IMPROVED]),
+                        seconds)

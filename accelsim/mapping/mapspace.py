@@ -146,8 +146,7 @@ def build_mapspace(arch: Arch, einsum: Einsum, constraints: Constraints) -> Maps
             keep_base[i, t] = True
             keep_free[i, t] = i != top and not (c and role in c.keep)
     # A level's loop order matters only to the tiles of memories below it.
-    may_keep = keep_base.copy()
-    order_matters = np.array([bool(may_keep[i + 1:].any()) for i in mem_levels], dtype=np.bool_)
+    order_matters = np.array([bool(keep_base[i + 1:].any()) for i in mem_levels], dtype=np.bool_)
     tail = np.full((len(mem_levels), len(dims)), -1, dtype=np.int64)
     n_tail = np.zeros(len(mem_levels), dtype=np.int64)
     for mi, i in enumerate(mem_levels):

@@ -94,17 +94,18 @@ class PackedResult:
     instances: np.ndarray     # [level] utilized instances
 
 
-def scratch_for(problem: PackedProblem, max_loops: int):
-    return K.nest_scratch(max_loops, problem.max_axes, problem.max_span, len(problem.dims))
+def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple:
+    """evaluate_nest's last four arguments: counts, instances, level cycles and its work arrays."""
+    n_levels = problem.level_int.shape[0]
+    return (np.zeros((n_levels, len(problem.roles), 4), dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
+            np.zeros(n_levels, dtype=np.int64),
+            K.nest_scratch(max_loops, problem.max_axes, problem.max_span, len(problem.dims)))
 
 
 def evaluate_packed(problem: PackedProblem, nest: LoweredNest) -> PackedResult:
-    n_levels = problem.level_int.shape[0]
-    counts = np.zeros((n_levels, len(problem.roles), 4), dtype=np.int64)
-    instances = np.zeros(n_levels, dtype=np.int64)
-    level_cycles = np.zeros(n_levels, dtype=np.int64)
-    keeps = np.ascontiguousarray(nest.keeps)
+    outputs = outputs_and_scratch(problem, max(1, nest.n_loops))
     status, energy, cycles = K.evaluate_nest(
-        nest.loop_dim, nest.loop_bound, nest.loop_level, nest.loop_spatial, nest.n_loops, keeps,
-        *problem.arrays(), counts, instances, level_cycles, scratch_for(problem, max(1, nest.n_loops)))
+        nest.loop_dim, nest.loop_bound, nest.loop_level, nest.loop_spatial, nest.n_loops,
+        np.ascontiguousarray(nest.keeps), *problem.arrays(), *outputs)
+    counts, instances = outputs[0], outputs[1]
     return PackedResult(int(status), float(energy), int(cycles), counts, instances)

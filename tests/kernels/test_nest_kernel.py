@@ -1,8 +1,6 @@
 """The jitted closed-form model (model/nest_kernel.py) against its slow references: `analyze` +
 `layer_energy` (which walk 2^K tile visits with explicit point sets) on random layers and
 mappings, and the full-walk reference naive_reuse on the reuse rule itself."""
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -13,8 +11,8 @@ from accelsim.mapping.lower import lower
 from accelsim.model.analytical import analyze
 from accelsim.model.nest_kernel import OK, OVER_CAPACITY
 from accelsim.model.packed import evaluate_packed, pack_problem
+from conftest import ARCH_DIR, WORKLOAD_DIR
 from strategies import draw_conv1d, draw_mapping
-ROOT = Path(__file__).resolve().parents[2]
 
 # Small buffers (some random mappings overflow them), finite bandwidths, multicast but no spatial
 # reduction, leakage: every term of the kernel's counts, cycles and energy is exercised.
@@ -61,10 +59,8 @@ def layer_and_mapping(draw):
 
 
 @pytest.fixture(scope="module")
-def arch(tmp_path_factory):
-    path = tmp_path_factory.mktemp("arch") / "a.yaml"
-    path.write_text(ARCH_TEXT)
-    return accelsim.load_arch(path)
+def arch(arch_from_text):
+    return arch_from_text(ARCH_TEXT)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -77,8 +73,8 @@ def test_kernel_matches_analyze_on_random_mappings(arch, case):
 def test_kernel_matches_analyze_on_shipped_templates():
     from accelsim.mapping.dataflows import map_layer
     for arch_file, workload in (("simba_like", "resnet50"), ("eyeriss_like", "alexnet"), ("tpu_like", "bert_base")):
-        arch = accelsim.load_arch(ROOT / "arch" / f"{arch_file}.yaml")
-        for layer in accelsim.load_workload(ROOT / "workloads" / f"{workload}.yaml").layers[:12]:
+        arch = accelsim.load_arch(ARCH_DIR / f"{arch_file}.yaml")
+        for layer in accelsim.load_workload(WORKLOAD_DIR / f"{workload}.yaml").layers[:12]:
             for dataflow in ("ws", "os", "rs"):
                 try:
                     mapping = map_layer(arch, layer.run_einsum, dataflow)

@@ -17,6 +17,7 @@ from accelsim.mapping.mapper import search_mapping
 from accelsim.mapping.mapping import LevelMapping, Loop, Mapping, check_mapping
 from accelsim.mapping.mapspace import TEMPORAL, build_mapspace
 from accelsim.model.analytical import analyze
+from conftest import ARCH_DIR, REPO, WORKLOAD_DIR
 
 ARCH_TEXT = """
 name: t
@@ -34,10 +35,8 @@ EINSUM = parse_einsum("O[k,p] += I[p+r] * W[k,r]", {"k": 2, "r": 3, "p": 4})
 
 
 @pytest.fixture(scope="module")
-def arch(tmp_path_factory):
-    path = tmp_path_factory.mktemp("arch") / "a.yaml"
-    path.write_text(ARCH_TEXT)
-    return accelsim.load_arch(path)
+def arch(arch_from_text):
+    return arch_from_text(ARCH_TEXT)
 
 
 def settings(objective="edp", search="auto", **kw):
@@ -133,8 +132,8 @@ def test_heuristic_is_reproducible_and_reaches_the_optimum_of_a_small_space(arch
 
 
 def test_returned_mappings_honour_the_constraints():
-    arch = accelsim.load_arch("arch/eyeriss_like.yaml")
-    layer = next(l for l in accelsim.load_workload("workloads/alexnet.yaml").layers if l.name == "conv3")
+    arch = accelsim.load_arch(ARCH_DIR / "eyeriss_like.yaml")
+    layer = next(l for l in accelsim.load_workload(WORKLOAD_DIR / "alexnet.yaml").layers if l.name == "conv3")
     spatial = [l for l in arch.levels if not isinstance(l, Memory)][:-1]
     memories = [l.name for l in arch.memories]
     inner = memories[-1]
@@ -180,7 +179,8 @@ def test_search_from_the_cli_saves_a_mapping_that_reloads_to_the_same_result(tmp
     import json
 
     from accelsim.cli import main
-    arch, wl = "tests/validation/timeloop/tl_3level.arch.yaml", "tests/validation/timeloop/conv1d_oc.workload.yaml"
+    folder = REPO / "tests" / "validation" / "timeloop"
+    arch, wl = str(folder / "tl_3level.arch.yaml"), str(folder / "conv1d_oc.workload.yaml")
     (tmp_path / "c.yaml").write_text("mapper: {objective: energy}\n")
     assert main(["run", arch, wl, "--dataflow", "search", "--constraints", str(tmp_path / "c.yaml"),
                  "--save-mapping", str(tmp_path / "m.yaml"), "--json", str(tmp_path / "a.json")]) == 0
@@ -188,3 +188,6 @@ def test_search_from_the_cli_saves_a_mapping_that_reloads_to_the_same_result(tmp
     a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
     assert a["totals"]["energy_pj"] == b["totals"]["energy_pj"]
     assert a["totals"]["cycles"] == b["totals"]["cycles"]
+    searched = a["layers"][0]["mapper"]  # the search is recorded with the searched layer
+    assert searched["algorithm"] == "exhaustive" and searched["evaluations"] == searched["mapspace_size"] == 263_360
+    assert "mapper" not in b["layers"][0]
