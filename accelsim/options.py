@@ -11,7 +11,8 @@ class SimOptions:
     model: str = "analytical"        # 'analytical' or 'cycle'
     dataflow: str | None = None      # a registered template, or 'search' (the mapper); None: the arch's own
     constraints_file: str | None = None  # mapper constraints and settings for dataflow 'search'
-    mapper_seed: int | None = None   # overrides the constraints file's seed
+    mapper_seed: int | None = None   # overrides the constraints file's seed (and mapper_settings')
+    mapper_settings: dict | None = None  # keys of a constraints file's mapper: block replacing its values
     mapping_file: str | None = None  # explicit mappings (per layer) instead of a template
     scalesim_compat: bool = False    # --model cycle on a systolic array: SCALE-Sim v3.0.0's counting
     precision: str | None = None     # number format for every layer (overrides the workload's)

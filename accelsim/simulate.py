@@ -63,15 +63,24 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
 
 
 def _mapper(arch: Arch, options: SimOptions):
-    """The mapper for --dataflow search, with the constraints file's settings; a layer shape
-    seen before (per number format) reuses its search."""
+    """The mapper for --dataflow search, with the constraints file's settings (those named in
+    mapper_settings / mapper_seed replaced); a layer shape seen before (per number format) reuses
+    its search."""
     from .load import load_constraints
-    from .mapping.constraints import NO_CONSTRAINTS
+    from .mapping.constraints import NO_CONSTRAINTS, settings_from
     from .mapping.mapper import search_mapping
+    from .spec.schema import MapperSettingsSpec
+    from .spec.validate import validate_model
 
     constraints = load_constraints(options.constraints_file, arch) if options.constraints_file else NO_CONSTRAINTS
+    overrides = dict(options.mapper_settings or {})
     if options.mapper_seed is not None:
-        constraints = replace(constraints, settings=replace(constraints.settings, seed=options.mapper_seed))
+        overrides["seed"] = options.mapper_seed
+    if overrides:  # parsed as a constraints file's mapper: block; only the keys given replace the file's
+        given = validate_model(MapperSettingsSpec, overrides, "mapper settings")
+        parsed = settings_from(given)
+        constraints = replace(constraints, settings=replace(
+            constraints.settings, **{key: getattr(parsed, key) for key in given.model_fields_set}))
     found = {}
 
     def search(layer_arch: Arch, layer: Layer, energies):

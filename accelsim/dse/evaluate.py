@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..errors import MappingError, SpecError
+from ..options import SimOptions
 from .spec import Point
 
 
@@ -13,10 +14,15 @@ def _split(overrides):
     return arch, workload
 
 
+def point_options(point: Point) -> SimOptions:
+    """The options a point runs with, as `accelsim run` takes them (the mapper's from the sweep)."""
+    return SimOptions(model=point.model, dataflow=point.dataflow, constraints_file=point.constraints,
+                      mapper_settings=point.mapper_settings)
+
+
 def evaluate_point(point: Point) -> dict:
     """Metrics of one point. Spec and mapping errors make an infeasible row, not a crash."""
     from ..load import load_arch, load_workload
-    from ..options import SimOptions
     from ..simulate import simulate
 
     row = {"key": point.key, **point.label(), "model": point.model}
@@ -24,7 +30,7 @@ def evaluate_point(point: Point) -> dict:
     try:
         arch = load_arch(point.arch, arch_over)
         workload = load_workload(point.workload, wl_over)
-        result = simulate(arch, workload, SimOptions(model=point.model, dataflow=point.dataflow))
+        result = simulate(arch, workload, point_options(point))
     except (SpecError, MappingError) as exc:
         reason = exc.problems[0].message if isinstance(exc, SpecError) else str(exc)
         return {**row, "status": "infeasible", "reason": reason}

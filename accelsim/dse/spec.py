@@ -5,12 +5,16 @@ name: array_size
 arch: ../../arch/tpu_like.yaml            # paths are relative to the sweep file
 workloads: [../../workloads/resnet50.yaml]
 model: analytical                         # or cycle
-dataflows: [ws, os, is]                   # or [arch]: the arch's own
+dataflows: [ws, os, is]                   # or [arch]: the arch's own; search: the mapper
 combine: zip                              # zip: axes advance together; cartesian: every combination
 axes:
   arch.levels.PE_array.x: [8, 16, 32]
   arch.levels.PE_array.y: {range: [8, 33, 8]}   # start, stop (exclusive), step
 store: array_size.sqlite                  # default: <name>.sqlite beside the sweep file
+mapper:                                   # only with search in dataflows
+  constraints: my.constraints.yaml        # relative to the sweep file; optional
+  objective: edp                          # any key of the constraints file's mapper: block
+  seed: 0                                 #   overrides that file's value
 ```
 """
 from __future__ import annotations
@@ -25,9 +29,10 @@ from typing import Literal, Optional, Union
 from pydantic import Field, model_validator
 
 from .. import __version__
-from ..errors import SpecError
-from ..spec.schema import Strict
+from ..errors import Problem, SpecError
+from ..spec.schema import ConstraintsSpec, MapperSettingsSpec, Strict
 from ..spec.validate import load_with_extends, validate_model
+from ..spec.yaml_io import locate
 
 Scalar = Union[int, float, str]
 
@@ -35,6 +40,19 @@ Scalar = Union[int, float, str]
 class RangeSpec(Strict):
     range: list[Union[int, float]] = Field(min_length=2, max_length=3, description="[start, stop) "
                                            "with an optional step (default 1)")
+
+
+class SweepMapperSpec(MapperSettingsSpec):
+    """The mapper of the sweep's `search` points: a constraints file, and any key of a constraints
+    file's `mapper:` block, parsed as there. A key given here replaces the file's value; keys not
+    given keep it (or the mapper's defaults without a file)."""
+
+    constraints: Optional[str] = Field(None, description="mapper constraints file, relative to the "
+                                       "sweep file; checked against each point's arch")
+
+    def settings_overrides(self) -> dict:
+        """The mapper: keys this section sets, in the constraints file's form."""
+        return self.model_dump(include=self.model_fields_set - {"constraints"})
 
 
 class SweepSpec(Strict):
@@ -50,6 +68,8 @@ class SweepSpec(Strict):
         "override path (arch.… or workload.…) → values")
     store: Optional[str] = Field(None, description="SQLite store, relative to the sweep file; "
                                  "default <name>.sqlite beside it")
+    mapper: Optional[SweepMapperSpec] = Field(None, description="constraints and settings of the "
+                                              "mapper for the 'search' dataflow")
 
     @model_validator(mode="after")
     def _checks(self):
@@ -87,6 +107,8 @@ class Point:
     dataflow: str | None
     model: str
     key: str
+    constraints: str | None = None       # the mapper's constraints file (search points only)
+    mapper_settings: dict | None = None  # mapper: keys replacing the constraints file's
 
     def label(self) -> dict:
         return {"workload": Path(self.workload).stem, "dataflow": self.dataflow or "arch",
@@ -97,10 +119,13 @@ def _file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def point_key(arch: Path, workload: Path, overrides, dataflow, model) -> str:
+def point_key(arch: Path, workload: Path, overrides, dataflow, model, constraints: Path | None = None,
+              mapper_settings: dict | None = None) -> str:
     """Same inputs (file contents, overrides, options, accelsim version) → same key."""
-    blob = json.dumps([_file_hash(arch), _file_hash(workload), list(overrides), dataflow, model,
-                       __version__])
+    inputs = [_file_hash(arch), _file_hash(workload), list(overrides), dataflow, model, __version__]
+    if constraints or mapper_settings:  # appended only then: points without them keep their old keys
+        inputs.append([_file_hash(constraints) if constraints else None, mapper_settings or {}])
+    blob = json.dumps(inputs, sort_keys=True)  # sorted: the same settings in any key order
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -126,16 +151,27 @@ class Sweep:
                 overrides = tuple(f"{n}={v}" for n, v in zip(names, combo))
                 for df in self.spec.dataflows:
                     dataflow = None if df == "arch" else df
-                    out.append(Point(str(arch), str(workload), overrides, dataflow, self.spec.model,
-                                     point_key(arch, workload, overrides, dataflow, self.spec.model)))
+                    constraints, settings = self._mapper_inputs(dataflow)
+                    key = point_key(arch, workload, overrides, dataflow, self.spec.model, constraints, settings)
+                    out.append(Point(str(arch), str(workload), overrides, dataflow, self.spec.model, key,
+                                     str(constraints) if constraints else None, settings))
         return out
+
+    def _mapper_inputs(self, dataflow) -> tuple[Path | None, dict | None]:
+        """The constraints file and setting overrides of a point; only search points run the mapper."""
+        mapper = self.spec.mapper
+        if dataflow != "search" or mapper is None:
+            return None, None
+        constraints = (self.path.parent / mapper.constraints).resolve() if mapper.constraints else None
+        return constraints, mapper.settings_overrides() or None
 
 
 def load_sweep(path) -> Sweep:
     path = Path(path)
     data = load_with_extends(path)
     spec = validate_model(SweepSpec, data, str(path))
-    for rel in [spec.arch, *spec.workloads]:
+    constraints = [spec.mapper.constraints] if spec.mapper and spec.mapper.constraints else []
+    for rel in [spec.arch, *spec.workloads, *constraints]:
         if not (path.parent / rel).exists():
             raise SpecError(f"{path}: file {rel!r} does not exist (paths are relative to the sweep file)")
     from ..mapping.dataflows import DATAFLOWS
@@ -143,4 +179,22 @@ def load_sweep(path) -> Sweep:
     if unknown:
         raise SpecError(f"{path}: unknown dataflow(s) {unknown}; choose from arch, search (the mapper), "
                         f"{', '.join(DATAFLOWS.names())}")
+    _check_mapper_section(spec, path, data)
     return Sweep(spec, path)
+
+
+def _check_mapper_section(spec: SweepSpec, path: Path, data) -> None:
+    """A mapper: section needs search points; its constraints file must pass the schema here, once
+    (level names depend on each point's arch: they are checked per point, a bad one makes that
+    point an infeasible row)."""
+    if spec.mapper is None:
+        return
+    if "search" not in spec.dataflows:
+        file, line = locate(data, ("mapper",))
+        raise SpecError(Problem(
+            f"configures the mapper of dataflow 'search', but dataflows is [{', '.join(spec.dataflows)}]",
+            file or str(path), line, "mapper", allowed=("a mapper: section only with 'search' in dataflows",),
+            suggestion=f"add search to dataflows ([{', '.join(spec.dataflows + ['search'])}]) or remove mapper:"))
+    if spec.mapper.constraints:
+        constraints = path.parent / spec.mapper.constraints
+        validate_model(ConstraintsSpec, load_with_extends(constraints), str(constraints))

@@ -10,6 +10,7 @@ import time
 import matplotlib.image
 import pytest
 
+import accelsim
 from accelsim.dse.plot import pareto_front, plot
 from accelsim.dse.runner import run_sweep
 from accelsim.dse.spec import load_sweep
@@ -49,6 +50,82 @@ def test_spec_errors(tmp_path):
         load_sweep(write(tmp_path, SWEEP + "  levels.x: [1]\n"))
     with pytest.raises(SpecError, match="unknown dataflow"):
         load_sweep(write(tmp_path, SWEEP.replace("[ws, os]", "[ws, xs]")))
+
+
+# One PE: the constraints forbid unrolling on both axes, which no unconstrained search would pick.
+ONE_PE = "constraints:\n  PE_array: {x: {dims: []}, y: {dims: []}}\nmapper: {objective: cycles}\n"
+MAPPER_SWEEP = f"""name: m
+arch: {ARCH_DIR / 'simple_ws.yaml'}
+workloads: [{WORKLOAD_DIR / 'gemm_tiny.yaml'}]
+dataflows: [ws, search]
+mapper:
+  constraints: c.yaml
+  objective: energy
+  evaluations: 2000
+"""
+
+
+def mapper_sweep(tmp_path, constraints=ONE_PE, sweep=MAPPER_SWEEP):
+    write(tmp_path, constraints, "c.yaml")
+    return load_sweep(write(tmp_path, sweep))
+
+
+def points_by_dataflow(sweep):
+    return {p.dataflow: p for p in sweep.points()}
+
+
+def rows_by_dataflow(store):
+    return {r["dataflow"]: r for r in Store(store).rows()}
+
+
+def test_a_mapper_section_guides_the_search_points(tmp_path):
+    from accelsim.dse.evaluate import point_options
+    from accelsim.simulate import simulate
+
+    sweep = mapper_sweep(tmp_path)
+    counts = run_sweep(sweep, jobs=1, store_path=tmp_path / "m.sqlite", progress=False)
+    rows = rows_by_dataflow(tmp_path / "m.sqlite")
+    assert counts["ok"] == 2
+    assert rows["search"]["utilization"] <= 1 / 256 < rows["ws"]["utilization"]  # one PE of 16×16
+    search = points_by_dataflow(sweep)["search"]
+    layer = simulate(accelsim.load_arch(search.arch), accelsim.load_workload(search.workload),
+                     point_options(search)).layers[0]
+    assert layer.extra["mapper"]["objective"] == "energy"  # the sweep's objective, not the file's
+
+
+def test_mapper_settings_and_constraints_are_in_the_point_key(tmp_path):
+    keys = lambda sweep: {df: p.key for df, p in points_by_dataflow(sweep).items()}  # noqa: E731
+    base = keys(mapper_sweep(tmp_path))
+    seeded = keys(mapper_sweep(tmp_path, sweep=MAPPER_SWEEP + "  seed: 3\n"))
+    edited = keys(mapper_sweep(tmp_path, constraints=ONE_PE.replace("cycles", "edp")))
+    plain = keys(mapper_sweep(tmp_path, sweep=MAPPER_SWEEP.split("mapper:")[0]))
+    assert len({base["search"], seeded["search"], edited["search"], plain["search"]}) == 4
+    assert base["ws"] == seeded["ws"] == edited["ws"] == plain["ws"]  # the mapper does not run there
+
+
+def test_a_bad_level_in_the_constraints_makes_infeasible_rows(tmp_path):
+    sweep = mapper_sweep(tmp_path, constraints="constraints:\n  GBL: {factors: {k: 1}}\n")
+    run_sweep(sweep, jobs=1, store_path=tmp_path / "m.sqlite", progress=False)
+    rows = rows_by_dataflow(tmp_path / "m.sqlite")
+    assert rows["ws"]["status"] == "ok"
+    assert rows["search"]["status"] == "infeasible" and "no level 'GBL'" in rows["search"]["reason"]
+
+
+def test_mapper_section_spec_errors(tmp_path):
+    with pytest.raises(SpecError, match="configures the mapper of dataflow 'search'") as info:
+        mapper_sweep(tmp_path, sweep=MAPPER_SWEEP.replace("[ws, search]", "[ws, os]"))
+    problem = info.value.problems[0]
+    assert (problem.key_path, problem.line) == ("mapper", 5) and "s.yaml" in problem.file
+    assert problem.allowed and "add search to dataflows ([ws, os, search])" in problem.suggestion
+    with pytest.raises(SpecError, match="'speed' is not allowed") as info:
+        mapper_sweep(tmp_path, sweep=MAPPER_SWEEP.replace("objective: energy", "objective: speed"))
+    assert info.value.problems[0].key_path.startswith("mapper.objective")
+    with pytest.raises(SpecError, match="did you mean 'seed'"):
+        mapper_sweep(tmp_path, sweep=MAPPER_SWEEP + "  seeds: 3\n")
+    with pytest.raises(SpecError, match="'missing.yaml' does not exist"):
+        mapper_sweep(tmp_path, sweep=MAPPER_SWEEP.replace("c.yaml", "missing.yaml"))
+    with pytest.raises(SpecError, match="c.yaml.*unknown key 'constraint'"):  # the file's schema, at load
+        mapper_sweep(tmp_path, constraints="constraint: {}\n")
 
 
 def test_infeasible_points_are_rows_with_a_reason(tmp_path):
