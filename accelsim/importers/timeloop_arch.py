@@ -103,13 +103,24 @@ class _Builder:
         if kind is None:
             raise err(f"component class '{cls}' is not supported", self.file, f"{where}.class",
                       allowed=tuple(MEMORY_CLASSES) + ("intmac", "fpmac"))
-        for key, ok in (("cluster_size", 1), ("multiple_buffering", (1, 2))):
-            value = attrs.get(key, 1)
-            if value not in (ok if isinstance(ok, tuple) else (ok,)):
+        # cluster_size N > 1 changes Timeloop's numbers given the ERT (NVlabs/timeloop @ 4cf6d4c,
+        # src/model/buffer.cpp; v3.0.3 reads it as `cluster-size`, line 268): N instances share one
+        # `width`-bit array, so each instance has block_size = width / (N * word_bits) words
+        # (ParseSpecs, line 317) and size = depth * block_size (line 349); the ERT's per-action
+        # energy (of the whole wide array) is charged once per utilized *cluster*, min(utilized
+        # instances, instances / N) (ComputeScalarAccesses, lines 2066-2081; FinalizeBufferEnergy,
+        # lines 2389-2396), not per utilized instance. accelsim has no such level attribute.
+        cluster_key = next((k for k in ("cluster_size", "cluster-size") if k in attrs), "cluster_size")
+        for key, value, ok in ((cluster_key, attrs.get(cluster_key, 1), (1,)),
+                               ("multiple_buffering", attrs.get("multiple_buffering", 1), (1, 2))):
+            if value not in ok:
                 raise err(f"{name}: {key} {value} has no accelsim counterpart", self.file,
-                          f"{where}.attributes.{key}", allowed=(f"{key}: {ok}",),
-                          suggestion="cluster_size > 1 (one wide access shared by several instances) "
-                                     "is not modelled" if key == "cluster_size" else None)
+                          f"{where}.attributes.{key}", allowed=tuple(f"{key}: {v}" for v in ok),
+                          suggestion="in Timeloop a cluster of N instances shares one width-bit array: "
+                                     "each instance holds depth x width/(N x datawidth) words and the "
+                                     "array's access energy is charged once per utilized cluster, not "
+                                     "per utilized instance; accelsim does not model that"
+                                     if key == cluster_key else None)
         if attrs.get("shared_bandwidth") is not None:
             raise err(f"{name}: shared_bandwidth is not supported", self.file,
                       f"{where}.attributes.shared_bandwidth", allowed=("read_bandwidth", "write_bandwidth"))

@@ -18,7 +18,8 @@ Timeloop semantics this follows (NVlabs/timeloop @ 4cf6d4c, timeloop-python @ b8
   split disables unit-factor pruning so it keeps counting the unit dims, uber.cpp lines
   434-441). So Eyeriss's `[N, P, Q, R, S, C, M]`, split 4 puts N P Q R (all factor 1) on X and
   S, C, M on Y; simple_ws's `[C, M]`, split 1 becomes NQPSRCM, split 1: only N (bound 1) on X.
-  Without a split, Timeloop searches every split point of the permutation.
+  Without a split, Timeloop searches every split point of the permutation; when one axis of the
+  fan-out is 1 wide, every split point is equivalent to all dims on the other axis.
 * `factors: R=0` means the full bound (src/mapping/constraints.cpp, ParseFactors ~line 1010).
 * `factors_only: [...]`: the listed factors, every other dim 1; `keep_only` / `bypass_only`: the
   complement is bypassed / kept (timeloopfe/v4/processors/constraint_macro.py, lines 180-194,
@@ -163,6 +164,13 @@ class _Target:
         entry = per_level.setdefault(name, {})
         split = self.t.get("split")
         nest = prefix + free + suffix
+        fan_x, fan_y = self.imp.fanout[name]
+        if split is None and self._loops(prefix + suffix, factors) and len(self._loops(nest, factors)) > 1 \
+                and 1 in (fan_x, fan_y):
+            # Every split point Timeloop tries is equivalent to "all dims on the axis with a
+            # fan-out": a dim placed on a 1-wide axis can only have factor 1 there, the same as
+            # factor 1 on the other axis (e.g. Simba's PE: meshX 16, meshY 1, [M, C, ...]).
+            split = len(nest) if fan_y == 1 else 0
         axes = {"x": {}, "y": {}}
         if split is not None:
             split = int(split)

@@ -213,6 +213,48 @@ def test_simba_register_cluster_is_a_spec_error(tmp_path):
     folder = REFCASES / "E_simba_like" / "ref"
     with pytest.raises(accelsim.SpecError, match="PEWeightRegs: cluster_size 64 has no accelsim counterpart"):
         import_timeloop(folder / "parsed-processed-input.yaml", None, tmp_path)
+    # Timeloop v3 spells it with a hyphen (buffer.cpp @ v3.0.3, line 268); not silently ignored.
+    path = tmp_path / "hyphen.yaml"
+    spec = (folder / "parsed-processed-input.yaml").read_text()
+    path.write_text(spec.replace("cluster_size: 64", "cluster-size: 64"))
+    with pytest.raises(accelsim.SpecError, match="PEWeightRegs: cluster-size 64 has no accelsim counterpart"):
+        import_timeloop(path, None, tmp_path / "h")
+
+
+def test_simba_cluster_size_is_the_only_difference(tmp_path):
+    """What `cluster_size: 64` changes in Timeloop, in numbers. Given Timeloop's per-instance
+    geometry (width 512 / (64 × 8 b) = block 1, size 1 word: buffer.cpp ParseSpecs) in place of
+    the cluster, accelsim reproduces every count, capacity, instance count and cycle of E_simba_like.
+    Beyond the leakage convention, the one difference is PEWeightRegs' dynamic energy: Timeloop
+    charges the ERT energy once per utilized cluster, min(48 utilized, 256 / 64) = 4, not per
+    utilized instance (FinalizeBufferEnergy), i.e. 12× less than accelsim."""
+    ref = refcase_stats("E_simba_like", "timeloop-mapper")
+    folder = REFCASES / "E_simba_like" / "ref"
+    spec = yaml.safe_load((folder / "parsed-processed-input.yaml").read_text())
+    regs = next(c for c in spec["architecture"]["subtree"][0]["local"] if c["name"].startswith("PEWeightRegs"))
+    assert (regs["attributes"]["width"], regs["attributes"]["cluster_size"]) == (512, 64)
+    regs["attributes"].update(width=512 // 64, cluster_size=1)
+    path = tmp_path / "simba_per_instance.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    imp = import_timeloop(path, None, tmp_path / "out", folder / "timeloop-mapper.map.yaml",
+                          folder / "timeloop-mapper.ERT.yaml")
+    # Simba's PE constraint has no split, but meshY is 1: everything goes to X.
+    assert yaml.safe_load(imp.constraints_path.read_text())["constraints"]["PE"] == {"x": {"dims": ["m", "c"]},
+                                                                                     "y": {"dims": []}}
+    a = accelsim.load_arch(imp.arch_path)
+    w = accelsim.load_workload(imp.workload_path)
+    L = accelsim.simulate(a, w, mappings=accelsim.load_mapping_file(imp.mapping_path, a, w)).layers[0]
+    affected = _affected(L, [("leakage",)]) | {"energy of PEWeightRegs"}
+    raw = parity_problems(ref, L)
+    assert raw and not [p for p in raw if not any(p.startswith(x) for x in affected)], "\n".join(raw)
+    L = with_timeloop_conventions(L, imp, [("leakage",)])
+    regs_level = next(lvl for lvl in L.counts.levels if lvl.name == "PEWeightRegs")
+    clusters = min(regs_level.instances, regs_level.hardware_instances // 64)
+    assert (regs_level.instances, clusters) == (48, 4)
+    dynamic = dict(L.energy.dynamic_pj)
+    dynamic["PEWeightRegs"] *= clusters / regs_level.instances
+    problems = parity_problems(ref, replace(L, energy=replace(L.energy, dynamic_pj=dynamic)))
+    assert not problems, "E_simba_like with Timeloop's cluster rule:\n  " + "\n  ".join(problems)
 
 
 def test_parallel_group_becomes_consecutive_levels_in_timeloop_order(tmp_path):
