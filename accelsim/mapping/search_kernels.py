@@ -14,6 +14,7 @@ from numba import njit
 from ..model.nest_kernel import OK, evaluate_nest
 
 EVALS, FEASIBLE, UNFIT, IMPROVED = 0, 1, 2, 3
+FACTOR, SWAP, FLIP = 1, 2, 3  # hill-climb move kinds
 TEMPORAL = -1
 INF = np.inf
 
@@ -51,12 +52,13 @@ def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
     (slot_level, slot_axis, slot_size, slot_mem) = space[:4]
     loop_dim, loop_bound, loop_level, loop_spatial, counts, instances, level_cycles, scratch = work
     n = _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial)
-    axis_of, coef, n_axes, is_output, level_int, level_float, capable, e_factor, e_fixed, e_cycle = problem
+    (axis_of, coef, axis_dims, axis_nd, n_axes, is_output, level_int, level_float, capable, e_factor,
+     e_fixed, e_cycle) = problem
     stats[EVALS] += 1
     status, energy, cycles = evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
-                                           axis_of, coef, n_axes, is_output, level_int, level_float,
-                                           capable, e_factor, e_fixed, e_cycle, counts, instances,
-                                           level_cycles, scratch)
+                                           axis_of, coef, axis_dims, axis_nd, n_axes, is_output, level_int,
+                                           level_float, capable, e_factor, e_fixed, e_cycle, counts,
+                                           instances, level_cycles, scratch)
     if status != OK:
         return False
     stats[FEASIBLE] += 1
@@ -217,18 +219,43 @@ def search_random(space, problem, weights, work, n_evals, seed, best_fac, best_p
             stats[IMPROVED] += 1
 
 
-@njit(cache=True)
-def _move(space, fixed, allowed, fac, perm, keeps):
-    """One random neighbour: a prime factor of one dim moves to another slot, two active
-    loops of one level swap, or one bypass bit flips. False if the move found nothing to do."""
+@njit(cache=True, _nrt=False)
+def _pick(count):
+    """Reservoir sampling: take the count-th candidate with probability 1/count."""
+    return np.random.randint(count) == 0
+
+
+@njit(cache=True, _nrt=False)
+def _active(fac, perm, mi, s, n_free, nth):
+    """The position in perm[mi] of the nth free loop of level mi (slot s) with a factor > 1;
+    nth = −1: how many there are."""
+    seen = 0
+    for q in range(n_free):
+        if fac[s, perm[mi, q]] > 1:
+            if seen == nth:
+                return q
+            seen += 1
+    return seen
+
+
+@njit(cache=True, _nrt=False)
+def _move(space, fixed, allowed, fac, perm, keeps, undo):
+    """Apply one random neighbour in place and record in undo how to revert it: a prime factor
+    of one dim moves to another slot, two active loops of one level swap, or one bypass bit
+    flips. Each is drawn among the moves that change the point; False if there are none."""
     (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
      base_perm, n_free, keep_base, free_bits) = space
     n_slots, n_dims = fac.shape
     kind = np.random.random()
     if kind < 0.6:
         d = np.random.randint(n_dims)
-        s1 = np.random.randint(n_slots)
-        if fac[s1, d] == 1 or fixed[s1, d] != 0:
+        s1, count = -1, 0
+        for s in range(n_slots):
+            if fac[s, d] > 1 and fixed[s, d] == 0:
+                count += 1
+                if _pick(count):
+                    s1 = s
+        if s1 < 0:
             return False
         p = 2  # a random prime factor of fac[s1, d]
         f = fac[s1, d]
@@ -237,44 +264,76 @@ def _move(space, fixed, allowed, fac, perm, keeps):
         while f > 1:
             if f % p == 0:
                 primes += 1
-                if np.random.randint(primes) == 0:
+                if _pick(primes):
                     chosen = p
                 while f % p == 0:
                     f //= p
             p += 1
-        s2 = np.random.randint(n_slots)
-        if s2 == s1 or fixed[s2, d] != 0 or not allowed[s2, d]:
+        s2, count = -1, 0
+        for s in range(n_slots):
+            if s == s1 or fixed[s, d] != 0 or not allowed[s, d]:
+                continue
+            if slot_axis[s] != TEMPORAL:  # the fan-out must still fit
+                used = chosen
+                for e in range(n_dims):
+                    used *= fac[s, e]
+                if used > slot_size[s]:
+                    continue
+            count += 1
+            if _pick(count):
+                s2 = s
+        if s2 < 0:
             return False
-        if slot_axis[s2] != TEMPORAL:
-            used = chosen
-            for e in range(n_dims):
-                used *= fac[s2, e]
-            if used > slot_size[s2]:
-                return False
         fac[s1, d] //= chosen
         fac[s2, d] *= chosen
+        undo[0], undo[1], undo[2], undo[3], undo[4] = FACTOR, d, s1, s2, chosen
         return True
     if kind < 0.85 or free_bits.shape[0] == 0:
-        mi = np.random.randint(perm.shape[0])
-        if not order_matters[mi] or n_free[mi] < 2:
+        mi, count = -1, 0  # a level whose order matters, with two or more active free loops
+        for level in range(perm.shape[0]):
+            if order_matters[level] and _active(fac, perm, level, mem_slot[level], n_free[level], -1) >= 2:
+                count += 1
+                if _pick(count):
+                    mi = level
+        if mi < 0:
             return False
         s = mem_slot[mi]
-        a = np.random.randint(n_free[mi])
-        b = np.random.randint(n_free[mi])
-        if a == b or fac[s, perm[mi, a]] == 1 or fac[s, perm[mi, b]] == 1:
-            return False
+        n_active = _active(fac, perm, mi, s, n_free[mi], -1)
+        a = np.random.randint(n_active)
+        b = np.random.randint(n_active - 1)
+        b += b >= a  # a different one
+        a, b = _active(fac, perm, mi, s, n_free[mi], a), _active(fac, perm, mi, s, n_free[mi], b)
         perm[mi, a], perm[mi, b] = perm[mi, b], perm[mi, a]
+        undo[0], undo[1], undo[2], undo[3] = SWAP, mi, a, b
         return True
     b = np.random.randint(free_bits.shape[0])
     keeps[free_bits[b, 0], free_bits[b, 1]] = not keeps[free_bits[b, 0], free_bits[b, 1]]
+    undo[0], undo[1] = FLIP, b
     return True
+
+
+@njit(cache=True, _nrt=False)
+def _undo(space, fac, perm, keeps, undo):
+    """Revert the move _move recorded in undo."""
+    free_bits = space[11]
+    if undo[0] == FACTOR:
+        d, s1, s2, chosen = undo[1], undo[2], undo[3], undo[4]
+        fac[s2, d] //= chosen
+        fac[s1, d] *= chosen
+    elif undo[0] == SWAP:
+        mi, a, b = undo[1], undo[2], undo[3]
+        perm[mi, a], perm[mi, b] = perm[mi, b], perm[mi, a]
+    else:
+        b = undo[1]
+        keeps[free_bits[b, 0], free_bits[b, 1]] = not keeps[free_bits[b, 0], free_bits[b, 1]]
 
 
 @njit(cache=True)
 def search_hill_climb(space, fixed, allowed, problem, weights, work, n_evals, seed, patience, restart_samples,
                       best_fac, best_perm, best_keeps, best, stats):
     """Hill climbing with restarts: start from the best of a few random samples, accept any
-    neighbour no worse than the current point, restart after `patience` moves without gain."""
+    neighbour no worse than the current point (moves are made in place and undone if worse),
+    restart after `patience` moves without gain."""
     np.random.seed(seed)
     fac = np.zeros_like(best_fac)
     perm = best_perm.copy()
@@ -282,6 +341,7 @@ def search_hill_climb(space, fixed, allowed, problem, weights, work, n_evals, se
     cur_fac, cur_perm, cur_keeps = fac.copy(), perm.copy(), keeps.copy()
     cur = np.full(4, INF)
     out = np.zeros(4)
+    undo = np.zeros(5, dtype=np.int64)
     start = stats[EVALS]
     stale = patience
     guard = 0
@@ -300,18 +360,17 @@ def search_hill_climb(space, fixed, allowed, problem, weights, work, n_evals, se
             if _better(cur, best):
                 _keep(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best)
                 stats[IMPROVED] += 1
-        fac[:, :] = cur_fac
-        perm[:, :] = cur_perm
-        keeps[:, :] = cur_keeps
-        if not _move(space, fixed, allowed, fac, perm, keeps):
+        if not _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo):
             continue
         stale += 1
-        if not _score(fac, perm, keeps, space, problem, weights, work, stats, out):
+        if not _score(cur_fac, cur_perm, cur_keeps, space, problem, weights, work, stats, out) or _better(cur, out):
+            _undo(space, cur_fac, cur_perm, cur_keeps, undo)
             continue
-        if not _better(cur, out):  # no worse: move there (plateaus are crossed)
-            if _better(out, cur):
-                stale = 0
-            _keep(fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps, cur)
-            if _better(cur, best):
-                _keep(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best)
-                stats[IMPROVED] += 1
+        # No worse: stay there (plateaus are crossed).
+        if _better(out, cur):
+            stale = 0
+        for q in range(4):
+            cur[q] = out[q]
+        if _better(cur, best):
+            _keep(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best)
+            stats[IMPROVED] += 1

@@ -11,14 +11,23 @@ for (b_k − 1)·Π_{j outer to k} b_j real steps. A step of the innermost loop 
 overlap; a step of an outer loop reuses it only when T_k equals the innermost loop's T (the
 stride did not change), else it reloads the tile. So
 
-    loads = full + Σ_k (b_k − 1) · Π_{j<k} b_j · (full − [reuse_k] · overlap(T_k)),
+    loads = full + Σ_k (b_k − 1) · Π_{j<k} b_j · (full − [reuse_k] · overlap(T_k))
+          = full · Π_k b_k − Σ_{reuse k} (b_k − 1) · Π_{j<k} b_j · overlap(T_k),
 
-O(K · axes) instead of O(2^K). tests/kernels/test_nest_kernel.py checks it against the walk
+O(K · axes) instead of O(2^K). The reuse steps depend only on the loops above a level, so a
+parent serving a merged (multicast) set to a child reuses the child's.
+
+Point sets are built per dim, not per loop: every loop below a level covers [0, ext) of each
+dim, so a tensor axis Σ c_d·x_d is a few (c_d, ext_d) terms; loops left out of a set (a fan-out
+that does not multicast, a temporal loop above a fan-out) add terms of their own. An axis is then
+counted in closed form when it is g · (an interval) or g · (equal blocks at a fixed period), and
+point by point otherwise. tests/kernels/test_nest_kernel.py checks it against the walk
 and the whole kernel against `analyze` on random mappings.
 
-Arrays (built by `pack_problem` in mapping/mapper.py; kernels take arrays and scalars only):
+Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scalars only):
   axis_of[t, d]        the axis of tensor t that dim d indexes (−1: none)
   coef[t, d]           its coefficient there
+  axis_dims[t, a, :]   the dims axis a of tensor t sums, axis_nd[t, a] of them
   n_axes[t], is_output[t]
   level_int[l, :]      KIND, CAPACITY (words, -1 unlimited), BLOCK (words per access)
   level_float[l, :]    READ_BW, WRITE_BW (words/cycle, 0 unlimited), E_READ, E_WRITE, E_UPDATE (pJ)
@@ -40,20 +49,50 @@ OK, OVER_CAPACITY, BROKEN = 0, 1, 2
 
 
 @njit(cache=True, _nrt=False)
-def _interval_span(tc, te, a, m):
-    """Sort axis a's terms by step; the span if its point set is one interval, else −1."""
+def _axis_shape(tc, te, a, m, shape):
+    """Sort axis a's terms by step and classify its point set S for closed-form counting:
+    S = g · ∪_{k<n} [k·P, k·P + L) (n = 1: an interval of L points; P > L: blocks with holes
+    between them, as a fan-out above a temporal loop on the same dim leaves), written to
+    shape[a] = (g, L, P, n); n = −1 if S has no such form (counted point by point)."""
     for q in range(1, m):  # insertion sort: m is a handful
         c, e, b = tc[a, q], te[a, q], q - 1
         while b >= 0 and tc[a, b] > c:
             tc[a, b + 1], te[a, b + 1] = tc[a, b], te[a, b]
             b -= 1
         tc[a, b + 1], te[a, b + 1] = c, e
-    reach = 1
-    for q in range(m):
-        if tc[a, q] > reach:
-            return -1
-        reach += tc[a, q] * (te[a, q] - 1)
-    return reach
+    if m == 0:  # a single point
+        shape[a, 0], shape[a, 1], shape[a, 2], shape[a, 3] = 1, 1, 0, 1
+        return
+    g = tc[a, 0]
+    if g > 1:  # gcd of the steps (integer division is slow: skipped when a step is 1)
+        for q in range(1, m):
+            x, y = tc[a, q], g
+            while y:
+                x, y = y, x % y
+            g = x
+    shape[a, 0], shape[a, 2], shape[a, 3] = g, 0, 1
+    reach = 1  # in units of g: the terms that fill [0, L) without gaps
+    q = 0
+    if g == 1:
+        while q < m and tc[a, q] <= reach:
+            reach += tc[a, q] * (te[a, q] - 1)
+            q += 1
+    else:
+        while q < m and tc[a, q] // g <= reach:
+            reach += tc[a, q] // g * (te[a, q] - 1)
+            q += 1
+    shape[a, 1] = reach
+    if q == m:
+        return
+    period = tc[a, q] // g
+    blocks = 1  # the remaining terms must fill [0, n) periods without gaps
+    for r in range(q, m):
+        c = tc[a, r] // g
+        if c % period != 0 or c // period > blocks:
+            shape[a, 3] = -1
+            return
+        blocks += c // period * (te[a, r] - 1)
+    shape[a, 2], shape[a, 3] = period, blocks
 
 
 @njit(cache=True, _nrt=False)
@@ -79,94 +118,128 @@ def _occupancy(tc, te, a, m, occ, base):
 
 
 @njit(cache=True, _nrt=False)
-def _axes(axis_of, coef, t, n_axes, loop_dim, loop_bound, stride, idx, n_idx, tc, te, m, span):
-    """Gather every axis' terms (tc[a], te[a], m[a]) over the loops idx[:n_idx], and its span
-    if the axis' point set is one interval (else −1). A dim indexes at most one axis."""
+def _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes, ext, level, loop_dim, loop_bound, stride, extra, n_extra,
+               grow, tc, te, m, shape):
+    """Tensor t's point set, per axis as (step, count) terms in tc/te/m and its shape (see
+    _axis_shape), for a loop set made of every loop below `level` — whose
+    range per dim d is [0, ext[level, d]) — plus the loops extra[:n_extra] (top-down) above them.
+    An extra loop whose stride equals its dim's range so far extends that range (no loop in
+    between was left out); the others stay terms of their own (holes, e.g. a fan-out above a
+    temporal loop on the same dim)."""
+    for d in range(grow.shape[0]):
+        grow[d] = ext[level, d]
     for a in range(n_axes):
         m[a] = 0
-    for q in range(n_idx):
-        j = idx[q]
+    for q in range(n_extra - 1, -1, -1):  # inner → outer, so each range grows outward
+        j = extra[q]
         d = loop_dim[j]
         a = axis_of[t, d]
-        if a >= 0 and loop_bound[j] > 1:
+        if a < 0 or loop_bound[j] == 1:
+            continue
+        if stride[j] == grow[d]:
+            grow[d] *= loop_bound[j]
+        else:
             tc[a, m[a]] = coef[t, d] * stride[j]
             te[a, m[a]] = loop_bound[j]
             m[a] += 1
     for a in range(n_axes):
-        span[a] = _interval_span(tc, te, a, m[a])
+        for q in range(axis_nd[t, a]):
+            d = axis_dims[t, a, q]
+            if grow[d] > 1:
+                tc[a, m[a]] = coef[t, d]
+                te[a, m[a]] = grow[d]
+                m[a] += 1
+        _axis_shape(tc, te, a, m[a], shape)
 
 
 @njit(cache=True, _nrt=False)
-def _axis_count(tc, te, a, m, span, shift, occ, base):
-    """|S ∩ (S + shift)| for axis a's point set S (shift 0: |S|)."""
-    s = abs(shift)
-    if span[a] >= 0:
-        return max(0, span[a] - s)
-    full_span = _occupancy(tc, te, a, m[a], occ, base)
-    count = 0
-    for p in range(s, full_span):
-        if occ[p] and occ[p - s]:
-            count += 1
-    return count
+def _axis_count(tc, te, a, m, shape, shift, occ, base):
+    """|S ∩ (S + shift)| for axis a's point set S (shift 0: |S|), from its shape."""
+    s = abs(shift)  # |S ∩ (S + s)| = |S ∩ (S − s)|
+    g, length, period, n = shape[a, 0], shape[a, 1], shape[a, 2], shape[a, 3]
+    if n < 0:
+        full_span = _occupancy(tc, te, a, m[a], occ, base)
+        count = 0
+        for p in range(s, full_span):
+            if occ[p] and occ[p - s]:
+                count += 1
+        return count
+    if g > 1:
+        if s % g != 0:
+            return 0
+        s //= g
+    if n == 1:
+        return max(0, length - s)
+    # Block k + u of S+s overlaps block k + u of S by L − v and block k + u + 1 by v + L − P.
+    u, v = s // period, s % period
+    if u >= n:
+        return 0
+    return (n - u) * max(0, length - v) + (n - u - 1) * max(0, v + length - period)
 
 
 @njit(cache=True, _nrt=False)
-def tile_size_k(axis_of, coef, t, n_axes, loop_dim, loop_bound, stride, idx, n_idx, tc, te, m, span,
-                occ, base):
-    _axes(axis_of, coef, t, n_axes, loop_dim, loop_bound, stride, idx, n_idx, tc, te, m, span)
+def _set_size(n_axes, tc, te, m, shape, occ, base):
+    """Points of the set _set_terms described."""
     size = 1
     for a in range(n_axes):
-        size *= _axis_count(tc, te, a, m, span, 0, occ, base)
+        size *= _axis_count(tc, te, a, m, shape, 0, occ, base)
     return size
 
 
 @njit(cache=True, _nrt=False)
-def tile_loads_k(axis_of, coef, t, n_axes, loop_dim, loop_bound, stride, idx, n_idx, outer, n_outer,
-                 tc, te, m, span, occ, base, shifts):
-    """Elements loaded into one tile instance over the outer temporal loops (closed form)."""
-    full = tile_size_k(axis_of, coef, t, n_axes, loop_dim, loop_bound, stride, idx, n_idx, tc, te, m, span, occ, base)
-    if n_outer == 0:
-        return full
-    # shifts[k, a] = T_k: the step of loop k minus the rewind of every loop inside it.
+def _reuse_steps(axis_of, coef, t, n_axes, loop_dim, loop_bound, stride, outer, n_outer, shifts, moved,
+                 level, reuse_n, reuse_weight, reuse_shift):
+    """The closed form's reuse terms for tensor t's tiles under `level`, over the temporal loops
+    outer[:n_outer] (outer → inner): the steps k that keep the overlap, each with its weight
+    (b_k − 1)·Π_{j<k} b_j and its shift T_k (the step of loop k minus the rewind of every loop
+    inside it), into reuse_*[level, t]. Returns Π b_k: loads = full·Π b_k − Σ weight·overlap(T_k)."""
     for a in range(n_axes):
-        inner_sum = 0
-        for k in range(n_outer - 1, -1, -1):
-            j = outer[k]
-            d = loop_dim[j]
-            move = coef[t, d] * stride[j] if axis_of[t, d] == a else 0
-            shifts[k, a] = move - inner_sum
-            inner_sum += move
+        moved[a] = 0
+    for k in range(n_outer - 1, -1, -1):
+        j = outer[k]
+        d = loop_dim[j]
+        for a in range(n_axes):
+            shifts[k, a] = -moved[a]
+        a = axis_of[t, d]
+        if a >= 0:
+            move = coef[t, d] * stride[j]
+            shifts[k, a] += move
+            moved[a] += move
     last = n_outer - 1
-    total = full
+    n_r = 0
     above = 1  # Π of the bounds of the loops outer to k
     for k in range(n_outer):
         b = loop_bound[outer[k]]
-        reuse = k == last
-        if not reuse:
+        reuse = k == last  # the innermost loop always keeps the overlap; an outer one only
+        if not reuse:      # when its step is the same translation (the stride did not change)
             reuse = True
             for a in range(n_axes):
                 if shifts[k, a] != shifts[last, a]:
                     reuse = False
                     break
-        delta = full
         if reuse:
-            kept = 1
+            reuse_weight[level, t, n_r] = (b - 1) * above
             for a in range(n_axes):
-                kept *= _axis_count(tc, te, a, m, span, shifts[k, a], occ, base)
-                if kept == 0:
-                    break
-            delta = full - kept
-        total += (b - 1) * above * delta
+                reuse_shift[level, t, n_r, a] = shifts[k, a]
+            n_r += 1
         above *= b
-    return total
+    reuse_n[level, t] = n_r
+    return above
 
 
 @njit(cache=True, _nrt=False)
-def _loops_from(idx, lo, hi):
-    """idx[:] = lo, lo+1, …, hi−1 (a level's loops and everything below); returns the count."""
-    for j in range(lo, hi):
-        idx[j - lo] = j
-    return hi - lo
+def _loads(full, iterations, level, t, n_axes, reuse_n, reuse_weight, reuse_shift, tc, te, m, shape, occ, base):
+    """Elements loaded into one instance of the set _set_terms described (`full` points) as it
+    moves with the reuse steps _reuse_steps recorded for (level, t)."""
+    total = full * iterations
+    for r in range(reuse_n[level, t]):
+        kept = 1
+        for a in range(n_axes):
+            kept *= _axis_count(tc, te, a, m, shape, reuse_shift[level, t, r, a], occ, base)
+            if kept == 0:
+                break
+        total -= reuse_weight[level, t, r] * kept
+    return total
 
 
 @njit(cache=True, _nrt=False)
@@ -181,30 +254,48 @@ def _temporal_above(outer, loop_spatial, hi):
 
 
 @njit(cache=True, _nrt=False)
+def _accesses(words, block):
+    """Block accesses that move `words` words (a partial block costs a whole access)."""
+    if block == 1:
+        return words
+    return (words + block - 1) // block
+
+
+@njit(cache=True, _nrt=False)
 def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
-                  axis_of, coef, n_axes, is_output, level_int, level_float, capable, e_factor,
-                  energy_fixed_pj, energy_per_cycle_pj, counts, instances, level_cycles, scratch):
+                  axis_of, coef, axis_dims, axis_nd, n_axes, is_output, level_int, level_float, capable,
+                  e_factor, energy_fixed_pj, energy_per_cycle_pj, counts, instances, level_cycles, scratch):
     """Counts, cycles and energy of one lowered mapping. Returns (status, energy pJ, cycles).
 
     counts[l, t, READS|FILLS|UPDATES|TILE] (per instance; FILLS holds a level's tile loads
-    until pass 3 turns them into fills), instances[l] (utilized) and level_cycles[l] are written for every memory level.
-    Capacities are checked before any reuse is computed, so infeasible mappings cost little.
+    until pass 3 turns them into fills), instances[l] (utilized) and level_cycles[l] are written
+    for every memory level. Capacities are checked before any reuse is computed, so infeasible
+    mappings cost little. Every loop bound is > 1 (lowering drops unit loops).
     """
-    stride, starts, idx, outer, tc, te, m, span, occ, base, shifts, running = scratch
+    (stride, starts, ext, idx, outer, grow, tc, te, m, shape, occ, base, shifts, moved, iterations, reuse_n,
+     reuse_weight, reuse_shift) = scratch
     n_levels = level_int.shape[0]
     n_tensors = axis_of.shape[0]
+    n_dims = grow.shape[0]
     compute = n_levels - 1
-    # Strides: how far one step of loop j moves its dim (product of inner loops on that dim).
-    for d in range(running.shape[0]):
-        running[d] = 1
-    for j in range(n - 1, -1, -1):
-        stride[j] = running[loop_dim[j]]
-        running[loop_dim[j]] *= loop_bound[j]
     j = 0
     for l in range(n_levels + 1):
         while j < n and loop_level[j] < l:
             j += 1
         starts[l] = j
+    # Bottom-up: each loop's stride (how far one step moves its dim: the product of the inner
+    # loops on that dim) and ext[l, d], the range of dim d under level l (every loop at or below it).
+    for d in range(n_dims):
+        ext[n_levels, d] = 1
+    j = n
+    for l in range(n_levels - 1, -1, -1):
+        for d in range(n_dims):
+            ext[l, d] = ext[l + 1, d]
+        while j > starts[l]:
+            j -= 1
+            d = loop_dim[j]
+            stride[j] = ext[l, d]
+            ext[l, d] *= loop_bound[j]
     steps = 1
     for j in range(n):
         if not loop_spatial[j]:
@@ -216,7 +307,6 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
     for i in range(n_levels):
         if level_int[i, KIND] != MEMORY:
             continue
-        n_in = _loops_from(idx, starts[i], n)
         used = 0
         for t in range(n_tensors):
             counts[i, t, READS] = 0
@@ -224,8 +314,9 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
             counts[i, t, UPDATES] = 0
             counts[i, t, TILE] = 0
             if keeps[i, t]:
-                tile = tile_size_k(axis_of, coef, t, n_axes[t], loop_dim, loop_bound, stride, idx, n_in,
-                                   tc, te, m, span, occ, base)
+                _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
+                           idx, 0, grow, tc, te, m, shape)
+                tile = _set_size(n_axes[t], tc, te, m, shape, occ, base)
                 counts[i, t, TILE] = tile
                 used += tile
         capacity = level_int[i, CAPACITY]
@@ -235,12 +326,15 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
     for i in range(n_levels):
         if level_int[i, KIND] != MEMORY or i == top:
             continue
-        n_in = _loops_from(idx, starts[i], n)
         n_o = _temporal_above(outer, loop_spatial, starts[i])
         for t in range(n_tensors):
             if keeps[i, t]:
-                counts[i, t, FILLS] = tile_loads_k(axis_of, coef, t, n_axes[t], loop_dim, loop_bound, stride,
-                                                   idx, n_in, outer, n_o, tc, te, m, span, occ, base, shifts)
+                iterations[i] = _reuse_steps(axis_of, coef, t, n_axes[t], loop_dim, loop_bound, stride, outer, n_o,
+                                             shifts, moved, i, reuse_n, reuse_weight, reuse_shift)
+                _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
+                           idx, 0, grow, tc, te, m, shape)
+                counts[i, t, FILLS] = _loads(counts[i, t, TILE], iterations[i], i, t, n_axes[t], reuse_n,
+                                             reuse_weight, reuse_shift, tc, te, m, shape, occ, base)
     # Pass 3: what each level serves its child (or the MACs), and the energy.
     energy = energy_fixed_pj
     cycles = steps
@@ -266,6 +360,8 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
                     child = c
                     break
             s_c = starts[child]
+            # The child's data (its tile, or one operand per MAC) merged over the fan-outs on
+            # the way that multicast (or reduce) this tensor; the other fan-outs are served apart.
             n_u = 0
             separate = 1
             for j in range(s_i, s_c):
@@ -278,28 +374,26 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
             if child == compute:
                 served = steps * separate
                 if n_u > 0:
-                    served *= tile_size_k(axis_of, coef, t, n_axes[t], loop_dim, loop_bound, stride, idx, n_u,
-                                          tc, te, m, span, occ, base)
+                    _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, child, loop_dim, loop_bound,
+                               stride, idx, n_u, grow, tc, te, m, shape)
+                    served *= _set_size(n_axes[t], tc, te, m, shape, occ, base)
             elif n_u == 0:  # nothing merged on the way: the child's own loads
                 served = separate * counts[child, t, FILLS]
             else:
-                for j in range(s_c, n):
-                    idx[n_u] = j
-                    n_u += 1
-                n_o = _temporal_above(outer, loop_spatial, s_c)
-                served = separate * tile_loads_k(axis_of, coef, t, n_axes[t], loop_dim, loop_bound, stride,
-                                                 idx, n_u, outer, n_o, tc, te, m, span, occ, base, shifts)
+                _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, child, loop_dim, loop_bound,
+                           stride, idx, n_u, grow, tc, te, m, shape)
+                merged = _set_size(n_axes[t], tc, te, m, shape, occ, base)
+                # The merged set moves with the loops above the child: the child's reuse steps.
+                served = separate * _loads(merged, iterations[child], child, t, n_axes[t], reuse_n, reuse_weight,
+                                           reuse_shift, tc, te, m, shape, occ, base)
             loads = counts[i, t, FILLS]
             if is_output[t] and inst == 1:  # no fan-out above: every output is distinct here
                 distinct = counts[top, t, TILE]
-            elif is_output[t]:
-                n_d = 0
-                for j in range(n):
-                    if j >= s_i or not loop_spatial[j]:
-                        idx[n_d] = j
-                        n_d += 1
-                distinct = tile_size_k(axis_of, coef, t, n_axes[t], loop_dim, loop_bound, stride, idx, n_d,
-                                       tc, te, m, span, occ, base)
+            elif is_output[t]:  # the outputs of every temporal step of this instance
+                n_d = _temporal_above(idx, loop_spatial, s_i)
+                _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
+                           idx, n_d, grow, tc, te, m, shape)
+                distinct = _set_size(n_axes[t], tc, te, m, shape, occ, base)
             if is_output[t]:
                 fills = 0 if i == top else loads - distinct
                 if fills < 0 or served < distinct:
@@ -312,10 +406,9 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
             counts[i, t, UPDATES] = updates
             read_words += reads
             write_words += fills + updates
-            level_energy += e_factor[i, t] * (
-                ((reads + block - 1) // block) * level_float[i, E_READ]
-                + ((fills + block - 1) // block) * level_float[i, E_WRITE]
-                + ((updates + block - 1) // block) * level_float[i, E_UPDATE])
+            level_energy += e_factor[i, t] * (_accesses(reads, block) * level_float[i, E_READ]
+                                              + _accesses(fills, block) * level_float[i, E_WRITE]
+                                              + _accesses(updates, block) * level_float[i, E_UPDATE])
         bw_cycles = 0
         if level_float[i, READ_BW] > 0:
             bw_cycles = max(bw_cycles, int(np.ceil(read_words / level_float[i, READ_BW])))
@@ -328,18 +421,25 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
     return OK, energy, cycles
 
 
-def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int):
+def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_levels: int, n_tensors: int):
     """Work arrays for evaluate_nest, allocated once per search."""
     i64 = np.int64
-    return (np.zeros(max_loops, i64),               # stride
-            np.zeros(64, i64),                      # starts: first loop of each level
-            np.zeros(max_loops, i64),               # idx: a loop index set
-            np.zeros(max_loops, i64),               # outer: the temporal loops above a tile
-            np.zeros((max_axes, max_loops), i64),   # tc: term steps per axis
-            np.zeros((max_axes, max_loops), i64),   # te: term counts per axis
-            np.zeros(max_axes, i64),                # m: terms per axis
-            np.zeros(max_axes, i64),                # span: interval span per axis, −1 if holes
-            np.zeros(max_span + 1, np.bool_),       # occ: occupancy of a holed axis
-            np.zeros(max_span + 1, np.bool_),       # base: its copy while it grows
-            np.zeros((max_loops, max_axes), i64),   # shifts: T_k per outer loop and axis
-            np.zeros(n_dims, i64))                  # running: stride accumulator per dim
+    max_terms = max_loops + n_dims  # per axis: a term per dim and per loop left apart
+    return (np.zeros(max_loops, i64),                # stride
+            np.zeros(n_levels + 1, i64),             # starts: first loop of each level
+            np.zeros((n_levels + 1, n_dims), i64),   # ext: each dim's range under each level
+            np.zeros(max_loops, i64),                # idx: a loop index set
+            np.zeros(max_loops, i64),                # outer: the temporal loops above a tile
+            np.zeros(n_dims, i64),                   # grow: per-dim ranges while a set is built
+            np.zeros((max_axes, max_terms), i64),    # tc: term steps per axis
+            np.zeros((max_axes, max_terms), i64),    # te: term counts per axis
+            np.zeros(max_axes, i64),                 # m: terms per axis
+            np.zeros((max_axes, 4), i64),            # shape: (g, L, P, n) per axis (see _axis_shape)
+            np.zeros(max_span + 1, np.bool_),        # occ: occupancy of a holed axis
+            np.zeros(max_span + 1, np.bool_),        # base: its copy while it grows
+            np.zeros((max_loops, max_axes), i64),    # shifts: T_k per outer loop and axis
+            np.zeros(max_axes, i64),                 # moved: Σ of the moves inside loop k, per axis
+            np.zeros(n_levels, i64),                 # iterations: Π of the temporal bounds above each level
+            np.zeros((n_levels, n_tensors), i64),    # reuse_n: reuse steps per level and tensor
+            np.zeros((n_levels, n_tensors, max_loops), i64),            # reuse_weight
+            np.zeros((n_levels, n_tensors, max_loops, max_axes), i64))  # reuse_shift

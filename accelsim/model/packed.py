@@ -25,6 +25,8 @@ class PackedProblem:
     roles: tuple[str, ...]
     axis_of: np.ndarray       # [tensor, dim] int64: the axis the dim indexes, −1 none
     coef: np.ndarray          # [tensor, dim] int64: its coefficient there
+    axis_dims: np.ndarray     # [tensor, axis, q] int64: the dims each axis sums (−1 pad)
+    axis_nd: np.ndarray       # [tensor, axis] int64: how many
     n_axes: np.ndarray        # [tensor] int64
     is_output: np.ndarray     # [tensor] bool
     level_int: np.ndarray     # [level, KIND|CAPACITY|BLOCK] int64
@@ -41,7 +43,7 @@ class PackedProblem:
 
     def arrays(self) -> tuple:
         """The problem arguments of evaluate_nest, in order."""
-        return (self.axis_of, self.coef, self.n_axes, self.is_output, self.level_int, self.level_float,
+        return (self.axis_of, self.coef, self.axis_dims, self.axis_nd, self.n_axes, self.is_output, self.level_int, self.level_float,
                 self.capable, self.e_factor, self.energy_fixed_pj, self.energy_per_cycle_pj)
 
 
@@ -51,12 +53,17 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     tensors = [einsum.tensor(r) for r in roles]
     axis_of = np.full((len(roles), len(dims)), -1, dtype=np.int64)
     coef = np.zeros((len(roles), len(dims)), dtype=np.int64)
+    max_axes = max(len(t.axes) for t in tensors)
+    axis_dims = np.full((len(roles), max_axes, len(dims)), -1, dtype=np.int64)
+    axis_nd = np.zeros((len(roles), max_axes), dtype=np.int64)
     span = 1
     for ti, t in enumerate(tensors):
         for a, axis in enumerate(t.axes):
-            for term in axis:
+            for q, term in enumerate(axis):
                 axis_of[ti, dims.index(term.dim)] = a
                 coef[ti, dims.index(term.dim)] = term.coef
+                axis_dims[ti, a, q] = dims.index(term.dim)
+            axis_nd[ti, a] = len(axis)
             span = max(span, 1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis))
     n_levels = len(arch.levels)
     level_int = np.zeros((n_levels, 3), dtype=np.int64)
@@ -80,7 +87,7 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     leak_pj_per_cycle = sum(w * instances[name] for name, w in energies.leakage_w.items()) \
         / arch.frequency_hz * 1e12
     per_cycle = sum((energies.overhead_pj_per_cycle or {}).values()) + leak_pj_per_cycle
-    return PackedProblem(dims, roles, axis_of, coef, np.array([len(t.axes) for t in tensors], dtype=np.int64),
+    return PackedProblem(dims, roles, axis_of, coef, axis_dims, axis_nd, np.array([len(t.axes) for t in tensors], dtype=np.int64),
                          np.array([r == "outputs" for r in roles], dtype=np.bool_), level_int, level_float,
                          capable, e_factor, einsum.macs * energies.mac_pj * activity.mac, per_cycle, span)
 
@@ -99,7 +106,8 @@ def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple:
     n_levels = problem.level_int.shape[0]
     return (np.zeros((n_levels, len(problem.roles), 4), dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
             np.zeros(n_levels, dtype=np.int64),
-            K.nest_scratch(max_loops, problem.max_axes, problem.max_span, len(problem.dims)))
+            K.nest_scratch(max_loops, problem.max_axes, problem.max_span, len(problem.dims), n_levels,
+                           len(problem.roles)))
 
 
 def evaluate_packed(problem: PackedProblem, nest: LoweredNest) -> PackedResult:

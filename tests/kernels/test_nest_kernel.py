@@ -81,3 +81,25 @@ def test_kernel_matches_analyze_on_shipped_templates():
                 except MappingError:
                     continue
                 _kernel_equals_python(arch, layer.run_einsum, mapping)
+
+
+@settings(max_examples=400, deadline=None)
+@given(terms=st.lists(st.tuples(st.integers(1, 12), st.integers(2, 5)), max_size=3), shift=st.integers(-60, 60))
+def test_axis_count_equals_the_point_sets_overlap(terms, shift):
+    """The closed-form overlap of an axis point set (interval, blocks with holes, or point by
+    point) against explicit sets: S = {Σ c·x, 0 ≤ x < e}, |S ∩ (S + shift)|."""
+    import numpy as np
+    from accelsim.model.nest_kernel import _axis_count, _axis_shape
+    points = {0}
+    for c, e in terms:
+        points = {p + c * x for p in points for x in range(e)}
+    tc = np.zeros((1, 4), np.int64)
+    te = np.zeros((1, 4), np.int64)
+    for q, (c, e) in enumerate(terms):
+        tc[0, q], te[0, q] = c, e
+    m = np.array([len(terms)], np.int64)
+    shape = np.zeros((1, 4), np.int64)
+    span = 1 + sum(c * (e - 1) for c, e in terms)
+    occ, base = np.zeros(span + 1, np.bool_), np.zeros(span + 1, np.bool_)
+    _axis_shape(tc, te, 0, len(terms), shape)
+    assert _axis_count(tc, te, 0, m, shape, shift, occ, base) == len(points & {p + shift for p in points})
