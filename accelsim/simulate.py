@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from .energy.activity import layer_activity
 from .energy.model import action_energies, layer_energy
-from .errors import MappingError, SpecError
+from .errors import MappingError, Problem, SpecError
 from .ir.arch import Arch, with_precision
 from .ir.workload import Density, Layer, Workload
 from .mapping.dataflows import map_layer
@@ -32,6 +32,11 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
                         f"(ws, os, is, rs) or add 'dataflow:' to the arch file")
     if options.scalesim_compat and options.model != "cycle":
         raise SpecError("scalesim_compat needs the cycle model (--model cycle)")
+    if arch.counting == "timeloop" and options.model == "cycle":
+        raise SpecError(Problem("counting: timeloop (Timeloop's conventions) is modelled by the analytical "
+                                "model only", arch.source, key_path="counting", allowed=("--model analytical",),
+                                suggestion="run with --model analytical, or remove 'counting: timeloop' from "
+                                           "the arch for the cycle model with accelsim's own counting"))
     if options.density is not None and not 0.0 <= options.density <= 1.0:
         raise SpecError(f"density {options.density} is outside [0, 1]")
     options = replace(options, dataflow=dataflow)

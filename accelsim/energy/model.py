@@ -108,6 +108,9 @@ def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, run
         dynamic[name] = pj_per_cycle * cycles
     leakage = {}
     instances = {l.name: l.instances for l in arch.levels} | {o.name: 1 for o in arch.overhead}
+    if arch.counting == "timeloop":  # buffers leak only in utilized instances (Timeloop's
+        # src/model/buffer.cpp: ComputeLeaksPerCycle, FinalizeBufferEnergy)
+        instances |= {level.name: level.instances for level in counts.levels}
     for name, watts in energies.leakage_w.items():
         leakage[name] = watts * instances[name] * runtime_s * 1e12
     return EnergyBreakdown(dynamic, by_tensor, leakage)

@@ -156,6 +156,7 @@ class _Builder:
             "technology": {"node": self.node_nm or "45nm", "energy_table": "horowitz_45nm",
                            "nominal_voltage": "0.9V"},
             "operating_point": {"voltage": "0.9V", "frequency": f"{1e-6 / self.cycle_s:g}MHz"},
+            "counting": "timeloop",  # reproduce Timeloop's numbers (multicast, MAC operands, leakage)
             "levels": self.levels}
         return self.out
 

@@ -100,6 +100,7 @@ class Arch:
     leakage_efold_v: float | None = None  # leakage ∝ V·exp((V − Vnom)/efold); None: ∝ V
     claims: tuple = ()           # ClaimSpec, checked by `accelsim claims`
     source: str | None = None    # the arch file, for paths in claims
+    counting: str = "accelsim"   # or "timeloop": Timeloop v0.4's counting conventions (see lower.merges)
 
     @property
     def memories(self) -> tuple[Memory, ...]:
@@ -277,5 +278,5 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
     overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power) for o in spec.overhead)
     return Arch(spec.name, spec.description, tech.node, tech.energy_table, tech.nominal_voltage,
                 op.voltage, frequency, vf, tuple(levels), spec.dataflow, overhead,
-                tech.leakage_voltage_efold, tuple(spec.claims), file)
+                tech.leakage_voltage_efold, tuple(spec.claims), file, spec.counting)
 

@@ -69,3 +69,24 @@ def spatial_capable(arch: Arch, level_index: int, role: str) -> bool:
     level = arch.levels[level_index]
     assert isinstance(level, Spatial)
     return level.reduction if role == "outputs" else level.multicast
+
+
+def merges(arch: Arch, einsum: Einsum, level_index: int, role: str, dim: str) -> bool:
+    """Does a fan-out loop over `dim` at this level merge its children's traffic for the tensor?
+
+    accelsim merges the union of the children's tiles (overlapping sliding windows are read once).
+    Under `counting: timeloop` only identical tiles merge — children that differ in a dim the tensor
+    ignores — as Timeloop multicasts a read only to children with equal deltas
+    (src/loop-analysis/nest-analysis.cpp, ComputeAccurateMulticastedAccesses: delta.CheckEquality).
+    """
+    if not spatial_capable(arch, level_index, role):
+        return False
+    return arch.counting != "timeloop" or not einsum.relevant(role, dim)
+
+
+def holds_operands(arch: Arch, nest: LoweredNest) -> bool:
+    """Under `counting: timeloop`, when the nest's innermost loop is spatial, the MACs' operand
+    accesses follow the same reuse (delta) analysis as a buffer's tile — an operand unchanged from
+    one step to the next is not accessed again; with a temporal innermost loop Timeloop counts
+    every step (nest-analysis.cpp, ComputeTemporalWorkingSet: the level-0 base case)."""
+    return arch.counting == "timeloop" and nest.n_loops > 0 and bool(nest.loop_spatial[-1])

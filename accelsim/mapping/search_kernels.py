@@ -52,13 +52,9 @@ def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
     (slot_level, slot_axis, slot_size, slot_mem) = space[:4]
     loop_dim, loop_bound, loop_level, loop_spatial, counts, instances, level_cycles, scratch = work
     n = _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial)
-    (axis_of, coef, axis_dims, axis_nd, n_axes, is_output, level_int, level_float, capable, e_factor,
-     e_fixed, e_cycle) = problem
     stats[EVALS] += 1
-    status, energy, cycles = evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
-                                           axis_of, coef, axis_dims, axis_nd, n_axes, is_output, level_int,
-                                           level_float, capable, e_factor, e_fixed, e_cycle, counts,
-                                           instances, level_cycles, scratch)
+    status, energy, cycles = evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps, *problem,
+                                           counts, instances, level_cycles, scratch)
     if status != OK:
         return False
     stats[FEASIBLE] += 1

@@ -18,7 +18,7 @@ from math import ceil, prod
 from ..errors import AccelsimBug, MappingError
 from ..ir.arch import Arch, Memory
 from ..ir.einsum import Einsum
-from ..mapping.lower import LoweredNest, spatial_capable
+from ..mapping.lower import LoweredNest, holds_operands, merges
 from .reuse import tile_loads, tile_size
 
 
@@ -74,6 +74,7 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest) -> ActionCounts:
     spatial_used = prod(int(nest.loop_bound[j]) for j in all_loops if nest.loop_spatial[j])
     memory_idx = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
     compute_idx = len(arch.levels) - 1
+    hold = holds_operands(arch, nest)
 
     def start(i):
         return int(nest.level_start[i])
@@ -89,7 +90,7 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest) -> ActionCounts:
         merged, separate = [], 1
         for j in range(start(i_parent), start(i_child)):
             if nest.loop_spatial[j]:
-                if spatial_capable(arch, int(nest.loop_level[j]), role):
+                if merges(arch, einsum, int(nest.loop_level[j]), role, nest.dims[nest.loop_dim[j]]):
                     merged.append(j)
                 else:
                     separate *= int(nest.loop_bound[j])
@@ -108,7 +109,9 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest) -> ActionCounts:
             # Traffic with the nearest level below that keeps the tensor (or the MACs).
             child = next((c for c in memory_idx if c > i and nest.keeps[c, r]), compute_idx)
             merged, separate = spatial_between(i, child, role)
-            if child == compute_idx:
+            if child == compute_idx and hold:  # operands reused at the MACs like a tile
+                served = tile_loads(axes, _loops(nest, merged), outer_temporal(compute_idx)) * separate
+            elif child == compute_idx:
                 below = tile_size(axes, _loops(nest, merged)) * separate
                 served = temporal_steps * below
             else:

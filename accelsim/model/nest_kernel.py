@@ -30,8 +30,13 @@ Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scal
   axis_dims[t, a, :]   the dims axis a of tensor t sums, axis_nd[t, a] of them
   n_axes[t], is_output[t]
   level_int[l, :]      KIND, CAPACITY (words, -1 unlimited), BLOCK (words per access)
-  level_float[l, :]    READ_BW, WRITE_BW (words/cycle, 0 unlimited), E_READ, E_WRITE, E_UPDATE (pJ)
-  capable[l, t]        a fan-out at level l merges tensor t (multicast, or reduction for outputs)
+  level_float[l, :]    READ_BW, WRITE_BW (words/cycle, 0 unlimited), E_READ, E_WRITE, E_UPDATE (pJ),
+                       LEAK (pJ per cycle per utilized instance; leakage of all instances is in
+                       energy_per_cycle_pj)
+  merges[l, t, d]      a fan-out loop over dim d at level l merges tensor t (multicast, or
+                       reduction for outputs; see mapping/lower.merges)
+  hold_operands        counting: timeloop — with a spatial innermost loop, MAC operands are reused
+                       like a tile (mapping/lower.holds_operands)
   e_factor[l, t]       activity factor on level l's energy for tensor t
   Nest: loop_dim, loop_bound, loop_level, loop_spatial (first n entries, sorted top-down),
   keeps[l, t].
@@ -42,7 +47,7 @@ import numpy as np
 from numba import njit
 
 KIND, CAPACITY, BLOCK = 0, 1, 2
-READ_BW, WRITE_BW, E_READ, E_WRITE, E_UPDATE = 0, 1, 2, 3, 4
+READ_BW, WRITE_BW, E_READ, E_WRITE, E_UPDATE, LEAK = 0, 1, 2, 3, 4, 5
 MEMORY, SPATIAL, COMPUTE = 0, 1, 2
 READS, FILLS, UPDATES, TILE = 0, 1, 2, 3
 OK, OVER_CAPACITY, BROKEN = 0, 1, 2
@@ -263,8 +268,9 @@ def _accesses(words, block):
 
 @njit(cache=True, _nrt=False)
 def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
-                  axis_of, coef, axis_dims, axis_nd, n_axes, is_output, level_int, level_float, capable,
-                  e_factor, energy_fixed_pj, energy_per_cycle_pj, counts, instances, level_cycles, scratch):
+                  axis_of, coef, axis_dims, axis_nd, n_axes, is_output, level_int, level_float, merges,
+                  e_factor, energy_fixed_pj, energy_per_cycle_pj, hold_operands, counts, instances, level_cycles,
+                  scratch):
     """Counts, cycles and energy of one lowered mapping. Returns (status, energy pJ, cycles).
 
     counts[l, t, READS|FILLS|UPDATES|TILE] (per instance; FILLS holds a level's tile loads
@@ -303,6 +309,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
     top = 0
     while level_int[top, KIND] != MEMORY:
         top += 1
+    hold = hold_operands and n > 0 and loop_spatial[n - 1]
     # Pass 1: tiles and capacities.
     for i in range(n_levels):
         if level_int[i, KIND] != MEMORY:
@@ -338,6 +345,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
     # Pass 3: what each level serves its child (or the MACs), and the energy.
     energy = energy_fixed_pj
     cycles = steps
+    per_cycle_pj = energy_per_cycle_pj
     for i in range(n_levels):
         if level_int[i, KIND] != MEMORY:
             continue
@@ -366,12 +374,21 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
             separate = 1
             for j in range(s_i, s_c):
                 if loop_spatial[j]:
-                    if capable[loop_level[j], t]:
+                    if merges[loop_level[j], t, loop_dim[j]]:
                         idx[n_u] = j
                         n_u += 1
                     else:
                         separate *= loop_bound[j]
-            if child == compute:
+            if child == compute and hold:  # the MACs' operands move like a tile over every temporal loop
+                n_o = _temporal_above(outer, loop_spatial, n)
+                iterations[compute] = _reuse_steps(axis_of, coef, t, n_axes[t], loop_dim, loop_bound, stride, outer,
+                                                   n_o, shifts, moved, compute, reuse_n, reuse_weight, reuse_shift)
+                _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, child, loop_dim, loop_bound,
+                           stride, idx, n_u, grow, tc, te, m, shape)
+                merged = _set_size(n_axes[t], tc, te, m, shape, occ, base)
+                served = separate * _loads(merged, iterations[compute], compute, t, n_axes[t], reuse_n, reuse_weight,
+                                           reuse_shift, tc, te, m, shape, occ, base)
+            elif child == compute:
                 served = steps * separate
                 if n_u > 0:
                     _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, child, loop_dim, loop_bound,
@@ -417,7 +434,8 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
         level_cycles[i] = bw_cycles
         cycles = max(cycles, bw_cycles)
         energy += inst * level_energy
-    energy += energy_per_cycle_pj * cycles
+        per_cycle_pj += inst * level_float[i, LEAK]
+    energy += per_cycle_pj * cycles
     return OK, energy, cycles
 
 

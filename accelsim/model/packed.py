@@ -15,7 +15,7 @@ from ..energy.activity import DENSE_ACTIVITY, LayerActivity
 from ..energy.model import ActionEnergies
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
-from ..mapping.lower import LoweredNest
+from ..mapping.lower import LoweredNest, merges
 from . import nest_kernel as K
 
 
@@ -30,11 +30,12 @@ class PackedProblem:
     n_axes: np.ndarray        # [tensor] int64
     is_output: np.ndarray     # [tensor] bool
     level_int: np.ndarray     # [level, KIND|CAPACITY|BLOCK] int64
-    level_float: np.ndarray   # [level, READ_BW|WRITE_BW|E_READ|E_WRITE|E_UPDATE] float64
-    capable: np.ndarray       # [level, tensor] bool
+    level_float: np.ndarray   # [level, READ_BW|WRITE_BW|E_READ|E_WRITE|E_UPDATE|LEAK] float64
+    merges: np.ndarray        # [level, tensor, dim] bool: a fan-out loop there merges the tensor
     e_factor: np.ndarray      # [level, tensor] float64
     energy_fixed_pj: float    # MAC energy: the same for every mapping of the layer
-    energy_per_cycle_pj: float  # overhead components and leakage of every hardware instance
+    energy_per_cycle_pj: float  # overhead components and leakage not charged per utilized instance
+    hold_operands: bool       # counting: timeloop (operands reused at the MACs; see lower.holds_operands)
     max_span: int             # the longest tensor axis (points), for the occupancy scratch
 
     @property
@@ -43,8 +44,9 @@ class PackedProblem:
 
     def arrays(self) -> tuple:
         """The problem arguments of evaluate_nest, in order."""
-        return (self.axis_of, self.coef, self.axis_dims, self.axis_nd, self.n_axes, self.is_output, self.level_int, self.level_float,
-                self.capable, self.e_factor, self.energy_fixed_pj, self.energy_per_cycle_pj)
+        return (self.axis_of, self.coef, self.axis_dims, self.axis_nd, self.n_axes, self.is_output, self.level_int,
+                self.level_float, self.merges, self.e_factor, self.energy_fixed_pj, self.energy_per_cycle_pj,
+                self.hold_operands)
 
 
 def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies,
@@ -67,29 +69,37 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies,
             span = max(span, 1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis))
     n_levels = len(arch.levels)
     level_int = np.zeros((n_levels, 3), dtype=np.int64)
-    level_float = np.zeros((n_levels, 5), dtype=np.float64)
-    capable = np.zeros((n_levels, len(roles)), dtype=np.bool_)
+    level_float = np.zeros((n_levels, 6), dtype=np.float64)
+    merging = np.zeros((n_levels, len(roles), len(dims)), dtype=np.bool_)
     e_factor = np.ones((n_levels, len(roles)), dtype=np.float64)
     for i, level in enumerate(arch.levels):
         if isinstance(level, Memory):
             cap = level.capacity_words
             level_int[i] = (K.MEMORY, -1 if cap is None else cap, level.block_words)
-            level_float[i] = (level.read_bw_words or 0.0, level.write_bw_words or 0.0,
-                              energies.read_pj[level.name], energies.write_pj[level.name],
-                              energies.update_pj[level.name])
+            level_float[i, :K.LEAK] = (level.read_bw_words or 0.0, level.write_bw_words or 0.0,
+                                       energies.read_pj[level.name], energies.write_pj[level.name],
+                                       energies.update_pj[level.name])
             e_factor[i] = [activity.memory_factor(level, r) for r in roles]
         elif isinstance(level, Spatial):
             level_int[i, K.KIND] = K.SPATIAL
-            capable[i] = [level.reduction if r == "outputs" else level.multicast for r in roles]
+            merging[i] = [[merges(arch, einsum, i, r, d) for d in dims] for r in roles]
         else:
             level_int[i, K.KIND] = K.COMPUTE
+    # Leakage per cycle: of every hardware instance, or (counting: timeloop) of a buffer's utilized
+    # instances only, which the kernel multiplies in (level_float LEAK, pJ per cycle per instance).
     instances = {l.name: l.instances for l in arch.levels} | {o.name: 1 for o in arch.overhead}
-    leak_pj_per_cycle = sum(w * instances[name] for name, w in energies.leakage_w.items()) \
-        / arch.frequency_hz * 1e12
-    per_cycle = sum((energies.overhead_pj_per_cycle or {}).values()) + leak_pj_per_cycle
-    return PackedProblem(dims, roles, axis_of, coef, axis_dims, axis_nd, np.array([len(t.axes) for t in tensors], dtype=np.int64),
+    per_utilized = {l.name for l in arch.memories} if arch.counting == "timeloop" else set()
+    pj_per_cycle = {name: w / arch.frequency_hz * 1e12 for name, w in energies.leakage_w.items()}
+    for i, level in enumerate(arch.levels):
+        if level.name in per_utilized:
+            level_float[i, K.LEAK] = pj_per_cycle.get(level.name, 0.0)
+    per_cycle = sum((energies.overhead_pj_per_cycle or {}).values()) + sum(
+        pj * instances[name] for name, pj in pj_per_cycle.items() if name not in per_utilized)
+    return PackedProblem(dims, roles, axis_of, coef, axis_dims, axis_nd,
+                         np.array([len(t.axes) for t in tensors], dtype=np.int64),
                          np.array([r == "outputs" for r in roles], dtype=np.bool_), level_int, level_float,
-                         capable, e_factor, einsum.macs * energies.mac_pj * activity.mac, per_cycle, span)
+                         merging, e_factor, einsum.macs * energies.mac_pj * activity.mac, per_cycle,
+                         arch.counting == "timeloop", span)
 
 
 @dataclass(frozen=True)

@@ -208,6 +208,10 @@ class ArchSpec(Strict):
                                          "outside the levels (clock tree, control, post-processing)")
     claims: list[ClaimSpec] = Field(default_factory=list, description="published figures to check "
                                     "with `accelsim claims`")
+    counting: Literal["accelsim", "timeloop"] = Field("accelsim", description="timeloop: Timeloop "
+        "v0.4's conventions (docs/concepts.md#counting-conventions): fan-outs multicast and reduce only "
+        "identical tiles; when the nest's innermost loop is spatial, MAC operands are reused like a "
+        "buffer's tile; buffers leak only in utilized instances. `accelsim import timeloop` sets it")
     extends: Optional[str] = Field(None, description="base architecture file; this file's keys override it")
 
 

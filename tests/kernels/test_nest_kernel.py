@@ -15,9 +15,11 @@ from conftest import ARCH_DIR, WORKLOAD_DIR
 from strategies import draw_conv1d, draw_mapping
 
 # Small buffers (some random mappings overflow them), finite bandwidths, multicast but no spatial
-# reduction, leakage: every term of the kernel's counts, cycles and energy is exercised.
+# reduction, leakage (also below the fan-out, so utilized instances matter): every term of the
+# kernel's counts, cycles and energy is exercised, under either counting convention.
 ARCH_TEXT = """
 name: t
+counting: {counting}
 technology: {node: 45nm, energy_table: horowitz_45nm}
 operating_point: {voltage: 0.9V, frequency: 1GHz}
 levels:
@@ -26,7 +28,8 @@ levels:
   - memory: {name: GLB, class: sram, size: 2KiB, word_bits: 8, width_bits: 32, keeps: [weights, inputs, outputs],
              write_bandwidth: 4 words/cycle, leakage_power: 10uW}
   - spatial: {name: PE, x: 8, reduction: false}
-  - memory: {name: RF, class: regfile, size: 160b, word_bits: 8, keeps: [weights, inputs, outputs]}
+  - memory: {name: RF, class: regfile, size: 160b, word_bits: 8, keeps: [weights, inputs, outputs],
+             leakage_power: 1uW}
   - compute: {name: MAC, format: int8}
 """
 
@@ -58,9 +61,9 @@ def layer_and_mapping(draw):
     return einsum, draw_mapping(draw, einsum)
 
 
-@pytest.fixture(scope="module")
-def arch(arch_from_text):
-    return arch_from_text(ARCH_TEXT)
+@pytest.fixture(scope="module", params=["accelsim", "timeloop"])
+def arch(arch_from_text, request):
+    return arch_from_text(ARCH_TEXT.replace("{counting}", request.param))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

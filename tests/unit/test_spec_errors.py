@@ -112,3 +112,17 @@ def test_check_command_exit_codes(write, capsys):
     assert main(["check", str(good), str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.yaml:" in err and "did you mean 'sram'?" in err and "Traceback" not in err
+
+
+def test_timeloop_counting_is_for_the_analytical_model(write):
+    from accelsim.options import SimOptions
+    from conftest import WORKLOAD_DIR
+    arch = accelsim.load_arch(write("arch.yaml", GOOD_ARCH + "counting: timeloop\n"))
+    workload = accelsim.load_workload(WORKLOAD_DIR / "conv_tiny.yaml")
+    assert accelsim.simulate(arch, workload).layers  # analytical: fine
+    with pytest.raises(SpecError) as exc:
+        accelsim.simulate(arch, workload, SimOptions(model="cycle"))
+    (p,) = exc.value.problems
+    assert p.key_path == "counting" and p.allowed == ("--model analytical",) and p.file.endswith("arch.yaml")
+    with pytest.raises(SpecError, match="counting"):
+        accelsim.load_arch(write("bad.yaml", GOOD_ARCH + "counting: timelop\n"))

@@ -3,9 +3,11 @@ reproduce Timeloop's stats (counts, cycles, utilization exact; energy per compon
 test_timeloop.py). Fixed-mapping cases use their input mapping and timeloop-model's ERT; the mapper
 cases use the mapping the mapper chose (ref/timeloop-mapper.map.yaml) and its ERT.
 
-Where accelsim counts differently on purpose, the test applies Timeloop's convention to accelsim's
-own counts (formula from Timeloop's source, no reference numbers) and then demands exact parity,
-and checks that nothing else differs. See CONVENTIONS below."""
+Imported archs carry `counting: timeloop` (Timeloop's multicast, MAC-operand and leakage
+conventions), so every case reproduces Timeloop's raw numbers. Under accelsim's own counting the
+same cases differ; a second test applies each convention to accelsim's counts by an independent
+formula from Timeloop's source (no reference numbers), demands exact parity, and checks that
+nothing else differs — the mode and the formulas cross-check each other. See CONVENTIONS below."""
 from __future__ import annotations
 
 import math
@@ -71,8 +73,8 @@ def test_import_command(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- T06, TA, E, I24
 
-# Where accelsim deliberately counts differently from Timeloop. Each entry turns accelsim's own
-# counts into Timeloop's by Timeloop's rule; the test then demands exact parity.
+# Where accelsim's own counting (counting: accelsim) differs from Timeloop's. Each entry turns
+# accelsim's counts into Timeloop's by Timeloop's rule, independently of counting: timeloop.
 #
 # multicast(parent, child, tensor): Timeloop multicasts a parent read only to children whose
 #   deltas are *identical* (src/loop-analysis/nest-analysis.cpp, ComputeAccurateMulticastedAccesses,
@@ -179,14 +181,27 @@ def _affected(L, conventions) -> set[str]:
     return out
 
 
-@pytest.mark.parametrize("case_id, form, conventions", FLAT_CASES,
-                         ids=[f"{c}-{f}" for c, f, _ in FLAT_CASES])
-def test_flattened_and_parallel_cases_reproduce_timeloop(case_id, form, conventions, tmp_path):
+def run_flat_case(imp, counting):
+    a = accelsim.load_arch(imp.arch_path, [f"counting={counting}"])
+    w = accelsim.load_workload(imp.workload_path)
+    return accelsim.simulate(a, w, mappings=accelsim.load_mapping_file(imp.mapping_path, a, w)).layers[0]
+
+
+@pytest.mark.parametrize("case_id, form", [c[:2] for c in FLAT_CASES], ids=[f"{c}-{f}" for c, f, _ in FLAT_CASES])
+def test_flattened_and_parallel_cases_reproduce_timeloop(case_id, form, tmp_path):
     ref = refcase_stats(case_id, "timeloop-mapper")
     imp = import_flat_case(case_id, form, tmp_path)
-    a = accelsim.load_arch(imp.arch_path)
-    w = accelsim.load_workload(imp.workload_path)
-    L = accelsim.simulate(a, w, mappings=accelsim.load_mapping_file(imp.mapping_path, a, w)).layers[0]
+    assert "counting: timeloop" in imp.arch_path.read_text()
+    problems = parity_problems(ref, run_flat_case(imp, "timeloop"))
+    assert not problems, f"{case_id} ({form}) disagrees with Timeloop:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("case_id, form, conventions", FLAT_CASES,
+                         ids=[f"{c}-{f}" for c, f, _ in FLAT_CASES])
+def test_accelsim_counting_differs_only_by_the_conventions(case_id, form, conventions, tmp_path):
+    ref = refcase_stats(case_id, "timeloop-mapper")
+    imp = import_flat_case(case_id, form, tmp_path)
+    L = run_flat_case(imp, "accelsim")
     raw = parity_problems(ref, L)
     affected = _affected(L, conventions)
     unexplained = [p for p in raw if not any(p.startswith(a) for a in affected)]
@@ -200,9 +215,7 @@ def test_eyeriss_glb_input_reads_differ_by_the_diagonal_overlap(tmp_path):
     16 once, Timeloop the 42 separately (the M4 copies are identical, so both multicast them)."""
     ref = refcase_stats("T06_eyeriss_vgg02_l5", "timeloop-mapper")
     imp = import_flat_case("T06_eyeriss_vgg02_l5", "parsed", tmp_path)
-    a = accelsim.load_arch(imp.arch_path)
-    w = accelsim.load_workload(imp.workload_path)
-    L = accelsim.simulate(a, w, mappings=accelsim.load_mapping_file(imp.mapping_path, a, w)).layers[0]
+    L = run_flat_case(imp, "accelsim")
     got = next(l for l in L.counts.levels if l.name == "shared_glb").tensors["inputs"].reads
     want = int(ref.component("shared_glb").dataspaces["Inputs"]["Scalar reads (per-instance)"].split()[0])
     assert got * (14 * 3) == want * (14 + 3 - 1)
@@ -224,8 +237,8 @@ def test_simba_register_cluster_is_a_spec_error(tmp_path):
 def test_simba_cluster_size_is_the_only_difference(tmp_path):
     """What `cluster_size: 64` changes in Timeloop, in numbers. Given Timeloop's per-instance
     geometry (width 512 / (64 × 8 b) = block 1, size 1 word: buffer.cpp ParseSpecs) in place of
-    the cluster, accelsim reproduces every count, capacity, instance count and cycle of E_simba_like.
-    Beyond the leakage convention, the one difference is PEWeightRegs' dynamic energy: Timeloop
+    the cluster, accelsim (counting: timeloop) reproduces every count, capacity, instance count and
+    cycle of E_simba_like. The one difference is PEWeightRegs' dynamic energy: Timeloop
     charges the ERT energy once per utilized cluster, min(48 utilized, 256 / 64) = 4, not per
     utilized instance (FinalizeBufferEnergy), i.e. 12× less than accelsim."""
     ref = refcase_stats("E_simba_like", "timeloop-mapper")
@@ -241,13 +254,10 @@ def test_simba_cluster_size_is_the_only_difference(tmp_path):
     # Simba's PE constraint has no split, but meshY is 1: everything goes to X.
     assert yaml.safe_load(imp.constraints_path.read_text())["constraints"]["PE"] == {"x": {"dims": ["m", "c"]},
                                                                                      "y": {"dims": []}}
-    a = accelsim.load_arch(imp.arch_path)
-    w = accelsim.load_workload(imp.workload_path)
-    L = accelsim.simulate(a, w, mappings=accelsim.load_mapping_file(imp.mapping_path, a, w)).layers[0]
-    affected = _affected(L, [("leakage",)]) | {"energy of PEWeightRegs"}
+    L = run_flat_case(imp, "timeloop")
+    affected = {"total energy", "energy of PEWeightRegs"}
     raw = parity_problems(ref, L)
     assert raw and not [p for p in raw if not any(p.startswith(x) for x in affected)], "\n".join(raw)
-    L = with_timeloop_conventions(L, imp, [("leakage",)])
     regs_level = next(lvl for lvl in L.counts.levels if lvl.name == "PEWeightRegs")
     clusters = min(regs_level.instances, regs_level.hardware_instances // 64)
     assert (regs_level.instances, clusters) == (48, 4)
