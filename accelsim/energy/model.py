@@ -59,7 +59,7 @@ def action_energies(arch: Arch) -> ActionEnergies:
             if level.read_energy_pj is not None:
                 r, w, u, src = level.read_energy_pj, level.write_energy_pj, level.update_energy_pj, "arch"
             else:
-                width = level.block_words * level.word_bits
+                width = level.block_words * level.word_bits * level.cluster  # the physical array's
                 r = MEMORY_ESTIMATORS.get(level.kind)(table, level.size_bits, width)
                 w = u = r
                 src = table.name
@@ -98,7 +98,8 @@ def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, run
         per_role = {}
         for role, c in level.tensors.items():
             blocks = lambda n: ceil(n / level.block_words)  # noqa: E731
-            per_role[role] = level.instances * activity.memory_factor(memory, role) * (
+            charged = memory.charged_instances(level.instances, arch.counting)
+            per_role[role] = charged * activity.memory_factor(memory, role) * (
                 blocks(c.reads) * energies.read_pj[level.name]
                 + blocks(c.fills) * energies.write_pj[level.name]
                 + blocks(c.updates) * energies.update_pj[level.name])

@@ -35,6 +35,17 @@ class Memory:
     word_from_precision: bool = False  # word_bits follows the layer's number format
     width_bits: int | None = None      # bits per access; None: one word
     bandwidth_text: tuple = (None, None)  # (read, write) as written, re-parsed per word size
+    cluster: int = 1                   # instances sharing one width_bits-wide array (one access serves all)
+
+    def charged_instances(self, utilized: int, counting: str) -> int:
+        """Instances whose accesses are charged dynamic energy: one per utilized cluster. accelsim
+        packs the utilized instances into as few clusters as they fill; Timeloop assumes them spread
+        out, min(utilized, clusters) (src/model/buffer.cpp, ComputeScalarAccesses)."""
+        if self.cluster == 1:
+            return utilized
+        if counting == "timeloop":
+            return min(utilized, self.instances // self.cluster)
+        return -(-utilized // self.cluster)
 
     @property
     def capacity_words(self) -> int | None:
@@ -139,7 +150,8 @@ def _with_instances(levels) -> tuple:
 def _memory_for_word(level: Memory, word_bits: int) -> Memory:
     read, write = (None if t is None else units.parse_bandwidth_words(t, word_bits)
                    for t in level.bandwidth_text)
-    return replace(level, word_bits=word_bits, block_words=max(1, (level.width_bits or word_bits) // word_bits),
+    block_bits = (level.width_bits or word_bits) // level.cluster  # one instance's share of an access
+    return replace(level, word_bits=word_bits, block_words=max(1, block_bits // word_bits),
                    read_bw_words=read, write_bw_words=write)
 
 
@@ -264,7 +276,12 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
                 b.name, b.kind, b.size, word, 1, frozenset(b.keeps), None, None, b.banks,
                 b.double_buffered, instances, e.read if e else None, e.write if e else None,
                 (e.update if e.update is not None else e.write) if e else None, b.leakage_power,
-                b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth))
+                b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth),
+                b.cluster)
+            if instances % b.cluster:
+                problems.add(f"{b.name}: cluster {b.cluster} does not divide its {instances} instances",
+                             f"levels.{i}.memory.cluster", line_of(("levels", i, "memory", "cluster")),
+                             suggestion="a cluster groups instances under the fan-outs above; choose a divisor")
             levels.append(_memory_for_word(memory, word))
         elif lvl.spatial:
             levels.append(Spatial(b.name, b.x, b.y, b.multicast, b.reduction, b.interconnect, instances))
@@ -274,6 +291,7 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
             levels.append(Compute(b.name, b.format, b.energy.mac if b.energy else None,
                                   b.leakage_power, instances, formats, b.slot_level,
                                   b.switching_share, b.reduction_tree_share))
+    problems.raise_if_any()
     tech = spec.technology
     overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power) for o in spec.overhead)
     return Arch(spec.name, spec.description, tech.node, tech.energy_table, tech.nominal_voltage,

@@ -29,14 +29,15 @@ Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scal
   coef[t, d]           its coefficient there
   axis_dims[t, a, :]   the dims axis a of tensor t sums, axis_nd[t, a] of them
   n_axes[t], is_output[t]
-  level_int[l, :]      KIND, CAPACITY (words, -1 unlimited), BLOCK (words per access)
+  level_int[l, :]      KIND, CAPACITY (words, -1 unlimited), BLOCK (words per access), CLUSTER
+                       (instances per shared array), HW_INSTANCES
   level_float[l, :]    READ_BW, WRITE_BW (words/cycle, 0 unlimited), E_READ, E_WRITE, E_UPDATE (pJ),
                        LEAK (pJ per cycle per utilized instance; leakage of all instances is in
                        energy_per_cycle_pj)
   merges[l, t, d]      a fan-out loop over dim d at level l merges tensor t (multicast, or
                        reduction for outputs; see mapping/lower.merges)
-  hold_operands        counting: timeloop — with a spatial innermost loop, MAC operands are reused
-                       like a tile (mapping/lower.holds_operands)
+  timeloop_counting    counting: timeloop — with a spatial innermost loop, MAC operands are reused
+                       like a tile (mapping/lower.holds_operands); clusters charged as Timeloop does
   e_factor[l, t]       activity factor on level l's energy for tensor t
   Nest: loop_dim, loop_bound, loop_level, loop_spatial (first n entries, sorted top-down),
   keeps[l, t].
@@ -46,7 +47,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-KIND, CAPACITY, BLOCK = 0, 1, 2
+KIND, CAPACITY, BLOCK, CLUSTER, HW_INSTANCES = 0, 1, 2, 3, 4
 READ_BW, WRITE_BW, E_READ, E_WRITE, E_UPDATE, LEAK = 0, 1, 2, 3, 4, 5
 MEMORY, SPATIAL, COMPUTE = 0, 1, 2
 READS, FILLS, UPDATES, TILE = 0, 1, 2, 3
@@ -269,7 +270,7 @@ def _accesses(words, block):
 @njit(cache=True, _nrt=False)
 def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
                   axis_of, coef, axis_dims, axis_nd, n_axes, is_output, level_int, level_float, merges,
-                  e_factor, energy_fixed_pj, energy_per_cycle_pj, hold_operands, counts, instances, level_cycles,
+                  e_factor, energy_fixed_pj, energy_per_cycle_pj, timeloop_counting, counts, instances, level_cycles,
                   scratch):
     """Counts, cycles and energy of one lowered mapping. Returns (status, energy pJ, cycles).
 
@@ -309,7 +310,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
     top = 0
     while level_int[top, KIND] != MEMORY:
         top += 1
-    hold = hold_operands and n > 0 and loop_spatial[n - 1]
+    hold = timeloop_counting and n > 0 and loop_spatial[n - 1]  # see mapping/lower.holds_operands
     # Pass 1: tiles and capacities.
     for i in range(n_levels):
         if level_int[i, KIND] != MEMORY:
@@ -433,7 +434,14 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
             bw_cycles = max(bw_cycles, int(np.ceil(write_words / level_float[i, WRITE_BW])))
         level_cycles[i] = bw_cycles
         cycles = max(cycles, bw_cycles)
-        energy += inst * level_energy
+        cluster = level_int[i, CLUSTER]  # dynamic energy per utilized cluster (ir/arch.charged_instances)
+        if cluster == 1:
+            charged = inst
+        elif timeloop_counting:
+            charged = min(inst, level_int[i, HW_INSTANCES] // cluster)
+        else:
+            charged = (inst + cluster - 1) // cluster
+        energy += charged * level_energy
         per_cycle_pj += inst * level_float[i, LEAK]
     energy += per_cycle_pj * cycles
     return OK, energy, cycles

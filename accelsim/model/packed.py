@@ -29,13 +29,13 @@ class PackedProblem:
     axis_nd: np.ndarray       # [tensor, axis] int64: how many
     n_axes: np.ndarray        # [tensor] int64
     is_output: np.ndarray     # [tensor] bool
-    level_int: np.ndarray     # [level, KIND|CAPACITY|BLOCK] int64
+    level_int: np.ndarray     # [level, KIND|CAPACITY|BLOCK|CLUSTER|HW_INSTANCES] int64
     level_float: np.ndarray   # [level, READ_BW|WRITE_BW|E_READ|E_WRITE|E_UPDATE|LEAK] float64
     merges: np.ndarray        # [level, tensor, dim] bool: a fan-out loop there merges the tensor
     e_factor: np.ndarray      # [level, tensor] float64
     energy_fixed_pj: float    # MAC energy: the same for every mapping of the layer
     energy_per_cycle_pj: float  # overhead components and leakage not charged per utilized instance
-    hold_operands: bool       # counting: timeloop (operands reused at the MACs; see lower.holds_operands)
+    timeloop_counting: bool   # counting: timeloop (MAC operand reuse, cluster charging)
     max_span: int             # the longest tensor axis (points), for the occupancy scratch
 
     @property
@@ -46,7 +46,7 @@ class PackedProblem:
         """The problem arguments of evaluate_nest, in order."""
         return (self.axis_of, self.coef, self.axis_dims, self.axis_nd, self.n_axes, self.is_output, self.level_int,
                 self.level_float, self.merges, self.e_factor, self.energy_fixed_pj, self.energy_per_cycle_pj,
-                self.hold_operands)
+                self.timeloop_counting)
 
 
 def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies,
@@ -68,14 +68,14 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies,
             axis_nd[ti, a] = len(axis)
             span = max(span, 1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis))
     n_levels = len(arch.levels)
-    level_int = np.zeros((n_levels, 3), dtype=np.int64)
+    level_int = np.zeros((n_levels, 5), dtype=np.int64)
     level_float = np.zeros((n_levels, 6), dtype=np.float64)
     merging = np.zeros((n_levels, len(roles), len(dims)), dtype=np.bool_)
     e_factor = np.ones((n_levels, len(roles)), dtype=np.float64)
     for i, level in enumerate(arch.levels):
         if isinstance(level, Memory):
             cap = level.capacity_words
-            level_int[i] = (K.MEMORY, -1 if cap is None else cap, level.block_words)
+            level_int[i] = (K.MEMORY, -1 if cap is None else cap, level.block_words, level.cluster, level.instances)
             level_float[i, :K.LEAK] = (level.read_bw_words or 0.0, level.write_bw_words or 0.0,
                                        energies.read_pj[level.name], energies.write_pj[level.name],
                                        energies.update_pj[level.name])

@@ -56,17 +56,24 @@ class MemorySpec(Strict):
     switching_share: Share = Field(0.0, description="fraction of the access energy (at dense, random "
         "data) that toggles with the data; it scales with the tensor's bit activity, the rest is fixed. "
         "0 (default): data-independent, as SRAM precharge and sensing are to first order")
+    cluster: int = Field(1, ge=1, description="instances that share one physical array width_bits wide "
+        "(Timeloop's cluster_size): each instance's block is width_bits / (cluster × word_bits) words, "
+        "size is per instance, and one array access serves the whole cluster, so dynamic energy is "
+        "charged per utilized cluster (docs/concepts.md#levels)")
 
     @model_validator(mode="after")
     def _checks(self):
+        if self.cluster > 1 and self.width_bits is None:
+            raise ValueError(f"cluster {self.cluster} needs width_bits: the shared array's access width")
         if self.word_bits == "precision":
             return self
         if self.word_bits <= 0:
             raise ValueError("word_bits must be positive")
         if self.size is not None and self.size < self.word_bits:
             raise ValueError(f"size ({self.size} bits) is smaller than one word ({self.word_bits} bits)")
-        if self.width_bits is not None and self.width_bits % self.word_bits:
-            raise ValueError(f"width_bits ({self.width_bits}) must be a multiple of word_bits ({self.word_bits})")
+        if self.width_bits is not None and self.width_bits % (self.cluster * self.word_bits):
+            raise ValueError(f"width_bits ({self.width_bits}) must be a multiple of cluster × word_bits "
+                             f"({self.cluster} × {self.word_bits})")
         if len(set(self.keeps)) != len(self.keeps):
             raise ValueError("keeps lists a tensor twice")
         return self

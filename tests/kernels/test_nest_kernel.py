@@ -15,8 +15,8 @@ from conftest import ARCH_DIR, WORKLOAD_DIR
 from strategies import draw_conv1d, draw_mapping
 
 # Small buffers (some random mappings overflow them), finite bandwidths, multicast but no spatial
-# reduction, leakage (also below the fan-out, so utilized instances matter): every term of the
-# kernel's counts, cycles and energy is exercised, under either counting convention.
+# reduction, leakage (also below the fan-out, so utilized instances matter), RF clusters: every
+# term of the kernel's counts, cycles and energy is exercised, under either counting convention.
 ARCH_TEXT = """
 name: t
 counting: {counting}
@@ -29,7 +29,7 @@ levels:
              write_bandwidth: 4 words/cycle, leakage_power: 10uW}
   - spatial: {name: PE, x: 8, reduction: false}
   - memory: {name: RF, class: regfile, size: 160b, word_bits: 8, keeps: [weights, inputs, outputs],
-             leakage_power: 1uW}
+             leakage_power: 1uW, cluster: 4, width_bits: 32}
   - compute: {name: MAC, format: int8}
 """
 
