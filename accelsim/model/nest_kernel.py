@@ -14,8 +14,11 @@ stride did not change), else it reloads the tile. So
     loads = full + Σ_k (b_k − 1) · Π_{j<k} b_j · (full − [reuse_k] · overlap(T_k))
           = full · Π_k b_k − Σ_{reuse k} (b_k − 1) · Π_{j<k} b_j · overlap(T_k),
 
-O(K · axes) instead of O(2^K). The reuse steps depend only on the loops above a level, so a
-parent serving a merged (multicast) set to a child reuses the child's.
+O(K · axes) instead of O(2^K). With prefix sums over the temporal loops, T_k = R_k − Σ_{j<K} move_j
+where R_k = Σ_{j<k} move_j + 2·move_k does not depend on the level, so a step reuses iff R_k equals
+R_{K−1}, every reusing step shifts the tile by the same move_{K−1} (one axis), and the weights of
+each R-class are prefix sums too: the reuse terms of every level and tensor come from one pass
+(_reuse_classes), and a level's loads need one overlap count.
 
 Point sets are built per dim, not per loop: every loop below a level covers [0, ext) of each
 dim, so a tensor axis Σ c_d·x_d is a few (c_d, ext_d) terms; loops left out of a set (a fan-out
@@ -193,70 +196,68 @@ def _set_size(n_axes, tc, te, m, shape, occ, base):
 
 
 @njit(cache=True, _nrt=False)
-def _reuse_steps(axis_of, coef, t, n_axes, loop_dim, loop_bound, stride, outer, n_outer, shifts, moved,
-                 level, reuse_n, reuse_weight, reuse_shift):
-    """The closed form's reuse terms for tensor t's tiles under `level`, over the temporal loops
-    outer[:n_outer] (outer → inner): the steps k that keep the overlap, each with its weight
-    (b_k − 1)·Π_{j<k} b_j and its shift T_k (the step of loop k minus the rewind of every loop
-    inside it), into reuse_*[level, t]. Returns Π b_k: loads = full·Π b_k − Σ weight·overlap(T_k)."""
-    for a in range(n_axes):
-        moved[a] = 0
-    for k in range(n_outer - 1, -1, -1):
-        j = outer[k]
-        d = loop_dim[j]
-        for a in range(n_axes):
-            shifts[k, a] = -moved[a]
-        a = axis_of[t, d]
-        if a >= 0:
-            move = coef[t, d] * stride[j]
-            shifts[k, a] += move
-            moved[a] += move
-    last = n_outer - 1
-    n_r = 0
-    above = 1  # Π of the bounds of the loops outer to k
-    for k in range(n_outer):
-        b = loop_bound[outer[k]]
-        reuse = k == last  # the innermost loop always keeps the overlap; an outer one only
-        if not reuse:      # when its step is the same translation (the stride did not change)
-            reuse = True
-            for a in range(n_axes):
-                if shifts[k, a] != shifts[last, a]:
-                    reuse = False
-                    break
-        if reuse:
-            reuse_weight[level, t, n_r] = (b - 1) * above
-            for a in range(n_axes):
-                reuse_shift[level, t, n_r, a] = shifts[k, a]
-            n_r += 1
-        above *= b
-    reuse_n[level, t] = n_r
-    return above
+def _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, stride, n, temporal, above,
+                   move_axis, move_by, rsum, reuse_weight, running):
+    """The closed form's reuse terms for every level at once, over the temporal loops in order
+    (temporal[k], k < n_t; returns n_t). A tile under the first K of them reuses its overlap at
+    step k < K iff R_k = R_{K−1}, where R_k = Σ_{j<k} move_j + 2·move_k per tensor axis (T_k =
+    R_k − Σ_{j<K} move_j), and every such step shifts it by move_{K−1}, so per tensor
 
+        loads = full · above[K] − reuse_weight[K−1] · overlap(move_{K−1}),
 
-@njit(cache=True, _nrt=False)
-def _loads(full, iterations, level, t, n_axes, reuse_n, reuse_weight, reuse_shift, tc, te, m, shape, occ, base):
-    """Elements loaded into one instance of the set _set_terms described (`full` points) as it
-    moves with the reuse steps _reuse_steps recorded for (level, t)."""
-    total = full * iterations
-    for r in range(reuse_n[level, t]):
-        kept = 1
-        for a in range(n_axes):
-            kept *= _axis_count(tc, te, a, m, shape, reuse_shift[level, t, r, a], occ, base)
-            if kept == 0:
-                break
-        total -= reuse_weight[level, t, r] * kept
-    return total
-
-
-@njit(cache=True, _nrt=False)
-def _temporal_above(outer, loop_spatial, hi):
-    """outer[:] = the temporal loops before index hi, outer → inner; returns the count."""
-    n_o = 0
-    for j in range(hi):
+    above[k] = Π_{j<k} b_j, reuse_weight[k] = Σ_{k' ≤ k, R_k' = R_k} (b_k' − 1)·above[k'].
+    move_{k} is one number on one axis (move_axis[t, k], −1 if the loop's dim does not index t)."""
+    n_t = 0
+    above[0] = 1
+    for j in range(n):
         if not loop_spatial[j]:
-            outer[n_o] = j
-            n_o += 1
-    return n_o
+            temporal[n_t] = j
+            above[n_t + 1] = above[n_t] * loop_bound[j]
+            n_t += 1
+    for t in range(axis_of.shape[0]):
+        for a in range(n_axes[t]):
+            running[a] = 0  # Σ_{j<k} move_j
+        for k in range(n_t):
+            j = temporal[k]
+            d = loop_dim[j]
+            a = axis_of[t, d]
+            move = coef[t, d] * stride[j] if a >= 0 else 0
+            move_axis[t, k], move_by[t, k] = a, move
+            for b in range(n_axes[t]):
+                rsum[t, k, b] = running[b]
+            if a >= 0:
+                rsum[t, k, a] += 2 * move
+                running[a] += move
+            weight = (loop_bound[j] - 1) * above[k]
+            for k2 in range(k - 1, -1, -1):  # the latest earlier step of the same class holds its sum
+                same = True
+                for b in range(n_axes[t]):
+                    if rsum[t, k2, b] != rsum[t, k, b]:
+                        same = False
+                        break
+                if same:
+                    weight += reuse_weight[t, k2]
+                    break
+            reuse_weight[t, k] = weight
+    return n_t
+
+
+@njit(cache=True, _nrt=False)
+def _moved_loads(full, n_moves, t, n_axes, above, move_axis, move_by, reuse_weight, tc, te, m, shape, occ, base):
+    """Elements loaded into one instance of the set _set_terms described (`full` points) as it
+    moves with the first n_moves temporal loops (see _reuse_classes)."""
+    if n_moves == 0:
+        return full
+    last = n_moves - 1
+    a = move_axis[t, last]
+    kept = full  # the overlap after a step: only axis a moves
+    if a >= 0:
+        kept = _axis_count(tc, te, a, m, shape, move_by[t, last], occ, base)
+        if kept > 0:
+            for b in range(n_axes):
+                if b != a:
+                    kept *= _axis_count(tc, te, b, m, shape, 0, occ, base)
+    return full * above[n_moves] - reuse_weight[t, last] * kept
 
 
 @njit(cache=True, _nrt=False)
@@ -279,17 +280,20 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
     for every memory level. Capacities are checked before any reuse is computed, so infeasible
     mappings cost little. Every loop bound is > 1 (lowering drops unit loops).
     """
-    (stride, starts, ext, idx, outer, grow, tc, te, m, shape, occ, base, shifts, moved, iterations, reuse_n,
-     reuse_weight, reuse_shift) = scratch
+    (stride, starts, moves_before, ext, idx, grow, tc, te, m, shape, occ, base, temporal, above, move_axis,
+     move_by, rsum, reuse_weight, running) = scratch
     n_levels = level_int.shape[0]
     n_tensors = axis_of.shape[0]
     n_dims = grow.shape[0]
     compute = n_levels - 1
     j = 0
+    n_moves = 0  # temporal loops so far
     for l in range(n_levels + 1):
         while j < n and loop_level[j] < l:
+            n_moves += not loop_spatial[j]
             j += 1
         starts[l] = j
+        moves_before[l] = n_moves
     # Bottom-up: each loop's stride (how far one step moves its dim: the product of the inner
     # loops on that dim) and ext[l, d], the range of dim d under level l (every loop at or below it).
     for d in range(n_dims):
@@ -303,10 +307,6 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
             d = loop_dim[j]
             stride[j] = ext[l, d]
             ext[l, d] *= loop_bound[j]
-    steps = 1
-    for j in range(n):
-        if not loop_spatial[j]:
-            steps *= loop_bound[j]
     top = 0
     while level_int[top, KIND] != MEMORY:
         top += 1
@@ -331,18 +331,18 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
         if capacity >= 0 and used > capacity:
             return OVER_CAPACITY, 0.0, 0
     # Pass 2: tile loads over the temporal loops above each level (the top loads nothing).
+    n_t = _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, stride, n, temporal, above,
+                         move_axis, move_by, rsum, reuse_weight, running)
+    steps = above[n_t]
     for i in range(n_levels):
         if level_int[i, KIND] != MEMORY or i == top:
             continue
-        n_o = _temporal_above(outer, loop_spatial, starts[i])
         for t in range(n_tensors):
             if keeps[i, t]:
-                iterations[i] = _reuse_steps(axis_of, coef, t, n_axes[t], loop_dim, loop_bound, stride, outer, n_o,
-                                             shifts, moved, i, reuse_n, reuse_weight, reuse_shift)
                 _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
                            idx, 0, grow, tc, te, m, shape)
-                counts[i, t, FILLS] = _loads(counts[i, t, TILE], iterations[i], i, t, n_axes[t], reuse_n,
-                                             reuse_weight, reuse_shift, tc, te, m, shape, occ, base)
+                counts[i, t, FILLS] = _moved_loads(counts[i, t, TILE], moves_before[i], t, n_axes[t], above,
+                                                   move_axis, move_by, reuse_weight, tc, te, m, shape, occ, base)
     # Pass 3: what each level serves its child (or the MACs), and the energy.
     energy = energy_fixed_pj
     cycles = steps
@@ -381,14 +381,11 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
                     else:
                         separate *= loop_bound[j]
             if child == compute and hold:  # the MACs' operands move like a tile over every temporal loop
-                n_o = _temporal_above(outer, loop_spatial, n)
-                iterations[compute] = _reuse_steps(axis_of, coef, t, n_axes[t], loop_dim, loop_bound, stride, outer,
-                                                   n_o, shifts, moved, compute, reuse_n, reuse_weight, reuse_shift)
                 _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, child, loop_dim, loop_bound,
                            stride, idx, n_u, grow, tc, te, m, shape)
                 merged = _set_size(n_axes[t], tc, te, m, shape, occ, base)
-                served = separate * _loads(merged, iterations[compute], compute, t, n_axes[t], reuse_n, reuse_weight,
-                                           reuse_shift, tc, te, m, shape, occ, base)
+                served = separate * _moved_loads(merged, n_t, t, n_axes[t], above, move_axis, move_by, reuse_weight,
+                                                 tc, te, m, shape, occ, base)
             elif child == compute:
                 served = steps * separate
                 if n_u > 0:
@@ -401,16 +398,15 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
                 _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, child, loop_dim, loop_bound,
                            stride, idx, n_u, grow, tc, te, m, shape)
                 merged = _set_size(n_axes[t], tc, te, m, shape, occ, base)
-                # The merged set moves with the loops above the child: the child's reuse steps.
-                served = separate * _loads(merged, iterations[child], child, t, n_axes[t], reuse_n, reuse_weight,
-                                           reuse_shift, tc, te, m, shape, occ, base)
+                # The merged set moves with the loops above the child, as the child's tile does.
+                served = separate * _moved_loads(merged, moves_before[child], t, n_axes[t], above, move_axis,
+                                                 move_by, reuse_weight, tc, te, m, shape, occ, base)
             loads = counts[i, t, FILLS]
             if is_output[t] and inst == 1:  # no fan-out above: every output is distinct here
                 distinct = counts[top, t, TILE]
             elif is_output[t]:  # the outputs of every temporal step of this instance
-                n_d = _temporal_above(idx, loop_spatial, s_i)
                 _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
-                           idx, n_d, grow, tc, te, m, shape)
+                           temporal, moves_before[i], grow, tc, te, m, shape)
                 distinct = _set_size(n_axes[t], tc, te, m, shape, occ, base)
             if is_output[t]:
                 fills = 0 if i == top else loads - distinct
@@ -451,21 +447,22 @@ def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_le
     """Work arrays for evaluate_nest, allocated once per search."""
     i64 = np.int64
     max_terms = max_loops + n_dims  # per axis: a term per dim and per loop left apart
-    return (np.zeros(max_loops, i64),                # stride
-            np.zeros(n_levels + 1, i64),             # starts: first loop of each level
-            np.zeros((n_levels + 1, n_dims), i64),   # ext: each dim's range under each level
-            np.zeros(max_loops, i64),                # idx: a loop index set
-            np.zeros(max_loops, i64),                # outer: the temporal loops above a tile
-            np.zeros(n_dims, i64),                   # grow: per-dim ranges while a set is built
-            np.zeros((max_axes, max_terms), i64),    # tc: term steps per axis
-            np.zeros((max_axes, max_terms), i64),    # te: term counts per axis
-            np.zeros(max_axes, i64),                 # m: terms per axis
-            np.zeros((max_axes, 4), i64),            # shape: (g, L, P, n) per axis (see _axis_shape)
-            np.zeros(max_span + 1, np.bool_),        # occ: occupancy of a holed axis
-            np.zeros(max_span + 1, np.bool_),        # base: its copy while it grows
-            np.zeros((max_loops, max_axes), i64),    # shifts: T_k per outer loop and axis
-            np.zeros(max_axes, i64),                 # moved: Σ of the moves inside loop k, per axis
-            np.zeros(n_levels, i64),                 # iterations: Π of the temporal bounds above each level
-            np.zeros((n_levels, n_tensors), i64),    # reuse_n: reuse steps per level and tensor
-            np.zeros((n_levels, n_tensors, max_loops), i64),            # reuse_weight
-            np.zeros((n_levels, n_tensors, max_loops, max_axes), i64))  # reuse_shift
+    return (np.zeros(max_loops, i64),                    # stride
+            np.zeros(n_levels + 1, i64),                 # starts: first loop of each level
+            np.zeros(n_levels + 1, i64),                 # moves_before: temporal loops above each level
+            np.zeros((n_levels + 1, n_dims), i64),       # ext: each dim's range under each level
+            np.zeros(max_loops, i64),                    # idx: a loop index set
+            np.zeros(n_dims, i64),                       # grow: per-dim ranges while a set is built
+            np.zeros((max_axes, max_terms), i64),        # tc: term steps per axis
+            np.zeros((max_axes, max_terms), i64),        # te: term counts per axis
+            np.zeros(max_axes, i64),                     # m: terms per axis
+            np.zeros((max_axes, 4), i64),                # shape: (g, L, P, n) per axis (see _axis_shape)
+            np.zeros(max_span + 1, np.bool_),            # occ: occupancy of a holed axis
+            np.zeros(max_span + 1, np.bool_),            # base: its copy while it grows
+            np.zeros(max_loops, i64),                    # temporal: the temporal loops, outer → inner
+            np.zeros(max_loops + 1, i64),                # above: Π of the temporal bounds before each
+            np.zeros((n_tensors, max_loops), i64),       # move_axis (see _reuse_classes)
+            np.zeros((n_tensors, max_loops), i64),       # move_by
+            np.zeros((n_tensors, max_loops, max_axes), i64),  # rsum: R_k per tensor axis
+            np.zeros((n_tensors, max_loops), i64),       # reuse_weight
+            np.zeros(max_axes, i64))                     # running: Σ of the moves so far per axis
