@@ -9,11 +9,12 @@ LEVELS = ("DRAM", "GLB", "PE", "RF")
 
 
 def draw_conv1d(draw):
-    """A conv1d with input and output channels, stride 1 or 2, small random bounds."""
+    """A conv1d with input and output channels, stride 1 or 2, dilation 1 or 3 (stride 2 with
+    dilation 3 makes input tiles with irregular holes), small random bounds."""
     c, k, r, p = (draw(st.sampled_from([1, 2, 3, 4, 6])) for _ in range(4))
-    stride = draw(st.sampled_from([1, 2]))
-    return parse_einsum(f"O[k,p] += I[c,{'' if stride == 1 else '2*'}p+r] * W[c,k,r]",
-                        {"c": c, "k": k, "r": r, "p": p})
+    stride, dilation = draw(st.sampled_from([1, 2])), draw(st.sampled_from([1, 1, 3]))
+    index = f"{'' if stride == 1 else '2*'}p+{'' if dilation == 1 else '3*'}r"
+    return parse_einsum(f"O[k,p] += I[c,{index}] * W[c,k,r]", {"c": c, "k": k, "r": r, "p": p})
 
 
 def draw_mapping(draw, einsum) -> Mapping:

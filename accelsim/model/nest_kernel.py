@@ -162,17 +162,9 @@ def _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes, ext, level, loop_di
 
 
 @njit(cache=True, _nrt=False)
-def _axis_count(tc, te, a, m, shape, shift, occ, base):
-    """|S ∩ (S + shift)| for axis a's point set S (shift 0: |S|), from its shape."""
+def _closed_count(g, length, period, n, shift):
+    """|S ∩ (S + shift)| for S = g · ∪_{k<n} [k·P, k·P + L) (see _axis_shape; n ≥ 1)."""
     s = abs(shift)  # |S ∩ (S + s)| = |S ∩ (S − s)|
-    g, length, period, n = shape[a, 0], shape[a, 1], shape[a, 2], shape[a, 3]
-    if n < 0:
-        full_span = _occupancy(tc, te, a, m[a], occ, base)
-        count = 0
-        for p in range(s, full_span):
-            if occ[p] and occ[p - s]:
-                count += 1
-        return count
     if g > 1:
         if s % g != 0:
             return 0
@@ -184,6 +176,20 @@ def _axis_count(tc, te, a, m, shape, shift, occ, base):
     if u >= n:
         return 0
     return (n - u) * max(0, length - v) + (n - u - 1) * max(0, v + length - period)
+
+
+@njit(cache=True, _nrt=False)
+def _axis_count(tc, te, a, m, shape, shift, occ, base):
+    """|S ∩ (S + shift)| for axis a's point set S (shift 0: |S|), from its shape."""
+    if shape[a, 3] >= 0:
+        return _closed_count(shape[a, 0], shape[a, 1], shape[a, 2], shape[a, 3], shift)
+    s = abs(shift)
+    full_span = _occupancy(tc, te, a, m[a], occ, base)
+    count = 0
+    for p in range(s, full_span):
+        if occ[p] and occ[p - s]:
+            count += 1
+    return count
 
 
 @njit(cache=True, _nrt=False)
@@ -281,7 +287,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
     mappings cost little. Every loop bound is > 1 (lowering drops unit loops).
     """
     (stride, starts, moves_before, ext, idx, grow, tc, te, m, shape, occ, base, temporal, above, move_axis,
-     move_by, rsum, reuse_weight, running) = scratch
+     move_by, rsum, reuse_weight, running, tile_shape, regular) = scratch
     n_levels = level_int.shape[0]
     n_tensors = axis_of.shape[0]
     n_dims = grow.shape[0]
@@ -327,6 +333,11 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
                 tile = _set_size(n_axes[t], tc, te, m, shape, occ, base)
                 counts[i, t, TILE] = tile
                 used += tile
+                regular[i, t] = True  # every axis in closed form: pass 2 needs no terms
+                for a in range(n_axes[t]):
+                    for q in range(4):
+                        tile_shape[i, t, a, q] = shape[a, q]
+                    regular[i, t] &= shape[a, 3] >= 0
         capacity = level_int[i, CAPACITY]
         if capacity >= 0 and used > capacity:
             return OVER_CAPACITY, 0.0, 0
@@ -337,12 +348,29 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
     for i in range(n_levels):
         if level_int[i, KIND] != MEMORY or i == top:
             continue
+        last = moves_before[i] - 1
         for t in range(n_tensors):
-            if keeps[i, t]:
-                _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
-                           idx, 0, grow, tc, te, m, shape)
-                counts[i, t, FILLS] = _moved_loads(counts[i, t, TILE], moves_before[i], t, n_axes[t], above,
-                                                   move_axis, move_by, reuse_weight, tc, te, m, shape, occ, base)
+            if not keeps[i, t]:
+                continue
+            full = counts[i, t, TILE]
+            if last < 0:
+                counts[i, t, FILLS] = full
+                continue
+            a = move_axis[t, last]
+            if a < 0 or regular[i, t]:  # from pass 1's shapes: only axis a moves
+                kept = full
+                if a >= 0:
+                    kept = _closed_count(tile_shape[i, t, a, 0], tile_shape[i, t, a, 1], tile_shape[i, t, a, 2],
+                                         tile_shape[i, t, a, 3], move_by[t, last])
+                    for b in range(n_axes[t]):
+                        if b != a:
+                            kept *= tile_shape[i, t, b, 1] * tile_shape[i, t, b, 3]  # L · n points
+                counts[i, t, FILLS] = full * above[last + 1] - reuse_weight[t, last] * kept
+                continue
+            _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
+                       idx, 0, grow, tc, te, m, shape)
+            counts[i, t, FILLS] = _moved_loads(full, moves_before[i], t, n_axes[t], above, move_axis, move_by,
+                                               reuse_weight, tc, te, m, shape, occ, base)
     # Pass 3: what each level serves its child (or the MACs), and the energy.
     energy = energy_fixed_pj
     cycles = steps
@@ -465,4 +493,6 @@ def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_le
             np.zeros((n_tensors, max_loops), i64),       # move_by
             np.zeros((n_tensors, max_loops, max_axes), i64),  # rsum: R_k per tensor axis
             np.zeros((n_tensors, max_loops), i64),       # reuse_weight
-            np.zeros(max_axes, i64))                     # running: Σ of the moves so far per axis
+            np.zeros(max_axes, i64),                     # running: Σ of the moves so far per axis
+            np.zeros((n_levels, n_tensors, max_axes, 4), i64),  # tile_shape: each tile's axis shapes
+            np.zeros((n_levels, n_tensors), np.bool_))   # regular: all of a tile's axes in closed form
