@@ -203,7 +203,7 @@ def _set_size(n_axes, tc, te, m, shape, occ, base):
 
 @njit(cache=True, _nrt=False)
 def _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, stride, n, temporal, above,
-                   move_axis, move_by, rsum, reuse_weight, running):
+                   move_axis, move_by, reuse_weight):
     """The closed form's reuse terms for every level at once, over the temporal loops in order
     (temporal[k], k < n_t; returns n_t). A tile under the first K of them reuses its overlap at
     step k < K iff R_k = R_{K−1}, where R_k = Σ_{j<k} move_j + 2·move_k per tensor axis (T_k =
@@ -212,7 +212,9 @@ def _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, st
         loads = full · above[K] − reuse_weight[K−1] · overlap(move_{K−1}),
 
     above[k] = Π_{j<k} b_j, reuse_weight[k] = Σ_{k' ≤ k, R_k' = R_k} (b_k' − 1)·above[k'].
-    move_{k} is one number on one axis (move_axis[t, k], −1 if the loop's dim does not index t)."""
+    move_k is one number ≥ 0 on one axis (move_axis[t, k], −1 if the loop's dim does not index
+    t), so R_k' = R_k (k' < k) iff every move in (k', k] is on move_k' 's axis and
+    move_k' = Σ_{k'<j<k} move_j + 2·move_k: a scan back from k that stops at a second axis."""
     n_t = 0
     above[0] = 1
     for j in range(n):
@@ -221,29 +223,24 @@ def _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, st
             above[n_t + 1] = above[n_t] * loop_bound[j]
             n_t += 1
     for t in range(axis_of.shape[0]):
-        for a in range(n_axes[t]):
-            running[a] = 0  # Σ_{j<k} move_j
         for k in range(n_t):
             j = temporal[k]
             d = loop_dim[j]
             a = axis_of[t, d]
             move = coef[t, d] * stride[j] if a >= 0 else 0
-            move_axis[t, k], move_by[t, k] = a, move
-            for b in range(n_axes[t]):
-                rsum[t, k, b] = running[b]
-            if a >= 0:
-                rsum[t, k, a] += 2 * move
-                running[a] += move
+            move_axis[t, k], move_by[t, k] = (a, move) if move > 0 else (-1, 0)
             weight = (loop_bound[j] - 1) * above[k]
-            for k2 in range(k - 1, -1, -1):  # the latest earlier step of the same class holds its sum
-                same = True
-                for b in range(n_axes[t]):
-                    if rsum[t, k2, b] != rsum[t, k, b]:
-                        same = False
-                        break
-                if same:
-                    weight += reuse_weight[t, k2]
+            axis, between = move_axis[t, k], 0  # the one axis moved in (k', k]; Σ of the moves in (k', k)
+            for k2 in range(k - 1, -1, -1):
+                if move_by[t, k2] == between + 2 * move and (move_by[t, k2] == 0 or axis < 0
+                                                                 or move_axis[t, k2] == axis):
+                    weight += reuse_weight[t, k2]  # which already sums its class's earlier steps
                     break
+                if move_by[t, k2] > 0:
+                    if axis >= 0 and move_axis[t, k2] != axis:
+                        break  # moves on two axes in between: no earlier step matches
+                    axis = move_axis[t, k2]
+                    between += move_by[t, k2]
             reuse_weight[t, k] = weight
     return n_t
 
@@ -287,7 +284,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
     mappings cost little. Every loop bound is > 1 (lowering drops unit loops).
     """
     (stride, starts, moves_before, ext, idx, grow, tc, te, m, shape, occ, base, temporal, above, move_axis,
-     move_by, rsum, reuse_weight, running, tile_shape, regular) = scratch
+     move_by, reuse_weight, tile_shape, regular) = scratch
     n_levels = level_int.shape[0]
     n_tensors = axis_of.shape[0]
     n_dims = grow.shape[0]
@@ -343,7 +340,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
             return OVER_CAPACITY, 0.0, 0
     # Pass 2: tile loads over the temporal loops above each level (the top loads nothing).
     n_t = _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, stride, n, temporal, above,
-                         move_axis, move_by, rsum, reuse_weight, running)
+                         move_axis, move_by, reuse_weight)
     steps = above[n_t]
     for i in range(n_levels):
         if level_int[i, KIND] != MEMORY or i == top:
@@ -491,8 +488,6 @@ def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_le
             np.zeros(max_loops + 1, i64),                # above: Π of the temporal bounds before each
             np.zeros((n_tensors, max_loops), i64),       # move_axis (see _reuse_classes)
             np.zeros((n_tensors, max_loops), i64),       # move_by
-            np.zeros((n_tensors, max_loops, max_axes), i64),  # rsum: R_k per tensor axis
             np.zeros((n_tensors, max_loops), i64),       # reuse_weight
-            np.zeros(max_axes, i64),                     # running: Σ of the moves so far per axis
             np.zeros((n_levels, n_tensors, max_axes, 4), i64),  # tile_shape: each tile's axis shapes
             np.zeros((n_levels, n_tensors), np.bool_))   # regular: all of a tile's axes in closed form

@@ -106,3 +106,27 @@ def test_axis_count_equals_the_point_sets_overlap(terms, shift):
     occ, base = np.zeros(span + 1, np.bool_), np.zeros(span + 1, np.bool_)
     _axis_shape(tc, te, 0, len(terms), shape)
     assert _axis_count(tc, te, 0, m, shape, shift, occ, base) == len(points & {p + shift for p in points})
+
+
+@settings(max_examples=500, deadline=None)
+@given(loops=st.lists(st.tuples(st.integers(-1, 1), st.integers(1, 4), st.integers(2, 3)), min_size=1, max_size=7))
+def test_reuse_classes_equal_the_prefix_vectors(loops):
+    """_reuse_classes' scan against the definition: R_k = Σ_{j<k} move_j + 2·move_k as vectors,
+    reuse_weight[k] = Σ over k' ≤ k with R_k' = R_k of (b_k' − 1)·Π_{j<k'} b_j. Small moves make
+    equal classes (steps that keep reusing after an outer loop steps) frequent."""
+    import numpy as np
+    from accelsim.model.nest_kernel import _reuse_classes
+    n = len(loops)
+    axis_of = np.array([[a for a, _, _ in loops]], np.int64)  # loop k runs over dim k
+    coef = np.ones((1, n), np.int64)
+    stride = np.array([m for _, m, _ in loops], np.int64)
+    bound = np.array([b for _, _, b in loops], np.int64)
+    out = [np.zeros(n + 1, np.int64) for _ in range(2)] + [np.zeros((1, n), np.int64) for _ in range(3)]
+    temporal, above, move_axis, move_by, weight = out
+    assert _reuse_classes(axis_of, coef, np.array([2]), np.arange(n), bound, np.zeros(n, np.bool_), stride, n,
+                          temporal, above, move_axis, move_by, weight) == n
+    moves = [np.eye(2, dtype=np.int64)[a] * m if a >= 0 else np.zeros(2, np.int64) for a, m, _ in loops]
+    r = [sum(moves[:k], np.zeros(2, np.int64)) + 2 * moves[k] for k in range(n)]
+    for k in range(n):
+        want = sum((bound[q] - 1) * int(np.prod(bound[:q])) for q in range(k + 1) if (r[q] == r[k]).all())
+        assert weight[0, k] == want
