@@ -169,6 +169,10 @@ def cmd_import_timeloop(args) -> int:
                           args.constraints, args.mapper)
     written = [p for p in (imp.arch_path, imp.workload_path, imp.mapping_path, imp.constraints_path) if p]
     print("wrote " + ", ".join(str(p) for p in written))
+    if any(name.lower() != role for name, role in imp.data_spaces.items()):
+        print("data spaces: " + ", ".join(f"{name} → {role}" for name, role in imp.data_spaces.items()))
+    for note in imp.notes:
+        print(f"note: {note}")
     run = f"accelsim run {imp.arch_path} {imp.workload_path}"
     print(f"run it: {run}" + (f" --mapping {imp.mapping_path}" if imp.mapping_path else " --dataflow ws"))
     return 0

@@ -6,7 +6,11 @@ Covers what the tutorial and example reference cases use:
   `!Parallel` groups) or the flattened spec Timeloop was fed (`parsed-processed-input.yaml`);
 * problem: dimensions, data spaces with projections (`[[R], [P]]` sums, `[P, Wstride]`
   coefficient terms), instance bounds → one accelsim `einsum` layer; a spec file with a
-  `problem:` section (parsed-processed-input.yaml) can serve as both arch and problem;
+  `problem:` section (parsed-processed-input.yaml) can serve as both arch and problem. Data
+  spaces may have any names (GEMM's A, B, Z): the read-write one is `outputs`, the read-only
+  ones `weights` then `inputs` (timeloop_common.data_space_roles), in every file that names
+  them; the written files' headers record the translation. Sparseloop's `sparse_optimizations`
+  are a SpecError; `densities` without them change nothing in Timeloop and are ignored (noted);
 * mapping: `temporal` / `spatial` factors and permutations — Timeloop writes permutations
   INNER → OUTER, accelsim lists loops outer → inner — with `split` sending the first dims of a
   spatial permutation to X and the rest to Y, and `dataspace` bypass directives;
@@ -19,13 +23,13 @@ Anything else is a SpecError naming the file, the key and what is supported.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from .timeloop_arch import ArchImport, convert_arch
-from .timeloop_common import err, parse_factors, read_yaml, role
+from .timeloop_arch import ArchImport, convert_arch, no_sparse_optimizations
+from .timeloop_common import data_space_roles, describe_roles, err, parse_factors, read_yaml, role
 from .timeloop_constraints import convert_constraints, convert_mapper
 
 LETTERS = {"outputs": "O", "inputs": "I", "weights": "W"}
@@ -33,18 +37,20 @@ LETTERS = {"outputs": "O", "inputs": "I", "weights": "W"}
 
 # ----------------------------------------------------------------------------- problem
 
-def convert_problem(data: dict, file) -> dict:
-    """A Timeloop problem → an accelsim workload with one einsum layer."""
+def convert_problem(data: dict, file, roles: dict[str, str] | None = None) -> dict:
+    """A Timeloop problem → an accelsim workload with one einsum layer. `roles`: the data-space
+    translation (data_space_roles of this problem, the default)."""
     problem = data.get("problem", data)
     shape, instance = problem.get("shape"), problem.get("instance")
     if not shape or instance is None:
         raise err("expected problem.shape and problem.instance", file, "problem")
+    roles = roles if roles is not None else data_space_roles(problem, file)
     dims = list(shape["dimensions"])
     coefs = {c["name"]: c.get("default", 1) for c in shape.get("coefficients", [])}
     coefs.update({k: v for k, v in instance.items() if k in coefs})
     operands = {}
     for ds in shape["data_spaces"]:
-        r = role(ds["name"], file)
+        r = role(ds["name"], file, "problem.shape.data_spaces", roles)
         axes = []
         for axis in ds["projection"]:
             terms = []
@@ -106,7 +112,10 @@ def convert_mapping(data: dict, file, imp: ArchImport, dims: list[str], layer_na
             name = imp.storage[target]
             if name is None:
                 continue  # a dummy level between fan-outs holds nothing anyway
-            bypass = sorted(r for r in {role(d, file, where) for d in e.get("bypass") or []} if r in keeps[name])
+            for d in e.get("keep") or []:  # kept is the default; still a name the problem must have
+                role(d, file, f"{where}.keep", imp.roles)
+            bypass = sorted(r for r in {role(d, file, f"{where}.bypass", imp.roles) for d in e.get("bypass") or []}
+                            if r in keeps[name])
             if bypass:
                 out[name]["bypass"] = bypass
             continue
@@ -154,13 +163,26 @@ class TimeloopImport:
     workload_path: Path
     mapping_path: Path | None
     constraints_path: Path | None = None
+    data_spaces: dict = field(default_factory=dict)  # Timeloop data-space name → accelsim tensor role
+    notes: tuple = ()                                # what was accepted but not written, and why
+
+
+def _densities_note(problem: dict) -> str | None:
+    densities = (problem.get("instance") or {}).get("densities")
+    if not densities:
+        return None
+    given = ", ".join(f"{n}: {d.get('density', d) if isinstance(d, dict) else d}" for n, d in densities.items())
+    return (f"problem.instance.densities ({given}) not modelled: without sparse_optimizations Timeloop's "
+            "counts are dense too (densities only size compressed tiles)")
 
 
 def import_timeloop(arch_path, problem_path, out_dir, mapping_path=None, ert_path=None,
                     constraints_path=None, mapper_path=None) -> TimeloopImport:
     """Write DIR/timeloop.{arch,workload}.yaml, and .map.yaml / .constraints.yaml when there is a
     mapping / any constraint or mapper setting. `problem_path` may be None when the arch file has
-    a `problem:` section (Timeloop's parsed-processed-input.yaml)."""
+    a `problem:` section (Timeloop's parsed-processed-input.yaml). Each file's header names the
+    data-space translation when the names are not Weights, Inputs, Outputs, and what was accepted
+    without being written (ignored densities, constraints that cannot bind)."""
     ert = read_ert(ert_path) if ert_path else None
     arch_data = read_yaml(arch_path)
     if problem_path is None:
@@ -170,9 +192,13 @@ def import_timeloop(arch_path, problem_path, out_dir, mapping_path=None, ert_pat
         problem_path, problem_data = arch_path, arch_data
     else:
         problem_data = read_yaml(problem_path)
-    imp = convert_arch(arch_data, arch_path, ert)
-    workload = convert_problem(problem_data, problem_path)
+    no_sparse_optimizations(arch_data, arch_path, "")
+    if problem_data is not arch_data:
+        no_sparse_optimizations(problem_data, problem_path, "")
     problem = problem_data.get("problem", problem_data)
+    roles = data_space_roles(problem, problem_path)
+    imp = convert_arch(arch_data, arch_path, ert, roles)
+    workload = convert_problem(problem_data, problem_path, roles)
     dims = list(problem["shape"]["dimensions"])
     bounds = {d: int(problem["instance"][d]) for d in dims}
     layer = workload["layers"][0]["name"]
@@ -180,7 +206,9 @@ def import_timeloop(arch_path, problem_path, out_dir, mapping_path=None, ert_pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sources = ", ".join(dict.fromkeys(Path(p).name for p in (arch_path, problem_path)))
-    header = f"# Written by accelsim.importers.timeloop from {sources}\n"
+    translation = describe_roles(roles)
+    header = f"# Written by accelsim.importers.timeloop from {sources}\n" + (f"# {translation}\n" if translation else "")
+    notes = {"workload": [n for n in [_densities_note(problem)] if n], "constraints": []}
     files = {"arch": (out / "timeloop.arch.yaml", imp.arch), "workload": (out / "timeloop.workload.yaml", workload)}
     if mapping_path:
         files["mapping"] = (out / "timeloop.map.yaml",
@@ -193,13 +221,15 @@ def import_timeloop(arch_path, problem_path, out_dir, mapping_path=None, ert_pat
         if not isinstance(listed, list):
             raise err("expected `mapspace_constraints: {targets: [...]}`", path, "mapspace_constraints.targets")
         targets += [{**t, "_where": f"mapspace_constraints.targets.{i}", "_file": path} for i, t in enumerate(listed)]
-    constraints = convert_constraints(targets, imp, bounds, arch_path)
+    constraints = convert_constraints(targets, imp, bounds, arch_path, notes["constraints"])
     if mapper_path:
         constraints["mapper"] = convert_mapper(read_yaml(mapper_path), mapper_path)
     if constraints:
         files["constraints"] = (out / "timeloop.constraints.yaml", constraints)
-    for path, doc in files.values():
-        path.write_text(header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None))
+    for kind, (path, doc) in files.items():
+        lines = "".join(f"# note: {n}\n" for n in notes.get(kind, []))
+        path.write_text(header + lines + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None))
     return TimeloopImport(files["arch"][0], files["workload"][0],
                           files["mapping"][0] if "mapping" in files else None,
-                          files["constraints"][0] if "constraints" in files else None)
+                          files["constraints"][0] if "constraints" in files else None,
+                          dict(roles), tuple(notes["workload"] + notes["constraints"]))

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .timeloop_common import ALL_ROLES, err, role
+from .timeloop_common import ALL_ROLES, CANONICAL, err, role
 
 MEMORY_CLASSES = {"dram": "dram", "sram": "sram", "regfile": "regfile", "smartbuffer_sram": "sram",
                   "smartbuffer_regfile": "regfile", "smartbuffer_rf": "regfile", "storage": "regfile"}
@@ -40,17 +40,20 @@ class ArchImport:
     spatial: dict = field(default_factory=dict)   # Timeloop target → accelsim spatial level
     targets: list = field(default_factory=list)   # embedded constraints, Timeloop-style
     fanout: dict = field(default_factory=dict)    # accelsim spatial level → (x, y)
+    roles: dict = field(default_factory=lambda: dict(CANONICAL))  # Timeloop data space → accelsim tensor
 
 
-def convert_arch(data: dict, file, ert: dict | None) -> ArchImport:
+def convert_arch(data: dict, file, ert: dict | None, roles: dict[str, str] | None = None) -> ArchImport:
+    """`roles` translates the problem's data-space names (timeloop_common.data_space_roles); by
+    default they are Weights, Inputs, Outputs."""
     arch = data.get("architecture", data)
     if arch.get("version") not in (0.4, "0.4"):
         raise err("only Timeloop v0.4 architectures are supported", file, "architecture.version")
     if isinstance(arch.get("nodes"), list):
-        builder = _Builder(file, ert)
+        builder = _Builder(file, ert, roles)
         builder.nodes(arch["nodes"], "architecture.nodes")
     elif isinstance(arch.get("subtree"), list):
-        builder = _Builder(file, ert)
+        builder = _Builder(file, ert, roles)
         builder.subtree(arch["subtree"], "architecture.subtree")
         for i, t in enumerate((data.get("architecture_constraints") or {}).get("targets") or []):
             builder.out.targets.append({**t, "_where": f"architecture_constraints.targets.{i}"})
@@ -60,12 +63,24 @@ def convert_arch(data: dict, file, ert: dict | None) -> ArchImport:
     return builder.finish()
 
 
+def no_sparse_optimizations(node: dict, file, where: str) -> None:
+    """Sparseloop's `sparse_optimizations` (compression formats, gating, skipping) change every
+    count; accelsim models dense tensors only. Without them Timeloop is dense too: problem
+    `densities` and the components' metadata attributes change nothing (the densities only size
+    compressed tiles, src/model/buffer.cpp ~lines 895-912), so those are accepted."""
+    if node.get("sparse_optimizations"):
+        raise err("sparse_optimizations (Sparseloop's compression formats, gating, skipping) are not "
+                  "supported: accelsim models dense tensors", file, f"{where}.sparse_optimizations" if where
+                  else "sparse_optimizations",
+                  suggestion="remove them to model the dense design, as Timeloop does without them")
+
+
 class _Builder:
-    def __init__(self, file, ert):
+    def __init__(self, file, ert, roles=None):
         self.file, self.ert = file, ert or {}
         self.levels: list[dict] = []
         self.cycle_s, self.node_nm = 1e-9, None
-        self.out = ArchImport({})
+        self.out = ArchImport({}, roles=dict(roles or CANONICAL))
         self.mesh = (1, 1, 1)           # flattened form: instances, meshX, meshY of the last local
         self.last_local = None
 
@@ -174,6 +189,7 @@ class _Builder:
         for i, node in enumerate(nodes):
             w, tag = f"{where}.{i}", node.get("_tag")
             self._attrs(node.get("attributes", {}) or {})
+            no_sparse_optimizations(node, self.file, w)
             if tag == "Container":
                 mesh = node.get("spatial", {}) or {}
                 x, y = int(mesh.get("meshX", 1)), int(mesh.get("meshY", 1))
@@ -193,9 +209,10 @@ class _Builder:
                     mw = f"{w}.nodes.{j}"
                     if member.get("_tag") != "Component":
                         raise err("a !Parallel group may only hold !Component nodes", self.file, mw)
+                    no_sparse_optimizations(member, self.file, mw)
                     keep = ((member.get("constraints") or {}).get("dataspace") or {}).get("keep")
-                    keeps = [r for r in ALL_ROLES if r in {role(d, self.file, mw) for d in keep}] if keep \
-                        else ALL_ROLES
+                    kept = {role(d, self.file, f"{mw}.constraints.dataspace.keep", self.out.roles) for d in keep or ()}
+                    keeps = [r for r in ALL_ROLES if r in kept] if keep else ALL_ROLES
                     self._component(member, mw, keeps)
                     self._node_constraints(member, member["name"], mw, ("dataspace", "temporal"))
             elif tag == "Hierarchical":
@@ -218,6 +235,7 @@ class _Builder:
             self.subtree(tree.get("subtree") or [], f"{w}.subtree")
 
     def _local(self, local, where):
+        no_sparse_optimizations(local, self.file, where)
         m = NAME_RANGE.match(str(local.get("name", "")))
         name, n = (m.group(1), int(m.group(3)) - int(m.group(2)) + 1) if m else (local.get("name"), 1)
         attrs = local.get("attributes", {}) or {}

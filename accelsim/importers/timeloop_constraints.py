@@ -20,7 +20,15 @@ Timeloop semantics this follows (NVlabs/timeloop @ 4cf6d4c, timeloop-python @ b8
   S, C, M on Y; simple_ws's `[C, M]`, split 1 becomes NQPSRCM, split 1: only N (bound 1) on X.
   Without a split, Timeloop searches every split point of the permutation; when one axis of the
   fan-out is 1 wide, every split point is equivalent to all dims on the other axis.
-* `factors: R=0` means the full bound (src/mapping/constraints.cpp, ParseFactors ~line 1010).
+* `factors: R=0` means the full bound (src/mapping/constraints.cpp, ParseFactors ~line 1010). A
+  factor above the dim's bound is ignored, with a warning (ParseFactors ~lines 1045-1058): we do
+  the same when that bound is 1 (the factor is 1 whatever is written, as for a generic arch's
+  `K=16` on a GEMM with K=1) and raise a SpecError otherwise (a likely mistake).
+* `D<=n` is an upper bound on the factor (ParseMaxFactors ~line 1089). accelsim's constraints fix
+  factors and cannot bound them, so a bound is accepted only when it cannot bind: when the dim's
+  other fixed factors leave at most n for this level (M=64 with M=4 and M=16 fixed on the
+  fan-outs leaves 1: E_sparse_tensor_core_like's `M<=8`), or n is at least the fan-out of a
+  spatial level. Otherwise it is a SpecError. `>=` bounds are not supported.
 * `factors_only: [...]`: the listed factors, every other dim 1; `keep_only` / `bypass_only`: the
   complement is bypassed / kept (timeloopfe/v4/processors/constraint_macro.py, lines 180-194,
   241-265). `maximize_dims` is a search the front end runs (greedy_allocate, lines 275-338):
@@ -29,6 +37,8 @@ Timeloop semantics this follows (NVlabs/timeloop @ 4cf6d4c, timeloop-python @ b8
   Timeloop (constraints.cpp ~lines 617-693, 1266-1296).
 """
 from __future__ import annotations
+
+from math import prod
 
 from .timeloop_arch import ArchImport
 from .timeloop_common import ALL_ROLES, err, parse_factors, parse_permutation, role
@@ -42,19 +52,39 @@ SEARCHES = {"exhaustive": "exhaustive", "linear_pruned": "exhaustive", "random":
             "random_pruned": "random", "hybrid": "random"}
 
 
-def convert_constraints(targets: list, imp: ArchImport, bounds: dict[str, int], default_file) -> dict:
-    """Timeloop-style targets (embedded and from mapspace files) → {'constraints': {...}} or {}."""
+def convert_constraints(targets: list, imp: ArchImport, bounds: dict[str, int], default_file,
+                        notes: list | None = None) -> dict:
+    """Timeloop-style targets (embedded and from mapspace files) → {'constraints': {...}} or {}.
+    What was accepted but not written (ignored factors, implied bounds) is appended to `notes`."""
     per_level: dict[str, dict] = {}
-    for t in targets:
-        _Target(t, imp, bounds, t.get("_file", default_file)).apply(per_level)
+    notes = [] if notes is None else notes
+    converted = [_Target(t, imp, bounds, t.get("_file", default_file), notes) for t in targets]
+    for target in converted:
+        target.apply(per_level)
+    for target in converted:  # bounds are judged against every fixed factor, from any file
+        target.check_max_factors(per_level)
     order = [next(iter(l.values()))["name"] for l in imp.arch["levels"]]
     out = {name: per_level[name] for name in order if per_level.get(name)}
     return {"constraints": out} if out else {}
 
 
+def _fixed_factors(per_level, dim) -> dict[tuple[str, str], int]:
+    """(level, 't' | 'x' | 'y') → the factor fixed for `dim` (lowercase) there."""
+    out = {}
+    for name, entry in per_level.items():
+        if dim in entry.get("factors", {}):
+            out[name, "t"] = entry["factors"][dim]
+        for axis in ("x", "y"):
+            if dim in (entry.get(axis) or {}).get("factors", {}):
+                out[name, axis] = entry[axis]["factors"][dim]
+    return out
+
+
 class _Target:
-    def __init__(self, t, imp, bounds, file):
-        self.t, self.imp, self.bounds, self.file = t, imp, bounds, file
+    def __init__(self, t, imp, bounds, file, notes):
+        self.t, self.imp, self.bounds, self.file, self.notes = t, imp, bounds, file, notes
+        self.max_factors: dict[str, int] = {}
+        self.level = None  # the accelsim level the bounds apply to (None: a dummy level)
         self.where = t.get("_where", "targets")
         self.kind = t.get("type")
         if self.kind not in TYPES:
@@ -79,7 +109,11 @@ class _Target:
 
     def _factors(self) -> dict[str, int]:
         t, where = self.t, f"{self.where}.factors"
-        factors = parse_factors(t.get("factors") or "", self.file, where)
+        factors = parse_factors(t.get("factors") or "", self.file, where, self.max_factors)
+        for d in self.max_factors:
+            if d not in self.bounds:
+                raise err(f"factor bound on '{d}', which is not a problem dimension", self.file, where,
+                          allowed=tuple(self.bounds))
         if t.get("factors_only") is not None:
             only = parse_factors(t["factors_only"], self.file, f"{self.where}.factors_only")
             clash = sorted(set(only) & set(factors))
@@ -93,6 +127,9 @@ class _Target:
                           allowed=tuple(self.bounds))
             if f == 0:
                 factors[d] = self.bounds[d]
+            elif f > self.bounds[d] == 1:
+                del factors[d]  # Timeloop ignores it; a dim of bound 1 has factor 1 everywhere
+                self.notes.append(f"{self.name}: {d}={f} exceeds the problem's {d}=1, ignored as Timeloop does")
             elif f > self.bounds[d]:
                 raise err(f"factor {d}={f} exceeds the problem's {d}={self.bounds[d]} (Timeloop ignores "
                           "it with a warning)", self.file, where)
@@ -142,6 +179,7 @@ class _Target:
                       "innermost loops", self.file, f"{self.where}.permutation")
         order = list(reversed(self._loops(prefix + (free + suffix if suffix else []), factors)))
         entry = self._level(per_level, self.imp.storage, "a storage level")
+        self.level = self.imp.storage[self.name]
         if entry is None:  # a dummy level between fan-outs: only all-1 directives make sense
             if any(f != 1 for f in factors.values()):
                 raise err(f"temporal factors at '{self.name}', which holds no data", self.file, self.where)
@@ -162,6 +200,7 @@ class _Target:
             raise err(f"spatial constraint target '{self.name}' has no fan-out below it", self.file,
                       f"{self.where}.target", allowed=tuple(sorted(self.imp.spatial)))
         entry = per_level.setdefault(name, {})
+        self.level = name
         split = self.t.get("split")
         nest = prefix + free + suffix
         fan_x, fan_y = self.imp.fanout[name]
@@ -202,15 +241,46 @@ class _Target:
             if axis:
                 self._put(entry, key, axis)
 
+    def check_max_factors(self, per_level):
+        """Drop the `D<=n` bounds no mapping could exceed (noted); any other is a SpecError."""
+        if self.level is None:
+            if self.max_factors:
+                self.notes.append(f"{self.name}: factor bounds {self._bounds_text()} on a level that holds no "
+                                  "data (its factors are all 1)")
+            return
+        spatial = self.kind == "spatial"
+        here = ("x", "y") if spatial else ("t",)
+        for d, n in self.max_factors.items():
+            fixed = _fixed_factors(per_level, d.lower())
+            own = [f for (lvl, a), f in fixed.items() if lvl == self.level and a in here]
+            others = prod(f for (lvl, a), f in fixed.items() if not (lvl == self.level and a in here))
+            largest = self.bounds[d] // others  # factorizations are perfect: the factors multiply to the bound
+            if spatial:
+                largest = prod(own) if len(own) == 2 else min(largest, prod(self.imp.fanout[self.level]))
+            elif own:
+                largest = own[0]
+            if largest <= n:
+                self.notes.append(f"{self.name}: {d}<={n} cannot bind (at most {d}={largest} there), not written")
+                continue
+            raise err(f"factor bound {d}<={n} at {self.name}: mappings with {d} factors up to {largest} there "
+                      "meet the other constraints, and accelsim's constraints fix factors but cannot bound "
+                      "them", self.file, f"{self.where}.factors",
+                      allowed=("fixed factors (D=n)", "bounds that the other fixed factors already imply"),
+                      suggestion=f"fix the factor (e.g. {d}={n}) to search a subset of Timeloop's mapspace, or "
+                                 "remove the bound to search a superset")
+
+    def _bounds_text(self):
+        return " ".join(f"{d}<={n}" for d, n in self.max_factors.items())
+
     def _dataspace(self, per_level):
         t = self.t
-        keep = [role(d, self.file, f"{self.where}.keep") for d in t.get("keep") or []]
-        bypass = [role(d, self.file, f"{self.where}.bypass") for d in t.get("bypass") or []]
+        keep = [role(d, self.file, f"{self.where}.keep", self.imp.roles) for d in t.get("keep") or []]
+        bypass = [role(d, self.file, f"{self.where}.bypass", self.imp.roles) for d in t.get("bypass") or []]
         if t.get("keep_only") is not None:
-            only = [role(d, self.file, f"{self.where}.keep_only") for d in t["keep_only"]]
+            only = [role(d, self.file, f"{self.where}.keep_only", self.imp.roles) for d in t["keep_only"]]
             keep, bypass = keep + only, bypass + [r for r in ALL_ROLES if r not in only]
         if t.get("bypass_only") is not None:
-            only = [role(d, self.file, f"{self.where}.bypass_only") for d in t["bypass_only"]]
+            only = [role(d, self.file, f"{self.where}.bypass_only", self.imp.roles) for d in t["bypass_only"]]
             keep, bypass = keep + [r for r in ALL_ROLES if r not in only], bypass + only
         entry = self._level(per_level, self.imp.storage, "a storage level")
         if entry is None:

@@ -25,7 +25,7 @@ T05 = {"T05_mapper_baked": "conv1d+oc-3level-1mapping.constraints.yaml",
        "T05_mapper_freebypass": "conv1d+oc-3level-freebypass.constraints.yaml",
        "T05_mapper_null": "null.constraints.yaml"}
 FLAT = ["T06_eyeriss_vgg02_l5", "TA_eyeriss_intmac", "TA_eyeriss_fpmac", "E_eyeriss_like",
-        "E_simple_weight_stationary", "E_simple_output_stationary", "I24_dse_8pe"]
+        "E_simple_weight_stationary", "E_simple_output_stationary", "I24_dse_8pe", "E_sparse_tensor_core_like"]
 BUDGET = 300_000  # evaluations per heuristic search
 
 
@@ -81,3 +81,5 @@ def test_mapper_at_least_as_good_as_timeloop(case_id, tmp_path):
     ref = refcase_stats(case_id, "timeloop-mapper")
     reported = ref.fj_per_compute["Total"] * ref.computes / 1000  # Timeloop's own total, pJ
     assert (timeloop.cycles, timeloop.energy.total_pj) == (ref.cycles, pytest.approx(reported, rel=1e-4))
+    if case_id == "E_sparse_tensor_core_like":  # M = 4 x 16 on the fan-outs, N = K = 1: one mapping
+        assert found.mapspace_size == 1 and (found.cycles, found.energy_pj) == (ref.cycles, pytest.approx(reported, rel=1e-4))

@@ -99,6 +99,10 @@ FLAT_CASES = [  # (case, arch source, conventions)
     ("E_simple_weight_stationary", "nodes", [("leakage",)]),
     ("E_simple_output_stationary", "parsed", [("leakage",)]),
     ("I24_dse_8pe", "parsed", [("operand_reuse", "buffer", "inputs")]),
+    # GEMM data spaces A, B, Z (→ weights, inputs, outputs); a dense run: `densities` without
+    # sparse_optimizations change nothing in Timeloop. LRF: 64 of 1024 instances utilized.
+    ("E_sparse_tensor_core_like", "parsed", [("leakage",)]),
+    ("E_sparse_tensor_core_like", "nodes", [("leakage",)]),
 ]
 
 
@@ -109,10 +113,19 @@ def import_flat_case(case_id, form, tmp_path):
         arch, problem = folder / "ref" / "parsed-processed-input.yaml", None
     elif case_id.startswith("T06"):
         arch, problem = folder / "inputs" / "eyeriss_like.yaml", folder / "inputs" / "VGG02_layer5.yaml"
-    else:
-        arch, problem = folder / "inputs" / "arch.yaml", folder / "inputs" / "_include" / "default_problem.yaml"
+    else:  # top.yaml.jinja2: the design's own problem.yaml if it has one, else the default problem
+        arch, problem = folder / "inputs" / "arch.yaml", folder / "inputs" / "problem.yaml"
+        problem = problem if problem.is_file() else folder / "inputs" / "_include" / "default_problem.yaml"
     return import_timeloop(arch, problem, tmp_path, folder / "ref" / "timeloop-mapper.map.yaml",
                            folder / "ref" / "timeloop-mapper.ERT.yaml")
+
+
+def in_roles(ref, imp):
+    """Timeloop's stats with data spaces named by the roles the import gave them (A → Weights, …),
+    as test_timeloop.parity_problems compares them."""
+    name = {"weights": "Weights", "inputs": "Inputs", "outputs": "Outputs"}
+    return replace(ref, components=[replace(c, dataspaces={name[imp.data_spaces[d]]: v for d, v in c.dataspaces.items()})
+                                    for c in ref.components])
 
 
 def _tensor_dims(workload: dict, tensor: str) -> set[str]:
@@ -189,8 +202,8 @@ def run_flat_case(imp, counting):
 
 @pytest.mark.parametrize("case_id, form", [c[:2] for c in FLAT_CASES], ids=[f"{c}-{f}" for c, f, _ in FLAT_CASES])
 def test_flattened_and_parallel_cases_reproduce_timeloop(case_id, form, tmp_path):
-    ref = refcase_stats(case_id, "timeloop-mapper")
     imp = import_flat_case(case_id, form, tmp_path)
+    ref = in_roles(refcase_stats(case_id, "timeloop-mapper"), imp)
     assert "counting: timeloop" in imp.arch_path.read_text()
     problems = parity_problems(ref, run_flat_case(imp, "timeloop"))
     assert not problems, f"{case_id} ({form}) disagrees with Timeloop:\n  " + "\n  ".join(problems)
@@ -199,8 +212,8 @@ def test_flattened_and_parallel_cases_reproduce_timeloop(case_id, form, tmp_path
 @pytest.mark.parametrize("case_id, form, conventions", FLAT_CASES,
                          ids=[f"{c}-{f}" for c, f, _ in FLAT_CASES])
 def test_accelsim_counting_differs_only_by_the_conventions(case_id, form, conventions, tmp_path):
-    ref = refcase_stats(case_id, "timeloop-mapper")
     imp = import_flat_case(case_id, form, tmp_path)
+    ref = in_roles(refcase_stats(case_id, "timeloop-mapper"), imp)
     L = run_flat_case(imp, "accelsim")
     raw = parity_problems(ref, L)
     affected = _affected(L, conventions)
@@ -351,7 +364,9 @@ def test_split_counts_the_front_ends_unit_dims(tmp_path):
 
 @pytest.mark.parametrize("target, message", [
     ({"target": "GlobalBuffer", "type": "temporal", "permutation": "P_K"}, "pins outermost loops"),
-    ({"target": "GlobalBuffer", "type": "temporal", "factors": "K<=4"}, "cannot read factor 'K<=4'"),
+    ({"target": "GlobalBuffer", "type": "temporal", "factors": "K<=4"}, "factor bound K<=4 at GlobalBuffer: mappings "
+                                                                        "with K factors up to 32"),
+    ({"target": "GlobalBuffer", "type": "temporal", "factors": "K>=4"}, "cannot read factor 'K>=4'"),
     ({"target": "GlobalBuffer", "type": "temporal", "maximize_dims": [["K"]]}, r"\['maximize_dims'\] are not supported"),
     ({"target": "GlobalBuffer", "type": "utilization", "min": 0.5}, "constraint type 'utilization'"),
     ({"target": "Nowhere", "type": "temporal", "factors": "K=2"}, "'Nowhere' is not a storage level"),
@@ -388,3 +403,133 @@ def test_import_command_with_constraints(tmp_path, capsys):
     assert main(["import", "timeloop", "--arch", str(arch), "--problem", str(problem), "--constraints", str(bad),
                  "--out", str(tmp_path / "b")]) != 0
     assert "pins outermost loops" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- data-space names
+
+GEMM_ARCH = """\
+architecture:
+  version: 0.4
+  nodes:
+  - !Container {name: system, attributes: {technology: 45nm}}
+  - !Component {name: DRAM, class: DRAM, attributes: {width: 64, datawidth: 8}}
+  - !Component {name: Buffer, class: SRAM, attributes: {depth: 1024, width: 64, datawidth: 8}}
+  - !Container {name: PE, spatial: {meshX: 4}}
+  - !Parallel
+    nodes:
+    - !Component {name: a_reg, class: regfile, attributes: {depth: 4, width: 8, datawidth: 8},
+                  constraints: {dataspace: {keep: [A]}}}
+    - !Component {name: z_reg, class: regfile, attributes: {depth: 4, width: 8, datawidth: 8},
+                  constraints: {dataspace: {keep: [Z]}}}
+  - !Component {name: mac, class: intmac, attributes: {multiplier_width: 8}}
+"""
+GEMM_SPACES = [{"name": "A", "projection": [[["M"]], [["K"]]]},
+               {"name": "B", "projection": [[["N"]], [["K"]]]},
+               {"name": "Z", "projection": [[["M"]], [["N"]]], "read-write": True}]  # Timeloop's other spelling
+GEMM_MAPPING = {"mapping": [
+    {"target": "DRAM", "type": "temporal", "factors": "M=2 N=4 K=1", "permutation": "KNM"},
+    {"target": "Buffer", "type": "temporal", "factors": "M=1 N=1 K=2", "permutation": "KMN"},
+    {"target": "Buffer", "type": "datatype", "keep": ["A", "Z"], "bypass": ["B"]},
+    {"target": "PE", "type": "spatial", "factors": "M=4 N=1 K=1", "permutation": "MNK"}]}
+
+
+def _gemm(tmp_path, spaces=GEMM_SPACES, mapping=GEMM_MAPPING, constraints=None, arch=GEMM_ARCH):
+    files = {"arch.yaml": arch, "prob.yaml": yaml.safe_dump({"problem": {
+        "version": 0.4, "shape": {"name": "gemm", "dimensions": ["M", "N", "K"], "data_spaces": spaces},
+        "instance": {"M": 8, "N": 4, "K": 2}}}), "map.yaml": yaml.safe_dump(mapping)}
+    if constraints is not None:
+        files["c.yaml"] = yaml.safe_dump({"mapspace_constraints": {"targets": constraints}})
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    return import_timeloop(tmp_path / "arch.yaml", tmp_path / "prob.yaml", tmp_path / "out", tmp_path / "map.yaml",
+                           constraints_path=tmp_path / "c.yaml" if constraints is not None else None)
+
+
+@pytest.mark.parametrize("only", [{"bypass_only": ["B"]}, {"keep_only": ["Z", "A"]}])
+def test_gemm_data_space_names_become_roles_everywhere(only, tmp_path):
+    """A, B, Z: the read-write Z is the output, the read-only A then B are weights then inputs, in
+    the problem, the !Parallel keeps, the mapping's bypass and the constraints' keep/bypass."""
+    imp = _gemm(tmp_path, constraints=[{"target": "Buffer", "type": "bypass", **only}])
+    assert imp.data_spaces == {"A": "weights", "B": "inputs", "Z": "outputs"}
+    translation = "# Timeloop data spaces → accelsim tensors: A → weights, B → inputs, Z → outputs\n"
+    for path in (imp.arch_path, imp.workload_path, imp.mapping_path, imp.constraints_path):
+        assert translation in path.read_text()
+    workload = yaml.safe_load(imp.workload_path.read_text())
+    assert workload["layers"][0]["einsum"]["expression"] == "O[m,n] += I[n,k] * W[m,k]"
+    keeps = {l["memory"]["name"]: l["memory"]["keeps"] for l in yaml.safe_load(imp.arch_path.read_text())["levels"]
+             if "memory" in l}
+    assert (keeps["a_reg"], keeps["z_reg"]) == (["weights"], ["outputs"])
+    assert next(iter(yaml.safe_load(imp.mapping_path.read_text())["layers"].values()))["Buffer"]["bypass"] == ["inputs"]
+    c = yaml.safe_load(imp.constraints_path.read_text())["constraints"]
+    assert (c["Buffer"]["keep"], c["Buffer"]["bypass"]) == (["weights", "outputs"], ["inputs"])
+    assert c["a_reg"] == {"keep": ["weights"]} and c["z_reg"] == {"keep": ["outputs"]}
+    L = run_flat_case(imp, "timeloop")  # the files load and run: B (inputs) goes DRAM → MAC
+    assert L.counts.macs == 8 * 4 * 2
+    assert {lvl.name: sorted(lvl.tensors) for lvl in L.counts.levels} == {
+        "DRAM": ["inputs", "outputs", "weights"], "Buffer": ["outputs", "weights"], "a_reg": ["weights"],
+        "z_reg": ["outputs"]}
+
+
+def test_factor_bound_is_dropped_only_when_it_cannot_bind(tmp_path):
+    pe = {"target": "PE", "type": "spatial", "factors": "M=4 N=1 K=1", "permutation": "MNK", "split": 3}
+    imp = _gemm(tmp_path / "a", constraints=[pe, {"target": "Buffer", "type": "temporal", "factors": "M<=2 N<=4"}])
+    assert "Buffer: M<=2 cannot bind (at most M=2 there), not written" in imp.notes
+    assert "# note: Buffer: N<=4 cannot bind (at most N=4 there), not written" in imp.constraints_path.read_text()
+    with pytest.raises(accelsim.SpecError, match=r"factor bound M<=1 at Buffer: mappings with M factors up to 2"):
+        _gemm(tmp_path / "b", constraints=[pe, {"target": "Buffer", "type": "temporal", "factors": "M<=1"}])
+
+
+def _spaces(rw=(), names=("A", "B", "Z")):
+    return [{"name": n, "projection": [[["M"]], [["K"]]], **({"read_write": True} if n in rw else {})}
+            for n in names]
+
+
+@pytest.mark.parametrize("spaces, message, allowed", [
+    (_spaces(["Z"], ("A", "B", "C", "Z")), r"the problem has 4 data spaces \(A, B, C, Z\); accelsim layers are "
+                                           r"`outputs \+= inputs \* weights`", True),
+    (_spaces(), r"none of the data spaces A, B, Z is marked `read_write: true`", True),
+    (_spaces(["B", "Z"]), r"more than one data space \(B, Z\) is marked `read_write: true`", True),
+    (_spaces(["Inputs"], ("Weights", "Inputs", "Outputs")), r"\['Inputs'\] marked `read_write: true`, but data "
+                                                            "spaces named Weights, Inputs, Outputs keep", True),
+    (_spaces(["Z"], ("A", "Outputs", "Z")), r"data space 'Outputs' is read-only, which contradicts its name", False),
+])
+def test_unusable_data_spaces_are_spec_errors(spaces, message, allowed, tmp_path):
+    with pytest.raises(accelsim.SpecError, match=message) as info:
+        _gemm(tmp_path, spaces)
+    problem = info.value.problems[0]
+    assert problem.file.endswith("prob.yaml") and problem.key_path == "problem.shape.data_spaces"
+    assert bool(problem.allowed) == allowed and (problem.suggestion or not allowed)
+
+
+def test_unknown_data_space_and_sparse_optimizations_are_spec_errors(tmp_path):
+    bad = {"mapping": GEMM_MAPPING["mapping"][:2] + [{"target": "Buffer", "type": "datatype", "bypass": ["Inputs"]}]}
+    with pytest.raises(accelsim.SpecError, match="data space 'Inputs' is not one of the problem's data spaces "
+                                                 "A, B, Z") as info:
+        _gemm(tmp_path / "a", mapping=bad)
+    assert info.value.problems[0].key_path == "mapping.2.bypass"
+    assert info.value.problems[0].allowed == ("A", "B", "Z")
+    sparse = GEMM_ARCH.replace("attributes: {depth: 1024, width: 64, datawidth: 8}",
+                               "attributes: {depth: 1024, width: 64, datawidth: 8},\n"
+                               "                sparse_optimizations: {action_optimization: [{type: gating}]}")
+    with pytest.raises(accelsim.SpecError, match="sparse_optimizations .* are not supported") as info:
+        _gemm(tmp_path / "b", arch=sparse)
+    assert info.value.problems[0].key_path == "architecture.nodes.2.sparse_optimizations"
+
+
+def test_sparse_tensor_core_imports_dense(tmp_path):
+    """E_sparse_tensor_core_like: A's `density: 0.5` is noted, not modelled (the reference run has
+    no sparse_optimizations and its counts are dense: 64 MACs, all 64 A words read from SMEM); the
+    arch's `K=16` on the PE fan-out exceeds K=1 and its factor bounds cannot bind, as Timeloop's
+    mapping shows (M is 4 × 16 on the two fan-outs)."""
+    ref = refcase_stats("E_sparse_tensor_core_like", "timeloop-mapper")
+    assert ref.computes == 64 and ref.component("SMEM").dataspaces["A"]["Scalar reads (per-instance)"] == "64"
+    imp = import_flat_case("E_sparse_tensor_core_like", "parsed", tmp_path)
+    assert imp.data_spaces == {"A": "weights", "B": "inputs", "Z": "outputs"}
+    assert imp.notes == (
+        "problem.instance.densities (A: 0.5) not modelled: without sparse_optimizations Timeloop's counts are "
+        "dense too (densities only size compressed tiles)",
+        "inter_PE_spatial: K=16 exceeds the problem's K=1, ignored as Timeloop does",
+        "SMEM: M<=8 cannot bind (at most M=1 there), not written",
+        "SMEM: N<=8 cannot bind (at most N=1 there), not written",
+        "LRF: N<=128 cannot bind (at most N=1 there), not written")
