@@ -118,32 +118,32 @@ class _Builder:
         if kind is None:
             raise err(f"component class '{cls}' is not supported", self.file, f"{where}.class",
                       allowed=tuple(MEMORY_CLASSES) + ("intmac", "fpmac"))
-        # cluster_size N > 1 changes Timeloop's numbers given the ERT (NVlabs/timeloop @ 4cf6d4c,
-        # src/model/buffer.cpp; v3.0.3 reads it as `cluster-size`, line 268): N instances share one
-        # `width`-bit array, so each instance has block_size = width / (N * word_bits) words
-        # (ParseSpecs, line 317) and size = depth * block_size (line 349); the ERT's per-action
-        # energy (of the whole wide array) is charged once per utilized *cluster*, min(utilized
-        # instances, instances / N) (ComputeScalarAccesses, lines 2066-2081; FinalizeBufferEnergy,
-        # lines 2389-2396), not per utilized instance. accelsim has no such level attribute.
+        # cluster_size N (v3.0.3 spells it `cluster-size`, buffer.cpp line 268): N instances share
+        # one `width`-bit array, so each instance has block_size = width / (N * word_bits) words
+        # (NVlabs/timeloop @ 4cf6d4c, src/model/buffer.cpp, ParseSpecs line 317) and size =
+        # depth * block_size (line 349), and the ERT's per-action energy (of the whole array) is
+        # charged per utilized cluster (ComputeScalarAccesses, FinalizeBufferEnergy): accelsim's
+        # memory `cluster: N`, charged as Timeloop does under counting: timeloop.
         cluster_key = next((k for k in ("cluster_size", "cluster-size") if k in attrs), "cluster_size")
-        for key, value, ok in ((cluster_key, attrs.get(cluster_key, 1), (1,)),
-                               ("multiple_buffering", attrs.get("multiple_buffering", 1), (1, 2))):
-            if value not in ok:
-                raise err(f"{name}: {key} {value} has no accelsim counterpart", self.file,
-                          f"{where}.attributes.{key}", allowed=tuple(f"{key}: {v}" for v in ok),
-                          suggestion="in Timeloop a cluster of N instances shares one width-bit array: "
-                                     "each instance holds depth x width/(N x datawidth) words and the "
-                                     "array's access energy is charged once per utilized cluster, not "
-                                     "per utilized instance; accelsim does not model that"
-                                     if key == cluster_key else None)
+        cluster = int(attrs.get(cluster_key, 1))
+        if cluster > 1 and "block_size" in attrs:
+            raise err(f"{name}: {cluster_key} {cluster} with block_size is not supported", self.file,
+                      f"{where}.attributes.block_size", allowed=("width", "datawidth", cluster_key),
+                      suggestion="give the shared array's width instead of block_size")
+        buffering = attrs.get("multiple_buffering", 1)
+        if buffering not in (1, 2):
+            raise err(f"{name}: multiple_buffering {buffering} has no accelsim counterpart", self.file,
+                      f"{where}.attributes.multiple_buffering", allowed=("multiple_buffering: 1", "multiple_buffering: 2"))
         if attrs.get("shared_bandwidth") is not None:
             raise err(f"{name}: shared_bandwidth is not supported", self.file,
                       f"{where}.attributes.shared_bandwidth", allowed=("read_bandwidth", "write_bandwidth"))
         word = int(attrs.get("datawidth", attrs.get("word-bits", attrs.get("word_bits", 8))))
         width = int(attrs["block_size"]) * word if "block_size" in attrs else int(attrs.get("width", word))
         memory = {"name": name, "class": kind, "word_bits": word, "width_bits": width, "keeps": list(keeps)}
+        if cluster > 1:
+            memory["cluster"] = cluster
         depth = attrs.get("depth")
-        memory["size"] = "unlimited" if kind == "dram" or depth is None else f"{int(depth) * width}b"
+        memory["size"] = "unlimited" if kind == "dram" or depth is None else f"{int(depth) * width // cluster}b"
         # Timeloop's bandwidths are words per cycle per instance; fills and updates share the
         # write port (its "Write Bandwidth" stat is (fills + updates) / cycles).
         for key in ("read_bandwidth", "write_bandwidth"):

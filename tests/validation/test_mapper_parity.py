@@ -25,7 +25,8 @@ T05 = {"T05_mapper_baked": "conv1d+oc-3level-1mapping.constraints.yaml",
        "T05_mapper_freebypass": "conv1d+oc-3level-freebypass.constraints.yaml",
        "T05_mapper_null": "null.constraints.yaml"}
 FLAT = ["T06_eyeriss_vgg02_l5", "TA_eyeriss_intmac", "TA_eyeriss_fpmac", "E_eyeriss_like",
-        "E_simple_weight_stationary", "E_simple_output_stationary", "I24_dse_8pe", "E_sparse_tensor_core_like"]
+        "E_simple_weight_stationary", "E_simple_output_stationary", "I24_dse_8pe", "E_sparse_tensor_core_like",
+        "E_simba_like"]
 BUDGET = 300_000  # evaluations per heuristic search
 
 
