@@ -169,19 +169,26 @@ def _nth_permutation(items, n, index, dest):
         dest[q] = chosen
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _random_point(space, fac, perm, keeps):
+    """A uniform point: a factorization per dim, a free order per level, each bypass bit (plain
+    loops, not slices: this runs once per sample)."""
     (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
      base_perm, n_free, keep_base, free_bits) = space
     for d in range(row_start.shape[0] - 1):
-        fac[:, d] = rows[row_start[d] + np.random.randint(row_start[d + 1] - row_start[d])]
+        row = row_start[d] + np.random.randint(row_start[d + 1] - row_start[d])
+        for s in range(fac.shape[0]):
+            fac[s, d] = rows[row, s]
     for mi in range(perm.shape[0]):
-        perm[mi, :] = base_perm[mi]
+        for q in range(perm.shape[1]):
+            perm[mi, q] = base_perm[mi, q]
         if order_matters[mi]:
             for q in range(n_free[mi] - 1, 0, -1):  # Fisher–Yates over the free part
                 k = np.random.randint(q + 1)
                 perm[mi, q], perm[mi, k] = perm[mi, k], perm[mi, q]
-    keeps[:, :] = keep_base
+    for level in range(keeps.shape[0]):
+        for t in range(keeps.shape[1]):
+            keeps[level, t] = keep_base[level, t]
     for b in range(free_bits.shape[0]):
         keeps[free_bits[b, 0], free_bits[b, 1]] = np.random.random() < 0.5
 

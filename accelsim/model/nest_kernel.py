@@ -50,6 +50,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# The small helpers are inlined by LLVM (forceinline): a call passes every array as its exploded
+# fields, which cost more than the helpers' work (≈20 % of an evaluation).
+
 KIND, CAPACITY, BLOCK, CLUSTER, HW_INSTANCES = 0, 1, 2, 3, 4
 READ_BW, WRITE_BW, E_READ, E_WRITE, E_UPDATE, LEAK = 0, 1, 2, 3, 4, 5
 MEMORY, SPATIAL, COMPUTE = 0, 1, 2
@@ -57,7 +60,7 @@ READS, FILLS, UPDATES, TILE = 0, 1, 2, 3
 OK, OVER_CAPACITY, BROKEN = 0, 1, 2
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _axis_shape(tc, te, a, m, shape):
     """Sort axis a's terms by step and classify its point set S for closed-form counting:
     S = g · ∪_{k<n} [k·P, k·P + L) (n = 1: an interval of L points; P > L: blocks with holes
@@ -126,7 +129,7 @@ def _occupancy(tc, te, a, m, occ, base):
     return span
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes, ext, level, loop_dim, loop_bound, stride, extra, n_extra,
                grow, tc, te, m, shape):
     """Tensor t's point set, per axis as (step, count) terms in tc/te/m and its shape (see
@@ -161,7 +164,7 @@ def _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes, ext, level, loop_di
         _axis_shape(tc, te, a, m[a], shape)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _closed_count(g, length, period, n, shift):
     """|S ∩ (S + shift)| for S = g · ∪_{k<n} [k·P, k·P + L) (see _axis_shape; n ≥ 1)."""
     s = abs(shift)  # |S ∩ (S + s)| = |S ∩ (S − s)|
@@ -178,7 +181,7 @@ def _closed_count(g, length, period, n, shift):
     return (n - u) * max(0, length - v) + (n - u - 1) * max(0, v + length - period)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _axis_count(tc, te, a, m, shape, shift, occ, base):
     """|S ∩ (S + shift)| for axis a's point set S (shift 0: |S|), from its shape."""
     if shape[a, 3] >= 0:
@@ -192,7 +195,7 @@ def _axis_count(tc, te, a, m, shape, shift, occ, base):
     return count
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _set_size(n_axes, tc, te, m, shape, occ, base):
     """Points of the set _set_terms described."""
     size = 1
@@ -245,7 +248,7 @@ def _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, st
     return n_t
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _moved_loads(full, n_moves, t, n_axes, above, move_axis, move_by, reuse_weight, tc, te, m, shape, occ, base):
     """Elements loaded into one instance of the set _set_terms described (`full` points) as it
     moves with the first n_moves temporal loops (see _reuse_classes)."""
@@ -263,7 +266,7 @@ def _moved_loads(full, n_moves, t, n_axes, above, move_axis, move_by, reuse_weig
     return full * above[n_moves] - reuse_weight[t, last] * kept
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _accesses(words, block):
     """Block accesses that move `words` words (a partial block costs a whole access)."""
     if block == 1:
