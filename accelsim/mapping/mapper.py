@@ -72,6 +72,19 @@ def _space_arrays(space: Mapspace) -> tuple:
             mem_slot, space.order_matters, base_perm, n_free, space.keep_base, free_bits)
 
 
+def search_state(space: Mapspace) -> tuple:
+    """The search kernels' work arrays (see search_kernels): a candidate point and the current one
+    (fac, perm, keeps each), the current score, the candidate's, the last move's undo record
+    (kind, dim | level | bit, slot | position, slot | position, prime), and the exhaustive
+    search's odometer and per-level orders."""
+    n_slots, n_dims = space.n_slots, len(space.dims)
+    n_mem = space.tail.shape[0]
+    point = lambda: (np.ones((n_slots, n_dims), np.int64), np.zeros((n_mem, n_dims), np.int64),  # noqa: E731
+                     np.zeros_like(space.keep_base))
+    return (*point(), *point(), np.full(4, np.inf), np.zeros(4), np.zeros(5, np.int64), np.zeros(n_dims, np.int64),
+            np.zeros((n_mem, n_dims), np.int64), np.zeros(n_mem, np.int64), np.ones(n_mem, np.int64))
+
+
 def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
                    constraints: Constraints = NO_CONSTRAINTS,
                    activity: LayerActivity = DENSE_ACTIVITY) -> MapperResult:
@@ -87,6 +100,7 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     loops = tuple(np.zeros(max_loops, dtype) for dtype in (np.int64, np.int64, np.int64, np.bool_))
     work = loops + outputs_and_scratch(problem, max_loops)  # loop arrays, then evaluate_nest's outputs
     arrays = _space_arrays(space)
+    state = search_state(space)
     weights = np.array(settings.objective.weights, dtype=np.float64)
     best_fac = np.ones((space.n_slots, len(space.dims)), dtype=np.int64)
     best_perm = arrays[8].copy()
@@ -96,15 +110,15 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     args = (best_fac, best_perm, best_keeps, best, stats)
     start = time.perf_counter()
     if algorithm == "exhaustive":
-        S.search_exhaustive(arrays, problem.arrays(), weights, work, *args)
+        S.search_exhaustive(arrays, problem.arrays(), weights, work, state, *args)
     else:
         budget = settings.evaluations
         random_evals = max(1, int(budget * HEURISTIC_RANDOM_SHARE)) if algorithm != "hill_climb" else 0
         if algorithm in ("random", "heuristic"):
-            S.search_random(arrays, problem.arrays(), weights, work,
+            S.search_random(arrays, problem.arrays(), weights, work, state,
                             budget if algorithm == "random" else random_evals, settings.seed, *args)
         if algorithm in ("hill_climb", "heuristic"):
-            S.search_hill_climb(arrays, space.fixed, space.allowed, problem.arrays(), weights, work,
+            S.search_hill_climb(arrays, space.fixed, space.allowed, problem.arrays(), weights, work, state,
                                 budget - random_evals, settings.seed + 1, PATIENCE, RESTART_SAMPLES, *args)
         algorithm = {"heuristic": "random+hill_climb"}.get(algorithm, algorithm)
     seconds = time.perf_counter() - start

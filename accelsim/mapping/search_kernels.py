@@ -3,7 +3,9 @@
 Each candidate point (fac, perm, keeps — see mapping/mapspace.py) is lowered to loop arrays
 and evaluated by model/nest_kernel.evaluate_nest. The objective is lexicographic over two
 scores, each a·log(energy) + b·log(cycles). `space` and `problem` are the tuples built by
-mapping/mapper.py; `stats` counts EVALS (calls to the model), FEASIBLE, UNFIT (pruned before
+mapping/mapper.py; `state` holds the kernels' work arrays (mapper.search_state allocates them:
+the kernels allocate nothing and run without Numba's runtime, so passing arrays costs no
+reference counting); `stats` counts EVALS (calls to the model), FEASIBLE, UNFIT (pruned before
 evaluation: a fan-out axis over-full) and IMPROVED.
 """
 from __future__ import annotations
@@ -17,6 +19,12 @@ EVALS, FEASIBLE, UNFIT, IMPROVED = 0, 1, 2, 3
 FACTOR, SWAP, FLIP = 1, 2, 3  # hill-climb move kinds
 TEMPORAL = -1
 INF = np.inf
+
+
+@njit(cache=True, _nrt=False)
+def _draw(n):
+    """A uniform integer in [0, n) from one double (Numba's randint rejects bits: slower)."""
+    return min(int(np.random.random() * n), n - 1)
 
 
 @njit(cache=True, _nrt=False)
@@ -79,33 +87,49 @@ def _better(a, b):
     return a[1] < b[1] - 1e-12 * max(1.0, abs(b[1]))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
+def _copy(src, dest):
+    for i in range(src.shape[0]):
+        for j in range(src.shape[1]):
+            dest[i, j] = src[i, j]
+
+
+@njit(cache=True, _nrt=False)
 def _keep(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best):
-    best_fac[:, :] = fac
-    best_perm[:, :] = perm
-    best_keeps[:, :] = keeps
-    best[:] = out
+    _copy(fac, best_fac)
+    _copy(perm, best_perm)
+    _copy(keeps, best_keeps)
+    for q in range(4):
+        best[q] = out[q]
 
 
-@njit(cache=True)
-def search_exhaustive(space, problem, weights, work, best_fac, best_perm, best_keeps, best, stats):
+@njit(cache=True, _nrt=False)
+def _reset(space, state):
+    """The candidate at the mapspace's base point, the current score unset, the counters at 0."""
+    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix = state
+    base_perm, keep_base = space[8], space[10]
+    _copy(base_perm, perm)
+    _copy(keep_base, keeps)
+    for q in range(4):
+        cur[q] = INF
+    for d in range(choice.shape[0]):
+        choice[d] = 0
+
+
+@njit(cache=True, _nrt=False)
+def search_exhaustive(space, problem, weights, work, state, best_fac, best_perm, best_keeps, best, stats):
     """Every factorization × every order of the levels whose order matters × every bypass."""
     (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
      base_perm, n_free, keep_base, free_bits) = space
+    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix = state
+    _reset(space, state)
     n_slots, n_dims = rows.shape[1], row_start.shape[0] - 1
     n_mem = base_perm.shape[0]
-    fac = np.zeros((n_slots, n_dims), dtype=np.int64)
-    perm = base_perm.copy()
-    keeps = keep_base.copy()
-    choice = np.zeros(n_dims, dtype=np.int64)
-    active = np.zeros((n_mem, n_dims), dtype=np.int64)
-    n_active = np.zeros(n_mem, dtype=np.int64)
-    radix = np.ones(n_mem, dtype=np.int64)
-    out = np.zeros(4)
     n_bits = free_bits.shape[0]
     while True:
         for d in range(n_dims):
-            fac[:, d] = rows[row_start[d] + choice[d]]
+            for s in range(n_slots):
+                fac[s, d] = rows[row_start[d] + choice[d], s]
         if not _fits(fac, slot_axis, slot_size):
             stats[UNFIT] += 1
         else:
@@ -133,7 +157,7 @@ def search_exhaustive(space, problem, weights, work, best_fac, best_perm, best_k
                 rest = o
                 for mi in range(n_mem):
                     if n_active[mi] > 0:
-                        _nth_permutation(active[mi], n_active[mi], rest % radix[mi], perm[mi])
+                        _nth_permutation(active, mi, n_active[mi], rest % radix[mi], perm)
                         rest //= radix[mi]
                 for mask in range(1 << n_bits):
                     for b in range(n_bits):
@@ -153,20 +177,20 @@ def search_exhaustive(space, problem, weights, work, best_fac, best_perm, best_k
 
 
 @njit(cache=True, _nrt=False)
-def _nth_permutation(items, n, index, dest):
-    """dest[:n] = the index-th permutation (factorial number system) of items[:n]."""
+def _nth_permutation(items, row, n, index, dest):
+    """dest[row, :n] = the index-th permutation (factorial number system) of items[row, :n]."""
     for q in range(n):
-        dest[q] = items[q]
+        dest[row, q] = items[row, q]
     for q in range(n):
         r = 1
         for k in range(2, n - q):
             r *= k
         pick = q + index // r
         index %= r
-        chosen = dest[pick]
+        chosen = dest[row, pick]
         for k in range(pick, q, -1):
-            dest[k] = dest[k - 1]
-        dest[q] = chosen
+            dest[row, k] = dest[row, k - 1]
+        dest[row, q] = chosen
 
 
 @njit(cache=True, _nrt=False)
@@ -176,7 +200,7 @@ def _random_point(space, fac, perm, keeps):
     (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
      base_perm, n_free, keep_base, free_bits) = space
     for d in range(row_start.shape[0] - 1):
-        row = row_start[d] + np.random.randint(row_start[d + 1] - row_start[d])
+        row = row_start[d] + _draw(row_start[d + 1] - row_start[d])
         for s in range(fac.shape[0]):
             fac[s, d] = rows[row, s]
     for mi in range(perm.shape[0]):
@@ -184,7 +208,7 @@ def _random_point(space, fac, perm, keeps):
             perm[mi, q] = base_perm[mi, q]
         if order_matters[mi]:
             for q in range(n_free[mi] - 1, 0, -1):  # Fisher–Yates over the free part
-                k = np.random.randint(q + 1)
+                k = _draw(q + 1)
                 perm[mi, q], perm[mi, k] = perm[mi, k], perm[mi, q]
     for level in range(keeps.shape[0]):
         for t in range(keeps.shape[1]):
@@ -193,7 +217,7 @@ def _random_point(space, fac, perm, keeps):
         keeps[free_bits[b, 0], free_bits[b, 1]] = np.random.random() < 0.5
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sample(space, problem, weights, work, stats, fac, perm, keeps, out, into_fac, into_perm, into_keeps, into):
     """Draw one random point; evaluate it if its fan-outs fit; keep it in `into` if better."""
     _random_point(space, fac, perm, keeps)
@@ -206,14 +230,12 @@ def _sample(space, problem, weights, work, stats, fac, perm, keeps, out, into_fa
     return False
 
 
-@njit(cache=True)
-def search_random(space, problem, weights, work, n_evals, seed, best_fac, best_perm, best_keeps, best, stats):
+@njit(cache=True, _nrt=False)
+def search_random(space, problem, weights, work, state, n_evals, seed, best_fac, best_perm, best_keeps, best, stats):
     """Uniform samples: a factorization per dim, a free order per level, each bypass bit."""
     np.random.seed(seed)
-    fac = np.zeros_like(best_fac)
-    perm = best_perm.copy()
-    keeps = best_keeps.copy()
-    out = np.zeros(4)
+    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix = state
+    _reset(space, state)
     start = stats[EVALS]
     tries = 0
     while stats[EVALS] - start < n_evals and tries < 50 * n_evals:
@@ -225,7 +247,7 @@ def search_random(space, problem, weights, work, n_evals, seed, best_fac, best_p
 @njit(cache=True, _nrt=False)
 def _pick(count):
     """Reservoir sampling: take the count-th candidate with probability 1/count."""
-    return np.random.randint(count) == 0
+    return _draw(count) == 0
 
 
 @njit(cache=True, _nrt=False)
@@ -251,7 +273,7 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo):
     n_slots, n_dims = fac.shape
     kind = np.random.random()
     if kind < 0.6:
-        d = np.random.randint(n_dims)
+        d = _draw(n_dims)
         s1, count = -1, 0
         for s in range(n_slots):
             if fac[s, d] > 1 and fixed[s, d] == 0:
@@ -302,14 +324,14 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo):
             return False
         s = mem_slot[mi]
         n_active = _active(fac, perm, mi, s, n_free[mi], -1)
-        a = np.random.randint(n_active)
-        b = np.random.randint(n_active - 1)
+        a = _draw(n_active)
+        b = _draw(n_active - 1)
         b += b >= a  # a different one
         a, b = _active(fac, perm, mi, s, n_free[mi], a), _active(fac, perm, mi, s, n_free[mi], b)
         perm[mi, a], perm[mi, b] = perm[mi, b], perm[mi, a]
         undo[0], undo[1], undo[2], undo[3] = SWAP, mi, a, b
         return True
-    b = np.random.randint(free_bits.shape[0])
+    b = _draw(free_bits.shape[0])
     keeps[free_bits[b, 0], free_bits[b, 1]] = not keeps[free_bits[b, 0], free_bits[b, 1]]
     undo[0], undo[1] = FLIP, b
     return True
@@ -331,27 +353,23 @@ def _undo(space, fac, perm, keeps, undo):
         keeps[free_bits[b, 0], free_bits[b, 1]] = not keeps[free_bits[b, 0], free_bits[b, 1]]
 
 
-@njit(cache=True)
-def search_hill_climb(space, fixed, allowed, problem, weights, work, n_evals, seed, patience, restart_samples,
-                      best_fac, best_perm, best_keeps, best, stats):
+@njit(cache=True, _nrt=False)
+def search_hill_climb(space, fixed, allowed, problem, weights, work, state, n_evals, seed, patience,
+                      restart_samples, best_fac, best_perm, best_keeps, best, stats):
     """Hill climbing with restarts: start from the best of a few random samples, accept any
     neighbour no worse than the current point (moves are made in place and undone if worse),
     restart after `patience` moves without gain."""
     np.random.seed(seed)
-    fac = np.zeros_like(best_fac)
-    perm = best_perm.copy()
-    keeps = best_keeps.copy()
-    cur_fac, cur_perm, cur_keeps = fac.copy(), perm.copy(), keeps.copy()
-    cur = np.full(4, INF)
-    out = np.zeros(4)
-    undo = np.zeros(5, dtype=np.int64)
+    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix = state
+    _reset(space, state)
     start = stats[EVALS]
     stale = patience
     guard = 0
     while stats[EVALS] - start < n_evals and guard < 100 * n_evals:
         guard += 1
         if stale >= patience:  # restart
-            cur[:] = INF
+            for q in range(4):
+                cur[q] = INF
             restart_start = stats[EVALS]
             for _ in range(restart_samples * 20):
                 _sample(space, problem, weights, work, stats, fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps, cur)
