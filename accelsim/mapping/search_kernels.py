@@ -251,23 +251,32 @@ def _pick(count):
 
 
 @njit(cache=True, _nrt=False)
-def _active(fac, perm, mi, s, n_free, nth):
-    """The position in perm[mi] of the nth free loop of level mi (slot s) with a factor > 1;
-    nth = −1: how many there are."""
+def _n_active(fac, perm, mi, s, n_free):
+    """How many of level mi's free loops (its slot s) have a factor > 1."""
+    count = 0
+    for q in range(n_free):
+        count += fac[s, perm[mi, q]] > 1
+    return count
+
+
+@njit(cache=True, _nrt=False)
+def _nth_active(fac, perm, mi, s, n_free, nth):
+    """The position in perm[mi] of level mi's nth free loop with a factor > 1."""
     seen = 0
     for q in range(n_free):
         if fac[s, perm[mi, q]] > 1:
             if seen == nth:
                 return q
             seen += 1
-    return seen
+    return -1
 
 
 @njit(cache=True, _nrt=False)
 def _move(space, fixed, allowed, fac, perm, keeps, undo):
     """Apply one random neighbour in place and record in undo how to revert it: a prime factor
-    of one dim moves to another slot, two active loops of one level swap, or one bypass bit
-    flips. Each is drawn among the moves that change the point; False if there are none."""
+    of one dim moves to another slot (60 %), two active loops of one level swap (25 %), or one
+    bypass bit flips. The kind (and for a factor move the dim) is drawn first, then the move
+    among those of that kind that change the point; False if that kind has none."""
     (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
      base_perm, n_free, keep_base, free_bits) = space
     n_slots, n_dims = fac.shape
@@ -315,19 +324,20 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo):
         return True
     if kind < 0.85 or free_bits.shape[0] == 0:
         mi, count = -1, 0  # a level whose order matters, with two or more active free loops
-        for level in range(perm.shape[0]):
-            if order_matters[level] and _active(fac, perm, level, mem_slot[level], n_free[level], -1) >= 2:
+        for candidate in range(perm.shape[0]):
+            if order_matters[candidate] and _n_active(fac, perm, candidate, mem_slot[candidate],
+                                                      n_free[candidate]) >= 2:
                 count += 1
                 if _pick(count):
-                    mi = level
+                    mi = candidate
         if mi < 0:
             return False
         s = mem_slot[mi]
-        n_active = _active(fac, perm, mi, s, n_free[mi], -1)
+        n_active = _n_active(fac, perm, mi, s, n_free[mi])
         a = _draw(n_active)
         b = _draw(n_active - 1)
         b += b >= a  # a different one
-        a, b = _active(fac, perm, mi, s, n_free[mi], a), _active(fac, perm, mi, s, n_free[mi], b)
+        a, b = _nth_active(fac, perm, mi, s, n_free[mi], a), _nth_active(fac, perm, mi, s, n_free[mi], b)
         perm[mi, a], perm[mi, b] = perm[mi, b], perm[mi, a]
         undo[0], undo[1], undo[2], undo[3] = SWAP, mi, a, b
         return True
@@ -373,7 +383,8 @@ def search_hill_climb(space, fixed, allowed, problem, weights, work, state, n_ev
             restart_start = stats[EVALS]
             for _ in range(restart_samples * 20):
                 _sample(space, problem, weights, work, stats, fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps, cur)
-                if stats[EVALS] - restart_start >= restart_samples and cur[0] < INF:
+                if (stats[EVALS] - restart_start >= restart_samples and cur[0] < INF) \
+                        or stats[EVALS] - start >= n_evals:  # the budget holds restarts too
                     break
             if cur[0] == INF:
                 continue

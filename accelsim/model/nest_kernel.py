@@ -174,7 +174,7 @@ def _closed_count(g, length, period, n, shift):
         s //= g
     if n == 1:
         return max(0, length - s)
-    # Block k + u of S+s overlaps block k + u of S by L − v and block k + u + 1 by v + L − P.
+    # Block k of S+s overlaps block k + u of S by L − v and block k + u + 1 by v + L − P.
     u, v = s // period, s % period
     if u >= n:
         return 0

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..energy.activity import DENSE_ACTIVITY, LayerActivity
 from ..energy.model import ActionEnergies
+from ..errors import AccelsimBug
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
 from ..mapping.lower import LoweredNest, merges
@@ -121,6 +122,8 @@ def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple:
 
 
 def evaluate_packed(problem: PackedProblem, nest: LoweredNest) -> PackedResult:
+    if (nest.loop_bound < 2).any():  # the closed form's reuse steps assume every loop moves
+        raise AccelsimBug("evaluate_packed takes a lowered nest, which has no unit loops")
     outputs = outputs_and_scratch(problem, max(1, nest.n_loops))
     status, energy, cycles = K.evaluate_nest(
         nest.loop_dim, nest.loop_bound, nest.loop_level, nest.loop_spatial, nest.n_loops,
