@@ -67,7 +67,8 @@ def _space_arrays(space: Mapspace) -> tuple:
         free = [d for d in range(n_dims) if d not in tail]
         base_perm[mi] = free + tail
         n_free[mi] = len(free)
-    free_bits = np.argwhere(space.keep_free).astype(np.int64).reshape(-1, 2)
+    # C order always: a kernel compiles once per array layout, and argwhere's varies.
+    free_bits = np.ascontiguousarray(np.argwhere(space.keep_free).astype(np.int64).reshape(-1, 2))
     return (space.slot_level, space.slot_axis, space.slot_size, space.slot_mem, space.rows, space.row_start,
             mem_slot, space.order_matters, base_perm, n_free, space.keep_base, free_bits)
 

@@ -1,6 +1,7 @@
 """The jitted closed-form model (model/nest_kernel.py) against its slow references: `analyze` +
 `layer_energy` (which walk 2^K tile visits with explicit point sets) on random layers and
-mappings, and the full-walk reference naive_reuse on the reuse rule itself."""
+mappings over two architectures and both counting conventions, and its parts (axis overlaps,
+reuse classes) against their definitions."""
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -8,11 +9,12 @@ import accelsim
 from accelsim.energy.model import action_energies, layer_energy
 from accelsim.errors import MappingError
 from accelsim.mapping.lower import lower
+from accelsim.mapping.mapping import check_mapping
 from accelsim.model.analytical import analyze
 from accelsim.model.nest_kernel import OK, OVER_CAPACITY
 from accelsim.model.packed import evaluate_packed, pack_problem
 from conftest import ARCH_DIR, WORKLOAD_DIR
-from strategies import draw_conv1d, draw_mapping
+from strategies import draw_conv1d, draw_mapping, draw_nested_mapping, draw_small_einsum
 
 # Small buffers (some random mappings overflow them), finite bandwidths, multicast but no spatial
 # reduction, leakage (also below the fan-out, so utilized instances matter), RF clusters: every
@@ -30,6 +32,27 @@ levels:
   - spatial: {name: PE, x: 8, reduction: false}
   - memory: {name: RF, class: regfile, size: 160b, word_bits: 8, keeps: [weights, inputs, outputs],
              leakage_power: 1uW, cluster: 4, width_bits: 32}
+  - compute: {name: MAC, format: int8}
+"""
+
+# Two fan-outs on both axes, one directly under DRAM and one under the GLB, both reducing partial
+# sums, multicast on or off per fan-out (drawn per example): merged fills and updates at two
+# depths, a top level feeding a fan-out, and mappings whose dims sit in several loops at a level
+# and in spatial loops above and below their temporal ones.
+TWO_FANOUTS_TEXT = """
+name: t2
+counting: {counting}
+technology: {node: 45nm, energy_table: horowitz_45nm}
+operating_point: {voltage: 0.9V, frequency: 1GHz}
+levels:
+  - memory: {name: DRAM, class: dram, size: unlimited, word_bits: 8, width_bits: 64, keeps: [weights, inputs, outputs],
+             read_bandwidth: 2 words/cycle, write_bandwidth: 1 words/cycle, leakage_power: 1mW}
+  - spatial: {name: CL, x: 2, y: 2, multicast: {mc1}, reduction: true}
+  - memory: {name: GLB, class: sram, size: 1KiB, word_bits: 8, width_bits: 32, keeps: [weights, inputs, outputs],
+             read_bandwidth: 4 words/cycle, write_bandwidth: 2 words/cycle, leakage_power: 10uW}
+  - spatial: {name: PE, x: 4, y: 2, multicast: {mc2}, reduction: true}
+  - memory: {name: RF, class: regfile, size: 128b, word_bits: 8, keeps: [weights, inputs, outputs],
+             leakage_power: 1uW, cluster: 2, width_bits: 16}
   - compute: {name: MAC, format: int8}
 """
 
@@ -70,6 +93,30 @@ def arch(arch_from_text, request):
 @given(case=layer_and_mapping())
 def test_kernel_matches_analyze_on_random_mappings(arch, case):
     einsum, mapping = case
+    _kernel_equals_python(arch, einsum, mapping)
+
+
+@pytest.fixture(scope="module", params=["accelsim", "timeloop"])
+def two_fanout_archs(arch_from_text, request):
+    """The four multicast variants of TWO_FANOUTS_TEXT under one counting convention."""
+    def text(mc1, mc2):
+        return (TWO_FANOUTS_TEXT.replace("{counting}", request.param)
+                .replace("{mc1}", str(mc1).lower()).replace("{mc2}", str(mc2).lower()))
+    return {(mc1, mc2): arch_from_text(text(mc1, mc2)) for mc1 in (False, True) for mc2 in (False, True)}
+
+
+@st.composite
+def any_layer_and_mapping(draw, arch):
+    einsum = draw_small_einsum(draw)
+    return einsum, draw_nested_mapping(draw, arch, einsum)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()))
+def test_kernel_matches_analyze_under_two_reducing_fanouts(two_fanout_archs, data, multicast):
+    arch = two_fanout_archs[multicast]
+    einsum, mapping = data.draw(any_layer_and_mapping(arch), label="layer and mapping")
+    check_mapping(arch, einsum, mapping)  # the strategy draws legal mappings only
     _kernel_equals_python(arch, einsum, mapping)
 
 
