@@ -69,7 +69,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
 
 def _mapper(arch: Arch, options: SimOptions):
     """The mapper for --dataflow search, with the constraints file's settings (those named in
-    mapper_settings / mapper_seed replaced); a layer shape seen before (per number format) reuses
+    mapper_settings / mapper_seed replaced); a layer shape seen before (per number format and density) reuses
     its search."""
     from .load import load_constraints
     from .mapping.constraints import NO_CONSTRAINTS, settings_from
@@ -89,10 +89,10 @@ def _mapper(arch: Arch, options: SimOptions):
     found = {}
 
     def search(layer_arch: Arch, layer: Layer, energies):
-        key = (layer.run_einsum, layer.precision)
+        key = (layer.run_einsum, layer.precision, layer.density)
         if key not in found:
             try:
-                found[key] = search_mapping(layer_arch, layer.run_einsum, energies, constraints)
+                found[key] = search_mapping(layer_arch, layer.run_einsum, energies, constraints, layer.density)
             except MappingError as exc:
                 raise MappingError(f"layer '{layer.name}': {exc}") from None
         return found[key]

@@ -95,21 +95,46 @@ class LayerActivity:
 DENSE_ACTIVITY = LayerActivity(1.0, {"inputs": 1.0, "weights": 1.0, "outputs": 1.0})
 
 
-def layer_activity(arch: Arch, einsum: Einsum, mapping: Mapping, density: Density) -> LayerActivity:
-    d_i, d_w = density.inputs, density.weights
-    if d_i == 1.0 and d_w == 1.0:
-        return DENSE_ACTIVITY
-    compute = arch.compute
-    product = product_activity(d_i, d_w, held_operand(einsum, mapping))
-    fan_in = spatial_reduction_fan_in(arch, einsum, mapping)
+def is_dense(density: Density) -> bool:
+    return density.inputs == 1.0 and density.weights == 1.0
+
+
+def mac_activity(compute, density: Density, held: str | None, fan_in: int) -> float:
+    """The MACs' energy factor for the operand the mapping holds and the spatial reduction fan-in."""
+    product = product_activity(density.inputs, density.weights, held)
     tree = tree_activity(product, fan_in, 2 * ELEMENT_BITS.get(compute.format, 8))
     t = compute.reduction_tree_share
     switching = (1.0 - t) * product + t * tree
-    mac = (1.0 - compute.switching_share) + compute.switching_share * switching
+    return (1.0 - compute.switching_share) + compute.switching_share * switching
+
+
+def layer_activity(arch: Arch, einsum: Einsum, mapping: Mapping, density: Density) -> LayerActivity:
+    if is_dense(density):
+        return DENSE_ACTIVITY
+    mac = mac_activity(arch.compute, density, held_operand(einsum, mapping),
+                       spatial_reduction_fan_in(arch, einsum, mapping))
+    return LayerActivity(mac, storage_activity(einsum, density))
+
+
+def storage_activity(einsum: Einsum, density: Density) -> dict:
+    """Per tensor: the toggle rate of its stored words (partial sums: once any product is non-zero)."""
+    d_i, d_w = density.inputs, density.weights
     reduction = einsum.macs // max(1, einsum.tensor_size("outputs"))
-    storage = {"inputs": bit_activity(d_i), "weights": bit_activity(d_w),
-               "outputs": accumulate_activity(d_i, d_w, reduction)}
-    return LayerActivity(mac, storage)
+    return {"inputs": bit_activity(d_i), "weights": bit_activity(d_w),
+            "outputs": accumulate_activity(d_i, d_w, reduction)}
+
+
+HELD = (None, "weights", "inputs")  # the codes of mac_activity_table's rows
+
+
+def mac_activity_table(arch: Arch, density: Density):
+    """mac_activity for every held operand (rows: HELD) and fan-in 0 … the arch's MAC count, for
+    the mapper's kernel, which finds both from the loops; dense data: one column of ones."""
+    import numpy as np
+    if is_dense(density):
+        return np.ones((len(HELD), 1))
+    fan_ins = range(arch.compute.instances + 1)
+    return np.array([[mac_activity(arch.compute, density, held, max(1, f)) for f in fan_ins] for held in HELD])
 
 
 def quantized_density(tensor, precision: str | None, axis: int = -1) -> float:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..energy.activity import DENSE_ACTIVITY, LayerActivity
 from ..energy.model import ActionEnergies
 from ..errors import AccelsimBug, MappingError
 from ..ir.arch import Arch
 from ..ir.einsum import Einsum
+from ..ir.workload import DENSE, Density
 from ..model.packed import evaluate_packed, outputs_and_scratch, pack_problem
 from . import search_kernels as S
 from .constraints import NO_CONSTRAINTS, Constraints
@@ -88,11 +88,11 @@ def search_state(space: Mapspace) -> tuple:
 
 def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
                    constraints: Constraints = NO_CONSTRAINTS,
-                   activity: LayerActivity = DENSE_ACTIVITY) -> MapperResult:
+                   density: Density = DENSE) -> MapperResult:
     """The best mapping of `einsum` on `arch` that the constraints allow, by their objective."""
     settings = constraints.settings
     space = build_mapspace(arch, einsum, constraints)
-    problem = pack_problem(arch, einsum, energies, activity)
+    problem = pack_problem(arch, einsum, energies, density)
     size = space.size(limit=settings.exhaustive_limit)
     algorithm = settings.search
     if algorithm == "auto":

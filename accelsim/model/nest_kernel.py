@@ -42,6 +42,8 @@ Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scal
   timeloop_counting    counting: timeloop — with a spatial innermost loop, MAC operands are reused
                        like a tile (mapping/lower.holds_operands); clusters charged as Timeloop does
   e_factor[l, t]       activity factor on level l's energy for tensor t
+  mac_energy_pj[h, f]  the layer's MAC energy when operand h is held and f products reduce in space
+  held_by_dim[d], output_ignores[d]   what a loop on d holds (innermost temporal), reduces (spatial)
   Nest: loop_dim, loop_bound, loop_level, loop_spatial (first n entries, sorted top-down),
   keeps[l, t].
 """
@@ -277,7 +279,8 @@ def _accesses(words, block):
 @njit(cache=True, _nrt=False)
 def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
                   axis_of, coef, axis_dims, axis_nd, n_axes, is_output, level_int, level_float, merges,
-                  e_factor, energy_fixed_pj, energy_per_cycle_pj, timeloop_counting, counts, instances, level_cycles,
+                  e_factor, mac_energy_pj, held_by_dim, output_ignores, energy_per_cycle_pj, timeloop_counting,
+                  counts, instances, level_cycles,
                   scratch):
     """Counts, cycles and energy of one lowered mapping. Returns (status, energy pJ, cycles).
 
@@ -372,7 +375,16 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
             counts[i, t, FILLS] = _moved_loads(full, moves_before[i], t, n_axes[t], above, move_axis, move_by,
                                                reuse_weight, tc, te, m, shape, occ, base)
     # Pass 3: what each level serves its child (or the MACs), and the energy.
-    energy = energy_fixed_pj
+    # The MACs' energy: data-dependent through the operand the innermost temporal loop holds and
+    # the fan-in of the spatial reduction (energy/activity.layer_activity).
+    held, fan_in = 0, 1
+    for j in range(n):
+        if loop_spatial[j]:
+            if output_ignores[loop_dim[j]]:
+                fan_in *= loop_bound[j]
+        else:
+            held = held_by_dim[loop_dim[j]]
+    energy = mac_energy_pj[held, min(fan_in, mac_energy_pj.shape[1] - 1)]
     cycles = steps
     per_cycle_pj = energy_per_cycle_pj
     for i in range(n_levels):

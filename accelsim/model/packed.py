@@ -11,11 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..energy.activity import DENSE_ACTIVITY, LayerActivity
+from ..energy.activity import (DENSE_ACTIVITY, HELD, LayerActivity, is_dense, mac_activity_table,
+                               storage_activity)
 from ..energy.model import ActionEnergies
 from ..errors import AccelsimBug
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
+from ..ir.workload import DENSE, Density
 from ..mapping.lower import LoweredNest, merges
 from . import nest_kernel as K
 
@@ -34,7 +36,9 @@ class PackedProblem:
     level_float: np.ndarray   # [level, READ_BW|WRITE_BW|E_READ|E_WRITE|E_UPDATE|LEAK] float64
     merges: np.ndarray        # [level, tensor, dim] bool: a fan-out loop there merges the tensor
     e_factor: np.ndarray      # [level, tensor] float64
-    energy_fixed_pj: float    # MAC energy: the same for every mapping of the layer
+    mac_energy_pj: np.ndarray  # [held operand (energy.activity.HELD), reduction fan-in] the layer's MAC energy
+    held_by_dim: np.ndarray   # [dim] the HELD code of the operand an innermost temporal loop on it holds
+    output_ignores: np.ndarray  # [dim] bool: a fan-out over it reduces partial sums
     energy_per_cycle_pj: float  # overhead components and leakage not charged per utilized instance
     timeloop_counting: bool   # counting: timeloop (MAC operand reuse, cluster charging)
     max_span: int             # the longest tensor axis (points), for the occupancy scratch
@@ -46,13 +50,17 @@ class PackedProblem:
     def arrays(self) -> tuple:
         """The problem arguments of evaluate_nest, in order."""
         return (self.axis_of, self.coef, self.axis_dims, self.axis_nd, self.n_axes, self.is_output, self.level_int,
-                self.level_float, self.merges, self.e_factor, self.energy_fixed_pj, self.energy_per_cycle_pj,
+                self.level_float, self.merges, self.e_factor, self.mac_energy_pj, self.held_by_dim,
+                self.output_ignores, self.energy_per_cycle_pj,
                 self.timeloop_counting)
 
 
-def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies,
-                 activity: LayerActivity = DENSE_ACTIVITY) -> PackedProblem:
+def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies, density: Density = DENSE) -> PackedProblem:
+    """`density`: the operands' non-zero fractions, for data-dependent energy (energy/activity.py):
+    storage factors per tensor, and the MACs' factor for each held operand and reduction fan-in,
+    which the kernel picks from the loops as layer_activity does from the mapping."""
     dims, roles = einsum.dims, einsum.roles
+    activity = DENSE_ACTIVITY if is_dense(density) else LayerActivity(1.0, storage_activity(einsum, density))
     tensors = [einsum.tensor(r) for r in roles]
     axis_of = np.full((len(roles), len(dims)), -1, dtype=np.int64)
     coef = np.zeros((len(roles), len(dims)), dtype=np.int64)
@@ -99,8 +107,16 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     return PackedProblem(dims, roles, axis_of, coef, axis_dims, axis_nd,
                          np.array([len(t.axes) for t in tensors], dtype=np.int64),
                          np.array([r == "outputs" for r in roles], dtype=np.bool_), level_int, level_float,
-                         merging, e_factor, einsum.macs * energies.mac_pj * activity.mac, per_cycle,
+                         merging, e_factor, einsum.macs * energies.mac_pj * mac_activity_table(arch, density),
+                         np.array([_held_code(einsum, d) for d in dims], dtype=np.int64),
+                         np.array([not einsum.relevant("outputs", d) for d in dims], dtype=np.bool_), per_cycle,
                          arch.counting == "timeloop", span)
+
+
+def _held_code(einsum: Einsum, dim: str) -> int:
+    """energy.activity.held_operand for an innermost temporal loop on `dim`, as a HELD index."""
+    held = [r for r in ("weights", "inputs") if einsum.tensor(r) is not None and not einsum.relevant(r, dim)]
+    return HELD.index(held[0]) if len(held) == 1 else 0
 
 
 @dataclass(frozen=True)

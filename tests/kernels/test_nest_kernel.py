@@ -6,7 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import accelsim
+from accelsim.energy.activity import layer_activity
 from accelsim.energy.model import action_energies, layer_energy
+from accelsim.ir.workload import DENSE, Density
 from accelsim.errors import MappingError
 from accelsim.mapping.lower import lower
 from accelsim.mapping.mapping import check_mapping
@@ -52,15 +54,15 @@ levels:
              read_bandwidth: 4 words/cycle, write_bandwidth: 2 words/cycle, leakage_power: 10uW}
   - spatial: {name: PE, x: 4, y: 2, multicast: {mc2}, reduction: true}
   - memory: {name: RF, class: regfile, size: 128b, word_bits: 8, keeps: [weights, inputs, outputs],
-             leakage_power: 1uW, cluster: 2, width_bits: 16}
-  - compute: {name: MAC, format: int8}
+             leakage_power: 1uW, cluster: 2, width_bits: 16, switching_share: 0.5}
+  - compute: {name: MAC, format: int8, switching_share: 0.7, reduction_tree_share: 0.4}
 """
 
 
-def _kernel_equals_python(arch, einsum, mapping):
+def _kernel_equals_python(arch, einsum, mapping, density=DENSE):
     nest = lower(arch, einsum, mapping)
     energies = action_energies(arch)
-    got = evaluate_packed(pack_problem(arch, einsum, energies), nest)
+    got = evaluate_packed(pack_problem(arch, einsum, energies, density), nest)
     try:
         counts = analyze(arch, einsum, nest)
     except MappingError:
@@ -68,7 +70,8 @@ def _kernel_equals_python(arch, einsum, mapping):
         return
     assert got.status == OK
     assert got.cycles == counts.cycles
-    energy = layer_energy(arch, counts, energies, counts.cycles / arch.frequency_hz, counts.cycles)
+    energy = layer_energy(arch, counts, energies, counts.cycles / arch.frequency_hz, counts.cycles,
+                          layer_activity(arch, einsum, mapping, density))
     assert abs(got.energy_pj - energy.total_pj) <= 1e-9 * energy.total_pj
     for level in counts.levels:
         i = arch.index(level.name)
@@ -112,12 +115,16 @@ def any_layer_and_mapping(draw, arch):
 
 
 @settings(max_examples=150, deadline=None)
-@given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()))
-def test_kernel_matches_analyze_under_two_reducing_fanouts(two_fanout_archs, data, multicast):
+@given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()),
+       density=st.one_of(st.just(DENSE), st.builds(Density, st.sampled_from([0.3, 0.7, 1.0]),
+                                                   st.sampled_from([0.5, 1.0]))))
+def test_kernel_matches_analyze_under_two_reducing_fanouts(two_fanout_archs, data, multicast, density):
+    """…with data-dependent energy: the MACs' factor follows the held operand and the reduction
+    fan-in the loops give (a data-dependent MAC and RF here)."""
     arch = two_fanout_archs[multicast]
     einsum, mapping = data.draw(any_layer_and_mapping(arch), label="layer and mapping")
     check_mapping(arch, einsum, mapping)  # the strategy draws legal mappings only
-    _kernel_equals_python(arch, einsum, mapping)
+    _kernel_equals_python(arch, einsum, mapping, density)
 
 
 def test_kernel_matches_analyze_on_shipped_templates():
