@@ -43,4 +43,5 @@ def evaluate_point(point: Point) -> dict:
             "tops_per_watt": tpw["system"], "tops_per_watt_chip": tpw["chip"],
             "frequency_hz": arch.frequency_hz, "voltage_v": arch.voltage_v,
             "peak_macs_per_cycle": arch.peak_macs_per_cycle,
-            "energy_by_component_pj": result.energy_by_component_pj()}
+            "energy_by_component_pj": result.energy_by_component_pj(),
+            "mapper": {layer.name: layer.extra["mapper"] for layer in result.layers if "mapper" in layer.extra}}

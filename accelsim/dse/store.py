@@ -11,14 +11,15 @@ from pathlib import Path
 
 COLUMNS = ("key", "sweep", "workload", "dataflow", "model", "overrides", "status", "reason", "macs",
            "cycles", "latency_s", "energy_pj", "energy_chip_pj", "utilization", "tops", "tops_per_watt",
-           "tops_per_watt_chip", "frequency_hz", "voltage_v", "peak_macs_per_cycle", "detail")
+           "tops_per_watt_chip", "frequency_hz", "voltage_v", "peak_macs_per_cycle", "detail", "mapper")
+JSON_COLUMNS = ("overrides", "detail", "mapper")
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS points (
     key TEXT PRIMARY KEY, sweep TEXT, workload TEXT, dataflow TEXT, model TEXT, overrides TEXT,
     status TEXT, reason TEXT, macs INTEGER, cycles INTEGER, latency_s REAL, energy_pj REAL,
     energy_chip_pj REAL, utilization REAL, tops REAL, tops_per_watt REAL, tops_per_watt_chip REAL,
     frequency_hz REAL, voltage_v REAL, peak_macs_per_cycle INTEGER, detail TEXT,
-    finished_at TEXT DEFAULT CURRENT_TIMESTAMP)"""
+    finished_at TEXT DEFAULT CURRENT_TIMESTAMP, mapper TEXT)"""
 
 
 class Store:
@@ -28,6 +29,9 @@ class Store:
         self.db = sqlite3.connect(self.path)
         self.db.execute("PRAGMA journal_mode=WAL")  # a kill never leaves a half-written row
         self.db.execute(SCHEMA)
+        present = {name for _, name, *_ in self.db.execute("PRAGMA table_info(points)")}
+        for column in set(COLUMNS) - present:  # a store from before the column existed
+            self.db.execute(f"ALTER TABLE points ADD COLUMN {column} TEXT")
         self.db.commit()
 
     def done_keys(self) -> set[str]:
@@ -35,7 +39,8 @@ class Store:
 
     def add(self, sweep: str, row: dict) -> None:
         values = dict(row, sweep=sweep, overrides=json.dumps(row.get("overrides", [])),
-                      detail=json.dumps(row.get("energy_by_component_pj", {})))
+                      detail=json.dumps(row.get("energy_by_component_pj", {})),
+                      mapper=json.dumps(row.get("mapper", {})))
         with self.db:  # one transaction per point
             self.db.execute(f"INSERT OR IGNORE INTO points ({', '.join(COLUMNS)}) VALUES "
                             f"({', '.join('?' * len(COLUMNS))})", [values.get(c) for c in COLUMNS])
@@ -48,6 +53,7 @@ class Store:
             row = dict(zip(names, values))
             row["overrides"] = json.loads(row["overrides"] or "[]")
             row["detail"] = json.loads(row["detail"] or "{}")
+            row["mapper"] = json.loads(row["mapper"] or "{}")  # layer → the mapper's search summary
             row["axes"] = dict(o.split("=", 1) for o in row["overrides"])
             out.append(row)
         return out

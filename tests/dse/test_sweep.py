@@ -91,6 +91,22 @@ def test_a_mapper_section_guides_the_search_points(tmp_path):
     layer = simulate(accelsim.load_arch(search.arch), accelsim.load_workload(search.workload),
                      point_options(search)).layers[0]
     assert layer.extra["mapper"]["objective"] == "energy"  # the sweep's objective, not the file's
+    assert rows["search"]["mapper"] == {layer.name: layer.extra["mapper"]}  # stored with the row
+    assert rows["ws"]["mapper"] == {}
+
+
+def test_a_store_from_before_the_mapper_column_gains_it(tmp_path):
+    import sqlite3
+    from accelsim.dse import store as S
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(S.SCHEMA.replace(", mapper TEXT)", ")"))
+    db.execute("INSERT INTO points (key, status, overrides, detail) VALUES ('k', 'ok', '[]', '{}')")
+    db.commit()
+    db.close()
+    store = Store(path)
+    store.add("s", {"key": "k2", "status": "ok", "mapper": {"l": {"algorithm": "exhaustive"}}})
+    assert [r["mapper"] for r in store.rows()] == [{}, {"l": {"algorithm": "exhaustive"}}]
 
 
 def test_mapper_settings_and_constraints_are_in_the_point_key(tmp_path):
