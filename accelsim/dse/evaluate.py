@@ -7,10 +7,12 @@ from .spec import Point
 
 
 def _split(overrides):
+    """The arch's and the workload's overrides (mapper.* ones are in the point's mapper settings)."""
     arch, workload = [], []
     for item in overrides:
         target, _, rest = item.partition(".")
-        (arch if target == "arch" else workload).append(rest)
+        if target in ("arch", "workload"):
+            (arch if target == "arch" else workload).append(rest)
     return arch, workload
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .. import __version__
 from ..errors import Problem, SpecError
@@ -65,19 +65,41 @@ class SweepSpec(Strict):
                                  "'arch' means the arch's own")
     combine: Literal["cartesian", "zip"] = "cartesian"
     axes: dict[str, Union[list[Scalar], RangeSpec]] = Field(default_factory=dict, description="dotted "
-        "override path (arch.… or workload.…) → values")
+        "override path (arch.…, workload.…, or mapper.KEY for a key of the mapper: section, which "
+        "varies the search points only) → values")
     store: Optional[str] = Field(None, description="SQLite store, relative to the sweep file; "
                                  "default <name>.sqlite beside it")
     mapper: Optional[SweepMapperSpec] = Field(None, description="constraints and settings of the "
                                               "mapper for the 'search' dataflow")
 
-    @model_validator(mode="after")
-    def _checks(self):
-        for path, values in self.axes.items():
-            if not path.startswith(("arch.", "workload.")):
-                raise ValueError(f"axis '{path}' must start with 'arch.' or 'workload.'")
+    @field_validator("axes")
+    @classmethod
+    def _axis_paths(cls, axes):
+        mapper_keys = set(MapperSettingsSpec.model_fields)
+        for path, values in axes.items():
+            if not path.startswith(("arch.", "workload.", "mapper.")):
+                raise ValueError(f"axis '{path}' must start with 'arch.', 'workload.' or 'mapper.'")
             if isinstance(values, list) and not values:
                 raise ValueError(f"axis '{path}' has no values")
+            if not path.startswith("mapper."):
+                continue
+            key = path.removeprefix("mapper.")
+            if key not in mapper_keys:
+                raise ValueError(f"axis '{path}': the mapper has no setting '{key}' "
+                                 f"(settings: {', '.join(sorted(mapper_keys))})")
+            for value in axis_values(values):  # each parsed as a constraints file's mapper: block
+                try:
+                    MapperSettingsSpec.model_validate({key: value})
+                except ValidationError as exc:
+                    raise ValueError(f"axis '{path}': value {value!r}: {exc.errors()[0]['msg']}") from None
+        return axes
+
+    @model_validator(mode="after")
+    def _checks(self):
+        for path in self.axes:
+            if path.startswith("mapper.") and "search" not in self.dataflows:
+                raise ValueError(f"axis '{path}' varies the mapper, which runs only for dataflow 'search'; "
+                                 f"add search to dataflows")
         if self.combine == "zip":
             lengths = {p: len(axis_values(v)) for p, v in self.axes.items()}
             if len(set(lengths.values())) > 1:
@@ -144,17 +166,25 @@ class Sweep:
         names = list(self.spec.axes)
         columns = [axis_values(v) for v in self.spec.axes.values()]
         combos = list(zip(*columns)) if self.spec.combine == "zip" else list(itertools.product(*columns))
-        out = []
+        out, seen = [], set()
         for wl_name in self.spec.workloads:
             workload = (base / wl_name).resolve()
             for combo in combos or [()]:
-                overrides = tuple(f"{n}={v}" for n, v in zip(names, combo))
                 for df in self.spec.dataflows:
                     dataflow = None if df == "arch" else df
+                    # mapper.* axes vary the search points only; the others would repeat
+                    values = [(n, v) for n, v in zip(names, combo)
+                              if dataflow == "search" or not n.startswith("mapper.")]
+                    overrides = tuple(f"{n}={v}" for n, v in values)
                     constraints, settings = self._mapper_inputs(dataflow)
+                    if any(n.startswith("mapper.") for n, _ in values):
+                        settings = {**(settings or {}), **{n.removeprefix("mapper."): v for n, v in values
+                                                           if n.startswith("mapper.")}}
                     key = point_key(arch, workload, overrides, dataflow, self.spec.model, constraints, settings)
-                    out.append(Point(str(arch), str(workload), overrides, dataflow, self.spec.model, key,
-                                     str(constraints) if constraints else None, settings))
+                    if key not in seen:
+                        seen.add(key)
+                        out.append(Point(str(arch), str(workload), overrides, dataflow, self.spec.model, key,
+                                         str(constraints) if constraints else None, settings))
         return out
 
     def _mapper_inputs(self, dataflow) -> tuple[Path | None, dict | None]:

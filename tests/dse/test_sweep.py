@@ -46,7 +46,7 @@ def test_points_cartesian_and_zip(tmp_path):
 def test_spec_errors(tmp_path):
     with pytest.raises(SpecError, match="equal length"):
         load_sweep(write(tmp_path, SWEEP + "combine: zip\n"))
-    with pytest.raises(SpecError, match="must start with 'arch.' or 'workload.'"):
+    with pytest.raises(SpecError, match="must start with 'arch.', 'workload.' or 'mapper.'"):
         load_sweep(write(tmp_path, SWEEP + "  levels.x: [1]\n"))
     with pytest.raises(SpecError, match="unknown dataflow"):
         load_sweep(write(tmp_path, SWEEP.replace("[ws, os]", "[ws, xs]")))
@@ -244,3 +244,23 @@ def test_breakdown_and_roofline_from_a_run(tmp_path):
     assert max(roof["attained"]) <= roof["peak"] * (1 + 1e-9)
     with pytest.raises(SpecError, match="png or .svg"):
         plot("roofline", out, tmp_path / "r.pdf")
+
+
+def test_mapper_settings_as_axes_vary_the_search_points_only(tmp_path):
+    sweep = mapper_sweep(tmp_path, sweep=MAPPER_SWEEP + "axes:\n  mapper.seed: [1, 2]\n  mapper.objective: [energy, edp]\n")
+    points = sweep.points()
+    search = [p for p in points if p.dataflow == "search"]
+    assert len([p for p in points if p.dataflow == "ws"]) == 1  # not repeated per mapper setting
+    assert sorted((p.mapper_settings["seed"], p.mapper_settings["objective"]) for p in search) == \
+        [(1, "edp"), (1, "energy"), (2, "edp"), (2, "energy")]
+    assert all(p.mapper_settings["evaluations"] == 2000 for p in search)  # the section's own keys stay
+    run_sweep(sweep, jobs=1, store_path=tmp_path / "m.sqlite", progress=False)
+    rows = [r for r in Store(tmp_path / "m.sqlite").rows() if r["dataflow"] == "search"]
+    assert sorted((r["axes"]["mapper.objective"], next(iter(r["mapper"].values()))["objective"]) for r in rows) == \
+        [("edp", "edp"), ("edp", "edp"), ("energy", "energy"), ("energy", "energy")]
+    for bad, message in (("mapper.seeds: [1]", "no setting 'seeds'"), ("mapper.objective: [speed]", "value 'speed'")):
+        with pytest.raises(SpecError, match=message):
+            mapper_sweep(tmp_path, sweep=MAPPER_SWEEP + f"axes:\n  {bad}\n")
+    with pytest.raises(SpecError, match="runs only for dataflow 'search'"):
+        mapper_sweep(tmp_path, sweep=MAPPER_SWEEP.split("mapper:")[0].replace("[ws, search]", "[ws]")
+                     + "axes:\n  mapper.seed: [1]\n")
