@@ -24,6 +24,7 @@ Each action's energy is ``E × ((1 − s) + s × activity)``, with ``s`` the com
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from math import prod
 
 from ..ir.arch import ELEMENT_BITS, Arch, Memory, Spatial
@@ -133,8 +134,31 @@ def mac_activity_table(arch: Arch, density: Density):
     import numpy as np
     if is_dense(density):
         return np.ones((len(HELD), 1))
-    fan_ins = range(arch.compute.instances + 1)
-    return np.array([[mac_activity(arch.compute, density, held, max(1, f)) for f in fan_ins] for held in HELD])
+    return np.array(_mac_activities(arch.compute, density))
+
+
+@lru_cache(maxsize=16)  # per compute level and density: every layer of a workload shares it
+def _mac_activities(compute, density: Density) -> tuple:
+    """mac_activity over fan-ins 0 … compute.instances at once: tree_activity level by level."""
+    import numpy as np
+    fan_in = np.maximum(1, np.arange(compute.instances + 1))
+    bits = 2 * ELEMENT_BITS.get(compute.format, 8)
+    rows = []
+    for held in HELD:
+        leaf = product_activity(density.inputs, density.weights, held)
+        toggled, total = np.zeros(len(fan_in)), np.zeros(len(fan_in))
+        nodes, level = fan_in.copy(), 0
+        live = np.ones(len(fan_in), dtype=bool)  # trees still growing (tree_activity's loop)
+        while live.any():
+            width = np.where(live, nodes * (bits + level), 0)
+            toggled += width * (1.0 - (1.0 - leaf) ** (2 ** level))
+            total += width
+            live &= nodes > 1
+            nodes, level = (nodes + 1) // 2, level + 1
+        t = compute.reduction_tree_share
+        switching = (1.0 - t) * leaf + t * toggled / total
+        rows.append(tuple((1.0 - compute.switching_share) + compute.switching_share * switching))
+    return tuple(rows)
 
 
 def quantized_density(tensor, precision: str | None, axis: int = -1) -> float:

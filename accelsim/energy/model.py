@@ -59,8 +59,10 @@ def action_energies(arch: Arch) -> ActionEnergies:
             if level.read_energy_pj is not None:
                 r, w, u, src = level.read_energy_pj, level.write_energy_pj, level.update_energy_pj, "arch"
             else:
-                width = level.block_words * level.word_bits * level.cluster  # the physical array's
-                r = MEMORY_ESTIMATORS.get(level.kind)(table, level.size_bits, width)
+                # A cluster's instances share one array: its size and width set the access energy.
+                width = level.block_words * level.word_bits * level.cluster
+                size = None if level.size_bits is None else level.size_bits * level.cluster
+                r = MEMORY_ESTIMATORS.get(level.kind)(table, size, width)
                 w = u = r
                 src = table.name
             read[level.name], write[level.name], update[level.name] = r * dyn, w * dyn, u * dyn

@@ -147,6 +147,20 @@ def _with_instances(levels) -> tuple:
     return tuple(out)
 
 
+def cluster_problem(level: Memory) -> str | None:
+    """Why a clustered memory cannot be built as it stands (its words may follow the precision
+    and its instances a compute slot level), or None."""
+    if level.cluster == 1:
+        return None
+    width = level.width_bits or level.word_bits
+    if width % (level.cluster * level.word_bits):
+        return (f"{level.name}: width_bits {width} is not a multiple of cluster × word_bits "
+                f"({level.cluster} × {level.word_bits}): each instance's block must be whole words")
+    if level.instances % level.cluster:
+        return f"{level.name}: cluster {level.cluster} does not divide its {level.instances} instances"
+    return None
+
+
 def _memory_for_word(level: Memory, word_bits: int) -> Memory:
     read, write = (None if t is None else units.parse_bandwidth_words(t, word_bits)
                    for t in level.bandwidth_text)
@@ -177,7 +191,11 @@ def with_precision(arch: Arch, fmt: str | None) -> Arch:
         elif isinstance(level, Compute):
             level = replace(level, format=fmt, mac_energy_pj=mac)
         levels.append(level)
-    return replace(arch, levels=_with_instances(levels))
+    levels = _with_instances(levels)
+    problems = [p for p in map(cluster_problem, (l for l in levels if isinstance(l, Memory))) if p]
+    if problems:
+        raise SpecError(f"arch '{arch.name}' at precision '{fmt}': {'; '.join(problems)}")
+    return replace(arch, levels=levels)
 
 
 def f_max_hz(vf_table, voltage_v: float) -> float:
@@ -278,11 +296,13 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
                 (e.update if e.update is not None else e.write) if e else None, b.leakage_power,
                 b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth),
                 b.cluster)
-            if instances % b.cluster:
-                problems.add(f"{b.name}: cluster {b.cluster} does not divide its {instances} instances",
-                             f"levels.{i}.memory.cluster", line_of(("levels", i, "memory", "cluster")),
-                             suggestion="a cluster groups instances under the fan-outs above; choose a divisor")
-            levels.append(_memory_for_word(memory, word))
+            memory = _memory_for_word(memory, word)
+            if cluster_problem(memory):
+                problems.add(cluster_problem(memory), f"levels.{i}.memory.cluster",
+                             line_of(("levels", i, "memory", "cluster")),
+                             suggestion="a cluster groups instances under the fan-outs above and shares their "
+                                        "width_bits: choose a divisor of both")
+            levels.append(memory)
         elif lvl.spatial:
             levels.append(Spatial(b.name, b.x, b.y, b.multicast, b.reduction, b.interconnect, instances))
             instances *= b.x * b.y

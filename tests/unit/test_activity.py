@@ -77,3 +77,19 @@ def test_density_from_a_real_tensor_file(tmp_path):
     from accelsim.errors import SpecError
     with pytest.raises(SpecError, match="density"):
         load_workload(tmp_path / "bad.yaml")
+
+
+def test_the_mappers_mac_activity_table_equals_the_scalar_model():
+    """The kernel's table (vectorized over fan-ins) against mac_activity, which layer_activity uses."""
+    import numpy as np
+    import accelsim
+    from accelsim.energy.activity import HELD, mac_activity, mac_activity_table
+    from accelsim.ir.workload import Density
+    from conftest import ARCH_DIR
+    arch = accelsim.load_arch(ARCH_DIR / "vsquant_5nm.yaml")  # data-dependent MACs and adder tree
+    for density in (Density(0.5, 0.3), Density(1.0, 0.2), Density(0.05, 1.0)):
+        table = mac_activity_table(arch, density)
+        assert table.shape == (len(HELD), arch.compute.instances + 1)
+        want = [[mac_activity(arch.compute, density, held, max(1, f)) for f in range(table.shape[1])] for held in HELD]
+        assert np.allclose(table, want, rtol=1e-14, atol=0)
+    assert (mac_activity_table(arch, Density()) == 1.0).all()

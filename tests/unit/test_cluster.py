@@ -37,3 +37,45 @@ def test_cluster_spec_errors(write):
     assert "multiple of cluster × word_bits" in error(CLUSTERED.replace("width_bits: 256", "width_bits: 128"))
     assert "does not divide its 256 instances" in error(CLUSTERED.replace("cluster: 16", "cluster: 24").replace(
         "width_bits: 256", "width_bits: 384"))
+
+
+PRECISION_ARCH = """
+name: p
+technology: {node: 45nm, energy_table: horowitz_45nm}
+operating_point: {voltage: 0.9V, frequency: 1GHz}
+levels:
+  - memory: {name: DRAM, class: dram, size: unlimited, word_bits: 8, keeps: [weights, inputs, outputs]}
+  - spatial: {name: lanes, x: 32}
+  - memory: {name: RF, class: regfile, size: 64b, word_bits: precision, width_bits: WIDTH, cluster: CLUSTER,
+             keeps: [weights]}
+  - compute: {name: MAC, format: int4, slot_level: lanes, formats: {int8: {mac: 0.2pJ, slots: 2}}}
+"""
+
+
+def test_a_cluster_must_still_fit_at_every_precision(write):
+    """Words that follow the precision, and instances that follow a compute slot level, can break a
+    cluster that fits at the arch's own format: a clear SpecError, not a silent half-word block or
+    a cluster charged zero energy."""
+    from accelsim.ir.arch import with_precision
+    ok = accelsim.load_arch(write("ok.yaml", PRECISION_ARCH.replace("WIDTH", "128").replace("CLUSTER", "16")))
+    assert ok.level("RF").block_words == 2  # 128 / (16 × 4 b)
+    assert with_precision(ok, "int8").level("RF").block_words == 1  # 16 lanes of 2 slots: still divisible
+    wide = accelsim.load_arch(write("w.yaml", PRECISION_ARCH.replace("WIDTH", "128").replace("CLUSTER", "32")))
+    with pytest.raises(SpecError, match="not a multiple of cluster × word_bits"):
+        with_precision(wide, "int8")  # 128 / (32 × 8 b) is half a word
+    with pytest.raises(SpecError, match="does not divide its 16 instances"):
+        with_precision(accelsim.load_arch(write("c.yaml", PRECISION_ARCH.replace("WIDTH", "256").replace(
+            "CLUSTER", "32"))), "int8")
+
+
+def test_estimated_energy_is_the_shared_arrays(write):
+    """Without explicit energies, a cluster's access costs what one access of the whole array
+    (cluster × size, width_bits wide) costs in the technology table."""
+    from accelsim.energy.estimators import MEMORY_ESTIMATORS
+    from accelsim.energy.model import action_energies
+    from accelsim.energy.tables import load_table
+    text = BASE.replace(SPAD, "      keeps: [weights]\n      cluster: 16\n      width_bits: 256\n  - compute")
+    arch = accelsim.load_arch(write("a.yaml", text))
+    spad = arch.level("pe_spad")
+    want = MEMORY_ESTIMATORS.get("regfile")(load_table(arch.energy_table), spad.size_bits * 16, 256)
+    assert action_energies(arch).read_pj["pe_spad"] == pytest.approx(want)
