@@ -100,8 +100,7 @@ def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, run
         per_role = {}
         for role, c in level.tensors.items():
             blocks = lambda n: ceil(n / level.block_words)  # noqa: E731
-            charged = memory.charged_instances(level.instances, arch.counting)
-            per_role[role] = charged * activity.memory_factor(memory, role) * (
+            per_role[role] = level.charged_instances * activity.memory_factor(memory, role) * (
                 blocks(c.reads) * energies.read_pj[level.name]
                 + blocks(c.fills) * energies.write_pj[level.name]
                 + blocks(c.updates) * energies.update_pj[level.name])

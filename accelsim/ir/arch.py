@@ -37,16 +37,6 @@ class Memory:
     bandwidth_text: tuple = (None, None)  # (read, write) as written, re-parsed per word size
     cluster: int = 1                   # instances sharing one width_bits-wide array (one access serves all)
 
-    def charged_instances(self, utilized: int, counting: str) -> int:
-        """Instances whose accesses are charged dynamic energy: one per utilized cluster. accelsim
-        packs the utilized instances into as few clusters as they fill; Timeloop assumes them spread
-        out, min(utilized, clusters) (src/model/buffer.cpp, ComputeScalarAccesses)."""
-        if self.cluster == 1:
-            return utilized
-        if counting == "timeloop":
-            return min(utilized, self.instances // self.cluster)
-        return -(-utilized // self.cluster)
-
     @property
     def capacity_words(self) -> int | None:
         if self.size_bits is None:
@@ -147,6 +137,44 @@ def _with_instances(levels) -> tuple:
     return tuple(out)
 
 
+def fanout_axes_above(levels, index: int) -> list[tuple[int, int, int]]:
+    """The fan-out axes above level `index`, innermost first (the nearest fan-out's x, then its y,
+    then the next one's): (spatial level index, 0 for x | 1 for y, size); axes of size 1 left out.
+    Instances are numbered over them with the first fastest."""
+    axes = []
+    for j in range(index - 1, -1, -1):
+        if isinstance(levels[j], Spatial):
+            axes += [(j, xy, size) for xy, size in ((0, levels[j].x), (1, levels[j].y)) if size > 1]
+    return axes
+
+
+def cluster_span(levels, index: int) -> tuple[list, int] | None:
+    """Which fan-out axes a cluster of the memory at `index` spans: N consecutive instances fill the
+    first axes whole and r positions of the next, N = s_1 ··· s_{m−1} · r with r | s_m. Returns
+    (the axes from that m-th one outward, r), or None if N is not aligned to the axes so."""
+    n, filled = levels[index].cluster, 1
+    axes = fanout_axes_above(levels, index)
+    for q, (_, _, size) in enumerate(axes):
+        if n % (filled * size):
+            r = n // filled
+            return (axes[q:], r) if n % filled == 0 and size % r == 0 else None
+        filled *= size
+    return ([], 1) if filled == n else None
+
+
+def clusters_used(levels, index: int, used_on_axis) -> int:
+    """The clusters a mapping touches: ⌈u_m / r⌉ · Π_{a>m} u_a, u_a the positions [0, u_a) it uses
+    on fan-out axis a (used_on_axis(level, xy)); axes inside a cluster do not count."""
+    axes, r = cluster_span(levels, index)
+    if not axes:
+        return 1
+    (level, xy, _), *outer = axes
+    touched = -(-used_on_axis(level, xy) // r)
+    for level, xy, _ in outer:
+        touched *= used_on_axis(level, xy)
+    return touched
+
+
 def cluster_problem(level: Memory) -> str | None:
     """Why a clustered memory cannot be built as it stands (its words may follow the precision
     and its instances a compute slot level), or None."""
@@ -159,6 +187,14 @@ def cluster_problem(level: Memory) -> str | None:
     if level.instances % level.cluster:
         return f"{level.name}: cluster {level.cluster} does not divide its {level.instances} instances"
     return None
+
+
+def cluster_alignment_problem(levels, index: int) -> str | None:
+    if levels[index].cluster == 1 or cluster_span(levels, index) is not None:
+        return None
+    sizes = " × ".join(str(s) for _, _, s in fanout_axes_above(levels, index)) or "none"
+    return (f"{levels[index].name}: cluster {levels[index].cluster} is not whole inner fan-out axes times a "
+            f"divisor of the next (axes above, innermost first: {sizes})")
 
 
 def _memory_for_word(level: Memory, word_bits: int) -> Memory:
@@ -192,7 +228,8 @@ def with_precision(arch: Arch, fmt: str | None) -> Arch:
             level = replace(level, format=fmt, mac_energy_pj=mac)
         levels.append(level)
     levels = _with_instances(levels)
-    problems = [p for p in map(cluster_problem, (l for l in levels if isinstance(l, Memory))) if p]
+    problems = [p for i, l in enumerate(levels) if isinstance(l, Memory)
+                for p in (cluster_problem(l), cluster_alignment_problem(levels, i)) if p]
     if problems:
         raise SpecError(f"arch '{arch.name}' at precision '{fmt}': {'; '.join(problems)}")
     return replace(arch, levels=levels)
@@ -311,6 +348,11 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
             levels.append(Compute(b.name, b.format, b.energy.mac if b.energy else None,
                                   b.leakage_power, instances, formats, b.slot_level,
                                   b.switching_share, b.reduction_tree_share))
+    for i, level in enumerate(levels):
+        if isinstance(level, Memory) and cluster_alignment_problem(levels, i):
+            problems.add(cluster_alignment_problem(levels, i), f"levels.{i}.memory.cluster",
+                         line_of(("levels", i, "memory", "cluster")),
+                         suggestion="a cluster is the instances along the nearest fan-out axes: e.g. one x row")
     problems.raise_if_any()
     tech = spec.technology
     overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power) for o in spec.overhead)

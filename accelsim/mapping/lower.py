@@ -21,6 +21,7 @@ class LoweredNest:
     loop_bound: np.ndarray    # int64
     loop_level: np.ndarray    # int64 arch level index
     loop_spatial: np.ndarray  # bool
+    loop_axis: np.ndarray     # int64: 0 x, 1 y for spatial loops, −1 temporal
     loop_stride: np.ndarray   # int64: product of bounds of inner loops on the same dim
     level_start: np.ndarray   # int64, one per arch level (len(levels)), plus the end
     keeps: np.ndarray         # bool [memory level index in arch.levels, tensor role index]
@@ -33,7 +34,7 @@ class LoweredNest:
 
 def lower(arch: Arch, einsum: Einsum, mapping: Mapping) -> LoweredNest:
     dims = einsum.dims
-    loop_dim, loop_bound, loop_level, loop_spatial = [], [], [], []
+    loop_dim, loop_bound, loop_level, loop_spatial, loop_axis = [], [], [], [], []
     level_start = []
     for i, m in enumerate(mapping.levels):
         level_start.append(len(loop_dim))
@@ -44,6 +45,7 @@ def lower(arch: Arch, einsum: Einsum, mapping: Mapping) -> LoweredNest:
             loop_bound.append(loop.bound)
             loop_level.append(i)
             loop_spatial.append(loop.axis is not None)
+            loop_axis.append({"x": 0, "y": 1, None: -1}[loop.axis])
     level_start.append(len(loop_dim))  # the compute level
     level_start.append(len(loop_dim))
     n = len(loop_dim)
@@ -61,7 +63,7 @@ def lower(arch: Arch, einsum: Einsum, mapping: Mapping) -> LoweredNest:
                 keeps[i, r] = role in level.keeps and role not in bypass
     return LoweredNest(dims, np.array(loop_dim, dtype=np.int64), np.array(loop_bound, dtype=np.int64),
                        np.array(loop_level, dtype=np.int64), np.array(loop_spatial, dtype=bool),
-                       stride, np.array(level_start, dtype=np.int64), keeps, roles)
+                       np.array(loop_axis, dtype=np.int64), stride, np.array(level_start, dtype=np.int64), keeps, roles)
 
 
 def spatial_capable(arch: Arch, level_index: int, role: str) -> bool:

@@ -98,7 +98,7 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     if algorithm == "auto":
         algorithm = "exhaustive" if size <= settings.exhaustive_limit else "heuristic"
     max_loops = space.n_slots * len(space.dims)
-    loops = tuple(np.zeros(max_loops, dtype) for dtype in (np.int64, np.int64, np.int64, np.bool_))
+    loops = tuple(np.zeros(max_loops, dtype) for dtype in (np.int64, np.int64, np.int64, np.bool_, np.int64))
     work = loops + outputs_and_scratch(problem, max_loops)  # loop arrays, then evaluate_nest's outputs
     arrays = _space_arrays(space)
     state = search_state(space)

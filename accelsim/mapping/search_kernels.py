@@ -40,7 +40,7 @@ def _fits(fac, slot_axis, slot_size):
 
 
 @njit(cache=True, _nrt=False)
-def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial):
+def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis):
     n = 0
     n_dims = fac.shape[1]
     for s in range(fac.shape[0]):
@@ -50,6 +50,7 @@ def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loo
             f = fac[s, d]
             if f > 1:
                 loop_dim[n], loop_bound[n], loop_level[n], loop_spatial[n] = d, f, slot_level[s], not temporal
+                loop_axis[n] = slot_axis[s]  # X 0, Y 1, TEMPORAL −1: as lower.LoweredNest.loop_axis
                 n += 1
     return n
 
@@ -58,10 +59,10 @@ def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loo
 def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
     """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible."""
     (slot_level, slot_axis, slot_size, slot_mem) = space[:4]
-    loop_dim, loop_bound, loop_level, loop_spatial, counts, instances, level_cycles, scratch = work
-    n = _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial)
+    loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, counts, instances, level_cycles, scratch = work
+    n = _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis)
     stats[EVALS] += 1
-    status, energy, cycles = evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps, *problem,
+    status, energy, cycles = evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, keeps, *problem,
                                            counts, instances, level_cycles, scratch)
     if status != OK:
         return False

@@ -12,11 +12,11 @@ Compute cycles are the temporal steps; a level with finite bandwidth may take lo
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import ceil, prod
 
 from ..errors import AccelsimBug, MappingError
-from ..ir.arch import Arch, Memory
+from ..ir.arch import Arch, Memory, clusters_used
 from ..ir.einsum import Einsum
 from ..mapping.lower import LoweredNest, holds_operands, merges
 from .reuse import tile_loads, tile_size
@@ -44,6 +44,7 @@ class LevelCounts:
     block_words: int
     tensors: dict             # role -> TensorCounts (per instance)
     cycles: int               # bandwidth-bound cycles of this level
+    charged_instances: int    # instances charged dynamic energy: utilized clusters (cluster: N)
 
     @property
     def read_words(self) -> int:
@@ -131,7 +132,8 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest) -> ActionCounts:
                 counts = TensorCounts(reads=served, fills=loads, updates=0, tile_elements=tile)
             tensors[role] = counts
         _check_capacity(mem, tensors)
-        level = LevelCounts(mem.name, instances, mem.instances, mem.block_words, tensors, 0)
+        level = LevelCounts(mem.name, instances, mem.instances, mem.block_words, tensors, 0,
+                            _charged(arch, nest, i, instances))
         levels.append(_with_bandwidth_cycles(mem, level))
     cycles = max([temporal_steps] + [l.cycles for l in levels])
     return ActionCounts(einsum.macs, spatial_used, temporal_steps, cycles, tuple(levels))
@@ -152,5 +154,21 @@ def _with_bandwidth_cycles(mem: Memory, level: LevelCounts) -> LevelCounts:
         cycles = max(cycles, ceil(level.read_words / mem.read_bw_words))
     if mem.write_bw_words:
         cycles = max(cycles, ceil(level.write_words / mem.write_bw_words))
-    return LevelCounts(level.name, level.instances, level.hardware_instances, level.block_words,
-                       level.tensors, cycles)
+    return replace(level, cycles=cycles)
+
+
+def _charged(arch: Arch, nest: LoweredNest, index: int, instances: int) -> int:
+    """Instances a clustered memory charges dynamic energy: the clusters the mapping's fan-out use
+    touches (ir/arch.clusters_used); under counting: timeloop, Timeloop's min(utilized, clusters),
+    which assumes the utilized instances spread over every cluster (src/model/buffer.cpp,
+    ComputeScalarAccesses)."""
+    mem = arch.levels[index]
+    if mem.cluster == 1:
+        return instances
+    if arch.counting == "timeloop":
+        return min(instances, mem.instances // mem.cluster)
+
+    def used(level: int, xy: int) -> int:
+        return prod(int(nest.loop_bound[j]) for j in range(nest.n_loops)
+                    if nest.loop_spatial[j] and nest.loop_level[j] == level and nest.loop_axis[j] == xy)
+    return clusters_used(arch.levels, index, used)

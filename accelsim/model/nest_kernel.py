@@ -33,7 +33,9 @@ Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scal
   axis_dims[t, a, :]   the dims axis a of tensor t sums, axis_nd[t, a] of them
   n_axes[t], is_output[t]
   level_int[l, :]      KIND, CAPACITY (words, -1 unlimited), BLOCK (words per access), CLUSTER
-                       (instances per shared array), HW_INSTANCES
+                       (instances per shared array), HW_INSTANCES, CLUSTER_R and CLUSTER_AXES with
+  cluster_axes[l, q]   the fan-out axes (spatial level, x 0 | y 1) its clusters are counted on:
+                       ⌈u_0 / CLUSTER_R⌉ · Π_{q>0} u_q (ir/arch.clusters_used)
   level_float[l, :]    READ_BW, WRITE_BW (words/cycle, 0 unlimited), E_READ, E_WRITE, E_UPDATE (pJ),
                        LEAK (pJ per cycle per utilized instance; leakage of all instances is in
                        energy_per_cycle_pj)
@@ -44,7 +46,7 @@ Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scal
   e_factor[l, t]       activity factor on level l's energy for tensor t
   mac_energy_pj[h, f]  the layer's MAC energy when operand h is held and f products reduce in space
   held_by_dim[d], output_ignores[d]   what a loop on d holds (innermost temporal), reduces (spatial)
-  Nest: loop_dim, loop_bound, loop_level, loop_spatial (first n entries, sorted top-down),
+  Nest: loop_dim, loop_bound, loop_level, loop_spatial, loop_axis (first n entries, top-down),
   keeps[l, t].
 """
 from __future__ import annotations
@@ -55,7 +57,7 @@ from numba import njit
 # The small helpers are inlined by LLVM (forceinline): a call passes every array as its exploded
 # fields, which cost more than the helpers' work (≈20 % of an evaluation).
 
-KIND, CAPACITY, BLOCK, CLUSTER, HW_INSTANCES = 0, 1, 2, 3, 4
+KIND, CAPACITY, BLOCK, CLUSTER, HW_INSTANCES, CLUSTER_R, CLUSTER_AXES = 0, 1, 2, 3, 4, 5, 6
 READ_BW, WRITE_BW, E_READ, E_WRITE, E_UPDATE, LEAK = 0, 1, 2, 3, 4, 5
 MEMORY, SPATIAL, COMPUTE = 0, 1, 2
 READS, FILLS, UPDATES, TILE = 0, 1, 2, 3
@@ -277,8 +279,8 @@ def _accesses(words, block):
 
 
 @njit(cache=True, _nrt=False)
-def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
-                  axis_of, coef, axis_dims, axis_nd, n_axes, is_output, level_int, level_float, merges,
+def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, keeps,
+                  axis_of, coef, axis_dims, axis_nd, n_axes, is_output, level_int, cluster_axes, level_float, merges,
                   e_factor, mac_energy_pj, held_by_dim, output_ignores, energy_per_cycle_pj, timeloop_counting,
                   counts, instances, level_cycles,
                   scratch):
@@ -470,13 +472,20 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, n, keeps,
             bw_cycles = max(bw_cycles, int(np.ceil(write_words / level_float[i, WRITE_BW])))
         level_cycles[i] = bw_cycles
         cycles = max(cycles, bw_cycles)
-        cluster = level_int[i, CLUSTER]  # dynamic energy per utilized cluster (ir/arch.charged_instances)
+        cluster = level_int[i, CLUSTER]  # dynamic energy per utilized cluster (model/analytical._charged)
         if cluster == 1:
             charged = inst
         elif timeloop_counting:
             charged = min(inst, level_int[i, HW_INSTANCES] // cluster)
         else:
-            charged = (inst + cluster - 1) // cluster
+            charged = 1
+            for q in range(level_int[i, CLUSTER_AXES]):
+                used = 1  # positions the mapping uses on this fan-out axis
+                for j in range(s_i):
+                    if loop_spatial[j] and loop_level[j] == cluster_axes[i, q, 0] \
+                            and loop_axis[j] == cluster_axes[i, q, 1]:
+                        used *= loop_bound[j]
+                charged *= (used + level_int[i, CLUSTER_R] - 1) // level_int[i, CLUSTER_R] if q == 0 else used
         energy += charged * level_energy
         per_cycle_pj += inst * level_float[i, LEAK]
     energy += per_cycle_pj * cycles

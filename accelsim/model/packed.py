@@ -15,7 +15,7 @@ from ..energy.activity import (DENSE_ACTIVITY, HELD, LayerActivity, is_dense, ma
                                storage_activity)
 from ..energy.model import ActionEnergies
 from ..errors import AccelsimBug
-from ..ir.arch import Arch, Memory, Spatial
+from ..ir.arch import Arch, Memory, Spatial, cluster_span
 from ..ir.einsum import Einsum
 from ..ir.workload import DENSE, Density
 from ..mapping.lower import LoweredNest, merges
@@ -32,7 +32,8 @@ class PackedProblem:
     axis_nd: np.ndarray       # [tensor, axis] int64: how many
     n_axes: np.ndarray        # [tensor] int64
     is_output: np.ndarray     # [tensor] bool
-    level_int: np.ndarray     # [level, KIND|CAPACITY|BLOCK|CLUSTER|HW_INSTANCES] int64
+    level_int: np.ndarray     # [level, KIND|CAPACITY|BLOCK|CLUSTER|HW_INSTANCES|CLUSTER_R|CLUSTER_AXES] int64
+    cluster_axes: np.ndarray  # [level, q, 0:2] (spatial level, x 0 | y 1) of the fan-out axes clusters count on
     level_float: np.ndarray   # [level, READ_BW|WRITE_BW|E_READ|E_WRITE|E_UPDATE|LEAK] float64
     merges: np.ndarray        # [level, tensor, dim] bool: a fan-out loop there merges the tensor
     e_factor: np.ndarray      # [level, tensor] float64
@@ -50,9 +51,8 @@ class PackedProblem:
     def arrays(self) -> tuple:
         """The problem arguments of evaluate_nest, in order."""
         return (self.axis_of, self.coef, self.axis_dims, self.axis_nd, self.n_axes, self.is_output, self.level_int,
-                self.level_float, self.merges, self.e_factor, self.mac_energy_pj, self.held_by_dim,
-                self.output_ignores, self.energy_per_cycle_pj,
-                self.timeloop_counting)
+                self.cluster_axes, self.level_float, self.merges, self.e_factor, self.mac_energy_pj, self.held_by_dim,
+                self.output_ignores, self.energy_per_cycle_pj, self.timeloop_counting)
 
 
 def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies, density: Density = DENSE) -> PackedProblem:
@@ -77,14 +77,21 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies, density: 
             axis_nd[ti, a] = len(axis)
             span = max(span, 1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis))
     n_levels = len(arch.levels)
-    level_int = np.zeros((n_levels, 5), dtype=np.int64)
+    level_int = np.zeros((n_levels, 7), dtype=np.int64)
+    cluster_axes = np.zeros((n_levels, 2 * n_levels, 2), dtype=np.int64)
     level_float = np.zeros((n_levels, 6), dtype=np.float64)
     merging = np.zeros((n_levels, len(roles), len(dims)), dtype=np.bool_)
     e_factor = np.ones((n_levels, len(roles)), dtype=np.float64)
     for i, level in enumerate(arch.levels):
         if isinstance(level, Memory):
             cap = level.capacity_words
-            level_int[i] = (K.MEMORY, -1 if cap is None else cap, level.block_words, level.cluster, level.instances)
+            level_int[i, :K.CLUSTER_R] = (K.MEMORY, -1 if cap is None else cap, level.block_words, level.cluster,
+                                          level.instances)
+            if level.cluster > 1:  # the fan-out axes its clusters are counted on (ir/arch.clusters_used)
+                axes, level_int[i, K.CLUSTER_R] = cluster_span(arch.levels, i)
+                level_int[i, K.CLUSTER_AXES] = len(axes)
+                for q, (spatial, xy, _) in enumerate(axes):
+                    cluster_axes[i, q] = spatial, xy
             level_float[i, :K.LEAK] = (level.read_bw_words or 0.0, level.write_bw_words or 0.0,
                                        energies.read_pj[level.name], energies.write_pj[level.name],
                                        energies.update_pj[level.name])
@@ -106,7 +113,7 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies, density: 
         pj * instances[name] for name, pj in pj_per_cycle.items() if name not in per_utilized)
     return PackedProblem(dims, roles, axis_of, coef, axis_dims, axis_nd,
                          np.array([len(t.axes) for t in tensors], dtype=np.int64),
-                         np.array([r == "outputs" for r in roles], dtype=np.bool_), level_int, level_float,
+                         np.array([r == "outputs" for r in roles], dtype=np.bool_), level_int, cluster_axes, level_float,
                          merging, e_factor, einsum.macs * energies.mac_pj * mac_activity_table(arch, density),
                          np.array([_held_code(einsum, d) for d in dims], dtype=np.int64),
                          np.array([not einsum.relevant("outputs", d) for d in dims], dtype=np.bool_), per_cycle,
@@ -142,7 +149,7 @@ def evaluate_packed(problem: PackedProblem, nest: LoweredNest) -> PackedResult:
         raise AccelsimBug("evaluate_packed takes a lowered nest, which has no unit loops")
     outputs = outputs_and_scratch(problem, max(1, nest.n_loops))
     status, energy, cycles = K.evaluate_nest(
-        nest.loop_dim, nest.loop_bound, nest.loop_level, nest.loop_spatial, nest.n_loops,
+        nest.loop_dim, nest.loop_bound, nest.loop_level, nest.loop_spatial, nest.loop_axis, nest.n_loops,
         np.ascontiguousarray(nest.keeps), *problem.arrays(), *outputs)
     counts, instances = outputs[0], outputs[1]
     return PackedResult(int(status), float(energy), int(cycles), counts, instances)

@@ -59,12 +59,14 @@ class MemorySpec(Strict):
     cluster: int = Field(1, ge=1, description="instances that share one physical array width_bits wide "
         "(Timeloop's cluster_size): each instance's block is width_bits / (cluster × word_bits) words, "
         "size is per instance, and one array access serves the whole cluster, so dynamic energy is "
-        "charged per utilized cluster (docs/concepts.md#levels)")
+        "charged per cluster the mapping's fan-out touches; a cluster is consecutive instances along "
+        "the fan-out axes above, innermost first (docs/concepts.md#levels)")
 
     @model_validator(mode="after")
     def _checks(self):
         if self.cluster > 1 and self.width_bits is None:
-            raise ValueError(f"cluster {self.cluster} needs width_bits: the shared array's access width")
+            raise ValueError(f"cluster {self.cluster} needs width_bits: the shared array's access width "
+                             f"(cluster × word_bits × the words each instance reads per access)")
         if self.word_bits == "precision":
             return self
         if self.word_bits <= 0:

@@ -90,7 +90,7 @@ def test_import_command(tmp_path, capsys):
 #   ComputeLeaksPerCycle ~2093-2129 and FinalizeBufferEnergy ~2376); accelsim leaks every instance.
 # cluster(level): Timeloop charges a clustered buffer's access energy to min(utilized, instances /
 #   N) clusters, as if the utilized instances were spread out (buffer.cpp, ComputeScalarAccesses
-#   ~2066-2081); accelsim to ⌈utilized / N⌉, the clusters they fill.
+#   ~2066-2081); accelsim to the clusters the mapping's fan-out positions touch.
 EYERISS_GLB = ("multicast", "shared_glb", "ifmap_spad", "inputs")
 FLAT_CASES = [  # (case, arch source, conventions)
     ("T06_eyeriss_vgg02_l5", "nodes", [EYERISS_GLB]),
@@ -183,8 +183,8 @@ def with_timeloop_conventions(L, imp, conventions):
         if ("leakage",) in [tuple(c) for c in conventions] and lvl.name in leakage:
             leakage[lvl.name] *= lvl.instances / lvl.hardware_instances
         if ("cluster", lvl.name) in [tuple(c) for c in conventions]:
-            n = memory[lvl.name]["cluster"]  # accelsim packs the utilized instances into clusters
-            dynamic[lvl.name] *= min(lvl.instances, lvl.hardware_instances // n) / -(-lvl.instances // n)
+            n = memory[lvl.name]["cluster"]  # accelsim charges the clusters the mapping's fan-out touches
+            dynamic[lvl.name] *= min(lvl.instances, lvl.hardware_instances // n) / lvl.charged_instances
     return replace(L, counts=replace(L.counts, levels=tuple(new_levels)),
                    energy=replace(L.energy, dynamic_pj=dynamic, leakage_pj=leakage))
 
