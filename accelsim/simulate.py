@@ -33,8 +33,9 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     if options.scalesim_compat and options.model != "cycle":
         raise SpecError("scalesim_compat needs the cycle model (--model cycle)")
     if arch.counting == "timeloop" and options.model == "cycle":
-        raise SpecError(Problem("counting: timeloop (Timeloop's conventions) is modelled by the analytical "
-                                "model only", arch.source, key_path="counting", allowed=("--model analytical",),
+        raise SpecError(Problem("Timeloop's counting conventions are modelled by the analytical model only",
+                                arch.source, _line_of(arch.source, ("counting",)), "counting",
+                                allowed=("--model analytical",),
                                 suggestion="run with --model analytical, or remove 'counting: timeloop' from "
                                            "the arch for the cycle model with accelsim's own counting"))
     if options.density is not None and not 0.0 <= options.density <= 1.0:
@@ -65,6 +66,15 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         layers.append(_simulate_layer(layer_arch, layer, options, mapping, energies, off_chip,
                                       {"mapper": found.summary()} if found else {}))
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
+
+
+def _line_of(source: str | None, key_path: tuple) -> int | None:
+    """The line of a key in an arch file, for an error found after loading."""
+    if source is None:
+        return None
+    from .spec.validate import load_with_extends
+    from .spec.yaml_io import locate
+    return locate(load_with_extends(source), key_path)[1]
 
 
 def _mapper(arch: Arch, options: SimOptions):

@@ -139,6 +139,11 @@ class _Builder:
                       f"{where}.attributes.shared_bandwidth", allowed=("read_bandwidth", "write_bandwidth"))
         word = int(attrs.get("datawidth", attrs.get("word-bits", attrs.get("word_bits", 8))))
         width = int(attrs["block_size"]) * word if "block_size" in attrs else int(attrs.get("width", word))
+        if cluster > 1 and width % (cluster * word):
+            raise err(f"{name}: {cluster_key} {cluster} needs a width that is a multiple of {cluster_key} × "
+                      f"datawidth ({cluster} × {word}); width is {width}", self.file, f"{where}.attributes.width",
+                      allowed=(f"width: a multiple of {cluster * word}",),
+                      suggestion="Timeloop gives each instance width / (cluster_size × datawidth) words per access")
         memory = {"name": name, "class": kind, "word_bits": word, "width_bits": width, "keeps": list(keeps)}
         if cluster > 1:
             memory["cluster"] = cluster

@@ -259,6 +259,11 @@ def test_simba_register_cluster(tmp_path):
     path = tmp_path / "hyphen.yaml"
     path.write_text((folder / "parsed-processed-input.yaml").read_text().replace("cluster_size: 64", "cluster-size: 64"))
     assert regs(import_timeloop(path, None, tmp_path / "b")) == regs(imp)
+    bad = tmp_path / "bad.yaml"  # a width that leaves each instance part of a word: a SpecError at the source
+    bad.write_text((folder / "parsed-processed-input.yaml").read_text().replace("cluster_size: 64", "cluster_size: 128"))
+    with pytest.raises(accelsim.SpecError, match=r"PEWeightRegs: cluster_size 128 needs a width .* 512") as info:
+        import_timeloop(bad, None, tmp_path / "d")
+    assert info.value.problems[0].key_path.endswith("attributes.width")
     # Simba's PE constraint has no split, but meshY is 1: everything goes to X.
     imp = import_flat_case("E_simba_like", "parsed", tmp_path / "c")
     assert yaml.safe_load(imp.constraints_path.read_text())["constraints"]["PE"] == {"x": {"dims": ["m", "c"]},
