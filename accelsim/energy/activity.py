@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from math import prod
 
+import numpy as np
+
 from ..ir.arch import ELEMENT_BITS, Arch, Memory, Spatial
 from ..ir.einsum import Einsum
 from ..ir.workload import Density
@@ -45,18 +47,21 @@ def product_activity(d_inputs: float, d_weights: float, held: str | None) -> flo
     return bit_activity(d_inputs * d_weights)
 
 
-def tree_activity(leaf_activity: float, fan_in: int, leaf_bits: int) -> float:
-    """Bit-weighted toggle rate of a binary adder tree over `fan_in` leaves (leaves included)."""
-    toggled = total = 0.0
-    nodes, level = fan_in, 0
-    while nodes >= 1:
-        width = nodes * (leaf_bits + level)
+def tree_activity(leaf_activity: float, fan_in, leaf_bits: int):
+    """Bit-weighted toggle rate of a binary adder tree over `fan_in` leaves (leaves included);
+    `fan_in` an int, or an array of them (the mapper's table over every fan-in)."""
+    nodes = np.asarray(fan_in, dtype=np.int64)
+    toggled, total = np.zeros(nodes.shape), np.zeros(nodes.shape)
+    growing = np.ones(nodes.shape, dtype=bool)  # trees not yet at their root
+    level = 0
+    while growing.any():
+        width = np.where(growing, nodes * (leaf_bits + level), 0)
         toggled += width * (1.0 - (1.0 - leaf_activity) ** (2 ** level))
         total += width
-        if nodes == 1:
-            break
+        growing &= nodes > 1
         nodes, level = (nodes + 1) // 2, level + 1
-    return toggled / total
+    ratio = toggled / total
+    return float(ratio) if ratio.ndim == 0 else ratio
 
 
 def accumulate_activity(d_inputs: float, d_weights: float, products: int) -> float:
@@ -100,8 +105,9 @@ def is_dense(density: Density) -> bool:
     return density.inputs == 1.0 and density.weights == 1.0
 
 
-def mac_activity(compute, density: Density, held: str | None, fan_in: int) -> float:
-    """The MACs' energy factor for the operand the mapping holds and the spatial reduction fan-in."""
+def mac_activity(compute, density: Density, held: str | None, fan_in):
+    """The MACs' energy factor for the operand the mapping holds and the spatial reduction fan-in
+    (an int, or an array of them)."""
     product = product_activity(density.inputs, density.weights, held)
     tree = tree_activity(product, fan_in, 2 * ELEMENT_BITS.get(compute.format, 8))
     t = compute.reduction_tree_share
@@ -128,37 +134,20 @@ def storage_activity(einsum: Einsum, density: Density) -> dict:
 HELD = (None, "weights", "inputs")  # the codes of mac_activity_table's rows
 
 
-def mac_activity_table(arch: Arch, density: Density):
+def mac_activity_table(arch: Arch, density: Density) -> np.ndarray:
     """mac_activity for every held operand (rows: HELD) and fan-in 0 … the arch's MAC count, for
     the mapper's kernel, which finds both from the loops; dense data: one column of ones."""
-    import numpy as np
     if is_dense(density):
         return np.ones((len(HELD), 1))
-    return np.array(_mac_activities(arch.compute, density))
+    return _mac_activities(arch.compute, density)
 
 
 @lru_cache(maxsize=16)  # per compute level and density: every layer of a workload shares it
-def _mac_activities(compute, density: Density) -> tuple:
-    """mac_activity over fan-ins 0 … compute.instances at once: tree_activity level by level."""
-    import numpy as np
-    fan_in = np.maximum(1, np.arange(compute.instances + 1))
-    bits = 2 * ELEMENT_BITS.get(compute.format, 8)
-    rows = []
-    for held in HELD:
-        leaf = product_activity(density.inputs, density.weights, held)
-        toggled, total = np.zeros(len(fan_in)), np.zeros(len(fan_in))
-        nodes, level = fan_in.copy(), 0
-        live = np.ones(len(fan_in), dtype=bool)  # trees still growing (tree_activity's loop)
-        while live.any():
-            width = np.where(live, nodes * (bits + level), 0)
-            toggled += width * (1.0 - (1.0 - leaf) ** (2 ** level))
-            total += width
-            live &= nodes > 1
-            nodes, level = (nodes + 1) // 2, level + 1
-        t = compute.reduction_tree_share
-        switching = (1.0 - t) * leaf + t * toggled / total
-        rows.append(tuple((1.0 - compute.switching_share) + compute.switching_share * switching))
-    return tuple(rows)
+def _mac_activities(compute, density: Density) -> np.ndarray:
+    fan_ins = np.maximum(1, np.arange(compute.instances + 1))
+    table = np.array([mac_activity(compute, density, held, fan_ins) for held in HELD])
+    table.flags.writeable = False  # cached: shared by every caller
+    return table
 
 
 def quantized_density(tensor, precision: str | None, axis: int = -1) -> float:

@@ -175,9 +175,11 @@ def clusters_used(levels, index: int, used_on_axis) -> int:
     return touched
 
 
-def cluster_problem(level: Memory) -> str | None:
-    """Why a clustered memory cannot be built as it stands (its words may follow the precision
-    and its instances a compute slot level), or None."""
+def cluster_problem(levels, index: int) -> str | None:
+    """Why the clustered memory at `index` cannot be built as it stands, or None: each instance's
+    block must be whole words and the cluster aligned to the fan-out axes (cluster_span). Checked
+    again at each precision, as words may follow it and a compute slot level divides instances."""
+    level = levels[index]
     if level.cluster == 1:
         return None
     width = level.width_bits or level.word_bits
@@ -186,15 +188,11 @@ def cluster_problem(level: Memory) -> str | None:
                 f"({level.cluster} × {level.word_bits}): each instance's block must be whole words")
     if level.instances % level.cluster:
         return f"{level.name}: cluster {level.cluster} does not divide its {level.instances} instances"
+    if cluster_span(levels, index) is None:
+        sizes = " × ".join(str(s) for _, _, s in fanout_axes_above(levels, index))
+        return (f"{level.name}: cluster {level.cluster} is not whole inner fan-out axes times a divisor "
+                f"of the next (axes above, innermost first: {sizes})")
     return None
-
-
-def cluster_alignment_problem(levels, index: int) -> str | None:
-    if levels[index].cluster == 1 or cluster_span(levels, index) is not None:
-        return None
-    sizes = " × ".join(str(s) for _, _, s in fanout_axes_above(levels, index)) or "none"
-    return (f"{levels[index].name}: cluster {levels[index].cluster} is not whole inner fan-out axes times a "
-            f"divisor of the next (axes above, innermost first: {sizes})")
 
 
 def _memory_for_word(level: Memory, word_bits: int) -> Memory:
@@ -228,8 +226,7 @@ def with_precision(arch: Arch, fmt: str | None) -> Arch:
             level = replace(level, format=fmt, mac_energy_pj=mac)
         levels.append(level)
     levels = _with_instances(levels)
-    problems = [p for i, l in enumerate(levels) if isinstance(l, Memory)
-                for p in (cluster_problem(l), cluster_alignment_problem(levels, i)) if p]
+    problems = [p for i, l in enumerate(levels) if isinstance(l, Memory) and (p := cluster_problem(levels, i))]
     if problems:
         raise SpecError(f"arch '{arch.name}' at precision '{fmt}': {'; '.join(problems)}")
     return replace(arch, levels=levels)
@@ -333,13 +330,7 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
                 (e.update if e.update is not None else e.write) if e else None, b.leakage_power,
                 b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth),
                 b.cluster)
-            memory = _memory_for_word(memory, word)
-            if cluster_problem(memory):
-                problems.add(cluster_problem(memory), f"levels.{i}.memory.cluster",
-                             line_of(("levels", i, "memory", "cluster")),
-                             suggestion="a cluster groups instances under the fan-outs above and shares their "
-                                        "width_bits: choose a divisor of both")
-            levels.append(memory)
+            levels.append(_memory_for_word(memory, word))
         elif lvl.spatial:
             levels.append(Spatial(b.name, b.x, b.y, b.multicast, b.reduction, b.interconnect, instances))
             instances *= b.x * b.y
@@ -349,10 +340,10 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
                                   b.leakage_power, instances, formats, b.slot_level,
                                   b.switching_share, b.reduction_tree_share))
     for i, level in enumerate(levels):
-        if isinstance(level, Memory) and cluster_alignment_problem(levels, i):
-            problems.add(cluster_alignment_problem(levels, i), f"levels.{i}.memory.cluster",
-                         line_of(("levels", i, "memory", "cluster")),
-                         suggestion="a cluster is the instances along the nearest fan-out axes: e.g. one x row")
+        if isinstance(level, Memory) and (problem := cluster_problem(levels, i)):
+            problems.add(problem, f"levels.{i}.memory.cluster", line_of(("levels", i, "memory", "cluster")),
+                         suggestion="a cluster is consecutive instances along the nearest fan-out axes (e.g. "
+                                    "one x row) sharing width_bits: choose a size that divides both")
     problems.raise_if_any()
     tech = spec.technology
     overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power) for o in spec.overhead)

@@ -73,9 +73,8 @@ class MemorySpec(Strict):
             raise ValueError("word_bits must be positive")
         if self.size is not None and self.size < self.word_bits:
             raise ValueError(f"size ({self.size} bits) is smaller than one word ({self.word_bits} bits)")
-        if self.width_bits is not None and self.width_bits % (self.cluster * self.word_bits):
-            raise ValueError(f"width_bits ({self.width_bits}) must be a multiple of cluster × word_bits "
-                             f"({self.cluster} × {self.word_bits})")
+        if self.width_bits is not None and self.width_bits % self.word_bits:
+            raise ValueError(f"width_bits ({self.width_bits}) must be a multiple of word_bits ({self.word_bits})")
         if len(set(self.keeps)) != len(self.keeps):
             raise ValueError("keeps lists a tensor twice")
         return self

@@ -79,6 +79,28 @@ def test_density_from_a_real_tensor_file(tmp_path):
         load_workload(tmp_path / "bad.yaml")
 
 
+def _tree_activity_loop(leaf_activity, fan_in, leaf_bits):
+    """Slow reference: walk the adder tree level by level for one fan-in."""
+    toggled = total = 0.0
+    nodes, level = fan_in, 0
+    while True:
+        width = nodes * (leaf_bits + level)
+        toggled += width * (1.0 - (1.0 - leaf_activity) ** (2 ** level))
+        total += width
+        if nodes == 1:
+            return toggled / total
+        nodes, level = (nodes + 1) // 2, level + 1
+
+
+def test_tree_activity_over_many_fan_ins_equals_the_tree_walk():
+    import numpy as np
+    fan_ins = np.arange(1, 300)
+    for leaf in (0.02, 0.3, 0.75):
+        got = tree_activity(leaf, fan_ins, 16)
+        assert np.allclose(got, [_tree_activity_loop(leaf, int(f), 16) for f in fan_ins], rtol=1e-14, atol=0)
+        assert tree_activity(leaf, 37, 8) == pytest.approx(_tree_activity_loop(leaf, 37, 8), rel=1e-14)
+
+
 def test_the_mappers_mac_activity_table_equals_the_scalar_model():
     """The kernel's table (vectorized over fan-ins) against mac_activity, which layer_activity uses."""
     import numpy as np
