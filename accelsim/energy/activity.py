@@ -73,10 +73,14 @@ def held_operand(einsum: Einsum, mapping: Mapping) -> str | None:
     for level in reversed(mapping.levels):
         for loop in reversed(level.loops):
             if loop.axis is None and loop.bound > 1:
-                held = [r for r in ("weights", "inputs")
-                        if einsum.tensor(r) is not None and not einsum.relevant(r, loop.dim)]
-                return held[0] if len(held) == 1 else None
+                return held_by(einsum, loop.dim)
     return None
+
+
+def held_by(einsum: Einsum, dim: str) -> str | None:
+    """The one operand an innermost temporal loop over `dim` holds (None: both, or neither, move)."""
+    held = [r for r in ("weights", "inputs") if einsum.tensor(r) is not None and not einsum.relevant(r, dim)]
+    return held[0] if len(held) == 1 else None
 
 
 def spatial_reduction_fan_in(arch: Arch, einsum: Einsum, mapping: Mapping) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..energy.activity import (DENSE_ACTIVITY, HELD, LayerActivity, is_dense, mac_activity_table,
+from ..energy.activity import (DENSE_ACTIVITY, HELD, LayerActivity, held_by, is_dense, mac_activity_table,
                                storage_activity)
 from ..energy.model import ActionEnergies
 from ..errors import AccelsimBug
@@ -115,15 +115,9 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies, density: 
                          np.array([len(t.axes) for t in tensors], dtype=np.int64),
                          np.array([r == "outputs" for r in roles], dtype=np.bool_), level_int, cluster_axes, level_float,
                          merging, e_factor, einsum.macs * energies.mac_pj * mac_activity_table(arch, density),
-                         np.array([_held_code(einsum, d) for d in dims], dtype=np.int64),
+                         np.array([HELD.index(held_by(einsum, d)) for d in dims], dtype=np.int64),
                          np.array([not einsum.relevant("outputs", d) for d in dims], dtype=np.bool_), per_cycle,
                          arch.counting == "timeloop", span)
-
-
-def _held_code(einsum: Einsum, dim: str) -> int:
-    """energy.activity.held_operand for an innermost temporal loop on `dim`, as a HELD index."""
-    held = [r for r in ("weights", "inputs") if einsum.tensor(r) is not None and not einsum.relevant(r, dim)]
-    return HELD.index(held[0]) if len(held) == 1 else 0
 
 
 @dataclass(frozen=True)
