@@ -12,7 +12,7 @@ from pathlib import Path
 COLUMNS = ("key", "sweep", "workload", "dataflow", "model", "overrides", "status", "reason", "macs",
            "cycles", "latency_s", "energy_pj", "energy_chip_pj", "utilization", "tops", "tops_per_watt",
            "tops_per_watt_chip", "frequency_hz", "voltage_v", "peak_macs_per_cycle", "detail", "mapper")
-JSON_COLUMNS = ("overrides", "detail", "mapper")
+JSON_COLUMNS = {"overrides": "[]", "detail": "{}", "mapper": "{}"}  # stored as JSON text, and when absent
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS points (
     key TEXT PRIMARY KEY, sweep TEXT, workload TEXT, dataflow TEXT, model TEXT, overrides TEXT,
@@ -38,9 +38,9 @@ class Store:
         return {k for (k,) in self.db.execute("SELECT key FROM points")}
 
     def add(self, sweep: str, row: dict) -> None:
-        values = dict(row, sweep=sweep, overrides=json.dumps(row.get("overrides", [])),
-                      detail=json.dumps(row.get("energy_by_component_pj", {})),
-                      mapper=json.dumps(row.get("mapper", {})))
+        values = dict(row, sweep=sweep, detail=row.get("energy_by_component_pj"))
+        for column, absent in JSON_COLUMNS.items():  # mapper: layer → the mapper's search summary
+            values[column] = absent if values.get(column) is None else json.dumps(values[column])
         with self.db:  # one transaction per point
             self.db.execute(f"INSERT OR IGNORE INTO points ({', '.join(COLUMNS)}) VALUES "
                             f"({', '.join('?' * len(COLUMNS))})", [values.get(c) for c in COLUMNS])
@@ -51,9 +51,8 @@ class Store:
         out = []
         for values in cur:
             row = dict(zip(names, values))
-            row["overrides"] = json.loads(row["overrides"] or "[]")
-            row["detail"] = json.loads(row["detail"] or "{}")
-            row["mapper"] = json.loads(row["mapper"] or "{}")  # layer → the mapper's search summary
+            for column, absent in JSON_COLUMNS.items():
+                row[column] = json.loads(row[column] or absent)
             row["axes"] = dict(o.split("=", 1) for o in row["overrides"])
             out.append(row)
         return out
