@@ -11,7 +11,7 @@ from ..errors import Problem, SpecError
 
 ALL_ROLES = ("weights", "inputs", "outputs")
 # Timeloop's own conv shape (and the tutorials) name the data spaces after accelsim's roles.
-CANONICAL = {"weights": "weights", "inputs": "inputs", "outputs": "outputs"}
+CANONICAL = {r: r for r in ALL_ROLES}
 
 
 class _Loader(yaml.SafeLoader):
