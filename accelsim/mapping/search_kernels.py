@@ -195,15 +195,20 @@ def _nth_permutation(items, row, n, index, dest):
 
 
 @njit(cache=True, _nrt=False)
-def _random_point(space, fac, perm, keeps):
-    """A uniform point: a factorization per dim, a free order per level, each bypass bit (plain
-    loops, not slices: this runs once per sample)."""
-    (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
-     base_perm, n_free, keep_base, free_bits) = space
+def _random_factors(space, fac):
+    """A uniform factorization per dim (plain loops, not slices: this runs once per sample)."""
+    rows, row_start = space[4], space[5]
     for d in range(row_start.shape[0] - 1):
         row = row_start[d] + _draw(row_start[d + 1] - row_start[d])
         for s in range(fac.shape[0]):
             fac[s, d] = rows[row, s]
+
+
+@njit(cache=True, _nrt=False)
+def _random_orders_and_bypass(space, perm, keeps):
+    """A uniform free order per level and each bypass bit."""
+    (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
+     base_perm, n_free, keep_base, free_bits) = space
     for mi in range(perm.shape[0]):
         for q in range(perm.shape[1]):
             perm[mi, q] = base_perm[mi, q]
@@ -220,11 +225,13 @@ def _random_point(space, fac, perm, keeps):
 
 @njit(cache=True, _nrt=False)
 def _sample(space, problem, weights, work, stats, fac, perm, keeps, out, into_fac, into_perm, into_keeps, into):
-    """Draw one random point; evaluate it if its fan-outs fit; keep it in `into` if better."""
-    _random_point(space, fac, perm, keeps)
+    """Draw one uniform point (the factors first: most draws over-fill a fan-out, and those need
+    no orders); evaluate it if its fan-outs fit; keep it in `into` if better."""
+    _random_factors(space, fac)
     if not _fits(fac, space[1], space[2]):
         stats[UNFIT] += 1
         return False
+    _random_orders_and_bypass(space, perm, keeps)
     if _score(fac, perm, keeps, space, problem, weights, work, stats, out) and _better(out, into):
         _keep(fac, perm, keeps, out, into_fac, into_perm, into_keeps, into)
         return True

@@ -289,10 +289,11 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
     counts[l, t, READS|FILLS|UPDATES|TILE] (per instance; FILLS holds a level's tile loads
     until pass 3 turns them into fills), instances[l] (utilized) and level_cycles[l] are written
     for every memory level. Capacities are checked before any reuse is computed, so infeasible
-    mappings cost little. Every loop bound is > 1 (lowering drops unit loops).
+    mappings cost little. Every loop bound is > 1 (lowering drops unit loops). `scratch`
+    (nest_scratch) carries tiles from call to call: it serves one problem.
     """
     (stride, starts, moves_before, ext, idx, grow, tc, te, m, shape, occ, base, temporal, above, move_axis,
-     move_by, reuse_weight, tile_shape, regular) = scratch
+     move_by, reuse_weight, tile_shape, regular, memo_ext, memo_tile) = scratch
     n_levels = level_int.shape[0]
     n_tensors = axis_of.shape[0]
     n_dims = grow.shape[0]
@@ -322,27 +323,41 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
     while level_int[top, KIND] != MEMORY:
         top += 1
     hold = timeloop_counting and n > 0 and loop_spatial[n - 1]  # see mapping/lower.holds_operands
-    # Pass 1: tiles and capacities.
+    # Pass 1: tiles and capacities. A tile depends on its level's dim ranges alone, so the tiles of
+    # the last call whose ext row was the same are reused (a search's move changes few rows).
     for i in range(n_levels):
         if level_int[i, KIND] != MEMORY:
             continue
+        same = True
+        for d in range(n_dims):
+            same &= memo_ext[i, d] == ext[i, d]
+        if not same:
+            for d in range(n_dims):
+                memo_ext[i, d] = ext[i, d]
+            for t in range(n_tensors):
+                memo_tile[i, t] = -1
         used = 0
         for t in range(n_tensors):
             counts[i, t, READS] = 0
             counts[i, t, FILLS] = 0
             counts[i, t, UPDATES] = 0
             counts[i, t, TILE] = 0
-            if keeps[i, t]:
+            if keeps[i, t] and memo_tile[i, t] >= 0:
+                counts[i, t, TILE] = memo_tile[i, t]
+                used += memo_tile[i, t]
+            elif keeps[i, t]:
                 _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
                            idx, 0, grow, tc, te, m, shape)
                 tile = _set_size(n_axes[t], tc, te, m, shape, occ, base)
                 counts[i, t, TILE] = tile
+                memo_tile[i, t] = tile
                 used += tile
-                regular[i, t] = True  # every axis in closed form: pass 2 needs no terms
+                closed = True  # every axis in closed form: pass 2 needs no terms
                 for a in range(n_axes[t]):
                     for q in range(4):
                         tile_shape[i, t, a, q] = shape[a, q]
-                    regular[i, t] &= shape[a, 3] >= 0
+                    closed &= shape[a, 3] >= 0
+                regular[i, t] = closed  # (a local: updating the array in the loop cost 2× the whole pass)
         capacity = level_int[i, CAPACITY]
         if capacity >= 0 and used > capacity:
             return OVER_CAPACITY, 0.0, 0
@@ -514,4 +529,6 @@ def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_le
             np.zeros((n_tensors, max_loops), i64),       # move_by
             np.zeros((n_tensors, max_loops), i64),       # reuse_weight
             np.zeros((n_levels, n_tensors, max_axes, 4), i64),  # tile_shape: each tile's axis shapes
-            np.zeros((n_levels, n_tensors), np.bool_))   # regular: all of a tile's axes in closed form
+            np.zeros((n_levels, n_tensors), np.bool_),   # regular: all of a tile's axes in closed form
+            np.full((n_levels + 1, n_dims), -1, i64),    # memo_ext: the ext row tile_shape/memo_tile were built for
+            np.full((n_levels, n_tensors), -1, i64))     # memo_tile: that tile's points (−1: not built)

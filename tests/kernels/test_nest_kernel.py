@@ -184,3 +184,41 @@ def test_reuse_classes_equal_the_prefix_vectors(loops):
     for k in range(n):
         want = sum((bound[q] - 1) * int(np.prod(bound[:q])) for q in range(k + 1) if (r[q] == r[k]).all())
         assert weight[0, k] == want
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), seed=st.integers(0, 2**31 - 1))
+def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, seed):
+    """evaluate_nest keeps tiles from call to call in its scratch (the rows of dim ranges it saw
+    last): along a hill-climb walk (the mapper's own moves, undone or not at random), each
+    evaluation with the shared scratch equals one with a fresh scratch."""
+    import numpy as np
+    from accelsim.mapping import mapper, search_kernels as S
+    from accelsim.mapping.constraints import NO_CONSTRAINTS
+    from accelsim.mapping.mapspace import build_mapspace
+    from accelsim.model.nest_kernel import evaluate_nest
+    from accelsim.model.packed import outputs_and_scratch
+    arch = two_fanout_archs[(True, False)]
+    einsum = draw_small_einsum(data.draw)
+    space = build_mapspace(arch, einsum, NO_CONSTRAINTS)
+    problem = pack_problem(arch, einsum, action_energies(arch))
+    arrays, state = mapper._space_arrays(space), mapper.search_state(space)
+    fac, perm, keeps, undo = state[0], state[1], state[2], state[8]
+    max_loops = space.n_slots * len(space.dims)
+    loops = tuple(np.zeros(max_loops, t) for t in (np.int64, np.int64, np.int64, np.bool_, np.int64))
+    shared = outputs_and_scratch(problem, max_loops)
+    np.random.seed(seed)
+    S._random_factors(arrays, fac)
+    S._random_orders_and_bypass(arrays, perm, keeps)
+    for step in range(200):
+        if S._move(arrays, space.fixed, space.allowed, fac, perm, keeps, undo) and np.random.random() < 0.5:
+            S._undo(arrays, fac, perm, keeps, undo)
+        if not S._fits(fac, arrays[1], arrays[2]):
+            continue
+        n = S._lower(fac, perm, arrays[0], arrays[1], arrays[3], *loops)
+        fresh = outputs_and_scratch(problem, max_loops)
+        want = evaluate_nest(*loops, n, keeps, *problem.arrays(), *fresh)
+        got = evaluate_nest(*loops, n, keeps, *problem.arrays(), *shared)
+        assert got == want, step
+        if want[0] == OK:
+            assert (shared[0] == fresh[0]).all() and (shared[1] == fresh[1]).all()
