@@ -1,12 +1,14 @@
 """The mapper: search a layer's mapspace for the best mapping under constraints and an objective.
 
 Small mapspaces (at most `exhaustive_limit` points after the exact prunes of mapspace.py) are
-searched exhaustively. Larger ones get a seeded heuristic: uniform random sampling for a fifth
+searched exhaustively. Larger ones get a seeded heuristic: uniform random sampling for a twentieth
 of the evaluation budget (it finds the feasible regions), then hill climbing with restarts for
 the rest (a prime factor of one dim moves between levels, two loops of a level swap, or a bypass
-bit flips; moves no worse than the current point are taken, so plateaus are crossed; a climb
-that gains nothing for `patience` moves restarts from the best of a few fresh samples). The same
-seed gives the same mapping. Every evaluation is the jitted analytical model on lowered arrays;
+bit flips; moves no worse than the current point are taken, so plateaus are crossed). A climb
+that gains nothing for `patience` moves restarts from the best point so far kicked by a few
+random moves (iterated local search), and one restart in eight from the best of fresh random
+samples (a fresh point costs about twice a move: no tile of the last point carries over). The
+same seed gives the same mapping. Every evaluation is the jitted analytical model on lowered arrays;
 the winner is decoded to a Mapping and re-evaluated through the Python wrapper as a check.
 """
 from __future__ import annotations
@@ -28,9 +30,11 @@ from .lower import lower
 from .mapping import Mapping, check_mapping
 from .mapspace import Mapspace, build_mapspace, decode
 
-HEURISTIC_RANDOM_SHARE = 0.2
+HEURISTIC_RANDOM_SHARE = 0.05  # of the budget: uniform samples before the climb
 PATIENCE = 400          # hill-climb moves without gain before a restart
-RESTART_SAMPLES = 200   # random samples a restart picks its start from
+RESTART_SAMPLES = 100   # random samples a fresh restart picks its start from
+KICK = 4                # random moves that kick the best point into a restart
+FRESH_EVERY = 8         # one restart in this many starts from fresh samples, the others from the best, kicked
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,8 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
                             budget if algorithm == "random" else random_evals, settings.seed, *args)
         if algorithm in ("hill_climb", "heuristic"):
             S.search_hill_climb(arrays, space.fixed, space.allowed, problem.arrays(), weights, work, state,
-                                budget - random_evals, settings.seed + 1, PATIENCE, RESTART_SAMPLES, *args)
+                                budget - random_evals, settings.seed + 1, PATIENCE, RESTART_SAMPLES, KICK, FRESH_EVERY,
+                                *args)
         algorithm = {"heuristic": "random+hill_climb"}.get(algorithm, algorithm)
     seconds = time.perf_counter() - start
     if not np.isfinite(best[0]):

@@ -373,27 +373,38 @@ def _undo(space, fac, perm, keeps, undo):
 
 @njit(cache=True, _nrt=False)
 def search_hill_climb(space, fixed, allowed, problem, weights, work, state, n_evals, seed, patience,
-                      restart_samples, best_fac, best_perm, best_keeps, best, stats):
-    """Hill climbing with restarts: start from the best of a few random samples, accept any
-    neighbour no worse than the current point (moves are made in place and undone if worse),
-    restart after `patience` moves without gain."""
+                      restart_samples, kick, fresh_every, best_fac, best_perm, best_keeps, best, stats):
+    """Hill climbing with restarts: accept any neighbour no worse than the current point (moves
+    are made in place and undone if worse) and restart after `patience` moves without gain —
+    from the best point so far kicked by `kick` random moves (iterated local search), and every
+    `fresh_every`-th time (and the first) from the best of `restart_samples` random samples."""
     np.random.seed(seed)
     fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix = state
     _reset(space, state)
     start = stats[EVALS]
     stale = patience
+    restarts = 0
     guard = 0
     while stats[EVALS] - start < n_evals and guard < 100 * n_evals:
         guard += 1
-        if stale >= patience:  # restart
-            for q in range(4):
-                cur[q] = INF
-            restart_start = stats[EVALS]
-            for _ in range(restart_samples * 20):
-                _sample(space, problem, weights, work, stats, fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps, cur)
-                if (stats[EVALS] - restart_start >= restart_samples and cur[0] < INF) \
-                        or stats[EVALS] - start >= n_evals:  # the budget holds restarts too
-                    break
+        if stale >= patience:
+            if restarts % fresh_every == 0 or best[0] == INF:  # from fresh samples
+                for q in range(4):
+                    cur[q] = INF
+                restart_start = stats[EVALS]
+                for _ in range(restart_samples * 20):
+                    _sample(space, problem, weights, work, stats, fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps,
+                            cur)
+                    if (stats[EVALS] - restart_start >= restart_samples and cur[0] < INF) \
+                            or stats[EVALS] - start >= n_evals:  # the budget holds restarts too
+                        break
+            else:  # from the best, kicked
+                _keep(best_fac, best_perm, best_keeps, best, cur_fac, cur_perm, cur_keeps, cur)
+                for _ in range(kick):
+                    _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo)
+                if not _score(cur_fac, cur_perm, cur_keeps, space, problem, weights, work, stats, cur):
+                    cur[0] = INF
+            restarts += 1
             if cur[0] == INF:
                 continue
             stale = 0
