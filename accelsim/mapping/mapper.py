@@ -8,8 +8,8 @@ bit flips; moves no worse than the current point are taken, so plateaus are cros
 that gains nothing for `patience` moves restarts from the best point so far kicked by a few
 random moves (iterated local search), and one restart in eight from the best of fresh random
 samples (a fresh point costs about twice a move: no tile of the last point carries over). The
-same seed gives the same mapping. Every evaluation is the jitted analytical model on lowered arrays;
-the winner is decoded to a Mapping and re-evaluated through the Python wrapper as a check.
+same seed gives the same mapping. Every evaluation is the jitted analytical model on lowered
+arrays; the winner is decoded to a Mapping and re-evaluated through the Python wrapper as a check.
 """
 from __future__ import annotations
 

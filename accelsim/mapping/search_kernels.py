@@ -377,7 +377,8 @@ def search_hill_climb(space, fixed, allowed, problem, weights, work, state, n_ev
     """Hill climbing with restarts: accept any neighbour no worse than the current point (moves
     are made in place and undone if worse) and restart after `patience` moves without gain —
     from the best point so far kicked by `kick` random moves (iterated local search), and every
-    `fresh_every`-th time (and the first) from the best of `restart_samples` random samples."""
+    `fresh_every`-th restart (≥ 1; the first, and any while nothing feasible is known) from the
+    best of `restart_samples` random samples. A restart that finds nothing feasible still counts."""
     np.random.seed(seed)
     fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix = state
     _reset(space, state)
@@ -405,7 +406,7 @@ def search_hill_climb(space, fixed, allowed, problem, weights, work, state, n_ev
                 if not _score(cur_fac, cur_perm, cur_keeps, space, problem, weights, work, stats, cur):
                     cur[0] = INF
             restarts += 1
-            if cur[0] == INF:
+            if cur[0] == INF or stats[EVALS] - start >= n_evals:
                 continue
             stale = 0
             if _better(cur, best):

@@ -323,8 +323,9 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
     while level_int[top, KIND] != MEMORY:
         top += 1
     hold = timeloop_counting and n > 0 and loop_spatial[n - 1]  # see mapping/lower.holds_operands
-    # Pass 1: tiles and capacities. A tile depends on its level's dim ranges alone, so the tiles of
-    # the last call whose ext row was the same are reused (a search's move changes few rows).
+    # Pass 1: tiles and capacities. A tile depends on its level's dim ranges alone: each level keeps
+    # the ext row of the last call that reached it and that row's tiles, reused while the row holds
+    # (a search's move changes few rows).
     for i in range(n_levels):
         if level_int[i, KIND] != MEMORY:
             continue

@@ -221,4 +221,4 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
         got = evaluate_nest(*loops, n, keeps, *problem.arrays(), *shared)
         assert got == want, step
         if want[0] == OK:
-            assert (shared[0] == fresh[0]).all() and (shared[1] == fresh[1]).all()
+            assert all((a == b).all() for a, b in zip(shared[:3], fresh[:3]))  # counts, instances, level cycles
