@@ -271,10 +271,11 @@ def _moved_loads(full, n_moves, t, n_axes, above, move_axis, move_by, reuse_weig
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _accesses(words, block):
-    """Block accesses that move `words` words (a partial block costs a whole access)."""
-    if block == 1:
-        return words
+def _accesses(words, block, shift):
+    """Block accesses that move `words` words (a partial block costs a whole access); `shift` =
+    log2(block) when block is a power of two (a shift, not a division), else −1."""
+    if shift >= 0:
+        return (words + block - 1) >> shift
     return (words + block - 1) // block
 
 
@@ -287,10 +288,11 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
     """Counts, cycles and energy of one lowered mapping. Returns (status, energy pJ, cycles).
 
     counts[l, t, READS|FILLS|UPDATES|TILE] (per instance; FILLS holds a level's tile loads
-    until pass 3 turns them into fills), instances[l] (utilized) and level_cycles[l] are written
-    for every memory level. Capacities are checked before any reuse is computed, so infeasible
-    mappings cost little. Every loop bound is > 1 (lowering drops unit loops). `scratch`
-    (nest_scratch) carries tiles from call to call: it serves one problem.
+    until pass 3 turns them into fills) and level_cycles[l] are written for every memory level,
+    instances[l] (utilized: the product of the fan-out loops above) for every level. Capacities
+    are checked before any reuse is computed, so infeasible mappings cost little. Every loop bound
+    is > 1 (lowering drops unit loops). `scratch` (nest_scratch) carries tiles from call to call:
+    it serves one problem.
     """
     (stride, starts, moves_before, ext, idx, grow, tc, te, m, shape, occ, base, temporal, above, move_axis,
      move_by, reuse_weight, tile_shape, regular, memo_ext, memo_tile) = scratch
@@ -300,12 +302,18 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
     compute = n_levels - 1
     j = 0
     n_moves = 0  # temporal loops so far
+    fanout = 1  # Π of the spatial bounds above: a level's utilized instances
     for l in range(n_levels + 1):
         while j < n and loop_level[j] < l:
-            n_moves += not loop_spatial[j]
+            if loop_spatial[j]:
+                fanout *= loop_bound[j]
+            else:
+                n_moves += 1
             j += 1
         starts[l] = j
         moves_before[l] = n_moves
+        if l < n_levels:
+            instances[l] = fanout
     # Bottom-up: each loop's stride (how far one step moves its dim: the product of the inner
     # loops on that dim) and ext[l, d], the range of dim d under level l (every loop at or below it).
     for d in range(n_dims):
@@ -409,15 +417,16 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
         if level_int[i, KIND] != MEMORY:
             continue
         s_i = starts[i]
-        inst = 1
-        for j in range(s_i):
-            if loop_spatial[j]:
-                inst *= loop_bound[j]
-        instances[i] = inst
+        inst = instances[i]
         read_words = 0
         write_words = 0
         level_energy = 0.0
         block = level_int[i, BLOCK]
+        shift = 0  # log2(block) if a power of two, else −1 (see _accesses)
+        while (1 << shift) < block:
+            shift += 1
+        if (1 << shift) != block:
+            shift = -1
         for t in range(n_tensors):
             if not keeps[i, t]:
                 continue
@@ -478,9 +487,9 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
             counts[i, t, UPDATES] = updates
             read_words += reads
             write_words += fills + updates
-            level_energy += e_factor[i, t] * (_accesses(reads, block) * level_float[i, E_READ]
-                                              + _accesses(fills, block) * level_float[i, E_WRITE]
-                                              + _accesses(updates, block) * level_float[i, E_UPDATE])
+            level_energy += e_factor[i, t] * (_accesses(reads, block, shift) * level_float[i, E_READ]
+                                              + _accesses(fills, block, shift) * level_float[i, E_WRITE]
+                                              + _accesses(updates, block, shift) * level_float[i, E_UPDATE])
         bw_cycles = 0
         if level_float[i, READ_BW] > 0:
             bw_cycles = max(bw_cycles, int(np.ceil(read_words / level_float[i, READ_BW])))
