@@ -208,6 +208,17 @@ def _set_size(n_axes, tc, te, m, shape, occ, base):
     return size
 
 
+@njit(cache=True, _nrt=False, forceinline=True)
+def _one_dim_axes(axis_nd, t, n_axes):
+    """Does every axis of tensor t index one dim? Then each of its point sets is a product over
+    its dims of mixed-radix digit sets (the loops a set takes on that dim, at their strides): its
+    size the product of their bounds, a tile's axis the interval [0, ext)."""
+    for a in range(n_axes):
+        if axis_nd[t, a] != 1:
+            return False
+    return True
+
+
 @njit(cache=True, _nrt=False)
 def _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, stride, n, temporal, above,
                    move_axis, move_by, reuse_weight):
@@ -354,6 +365,17 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
             if keeps[i, t] and memo_tile[i, t] >= 0:
                 counts[i, t, TILE] = memo_tile[i, t]
                 used += memo_tile[i, t]
+            elif keeps[i, t] and _one_dim_axes(axis_nd, t, n_axes[t]):  # intervals: no terms to build
+                tile = 1
+                for a in range(n_axes[t]):
+                    d = axis_dims[t, a, 0]
+                    tile *= ext[i, d]
+                    tile_shape[i, t, a, 0] = coef[t, d] if ext[i, d] > 1 else 1
+                    tile_shape[i, t, a, 1], tile_shape[i, t, a, 2], tile_shape[i, t, a, 3] = ext[i, d], 0, 1
+                regular[i, t] = True
+                counts[i, t, TILE] = tile
+                memo_tile[i, t] = tile
+                used += tile
             elif keeps[i, t]:
                 _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
                            idx, 0, grow, tc, te, m, shape)
@@ -471,7 +493,14 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
             loads = counts[i, t, FILLS]
             if is_output[t] and inst == 1:  # no fan-out above: every output is distinct here
                 distinct = counts[top, t, TILE]
-            elif is_output[t]:  # the outputs of every temporal step of this instance
+            elif is_output[t] and _one_dim_axes(axis_nd, t, n_axes[t]):  # the outputs of every temporal step
+                distinct = 1  # of this instance: the loops below and the temporal ones above, all distinct
+                for a in range(n_axes[t]):
+                    distinct *= ext[i, axis_dims[t, a, 0]]
+                for k in range(moves_before[i]):
+                    if axis_of[t, loop_dim[temporal[k]]] >= 0:
+                        distinct *= loop_bound[temporal[k]]
+            elif is_output[t]:
                 _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
                            temporal, moves_before[i], grow, tc, te, m, shape)
                 distinct = _set_size(n_axes[t], tc, te, m, shape, occ, base)
