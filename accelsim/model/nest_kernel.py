@@ -282,6 +282,41 @@ def _moved_loads(full, n_moves, t, n_axes, above, move_axis, move_by, reuse_weig
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
+def _one_dim_moved(full, n_moves, t, n_axes, level, extra, n_extra, axis_dims, coef, ext, loop_dim, loop_bound, stride,
+                   above, move_axis, move_by, reuse_weight, axis_points, tc, te, m, shape, occ, base):
+    """_moved_loads for a set of a tensor whose axes each index one dim (_one_dim_axes): the loops
+    below `level` and extra[:n_extra], with axis_points[b] points on axis b. Only the moving axis
+    needs its terms (as _set_terms builds them); the others keep their point counts."""
+    if n_moves == 0:
+        return full
+    last = n_moves - 1
+    a = move_axis[t, last]
+    kept = full
+    if a >= 0:
+        d = axis_dims[t, a, 0]
+        reach, k = ext[level, d], 0
+        for q in range(n_extra - 1, -1, -1):  # inner → outer, so the range grows outward
+            j = extra[q]
+            if loop_dim[j] != d:
+                continue
+            if stride[j] == reach:
+                reach *= loop_bound[j]
+            else:
+                tc[a, k], te[a, k] = coef[t, d] * stride[j], loop_bound[j]
+                k += 1
+        if reach > 1:
+            tc[a, k], te[a, k] = coef[t, d], reach
+            k += 1
+        m[a] = k
+        _axis_shape(tc, te, a, k, shape)
+        kept = _axis_count(tc, te, a, m, shape, move_by[t, last], occ, base)
+        for b in range(n_axes):
+            if b != a:
+                kept *= axis_points[b]
+    return full * above[n_moves] - reuse_weight[t, last] * kept
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
 def _accesses(words, block, shift):
     """Block accesses that move `words` words (a partial block costs a whole access); `shift` =
     log2(block) when block is a power of two (a shift, not a division), else −1."""
@@ -469,27 +504,38 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
                         n_u += 1
                     else:
                         separate *= loop_bound[j]
-            if child == compute and hold:  # the MACs' operands move like a tile over every temporal loop
-                _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, child, loop_dim, loop_bound,
-                           stride, idx, n_u, grow, tc, te, m, shape)
-                merged = _set_size(n_axes[t], tc, te, m, shape, occ, base)
-                served = separate * _moved_loads(merged, n_t, t, n_axes[t], above, move_axis, move_by, reuse_weight,
-                                                 tc, te, m, shape, occ, base)
-            elif child == compute:
+            if n_u == 0 and child == compute and not hold:
                 served = steps * separate
-                if n_u > 0:
-                    _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, child, loop_dim, loop_bound,
-                               stride, idx, n_u, grow, tc, te, m, shape)
-                    served *= _set_size(n_axes[t], tc, te, m, shape, occ, base)
-            elif n_u == 0:  # nothing merged on the way: the child's own loads
+            elif n_u == 0 and child != compute:  # nothing merged on the way: the child's own loads
                 served = separate * counts[child, t, FILLS]
-            else:
+            elif _one_dim_axes(axis_nd, t, n_axes[t]):  # the merged set as a product of loop bounds
+                merged = 1
+                for a in range(n_axes[t]):
+                    d = axis_dims[t, a, 0]
+                    grow[a] = ext[child, d]  # its points on axis a
+                    for q in range(n_u):
+                        if loop_dim[idx[q]] == d:
+                            grow[a] *= loop_bound[idx[q]]
+                    merged *= grow[a]
+                if child == compute and not hold:
+                    served = steps * separate * merged
+                else:  # it moves with the loops above the child, as the child's tile does
+                    n_moves = n_t if child == compute else moves_before[child]
+                    served = separate * _one_dim_moved(merged, n_moves, t, n_axes[t], child, idx, n_u, axis_dims, coef,
+                                                       ext, loop_dim, loop_bound, stride, above, move_axis, move_by,
+                                                       reuse_weight, grow, tc, te, m, shape, occ, base)
+            elif child == compute and not hold:
+                _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, child, loop_dim, loop_bound,
+                           stride, idx, n_u, grow, tc, te, m, shape)
+                served = steps * separate * _set_size(n_axes[t], tc, te, m, shape, occ, base)
+            else:  # the merged set moves with the loops above the child, as the child's tile does (the MACs'
+                # operands, when held, over every temporal loop)
                 _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, child, loop_dim, loop_bound,
                            stride, idx, n_u, grow, tc, te, m, shape)
                 merged = _set_size(n_axes[t], tc, te, m, shape, occ, base)
-                # The merged set moves with the loops above the child, as the child's tile does.
-                served = separate * _moved_loads(merged, moves_before[child], t, n_axes[t], above, move_axis,
-                                                 move_by, reuse_weight, tc, te, m, shape, occ, base)
+                served = separate * _moved_loads(merged, n_t if child == compute else moves_before[child], t,
+                                                 n_axes[t], above, move_axis, move_by, reuse_weight, tc, te, m, shape,
+                                                 occ, base)
             loads = counts[i, t, FILLS]
             if is_output[t] and inst == 1:  # no fan-out above: every output is distinct here
                 distinct = counts[top, t, TILE]
@@ -555,7 +601,7 @@ def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_le
             np.zeros(n_levels + 1, i64),                 # moves_before: temporal loops above each level
             np.zeros((n_levels + 1, n_dims), i64),       # ext: each dim's range under each level
             np.zeros(max_loops, i64),                    # idx: a loop index set
-            np.zeros(n_dims, i64),                       # grow: per-dim ranges while a set is built
+            np.zeros(n_dims, i64),                       # grow: per-dim ranges while a set is built (per-axis points)
             np.zeros((max_axes, max_terms), i64),        # tc: term steps per axis
             np.zeros((max_axes, max_terms), i64),        # te: term counts per axis
             np.zeros(max_axes, i64),                     # m: terms per axis

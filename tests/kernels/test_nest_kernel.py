@@ -40,14 +40,15 @@ levels:
 # Two fan-outs on both axes, one directly under DRAM and one under the GLB, both reducing partial
 # sums, multicast on or off per fan-out (drawn per example): merged fills and updates at two
 # depths, a top level feeding a fan-out, and mappings whose dims sit in several loops at a level
-# and in spatial loops above and below their temporal ones.
+# and in spatial loops above and below their temporal ones. DRAM blocks of 6 words (not a power
+# of two), the GLB's of 4.
 TWO_FANOUTS_TEXT = """
 name: t2
 counting: {counting}
 technology: {node: 45nm, energy_table: horowitz_45nm}
 operating_point: {voltage: 0.9V, frequency: 1GHz}
 levels:
-  - memory: {name: DRAM, class: dram, size: unlimited, word_bits: 8, width_bits: 64, keeps: [weights, inputs, outputs],
+  - memory: {name: DRAM, class: dram, size: unlimited, word_bits: 8, width_bits: 48, keeps: [weights, inputs, outputs],
              read_bandwidth: 2 words/cycle, write_bandwidth: 1 words/cycle, leakage_power: 1mW}
   - spatial: {name: CL, x: 2, y: 2, multicast: {mc1}, reduction: true}
   - memory: {name: GLB, class: sram, size: 1KiB, word_bits: 8, width_bits: 32, keeps: [weights, inputs, outputs],
@@ -222,3 +223,27 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
         assert got == want, step
         if want[0] == OK:
             assert all((a == b).all() for a, b in zip(shared[:3], fresh[:3]))  # counts, instances, level cycles
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()))
+def test_one_dim_shortcuts_equal_the_point_sets(two_fanout_archs, data, multicast, monkeypatch):
+    """Tiles, merged sets and distinct outputs of tensors whose axes each index one dim are
+    products of loop bounds in the kernel; the same nests through the general point sets (the
+    kernel run as Python with the shortcut off) give the same counts, cycles and energy."""
+    import numpy as np
+    from accelsim.model import nest_kernel as K
+    from accelsim.model.packed import outputs_and_scratch
+    arch = two_fanout_archs[multicast]
+    einsum, mapping = data.draw(any_layer_and_mapping(arch), label="layer and mapping")
+    nest = lower(arch, einsum, mapping)
+    problem = pack_problem(arch, einsum, action_energies(arch))
+    args = (nest.loop_dim, nest.loop_bound, nest.loop_level, nest.loop_spatial, nest.loop_axis, nest.n_loops,
+            np.ascontiguousarray(nest.keeps), *problem.arrays())
+    fast, general = (outputs_and_scratch(problem, max(1, nest.n_loops)) for _ in range(2))
+    want = K.evaluate_nest(*args, *fast)
+    monkeypatch.setattr(K, "_one_dim_axes", lambda axis_nd, t, n_axes: False)
+    got = getattr(K.evaluate_nest, "py_func", K.evaluate_nest)(*args, *general)  # (plain already without JIT)
+    assert got == want
+    if want[0] == OK:
+        assert all((a == b).all() for a, b in zip(general[:3], fast[:3]))
