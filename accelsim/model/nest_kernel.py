@@ -24,8 +24,12 @@ Point sets are built per dim, not per loop: every loop below a level covers [0, 
 dim, so a tensor axis Σ c_d·x_d is a few (c_d, ext_d) terms; loops left out of a set (a fan-out
 that does not multicast, a temporal loop above a fan-out) add terms of their own. An axis is then
 counted in closed form when it is g · (an interval) or g · (equal blocks at a fixed period), and
-point by point otherwise. tests/kernels/test_nest_kernel.py checks it against the walk
-and the whole kernel against `analyze` on random mappings.
+point by point otherwise. A tensor whose axes each index one dim (outputs, GEMM operands,
+convolution weights) needs no point sets: the strides of a dim's loops are a mixed radix, so any
+set of its loops reaches distinct points and a set's size is the product of their bounds (only the
+axis a reuse step moves is built, for its overlap). Tiles carry over in the scratch from one call
+to the next while their level's dim ranges stay the same. tests/kernels/test_nest_kernel.py checks
+the counts against the walk and the whole kernel against `analyze` on random mappings.
 
 Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scalars only):
   axis_of[t, d]        the axis of tensor t that dim d indexes (−1: none)
@@ -423,7 +427,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
                     for q in range(4):
                         tile_shape[i, t, a, q] = shape[a, q]
                     closed &= shape[a, 3] >= 0
-                regular[i, t] = closed  # (a local: updating the array in the loop cost 2× the whole pass)
+                regular[i, t] = closed
         capacity = level_int[i, CAPACITY]
         if capacity >= 0 and used > capacity:
             return OVER_CAPACITY, 0.0, 0
