@@ -248,21 +248,22 @@ def _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, st
         for k in range(n_t):
             j = temporal[k]
             d = loop_dim[j]
-            a = axis_of[t, d]
-            move = coef[t, d] * stride[j] if a >= 0 else 0
-            move_axis[t, k], move_by[t, k] = (a, move) if move > 0 else (-1, 0)
+            axis, move = axis_of[t, d], 0  # axis: the one axis moved in (k', k] (−1: none yet)
+            if axis >= 0:
+                move = coef[t, d] * stride[j]
+            move_axis[t, k], move_by[t, k] = axis, move
             weight = (loop_bound[j] - 1) * above[k]
-            axis, between = move_axis[t, k], 0  # the one axis moved in (k', k]; Σ of the moves in (k', k)
+            target = 2 * move  # move_k' must equal Σ_{k'<j<k} move_j + 2·move_k
             for k2 in range(k - 1, -1, -1):
-                if move_by[t, k2] == between + 2 * move and (move_by[t, k2] == 0 or axis < 0
-                                                                 or move_axis[t, k2] == axis):
+                by, on = move_by[t, k2], move_axis[t, k2]
+                if by == target and (by == 0 or axis < 0 or on == axis):
                     weight += reuse_weight[t, k2]  # which already sums its class's earlier steps
                     break
-                if move_by[t, k2] > 0:
-                    if axis >= 0 and move_axis[t, k2] != axis:
+                if by > 0:
+                    if axis >= 0 and on != axis:
                         break  # moves on two axes in between: no earlier step matches
-                    axis = move_axis[t, k2]
-                    between += move_by[t, k2]
+                    axis = on
+                    target += by
             reuse_weight[t, k] = weight
     return n_t
 
