@@ -138,23 +138,21 @@ def _occupancy(tc, te, a, m, occ, base):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes, ext, level, loop_dim, loop_bound, stride, extra, n_extra,
-               grow, tc, te, m, shape):
-    """Tensor t's point set, per axis as (step, count) terms in tc/te/m and its shape (see
-    _axis_shape), for a loop set made of every loop below `level` — whose
-    range per dim d is [0, ext[level, d]) — plus the loops extra[:n_extra] (top-down) above them.
-    An extra loop whose stride equals its dim's range so far extends that range (no loop in
-    between was left out); the others stay terms of their own (holes, e.g. a fan-out above a
-    temporal loop on the same dim)."""
-    for d in range(grow.shape[0]):
-        grow[d] = ext[level, d]
-    for a in range(n_axes):
-        m[a] = 0
+def _axis_terms(axis_of, coef, axis_dims, axis_nd, t, a, ext, level, loop_dim, loop_bound, stride, extra, n_extra,
+                grow, tc, te, m, shape):
+    """Axis a of tensor t's point set as (step, count) terms in tc[a]/te[a]/m[a] and its shape
+    (see _axis_shape), for a loop set made of every loop below `level` — whose range per dim d is
+    [0, ext[level, d]) — plus the loops extra[:n_extra] (top-down) above them. An extra loop whose
+    stride equals its dim's range so far extends that range (no loop in between was left out);
+    the others stay terms of their own (holes, e.g. a fan-out above a temporal loop on the same
+    dim)."""
+    for q in range(axis_nd[t, a]):
+        grow[axis_dims[t, a, q]] = ext[level, axis_dims[t, a, q]]
+    m[a] = 0
     for q in range(n_extra - 1, -1, -1):  # inner → outer, so each range grows outward
         j = extra[q]
         d = loop_dim[j]
-        a = axis_of[t, d]
-        if a < 0 or loop_bound[j] == 1:
+        if axis_of[t, d] != a or loop_bound[j] == 1:
             continue
         if stride[j] == grow[d]:
             grow[d] *= loop_bound[j]
@@ -162,14 +160,22 @@ def _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes, ext, level, loop_di
             tc[a, m[a]] = coef[t, d] * stride[j]
             te[a, m[a]] = loop_bound[j]
             m[a] += 1
+    for q in range(axis_nd[t, a]):
+        d = axis_dims[t, a, q]
+        if grow[d] > 1:
+            tc[a, m[a]] = coef[t, d]
+            te[a, m[a]] = grow[d]
+            m[a] += 1
+    _axis_shape(tc, te, a, m[a], shape)
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes, ext, level, loop_dim, loop_bound, stride, extra, n_extra,
+               grow, tc, te, m, shape):
+    """Every axis of tensor t's point set (_axis_terms)."""
     for a in range(n_axes):
-        for q in range(axis_nd[t, a]):
-            d = axis_dims[t, a, q]
-            if grow[d] > 1:
-                tc[a, m[a]] = coef[t, d]
-                te[a, m[a]] = grow[d]
-                m[a] += 1
-        _axis_shape(tc, te, a, m[a], shape)
+        _axis_terms(axis_of, coef, axis_dims, axis_nd, t, a, ext, level, loop_dim, loop_bound, stride, extra, n_extra,
+                    grow, tc, te, m, shape)
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -287,37 +293,35 @@ def _moved_loads(full, n_moves, t, n_axes, above, move_axis, move_by, reuse_weig
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _one_dim_moved(full, n_moves, t, n_axes, level, extra, n_extra, axis_dims, coef, ext, loop_dim, loop_bound, stride,
-                   above, move_axis, move_by, reuse_weight, axis_points, tc, te, m, shape, occ, base):
-    """_moved_loads for a set of a tensor whose axes each index one dim (_one_dim_axes): the loops
-    below `level` and extra[:n_extra], with axis_points[b] points on axis b. Only the moving axis
-    needs its terms (as _set_terms builds them); the others keep their point counts."""
+def _one_dim_points(axis_of, axis_dims, t, n_axes, ext, level, loop_dim, loop_bound, extra, n_extra):
+    """Points of a one-dim-axis tensor's set (_one_dim_axes): the loops below `level` and
+    extra[:n_extra], all distinct, so the product of their bounds on t's dims."""
+    points = 1
+    for a in range(n_axes):
+        points *= ext[level, axis_dims[t, a, 0]]
+    for q in range(n_extra):
+        if axis_of[t, loop_dim[extra[q]]] >= 0:
+            points *= loop_bound[extra[q]]
+    return points
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _one_dim_moved(full, n_moves, t, level, extra, n_extra, axis_of, coef, axis_dims, axis_nd, ext, loop_dim, loop_bound,
+                   stride, above, move_axis, move_by, reuse_weight, grow, tc, te, m, shape, occ, base):
+    """_moved_loads for the set _one_dim_points counted (`full` points): only the moving axis is
+    built, for its overlap; the other axes keep all their points, full / (that axis's points)."""
     if n_moves == 0:
         return full
     last = n_moves - 1
     a = move_axis[t, last]
     kept = full
     if a >= 0:
-        d = axis_dims[t, a, 0]
-        reach, k = ext[level, d], 0
-        for q in range(n_extra - 1, -1, -1):  # inner → outer, so the range grows outward
-            j = extra[q]
-            if loop_dim[j] != d:
-                continue
-            if stride[j] == reach:
-                reach *= loop_bound[j]
-            else:
-                tc[a, k], te[a, k] = coef[t, d] * stride[j], loop_bound[j]
-                k += 1
-        if reach > 1:
-            tc[a, k], te[a, k] = coef[t, d], reach
-            k += 1
-        m[a] = k
-        _axis_shape(tc, te, a, k, shape)
-        kept = _axis_count(tc, te, a, m, shape, move_by[t, last], occ, base)
-        for b in range(n_axes):
-            if b != a:
-                kept *= axis_points[b]
+        _axis_terms(axis_of, coef, axis_dims, axis_nd, t, a, ext, level, loop_dim, loop_bound, stride, extra, n_extra,
+                    grow, tc, te, m, shape)
+        on_axis = 1  # one dim: every combination of its terms is a distinct point
+        for q in range(m[a]):
+            on_axis *= te[a, q]
+        kept = _axis_count(tc, te, a, m, shape, move_by[t, last], occ, base) * (full // on_axis)
     return full * above[n_moves] - reuse_weight[t, last] * kept
 
 
@@ -514,20 +518,13 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
             elif n_u == 0 and child != compute:  # nothing merged on the way: the child's own loads
                 served = separate * counts[child, t, FILLS]
             elif _one_dim_axes(axis_nd, t, n_axes[t]):  # the merged set as a product of loop bounds
-                merged = 1
-                for a in range(n_axes[t]):
-                    d = axis_dims[t, a, 0]
-                    grow[a] = ext[child, d]  # its points on axis a
-                    for q in range(n_u):
-                        if loop_dim[idx[q]] == d:
-                            grow[a] *= loop_bound[idx[q]]
-                    merged *= grow[a]
+                merged = _one_dim_points(axis_of, axis_dims, t, n_axes[t], ext, child, loop_dim, loop_bound, idx, n_u)
                 if child == compute and not hold:
                     served = steps * separate * merged
                 else:  # it moves with the loops above the child, as the child's tile does
-                    n_moves = n_t if child == compute else moves_before[child]
-                    served = separate * _one_dim_moved(merged, n_moves, t, n_axes[t], child, idx, n_u, axis_dims, coef,
-                                                       ext, loop_dim, loop_bound, stride, above, move_axis, move_by,
+                    served = separate * _one_dim_moved(merged, n_t if child == compute else moves_before[child], t,
+                                                       child, idx, n_u, axis_of, coef, axis_dims, axis_nd, ext,
+                                                       loop_dim, loop_bound, stride, above, move_axis, move_by,
                                                        reuse_weight, grow, tc, te, m, shape, occ, base)
             elif child == compute and not hold:
                 _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, child, loop_dim, loop_bound,
@@ -545,12 +542,8 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
             if is_output[t] and inst == 1:  # no fan-out above: every output is distinct here
                 distinct = counts[top, t, TILE]
             elif is_output[t] and _one_dim_axes(axis_nd, t, n_axes[t]):  # the outputs of every temporal step
-                distinct = 1  # of this instance: the loops below and the temporal ones above, all distinct
-                for a in range(n_axes[t]):
-                    distinct *= ext[i, axis_dims[t, a, 0]]
-                for k in range(moves_before[i]):
-                    if axis_of[t, loop_dim[temporal[k]]] >= 0:
-                        distinct *= loop_bound[temporal[k]]
+                distinct = _one_dim_points(axis_of, axis_dims, t, n_axes[t], ext, i, loop_dim, loop_bound, temporal,
+                                           moves_before[i])  # of this instance
             elif is_output[t]:
                 _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
                            temporal, moves_before[i], grow, tc, te, m, shape)
@@ -606,7 +599,7 @@ def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_le
             np.zeros(n_levels + 1, i64),                 # moves_before: temporal loops above each level
             np.zeros((n_levels + 1, n_dims), i64),       # ext: each dim's range under each level
             np.zeros(max_loops, i64),                    # idx: a loop index set
-            np.zeros(n_dims, i64),                       # grow: per-dim ranges while a set is built (per-axis points)
+            np.zeros(n_dims, i64),                       # grow: per-dim ranges while a set is built
             np.zeros((max_axes, max_terms), i64),        # tc: term steps per axis
             np.zeros((max_axes, max_terms), i64),        # te: term counts per axis
             np.zeros(max_axes, i64),                     # m: terms per axis
