@@ -29,6 +29,7 @@ from .constraints import NO_CONSTRAINTS, Constraints
 from .lower import lower
 from .mapping import Mapping, check_mapping
 from .mapspace import Mapspace, build_mapspace, decode
+from .rng import new_rng
 
 HEURISTIC_RANDOM_SHARE = 0.05  # of the budget: uniform samples before the climb
 PATIENCE = 400          # hill-climb moves without gain before a restart
@@ -80,14 +81,14 @@ def _space_arrays(space: Mapspace) -> tuple:
 def search_state(space: Mapspace) -> tuple:
     """The search kernels' work arrays (see search_kernels): a candidate point and the current one
     (fac, perm, keeps each), the current score, the candidate's, the last move's undo record
-    (kind, dim | level | bit, slot | position, slot | position, prime), and the exhaustive
-    search's odometer and per-level orders."""
+    (kind, dim | level | bit, slot | position, slot | position, prime), the exhaustive
+    search's odometer and per-level orders, and the random state (mapping/rng.py)."""
     n_slots, n_dims = space.n_slots, len(space.dims)
     n_mem = space.tail.shape[0]
     point = lambda: (np.ones((n_slots, n_dims), np.int64), np.zeros((n_mem, n_dims), np.int64),  # noqa: E731
                      np.zeros_like(space.keep_base))
     return (*point(), *point(), np.full(4, np.inf), np.zeros(4), np.zeros(5, np.int64), np.zeros(n_dims, np.int64),
-            np.zeros((n_mem, n_dims), np.int64), np.zeros(n_mem, np.int64), np.ones(n_mem, np.int64))
+            np.zeros((n_mem, n_dims), np.int64), np.zeros(n_mem, np.int64), np.ones(n_mem, np.int64), new_rng())
 
 
 def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,

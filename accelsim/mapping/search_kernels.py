@@ -6,7 +6,12 @@ scores, each a·log(energy) + b·log(cycles). `space` and `problem` are the tupl
 mapping/mapper.py; `state` holds the kernels' work arrays (mapper.search_state allocates them:
 the kernels allocate nothing and run without Numba's runtime, so passing arrays costs no
 reference counting); `stats` counts EVALS (calls to the model), FEASIBLE, UNFIT (pruned before
-evaluation: a fan-out axis over-full) and IMPROVED.
+evaluation: a fan-out axis over-full) and IMPROVED. Random numbers come from mapping/rng.py, its
+state the last array of `state`, seeded by each search.
+
+The evaluation (_score, with evaluate_nest), the moves and the samples are inlined into each
+search loop (forceinline): a call passes every array as its exploded fields — evaluate_nest takes
+about fifty — and passing them cost a fifth of an evaluation.
 """
 from __future__ import annotations
 
@@ -14,17 +19,12 @@ import numpy as np
 from numba import njit
 
 from ..model.nest_kernel import OK, evaluate_nest
+from .rng import draw, seed_rng, uniform
 
 EVALS, FEASIBLE, UNFIT, IMPROVED = 0, 1, 2, 3
 FACTOR, SWAP, FLIP = 1, 2, 3  # hill-climb move kinds
 TEMPORAL = -1
 INF = np.inf
-
-
-@njit(cache=True, _nrt=False)
-def _draw(n):
-    """A uniform integer in [0, n) from one double (Numba's randint rejects bits: slower)."""
-    return min(int(np.random.random() * n), n - 1)
 
 
 @njit(cache=True, _nrt=False)
@@ -39,7 +39,7 @@ def _fits(fac, slot_axis, slot_size):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis):
     n = 0
     n_dims = fac.shape[1]
@@ -55,7 +55,7 @@ def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loo
     return n
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
     """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible."""
     (slot_level, slot_axis, slot_size, slot_mem) = space[:4]
@@ -105,9 +105,16 @@ def _keep(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best):
 
 
 @njit(cache=True, _nrt=False)
+def _keep_if_better(fac, perm, keeps, score, best_fac, best_perm, best_keeps, best, stats):
+    if _better(score, best):
+        _keep(fac, perm, keeps, score, best_fac, best_perm, best_keeps, best)
+        stats[IMPROVED] += 1
+
+
+@njit(cache=True, _nrt=False)
 def _reset(space, state):
     """The candidate at the mapspace's base point, the current score unset, the counters at 0."""
-    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix = state
+    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix, rng = state
     base_perm, keep_base = space[8], space[10]
     _copy(base_perm, perm)
     _copy(keep_base, keeps)
@@ -122,7 +129,7 @@ def search_exhaustive(space, problem, weights, work, state, best_fac, best_perm,
     """Every factorization × every order of the levels whose order matters × every bypass."""
     (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
      base_perm, n_free, keep_base, free_bits) = space
-    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix = state
+    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix, rng = state
     _reset(space, state)
     n_slots, n_dims = rows.shape[1], row_start.shape[0] - 1
     n_mem = base_perm.shape[0]
@@ -163,9 +170,8 @@ def search_exhaustive(space, problem, weights, work, state, best_fac, best_perm,
                 for mask in range(1 << n_bits):
                     for b in range(n_bits):
                         keeps[free_bits[b, 0], free_bits[b, 1]] = (mask >> b) & 1 == 0
-                    if _score(fac, perm, keeps, space, problem, weights, work, stats, out) and _better(out, best):
-                        _keep(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best)
-                        stats[IMPROVED] += 1
+                    if _score(fac, perm, keeps, space, problem, weights, work, stats, out):
+                        _keep_if_better(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best, stats)
         d = 0  # odometer over each dim's factorizations
         while d < n_dims:
             choice[d] += 1
@@ -195,17 +201,17 @@ def _nth_permutation(items, row, n, index, dest):
 
 
 @njit(cache=True, _nrt=False)
-def _random_factors(space, fac):
+def _random_factors(space, fac, rng):
     """A uniform factorization per dim (plain loops, not slices: this runs once per sample)."""
     rows, row_start = space[4], space[5]
     for d in range(row_start.shape[0] - 1):
-        row = row_start[d] + _draw(row_start[d + 1] - row_start[d])
+        row = row_start[d] + draw(rng, row_start[d + 1] - row_start[d])
         for s in range(fac.shape[0]):
             fac[s, d] = rows[row, s]
 
 
 @njit(cache=True, _nrt=False)
-def _random_orders_and_bypass(space, perm, keeps):
+def _random_orders_and_bypass(space, perm, keeps, rng):
     """A uniform free order per level and each bypass bit."""
     (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
      base_perm, n_free, keep_base, free_bits) = space
@@ -214,24 +220,24 @@ def _random_orders_and_bypass(space, perm, keeps):
             perm[mi, q] = base_perm[mi, q]
         if order_matters[mi]:
             for q in range(n_free[mi] - 1, 0, -1):  # Fisher–Yates over the free part
-                k = _draw(q + 1)
+                k = draw(rng, q + 1)
                 perm[mi, q], perm[mi, k] = perm[mi, k], perm[mi, q]
     for level in range(keeps.shape[0]):
         for t in range(keeps.shape[1]):
             keeps[level, t] = keep_base[level, t]
     for b in range(free_bits.shape[0]):
-        keeps[free_bits[b, 0], free_bits[b, 1]] = np.random.random() < 0.5
+        keeps[free_bits[b, 0], free_bits[b, 1]] = uniform(rng) < 0.5
 
 
-@njit(cache=True, _nrt=False)
-def _sample(space, problem, weights, work, stats, fac, perm, keeps, out, into_fac, into_perm, into_keeps, into):
+@njit(cache=True, _nrt=False, forceinline=True)
+def _sample(space, problem, weights, work, stats, fac, perm, keeps, out, into_fac, into_perm, into_keeps, into, rng):
     """Draw one uniform point (the factors first: most draws over-fill a fan-out, and those need
     no orders); evaluate it if its fan-outs fit; keep it in `into` if better."""
-    _random_factors(space, fac)
+    _random_factors(space, fac, rng)
     if not _fits(fac, space[1], space[2]):
         stats[UNFIT] += 1
         return False
-    _random_orders_and_bypass(space, perm, keeps)
+    _random_orders_and_bypass(space, perm, keeps, rng)
     if _score(fac, perm, keeps, space, problem, weights, work, stats, out) and _better(out, into):
         _keep(fac, perm, keeps, out, into_fac, into_perm, into_keeps, into)
         return True
@@ -241,21 +247,22 @@ def _sample(space, problem, weights, work, stats, fac, perm, keeps, out, into_fa
 @njit(cache=True, _nrt=False)
 def search_random(space, problem, weights, work, state, n_evals, seed, best_fac, best_perm, best_keeps, best, stats):
     """Uniform samples: a factorization per dim, a free order per level, each bypass bit."""
-    np.random.seed(seed)
-    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix = state
+    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix, rng = state
+    seed_rng(rng, seed)
     _reset(space, state)
     start = stats[EVALS]
     tries = 0
     while stats[EVALS] - start < n_evals and tries < 50 * n_evals:
         tries += 1
-        if _sample(space, problem, weights, work, stats, fac, perm, keeps, out, best_fac, best_perm, best_keeps, best):
+        if _sample(space, problem, weights, work, stats, fac, perm, keeps, out, best_fac, best_perm, best_keeps, best,
+                   rng):
             stats[IMPROVED] += 1
 
 
 @njit(cache=True, _nrt=False)
-def _pick(count):
+def _pick(rng, count):
     """Reservoir sampling: take the count-th candidate with probability 1/count."""
-    return _draw(count) == 0
+    return draw(rng, count) == 0
 
 
 @njit(cache=True, _nrt=False)
@@ -279,8 +286,8 @@ def _nth_active(fac, perm, mi, s, n_free, nth):
     return -1
 
 
-@njit(cache=True, _nrt=False)
-def _move(space, fixed, allowed, fac, perm, keeps, undo):
+@njit(cache=True, _nrt=False, forceinline=True)
+def _move(space, fixed, allowed, fac, perm, keeps, undo, rng):
     """Apply one random neighbour in place and record in undo how to revert it: a prime factor
     of one dim moves to another slot (60 %), two active loops of one level swap (25 %), or one
     bypass bit flips. The kind (and for a factor move the dim) is drawn first, then the move
@@ -288,14 +295,14 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo):
     (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
      base_perm, n_free, keep_base, free_bits) = space
     n_slots, n_dims = fac.shape
-    kind = np.random.random()
+    kind = uniform(rng)
     if kind < 0.6:
-        d = _draw(n_dims)
+        d = draw(rng, n_dims)
         s1, count = -1, 0
         for s in range(n_slots):
             if fac[s, d] > 1 and fixed[s, d] == 0:
                 count += 1
-                if _pick(count):
+                if _pick(rng, count):
                     s1 = s
         if s1 < 0:
             return False
@@ -306,7 +313,7 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo):
         while f > 1:
             if f % p == 0:
                 primes += 1
-                if _pick(primes):
+                if _pick(rng, primes):
                     chosen = p
                 while f % p == 0:
                     f //= p
@@ -322,7 +329,7 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo):
                 if used > slot_size[s]:
                     continue
             count += 1
-            if _pick(count):
+            if _pick(rng, count):
                 s2 = s
         if s2 < 0:
             return False
@@ -336,20 +343,20 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo):
             if order_matters[candidate] and _n_active(fac, perm, candidate, mem_slot[candidate],
                                                       n_free[candidate]) >= 2:
                 count += 1
-                if _pick(count):
+                if _pick(rng, count):
                     mi = candidate
         if mi < 0:
             return False
         s = mem_slot[mi]
         n_active = _n_active(fac, perm, mi, s, n_free[mi])
-        a = _draw(n_active)
-        b = _draw(n_active - 1)
+        a = draw(rng, n_active)
+        b = draw(rng, n_active - 1)
         b += b >= a  # a different one
         a, b = _nth_active(fac, perm, mi, s, n_free[mi], a), _nth_active(fac, perm, mi, s, n_free[mi], b)
         perm[mi, a], perm[mi, b] = perm[mi, b], perm[mi, a]
         undo[0], undo[1], undo[2], undo[3] = SWAP, mi, a, b
         return True
-    b = _draw(free_bits.shape[0])
+    b = draw(rng, free_bits.shape[0])
     keeps[free_bits[b, 0], free_bits[b, 1]] = not keeps[free_bits[b, 0], free_bits[b, 1]]
     undo[0], undo[1] = FLIP, b
     return True
@@ -379,50 +386,53 @@ def search_hill_climb(space, fixed, allowed, problem, weights, work, state, n_ev
     from the best point so far kicked by `kick` random moves (iterated local search), and every
     `fresh_every`-th restart (≥ 1; the first, and any while nothing feasible is known) from the
     best of `restart_samples` random samples. A restart that finds nothing feasible still counts."""
-    np.random.seed(seed)
-    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix = state
+    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix, rng = state
+    seed_rng(rng, seed)
     _reset(space, state)
     start = stats[EVALS]
     stale = patience
     restarts = 0
+    kicked = False  # cur holds the best point kicked, not evaluated yet
     guard = 0
     while stats[EVALS] - start < n_evals and guard < 100 * n_evals:
         guard += 1
-        if stale >= patience:
-            if restarts % fresh_every == 0 or best[0] == INF:  # from fresh samples
+        if stale >= patience and not kicked:
+            fresh = restarts % fresh_every == 0 or best[0] == INF
+            restarts += 1
+            if fresh:  # from the best of fresh samples
                 for q in range(4):
                     cur[q] = INF
                 restart_start = stats[EVALS]
                 for _ in range(restart_samples * 20):
                     _sample(space, problem, weights, work, stats, fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps,
-                            cur)
+                            cur, rng)
                     if (stats[EVALS] - restart_start >= restart_samples and cur[0] < INF) \
                             or stats[EVALS] - start >= n_evals:  # the budget holds restarts too
                         break
-            else:  # from the best, kicked
+                if cur[0] == INF or stats[EVALS] - start >= n_evals:
+                    continue
+                stale = 0
+                _keep_if_better(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best, stats)
+            else:  # from the best, kicked: evaluated below, as a move is (one copy of the inlined model)
                 _keep(best_fac, best_perm, best_keeps, best, cur_fac, cur_perm, cur_keeps, cur)
                 for _ in range(kick):
-                    _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo)
-                if not _score(cur_fac, cur_perm, cur_keeps, space, problem, weights, work, stats, cur):
-                    cur[0] = INF
-            restarts += 1
-            if cur[0] == INF or stats[EVALS] - start >= n_evals:
+                    _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, rng)
+                kicked = True
+        if not kicked and not _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, rng):
+            continue
+        feasible = _score(cur_fac, cur_perm, cur_keeps, space, problem, weights, work, stats, out)
+        if kicked:  # the climb starts there if it fits, else the next round restarts again
+            kicked = False
+            if not feasible:
                 continue
             stale = 0
-            if _better(cur, best):
-                _keep(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best)
-                stats[IMPROVED] += 1
-        if not _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo):
-            continue
-        stale += 1
-        if not _score(cur_fac, cur_perm, cur_keeps, space, problem, weights, work, stats, out) or _better(cur, out):
-            _undo(space, cur_fac, cur_perm, cur_keeps, undo)
-            continue
-        # No worse: stay there (plateaus are crossed).
-        if _better(out, cur):
-            stale = 0
+        else:
+            stale += 1
+            if not feasible or _better(cur, out):
+                _undo(space, cur_fac, cur_perm, cur_keeps, undo)
+                continue
+            if _better(out, cur):  # no worse: stay there (plateaus are crossed)
+                stale = 0
         for q in range(4):
             cur[q] = out[q]
-        if _better(cur, best):
-            _keep(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best)
-            stats[IMPROVED] += 1
+        _keep_if_better(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best, stats)

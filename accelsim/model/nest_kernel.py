@@ -58,8 +58,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# The small helpers are inlined by LLVM (forceinline): a call passes every array as its exploded
-# fields, which cost more than the helpers' work (≈20 % of an evaluation).
+# The helpers are inlined by LLVM (forceinline): a call passes every array as its exploded fields,
+# which cost more than the helpers' work (≈20 % of an evaluation). evaluate_nest itself is inlined
+# into the search kernels (mapping/search_kernels.py) for the same reason.
 
 KIND, CAPACITY, BLOCK, CLUSTER, HW_INSTANCES, CLUSTER_R, CLUSTER_AXES = 0, 1, 2, 3, 4, 5, 6
 READ_BW, WRITE_BW, E_READ, E_WRITE, E_UPDATE, LEAK = 0, 1, 2, 3, 4, 5
@@ -229,7 +230,7 @@ def _one_dim_axes(axis_nd, t, n_axes):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, stride, n, temporal, above,
                    move_axis, move_by, reuse_weight):
     """The closed form's reuse terms for every level at once, over the temporal loops in order
@@ -334,7 +335,7 @@ def _accesses(words, block, shift):
     return (words + block - 1) // block
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, keeps,
                   axis_of, coef, axis_dims, axis_nd, n_axes, is_output, level_int, cluster_axes, level_float, merges,
                   e_factor, mac_energy_pj, held_by_dim, output_ignores, energy_per_cycle_pj, timeloop_counting,

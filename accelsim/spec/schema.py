@@ -331,7 +331,8 @@ class MapperSettingsSpec(Strict):
         "else random sampling followed by hill climbing")
     evaluations: int = Field(300_000, ge=1, description="evaluation budget per layer of a heuristic search")
     exhaustive_limit: int = Field(5_000_000, ge=1, description="largest mapspace auto searches exhaustively")
-    seed: int = Field(0, description="random seed: the same seed gives the same mapping")
+    seed: int = Field(0, ge=0, lt=2**62, description="random seed (0 ≤ seed < 2^62): the same seed gives the same "
+                      "mapping")
 
 
 class ConstraintsSpec(Strict):

@@ -197,6 +197,7 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     from accelsim.mapping import mapper, search_kernels as S
     from accelsim.mapping.constraints import NO_CONSTRAINTS
     from accelsim.mapping.mapspace import build_mapspace
+    from accelsim.mapping.rng import seed_rng, uniform
     from accelsim.model.nest_kernel import evaluate_nest
     from accelsim.model.packed import outputs_and_scratch
     arch = two_fanout_archs[(True, False)]
@@ -204,15 +205,15 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     space = build_mapspace(arch, einsum, NO_CONSTRAINTS)
     problem = pack_problem(arch, einsum, action_energies(arch))
     arrays, state = mapper._space_arrays(space), mapper.search_state(space)
-    fac, perm, keeps, undo = state[0], state[1], state[2], state[8]
+    fac, perm, keeps, undo, rng = state[0], state[1], state[2], state[8], state[-1]
     max_loops = space.n_slots * len(space.dims)
     loops = tuple(np.zeros(max_loops, t) for t in (np.int64, np.int64, np.int64, np.bool_, np.int64))
     shared = outputs_and_scratch(problem, max_loops)
-    np.random.seed(seed)
-    S._random_factors(arrays, fac)
-    S._random_orders_and_bypass(arrays, perm, keeps)
+    seed_rng(rng, seed)
+    S._random_factors(arrays, fac, rng)
+    S._random_orders_and_bypass(arrays, perm, keeps, rng)
     for step in range(200):
-        if S._move(arrays, space.fixed, space.allowed, fac, perm, keeps, undo) and np.random.random() < 0.5:
+        if S._move(arrays, space.fixed, space.allowed, fac, perm, keeps, undo, rng) and uniform(rng) < 0.5:
             S._undo(arrays, fac, perm, keeps, undo)
         if not S._fits(fac, arrays[1], arrays[2]):
             continue

@@ -173,6 +173,10 @@ def test_constraints_file_errors_name_the_level(arch, tmp_path):
     path.write_text("mapper: {objective: speed}\n")
     with pytest.raises(SpecError, match="objective"):
         load_constraints(path, arch)
+    path.write_text("mapper: {seed: -1}\n")
+    with pytest.raises(SpecError, match="seed") as info:
+        load_constraints(path, arch)
+    assert "greater than or equal to 0" in info.value.render()
 
 
 def test_search_from_the_cli_saves_a_mapping_that_reloads_to_the_same_result(tmp_path):
