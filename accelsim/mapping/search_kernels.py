@@ -104,7 +104,7 @@ def _keep(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best):
         best[q] = out[q]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _keep_if_better(fac, perm, keeps, score, best_fac, best_perm, best_keeps, best, stats):
     if _better(score, best):
         _keep(fac, perm, keeps, score, best_fac, best_perm, best_keeps, best)
@@ -392,11 +392,11 @@ def search_hill_climb(space, fixed, allowed, problem, weights, work, state, n_ev
     start = stats[EVALS]
     stale = patience
     restarts = 0
-    kicked = False  # cur holds the best point kicked, not evaluated yet
+    kicked = False  # this round's cur is the best point kicked, not evaluated yet
     guard = 0
     while stats[EVALS] - start < n_evals and guard < 100 * n_evals:
         guard += 1
-        if stale >= patience and not kicked:
+        if stale >= patience:
             fresh = restarts % fresh_every == 0 or best[0] == INF
             restarts += 1
             if fresh:  # from the best of fresh samples
