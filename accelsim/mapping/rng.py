@@ -4,7 +4,8 @@ pseudorandom number generators", OOPSLA 2014), one uint64 of state in an array.
 It is inlined into the kernels: a draw is a few integer operations, where np.random's Mersenne
 Twister is a call per draw, and a hill-climb move draws a dozen numbers. A seed gives the same
 stream on every platform and Numba version. In plain Python (NUMBA_DISABLE_JIT) the wrap-around
-arithmetic is numpy's, which warns of overflow: harmless here, the wrap is the algorithm.
+arithmetic is numpy's, which warns of overflow: harmless here, the wrap is the algorithm (the
+test settings in pyproject.toml silence it).
 """
 from __future__ import annotations
 

@@ -8,8 +8,6 @@ import pytest
 from accelsim.mapping.rng import draw, new_rng, next_u64, seed_rng, uniform
 
 MASK = (1 << 64) - 1
-# The wrap-around is the algorithm; in plain Python (NUMBA_DISABLE_JIT) numpy warns of it.
-pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered")
 
 
 def splitmix64(seed: int, count: int) -> list[int]:
