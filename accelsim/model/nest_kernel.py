@@ -36,8 +36,11 @@ Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scal
   coef[t, d]           its coefficient there
   axis_dims[t, a, :]   the dims axis a of tensor t sums, axis_nd[t, a] of them
   n_axes[t], is_output[t]
+  one_dim[t]           every axis of tensor t indexes one dim: each of its point sets is a product
+                       over its dims of mixed-radix digit sets, its size the product of the loops' bounds
   level_int[l, :]      KIND, CAPACITY (words, -1 unlimited), BLOCK (words per access), CLUSTER
-                       (instances per shared array), HW_INSTANCES, CLUSTER_R and CLUSTER_AXES with
+                       (instances per shared array), HW_INSTANCES, BLOCK_SHIFT (log2 BLOCK if a power
+                       of two, else −1), CLUSTER_R and CLUSTER_AXES with
   cluster_axes[l, q]   the fan-out axes (spatial level, x 0 | y 1) its clusters are counted on:
                        ⌈u_0 / CLUSTER_R⌉ · Π_{q>0} u_q (ir/arch.clusters_used)
   level_float[l, :]    READ_BW, WRITE_BW (words/cycle, 0 unlimited), E_READ, E_WRITE, E_UPDATE (pJ),
@@ -62,7 +65,7 @@ from numba import njit
 # which cost more than the helpers' work (≈20 % of an evaluation). evaluate_nest itself is inlined
 # into the search kernels (mapping/search_kernels.py) for the same reason.
 
-KIND, CAPACITY, BLOCK, CLUSTER, HW_INSTANCES, CLUSTER_R, CLUSTER_AXES = 0, 1, 2, 3, 4, 5, 6
+KIND, CAPACITY, BLOCK, CLUSTER, HW_INSTANCES, CLUSTER_R, CLUSTER_AXES, BLOCK_SHIFT = 0, 1, 2, 3, 4, 5, 6, 7
 READ_BW, WRITE_BW, E_READ, E_WRITE, E_UPDATE, LEAK = 0, 1, 2, 3, 4, 5
 MEMORY, SPATIAL, COMPUTE = 0, 1, 2
 READS, FILLS, UPDATES, TILE = 0, 1, 2, 3
@@ -220,17 +223,6 @@ def _set_size(n_axes, tc, te, m, shape, occ, base):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _one_dim_axes(axis_nd, t, n_axes):
-    """Does every axis of tensor t index one dim? Then each of its point sets is a product over
-    its dims of mixed-radix digit sets (the loops a set takes on that dim, at their strides): its
-    size the product of their bounds, a tile's axis the interval [0, ext)."""
-    for a in range(n_axes):
-        if axis_nd[t, a] != 1:
-            return False
-    return True
-
-
-@njit(cache=True, _nrt=False, forceinline=True)
 def _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, stride, n, temporal, above,
                    move_axis, move_by, reuse_weight):
     """The closed form's reuse terms for every level at once, over the temporal loops in order
@@ -295,7 +287,7 @@ def _moved_loads(full, n_moves, t, n_axes, above, move_axis, move_by, reuse_weig
 
 @njit(cache=True, _nrt=False, forceinline=True)
 def _one_dim_points(axis_of, axis_dims, t, n_axes, ext, level, loop_dim, loop_bound, extra, n_extra):
-    """Points of a one-dim-axis tensor's set (_one_dim_axes): the loops below `level` and
+    """Points of a one-dim-axis tensor's set (one_dim): the loops below `level` and
     extra[:n_extra], all distinct, so the product of their bounds on t's dims."""
     points = 1
     for a in range(n_axes):
@@ -337,7 +329,7 @@ def _accesses(words, block, shift):
 
 @njit(cache=True, _nrt=False, forceinline=True)
 def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, keeps,
-                  axis_of, coef, axis_dims, axis_nd, n_axes, is_output, level_int, cluster_axes, level_float, merges,
+                  axis_of, coef, axis_dims, axis_nd, n_axes, is_output, one_dim, level_int, cluster_axes, level_float, merges,
                   e_factor, mac_energy_pj, held_by_dim, output_ignores, energy_per_cycle_pj, timeloop_counting,
                   counts, instances, level_cycles,
                   scratch):
@@ -410,7 +402,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
             if keeps[i, t] and memo_tile[i, t] >= 0:
                 counts[i, t, TILE] = memo_tile[i, t]
                 used += memo_tile[i, t]
-            elif keeps[i, t] and _one_dim_axes(axis_nd, t, n_axes[t]):  # intervals: no terms to build
+            elif keeps[i, t] and one_dim[t]:  # intervals: no terms to build
                 tile = 1
                 for a in range(n_axes[t]):
                     d = axis_dims[t, a, 0]
@@ -488,12 +480,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
         read_words = 0
         write_words = 0
         level_energy = 0.0
-        block = level_int[i, BLOCK]
-        shift = 0  # log2(block) if a power of two, else −1 (see _accesses)
-        while (1 << shift) < block:
-            shift += 1
-        if (1 << shift) != block:
-            shift = -1
+        block, shift = level_int[i, BLOCK], level_int[i, BLOCK_SHIFT]
         for t in range(n_tensors):
             if not keeps[i, t]:
                 continue
@@ -518,7 +505,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
                 served = steps * separate
             elif n_u == 0 and child != compute:  # nothing merged on the way: the child's own loads
                 served = separate * counts[child, t, FILLS]
-            elif _one_dim_axes(axis_nd, t, n_axes[t]):  # the merged set as a product of loop bounds
+            elif one_dim[t]:  # the merged set as a product of loop bounds
                 merged = _one_dim_points(axis_of, axis_dims, t, n_axes[t], ext, child, loop_dim, loop_bound, idx, n_u)
                 if child == compute and not hold:
                     served = steps * separate * merged
@@ -542,7 +529,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
             loads = counts[i, t, FILLS]
             if is_output[t] and inst == 1:  # no fan-out above: every output is distinct here
                 distinct = counts[top, t, TILE]
-            elif is_output[t] and _one_dim_axes(axis_nd, t, n_axes[t]):  # the outputs of every temporal step
+            elif is_output[t] and one_dim[t]:  # the outputs of every temporal step
                 distinct = _one_dim_points(axis_of, axis_dims, t, n_axes[t], ext, i, loop_dim, loop_bound, temporal,
                                            moves_before[i])  # of this instance
             elif is_output[t]:
@@ -614,5 +601,5 @@ def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_le
             np.zeros((n_tensors, max_loops), i64),       # reuse_weight
             np.zeros((n_levels, n_tensors, max_axes, 4), i64),  # tile_shape: each tile's axis shapes
             np.zeros((n_levels, n_tensors), np.bool_),   # regular: all of a tile's axes in closed form
-            np.full((n_levels + 1, n_dims), -1, i64),    # memo_ext: the ext row tile_shape/memo_tile were built for
+            np.full((n_levels, n_dims), -1, i64),        # memo_ext: the ext row tile_shape/memo_tile were built for
             np.full((n_levels, n_tensors), -1, i64))     # memo_tile: that tile's points (−1: not built)

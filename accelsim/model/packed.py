@@ -32,7 +32,8 @@ class PackedProblem:
     axis_nd: np.ndarray       # [tensor, axis] int64: how many
     n_axes: np.ndarray        # [tensor] int64
     is_output: np.ndarray     # [tensor] bool
-    level_int: np.ndarray     # [level, KIND|CAPACITY|BLOCK|CLUSTER|HW_INSTANCES|CLUSTER_R|CLUSTER_AXES] int64
+    one_dim: np.ndarray       # [tensor] bool: every axis indexes one dim (nest_kernel's product shortcut)
+    level_int: np.ndarray     # [level, KIND|CAPACITY|BLOCK|CLUSTER|HW_INSTANCES|CLUSTER_R|CLUSTER_AXES|BLOCK_SHIFT]
     cluster_axes: np.ndarray  # [level, q, 0:2] (spatial level, x 0 | y 1) of the fan-out axes clusters count on
     level_float: np.ndarray   # [level, READ_BW|WRITE_BW|E_READ|E_WRITE|E_UPDATE|LEAK] float64
     merges: np.ndarray        # [level, tensor, dim] bool: a fan-out loop there merges the tensor
@@ -50,8 +51,8 @@ class PackedProblem:
 
     def arrays(self) -> tuple:
         """The problem arguments of evaluate_nest, in order."""
-        return (self.axis_of, self.coef, self.axis_dims, self.axis_nd, self.n_axes, self.is_output, self.level_int,
-                self.cluster_axes, self.level_float, self.merges, self.e_factor, self.mac_energy_pj, self.held_by_dim,
+        return (self.axis_of, self.coef, self.axis_dims, self.axis_nd, self.n_axes, self.is_output, self.one_dim,
+                self.level_int, self.cluster_axes, self.level_float, self.merges, self.e_factor, self.mac_energy_pj, self.held_by_dim,
                 self.output_ignores, self.energy_per_cycle_pj, self.timeloop_counting)
 
 
@@ -77,7 +78,7 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies, density: 
             axis_nd[ti, a] = len(axis)
             span = max(span, 1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis))
     n_levels = len(arch.levels)
-    level_int = np.zeros((n_levels, 7), dtype=np.int64)
+    level_int = np.zeros((n_levels, 8), dtype=np.int64)
     cluster_axes = np.zeros((n_levels, 2 * n_levels, 2), dtype=np.int64)
     level_float = np.zeros((n_levels, 6), dtype=np.float64)
     merging = np.zeros((n_levels, len(roles), len(dims)), dtype=np.bool_)
@@ -87,6 +88,8 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies, density: 
             cap = level.capacity_words
             level_int[i, :K.CLUSTER_R] = (K.MEMORY, -1 if cap is None else cap, level.block_words, level.cluster,
                                           level.instances)
+            block = level.block_words  # accesses by a shift when a power of two (nest_kernel._accesses)
+            level_int[i, K.BLOCK_SHIFT] = block.bit_length() - 1 if block & (block - 1) == 0 else -1
             if level.cluster > 1:  # the fan-out axes its clusters are counted on (ir/arch.clusters_used)
                 axes, level_int[i, K.CLUSTER_R] = cluster_span(arch.levels, i)
                 level_int[i, K.CLUSTER_AXES] = len(axes)
@@ -113,7 +116,9 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies, density: 
         pj * instances[name] for name, pj in pj_per_cycle.items() if name not in per_utilized)
     return PackedProblem(dims, roles, axis_of, coef, axis_dims, axis_nd,
                          np.array([len(t.axes) for t in tensors], dtype=np.int64),
-                         np.array([r == "outputs" for r in roles], dtype=np.bool_), level_int, cluster_axes, level_float,
+                         np.array([r == "outputs" for r in roles], dtype=np.bool_),
+                         np.array([all(len(axis) == 1 for axis in t.axes) for t in tensors], dtype=np.bool_),
+                         level_int, cluster_axes, level_float,
                          merging, e_factor, einsum.macs * energies.mac_pj * mac_activity_table(arch, density),
                          np.array([HELD.index(held_by(einsum, d)) for d in dims], dtype=np.int64),
                          np.array([not einsum.relevant("outputs", d) for d in dims], dtype=np.bool_), per_cycle,

@@ -228,10 +228,11 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()))
-def test_one_dim_shortcuts_equal_the_point_sets(two_fanout_archs, data, multicast, monkeypatch):
+def test_one_dim_shortcuts_equal_the_point_sets(two_fanout_archs, data, multicast):
     """Tiles, merged sets and distinct outputs of tensors whose axes each index one dim are
     products of loop bounds in the kernel; the same nests through the general point sets (the
-    kernel run as Python with the shortcut off) give the same counts, cycles and energy."""
+    problem's one_dim flags off) give the same counts, cycles and energy."""
+    from dataclasses import replace
     import numpy as np
     from accelsim.model import nest_kernel as K
     from accelsim.model.packed import outputs_and_scratch
@@ -239,12 +240,13 @@ def test_one_dim_shortcuts_equal_the_point_sets(two_fanout_archs, data, multicas
     einsum, mapping = data.draw(any_layer_and_mapping(arch), label="layer and mapping")
     nest = lower(arch, einsum, mapping)
     problem = pack_problem(arch, einsum, action_energies(arch))
-    args = (nest.loop_dim, nest.loop_bound, nest.loop_level, nest.loop_spatial, nest.loop_axis, nest.n_loops,
-            np.ascontiguousarray(nest.keeps), *problem.arrays())
+    assert problem.one_dim.any()  # the shortcut is taken (the outputs at least)
+    nest_args = (nest.loop_dim, nest.loop_bound, nest.loop_level, nest.loop_spatial, nest.loop_axis, nest.n_loops,
+                 np.ascontiguousarray(nest.keeps))
     fast, general = (outputs_and_scratch(problem, max(1, nest.n_loops)) for _ in range(2))
-    want = K.evaluate_nest(*args, *fast)
-    monkeypatch.setattr(K, "_one_dim_axes", lambda axis_nd, t, n_axes: False)
-    got = getattr(K.evaluate_nest, "py_func", K.evaluate_nest)(*args, *general)  # (plain already without JIT)
+    want = K.evaluate_nest(*nest_args, *problem.arrays(), *fast)
+    no_shortcut = replace(problem, one_dim=np.zeros_like(problem.one_dim))
+    got = K.evaluate_nest(*nest_args, *no_shortcut.arrays(), *general)
     assert got == want
     if want[0] == OK:
         assert all((a == b).all() for a, b in zip(general[:3], fast[:3]))
