@@ -23,6 +23,7 @@ from ..errors import AccelsimBug, MappingError
 from ..ir.arch import Arch
 from ..ir.einsum import Einsum
 from ..ir.workload import DENSE, Density
+from ..model.nest_kernel import INDEX, nest_loops
 from ..model.packed import evaluate_packed, outputs_and_scratch, pack_problem
 from . import search_kernels as S
 from .constraints import NO_CONSTRAINTS, Constraints
@@ -65,7 +66,7 @@ def _space_arrays(space: Mapspace) -> tuple:
     for s in range(space.n_slots):
         if space.slot_mem[s] >= 0:
             mem_slot[space.slot_mem[s]] = s
-    base_perm = np.zeros((n_mem, n_dims), dtype=np.int64)
+    base_perm = np.zeros((n_mem, n_dims), dtype=INDEX)
     n_free = np.zeros(n_mem, dtype=np.int64)
     for mi in range(n_mem):
         tail = list(space.tail[mi, :space.n_tail[mi]])
@@ -85,10 +86,10 @@ def search_state(space: Mapspace) -> tuple:
     search's odometer and per-level orders, and the random state (mapping/rng.py)."""
     n_slots, n_dims = space.n_slots, len(space.dims)
     n_mem = space.tail.shape[0]
-    point = lambda: (np.ones((n_slots, n_dims), np.int64), np.zeros((n_mem, n_dims), np.int64),  # noqa: E731
+    point = lambda: (np.ones((n_slots, n_dims), np.int64), np.zeros((n_mem, n_dims), INDEX),  # noqa: E731
                      np.zeros_like(space.keep_base))
     return (*point(), *point(), np.full(4, np.inf), np.zeros(4), np.zeros(5, np.int64), np.zeros(n_dims, np.int64),
-            np.zeros((n_mem, n_dims), np.int64), np.zeros(n_mem, np.int64), np.ones(n_mem, np.int64), new_rng())
+            np.zeros((n_mem, n_dims), INDEX), np.zeros(n_mem, np.int64), np.ones(n_mem, np.int64), new_rng())
 
 
 def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
@@ -103,8 +104,7 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     if algorithm == "auto":
         algorithm = "exhaustive" if size <= settings.exhaustive_limit else "heuristic"
     max_loops = space.n_slots * len(space.dims)
-    loops = tuple(np.zeros(max_loops, dtype) for dtype in (np.int64, np.int64, np.int64, np.bool_, np.int64))
-    work = loops + outputs_and_scratch(problem, max_loops)  # loop arrays, then evaluate_nest's outputs
+    work = nest_loops(max_loops) + outputs_and_scratch(problem, max_loops)  # loop arrays, then evaluate_nest's outputs
     arrays = _space_arrays(space)
     state = search_state(space)
     weights = np.array(settings.objective.weights, dtype=np.float64)

@@ -54,7 +54,15 @@ Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scal
   mac_energy_pj[h, f]  the layer's MAC energy when operand h is held and f products reduce in space
   held_by_dim[d], output_ignores[d]   what a loop on d holds (innermost temporal), reduces (spatial)
   Nest: loop_dim, loop_bound, loop_level, loop_spatial, loop_axis (first n entries, top-down),
-  keeps[l, t].
+  keeps[l, t] (nest_loops allocates them, packed.nest_args converts a LoweredNest).
+
+Arrays whose entries index other arrays (dims, levels, loops: loop_dim, loop_level, axis_dims and
+the scratch's loop sets, and the mapper's loop orders) are INDEX, unsigned: Numba adds a
+negative-index wraparound to every subscript by a signed value it cannot prove ≥ 0, and omits it
+for unsigned ones (numba PR #929). The wraparound cost ≈10 % of a mapper evaluation. Sentinel
+(−1) arrays and counts stay int64; arithmetic on an INDEX value gives int64 under Numba, but
+NumPy keeps uint32 against a Python int (the NUMBA_DISABLE_JIT runs), so INDEX values are only
+subscripts, copied or compared.
 """
 from __future__ import annotations
 
@@ -70,6 +78,7 @@ READ_BW, WRITE_BW, E_READ, E_WRITE, E_UPDATE, LEAK = 0, 1, 2, 3, 4, 5
 MEMORY, SPATIAL, COMPUTE = 0, 1, 2
 READS, FILLS, UPDATES, TILE = 0, 1, 2, 3
 OK, OVER_CAPACITY, BROKEN = 0, 1, 2
+INDEX = np.uint32  # dtype of index arrays (see the module docstring)
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -578,15 +587,22 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
     return OK, energy, cycles
 
 
+def nest_loops(max_loops: int) -> tuple:
+    """The nest arrays evaluate_nest reads (loop_dim, loop_bound, loop_level, loop_spatial,
+    loop_axis), for a search's lowering to fill."""
+    return (np.zeros(max_loops, INDEX), np.zeros(max_loops, np.int64), np.zeros(max_loops, INDEX),
+            np.zeros(max_loops, np.bool_), np.zeros(max_loops, np.int64))
+
+
 def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_levels: int, n_tensors: int):
     """Work arrays for evaluate_nest, allocated once per search."""
     i64 = np.int64
     max_terms = max_loops + n_dims  # per axis: a term per dim and per loop left apart
     return (np.zeros(max_loops, i64),                    # stride
-            np.zeros(n_levels + 1, i64),                 # starts: first loop of each level
+            np.zeros(n_levels + 1, INDEX),               # starts: first loop of each level
             np.zeros(n_levels + 1, i64),                 # moves_before: temporal loops above each level
             np.zeros((n_levels + 1, n_dims), i64),       # ext: each dim's range under each level
-            np.zeros(max_loops, i64),                    # idx: a loop index set
+            np.zeros(max_loops, INDEX),                  # idx: a loop index set
             np.zeros(n_dims, i64),                       # grow: per-dim ranges while a set is built
             np.zeros((max_axes, max_terms), i64),        # tc: term steps per axis
             np.zeros((max_axes, max_terms), i64),        # te: term counts per axis
@@ -594,7 +610,7 @@ def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_le
             np.zeros((max_axes, 4), i64),                # shape: (g, L, P, n) per axis (see _axis_shape)
             np.zeros(max_span + 1, np.bool_),            # occ: occupancy of a holed axis
             np.zeros(max_span + 1, np.bool_),            # base: its copy while it grows
-            np.zeros(max_loops, i64),                    # temporal: the temporal loops, outer → inner
+            np.zeros(max_loops, INDEX),                  # temporal: the temporal loops, outer → inner
             np.zeros(max_loops + 1, i64),                # above: Π of the temporal bounds before each
             np.zeros((n_tensors, max_loops), i64),       # move_axis (see _reuse_classes)
             np.zeros((n_tensors, max_loops), i64),       # move_by

@@ -28,7 +28,7 @@ class PackedProblem:
     roles: tuple[str, ...]
     axis_of: np.ndarray       # [tensor, dim] int64: the axis the dim indexes, −1 none
     coef: np.ndarray          # [tensor, dim] int64: its coefficient there
-    axis_dims: np.ndarray     # [tensor, axis, q] int64: the dims each axis sums (−1 pad)
+    axis_dims: np.ndarray     # [tensor, axis, q] nest_kernel.INDEX: the dims each axis sums (axis_nd of them)
     axis_nd: np.ndarray       # [tensor, axis] int64: how many
     n_axes: np.ndarray        # [tensor] int64
     is_output: np.ndarray     # [tensor] bool
@@ -66,7 +66,7 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies, density: 
     axis_of = np.full((len(roles), len(dims)), -1, dtype=np.int64)
     coef = np.zeros((len(roles), len(dims)), dtype=np.int64)
     max_axes = max(len(t.axes) for t in tensors)
-    axis_dims = np.full((len(roles), max_axes, len(dims)), -1, dtype=np.int64)
+    axis_dims = np.zeros((len(roles), max_axes, len(dims)), dtype=K.INDEX)
     axis_nd = np.zeros((len(roles), max_axes), dtype=np.int64)
     span = 1
     for ti, t in enumerate(tensors):
@@ -143,12 +143,16 @@ def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple:
                            len(problem.roles)))
 
 
+def nest_args(nest: LoweredNest) -> tuple:
+    """evaluate_nest's first seven arguments for a lowered nest (index arrays as nest_kernel.INDEX)."""
+    return (nest.loop_dim.astype(K.INDEX), nest.loop_bound, nest.loop_level.astype(K.INDEX), nest.loop_spatial,
+            nest.loop_axis, nest.n_loops, np.ascontiguousarray(nest.keeps))
+
+
 def evaluate_packed(problem: PackedProblem, nest: LoweredNest) -> PackedResult:
     if (nest.loop_bound < 2).any():  # the closed form's reuse steps assume every loop moves
         raise AccelsimBug("evaluate_packed takes a lowered nest, which has no unit loops")
     outputs = outputs_and_scratch(problem, max(1, nest.n_loops))
-    status, energy, cycles = K.evaluate_nest(
-        nest.loop_dim, nest.loop_bound, nest.loop_level, nest.loop_spatial, nest.loop_axis, nest.n_loops,
-        np.ascontiguousarray(nest.keeps), *problem.arrays(), *outputs)
+    status, energy, cycles = K.evaluate_nest(*nest_args(nest), *problem.arrays(), *outputs)
     counts, instances = outputs[0], outputs[1]
     return PackedResult(int(status), float(energy), int(cycles), counts, instances)

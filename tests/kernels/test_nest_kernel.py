@@ -198,7 +198,7 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     from accelsim.mapping.constraints import NO_CONSTRAINTS
     from accelsim.mapping.mapspace import build_mapspace
     from accelsim.mapping.rng import seed_rng, uniform
-    from accelsim.model.nest_kernel import evaluate_nest
+    from accelsim.model.nest_kernel import evaluate_nest, nest_loops
     from accelsim.model.packed import outputs_and_scratch
     arch = two_fanout_archs[(True, False)]
     einsum = draw_small_einsum(data.draw)
@@ -207,7 +207,7 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     arrays, state = mapper._space_arrays(space), mapper.search_state(space)
     fac, perm, keeps, undo, rng = state[0], state[1], state[2], state[8], state[-1]
     max_loops = space.n_slots * len(space.dims)
-    loops = tuple(np.zeros(max_loops, t) for t in (np.int64, np.int64, np.int64, np.bool_, np.int64))
+    loops = nest_loops(max_loops)
     shared = outputs_and_scratch(problem, max_loops)
     seed_rng(rng, seed)
     S._random_factors(arrays, fac, rng)
@@ -235,18 +235,17 @@ def test_one_dim_shortcuts_equal_the_point_sets(two_fanout_archs, data, multicas
     from dataclasses import replace
     import numpy as np
     from accelsim.model import nest_kernel as K
-    from accelsim.model.packed import outputs_and_scratch
+    from accelsim.model.packed import nest_args, outputs_and_scratch
     arch = two_fanout_archs[multicast]
     einsum, mapping = data.draw(any_layer_and_mapping(arch), label="layer and mapping")
     nest = lower(arch, einsum, mapping)
     problem = pack_problem(arch, einsum, action_energies(arch))
     assert problem.one_dim.any()  # the shortcut is taken (the outputs at least)
-    nest_args = (nest.loop_dim, nest.loop_bound, nest.loop_level, nest.loop_spatial, nest.loop_axis, nest.n_loops,
-                 np.ascontiguousarray(nest.keeps))
+    args = nest_args(nest)
     fast, general = (outputs_and_scratch(problem, max(1, nest.n_loops)) for _ in range(2))
-    want = K.evaluate_nest(*nest_args, *problem.arrays(), *fast)
+    want = K.evaluate_nest(*args, *problem.arrays(), *fast)
     no_shortcut = replace(problem, one_dim=np.zeros_like(problem.one_dim))
-    got = K.evaluate_nest(*nest_args, *no_shortcut.arrays(), *general)
+    got = K.evaluate_nest(*args, *no_shortcut.arrays(), *general)
     assert got == want
     if want[0] == OK:
         assert all((a == b).all() for a, b in zip(general[:3], fast[:3]))
