@@ -74,6 +74,7 @@ class Mapspace:
 
 def _factorizations(bound: int, fixed: list[int], allowed: list[bool], sizes: list[int]) -> list[tuple]:
     out = []
+    divisors = [f for f in range(1, bound + 1) if bound % f == 0]  # every factor divides the bound
 
     def rec(s: int, remaining: int, acc: tuple):
         if len(out) > MAX_FACTORIZATIONS:
@@ -89,7 +90,9 @@ def _factorizations(bound: int, fixed: list[int], allowed: list[bool], sizes: li
         if not allowed[s]:
             rec(s + 1, remaining, acc + (1,))
             return
-        for f in range(1, remaining + 1):
+        for f in divisors:
+            if f > remaining:
+                break
             if remaining % f == 0 and (sizes[s] == 0 or f <= sizes[s]):
                 rec(s + 1, remaining // f, acc + (f,))
 
