@@ -29,7 +29,7 @@ class LevelConstraint:
 
 @dataclass(frozen=True)
 class Objective:
-    """Minimize (primary, secondary) lexicographically; each is a·log(energy) + b·log(cycles)."""
+    """Minimize (primary, secondary) lexicographically; each is energy^a · cycles^b."""
 
     weights: tuple = ((1.0, 1.0), (0.0, 0.0))  # ((a1, b1), (a2, b2)); default: edp
     text: str = "edp"
