@@ -56,8 +56,8 @@ Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scal
   Nest: loop_dim, loop_bound, loop_level, loop_spatial, loop_axis (first n entries, top-down),
   keeps[l, t] (nest_loops allocates them, packed.nest_args converts a LoweredNest).
 
-Arrays whose entries index other arrays (dims, levels, loops: loop_dim, loop_level, axis_dims and
-the scratch's loop sets, and the mapper's loop orders) are INDEX, unsigned: Numba adds a
+Arrays whose entries index other arrays (dims, levels, loops: loop_dim, loop_level, axis_dims, the
+scratch's loop sets and level starts, and the mapper's loop orders) are INDEX, unsigned: Numba adds a
 negative-index wraparound to every subscript by a signed value it cannot prove ≥ 0, and omits it
 for unsigned ones (numba PR #929). The wraparound cost ≈10 % of a mapper evaluation. Sentinel
 (−1) arrays and counts stay int64; arithmetic on an INDEX value gives int64 under Numba, but
