@@ -5,8 +5,8 @@ and evaluated by model/nest_kernel.evaluate_nest. The objective is lexicographic
 scores, each ordered as energy^a · cycles^b (_objective). `space` and `problem` are the tuples
 built by mapping/mapper.py; `state` holds the kernels' work arrays (mapper.search_state
 allocates them: the kernels allocate nothing and run without Numba's runtime, so passing arrays
-costs no reference counting); `stats` counts EVALS (calls to the model), FEASIBLE, UNFIT (pruned before
-evaluation: a fan-out axis over-full) and IMPROVED. Random numbers come from mapping/rng.py, its
+costs no reference counting); `stats` counts EVALS (calls to the model), FEASIBLE, UNFIT
+(pruned before evaluation: a fan-out axis over-full) and IMPROVED. Random numbers come from mapping/rng.py, its
 state the last array of `state`, seeded by each search.
 
 The evaluation (_score, with evaluate_nest), the moves and the samples are inlined into each
