@@ -61,8 +61,9 @@ scratch's loop sets and level starts, and the mapper's loop orders) are INDEX, u
 negative-index wraparound to every subscript by a signed value it cannot prove ≥ 0, and omits it
 for unsigned ones (numba PR #929). The wraparound cost ≈10 % of a mapper evaluation. Sentinel
 (−1) arrays and counts stay int64; arithmetic on an INDEX value gives int64 under Numba, but
-NumPy keeps uint32 against a Python int (the NUMBA_DISABLE_JIT runs), so INDEX values are only
-subscripts, copied or compared.
+NumPy keeps uint32 against a Python int (the NUMBA_DISABLE_JIT runs), and a range over INDEX
+bounds counts in uint64 (which unifies with int64 as float64). So INDEX values, and such counters,
+are only subscripts, copied or compared.
 """
 from __future__ import annotations
 
