@@ -104,7 +104,7 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     if algorithm == "auto":
         algorithm = "exhaustive" if size <= settings.exhaustive_limit else "heuristic"
     max_loops = space.n_slots * len(space.dims)
-    work = nest_loops(max_loops) + outputs_and_scratch(problem, max_loops)  # loop arrays, then evaluate_nest's outputs
+    work = nest_loops(max_loops) + outputs_and_scratch(problem, max_loops)  # loops, then evaluate_nest's outputs
     arrays = _space_arrays(space)
     state = search_state(space)
     weights = np.array(settings.objective.weights, dtype=np.float64)

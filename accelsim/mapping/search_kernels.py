@@ -6,8 +6,8 @@ scores, each ordered as energy^a · cycles^b (_objective). `space` and `problem`
 built by mapping/mapper.py; `state` holds the kernels' work arrays (mapper.search_state
 allocates them: the kernels allocate nothing and run without Numba's runtime, so passing arrays
 costs no reference counting); `stats` counts EVALS (calls to the model), FEASIBLE, UNFIT
-(pruned before evaluation: a fan-out axis over-full) and IMPROVED. Random numbers come from mapping/rng.py, its
-state the last array of `state`, seeded by each search.
+(pruned before evaluation: a fan-out axis over-full) and IMPROVED. Random numbers come from
+mapping/rng.py, its state the last array of `state`, seeded by each search.
 
 The evaluation (_score, with evaluate_nest), the moves and the samples are inlined into each
 search loop (forceinline): a call passes every array as its exploded fields — evaluate_nest takes

@@ -56,9 +56,9 @@ Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scal
   Nest: loop_dim, loop_bound, loop_level, loop_spatial, loop_axis (first n entries, top-down),
   keeps[l, t] (nest_loops allocates them, packed.nest_args converts a LoweredNest).
 
-Arrays whose entries index other arrays (dims, levels, loops: loop_dim, loop_level, axis_dims, the
-scratch's loop sets and level starts, and the mapper's loop orders) are INDEX, unsigned: Numba adds a
-negative-index wraparound to every subscript by a signed value it cannot prove ≥ 0, and omits it
+Arrays whose entries index other arrays (dims, levels, loops: loop_dim, loop_level, axis_dims,
+the scratch's loop sets and level starts, and the mapper's loop orders) are INDEX, unsigned: Numba
+adds a negative-index wraparound to every subscript by a signed value it cannot prove ≥ 0, and omits it
 for unsigned ones (numba PR #929). The wraparound cost ≈10 % of a mapper evaluation. Sentinel
 (−1) arrays and counts stay int64; arithmetic on an INDEX value gives int64 under Numba, but
 NumPy keeps uint32 against a Python int (the NUMBA_DISABLE_JIT runs), and a range over INDEX
@@ -309,8 +309,8 @@ def _one_dim_points(axis_of, axis_dims, t, n_axes, ext, level, loop_dim, loop_bo
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _one_dim_moved(full, n_moves, t, level, extra, n_extra, axis_of, coef, axis_dims, axis_nd, ext, loop_dim, loop_bound,
-                   stride, above, move_axis, move_by, reuse_weight, grow, tc, te, m, shape, occ, base):
+def _one_dim_moved(full, n_moves, t, level, extra, n_extra, axis_of, coef, axis_dims, axis_nd, ext, loop_dim,
+                   loop_bound, stride, above, move_axis, move_by, reuse_weight, grow, tc, te, m, shape, occ, base):
     """_moved_loads for the set _one_dim_points counted (`full` points): only the moving axis is
     built, for its overlap; the other axes keep all their points, full / (that axis's points)."""
     if n_moves == 0:
@@ -339,8 +339,8 @@ def _accesses(words, block, shift):
 
 @njit(cache=True, _nrt=False, forceinline=True)
 def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, keeps,
-                  axis_of, coef, axis_dims, axis_nd, n_axes, is_output, one_dim, level_int, cluster_axes, level_float, merges,
-                  e_factor, mac_energy_pj, held_by_dim, output_ignores, energy_per_cycle_pj, timeloop_counting,
+                  axis_of, coef, axis_dims, axis_nd, n_axes, is_output, one_dim, level_int, cluster_axes, level_float,
+                  merges, e_factor, mac_energy_pj, held_by_dim, output_ignores, energy_per_cycle_pj, timeloop_counting,
                   counts, instances, level_cycles,
                   scratch):
     """Counts, cycles and energy of one lowered mapping. Returns (status, energy pJ, cycles).

@@ -52,8 +52,8 @@ class PackedProblem:
     def arrays(self) -> tuple:
         """The problem arguments of evaluate_nest, in order."""
         return (self.axis_of, self.coef, self.axis_dims, self.axis_nd, self.n_axes, self.is_output, self.one_dim,
-                self.level_int, self.cluster_axes, self.level_float, self.merges, self.e_factor, self.mac_energy_pj, self.held_by_dim,
-                self.output_ignores, self.energy_per_cycle_pj, self.timeloop_counting)
+                self.level_int, self.cluster_axes, self.level_float, self.merges, self.e_factor, self.mac_energy_pj,
+                self.held_by_dim, self.output_ignores, self.energy_per_cycle_pj, self.timeloop_counting)
 
 
 def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies, density: Density = DENSE) -> PackedProblem:
