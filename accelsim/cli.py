@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import MappingError, SpecError
-from .options import MODELS, SimOptions
+from .options import SimOptions
 
 EXIT_SPEC_ERROR = 2
 
@@ -91,9 +91,9 @@ def cmd_import(args) -> int:
     """SCALE-Sim config + topology → accelsim files, and SCALE-Sim's per-layer report."""
     import json
 
+    from .files import write_atomic
     from .importers.scalesim import import_scalesim
     from .model.systolic import simulate_systolic
-    from .report.serialize import write_atomic
 
     imported = import_scalesim(args.config, args.topology, args.gemm, args.out)
     rows = []
@@ -121,7 +121,7 @@ def cmd_claims(args) -> int:
     import json
 
     from .claims import evaluate_claims, render_claims
-    from .report.serialize import write_atomic
+    from .files import write_atomic
 
     results = evaluate_claims(args.arch, args.model)
     print(f"claims of {args.arch} ({args.model} model):\n")
@@ -219,6 +219,8 @@ def cmd_info(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="accelsim", description=__doc__)
     parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
+    from .model.performance import PERFORMANCE_MODELS
+    models = PERFORMANCE_MODELS.names()
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="simulate a workload on an architecture")
@@ -230,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--constraints", help="mapper constraints and settings (YAML) for --dataflow search")
     run.add_argument("--seed", type=int, help="mapper random seed (overrides the constraints file's)")
     run.add_argument("--save-mapping", metavar="PATH", help="write every layer's mapping as a mapping file")
-    run.add_argument("--model", default="analytical", choices=MODELS, help="performance model")
+    run.add_argument("--model", default="analytical", choices=models, help="performance model")
     run.add_argument("--scalesim-compat", action="store_true",
                      help="with --model cycle on a systolic array: count as SCALE-Sim v3.0.0 does")
     run.add_argument("--set", action="append", metavar="PATH=VALUE",
@@ -247,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     claims = sub.add_parser("claims", help="evaluate the published figures in an arch's claims: block")
     claims.add_argument("arch", help="architecture YAML with a claims: block")
-    claims.add_argument("--model", default="analytical", choices=MODELS, help="performance model")
+    claims.add_argument("--model", default="analytical", choices=models, help="performance model")
     claims.add_argument("--json", metavar="PATH", help="also write the comparison as JSON")
     claims.add_argument("--strict", action="store_true", help="exit 1 when a claim misses its tolerance")
     claims.set_defaults(func=cmd_claims)

@@ -4,14 +4,22 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+from .counting.conventions import CONVENTIONS
 from .errors import ProblemList, SpecError, did_you_mean
 from .ir.arch import Arch, build_arch
 from .ir.einsum import parse_einsum
 from .ir.expressions import evaluate, names_in
 from .ir.layers import LAYER_BUILDERS
 from .ir.workload import DENSE, Density, Layer, Workload, pad_einsum
+from .mapping.dataflows import DATAFLOWS
 from .mapping.mapping import LevelMapping, Loop, Mapping
-from .spec.schema import LAYER_KINDS, ArchSpec, ConstraintsSpec, MappingSpec, WorkloadSpec
+from .spec.schema import (
+    LAYER_KINDS,
+    ArchSpec,
+    ConstraintsSpec,
+    MappingSpec,
+    WorkloadSpec,
+)
 from .spec.validate import apply_overrides, load_with_extends, validate_model
 from .spec.yaml_io import locate
 
@@ -26,7 +34,19 @@ def _load_raw(path, overrides):
 def load_arch(path, overrides=()) -> Arch:
     data = _load_raw(path, overrides)
     spec = validate_model(ArchSpec, data, str(path))
+    _check_registered_names(spec, str(path), data)
     return build_arch(spec, str(path), lambda p: locate(data, p)[1])
+
+
+def _check_registered_names(spec: ArchSpec, path: str, data) -> None:
+    """The arch's dataflow template and counting convention name registered implementations."""
+    problems = ProblemList(path)
+    for key, registry in (("dataflow", DATAFLOWS), ("counting", CONVENTIONS)):
+        name = getattr(spec, key)
+        if name is not None and name not in registry:
+            problems.add(f"unknown {registry.what} '{name}'", key, locate(data, (key,))[1],
+                         allowed=registry.names())
+    problems.raise_if_any()
 
 
 def load_workload(path, overrides=()) -> Workload:
@@ -186,7 +206,7 @@ def load_mapping_file(path, arch: Arch, workload: Workload) -> dict[str, Mapping
 
 def load_constraints(path, arch: Arch):
     """Mapper constraints and settings (accelsim's format; `import timeloop` writes one)."""
-    from .mapping.constraints import build_constraints
+    from .search.constraints import build_constraints
     data = _load_raw(path, ())
     spec = validate_model(ConstraintsSpec, data, str(path))
     return build_constraints(spec, arch, str(path), lambda p: locate(data, p)[1])

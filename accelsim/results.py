@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .counting.counts import ActionCounts
+from .energy.model import EnergyBreakdown
 from .ir.arch import Arch, Memory
 from .mapping.mapping import Mapping
-from .model.analytical import ActionCounts
-from .energy.model import EnergyBreakdown
 
 BOUNDARIES = ("core", "chip", "system")
 

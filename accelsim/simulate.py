@@ -6,15 +6,15 @@ from functools import lru_cache
 
 from .energy.activity import layer_activity
 from .energy.model import action_energies, layer_energy
-from .errors import MappingError, Problem, SpecError
+from .errors import MappingError, SpecError
 from .ir.arch import Arch, with_precision
 from .ir.workload import Density, Layer, Workload
 from .mapping.dataflows import map_layer
 from .mapping.lower import lower
 from .mapping.mapping import Mapping, check_mapping
 from .model.analytical import analyze
-from .model.cycle import simulate_cycles
-from .options import MODELS, SimOptions
+from .model.performance import performance_model
+from .options import SimOptions
 from .results import LayerResult, WorkloadResult, off_chip_levels
 
 
@@ -24,20 +24,14 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
 
     `mappings` gives explicit per-layer mappings; other layers use `options.dataflow`.
     """
-    if options.model not in MODELS:
-        raise SpecError(f"unknown model '{options.model}'; choose from {', '.join(MODELS)}")
+    model = performance_model(options.performance_model)
     dataflow = options.dataflow or arch.dataflow
     if dataflow is None and len(mappings or {}) < len(workload.layers):
         raise SpecError(f"arch '{arch.name}' names no dataflow: choose one with --dataflow "
                         f"(ws, os, is, rs) or add 'dataflow:' to the arch file")
-    if options.scalesim_compat and options.model != "cycle":
+    if options.scalesim_compat and options.model not in ("cycle", "scalesim"):
         raise SpecError("scalesim_compat needs the cycle model (--model cycle)")
-    if arch.counting == "timeloop" and options.model == "cycle":
-        raise SpecError(Problem("Timeloop's counting conventions are modelled by the analytical model only",
-                                arch.source, _line_of(arch.source, ("counting",)), "counting",
-                                allowed=("--model analytical",),
-                                suggestion="run with --model analytical, or remove 'counting: timeloop' from "
-                                           "the arch for the cycle model with accelsim's own counting"))
+    model.check(arch, options)
     if options.density is not None and not 0.0 <= options.density <= 1.0:
         raise SpecError(f"density {options.density} is outside [0, 1]")
     options = replace(options, dataflow=dataflow)
@@ -63,18 +57,9 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         if mapping is None and search is not None:
             found = search(layer_arch, layer, energies)
             mapping = found.mapping
-        layers.append(_simulate_layer(layer_arch, layer, options, mapping, energies, off_chip,
+        layers.append(_simulate_layer(layer_arch, layer, options, model, mapping, energies, off_chip,
                                       {"mapper": found.summary()} if found else {}))
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
-
-
-def _line_of(source: str | None, key_path: tuple) -> int | None:
-    """The line of a key in an arch file, for an error found after loading."""
-    if source is None:
-        return None
-    from .spec.validate import load_with_extends
-    from .spec.yaml_io import locate
-    return locate(load_with_extends(source), key_path)[1]
 
 
 def _mapper(arch: Arch, options: SimOptions):
@@ -82,8 +67,8 @@ def _mapper(arch: Arch, options: SimOptions):
     mapper_settings / mapper_seed replaced); a layer shape seen before (per number format and density) reuses
     its search."""
     from .load import load_constraints
-    from .mapping.constraints import NO_CONSTRAINTS, settings_from
-    from .mapping.mapper import search_mapping
+    from .search.constraints import NO_CONSTRAINTS, settings_from
+    from .search.mapper import search_mapping
     from .spec.schema import MapperSettingsSpec
     from .spec.validate import validate_model
 
@@ -109,9 +94,10 @@ def _mapper(arch: Arch, options: SimOptions):
     return search
 
 
-def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping | None,
+def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mapping: Mapping | None,
                     energies, off_chip, found: dict) -> LayerResult:
-    """`found`: what the mapper did for this layer (recorded beside the model's own extras)."""
+    """`model`: the performance model; `found`: what the mapper did for this layer (recorded beside
+    the model's own extras)."""
     einsum = layer.run_einsum
     try:
         mapping = mapping or map_layer(arch, einsum, options.dataflow)
@@ -120,31 +106,9 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapp
         counts = analyze(arch, einsum, nest)
     except MappingError as exc:
         raise MappingError(f"layer '{layer.name}': {exc}") from None
-    cycles, extra = counts.cycles, {}
-    if options.model == "cycle" and options.scalesim_compat:
-        cycles, extra = _scalesim_cycles(arch, layer)
-    elif options.model == "cycle":  # counts stay analytical; cycles come from the tile walk
-        stats = simulate_cycles(arch, einsum, nest)
-        cycles, extra = stats.cycles, stats.as_extra()
+    cycles, extra = model.layer_cycles(arch, layer, nest, counts)
     activity = layer_activity(arch, einsum, mapping, layer.density)
     energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz, cycles, activity)
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, {**extra, **found},
                        arch.compute.format, layer.density)
-
-
-def _scalesim_cycles(arch: Arch, layer: Layer) -> tuple[int, dict]:
-    """SCALE-Sim v3.0.0's numbers for a layer on the arch's systolic array.
-
-    `cycles` and `stall_cycles` are SCALE-Sim's "Total Cycles" and "Stall Cycles"; the rest of
-    its report sits under `scalesim`, named as SCALE-Sim names it.
-    """
-    from .importers.scalesim import systolic_params
-    from .model.systolic import simulate_systolic
-
-    try:
-        systolic_layer, config = systolic_params(arch, layer.einsum, layer.name, layer.input_size)
-    except (ValueError, KeyError) as exc:
-        raise MappingError(f"layer '{layer.name}': no SCALE-Sim view of this layer: {exc}") from None
-    report = simulate_systolic(systolic_layer, config, scalesim_compat=True)
-    return report.total_cycles, {"stall_cycles": report.stall_cycles, "scalesim": report.as_dict()}

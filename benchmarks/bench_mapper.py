@@ -19,7 +19,7 @@ import accelsim
 from accelsim.energy.model import action_energies
 from accelsim.importers.timeloop import import_timeloop
 from accelsim.load import load_constraints
-from accelsim.mapping.mapper import search_mapping
+from accelsim.search.mapper import search_mapping
 
 REFCASES = Path(__file__).resolve().parents[2] / "shared" / "timeloop_refcases"
 TIMELOOP_EVALS_PER_S = 2.2e6 / 125  # T05 exhaustive, per CPU second

@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import pytest
@@ -6,6 +7,8 @@ REPO = Path(__file__).resolve().parents[1]
 ARCH_DIR = REPO / "arch"
 WORKLOAD_DIR = REPO / "workloads"
 SHARED = REPO.parent / "shared"
+# The slow references (tests/kernels/naive_*.py) serve the other tiers too.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "kernels"))
 
 
 @pytest.fixture

@@ -5,17 +5,18 @@ per tensor and action, as Timeloop/Accelergy do. Fills use the write energy, upd
 update energy, reads the read energy. Data-dependent parts scale with the operands' switching
 activity (energy/activity.py). Overhead components (clock tree, control) cost energy per cycle.
 Leakage power scales with V — linearly, or V·exp((V − Vnom)/efold) when the technology gives
-an e-fold voltage — and is charged for every hardware instance (used or not) over the runtime.
+an e-fold voltage — and is charged for every hardware instance (used or not) over the runtime
+(buffers in utilized instances only under counting conventions that say so).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil
-
 from math import exp
 
+from ..counting.conventions import convention_of
+from ..counting.counts import ActionCounts
+from ..counting.rules import block_accesses
 from ..ir.arch import Arch, Compute, Memory
-from ..model.analytical import ActionCounts
 from .activity import DENSE_ACTIVITY, LayerActivity
 from .estimators import MEMORY_ESTIMATORS, mac_energy_pj
 from .tables import TechTable, table_for
@@ -99,20 +100,25 @@ def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, run
         memory = arch.level(level.name)
         per_role = {}
         for role, c in level.tensors.items():
-            blocks = lambda n: ceil(n / level.block_words)  # noqa: E731
             per_role[role] = level.charged_instances * activity.memory_factor(memory, role) * (
-                blocks(c.reads) * energies.read_pj[level.name]
-                + blocks(c.fills) * energies.write_pj[level.name]
-                + blocks(c.updates) * energies.update_pj[level.name])
+                block_accesses(c.reads, level.block_words) * energies.read_pj[level.name]
+                + block_accesses(c.fills, level.block_words) * energies.write_pj[level.name]
+                + block_accesses(c.updates, level.block_words) * energies.update_pj[level.name])
         by_tensor[level.name] = per_role
         dynamic[level.name] = sum(per_role.values())
     for name, pj_per_cycle in (energies.overhead_pj_per_cycle or {}).items():
         dynamic[name] = pj_per_cycle * cycles
     leakage = {}
-    instances = {l.name: l.instances for l in arch.levels} | {o.name: 1 for o in arch.overhead}
-    if arch.counting == "timeloop":  # buffers leak only in utilized instances (Timeloop's
-        # src/model/buffer.cpp: ComputeLeaksPerCycle, FinalizeBufferEnergy)
-        instances |= {level.name: level.instances for level in counts.levels}
+    instances = leaking_instances(arch)
+    utilized = {level.name: level.instances for level in counts.levels}
     for name, watts in energies.leakage_w.items():
-        leakage[name] = watts * instances[name] * runtime_s * 1e12
+        leakage[name] = watts * (instances[name] or utilized[name]) * runtime_s * 1e12
     return EnergyBreakdown(dynamic, by_tensor, leakage)
+
+
+def leaking_instances(arch: Arch) -> dict:
+    """Component name -> how many instances leak: every hardware instance, or None where the
+    counting convention has a buffer leak in its utilized instances only (counting/conventions)."""
+    utilized_only = convention_of(arch).leaks_utilized_only
+    return ({l.name: None if utilized_only and isinstance(l, Memory) else l.instances for l in arch.levels}
+            | {o.name: 1 for o in arch.overhead})

@@ -101,7 +101,7 @@ class Arch:
     leakage_efold_v: float | None = None  # leakage ∝ V·exp((V − Vnom)/efold); None: ∝ V
     claims: tuple = ()           # ClaimSpec, checked by `accelsim claims`
     source: str | None = None    # the arch file, for paths in claims
-    counting: str = "accelsim"   # or "timeloop": Timeloop v0.4's counting conventions (see lower.merges)
+    counting: str = "accelsim"   # a registered counting convention (counting/conventions)
 
     @property
     def memories(self) -> tuple[Memory, ...]:
@@ -160,19 +160,6 @@ def cluster_span(levels, index: int) -> tuple[list, int] | None:
             return (axes[q:], r) if n % filled == 0 and size % r == 0 else None
         filled *= size
     return ([], 1) if filled == n else None
-
-
-def clusters_used(levels, index: int, used_on_axis) -> int:
-    """The clusters a mapping touches: ⌈u_m / r⌉ · Π_{a>m} u_a, u_a the positions [0, u_a) it uses
-    on fan-out axis a (used_on_axis(level, xy)); axes inside a cluster do not count."""
-    axes, r = cluster_span(levels, index)
-    if not axes:
-        return 1
-    (level, xy, _), *outer = axes
-    touched = -(-used_on_axis(level, xy) // r)
-    for level, xy, _ in outer:
-        touched *= used_on_axis(level, xy)
-    return touched
 
 
 def cluster_problem(levels, index: int) -> str | None:
@@ -310,11 +297,6 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
     compute_spec = next((l.compute for l in spec.levels if l.compute), None)
     if compute_spec is not None:
         _check_formats(spec, compute_spec, problems, line_of)
-    if spec.dataflow is not None:
-        from ..mapping.dataflows import DATAFLOWS
-        if spec.dataflow not in DATAFLOWS:
-            problems.add(f"unknown dataflow '{spec.dataflow}'", "dataflow", line_of(("dataflow",)),
-                         allowed=DATAFLOWS.names())
     problems.raise_if_any()
 
     levels, instances = [], 1

@@ -25,10 +25,10 @@ from __future__ import annotations
 from itertools import product
 from math import prod
 
+from ..counting.reuse import tile_size
 from ..errors import MappingError
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
-from ..model.reuse import tile_size
 from ..registry import Registry
 from .mapping import LevelMapping, Loop, Mapping
 

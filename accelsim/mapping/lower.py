@@ -1,35 +1,16 @@
-"""Lower a mapping to flat loop arrays: the only input the models need.
+"""Lower a mapping to flat loop arrays (counting.nest.LoweredNest): the only input the models need.
 
 Loops are flattened outer → inner across all levels, dropping bound-1 loops (they change
 nothing). `level_start[i]` is the index of the first loop at or below arch level i.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from ..ir.arch import Arch, Memory, Spatial
+from ..counting.nest import LoweredNest
+from ..ir.arch import Arch, Memory
 from ..ir.einsum import Einsum
 from .mapping import Mapping
-
-
-@dataclass(frozen=True)
-class LoweredNest:
-    dims: tuple[str, ...]
-    loop_dim: np.ndarray      # int64 index into dims
-    loop_bound: np.ndarray    # int64
-    loop_level: np.ndarray    # int64 arch level index
-    loop_spatial: np.ndarray  # bool
-    loop_axis: np.ndarray     # int64: 0 x, 1 y for spatial loops, −1 temporal
-    loop_stride: np.ndarray   # int64: product of bounds of inner loops on the same dim
-    level_start: np.ndarray   # int64, one per arch level (len(levels)), plus the end
-    keeps: np.ndarray         # bool [memory level index in arch.levels, tensor role index]
-    roles: tuple[str, ...]
-
-    @property
-    def n_loops(self) -> int:
-        return len(self.loop_dim)
 
 
 def lower(arch: Arch, einsum: Einsum, mapping: Mapping) -> LoweredNest:
@@ -64,31 +45,3 @@ def lower(arch: Arch, einsum: Einsum, mapping: Mapping) -> LoweredNest:
     return LoweredNest(dims, np.array(loop_dim, dtype=np.int64), np.array(loop_bound, dtype=np.int64),
                        np.array(loop_level, dtype=np.int64), np.array(loop_spatial, dtype=bool),
                        np.array(loop_axis, dtype=np.int64), stride, np.array(level_start, dtype=np.int64), keeps, roles)
-
-
-def spatial_capable(arch: Arch, level_index: int, role: str) -> bool:
-    """Can this fan-out merge children's traffic for the tensor (multicast or reduction)?"""
-    level = arch.levels[level_index]
-    assert isinstance(level, Spatial)
-    return level.reduction if role == "outputs" else level.multicast
-
-
-def merges(arch: Arch, einsum: Einsum, level_index: int, role: str, dim: str) -> bool:
-    """Does a fan-out loop over `dim` at this level merge its children's traffic for the tensor?
-
-    accelsim merges the union of the children's tiles (overlapping sliding windows are read once).
-    Under `counting: timeloop` only identical tiles merge — children that differ in a dim the tensor
-    ignores — as Timeloop multicasts a read only to children with equal deltas
-    (src/loop-analysis/nest-analysis.cpp, ComputeAccurateMulticastedAccesses: delta.CheckEquality).
-    """
-    if not spatial_capable(arch, level_index, role):
-        return False
-    return arch.counting != "timeloop" or not einsum.relevant(role, dim)
-
-
-def holds_operands(arch: Arch, nest: LoweredNest) -> bool:
-    """Under `counting: timeloop`, when the nest's innermost loop is spatial, the MACs' operand
-    accesses follow the same reuse (delta) analysis as a buffer's tile — an operand unchanged from
-    one step to the next is not accessed again; with a temporal innermost loop Timeloop counts
-    every step (nest-analysis.cpp, ComputeTemporalWorkingSet: the level-0 base case)."""
-    return arch.counting == "timeloop" and nest.n_loops > 0 and bool(nest.loop_spatial[-1])

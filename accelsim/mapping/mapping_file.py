@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import yaml
 
+from ..files import write_atomic
 from .mapping import Mapping
 
 
@@ -28,6 +29,5 @@ def mapping_file_data(mappings: dict[str, Mapping]) -> dict:
 
 
 def save_mapping_file(path, mappings: dict[str, Mapping]) -> None:
-    from ..report.serialize import write_atomic
     write_atomic(path, "# Written by accelsim (the mapper's choices); reload with --mapping\n"
                  + yaml.safe_dump(mapping_file_data(mappings), sort_keys=False))

@@ -7,15 +7,24 @@ cycles (and, for checks, the traffic its full walk moved). docs/cycle-model.md h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil
 
 import numpy as np
 
-from ..errors import AccelsimBug
+from ..counting.conventions import convention_of
+from ..counting.nest import LoweredNest
+from ..counting.rules import bandwidth_cycles
+from ..errors import AccelsimBug, Problem, SpecError
 from ..ir.arch import Arch
 from ..ir.einsum import Einsum
-from ..mapping.lower import LoweredNest
-from .tile_events import KIND_FILLS, KIND_READS, KIND_UPDATES, build_tile_events, walk_tile_events
+from ..spec.validate import line_in_file
+from .performance import PERFORMANCE_MODELS
+from .tile_events import (
+    KIND_FILLS,
+    KIND_READS,
+    KIND_UPDATES,
+    build_tile_events,
+    walk_tile_events,
+)
 
 
 @dataclass(frozen=True)
@@ -45,10 +54,7 @@ class CycleStats:
             mem = arch.level(name)
             reads = sum(t.reads for t in tensors.values())
             writes = sum(t.fills + t.updates for t in tensors.values())
-            if mem.read_bw_words:
-                bound = max(bound, ceil(reads / mem.read_bw_words))
-            if mem.write_bw_words:
-                bound = max(bound, ceil(writes / mem.write_bw_words))
+            bound = max(bound, bandwidth_cycles(reads, writes, mem.read_bw_words or 0.0, mem.write_bw_words or 0.0))
         return bound
 
     def as_extra(self) -> dict:
@@ -89,3 +95,25 @@ def simulate_cycles(arch: Arch, einsum: Einsum, nest: LoweredNest) -> CycleStats
     if any(v < 0 for t in sums.values() for c in t.values() for v in c):
         raise AccelsimBug(f"cycle model: negative traffic {sums}")
     return CycleStats(cycles, compute, skew, stalls, traffic, steps, ev.compute)
+
+
+@PERFORMANCE_MODELS.register("cycle")
+class CycleModel:
+    """Cycles from the tile walk (fills, drains, stalls, systolic skew); the counts stay analytical."""
+
+    name = "cycle"
+
+    @staticmethod
+    def check(arch, options) -> None:
+        convention = convention_of(arch)
+        if not convention.cycle_model:
+            raise SpecError(Problem(f"the counting convention '{convention.name}' is modelled by the analytical "
+                                    f"model only", arch.source, line_in_file(arch.source, ("counting",)), "counting",
+                                    allowed=("--model analytical",),
+                                    suggestion=f"run with --model analytical, or remove 'counting: {convention.name}' "
+                                               f"from the arch for the cycle model with accelsim's own counting"))
+
+    @staticmethod
+    def layer_cycles(arch, layer, nest, counts) -> tuple[int, dict]:
+        stats = simulate_cycles(arch, layer.run_einsum, nest)
+        return stats.cycles, stats.as_extra()

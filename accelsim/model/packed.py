@@ -11,15 +11,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..energy.activity import (DENSE_ACTIVITY, HELD, LayerActivity, held_by, is_dense, mac_activity_table,
-                               storage_activity)
-from ..energy.model import ActionEnergies
+from ..counting import nest_kernel as K
+from ..counting.conventions import convention_of
+from ..counting.nest import LoweredNest
+from ..energy.activity import (
+    DENSE_ACTIVITY,
+    HELD,
+    LayerActivity,
+    held_by,
+    is_dense,
+    mac_activity_table,
+    storage_activity,
+)
+from ..energy.model import ActionEnergies, leaking_instances
 from ..errors import AccelsimBug
 from ..ir.arch import Arch, Memory, Spatial, cluster_span
 from ..ir.einsum import Einsum
 from ..ir.workload import DENSE, Density
-from ..mapping.lower import LoweredNest, merges
-from . import nest_kernel as K
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,8 @@ class PackedProblem:
     held_by_dim: np.ndarray   # [dim] the HELD code of the operand an innermost temporal loop on it holds
     output_ignores: np.ndarray  # [dim] bool: a fan-out over it reduces partial sums
     energy_per_cycle_pj: float  # overhead components and leakage not charged per utilized instance
-    timeloop_counting: bool   # counting: timeloop (MAC operand reuse, cluster charging)
+    hold_spatial_innermost: bool  # the counting convention's rules (counting/conventions):
+    cluster_rule: int         # MAC operands held under a spatial innermost loop; clusters' charging
     max_span: int             # the longest tensor axis (points), for the occupancy scratch
 
     @property
@@ -53,14 +62,19 @@ class PackedProblem:
         """The problem arguments of evaluate_nest, in order."""
         return (self.axis_of, self.coef, self.axis_dims, self.axis_nd, self.n_axes, self.is_output, self.one_dim,
                 self.level_int, self.cluster_axes, self.level_float, self.merges, self.e_factor, self.mac_energy_pj,
-                self.held_by_dim, self.output_ignores, self.energy_per_cycle_pj, self.timeloop_counting)
+                self.held_by_dim, self.output_ignores, self.energy_per_cycle_pj, self.hold_spatial_innermost,
+                self.cluster_rule)
 
 
-def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies, density: Density = DENSE) -> PackedProblem:
+def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = None,
+                 density: Density = DENSE) -> PackedProblem:
     """`density`: the operands' non-zero fractions, for data-dependent energy (energy/activity.py):
     storage factors per tensor, and the MACs' factor for each held operand and reduction fan-in,
-    which the kernel picks from the loops as layer_activity does from the mapping."""
+    which the kernel picks from the loops as layer_activity does from the mapping. Without
+    `energies` the kernel counts only (every energy is 0)."""
     dims, roles = einsum.dims, einsum.roles
+    convention = convention_of(arch)
+    energies = energies or _no_energies(arch)
     activity = DENSE_ACTIVITY if is_dense(density) else LayerActivity(1.0, storage_activity(einsum, density))
     tensors = [einsum.tensor(r) for r in roles]
     axis_of = np.full((len(roles), len(dims)), -1, dtype=np.int64)
@@ -101,19 +115,18 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies, density: 
             e_factor[i] = [activity.memory_factor(level, r) for r in roles]
         elif isinstance(level, Spatial):
             level_int[i, K.KIND] = K.SPATIAL
-            merging[i] = [[merges(arch, einsum, i, r, d) for d in dims] for r in roles]
+            merging[i] = [[convention.merges(arch, einsum, i, r, d) for d in dims] for r in roles]
         else:
             level_int[i, K.KIND] = K.COMPUTE
-    # Leakage per cycle: of every hardware instance, or (counting: timeloop) of a buffer's utilized
-    # instances only, which the kernel multiplies in (level_float LEAK, pJ per cycle per instance).
-    instances = {l.name: l.instances for l in arch.levels} | {o.name: 1 for o in arch.overhead}
-    per_utilized = {l.name for l in arch.memories} if arch.counting == "timeloop" else set()
+    # Leakage per cycle: of every hardware instance, or of a buffer's utilized instances only (None
+    # in leaking_instances), which the kernel multiplies in (level_float LEAK, pJ per cycle per instance).
+    instances = leaking_instances(arch)
     pj_per_cycle = {name: w / arch.frequency_hz * 1e12 for name, w in energies.leakage_w.items()}
     for i, level in enumerate(arch.levels):
-        if level.name in per_utilized:
+        if instances[level.name] is None:
             level_float[i, K.LEAK] = pj_per_cycle.get(level.name, 0.0)
     per_cycle = sum((energies.overhead_pj_per_cycle or {}).values()) + sum(
-        pj * instances[name] for name, pj in pj_per_cycle.items() if name not in per_utilized)
+        pj * instances[name] for name, pj in pj_per_cycle.items() if instances[name] is not None)
     return PackedProblem(dims, roles, axis_of, coef, axis_dims, axis_nd,
                          np.array([len(t.axes) for t in tensors], dtype=np.int64),
                          np.array([r == "outputs" for r in roles], dtype=np.bool_),
@@ -122,7 +135,7 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies, density: 
                          merging, e_factor, einsum.macs * energies.mac_pj * mac_activity_table(arch, density),
                          np.array([HELD.index(held_by(einsum, d)) for d in dims], dtype=np.int64),
                          np.array([not einsum.relevant("outputs", d) for d in dims], dtype=np.bool_), per_cycle,
-                         arch.counting == "timeloop", span)
+                         convention.operands_held_when_spatial_innermost, convention.cluster_rule, span)
 
 
 @dataclass(frozen=True)
@@ -132,13 +145,16 @@ class PackedResult:
     cycles: int
     counts: np.ndarray        # [level, tensor, READS|FILLS|UPDATES|TILE] per instance
     instances: np.ndarray     # [level] utilized instances
+    charged: np.ndarray       # [level] instances charged dynamic energy (utilized clusters)
+    level_cycles: np.ndarray  # [level] bandwidth-bound cycles
 
 
 def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple:
-    """evaluate_nest's last four arguments: counts, instances, level cycles and its work arrays."""
+    """evaluate_nest's last five arguments: counts, instances, charged instances, level cycles and
+    its work arrays."""
     n_levels = problem.level_int.shape[0]
     return (np.zeros((n_levels, len(problem.roles), 4), dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
-            np.zeros(n_levels, dtype=np.int64),
+            np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
             K.nest_scratch(max_loops, problem.max_axes, problem.max_span, len(problem.dims), n_levels,
                            len(problem.roles)))
 
@@ -154,5 +170,12 @@ def evaluate_packed(problem: PackedProblem, nest: LoweredNest) -> PackedResult:
         raise AccelsimBug("evaluate_packed takes a lowered nest, which has no unit loops")
     outputs = outputs_and_scratch(problem, max(1, nest.n_loops))
     status, energy, cycles = K.evaluate_nest(*nest_args(nest), *problem.arrays(), *outputs)
-    counts, instances = outputs[0], outputs[1]
-    return PackedResult(int(status), float(energy), int(cycles), counts, instances)
+    counts, instances, charged, level_cycles = outputs[:4]
+    return PackedResult(int(status), float(energy), int(cycles), counts, instances, charged, level_cycles)
+
+
+
+def _no_energies(arch: Arch) -> ActionEnergies:
+    """Every per-action energy 0: the kernel then counts without pricing (model/analytical.py)."""
+    zero = {level.name: 0.0 for level in arch.memories}
+    return ActionEnergies(0.0, zero, zero, zero, {}, {}, 1.0)

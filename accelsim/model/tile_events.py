@@ -28,12 +28,13 @@ from math import prod
 import numpy as np
 from numba import njit
 
+from ..counting.conventions import spatial_capable
+from ..counting.nest import LoweredNest
+from ..counting.reuse import axis_terms, tile_size
 from ..errors import SpecError
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
 from ..ir.footprint import axis_overlap, axis_size
-from ..mapping.lower import LoweredNest, spatial_capable
-from .reuse import axis_terms, tile_size
 
 READ, WRITE = 0, 1
 KIND_READS, KIND_FILLS, KIND_UPDATES = 0, 1, 2

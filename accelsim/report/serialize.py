@@ -1,12 +1,10 @@
-"""Results as plain data (for JSON), and atomic file writing."""
+"""Results as plain data (for JSON)."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 
 from .. import __version__
+from ..files import write_atomic
 from ..results import LayerResult, WorkloadResult
 
 
@@ -88,21 +86,6 @@ def result_dict(result: WorkloadResult) -> dict:
         },
         "layers": [layer_dict(l) for l in result.layers],
     }
-
-
-def write_atomic(path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_json(result: WorkloadResult, path) -> None:

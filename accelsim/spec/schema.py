@@ -8,8 +8,15 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .quantities import (BandwidthText, EnergyPJ, FrequencyHz, NodeNm, PowerW,
-                         SizeBitsOrUnlimited, VoltageV)
+from .quantities import (
+    BandwidthText,
+    EnergyPJ,
+    FrequencyHz,
+    NodeNm,
+    PowerW,
+    SizeBitsOrUnlimited,
+    VoltageV,
+)
 
 Role = Literal["inputs", "weights", "outputs"]
 MacFormat = Literal["int4", "int4_vsq", "int8", "int16", "int32", "fp8", "fp16", "bf16", "fp32"]
@@ -216,7 +223,7 @@ class ArchSpec(Strict):
                                          "outside the levels (clock tree, control, post-processing)")
     claims: list[ClaimSpec] = Field(default_factory=list, description="published figures to check "
                                     "with `accelsim claims`")
-    counting: Literal["accelsim", "timeloop"] = Field("accelsim", description="timeloop: Timeloop "
+    counting: str = Field("accelsim", description="a registered counting convention (accelsim, timeloop). timeloop: Timeloop "
         "v0.4's conventions (docs/concepts.md#counting-conventions): fan-outs multicast and reduce only "
         "identical tiles; when the nest's innermost loop is spatial, MAC operands are reused like a "
         "buffer's tile; buffers leak only in utilized instances. `accelsim import timeloop` sets it")

@@ -198,3 +198,10 @@ def _merge(base, override):
             out.key_lines[key] = override.line_of(key)
         return out
     return override
+
+
+def line_in_file(path: str | None, key_path: tuple) -> int | None:
+    """The line of a key in a spec file (through `extends:`), for an error found after loading."""
+    if path is None:
+        return None
+    return locate(load_with_extends(path), key_path)[1]

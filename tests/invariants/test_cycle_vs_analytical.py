@@ -17,7 +17,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import accelsim
-import accelsim.model.analytical as analytical
 from accelsim.errors import MappingError
 from accelsim.ir.arch import Memory, Spatial
 from accelsim.ir.einsum import parse_einsum
@@ -26,8 +25,10 @@ from accelsim.mapping.dataflows import map_layer
 from accelsim.mapping.lower import lower
 from accelsim.mapping.mapping import LevelMapping, Loop, Mapping, check_mapping
 from accelsim.model.cycle import simulate_cycles
-from accelsim.model.reuse import axis_terms
+from accelsim.counting.reuse import axis_terms
+from accelsim.model import analytical
 from conftest import ARCH_DIR, WORKLOAD_DIR
+import naive_analytical
 from strategies import draw_conv1d, draw_mapping
 
 ARCHS = sorted(p.name for p in ARCH_DIR.glob("*.yaml"))
@@ -102,8 +103,8 @@ def full_walk_tile_loads(axes, loops, outer):
 
 def full_walk_counts(arch, einsum, nest):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(analytical, "tile_loads", full_walk_tile_loads)
-        return analytical.analyze(arch, einsum, nest)
+        mp.setattr(naive_analytical, "tile_loads", full_walk_tile_loads)
+        return naive_analytical.analyze(arch, einsum, nest)
 
 
 # ------------------------------------------------------------------ shipped archs × small workloads

@@ -1,5 +1,6 @@
-"""The jitted closed-form model (model/nest_kernel.py) against its slow references: `analyze` +
-`layer_energy` (which walk 2^K tile visits with explicit point sets) on random layers and
+"""The counting core's jitted kernel (counting/nest_kernel.py) — which the analytical model and the
+mapper run — against its slow references: naive_analytical.analyze + `layer_energy` (which walk
+2^K tile visits with explicit point sets) on random layers and
 mappings over two architectures and both counting conventions, and its parts (axis overlaps,
 reuse classes) against their definitions."""
 import pytest
@@ -12,10 +13,11 @@ from accelsim.ir.workload import DENSE, Density
 from accelsim.errors import MappingError
 from accelsim.mapping.lower import lower
 from accelsim.mapping.mapping import check_mapping
-from accelsim.model.analytical import analyze
-from accelsim.model.nest_kernel import OK, OVER_CAPACITY
+from accelsim.model import analytical
+from accelsim.counting.nest_kernel import OK, OVER_CAPACITY
 from accelsim.model.packed import evaluate_packed, pack_problem
 from conftest import ARCH_DIR, WORKLOAD_DIR
+from naive_analytical import analyze
 from strategies import draw_conv1d, draw_mapping, draw_nested_mapping, draw_small_einsum
 
 # Small buffers (some random mappings overflow them), finite bandwidths, multicast but no spatial
@@ -66,11 +68,15 @@ def _kernel_equals_python(arch, einsum, mapping, density=DENSE):
     got = evaluate_packed(pack_problem(arch, einsum, energies, density), nest)
     try:
         counts = analyze(arch, einsum, nest)
-    except MappingError:
+    except MappingError as exc:
         assert got.status == OVER_CAPACITY
+        with pytest.raises(MappingError) as model_exc:
+            analytical.analyze(arch, einsum, nest)
+        assert str(model_exc.value) == str(exc)
         return
     assert got.status == OK
     assert got.cycles == counts.cycles
+    assert analytical.analyze(arch, einsum, nest) == counts  # the model's wrapper reads the kernel right
     energy = layer_energy(arch, counts, energies, counts.cycles / arch.frequency_hz, counts.cycles,
                           layer_activity(arch, einsum, mapping, density))
     assert abs(got.energy_pj - energy.total_pj) <= 1e-9 * energy.total_pj
@@ -147,7 +153,7 @@ def test_axis_count_equals_the_point_sets_overlap(terms, shift):
     """The closed-form overlap of an axis point set (interval, blocks with holes, or point by
     point) against explicit sets: S = {Σ c·x, 0 ≤ x < e}, |S ∩ (S + shift)|."""
     import numpy as np
-    from accelsim.model.nest_kernel import _axis_count, _axis_shape
+    from accelsim.counting.nest_kernel import _axis_count, _axis_shape
     points = {0}
     for c, e in terms:
         points = {p + c * x for p in points for x in range(e)}
@@ -170,7 +176,7 @@ def test_reuse_classes_equal_the_prefix_vectors(loops):
     reuse_weight[k] = Σ over k' ≤ k with R_k' = R_k of (b_k' − 1)·Π_{j<k'} b_j. Small moves make
     equal classes (steps that keep reusing after an outer loop steps) frequent."""
     import numpy as np
-    from accelsim.model.nest_kernel import _reuse_classes
+    from accelsim.counting.nest_kernel import _reuse_classes
     n = len(loops)
     axis_of = np.array([[a for a, _, _ in loops]], np.int64)  # loop k runs over dim k
     coef = np.ones((1, n), np.int64)
@@ -194,11 +200,11 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     last): along a hill-climb walk (the mapper's own moves, undone or not at random), each
     evaluation with the shared scratch equals one with a fresh scratch."""
     import numpy as np
-    from accelsim.mapping import mapper, search_kernels as S
-    from accelsim.mapping.constraints import NO_CONSTRAINTS
-    from accelsim.mapping.mapspace import build_mapspace
-    from accelsim.mapping.rng import seed_rng, uniform
-    from accelsim.model.nest_kernel import evaluate_nest, nest_loops
+    from accelsim.search import mapper, search_kernels as S
+    from accelsim.search.constraints import NO_CONSTRAINTS
+    from accelsim.search.mapspace import build_mapspace
+    from accelsim.search.rng import seed_rng, uniform
+    from accelsim.counting.nest_kernel import evaluate_nest, nest_loops
     from accelsim.model.packed import outputs_and_scratch
     arch = two_fanout_archs[(True, False)]
     einsum = draw_small_einsum(data.draw)
@@ -234,7 +240,7 @@ def test_one_dim_shortcuts_equal_the_point_sets(two_fanout_archs, data, multicas
     problem's one_dim flags off) give the same counts, cycles and energy."""
     from dataclasses import replace
     import numpy as np
-    from accelsim.model import nest_kernel as K
+    from accelsim.counting import nest_kernel as K
     from accelsim.model.packed import nest_args, outputs_and_scratch
     arch = two_fanout_archs[multicast]
     einsum, mapping = data.draw(any_layer_and_mapping(arch), label="layer and mapping")

@@ -1,8 +1,10 @@
-"""tile_loads (uniform-loop extrapolation, closed-form overlaps) against a full walk with point sets."""
+"""The slow reference's tile_loads (uniform-loop extrapolation, closed-form overlaps) against a full walk
+with point sets, and tile_size against the point set."""
 from hypothesis import given, settings, strategies as st
 
 from accelsim.ir.einsum import parse_einsum
-from accelsim.model.reuse import tile_loads, tile_size
+from accelsim.counting.reuse import tile_size
+from naive_analytical import tile_loads
 from naive_reuse import naive_tile_loads, tile_points
 
 EINSUM = parse_einsum("O[k,p] += I[c,2*p+r] * W[c,k,r]", {"c": 4, "k": 4, "r": 3, "p": 8})

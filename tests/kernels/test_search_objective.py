@@ -6,7 +6,7 @@ import math
 
 from hypothesis import given, settings, strategies as st
 
-from accelsim.mapping.search_kernels import _objective
+from accelsim.search.search_kernels import _objective
 
 energies = st.floats(1e-3, 1e12)
 cycles = st.integers(1, 10**9)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from accelsim.mapping.rng import draw, new_rng, next_u64, seed_rng, uniform
+from accelsim.search.rng import draw, new_rng, next_u64, seed_rng, uniform
 
 MASK = (1 << 64) - 1
 

@@ -11,11 +11,11 @@ from accelsim.errors import MappingError, SpecError
 from accelsim.ir.arch import Memory
 from accelsim.ir.einsum import parse_einsum
 from accelsim.load import load_constraints
-from accelsim.mapping.constraints import Constraints, LevelConstraint, MapperSettings, objective_from
+from accelsim.search.constraints import Constraints, LevelConstraint, MapperSettings, objective_from
 from accelsim.mapping.lower import lower
-from accelsim.mapping.mapper import search_mapping
+from accelsim.search.mapper import search_mapping
 from accelsim.mapping.mapping import LevelMapping, Loop, Mapping, check_mapping
-from accelsim.mapping.mapspace import TEMPORAL, build_mapspace
+from accelsim.search.mapspace import TEMPORAL, build_mapspace
 from accelsim.model.analytical import analyze
 from conftest import ARCH_DIR, REPO, WORKLOAD_DIR
 

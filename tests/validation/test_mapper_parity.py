@@ -18,7 +18,7 @@ import accelsim
 from accelsim.energy.model import action_energies
 from accelsim.importers.timeloop import import_timeloop
 from accelsim.load import load_constraints
-from accelsim.mapping.mapper import search_mapping
+from accelsim.search.mapper import search_mapping
 from test_timeloop import REFCASES, refcase_stats
 
 T05 = {"T05_mapper_baked": "conv1d+oc-3level-1mapping.constraints.yaml",

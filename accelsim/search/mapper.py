@@ -18,17 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..counting.nest_kernel import INDEX, nest_loops
 from ..energy.model import ActionEnergies
 from ..errors import AccelsimBug, MappingError
 from ..ir.arch import Arch
 from ..ir.einsum import Einsum
 from ..ir.workload import DENSE, Density
-from ..model.nest_kernel import INDEX, nest_loops
+from ..mapping.lower import lower
+from ..mapping.mapping import Mapping, check_mapping
 from ..model.packed import evaluate_packed, outputs_and_scratch, pack_problem
 from . import search_kernels as S
 from .constraints import NO_CONSTRAINTS, Constraints
-from .lower import lower
-from .mapping import Mapping, check_mapping
 from .mapspace import Mapspace, build_mapspace, decode
 from .rng import new_rng
 
@@ -83,7 +83,7 @@ def search_state(space: Mapspace) -> tuple:
     """The search kernels' work arrays (see search_kernels): a candidate point and the current one
     (fac, perm, keeps each), the current score, the candidate's, the last move's undo record
     (kind, dim | level | bit, slot | position, slot | position, prime), the exhaustive
-    search's odometer and per-level orders, and the random state (mapping/rng.py)."""
+    search's odometer and per-level orders, and the random state (search/rng.py)."""
     n_slots, n_dims = space.n_slots, len(space.dims)
     n_mem = space.tail.shape[0]
     point = lambda: (np.ones((n_slots, n_dims), np.int64), np.zeros((n_mem, n_dims), INDEX),  # noqa: E731

@@ -1,10 +1,11 @@
 """The analytical model as one jitted kernel on lowered arrays: the mapper's inner evaluation.
 
-It computes exactly what model/analytical.py computes (per level and tensor reads, fills,
-updates and tile sizes; bandwidth-bound cycles) plus the layer's energy, in closed form:
+The counting core: the analytical model (model/analytical.py) and the mapper's evaluation both
+run it. Per level and tensor: reads, fills, updates and tile sizes; bandwidth-bound cycles; the
+layer's energy, in closed form:
 
 Tile loads under Timeloop's reset-on-stride-change rule with uniform-loop extrapolation
-(model/reuse.py walks 2^K tile visits for K outer loops). The walk's visits are the binary
+(tests/kernels/naive_analytical.py walks 2^K tile visits for K outer loops). The walk's visits are the binary
 counter over "iteration 0 / iteration ≥ 1" of each outer loop; the step into a visit whose
 lowest flipped loop is k moves the tile by T_k = move_k − Σ_{j inner to k} move_j and stands
 for (b_k − 1)·Π_{j outer to k} b_j real steps. A step of the innermost loop always reuses the
@@ -42,14 +43,15 @@ Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scal
                        (instances per shared array), HW_INSTANCES, BLOCK_SHIFT (log2 BLOCK if a power
                        of two, else −1), CLUSTER_R and CLUSTER_AXES with
   cluster_axes[l, q]   the fan-out axes (spatial level, x 0 | y 1) its clusters are counted on:
-                       ⌈u_0 / CLUSTER_R⌉ · Π_{q>0} u_q (ir/arch.clusters_used)
+                       ⌈u_0 / CLUSTER_R⌉ · Π_{q>0} u_q (CLUSTERS_TOUCHED; tests/kernels/naive_analytical._clusters_used)
   level_float[l, :]    READ_BW, WRITE_BW (words/cycle, 0 unlimited), E_READ, E_WRITE, E_UPDATE (pJ),
                        LEAK (pJ per cycle per utilized instance; leakage of all instances is in
                        energy_per_cycle_pj)
   merges[l, t, d]      a fan-out loop over dim d at level l merges tensor t (multicast, or
-                       reduction for outputs; see mapping/lower.merges)
-  timeloop_counting    counting: timeloop — with a spatial innermost loop, MAC operands are reused
-                       like a tile (mapping/lower.holds_operands); clusters charged as Timeloop does
+                       reduction for outputs; CountingConvention.merges)
+  hold_spatial_innermost, cluster_rule   the counting convention's rules (counting/conventions):
+                       with a spatial innermost loop, MAC operands are reused like a tile; how a
+                       clustered memory is charged
   e_factor[l, t]       activity factor on level l's energy for tensor t
   mac_energy_pj[h, f]  the layer's MAC energy when operand h is held and f products reduce in space
   held_by_dim[d], output_ignores[d]   what a loop on d holds (innermost temporal), reduces (spatial)
@@ -70,9 +72,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .conventions import CLUSTERS_SPREAD
+from .rules import bandwidth_cycles, block_accesses
+
 # The helpers are inlined by LLVM (forceinline): a call passes every array as its exploded fields,
 # which cost more than the helpers' work (≈20 % of an evaluation). evaluate_nest itself is inlined
-# into the search kernels (mapping/search_kernels.py) for the same reason.
+# into the search kernels (search/search_kernels.py) for the same reason.
 
 KIND, CAPACITY, BLOCK, CLUSTER, HW_INSTANCES, CLUSTER_R, CLUSTER_AXES, BLOCK_SHIFT = 0, 1, 2, 3, 4, 5, 6, 7
 READ_BW, WRITE_BW, E_READ, E_WRITE, E_UPDATE, LEAK = 0, 1, 2, 3, 4, 5
@@ -329,20 +334,10 @@ def _one_dim_moved(full, n_moves, t, level, extra, n_extra, axis_of, coef, axis_
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _accesses(words, block, shift):
-    """Block accesses that move `words` words (a partial block costs a whole access); `shift` =
-    log2(block) when block is a power of two (a shift, not a division), else −1."""
-    if shift >= 0:
-        return (words + block - 1) >> shift
-    return (words + block - 1) // block
-
-
-@njit(cache=True, _nrt=False, forceinline=True)
 def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, keeps,
                   axis_of, coef, axis_dims, axis_nd, n_axes, is_output, one_dim, level_int, cluster_axes, level_float,
-                  merges, e_factor, mac_energy_pj, held_by_dim, output_ignores, energy_per_cycle_pj, timeloop_counting,
-                  counts, instances, level_cycles,
-                  scratch):
+                  merges, e_factor, mac_energy_pj, held_by_dim, output_ignores, energy_per_cycle_pj, hold_spatial_innermost,
+                  cluster_rule, counts, instances, charged, level_cycles, scratch):
     """Counts, cycles and energy of one lowered mapping. Returns (status, energy pJ, cycles).
 
     counts[l, t, READS|FILLS|UPDATES|TILE] (per instance; FILLS holds a level's tile loads
@@ -388,7 +383,7 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
     top = 0
     while level_int[top, KIND] != MEMORY:
         top += 1
-    hold = timeloop_counting and n > 0 and loop_spatial[n - 1]  # see mapping/lower.holds_operands
+    hold = hold_spatial_innermost and n > 0 and loop_spatial[n - 1]  # CountingConvention.holds_operands
     # Pass 1: tiles and capacities. A tile depends on its level's dim ranges alone: each level keeps
     # the ext row of the last call that reached it and that row's tiles, reused while the row holds
     # (a search's move changes few rows).
@@ -558,31 +553,28 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
             counts[i, t, UPDATES] = updates
             read_words += reads
             write_words += fills + updates
-            level_energy += e_factor[i, t] * (_accesses(reads, block, shift) * level_float[i, E_READ]
-                                              + _accesses(fills, block, shift) * level_float[i, E_WRITE]
-                                              + _accesses(updates, block, shift) * level_float[i, E_UPDATE])
-        bw_cycles = 0
-        if level_float[i, READ_BW] > 0:
-            bw_cycles = max(bw_cycles, int(np.ceil(read_words / level_float[i, READ_BW])))
-        if level_float[i, WRITE_BW] > 0:
-            bw_cycles = max(bw_cycles, int(np.ceil(write_words / level_float[i, WRITE_BW])))
+            level_energy += e_factor[i, t] * (block_accesses(reads, block, shift) * level_float[i, E_READ]
+                                              + block_accesses(fills, block, shift) * level_float[i, E_WRITE]
+                                              + block_accesses(updates, block, shift) * level_float[i, E_UPDATE])
+        bw_cycles = bandwidth_cycles(read_words, write_words, level_float[i, READ_BW], level_float[i, WRITE_BW])
         level_cycles[i] = bw_cycles
         cycles = max(cycles, bw_cycles)
-        cluster = level_int[i, CLUSTER]  # dynamic energy per utilized cluster (model/analytical._charged)
+        cluster = level_int[i, CLUSTER]  # dynamic energy per cluster (CountingConvention.cluster_rule)
         if cluster == 1:
-            charged = inst
-        elif timeloop_counting:
-            charged = min(inst, level_int[i, HW_INSTANCES] // cluster)
+            ch = inst
+        elif cluster_rule == CLUSTERS_SPREAD:
+            ch = min(inst, level_int[i, HW_INSTANCES] // cluster)
         else:
-            charged = 1
+            ch = 1
             for q in range(level_int[i, CLUSTER_AXES]):
                 used = 1  # positions the mapping uses on this fan-out axis
                 for j in range(s_i):
                     if loop_spatial[j] and loop_level[j] == cluster_axes[i, q, 0] \
                             and loop_axis[j] == cluster_axes[i, q, 1]:
                         used *= loop_bound[j]
-                charged *= (used + level_int[i, CLUSTER_R] - 1) // level_int[i, CLUSTER_R] if q == 0 else used
-        energy += charged * level_energy
+                ch *= (used + level_int[i, CLUSTER_R] - 1) // level_int[i, CLUSTER_R] if q == 0 else used
+        charged[i] = ch
+        energy += ch * level_energy
         per_cycle_pj += inst * level_float[i, LEAK]
     energy += per_cycle_pj * cycles
     return OK, energy, cycles

@@ -20,8 +20,8 @@ import numpy as np
 from ..errors import MappingError
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
+from ..mapping.mapping import LevelMapping, Loop, Mapping
 from .constraints import Constraints
-from .mapping import LevelMapping, Loop, Mapping
 
 TEMPORAL, X, Y = -1, 0, 1
 MAX_FACTORIZATIONS = 2_000_000  # per dim: far beyond any real layer's bound

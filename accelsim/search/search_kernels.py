@@ -1,13 +1,13 @@
 """Mapspace search kernels: exhaustive, random sampling and hill climbing, all jitted.
 
-Each candidate point (fac, perm, keeps — see mapping/mapspace.py) is lowered to loop arrays
-and evaluated by model/nest_kernel.evaluate_nest. The objective is lexicographic over two
+Each candidate point (fac, perm, keeps — see search/mapspace.py) is lowered to loop arrays
+and evaluated by counting/nest_kernel.evaluate_nest. The objective is lexicographic over two
 scores, each ordered as energy^a · cycles^b (_objective). `space` and `problem` are the tuples
-built by mapping/mapper.py; `state` holds the kernels' work arrays (mapper.search_state
+built by search/mapper.py; `state` holds the kernels' work arrays (mapper.search_state
 allocates them: the kernels allocate nothing and run without Numba's runtime, so passing arrays
 costs no reference counting); `stats` counts EVALS (calls to the model), FEASIBLE, UNFIT
 (pruned before evaluation: a fan-out axis over-full) and IMPROVED. Random numbers come from
-mapping/rng.py, its state the last array of `state`, seeded by each search.
+search/rng.py, its state the last array of `state`, seeded by each search.
 
 The evaluation (_score, with evaluate_nest), the moves and the samples are inlined into each
 search loop (forceinline): a call passes every array as its exploded fields — evaluate_nest takes
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..model.nest_kernel import OK, evaluate_nest
+from ..counting.nest_kernel import OK, evaluate_nest
 from .rng import draw, seed_rng, uniform
 
 EVALS, FEASIBLE, UNFIT, IMPROVED = 0, 1, 2, 3
@@ -69,11 +69,11 @@ def _objective(a, b, energy, cycles):
 def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
     """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible."""
     (slot_level, slot_axis, slot_size, slot_mem) = space[:4]
-    loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, counts, instances, level_cycles, scratch = work
+    loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, counts, instances, charged, level_cycles, scratch = work
     n = _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis)
     stats[EVALS] += 1
     status, energy, cycles = evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, keeps, *problem,
-                                           counts, instances, level_cycles, scratch)
+                                           counts, instances, charged, level_cycles, scratch)
     if status != OK:
         return False
     stats[FEASIBLE] += 1

@@ -1,0 +1,47 @@
+"""Action counts: what a performance model emits and the energy model prices (per level, tensor
+and action), a neutral record between the two."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TensorCounts:
+    """Scalar (element) counts per instance of a level, for one tensor."""
+
+    reads: int
+    fills: int
+    updates: int
+    tile_elements: int  # utilized capacity per instance
+
+    def total(self, instances: int) -> "TensorCounts":
+        return TensorCounts(self.reads * instances, self.fills * instances,
+                            self.updates * instances, self.tile_elements * instances)
+
+
+@dataclass(frozen=True)
+class LevelCounts:
+    name: str
+    instances: int            # utilized instances
+    hardware_instances: int
+    block_words: int
+    tensors: dict             # role -> TensorCounts (per instance)
+    cycles: int               # bandwidth-bound cycles of this level
+    charged_instances: int    # instances charged dynamic energy: utilized clusters (cluster: N)
+
+    @property
+    def read_words(self) -> int:
+        return sum(c.reads for c in self.tensors.values())
+
+    @property
+    def write_words(self) -> int:
+        return sum(c.fills + c.updates for c in self.tensors.values())
+
+
+@dataclass(frozen=True)
+class ActionCounts:
+    macs: int
+    compute_instances: int     # utilized MAC units
+    compute_cycles: int        # temporal steps
+    cycles: int                # max of compute and every level's bandwidth time
+    levels: tuple              # LevelCounts for each memory, top-down

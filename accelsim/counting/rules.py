@@ -1,0 +1,29 @@
+"""Counting rules shared by the jitted kernels and the Python paths: one formula, one place.
+
+Each is a small jitted function; kernels inline it (forceinline) and Python calls the same one.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def block_accesses(words, block, shift=-1):
+    """Block accesses that move `words` words: a partial block costs a whole access. `shift` =
+    log2(block) when block is a power of two (the kernels pass it: a shift, not a division)."""
+    if shift >= 0:
+        return (words + block - 1) >> shift
+    return (words + block - 1) // block
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def bandwidth_cycles(read_words, write_words, read_bw, write_bw):
+    """Cycles a level's ports need for its traffic: the larger of reads ÷ read bandwidth and
+    writes ÷ write bandwidth (words per cycle; 0: unlimited)."""
+    cycles = 0
+    if read_bw > 0:
+        cycles = max(cycles, int(np.ceil(read_words / read_bw)))
+    if write_bw > 0:
+        cycles = max(cycles, int(np.ceil(write_words / write_bw)))
+    return cycles

@@ -1,0 +1,1 @@
+"""The mapper: mapspaces, the jitted search kernels, and the search driver."""
