@@ -28,7 +28,7 @@ from math import prod
 import numpy as np
 from numba import njit
 
-from ..counting.conventions import spatial_capable
+from ..counting.conventions import convention_of
 from ..counting.nest import LoweredNest
 from ..counting.reuse import axis_terms, tile_size
 from ..errors import SpecError
@@ -133,6 +133,7 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest) -> TileEven
         for key, value in zip(fl, (mem_no[level], port, words, first, r, kind)):
             fl[key].append(value)
 
+    convention = convention_of(arch)
     for r, role in enumerate(nest.roles):
         axes = einsum.tensor(role).axes
         is_out = role == "outputs"
@@ -146,7 +147,7 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest) -> TileEven
             merged, separate = [], 1
             for j in range(start[i], start[child]):
                 if nest.loop_spatial[j]:
-                    if spatial_capable(arch, int(nest.loop_level[j]), role):
+                    if convention.merges(arch, einsum, int(nest.loop_level[j]), role, dims[nest.loop_dim[j]]):
                         merged.append(j)
                     else:
                         separate *= int(nest.loop_bound[j])
