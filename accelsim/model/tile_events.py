@@ -89,99 +89,108 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest) -> TileEven
     if any(len(axis) != 1 for axis in outputs.axes):
         raise SpecError(f"the cycle model needs every output index to be one dimension, got "
                         f"{outputs.render()}; use the analytical model for this layer")
-    n = nest.n_loops
-    start = [int(s) for s in nest.level_start]
-    memories = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
-    mem_no = {lvl: k for k, lvl in enumerate(memories)}
-    compute_idx = len(arch.levels) - 1
-    innermost = memories[-1]
-    step_loop = [j for j in range(start[innermost]) if not nest.loop_spatial[j]]
-    n_sl = len(step_loop)
-    compute = prod(int(nest.loop_bound[j]) for j in range(start[innermost], n) if not nest.loop_spatial[j])
-    skew = sum(l.x + l.y - 2 for l in arch.levels if isinstance(l, Spatial) and l.interconnect == "systolic")
-    dims = nest.dims
-    out_dims = outputs.dims
-    out_irrelevant = _i64([dims[nest.loop_dim[j]] not in out_dims for j in step_loop])
-
-    def loops(indices):
-        return [(dims[nest.loop_dim[j]], int(nest.loop_bound[j]), int(nest.loop_stride[j])) for j in indices]
-
-    def limit_of(flat_start):
-        return sum(1 for j in step_loop if j < flat_start)
-
-    ev = {k: [] for k in ("limit", "full", "mult", "first", "receiver", "delta", "class")}
-    ch = {k: [] for k in ("stream", "level", "port", "minus_first", "drain", "role", "kind")}
-    fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind")}
-
-    def add_stream(axes, tile_indices, flat_limit, mult, first, receiver) -> int:
-        limit = limit_of(flat_limit)
-        delta, cls = _translation_tables(axes, loops(tile_indices), loops(step_loop[:limit]), n_sl)
-        ev["limit"].append(limit)
-        ev["full"].append(tile_size(axes, loops(tile_indices)))
-        ev["mult"].append(mult)
-        ev["first"].append(first)
-        ev["receiver"].append(mem_no[receiver])
-        ev["delta"].append(delta)
-        ev["class"].append(cls)
-        return len(ev["limit"]) - 1
-
-    def add_charge(stream, level, port, minus_first, drain, r, kind):
-        for key, value in zip(ch, (stream, mem_no[level], port, minus_first, drain, r, kind)):
-            ch[key].append(value)
-
-    def add_flow(level, port, words, first, r, kind):
-        for key, value in zip(fl, (mem_no[level], port, words, first, r, kind)):
-            fl[key].append(value)
-
+    tables = _Tables(arch, nest)
     convention = convention_of(arch)
     for r, role in enumerate(nest.roles):
-        axes = einsum.tensor(role).axes
-        is_out = role == "outputs"
-        keepers = [i for i in memories if nest.keeps[i, r]]
-        for i in keepers:
-            child = next((c for c in keepers if c > i), compute_idx)
-            if i != memories[0]:  # the level's own tile: its fills
-                first = tile_size(axes, loops(range(start[i], n))) if is_out else 0
-                e = add_stream(axes, range(start[i], n), start[i], 1, first, i)
-                add_charge(e, i, WRITE, int(is_out), 0, r, KIND_FILLS)
-            merged, separate = [], 1
-            for j in range(start[i], start[child]):
-                if nest.loop_spatial[j]:
-                    if convention.merges(arch, einsum, int(nest.loop_level[j]), role, dims[nest.loop_dim[j]]):
-                        merged.append(j)
-                    else:
-                        separate *= int(nest.loop_bound[j])
-            spatial_below = [j for j in range(start[i], start[child]) if nest.loop_spatial[j]]
-            if child == compute_idx:  # streamed to the MACs during every step
-                words = compute * tile_size(axes, loops(merged)) * separate
-                if is_out:
-                    first = tile_size(axes, loops(spatial_below + [j for j in range(start[innermost], n)
-                                                                   if not nest.loop_spatial[j]]))
-                    add_flow(i, WRITE, words, 0, r, KIND_UPDATES)
-                    add_flow(i, READ, words, first, r, KIND_READS)
-                else:
-                    add_flow(i, READ, words, 0, r, KIND_READS)
-            else:  # served to the child's tile when it moves
-                union = merged + list(range(start[child], n))
-                first = tile_size(axes, loops(spatial_below + list(range(start[child], n)))) if is_out else 0
-                e = add_stream(axes, union, start[child], separate, first, child)
-                add_charge(e, i, READ, int(is_out), 0, r, KIND_READS)
-                if is_out:
-                    add_charge(e, i, WRITE, 0, 1, r, KIND_UPDATES)
+        _tensor_events(tables, arch, einsum, nest, convention, r, role)
+    ev, ch, fl, step_loop = tables.ev, tables.ch, tables.fl, tables.step_loop
+    memories = tables.memories
+    out_irrelevant = _i64([nest.dims[nest.loop_dim[j]] not in outputs.dims for j in step_loop])
+    skew = sum(l.x + l.y - 2 for l in arch.levels if isinstance(l, Spatial) and l.interconnect == "systolic")
 
     def bw(value):
         return float(value) if value else np.inf
 
-    shape = (len(ev["limit"]), n_sl)
+    shape = (len(ev["limit"]), len(step_loop))
     return TileEvents(
         tuple(memories), tuple(nest.roles), _i64(step_loop), _i64([nest.loop_bound[j] for j in step_loop]),
-        compute, skew, out_irrelevant,
+        tables.compute, skew, out_irrelevant,
         _i64(ev["limit"]), _i64(ev["full"]), _i64(ev["mult"]), _i64(ev["first"]), _i64(ev["receiver"]),
         np.array(ev["delta"], dtype=np.int64).reshape(shape), np.array(ev["class"], dtype=np.int64).reshape(shape),
         *(_i64(ch[k]) for k in ch), *(_i64(fl[k]) for k in fl),
         _i64([arch.levels[i].double_buffered for i in memories]),
         np.array([[bw(arch.levels[i].read_bw_words), bw(arch.levels[i].write_bw_words)] for i in memories],
                  dtype=np.float64).reshape(len(memories), 2))
+
+
+class _Tables:
+    """The streams, charges and flows of a nest as they are built (columns of TileEvents)."""
+
+    def __init__(self, arch: Arch, nest: LoweredNest):
+        self.nest = nest
+        self.start = [int(s) for s in nest.level_start]
+        self.memories = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
+        self.mem_no = {lvl: k for k, lvl in enumerate(self.memories)}
+        innermost = self.memories[-1]
+        self.step_loop = [j for j in range(self.start[innermost]) if not nest.loop_spatial[j]]
+        self.compute = prod(int(nest.loop_bound[j]) for j in range(self.start[innermost], nest.n_loops)
+                            if not nest.loop_spatial[j])
+        self.ev = {k: [] for k in ("limit", "full", "mult", "first", "receiver", "delta", "class")}
+        self.ch = {k: [] for k in ("stream", "level", "port", "minus_first", "drain", "role", "kind")}
+        self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind")}
+
+    def loops(self, indices):
+        nest = self.nest
+        return [(nest.dims[nest.loop_dim[j]], int(nest.loop_bound[j]), int(nest.loop_stride[j])) for j in indices]
+
+    def add_stream(self, axes, tile_indices, flat_limit, mult, first, receiver) -> int:
+        limit = sum(1 for j in self.step_loop if j < flat_limit)
+        delta, cls = _translation_tables(axes, self.loops(tile_indices), self.loops(self.step_loop[:limit]),
+                                         len(self.step_loop))
+        for key, value in zip(self.ev, (limit, tile_size(axes, self.loops(tile_indices)), mult, first,
+                                        self.mem_no[receiver], delta, cls)):
+            self.ev[key].append(value)
+        return len(self.ev["limit"]) - 1
+
+    def add_charge(self, stream, level, port, minus_first, drain, r, kind):
+        for key, value in zip(self.ch, (stream, self.mem_no[level], port, minus_first, drain, r, kind)):
+            self.ch[key].append(value)
+
+    def add_flow(self, level, port, words, first, r, kind):
+        for key, value in zip(self.fl, (self.mem_no[level], port, words, first, r, kind)):
+            self.fl[key].append(value)
+
+
+def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNest, convention, r: int,
+                   role: str) -> None:
+    """One tensor's streams: each keeping level's own tile (its fills), and what it serves its child
+    (a stream when the child's tile moves, or a flow to the MACs during every step)."""
+    start, n, loops = tables.start, nest.n_loops, tables.loops
+    compute_idx = len(arch.levels) - 1
+    innermost = tables.memories[-1]
+    axes = einsum.tensor(role).axes
+    is_out = role == "outputs"
+    keepers = [i for i in tables.memories if nest.keeps[i, r]]
+    for i in keepers:
+        child = next((c for c in keepers if c > i), compute_idx)
+        if i != tables.memories[0]:  # the level's own tile: its fills
+            first = tile_size(axes, loops(range(start[i], n))) if is_out else 0
+            e = tables.add_stream(axes, range(start[i], n), start[i], 1, first, i)
+            tables.add_charge(e, i, WRITE, int(is_out), 0, r, KIND_FILLS)
+        merged, separate = [], 1
+        for j in range(start[i], start[child]):
+            if nest.loop_spatial[j]:
+                if convention.merges(arch, einsum, int(nest.loop_level[j]), role, nest.dims[nest.loop_dim[j]]):
+                    merged.append(j)
+                else:
+                    separate *= int(nest.loop_bound[j])
+        spatial_below = [j for j in range(start[i], start[child]) if nest.loop_spatial[j]]
+        if child == compute_idx:  # streamed to the MACs during every step
+            words = tables.compute * tile_size(axes, loops(merged)) * separate
+            if is_out:
+                first = tile_size(axes, loops(spatial_below + [j for j in range(start[innermost], n)
+                                                               if not nest.loop_spatial[j]]))
+                tables.add_flow(i, WRITE, words, 0, r, KIND_UPDATES)
+                tables.add_flow(i, READ, words, first, r, KIND_READS)
+            else:
+                tables.add_flow(i, READ, words, 0, r, KIND_READS)
+        else:  # served to the child's tile when it moves
+            union = merged + list(range(start[child], n))
+            first = tile_size(axes, loops(spatial_below + list(range(start[child], n)))) if is_out else 0
+            e = tables.add_stream(axes, union, start[child], separate, first, child)
+            tables.add_charge(e, i, READ, int(is_out), 0, r, KIND_READS)
+            if is_out:
+                tables.add_charge(e, i, WRITE, 0, 1, r, KIND_UPDATES)
 
 
 def _translation_tables(axes, tile_loops, movers, n_sl) -> tuple[list[int], list[int]]:
@@ -287,6 +296,49 @@ def _place_charges(first_step, ev_words, ev_new, ev_mult, ev_receiver, ch_stream
             prefetch[c, m, p] += words  # loaded while the previous tile computes
 
 
+@njit(cache=True, forceinline=True)
+def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_total, window):
+    """The flows of one step's compute onto their ports (first touches skipped while every
+    reduction loop is at 0: no partial sum to read yet)."""
+    all_zero = True
+    for k in range(idx.shape[0]):
+        if out_irrelevant[k] == 1 and idx[k] != 0:
+            all_zero = False
+            break
+    for f in range(fl_level.shape[0]):
+        words = fl_words[f]
+        if all_zero:
+            words -= fl_first[f]
+        fl_total[f] += words
+        window[fl_level[f], fl_port[f]] += words
+
+
+@njit(cache=True, forceinline=True)
+def _advance(idx, step_bound):
+    """Step the odometer (innermost loop fastest); returns the loop that advanced."""
+    carry = idx.shape[0] - 1
+    while idx[carry] == step_bound[carry] - 1:
+        idx[carry] = 0
+        carry -= 1
+    idx[carry] += 1
+    return carry
+
+
+@njit(cache=True, forceinline=True)
+def _step_cycles(window, bandwidth, busy, stall):
+    """A step lasts its compute (and skew) or its slowest port's traffic, whichever is longer;
+    the excess is charged as a stall to that port's level."""
+    worst, who = busy, -1
+    for m in range(window.shape[0]):
+        for p in range(2):
+            t = _port_cycles(window[m, p], bandwidth[m, p])
+            if t > worst:
+                worst, who = t, m
+    if who >= 0:
+        stall[who] += worst - busy
+    return worst
+
+
 @njit(cache=True)
 def walk_tile_events(step_bound, compute, skew, out_irrelevant,
                      ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
@@ -312,7 +364,6 @@ def walk_tile_events(step_bound, compute, skew, out_irrelevant,
     next_exposed = np.zeros((n_mem, n_mem, 2), dtype=np.int64)
     next_drains = np.zeros((n_mem, 2), dtype=np.int64)
     window = np.zeros((n_mem, 2), dtype=np.int64)
-    busy = compute + skew
 
     _fire_events(-1, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
                  out_irrelevant, has_translation, last_class, ev_words, ev_new)
@@ -323,28 +374,13 @@ def walk_tile_events(step_bound, compute, skew, out_irrelevant,
     prefetch[:, :, :] = 0
     for s in range(n_steps):
         cycles += _serialized_transfers(exposed, bandwidth, stall)
-        # Flows during this step's compute.
         window[:, :] = drains
-        all_zero = True
-        for k in range(n_sl):
-            if out_irrelevant[k] == 1 and idx[k] != 0:
-                all_zero = False
-                break
-        for f in range(fl_level.shape[0]):
-            words = fl_words[f]
-            if all_zero:
-                words -= fl_first[f]
-            fl_total[f] += words
-            window[fl_level[f], fl_port[f]] += words
+        _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_total, window)
         # The next step's tile moves: its double-buffered fills overlap this step.
         next_exposed[:, :, :] = 0
         next_drains[:, :] = 0
         if s + 1 < n_steps:
-            carry = n_sl - 1
-            while idx[carry] == step_bound[carry] - 1:
-                idx[carry] = 0
-                carry -= 1
-            idx[carry] += 1
+            carry = _advance(idx, step_bound)
             _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
                          out_irrelevant, has_translation, last_class, ev_words, ev_new)
             _place_charges(False, ev_words, ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
@@ -354,15 +390,7 @@ def walk_tile_events(step_bound, compute, skew, out_irrelevant,
                     for p in range(2):
                         window[m, p] += prefetch[c, m, p]
                         prefetch[c, m, p] = 0
-        worst, who = busy, -1
-        for m in range(n_mem):
-            for p in range(2):
-                t = _port_cycles(window[m, p], bandwidth[m, p])
-                if t > worst:
-                    worst, who = t, m
-        if who >= 0:
-            stall[who] += worst - busy
-        cycles += worst
+        cycles += _step_cycles(window, bandwidth, compute + skew, stall)
         exposed[:, :, :] = next_exposed
         drains[:, :] = next_drains
     # Epilogue: the last output tiles drain to their parents.
