@@ -87,3 +87,52 @@ def test_cycle_model_from_the_cli(tmp_path):
     for layer in data["layers"]:
         assert layer["cycles"] >= layer["compute_cycles"]
         assert set(layer["cycle_model"]) >= {"stall_cycles", "skew_cycles", "steps"}
+
+
+def test_banks_is_an_unknown_key(tmp_path, capsys):
+    """No model uses a bank count, so the schema has none: `banks:` is an ordinary unknown key."""
+    text = (ARCH_DIR / "simple_ws.yaml").read_text()
+    banked = tmp_path / "banked.yaml"
+    banked.write_text(text.replace("      size: 128KiB\n", "      size: 128KiB\n      banks: 4\n", 1))
+    assert banked.read_text() != text
+    assert main(["check", str(banked)]) == 2
+    err = capsys.readouterr().err
+    assert "banked.yaml:" in err and "levels.1.memory.banks: unknown key 'banks'" in err
+    assert "allowed: name, class, size" in err and "Traceback" not in err
+
+
+TIMELOOP_ARCH = """\
+architecture:
+  version: 0.4
+  nodes:
+  - !Container {name: system, attributes: {technology: 45nm}}
+  - !Component {name: DRAM, class: DRAM, attributes: {width: 64, datawidth: 8}}
+  - !Component {name: Buffer, class: SRAM, attributes: {depth: 1024, width: 64, datawidth: 8%s}}
+  - !Container {name: PE, spatial: {meshX: 4}}
+  - !Component {name: mac, class: intmac, attributes: {multiplier_width: 8}}
+"""
+TIMELOOP_PROBLEM = """\
+problem:
+  version: 0.4
+  shape:
+    name: gemm
+    dimensions: [M, N, K]
+    data_spaces:
+    - {name: A, projection: [[[M]], [[K]]]}
+    - {name: B, projection: [[[N]], [[K]]]}
+    - {name: Z, projection: [[[M]], [[N]]], read_write: true}
+  instance: {M: 8, N: 4, K: 2}
+"""
+
+
+def test_timeloop_n_banks_is_accepted_and_dropped(tmp_path, capsys):
+    """Timeloop's counts and cycles ignore n_banks (an Accelergy area/energy attribute); so does accelsim."""
+    (tmp_path / "prob.yaml").write_text(TIMELOOP_PROBLEM)
+    for name, extra in (("plain", ""), ("banked", ", n_banks: 4")):
+        (tmp_path / f"{name}.yaml").write_text(TIMELOOP_ARCH % extra)
+        assert main(["import", "timeloop", "--arch", str(tmp_path / f"{name}.yaml"), "--problem",
+                     str(tmp_path / "prob.yaml"), "--out", str(tmp_path / name)]) == 0
+    capsys.readouterr()
+    plain, banked = ((tmp_path / name / "timeloop.arch.yaml").read_text() for name in ("plain", "banked"))
+    assert "banks" not in banked
+    assert banked.replace("banked.yaml", "plain.yaml") == plain

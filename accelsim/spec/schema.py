@@ -46,7 +46,6 @@ class MemorySpec(Strict):
     read_bandwidth: Optional[BandwidthText] = Field(None, description="per instance, e.g. "
                                                     "'16 words/cycle'; omitted means unlimited")
     write_bandwidth: Optional[BandwidthText] = Field(None, description="per instance; omitted means unlimited")
-    banks: int = Field(1, ge=1, description="independent banks (the cycle model uses them)")
     double_buffered: bool = Field(False, description="half the capacity holds the next tile "
                                   "while the other half is used")
     energy: Optional[AccessEnergies] = Field(None, description="explicit per-block energies; "
