@@ -51,7 +51,8 @@ class MemorySpec(Strict):
     energy: Optional[AccessEnergies] = Field(None, description="explicit per-block energies; "
                                              "omitted means estimated from the technology table")
     leakage_power: Optional[PowerW] = Field(None, description="static power per instance at the "
-                                            "nominal voltage, e.g. '0.86uW'; omitted means estimated")
+                                            "nominal voltage, e.g. '0.86uW'; omitted means none "
+                                            "(the tables carry no leakage data)")
     switching_share: Share = Field(0.0, description="fraction of the access energy (at dense, random "
         "data) that toggles with the data; it scales with the tensor's bit activity, the rest is fixed. "
         "0 (default): data-independent, as SRAM precharge and sensing are to first order")
