@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .ir.arch import Arch, Memory
+from .ir.arch import Arch, Memory, with_precision
 from .mapping.mapping import Mapping
 from .model.analytical import ActionCounts
-from .energy.model import EnergyBreakdown
+from .energy.model import ActionEnergies, EnergyBreakdown, action_energies
 
 BOUNDARIES = ("core", "chip", "system")
 
@@ -126,4 +126,14 @@ class WorkloadResult:
             for kind, table in (("dynamic", l.energy.dynamic_pj), ("leakage", l.energy.leakage_pj)):
                 for comp, e in table.items():
                     out.setdefault(comp, {"dynamic": 0.0, "leakage": 0.0})[kind] += e * l.count
+        return out
+
+    def action_energies(self) -> dict[str, tuple[Arch, ActionEnergies]]:
+        """Per number format the layers ran in: the arch as it runs that format and its per-action
+        energies at the operating point, as simulate() derived them for the energy totals."""
+        formats = dict.fromkeys(l.precision for l in self.layers)
+        out = {}
+        for fmt in formats:
+            arch = with_precision(self.arch, fmt)
+            out[fmt] = (arch, action_energies(arch))
         return out

@@ -2,8 +2,12 @@
 import json
 import subprocess
 import sys
+from math import ceil
+
+import pytest
 
 from accelsim.cli import main
+from accelsim.energy.tables import table_names
 from conftest import ARCH_DIR, REPO, WORKLOAD_DIR
 
 ARCH = str(ARCH_DIR / "simple_ws.yaml")
@@ -139,3 +143,37 @@ def test_timeloop_n_banks_is_accepted_and_dropped(tmp_path, capsys):
     plain, banked = ((tmp_path / name / "timeloop.arch.yaml").read_text() for name in ("plain", "banked"))
     assert "banks" not in banked
     assert banked.replace("banked.yaml", "plain.yaml") == plain
+
+
+@pytest.mark.parametrize("args, arch_sourced", [
+    ([ARCH, WL], set()),  # every energy from the 45 nm table
+    ([str(ARCH_DIR / "vsquant_5nm.yaml"), str(WORKLOAD_DIR / "gemm_tiny.yaml"), "--precision", "int8",
+      "--voltage", "0.8V"],  # explicit energies and an overhead, off the 0.67 V calibration point
+     {"OutputBuffer", "BBuffer", "ABuffer", "AccumCollector", "ACollector", "VectorMAC", "Other"}),
+])
+def test_json_energy_per_action_and_its_source(args, arch_sourced, tmp_path):
+    """The JSON's action_energies (Accelergy's ERT at the operating point) carry, per memory level,
+    MAC and overhead, the energy per action and its source; they are the energies the totals used."""
+    out = tmp_path / "r.json"
+    assert main(["run", *args, "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    for layer in data["layers"]:
+        ert = data["action_energies"][layer["precision"]]
+        dynamic = layer["energy_breakdown_pj"]["dynamic"]
+        assert set(ert) == set(dynamic)  # every component that costs energy, and nothing else
+        for name, e in ert.items():
+            assert (e["source"] == "arch") if name in arch_sourced else (e["source"] in table_names())
+        for name, level in layer["levels"].items():
+            e = ert[name]
+            blocks = lambda n: ceil(n / e["block_words"])  # noqa: E731
+            expected = level["instances"] * sum(
+                blocks(c["reads_per_instance"]) * e["read_pj"] + blocks(c["fills_per_instance"]) * e["write_pj"]
+                + blocks(c["updates_per_instance"]) * e["update_pj"] for c in level["tensors"].values())
+            assert dynamic[name] == pytest.approx(expected, rel=1e-12, abs=1e-9)
+        (mac,) = [name for name, e in ert.items() if "mac_pj" in e]
+        assert dynamic[mac] == pytest.approx(layer["macs"] * ert[mac]["mac_pj"], rel=1e-12)
+        for name in (name for name, e in ert.items() if "cycle_pj" in e):
+            assert dynamic[name] == pytest.approx(layer["cycles"] * ert[name]["cycle_pj"], rel=1e-12)
+    if arch_sourced:  # explicit energies are at the nominal voltage; the table holds them at 0.8 V
+        bbuffer = data["action_energies"]["int8"]["BBuffer"]
+        assert bbuffer["read_pj"] == pytest.approx(3.598 * (0.8 / 0.67) ** 2, rel=1e-12)
