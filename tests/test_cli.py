@@ -1,12 +1,15 @@
 """CLI smoke tests: the README's commands, JSON contents, overrides, errors without tracebacks."""
 import json
+import re
 import subprocess
 import sys
 from math import ceil
+from pathlib import Path
 
 import pytest
 
-from accelsim.cli import main
+import accelsim
+from accelsim.cli import clear_numba_cache, main, numba_cache_files
 from accelsim.energy.tables import table_names
 from conftest import ARCH_DIR, REPO, WORKLOAD_DIR
 
@@ -177,3 +180,37 @@ def test_json_energy_per_action_and_its_source(args, arch_sourced, tmp_path):
     if arch_sourced:  # explicit energies are at the nominal voltage; the table holds them at 0.8 V
         bbuffer = data["action_energies"]["int8"]["BBuffer"]
         assert bbuffer["read_pj"] == pytest.approx(3.598 * (0.8 / 0.67) ** 2, rel=1e-12)
+
+
+def test_cache_clear_deletes_only_numba_files_in_the_package(tmp_path):
+    pkg, outside = tmp_path / "pkg", tmp_path / "outside"
+    files = {pkg / "__pycache__" / "nest_kernel.evaluate-12.py311.nbi": 10,
+             pkg / "model" / "__pycache__" / "tile_events.walk-288.py311.1.nbc": 20,
+             pkg / "__pycache__" / "cli.cpython-311.pyc": 40,      # Python's own cache: kept
+             pkg / "model" / "stray.nbi": 80,                      # not in a __pycache__: kept
+             outside / "__pycache__" / "other.f-1.py311.nbi": 160}  # another package: kept
+    for path, size in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * size)
+    (pkg / "linked").symlink_to(outside, target_is_directory=True)  # nothing reached through a link
+    cache = [pkg / "__pycache__" / "nest_kernel.evaluate-12.py311.nbi",
+             pkg / "model" / "__pycache__" / "tile_events.walk-288.py311.1.nbc"]
+    assert numba_cache_files(pkg) == sorted(p.resolve() for p in cache)
+    assert clear_numba_cache(pkg) == (2, 30)
+    assert sorted(p for p in files if p.exists()) == sorted(set(files) - set(cache))
+    assert clear_numba_cache(pkg) == (0, 0)
+
+
+def test_cache_info_and_help(capsys):
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    package_dir = Path(accelsim.__file__).resolve().parent
+    assert f"the __pycache__ folders under {package_dir}" in out
+    assert re.search(r"\n\d+ files \(\*\.nbi, \*\.nbc\), [\d,]+ bytes", out), out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "cache" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["cache", "--help"])
+    out = capsys.readouterr().out
+    assert "delete accelsim's Numba cache files" in out and "where accelsim's Numba cache lives" in out
