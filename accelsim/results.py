@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .counting.counts import ActionCounts
-from .energy.model import EnergyBreakdown
+from .energy.model import ActionEnergies, EnergyBreakdown
 from .ir.arch import Arch, Memory
 from .mapping.mapping import Mapping
 
@@ -47,6 +47,7 @@ class LayerResult:
     extra: dict = field(default_factory=dict)  # model-specific outputs (e.g. cycle-model stalls)
     precision: str | None = None   # number format the layer ran in
     density: object = None         # Density of its operands
+    energies: tuple | None = None  # (the arch as the layer ran, its ActionEnergies): the prices of its counts
 
     @property
     def latency_s(self) -> float:
@@ -127,3 +128,8 @@ class WorkloadResult:
                 for comp, e in table.items():
                     out.setdefault(comp, {"dynamic": 0.0, "leakage": 0.0})[kind] += e * l.count
         return out
+
+    def action_energies(self) -> dict[str, tuple[Arch, ActionEnergies]]:
+        """Per number format the layers ran in: the arch as it runs that format and its per-action
+        energies at the operating point, as simulate() used them for the energy totals."""
+        return {l.precision: l.energies for l in self.layers if l.energies is not None}

@@ -1,9 +1,16 @@
 """CLI smoke tests: the README's commands, JSON contents, overrides, errors without tracebacks."""
 import json
+import re
 import subprocess
 import sys
+from math import ceil
+from pathlib import Path
 
-from accelsim.cli import main
+import pytest
+
+import accelsim
+from accelsim.cli import clear_numba_cache, main, numba_cache_files
+from accelsim.energy.tables import table_names
 from conftest import ARCH_DIR, REPO, WORKLOAD_DIR
 
 ARCH = str(ARCH_DIR / "simple_ws.yaml")
@@ -44,7 +51,10 @@ def test_bad_inputs_exit_2_without_traceback(write, capsys):
     assert main(["run", ARCH, WL, "--set", "levels.GLB.size=1KiB"]) == 2
     assert "start the path with 'arch.'" in capsys.readouterr().err
     assert main(["run", ARCH, WL, "--set", "arch.levels.GLB.size=16b"]) == 2
-    assert "mapping error" in capsys.readouterr().err or True
+    err = capsys.readouterr().err  # 16 bits hold one 16-bit word; the smallest tiles need one per tensor
+    assert err.startswith("mapping error: layer 'conv3x3': GLB: the tiles need 3 words "
+                          "(outputs 1, inputs 1, weights 1) but it holds 1 word")
+    assert "Traceback" not in err
     bad = write("bad.yaml", "name: x\nlayers:\n  - name: a\n    matmul: {m: 1, n: 2}\n")
     assert main(["run", ARCH, str(bad)]) == 2
     err = capsys.readouterr().err
@@ -87,3 +97,120 @@ def test_cycle_model_from_the_cli(tmp_path):
     for layer in data["layers"]:
         assert layer["cycles"] >= layer["compute_cycles"]
         assert set(layer["cycle_model"]) >= {"stall_cycles", "skew_cycles", "steps"}
+
+
+def test_banks_is_an_unknown_key(tmp_path, capsys):
+    """No model uses a bank count, so the schema has none: `banks:` is an ordinary unknown key."""
+    text = (ARCH_DIR / "simple_ws.yaml").read_text()
+    banked = tmp_path / "banked.yaml"
+    banked.write_text(text.replace("      size: 128KiB\n", "      size: 128KiB\n      banks: 4\n", 1))
+    assert banked.read_text() != text
+    assert main(["check", str(banked)]) == 2
+    err = capsys.readouterr().err
+    assert "banked.yaml:" in err and "levels.1.memory.banks: unknown key 'banks'" in err
+    assert "allowed: name, class, size" in err and "Traceback" not in err
+
+
+TIMELOOP_ARCH = """\
+architecture:
+  version: 0.4
+  nodes:
+  - !Container {name: system, attributes: {technology: 45nm}}
+  - !Component {name: DRAM, class: DRAM, attributes: {width: 64, datawidth: 8}}
+  - !Component {name: Buffer, class: SRAM, attributes: {depth: 1024, width: 64, datawidth: 8%s}}
+  - !Container {name: PE, spatial: {meshX: 4}}
+  - !Component {name: mac, class: intmac, attributes: {multiplier_width: 8}}
+"""
+TIMELOOP_PROBLEM = """\
+problem:
+  version: 0.4
+  shape:
+    name: gemm
+    dimensions: [M, N, K]
+    data_spaces:
+    - {name: A, projection: [[[M]], [[K]]]}
+    - {name: B, projection: [[[N]], [[K]]]}
+    - {name: Z, projection: [[[M]], [[N]]], read_write: true}
+  instance: {M: 8, N: 4, K: 2}
+"""
+
+
+def test_timeloop_n_banks_is_accepted_and_dropped(tmp_path, capsys):
+    """Timeloop's counts and cycles ignore n_banks (an Accelergy area/energy attribute); so does accelsim."""
+    (tmp_path / "prob.yaml").write_text(TIMELOOP_PROBLEM)
+    for name, extra in (("plain", ""), ("banked", ", n_banks: 4")):
+        (tmp_path / f"{name}.yaml").write_text(TIMELOOP_ARCH % extra)
+        assert main(["import", "timeloop", "--arch", str(tmp_path / f"{name}.yaml"), "--problem",
+                     str(tmp_path / "prob.yaml"), "--out", str(tmp_path / name)]) == 0
+    capsys.readouterr()
+    plain, banked = ((tmp_path / name / "timeloop.arch.yaml").read_text() for name in ("plain", "banked"))
+    assert "banks" not in banked
+    assert banked.replace("banked.yaml", "plain.yaml") == plain
+
+
+@pytest.mark.parametrize("args, arch_sourced", [
+    ([ARCH, WL], set()),  # every energy from the 45 nm table
+    ([str(ARCH_DIR / "vsquant_5nm.yaml"), str(WORKLOAD_DIR / "gemm_tiny.yaml"), "--precision", "int8",
+      "--voltage", "0.8V"],  # explicit energies and an overhead, off the 0.67 V calibration point
+     {"OutputBuffer", "BBuffer", "ABuffer", "AccumCollector", "ACollector", "VectorMAC", "Other"}),
+])
+def test_json_energy_per_action_and_its_source(args, arch_sourced, tmp_path):
+    """The JSON's action_energies (Accelergy's ERT at the operating point) carry, per memory level,
+    MAC and overhead, the energy per action and its source; they are the energies the totals used."""
+    out = tmp_path / "r.json"
+    assert main(["run", *args, "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    for layer in data["layers"]:
+        ert = data["action_energies"][layer["precision"]]
+        dynamic = layer["energy_breakdown_pj"]["dynamic"]
+        assert set(ert) == set(dynamic)  # every component that costs energy, and nothing else
+        for name, e in ert.items():
+            assert (e["source"] == "arch") if name in arch_sourced else (e["source"] in table_names())
+        for name, level in layer["levels"].items():
+            e = ert[name]
+            blocks = lambda n: ceil(n / e["block_words"])  # noqa: E731
+            expected = level["instances"] * sum(
+                blocks(c["reads_per_instance"]) * e["read_pj"] + blocks(c["fills_per_instance"]) * e["write_pj"]
+                + blocks(c["updates_per_instance"]) * e["update_pj"] for c in level["tensors"].values())
+            assert dynamic[name] == pytest.approx(expected, rel=1e-12, abs=1e-9)
+        (mac,) = [name for name, e in ert.items() if "mac_pj" in e]
+        assert dynamic[mac] == pytest.approx(layer["macs"] * ert[mac]["mac_pj"], rel=1e-12)
+        for name in (name for name, e in ert.items() if "cycle_pj" in e):
+            assert dynamic[name] == pytest.approx(layer["cycles"] * ert[name]["cycle_pj"], rel=1e-12)
+    if arch_sourced:  # explicit energies are at the nominal voltage; the table holds them at 0.8 V
+        bbuffer = data["action_energies"]["int8"]["BBuffer"]
+        assert bbuffer["read_pj"] == pytest.approx(3.598 * (0.8 / 0.67) ** 2, rel=1e-12)
+
+
+def test_cache_clear_deletes_only_numba_files_in_the_package(tmp_path):
+    pkg, outside = tmp_path / "pkg", tmp_path / "outside"
+    files = {pkg / "__pycache__" / "nest_kernel.evaluate-12.py311.nbi": 10,
+             pkg / "model" / "__pycache__" / "tile_events.walk-288.py311.1.nbc": 20,
+             pkg / "__pycache__" / "cli.cpython-311.pyc": 40,      # Python's own cache: kept
+             pkg / "model" / "stray.nbi": 80,                      # not in a __pycache__: kept
+             outside / "__pycache__" / "other.f-1.py311.nbi": 160}  # another package: kept
+    for path, size in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * size)
+    (pkg / "linked").symlink_to(outside, target_is_directory=True)  # nothing reached through a link
+    cache = [pkg / "__pycache__" / "nest_kernel.evaluate-12.py311.nbi",
+             pkg / "model" / "__pycache__" / "tile_events.walk-288.py311.1.nbc"]
+    assert numba_cache_files(pkg) == sorted(p.resolve() for p in cache)
+    assert clear_numba_cache(pkg) == (2, 30)
+    assert sorted(p for p in files if p.exists()) == sorted(set(files) - set(cache))
+    assert clear_numba_cache(pkg) == (0, 0)
+
+
+def test_cache_info_and_help(capsys):
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    package_dir = Path(accelsim.__file__).resolve().parent
+    assert f"the __pycache__ folders under {package_dir}" in out
+    assert re.search(r"\n\d+ files \(\*\.nbi, \*\.nbc\), [\d,]+ bytes", out), out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "cache" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["cache", "--help"])
+    out = capsys.readouterr().out
+    assert "delete accelsim's Numba cache files" in out and "where accelsim's Numba cache lives" in out

@@ -156,8 +156,11 @@ class _Builder:
                 memory[key] = f"{float(attrs[key]):g} words/cycle"
         if int(attrs.get("multiple_buffering", 1)) == 2:
             memory["double_buffered"] = True
-        if int(attrs.get("n_banks", 1)) > 1:
-            memory["banks"] = int(attrs["n_banks"])
+        # n_banks is accepted and dropped: it is an Accelergy attribute that the area/energy
+        # plug-ins (CACTI, Aladdin tables) read to estimate a buffer's per-action energy and area.
+        # Timeloop's nest analysis does not use it for access counts or cycles (its own bank
+        # count, num-banks, only feeds its built-in SRAM energy/area estimate), and accelsim has
+        # no bank model either; per-action energies come from the ERT when one is given.
         if energies:
             memory["energy"] = {a: f"{energies.get(a, 0.0)}pJ" for a in ("read", "write", "update")}
             memory["leakage_power"] = f"{energies.get('leak', 0.0) * 1e-12 / self.cycle_s:g}W"

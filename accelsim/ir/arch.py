@@ -24,7 +24,6 @@ class Memory:
     keeps: frozenset
     read_bw_words: float | None  # words per cycle per instance; None: unlimited
     write_bw_words: float | None
-    banks: int
     double_buffered: bool
     instances: int
     read_energy_pj: float | None  # explicit per-block energies at nominal voltage
@@ -307,7 +306,7 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
             word = ELEMENT_BITS[compute_spec.format] if from_precision else b.word_bits
             e = b.energy
             memory = Memory(
-                b.name, b.kind, b.size, word, 1, frozenset(b.keeps), None, None, b.banks,
+                b.name, b.kind, b.size, word, 1, frozenset(b.keeps), None, None,
                 b.double_buffered, instances, e.read if e else None, e.write if e else None,
                 (e.update if e.update is not None else e.write) if e else None, b.leakage_power,
                 b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth),

@@ -57,7 +57,8 @@ def _over_capacity(arch: Arch, roles, counts) -> str:
         if capacity is not None and used > capacity:
             detail = ", ".join(f"{r} {n}" for r, n in tiles.items())
             return (f"{mem.name}: the tiles need {used} words ({detail}) but it holds "
-                    f"{capacity} words{' (half, double-buffered)' if mem.double_buffered else ''}")
+                    f"{capacity} word{'' if capacity == 1 else 's'}"
+                    f"{' (half, double-buffered)' if mem.double_buffered else ''}")
     raise AccelsimBug("the counting kernel reported a level over capacity, but every tile fits")
 
 

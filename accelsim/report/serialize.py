@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 
 from .. import __version__
+from ..energy.model import ActionEnergies
 from ..files import write_atomic
+from ..ir.arch import Arch, Compute, Memory
 from ..results import LayerResult, WorkloadResult
 
 
@@ -27,6 +29,25 @@ def _mapping(layer: LayerResult) -> dict:
     return {"dataflow": layer.mapping.dataflow,
             "levels": {m.level: {"loops": [{"dim": l.dim, "bound": l.bound, "axis": l.axis} for l in m.loops],
                                  "bypass": sorted(m.bypass)} for m in layer.mapping.levels}}
+
+
+def energy_reference_table(arch: Arch, energies: ActionEnergies) -> dict:
+    """Per component, its energy per action (pJ at the operating point, dense random data) and
+    where it came from ('arch': the arch file; else the technology table's name), like Accelergy's
+    ERT. Storage actions are per block access of `block_words` words; fills cost `write_pj`."""
+    out = {}
+    for level in arch.levels:
+        if isinstance(level, Memory):
+            name = level.name
+            out[name] = {"source": energies.sources[name], "read_pj": energies.read_pj[name],
+                         "write_pj": energies.write_pj[name], "update_pj": energies.update_pj[name],
+                         "block_words": level.block_words, "leakage_w": energies.leakage_w[name]}
+        elif isinstance(level, Compute):
+            out[level.name] = {"source": energies.sources[level.name], "mac_pj": energies.mac_pj,
+                               "leakage_w": energies.leakage_w[level.name]}
+    for name, pj in (energies.overhead_pj_per_cycle or {}).items():
+        out[name] = {"source": energies.sources[name], "cycle_pj": pj, "leakage_w": energies.leakage_w[name]}
+    return out
 
 
 def layer_dict(layer: LayerResult) -> dict:
@@ -66,6 +87,8 @@ def result_dict(result: WorkloadResult) -> dict:
         "operating_point": {"voltage_v": arch.voltage_v, "frequency_hz": arch.frequency_hz},
         "peak": {"macs_per_cycle": arch.peak_macs_per_cycle,
                  "tops": 2 * arch.peak_macs_per_cycle * arch.frequency_hz / 1e12},
+        "action_energies": {fmt: energy_reference_table(variant, energies)
+                            for fmt, (variant, energies) in result.action_energies().items()},
         "memory_bandwidth_words_per_cycle": {m.name: {"read": m.read_bw_words, "write": m.write_bw_words}
                                              for m in arch.memories},
         "totals": {

@@ -53,13 +53,13 @@ class MemorySpec(Strict):
     read_bandwidth: Optional[BandwidthText] = Field(None, description="per instance, e.g. "
                                                     "'16 words/cycle'; omitted means unlimited")
     write_bandwidth: Optional[BandwidthText] = Field(None, description="per instance; omitted means unlimited")
-    banks: int = Field(1, ge=1, description="independent banks (the cycle model uses them)")
     double_buffered: bool = Field(False, description="half the capacity holds the next tile "
                                   "while the other half is used")
     energy: Optional[AccessEnergies] = Field(None, description="explicit per-block energies; "
                                              "omitted means estimated from the technology table")
     leakage_power: Optional[PowerW] = Field(None, description="static power per instance at the "
-                                            "nominal voltage, e.g. '0.86uW'; omitted means estimated")
+                                            "nominal voltage, e.g. '0.86uW'; omitted means none "
+                                            "(the tables carry no leakage data)")
     switching_share: Share = Field(0.0, description="fraction of the access energy (at dense, random "
         "data) that toggles with the data; it scales with the tensor's bit activity, the rest is fixed. "
         "0 (default): data-independent, as SRAM precharge and sensing are to first order")

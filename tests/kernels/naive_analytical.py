@@ -100,7 +100,7 @@ def _check_capacity(mem: Memory, tensors: dict) -> None:
     if capacity is not None and used > capacity:
         detail = ", ".join(f"{r} {c.tile_elements}" for r, c in tensors.items())
         raise MappingError(f"{mem.name}: the tiles need {used} words ({detail}) but it holds "
-                           f"{capacity} words{' (half, double-buffered)' if mem.double_buffered else ''}")
+                           f"{capacity} word{'' if capacity == 1 else 's'}{' (half, double-buffered)' if mem.double_buffered else ''}")
 
 
 def _with_bandwidth_cycles(mem: Memory, level: LevelCounts) -> LevelCounts:
