@@ -1,4 +1,4 @@
-"""Command line: run | check | info. Thin: parsing, calling the library, printing."""
+"""The command line. Thin: parsing, calling the library, printing; exit 2 on bad input."""
 from __future__ import annotations
 
 import argparse
@@ -275,13 +275,25 @@ def cmd_cache(args) -> int:
     return 0
 
 
+DESCRIPTION = ("accelsim simulates DNN accelerators: run a workload on an architecture (run), check published "
+               "claims (claims), sweep a design space (sweep, plot), validate specs (check), convert a peer's "
+               "specs (import), show references (info), manage compiled kernels (cache).")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="accelsim", description=__doc__)
+    parser = argparse.ArgumentParser(prog="accelsim", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
     from .model.performance import PERFORMANCE_MODELS
     models = PERFORMANCE_MODELS.names()
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_run_parsers(sub, models)
+    _add_dse_parsers(sub)
+    _add_tool_parsers(sub)
+    return parser
 
+
+def _add_run_parsers(sub, models) -> None:
+    """run and claims: they simulate."""
     run = sub.add_parser("run", help="simulate a workload on an architecture")
     run.add_argument("arch", help="architecture YAML")
     run.add_argument("workload", help="workload YAML")
@@ -313,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--strict", action="store_true", help="exit 1 when a claim misses its tolerance")
     claims.set_defaults(func=cmd_claims)
 
+
+def _add_dse_parsers(sub) -> None:
+    """sweep and plot: design-space exploration."""
     sweep = sub.add_parser("sweep", help="run a sweep file into a resumable SQLite store")
     sweep.add_argument("file", help="sweep YAML")
     sweep.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
@@ -334,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--by", default="component", choices=["component", "tensor"], help="breakdown grouping")
     plot.set_defaults(func=cmd_plot)
 
+
+def _add_tool_parsers(sub) -> None:
+    """check, import, info, cache: tools around the simulator."""
     check = sub.add_parser("check", help="validate spec files without simulating (exit 2 on errors)")
     check.add_argument("files", nargs="+")
     check.set_defaults(func=cmd_check)
@@ -371,7 +389,6 @@ def build_parser() -> argparse.ArgumentParser:
                          "__pycache__ folders of the accelsim package) and print what was removed; "
                          "the kernels recompile on the next run")
     cache.set_defaults(func=cmd_cache)
-    return parser
 
 
 def main(argv=None) -> int:
