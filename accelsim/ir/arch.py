@@ -249,8 +249,29 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
     """Check what the schema cannot see (names, order, f_max) and freeze the arch."""
     problems = ProblemList(file)
     line_of = line_of or (lambda path: None)
-    bodies = [lvl.body for lvl in spec.levels]
-    names = [b.name for b in bodies]
+    _check_levels(spec, problems, line_of)
+    vf, frequency = _operating_frequency(spec, problems, line_of)
+    compute_spec = next((l.compute for l in spec.levels if l.compute), None)
+    if compute_spec is not None:
+        _check_formats(spec, compute_spec, problems, line_of)
+    problems.raise_if_any()
+    levels = _build_levels(spec, compute_spec)
+    for i, level in enumerate(levels):
+        if isinstance(level, Memory) and (problem := cluster_problem(levels, i)):
+            problems.add(problem, f"levels.{i}.memory.cluster", line_of(("levels", i, "memory", "cluster")),
+                         suggestion="a cluster is consecutive instances along the nearest fan-out axes (e.g. "
+                                    "one x row) sharing width_bits: choose a size that divides both")
+    problems.raise_if_any()
+    tech = spec.technology
+    overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power) for o in spec.overhead)
+    return Arch(spec.name, spec.description, tech.node, tech.energy_table, tech.nominal_voltage,
+                spec.operating_point.voltage, frequency, vf, tuple(levels), spec.dataflow, overhead,
+                tech.leakage_voltage_efold, tuple(spec.claims), file, spec.counting)
+
+
+def _check_levels(spec: ArchSpec, problems: ProblemList, line_of) -> None:
+    """Unique names; memories first, one compute level last; the top memory keeps every tensor."""
+    names = [lvl.body.name for lvl in spec.levels]
     for i, name in enumerate(names):
         if names.index(name) != i:
             problems.add(f"level name '{name}' is used twice", f"levels.{i}.name",
@@ -263,13 +284,15 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
         problems.add("the first level must be a memory (where all data starts, e.g. DRAM)",
                      "levels.0", line_of(("levels", 0)))
     else:
-        top = spec.levels[0].memory
-        missing = {"inputs", "weights", "outputs"} - set(top.keeps)
+        missing = {"inputs", "weights", "outputs"} - set(spec.levels[0].memory.keeps)
         if missing:
             problems.add(f"the outermost memory must keep every tensor; it does not keep {sorted(missing)}",
                          "levels.0.memory.keeps", line_of(("levels", 0, "memory", "keeps")),
                          allowed=("inputs", "weights", "outputs"))
 
+
+def _operating_frequency(spec: ArchSpec, problems: ProblemList, line_of) -> tuple[tuple, float | None]:
+    """The V–f table (sorted) and the frequency: the given one, within f_max(V), or f_max(V)."""
     vf = tuple(sorted((p.voltage, p.frequency) for p in spec.voltage_frequency.table)) \
         if spec.voltage_frequency else ()
     op = spec.operating_point
@@ -293,13 +316,13 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
         problems.add("frequency is required when the arch has no voltage_frequency table",
                      "operating_point.frequency", line_of(("operating_point",)),
                      suggestion="add e.g. frequency: 1GHz")
-    compute_spec = next((l.compute for l in spec.levels if l.compute), None)
-    if compute_spec is not None:
-        _check_formats(spec, compute_spec, problems, line_of)
-    problems.raise_if_any()
+    return vf, frequency
 
+
+def _build_levels(spec: ArchSpec, compute_spec) -> list:
+    """The frozen levels, top-down, each with the instances of the fan-outs above it."""
     levels, instances = [], 1
-    for i, lvl in enumerate(spec.levels):
+    for lvl in spec.levels:
         b = lvl.body
         if lvl.memory:
             from_precision = b.word_bits == "precision"
@@ -320,15 +343,5 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
             levels.append(Compute(b.name, b.format, b.energy.mac if b.energy else None,
                                   b.leakage_power, instances, formats, b.slot_level,
                                   b.switching_share, b.reduction_tree_share))
-    for i, level in enumerate(levels):
-        if isinstance(level, Memory) and (problem := cluster_problem(levels, i)):
-            problems.add(problem, f"levels.{i}.memory.cluster", line_of(("levels", i, "memory", "cluster")),
-                         suggestion="a cluster is consecutive instances along the nearest fan-out axes (e.g. "
-                                    "one x row) sharing width_bits: choose a size that divides both")
-    problems.raise_if_any()
-    tech = spec.technology
-    overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power) for o in spec.overhead)
-    return Arch(spec.name, spec.description, tech.node, tech.energy_table, tech.nominal_voltage,
-                op.voltage, frequency, vf, tuple(levels), spec.dataflow, overhead,
-                tech.leakage_voltage_efold, tuple(spec.claims), file, spec.counting)
+    return levels
 
