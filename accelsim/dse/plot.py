@@ -10,15 +10,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..errors import SpecError  # noqa: E402
+from ..errors import SpecError
 
 KINDS = ("pareto", "heatmap", "breakdown", "roofline", "frequency")
+
+
+def _subplots(figsize):
+    """A new figure. matplotlib is imported here, so only `accelsim plot` pays for its import."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt.subplots(figsize=figsize)
 
 
 def pareto_front(xs, ys) -> list[int]:
@@ -55,6 +59,7 @@ def _save(fig, out) -> Path:
     tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
     fig.savefig(tmp, dpi=120)
     tmp.replace(out)  # atomic: a reader never sees half a figure
+    import matplotlib.pyplot as plt
     plt.close(fig)
     return out
 
@@ -68,7 +73,7 @@ def plot_pareto(source, out, group="dataflow", where=None) -> dict:
     rows = _store_rows(source, where)
     xs = [r["latency_s"] for r in rows]
     ys = [r["energy_pj"] * 1e-12 for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = _subplots((6, 4.5))
     for g in sorted({r[group] for r in rows}):
         idx = [i for i, r in enumerate(rows) if r[group] == g]
         ax.scatter([xs[i] for i in idx], [ys[i] for i in idx], label=f"{group} {g}", s=18)
@@ -93,7 +98,7 @@ def plot_heatmap(source, out, x, y, metric="tops_per_watt", where=None) -> dict:
     grid = np.full((len(yv), len(xv)), np.nan)
     for r in rows:
         grid[yv.index(value(r, y)), xv.index(value(r, x))] = r[metric]
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = _subplots((6, 4.5))
     im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
     ax.set_xticks(range(len(xv)), [str(v) for v in xv])
     ax.set_yticks(range(len(yv)), [str(v) for v in yv])
@@ -141,7 +146,7 @@ def plot_breakdown(source, out, by="component") -> dict:
             parts = {k: v + e["leakage"].get(k, 0.0) for k, v in e["dynamic"].items()}
         for name, pj in parts.items():
             stacks.setdefault(name, [0.0] * len(layers))[i] = pj * layer["count"]
-    fig, ax = plt.subplots(figsize=(max(6, 0.25 * len(layers)), 4.5))
+    fig, ax = _subplots((max(6, 0.25 * len(layers)), 4.5))
     bottom = np.zeros(len(layers))
     for name, values in stacks.items():
         ax.bar(range(len(layers)), np.array(values) * 1e-6, bottom=bottom, label=name)
@@ -166,7 +171,7 @@ def plot_roofline(source, out) -> dict:
     intensity = np.array([p[1] for p in points])
     attained = np.array([p[2] for p in points])
     bw_words = next(iter(data["memory_bandwidth_words_per_cycle"].values()))["read"]
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = _subplots((6, 4.5))
     xs = np.logspace(np.log10(max(intensity.min() / 4, 1e-3)), np.log10(intensity.max() * 4), 50)
     ax.plot(xs, np.full_like(xs, peak_ops), "k-", lw=1, label="peak compute")
     if bw_words:
@@ -185,7 +190,7 @@ def plot_frequency(source, out, where=None) -> dict:
     f = np.array([r["frequency_hz"] for r in rows]) / 1e6
     energy = np.array([r["energy_chip_pj"] for r in rows]) * 1e-12
     runtime = np.array([r["latency_s"] for r in rows])
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = _subplots((6, 4.5))
     ax.plot(f, energy * 1e6, "o-", label="energy to completion (chip)")
     ax.set(xlabel="clock (MHz)", ylabel="energy (µJ)", title="Energy and runtime vs frequency")
     ax2 = ax.twinx()
