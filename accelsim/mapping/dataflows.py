@@ -29,6 +29,7 @@ from ..counting.reuse import tile_size
 from ..errors import MappingError
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
+from ..ir.factors import divisors
 from ..registry import Registry
 from .mapping import LevelMapping, Loop, Mapping
 
@@ -122,10 +123,6 @@ def _rs_x(c, e):
 _register(Template("rs", _rs_y, _rs_x, lambda c, e: c["reduction"] + c["out_channel"] + c["out_pixel"]))
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
 def _best_split(dims: list[str], remaining: dict[str, int], size: int) -> dict[str, int]:
     """Factors for `dims` (divisors of what remains) with the largest product ≤ size.
 
@@ -133,7 +130,7 @@ def _best_split(dims: list[str], remaining: dict[str, int], size: int) -> dict[s
     """
     dims = [d for d in dims if remaining[d] > 1][:4]  # the first four preferred dims suffice
     best, best_key = {}, (1, ())
-    for combo in product(*[[f for f in _divisors(remaining[d]) if f <= size] for d in dims]):
+    for combo in product(*[[f for f in divisors(remaining[d]) if f <= size] for d in dims]):
         total = prod(combo)
         if total <= size:
             key = (total, combo)
@@ -173,7 +170,7 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
             break  # nothing left to narrow: the analysis reports the capacity problem
         _, i, n = max(spatial)
         loop = loops[i][n]
-        smaller = max(d for d in _divisors(loop.bound) if d < loop.bound)
+        smaller = max(d for d in divisors(loop.bound) if d < loop.bound)
         remaining[loop.dim] *= loop.bound // smaller
         loops[i][n] = Loop(loop.dim, smaller, loop.axis)
         loops[i] = [l for l in loops[i] if l.bound > 1]
@@ -183,7 +180,7 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
     for i in reversed(memories[1:]):
         chosen = {}
         for d in priority:
-            for f in sorted(_divisors(remaining[d]), reverse=True):
+            for f in sorted(divisors(remaining[d]), reverse=True):
                 trial = dict(temporal, **{d: temporal[d] * f})
                 if f == 1 or _fits(arch, einsum, [j for j in memories if j <= i], trial, below):
                     if f > 1:

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import MappingError
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
+from ..ir.factors import divisors
 from ..mapping.mapping import LevelMapping, Loop, Mapping
 from .constraints import Constraints
 
@@ -74,7 +75,7 @@ class Mapspace:
 
 def _factorizations(bound: int, fixed: list[int], allowed: list[bool], sizes: list[int]) -> list[tuple]:
     out = []
-    divisors = [f for f in range(1, bound + 1) if bound % f == 0]  # every factor divides the bound
+    factors = divisors(bound)  # every factor divides the bound
 
     def rec(s: int, remaining: int, acc: tuple):
         if len(out) > MAX_FACTORIZATIONS:
@@ -90,7 +91,7 @@ def _factorizations(bound: int, fixed: list[int], allowed: list[bool], sizes: li
         if not allowed[s]:
             rec(s + 1, remaining, acc + (1,))
             return
-        for f in divisors:
+        for f in factors:
             if f > remaining:
                 break
             if remaining % f == 0 and (sizes[s] == 0 or f <= sizes[s]):
