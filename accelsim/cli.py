@@ -299,7 +299,7 @@ def _add_run_parsers(sub, models) -> None:
     run.add_argument("workload", help="workload YAML")
     run.add_argument("--mapping", help="explicit per-layer mappings (YAML); other layers use --dataflow")
     run.add_argument("--dataflow", help="dataflow template: ws, os, is, rs, ..., or 'search' for the mapper "
-                     "(default: the arch's own)")
+                     "(default: the arch's own template, else the mapper)")
     run.add_argument("--constraints", help="mapper constraints and settings (YAML) for --dataflow search")
     run.add_argument("--seed", type=int, help="mapper random seed (overrides the constraints file's)")
     run.add_argument("--save-mapping", metavar="PATH", help="write every layer's mapping as a mapping file")

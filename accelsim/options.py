@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True)
 class SimOptions:
     model: str = "analytical"        # a registered performance model (model/performance.py)
-    dataflow: str | None = None      # a registered template, or 'search' (the mapper); None: the arch's own
+    dataflow: str | None = None      # a registered template, or 'search' (the mapper); None: the arch's
+                                     # own, else the mapper
     constraints_file: str | None = None  # mapper constraints and settings for dataflow 'search'
     mapper_seed: int | None = None   # overrides the constraints file's seed (and mapper_settings')
     mapper_settings: dict | None = None  # keys of a constraints file's mapper: block replacing its values

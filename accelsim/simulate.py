@@ -25,10 +25,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     `mappings` gives explicit per-layer mappings; other layers use `options.dataflow`.
     """
     model = performance_model(options.performance_model)
-    dataflow = options.dataflow or arch.dataflow
-    if dataflow is None and len(mappings or {}) < len(workload.layers):
-        raise SpecError(f"arch '{arch.name}' names no dataflow: choose one with --dataflow "
-                        f"(ws, os, is, rs) or add 'dataflow:' to the arch file")
+    dataflow = options.dataflow or arch.dataflow or "search"  # no template named: the mapper decides
     if options.scalesim_compat and options.model not in ("cycle", "scalesim"):
         raise SpecError("scalesim_compat needs the cycle model (--model cycle)")
     model.check(arch, options)

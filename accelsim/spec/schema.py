@@ -216,7 +216,7 @@ class ArchSpec(Strict):
     operating_point: OperatingPoint
     voltage_frequency: Optional[VoltageFrequency] = None
     dataflow: Optional[str] = Field(None, description="dataflow template the hardware is built for "
-                                    "(ws, os, is, rs); used when the run names none")
+                                    "(ws, os, is, rs); used when the run names none. Without one, the mapper searches")
     levels: list[LevelSpec] = Field(min_length=2, description="top-down: memories, spatial "
                                     "fan-outs, and one compute level last")
     overhead: list[OverheadSpec] = Field(default_factory=list, description="per-cycle components "

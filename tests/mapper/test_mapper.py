@@ -223,3 +223,14 @@ def test_sparse_data_search_ranks_the_energy_it_reports(arch_from_text):
         e = layer_energy(arch, counts, energies, counts.cycles / arch.frequency_hz, counts.cycles,
                          layer_activity(arch, EINSUM, mapping, density)).total_pj
         assert found.energy_pj <= e * (1 + 1e-12)
+
+
+def test_an_arch_without_a_template_is_mapped_by_the_mapper(arch):
+    # ARCH_TEXT names no dataflow: the run searches (as --dataflow search does) instead of refusing.
+    from accelsim.ir.workload import Layer, Workload
+    workload = Workload("w", "", (Layer("l", EINSUM),))
+    assert arch.dataflow is None
+    result = accelsim.simulate(arch, workload)
+    searched = accelsim.simulate(arch, workload, accelsim.SimOptions(dataflow="search"))
+    assert result.options["dataflow"] == "search" and "mapper" in result.layers[0].extra
+    assert result.layers[0].mapping == searched.layers[0].mapping
