@@ -62,7 +62,8 @@ def cmd_run(args) -> int:
     for key in ("mapping", "constraints"):
         if getattr(args, key):
             inputs[key] = {"path": str(getattr(args, key)), "sha256_16": _file_hash(getattr(args, key))}
-    result = simulate(arch, workload, options, mappings, inputs)
+    result = simulate(arch, workload, options, mappings, inputs,
+                      search_cache=None if args.no_search_cache else args.search_cache)
     if args.save_mapping:
         from .mapping.mapping_file import save_mapping_file
         save_mapping_file(args.save_mapping, {l.name: l.mapping for l in result.layers})
@@ -275,6 +276,13 @@ def cmd_cache(args) -> int:
     return 0
 
 
+def default_search_cache() -> str:
+    """The mapper's cache folder: $XDG_CACHE_HOME/accelsim/search, else ~/.cache/accelsim/search."""
+    import os
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "accelsim", "search")
+
+
 DESCRIPTION = ("accelsim simulates DNN accelerators: run a workload on an architecture (run), check published "
                "claims (claims), sweep a design space (sweep, plot), validate specs (check), convert a peer's "
                "specs (import), show references (info), manage compiled kernels (cache).")
@@ -315,6 +323,10 @@ def _add_run_parsers(sub, models) -> None:
     run.add_argument("--density", help="non-zero fraction of both operands of every layer, 0..1 "
                      "(energy only; overrides the workload's density fields)")
     run.add_argument("--json", metavar="PATH", help="also write the result as JSON")
+    run.add_argument("--search-cache", metavar="DIR", default=default_search_cache(),
+                     help="where the mapper keeps its results across runs, keyed by everything that decides "
+                          "them (default: %(default)s)")
+    run.add_argument("--no-search-cache", action="store_true", help="search every layer afresh")
     run.add_argument("--show-mapping", action="store_true", help="print each layer's loop nest")
     run.set_defaults(func=cmd_run)
 

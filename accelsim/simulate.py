@@ -19,10 +19,13 @@ from .results import LayerResult, WorkloadResult, off_chip_levels
 
 
 def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
-             mappings: dict[str, Mapping] | None = None, inputs: dict | None = None) -> WorkloadResult:
+             mappings: dict[str, Mapping] | None = None, inputs: dict | None = None,
+             search_cache=None) -> WorkloadResult:
     """Simulate every layer of `workload` on `arch`.
 
     `mappings` gives explicit per-layer mappings; other layers use `options.dataflow`.
+    `search_cache`: a folder where the mapper keeps its results across runs (search/cache.py); it
+    changes how long a run takes, never its result.
     """
     model = performance_model(options.performance_model)
     dataflow = options.dataflow or arch.dataflow or "search"  # no template named: the mapper decides
@@ -32,7 +35,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     if options.density is not None and not 0.0 <= options.density <= 1.0:
         raise SpecError(f"density {options.density} is outside [0, 1]")
     options = replace(options, dataflow=dataflow)
-    search = _mapper(arch, options) if dataflow == "search" else None
+    search = _mapper(arch, options, search_cache) if dataflow == "search" else None
 
     @lru_cache(maxsize=None)
     def arch_for(precision):  # the arch as it runs one number format, with its energies
@@ -59,11 +62,12 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
 
 
-def _mapper(arch: Arch, options: SimOptions):
+def _mapper(arch: Arch, options: SimOptions, cache_folder=None):
     """The mapper for --dataflow search, with the constraints file's settings (those named in
     mapper_settings / mapper_seed replaced); a layer shape seen before (per number format and density) reuses
-    its search."""
+    its search, in this run and, with a cache folder, in later ones."""
     from .load import load_constraints
+    from .search.cache import SearchCache, search_key
     from .search.constraints import NO_CONSTRAINTS, settings_from
     from .search.mapper import search_mapping
     from .spec.schema import MapperSettingsSpec
@@ -79,14 +83,20 @@ def _mapper(arch: Arch, options: SimOptions):
         constraints = replace(constraints, settings=replace(
             constraints.settings, **{key: getattr(parsed, key) for key in given.model_fields_set}))
     found = {}
+    cache = SearchCache(cache_folder) if cache_folder else None
 
     def search(layer_arch: Arch, layer: Layer, energies):
         key = (layer.run_einsum, layer.precision, layer.density)
         if key not in found:
-            try:
-                found[key] = search_mapping(layer_arch, layer.run_einsum, energies, constraints, layer.density)
-            except MappingError as exc:
-                raise MappingError(f"layer '{layer.name}': {exc}") from None
+            disk_key = cache and search_key(layer_arch, layer.run_einsum, energies, constraints, layer.density)
+            found[key] = cache and cache.get(disk_key)
+            if found[key] is None:
+                try:
+                    found[key] = search_mapping(layer_arch, layer.run_einsum, energies, constraints, layer.density)
+                except MappingError as exc:
+                    raise MappingError(f"layer '{layer.name}': {exc}") from None
+                if cache:
+                    cache.put(disk_key, found[key])
         return found[key]
     return search
 

@@ -1,4 +1,8 @@
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -7,6 +11,10 @@ REPO = Path(__file__).resolve().parents[1]
 ARCH_DIR = REPO / "arch"
 WORKLOAD_DIR = REPO / "workloads"
 SHARED = REPO.parent / "shared"
+# The mapper's on-disk cache of CLI runs goes to a fresh folder: tests neither read a developer's
+# cache nor leave entries in it.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="accelsim-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
 # The slow references (tests/kernels/naive_*.py) serve the other tiers too.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "kernels"))
 

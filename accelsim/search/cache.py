@@ -1,0 +1,96 @@
+"""On-disk cache of the mapper's results: a layer shape searched once on this machine is not searched
+again by a later run.
+
+The key is a SHA-256 of everything that decides a search's result: accelsim's own source (every
+.py file of the package, so any edit invalidates the cache), the arch as the layer runs it (levels,
+operating point, counting convention), its per-action energies, the layer's einsum and operand
+density, and the constraints with the mapper settings (objective, algorithm, seed, budget). The
+value is the mapping and the search's record, as JSON, written atomically; an unreadable entry is
+searched again and overwritten.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..files import write_atomic
+from ..mapping.mapping import LevelMapping, Loop, Mapping
+from .mapper import MapperResult
+
+PACKAGE = Path(__file__).resolve().parents[1]
+FORMAT = 1  # of the entries; bump when their layout changes
+
+
+@lru_cache(maxsize=1)
+def source_digest() -> str:
+    """SHA-256 of accelsim's Python sources, in path order."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def canonical(value):
+    """A JSON-able form of a spec object that does not depend on hash order or object identity."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.name != "source"}  # where a file was read from does not change a search
+    if isinstance(value, dict):
+        return sorted([canonical(k), canonical(v)] for k, v in value.items())
+    if isinstance(value, (set, frozenset)):
+        return sorted((canonical(v) for v in value), key=json.dumps)
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float):
+        return repr(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return canonical(value.item())
+    return repr(value)  # enums, functions: their repr names them
+
+
+def search_key(arch, einsum, energies, constraints, density) -> str:
+    payload = [FORMAT, source_digest(), canonical(arch), canonical(einsum), canonical(energies),
+               canonical(constraints), canonical(density)]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class SearchCache:
+    def __init__(self, folder):
+        self.folder = Path(folder)
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> MapperResult | None:
+        try:
+            entry = json.loads(self._path(key).read_text())
+            if entry.get("format") != FORMAT:
+                return None
+            return _result_from(entry)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # missing or damaged: search again
+
+    def put(self, key: str, result: MapperResult) -> None:
+        entry = {"format": FORMAT, **{f.name: getattr(result, f.name) for f in dataclasses.fields(result)
+                                      if f.name != "mapping"},
+                 "mapping": {"dataflow": result.mapping.dataflow,
+                             "levels": [{"level": m.level, "bypass": sorted(m.bypass),
+                                         "loops": [[l.dim, l.bound, l.axis] for l in m.loops]}
+                                        for m in result.mapping.levels]}}
+        write_atomic(self._path(key), json.dumps(entry, sort_keys=True))
+
+
+def _result_from(entry: dict) -> MapperResult:
+    levels = tuple(LevelMapping(m["level"], tuple(Loop(d, int(b), a) for d, b, a in m["loops"]),
+                                frozenset(m["bypass"])) for m in entry["mapping"]["levels"])
+    fields = {f.name: entry[f.name] for f in dataclasses.fields(MapperResult) if f.name != "mapping"}
+    return MapperResult(mapping=Mapping(levels, entry["mapping"]["dataflow"]), **fields)
