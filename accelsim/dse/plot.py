@@ -15,6 +15,11 @@ import numpy as np
 from ..errors import SpecError
 
 KINDS = ("pareto", "heatmap", "breakdown", "roofline", "frequency")
+# The store's numeric columns a heatmap can show, with their units.
+METRICS = {"tops_per_watt": "TOPS/W (system)", "tops_per_watt_chip": "TOPS/W (chip)", "tops": "TOPS",
+           "utilization": "utilization (0–1)", "energy_pj": "energy (pJ, system)",
+           "energy_chip_pj": "energy (pJ, chip)", "latency_s": "latency (s)", "cycles": "cycles",
+           "frequency_hz": "frequency (Hz)", "voltage_v": "voltage (V)", "macs": "MACs"}
 
 
 def _subplots(figsize):
@@ -37,16 +42,30 @@ def pareto_front(xs, ys) -> list[int]:
 
 
 def _store_rows(path, where=None) -> list[dict]:
-    """Feasible rows whose columns or axes equal every `where` value (compared as text)."""
+    """Feasible rows of one workload whose columns or axes equal every `where` value (compared as
+    text). A store holding several workloads needs `where workload=NAME`: points of different
+    networks on one plot compare nothing."""
+    import sqlite3
+
     from .store import Store
-    if not Path(path).exists():
-        raise SpecError(f"{path}: no such store")
-    store = Store(path)
-    rows = [r for r in store.rows() if r["status"] == "ok"
+    if not Path(path).is_file():
+        raise SpecError(f"{path}: no such store (a sweep's SQLite file)")
+    try:
+        store = Store(path)
+        try:
+            stored = store.rows()
+        finally:
+            store.close()
+    except sqlite3.DatabaseError as exc:
+        raise SpecError(f"{path}: not a sweep store ({exc})") from None
+    rows = [r for r in stored if r["status"] == "ok"
             and all(str(r.get(k, r["axes"].get(k))) == v for k, v in (where or {}).items())]
-    store.close()
     if not rows:
         raise SpecError(f"{path}: no finished feasible points to plot" + (f" where {where}" if where else ""))
+    workloads = sorted({r["workload"] for r in rows})
+    if len(workloads) > 1:
+        raise SpecError(f"{path}: the points span {len(workloads)} workloads ({', '.join(workloads)}); plot "
+                        f"one at a time with --where workload={workloads[0]}")
     return rows
 
 
@@ -88,6 +107,8 @@ def plot_pareto(source, out, group="dataflow", where=None) -> dict:
 
 
 def plot_heatmap(source, out, x, y, metric="tops_per_watt", where=None) -> dict:
+    if metric not in METRICS:
+        raise SpecError(f"unknown heatmap metric '{metric}'; choose from {', '.join(METRICS)}")
     rows = _store_rows(source, where)
     value = lambda r, k: r["axes"][k] if k in r["axes"] else r[k]  # noqa: E731
     missing = [k for k in (x, y) if not any(k in r["axes"] or k in r for r in rows)]
@@ -105,7 +126,7 @@ def plot_heatmap(source, out, x, y, metric="tops_per_watt", where=None) -> dict:
     for (i, j), v in np.ndenumerate(grid):
         if not np.isnan(v):
             ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7, color="w")
-    fig.colorbar(im, label=metric)
+    fig.colorbar(im, label=METRICS[metric])
     ax.set(xlabel=x, ylabel=y, title=f"{metric} over {x.split('.')[-1]} × {y.split('.')[-1]}")
     _save(fig, out)
     return {"x": xv, "y": yv, "grid": grid}
@@ -123,8 +144,11 @@ def _numeric(v):
 
 
 def _run_json(path) -> dict:
-    data = json.loads(Path(path).read_text())
-    if "layers" not in data or "totals" not in data:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SpecError(f"{path}: not a result of `accelsim run --json` ({exc})") from None
+    if not isinstance(data, dict) or "layers" not in data or "totals" not in data:
         raise SpecError(f"{path}: not a result of `accelsim run --json`")
     return data
 
@@ -158,31 +182,49 @@ def plot_breakdown(source, out, by="component") -> dict:
     return stacks
 
 
+def roofline_points(data: dict) -> dict:
+    """Per memory level with a finite bandwidth: its roof (words per second its ports move) and
+    each layer's ops per word on those ports (a hierarchical roofline). A level's time is at least
+    reads ÷ read bandwidth and writes (fills + updates) ÷ write bandwidth, so at least their sum ÷
+    the sum of the bandwidths when both are finite; with one finite, that port's traffic alone."""
+    freq = data["operating_point"]["frequency_hz"]
+    levels = {}
+    for name, bw in data["memory_bandwidth_words_per_cycle"].items():
+        ports = [p for p in ("read", "write") if bw[p]]
+        if not ports:
+            continue  # unlimited: no roof
+        points = []
+        for layer in data["layers"]:
+            tensors = layer["levels"].get(name, {}).get("tensors", {})
+            words = sum(t["reads"] for t in tensors.values()) if "read" in ports else 0
+            words += sum(t["fills"] + t["updates"] for t in tensors.values()) if "write" in ports else 0
+            if words:
+                ops = 2 * layer["macs"]
+                points.append((layer["name"], ops / words, ops / layer["latency_s"]))
+        levels[name] = {"ports": ports, "words_per_s": sum(bw[p] for p in ports) * freq, "points": points}
+    return levels
+
+
 def plot_roofline(source, out) -> dict:
     data = _run_json(source)
     peak_ops = data["peak"]["tops"] * 1e12
-    freq = data["operating_point"]["frequency_hz"]
-    points = []
-    for layer in data["layers"]:
-        top = next(iter(layer["levels"].values()))  # outermost memory: the off-chip traffic
-        words = sum(t["reads"] + t["updates"] for t in top["tensors"].values())
-        ops = 2 * layer["macs"]
-        points.append((layer["name"], ops / max(words, 1), ops / layer["latency_s"]))
-    intensity = np.array([p[1] for p in points])
-    attained = np.array([p[2] for p in points])
-    bw_words = next(iter(data["memory_bandwidth_words_per_cycle"].values()))["read"]
-    fig, ax = _subplots((6, 4.5))
-    xs = np.logspace(np.log10(max(intensity.min() / 4, 1e-3)), np.log10(intensity.max() * 4), 50)
-    ax.plot(xs, np.full_like(xs, peak_ops), "k-", lw=1, label="peak compute")
-    if bw_words:
-        ax.plot(xs, np.minimum(peak_ops, xs * bw_words * freq), "k--", lw=1, label="off-chip bandwidth")
-    ax.scatter(intensity, attained, s=14, label="layers")
-    ax.set(xscale="log", yscale="log", xlabel="ops per off-chip word", ylabel="attained ops/s",
-           title=f"Roofline: {data['workload']} on {data['arch']}")
+    levels = roofline_points(data)
+    intensities = [p[1] for level in levels.values() for p in level["points"]] or [1.0]
+    fig, ax = _subplots((6.5, 4.5))
+    xs = np.logspace(np.log10(max(min(intensities) / 4, 1e-3)), np.log10(max(intensities) * 4), 50)
+    ax.plot(xs, np.full_like(xs, peak_ops), "k-", lw=1, label=f"peak compute ({peak_ops / 1e12:.3g} TOPS)")
+    for i, (name, level) in enumerate(levels.items()):
+        color = f"C{i}"
+        ax.plot(xs, np.minimum(peak_ops, xs * level["words_per_s"]), "--", color=color, lw=1,
+                label=f"{name} roof ({' + '.join(level['ports'])}: {level['words_per_s']:.3g} words/s)")
+        ax.scatter([p[1] for p in level["points"]], [p[2] for p in level["points"]], s=14, color=color,
+                   label=f"layers vs {name}")
+    ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (ops per word moved at the level)",
+           ylabel="attained performance (ops/s)", title=f"Roofline: {data['workload']} on {data['arch']}")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     _save(fig, out)
-    return {"intensity": intensity, "attained": attained, "peak": peak_ops}
+    return {"peak": peak_ops, "levels": levels}
 
 
 def plot_frequency(source, out, where=None) -> dict:
@@ -192,12 +234,13 @@ def plot_frequency(source, out, where=None) -> dict:
     runtime = np.array([r["latency_s"] for r in rows])
     fig, ax = _subplots((6, 4.5))
     ax.plot(f, energy * 1e6, "o-", label="energy to completion (chip)")
-    ax.set(xlabel="clock (MHz)", ylabel="energy (µJ)", title="Energy and runtime vs frequency")
+    ax.set(xlabel="clock (MHz)", ylabel="energy (µJ)", title=f"{rows[0]['workload']}: energy and runtime vs clock")
     ax2 = ax.twinx()
     ax2.plot(f, runtime * 1e3, "s--", color="tab:red", label="runtime")
     ax2.set_ylabel("runtime (ms)")
     ax.grid(alpha=0.3)
-    fig.legend(loc="upper center", fontsize=8)
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper center", fontsize=8)
     _save(fig, out)
     return {"frequency_mhz": f, "energy_j": energy, "runtime_s": runtime}
 

@@ -241,7 +241,12 @@ def test_breakdown_and_roofline_from_a_run(tmp_path):
     tensors = plot("breakdown", out, tmp_path / "t.png", by="tensor")
     assert sum(sum(v) for v in tensors.values()) == pytest.approx(data["totals"]["energy_pj"])
     roof = plot("roofline", out, tmp_path / "r.svg")
-    assert max(roof["attained"]) <= roof["peak"] * (1 + 1e-9)
+    assert roof["levels"]  # simba_like's DRAM has finite bandwidth
+    for level in roof["levels"].values():  # no point above its level's roof or the compute roof
+        for _, intensity, attained in level["points"]:
+            assert attained <= min(roof["peak"], intensity * level["words_per_s"]) * (1 + 1e-9)
+    with pytest.raises(SpecError, match="not a result of"):
+        plot("roofline", tmp_path / "b.png", tmp_path / "r2.svg")
     with pytest.raises(SpecError, match="png or .svg"):
         plot("roofline", out, tmp_path / "r.pdf")
 
@@ -264,3 +269,26 @@ def test_mapper_settings_as_axes_vary_the_search_points_only(tmp_path):
     with pytest.raises(SpecError, match="runs only for dataflow 'search'"):
         mapper_sweep(tmp_path, sweep=MAPPER_SWEEP.split("mapper:")[0].replace("[ws, search]", "[ws]")
                      + "axes:\n  mapper.seed: [1]\n")
+
+
+def test_plots_of_a_store_with_two_workloads_need_a_selection(tmp_path):
+    two = SWEEP.replace(f"workloads: [{WORKLOAD_DIR / 'conv_tiny.yaml'}]",
+                        f"workloads: [{WORKLOAD_DIR / 'conv_tiny.yaml'}, {WORKLOAD_DIR / 'gemm_tiny.yaml'}]")
+    two = two.replace("[4, 8, 16]", "[4, 8]").replace("{range: [4, 17, 12]}", "[4]")
+    store = tmp_path / "s.sqlite"
+    run_sweep(load_sweep(write(tmp_path, two)), jobs=1, store_path=store, progress=False)
+    rows = Store(store).rows()
+    names = sorted({r["workload"] for r in rows})
+    assert len(names) == 2
+    for kind, kwargs in (("pareto", {}), ("heatmap", {"x": "arch.levels.PE_array.x", "y": "dataflow"})):
+        with pytest.raises(SpecError, match="span 2 workloads"):
+            plot(kind, store, tmp_path / f"{kind}.png", **kwargs)
+        drawn = plot(kind, store, tmp_path / f"{kind}.png", where={"workload": names[0]}, **kwargs)
+        assert drawn  # one workload's points only
+    picked = plot("pareto", store, tmp_path / "p.png", where={"workload": names[1]})
+    assert sorted(picked["x"]) == sorted(r["latency_s"] for r in rows if r["workload"] == names[1])
+    with pytest.raises(SpecError, match="unknown heatmap metric 'tops_per_wat'"):
+        plot("heatmap", store, tmp_path / "h.png", x="dataflow", y="dataflow", metric="tops_per_wat")
+    (tmp_path / "junk.sqlite").write_text("not a database, but long enough to be read as one" * 40)
+    with pytest.raises(SpecError, match="not a sweep store"):
+        plot("pareto", tmp_path / "junk.sqlite", tmp_path / "j.png")
