@@ -6,6 +6,10 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+src"
 
+from .kernel_cache import refresh as _refresh_kernel_cache  # noqa: E402
+
+_refresh_kernel_cache()  # before any kernel loads from the cache: a changed kernel module clears it
+
 from .errors import AccelsimBug, MappingError, SpecError  # noqa: E402
 from .load import load_arch, load_mapping_file, load_workload  # noqa: E402
 from .options import SimOptions  # noqa: E402

@@ -217,47 +217,8 @@ def cmd_info(args) -> int:
     return 0
 
 
-NUMBA_CACHE_SUFFIXES = (".nbi", ".nbc")  # Numba's cache index and compiled-code files
-
-
-def numba_cache_files(package_dir) -> list[Path]:
-    """The Numba cache files of a package: *.nbi and *.nbc in the __pycache__ folders under
-    `package_dir`, where Numba writes them for `cache=True` kernels (beside each source file).
-    Only regular files inside `package_dir` (no symlinks, nothing reached through one)."""
-    root = Path(package_dir).resolve()
-    return sorted(p for p in root.rglob("__pycache__/*")
-                  if p.suffix in NUMBA_CACHE_SUFFIXES and p.is_file() and not p.is_symlink()
-                  and p.resolve().is_relative_to(root))
-
-
-def clear_numba_cache(package_dir) -> tuple[int, int]:
-    """Delete the Numba cache files of a package; returns (files, bytes) removed."""
-    files = size = 0
-    for path in numba_cache_files(package_dir):
-        try:
-            n = path.stat().st_size
-            path.unlink()
-        except FileNotFoundError:  # removed meanwhile (another process clearing or recompiling)
-            continue
-        files, size = files + 1, size + n
-    return files, size
-
-
-def _cache_location_notes(package_dir: Path) -> list[str]:
-    """Where Numba writes instead of the package's __pycache__ folders (which these commands cover)."""
-    import os
-
-    notes = []
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        notes.append(f"NUMBA_CACHE_DIR is set: Numba writes new cache files under "
-                     f"{os.environ['NUMBA_CACHE_DIR']}, which accelsim cache does not touch")
-    if not os.access(package_dir, os.W_OK):
-        notes.append(f"{package_dir} is read-only: Numba writes new cache files to its user-wide "
-                     f"cache folder, which accelsim cache does not touch")
-    return notes
-
-
 def cmd_cache(args) -> int:
+    from .kernel_cache import cache_location_notes, clear_numba_cache, numba_cache_files
     from .units import format_si
 
     package_dir = Path(__file__).resolve().parent
@@ -271,7 +232,7 @@ def cmd_cache(args) -> int:
         print(f"Numba cache of accelsim's kernels: the __pycache__ folders under {package_dir}")
         print(f"{len(paths)} files (*.nbi, *.nbc), {size:,} bytes ({format_si(size, 'B')}); "
               f"clear it with: accelsim cache clear")
-    for note in _cache_location_notes(package_dir):
+    for note in cache_location_notes(package_dir):
         print(f"note: {note}")
     return 0
 

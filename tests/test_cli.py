@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import accelsim
-from accelsim.cli import clear_numba_cache, main, numba_cache_files
+from accelsim.cli import main
+from accelsim.kernel_cache import clear_numba_cache, numba_cache_files
 from accelsim.energy.tables import table_names
 from conftest import ARCH_DIR, REPO, WORKLOAD_DIR
 
@@ -199,6 +200,25 @@ def test_cache_clear_deletes_only_numba_files_in_the_package(tmp_path):
     assert clear_numba_cache(pkg) == (2, 30)
     assert sorted(p for p in files if p.exists()) == sorted(set(files) - set(cache))
     assert clear_numba_cache(pkg) == (0, 0)
+
+
+def test_a_changed_kernel_module_clears_the_cache(tmp_path):
+    # Numba checks only a kernel's own file: the search kernels would keep stale code after the
+    # counting kernel they inline changed. refresh() clears the cache when any kernel module changes.
+    from accelsim.kernel_cache import refresh
+    pkg = tmp_path / "pkg"
+    (pkg / "__pycache__").mkdir(parents=True)
+    kernel, plain = pkg / "kernel.py", pkg / "plain.py"
+    kernel.write_text("from numba import njit\n")
+    plain.write_text("x = 1\n")
+    cached = pkg / "__pycache__" / "search.f-1.py311.nbi"
+    assert refresh(pkg)  # no stamp yet: cleared, stamp written
+    cached.write_bytes(b"x")
+    assert not refresh(pkg) and cached.exists()  # nothing changed
+    plain.write_text("x = 2\n")
+    assert not refresh(pkg) and cached.exists()  # a module without kernels changed
+    kernel.write_text("from numba import njit  # edited\n")
+    assert refresh(pkg) and not cached.exists()
 
 
 def test_cache_info_and_help(capsys):
