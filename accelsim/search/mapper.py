@@ -104,7 +104,8 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     if algorithm == "auto":
         algorithm = "exhaustive" if size <= settings.exhaustive_limit else "heuristic"
     max_loops = space.n_slots * len(space.dims)
-    work = nest_loops(max_loops) + outputs_and_scratch(problem, max_loops)  # loops, then evaluate_nest's outputs
+    work = S.Work(nest_loops(max_loops), *outputs_and_scratch(problem, max_loops))
+    record = problem.record()
     arrays = _space_arrays(space)
     state = search_state(space)
     weights = np.array(settings.objective.weights, dtype=np.float64)
@@ -116,15 +117,15 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     args = (best_fac, best_perm, best_keeps, best, stats)
     start = time.perf_counter()
     if algorithm == "exhaustive":
-        S.search_exhaustive(arrays, problem.arrays(), weights, work, state, *args)
+        S.search_exhaustive(arrays, record, weights, work, state, *args)
     else:
         budget = settings.evaluations
         random_evals = max(1, int(budget * HEURISTIC_RANDOM_SHARE)) if algorithm != "hill_climb" else 0
         if algorithm in ("random", "heuristic"):
-            S.search_random(arrays, problem.arrays(), weights, work, state,
+            S.search_random(arrays, record, weights, work, state,
                             budget if algorithm == "random" else random_evals, settings.seed, *args)
         if algorithm in ("hill_climb", "heuristic"):
-            S.search_hill_climb(arrays, space.fixed, space.allowed, problem.arrays(), weights, work, state,
+            S.search_hill_climb(arrays, space.fixed, space.allowed, record, weights, work, state,
                                 budget - random_evals, settings.seed + 1, PATIENCE, RESTART_SAMPLES, KICK, FRESH_EVERY,
                                 *args)
         algorithm = {"heuristic": "random+hill_climb"}.get(algorithm, algorithm)

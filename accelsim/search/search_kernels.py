@@ -2,29 +2,39 @@
 
 Each candidate point (fac, perm, keeps — see search/mapspace.py) is lowered to loop arrays
 and evaluated by counting/nest_kernel.evaluate_nest. The objective is lexicographic over two
-scores, each ordered as energy^a · cycles^b (_objective). `space` and `problem` are the tuples
-built by search/mapper.py; `state` holds the kernels' work arrays (mapper.search_state
-allocates them: the kernels allocate nothing and run without Numba's runtime, so passing arrays
-costs no reference counting); `stats` counts EVALS (calls to the model), FEASIBLE, UNFIT
+scores, each ordered as energy^a · cycles^b (_objective). `space` is the tuple built by
+search/mapper.py, `problem` the layer's nest_kernel.Problem, `work` a Work (the loop arrays each
+candidate is lowered into, and evaluate_nest's outputs and scratch); `state` holds the kernels'
+work arrays (mapper.search_state allocates them: the kernels allocate nothing and run without
+Numba's runtime, so passing arrays costs no reference counting); `stats` counts EVALS (calls to the model), FEASIBLE, UNFIT
 (pruned before evaluation: a fan-out axis over-full) and IMPROVED. Random numbers come from
 search/rng.py, its state the last array of `state`, seeded by each search.
 
 The evaluation (_score, with evaluate_nest), the moves and the samples are inlined into each
-search loop (forceinline): a call passes every array as its exploded fields — evaluate_nest takes
-about fifty — and passing them cost a fifth of an evaluation.
+search loop (forceinline): a call passes every array as its exploded fields — evaluate_nest's
+records hold about fifty — and passing them cost a fifth of an evaluation.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from ..counting.nest_kernel import OK, evaluate_nest
+from ..counting.nest_kernel import OK, Loops, Nest, Outputs, Scratch, evaluate_nest
 from .rng import draw, seed_rng, uniform
 
 EVALS, FEASIBLE, UNFIT, IMPROVED = 0, 1, 2, 3
 FACTOR, SWAP, FLIP = 1, 2, 3  # hill-climb move kinds
 TEMPORAL = -1
 INF = np.inf
+
+
+class Work(NamedTuple):
+    """A search's evaluation arrays: the candidate's lowered loops and evaluate_nest's out and scratch."""
+    loops: Loops
+    out: Outputs
+    scratch: Scratch
 
 
 @njit(cache=True, _nrt=False)
@@ -69,11 +79,12 @@ def _objective(a, b, energy, cycles):
 def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
     """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible."""
     (slot_level, slot_axis, slot_size, slot_mem) = space[:4]
-    loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, counts, instances, charged, level_cycles, scratch = work
-    n = _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis)
+    lp = work.loops
+    n = _lower(fac, perm, slot_level, slot_axis, slot_mem, lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial,
+               lp.loop_axis)
     stats[EVALS] += 1
-    status, energy, cycles = evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, keeps, *problem,
-                                           counts, instances, charged, level_cycles, scratch)
+    nest = Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, n, keeps)
+    status, energy, cycles = evaluate_nest(nest, problem, work.out, work.scratch)
     if status != OK:
         return False
     stats[FEASIBLE] += 1
