@@ -32,7 +32,10 @@ axis a reuse step moves is built, for its overlap). Tiles carry over in the scra
 to the next while their level's dim ranges stay the same. tests/kernels/test_nest_kernel.py checks
 the counts against the walk and the whole kernel against `analyze` on random mappings.
 
-Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scalars only):
+evaluate_nest(nest, problem, out, scratch) takes four records (named tuples of arrays and scalars:
+Nest, Problem, Outputs, Scratch below; Numba passes a record as its fields, so the kernels still take
+arrays and scalars only). Problem's arrays (built by `pack_problem` in model/packed.py,
+PackedProblem.record):
   axis_of[t, d]        the axis of tensor t that dim d indexes (−1: none)
   coef[t, d]           its coefficient there
   axis_dims[t, a, :]   the dims axis a of tensor t sums, axis_nd[t, a] of them
@@ -56,7 +59,10 @@ Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scal
   mac_energy_pj[h, f]  the layer's MAC energy when operand h is held and f products reduce in space
   held_by_dim[d], output_ignores[d]   what a loop on d holds (innermost temporal), reduces (spatial)
   Nest: loop_dim, loop_bound, loop_level, loop_spatial, loop_axis (first n entries, top-down),
-  keeps[l, t] (nest_loops allocates them, packed.nest_args converts a LoweredNest).
+  keeps[l, t] (nest_loops allocates a search's Loops, packed.nest_record converts a LoweredNest).
+  Outputs and Scratch: their classes list the arrays. evaluate_nest is a driver over its
+  passes: levels and extents, tiles and capacity (pass 1), reuse classes and tile loads (pass 2),
+  served data and energy (pass 3).
 
 Arrays whose entries index other arrays (dims, levels, loops: loop_dim, loop_level, axis_dims,
 the scratch's loop sets and level starts, and the mapper's loop orders) are INDEX, unsigned: Numba
@@ -77,9 +83,10 @@ from numba import njit
 from .conventions import CLUSTERS_SPREAD
 from .rules import bandwidth_cycles, block_accesses
 
-# The helpers are inlined by LLVM (forceinline): a call passes every array as its exploded fields,
-# which cost more than the helpers' work (≈20 % of an evaluation). evaluate_nest itself is inlined
-# into the search kernels (search/search_kernels.py) for the same reason.
+# The helpers and passes are inlined by LLVM (forceinline): a call passes every array as its
+# exploded fields (a record's too), which cost more than the helpers' work (≈20 % of an
+# evaluation). evaluate_nest itself is inlined into the search kernels (search/search_kernels.py)
+# for the same reason.
 
 KIND, CAPACITY, BLOCK, CLUSTER, HW_INSTANCES, CLUSTER_R, CLUSTER_AXES, BLOCK_SHIFT = 0, 1, 2, 3, 4, 5, 6, 7
 READ_BW, WRITE_BW, E_READ, E_WRITE, E_UPDATE, LEAK = 0, 1, 2, 3, 4, 5
