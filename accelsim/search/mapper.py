@@ -60,7 +60,7 @@ class MapperResult:
                 "improvements": self.improvements}
 
 
-def _space_arrays(space: Mapspace) -> tuple:
+def _space_arrays(space: Mapspace) -> S.Space:
     n_mem, n_dims = space.tail.shape
     mem_slot = np.zeros(n_mem, dtype=np.int64)
     for s in range(space.n_slots):
@@ -75,21 +75,19 @@ def _space_arrays(space: Mapspace) -> tuple:
         n_free[mi] = len(free)
     # C order always: a kernel compiles once per array layout, and argwhere's varies.
     free_bits = np.ascontiguousarray(np.argwhere(space.keep_free).astype(np.int64).reshape(-1, 2))
-    return (space.slot_level, space.slot_axis, space.slot_size, space.slot_mem, space.rows, space.row_start,
-            mem_slot, space.order_matters, base_perm, n_free, space.keep_base, free_bits)
+    return S.Space(space.slot_level, space.slot_axis, space.slot_size, space.slot_mem, space.rows, space.row_start,
+                   mem_slot, space.order_matters, base_perm, n_free, space.keep_base, free_bits)
 
 
-def search_state(space: Mapspace) -> tuple:
-    """The search kernels' work arrays (see search_kernels): a candidate point and the current one
-    (fac, perm, keeps each), the current score, the candidate's, the last move's undo record
-    (kind, dim | level | bit, slot | position, slot | position, prime), the exhaustive
-    search's odometer and per-level orders, and the random state (search/rng.py)."""
+def search_state(space: Mapspace) -> S.State:
+    """The search kernels' work arrays (see search_kernels.State)."""
     n_slots, n_dims = space.n_slots, len(space.dims)
     n_mem = space.tail.shape[0]
     point = lambda: (np.ones((n_slots, n_dims), np.int64), np.zeros((n_mem, n_dims), INDEX),  # noqa: E731
                      np.zeros_like(space.keep_base))
-    return (*point(), *point(), np.full(4, np.inf), np.zeros(4), np.zeros(5, np.int64), np.zeros(n_dims, np.int64),
-            np.zeros((n_mem, n_dims), INDEX), np.zeros(n_mem, np.int64), np.ones(n_mem, np.int64), new_rng())
+    return S.State(*point(), *point(), np.full(4, np.inf), np.zeros(4), np.zeros(5, np.int64),
+                   np.zeros(n_dims, np.int64), np.zeros((n_mem, n_dims), INDEX), np.zeros(n_mem, np.int64),
+                   np.ones(n_mem, np.int64), new_rng())
 
 
 def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
@@ -110,7 +108,7 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     state = search_state(space)
     weights = np.array(settings.objective.weights, dtype=np.float64)
     best_fac = np.ones((space.n_slots, len(space.dims)), dtype=np.int64)
-    best_perm = arrays[8].copy()
+    best_perm = arrays.base_perm.copy()
     best_keeps = space.keep_base.copy()
     best = np.full(4, np.inf)
     stats = np.zeros(4, dtype=np.int64)

@@ -212,7 +212,7 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     space = build_mapspace(arch, einsum, NO_CONSTRAINTS)
     problem = pack_problem(arch, einsum, action_energies(arch))
     arrays, state = mapper._space_arrays(space), mapper.search_state(space)
-    fac, perm, keeps, undo, rng = state[0], state[1], state[2], state[8], state[-1]
+    fac, perm, keeps, undo, rng = state.fac, state.perm, state.keeps, state.undo, state.rng
     max_loops = space.n_slots * len(space.dims)
     loops = nest_loops(max_loops)
     shared = outputs_and_scratch(problem, max_loops)
@@ -222,9 +222,9 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     for step in range(200):
         if S._move(arrays, space.fixed, space.allowed, fac, perm, keeps, undo, rng) and uniform(rng) < 0.5:
             S._undo(arrays, fac, perm, keeps, undo)
-        if not S._fits(fac, arrays[1], arrays[2]):
+        if not S._fits(fac, arrays.slot_axis, arrays.slot_size):
             continue
-        n = S._lower(fac, perm, arrays[0], arrays[1], arrays[3], *loops)
+        n = S._lower(fac, perm, arrays.slot_level, arrays.slot_axis, arrays.slot_mem, *loops)
         fresh = outputs_and_scratch(problem, max_loops)
         want = evaluate_nest(Nest(*loops, n, keeps), problem.record(), *fresh)
         got = evaluate_nest(Nest(*loops, n, keeps), problem.record(), *shared)
