@@ -32,7 +32,10 @@ axis a reuse step moves is built, for its overlap). Tiles carry over in the scra
 to the next while their level's dim ranges stay the same. tests/kernels/test_nest_kernel.py checks
 the counts against the walk and the whole kernel against `analyze` on random mappings.
 
-Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scalars only):
+evaluate_nest(nest, problem, out, scratch) takes four records (named tuples of arrays and scalars:
+Nest, Problem, Outputs, Scratch below; Numba passes a record as its fields, so the kernels still take
+arrays and scalars only). Problem's arrays (built by `pack_problem` in model/packed.py,
+PackedProblem.record):
   axis_of[t, d]        the axis of tensor t that dim d indexes (−1: none)
   coef[t, d]           its coefficient there
   axis_dims[t, a, :]   the dims axis a of tensor t sums, axis_nd[t, a] of them
@@ -56,7 +59,10 @@ Arrays (built by `pack_problem` in model/packed.py; kernels take arrays and scal
   mac_energy_pj[h, f]  the layer's MAC energy when operand h is held and f products reduce in space
   held_by_dim[d], output_ignores[d]   what a loop on d holds (innermost temporal), reduces (spatial)
   Nest: loop_dim, loop_bound, loop_level, loop_spatial, loop_axis (first n entries, top-down),
-  keeps[l, t] (nest_loops allocates them, packed.nest_args converts a LoweredNest).
+  keeps[l, t] (nest_loops allocates a search's Loops, packed.nest_record converts a LoweredNest).
+  Outputs and Scratch: their classes list the arrays. evaluate_nest is a driver over its
+  passes: levels and extents, tiles and capacity (pass 1), reuse classes and tile loads (pass 2),
+  served data and energy (pass 3).
 
 Arrays whose entries index other arrays (dims, levels, loops: loop_dim, loop_level, axis_dims,
 the scratch's loop sets and level starts, and the mapper's loop orders) are INDEX, unsigned: Numba
@@ -69,15 +75,18 @@ are only subscripts, copied or compared.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 from .conventions import CLUSTERS_SPREAD
 from .rules import bandwidth_cycles, block_accesses
 
-# The helpers are inlined by LLVM (forceinline): a call passes every array as its exploded fields,
-# which cost more than the helpers' work (≈20 % of an evaluation). evaluate_nest itself is inlined
-# into the search kernels (search/search_kernels.py) for the same reason.
+# The helpers and passes are inlined by LLVM (forceinline): a call passes every array as its
+# exploded fields (a record's too), which cost more than the helpers' work (≈20 % of an
+# evaluation). evaluate_nest itself is inlined into the search kernels (search/search_kernels.py)
+# for the same reason.
 
 KIND, CAPACITY, BLOCK, CLUSTER, HW_INSTANCES, CLUSTER_R, CLUSTER_AXES, BLOCK_SHIFT = 0, 1, 2, 3, 4, 5, 6, 7
 READ_BW, WRITE_BW, E_READ, E_WRITE, E_UPDATE, LEAK = 0, 1, 2, 3, 4, 5
@@ -85,6 +94,85 @@ MEMORY, SPATIAL, COMPUTE = 0, 1, 2
 READS, FILLS, UPDATES, TILE = 0, 1, 2, 3
 OK, OVER_CAPACITY, BROKEN = 0, 1, 2
 INDEX = np.uint32  # dtype of index arrays (see the module docstring)
+
+
+
+
+# The kernel's arguments as records (named tuples: Numba passes them field by field, and a field
+# read compiles to the same code as a positional one). The arrays are the module docstring's.
+class Nest(NamedTuple):
+    """A lowered nest: its first n loops, top-down, and what each level keeps."""
+    loop_dim: np.ndarray      # [loop] INDEX
+    loop_bound: np.ndarray    # [loop] int64, every bound > 1
+    loop_level: np.ndarray    # [loop] INDEX
+    loop_spatial: np.ndarray  # [loop] bool
+    loop_axis: np.ndarray     # [loop] int64: X 0, Y 1, temporal −1
+    n: int
+    keeps: np.ndarray         # [level, tensor] bool
+
+
+class Loops(NamedTuple):
+    """A search's loop arrays (nest_loops), which each candidate is lowered into."""
+    loop_dim: np.ndarray
+    loop_bound: np.ndarray
+    loop_level: np.ndarray
+    loop_spatial: np.ndarray
+    loop_axis: np.ndarray
+
+
+class Problem(NamedTuple):
+    """A layer on an arch (model/packed.PackedProblem.record builds it)."""
+    axis_of: np.ndarray
+    coef: np.ndarray
+    axis_dims: np.ndarray
+    axis_nd: np.ndarray
+    n_axes: np.ndarray
+    is_output: np.ndarray
+    one_dim: np.ndarray
+    level_int: np.ndarray
+    cluster_axes: np.ndarray
+    level_float: np.ndarray
+    merges: np.ndarray
+    e_factor: np.ndarray
+    mac_energy_pj: np.ndarray
+    held_by_dim: np.ndarray
+    output_ignores: np.ndarray
+    energy_per_cycle_pj: float
+    hold_spatial_innermost: bool
+    cluster_rule: int
+
+
+class Outputs(NamedTuple):
+    """What evaluate_nest writes (see there)."""
+    counts: np.ndarray        # [level, tensor, READS|FILLS|UPDATES|TILE] per instance
+    instances: np.ndarray     # [level] utilized instances
+    charged: np.ndarray       # [level] instances charged dynamic energy
+    level_cycles: np.ndarray  # [level] bandwidth-bound cycles
+
+
+class Scratch(NamedTuple):
+    """evaluate_nest's work arrays (nest_scratch allocates them)."""
+    stride: np.ndarray        # [loop] how far one step moves its dim
+    starts: np.ndarray        # [level + 1] INDEX: first loop of each level
+    moves_before: np.ndarray  # [level + 1] temporal loops above each level
+    ext: np.ndarray           # [level + 1, dim] each dim's range under each level
+    idx: np.ndarray           # [loop] INDEX: a loop index set
+    grow: np.ndarray          # [dim] per-dim ranges while a set is built
+    tc: np.ndarray            # [axis, term] term steps per axis
+    te: np.ndarray            # [axis, term] term counts per axis
+    m: np.ndarray             # [axis] terms per axis
+    shape: np.ndarray         # [axis, 4] (g, L, P, n) per axis (see _axis_shape)
+    occ: np.ndarray           # [span + 1] bool: occupancy of a holed axis
+    base: np.ndarray          # [span + 1] bool: its copy while it grows
+    temporal: np.ndarray      # [loop] INDEX: the temporal loops, outer → inner
+    above: np.ndarray         # [loop + 1] Π of the temporal bounds before each
+    move_axis: np.ndarray     # [tensor, loop] (see _reuse_classes)
+    move_by: np.ndarray       # [tensor, loop]
+    reuse_weight: np.ndarray  # [tensor, loop]
+    tile_shape: np.ndarray    # [level, tensor, axis, 4] each tile's axis shapes
+    regular: np.ndarray       # [level, tensor] bool: all of a tile's axes in closed form
+    memo_ext: np.ndarray      # [level, dim] the ext row tile_shape/memo_tile were built for
+    memo_tile: np.ndarray     # [level, tensor] that tile's points (−1: not built)
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -157,44 +245,42 @@ def _occupancy(tc, te, a, m, occ, base):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _axis_terms(axis_of, coef, axis_dims, axis_nd, t, a, ext, level, loop_dim, loop_bound, stride, extra, n_extra,
-                grow, tc, te, m, shape):
-    """Axis a of tensor t's point set as (step, count) terms in tc[a]/te[a]/m[a] and its shape
+def _axis_terms(p, nest, sc, t, a, level, extra, n_extra):
+    """Axis a of tensor t's point set as (step, count) terms in sc.tc[a]/te[a]/m[a] and its shape
     (see _axis_shape), for a loop set made of every loop below `level` — whose range per dim d is
     [0, ext[level, d]) — plus the loops extra[:n_extra] (top-down) above them. An extra loop whose
     stride equals its dim's range so far extends that range (no loop in between was left out);
     the others stay terms of their own (holes, e.g. a fan-out above a temporal loop on the same
     dim)."""
-    for q in range(axis_nd[t, a]):
-        grow[axis_dims[t, a, q]] = ext[level, axis_dims[t, a, q]]
+    grow, tc, te, m, stride = sc.grow, sc.tc, sc.te, sc.m, sc.stride
+    for q in range(p.axis_nd[t, a]):
+        grow[p.axis_dims[t, a, q]] = sc.ext[level, p.axis_dims[t, a, q]]
     m[a] = 0
     for q in range(n_extra - 1, -1, -1):  # inner → outer, so each range grows outward
         j = extra[q]
-        d = loop_dim[j]
-        if axis_of[t, d] != a or loop_bound[j] == 1:
+        d = nest.loop_dim[j]
+        if p.axis_of[t, d] != a or nest.loop_bound[j] == 1:
             continue
         if stride[j] == grow[d]:
-            grow[d] *= loop_bound[j]
+            grow[d] *= nest.loop_bound[j]
         else:
-            tc[a, m[a]] = coef[t, d] * stride[j]
-            te[a, m[a]] = loop_bound[j]
+            tc[a, m[a]] = p.coef[t, d] * stride[j]
+            te[a, m[a]] = nest.loop_bound[j]
             m[a] += 1
-    for q in range(axis_nd[t, a]):
-        d = axis_dims[t, a, q]
+    for q in range(p.axis_nd[t, a]):
+        d = p.axis_dims[t, a, q]
         if grow[d] > 1:
-            tc[a, m[a]] = coef[t, d]
+            tc[a, m[a]] = p.coef[t, d]
             te[a, m[a]] = grow[d]
             m[a] += 1
-    _axis_shape(tc, te, a, m[a], shape)
+    _axis_shape(tc, te, a, m[a], sc.shape)
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes, ext, level, loop_dim, loop_bound, stride, extra, n_extra,
-               grow, tc, te, m, shape):
+def _set_terms(p, nest, sc, t, level, extra, n_extra):
     """Every axis of tensor t's point set (_axis_terms)."""
-    for a in range(n_axes):
-        _axis_terms(axis_of, coef, axis_dims, axis_nd, t, a, ext, level, loop_dim, loop_bound, stride, extra, n_extra,
-                    grow, tc, te, m, shape)
+    for a in range(p.n_axes[t]):
+        _axis_terms(p, nest, sc, t, a, level, extra, n_extra)
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -229,17 +315,16 @@ def _axis_count(tc, te, a, m, shape, shift, occ, base):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _set_size(n_axes, tc, te, m, shape, occ, base):
+def _set_size(sc, n_axes):
     """Points of the set _set_terms described."""
     size = 1
     for a in range(n_axes):
-        size *= _axis_count(tc, te, a, m, shape, 0, occ, base)
+        size *= _axis_count(sc.tc, sc.te, a, sc.m, sc.shape, 0, sc.occ, sc.base)
     return size
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, stride, n, temporal, above,
-                   move_axis, move_by, reuse_weight):
+def _reuse_classes(axis_of, coef, nest, sc):
     """The closed form's reuse terms for every level at once, over the temporal loops in order
     (temporal[k], k < n_t; returns n_t). A tile under the first K of them reuses its overlap at
     step k < K iff R_k = R_{K−1}, where R_k = Σ_{j<k} move_j + 2·move_k per tensor axis (T_k =
@@ -250,23 +335,25 @@ def _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, st
     above[k] = Π_{j<k} b_j, reuse_weight[k] = Σ_{k' ≤ k, R_k' = R_k} (b_k' − 1)·above[k'].
     move_k is one number ≥ 0 on one axis (move_axis[t, k], −1 if the loop's dim does not index
     t), so R_k' = R_k (k' < k) iff every move in (k', k] is on move_k' 's axis and
-    move_k' = Σ_{k'<j<k} move_j + 2·move_k: a scan back from k that stops at a second axis."""
+    move_k' = Σ_{k'<j<k} move_j + 2·move_k: a scan back from k that stops at a second axis.
+    Writes sc.temporal, above, move_axis, move_by and reuse_weight from nest and sc.stride."""
+    temporal, above, move_axis, move_by, reuse_weight = sc.temporal, sc.above, sc.move_axis, sc.move_by, sc.reuse_weight
     n_t = 0
     above[0] = 1
-    for j in range(n):
-        if not loop_spatial[j]:
+    for j in range(nest.n):
+        if not nest.loop_spatial[j]:
             temporal[n_t] = j
-            above[n_t + 1] = above[n_t] * loop_bound[j]
+            above[n_t + 1] = above[n_t] * nest.loop_bound[j]
             n_t += 1
     for t in range(axis_of.shape[0]):
         for k in range(n_t):
             j = temporal[k]
-            d = loop_dim[j]
+            d = nest.loop_dim[j]
             axis, move = axis_of[t, d], 0  # axis: the one axis moved in (k', k] (−1: none yet)
             if axis >= 0:
-                move = coef[t, d] * stride[j]
+                move = coef[t, d] * sc.stride[j]
             move_axis[t, k], move_by[t, k] = axis, move
-            weight = (loop_bound[j] - 1) * above[k]
+            weight = (nest.loop_bound[j] - 1) * above[k]
             target = 2 * move  # move_k' must equal Σ_{k'<j<k} move_j + 2·move_k
             for k2 in range(k - 1, -1, -1):
                 by, on = move_by[t, k2], move_axis[t, k2]
@@ -283,265 +370,293 @@ def _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, st
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _moved_loads(full, n_moves, t, n_axes, above, move_axis, move_by, reuse_weight, tc, te, m, shape, occ, base):
+def _moved_loads(sc, full, n_moves, t, n_axes):
     """Elements loaded into one instance of the set _set_terms described (`full` points) as it
     moves with the first n_moves temporal loops (see _reuse_classes)."""
     if n_moves == 0:
         return full
     last = n_moves - 1
-    a = move_axis[t, last]
+    a = sc.move_axis[t, last]
     kept = full  # the overlap after a step: only axis a moves
     if a >= 0:
-        kept = _axis_count(tc, te, a, m, shape, move_by[t, last], occ, base)
+        kept = _axis_count(sc.tc, sc.te, a, sc.m, sc.shape, sc.move_by[t, last], sc.occ, sc.base)
         if kept > 0:
             for b in range(n_axes):
                 if b != a:
-                    kept *= _axis_count(tc, te, b, m, shape, 0, occ, base)
-    return full * above[n_moves] - reuse_weight[t, last] * kept
+                    kept *= _axis_count(sc.tc, sc.te, b, sc.m, sc.shape, 0, sc.occ, sc.base)
+    return full * sc.above[n_moves] - sc.reuse_weight[t, last] * kept
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _one_dim_points(axis_of, axis_dims, t, n_axes, ext, level, loop_dim, loop_bound, extra, n_extra):
+def _one_dim_points(p, nest, sc, t, level, extra, n_extra):
     """Points of a one-dim-axis tensor's set (one_dim): the loops below `level` and
     extra[:n_extra], all distinct, so the product of their bounds on t's dims."""
     points = 1
-    for a in range(n_axes):
-        points *= ext[level, axis_dims[t, a, 0]]
+    for a in range(p.n_axes[t]):
+        points *= sc.ext[level, p.axis_dims[t, a, 0]]
     for q in range(n_extra):
-        if axis_of[t, loop_dim[extra[q]]] >= 0:
-            points *= loop_bound[extra[q]]
+        if p.axis_of[t, nest.loop_dim[extra[q]]] >= 0:
+            points *= nest.loop_bound[extra[q]]
     return points
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _one_dim_moved(full, n_moves, t, level, extra, n_extra, axis_of, coef, axis_dims, axis_nd, ext, loop_dim,
-                   loop_bound, stride, above, move_axis, move_by, reuse_weight, grow, tc, te, m, shape, occ, base):
+def _one_dim_moved(p, nest, sc, full, n_moves, t, level, extra, n_extra):
     """_moved_loads for the set _one_dim_points counted (`full` points): only the moving axis is
     built, for its overlap; the other axes keep all their points, full / (that axis's points)."""
     if n_moves == 0:
         return full
     last = n_moves - 1
-    a = move_axis[t, last]
+    a = sc.move_axis[t, last]
     kept = full
     if a >= 0:
-        _axis_terms(axis_of, coef, axis_dims, axis_nd, t, a, ext, level, loop_dim, loop_bound, stride, extra, n_extra,
-                    grow, tc, te, m, shape)
+        _axis_terms(p, nest, sc, t, a, level, extra, n_extra)
         on_axis = 1  # one dim: every combination of its terms is a distinct point
-        for q in range(m[a]):
-            on_axis *= te[a, q]
-        kept = _axis_count(tc, te, a, m, shape, move_by[t, last], occ, base) * (full // on_axis)
-    return full * above[n_moves] - reuse_weight[t, last] * kept
+        for q in range(sc.m[a]):
+            on_axis *= sc.te[a, q]
+        kept = _axis_count(sc.tc, sc.te, a, sc.m, sc.shape, sc.move_by[t, last], sc.occ, sc.base) * (full // on_axis)
+    return full * sc.above[n_moves] - sc.reuse_weight[t, last] * kept
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, keeps,
-                  axis_of, coef, axis_dims, axis_nd, n_axes, is_output, one_dim, level_int, cluster_axes, level_float,
-                  merges, e_factor, mac_energy_pj, held_by_dim, output_ignores, energy_per_cycle_pj, hold_spatial_innermost,
-                  cluster_rule, counts, instances, charged, level_cycles, scratch):
-    """Counts, cycles and energy of one lowered mapping. Returns (status, energy pJ, cycles).
-
-    counts[l, t, READS|FILLS|UPDATES|TILE] (per instance; FILLS holds a level's tile loads
-    until pass 3 turns them into fills) and level_cycles[l] are written for every memory level,
-    instances[l] (utilized: the product of the fan-out loops above) for every level. Capacities
-    are checked before any reuse is computed, so infeasible mappings cost little. Every loop bound
-    is > 1 (lowering drops unit loops). `scratch` (nest_scratch) carries tiles from call to call:
-    it serves one problem.
-    """
-    (stride, starts, moves_before, ext, idx, grow, tc, te, m, shape, occ, base, temporal, above, move_axis,
-     move_by, reuse_weight, tile_shape, regular, memo_ext, memo_tile) = scratch
-    n_levels = level_int.shape[0]
-    n_tensors = axis_of.shape[0]
-    n_dims = grow.shape[0]
-    compute = n_levels - 1
+def _levels_and_extents(nest, p, out, sc):
+    """Each level's first loop (sc.starts), temporal loops above (moves_before) and utilized
+    instances (out.instances: the product of the fan-out loops above); bottom-up, each loop's
+    stride (how far one step moves its dim: the product of the inner loops on that dim) and
+    ext[l, d], the range of dim d under level l (every loop at or below it). Returns the top
+    memory level."""
+    n_levels = p.level_int.shape[0]
+    starts, ext = sc.starts, sc.ext
     j = 0
     n_moves = 0  # temporal loops so far
     fanout = 1  # Π of the spatial bounds above: a level's utilized instances
     for l in range(n_levels + 1):
-        while j < n and loop_level[j] < l:
-            if loop_spatial[j]:
-                fanout *= loop_bound[j]
+        while j < nest.n and nest.loop_level[j] < l:
+            if nest.loop_spatial[j]:
+                fanout *= nest.loop_bound[j]
             else:
                 n_moves += 1
             j += 1
         starts[l] = j
-        moves_before[l] = n_moves
+        sc.moves_before[l] = n_moves
         if l < n_levels:
-            instances[l] = fanout
-    # Bottom-up: each loop's stride (how far one step moves its dim: the product of the inner
-    # loops on that dim) and ext[l, d], the range of dim d under level l (every loop at or below it).
-    for d in range(n_dims):
+            out.instances[l] = fanout
+    for d in range(sc.grow.shape[0]):
         ext[n_levels, d] = 1
-    j = n
+    j = nest.n
     for l in range(n_levels - 1, -1, -1):
-        for d in range(n_dims):
+        for d in range(sc.grow.shape[0]):
             ext[l, d] = ext[l + 1, d]
         while j > starts[l]:
             j -= 1
-            d = loop_dim[j]
-            stride[j] = ext[l, d]
-            ext[l, d] *= loop_bound[j]
+            d = nest.loop_dim[j]
+            sc.stride[j] = ext[l, d]
+            ext[l, d] *= nest.loop_bound[j]
     top = 0
-    while level_int[top, KIND] != MEMORY:
+    while p.level_int[top, KIND] != MEMORY:
         top += 1
-    hold = hold_spatial_innermost and n > 0 and loop_spatial[n - 1]  # CountingConvention.holds_operands
-    # Pass 1: tiles and capacities. A tile depends on its level's dim ranges alone: each level keeps
-    # the ext row of the last call that reached it and that row's tiles, reused while the row holds
-    # (a search's move changes few rows).
-    for i in range(n_levels):
-        if level_int[i, KIND] != MEMORY:
+    return top
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _tile(nest, p, sc, i, t):
+    """Points of tensor t's tile at memory level i; its axis shapes into sc.tile_shape[i, t] and
+    whether all are closed forms into sc.regular[i, t] (pass 2 then needs no terms)."""
+    if p.one_dim[t]:  # intervals: no terms to build
+        tile = 1
+        for a in range(p.n_axes[t]):
+            d = p.axis_dims[t, a, 0]
+            tile *= sc.ext[i, d]
+            sc.tile_shape[i, t, a, 0] = p.coef[t, d] if sc.ext[i, d] > 1 else 1
+            sc.tile_shape[i, t, a, 1], sc.tile_shape[i, t, a, 2], sc.tile_shape[i, t, a, 3] = sc.ext[i, d], 0, 1
+        sc.regular[i, t] = True
+        return tile
+    _set_terms(p, nest, sc, t, i, sc.idx, 0)
+    tile = _set_size(sc, p.n_axes[t])
+    closed = True
+    for a in range(p.n_axes[t]):
+        for q in range(4):
+            sc.tile_shape[i, t, a, q] = sc.shape[a, q]
+        closed &= sc.shape[a, 3] >= 0
+    sc.regular[i, t] = closed
+    return tile
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _tiles_and_capacity(nest, p, out, sc):
+    """Pass 1: every memory level's tiles (out.counts TILE; READS, FILLS, UPDATES zeroed); False
+    as soon as a level's tiles overflow it. A tile depends on its level's dim ranges alone: each
+    level keeps the ext row of the last call that reached it and that row's tiles, reused while
+    the row holds (a search's move changes few rows)."""
+    counts, memo_ext, memo_tile = out.counts, sc.memo_ext, sc.memo_tile
+    for i in range(p.level_int.shape[0]):
+        if p.level_int[i, KIND] != MEMORY:
             continue
         same = True
-        for d in range(n_dims):
-            same &= memo_ext[i, d] == ext[i, d]
+        for d in range(sc.grow.shape[0]):
+            same &= memo_ext[i, d] == sc.ext[i, d]
         if not same:
-            for d in range(n_dims):
-                memo_ext[i, d] = ext[i, d]
-            for t in range(n_tensors):
+            for d in range(sc.grow.shape[0]):
+                memo_ext[i, d] = sc.ext[i, d]
+            for t in range(p.axis_of.shape[0]):
                 memo_tile[i, t] = -1
         used = 0
-        for t in range(n_tensors):
+        for t in range(p.axis_of.shape[0]):
             counts[i, t, READS] = 0
             counts[i, t, FILLS] = 0
             counts[i, t, UPDATES] = 0
             counts[i, t, TILE] = 0
-            if keeps[i, t] and memo_tile[i, t] >= 0:
-                counts[i, t, TILE] = memo_tile[i, t]
-                used += memo_tile[i, t]
-            elif keeps[i, t] and one_dim[t]:  # intervals: no terms to build
-                tile = 1
-                for a in range(n_axes[t]):
-                    d = axis_dims[t, a, 0]
-                    tile *= ext[i, d]
-                    tile_shape[i, t, a, 0] = coef[t, d] if ext[i, d] > 1 else 1
-                    tile_shape[i, t, a, 1], tile_shape[i, t, a, 2], tile_shape[i, t, a, 3] = ext[i, d], 0, 1
-                regular[i, t] = True
-                counts[i, t, TILE] = tile
-                memo_tile[i, t] = tile
-                used += tile
-            elif keeps[i, t]:
-                _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
-                           idx, 0, grow, tc, te, m, shape)
-                tile = _set_size(n_axes[t], tc, te, m, shape, occ, base)
-                counts[i, t, TILE] = tile
-                memo_tile[i, t] = tile
-                used += tile
-                closed = True  # every axis in closed form: pass 2 needs no terms
-                for a in range(n_axes[t]):
-                    for q in range(4):
-                        tile_shape[i, t, a, q] = shape[a, q]
-                    closed &= shape[a, 3] >= 0
-                regular[i, t] = closed
-        capacity = level_int[i, CAPACITY]
+            if not nest.keeps[i, t]:
+                continue
+            if memo_tile[i, t] < 0:
+                memo_tile[i, t] = _tile(nest, p, sc, i, t)
+            counts[i, t, TILE] = memo_tile[i, t]
+            used += memo_tile[i, t]
+        capacity = p.level_int[i, CAPACITY]
         if capacity >= 0 and used > capacity:
-            return OVER_CAPACITY, 0.0, 0
-    # Pass 2: tile loads over the temporal loops above each level (the top loads nothing).
-    n_t = _reuse_classes(axis_of, coef, n_axes, loop_dim, loop_bound, loop_spatial, stride, n, temporal, above,
-                         move_axis, move_by, reuse_weight)
-    steps = above[n_t]
-    for i in range(n_levels):
-        if level_int[i, KIND] != MEMORY or i == top:
+            return False
+    return True
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _tile_loads(nest, p, out, sc, top):
+    """Pass 2: each kept tile's loads (into out.counts FILLS) over the temporal loops above its
+    level (the top loads nothing), from _reuse_classes' terms."""
+    counts, shape = out.counts, sc.tile_shape
+    for i in range(p.level_int.shape[0]):
+        if p.level_int[i, KIND] != MEMORY or i == top:
             continue
-        last = moves_before[i] - 1
-        for t in range(n_tensors):
-            if not keeps[i, t]:
+        last = sc.moves_before[i] - 1
+        for t in range(p.axis_of.shape[0]):
+            if not nest.keeps[i, t]:
                 continue
             full = counts[i, t, TILE]
             if last < 0:
                 counts[i, t, FILLS] = full
                 continue
-            a = move_axis[t, last]
-            if a < 0 or regular[i, t]:  # from pass 1's shapes: only axis a moves
+            a = sc.move_axis[t, last]
+            if a < 0 or sc.regular[i, t]:  # from pass 1's shapes: only axis a moves
                 kept = full
                 if a >= 0:
-                    kept = _closed_count(tile_shape[i, t, a, 0], tile_shape[i, t, a, 1], tile_shape[i, t, a, 2],
-                                         tile_shape[i, t, a, 3], move_by[t, last])
-                    for b in range(n_axes[t]):
+                    kept = _closed_count(shape[i, t, a, 0], shape[i, t, a, 1], shape[i, t, a, 2], shape[i, t, a, 3],
+                                         sc.move_by[t, last])
+                    for b in range(p.n_axes[t]):
                         if b != a:
-                            kept *= tile_shape[i, t, b, 1] * tile_shape[i, t, b, 3]  # L · n points
-                counts[i, t, FILLS] = full * above[last + 1] - reuse_weight[t, last] * kept
+                            kept *= shape[i, t, b, 1] * shape[i, t, b, 3]  # L · n points
+                counts[i, t, FILLS] = full * sc.above[last + 1] - sc.reuse_weight[t, last] * kept
                 continue
-            _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
-                       idx, 0, grow, tc, te, m, shape)
-            counts[i, t, FILLS] = _moved_loads(full, moves_before[i], t, n_axes[t], above, move_axis, move_by,
-                                               reuse_weight, tc, te, m, shape, occ, base)
-    # Pass 3: what each level serves its child (or the MACs), and the energy.
-    # The MACs' energy: data-dependent through the operand the innermost temporal loop holds and
-    # the fan-in of the spatial reduction (energy/activity.layer_activity).
+            _set_terms(p, nest, sc, t, i, sc.idx, 0)
+            counts[i, t, FILLS] = _moved_loads(sc, full, sc.moves_before[i], t, p.n_axes[t])
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _mac_energy(nest, p):
+    """The MACs' energy: data-dependent through the operand the innermost temporal loop holds and
+    the fan-in of the spatial reduction (energy/activity.layer_activity)."""
     held, fan_in = 0, 1
-    for j in range(n):
-        if loop_spatial[j]:
-            if output_ignores[loop_dim[j]]:
-                fan_in *= loop_bound[j]
+    for j in range(nest.n):
+        if nest.loop_spatial[j]:
+            if p.output_ignores[nest.loop_dim[j]]:
+                fan_in *= nest.loop_bound[j]
         else:
-            held = held_by_dim[loop_dim[j]]
-    energy = mac_energy_pj[held, min(fan_in, mac_energy_pj.shape[1] - 1)]
-    cycles = steps
-    per_cycle_pj = energy_per_cycle_pj
-    for i in range(n_levels):
-        if level_int[i, KIND] != MEMORY:
+            held = p.held_by_dim[nest.loop_dim[j]]
+    return p.mac_energy_pj[held, min(fan_in, p.mac_energy_pj.shape[1] - 1)]
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _served(nest, p, out, sc, i, t, hold, n_t):
+    """Elements of tensor t memory level i serves per instance: to its child (the next level
+    down keeping t) or one operand per MAC."""
+    compute = p.level_int.shape[0] - 1
+    child = compute
+    for c in range(i + 1, compute):
+        if p.level_int[c, KIND] == MEMORY and nest.keeps[c, t]:
+            child = c
+            break
+    # The child's data (its tile, or one operand per MAC) merged over the fan-outs on the way that
+    # multicast (or reduce) this tensor; the other fan-outs are served apart.
+    n_u = 0
+    separate = 1
+    for j in range(sc.starts[i], sc.starts[child]):
+        if nest.loop_spatial[j]:
+            if p.merges[nest.loop_level[j], t, nest.loop_dim[j]]:
+                sc.idx[n_u] = j
+                n_u += 1
+            else:
+                separate *= nest.loop_bound[j]
+    steps = sc.above[n_t]
+    if n_u == 0 and child == compute and not hold:
+        return steps * separate
+    if n_u == 0 and child != compute:  # nothing merged on the way: the child's own loads
+        return separate * out.counts[child, t, FILLS]
+    # Else the merged set, which (unless it feeds the MACs unheld) moves with the loops above the
+    # child as the child's tile does (the MACs' operands, when held, over every temporal loop).
+    n_moves = n_t if child == compute else sc.moves_before[child]
+    if p.one_dim[t]:  # the merged set as a product of loop bounds
+        merged = _one_dim_points(p, nest, sc, t, child, sc.idx, n_u)
+        if child == compute and not hold:
+            return steps * separate * merged
+        return separate * _one_dim_moved(p, nest, sc, merged, n_moves, t, child, sc.idx, n_u)
+    _set_terms(p, nest, sc, t, child, sc.idx, n_u)
+    if child == compute and not hold:
+        return steps * separate * _set_size(sc, p.n_axes[t])
+    return separate * _moved_loads(sc, _set_size(sc, p.n_axes[t]), n_moves, t, p.n_axes[t])
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _distinct_outputs(nest, p, out, sc, i, t, top):
+    """Distinct outputs (tensor t) one instance of memory level i sees over every temporal step."""
+    if out.instances[i] == 1:  # no fan-out above: every output is distinct here
+        return out.counts[top, t, TILE]
+    if p.one_dim[t]:
+        return _one_dim_points(p, nest, sc, t, i, sc.temporal, sc.moves_before[i])
+    _set_terms(p, nest, sc, t, i, sc.temporal, sc.moves_before[i])
+    return _set_size(sc, p.n_axes[t])
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _charged_instances(nest, p, i, inst, first):
+    """Instances of memory level i (inst utilized; its loops start at `first`) charged dynamic
+    energy: per cluster (CountingConvention.cluster_rule)."""
+    cluster = p.level_int[i, CLUSTER]
+    if cluster == 1:
+        return inst
+    if p.cluster_rule == CLUSTERS_SPREAD:
+        return min(inst, p.level_int[i, HW_INSTANCES] // cluster)
+    ch = 1
+    for q in range(p.level_int[i, CLUSTER_AXES]):
+        used = 1  # positions the mapping uses on this fan-out axis
+        for j in range(first):
+            if nest.loop_spatial[j] and nest.loop_level[j] == p.cluster_axes[i, q, 0] \
+                    and nest.loop_axis[j] == p.cluster_axes[i, q, 1]:
+                used *= nest.loop_bound[j]
+        ch *= (used + p.level_int[i, CLUSTER_R] - 1) // p.level_int[i, CLUSTER_R] if q == 0 else used
+    return ch
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _served_and_energy(nest, p, out, sc, top, hold, n_t):
+    """Pass 3: what each level serves its child (or the MACs) as reads, fills and updates, the
+    bandwidth-bound cycles and the energy. Returns (status, energy pJ, cycles)."""
+    counts, level_float = out.counts, p.level_float
+    energy = _mac_energy(nest, p)
+    cycles = sc.above[n_t]
+    per_cycle_pj = p.energy_per_cycle_pj
+    for i in range(p.level_int.shape[0]):
+        if p.level_int[i, KIND] != MEMORY:
             continue
-        s_i = starts[i]
-        inst = instances[i]
+        inst = out.instances[i]
         read_words = 0
         write_words = 0
         level_energy = 0.0
-        block, shift = level_int[i, BLOCK], level_int[i, BLOCK_SHIFT]
-        for t in range(n_tensors):
-            if not keeps[i, t]:
+        block, shift = p.level_int[i, BLOCK], p.level_int[i, BLOCK_SHIFT]
+        for t in range(p.axis_of.shape[0]):
+            if not nest.keeps[i, t]:
                 continue
-            child = compute
-            for c in range(i + 1, n_levels):
-                if level_int[c, KIND] == MEMORY and keeps[c, t]:
-                    child = c
-                    break
-            s_c = starts[child]
-            # The child's data (its tile, or one operand per MAC) merged over the fan-outs on
-            # the way that multicast (or reduce) this tensor; the other fan-outs are served apart.
-            n_u = 0
-            separate = 1
-            for j in range(s_i, s_c):
-                if loop_spatial[j]:
-                    if merges[loop_level[j], t, loop_dim[j]]:
-                        idx[n_u] = j
-                        n_u += 1
-                    else:
-                        separate *= loop_bound[j]
-            if n_u == 0 and child == compute and not hold:
-                served = steps * separate
-            elif n_u == 0 and child != compute:  # nothing merged on the way: the child's own loads
-                served = separate * counts[child, t, FILLS]
-            elif one_dim[t]:  # the merged set as a product of loop bounds
-                merged = _one_dim_points(axis_of, axis_dims, t, n_axes[t], ext, child, loop_dim, loop_bound, idx, n_u)
-                if child == compute and not hold:
-                    served = steps * separate * merged
-                else:  # it moves with the loops above the child, as the child's tile does
-                    served = separate * _one_dim_moved(merged, n_t if child == compute else moves_before[child], t,
-                                                       child, idx, n_u, axis_of, coef, axis_dims, axis_nd, ext,
-                                                       loop_dim, loop_bound, stride, above, move_axis, move_by,
-                                                       reuse_weight, grow, tc, te, m, shape, occ, base)
-            elif child == compute and not hold:
-                _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, child, loop_dim, loop_bound,
-                           stride, idx, n_u, grow, tc, te, m, shape)
-                served = steps * separate * _set_size(n_axes[t], tc, te, m, shape, occ, base)
-            else:  # the merged set moves with the loops above the child, as the child's tile does (the MACs'
-                # operands, when held, over every temporal loop)
-                _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, child, loop_dim, loop_bound,
-                           stride, idx, n_u, grow, tc, te, m, shape)
-                merged = _set_size(n_axes[t], tc, te, m, shape, occ, base)
-                served = separate * _moved_loads(merged, n_t if child == compute else moves_before[child], t,
-                                                 n_axes[t], above, move_axis, move_by, reuse_weight, tc, te, m, shape,
-                                                 occ, base)
+            served = _served(nest, p, out, sc, i, t, hold, n_t)
             loads = counts[i, t, FILLS]
-            if is_output[t] and inst == 1:  # no fan-out above: every output is distinct here
-                distinct = counts[top, t, TILE]
-            elif is_output[t] and one_dim[t]:  # the outputs of every temporal step
-                distinct = _one_dim_points(axis_of, axis_dims, t, n_axes[t], ext, i, loop_dim, loop_bound, temporal,
-                                           moves_before[i])  # of this instance
-            elif is_output[t]:
-                _set_terms(axis_of, coef, axis_dims, axis_nd, t, n_axes[t], ext, i, loop_dim, loop_bound, stride,
-                           temporal, moves_before[i], grow, tc, te, m, shape)
-                distinct = _set_size(n_axes[t], tc, te, m, shape, occ, base)
-            if is_output[t]:
+            if p.is_output[t]:
+                distinct = _distinct_outputs(nest, p, out, sc, i, t, top)
                 fills = 0 if i == top else loads - distinct
                 if fills < 0 or served < distinct:
                     return BROKEN, 0.0, 0
@@ -553,62 +668,58 @@ def evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, 
             counts[i, t, UPDATES] = updates
             read_words += reads
             write_words += fills + updates
-            level_energy += e_factor[i, t] * (block_accesses(reads, block, shift) * level_float[i, E_READ]
-                                              + block_accesses(fills, block, shift) * level_float[i, E_WRITE]
-                                              + block_accesses(updates, block, shift) * level_float[i, E_UPDATE])
+            level_energy += p.e_factor[i, t] * (block_accesses(reads, block, shift) * level_float[i, E_READ]
+                                                + block_accesses(fills, block, shift) * level_float[i, E_WRITE]
+                                                + block_accesses(updates, block, shift) * level_float[i, E_UPDATE])
         bw_cycles = bandwidth_cycles(read_words, write_words, level_float[i, READ_BW], level_float[i, WRITE_BW])
-        level_cycles[i] = bw_cycles
+        out.level_cycles[i] = bw_cycles
         cycles = max(cycles, bw_cycles)
-        cluster = level_int[i, CLUSTER]  # dynamic energy per cluster (CountingConvention.cluster_rule)
-        if cluster == 1:
-            ch = inst
-        elif cluster_rule == CLUSTERS_SPREAD:
-            ch = min(inst, level_int[i, HW_INSTANCES] // cluster)
-        else:
-            ch = 1
-            for q in range(level_int[i, CLUSTER_AXES]):
-                used = 1  # positions the mapping uses on this fan-out axis
-                for j in range(s_i):
-                    if loop_spatial[j] and loop_level[j] == cluster_axes[i, q, 0] \
-                            and loop_axis[j] == cluster_axes[i, q, 1]:
-                        used *= loop_bound[j]
-                ch *= (used + level_int[i, CLUSTER_R] - 1) // level_int[i, CLUSTER_R] if q == 0 else used
-        charged[i] = ch
-        energy += ch * level_energy
+        charged = _charged_instances(nest, p, i, inst, sc.starts[i])
+        out.charged[i] = charged
+        energy += charged * level_energy
         per_cycle_pj += inst * level_float[i, LEAK]
     energy += per_cycle_pj * cycles
     return OK, energy, cycles
 
 
-def nest_loops(max_loops: int) -> tuple:
-    """The nest arrays evaluate_nest reads (loop_dim, loop_bound, loop_level, loop_spatial,
-    loop_axis), for a search's lowering to fill."""
-    return (np.zeros(max_loops, INDEX), np.zeros(max_loops, np.int64), np.zeros(max_loops, INDEX),
-            np.zeros(max_loops, np.bool_), np.zeros(max_loops, np.int64))
+@njit(cache=True, _nrt=False, forceinline=True)
+def evaluate_nest(nest, problem, out, scratch):
+    """Counts, cycles and energy of one lowered mapping (Nest) of a Problem. Returns (status,
+    energy pJ, cycles).
+
+    out.counts[l, t, READS|FILLS|UPDATES|TILE] (per instance; FILLS holds a level's tile loads
+    until pass 3 turns them into fills), level_cycles[l] and charged[l] are written for every
+    memory level, instances[l] (utilized: the product of the fan-out loops above) for every level.
+    Capacities are checked before any reuse is computed, so infeasible mappings cost little. Every
+    loop bound is > 1 (lowering drops unit loops). `scratch` (nest_scratch) carries tiles from call
+    to call: it serves one problem.
+    """
+    top = _levels_and_extents(nest, problem, out, scratch)
+    # CountingConvention.holds_operands: with a spatial innermost loop, MAC operands are held
+    hold = problem.hold_spatial_innermost and nest.n > 0 and nest.loop_spatial[nest.n - 1]
+    if not _tiles_and_capacity(nest, problem, out, scratch):
+        return OVER_CAPACITY, 0.0, 0
+    n_t = _reuse_classes(problem.axis_of, problem.coef, nest, scratch)
+    _tile_loads(nest, problem, out, scratch, top)
+    return _served_and_energy(nest, problem, out, scratch, top, hold, n_t)
 
 
-def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_levels: int, n_tensors: int):
-    """Work arrays for evaluate_nest, allocated once per search."""
+def nest_loops(max_loops: int) -> Loops:
+    """The loop arrays of a Nest, for a search's lowering to fill."""
+    return Loops(np.zeros(max_loops, INDEX), np.zeros(max_loops, np.int64), np.zeros(max_loops, INDEX),
+                 np.zeros(max_loops, np.bool_), np.zeros(max_loops, np.int64))
+
+
+def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_levels: int, n_tensors: int) -> Scratch:
+    """Work arrays for evaluate_nest (see Scratch), allocated once per search."""
     i64 = np.int64
     max_terms = max_loops + n_dims  # per axis: a term per dim and per loop left apart
-    return (np.zeros(max_loops, i64),                    # stride
-            np.zeros(n_levels + 1, INDEX),               # starts: first loop of each level
-            np.zeros(n_levels + 1, i64),                 # moves_before: temporal loops above each level
-            np.zeros((n_levels + 1, n_dims), i64),       # ext: each dim's range under each level
-            np.zeros(max_loops, INDEX),                  # idx: a loop index set
-            np.zeros(n_dims, i64),                       # grow: per-dim ranges while a set is built
-            np.zeros((max_axes, max_terms), i64),        # tc: term steps per axis
-            np.zeros((max_axes, max_terms), i64),        # te: term counts per axis
-            np.zeros(max_axes, i64),                     # m: terms per axis
-            np.zeros((max_axes, 4), i64),                # shape: (g, L, P, n) per axis (see _axis_shape)
-            np.zeros(max_span + 1, np.bool_),            # occ: occupancy of a holed axis
-            np.zeros(max_span + 1, np.bool_),            # base: its copy while it grows
-            np.zeros(max_loops, INDEX),                  # temporal: the temporal loops, outer → inner
-            np.zeros(max_loops + 1, i64),                # above: Π of the temporal bounds before each
-            np.zeros((n_tensors, max_loops), i64),       # move_axis (see _reuse_classes)
-            np.zeros((n_tensors, max_loops), i64),       # move_by
-            np.zeros((n_tensors, max_loops), i64),       # reuse_weight
-            np.zeros((n_levels, n_tensors, max_axes, 4), i64),  # tile_shape: each tile's axis shapes
-            np.zeros((n_levels, n_tensors), np.bool_),   # regular: all of a tile's axes in closed form
-            np.full((n_levels, n_dims), -1, i64),        # memo_ext: the ext row tile_shape/memo_tile were built for
-            np.full((n_levels, n_tensors), -1, i64))     # memo_tile: that tile's points (−1: not built)
+    loop_table = lambda: np.zeros((n_tensors, max_loops), i64)  # noqa: E731
+    return Scratch(np.zeros(max_loops, i64), np.zeros(n_levels + 1, INDEX), np.zeros(n_levels + 1, i64),
+                   np.zeros((n_levels + 1, n_dims), i64), np.zeros(max_loops, INDEX), np.zeros(n_dims, i64),
+                   np.zeros((max_axes, max_terms), i64), np.zeros((max_axes, max_terms), i64),
+                   np.zeros(max_axes, i64), np.zeros((max_axes, 4), i64),
+                   np.zeros(max_span + 1, np.bool_), np.zeros(max_span + 1, np.bool_),
+                   np.zeros(max_loops, INDEX), np.zeros(max_loops + 1, i64), loop_table(), loop_table(), loop_table(),
+                   np.zeros((n_levels, n_tensors, max_axes, 4), i64), np.zeros((n_levels, n_tensors), np.bool_),
+                   np.full((n_levels, n_dims), -1, i64), np.full((n_levels, n_tensors), -1, i64))

@@ -1,4 +1,4 @@
-"""A layer on an arch as the arrays nest_kernel.evaluate_nest takes, and one-mapping evaluation.
+"""A layer on an arch as the records nest_kernel.evaluate_nest takes, and one-mapping evaluation.
 
 `pack_problem` runs once per (arch, layer); the mapper then evaluates many nests against it.
 `evaluate_packed` is the wrapper for one lowered nest: it allocates, calls the kernel and
@@ -58,12 +58,9 @@ class PackedProblem:
     def max_axes(self) -> int:
         return int(self.n_axes.max())
 
-    def arrays(self) -> tuple:
-        """The problem arguments of evaluate_nest, in order."""
-        return (self.axis_of, self.coef, self.axis_dims, self.axis_nd, self.n_axes, self.is_output, self.one_dim,
-                self.level_int, self.cluster_axes, self.level_float, self.merges, self.e_factor, self.mac_energy_pj,
-                self.held_by_dim, self.output_ignores, self.energy_per_cycle_pj, self.hold_spatial_innermost,
-                self.cluster_rule)
+    def record(self) -> K.Problem:
+        """evaluate_nest's `problem`: the fields of the same names."""
+        return K.Problem(*(getattr(self, name) for name in K.Problem._fields))
 
 
 def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = None,
@@ -149,29 +146,27 @@ class PackedResult:
     level_cycles: np.ndarray  # [level] bandwidth-bound cycles
 
 
-def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple:
-    """evaluate_nest's last five arguments: counts, instances, charged instances, level cycles and
-    its work arrays."""
+def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple[K.Outputs, K.Scratch]:
+    """evaluate_nest's `out` (counts, instances, charged instances, level cycles) and `scratch`."""
     n_levels = problem.level_int.shape[0]
-    return (np.zeros((n_levels, len(problem.roles), 4), dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
-            np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
+    return (K.Outputs(np.zeros((n_levels, len(problem.roles), 4), dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
+                      np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64)),
             K.nest_scratch(max_loops, problem.max_axes, problem.max_span, len(problem.dims), n_levels,
                            len(problem.roles)))
 
 
-def nest_args(nest: LoweredNest) -> tuple:
-    """evaluate_nest's first seven arguments for a lowered nest (index arrays as nest_kernel.INDEX)."""
-    return (nest.loop_dim.astype(K.INDEX), nest.loop_bound, nest.loop_level.astype(K.INDEX), nest.loop_spatial,
-            nest.loop_axis, nest.n_loops, np.ascontiguousarray(nest.keeps))
+def nest_record(nest: LoweredNest) -> K.Nest:
+    """evaluate_nest's `nest` for a lowered nest (index arrays as nest_kernel.INDEX)."""
+    return K.Nest(nest.loop_dim.astype(K.INDEX), nest.loop_bound, nest.loop_level.astype(K.INDEX), nest.loop_spatial,
+                  nest.loop_axis, nest.n_loops, np.ascontiguousarray(nest.keeps))
 
 
 def evaluate_packed(problem: PackedProblem, nest: LoweredNest) -> PackedResult:
     if (nest.loop_bound < 2).any():  # the closed form's reuse steps assume every loop moves
         raise AccelsimBug("evaluate_packed takes a lowered nest, which has no unit loops")
-    outputs = outputs_and_scratch(problem, max(1, nest.n_loops))
-    status, energy, cycles = K.evaluate_nest(*nest_args(nest), *problem.arrays(), *outputs)
-    counts, instances, charged, level_cycles = outputs[:4]
-    return PackedResult(int(status), float(energy), int(cycles), counts, instances, charged, level_cycles)
+    out, scratch = outputs_and_scratch(problem, max(1, nest.n_loops))
+    status, energy, cycles = K.evaluate_nest(nest_record(nest), problem.record(), out, scratch)
+    return PackedResult(int(status), float(energy), int(cycles), *out)
 
 
 

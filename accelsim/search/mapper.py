@@ -60,7 +60,7 @@ class MapperResult:
                 "improvements": self.improvements}
 
 
-def _space_arrays(space: Mapspace) -> tuple:
+def _space_arrays(space: Mapspace) -> S.Space:
     n_mem, n_dims = space.tail.shape
     mem_slot = np.zeros(n_mem, dtype=np.int64)
     for s in range(space.n_slots):
@@ -75,21 +75,19 @@ def _space_arrays(space: Mapspace) -> tuple:
         n_free[mi] = len(free)
     # C order always: a kernel compiles once per array layout, and argwhere's varies.
     free_bits = np.ascontiguousarray(np.argwhere(space.keep_free).astype(np.int64).reshape(-1, 2))
-    return (space.slot_level, space.slot_axis, space.slot_size, space.slot_mem, space.rows, space.row_start,
-            mem_slot, space.order_matters, base_perm, n_free, space.keep_base, free_bits)
+    return S.Space(space.slot_level, space.slot_axis, space.slot_size, space.slot_mem, space.rows, space.row_start,
+                   mem_slot, space.order_matters, base_perm, n_free, space.keep_base, free_bits)
 
 
-def search_state(space: Mapspace) -> tuple:
-    """The search kernels' work arrays (see search_kernels): a candidate point and the current one
-    (fac, perm, keeps each), the current score, the candidate's, the last move's undo record
-    (kind, dim | level | bit, slot | position, slot | position, prime), the exhaustive
-    search's odometer and per-level orders, and the random state (search/rng.py)."""
+def search_state(space: Mapspace) -> S.State:
+    """The search kernels' work arrays (see search_kernels.State)."""
     n_slots, n_dims = space.n_slots, len(space.dims)
     n_mem = space.tail.shape[0]
     point = lambda: (np.ones((n_slots, n_dims), np.int64), np.zeros((n_mem, n_dims), INDEX),  # noqa: E731
                      np.zeros_like(space.keep_base))
-    return (*point(), *point(), np.full(4, np.inf), np.zeros(4), np.zeros(5, np.int64), np.zeros(n_dims, np.int64),
-            np.zeros((n_mem, n_dims), INDEX), np.zeros(n_mem, np.int64), np.ones(n_mem, np.int64), new_rng())
+    return S.State(*point(), *point(), np.full(4, np.inf), np.zeros(4), np.zeros(5, np.int64),
+                   np.zeros(n_dims, np.int64), np.zeros((n_mem, n_dims), INDEX), np.zeros(n_mem, np.int64),
+                   np.ones(n_mem, np.int64), new_rng())
 
 
 def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
@@ -104,27 +102,28 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     if algorithm == "auto":
         algorithm = "exhaustive" if size <= settings.exhaustive_limit else "heuristic"
     max_loops = space.n_slots * len(space.dims)
-    work = nest_loops(max_loops) + outputs_and_scratch(problem, max_loops)  # loops, then evaluate_nest's outputs
+    work = S.Work(nest_loops(max_loops), *outputs_and_scratch(problem, max_loops))
+    record = problem.record()
     arrays = _space_arrays(space)
     state = search_state(space)
     weights = np.array(settings.objective.weights, dtype=np.float64)
     best_fac = np.ones((space.n_slots, len(space.dims)), dtype=np.int64)
-    best_perm = arrays[8].copy()
+    best_perm = arrays.base_perm.copy()
     best_keeps = space.keep_base.copy()
     best = np.full(4, np.inf)
     stats = np.zeros(4, dtype=np.int64)
     args = (best_fac, best_perm, best_keeps, best, stats)
     start = time.perf_counter()
     if algorithm == "exhaustive":
-        S.search_exhaustive(arrays, problem.arrays(), weights, work, state, *args)
+        S.search_exhaustive(arrays, record, weights, work, state, *args)
     else:
         budget = settings.evaluations
         random_evals = max(1, int(budget * HEURISTIC_RANDOM_SHARE)) if algorithm != "hill_climb" else 0
         if algorithm in ("random", "heuristic"):
-            S.search_random(arrays, problem.arrays(), weights, work, state,
+            S.search_random(arrays, record, weights, work, state,
                             budget if algorithm == "random" else random_evals, settings.seed, *args)
         if algorithm in ("hill_climb", "heuristic"):
-            S.search_hill_climb(arrays, space.fixed, space.allowed, problem.arrays(), weights, work, state,
+            S.search_hill_climb(arrays, space.fixed, space.allowed, record, weights, work, state,
                                 budget - random_evals, settings.seed + 1, PATIENCE, RESTART_SAMPLES, KICK, FRESH_EVERY,
                                 *args)
         algorithm = {"heuristic": "random+hill_climb"}.get(algorithm, algorithm)

@@ -2,29 +2,74 @@
 
 Each candidate point (fac, perm, keeps — see search/mapspace.py) is lowered to loop arrays
 and evaluated by counting/nest_kernel.evaluate_nest. The objective is lexicographic over two
-scores, each ordered as energy^a · cycles^b (_objective). `space` and `problem` are the tuples
-built by search/mapper.py; `state` holds the kernels' work arrays (mapper.search_state
-allocates them: the kernels allocate nothing and run without Numba's runtime, so passing arrays
-costs no reference counting); `stats` counts EVALS (calls to the model), FEASIBLE, UNFIT
-(pruned before evaluation: a fan-out axis over-full) and IMPROVED. Random numbers come from
-search/rng.py, its state the last array of `state`, seeded by each search.
+scores, each ordered as energy^a · cycles^b (_objective). The kernels take records (named tuples
+of arrays; Numba passes them field by field): `space` a Space (mapper._space_arrays), `problem`
+the layer's nest_kernel.Problem, `work` a Work (the loop arrays each candidate is lowered into,
+and evaluate_nest's outputs and scratch), `state` a State, the other work arrays
+(mapper.search_state allocates them: the kernels allocate nothing and run without Numba's
+runtime, so passing arrays costs no reference counting). `stats` counts EVALS (calls to the
+model), FEASIBLE, UNFIT (pruned before evaluation: a fan-out axis over-full) and IMPROVED.
+Random numbers come from search/rng.py, its state `state.rng`, seeded by each search.
 
 The evaluation (_score, with evaluate_nest), the moves and the samples are inlined into each
-search loop (forceinline): a call passes every array as its exploded fields — evaluate_nest takes
-about fifty — and passing them cost a fifth of an evaluation.
+search loop (forceinline): a call passes every array as its exploded fields — evaluate_nest's
+records hold about fifty — and passing them cost a fifth of an evaluation.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from ..counting.nest_kernel import OK, evaluate_nest
+from ..counting.nest_kernel import OK, Loops, Nest, Outputs, Scratch, evaluate_nest
 from .rng import draw, seed_rng, uniform
 
 EVALS, FEASIBLE, UNFIT, IMPROVED = 0, 1, 2, 3
 FACTOR, SWAP, FLIP = 1, 2, 3  # hill-climb move kinds
 TEMPORAL = -1
 INF = np.inf
+
+
+class Space(NamedTuple):
+    """A mapspace's arrays (search/mapspace.Mapspace has the first ones; mapper._space_arrays)."""
+    slot_level: np.ndarray     # [slot] arch level index, top-down
+    slot_axis: np.ndarray      # [slot] TEMPORAL, X or Y
+    slot_size: np.ndarray      # [slot] fan-out along the axis (0 for temporal slots)
+    slot_mem: np.ndarray       # [slot] index into the memory levels for temporal slots, else −1
+    rows: np.ndarray           # [row, slot] every factorization of each dim over the slots
+    row_start: np.ndarray      # [dim + 1] the dim's rows are rows[row_start[d]:row_start[d+1]]
+    mem_slot: np.ndarray       # [mem] the memory level's temporal slot
+    order_matters: np.ndarray  # [mem] bool
+    base_perm: np.ndarray      # [mem, dim] INDEX: the free dims, then the constrained tail
+    n_free: np.ndarray         # [mem] free dims at the front of base_perm
+    keep_base: np.ndarray      # [level, tensor] kept when its free bit is off
+    free_bits: np.ndarray      # [bit, 2] (level, tensor) of each bit the search decides
+
+
+class State(NamedTuple):
+    """The search kernels' work arrays (mapper.search_state allocates them)."""
+    fac: np.ndarray            # a candidate point: [slot, dim] factors,
+    perm: np.ndarray           # [memory, dim] INDEX orders,
+    keeps: np.ndarray          # [level, tensor] bool
+    cur_fac: np.ndarray        # the current point
+    cur_perm: np.ndarray
+    cur_keeps: np.ndarray
+    cur: np.ndarray            # [4] the current score (score1, score2, energy, cycles)
+    out: np.ndarray            # [4] the candidate's
+    undo: np.ndarray           # [5] the last move: kind, dim | level | bit, slot | position, slot | position, prime
+    choice: np.ndarray         # [dim] the exhaustive search's odometer
+    active: np.ndarray         # [memory, dim] INDEX: its active free dims per level
+    n_active: np.ndarray       # [memory]
+    radix: np.ndarray          # [memory] orders per level
+    rng: np.ndarray            # search/rng.py's state
+
+
+class Work(NamedTuple):
+    """A search's evaluation arrays: the candidate's lowered loops and evaluate_nest's out and scratch."""
+    loops: Loops
+    out: Outputs
+    scratch: Scratch
 
 
 @njit(cache=True, _nrt=False)
@@ -68,12 +113,12 @@ def _objective(a, b, energy, cycles):
 @njit(cache=True, _nrt=False, forceinline=True)
 def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
     """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible."""
-    (slot_level, slot_axis, slot_size, slot_mem) = space[:4]
-    loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, counts, instances, charged, level_cycles, scratch = work
-    n = _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis)
+    lp = work.loops
+    n = _lower(fac, perm, space.slot_level, space.slot_axis, space.slot_mem, lp.loop_dim, lp.loop_bound, lp.loop_level,
+               lp.loop_spatial, lp.loop_axis)
     stats[EVALS] += 1
-    status, energy, cycles = evaluate_nest(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, keeps, *problem,
-                                           counts, instances, charged, level_cycles, scratch)
+    nest = Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, n, keeps)
+    status, energy, cycles = evaluate_nest(nest, problem, work.out, work.scratch)
     if status != OK:
         return False
     stats[FEASIBLE] += 1
@@ -123,22 +168,22 @@ def _keep_if_better(fac, perm, keeps, score, best_fac, best_perm, best_keeps, be
 @njit(cache=True, _nrt=False)
 def _reset(space, state):
     """The candidate at the mapspace's base point, the current score unset, the counters at 0."""
-    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix, rng = state
-    base_perm, keep_base = space[8], space[10]
-    _copy(base_perm, perm)
-    _copy(keep_base, keeps)
+    _copy(space.base_perm, state.perm)
+    _copy(space.keep_base, state.keeps)
     for q in range(4):
-        cur[q] = INF
-    for d in range(choice.shape[0]):
-        choice[d] = 0
+        state.cur[q] = INF
+    for d in range(state.choice.shape[0]):
+        state.choice[d] = 0
 
 
 @njit(cache=True, _nrt=False)
 def search_exhaustive(space, problem, weights, work, state, best_fac, best_perm, best_keeps, best, stats):
     """Every factorization × every order of the levels whose order matters × every bypass."""
-    (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
-     base_perm, n_free, keep_base, free_bits) = space
-    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix, rng = state
+    slot_axis, slot_size, rows, row_start = space.slot_axis, space.slot_size, space.rows, space.row_start
+    mem_slot, order_matters, base_perm, n_free = space.mem_slot, space.order_matters, space.base_perm, space.n_free
+    free_bits = space.free_bits
+    fac, perm, keeps, out, choice = state.fac, state.perm, state.keeps, state.out, state.choice
+    active, n_active, radix = state.active, state.n_active, state.radix
     _reset(space, state)
     n_slots, n_dims = rows.shape[1], row_start.shape[0] - 1
     n_mem = base_perm.shape[0]
@@ -212,7 +257,7 @@ def _nth_permutation(items, row, n, index, dest):
 @njit(cache=True, _nrt=False)
 def _random_factors(space, fac, rng):
     """A uniform factorization per dim (plain loops, not slices: this runs once per sample)."""
-    rows, row_start = space[4], space[5]
+    rows, row_start = space.rows, space.row_start
     for d in range(row_start.shape[0] - 1):
         row = row_start[d] + draw(rng, row_start[d + 1] - row_start[d])
         for s in range(fac.shape[0]):
@@ -222,8 +267,8 @@ def _random_factors(space, fac, rng):
 @njit(cache=True, _nrt=False)
 def _random_orders_and_bypass(space, perm, keeps, rng):
     """A uniform free order per level and each bypass bit."""
-    (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
-     base_perm, n_free, keep_base, free_bits) = space
+    order_matters, base_perm, n_free = space.order_matters, space.base_perm, space.n_free
+    keep_base, free_bits = space.keep_base, space.free_bits
     for mi in range(perm.shape[0]):
         for q in range(perm.shape[1]):
             perm[mi, q] = base_perm[mi, q]
@@ -243,7 +288,7 @@ def _sample(space, problem, weights, work, stats, fac, perm, keeps, out, into_fa
     """Draw one uniform point (the factors first: most draws over-fill a fan-out, and those need
     no orders); evaluate it if its fan-outs fit; keep it in `into` if better."""
     _random_factors(space, fac, rng)
-    if not _fits(fac, space[1], space[2]):
+    if not _fits(fac, space.slot_axis, space.slot_size):
         stats[UNFIT] += 1
         return False
     _random_orders_and_bypass(space, perm, keeps, rng)
@@ -256,7 +301,7 @@ def _sample(space, problem, weights, work, stats, fac, perm, keeps, out, into_fa
 @njit(cache=True, _nrt=False)
 def search_random(space, problem, weights, work, state, n_evals, seed, best_fac, best_perm, best_keeps, best, stats):
     """Uniform samples: a factorization per dim, a free order per level, each bypass bit."""
-    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix, rng = state
+    fac, perm, keeps, out, rng = state.fac, state.perm, state.keeps, state.out, state.rng
     seed_rng(rng, seed)
     _reset(space, state)
     start = stats[EVALS]
@@ -301,8 +346,8 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo, rng):
     of one dim moves to another slot (60 %), two active loops of one level swap (25 %), or one
     bypass bit flips. The kind (and for a factor move the dim) is drawn first, then the move
     among those of that kind that change the point; False if that kind has none."""
-    (slot_level, slot_axis, slot_size, slot_mem, rows, row_start, mem_slot, order_matters,
-     base_perm, n_free, keep_base, free_bits) = space
+    slot_axis, slot_size, mem_slot = space.slot_axis, space.slot_size, space.mem_slot
+    order_matters, n_free, free_bits = space.order_matters, space.n_free, space.free_bits
     n_slots, n_dims = fac.shape
     kind = uniform(rng)
     if kind < 0.6:
@@ -374,7 +419,7 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo, rng):
 @njit(cache=True, _nrt=False)
 def _undo(space, fac, perm, keeps, undo):
     """Revert the move _move recorded in undo."""
-    free_bits = space[11]
+    free_bits = space.free_bits
     if undo[0] == FACTOR:
         d, s1, s2, chosen = undo[1], undo[2], undo[3], undo[4]
         fac[s2, d] //= chosen
@@ -395,7 +440,9 @@ def search_hill_climb(space, fixed, allowed, problem, weights, work, state, n_ev
     from the best point so far kicked by `kick` random moves (iterated local search), and every
     `fresh_every`-th restart (≥ 1; the first, and any while nothing feasible is known) from the
     best of `restart_samples` random samples. A restart that finds nothing feasible still counts."""
-    fac, perm, keeps, cur_fac, cur_perm, cur_keeps, cur, out, undo, choice, active, n_active, radix, rng = state
+    fac, perm, keeps, cur_fac, cur_perm, cur_keeps = state.fac, state.perm, state.keeps, state.cur_fac, \
+        state.cur_perm, state.cur_keeps
+    cur, out, undo, rng = state.cur, state.out, state.undo, state.rng
     seed_rng(rng, seed)
     _reset(space, state)
     start = stats[EVALS]

@@ -176,16 +176,17 @@ def test_reuse_classes_equal_the_prefix_vectors(loops):
     reuse_weight[k] = Σ over k' ≤ k with R_k' = R_k of (b_k' − 1)·Π_{j<k'} b_j. Small moves make
     equal classes (steps that keep reusing after an outer loop steps) frequent."""
     import numpy as np
-    from accelsim.counting.nest_kernel import _reuse_classes
+    from accelsim.counting.nest_kernel import INDEX, Nest, _reuse_classes, nest_scratch
     n = len(loops)
     axis_of = np.array([[a for a, _, _ in loops]], np.int64)  # loop k runs over dim k
     coef = np.ones((1, n), np.int64)
-    stride = np.array([m for _, m, _ in loops], np.int64)
     bound = np.array([b for _, _, b in loops], np.int64)
-    out = [np.zeros(n + 1, np.int64) for _ in range(2)] + [np.zeros((1, n), np.int64) for _ in range(3)]
-    temporal, above, move_axis, move_by, weight = out
-    assert _reuse_classes(axis_of, coef, np.array([2]), np.arange(n), bound, np.zeros(n, np.bool_), stride, n,
-                          temporal, above, move_axis, move_by, weight) == n
+    nest = Nest(np.arange(n, dtype=INDEX), bound, np.zeros(n, INDEX), np.zeros(n, np.bool_), np.full(n, -1),
+                n, np.ones((1, 1), np.bool_))
+    scratch = nest_scratch(n, 2, 1, n, 1, 1)
+    scratch.stride[:] = [m for _, m, _ in loops]
+    assert _reuse_classes(axis_of, coef, nest, scratch) == n
+    weight = scratch.reuse_weight
     moves = [np.eye(2, dtype=np.int64)[a] * m if a >= 0 else np.zeros(2, np.int64) for a, m, _ in loops]
     r = [sum(moves[:k], np.zeros(2, np.int64)) + 2 * moves[k] for k in range(n)]
     for k in range(n):
@@ -204,14 +205,14 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     from accelsim.search.constraints import NO_CONSTRAINTS
     from accelsim.search.mapspace import build_mapspace
     from accelsim.search.rng import seed_rng, uniform
-    from accelsim.counting.nest_kernel import evaluate_nest, nest_loops
+    from accelsim.counting.nest_kernel import Nest, evaluate_nest, nest_loops
     from accelsim.model.packed import outputs_and_scratch
     arch = two_fanout_archs[(True, False)]
     einsum = draw_small_einsum(data.draw)
     space = build_mapspace(arch, einsum, NO_CONSTRAINTS)
     problem = pack_problem(arch, einsum, action_energies(arch))
     arrays, state = mapper._space_arrays(space), mapper.search_state(space)
-    fac, perm, keeps, undo, rng = state[0], state[1], state[2], state[8], state[-1]
+    fac, perm, keeps, undo, rng = state.fac, state.perm, state.keeps, state.undo, state.rng
     max_loops = space.n_slots * len(space.dims)
     loops = nest_loops(max_loops)
     shared = outputs_and_scratch(problem, max_loops)
@@ -221,15 +222,15 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     for step in range(200):
         if S._move(arrays, space.fixed, space.allowed, fac, perm, keeps, undo, rng) and uniform(rng) < 0.5:
             S._undo(arrays, fac, perm, keeps, undo)
-        if not S._fits(fac, arrays[1], arrays[2]):
+        if not S._fits(fac, arrays.slot_axis, arrays.slot_size):
             continue
-        n = S._lower(fac, perm, arrays[0], arrays[1], arrays[3], *loops)
+        n = S._lower(fac, perm, arrays.slot_level, arrays.slot_axis, arrays.slot_mem, *loops)
         fresh = outputs_and_scratch(problem, max_loops)
-        want = evaluate_nest(*loops, n, keeps, *problem.arrays(), *fresh)
-        got = evaluate_nest(*loops, n, keeps, *problem.arrays(), *shared)
+        want = evaluate_nest(Nest(*loops, n, keeps), problem.record(), *fresh)
+        got = evaluate_nest(Nest(*loops, n, keeps), problem.record(), *shared)
         assert got == want, step
         if want[0] == OK:
-            assert all((a == b).all() for a, b in zip(shared[:3], fresh[:3]))  # counts, instances, level cycles
+            assert all((a == b).all() for a, b in zip(shared[0], fresh[0]))  # every output
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -241,17 +242,17 @@ def test_one_dim_shortcuts_equal_the_point_sets(two_fanout_archs, data, multicas
     from dataclasses import replace
     import numpy as np
     from accelsim.counting import nest_kernel as K
-    from accelsim.model.packed import nest_args, outputs_and_scratch
+    from accelsim.model.packed import nest_record, outputs_and_scratch
     arch = two_fanout_archs[multicast]
     einsum, mapping = data.draw(any_layer_and_mapping(arch), label="layer and mapping")
     nest = lower(arch, einsum, mapping)
     problem = pack_problem(arch, einsum, action_energies(arch))
     assert problem.one_dim.any()  # the shortcut is taken (the outputs at least)
-    args = nest_args(nest)
+    record = nest_record(nest)
     fast, general = (outputs_and_scratch(problem, max(1, nest.n_loops)) for _ in range(2))
-    want = K.evaluate_nest(*args, *problem.arrays(), *fast)
+    want = K.evaluate_nest(record, problem.record(), *fast)
     no_shortcut = replace(problem, one_dim=np.zeros_like(problem.one_dim))
-    got = K.evaluate_nest(*args, *no_shortcut.arrays(), *general)
+    got = K.evaluate_nest(record, no_shortcut.record(), *general)
     assert got == want
     if want[0] == OK:
-        assert all((a == b).all() for a, b in zip(general[:3], fast[:3]))
+        assert all((a == b).all() for a, b in zip(general[0], fast[0]))  # every output
