@@ -92,7 +92,7 @@ def cmd_import(args) -> int:
     import json
 
     from .importers.scalesim import import_scalesim
-    from .model.systolic import simulate_systolic
+    from .model.scalesim import simulate_systolic
     from .report.serialize import write_atomic
 
     imported = import_scalesim(args.config, args.topology, args.gemm, args.out)
