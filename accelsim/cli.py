@@ -94,7 +94,7 @@ def cmd_import(args) -> int:
 
     from .files import write_atomic
     from .importers.scalesim import import_scalesim
-    from .model.systolic import simulate_systolic
+    from .model.scalesim import simulate_systolic
 
     imported = import_scalesim(args.config, args.topology, args.gemm, args.out)
     rows = []

@@ -35,20 +35,20 @@ SCALESIM_LAYERS = [("res2_3x3", 58, 58, 3, 3, 64, 64, 1), ("res5_3x3", 9, 9, 3, 
 
 def _network_layers():
     import accelsim
-    from accelsim.importers import layer_from_einsum
+    from accelsim.model.scalesim import layer_from_einsum
     wl = accelsim.load_workload(REPO / "workloads" / "resnet50.yaml")
     return [layer_from_einsum(l.einsum, l.name) for l in wl.layers
             if l.einsum.tensor("weights") is not None]
 
 
 def _config(df):
-    from accelsim.model.systolic import SystolicConfig
+    from accelsim.model.scalesim import SystolicConfig
     return SystolicConfig.from_kb(CFG["rows"], CFG["cols"], df, CFG["ifmap_kb"], CFG["filter_kb"],
                                   CFG["ofmap_kb"])
 
 
 def run_network(df, layers):
-    from accelsim.model.systolic import simulate_systolic
+    from accelsim.model.scalesim import simulate_systolic
     cfg = _config(df)
     t0 = time.perf_counter()
     cycles = sum(simulate_systolic(L, cfg).total_cycles for L in layers)
@@ -61,14 +61,14 @@ def child(df):
     layers = _network_layers()
     t_load = time.perf_counter() - t0
     t1 = time.perf_counter()
-    from accelsim.model.systolic import simulate_systolic  # noqa: F401  (import + cache)
+    from accelsim.model.scalesim import simulate_systolic  # noqa: F401  (import + cache)
     _, cycles = run_network(df, layers)
     print(json.dumps(dict(cold_s=time.perf_counter() - t1, load_workload_s=t_load,
                           layers=len(layers), cycles=cycles)))
 
 
 def scalesim_compare(n):
-    from accelsim.model.systolic import SystolicLayer, simulate_systolic
+    from accelsim.model.scalesim import SystolicLayer, simulate_systolic
     rows = SCALESIM_LAYERS[:n]
     tmp = Path(tempfile.mkdtemp(prefix="bench_cycle_"))
     topo = tmp / "topo.csv"

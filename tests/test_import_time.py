@@ -14,7 +14,8 @@ from pathlib import Path
 
 import accelsim
 from accelsim.search import mapper
-from accelsim.model import analytical, cycle, systolic
+from accelsim.model import analytical, cycle
+from accelsim.model.scalesim import api as systolic
 
 simulate_module = sys.modules["accelsim.simulate"]
 

@@ -13,9 +13,8 @@
 * ``<run>.scalesim.yaml``: a sidecar with everything SCALE-Sim-specific that the arch schema
   cannot say (different ifmap and filter read bandwidths; the exact topology rows; the source files).
 
-``systolic_params(arch, einsum)`` goes the other way: it reads a loaded ``Arch`` and one
-einsum (conv2d, matmul or fully_connected from accelsim.ir.layers) and returns the
-``SystolicLayer`` and ``SystolicConfig`` for accelsim.model.systolic.
+The other way (a loaded ``Arch`` and one einsum → ``SystolicLayer`` and ``SystolicConfig``)
+is ``systolic_params`` in accelsim.model.scalesim, where the core can reach it.
 """
 from __future__ import annotations
 
@@ -25,13 +24,12 @@ from pathlib import Path
 
 import yaml
 
-from accelsim.errors import MappingError, Problem, SpecError
-from accelsim.model.systolic import DATAFLOWS, SystolicConfig, SystolicLayer
+from ..errors import Problem, SpecError
+from ..model.scalesim import DATAFLOWS, SystolicConfig, SystolicLayer
+from ..model.scalesim.layer import ROLES
 
-__all__ = ["ScaleSimImport", "import_scalesim", "layer_from_einsum", "read_scalesim_config",
-           "read_topology", "systolic_params"]
+__all__ = ["ScaleSimImport", "import_scalesim", "read_scalesim_config", "read_topology"]
 
-ROLES = ("inputs", "weights", "outputs")
 SRAM_LEVELS = (("IfmapSRAM", "IfmapSramSzkB", "inputs"), ("FilterSRAM", "FilterSramSzkB", "weights"),
                ("OfmapSRAM", "OfmapSramSzkB", "outputs"))
 
@@ -163,88 +161,3 @@ def import_scalesim(cfg_path, topology_path, gemm: bool, out_dir) -> ScaleSimImp
     for path, data in zip(paths, (arch, workload, sidecar)):
         path.write_text(header + yaml.safe_dump(data, sort_keys=False))
     return ScaleSimImport(*paths, config, tuple(layers))
-
-
-# ------------------------------------------------------------------------------------------
-# Arch + einsum → systolic kernel parameters
-# ------------------------------------------------------------------------------------------
-
-def layer_from_einsum(einsum, name="", input_size: tuple[int, int] | None = None) -> SystolicLayer:
-    """SCALE-Sim's view of a layer. `input_size` is a convolution's (padded) input H × W; without
-    it the input is the windows' exact footprint (no overhang)."""
-    b = einsum.bound
-    dims = set(b)
-    if dims == {"m", "n", "k"}:
-        I, W = einsum.tensor("inputs"), einsum.tensor("weights")
-        if W is None or [t.dim for ax in I.axes for t in ax] != ["m", "k"]:
-            raise MappingError(f"{name}: matmul einsum must be O[m,n] += I[m,k] * W[k,n]")
-        return SystolicLayer.from_gemm(b["m"], b["n"], b["k"], name=name)
-    if dims == {"n", "k", "c", "p", "q", "r", "s"} and einsum.tensor("weights") is not None:
-        if b["n"] != 1:
-            raise MappingError(f"{name}: SCALE-Sim's systolic model has no batch (n = {b['n']})")
-        axes = einsum.tensor("inputs").axes
-        coef = {t.dim: t.coef for ax in axes[2:] for t in ax}
-        if coef.get("r", 1) != 1 or coef.get("s", 1) != 1:
-            raise MappingError(f"{name}: dilated convolutions are not supported")
-        sh, sw = coef.get("p", 1), coef.get("q", 1)
-        if sh != sw:
-            raise MappingError(f"{name}: SCALE-Sim uses one stride for both directions "
-                               f"(got {sh} and {sw})")
-        # the exact input footprint: SCALE-Sim's ceil((H − R + s)/s) then gives p and q back
-        H, W = input_size or (sh * (b["p"] - 1) + b["r"], sw * (b["q"] - 1) + b["s"])
-        layer = SystolicLayer(H, W, b["r"], b["s"], b["c"], b["k"], sh, name=name)
-        if layer.gemm_view()[0] != b["p"] * b["q"]:
-            raise MappingError(f"{name}: SCALE-Sim computes ⌈(H−R+s)/s⌉ output rows; this layer drops "
-                               f"its overhanging windows — write it with ceil_mode: true")
-        return layer
-    raise MappingError(f"{name}: only conv2d (groups=1), matmul and fully_connected layers map "
-                       f"onto the SCALE-Sim systolic model (dims {sorted(dims)})")
-
-
-def systolic_params(arch, einsum, name: str = "",
-                    input_size: tuple[int, int] | None = None) -> tuple[SystolicLayer, SystolicConfig]:
-    """SCALE-Sim parameters of `einsum` on `arch` (an accelsim Arch).
-
-    * array: the systolic spatial level (else the only spatial level), rows = y, cols = x;
-    * dataflow: ``arch.dataflow`` (os, ws or is);
-    * SRAM words per operand: for each tensor, the memory below the top DRAM and closest to
-      the array that keeps it; a level chosen by several tensors is split evenly among them;
-    * bandwidth: unlimited top-level read bandwidth means CALC; otherwise USER with the top
-      level's read bandwidth for ifmap and filter and its write bandwidth (default: the read
-      bandwidth) for the OFMAP drain, rounded down to whole words per cycle.
-    """
-    from accelsim.ir.arch import Memory, Spatial
-    levels = list(arch.levels)
-    spatial = [i for i, l in enumerate(levels) if isinstance(l, Spatial)]
-    sys_idx = [i for i in spatial if levels[i].interconnect == "systolic"]
-    if not (sys_idx or len(spatial) == 1):
-        raise MappingError(f"arch {arch.name}: no systolic spatial level")
-    si = (sys_idx or spatial)[0]
-    array = levels[si]
-    if arch.dataflow not in DATAFLOWS:
-        raise MappingError(f"arch {arch.name}: dataflow must be one of {DATAFLOWS} for the "
-                           f"systolic model, got {arch.dataflow!r}")
-    top = levels[0]
-    mems = [(i, l) for i, l in enumerate(levels[1:si], start=1) if isinstance(l, Memory)]
-    chosen = {}
-    for role in ROLES:
-        keep = [(i, l) for i, l in mems if role in l.keeps]
-        if not keep:
-            raise MappingError(f"arch {arch.name}: no on-chip memory above the array keeps {role}")
-        chosen[role] = keep[-1]
-    words = {}
-    for role, (i, l) in chosen.items():
-        share = sum(1 for j, _ in chosen.values() if j == i)
-        if l.size_bits is None:
-            raise MappingError(f"arch {arch.name}: {l.name} must have a finite size")
-        words[role] = l.size_bits // l.word_bits // share
-    if top.read_bw_words is None:
-        mode, bw, rbw = "CALC", 10, None
-    else:
-        mode = "USER"
-        rbw = int(top.read_bw_words)
-        bw = int(top.write_bw_words) if top.write_bw_words is not None else rbw
-    cfg = SystolicConfig(array.y, array.x, arch.dataflow, words["inputs"], words["weights"],
-                         words["outputs"], bandwidth_mode=mode, bandwidth=bw,
-                         ifmap_read_bw=rbw, filter_read_bw=rbw)
-    return layer_from_einsum(einsum, name, input_size), cfg

@@ -1,6 +1,6 @@
 """A small per-cycle, register-level systolic array that really computes ``A @ B``.
 
-It is the functional twin of accelsim/model/systolic.py: the same fold order and the same
+It is the functional twin of accelsim/model/scalesim/: the same fold order and the same
 skews, with numbers moving one PE per cycle through explicit registers.  Its output equals
 ``A @ B`` and each fold takes exactly the kernel's cycles per fold:
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accelsim.errors import SpecError
+from ..errors import SpecError
 
 __all__ = ["FunctionalResult", "run_functional_systolic"]
 

@@ -27,4 +27,4 @@ def performance_model(name: str):
     return PERFORMANCE_MODELS.get(name)
 
 
-from . import analytical, cycle, scalesim_compat  # noqa: E402,F401  (the built-in models register themselves)
+from . import analytical, cycle, scalesim  # noqa: E402,F401  (the built-in models register themselves)

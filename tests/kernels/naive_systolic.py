@@ -1,4 +1,4 @@
-"""Slow, obvious reference for accelsim.model.systolic: SCALE-Sim v3.0.0 done per address.
+"""Slow, obvious reference for accelsim.model.scalesim: SCALE-Sim v3.0.0 done per address.
 
 It builds the full operand matrices, the per-fold demand matrices (every row, every column)
 and the prefetch matrices, then services one demand row at a time through three Python

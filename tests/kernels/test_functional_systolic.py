@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from accelsim.model.functional import run_functional_systolic
-from accelsim.model.systolic import (SystolicConfig, SystolicLayer, fold_geometry,
+from accelsim.model.scalesim import (SystolicConfig, SystolicLayer, fold_geometry,
                                      simulate_systolic)
 
 

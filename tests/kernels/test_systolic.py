@@ -1,4 +1,4 @@
-"""The SCALE-Sim-compatible systolic kernel (accelsim/model/systolic.py) against the slow
+"""The SCALE-Sim-compatible systolic kernel (accelsim/model/scalesim/) against the slow
 per-address reference (naive_systolic.py): hand cases and hypothesis shapes, CALC and USER."""
 import math
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from accelsim.errors import SpecError
-from accelsim.model.systolic import (SystolicConfig, SystolicLayer, fold_geometry,
+from accelsim.model.scalesim import (SystolicConfig, SystolicLayer, fold_geometry,
                                      simulate_systolic)
 from naive_systolic import naive_systolic
 

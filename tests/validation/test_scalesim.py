@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from accelsim.model.systolic import SystolicConfig, SystolicLayer, simulate_systolic
+from accelsim.model.scalesim import SystolicConfig, SystolicLayer, simulate_systolic
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scalesim"
 ROWS = list(csv.DictReader(open(DATA / "golden.csv")))
@@ -72,7 +72,8 @@ def test_importer_round_trip(tmp_path):
     E = ⌈(H−R+s)/s⌉) are written with ceil_mode: true, and the layer's input size goes to the
     systolic view, so the loaded layer equals the importer's exact SCALE-Sim layer."""
     import accelsim
-    from accelsim.importers import import_scalesim, systolic_params
+    from accelsim.importers import import_scalesim
+    from accelsim.model.scalesim import systolic_params
 
     golden = {(r["case"], r["layer"]): r for r in ROWS}
     compared = overhanging = 0
