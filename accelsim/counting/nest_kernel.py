@@ -75,12 +75,13 @@ are only subscripts, copied or compared.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
-import numpy as np
 from numba import njit
 
 from .conventions import CLUSTERS_SPREAD
+from .point_sets import axis_count, axis_shape, closed_count
+from .records import (BLOCK, BLOCK_SHIFT, BROKEN, CAPACITY, CLUSTER, CLUSTER_AXES, CLUSTER_R, E_READ,
+                      E_UPDATE, E_WRITE, FILLS, HW_INSTANCES, KIND, LEAK, MEMORY, OK, OVER_CAPACITY, READS,
+                      READ_BW, TILE, UPDATES, WRITE_BW)
 from .rules import bandwidth_cycles, block_accesses
 
 # The helpers and passes are inlined by LLVM (forceinline): a call passes every array as its
@@ -88,166 +89,10 @@ from .rules import bandwidth_cycles, block_accesses
 # evaluation). evaluate_nest itself is inlined into the search kernels (search/search_kernels.py)
 # for the same reason.
 
-KIND, CAPACITY, BLOCK, CLUSTER, HW_INSTANCES, CLUSTER_R, CLUSTER_AXES, BLOCK_SHIFT = 0, 1, 2, 3, 4, 5, 6, 7
-READ_BW, WRITE_BW, E_READ, E_WRITE, E_UPDATE, LEAK = 0, 1, 2, 3, 4, 5
-MEMORY, SPATIAL, COMPUTE = 0, 1, 2
-READS, FILLS, UPDATES, TILE = 0, 1, 2, 3
-OK, OVER_CAPACITY, BROKEN = 0, 1, 2
-INDEX = np.uint32  # dtype of index arrays (see the module docstring)
-
-
-
-
-# The kernel's arguments as records (named tuples: Numba passes them field by field, and a field
-# read compiles to the same code as a positional one). The arrays are the module docstring's.
-class Nest(NamedTuple):
-    """A lowered nest: its first n loops, top-down, and what each level keeps."""
-    loop_dim: np.ndarray      # [loop] INDEX
-    loop_bound: np.ndarray    # [loop] int64, every bound > 1
-    loop_level: np.ndarray    # [loop] INDEX
-    loop_spatial: np.ndarray  # [loop] bool
-    loop_axis: np.ndarray     # [loop] int64: X 0, Y 1, temporal −1
-    n: int
-    keeps: np.ndarray         # [level, tensor] bool
-
-
-class Loops(NamedTuple):
-    """A search's loop arrays (nest_loops), which each candidate is lowered into."""
-    loop_dim: np.ndarray
-    loop_bound: np.ndarray
-    loop_level: np.ndarray
-    loop_spatial: np.ndarray
-    loop_axis: np.ndarray
-
-
-class Problem(NamedTuple):
-    """A layer on an arch (model/packed.PackedProblem.record builds it)."""
-    axis_of: np.ndarray
-    coef: np.ndarray
-    axis_dims: np.ndarray
-    axis_nd: np.ndarray
-    n_axes: np.ndarray
-    is_output: np.ndarray
-    one_dim: np.ndarray
-    level_int: np.ndarray
-    cluster_axes: np.ndarray
-    level_float: np.ndarray
-    merges: np.ndarray
-    e_factor: np.ndarray
-    mac_energy_pj: np.ndarray
-    held_by_dim: np.ndarray
-    output_ignores: np.ndarray
-    energy_per_cycle_pj: float
-    hold_spatial_innermost: bool
-    cluster_rule: int
-
-
-class Outputs(NamedTuple):
-    """What evaluate_nest writes (see there)."""
-    counts: np.ndarray        # [level, tensor, READS|FILLS|UPDATES|TILE] per instance
-    instances: np.ndarray     # [level] utilized instances
-    charged: np.ndarray       # [level] instances charged dynamic energy
-    level_cycles: np.ndarray  # [level] bandwidth-bound cycles
-
-
-class Scratch(NamedTuple):
-    """evaluate_nest's work arrays (nest_scratch allocates them)."""
-    stride: np.ndarray        # [loop] how far one step moves its dim
-    starts: np.ndarray        # [level + 1] INDEX: first loop of each level
-    moves_before: np.ndarray  # [level + 1] temporal loops above each level
-    ext: np.ndarray           # [level + 1, dim] each dim's range under each level
-    idx: np.ndarray           # [loop] INDEX: a loop index set
-    grow: np.ndarray          # [dim] per-dim ranges while a set is built
-    tc: np.ndarray            # [axis, term] term steps per axis
-    te: np.ndarray            # [axis, term] term counts per axis
-    m: np.ndarray             # [axis] terms per axis
-    shape: np.ndarray         # [axis, 4] (g, L, P, n) per axis (see _axis_shape)
-    occ: np.ndarray           # [span + 1] bool: occupancy of a holed axis
-    base: np.ndarray          # [span + 1] bool: its copy while it grows
-    temporal: np.ndarray      # [loop] INDEX: the temporal loops, outer → inner
-    above: np.ndarray         # [loop + 1] Π of the temporal bounds before each
-    move_axis: np.ndarray     # [tensor, loop] (see _reuse_classes)
-    move_by: np.ndarray       # [tensor, loop]
-    reuse_weight: np.ndarray  # [tensor, loop]
-    tile_shape: np.ndarray    # [level, tensor, axis, 4] each tile's axis shapes
-    regular: np.ndarray       # [level, tensor] bool: all of a tile's axes in closed form
-    memo_ext: np.ndarray      # [level, dim] the ext row tile_shape/memo_tile were built for
-    memo_tile: np.ndarray     # [level, tensor] that tile's points (−1: not built)
-
-
-@njit(cache=True, _nrt=False, forceinline=True)
-def _axis_shape(tc, te, a, m, shape):
-    """Sort axis a's terms by step and classify its point set S for closed-form counting:
-    S = g · ∪_{k<n} [k·P, k·P + L) (n = 1: an interval of L points; P > L: blocks with holes
-    between them, as a fan-out above a temporal loop on the same dim leaves), written to
-    shape[a] = (g, L, P, n); n = −1 if S has no such form (counted point by point)."""
-    for q in range(1, m):  # insertion sort: m is a handful
-        c, e, b = tc[a, q], te[a, q], q - 1
-        while b >= 0 and tc[a, b] > c:
-            tc[a, b + 1], te[a, b + 1] = tc[a, b], te[a, b]
-            b -= 1
-        tc[a, b + 1], te[a, b + 1] = c, e
-    if m == 0:  # a single point
-        shape[a, 0], shape[a, 1], shape[a, 2], shape[a, 3] = 1, 1, 0, 1
-        return
-    g = tc[a, 0]
-    if g > 1:  # gcd of the steps (integer division is slow: skipped when a step is 1)
-        for q in range(1, m):
-            x, y = tc[a, q], g
-            while y:
-                x, y = y, x % y
-            g = x
-    shape[a, 0], shape[a, 2], shape[a, 3] = g, 0, 1
-    reach = 1  # in units of g: the terms that fill [0, L) without gaps
-    q = 0
-    if g == 1:
-        while q < m and tc[a, q] <= reach:
-            reach += tc[a, q] * (te[a, q] - 1)
-            q += 1
-    else:
-        while q < m and tc[a, q] // g <= reach:
-            reach += tc[a, q] // g * (te[a, q] - 1)
-            q += 1
-    shape[a, 1] = reach
-    if q == m:
-        return
-    period = tc[a, q] // g
-    blocks = 1  # the remaining terms must fill [0, n) periods without gaps
-    for r in range(q, m):
-        c = tc[a, r] // g
-        if c % period != 0 or c // period > blocks:
-            shape[a, 3] = -1
-            return
-        blocks += c // period * (te[a, r] - 1)
-    shape[a, 2], shape[a, 3] = period, blocks
-
-
-@njit(cache=True, _nrt=False)
-def _occupancy(tc, te, a, m, occ, base):
-    """Mark the points Σ c·x, x ∈ [0, e), of axis a's terms in occ; returns the span."""
-    span = 1
-    for q in range(m):
-        span += tc[a, q] * (te[a, q] - 1)
-    for p in range(span):  # plain loops: slices would need the runtime (these kernels have none)
-        occ[p] = False
-    occ[0] = True
-    reach = 1
-    for q in range(m):
-        for p in range(reach):
-            base[p] = occ[p]
-        for x in range(1, te[a, q]):
-            off = x * tc[a, q]
-            for p in range(reach):
-                if base[p]:
-                    occ[off + p] = True
-        reach += tc[a, q] * (te[a, q] - 1)
-    return span
-
-
 @njit(cache=True, _nrt=False, forceinline=True)
 def _axis_terms(p, nest, sc, t, a, level, extra, n_extra):
     """Axis a of tensor t's point set as (step, count) terms in sc.tc[a]/te[a]/m[a] and its shape
-    (see _axis_shape), for a loop set made of every loop below `level` — whose range per dim d is
+    (see axis_shape), for a loop set made of every loop below `level` — whose range per dim d is
     [0, ext[level, d]) — plus the loops extra[:n_extra] (top-down) above them. An extra loop whose
     stride equals its dim's range so far extends that range (no loop in between was left out);
     the others stay terms of their own (holes, e.g. a fan-out above a temporal loop on the same
@@ -273,7 +118,7 @@ def _axis_terms(p, nest, sc, t, a, level, extra, n_extra):
             tc[a, m[a]] = p.coef[t, d]
             te[a, m[a]] = grow[d]
             m[a] += 1
-    _axis_shape(tc, te, a, m[a], sc.shape)
+    axis_shape(tc, te, a, m[a], sc.shape)
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -284,42 +129,11 @@ def _set_terms(p, nest, sc, t, level, extra, n_extra):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _closed_count(g, length, period, n, shift):
-    """|S ∩ (S + shift)| for S = g · ∪_{k<n} [k·P, k·P + L) (see _axis_shape; n ≥ 1)."""
-    s = abs(shift)  # |S ∩ (S + s)| = |S ∩ (S − s)|
-    if g > 1:
-        if s % g != 0:
-            return 0
-        s //= g
-    if n == 1:
-        return max(0, length - s)
-    # Block k of S+s overlaps block k + u of S by L − v and block k + u + 1 by v + L − P.
-    u, v = s // period, s % period
-    if u >= n:
-        return 0
-    return (n - u) * max(0, length - v) + (n - u - 1) * max(0, v + length - period)
-
-
-@njit(cache=True, _nrt=False, forceinline=True)
-def _axis_count(tc, te, a, m, shape, shift, occ, base):
-    """|S ∩ (S + shift)| for axis a's point set S (shift 0: |S|), from its shape."""
-    if shape[a, 3] >= 0:
-        return _closed_count(shape[a, 0], shape[a, 1], shape[a, 2], shape[a, 3], shift)
-    s = abs(shift)
-    full_span = _occupancy(tc, te, a, m[a], occ, base)
-    count = 0
-    for p in range(s, full_span):
-        if occ[p] and occ[p - s]:
-            count += 1
-    return count
-
-
-@njit(cache=True, _nrt=False, forceinline=True)
 def _set_size(sc, n_axes):
     """Points of the set _set_terms described."""
     size = 1
     for a in range(n_axes):
-        size *= _axis_count(sc.tc, sc.te, a, sc.m, sc.shape, 0, sc.occ, sc.base)
+        size *= axis_count(sc.tc, sc.te, a, sc.m, sc.shape, 0, sc.occ, sc.base)
     return size
 
 
@@ -379,11 +193,11 @@ def _moved_loads(sc, full, n_moves, t, n_axes):
     a = sc.move_axis[t, last]
     kept = full  # the overlap after a step: only axis a moves
     if a >= 0:
-        kept = _axis_count(sc.tc, sc.te, a, sc.m, sc.shape, sc.move_by[t, last], sc.occ, sc.base)
+        kept = axis_count(sc.tc, sc.te, a, sc.m, sc.shape, sc.move_by[t, last], sc.occ, sc.base)
         if kept > 0:
             for b in range(n_axes):
                 if b != a:
-                    kept *= _axis_count(sc.tc, sc.te, b, sc.m, sc.shape, 0, sc.occ, sc.base)
+                    kept *= axis_count(sc.tc, sc.te, b, sc.m, sc.shape, 0, sc.occ, sc.base)
     return full * sc.above[n_moves] - sc.reuse_weight[t, last] * kept
 
 
@@ -414,7 +228,7 @@ def _one_dim_moved(p, nest, sc, full, n_moves, t, level, extra, n_extra):
         on_axis = 1  # one dim: every combination of its terms is a distinct point
         for q in range(sc.m[a]):
             on_axis *= sc.te[a, q]
-        kept = _axis_count(sc.tc, sc.te, a, sc.m, sc.shape, sc.move_by[t, last], sc.occ, sc.base) * (full // on_axis)
+        kept = axis_count(sc.tc, sc.te, a, sc.m, sc.shape, sc.move_by[t, last], sc.occ, sc.base) * (full // on_axis)
     return full * sc.above[n_moves] - sc.reuse_weight[t, last] * kept
 
 
@@ -538,7 +352,7 @@ def _tile_loads(nest, p, out, sc, top):
             if a < 0 or sc.regular[i, t]:  # from pass 1's shapes: only axis a moves
                 kept = full
                 if a >= 0:
-                    kept = _closed_count(shape[i, t, a, 0], shape[i, t, a, 1], shape[i, t, a, 2], shape[i, t, a, 3],
+                    kept = closed_count(shape[i, t, a, 0], shape[i, t, a, 1], shape[i, t, a, 2], shape[i, t, a, 3],
                                          sc.move_by[t, last])
                     for b in range(p.n_axes[t]):
                         if b != a:
@@ -702,24 +516,3 @@ def evaluate_nest(nest, problem, out, scratch):
     n_t = _reuse_classes(problem.axis_of, problem.coef, nest, scratch)
     _tile_loads(nest, problem, out, scratch, top)
     return _served_and_energy(nest, problem, out, scratch, top, hold, n_t)
-
-
-def nest_loops(max_loops: int) -> Loops:
-    """The loop arrays of a Nest, for a search's lowering to fill."""
-    return Loops(np.zeros(max_loops, INDEX), np.zeros(max_loops, np.int64), np.zeros(max_loops, INDEX),
-                 np.zeros(max_loops, np.bool_), np.zeros(max_loops, np.int64))
-
-
-def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_levels: int, n_tensors: int) -> Scratch:
-    """Work arrays for evaluate_nest (see Scratch), allocated once per search."""
-    i64 = np.int64
-    max_terms = max_loops + n_dims  # per axis: a term per dim and per loop left apart
-    loop_table = lambda: np.zeros((n_tensors, max_loops), i64)  # noqa: E731
-    return Scratch(np.zeros(max_loops, i64), np.zeros(n_levels + 1, INDEX), np.zeros(n_levels + 1, i64),
-                   np.zeros((n_levels + 1, n_dims), i64), np.zeros(max_loops, INDEX), np.zeros(n_dims, i64),
-                   np.zeros((max_axes, max_terms), i64), np.zeros((max_axes, max_terms), i64),
-                   np.zeros(max_axes, i64), np.zeros((max_axes, 4), i64),
-                   np.zeros(max_span + 1, np.bool_), np.zeros(max_span + 1, np.bool_),
-                   np.zeros(max_loops, INDEX), np.zeros(max_loops + 1, i64), loop_table(), loop_table(), loop_table(),
-                   np.zeros((n_levels, n_tensors, max_axes, 4), i64), np.zeros((n_levels, n_tensors), np.bool_),
-                   np.full((n_levels, n_dims), -1, i64), np.full((n_levels, n_tensors), -1, i64))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from math import prod
 
-from ..ir.footprint import axis_size
+from .point_sets import axis_size
 
 
 def axis_terms(axis, loops) -> tuple[tuple[int, int], ...]:

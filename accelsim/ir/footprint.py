@@ -1,4 +1,5 @@
-"""Exact point sets of affine tensor axes over rectangular loop ranges.
+"""Exact point sets of affine tensor axes over rectangular loop ranges (the points themselves;
+counting them is counting/point_sets.py's job).
 
 An axis index Σ coef_i·d_i with d_i ∈ [0, extent_i) takes a set of integer values.
 With unit coefficients and overlapping windows it is an interval; strided convolutions
@@ -34,22 +35,3 @@ def axis_terms(axis, extent: dict[str, int]) -> tuple[tuple[int, int], ...]:
 
 def axis_points(axis, extent: dict[str, int]) -> np.ndarray:
     return np.flatnonzero(_points(axis_terms(axis, extent)))
-
-
-@lru_cache(maxsize=65536)
-def axis_size(terms: tuple[tuple[int, int], ...]) -> int:
-    if all(c == 1 or e == 1 for c, e in terms):  # unit strides: one interval
-        return sum(e - 1 for _, e in terms) + 1
-    return int(_points(terms).sum())
-
-
-@lru_cache(maxsize=65536)
-def axis_overlap(terms: tuple[tuple[int, int], ...], shift: int) -> int:
-    """|S ∩ (S + shift)| for the axis point set S."""
-    if all(c == 1 or e == 1 for c, e in terms):
-        return max(0, axis_size(terms) - abs(shift))
-    occupied = _points(terms)
-    n, s = len(occupied), abs(shift)
-    if s >= n:
-        return 0
-    return int(np.count_nonzero(occupied[s:] & occupied[: n - s]))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..counting.nest import LoweredNest
+from ..counting.nest import AXIS_CODE, LoweredNest, append_loop
 from ..ir.arch import Arch, Memory
 from ..ir.einsum import Einsum
 from .mapping import Mapping
@@ -15,21 +15,18 @@ from .mapping import Mapping
 
 def lower(arch: Arch, einsum: Einsum, mapping: Mapping) -> LoweredNest:
     dims = einsum.dims
-    loop_dim, loop_bound, loop_level, loop_spatial, loop_axis = [], [], [], [], []
-    level_start = []
+    size = sum(len(m.loops) for m in mapping.levels)
+    loop_dim, loop_bound, loop_level = (np.zeros(size, dtype=np.int64) for _ in range(3))
+    loop_spatial, loop_axis = np.zeros(size, dtype=bool), np.zeros(size, dtype=np.int64)
+    level_start, n = [], 0
     for i, m in enumerate(mapping.levels):
-        level_start.append(len(loop_dim))
+        level_start.append(n)
         for loop in m.loops:
-            if loop.bound == 1:
-                continue
-            loop_dim.append(dims.index(loop.dim))
-            loop_bound.append(loop.bound)
-            loop_level.append(i)
-            loop_spatial.append(loop.axis is not None)
-            loop_axis.append({"x": 0, "y": 1, None: -1}[loop.axis])
-    level_start.append(len(loop_dim))  # the compute level
-    level_start.append(len(loop_dim))
-    n = len(loop_dim)
+            n = append_loop(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, dims.index(loop.dim),
+                            loop.bound, i, AXIS_CODE[loop.axis])
+    level_start += [n, n]  # the compute level, and the end
+    loop_dim, loop_bound, loop_level, loop_spatial, loop_axis = (a[:n].copy() for a in (
+        loop_dim, loop_bound, loop_level, loop_spatial, loop_axis))
     stride = np.ones(n, dtype=np.int64)
     running = np.ones(len(dims), dtype=np.int64)
     for j in range(n - 1, -1, -1):
@@ -42,6 +39,5 @@ def lower(arch: Arch, einsum: Einsum, mapping: Mapping) -> LoweredNest:
             bypass = mapping.levels[i].bypass
             for r, role in enumerate(roles):
                 keeps[i, r] = role in level.keeps and role not in bypass
-    return LoweredNest(dims, np.array(loop_dim, dtype=np.int64), np.array(loop_bound, dtype=np.int64),
-                       np.array(loop_level, dtype=np.int64), np.array(loop_spatial, dtype=bool),
-                       np.array(loop_axis, dtype=np.int64), stride, np.array(level_start, dtype=np.int64), keeps, roles)
+    return LoweredNest(dims, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, stride,
+                       np.array(level_start, dtype=np.int64), keeps, roles)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from math import prod
 
-from ..counting import nest_kernel as K
+from ..counting import records as R
 from ..counting.counts import ActionCounts, LevelCounts, TensorCounts
 from ..counting.nest import LoweredNest
 from ..errors import AccelsimBug, MappingError
@@ -30,9 +30,9 @@ from .performance import PERFORMANCE_MODELS
 def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProblem | None = None) -> ActionCounts:
     """`problem`: the layer packed for the kernel (pack_problem), if the caller has it."""
     result = evaluate_packed(problem or pack_problem(arch, einsum), nest)
-    if result.status == K.OVER_CAPACITY:
+    if result.status == R.OVER_CAPACITY:
         raise MappingError(_over_capacity(arch, nest.roles, result.counts))
-    if result.status != K.OK:
+    if result.status != R.OK:
         raise AccelsimBug(f"the counting kernel found fewer output loads or serves than distinct outputs "
                           f"(status {result.status})")
     levels = []
@@ -52,7 +52,7 @@ def _over_capacity(arch: Arch, roles, counts) -> str:
     """The first level (top-down) whose tiles do not fit: the kernel checks them in that order."""
     for i, mem in enumerate(arch.levels):
         capacity = mem.capacity_words if isinstance(mem, Memory) else None
-        tiles = {role: int(counts[i, t, K.TILE]) for t, role in enumerate(roles) if counts[i, t, K.TILE]}
+        tiles = {role: int(counts[i, t, R.TILE]) for t, role in enumerate(roles) if counts[i, t, R.TILE]}
         used = sum(tiles.values())
         if capacity is not None and used > capacity:
             detail = ", ".join(f"{r} {n}" for r, n in tiles.items())

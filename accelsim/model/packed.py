@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..counting import nest_kernel as K
+from ..counting import records as R
+from ..counting.nest_kernel import evaluate_nest
 from ..counting.conventions import convention_of
 from ..counting.nest import LoweredNest
 from ..energy.activity import (
@@ -58,9 +59,9 @@ class PackedProblem:
     def max_axes(self) -> int:
         return int(self.n_axes.max())
 
-    def record(self) -> K.Problem:
+    def record(self) -> R.Problem:
         """evaluate_nest's `problem`: the fields of the same names."""
-        return K.Problem(*(getattr(self, name) for name in K.Problem._fields))
+        return R.Problem(*(getattr(self, name) for name in R.Problem._fields))
 
 
 def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = None,
@@ -77,7 +78,7 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
     axis_of = np.full((len(roles), len(dims)), -1, dtype=np.int64)
     coef = np.zeros((len(roles), len(dims)), dtype=np.int64)
     max_axes = max(len(t.axes) for t in tensors)
-    axis_dims = np.zeros((len(roles), max_axes, len(dims)), dtype=K.INDEX)
+    axis_dims = np.zeros((len(roles), max_axes, len(dims)), dtype=R.INDEX)
     axis_nd = np.zeros((len(roles), max_axes), dtype=np.int64)
     span = 1
     for ti, t in enumerate(tensors):
@@ -97,31 +98,31 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
     for i, level in enumerate(arch.levels):
         if isinstance(level, Memory):
             cap = level.capacity_words
-            level_int[i, :K.CLUSTER_R] = (K.MEMORY, -1 if cap is None else cap, level.block_words, level.cluster,
+            level_int[i, :R.CLUSTER_R] = (R.MEMORY, -1 if cap is None else cap, level.block_words, level.cluster,
                                           level.instances)
             block = level.block_words  # accesses by a shift when a power of two (nest_kernel._accesses)
-            level_int[i, K.BLOCK_SHIFT] = block.bit_length() - 1 if block & (block - 1) == 0 else -1
+            level_int[i, R.BLOCK_SHIFT] = block.bit_length() - 1 if block & (block - 1) == 0 else -1
             if level.cluster > 1:  # the fan-out axes its clusters are counted on (ir/arch.clusters_used)
-                axes, level_int[i, K.CLUSTER_R] = cluster_span(arch.levels, i)
-                level_int[i, K.CLUSTER_AXES] = len(axes)
+                axes, level_int[i, R.CLUSTER_R] = cluster_span(arch.levels, i)
+                level_int[i, R.CLUSTER_AXES] = len(axes)
                 for q, (spatial, xy, _) in enumerate(axes):
                     cluster_axes[i, q] = spatial, xy
-            level_float[i, :K.LEAK] = (level.read_bw_words or 0.0, level.write_bw_words or 0.0,
+            level_float[i, :R.LEAK] = (level.read_bw_words or 0.0, level.write_bw_words or 0.0,
                                        energies.read_pj[level.name], energies.write_pj[level.name],
                                        energies.update_pj[level.name])
             e_factor[i] = [activity.memory_factor(level, r) for r in roles]
         elif isinstance(level, Spatial):
-            level_int[i, K.KIND] = K.SPATIAL
+            level_int[i, R.KIND] = R.SPATIAL
             merging[i] = [[convention.merges(arch, einsum, i, r, d) for d in dims] for r in roles]
         else:
-            level_int[i, K.KIND] = K.COMPUTE
+            level_int[i, R.KIND] = R.COMPUTE
     # Leakage per cycle: of every hardware instance, or of a buffer's utilized instances only (None
     # in leaking_instances), which the kernel multiplies in (level_float LEAK, pJ per cycle per instance).
     instances = leaking_instances(arch)
     pj_per_cycle = {name: w / arch.frequency_hz * 1e12 for name, w in energies.leakage_w.items()}
     for i, level in enumerate(arch.levels):
         if instances[level.name] is None:
-            level_float[i, K.LEAK] = pj_per_cycle.get(level.name, 0.0)
+            level_float[i, R.LEAK] = pj_per_cycle.get(level.name, 0.0)
     per_cycle = sum((energies.overhead_pj_per_cycle or {}).values()) + sum(
         pj * instances[name] for name, pj in pj_per_cycle.items() if instances[name] is not None)
     return PackedProblem(dims, roles, axis_of, coef, axis_dims, axis_nd,
@@ -146,18 +147,18 @@ class PackedResult:
     level_cycles: np.ndarray  # [level] bandwidth-bound cycles
 
 
-def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple[K.Outputs, K.Scratch]:
+def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple[R.Outputs, R.Scratch]:
     """evaluate_nest's `out` (counts, instances, charged instances, level cycles) and `scratch`."""
     n_levels = problem.level_int.shape[0]
-    return (K.Outputs(np.zeros((n_levels, len(problem.roles), 4), dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
+    return (R.Outputs(np.zeros((n_levels, len(problem.roles), 4), dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
                       np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64)),
-            K.nest_scratch(max_loops, problem.max_axes, problem.max_span, len(problem.dims), n_levels,
+            R.nest_scratch(max_loops, problem.max_axes, problem.max_span, len(problem.dims), n_levels,
                            len(problem.roles)))
 
 
-def nest_record(nest: LoweredNest) -> K.Nest:
+def nest_record(nest: LoweredNest) -> R.Nest:
     """evaluate_nest's `nest` for a lowered nest (index arrays as nest_kernel.INDEX)."""
-    return K.Nest(nest.loop_dim.astype(K.INDEX), nest.loop_bound, nest.loop_level.astype(K.INDEX), nest.loop_spatial,
+    return R.Nest(nest.loop_dim.astype(R.INDEX), nest.loop_bound, nest.loop_level.astype(R.INDEX), nest.loop_spatial,
                   nest.loop_axis, nest.n_loops, np.ascontiguousarray(nest.keeps))
 
 
@@ -165,7 +166,7 @@ def evaluate_packed(problem: PackedProblem, nest: LoweredNest) -> PackedResult:
     if (nest.loop_bound < 2).any():  # the closed form's reuse steps assume every loop moves
         raise AccelsimBug("evaluate_packed takes a lowered nest, which has no unit loops")
     out, scratch = outputs_and_scratch(problem, max(1, nest.n_loops))
-    status, energy, cycles = K.evaluate_nest(nest_record(nest), problem.record(), out, scratch)
+    status, energy, cycles = evaluate_nest(nest_record(nest), problem.record(), out, scratch)
     return PackedResult(int(status), float(energy), int(cycles), *out)
 
 

@@ -30,11 +30,11 @@ from numba import njit
 
 from ..counting.conventions import convention_of
 from ..counting.nest import LoweredNest
+from ..counting.point_sets import axis_overlap, axis_size
 from ..counting.reuse import axis_terms, tile_size
 from ..errors import SpecError
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
-from ..ir.footprint import axis_overlap, axis_size
 
 READ, WRITE = 0, 1
 KIND_READS, KIND_FILLS, KIND_UPDATES = 0, 1, 2

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..counting.nest_kernel import INDEX, nest_loops
+from ..counting.records import INDEX, nest_loops
 from ..energy.model import ActionEnergies
 from ..errors import AccelsimBug, MappingError
 from ..ir.arch import Arch

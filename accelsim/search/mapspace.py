@@ -17,6 +17,7 @@ from math import factorial, prod
 
 import numpy as np
 
+from ..counting.nest import TEMPORAL, X, Y
 from ..errors import MappingError
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
@@ -24,7 +25,6 @@ from ..ir.factors import divisors
 from ..mapping.mapping import LevelMapping, Loop, Mapping
 from .constraints import Constraints
 
-TEMPORAL, X, Y = -1, 0, 1
 MAX_FACTORIZATIONS = 2_000_000  # per dim: far beyond any real layer's bound
 
 

@@ -22,12 +22,13 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ..counting.nest_kernel import OK, Loops, Nest, Outputs, Scratch, evaluate_nest
+from ..counting.nest import TEMPORAL, append_loop
+from ..counting.nest_kernel import evaluate_nest
+from ..counting.records import OK, Loops, Nest, Outputs, Scratch
 from .rng import draw, seed_rng, uniform
 
 EVALS, FEASIBLE, UNFIT, IMPROVED = 0, 1, 2, 3
 FACTOR, SWAP, FLIP = 1, 2, 3  # hill-climb move kinds
-TEMPORAL = -1
 INF = np.inf
 
 
@@ -92,11 +93,8 @@ def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loo
         temporal = slot_axis[s] == TEMPORAL
         for q in range(n_dims):
             d = perm[slot_mem[s], q] if temporal else q
-            f = fac[s, d]
-            if f > 1:
-                loop_dim[n], loop_bound[n], loop_level[n], loop_spatial[n] = d, f, slot_level[s], not temporal
-                loop_axis[n] = slot_axis[s]  # X 0, Y 1, TEMPORAL −1: as lower.LoweredNest.loop_axis
-                n += 1
+            n = append_loop(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, d, fac[s, d], slot_level[s],
+                            slot_axis[s])
     return n
 
 

@@ -20,7 +20,6 @@ import accelsim
 from accelsim.errors import MappingError
 from accelsim.ir.arch import Memory, Spatial
 from accelsim.ir.einsum import parse_einsum
-from accelsim.ir.footprint import axis_overlap, axis_size
 from accelsim.mapping.dataflows import map_layer
 from accelsim.mapping.lower import lower
 from accelsim.mapping.mapping import LevelMapping, Loop, Mapping, check_mapping
@@ -29,6 +28,7 @@ from accelsim.counting.reuse import axis_terms
 from accelsim.model import analytical
 from conftest import ARCH_DIR, WORKLOAD_DIR
 import naive_analytical
+from naive_point_sets import axis_overlap, axis_size
 from strategies import draw_conv1d, draw_mapping
 
 ARCHS = sorted(p.name for p in ARCH_DIR.glob("*.yaml"))

@@ -15,7 +15,7 @@ from accelsim.counting.reuse import axis_terms, tile_size
 from accelsim.errors import AccelsimBug, MappingError
 from accelsim.ir.arch import Arch, Memory, cluster_span
 from accelsim.ir.einsum import Einsum
-from accelsim.ir.footprint import axis_overlap, axis_size
+from naive_point_sets import axis_overlap, axis_size
 
 
 def _loops(nest: LoweredNest, indices) -> list[tuple[str, int, int]]:

@@ -14,7 +14,7 @@ from accelsim.errors import MappingError
 from accelsim.mapping.lower import lower
 from accelsim.mapping.mapping import check_mapping
 from accelsim.model import analytical
-from accelsim.counting.nest_kernel import OK, OVER_CAPACITY
+from accelsim.counting.records import OK, OVER_CAPACITY
 from accelsim.model.packed import evaluate_packed, pack_problem
 from conftest import ARCH_DIR, WORKLOAD_DIR
 from naive_analytical import analyze
@@ -153,7 +153,7 @@ def test_axis_count_equals_the_point_sets_overlap(terms, shift):
     """The closed-form overlap of an axis point set (interval, blocks with holes, or point by
     point) against explicit sets: S = {Σ c·x, 0 ≤ x < e}, |S ∩ (S + shift)|."""
     import numpy as np
-    from accelsim.counting.nest_kernel import _axis_count, _axis_shape
+    from accelsim.counting.point_sets import axis_count as _axis_count, axis_shape as _axis_shape
     points = {0}
     for c, e in terms:
         points = {p + c * x for p in points for x in range(e)}
@@ -176,7 +176,8 @@ def test_reuse_classes_equal_the_prefix_vectors(loops):
     reuse_weight[k] = Σ over k' ≤ k with R_k' = R_k of (b_k' − 1)·Π_{j<k'} b_j. Small moves make
     equal classes (steps that keep reusing after an outer loop steps) frequent."""
     import numpy as np
-    from accelsim.counting.nest_kernel import INDEX, Nest, _reuse_classes, nest_scratch
+    from accelsim.counting.nest_kernel import _reuse_classes
+    from accelsim.counting.records import INDEX, Nest, nest_scratch
     n = len(loops)
     axis_of = np.array([[a for a, _, _ in loops]], np.int64)  # loop k runs over dim k
     coef = np.ones((1, n), np.int64)
@@ -205,7 +206,8 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     from accelsim.search.constraints import NO_CONSTRAINTS
     from accelsim.search.mapspace import build_mapspace
     from accelsim.search.rng import seed_rng, uniform
-    from accelsim.counting.nest_kernel import Nest, evaluate_nest, nest_loops
+    from accelsim.counting.nest_kernel import evaluate_nest
+    from accelsim.counting.records import Nest, nest_loops
     from accelsim.model.packed import outputs_and_scratch
     arch = two_fanout_archs[(True, False)]
     einsum = draw_small_einsum(data.draw)
