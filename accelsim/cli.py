@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
@@ -62,6 +63,9 @@ def cmd_run(args) -> int:
     for key in ("mapping", "constraints"):
         if getattr(args, key):
             inputs[key] = {"path": str(getattr(args, key)), "sha256_16": _file_hash(getattr(args, key))}
+    from .kernel_cache import compile_note
+    if note := compile_note(replace(options, dataflow=options.dataflow or arch.dataflow or "search")):
+        print(note, file=sys.stderr, flush=True)
     result = simulate(arch, workload, options, mappings, inputs,
                       search_cache=None if args.no_search_cache else args.search_cache)
     if args.save_mapping:

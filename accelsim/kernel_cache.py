@@ -81,3 +81,36 @@ def refresh(package_dir=PACKAGE) -> bool:
     except OSError:
         return False
     return True
+
+
+def is_compiled(kernel) -> bool:
+    """Whether Numba's cache holds this kernel already (its index file exists). Read through a
+    private attribute of Numba's dispatcher; where that fails, say yes (no note is better than a
+    wrong one)."""
+    try:
+        return os.path.exists(kernel._cache._cache_file._index_path)
+    except AttributeError:
+        return True
+
+
+def compile_note(options) -> str | None:
+    """A line to print before a run whose kernels are not in the cache yet: what compiles, and
+    roughly how long it takes once (measured on a 2-core machine; docs/dse.md)."""
+    from .counting.nest_kernel import evaluate_nest
+    from .model.scalesim.calc import systolic_calc_kernel
+    from .model.tile_events import walk_tile_events
+    from .search.search_kernels import search_hill_climb
+
+    wanted = [("the counting kernel", evaluate_nest, 15)]
+    if options.dataflow == "search" or options.dataflow is None:  # None: search if the arch names no template
+        wanted.append(("the mapper's search kernels", search_hill_climb, 40))
+    if options.performance_model == "cycle":
+        wanted.append(("the cycle model", walk_tile_events, 5))
+    if options.performance_model == "scalesim":
+        wanted.append(("the SCALE-Sim emulator", systolic_calc_kernel, 6))
+    pending = [(what, seconds) for what, kernel, seconds in wanted if not is_compiled(kernel)]
+    if not pending:
+        return None
+    return (f"accelsim: compiling {' and '.join(w for w, _ in pending)} once (about "
+            f"{sum(s for _, s in pending)} s); later runs load {'it' if len(pending) == 1 else 'them'} "
+            f"from the cache")

@@ -221,6 +221,18 @@ def test_a_changed_kernel_module_clears_the_cache(tmp_path):
     assert refresh(pkg) and not cached.exists()
 
 
+def test_a_run_says_which_kernels_it_compiles_first(monkeypatch):
+    from accelsim import kernel_cache
+    from accelsim.options import SimOptions
+    monkeypatch.setattr(kernel_cache, "is_compiled", lambda kernel: False)
+    note = kernel_cache.compile_note(SimOptions(dataflow="search", model="cycle"))
+    assert "the counting kernel" in note and "the mapper's search kernels" in note and "the cycle model" in note
+    assert "SCALE-Sim" not in note and "load them from the cache" in note
+    assert "load it" in kernel_cache.compile_note(SimOptions(dataflow="ws"))
+    monkeypatch.setattr(kernel_cache, "is_compiled", lambda kernel: True)
+    assert kernel_cache.compile_note(SimOptions(dataflow="search")) is None
+
+
 def test_cache_info_and_help(capsys):
     assert main(["cache", "info"]) == 0
     out = capsys.readouterr().out
