@@ -234,6 +234,50 @@ def test_gpt2_prefill_macs_closed_form(seq):
     assert lm_head.count == 1 and lm_head.einsum.macs == seq * h * vocab
 
 
+# ----------------------------------------------------------------------------- batch
+
+# The batch dimension each builder's `n` argument becomes (fully_connected is a matmul, M = n).
+BATCH_DIM = {"conv2d": "n", "depthwise_conv2d": "n", "pool2d": "n", "fully_connected": "m"}
+
+
+def layer_kinds(path):
+    """{layer name: builder kind} from the file as written (through `extends:`), not the loader."""
+    from accelsim.spec.schema import LAYER_KINDS
+    from accelsim.spec.validate import load_with_extends
+    return {entry["name"]: next(k for k in entry if k in LAYER_KINDS)
+            for entry in load_with_extends(path)["layers"]}
+
+
+# CNNs found from the files: every workload with a convolution layer.
+CNN_WORKLOADS = sorted(p.stem for p in WORKLOADS.glob("*.yaml")
+                       if {"conv2d", "depthwise_conv2d"} & set(layer_kinds(p).values()))
+
+
+def test_cnn_workloads_are_found():
+    assert CNN_WORKLOADS, "no workload in workloads/ has a conv2d or depthwise_conv2d layer"
+
+
+@pytest.mark.parametrize("name", CNN_WORKLOADS)
+def test_cnn_batch_is_a_parameter_that_scales_every_layer(name):
+    # Invariant, not a golden number: `parameters.batch` defaults to 1, and batch 4 multiplies
+    # every layer's MACs by exactly 4 and sets the batch dim of every conv/pool/fc layer to 4,
+    # leaving all its other dims alone.
+    kinds = layer_kinds(WORKLOADS / f"{name}.yaml")
+    one, default, four = load(name, ["parameters.batch=1"]), load(name), load(name, ["parameters.batch=4"])
+    assert [l.einsum for l in default.layers] == [l.einsum for l in one.layers]
+    assert [l.name for l in four.layers] == [l.name for l in one.layers]
+    for l1, l4 in zip(one.layers, four.layers):
+        assert l4.count == l1.count, l1.name
+        assert l4.einsum.macs == 4 * l1.einsum.macs, l1.name
+        kind = kinds[l1.name]
+        if kind in BATCH_DIM:
+            dim = BATCH_DIM[kind]
+            assert l1.einsum.bound[dim] == 1 and l4.einsum.bound[dim] == 4, (l1.name, kind)
+            assert {d: b for d, b in l4.einsum.bound.items() if d != dim} == \
+                {d: b for d, b in l1.einsum.bound.items() if d != dim}, l1.name
+    assert four.macs == 4 * one.macs
+
+
 # ----------------------------------------------------------------------------- toy files
 
 def test_small_files_closed_form():
