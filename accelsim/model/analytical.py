@@ -24,7 +24,7 @@ from ..errors import AccelsimBug, MappingError
 from ..ir.arch import Arch, Memory
 from ..ir.einsum import Einsum
 from .packed import PackedProblem, evaluate_packed, pack_problem
-from .performance import PERFORMANCE_MODELS
+from .performance import PERFORMANCE_MODELS, PerformanceModel
 
 
 def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProblem | None = None) -> ActionCounts:
@@ -63,14 +63,10 @@ def _over_capacity(arch: Arch, roles, counts) -> str:
 
 
 @PERFORMANCE_MODELS.register("analytical")
-class AnalyticalModel:
+class AnalyticalModel(PerformanceModel):
     """Cycles = max(compute steps, each level's traffic ÷ its bandwidth): the counts' own bound."""
 
     name = "analytical"
-
-    @staticmethod
-    def check(arch, options) -> None:
-        pass
 
     @staticmethod
     def layer_cycles(arch, layer, nest, counts) -> tuple[int, dict]:

@@ -17,7 +17,7 @@ from ..errors import AccelsimBug, Problem, SpecError
 from ..ir.arch import Arch
 from ..ir.einsum import Einsum
 from ..spec.validate import line_in_file
-from .performance import PERFORMANCE_MODELS
+from .performance import PERFORMANCE_MODELS, PerformanceModel
 from .tile_events import (
     KIND_FILLS,
     KIND_READS,
@@ -98,7 +98,7 @@ def simulate_cycles(arch: Arch, einsum: Einsum, nest: LoweredNest) -> CycleStats
 
 
 @PERFORMANCE_MODELS.register("cycle")
-class CycleModel:
+class CycleModel(PerformanceModel):
     """Cycles from the tile walk (fills, drains, stalls, systolic skew); the counts stay analytical."""
 
     name = "cycle"

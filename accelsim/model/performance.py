@@ -21,6 +21,20 @@ from ..registry import Registry
 PERFORMANCE_MODELS = Registry("performance model")
 
 
+class PerformanceModel:
+    """The interface (see the module docstring); a model overrides what it needs."""
+
+    name = "?"
+
+    @staticmethod
+    def check(arch, options) -> None:
+        """Raise SpecError if this model cannot run the arch under the options (default: it can)."""
+
+    @staticmethod
+    def layer_cycles(arch, layer, nest, counts) -> tuple[int, dict]:
+        raise NotImplementedError
+
+
 def performance_model(name: str):
     if name not in PERFORMANCE_MODELS:
         raise SpecError(f"unknown model '{name}'; choose from {', '.join(PERFORMANCE_MODELS.names())}")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...errors import AccelsimBug, MappingError, Problem, SpecError
-from ..performance import PERFORMANCE_MODELS
+from ..performance import PERFORMANCE_MODELS, PerformanceModel
 from .calc import systolic_calc_kernel
 from .counts import ERR_NONE, ERROR_MESSAGES, KernelCounts
 from .geometry import DATAFLOWS, OS, WS, geometry
@@ -49,15 +49,11 @@ def scalesim_layer_cycles(arch: Arch, layer: Layer) -> tuple[int, dict]:
 
 
 @PERFORMANCE_MODELS.register("scalesim")
-class ScaleSimModel:
+class ScaleSimModel(PerformanceModel):
     """SCALE-Sim v3.0.0's cycles for a layer on the arch's systolic array (`--model scalesim`, or
     `--model cycle --scalesim-compat`); the counts stay the counting core's."""
 
     name = "scalesim"
-
-    @staticmethod
-    def check(arch, options) -> None:
-        pass
 
     @staticmethod
     def layer_cycles(arch, layer, nest, counts) -> tuple[int, dict]:
