@@ -47,7 +47,7 @@ PackedProblem.record):
                        of two, else −1), CLUSTER_R and CLUSTER_AXES with
   cluster_axes[l, q]   the fan-out axes (spatial level, x 0 | y 1) its clusters are counted on:
                        ⌈u_0 / CLUSTER_R⌉ · Π_{q>0} u_q (CLUSTERS_TOUCHED; tests/kernels/naive_analytical._clusters_used)
-  level_float[l, :]    READ_BW, WRITE_BW (words/cycle, 0 unlimited), E_READ, E_WRITE, E_UPDATE (pJ),
+  level_float[l, :]    READ_BW, WRITE_BW, SHARED_BW (words/cycle, 0 unlimited), E_READ, E_WRITE, E_UPDATE (pJ),
                        LEAK (pJ per cycle per utilized instance; leakage of all instances is in
                        energy_per_cycle_pj)
   merges[l, t, d]      a fan-out loop over dim d at level l merges tensor t (multicast, or
@@ -81,7 +81,7 @@ from .conventions import CLUSTERS_SPREAD
 from .point_sets import axis_count, axis_shape, closed_count
 from .records import (BLOCK, BLOCK_SHIFT, BROKEN, CAPACITY, CLUSTER, CLUSTER_AXES, CLUSTER_R, E_READ,
                       E_UPDATE, E_WRITE, FILLS, HW_INSTANCES, KIND, LEAK, MEMORY, OK, OVER_CAPACITY, READS,
-                      READ_BW, TILE, UPDATES, WRITE_BW)
+                      READ_BW, SHARED_BW, TILE, UPDATES, WRITE_BW)
 from .rules import bandwidth_cycles, block_accesses
 
 # The helpers and passes are inlined by LLVM (forceinline): a call passes every array as its
@@ -485,7 +485,8 @@ def _served_and_energy(nest, p, out, sc, top, hold, n_t):
             level_energy += p.e_factor[i, t] * (block_accesses(reads, block, shift) * level_float[i, E_READ]
                                                 + block_accesses(fills, block, shift) * level_float[i, E_WRITE]
                                                 + block_accesses(updates, block, shift) * level_float[i, E_UPDATE])
-        bw_cycles = bandwidth_cycles(read_words, write_words, level_float[i, READ_BW], level_float[i, WRITE_BW])
+        bw_cycles = bandwidth_cycles(read_words, write_words, level_float[i, READ_BW], level_float[i, WRITE_BW],
+                                     level_float[i, SHARED_BW])
         out.level_cycles[i] = bw_cycles
         cycles = max(cycles, bw_cycles)
         charged = _charged_instances(nest, p, i, inst, sc.starts[i])

@@ -18,12 +18,15 @@ def block_accesses(words, block, shift=-1):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def bandwidth_cycles(read_words, write_words, read_bw, write_bw):
-    """Cycles a level's ports need for its traffic: the larger of reads ÷ read bandwidth and
-    writes ÷ write bandwidth (words per cycle; 0: unlimited)."""
+def bandwidth_cycles(read_words, write_words, read_bw, write_bw, shared_bw):
+    """Cycles a level's ports need for its traffic: the largest of reads ÷ read bandwidth, writes ÷
+    write bandwidth and (reads + writes) ÷ shared bandwidth (one port both share, as Timeloop's
+    shared_bandwidth and ZigZag's shared port). Words per cycle; 0 or inf: unlimited."""
     cycles = 0
     if read_bw > 0:
         cycles = max(cycles, int(np.ceil(read_words / read_bw)))
     if write_bw > 0:
         cycles = max(cycles, int(np.ceil(write_words / write_bw)))
+    if shared_bw > 0:
+        cycles = max(cycles, int(np.ceil((read_words + write_words) / shared_bw)))
     return cycles

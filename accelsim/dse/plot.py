@@ -186,13 +186,20 @@ def roofline_points(data: dict) -> dict:
     """Per memory level with a finite bandwidth: its roof (words per second its ports move) and
     each layer's ops per word on those ports (a hierarchical roofline). A level's time is at least
     reads ÷ read bandwidth and writes (fills + updates) ÷ write bandwidth, so at least their sum ÷
-    the sum of the bandwidths when both are finite; with one finite, that port's traffic alone."""
+    the sum of the bandwidths when both are finite; with one finite, that port's traffic alone. A
+    shared port (reads + writes ÷ its bandwidth) bounds all the traffic by the smaller of the two."""
     freq = data["operating_point"]["frequency_hz"]
     levels = {}
     for name, bw in data["memory_bandwidth_words_per_cycle"].items():
         ports = [p for p in ("read", "write") if bw[p]]
-        if not ports:
+        shared = bw.get("shared")
+        if shared:  # every word crosses the shared port; the separate ports, if both finite, too
+            rate = min(shared, bw["read"] + bw["write"]) if len(ports) == 2 else shared
+            ports = ["read", "write"]
+        elif not ports:
             continue  # unlimited: no roof
+        else:
+            rate = sum(bw[p] for p in ports)
         points = []
         for layer in data["layers"]:
             tensors = layer["levels"].get(name, {}).get("tensors", {})
@@ -201,7 +208,7 @@ def roofline_points(data: dict) -> dict:
             if words:
                 ops = 2 * layer["macs"]
                 points.append((layer["name"], ops / words, ops / layer["latency_s"]))
-        levels[name] = {"ports": ports, "words_per_s": sum(bw[p] for p in ports) * freq, "points": points}
+        levels[name] = {"ports": ports, "words_per_s": rate * freq, "points": points}
     return levels
 
 

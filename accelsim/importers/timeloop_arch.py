@@ -134,9 +134,6 @@ class _Builder:
         if buffering not in (1, 2):
             raise err(f"{name}: multiple_buffering {buffering} has no accelsim counterpart", self.file,
                       f"{where}.attributes.multiple_buffering", allowed=("multiple_buffering: 1", "multiple_buffering: 2"))
-        if attrs.get("shared_bandwidth") is not None:
-            raise err(f"{name}: shared_bandwidth is not supported", self.file,
-                      f"{where}.attributes.shared_bandwidth", allowed=("read_bandwidth", "write_bandwidth"))
         word = int(attrs.get("datawidth", attrs.get("word-bits", attrs.get("word_bits", 8))))
         width = int(attrs["block_size"]) * word if "block_size" in attrs else int(attrs.get("width", word))
         if cluster > 1 and width % (cluster * word):
@@ -150,8 +147,9 @@ class _Builder:
         depth = attrs.get("depth")
         memory["size"] = "unlimited" if kind == "dram" or depth is None else f"{int(depth) * width // cluster}b"
         # Timeloop's bandwidths are words per cycle per instance; fills and updates share the
-        # write port (its "Write Bandwidth" stat is (fills + updates) / cycles).
-        for key in ("read_bandwidth", "write_bandwidth"):
+        # write port (its "Write Bandwidth" stat is (fills + updates) / cycles), and
+        # shared_bandwidth bounds reads + writes together.
+        for key in ("read_bandwidth", "write_bandwidth", "shared_bandwidth"):
             if attrs.get(key) is not None:
                 memory[key] = f"{float(attrs[key]):g} words/cycle"
         if int(attrs.get("multiple_buffering", 1)) == 2:

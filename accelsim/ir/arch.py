@@ -33,8 +33,9 @@ class Memory:
     switching_share: float = 0.0
     word_from_precision: bool = False  # word_bits follows the layer's number format
     width_bits: int | None = None      # bits per access; None: one word
-    bandwidth_text: tuple = (None, None)  # (read, write) as written, re-parsed per word size
+    bandwidth_text: tuple = (None, None, None)  # (read, write, shared) as written, re-parsed per word size
     cluster: int = 1                   # instances sharing one width_bits-wide array (one access serves all)
+    shared_bw_words: float | None = None  # one port reads and writes share (words/cycle); None: none
 
     @property
     def capacity_words(self) -> int | None:
@@ -182,11 +183,11 @@ def cluster_problem(levels, index: int) -> str | None:
 
 
 def _memory_for_word(level: Memory, word_bits: int) -> Memory:
-    read, write = (None if t is None else units.parse_bandwidth_words(t, word_bits)
-                   for t in level.bandwidth_text)
+    read, write, shared = (None if t is None else units.parse_bandwidth_words(t, word_bits)
+                           for t in level.bandwidth_text)
     block_bits = (level.width_bits or word_bits) // level.cluster  # one instance's share of an access
     return replace(level, word_bits=word_bits, block_words=max(1, block_bits // word_bits),
-                   read_bw_words=read, write_bw_words=write)
+                   read_bw_words=read, write_bw_words=write, shared_bw_words=shared)
 
 
 def with_precision(arch: Arch, fmt: str | None) -> Arch:
@@ -332,7 +333,7 @@ def _build_levels(spec: ArchSpec, compute_spec) -> list:
                 b.name, b.kind, b.size, word, 1, frozenset(b.keeps), None, None,
                 b.double_buffered, instances, e.read if e else None, e.write if e else None,
                 (e.update if e.update is not None else e.write) if e else None, b.leakage_power,
-                b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth),
+                b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth, b.shared_bandwidth),
                 b.cluster)
             levels.append(_memory_for_word(memory, word))
         elif lvl.spatial:

@@ -54,7 +54,8 @@ class CycleStats:
             mem = arch.level(name)
             reads = sum(t.reads for t in tensors.values())
             writes = sum(t.fills + t.updates for t in tensors.values())
-            bound = max(bound, bandwidth_cycles(reads, writes, mem.read_bw_words or 0.0, mem.write_bw_words or 0.0))
+            bound = max(bound, bandwidth_cycles(reads, writes, mem.read_bw_words or 0.0, mem.write_bw_words or 0.0,
+                                                mem.shared_bw_words or 0.0))
         return bound
 
     def as_extra(self) -> dict:

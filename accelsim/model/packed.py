@@ -44,7 +44,7 @@ class PackedProblem:
     one_dim: np.ndarray       # [tensor] bool: every axis indexes one dim (nest_kernel's product shortcut)
     level_int: np.ndarray     # [level, KIND|CAPACITY|BLOCK|CLUSTER|HW_INSTANCES|CLUSTER_R|CLUSTER_AXES|BLOCK_SHIFT]
     cluster_axes: np.ndarray  # [level, q, 0:2] (spatial level, x 0 | y 1) of the fan-out axes clusters count on
-    level_float: np.ndarray   # [level, READ_BW|WRITE_BW|E_READ|E_WRITE|E_UPDATE|LEAK] float64
+    level_float: np.ndarray   # [level, READ_BW|WRITE_BW|E_READ|E_WRITE|E_UPDATE|LEAK|SHARED_BW] float64
     merges: np.ndarray        # [level, tensor, dim] bool: a fan-out loop there merges the tensor
     e_factor: np.ndarray      # [level, tensor] float64
     mac_energy_pj: np.ndarray  # [held operand (energy.activity.HELD), reduction fan-in] the layer's MAC energy
@@ -92,7 +92,7 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
     n_levels = len(arch.levels)
     level_int = np.zeros((n_levels, 8), dtype=np.int64)
     cluster_axes = np.zeros((n_levels, 2 * n_levels, 2), dtype=np.int64)
-    level_float = np.zeros((n_levels, 6), dtype=np.float64)
+    level_float = np.zeros((n_levels, 7), dtype=np.float64)
     merging = np.zeros((n_levels, len(roles), len(dims)), dtype=np.bool_)
     e_factor = np.ones((n_levels, len(roles)), dtype=np.float64)
     for i, level in enumerate(arch.levels):
@@ -110,6 +110,7 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
             level_float[i, :R.LEAK] = (level.read_bw_words or 0.0, level.write_bw_words or 0.0,
                                        energies.read_pj[level.name], energies.write_pj[level.name],
                                        energies.update_pj[level.name])
+            level_float[i, R.SHARED_BW] = level.shared_bw_words or 0.0
             e_factor[i] = [activity.memory_factor(level, r) for r in roles]
         elif isinstance(level, Spatial):
             level_int[i, R.KIND] = R.SPATIAL

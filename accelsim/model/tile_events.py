@@ -32,11 +32,13 @@ from ..counting.conventions import convention_of
 from ..counting.nest import LoweredNest
 from ..counting.point_sets import axis_overlap, axis_size
 from ..counting.reuse import axis_terms, tile_size
+from ..counting.rules import bandwidth_cycles
 from ..errors import SpecError
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
 
-READ, WRITE = 0, 1
+READ, WRITE = 0, 1  # ports; the bandwidth table has a third column, SHARED
+SHARED = 2
 KIND_READS, KIND_FILLS, KIND_UPDATES = 0, 1, 2
 
 
@@ -72,7 +74,7 @@ class TileEvents:
     fl_role: np.ndarray
     fl_kind: np.ndarray
     receiver_db: np.ndarray    # 1 if the memory level is double-buffered
-    bandwidth: np.ndarray      # float64 [memory level, port] words/cycle per instance; inf: unlimited
+    bandwidth: np.ndarray      # float64 [memory level, READ|WRITE|SHARED] words/cycle per instance; inf: unlimited
 
     @property
     def n_steps(self) -> int:
@@ -109,8 +111,8 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest) -> TileEven
         np.array(ev["delta"], dtype=np.int64).reshape(shape), np.array(ev["class"], dtype=np.int64).reshape(shape),
         *(_i64(ch[k]) for k in ch), *(_i64(fl[k]) for k in fl),
         _i64([arch.levels[i].double_buffered for i in memories]),
-        np.array([[bw(arch.levels[i].read_bw_words), bw(arch.levels[i].write_bw_words)] for i in memories],
-                 dtype=np.float64).reshape(len(memories), 2))
+        np.array([[bw(arch.levels[i].read_bw_words), bw(arch.levels[i].write_bw_words),
+                   bw(arch.levels[i].shared_bw_words)] for i in memories], dtype=np.float64).reshape(len(memories), 3))
 
 
 class _Tables:
@@ -213,16 +215,9 @@ def _translation_tables(axes, tile_loops, movers, n_sl) -> tuple[list[int], list
 # ------------------------------------------------------------------------------ the kernel
 
 @njit(cache=True)
-def _port_cycles(words, bandwidth):
-    """Cycles to move `words` at `bandwidth` words/cycle (inf: unlimited → 0)."""
-    if words <= 0:
-        return 0
-    return np.int64(np.ceil(words / bandwidth))
-
-
-@njit(cache=True)
 def _serialized_transfers(words, bandwidth, stall):
-    """Transfers grouped by receiving level, one after another; each takes its slowest port.
+    """Transfers grouped by receiving level, one after another; each takes its slowest level's
+    ports (counting/rules.bandwidth_cycles).
 
     words[receiver, level, port]. Each group's time is charged to its bottleneck level.
     """
@@ -231,10 +226,10 @@ def _serialized_transfers(words, bandwidth, stall):
     for c in range(n_mem):
         worst, who = 0, -1
         for m in range(n_mem):
-            for p in range(2):
-                t = _port_cycles(words[c, m, p], bandwidth[m, p])
-                if t > worst:
-                    worst, who = t, m
+            t = bandwidth_cycles(words[c, m, READ], words[c, m, WRITE], bandwidth[m, READ], bandwidth[m, WRITE],
+                                 bandwidth[m, SHARED])
+            if t > worst:
+                worst, who = t, m
         if who >= 0:
             stall[who] += worst
             total += worst
@@ -326,14 +321,14 @@ def _advance(idx, step_bound):
 
 @njit(cache=True, forceinline=True)
 def _step_cycles(window, bandwidth, busy, stall):
-    """A step lasts its compute (and skew) or its slowest port's traffic, whichever is longer;
-    the excess is charged as a stall to that port's level."""
+    """A step lasts its compute (and skew) or its slowest level's traffic on its ports, whichever
+    is longer; the excess is charged as a stall to that level."""
     worst, who = busy, -1
     for m in range(window.shape[0]):
-        for p in range(2):
-            t = _port_cycles(window[m, p], bandwidth[m, p])
-            if t > worst:
-                worst, who = t, m
+        t = bandwidth_cycles(window[m, READ], window[m, WRITE], bandwidth[m, READ], bandwidth[m, WRITE],
+                             bandwidth[m, SHARED])
+        if t > worst:
+            worst, who = t, m
     if who >= 0:
         stall[who] += worst - busy
     return worst

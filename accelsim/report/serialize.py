@@ -89,7 +89,8 @@ def result_dict(result: WorkloadResult) -> dict:
                  "tops": 2 * arch.peak_macs_per_cycle * arch.frequency_hz / 1e12},
         "action_energies": {fmt: energy_reference_table(variant, energies)
                             for fmt, (variant, energies) in result.action_energies().items()},
-        "memory_bandwidth_words_per_cycle": {m.name: {"read": m.read_bw_words, "write": m.write_bw_words}
+        "memory_bandwidth_words_per_cycle": {m.name: {"read": m.read_bw_words, "write": m.write_bw_words,
+                                                       "shared": m.shared_bw_words}
                                              for m in arch.memories},
         "totals": {
             "macs": result.macs,

@@ -53,6 +53,9 @@ class MemorySpec(Strict):
     read_bandwidth: Optional[BandwidthText] = Field(None, description="per instance, e.g. "
                                                     "'16 words/cycle'; omitted means unlimited")
     write_bandwidth: Optional[BandwidthText] = Field(None, description="per instance; omitted means unlimited")
+    shared_bandwidth: Optional[BandwidthText] = Field(None, description="per instance: one port that reads "
+        "and writes share (Timeloop's shared_bandwidth, ZigZag's shared port); with read/write bandwidths "
+        "too, every limit applies; omitted means none")
     double_buffered: bool = Field(False, description="half the capacity holds the next tile "
                                   "while the other half is used")
     energy: Optional[AccessEnergies] = Field(None, description="explicit per-block energies; "

@@ -109,6 +109,8 @@ def _with_bandwidth_cycles(mem: Memory, level: LevelCounts) -> LevelCounts:
         cycles = max(cycles, ceil(level.read_words / mem.read_bw_words))
     if mem.write_bw_words:
         cycles = max(cycles, ceil(level.write_words / mem.write_bw_words))
+    if mem.shared_bw_words:  # one port that reads and writes share
+        cycles = max(cycles, ceil((level.read_words + level.write_words) / mem.shared_bw_words))
     return replace(level, cycles=cycles)
 
 

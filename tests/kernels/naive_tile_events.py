@@ -171,14 +171,19 @@ def naive_tile_events(arch, einsum, nest):
 
     def port_time(level, port, words):
         mem = arch.levels[level]
-        bw = mem.read_bw_words if port == "read" else mem.write_bw_words
+        bw = {"read": mem.read_bw_words, "write": mem.write_bw_words, "shared": mem.shared_bw_words}[port]
         return 0 if not bw or words == 0 else ceil(words / bw)
+
+    def level_times(words):
+        """(time, level) of each port of each level; the shared port carries reads and writes."""
+        return [(port_time(m, p, words(m, "read") + words(m, "write") if p == "shared" else words(m, p)), m)
+                for m in memories for p in ("read", "write", "shared")]
 
     def serialized(groups):
         """Transfers into each receiving level, one receiver after another (top-down)."""
         total = 0
         for c in memories:
-            times = [(port_time(m, p, groups.get((c, m, p), 0)), m) for m in memories for p in ("read", "write")]
+            times = level_times(lambda m, p: groups.get((c, m, p), 0))
             worst = max(t for t, _ in times)
             if worst > 0:
                 who = next(m for t, m in times if t == worst)
@@ -194,7 +199,7 @@ def naive_tile_events(arch, einsum, nest):
         if s + 1 < len(records):
             for (c, m, p), words in records[s + 1][1].items():
                 during[(m, p)] += words
-        times = [(port_time(m, p, during.get((m, p), 0)), m) for m in memories for p in ("read", "write")]
+        times = level_times(lambda m, p: during.get((m, p), 0))
         worst = max(t for t, _ in times)
         if worst > busy:
             stall[names[next(m for t, m in times if t == worst)]] += worst - busy

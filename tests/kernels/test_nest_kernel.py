@@ -32,7 +32,7 @@ levels:
   - memory: {name: DRAM, class: dram, size: unlimited, word_bits: 8, width_bits: 64, keeps: [weights, inputs, outputs],
              read_bandwidth: 2 words/cycle, leakage_power: 1mW}
   - memory: {name: GLB, class: sram, size: 2KiB, word_bits: 8, width_bits: 32, keeps: [weights, inputs, outputs],
-             write_bandwidth: 4 words/cycle, leakage_power: 10uW}
+             write_bandwidth: 4 words/cycle, shared_bandwidth: 5 words/cycle, leakage_power: 10uW}
   - spatial: {name: PE, x: 8, reduction: false}
   - memory: {name: RF, class: regfile, size: 160b, word_bits: 8, keeps: [weights, inputs, outputs],
              leakage_power: 1uW, cluster: 4, width_bits: 32}

@@ -175,6 +175,7 @@ def random_case(draw, base_archs):
         if isinstance(level, Memory):
             changes[level.name] = {"read_bw_words": draw(st.sampled_from(BANDWIDTHS)),
                                    "write_bw_words": draw(st.sampled_from(BANDWIDTHS)),
+                                   "shared_bw_words": draw(st.sampled_from(BANDWIDTHS)),
                                    "double_buffered": draw(st.booleans())}
         elif isinstance(level, Spatial):
             changes[level.name] = {"interconnect": draw(st.sampled_from(["broadcast", "systolic"])),
