@@ -138,7 +138,8 @@ class Point:
 
 
 def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    from ..spec.files import read_bytes
+    return hashlib.sha256(read_bytes(path)).hexdigest()
 
 
 def point_key(arch: Path, workload: Path, overrides, dataflow, model, constraints: Path | None = None,
