@@ -47,9 +47,25 @@ def _inner_model(annotation):
     return None
 
 
-def _clean_loc(loc: tuple) -> tuple:
-    # pydantic inserts validator names such as 'function-before[...]' into locations.
-    return tuple(k for k in loc if not (isinstance(k, str) and ("[" in k and "]" in k)))
+def _clean_loc(loc: tuple, data=None) -> tuple:
+    """`loc` without the validator names pydantic inserts ('function-before[...]'); a key of
+    the data that looks like one (a user may write 'a[b]: 1') stays."""
+    out, node = [], data
+    for k in loc:
+        if isinstance(node, (dict, list)):
+            try:
+                present = k in node if isinstance(node, dict) else isinstance(k, int) and -len(node) <= k < len(node)
+            except TypeError:
+                present = False
+            if present:
+                out.append(k)
+                node = node[k]
+                continue
+        if isinstance(k, str) and "[" in k and "]" in k:
+            continue
+        out.append(k)
+        node = None
+    return tuple(out)
 
 
 def validate_model(model: type[BaseModel], data, file: str | None = None):
@@ -59,17 +75,17 @@ def validate_model(model: type[BaseModel], data, file: str | None = None):
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = _clean_loc(err["loc"])
+            loc = _clean_loc(err["loc"], data)
             src_file, line = locate(data, loc)
             key_path = ".".join(short(k, 40) for k in loc)
             allowed, suggestion = (), None
             if err["type"] == "extra_forbidden":
                 allowed = tuple(_allowed_keys(model, loc))
-                message = f"unknown key '{short(loc[-1])}'"
-                suggestion = did_you_mean(loc[-1], allowed) or "remove it"
+                message = f"unknown key '{short(loc[-1] if loc else '')}'"
+                suggestion = did_you_mean(loc[-1] if loc else "", allowed) or "remove it"
             elif err["type"] == "missing":
                 message = "required key is missing"
-                suggestion = f"add '{loc[-1]}'"
+                suggestion = f"add '{loc[-1] if loc else ''}'"
             elif err["type"] == "literal_error":
                 expected = err.get("ctx", {}).get("expected", "")
                 allowed = tuple(x.strip().strip("'") for x in expected.replace(" or ", ",").split(","))

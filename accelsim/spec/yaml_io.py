@@ -113,7 +113,9 @@ class _StrictLoader(yaml.SafeLoader):
     def construct_object(self, node, deep=False):
         try:
             return super().construct_object(node, deep)
-        except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date such as 2024-13-45
+        except (yaml.YAMLError, _Refused, RecursionError):
+            raise
+        except Exception as exc:  # a date such as 2024-13-45, '!!bool maybe', ...
             what = node.value if isinstance(node, yaml.ScalarNode) else node.tag
             raise _Refused(Problem(f"cannot read the value {short(what)!r}: {short(exc, 200)}",
                                    self.file, _line(node), self.key_path(node))) from None
