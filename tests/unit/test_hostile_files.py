@@ -176,3 +176,11 @@ def test_the_cli_prints_the_error_and_exits_2_without_a_traceback(tmp_path):
                           text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"{path}:28: levels.2.spatial.x: an integer of 5,000 digits" in done.stderr
+
+
+def test_long_expressions_are_refused_before_parsing(tmp_path):
+    (tmp_path / "w.yaml").write_text("name: w\nlayers:\n  - name: fc\n    count: \"" + "+".join(["1"] * 20000)
+                                     + "\"\n    matmul: {m: 4, n: 4, k: 4}\n")
+    with pytest.raises(SpecError, match="an expression of 39,999 characters") as info:
+        accelsim.load_workload(tmp_path / "w.yaml")
+    assert info.value.problems[0].line == 3
