@@ -293,6 +293,7 @@ def _add_run_parsers(sub, models) -> None:
                           "them (default: %(default)s)")
     run.add_argument("--no-search-cache", action="store_true", help="search every layer afresh")
     run.add_argument("--show-mapping", action="store_true", help="print each layer's loop nest")
+    _add_allow_path(run)
     run.set_defaults(func=cmd_run)
 
     claims = sub.add_parser("claims", help="evaluate the published figures in an arch's claims: block")
@@ -300,6 +301,7 @@ def _add_run_parsers(sub, models) -> None:
     claims.add_argument("--model", default="analytical", choices=models, help="performance model")
     claims.add_argument("--json", metavar="PATH", help="also write the comparison as JSON")
     claims.add_argument("--strict", action="store_true", help="exit 1 when a claim misses its tolerance")
+    _add_allow_path(claims)
     claims.set_defaults(func=cmd_claims)
 
 
@@ -331,6 +333,7 @@ def _add_tool_parsers(sub) -> None:
     """check, import, info, cache: tools around the simulator."""
     check = sub.add_parser("check", help="validate spec files without simulating (exit 2 on errors)")
     check.add_argument("files", nargs="+")
+    _add_allow_path(check)
     check.set_defaults(func=cmd_check)
 
     imp = sub.add_parser("import", help="convert a peer's specs into accelsim files")
@@ -368,10 +371,19 @@ def _add_tool_parsers(sub) -> None:
     cache.set_defaults(func=cmd_cache)
 
 
+def _add_allow_path(parser) -> None:
+    parser.add_argument("--allow-path", action="append", metavar="PATH", default=[],
+                        help="a file or folder that `extends:` may reach besides the spec's own folder "
+                             "tree (repeatable; docs/concepts.md#files-a-spec-may-read)")
+
+
 def main(argv=None) -> int:
+    from .spec.files import allow_paths
+
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with allow_paths(getattr(args, "allow_path", ())):
+            return args.func(args)
     except (SpecError, MappingError) as exc:
         text = exc.render() if isinstance(exc, SpecError) else f"mapping error: {exc}"
         print(text, file=sys.stderr)

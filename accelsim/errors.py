@@ -55,7 +55,10 @@ class AccelsimBug(AssertionError):
 
 def did_you_mean(word: str, choices) -> str | None:
     """Closest allowed spelling, for suggestions."""
-    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    word = str(word)
+    if len(word) > 200:  # no name is that long; matching a huge one would only cost time
+        return None
+    match = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
     return f"did you mean '{match[0]}'?" if match else None
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from pathlib import Path
 
 from .counting.conventions import CONVENTIONS
@@ -21,6 +22,7 @@ from .spec.schema import (
     WorkloadSpec,
 )
 from .spec.validate import apply_overrides, load_with_extends, validate_model
+from .spec.files import allowed_roots, open_regular, resolve_inside
 from .spec.yaml_io import locate
 
 
@@ -89,7 +91,7 @@ def load_workload(path, overrides=()) -> Workload:
         precision = layer.precision or spec.precision
         try:
             density = _density(layer.density, path, precision) or _density(spec.density, path, precision) or DENSE
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError) as exc:
             problems.add(f"density: {exc}", f"layers.{i}.density", locate(data, where + ("density",))[1],
                          suggestion="give a fraction in [0, 1] or an existing .npy file")
             continue
@@ -131,8 +133,39 @@ def _density(spec, workload_path, precision) -> Density | None:
         import numpy as np
 
         from .energy.activity import quantized_density
-        return quantized_density(np.load(Path(workload_path).parent / v), precision)
+        return quantized_density(_load_npy(Path(workload_path), v), precision)
     return Density(value(spec.inputs), value(spec.weights))
+
+
+MAX_NPY_BYTES = 2**31
+
+
+def _load_npy(workload_path: Path, name: str):
+    """A .npy tensor beside the workload: a regular file in its folder tree (or an allowed path),
+    no pickles, and no header promising more data than the file holds. ValueError otherwise."""
+    import numpy as np
+    from numpy.lib import format as npy
+
+    try:
+        path = resolve_inside(workload_path.parent / name, allowed_roots(workload_path), None, None, "", name)
+        fd = open_regular(path)
+    except SpecError as exc:
+        raise ValueError(exc.problems[0].message) from None
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(fd).st_size
+        try:
+            version = npy.read_magic(f)
+            readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
+            if version not in readers:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, _, dtype = readers[version](f)
+        except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+            raise ValueError(f"{name} is not a .npy file ({exc})") from None
+        need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if dtype.hasobject or need > min(size, MAX_NPY_BYTES):
+            raise ValueError(f"{name}: the header promises {need:,} bytes of {dtype}, the file holds {size:,}")
+        f.seek(0)
+        return np.load(f, allow_pickle=False)
 
 
 BOOL_PARAMS = ("ceil_mode",)

@@ -138,7 +138,8 @@ class Point:
 
 
 def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    from ..spec.files import read_bytes
+    return hashlib.sha256(read_bytes(path)).hexdigest()
 
 
 def point_key(arch: Path, workload: Path, overrides, dataflow, model, constraints: Path | None = None,
@@ -196,13 +197,20 @@ class Sweep:
         return constraints, mapper.settings_overrides() or None
 
 
+def _exists(path: Path) -> bool:
+    try:  # a name too long for the file system, or with a NUL in it, names no file
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def load_sweep(path) -> Sweep:
     path = Path(path)
     data = load_with_extends(path)
     spec = validate_model(SweepSpec, data, str(path))
     constraints = [spec.mapper.constraints] if spec.mapper and spec.mapper.constraints else []
     for rel in [spec.arch, *spec.workloads, *constraints]:
-        if not (path.parent / rel).exists():
+        if not _exists(path.parent / rel):
             raise SpecError(f"{path}: file {rel!r} does not exist (paths are relative to the sweep file)")
     from ..mapping.dataflows import DATAFLOWS
     unknown = [d for d in spec.dataflows if d not in ("arch", "search") and d not in DATAFLOWS]

@@ -24,7 +24,8 @@ Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True,
+                              allow_inf_nan=False)
 
 
 # ----------------------------------------------------------------------------- architecture
@@ -254,6 +255,33 @@ class LayerSpec(Strict):
     density: Optional[Share | "DensitySpec"] = Field(None, description="non-zero fraction of the "
         "operands, one number for both or {inputs, weights} (energy only: nothing is skipped); "
         "omitted means the workload's, else dense")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_expressions(cls, data):
+        return _check_expression_lengths(data)
+
+
+MAX_EXPRESSION_CHARS = 200
+
+
+def _check_expression_lengths(layer):
+    """Expressions are parsed recursively: a hostile 20,000-term one must not reach the parser."""
+    if not isinstance(layer, dict):
+        return layer
+    values = [layer.get("count")]
+    for kind in ("conv2d", "depthwise_conv2d", "matmul", "fully_connected", "batched_matmul", "pool2d"):
+        if isinstance(layer.get(kind), dict):
+            values += list(layer[kind].values())
+    einsum = layer.get("einsum")
+    if isinstance(einsum, dict) and isinstance(einsum.get("dims"), dict):
+        values += list(einsum["dims"].values())
+    for value in values:
+        if isinstance(value, str) and len(value) > MAX_EXPRESSION_CHARS:
+            raise ValueError(f"an expression of {len(value):,} characters; at most "
+                             f"{MAX_EXPRESSION_CHARS} are allowed")
+    return layer
+
 
 
 class DensitySpec(Strict):

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Problem, SpecError, did_you_mean
+from .files import allowed_roots, resolve_inside, short
 from .yaml_io import SourcedDict, load_yaml_file, load_yaml_text, locate
+
+MAX_EXTENDS_CHAIN = 32
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
@@ -44,9 +47,25 @@ def _inner_model(annotation):
     return None
 
 
-def _clean_loc(loc: tuple) -> tuple:
-    # pydantic inserts validator names such as 'function-before[...]' into locations.
-    return tuple(k for k in loc if not (isinstance(k, str) and ("[" in k and "]" in k)))
+def _clean_loc(loc: tuple, data=None) -> tuple:
+    """`loc` without the validator names pydantic inserts ('function-before[...]'); a key of
+    the data that looks like one (a user may write 'a[b]: 1') stays."""
+    out, node = [], data
+    for k in loc:
+        if isinstance(node, (dict, list)):
+            try:
+                present = k in node if isinstance(node, dict) else isinstance(k, int) and -len(node) <= k < len(node)
+            except TypeError:
+                present = False
+            if present:
+                out.append(k)
+                node = node[k]
+                continue
+        if isinstance(k, str) and "[" in k and "]" in k:
+            continue
+        out.append(k)
+        node = None
+    return tuple(out)
 
 
 def validate_model(model: type[BaseModel], data, file: str | None = None):
@@ -56,26 +75,26 @@ def validate_model(model: type[BaseModel], data, file: str | None = None):
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = _clean_loc(err["loc"])
+            loc = _clean_loc(err["loc"], data)
             src_file, line = locate(data, loc)
-            key_path = ".".join(str(k) for k in loc)
+            key_path = ".".join(short(k, 40) for k in loc)
             allowed, suggestion = (), None
             if err["type"] == "extra_forbidden":
                 allowed = tuple(_allowed_keys(model, loc))
-                message = f"unknown key '{loc[-1]}'"
-                suggestion = did_you_mean(loc[-1], allowed) or "remove it"
+                message = f"unknown key '{short(loc[-1] if loc else '')}'"
+                suggestion = did_you_mean(loc[-1] if loc else "", allowed) or "remove it"
             elif err["type"] == "missing":
                 message = "required key is missing"
-                suggestion = f"add '{loc[-1]}'"
+                suggestion = f"add '{loc[-1] if loc else ''}'"
             elif err["type"] == "literal_error":
                 expected = err.get("ctx", {}).get("expected", "")
                 allowed = tuple(x.strip().strip("'") for x in expected.replace(" or ", ",").split(","))
-                message = f"{err['input']!r} is not allowed"
+                message = f"{short(repr(err['input']))} is not allowed"
                 suggestion = did_you_mean(err["input"], allowed)
             else:
                 message = err["msg"].removeprefix("Value error, ")
                 if "input" in err and not isinstance(err["input"], (dict, list)):
-                    message += f" (got {err['input']!r})"
+                    message += f" (got {short(repr(err['input']))})"
             problems.append(Problem(message, src_file or file, line, key_path, allowed, suggestion))
         raise SpecError(problems) from None
 
@@ -84,18 +103,32 @@ def validate_model(model: type[BaseModel], data, file: str | None = None):
 
 def apply_overrides(data, overrides: list[str], origin: str = "--set"):
     """Apply 'dotted.path=value' overrides; list items may be named by index or by `name`."""
-    data = copy.deepcopy(data)
-    problems = []
+    items, problems = [], []
     for text in overrides:
         if "=" not in text:
-            problems.append(Problem(f"override {text!r} needs the form dotted.path=value", origin))
+            problems.append(Problem(f"override {short(text)!r} needs the form dotted.path=value", origin))
             continue
         path_text, value_text = text.split("=", 1)
-        value = load_yaml_text(value_text, origin) if value_text.strip() else None
+        items.append((path_text, load_yaml_text(value_text, origin) if value_text.strip() else None, None))
+    if problems:
+        raise SpecError(problems)
+    return _apply_values(data, items, origin)
+
+
+def _apply_values(data, items, origin: str):
+    """Set (dotted path, value, line) items in a copy of `data`; values are not re-parsed, so
+    a `set:` value built from aliases is never expanded into text."""
+    data = copy.deepcopy(data)
+    problems = []
+    for path_text, value, line in items:
+        if not isinstance(path_text, str) or not path_text.strip():
+            problems.append(Problem(f"{short(path_text)!r} is not a dotted path", origin, line,
+                                    allowed=("dotted.path: value, e.g. levels.GLB.size: 64KiB",)))
+            continue
         try:
             _set_path(data, path_text.strip().split("."), value)
         except KeyError as exc:
-            problems.append(Problem(str(exc.args[0]), origin, None, path_text))
+            problems.append(Problem(str(exc.args[0]), origin, line, short(path_text)))
     if problems:
         raise SpecError(problems)
     return data
@@ -117,7 +150,7 @@ def _set_path(node, parts: list[str], value):
                 node = node[part]
             else:
                 hint = did_you_mean(part, node)
-                raise KeyError(f"no key '{part}' here; keys: {', '.join(map(str, node))}"
+                raise KeyError(f"no key '{short(part)}' here; keys: {short(', '.join(map(str, node)), 400)}"
                                + (f"; {hint}" if hint else ""))
         else:
             raise KeyError(f"cannot descend into '{part}': the value there is not a mapping or list")
@@ -154,37 +187,38 @@ def _list_index(items: list, part: str) -> tuple[int, str | None]:
 
 # ----------------------------------------------------------------------------- extends
 
-def _plain(value):
-    """Sourced containers as plain dicts and lists, for dumping."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+def load_with_extends(path, seen: tuple = (), roots: tuple[str, ...] | None = None,
+                      _referrer: tuple = (None, None)) -> SourcedDict:
+    """Load a YAML file; if it has `extends: base.yaml`, deep-merge it over its base.
 
-
-def _yaml_text(value) -> str:
-    return yaml.safe_dump(_plain(value), default_flow_style=True).strip().removesuffix("...").strip()
-
-
-def load_with_extends(path, seen: tuple = ()) -> SourcedDict:
-    """Load a YAML file; if it has `extends: base.yaml`, deep-merge it over its base."""
+    Bases must lie in the first file's folder tree or in a path the user allowed
+    (`files.allow_paths`, the CLI's --allow-path); `roots` overrides both."""
     path = Path(path)
-    data = load_yaml_file(path)
+    if roots is None:
+        roots = allowed_roots(path)
+    ref_file, ref_line = _referrer
+    data = load_yaml_file(path, ref_line, "extends" if ref_file else "", ref_file)
     base_name = data.get("extends")
     if base_name is None:
         return data
-    base_path = (path.parent / str(base_name)).resolve()
-    if base_path in seen:
-        raise SpecError(Problem("extends forms a cycle", str(path), data.line_of("extends"), "extends"))
-    base = load_with_extends(base_path, seen + (path.resolve(),))
+    line = data.line_of("extends")
+    if not isinstance(base_name, str) or not base_name.strip():
+        raise SpecError(Problem(f"extends must name a file, got {short(repr(base_name))}", str(path), line,
+                                "extends", allowed=("a path to a YAML file, relative to this file",)))
+    if len(seen) >= MAX_EXTENDS_CHAIN:
+        raise SpecError(Problem(f"more than {MAX_EXTENDS_CHAIN} files extend one another", str(path), line,
+                                "extends", allowed=(f"chains of at most {MAX_EXTENDS_CHAIN} files",)))
+    base_path = resolve_inside(path.parent / base_name, roots, str(path), line, "extends", base_name)
+    if base_path in seen or base_path == Path(os.path.realpath(path)):
+        raise SpecError(Problem("extends forms a cycle", str(path), line, "extends"))
+    base = load_with_extends(base_path, seen + (Path(os.path.realpath(path)),), roots, (str(path), line))
     settings = data.pop("set", None) or {}
     merged = _merge(base, data)
     merged.pop("extends", None)
     if settings:
         if not isinstance(settings, dict):
             raise SpecError(Problem("'set' must map dotted paths to values", str(path), data.line, "set"))
-        merged = apply_overrides(merged, [f"{k}={_yaml_text(v)}" for k, v in settings.items()], str(path))
+        merged = _apply_values(merged, [(k, v, settings.line_of(k)) for k, v in settings.items()], str(path))
     return merged
 
 
