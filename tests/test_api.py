@@ -126,6 +126,10 @@ def test_sweep_api_and_store_frame(store):
     again = accelsim.sweep(store.store.parent / "s.yaml")
     assert (again.total, again.skipped, again.ok) == (8, 8, 0)
     assert read_rows(store.store) == rows
+    from accelsim.dse.spec import load_sweep  # a loaded Sweep, into another store: all points run
+    elsewhere = accelsim.sweep(load_sweep(store.store.parent / "s.yaml"), store=store.store.parent / "b.sqlite")
+    assert (elsewhere.store.name, elsewhere.ok, elsewhere.skipped) == ("b.sqlite", 8, 0)
+    assert list(elsewhere.frame().key) == list(frame.key) or set(elsewhere.frame().key) == set(frame.key)
 
 
 def test_store_frame_rejects_what_is_not_a_store(tmp_path):
