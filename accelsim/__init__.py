@@ -15,5 +15,19 @@ from .load import load_arch, load_mapping_file, load_workload  # noqa: E402
 from .options import SimOptions  # noqa: E402
 from .simulate import simulate  # noqa: E402
 
-__all__ = ["load_arch", "load_workload", "load_mapping_file", "simulate", "SimOptions",
+# Sweeps load on first use (sqlite3, the process pool): `import accelsim` stays quick.
+_LAZY = {"sweep": "dse.runner", "SweepRun": "dse.runner", "store_frame": "dse.store"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from importlib import import_module
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["load_arch", "load_workload", "load_mapping_file", "simulate", "SimOptions", "sweep", "SweepRun",
+           "store_frame",
            "SpecError", "MappingError", "AccelsimBug", "__version__"]

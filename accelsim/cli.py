@@ -139,14 +139,20 @@ def cmd_claims(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .dse.runner import run_sweep
-    from .dse.spec import load_sweep
+    from .dse.runner import sweep
 
-    sweep = load_sweep(args.file)
-    store = args.store or sweep.store_path
-    counts = run_sweep(sweep, jobs=args.jobs, scheduler=args.scheduler, store_path=store)
-    print(f"{sweep.spec.name}: {counts['total']} points, {counts['skipped']} already in {store}, "
-          f"{counts['ok']} run, {counts['infeasible']} infeasible")
+    run = sweep(args.file, store=args.store, jobs=args.jobs, scheduler=args.scheduler, progress=True)
+    print(f"{run.name}: {run.total} points, {run.skipped} already in {run.store}, "
+          f"{run.ok} run, {run.infeasible} infeasible")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .report.frames import export
+
+    fmt, out = ("csv", args.csv) if args.csv else ("parquet", args.parquet)
+    path, rows = export(args.source, out, fmt, levels=args.levels)
+    print(f"wrote {path} ({rows} rows)")
     return 0
 
 
@@ -262,7 +268,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_parsers(sub, models)
     _add_dse_parsers(sub)
     _add_tool_parsers(sub)
+    _add_export_parser(sub)
     return parser
+
+
+def _add_export_parser(sub) -> None:
+    """export: a sweep store or a run's JSON as a table (CSV, or Parquet with accelsim[parquet])."""
+    export = sub.add_parser("export", help="write a sweep store or a run's JSON as a CSV or Parquet table")
+    export.add_argument("source", help="sweep store (.sqlite): one row per point; or a run's JSON "
+                        "(accelsim run --json): one row per layer")
+    out = export.add_mutually_exclusive_group(required=True)
+    out.add_argument("--csv", metavar="OUT", help="write a .csv file")
+    out.add_argument("--parquet", metavar="OUT", help="write a .parquet file (needs accelsim[parquet])")
+    export.add_argument("--levels", action="store_true", help="run JSON only: one row per layer × memory "
+                        "level × tensor (reads, fills, updates, tile, energy) instead of per layer")
+    export.set_defaults(func=cmd_export)
 
 
 def _add_run_parsers(sub, models) -> None:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as local_as_completed
 
 from .evaluate import evaluate_point
-from .spec import Sweep
+from .spec import Sweep, load_sweep
 from .store import Store
 
 
@@ -74,3 +76,37 @@ def run_sweep(sweep: Sweep, jobs: int = 1, scheduler: str | None = None, store_p
                 bar.close()
     store.close()
     return counts
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """What `sweep` did: the store the rows are in and how many points had each outcome."""
+
+    name: str
+    store: Path
+    total: int
+    skipped: int      # already in the store: not run again
+    ok: int
+    infeasible: int
+
+    def rows(self) -> list[dict]:
+        """Every point in the store (those of earlier runs too), as `Store.rows` gives them."""
+        from .store import read_rows
+        return read_rows(self.store)
+
+    def frame(self):
+        """The store as a pandas DataFrame (`accelsim.dse.store.store_frame`)."""
+        from .store import store_frame
+        return store_frame(self.store)
+
+
+def sweep(sweep_file, store=None, jobs: int = 1, scheduler: str | None = None,
+          progress: bool = False) -> SweepRun:
+    """Run a sweep file (a path, or a `Sweep` from `load_sweep`) into its resumable SQLite store
+    (default: the sweep file's `store:`, else <name>.sqlite beside it), as `accelsim sweep` does:
+    points already stored are skipped. `jobs` local processes, or a Dask `scheduler` address."""
+    spec = sweep_file if isinstance(sweep_file, Sweep) else load_sweep(sweep_file)
+    store_path = Path(store) if store else spec.store_path
+    counts = run_sweep(spec, jobs=jobs, scheduler=scheduler, store_path=store_path, progress=progress)
+    return SweepRun(spec.spec.name, store_path, counts["total"], counts["skipped"], counts["ok"],
+                    counts["infeasible"])

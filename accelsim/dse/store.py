@@ -46,16 +46,63 @@ class Store:
                             f"({', '.join('?' * len(COLUMNS))})", [values.get(c) for c in COLUMNS])
 
     def rows(self) -> list[dict]:
-        cur = self.db.execute("SELECT * FROM points ORDER BY rowid")
-        names = [d[0] for d in cur.description]
-        out = []
-        for values in cur:
-            row = dict(zip(names, values))
-            for column, absent in JSON_COLUMNS.items():
-                row[column] = json.loads(row[column] or absent)
-            row["axes"] = dict(o.split("=", 1) for o in row["overrides"])
-            out.append(row)
-        return out
+        return _decoded_rows(self.db)
 
     def close(self) -> None:
         self.db.close()
+
+
+def _decoded_rows(db) -> list[dict]:
+    """Every stored point in order, its JSON columns decoded and its overrides as `axes`."""
+    cur = db.execute("SELECT * FROM points ORDER BY rowid")
+    names = [d[0] for d in cur.description]
+    out = []
+    for values in cur:
+        row = dict(zip(names, values))
+        for column, absent in JSON_COLUMNS.items():
+            row[column] = json.loads(row.get(column) or absent)
+        row["axes"] = dict(o.split("=", 1) for o in row["overrides"])
+        out.append(row)
+    return out
+
+
+def read_rows(path) -> list[dict]:
+    """The rows of a store, opened read-only (nothing is created or migrated), or a SpecError
+    saying why `path` is not a sweep store."""
+    from ..errors import SpecError
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: no such store (a sweep's SQLite file)")
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='points'").fetchone() is None:
+                raise SpecError(f"{path}: not a sweep store (no table 'points')")
+            return _decoded_rows(db)
+        finally:
+            db.close()
+    except SpecError:
+        raise
+    except (sqlite3.DatabaseError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        raise SpecError(f"{path}: not a sweep store ({type(exc).__name__}: {exc})") from None
+
+
+def store_frame(path):
+    """A store as a pandas DataFrame, one row per point, in the order they finished. The table's
+    columns (docs/api.md) plus, expanded: one column per sweep axis (its path, e.g.
+    `arch.levels.GLB.size`, the value as text as in the override) and `detail.<component>.dynamic`
+    / `.leakage` (pJ, summed over the workload); `overrides` and `mapper` stay JSON text."""
+    import pandas as pd
+
+    from ..report.frames import flatten
+    base = [*COLUMNS[:COLUMNS.index("detail")], "finished_at", "mapper"]
+    records = []
+    for row in read_rows(path):
+        axes, detail = row.pop("axes"), row.pop("detail")
+        record = {c: row.get(c) for c in base}
+        record["overrides"] = json.dumps(row["overrides"])
+        record["mapper"] = json.dumps(row["mapper"]) if row["mapper"] else None
+        record.update(axes)
+        record.update(flatten(detail, "detail") if detail else {})
+        records.append(record)
+    return pd.DataFrame(records) if records else pd.DataFrame(columns=base)
