@@ -1,10 +1,5 @@
 """accelsim: analytical and cycle-level DNN accelerator simulation from YAML specs."""
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("accelsim")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+src"
+from .version import __version__
 
 from .kernel_cache import refresh as _refresh_kernel_cache  # noqa: E402
 
@@ -16,7 +11,8 @@ from .options import SimOptions  # noqa: E402
 from .simulate import simulate  # noqa: E402
 
 # Sweeps load on first use (sqlite3, the process pool): `import accelsim` stays quick.
-_LAZY = {"sweep": "dse.runner", "SweepRun": "dse.runner", "store_frame": "dse.store"}
+_LAZY = {"sweep": "dse.runner", "SweepRun": "dse.runner", "store_frame": "dse.store",
+         "layers_frame": "report.frames", "levels_frame": "report.frames"}
 
 
 def __getattr__(name):
@@ -29,5 +25,5 @@ def __getattr__(name):
 
 
 __all__ = ["load_arch", "load_workload", "load_mapping_file", "simulate", "SimOptions", "sweep", "SweepRun",
-           "store_frame",
+           "store_frame", "layers_frame", "levels_frame",
            "SpecError", "MappingError", "AccelsimBug", "__version__"]

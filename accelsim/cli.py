@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from . import __version__
+from .version import __version__
 from .errors import MappingError, SpecError
 from .options import SimOptions
 
@@ -148,7 +148,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .report.frames import export
+    from .dse.export import export
 
     fmt, out = ("csv", args.csv) if args.csv else ("parquet", args.parquet)
     path, rows = export(args.source, out, fmt, levels=args.levels)

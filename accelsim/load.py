@@ -130,7 +130,6 @@ def _density(spec, workload_path, precision) -> Density | None:
     def value(v):
         if not isinstance(v, str):
             return v
-        import numpy as np
 
         from .energy.activity import quantized_density
         return quantized_density(_load_npy(Path(workload_path), v), precision)

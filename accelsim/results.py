@@ -133,19 +133,3 @@ class WorkloadResult:
         """Per number format the layers ran in: the arch as it runs that format and its per-action
         energies at the operating point, as simulate() used them for the energy totals."""
         return {l.precision: l.energies for l in self.layers if l.energies is not None}
-
-    def layers_frame(self):
-        """A pandas DataFrame, one row per layer: the numbers of the JSON's layers (`accelsim run
-        --json`), flattened to dotted columns (docs/api.md). Values are per copy of a layer; `count`
-        is the copies. Needs pandas (imported here, not when accelsim is)."""
-        from .report.frames import layers_frame
-        from .report.serialize import layer_dict
-        return layers_frame([layer_dict(l) for l in self.layers])
-
-    def levels_frame(self):
-        """A pandas DataFrame, one row per layer × memory level × tensor: reads, fills, updates
-        (totals over the level's instances, and per instance), tile elements and dynamic energy (pJ),
-        as in the JSON's layers."""
-        from .report.frames import levels_frame
-        from .report.serialize import layer_dict
-        return levels_frame([layer_dict(l) for l in self.layers])

@@ -14,7 +14,8 @@ import accelsim
 from accelsim.cli import main
 from accelsim.dse.store import COLUMNS, Store, read_rows, store_frame
 from accelsim.errors import SpecError
-from accelsim.report.frames import export, levels_frame, source_frame
+from accelsim.dse.export import export, source_frame
+from accelsim.report.frames import levels_frame
 from accelsim.report.serialize import result_dict, write_json
 from conftest import ARCH_DIR, REPO, WORKLOAD_DIR
 
@@ -57,7 +58,7 @@ def test_public_api_names():
 def test_layers_frame_equals_the_json(result, tmp_path):
     write_json(result, tmp_path / "r.json")
     data = json.loads((tmp_path / "r.json").read_text())
-    frame = result.layers_frame()
+    frame = accelsim.layers_frame(result)
     assert list(frame.layer) == [l.name for l in result.layers]
     for (_, row), layer in zip(frame.iterrows(), data["layers"]):
         for column in ("count", "macs", "cycles", "compute_cycles", "utilization", "latency_s", "energy_pj",
@@ -74,12 +75,12 @@ def test_layers_frame_equals_the_json(result, tmp_path):
         assert row["dataflow"] == layer["mapping"]["dataflow"] == "ws"
     # the JSON read back gives the same frame (export of a run JSON)
     pd.testing.assert_frame_equal(source_frame(tmp_path / "r.json"), frame)
-    pd.testing.assert_frame_equal(source_frame(tmp_path / "r.json", levels=True), result.levels_frame())
+    pd.testing.assert_frame_equal(source_frame(tmp_path / "r.json", levels=True), accelsim.levels_frame(result))
 
 
 def test_levels_frame_equals_the_json_and_the_counts(result):
     layers = result_dict(result)["layers"]
-    frame = result.levels_frame()
+    frame = accelsim.levels_frame(result)
     expected = sum(len(level["tensors"]) for l in layers for level in l["levels"].values())
     assert len(frame) == expected
     for layer, l in zip(layers, result.layers):
@@ -151,10 +152,10 @@ def test_export_cli(result, store, tmp_path, capsys):
     assert main(["export", str(tmp_path / "r.json"), "--csv", str(tmp_path / "l.csv")]) == 0
     back = pd.read_csv(tmp_path / "l.csv")
     assert list(back.layer) == [l.name for l in result.layers]
-    assert list(back.columns) == list(result.layers_frame().columns)
-    assert (back.macs == result.layers_frame().macs).all()
+    assert list(back.columns) == list(accelsim.layers_frame(result).columns)
+    assert (back.macs == accelsim.layers_frame(result).macs).all()
     assert main(["export", str(tmp_path / "r.json"), "--csv", str(tmp_path / "v.csv"), "--levels"]) == 0
-    assert len(pd.read_csv(tmp_path / "v.csv")) == len(result.levels_frame())
+    assert len(pd.read_csv(tmp_path / "v.csv")) == len(accelsim.levels_frame(result))
     assert main(["export", str(store.store), "--csv", str(tmp_path / "p.csv")]) == 0
     points = pd.read_csv(tmp_path / "p.csv")
     assert len(points) == 8 and "arch.levels.GLB.size" in points.columns
@@ -192,7 +193,7 @@ def test_parquet_needs_the_extra_or_writes_a_table(result, tmp_path, capsys, mon
     monkeypatch.undo()
     if real("pyarrow") is not None:
         path, rows = export(tmp_path / "r.json", out, "parquet")
-        pd.testing.assert_frame_equal(pd.read_parquet(path), result.layers_frame())
+        pd.testing.assert_frame_equal(pd.read_parquet(path), accelsim.layers_frame(result))
 
 
 def test_pyproject_has_pandas_and_the_parquet_extra():

@@ -7,12 +7,12 @@ completion and runtime vs clock, from a sweep over voltage or frequency).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import SpecError
+from ..report.frames import load_run_json
 
 KINDS = ("pareto", "heatmap", "breakdown", "roofline", "frequency")
 # The store's numeric columns a heatmap can show, with their units.
@@ -143,18 +143,8 @@ def _numeric(v):
     return (1, str(v))
 
 
-def _run_json(path) -> dict:
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SpecError(f"{path}: not a result of `accelsim run --json` ({exc})") from None
-    if not isinstance(data, dict) or "layers" not in data or "totals" not in data:
-        raise SpecError(f"{path}: not a result of `accelsim run --json`")
-    return data
-
-
 def plot_breakdown(source, out, by="component") -> dict:
-    data = _run_json(source)
+    data = load_run_json(source)
     layers = data["layers"]
     stacks: dict[str, list[float]] = {}
     for i, layer in enumerate(layers):
@@ -213,7 +203,7 @@ def roofline_points(data: dict) -> dict:
 
 
 def plot_roofline(source, out) -> dict:
-    data = _run_json(source)
+    data = load_run_json(source)
     peak_ops = data["peak"]["tops"] * 1e12
     levels = roofline_points(data)
     intensities = [p[1] for level in levels.values() for p in level["points"]] or [1.0]

@@ -28,7 +28,7 @@ from typing import Literal, Optional, Union
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from .. import __version__
+from ..version import __version__
 from ..errors import Problem, SpecError
 from ..spec.schema import ConstraintsSpec, MapperSettingsSpec, Strict
 from ..spec.validate import load_with_extends, validate_model

@@ -1,4 +1,4 @@
-"""Results as tables (pandas DataFrames) and their export to CSV or Parquet.
+"""Results as tables (pandas DataFrames); dse/export.py writes them to CSV or Parquet.
 
 The frames are flattened from the JSON's per-layer dicts (report/serialize.py `layer_dict`), so a
 number in a frame is the number `accelsim run --json` writes: one formula, in one place. A column
@@ -11,8 +11,6 @@ pandas is imported inside the functions: importing accelsim does not import it.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from ..errors import SpecError
@@ -66,14 +64,27 @@ def level_rows(layers: list[dict]) -> list[dict]:
     return rows
 
 
-def layers_frame(layers: list[dict]):
+def layers_frame(result):
+    """A pandas DataFrame of a WorkloadResult (or of the JSON's layer dicts), one row per layer:
+    the numbers of `accelsim run --json`'s layers, flattened to dotted columns (docs/api.md).
+    Values are per copy of a layer; `count` is the copies."""
     import pandas as pd
-    return pd.DataFrame(layer_rows(layers))
+    return pd.DataFrame(layer_rows(_layer_dicts(result)))
 
 
-def levels_frame(layers: list[dict]):
+def levels_frame(result):
+    """A pandas DataFrame of a WorkloadResult (or of the JSON's layer dicts), one row per layer ×
+    memory level × tensor: reads, fills, updates (totals over the level's instances, and per
+    instance), tile elements and dynamic energy (pJ), as in the JSON's layers."""
     import pandas as pd
-    return pd.DataFrame(level_rows(layers), columns=list(LEVEL_COLUMNS))
+    return pd.DataFrame(level_rows(_layer_dicts(result)), columns=list(LEVEL_COLUMNS))
+
+
+def _layer_dicts(result) -> list[dict]:
+    if isinstance(result, list):
+        return result
+    from .serialize import layer_dict
+    return [layer_dict(l) for l in result.layers]
 
 
 def load_run_json(path) -> dict:
@@ -87,71 +98,3 @@ def load_run_json(path) -> dict:
                     for l in data["layers"])):
         raise SpecError(f"{path}: not a result of `accelsim run --json` (no layers with counts and energy)")
     return data
-
-
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-def is_sqlite(path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
-    except OSError:
-        return False
-
-
-def source_frame(source, levels: bool = False):
-    """The frame of a sweep store (one row per point) or of a run's JSON (one row per layer, or
-    with `levels` one per layer × level × tensor)."""
-    path = Path(source)
-    if not path.is_file():
-        raise SpecError(f"{source}: no such file (give a sweep store .sqlite or a run's JSON from "
-                        f"`accelsim run --json`)")
-    if is_sqlite(path):
-        if levels:
-            raise SpecError(f"{source}: a sweep store has one row per point, no per-level counts; "
-                            f"--levels needs a run's JSON (`accelsim run --json`)")
-        from ..dse.store import store_frame
-        return store_frame(path)
-    layers = load_run_json(path)["layers"]
-    return levels_frame(layers) if levels else layers_frame(layers)
-
-
-def _check_out(out: Path, fmt: str) -> None:
-    """Before any work: the format is known, `out` has its extension, and Parquet's engine is there."""
-    if fmt not in FORMATS:
-        raise SpecError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
-    if out.suffix.lower() != FORMATS[fmt]:
-        raise SpecError(f"{out}: a {fmt} export is written to a {FORMATS[fmt]} file")
-    if fmt == "parquet":
-        import importlib.util
-        if importlib.util.find_spec("pyarrow") is None:
-            raise SpecError("Parquet export needs pyarrow: pip install 'accelsim[parquet]' "
-                            "(or export --csv)")
-
-
-def write_frame(frame, out, fmt: str) -> Path:
-    """Write a frame as CSV or Parquet, atomically (a temporary file renamed over `out`)."""
-    out = Path(out)
-    _check_out(out, fmt)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if fmt == "csv":
-            frame.to_csv(tmp, index=False)
-        else:
-            frame.to_parquet(tmp, index=False)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return out
-
-
-def export(source, out, fmt: str, levels: bool = False) -> tuple[Path, int]:
-    """`accelsim export`: a store's or a run's frame written to `out`. Returns the path and row count."""
-    _check_out(Path(out), fmt)
-    frame = source_frame(source, levels)
-    return write_frame(frame, out, fmt), len(frame)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from .. import __version__
+from ..version import __version__
 from ..energy.model import ActionEnergies
 from ..files import write_atomic
 from ..ir.arch import Arch, Compute, Memory
