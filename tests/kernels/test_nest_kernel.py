@@ -201,7 +201,6 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     """evaluate_nest keeps tiles from call to call in its scratch (the rows of dim ranges it saw
     last): along a hill-climb walk (the mapper's own moves, undone or not at random), each
     evaluation with the shared scratch equals one with a fresh scratch."""
-    import numpy as np
     from accelsim.search import mapper, search_kernels as S
     from accelsim.search.constraints import NO_CONSTRAINTS
     from accelsim.search.mapspace import build_mapspace
