@@ -19,6 +19,18 @@ atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
 sys.path.insert(0, str(Path(__file__).resolve().parent / "kernels"))
 
 
+def require_shared(path: Path, what: str) -> Path:
+    """`path` in the shared reference folder (../shared beside the repository), or a skip that says
+    how to get it; under CI (the CI environment variable set) a missing folder is a failure."""
+    if path.exists():
+        return path
+    message = (f"{what} not found at {path}: these tests read the shared reference folder, which "
+               f"must sit beside the repository as ../shared (CI provides it)")
+    if os.environ.get("CI"):
+        pytest.fail(message + "; CI is set, so its absence is a failure", pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture
 def write(tmp_path):
     """Write a text file into a temporary folder and return its path."""

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import accelsim
+from conftest import require_shared
 
 HERE = Path(__file__).parent / "timeloop"
 REFCASES = Path(__file__).resolve().parents[3] / "shared" / "timeloop_refcases"
@@ -149,13 +150,8 @@ def _simulate(case: Case):
 
 def refcase_stats(case_id: str, tool: str = "timeloop-model") -> TimeloopStats:
     """The reference stats of a case, or a skip saying why they are absent."""
-    stats_path = REFCASES / case_id / "ref" / f"{tool}.stats.txt"
-    if not REFCASES.is_dir():
-        pytest.skip(f"Timeloop reference cases not found at {REFCASES} (the shared "
-                    f"../shared/timeloop_refcases folder is not mounted next to the repository)")
-    if not stats_path.is_file():
-        pytest.skip(f"reference stats missing: {stats_path}")
-    return parse_stats(stats_path)
+    return parse_stats(require_shared(REFCASES / case_id / "ref" / f"{tool}.stats.txt",
+                                      f"Timeloop's reference stats for {case_id}"))
 
 
 def parity_problems(ref: TimeloopStats, L) -> list[str]:
@@ -239,10 +235,7 @@ def test_timeloop_parity(case_id):
 
 def test_parser_reads_worked_example():
     """The parser itself, on the README's worked example (T03): guards against silent misparses."""
-    path = REFCASES / "T03_conv1d_oc_3level" / "ref" / "timeloop-model.stats.txt"
-    if not path.is_file():
-        pytest.skip(f"Timeloop reference cases not found at {REFCASES}")
-    ref = parse_stats(path)
+    ref = refcase_stats("T03_conv1d_oc_3level")
     assert [c.name for c in ref.components] == ["MACC", "RegisterFile", "GlobalBuffer", "MainMemory"]
     glb = ref.component("GlobalBuffer").dataspaces
     assert _int(glb["Inputs"]["Scalar fills (per-instance)"]) == 18
