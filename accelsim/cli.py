@@ -4,12 +4,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from .version import __version__
 from .errors import MappingError, SpecError
 from .options import SimOptions
+from .version import __version__
 
 EXIT_SPEC_ERROR = 2
 
@@ -66,8 +67,9 @@ def cmd_run(args) -> int:
     from .kernel_cache import compile_note
     if note := compile_note(replace(options, dataflow=options.dataflow or arch.dataflow or "search")):
         print(note, file=sys.stderr, flush=True)
-    result = simulate(arch, workload, options, mappings, inputs,
-                      search_cache=None if args.no_search_cache else args.search_cache)
+    with _layer_progress(len(workload.layers)) as progress:
+        result = simulate(arch, workload, options, mappings, inputs,
+                          search_cache=None if args.no_search_cache else args.search_cache, progress=progress)
     if args.save_mapping:
         from .mapping.mapping_file import save_mapping_file
         save_mapping_file(args.save_mapping, {l.name: l.mapping for l in result.layers})
@@ -225,6 +227,22 @@ def cmd_info(args) -> int:
     else:
         print("dataflows: " + ", ".join(DATAFLOWS.names()))
     return 0
+
+
+@contextmanager
+def _layer_progress(total: int):
+    """A progress bar on stderr, one step per layer, with the mapper's evaluations/s when it
+    searched; silent when stderr is not a terminal (logs and pipes stay clean)."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="layer", file=sys.stderr, disable=None, leave=False) as bar:
+        def step(done, total, name, search):
+            info = {"layer": name}
+            if search is not None and search.seconds > 0:
+                info["search"] = f"{search.evaluations / search.seconds / 1e6:.2f} M evals/s"
+            bar.set_postfix(info, refresh=False)
+            bar.update(done - bar.n)
+        yield step
 
 
 def cmd_cache(args) -> int:

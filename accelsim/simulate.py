@@ -20,12 +20,13 @@ from .results import LayerResult, WorkloadResult, off_chip_levels
 
 def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
              mappings: dict[str, Mapping] | None = None, inputs: dict | None = None,
-             search_cache=None) -> WorkloadResult:
+             search_cache=None, progress=None) -> WorkloadResult:
     """Simulate every layer of `workload` on `arch`.
 
     `mappings` gives explicit per-layer mappings; other layers use `options.dataflow`.
     `search_cache`: a folder where the mapper keeps its results across runs (search/cache.py); it
-    changes how long a run takes, never its result.
+    changes how long a run takes, never its result. `progress(done, total, layer_name, search)`
+    is called after each layer (`search`: the mapper's MapperResult for it, or None).
     """
     model = performance_model(options.performance_model)
     dataflow = options.dataflow or arch.dataflow or "search"  # no template named: the mapper decides
@@ -44,7 +45,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
 
     off_chip = frozenset(off_chip_levels(arch))
     layers = []
-    for layer in workload.layers:
+    for index, layer in enumerate(workload.layers):
         layer = replace(layer, precision=options.precision or layer.precision,
                         density=layer.density if options.density is None
                         else Density(options.density, options.density))
@@ -59,6 +60,8 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
             mapping = found.mapping
         layers.append(_simulate_layer(layer_arch, layer, options, model, mapping, energies, off_chip,
                                       {"mapper": found.summary()} if found else {}))
+        if progress:
+            progress(index + 1, len(workload.layers), layer.name, found)
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
 
 

@@ -246,3 +246,16 @@ def test_cache_info_and_help(capsys):
         main(["cache", "--help"])
     out = capsys.readouterr().out
     assert "delete accelsim's Numba cache files" in out and "where accelsim's Numba cache lives" in out
+
+
+def test_a_run_reports_progress_per_layer_with_the_search_rate(capsys):
+    calls = []
+    arch, workload = accelsim.load_arch(ARCH), accelsim.load_workload(WL)
+    accelsim.simulate(arch, workload, accelsim.SimOptions(dataflow="search"),
+                      progress=lambda *args: calls.append(args))
+    assert [(done, total, name) for done, total, name, _ in calls] == [
+        (i + 1, len(workload.layers), layer.name) for i, layer in enumerate(workload.layers)]
+    assert all(search is not None and search.evaluations > 0 for *_, search in calls)
+    # The CLI's bar writes to a terminal only: a captured (non-terminal) stderr stays clean.
+    assert main(["run", ARCH, WL]) == 0
+    assert "layer/s" not in capsys.readouterr().err
