@@ -2,11 +2,15 @@
 
 Numba caches a `cache=True` kernel beside its source and checks only that source file's stamp: a
 kernel that inlines a function from another module (the search kernels inline the counting kernel)
-would load stale machine code after that module changes. `refresh` (run when accelsim is imported)
-keeps a digest of every kernel module's source and clears the cache when it changes.
+would load stale machine code after that module changes, and so would a kernel reading a constant
+from a module without kernels (the column codes in counting/records.py). `refresh` (run when
+accelsim is imported) keeps a digest of the kernel modules and every package module they import,
+and clears the cache when it changes. A process still running old code can write stale entries
+after a newer one refreshed: run `accelsim cache clear` after such a mix.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 from pathlib import Path
@@ -51,14 +55,70 @@ def cache_location_notes(package_dir: Path) -> list[str]:
     return notes
 
 
+def kernel_sources(package_dir=PACKAGE) -> list[Path]:
+    """The modules a compiled kernel can depend on: every module of the package that mentions numba,
+    and every package module those import, transitively (Numba bakes imported constants, e.g. the
+    column codes in counting/records.py, into the compiled code)."""
+    package_dir = Path(package_dir)
+    modules = {path for path in package_dir.rglob("*.py") if _imports_numba(path)}
+    todo = list(modules)
+    while todo:
+        for path in _imported_modules(todo.pop(), package_dir):
+            if path not in modules:
+                modules.add(path)
+                todo.append(path)
+    return sorted(modules)
+
+
+def _imports_numba(path: Path) -> bool:
+    return any(isinstance(node, (ast.Import, ast.ImportFrom))
+               and any(name.split(".")[0] == "numba" for name in _import_names(node))
+               for node in ast.parse(path.read_bytes(), str(path)).body)
+
+
+def _import_names(node) -> list[str]:
+    return [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+
+
+def _imported_modules(path: Path, package_dir: Path) -> set[Path]:
+    """The package's modules (files) that `path` imports at module level (what a kernel can see)."""
+    found = set()
+    here = path.parent
+    for node in ast.parse(path.read_bytes(), str(path)).body:
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = here
+            for _ in range(node.level - 1):
+                base = base.parent
+            target = base.joinpath(*node.module.split(".")) if node.module else base
+            names = [target / alias.name for alias in node.names] + ([target] if node.module else [])
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            dotted = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            names = [package_dir.joinpath(*d.split(".")[1:]) for d in dotted
+                     if d and d.split(".")[0] == package_dir.name]
+        else:
+            continue
+        for name in names:
+            for candidate in (name.with_suffix(".py"), name / "__init__.py"):
+                if candidate.is_file() and candidate.resolve().is_relative_to(package_dir.resolve()):
+                    found.add(candidate)
+    return found
+
+
 def kernel_sources_digest(package_dir=PACKAGE) -> str:
-    """SHA-256 of every module of the package that defines jitted code, in path order."""
+    """SHA-256 of the kernel modules and what they import (kernel_sources), in path order."""
     digest = hashlib.sha256()
-    for path in sorted(Path(package_dir).rglob("*.py")):
-        text = path.read_bytes()
-        if b"numba" in text:
-            digest.update(str(path.relative_to(package_dir)).encode() + b"\0" + text + b"\0")
+    for path in kernel_sources(package_dir):
+        digest.update(str(path.relative_to(package_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def cache_folders(package_dir=PACKAGE) -> list[Path]:
+    """Where Numba keeps this package's kernels: beside the sources, and under NUMBA_CACHE_DIR
+    (which mirrors the source folders) when it is set."""
+    folders = [Path(package_dir)]
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        folders.append(Path(os.environ["NUMBA_CACHE_DIR"]) / str(Path(package_dir).resolve()).lstrip(os.sep))
+    return folders
 
 
 def refresh(package_dir=PACKAGE) -> bool:
@@ -73,7 +133,9 @@ def refresh(package_dir=PACKAGE) -> bool:
     except OSError:
         pass  # no stamp yet
     try:
-        clear_numba_cache(package_dir)
+        for folder in cache_folders(package_dir):
+            if folder.is_dir():
+                clear_numba_cache(folder)
         stamp.parent.mkdir(exist_ok=True)
         tmp = stamp.with_name(f".{STAMP}.{os.getpid()}")
         tmp.write_text(digest)

@@ -204,21 +204,34 @@ def test_cache_clear_deletes_only_numba_files_in_the_package(tmp_path):
 
 def test_a_changed_kernel_module_clears_the_cache(tmp_path):
     # Numba checks only a kernel's own file: the search kernels would keep stale code after the
-    # counting kernel they inline changed. refresh() clears the cache when any kernel module changes.
+    # counting kernel they inline changed, and a kernel keeps the constants it imported.
+    # refresh() clears the cache when a kernel module, or a module one imports, changes.
     from accelsim.kernel_cache import refresh
     pkg = tmp_path / "pkg"
     (pkg / "__pycache__").mkdir(parents=True)
-    kernel, plain = pkg / "kernel.py", pkg / "plain.py"
-    kernel.write_text("from numba import njit\n")
+    kernel, consts, plain = pkg / "kernel.py", pkg / "consts.py", pkg / "plain.py"
+    kernel.write_text("from numba import njit\nfrom .consts import X\n")
+    consts.write_text("X = 1\n")
     plain.write_text("x = 1\n")
     cached = pkg / "__pycache__" / "search.f-1.py311.nbi"
     assert refresh(pkg)  # no stamp yet: cleared, stamp written
     cached.write_bytes(b"x")
     assert not refresh(pkg) and cached.exists()  # nothing changed
     plain.write_text("x = 2\n")
-    assert not refresh(pkg) and cached.exists()  # a module without kernels changed
-    kernel.write_text("from numba import njit  # edited\n")
+    assert not refresh(pkg) and cached.exists()  # a module no kernel imports changed
+    consts.write_text("X = 2\n")
+    assert refresh(pkg) and not cached.exists()  # a constant a kernel reads changed
+    cached.write_bytes(b"x")
+    kernel.write_text("from numba import njit  # edited\nfrom .consts import X\n")
     assert refresh(pkg) and not cached.exists()
+
+
+def test_the_kernel_digest_covers_what_the_kernels_import():
+    from accelsim.kernel_cache import PACKAGE, kernel_sources
+    names = {str(p.relative_to(PACKAGE)) for p in kernel_sources()}
+    assert {"counting/nest_kernel.py", "counting/records.py", "counting/conventions/__init__.py",
+            "counting/rules.py", "search/search_kernels.py"} <= names
+    assert "cli.py" not in names and "dse/plot.py" not in names
 
 
 def test_a_run_says_which_kernels_it_compiles_first(monkeypatch):

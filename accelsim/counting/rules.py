@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+MAX_CYCLES = 2 ** 62  # a level time this long is saturated here and refused by the models
+
 
 @njit(cache=True, _nrt=False, forceinline=True)
 def block_accesses(words, block, shift=-1):
@@ -22,11 +24,11 @@ def bandwidth_cycles(read_words, write_words, read_bw, write_bw, shared_bw):
     """Cycles a level's ports need for its traffic: the largest of reads ÷ read bandwidth, writes ÷
     write bandwidth and (reads + writes) ÷ shared bandwidth (one port both share, as Timeloop's
     shared_bandwidth and ZigZag's shared port). Words per cycle; 0 or inf: unlimited."""
-    cycles = 0
+    cycles = 0.0
     if read_bw > 0:
-        cycles = max(cycles, int(np.ceil(read_words / read_bw)))
+        cycles = max(cycles, np.ceil(read_words / read_bw))
     if write_bw > 0:
-        cycles = max(cycles, int(np.ceil(write_words / write_bw)))
+        cycles = max(cycles, np.ceil(write_words / write_bw))
     if shared_bw > 0:
-        cycles = max(cycles, int(np.ceil((read_words + write_words) / shared_bw)))
-    return cycles
+        cycles = max(cycles, np.ceil((read_words + write_words) / shared_bw))
+    return int(min(cycles, MAX_CYCLES))  # saturated, not wrapped: a vanishing bandwidth stays slow

@@ -20,7 +20,8 @@ from math import prod
 from ..counting import records as R
 from ..counting.counts import ActionCounts, LevelCounts, TensorCounts
 from ..counting.nest import LoweredNest
-from ..errors import AccelsimBug, MappingError
+from ..counting.rules import MAX_CYCLES
+from ..errors import AccelsimBug, MappingError, SpecError
 from ..ir.arch import Arch, Memory
 from ..ir.einsum import Einsum
 from .packed import PackedProblem, evaluate_packed, pack_problem
@@ -43,6 +44,10 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProble
                    for t, role in enumerate(nest.roles) if nest.keeps[i, t]}
         levels.append(LevelCounts(mem.name, int(result.instances[i]), mem.instances, mem.block_words, tensors,
                                   int(result.level_cycles[i]), int(result.charged[i])))
+    if result.cycles >= MAX_CYCLES:
+        slow = [arch.levels[i].name for i in range(len(arch.levels)) if result.level_cycles[i] >= MAX_CYCLES]
+        raise SpecError(f"{', '.join(slow)}: at its bandwidth the layer would take more than 2^62 cycles; "
+                        f"give the level a realistic bandwidth (words per cycle)")
     temporal_steps = prod(int(b) for b, s in zip(nest.loop_bound, nest.loop_spatial) if not s)
     spatial_used = prod(int(b) for b, s in zip(nest.loop_bound, nest.loop_spatial) if s)
     return ActionCounts(einsum.macs, spatial_used, temporal_steps, result.cycles, tuple(levels))

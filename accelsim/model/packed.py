@@ -25,7 +25,7 @@ from ..energy.activity import (
     storage_activity,
 )
 from ..energy.model import ActionEnergies, leaking_instances
-from ..errors import AccelsimBug
+from ..errors import AccelsimBug, SpecError
 from ..ir.arch import Arch, Memory, Spatial, cluster_span
 from ..ir.einsum import Einsum
 from ..ir.workload import DENSE, Density
@@ -89,6 +89,7 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
                 axis_dims[ti, a, q] = dims.index(term.dim)
             axis_nd[ti, a] = len(axis)
             span = max(span, 1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis))
+    _check_int64_range(einsum, span)
     n_levels = len(arch.levels)
     level_int = np.zeros((n_levels, 8), dtype=np.int64)
     cluster_axes = np.zeros((n_levels, 2 * n_levels, 2), dtype=np.int64)
@@ -176,3 +177,17 @@ def _no_energies(arch: Arch) -> ActionEnergies:
     """Every per-action energy 0: the kernel then counts without pricing (model/analytical.py)."""
     zero = {level.name: 0.0 for level in arch.memories}
     return ActionEnergies(0.0, zero, zero, zero, {}, {}, 1.0)
+
+
+MAX_MACS = 2 ** 60   # the kernel counts in int64: a level's traffic stays below 2^63 with headroom
+MAX_SPAN = 2 ** 27   # points of one tensor axis: the occupancy scratch of an irregular point set
+
+
+def _check_int64_range(einsum: Einsum, span: int) -> None:
+    """Refuse a layer the int64 counting kernel cannot count exactly (a SpecError, not an overflow)."""
+    if einsum.macs >= MAX_MACS:
+        raise SpecError(f"layer {einsum.render()}: {einsum.macs:,} MACs is beyond the 2^60 the counting "
+                        f"kernel counts exactly in 64-bit integers; split the layer or shrink its dims")
+    if span > MAX_SPAN:
+        raise SpecError(f"layer {einsum.render()}: a tensor axis spans {span:,} points, beyond the 2^27 the "
+                        f"counting kernel's point sets hold; split the layer along that dim")

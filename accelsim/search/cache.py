@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from ..mapping.mapping import LevelMapping, Loop, Mapping
 from .mapper import MapperResult
 
 PACKAGE = Path(__file__).resolve().parents[1]
-FORMAT = 1  # of the entries; bump when their layout changes
+FORMAT = 2  # of the entries; bump when their layout changes (2: the key is stored and checked)
 
 
 @lru_cache(maxsize=1)
@@ -73,20 +74,28 @@ class SearchCache:
     def get(self, key: str) -> MapperResult | None:
         try:
             entry = json.loads(self._path(key).read_text())
-            if entry.get("format") != FORMAT:
+            if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("key") != key:
                 return None
             return _result_from(entry)
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None  # missing or damaged: search again
 
-    def put(self, key: str, result: MapperResult) -> None:
-        entry = {"format": FORMAT, **{f.name: getattr(result, f.name) for f in dataclasses.fields(result)
+    def put(self, key: str, result: MapperResult) -> bool:
+        """Keep a result; False (with a warning) where the folder cannot be written: a cache that
+        cannot be kept costs time on the next run, never this run's result."""
+        entry = {"format": FORMAT, "key": key, **{f.name: getattr(result, f.name) for f in dataclasses.fields(result)
                                       if f.name != "mapping"},
                  "mapping": {"dataflow": result.mapping.dataflow,
                              "levels": [{"level": m.level, "bypass": sorted(m.bypass),
                                          "loops": [[l.dim, l.bound, l.axis] for l in m.loops]}
                                         for m in result.mapping.levels]}}
-        write_atomic(self._path(key), json.dumps(entry, sort_keys=True))
+        try:
+            write_atomic(self._path(key), json.dumps(entry, sort_keys=True))
+        except OSError as exc:
+            warnings.warn(f"the mapper's search cache was not written ({exc}); the next run searches again",
+                          stacklevel=2)
+            return False
+        return True
 
 
 def _result_from(entry: dict) -> MapperResult:

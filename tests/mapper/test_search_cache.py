@@ -72,3 +72,15 @@ def test_the_key_does_not_depend_on_hash_order():
     keys = {subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
     assert len(keys) == 1
+
+
+def test_entries_that_are_not_results_and_unwritable_folders_cost_time_only(arch, tmp_path):
+    first = _search(arch, tmp_path)
+    (entry,) = tmp_path.rglob("*.json")
+    for damaged in ("[]", "null", '{"format": 2}'):
+        entry.write_text(damaged)
+        assert _search(arch, tmp_path).layers[0].mapping == first.layers[0].mapping
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.warns(UserWarning, match="search cache was not written"):
+        assert _search(arch, blocked / "cache").layers[0].mapping == first.layers[0].mapping

@@ -51,3 +51,35 @@ def test_timeloop_shared_bandwidth_imports(tmp_path, capsys):
     import accelsim
     arch = accelsim.load_arch(tmp_path / "out" / "timeloop.arch.yaml")
     assert arch.level("Buffer").shared_bw_words == 3.0
+
+
+def test_scalesim_compat_refuses_a_shared_port(arch_from_text, tmp_path):
+    import accelsim
+    from accelsim.errors import SpecError
+    arch = accelsim.load_arch("arch/tpu_like.yaml", ["levels.DRAM.shared_bandwidth=4 words/cycle"])
+    workload = accelsim.load_workload("workloads/gemm_small.yaml")
+    with pytest.raises(SpecError, match="shared_bandwidth has no SCALE-Sim counterpart"):
+        accelsim.simulate(arch, workload, accelsim.SimOptions(model="cycle", scalesim_compat=True))
+
+
+def test_a_vanishing_bandwidth_is_refused_not_wrapped(arch_from_text):
+    # 1e-300 words/cycle would take ~1e303 cycles: the level time saturates and the model says so
+    # (it once wrapped around int64 and dropped the bound).
+    from accelsim.errors import SpecError
+    arch = arch_from_text(ARCH % ", read_bandwidth: 1e-300 words/cycle")
+    with pytest.raises(SpecError, match="more than 2\\^62 cycles"):
+        analyze(arch, GEMM, lower(arch, GEMM, MAPPING))
+
+
+def test_layers_beyond_int64_counting_are_refused(arch_from_text):
+    from accelsim.errors import SpecError
+    arch = arch_from_text(ARCH % "")
+    huge = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {"m": 2**24, "n": 2**24, "k": 2**24})
+    mapping = Mapping((LevelMapping("DRAM", (Loop("m", 2**24), Loop("n", 2**24), Loop("k", 2**24))),
+                       LevelMapping("RF")))
+    with pytest.raises(SpecError, match="beyond the 2\\^60"):
+        analyze(arch, huge, lower(arch, huge, mapping))
+    long_axis = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {"m": 2**40, "n": 1, "k": 1})
+    with pytest.raises(SpecError, match="spans"):
+        analyze(arch, long_axis, lower(arch, long_axis, Mapping((LevelMapping("DRAM", (Loop("m", 2**40),)),
+                                                                  LevelMapping("RF")))))

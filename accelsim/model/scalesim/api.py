@@ -56,6 +56,14 @@ class ScaleSimModel(PerformanceModel):
     name = "scalesim"
 
     @staticmethod
+    def check(arch, options) -> None:
+        """SCALE-Sim has read and write bandwidths only: a shared port has no counterpart there."""
+        shared = [m.name for m in arch.memories if m.shared_bw_words]
+        if shared:
+            raise SpecError(f"{', '.join(shared)}: shared_bandwidth has no SCALE-Sim counterpart; run "
+                            f"--scalesim-compat without it, or use --model cycle")
+
+    @staticmethod
     def layer_cycles(arch, layer, nest, counts) -> tuple[int, dict]:
         return scalesim_layer_cycles(arch, layer)
 
