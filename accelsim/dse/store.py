@@ -92,7 +92,7 @@ class Store:
             raise
         except sqlite3.DatabaseError as exc:
             self._close_quietly()
-            what = "a damaged SQLite file" if existed else "cannot create the sweep store"
+            what = "not a sweep store: a damaged SQLite file" if existed else "cannot create the sweep store"
             raise SpecError(f"{self.path}: {what} ({exc}); {WHAT_TO_DO}") from None
 
     def __enter__(self):
@@ -173,7 +173,9 @@ def read_rows(path) -> list[dict]:
             db.close()
     except SpecError:
         raise
-    except (sqlite3.DatabaseError, ValueError, KeyError, AttributeError, TypeError) as exc:
+    except sqlite3.DatabaseError as exc:
+        raise SpecError(f"{path}: not a sweep store: a damaged SQLite file ({exc})") from None
+    except (ValueError, KeyError, AttributeError, TypeError) as exc:
         raise SpecError(f"{path}: not a sweep store ({type(exc).__name__}: {exc})") from None
 
 
