@@ -61,7 +61,7 @@ def failed_row(point: Point, reason: str, traceback: str = "") -> dict:
     if len(reason) > REASON_CHARS:
         reason = reason[:REASON_CHARS - 1] + "…"
     return {"key": point.key, **point.label(), "model": point.model, "status": "failed",
-            "reason": reason, "traceback": traceback[-TRACEBACK_CHARS:]}
+            "reason": reason, "traceback": traceback[-TRACEBACK_CHARS:] or None}
 
 
 def exception_reason(exc: BaseException) -> str:

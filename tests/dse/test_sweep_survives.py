@@ -60,6 +60,12 @@ def sweep_file(tmp_path):
     return path
 
 
+def new_children(before) -> list[int]:
+    """Our live children that were not there `before` (other tests may leave helpers, such as
+    multiprocessing's resource tracker)."""
+    return sorted(set(children_of(os.getpid())) - set(before))
+
+
 def children_of(pid: int) -> list[int]:
     """Live (not zombie) child processes of `pid`."""
     try:
@@ -97,6 +103,7 @@ def _alive(pid: int) -> bool:
 def test_a_point_that_raises_is_failed_and_the_others_finish(sweep_file, tmp_path, monkeypatch):
     store = tmp_path / "s.sqlite"
     monkeypatch.setattr(evaluate, "evaluate_point", raising)
+    before = children_of(os.getpid())
     counts = run_sweep(load_sweep(sweep_file), jobs=2, store_path=store, progress=False)
     assert (counts["ok"], counts["failed"], counts["infeasible"]) == (10, 2, 0)
     failed = {r["dataflow"]: r for r in read_rows(store) if r["status"] == "failed"}
@@ -105,18 +112,18 @@ def test_a_point_that_raises_is_failed_and_the_others_finish(sweep_file, tmp_pat
     for row in failed.values():  # the traceback is kept for debugging; metrics are NULL
         assert "Traceback (most recent call last)" in row["traceback"] and row["cycles"] is None
         assert row["axes"]["arch.levels.PE_array.x"] == "8"
-    assert children_of(os.getpid()) == []  # the pool's workers are gone
+    assert new_children(before) == []  # the pool's workers are gone
 
     again = run_sweep(load_sweep(sweep_file), jobs=2, store_path=store, progress=False)
     assert again == {"total": 12, "skipped": 12, "skipped_failed": 2, "ok": 0, "infeasible": 0, "failed": 0}
 
     monkeypatch.setattr(evaluate, "evaluate_point", REAL_EVALUATE)  # fixed: retry the failures
-    before = {r["key"]: r["finished_at"] for r in read_rows(store) if r["status"] == "ok"}
+    ok_before = {r["key"]: r["finished_at"] for r in read_rows(store) if r["status"] == "ok"}
     retried = run_sweep(load_sweep(sweep_file), jobs=2, store_path=store, progress=False, retry_failed=True)
     assert (retried["skipped"], retried["ok"], retried["failed"]) == (10, 2, 0)
     rows = read_rows(store)
     assert len(rows) == len({r["key"] for r in rows}) == 12 and {r["status"] for r in rows} == {"ok"}
-    assert {r["key"]: r["finished_at"] for r in rows if r["key"] in before} == before  # untouched
+    assert {r["key"]: r["finished_at"] for r in rows if r["key"] in ok_before} == ok_before  # untouched
     assert all(not r["traceback"] for r in rows)
 
 
@@ -159,14 +166,14 @@ def hanging(point):
 
 def test_a_hanging_point_is_stopped_by_the_timeout(sweep_file, tmp_path, monkeypatch):
     monkeypatch.setattr(evaluate, "evaluate_point", hanging)
-    start = time.monotonic()
+    before, start = children_of(os.getpid()), time.monotonic()
     counts = run_sweep(load_sweep(sweep_file), jobs=1, store_path=tmp_path / "s.sqlite", progress=False,
                        point_timeout_s=8)
     assert time.monotonic() - start < 120
     assert (counts["ok"], counts["failed"]) == (11, 1)  # the one worker was replaced and went on
     [row] = [r for r in read_rows(tmp_path / "s.sqlite") if r["status"] == "failed"]
     assert row["reason"] == "timeout after 8 s" and row["dataflow"] == "ws"
-    assert children_of(os.getpid()) == []
+    assert new_children(before) == []
     with pytest.raises(SpecError, match="positive number of seconds"):
         run_sweep(load_sweep(sweep_file), store_path=tmp_path / "s.sqlite", point_timeout_s=0)
     with pytest.raises(SpecError, match="local pool only"):
@@ -261,11 +268,12 @@ def test_the_wal_is_checkpointed_on_exit(sweep_file, tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Store, "add", add_then_interrupt)
+    before = children_of(os.getpid())
     with pytest.raises(KeyboardInterrupt):
         run_sweep(load_sweep(sweep_file), jobs=2, store_path=tmp_path / "k.sqlite", progress=False)
     assert calls == [1] and len(read_rows(tmp_path / "k.sqlite")) == 1
     assert not (tmp_path / "k.sqlite-wal").exists() or (tmp_path / "k.sqlite-wal").stat().st_size == 0
-    assert children_of(os.getpid()) == []
+    assert new_children(before) == []
     reader.close()
 
 
