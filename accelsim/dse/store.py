@@ -29,9 +29,10 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS points (
     finished_at TEXT DEFAULT CURRENT_TIMESTAMP, mapper TEXT, traceback TEXT)"""
 SQLITE_HEADER = b"SQLite format 3\x00"
 WHAT_TO_DO = "move it away or delete it to start a new store, or give another --store"
+READ_ADVICE = "give the path of a sweep's store (the .sqlite file `accelsim sweep` writes)"
 
 
-def _refuse_non_store_file(path: Path) -> None:
+def _refuse_non_store_file(path: Path, advice: str = WHAT_TO_DO) -> None:
     """A SpecError if the file at `path` cannot be a store: a folder, empty, or not SQLite."""
     from ..errors import SpecError
     if path.is_dir():
@@ -43,12 +44,12 @@ def _refuse_non_store_file(path: Path) -> None:
         raise SpecError(f"{path}: cannot read the sweep store ({exc.strerror or exc})") from None
     if not head:
         raise SpecError(f"{path}: an empty file (0 bytes), not a sweep store; it was not made into one "
-                        f"— {WHAT_TO_DO}")
+                        f"— {advice}")
     if head != SQLITE_HEADER:
-        raise SpecError(f"{path}: not a SQLite file, so not a sweep store; {WHAT_TO_DO}")
+        raise SpecError(f"{path}: not a SQLite file, so not a sweep store; {advice}")
 
 
-def _check_points_table(db, path: Path, allow_empty: bool) -> None:
+def _check_points_table(db, path: Path, allow_empty: bool, advice: str = WHAT_TO_DO) -> None:
     """A SpecError if the database holds other tables but no sweep `points` table (another
     program's database), or a `points` table without a sweep store's key and status."""
     from ..errors import SpecError
@@ -58,11 +59,11 @@ def _check_points_table(db, path: Path, allow_empty: bool) -> None:
             return
         listed = f" (its tables: {', '.join(sorted(tables)[:8])})" if tables else ""
         raise SpecError(f"{path}: a SQLite database but not a sweep store: no table 'points'{listed}; "
-                        f"{WHAT_TO_DO}")
+                        f"{advice}")
     present = {name for _, name, *_ in db.execute("PRAGMA table_info(points)")}
     if not {"key", "status"} <= present:
         raise SpecError(f"{path}: its table 'points' is not a sweep store's (no columns key and status); "
-                        f"{WHAT_TO_DO}")
+                        f"{advice}")
 
 
 class Store:
@@ -102,8 +103,13 @@ class Store:
         self.close()
 
     def statuses(self) -> dict[str, str]:
-        """key → status of every stored point."""
-        return dict(self.db.execute("SELECT key, status FROM points"))
+        """key → status of every stored point (reading them all also finds a damaged file)."""
+        from ..errors import SpecError
+        try:
+            return dict(self.db.execute("SELECT key, status FROM points"))
+        except sqlite3.DatabaseError as exc:
+            raise SpecError(f"{self.path}: a damaged sweep store ({exc}); `sqlite3 {self.path.name} "
+                            f".recover` may save its rows; or {WHAT_TO_DO}") from None
 
     def done_keys(self) -> set[str]:
         return set(self.statuses())
@@ -163,11 +169,11 @@ def read_rows(path) -> list[dict]:
     path = Path(path)
     if not path.exists():
         raise SpecError(f"{path}: no such store (a sweep's SQLite file)")
-    _refuse_non_store_file(path)
+    _refuse_non_store_file(path, READ_ADVICE)
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            _check_points_table(db, path, allow_empty=False)
+            _check_points_table(db, path, allow_empty=False, advice=READ_ADVICE)
             return _decoded_rows(db)
         finally:
             db.close()

@@ -13,8 +13,10 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
+from conftest import ARCH_DIR, REPO, WORKLOAD_DIR
 
 from accelsim.cli import main
 from accelsim.dse import evaluate, runner
@@ -22,7 +24,6 @@ from accelsim.dse.runner import run_sweep
 from accelsim.dse.spec import load_sweep
 from accelsim.dse.store import Store, read_rows
 from accelsim.errors import AccelsimBug, SpecError
-from conftest import ARCH_DIR, REPO, WORKLOAD_DIR
 
 SWEEP = f"""name: t
 arch: {ARCH_DIR / 'simple_ws.yaml'}
@@ -82,7 +83,7 @@ def children_of(pid: int) -> list[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                stat = open(f"/proc/{entry}/stat").read()
+                stat = Path(f"/proc/{entry}/stat").read_text()
             except OSError:
                 continue
             fields = stat.rsplit(")", 1)[1].split()
@@ -94,7 +95,7 @@ def children_of(pid: int) -> list[int]:
 def _alive(pid: int) -> bool:
     """True while `pid` exists and is not a zombie."""
     try:
-        stat = open(f"/proc/{pid}/stat").read()
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
@@ -300,3 +301,17 @@ def test_a_dask_sweep_without_workers_says_it_is_waiting(sweep_file, tmp_path, m
     assert (out["ok"], out["failed"]) == (10, 2)
     reasons = sorted(r["reason"].split(":")[0] for r in read_rows(tmp_path / "d.sqlite") if r["status"] == "failed")
     assert reasons == ["AccelsimBug", "RecursionError"]
+
+
+def test_a_store_damaged_inside_is_a_clear_error(sweep_file, tmp_path):
+    store = tmp_path / "s.sqlite"
+    with Store(store) as good:
+        for i in range(300):
+            good.add("t", {"key": f"k{i}", "status": "ok", "reason": "x" * 200})
+    data = bytearray(store.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    data[2 * page:] = b"\xff" * (len(data) - 2 * page)  # the header page survives, the rows do not
+    store.write_bytes(bytes(data))
+    with pytest.raises(SpecError, match="damaged") as info:
+        run_sweep(load_sweep(sweep_file), store_path=store, progress=False)
+    assert str(store) in str(info.value)
