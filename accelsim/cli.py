@@ -148,7 +148,7 @@ def cmd_sweep(args) -> int:
     if run.failed or run.skipped_failed:
         failures = run.failures()
         for row in failures[:10]:
-            print(f"  failed: {row['workload']} {row['dataflow']} {' '.join(row['overrides'])}: {row['reason']}")
+            print(f"  failed: {' '.join([row['workload'], row['dataflow'], *row['overrides']])}: {row['reason']}")
         if len(failures) > 10:
             print(f"  ... and {len(failures) - 10} more (the store's status and reason columns)")
         print("  (tracebacks are in the store's traceback column; --retry-failed runs failed points again)")
