@@ -143,10 +143,18 @@ def cmd_claims(args) -> int:
 def cmd_sweep(args) -> int:
     from .dse.runner import sweep
 
-    run = sweep(args.file, store=args.store, jobs=args.jobs, scheduler=args.scheduler, progress=True)
+    run = sweep(args.file, store=args.store, jobs=args.jobs, scheduler=args.scheduler, progress=True,
+                retry_failed=args.retry_failed, point_timeout_s=args.point_timeout)
     print(f"{run.name}: {run.total} points, {run.skipped} already in {run.store}, "
-          f"{run.ok} run, {run.infeasible} infeasible")
-    return 0
+          f"{run.ok} run, {run.infeasible} infeasible, {run.failed} failed")
+    if run.failed or run.skipped_failed:
+        failures = run.failures()
+        for row in failures[:10]:
+            print(f"  failed: {' '.join([row['workload'], row['dataflow'], *row['overrides']])}: {row['reason']}")
+        if len(failures) > 10:
+            print(f"  ... and {len(failures) - 10} more (the store's status and reason columns)")
+        print("  (tracebacks are in the store's traceback column; --retry-failed runs failed points again)")
+    return 1 if run.failed else 0
 
 
 def cmd_export(args) -> int:
@@ -350,6 +358,10 @@ def _add_dse_parsers(sub) -> None:
     sweep.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
     sweep.add_argument("--scheduler", help="Dask scheduler address (needs accelsim[dask]); default: local pool")
     sweep.add_argument("--store", help="SQLite store (default: the sweep file's store)")
+    sweep.add_argument("--retry-failed", action="store_true", help="run the points stored as failed "
+                       "again, replacing their rows (default: a rerun skips every stored point)")
+    sweep.add_argument("--point-timeout", type=float, metavar="SECONDS", help="a point running longer "
+                       "is stopped and stored as failed (local pool only; default: no limit)")
     sweep.set_defaults(func=cmd_sweep)
 
     from .dse.plot import KINDS

@@ -1,5 +1,8 @@
-"""Evaluate one design point in a worker: a row of metrics, or the reason it is infeasible."""
+"""Evaluate one design point in a worker: a row of metrics, the reason it is infeasible, or the
+exception that made it fail."""
 from __future__ import annotations
+
+import traceback as _traceback
 
 from ..errors import MappingError, SpecError
 from ..options import SimOptions
@@ -47,3 +50,31 @@ def evaluate_point(point: Point) -> dict:
             "peak_macs_per_cycle": arch.peak_macs_per_cycle,
             "energy_by_component_pj": result.energy_by_component_pj(),
             "mapper": {layer.name: layer.extra["mapper"] for layer in result.layers if "mapper" in layer.extra}}
+
+
+REASON_CHARS = 500          # a failed row's reason: the exception's type and message, cut short
+TRACEBACK_CHARS = 20_000    # kept in the store for debugging, never printed by the CLI
+
+
+def failed_row(point: Point, reason: str, traceback: str = "") -> dict:
+    """The row of a point that failed: an exception, a timeout, or its worker died."""
+    if len(reason) > REASON_CHARS:
+        reason = reason[:REASON_CHARS - 1] + "…"
+    return {"key": point.key, **point.label(), "model": point.model, "status": "failed",
+            "reason": reason, "traceback": traceback[-TRACEBACK_CHARS:] or None}
+
+
+def exception_reason(exc: BaseException) -> str:
+    """'TypeName: message' (the first line of the message; the type alone when it has none)."""
+    message = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
+
+
+def evaluate_or_fail(point: Point) -> dict:
+    """`evaluate_point`, with any other exception (an AccelsimBug, a numpy error, a RecursionError,
+    even SystemExit) made a 'failed' row with its type, message and traceback: one bad point never
+    stops a sweep. Calls `evaluate_point` through this module, so tests can replace it."""
+    try:
+        return evaluate_point(point)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 — recorded as data, per point
+        return failed_row(point, exception_reason(exc), _traceback.format_exc())

@@ -157,7 +157,8 @@ def test_rerun_skips_finished_points(tmp_path):
     sweep = load_sweep(write(tmp_path, SWEEP))
     first = run_sweep(sweep, jobs=2, store_path=tmp_path / "s.sqlite", progress=False)
     second = run_sweep(sweep, jobs=2, store_path=tmp_path / "s.sqlite", progress=False)
-    assert first["ok"] == 12 and second == {"total": 12, "skipped": 12, "ok": 0, "infeasible": 0}
+    assert first["ok"] == 12 and second == {"total": 12, "skipped": 12, "ok": 0, "infeasible": 0, "failed": 0,
+                                         "skipped_failed": 0}
 
 
 def test_a_killed_sweep_resumes_with_nothing_lost(tmp_path):

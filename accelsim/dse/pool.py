@@ -1,0 +1,184 @@
+"""The local pool: worker processes that we start, feed one point at a time, and kill.
+
+`concurrent.futures` cannot stop a running task, and a worker that dies takes its pool down with it
+(BrokenProcessPool). Here each worker is a `multiprocessing.Process` with its own pipe:
+
+* a point that runs past its deadline: the worker is killed (SIGKILL) and replaced, and the point
+  is a 'failed' row with reason 'timeout after N s';
+* a worker that dies mid-point (a segfault, the OOM killer, a kill by hand): the point is a
+  'failed' row saying how the worker ended, and a new worker takes its place;
+* the parent dies, even by SIGKILL: each worker asks Linux to kill it when its parent ends
+  (prctl PR_SET_PDEATHSIG) and, elsewhere, a thread polls os.getppid();
+* Ctrl-C: workers ignore SIGINT; the parent kills them on its way out.
+
+Workers are forked where the platform allows it (they inherit the loaded modules and compiled
+kernels, so starting a replacement costs milliseconds), spawned elsewhere.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from multiprocessing.connection import wait
+
+from . import evaluate
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """End this process when `parent_pid` ends, however it ends."""
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent_pid:  # the parent died before the request was in place
+        os._exit(1)
+    if not armed:
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(1.0)
+            os._exit(1)
+        threading.Thread(target=watch, daemon=True, name="accelsim-parent-watch").start()
+
+
+def _worker_main(conn, parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    while True:
+        try:
+            point = conn.recv()
+        except (EOFError, OSError):
+            return
+        if point is None:
+            return
+        row = evaluate.evaluate_or_fail(point)
+        try:
+            conn.send(row)
+        except (EOFError, OSError):
+            return
+        except Exception as exc:  # noqa: BLE001 — a row that does not pickle is that point's failure
+            conn.send(evaluate.failed_row(point, f"its result could not be sent back: "
+                                                 f"{evaluate.exception_reason(exc)}"))
+
+
+def _context():
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods and sys.platform != "darwin" else "spawn")
+
+
+class _Worker:
+    def __init__(self, ctx):
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid()), daemon=True,
+                                name="accelsim-sweep-worker")
+        self.proc.start()
+        child.close()
+        self.point = None
+        self.deadline = None
+
+    def give(self, point, timeout_s: float | None) -> None:
+        self.point = point
+        self.deadline = time.monotonic() + timeout_s if timeout_s else None
+        self.conn.send(point)
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+        if self.proc.exitcode is not None:
+            self.proc.close()
+
+
+def _how_it_ended(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+class LocalPool:
+    """`jobs` worker processes; `rows(points)` yields one row per point as each finishes.
+    Use as a context manager: leaving it (normally, by an exception or Ctrl-C) ends every worker."""
+
+    def __init__(self, jobs: int, timeout_s: float | None = None):
+        self.jobs, self.timeout_s = max(1, jobs), timeout_s
+        self.ctx = _context()
+        self.workers: list[_Worker] = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def rows(self, points):
+        queue = list(reversed(points))
+        while len(self.workers) < min(self.jobs, len(queue)):
+            self.workers.append(_Worker(self.ctx))
+        for worker in self.workers:
+            if queue:
+                worker.give(queue.pop(), self.timeout_s)
+        while True:
+            busy = [w for w in self.workers if w.point is not None]
+            if not busy:
+                return
+            deadlines = [w.deadline for w in busy if w.deadline is not None]
+            wait_s = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], wait_s)
+            for worker in busy:
+                row = self._finished(worker)
+                if row is None:
+                    continue
+                yield row
+                if worker.point is None and queue:  # the worker (or its replacement) takes the next
+                    worker.give(queue.pop(), self.timeout_s)
+
+    def _finished(self, worker: _Worker) -> dict | None:
+        """The row of the worker's point if it is done (a result, a death or a timeout), else None.
+        A dead or timed-out worker is replaced in place."""
+        point = worker.point
+        try:
+            if worker.conn.poll():
+                row = worker.conn.recv()
+                worker.point = worker.deadline = None
+                return row
+        except (EOFError, OSError):
+            pass  # the worker is gone: below
+        if worker.proc.is_alive():
+            if worker.deadline is None or time.monotonic() < worker.deadline:
+                return None
+            reason = f"timeout after {self.timeout_s:g} s"
+        else:
+            reason = f"the worker process died mid-point ({_how_it_ended(worker.proc.exitcode)})"
+        worker.kill()
+        self._replace(worker)
+        return evaluate.failed_row(point, reason)
+
+    def _replace(self, worker: _Worker) -> None:
+        fresh = _Worker(self.ctx)
+        worker.conn, worker.proc, worker.point, worker.deadline = fresh.conn, fresh.proc, None, None
+
+    def close(self) -> None:
+        for worker in self.workers:
+            if worker.point is None and worker.proc.is_alive():
+                try:
+                    worker.conn.send(None)  # idle: let it return
+                except (OSError, ValueError):
+                    pass
+        end = time.monotonic() + 2
+        for worker in self.workers:
+            if worker.point is None:
+                worker.proc.join(max(0.0, end - time.monotonic()))
+            worker.kill()
+        self.workers = []
