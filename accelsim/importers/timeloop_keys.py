@@ -27,6 +27,7 @@ class Map:
     read: dict
     dropped: dict = field(default_factory=dict)
     name: str = "mapping"
+    required: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,10 @@ SUBTREE.read["subtree"] = ListOf(SUBTREE)
 ARCHITECTURE = Map({"version": TEXT, "nodes": ListOf(NODE), "subtree": ListOf(SUBTREE)}, name="architecture")
 
 DATA_SPACE = Map({"name": TEXT, "projection": ListOf(ListOf(ListOf(TEXT))), "read_write": BOOL, "read-write": BOOL},
-                 name="data space")
+                 name="data space", required=("name", "projection"))
 SHAPE = Map({"name": TEXT, "dimensions": ListOf(TEXT), "data_spaces": ListOf(DATA_SPACE),
-             "coefficients": ListOf(Map({"name": TEXT, "default": NUM}, name="coefficient"))}, name="shape")
+             "coefficients": ListOf(Map({"name": TEXT, "default": NUM}, name="coefficient", required=("name",)))},
+            name="shape", required=("dimensions", "data_spaces"))
 DENSITY = Map({"density": NUM, "distribution": TEXT},
               dropped={"band_width": _SPARSE, "workload_tensor_size": _SPARSE}, name="density")
 # problem.instance's own keys (dimension and coefficient names) are checked against the shape in
@@ -122,7 +124,7 @@ MAPPER = Map(
     name="mapper")
 ERT = Map({"version": TEXT, "tables": ListOf(Map({"name": TEXT, "actions": ListOf(Map(
     {"name": TEXT, "energy": NUM}, dropped={"arguments": "action arguments; accelsim charges one energy per action"},
-    name="action"))}, name="ERT table"))}, name="ERT")
+    name="action", required=("name", "energy")))}, name="ERT table", required=("name", "actions")))}, name="ERT")
 ART = Map({"version": TEXT, "tables": ListOf(Map({"name": TEXT, "area": NUM}, name="ART table"))}, name="ART")
 
 TOP = Map(
@@ -219,6 +221,9 @@ def check(data, schema, file, path: tuple = (), problems: list | None = None) ->
         for key, value in data.items():
             check(value, schema.item, file, path + (key,), problems)
         return problems
+    for key in schema.required:
+        if key not in data:
+            add(f"the {schema.name} has no `{key}`", line, allowed=tuple(f"{k}: ..." for k in schema.required))
     allowed = tuple(schema.read) + tuple(schema.dropped)
     shown = tuple(k for k in allowed if k != "_tag")
     for key, value in data.items():
