@@ -63,7 +63,7 @@ ATTRIBUTES = Map(
         "depth": INT, "width": INT, "datawidth": INT, "word-bits": INT, "word_bits": INT, "block_size": INT,
         "cluster_size": INT, "cluster-size": INT, "multiple_buffering": NUM,
         "read_bandwidth": NUM, "write_bandwidth": NUM, "shared_bandwidth": NUM,
-        "multiplier_width": INT, "meshX": INT, "meshY": INT, "global_cycle_seconds": NUM, "technology": TEXT,
+        "multiplier_width": INT, "meshX": INT, "meshY": INT, "global_cycle_seconds": Leaf("positive"), "technology": TEXT,
     },
     dropped={
         # n_banks: an Accelergy attribute the CACTI/Aladdin plug-ins use for a buffer's energy and
@@ -82,8 +82,10 @@ ATTRIBUTES = Map(
     }, name="attributes")
 
 _OPEN = None  # any value: bodies the importer checks itself (constraint targets) or never reads
-TARGETS = ListOf(_OPEN)  # constraint targets: timeloop_constraints checks their keys and values
-NODE_CONSTRAINTS = Map({"dataspace": _OPEN, "spatial": _OPEN, "temporal": _OPEN}, name="constraints")
+# Constraint targets: mappings whose keys and values timeloop_constraints checks itself.
+TARGET = Names(_OPEN)
+TARGETS = ListOf(TARGET)
+NODE_CONSTRAINTS = Map({"dataspace": TARGET, "spatial": TARGET, "temporal": TARGET}, name="constraints")
 _NOT_READ = "accelsim does not read it"
 NODE = Map(
     read={"_tag": TEXT, "name": TEXT, "class": TEXT, "attributes": ATTRIBUTES, "constraints": NODE_CONSTRAINTS,
@@ -147,7 +149,8 @@ TOP = Map(
 
 # ----------------------------------------------------------------------------- the check
 
-_KIND_WORDS = {"int": "an integer", "num": "a number", "str": "a name or number", "bool": "true or false"}
+_KIND_WORDS = {"int": "an integer", "num": "a number", "positive": "a positive number", "str": "a name or number",
+               "bool": "true or false"}
 
 
 def _leaf_ok(kind: str, value) -> bool:
@@ -164,12 +167,12 @@ def _leaf_ok(kind: str, value) -> bool:
             return False
         if kind == "int":
             return number.is_integer() if isinstance(value, float) else int(value) is not None
-        return True
+        return number > 0 if kind == "positive" else True
     except (TypeError, ValueError, OverflowError):
         return False
 
 
-def check(data, schema, file, path: tuple = (), problems: list | None = None) -> list[Problem]:
+def check(data, schema, file, path: tuple = (), problems: list | None = None, at: int | None = None) -> list[Problem]:
     """Every unknown key and wrongly shaped value in `data` under `schema`, as Problems."""
     problems = [] if problems is None else problems
     if schema is None or len(problems) >= 50:
@@ -182,26 +185,26 @@ def check(data, schema, file, path: tuple = (), problems: list | None = None) ->
     def add(message, line, key_path=where, allowed=(), suggestion=None):
         problems.append(Problem(message, str(file), line, key_path, tuple(allowed), suggestion))
 
-    line = getattr(data, "line", None)
+    line = getattr(data, "line", None) or at  # a scalar's line: that of its key or list item
     if schema == INSTANCE:  # dimension and coefficient bounds, and `densities`
         if not isinstance(data, dict):
             add(f"expected a mapping of dimensions to bounds, found {short(repr(data), 60)}", line)
             return problems
         for key, value in data.items():
             if key != "densities":
-                check(value, NUM, file, path + (key,), problems)
+                check(value, NUM, file, path + (key,), problems, line_of(data, key))
             elif not isinstance(value, dict):
                 add(f"expected a mapping of data spaces to densities, found {short(repr(value), 60)}",
                     line_of(data, key), f"{where}.densities")
             else:
                 for name, density in value.items():
                     check(density, NUM if not isinstance(density, dict) else DENSITY, file,
-                          path + (key, name), problems)
+                          path + (key, name), problems, line_of(value, name))
         return problems
     if isinstance(schema, Leaf):
         if schema.or_list and isinstance(data, list):
             for i, item in enumerate(data):
-                check(item, Leaf(schema.kind), file, path + (i,), problems)
+                check(item, Leaf(schema.kind), file, path + (i,), problems, line_of(data, i))
         elif not _leaf_ok(schema.kind, data):
             add(f"expected {_KIND_WORDS[schema.kind]}, found {short(repr(data), 60)}", line, allowed=(
                 _KIND_WORDS[schema.kind] + (" or a list of them" if schema.or_list else ""),))
@@ -211,7 +214,7 @@ def check(data, schema, file, path: tuple = (), problems: list | None = None) ->
             add(f"expected a list, found {short(repr(data), 60)}", line)
             return problems
         for i, item in enumerate(data):
-            check(item, schema.item, file, path + (i,), problems)
+            check(item, schema.item, file, path + (i,), problems, line_of(data, i))
         return problems
     if not isinstance(data, dict):
         add(f"expected a {schema.name if isinstance(schema, Map) else 'mapping'}, found {short(repr(data), 60)}",
@@ -219,7 +222,7 @@ def check(data, schema, file, path: tuple = (), problems: list | None = None) ->
         return problems
     if isinstance(schema, Names):
         for key, value in data.items():
-            check(value, schema.item, file, path + (key,), problems)
+            check(value, schema.item, file, path + (key,), problems, line_of(data, key))
         return problems
     for key in schema.required:
         if key not in data:
@@ -228,7 +231,7 @@ def check(data, schema, file, path: tuple = (), problems: list | None = None) ->
     shown = tuple(k for k in allowed if k != "_tag")
     for key, value in data.items():
         if key in schema.read:
-            check(value, schema.read[key], file, path + (key,), problems)
+            check(value, schema.read[key], file, path + (key,), problems, line_of(data, key))
         elif key not in schema.dropped:
             add(f"unknown {schema.name} key '{short(key, 60)}'", line_of(data, key), ".".join(map(str, path + (key,))),
                 allowed=shown, suggestion=did_you_mean(key, shown))
