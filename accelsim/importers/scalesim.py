@@ -24,7 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import Problem, SpecError
+from ..errors import Problem, SpecError, did_you_mean
+from ..spec.files import read_text, short
 from ..model.scalesim import DATAFLOWS, SystolicConfig, SystolicLayer
 from ..model.scalesim.layer import ROLES
 
@@ -43,35 +44,148 @@ class ScaleSimImport:
     layers: tuple[SystolicLayer, ...]
 
 
-def _err(msg, file, key=""):
-    return SpecError([Problem(msg, str(file), None, key)])
+def _err(msg, file, key="", line=None, allowed=(), suggestion=None):
+    return SpecError([Problem(msg, str(file), line, key, tuple(allowed), suggestion)])
+
+
+# SCALE-Sim v3's config: section → {key: what accelsim does with it}. Keys are case-insensitive,
+# as in SCALE-Sim's configparser. "read" keys are imported; the others are accepted and dropped,
+# each with why (some only in the state SCALE-Sim's defaults give them: see _ONLY).
+_DRAM_TRACE = "SCALE-Sim's Ramulator DRAM trace interface; accelsim models DRAM by bandwidth"
+_TRACE_ADDR = "a base address in SCALE-Sim's access traces; accelsim writes no traces"
+_SPARSE = "SCALE-Sim's sparsity model, used only with SparsitySupport = true (refused)"
+_BANKS = "SCALE-Sim's custom SRAM layout, used only with *CustomLayout = true (refused)"
+CONFIG_KEYS = {
+    "general": {"run_name": "read"},
+    "run_presets": {"InterfaceBandwidth": "read", "UseRamulatorTrace": _DRAM_TRACE},
+    "architecture_presets": {
+        "ArrayHeight": "read", "ArrayWidth": "read", "IfmapSramSzkB": "read", "FilterSramSzkB": "read",
+        "OfmapSramSzkB": "read", "Bandwidth": "read", "Dataflow": "read",
+        "IfmapOffset": _TRACE_ADDR, "FilterOffset": _TRACE_ADDR, "OfmapOffset": _TRACE_ADDR,
+        "ReadRequestBuffer": _DRAM_TRACE, "WriteRequestBuffer": _DRAM_TRACE},
+    "layout": {
+        "IfmapSRAMBankBandwidth": "read", "FilterSRAMBankBandwidth": "read",
+        "IfmapCustomLayout": "read", "FilterCustomLayout": "read",
+        "IfmapSRAMBankNum": _BANKS, "IfmapSRAMBankPort": _BANKS, "FilterSRAMBankNum": _BANKS,
+        "FilterSRAMBankPort": _BANKS},
+    "sparsity": {"SparsitySupport": "read", "SparseRep": _SPARSE, "OptimizedMapping": _SPARSE,
+                 "BlockSize": _SPARSE, "RandomNumberGeneratorSeed": _SPARSE},
+}
+# Switches accelsim reads only to check that they are off: it has no model of what they turn on.
+_ONLY_FALSE = {("layout", "ifmapcustomlayout"): "SCALE-Sim's custom SRAM layout (bank conflicts)",
+               ("layout", "filtercustomlayout"): "SCALE-Sim's custom SRAM layout (bank conflicts)",
+               ("sparsity", "sparsitysupport"): "SCALE-Sim's sparsity model: accelsim models dense layers"}
+_REQUIRED = ("ArrayHeight", "ArrayWidth", "IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB", "Bandwidth", "Dataflow")
+MAX_ARRAY = 1 << 16           # PEs per side; SCALE-Sim's largest published arrays are 256 wide
+MAX_DIM = 1 << 24             # a topology dimension (H, W, R, S, C, F, M, N, K)
+
+
+def _config_lines(text: str) -> dict:
+    """(section, lowercased key) → line, and section → line, found the way configparser reads them."""
+    lines, section = {}, None
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.strip()
+        if not stripped or stripped[0] in "#;" or raw[:1].isspace():
+            continue
+        if stripped.startswith("[") and "]" in stripped:
+            section = stripped[1:stripped.index("]")]
+            lines.setdefault(section, lineno)
+        elif section is not None:
+            key = stripped.split("=", 1)[0].split(":", 1)[0].strip().lower()
+            lines.setdefault((section, key), lineno)
+    return lines
 
 
 def read_scalesim_config(path) -> dict:
-    """The SCALE-Sim .cfg keys accelsim needs (same sections and names as SCALE-Sim)."""
-    cp = configparser.ConfigParser()
-    if not cp.read(path):
-        raise _err("cannot read the SCALE-Sim config", path)
+    """The SCALE-Sim .cfg keys accelsim needs (same sections and names as SCALE-Sim), read through
+    the hardened reader; unknown sections and keys are refused with the allowed ones."""
+    text = read_text(path)
+    cp = configparser.ConfigParser(interpolation=None)
     try:
-        ap = cp["architecture_presets"]
-        cfg = dict(
-            run_name=cp.get("general", "run_name", fallback=Path(path).stem).strip(),
-            rows=ap.getint("ArrayHeight"), cols=ap.getint("ArrayWidth"),
-            ifmap_kb=ap.getfloat("IfmapSramSzkB"), filter_kb=ap.getfloat("FilterSramSzkB"),
-            ofmap_kb=ap.getfloat("OfmapSramSzkB"),
-            dataflow=ap.get("Dataflow").strip().lower(),
-            bandwidth=int(ap.get("Bandwidth").split(",")[0]),
-            mode=cp.get("run_presets", "InterfaceBandwidth", fallback="CALC").strip().upper(),
-        )
-        lay = cp["layout"] if cp.has_section("layout") else {}
-        cfg["ifmap_read_bw"] = int(lay.get("IfmapSRAMBankBandwidth", cfg["bandwidth"]))
-        cfg["filter_read_bw"] = int(lay.get("FilterSRAMBankBandwidth", cfg["bandwidth"]))
-    except (KeyError, ValueError, TypeError, configparser.Error) as exc:
-        raise _err(f"incomplete or malformed SCALE-Sim config: {exc}", path) from exc
+        cp.read_string(text, source=str(path))
+    except configparser.Error as exc:
+        line = getattr(exc, "lineno", None)
+        if line is None and getattr(exc, "errors", None):
+            line = exc.errors[0][0]
+        message = str(exc.message if hasattr(exc, "message") else exc).split("\n")[0]
+        raise _err(f"cannot read the SCALE-Sim config: {short(message, 200)}", path, line=line) from None
+    lines = _config_lines(text)
+    problems = []
+    for section in cp.sections():
+        known = CONFIG_KEYS.get(section)
+        if known is None:
+            problems.append(Problem(f"unknown section [{short(section, 60)}]", str(path), lines.get(section), section,
+                                    tuple(CONFIG_KEYS), did_you_mean(section, CONFIG_KEYS)))
+            continue
+        lowered = {k.lower(): k for k in known}
+        for key in cp[section]:
+            if key not in lowered:
+                problems.append(Problem(f"unknown key '{short(key, 60)}' in [{section}]", str(path),
+                                        lines.get((section, key)), f"{section}.{key}", tuple(known),
+                                        did_you_mean(key, known) or did_you_mean(key, lowered)))
+    if problems:
+        raise SpecError(problems)
+
+    def get(section, key, kind, fallback=None, positive=True):
+        where, line = f"{section}.{key}", lines.get((section, key.lower()), lines.get(section))
+        if not cp.has_option(section, key):
+            if fallback is not None:
+                return fallback
+            raise _err(f"missing key {key} in [{section}]", path, where, line=line)
+        raw = cp.get(section, key).strip()
+        if kind is str:
+            return raw
+        try:
+            value = kind(raw.split(",")[0] if key == "Bandwidth" else raw)
+        except ValueError:
+            value = None
+        if value is None or value != value or value in (float("inf"), float("-inf")) or (positive and value <= 0):
+            raise _err(f"{key} = {short(raw, 40)!r} is not a {'positive ' if positive else ''}"
+                       f"{'integer' if kind is int else 'number'}", path, where, line=line)
+        return value
+
+    if not cp.has_section("architecture_presets"):
+        raise _err("missing section [architecture_presets]", path, "architecture_presets",
+                   allowed=tuple(f"{k} = ..." for k in _REQUIRED))
+    for (section, key), what in _ONLY_FALSE.items():
+        if cp.has_option(section, key):
+            try:
+                on = cp.getboolean(section, key)
+            except ValueError:
+                raise _err(f"{key} must be true or false", path, f"{section}.{key}",
+                           line=lines.get((section, key))) from None
+            if on:
+                raise _err(f"{what} is not supported", path, f"{section}.{key}", line=lines.get((section, key)),
+                           allowed=("False",))
+    cfg = dict(
+        run_name=get("general", "run_name", str, fallback=Path(path).stem) if cp.has_section("general")
+        else Path(path).stem,
+        rows=get("architecture_presets", "ArrayHeight", int), cols=get("architecture_presets", "ArrayWidth", int),
+        ifmap_kb=get("architecture_presets", "IfmapSramSzkB", float),
+        filter_kb=get("architecture_presets", "FilterSramSzkB", float),
+        ofmap_kb=get("architecture_presets", "OfmapSramSzkB", float),
+        dataflow=get("architecture_presets", "Dataflow", str).lower(),
+        bandwidth=get("architecture_presets", "Bandwidth", int),
+        mode=(get("run_presets", "InterfaceBandwidth", str, fallback="CALC") if cp.has_section("run_presets")
+              else "CALC").upper(),
+    )
+    for key in ("rows", "cols"):
+        if cfg[key] > MAX_ARRAY:
+            raise _err(f"an array of {cfg[key]:,} PEs per side", path, "architecture_presets."
+                       + ("ArrayHeight" if key == "rows" else "ArrayWidth"), allowed=(f"at most {MAX_ARRAY:,}",))
+    has_layout = cp.has_section("layout")
+    cfg["ifmap_read_bw"] = get("layout", "IfmapSRAMBankBandwidth", int, cfg["bandwidth"]) if has_layout else cfg["bandwidth"]
+    cfg["filter_read_bw"] = get("layout", "FilterSRAMBankBandwidth", int, cfg["bandwidth"]) if has_layout else cfg["bandwidth"]
     if cfg["dataflow"] not in DATAFLOWS:
-        raise _err(f"Dataflow must be one of {DATAFLOWS}", path, "architecture_presets.Dataflow")
+        raise _err(f"Dataflow must be one of {DATAFLOWS}", path, "architecture_presets.Dataflow",
+                   line=lines.get(("architecture_presets", "dataflow")), allowed=DATAFLOWS)
     if cfg["mode"] not in ("CALC", "USER"):
-        raise _err("InterfaceBandwidth must be CALC or USER", path, "run_presets.InterfaceBandwidth")
+        raise _err("InterfaceBandwidth must be CALC or USER", path, "run_presets.InterfaceBandwidth",
+                   line=lines.get(("run_presets", "interfacebandwidth")), allowed=("CALC", "USER"))
+    if cfg["run_name"] and not all(c.isalnum() or c in "-_." for c in cfg["run_name"]) \
+            or cfg["run_name"].startswith("."):
+        raise _err(f"run_name {short(cfg['run_name'], 40)!r} cannot name the written files", path, "general.run_name",
+                   line=lines.get(("general", "run_name")), allowed=("letters, digits, '-', '_', '.'",))
     return cfg
 
 
@@ -79,22 +193,38 @@ def read_topology(path, gemm: bool) -> list[SystolicLayer]:
     """Rows as SCALE-Sim reads them: the last comma-separated field of each row is dropped
     (so rows end with a comma), the first row is a header."""
     layers = []
-    lines = Path(path).read_text().splitlines()
+    lines = read_text(path).splitlines()
+    names = ("M", "N", "K") if gemm else ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
+                                          "Channels", "Num Filter", "Strides")
     for lineno, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         fields = [f.strip() for f in line.split(",")][:-1]
-        try:
-            if gemm:
-                name, M, N, K = fields[0], *map(int, fields[1:4])
-                layers.append(SystolicLayer.from_gemm(M, N, K, name=name))
-            else:
-                name, H, W, R, S, C, F, s = fields[0], *map(int, fields[1:8])
-                if "DP" in name:
-                    raise ValueError("depthwise ('DP') layers are not supported")
-                layers.append(SystolicLayer(H, W, R, S, C, F, s, name=name))
-        except (ValueError, IndexError) as exc:
-            raise SpecError([Problem(f"bad topology row: {exc}", str(path), lineno)]) from exc
+        row = f"name, {', '.join(names)},"
+        if len(fields) < len(names) + 1:
+            raise SpecError([Problem(f"bad topology row: {len(fields)} fields before the last comma",
+                                     str(path), lineno, allowed=(row,))])
+        values = []
+        for name, text in zip(names, fields[1:]):
+            try:
+                value = int(text)
+            except ValueError:
+                value = None
+            if value is None or not 0 < value <= MAX_DIM:
+                raise SpecError([Problem(f"bad topology row: {name} is {short(text, 40)!r}", str(path), lineno,
+                                         allowed=(f"whole numbers from 1 to {MAX_DIM:,}",))])
+            values.append(value)
+        name = fields[0]
+        if gemm:
+            layers.append(SystolicLayer.from_gemm(*values, name=name))
+        else:
+            H, W, R, S, C, F, s = values
+            if "DP" in name:
+                raise SpecError([Problem("depthwise ('DP') layers are not supported", str(path), lineno)])
+            if R > H or S > W:
+                raise SpecError([Problem(f"bad topology row: a {R}x{S} filter on a {H}x{W} ifmap", str(path),
+                                         lineno, allowed=("filters no larger than the ifmap",))])
+            layers.append(SystolicLayer(H, W, R, S, C, F, s, name=name))
     if not layers:
         raise _err("the topology has no layers", path)
     return layers

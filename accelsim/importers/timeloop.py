@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from ..errors import Problem, SpecError, did_you_mean
 from .timeloop_arch import ArchImport, convert_arch, no_sparse_optimizations
 from .timeloop_common import data_space_roles, describe_roles, err, parse_factors, read_yaml, role
 from .timeloop_constraints import convert_constraints, convert_mapper
@@ -45,8 +46,19 @@ def convert_problem(data: dict, file, roles: dict[str, str] | None = None) -> di
     if not shape or instance is None:
         raise err("expected problem.shape and problem.instance", file, "problem")
     roles = roles if roles is not None else data_space_roles(problem, file)
-    dims = list(shape["dimensions"])
-    coefs = {c["name"]: c.get("default", 1) for c in shape.get("coefficients", [])}
+    dims = [str(d) for d in shape["dimensions"]]
+    coefs = {str(c["name"]): c.get("default", 1) for c in shape.get("coefficients") or []}
+    if not isinstance(instance, dict):
+        raise err("expected problem.instance: a mapping of dimensions to bounds", file, "problem.instance")
+    # Dropped: padding is no term of Timeloop's problem shape, and the input's H and W follow from
+    # the projections (P, R, strides); the exercises' instances carry H, W, Hpad, Wpad for reference
+    # and Timeloop ignores them too.
+    known = dims + list(coefs) + ["densities", "H", "W", "Hpad", "Wpad"]
+    unknown = [k for k in instance if str(k) not in known]
+    if unknown:
+        raise SpecError([Problem(f"problem.instance names '{k}', which is not a dimension or coefficient of the "
+                                 "problem", str(file), getattr(instance, "line_of", lambda _: None)(k),
+                                 f"problem.instance.{k}", tuple(known), did_you_mean(k, known)) for k in unknown])
     coefs.update({k: v for k, v in instance.items() if k in coefs})
     operands = {}
     for ds in shape["data_spaces"]:
@@ -56,10 +68,10 @@ def convert_problem(data: dict, file, roles: dict[str, str] | None = None) -> di
             terms = []
             for term in axis:
                 if len(term) == 1:
-                    terms.append(term[0].lower())
+                    terms.append(str(term[0]).lower())
                 elif len(term) == 2:
-                    coef = coefs.get(term[1], term[1])
-                    terms.append(term[0].lower() if coef == 1 else f"{coef}*{term[0].lower()}")
+                    coef = coefs.get(str(term[1]), term[1])
+                    terms.append(str(term[0]).lower() if coef == 1 else f"{coef}*{str(term[0]).lower()}")
                 else:
                     raise err(f"projection term {term} of {ds['name']}: expected [dim] or [dim, coefficient]",
                                file, "problem.shape.data_spaces")
@@ -74,8 +86,8 @@ def convert_problem(data: dict, file, roles: dict[str, str] | None = None) -> di
         if d not in instance:
             raise err(f"dimension {d} has no bound in problem.instance", file, f"problem.instance.{d}")
         bounds[d.lower()] = int(instance[d])
-    return {"name": shape.get("name", "timeloop").lower(), "source": f"imported from Timeloop problem {Path(file).name}",
-            "layers": [{"name": shape.get("name", "layer").lower(), "einsum": {"expression": expression, "dims": bounds}}]}
+    return {"name": str(shape.get("name", "timeloop")).lower(), "source": f"imported from Timeloop problem {Path(file).name}",
+            "layers": [{"name": str(shape.get("name", "layer")).lower(), "einsum": {"expression": expression, "dims": bounds}}]}
 
 
 # ----------------------------------------------------------------------------- ERT
@@ -85,8 +97,8 @@ def read_ert(path) -> dict[str, dict[str, float]]:
     data = read_yaml(path)
     out = {}
     for table in data.get("ERT", {}).get("tables", []):
-        name = re.sub(r"\[.*\]$", "", table["name"]).split(".")[-1]
-        out[name] = {a["name"]: float(a["energy"]) for a in table["actions"]}
+        name = re.sub(r"\[.*\]$", "", str(table["name"])).split(".")[-1]
+        out[name] = {str(a["name"]): float(a["energy"]) for a in table["actions"]}
     if not out:
         raise err("no ERT tables found", path, "ERT.tables")
     return out

@@ -99,7 +99,9 @@ class _Builder:
             self.out.spatial[a] = name
 
     def _component(self, node, where, keeps=ALL_ROLES):
-        name = node["name"]
+        if node.get("name") in (None, ""):
+            raise err("a component without a `name`", self.file, where, allowed=("name: ...",))
+        name = str(node["name"])
         attrs = node.get("attributes", {}) or {}
         cls = str(node.get("class", "")).lower()
         energies = self.ert.get(name)
@@ -196,6 +198,8 @@ class _Builder:
             w, tag = f"{where}.{i}", node.get("_tag")
             self._attrs(node.get("attributes", {}) or {})
             no_sparse_optimizations(node, self.file, w)
+            if tag in ("Container", "Component") and node.get("name") in (None, ""):
+                raise err(f"a !{tag} without a `name`", self.file, w, allowed=("name: ...",))
             if tag == "Container":
                 mesh = node.get("spatial", {}) or {}
                 x, y = int(mesh.get("meshX", 1)), int(mesh.get("meshY", 1))

@@ -5,39 +5,44 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
-
 from ..errors import Problem, SpecError
+from ..spec.yaml_io import load_yaml_file, locate
+from .timeloop_keys import TOP, check
 
 ALL_ROLES = ("weights", "inputs", "outputs")
 # Timeloop's own conv shape (and the tutorials) name the data spaces after accelsim's roles.
 CANONICAL = {r: r for r in ALL_ROLES}
 
 
-class _Loader(yaml.SafeLoader):
-    """Timeloop's tags (!Container, !Component, …) load as mappings with a `_tag` key."""
+# The documents read so far (path → data), so an error naming a key path can give its line.
+# Bounded: only the files of the import under way are ever looked up.
+_LOADED: dict[str, object] = {}
 
 
-def _tagged(loader, suffix, node):
-    if isinstance(node, yaml.MappingNode):
-        return {"_tag": suffix, **loader.construct_mapping(node, deep=True)}
-    return {"_tag": suffix}
-
-
-_Loader.add_multi_constructor("!", _tagged)
+def _line(file, key) -> int | None:
+    data = _LOADED.get(str(file))
+    if data is None or not key:
+        return None
+    path = tuple(int(p) if p.isdigit() else p for p in str(key).split("."))
+    return locate(data, path)[1]
 
 
 def err(message, file, key="", allowed=(), suggestion=None) -> SpecError:
-    return SpecError(Problem(message, str(file), None, key, tuple(allowed), suggestion))
+    return SpecError(Problem(message, str(file), _line(file, key), key, tuple(allowed), suggestion))
 
 
 def read_yaml(path) -> dict:
-    try:
-        data = yaml.load(Path(path).read_text(), Loader=_Loader)
-    except (OSError, yaml.YAMLError) as exc:
-        raise err(f"cannot read Timeloop file: {exc}", path) from None
-    if not isinstance(data, dict):
-        raise err("a Timeloop spec must be a mapping", path)
+    """A Timeloop YAML file read through accelsim's hardened reader (regular files, size, UTF-8,
+    depth and alias limits, duplicate keys), Timeloop's tags (!Container, !Component, ...) as
+    mappings with a `_tag` key, and every key checked against timeloop_keys (unknown keys and
+    wrongly shaped values are a SpecError listing them all, at file:line)."""
+    data = load_yaml_file(path, local_tags=True)
+    if len(_LOADED) > 32:
+        _LOADED.clear()
+    _LOADED[str(path)] = data
+    problems = check(data, TOP, path)
+    if problems:
+        raise SpecError(problems)
     return data
 
 

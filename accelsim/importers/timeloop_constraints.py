@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from math import prod
 
+from ..errors import did_you_mean
 from .timeloop_arch import ArchImport
 from .timeloop_common import ALL_ROLES, err, parse_factors, parse_permutation, role
 
@@ -89,12 +90,17 @@ class _Target:
         self.kind = t.get("type")
         if self.kind not in TYPES:
             raise err(f"constraint type '{self.kind}' is not supported", file, f"{self.where}.type", allowed=TYPES)
-        unknown = sorted(k for k in t if not k.startswith("_") and k not in KNOWN_KEYS)
+        unknown = sorted((str(k) for k in t if k not in KNOWN_KEYS and k not in ("_where", "_file")), key=str)
         if unknown:
             raise err(f"constraint key(s) {unknown} are not supported", file, f"{self.where}.{unknown[0]}",
                       allowed=tuple(sorted(KNOWN_KEYS)),
                       suggestion="maximize_dims is resolved by Timeloop's front end: import its "
-                                 "ref/parsed-processed-input.yaml" if "maximize_dims" in unknown else None)
+                                 "ref/parsed-processed-input.yaml" if "maximize_dims" in unknown
+                      else did_you_mean(unknown[0], KNOWN_KEYS))
+        split = t.get("split")
+        if split is not None and (isinstance(split, bool) or not isinstance(split, int) or split < 0):
+            raise err(f"split {split!r} is not a whole number", file, f"{self.where}.split",
+                      allowed=("split: a position in the permutation, 0 or more",))
         self.name = t.get("target", t.get("name"))
 
     def apply(self, per_level):

@@ -201,10 +201,41 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
-def load_yaml_text(text: str, file: str | None = None):
-    """Parse YAML text; syntax errors and duplicate keys become a SpecError."""
+class _TaggedLoader(_StrictLoader):
+    """The strict loader, also reading local tags on mappings (`!Component {name: x}`, Timeloop's
+    !Container, !Parallel, ...) as a SourcedDict whose first key `_tag` holds the tag's name."""
+
+
+def _construct_tagged(loader: _TaggedLoader, suffix: str, node) -> SourcedDict:
+    if isinstance(node, yaml.MappingNode):
+        body = _construct_mapping(loader, node)
+    elif isinstance(node, yaml.ScalarNode) and node.value == "":
+        body = SourcedDict()
+        body.file, body.line, body.key_lines = loader.file, _line(node), {}
+    else:
+        raise _Refused(Problem(f"the tag !{short(suffix, 40)} is on a {'list' if isinstance(node, yaml.SequenceNode) else 'value'}",
+                               loader.file, _line(node), loader.key_path(node),
+                               allowed=("tags on mappings, e.g. !Component {name: buffer}",)))
+    if "_tag" in body:
+        raise _Refused(Problem("a tagged mapping has its own `_tag` key", loader.file, body.line_of("_tag"),
+                               loader.key_path(node), suggestion="remove the `_tag` key"))
+    out = SourcedDict()
+    out["_tag"] = suffix
+    out.update(body)
+    out.file, out.line = body.file, body.line
+    out.key_lines = {"_tag": body.line, **body.key_lines}
+    return out
+
+
+_TaggedLoader.add_multi_constructor("!", _construct_tagged)
+
+
+def load_yaml_text(text: str, file: str | None = None, local_tags: bool = False):
+    """Parse YAML text; syntax errors and duplicate keys become a SpecError. `local_tags`: read
+    `!Name {...}` mappings as SourcedDicts with a `_tag` key (Timeloop's node tags); otherwise a
+    local tag is a SpecError."""
     check_characters(text, file)
-    loader = _StrictLoader(text, file)
+    loader = (_TaggedLoader if local_tags else _StrictLoader)(text, file)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -230,12 +261,13 @@ def load_yaml_text(text: str, file: str | None = None):
 
 
 def load_yaml_file(path, line: int | None = None, key_path: str = "",
-                   file_for_errors: str | None = None) -> SourcedDict:
+                   file_for_errors: str | None = None, local_tags: bool = False) -> SourcedDict:
     """Load one YAML file whose top level must be a mapping (`line`, `key_path` and
-    `file_for_errors` locate the reference to it, for errors opening it)."""
+    `file_for_errors` locate the reference to it, for errors opening it; `local_tags` as for
+    load_yaml_text)."""
     path = Path(path)
     text = read_text(path, line, key_path, file_for_errors=file_for_errors)
-    data = load_yaml_text(text, str(path))
+    data = load_yaml_text(text, str(path), local_tags)
     if not isinstance(data, dict):
         raise SpecError(Problem("the top level must be a mapping of keys to values", str(path), 1))
     return data
