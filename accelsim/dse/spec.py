@@ -28,11 +28,11 @@ from typing import Literal, Optional, Union
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ..version import __version__
 from ..errors import Problem, SpecError
 from ..spec.schema import ConstraintsSpec, MapperSettingsSpec, Strict
 from ..spec.validate import load_with_extends, validate_model
 from ..spec.yaml_io import locate
+from ..version import source_digest
 
 Scalar = Union[int, float, str]
 
@@ -137,17 +137,24 @@ class Point:
                 "overrides": list(self.overrides)}
 
 
-def _file_hash(path: Path) -> str:
-    from ..spec.files import read_bytes
-    return hashlib.sha256(read_bytes(path)).hexdigest()
+def spec_hash(path: Path, memo: dict | None = None) -> str:
+    """SHA-256 of a spec as it loads: the file merged over every `extends:` base it names, so an
+    edited base changes the points that use it. `memo` keeps the hashes of one listing of points."""
+    if memo is not None and path in memo:
+        return memo[path]
+    merged = load_with_extends(path)
+    digest = hashlib.sha256(json.dumps(merged, sort_keys=True, default=str).encode()).hexdigest()
+    if memo is not None:
+        memo[path] = digest
+    return digest
 
 
 def point_key(arch: Path, workload: Path, overrides, dataflow, model, constraints: Path | None = None,
-              mapper_settings: dict | None = None) -> str:
-    """Same inputs (file contents, overrides, options, accelsim version) → same key."""
-    inputs = [_file_hash(arch), _file_hash(workload), list(overrides), dataflow, model, __version__]
+              mapper_settings: dict | None = None, memo: dict | None = None) -> str:
+    """Same inputs (specs with their bases, overrides, options, accelsim's source) → same key."""
+    inputs = [spec_hash(arch, memo), spec_hash(workload, memo), list(overrides), dataflow, model, source_digest()]
     if constraints or mapper_settings:  # appended only then: points without them keep their old keys
-        inputs.append([_file_hash(constraints) if constraints else None, mapper_settings or {}])
+        inputs.append([spec_hash(constraints, memo) if constraints else None, mapper_settings or {}])
     blob = json.dumps(inputs, sort_keys=True)  # sorted: the same settings in any key order
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
@@ -167,7 +174,7 @@ class Sweep:
         names = list(self.spec.axes)
         columns = [axis_values(v) for v in self.spec.axes.values()]
         combos = list(zip(*columns)) if self.spec.combine == "zip" else list(itertools.product(*columns))
-        out, seen = [], set()
+        out, seen, memo = [], set(), {}
         for wl_name in self.spec.workloads:
             workload = (base / wl_name).resolve()
             for combo in combos or [()]:
@@ -181,7 +188,8 @@ class Sweep:
                     if any(n.startswith("mapper.") for n, _ in values):
                         settings = {**(settings or {}), **{n.removeprefix("mapper."): v for n, v in values
                                                            if n.startswith("mapper.")}}
-                    key = point_key(arch, workload, overrides, dataflow, self.spec.model, constraints, settings)
+                    key = point_key(arch, workload, overrides, dataflow, self.spec.model, constraints, settings,
+                                    memo)
                     if key not in seen:
                         seen.add(key)
                         out.append(Point(str(arch), str(workload), overrides, dataflow, self.spec.model, key,

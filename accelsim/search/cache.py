@@ -14,26 +14,16 @@ import dataclasses
 import hashlib
 import json
 import warnings
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from ..files import write_atomic
 from ..mapping.mapping import LevelMapping, Loop, Mapping
+from ..version import source_digest
 from .mapper import MapperResult
 
-PACKAGE = Path(__file__).resolve().parents[1]
 FORMAT = 2  # of the entries; bump when their layout changes (2: the key is stored and checked)
-
-
-@lru_cache(maxsize=1)
-def source_digest() -> str:
-    """SHA-256 of accelsim's Python sources, in path order."""
-    digest = hashlib.sha256()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def canonical(value):

@@ -293,3 +293,17 @@ def test_plots_of_a_store_with_two_workloads_need_a_selection(tmp_path):
     (tmp_path / "junk.sqlite").write_text("not a database, but long enough to be read as one" * 40)
     with pytest.raises(SpecError, match="not a sweep store"):
         plot("pareto", tmp_path / "junk.sqlite", tmp_path / "j.png")
+
+
+def test_editing_an_extends_base_changes_the_points_that_use_it(tmp_path):
+    # A sweep's workload that extends a base: the points' keys follow the base's content, so a
+    # resumed sweep reruns them after the base changed (and only then).
+    (tmp_path / "base.yaml").write_text((WORKLOAD_DIR / "conv_tiny.yaml").read_text())
+    (tmp_path / "w.yaml").write_text("extends: base.yaml\n")
+    text = SWEEP.replace(f"workloads: [{WORKLOAD_DIR / 'conv_tiny.yaml'}]", f"workloads: [{tmp_path / 'w.yaml'}]")
+    keys = lambda: [p.key for p in load_sweep(write(tmp_path, text)).points()]  # noqa: E731
+    before = keys()
+    assert keys() == before
+    (tmp_path / "base.yaml").write_text((tmp_path / "base.yaml").read_text().replace("name: conv_tiny", "name: other"))
+    after = keys()
+    assert not set(before) & set(after)
