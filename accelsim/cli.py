@@ -214,6 +214,9 @@ def cmd_check(args) -> int:
                 load_workload(path)
             elif kind == "constraints":
                 validate_model(ConstraintsSpec, load_with_extends(path), str(path))
+            elif kind == "sweep":
+                from .dse.spec import load_sweep
+                load_sweep(path).points()  # the points' keys read the arch and workloads too
             else:
                 validate_model(MappingSpec, load_with_extends(path), str(path))
             print(f"{path}: ok ({kind})")

@@ -41,13 +41,21 @@ def load_arch(path, overrides=()) -> Arch:
 
 
 def _check_registered_names(spec: ArchSpec, path: str, data) -> None:
-    """The arch's dataflow template and counting convention name registered implementations."""
+    """The arch's dataflow template, counting convention and technology table name registered
+    ones (a table is only ever a name: no file is opened on an arch's say-so)."""
+    from .energy.tables import table_names
+
     problems = ProblemList(path)
     for key, registry in (("dataflow", DATAFLOWS), ("counting", CONVENTIONS)):
         name = getattr(spec, key)
         if name is not None and name not in registry:
             problems.add(f"unknown {registry.what} '{name}'", key, locate(data, (key,))[1],
                          allowed=registry.names())
+    table = spec.technology.energy_table
+    if table not in table_names():
+        problems.add(f"unknown energy table '{table}'", "technology.energy_table",
+                     locate(data, ("technology", "energy_table"))[1], allowed=table_names(),
+                     suggestion=did_you_mean(table, table_names()) or "see `accelsim info tables`")
     problems.raise_if_any()
 
 
@@ -245,10 +253,12 @@ def load_constraints(path, arch: Arch):
 
 
 def spec_file_kind(path) -> str:
-    """'arch', 'workload' or 'mapping', judged from the top-level keys."""
+    """'arch', 'workload', 'constraints', 'sweep' or 'mapping', judged from the top-level keys."""
     data = load_with_extends(path)
     if "levels" in data:
         return "arch"
+    if "workloads" in data or "axes" in data:
+        return "sweep"
     if "constraints" in data or "mapper" in data:
         return "constraints"
     if "layers" in data and isinstance(data["layers"], list):
@@ -256,4 +266,5 @@ def spec_file_kind(path) -> str:
     if "layers" in data:
         return "mapping"
     raise SpecError(f"{Path(path)}: cannot tell what this file describes: an arch has 'levels', "
-                    f"a workload has a list of 'layers', a mapping has 'layers' keyed by name")
+                    f"a workload has a list of 'layers', a mapping has 'layers' keyed by name, a sweep "
+                    f"has 'workloads' and 'axes', a constraints file has 'constraints' or 'mapper'")

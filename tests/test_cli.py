@@ -272,3 +272,16 @@ def test_a_run_reports_progress_per_layer_with_the_search_rate(capsys):
     # The CLI's bar writes to a terminal only: a captured (non-terminal) stderr stays clean.
     assert main(["run", ARCH, WL]) == 0
     assert "layer/s" not in capsys.readouterr().err
+
+
+def test_check_validates_sweeps_and_energy_table_names(tmp_path, capsys):
+    sweeps = sorted(str(p) for p in (REPO / "docs" / "sweeps").glob("*.yaml"))
+    assert main(["check", *sweeps]) == 0
+    assert capsys.readouterr().out.count("ok (sweep)") == len(sweeps)
+    arch = tmp_path / "a.yaml"
+    arch.write_text((ARCH_DIR / "simple_ws.yaml").read_text().replace("energy_table: horowitz_45nm",
+                                                                      "energy_table: horowitz_45n"))
+    assert "horowitz_45n" in arch.read_text()
+    assert main(["check", str(arch)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown energy table 'horowitz_45n'" in err and "did you mean 'horowitz_45nm'" in err

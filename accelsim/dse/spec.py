@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional, Union
@@ -37,9 +38,28 @@ from ..version import source_digest
 Scalar = Union[int, float, str]
 
 
+MAX_RANGE_VALUES = 100_000  # values of one range axis: beyond, a typo (a missing step), not a sweep
+
+
 class RangeSpec(Strict):
     range: list[Union[int, float]] = Field(min_length=2, max_length=3, description="[start, stop) "
-                                           "with an optional step (default 1)")
+                                           "with an optional step (default 1); it must hold at least one value")
+
+    @model_validator(mode="after")
+    def _not_empty(self):
+        start, stop, *step = self.range
+        step = step[0] if step else 1
+        if not all(math.isfinite(v) for v in self.range):
+            raise ValueError(f"range {self.range}: start, stop and step must be finite numbers")
+        if step == 0:
+            raise ValueError(f"range {self.range}: the step is 0; give [start, stop, step] with step ≠ 0")
+        count = math.ceil((stop - start) / step)
+        if count < 1:
+            raise ValueError(f"range {self.range} holds no value: [start, stop) is empty with step {step} "
+                             f"(for a falling range give a negative step)")
+        if count > MAX_RANGE_VALUES:
+            raise ValueError(f"range {self.range} holds {count:,} values, more than {MAX_RANGE_VALUES:,}")
+        return self
 
 
 class SweepMapperSpec(MapperSettingsSpec):

@@ -307,3 +307,16 @@ def test_editing_an_extends_base_changes_the_points_that_use_it(tmp_path):
     (tmp_path / "base.yaml").write_text((tmp_path / "base.yaml").read_text().replace("name: conv_tiny", "name: other"))
     after = keys()
     assert not set(before) & set(after)
+
+
+@pytest.mark.parametrize("axis, message", [
+    ("[]", "has no values"),
+    ("{range: [10, 4, 1]}", "holds no value"),
+    ("{range: [4, 10, 0]}", "the step is 0"),
+    ("{range: [0, 1000000000]}", "more than 100,000"),
+])
+def test_empty_or_invalid_sweep_axes_are_refused(tmp_path, axis, message):
+    # An empty range once produced one point without the override, silently.
+    text = SWEEP.replace("arch.levels.PE_array.y: {range: [4, 17, 12]}", f"arch.levels.PE_array.y: {axis}")
+    with pytest.raises(SpecError, match=message):
+        load_sweep(write(tmp_path, text))
