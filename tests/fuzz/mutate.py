@@ -121,3 +121,14 @@ def mutate_tree(text: str, rng: random.Random) -> str | None:
         else:
             parent.append(rng.choice(parent))
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+MAX_RSS_BYTES = 1 << 30  # the issue's bound: no process above 1 GiB
+
+
+def assert_memory_bounded(label: str) -> None:
+    """The process's peak resident memory so far stays under 1 GiB (the whole default tier peaks at
+    about 0.4 GiB, so a case that expanded a bomb or read a device would show)."""
+    import resource
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+    assert peak < MAX_RSS_BYTES, f"{label}: peak memory {peak / 2**20:.0f} MiB"

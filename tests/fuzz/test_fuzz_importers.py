@@ -18,7 +18,7 @@ from accelsim.errors import SpecError
 from accelsim.importers.scalesim import import_scalesim
 from accelsim.importers.timeloop import import_timeloop
 from conftest import REPO
-from mutate import mutate, mutate_tree
+from mutate import assert_memory_bounded, mutate, mutate_tree
 
 REFCASES = REPO.parent / "shared" / "timeloop_refcases"
 CASE_SECONDS = 10.0  # generous: the machine may be busy; a hang or a bomb takes far longer
@@ -99,6 +99,7 @@ def _run(call, kwargs, label):
         outcome = "refused"
     elapsed = time.perf_counter() - start
     assert elapsed < CASE_SECONDS, f"{label}: {elapsed:.1f} s"
+    assert_memory_bounded(label)
     return outcome
 
 

@@ -23,7 +23,7 @@ from accelsim.cli import main
 from accelsim.dse.spec import load_sweep
 from accelsim.errors import SpecError
 from conftest import REPO
-from mutate import mutate, mutate_tree
+from mutate import assert_memory_bounded, mutate, mutate_tree
 
 SEEDS = sorted([*(f"arch/{p.name}" for p in (REPO / "arch").glob("*.yaml")),
                 *(f"workloads/{p.name}" for p in (REPO / "workloads").glob("*.yaml")),
@@ -69,6 +69,7 @@ def run_case(root: Path, rel: str, seed: int) -> tuple[int, str]:
             code = main(["check", str(path)])
     elapsed = time.perf_counter() - start
     assert elapsed < CASE_SECONDS, f"{rel} seed {seed}: {elapsed:.1f} s"
+    assert_memory_bounded(f"{rel} seed {seed}")
     assert code in (0, 2), f"{rel} seed {seed}: exit {code}"
     text = err.getvalue()
     assert "Traceback" not in text
