@@ -365,6 +365,7 @@ def _add_dse_parsers(sub) -> None:
                        "again, replacing their rows (default: a rerun skips every stored point)")
     sweep.add_argument("--point-timeout", type=float, metavar="SECONDS", help="a point running longer "
                        "is stopped and stored as failed (local pool only; default: no limit)")
+    _add_allow_path(sweep)
     sweep.set_defaults(func=cmd_sweep)
 
     from .dse.plot import KINDS

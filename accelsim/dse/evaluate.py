@@ -6,6 +6,7 @@ import traceback as _traceback
 
 from ..errors import MappingError, SpecError
 from ..options import SimOptions
+from ..spec.files import allow_paths
 from .spec import Point
 
 
@@ -33,9 +34,10 @@ def evaluate_point(point: Point) -> dict:
     row = {"key": point.key, **point.label(), "model": point.model}
     arch_over, wl_over = _split(point.overrides)
     try:
-        arch = load_arch(point.arch, arch_over)
-        workload = load_workload(point.workload, wl_over)
-        result = simulate(arch, workload, point_options(point))
+        with allow_paths(point.allowed_paths):  # a worker process has its own context: the point carries them
+            arch = load_arch(point.arch, arch_over)
+            workload = load_workload(point.workload, wl_over)
+            result = simulate(arch, workload, point_options(point))
     except (SpecError, MappingError) as exc:
         reason = exc.problems[0].message if isinstance(exc, SpecError) else str(exc)
         return {**row, "status": "infeasible", "reason": reason}

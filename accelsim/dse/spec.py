@@ -30,6 +30,7 @@ from typing import Literal, Optional, Union
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..errors import Problem, SpecError
+from ..spec.files import allowed_paths
 from ..spec.schema import ConstraintsSpec, MapperSettingsSpec, Strict
 from ..spec.validate import load_with_extends, validate_model
 from ..spec.yaml_io import locate
@@ -151,6 +152,7 @@ class Point:
     key: str
     constraints: str | None = None       # the mapper's constraints file (search points only)
     mapper_settings: dict | None = None  # mapper: keys replacing the constraints file's
+    allowed_paths: tuple[str, ...] = ()  # --allow-path: where the specs' extends: may reach (not in the key)
 
     def label(self) -> dict:
         return {"workload": Path(self.workload).stem, "dataflow": self.dataflow or "arch",
@@ -213,7 +215,7 @@ class Sweep:
                     if key not in seen:
                         seen.add(key)
                         out.append(Point(str(arch), str(workload), overrides, dataflow, self.spec.model, key,
-                                         str(constraints) if constraints else None, settings))
+                                         str(constraints) if constraints else None, settings, allowed_paths()))
         return out
 
     def _mapper_inputs(self, dataflow) -> tuple[Path | None, dict | None]:

@@ -41,6 +41,12 @@ def allow_paths(paths):
         _ALLOWED.reset(token)
 
 
+def allowed_paths() -> tuple[str, ...]:
+    """The paths the user allowed besides each spec's folder tree (allow_paths), for work handed to
+    other processes (a sweep's workers)."""
+    return _ALLOWED.get()
+
+
 def allowed_roots(spec_path) -> tuple[str, ...]:
     """Where files a spec pulls in may live: its folder tree, and the paths the user allowed."""
     return (os.path.realpath(os.fspath(Path(spec_path).parent)),) + _ALLOWED.get()

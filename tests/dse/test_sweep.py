@@ -320,3 +320,19 @@ def test_empty_or_invalid_sweep_axes_are_refused(tmp_path, axis, message):
     text = SWEEP.replace("arch.levels.PE_array.y: {range: [4, 17, 12]}", f"arch.levels.PE_array.y: {axis}")
     with pytest.raises(SpecError, match=message):
         load_sweep(write(tmp_path, text))
+
+
+def test_allowed_paths_reach_the_sweep_workers(tmp_path):
+    # The workload extends a base outside its folder tree: --allow-path lets the listing and every
+    # worker process (which has its own context) read it.
+    from accelsim.cli import main
+    (tmp_path / "bases").mkdir()
+    (tmp_path / "bases" / "base.yaml").write_text((WORKLOAD_DIR / "conv_tiny.yaml").read_text())
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "w.yaml").write_text("extends: ../bases/base.yaml\n")
+    text = SWEEP.replace(f"workloads: [{WORKLOAD_DIR / 'conv_tiny.yaml'}]", f"workloads: [{tmp_path / 'specs' / 'w.yaml'}]")
+    path = write(tmp_path, text.replace("[4, 8, 16]", "[4, 8]").replace("{range: [4, 17, 12]}", "[4]"))
+    assert main(["sweep", str(path), "--jobs", "2"]) == 2  # outside the folder tree: refused
+    assert main(["sweep", str(path), "--jobs", "2", "--allow-path", str(tmp_path / "bases")]) == 0
+    rows = Store(tmp_path / "t.sqlite").rows()
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
