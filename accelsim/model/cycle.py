@@ -65,8 +65,24 @@ class CycleStats:
                                 "skew_cycles": self.skew_cycles, "stall_cycles": dict(self.stall_cycles)}}
 
 
+# The walk's cost: steps × (streams + charges + flows + the port tables), at about 5·10^8 such units
+# per second on a 2-core 2026 VM (docs/cycle-model.md). Beyond the bound a layer is refused with
+# its estimated time rather than left to run for minutes.
+WALK_UNITS_PER_S = 5e8
+MAX_WALK_UNITS = 30 * WALK_UNITS_PER_S
+
+
+def walk_units(ev) -> int:
+    n_mem = len(ev.memory_levels)
+    return ev.n_steps * (len(ev.ev_limit) + len(ev.ch_stream) + len(ev.fl_level) + 4 * n_mem * n_mem)
+
+
 def simulate_cycles(arch: Arch, einsum: Einsum, nest: LoweredNest) -> CycleStats:
     ev = build_tile_events(arch, einsum, nest)
+    if walk_units(ev) > MAX_WALK_UNITS:
+        raise SpecError(f"the cycle model would walk {ev.n_steps:,} tile steps for {einsum.render()} (about "
+                        f"{walk_units(ev) / WALK_UNITS_PER_S:,.0f} s); run it with --model analytical, or with a "
+                        f"mapping whose inner levels hold bigger tiles (fewer steps above the innermost memory)")
     n_mem = len(ev.memory_levels)
     ch_total = np.zeros(len(ev.ch_stream), dtype=np.int64)
     fl_total = np.zeros(len(ev.fl_level), dtype=np.int64)

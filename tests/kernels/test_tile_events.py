@@ -198,3 +198,16 @@ def test_kernel_matches_reference_on_random_cases(base_archs, data):
     arch, einsum, mapping = data.draw(random_case(base_archs))
     stats, counts = run_both(arch, einsum, mapping)
     assert stats.cycles >= stats.traffic_bound(arch) >= counts.compute_cycles
+
+
+def test_a_walk_beyond_the_bound_is_refused_with_its_cost(base_archs, monkeypatch):
+    from accelsim.model import cycle
+    arch = base_archs[0]
+    e = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {"m": 64, "n": 2, "k": 4})
+    mapping = Mapping((LevelMapping("DRAM", (Loop("m", 64),)), LevelMapping("PE"),
+                       LevelMapping("RF", (Loop("n", 2), Loop("k", 4)))))
+    nest = lower(arch, e, mapping)
+    assert simulate_cycles(arch, e, nest).steps == 64
+    monkeypatch.setattr(cycle, "MAX_WALK_UNITS", 63)  # a bound this walk exceeds
+    with pytest.raises(SpecError, match="would walk 64 tile steps"):
+        simulate_cycles(arch, e, nest)
