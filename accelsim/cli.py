@@ -435,6 +435,7 @@ def main(argv=None) -> int:
     from .spec.files import allow_paths
 
     args = build_parser().parse_args(argv)
+    _show_progress_logs()
     try:
         with allow_paths(getattr(args, "allow_path", ())):
             return args.func(args)
@@ -442,6 +443,19 @@ def main(argv=None) -> int:
         text = exc.render() if isinstance(exc, SpecError) else f"mapping error: {exc}"
         print(text, file=sys.stderr)
         return EXIT_SPEC_ERROR
+
+
+def _show_progress_logs() -> None:
+    """The library logs progress of long work (logger 'accelsim', INFO); the CLI shows it on stderr."""
+    import logging
+
+    logger = logging.getLogger("accelsim")
+    if not any(getattr(h, "accelsim_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("accelsim: %(message)s"))
+        handler.accelsim_cli = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ cycles (and, for checks, the traffic its full walk moved). docs/cycle-model.md h
 """
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +25,10 @@ from .tile_events import (
     KIND_READS,
     KIND_UPDATES,
     build_tile_events,
-    walk_tile_events,
+    walk_begin,
+    walk_end,
+    walk_state,
+    walk_steps,
 )
 
 
@@ -70,6 +75,8 @@ class CycleStats:
 # its estimated time rather than left to run for minutes.
 WALK_UNITS_PER_S = 5e8
 MAX_WALK_UNITS = 30 * WALK_UNITS_PER_S
+PROGRESS_AFTER_S = 3  # a walk estimated longer logs its progress
+LOG = logging.getLogger("accelsim.cycle")
 
 
 def walk_units(ev) -> int:
@@ -83,16 +90,12 @@ def simulate_cycles(arch: Arch, einsum: Einsum, nest: LoweredNest) -> CycleStats
         raise SpecError(f"the cycle model would walk {ev.n_steps:,} tile steps for {einsum.render()} (about "
                         f"{walk_units(ev) / WALK_UNITS_PER_S:,.0f} s); run it with --model analytical, or with a "
                         f"mapping whose inner levels hold bigger tiles (fewer steps above the innermost memory)")
-    n_mem = len(ev.memory_levels)
     ch_total = np.zeros(len(ev.ch_stream), dtype=np.int64)
     fl_total = np.zeros(len(ev.fl_level), dtype=np.int64)
-    stall = np.zeros(n_mem, dtype=np.int64)
-    totals = np.zeros(4, dtype=np.int64)
-    walk_tile_events(ev.step_bound, np.int64(ev.compute), np.int64(ev.skew), ev.out_irrelevant,
-                     ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_delta, ev.ev_class,
-                     ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
-                     ev.fl_level, ev.fl_port, ev.fl_words, ev.fl_first, ev.receiver_db, ev.bandwidth,
-                     ch_total, fl_total, stall, totals)
+    stall = np.zeros(len(ev.memory_levels), dtype=np.int64)
+    cycles = _walk(ev, ch_total, fl_total, stall, einsum)
+    steps = ev.n_steps
+    compute, skew = steps * ev.compute, steps * ev.skew
     names = [arch.levels[i].name for i in ev.memory_levels]
     sums: dict = {name: {} for name in names}
     for level, role, kind, words in [*zip(ev.ch_level, ev.ch_role, ev.ch_kind, ch_total),
@@ -105,7 +108,6 @@ def simulate_cycles(arch: Arch, einsum: Einsum, nest: LoweredNest) -> CycleStats
                 sums.setdefault(names[k], {}).setdefault(role, [0, 0, 0])
     traffic = {name: {role: Traffic(c[KIND_READS], c[KIND_FILLS], c[KIND_UPDATES]) for role, c in t.items()}
                for name, t in sums.items()}
-    cycles, compute, skew, steps = (int(x) for x in totals)
     stalls = {name: int(s) for name, s in zip(names, stall)}
     if cycles != compute + skew + sum(stalls.values()) or min(stalls.values(), default=0) < 0:
         raise AccelsimBug(f"cycle model: {cycles} cycles ≠ compute {compute} + skew {skew} + stalls {stalls}")
@@ -134,3 +136,30 @@ class CycleModel(PerformanceModel):
     def layer_cycles(arch, layer, nest, counts) -> tuple[int, dict]:
         stats = simulate_cycles(arch, layer.run_einsum, nest)
         return stats.cycles, stats.as_extra()
+
+
+def _walk(ev, ch_total, fl_total, stall, einsum) -> int:
+    """Walk every tile step (tile_events: begin, steps in chunks, end). A walk estimated at more
+    than a few seconds logs its progress (logger accelsim.cycle; the CLI shows it on stderr)."""
+    st = walk_state(ev)
+    cycles = walk_begin(ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_delta, ev.ev_class,
+                        ev.out_irrelevant, ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
+                        ev.receiver_db, ev.bandwidth, ch_total, stall, st)
+    n, units = ev.n_steps, walk_units(ev)
+    long_walk = units > PROGRESS_AFTER_S * WALK_UNITS_PER_S
+    chunk = max(1, n * int(WALK_UNITS_PER_S) // max(1, units)) if long_walk else n  # about a second each
+    done, shown = 0, time.monotonic()
+    while done < n:
+        last = min(n, done + chunk)
+        cycles += walk_steps(done, last, n, ev.step_bound, np.int64(ev.compute + ev.skew), ev.out_irrelevant,
+                             ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_delta,
+                             ev.ev_class, ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
+                             ev.fl_level, ev.fl_port, ev.fl_words, ev.fl_first, ev.receiver_db, ev.bandwidth,
+                             ch_total, fl_total, stall, st)
+        done = last
+        if long_walk and (time.monotonic() - shown > 1.0 or done == n):
+            shown = time.monotonic()
+            LOG.info("cycle model, %s: %s of %s tile steps (%.0f %%)", einsum.render(), f"{done:,}", f"{n:,}",
+                     100.0 * done / n)
+    return int(cycles + walk_end(ev.ev_full, ev.ev_mult, ev.ev_receiver, ev.ch_stream, ev.ch_level, ev.ch_port,
+                                 ev.ch_drain, ev.bandwidth, ch_total, stall, st))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import prod
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -44,7 +45,7 @@ KIND_READS, KIND_FILLS, KIND_UPDATES = 0, 1, 2
 
 @dataclass(frozen=True)
 class TileEvents:
-    """Flat arrays for `walk_tile_events`; memory levels are numbered 0.. top-down."""
+    """Flat arrays for the walk (walk_begin, walk_steps, walk_end); memory levels are numbered 0.. top-down."""
 
     memory_levels: tuple[int, ...]  # arch level index of each memory
     roles: tuple[str, ...]
@@ -334,69 +335,89 @@ def _step_cycles(window, bandwidth, busy, stall):
     return worst
 
 
-@njit(cache=True)
-def walk_tile_events(step_bound, compute, skew, out_irrelevant,
-                     ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
-                     ch_stream, ch_level, ch_port, ch_minus_first, ch_drain,
-                     fl_level, fl_port, fl_words, fl_first, receiver_db, bandwidth,
-                     ch_total, fl_total, stall, totals):
-    """Walk every step; fill ch_total, fl_total (words), stall (cycles per memory level) and
-    totals = [cycles, compute cycles, skew cycles, steps]."""
-    n_sl = step_bound.shape[0]
-    n_ev = ev_limit.shape[0]
-    n_mem = bandwidth.shape[0]
-    n_steps = np.int64(1)
-    for k in range(n_sl):
-        n_steps *= step_bound[k]
-    idx = np.zeros(n_sl, dtype=np.int64)
-    has_translation = np.zeros(n_ev, dtype=np.bool_)
-    last_class = np.zeros(n_ev, dtype=np.int64)
-    ev_words = np.zeros(n_ev, dtype=np.int64)
-    ev_new = np.zeros(n_ev, dtype=np.int64)
-    exposed = np.zeros((n_mem, n_mem, 2), dtype=np.int64)
-    prefetch = np.zeros((n_mem, n_mem, 2), dtype=np.int64)
-    drains = np.zeros((n_mem, 2), dtype=np.int64)
-    next_exposed = np.zeros((n_mem, n_mem, 2), dtype=np.int64)
-    next_drains = np.zeros((n_mem, 2), dtype=np.int64)
-    window = np.zeros((n_mem, 2), dtype=np.int64)
+class WalkState(NamedTuple):
+    """What the walk carries from step to step (walk_state allocates it)."""
 
-    _fire_events(-1, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
-                 out_irrelevant, has_translation, last_class, ev_words, ev_new)
-    _place_charges(True, ev_words, ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
-                   ch_minus_first, ch_drain, receiver_db, ch_total, exposed, prefetch, drains)
-    # Prologue: the first tiles of double-buffered levels have nothing to hide behind.
-    cycles = _serialized_transfers(prefetch, bandwidth, stall)
-    prefetch[:, :, :] = 0
-    for s in range(n_steps):
-        cycles += _serialized_transfers(exposed, bandwidth, stall)
-        window[:, :] = drains
-        _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_total, window)
+    idx: np.ndarray              # [step loop] the odometer
+    has_translation: np.ndarray  # [stream] bool: the stream moved since its last reload
+    last_class: np.ndarray       # [stream] the translation of its last move
+    ev_words: np.ndarray         # [stream] words the current move loads (−1: it did not move)
+    ev_new: np.ndarray           # [stream] output words first touched by it
+    exposed: np.ndarray          # [receiver, level, port] transfers before this step's compute
+    prefetch: np.ndarray         # [receiver, level, port] the next tiles, loaded during it
+    drains: np.ndarray           # [level, port] old output tiles leaving during it
+    next_exposed: np.ndarray
+    next_drains: np.ndarray
+    window: np.ndarray           # [level, port] words on each port during one step
+
+
+def walk_state(ev) -> WalkState:
+    n_sl, n_ev, n_mem = len(ev.step_bound), len(ev.ev_limit), len(ev.memory_levels)
+    i64 = np.int64
+    return WalkState(np.zeros(n_sl, i64), np.zeros(n_ev, np.bool_), np.zeros(n_ev, i64), np.zeros(n_ev, i64),
+                     np.zeros(n_ev, i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64),
+                     np.zeros((n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, 2), i64),
+                     np.zeros((n_mem, 2), i64))
+
+
+@njit(cache=True)
+def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class, out_irrelevant,
+               ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, receiver_db, bandwidth,
+               ch_total, stall, st):
+    """The first tiles: every stream loads; those of double-buffered levels have nothing to hide
+    behind (the prologue). Returns its cycles."""
+    _fire_events(-1, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
+                 out_irrelevant, st.has_translation, st.last_class, st.ev_words, st.ev_new)
+    _place_charges(True, st.ev_words, st.ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
+                   ch_minus_first, ch_drain, receiver_db, ch_total, st.exposed, st.prefetch, st.drains)
+    cycles = _serialized_transfers(st.prefetch, bandwidth, stall)
+    st.prefetch[:, :, :] = 0
+    return cycles
+
+
+@njit(cache=True)
+def walk_steps(first, last, n_steps, step_bound, busy, out_irrelevant,
+               ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
+               ch_stream, ch_level, ch_port, ch_minus_first, ch_drain,
+               fl_level, fl_port, fl_words, fl_first, receiver_db, bandwidth,
+               ch_total, fl_total, stall, st):
+    """Steps first … last − 1 of n_steps (compute + skew cycles `busy` each); returns their cycles.
+    The state carries over, so consecutive ranges walk as one."""
+    n_mem = bandwidth.shape[0]
+    cycles = 0
+    for s in range(first, last):
+        cycles += _serialized_transfers(st.exposed, bandwidth, stall)
+        st.window[:, :] = st.drains
+        _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_total, st.window)
         # The next step's tile moves: its double-buffered fills overlap this step.
-        next_exposed[:, :, :] = 0
-        next_drains[:, :] = 0
+        st.next_exposed[:, :, :] = 0
+        st.next_drains[:, :] = 0
         if s + 1 < n_steps:
-            carry = _advance(idx, step_bound)
-            _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
-                         out_irrelevant, has_translation, last_class, ev_words, ev_new)
-            _place_charges(False, ev_words, ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
-                           ch_minus_first, ch_drain, receiver_db, ch_total, next_exposed, prefetch, next_drains)
+            carry = _advance(st.idx, step_bound)
+            _fire_events(carry, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
+                         out_irrelevant, st.has_translation, st.last_class, st.ev_words, st.ev_new)
+            _place_charges(False, st.ev_words, st.ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
+                           ch_minus_first, ch_drain, receiver_db, ch_total, st.next_exposed, st.prefetch,
+                           st.next_drains)
             for c in range(n_mem):
                 for m in range(n_mem):
                     for p in range(2):
-                        window[m, p] += prefetch[c, m, p]
-                        prefetch[c, m, p] = 0
-        cycles += _step_cycles(window, bandwidth, compute + skew, stall)
-        exposed[:, :, :] = next_exposed
-        drains[:, :] = next_drains
-    # Epilogue: the last output tiles drain to their parents.
+                        st.window[m, p] += st.prefetch[c, m, p]
+                        st.prefetch[c, m, p] = 0
+        cycles += _step_cycles(st.window, bandwidth, busy, stall)
+        st.exposed[:, :, :] = st.next_exposed
+        st.drains[:, :] = st.next_drains
+    return cycles
+
+
+@njit(cache=True)
+def walk_end(ev_full, ev_mult, ev_receiver, ch_stream, ch_level, ch_port, ch_drain, bandwidth, ch_total, stall,
+             st):
+    """The epilogue: the last output tiles drain to their parents. Returns its cycles."""
     for q in range(ch_stream.shape[0]):
         if ch_drain[q] == 1:
             e = ch_stream[q]
             words = ev_full[e] * ev_mult[e]
             ch_total[q] += words
-            exposed[ev_receiver[e], ch_level[q], ch_port[q]] += words
-    cycles += _serialized_transfers(exposed, bandwidth, stall)
-    totals[0] = cycles
-    totals[1] = n_steps * compute
-    totals[2] = n_steps * skew
-    totals[3] = n_steps
+            st.exposed[ev_receiver[e], ch_level[q], ch_port[q]] += words
+    return _serialized_transfers(st.exposed, bandwidth, stall)

@@ -211,3 +211,22 @@ def test_a_walk_beyond_the_bound_is_refused_with_its_cost(base_archs, monkeypatc
     monkeypatch.setattr(cycle, "MAX_WALK_UNITS", 63)  # a bound this walk exceeds
     with pytest.raises(SpecError, match="would walk 64 tile steps"):
         simulate_cycles(arch, e, nest)
+
+
+def test_a_long_walk_in_chunks_logs_progress_and_equals_one_walk(base_archs, monkeypatch, caplog):
+    import logging
+    from accelsim.model import cycle
+    arch = base_archs[0]
+    e = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {"m": 64, "n": 2, "k": 4})
+    mapping = Mapping((LevelMapping("DRAM", (Loop("m", 64),)), LevelMapping("PE"),
+                       LevelMapping("RF", (Loop("n", 2), Loop("k", 4)))))
+    nest = lower(arch, e, mapping)
+    whole = simulate_cycles(arch, e, nest)
+    # Pretend the walk is slow: progress is logged, and the steps are walked a few at a time.
+    monkeypatch.setattr(cycle, "WALK_UNITS_PER_S", 100)
+    monkeypatch.setattr(cycle, "PROGRESS_AFTER_S", 0)
+    monkeypatch.setattr(cycle, "MAX_WALK_UNITS", 10**9)
+    with caplog.at_level(logging.INFO, logger="accelsim.cycle"):
+        chunked = simulate_cycles(arch, e, nest)
+    assert chunked == whole
+    assert any("64 of 64 tile steps (100 %)" in r.getMessage() for r in caplog.records)
