@@ -30,7 +30,7 @@ from typing import Literal, Optional, Union
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..errors import Problem, SpecError
-from ..spec.files import allowed_paths
+from ..spec.files import allowed_paths, allowed_roots, resolve_inside
 from ..spec.schema import ConstraintsSpec, MapperSettingsSpec, Strict
 from ..spec.validate import load_with_extends, validate_model
 from ..spec.yaml_io import locate
@@ -239,6 +239,9 @@ def load_sweep(path) -> Sweep:
     data = load_with_extends(path)
     spec = validate_model(SweepSpec, data, str(path))
     constraints = [spec.mapper.constraints] if spec.mapper and spec.mapper.constraints else []
+    for rel in constraints:  # like extends: inside the sweep's folder tree or an allowed path
+        resolve_inside(path.parent / rel, allowed_roots(path), str(path), data.get("mapper").line_of("constraints"),
+                       "mapper.constraints", rel)
     for rel in [spec.arch, *spec.workloads, *constraints]:
         if not _exists(path.parent / rel):
             raise SpecError(f"{path}: file {rel!r} does not exist (paths are relative to the sweep file)")

@@ -336,3 +336,13 @@ def test_allowed_paths_reach_the_sweep_workers(tmp_path):
     assert main(["sweep", str(path), "--jobs", "2", "--allow-path", str(tmp_path / "bases")]) == 0
     rows = Store(tmp_path / "t.sqlite").rows()
     assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
+
+
+def test_a_sweeps_constraints_file_is_confined_like_extends(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "c.yaml").write_text(ONE_PE)
+    (tmp_path / "s").mkdir()
+    text = MAPPER_SWEEP.replace("constraints: c.yaml", "constraints: ../elsewhere/c.yaml")
+    assert "../elsewhere/c.yaml" in text
+    with pytest.raises(SpecError, match="outside the folders this spec may read"):
+        load_sweep(write(tmp_path / "s", text))
