@@ -182,8 +182,8 @@ def cluster_problem(levels, index: int) -> str | None:
     return None
 
 
-def _memory_for_word(level: Memory, word_bits: int) -> Memory:
-    read, write, shared = (None if t is None else units.parse_bandwidth_words(t, word_bits)
+def _memory_for_word(level: Memory, word_bits: int, frequency_hz: float) -> Memory:
+    read, write, shared = (None if t is None else units.parse_bandwidth_words(t, word_bits, frequency_hz)
                            for t in level.bandwidth_text)
     block_bits = (level.width_bits or word_bits) // level.cluster  # one instance's share of an access
     return replace(level, word_bits=word_bits, block_words=max(1, block_bits // word_bits),
@@ -206,7 +206,7 @@ def with_precision(arch: Arch, fmt: str | None) -> Arch:
     levels = []
     for level in arch.levels:
         if isinstance(level, Memory) and level.word_from_precision:
-            level = _memory_for_word(level, ELEMENT_BITS[fmt])
+            level = _memory_for_word(level, ELEMENT_BITS[fmt], arch.frequency_hz)
         elif isinstance(level, Spatial) and level.name == compute.slot_level and slots > 1:
             level = replace(level, y=level.y // slots) if level.y % slots == 0 else replace(level, x=level.x // slots)
         elif isinstance(level, Compute):
@@ -256,7 +256,7 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
     if compute_spec is not None:
         _check_formats(spec, compute_spec, problems, line_of)
     problems.raise_if_any()
-    levels = _build_levels(spec, compute_spec)
+    levels = _build_levels(spec, compute_spec, frequency)
     for i, level in enumerate(levels):
         if isinstance(level, Memory) and (problem := cluster_problem(levels, i)):
             problems.add(problem, f"levels.{i}.memory.cluster", line_of(("levels", i, "memory", "cluster")),
@@ -320,7 +320,7 @@ def _operating_frequency(spec: ArchSpec, problems: ProblemList, line_of) -> tupl
     return vf, frequency
 
 
-def _build_levels(spec: ArchSpec, compute_spec) -> list:
+def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
     """The frozen levels, top-down, each with the instances of the fan-outs above it."""
     levels, instances = [], 1
     for lvl in spec.levels:
@@ -335,7 +335,7 @@ def _build_levels(spec: ArchSpec, compute_spec) -> list:
                 (e.update if e.update is not None else e.write) if e else None, b.leakage_power,
                 b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth, b.shared_bandwidth),
                 b.cluster)
-            levels.append(_memory_for_word(memory, word))
+            levels.append(_memory_for_word(memory, word, frequency))
         elif lvl.spatial:
             levels.append(Spatial(b.name, b.x, b.y, b.multicast, b.reduction, b.interconnect, instances))
             instances *= b.x * b.y

@@ -38,10 +38,13 @@ def _size_bits(value) -> int:
 def _positive_bandwidth(text: str) -> str:
     m = units._BANDWIDTH.match(text)
     if m is None:
-        raise ValueError(f"cannot read {text!r} as a bandwidth; write e.g. '16 words/cycle'")
-    number = float(m.group(1))
+        raise ValueError(f"cannot read {text!r} as a bandwidth; write e.g. '16 words/cycle' or '25.6 GB/s'")
+    number, unit, per = float(m.group(1)), m.group(2), m.group(3)
     if not math.isfinite(number) or number <= 0:
         raise ValueError("a bandwidth must be positive and finite; omit it for unlimited")
+    if (per == "cycle") != (unit in ("words", "bits", "B")):
+        raise ValueError(f"{text!r}: per cycle give words, bits or B; per second give bytes "
+                         f"(B/s, kB/s, MB/s, GB/s, TB/s)")
     return text
 
 
@@ -53,5 +56,5 @@ EnergyPJ = Annotated[float, BeforeValidator(units.parse_energy_pj), Field(ge=0, 
 PowerW = Annotated[float, BeforeValidator(units.parse_power_w), Field(ge=0, allow_inf_nan=False)]
 NodeNm = Annotated[float, BeforeValidator(units.parse_node_nm), Field(gt=0, allow_inf_nan=False)]
 # Bandwidth stays a string here: its conversion needs the level's word size.
-BandwidthText = Annotated[str, Field(pattern=r"^\s*[0-9.eE+-]+\s*(words|bits|B)\s*/\s*cycle\s*$"),
+BandwidthText = Annotated[str, Field(pattern=r"^\s*[0-9.eE+-]+\s*(words|bits|B|kB|MB|GB|TB)\s*/\s*(cycle|s)\s*$"),
                           AfterValidator(_positive_bandwidth)]

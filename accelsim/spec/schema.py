@@ -52,7 +52,8 @@ class MemorySpec(Strict):
                                       "omitted means one word; energy is charged per block")
     keeps: list[Role] = Field(description="tensors this level may hold (mappings may bypass more)")
     read_bandwidth: Optional[BandwidthText] = Field(None, description="per instance, e.g. "
-                                                    "'16 words/cycle'; omitted means unlimited")
+        "'16 words/cycle', '64 B/cycle' or '25.6 GB/s' (bytes per second, decimal, converted at the "
+        "operating frequency: a rate per second stays fixed when the clock moves); omitted means unlimited")
     write_bandwidth: Optional[BandwidthText] = Field(None, description="per instance; omitted means unlimited")
     shared_bandwidth: Optional[BandwidthText] = Field(None, description="per instance: one port that reads "
         "and writes share (Timeloop's shared_bandwidth, ZigZag's shared port); with read/write bandwidths "
