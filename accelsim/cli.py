@@ -228,13 +228,13 @@ def cmd_check(args) -> int:
 
 def cmd_info(args) -> int:
     from .docs_gen import spec_reference
-    from .energy.tables import table_names
+    from .energy.tables import describe_table, table_names
     from .mapping.dataflows import DATAFLOWS
 
     if args.topic == "schema":
         print(spec_reference())
     elif args.topic == "tables":
-        print("energy tables: " + ", ".join(table_names()))
+        print("\n\n".join(describe_table(name) for name in table_names()))
     else:
         print("dataflows: " + ", ".join(DATAFLOWS.names()))
     return 0

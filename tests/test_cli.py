@@ -285,3 +285,14 @@ def test_check_validates_sweeps_and_energy_table_names(tmp_path, capsys):
     assert main(["check", str(arch)]) == 2
     err = capsys.readouterr().err
     assert "unknown energy table 'horowitz_45n'" in err and "did you mean 'horowitz_45nm'" in err
+
+
+def test_info_tables_shows_values_and_sources(capsys):
+    from accelsim.energy.tables import load_table
+    assert main(["info", "tables"]) == 0
+    out = capsys.readouterr().out
+    for name in ("horowitz_45nm", "tpuv4i_7nm"):
+        table = load_table(name)
+        assert f"{name}: {table.node_nm:g} nm" in out and table.source in out
+        assert f"{table.dram_pj_per_bit:.4g} pJ/bit" in out
+    assert "interpolated:" in out

@@ -33,6 +33,21 @@ def load_table(name: str) -> TechTable:
                      float(data["regfile_pj_per_bit"]), float(data["dram_pj_per_bit"]))
 
 
+def describe_table(name: str) -> str:
+    """A table's values and source, as text (`accelsim info tables`)."""
+    if name == INTERPOLATED:
+        return (f"{INTERPOLATED}: each entry log-log interpolated by node between "
+                f"{' and '.join(TABLE_FILES)} (extrapolated outside their nodes); a rough rule for nodes "
+                f"without a table")
+    t = load_table(name)
+    lines = [f"{t.name}: {t.node_nm:g} nm at {t.voltage_v:g} V", f"  source: {t.source}"]
+    lines += [f"  {op:<24} {pj:>10.4g} pJ" for op, pj in t.operations_pj.items()]
+    lines += ["  SRAM, 64-bit access: " + ", ".join(f"{b:g} B: {pj:g} pJ" for b, pj in t.sram_64b_access),
+              f"  register file            {t.regfile_pj_per_bit:>10.4g} pJ/bit",
+              f"  DRAM                     {t.dram_pj_per_bit:>10.4g} pJ/bit"]
+    return "\n".join(lines)
+
+
 def table_names() -> list[str]:
     return list(TABLE_FILES) + [INTERPOLATED]
 
