@@ -5,7 +5,9 @@ per tensor and action, as Timeloop/Accelergy do. Fills use the write energy, upd
 update energy, reads the read energy. Data-dependent parts scale with the operands' switching
 activity (energy/activity.py). Overhead components (clock tree, control) cost energy per cycle.
 Leakage power scales with V — linearly, or V·exp((V − Vnom)/efold) when the technology gives
-an e-fold voltage — and is charged for every hardware instance (used or not) over the runtime
+an e-fold voltage — and is charged for every hardware instance (used or not) over the runtime.
+Off-chip memory (class dram) has its own supply: its energies stay at their nominal values
+whatever the core's voltage
 (buffers in utilized instances only under counting conventions that say so).
 """
 from __future__ import annotations
@@ -66,9 +68,12 @@ def action_energies(arch: Arch) -> ActionEnergies:
                 r = MEMORY_ESTIMATORS.get(level.kind)(table, size, width)
                 w = u = r
                 src = table.name
-            read[level.name], write[level.name], update[level.name] = r * dyn, w * dyn, u * dyn
+            # Off-chip memory has its own supply: the core's voltage does not scale its energy.
+            own_supply = level.kind == "dram"
+            scale, leak_level = (1.0, 1.0) if own_supply else (dyn, leak_scale)
+            read[level.name], write[level.name], update[level.name] = r * scale, w * scale, u * scale
             sources[level.name] = src
-            leak[level.name] = (level.leakage_power_w or 0.0) * leak_scale
+            leak[level.name] = (level.leakage_power_w or 0.0) * leak_level
         elif isinstance(level, Compute):
             mac = level.mac_energy_pj if level.mac_energy_pj is not None else mac_energy_pj(table, level.format)
             sources[level.name] = "arch" if level.mac_energy_pj is not None else table.name
