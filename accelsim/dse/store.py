@@ -121,9 +121,14 @@ class Store:
         for column, absent in JSON_COLUMNS.items():  # mapper: layer → the mapper's search summary
             values[column] = absent if values.get(column) is None else json.dumps(values[column])
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        with self.db:  # one transaction per point
-            self.db.execute(f"{verb} INTO points ({', '.join(COLUMNS)}) VALUES "
-                            f"({', '.join('?' * len(COLUMNS))})", [values.get(c) for c in COLUMNS])
+        try:
+            with self.db:  # one transaction per point
+                self.db.execute(f"{verb} INTO points ({', '.join(COLUMNS)}) VALUES "
+                                f"({', '.join('?' * len(COLUMNS))})", [values.get(c) for c in COLUMNS])
+        except sqlite3.OperationalError as exc:  # e.g. another sweep holds the store for over 30 s
+            from ..errors import SpecError
+            raise SpecError(f"{self.path}: cannot store a finished point ({exc}); is another sweep writing "
+                            f"to this store? Run one sweep per store; the points stored so far are kept") from None
 
     def rows(self) -> list[dict]:
         return _decoded_rows(self.db)

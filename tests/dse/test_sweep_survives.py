@@ -315,3 +315,19 @@ def test_a_store_damaged_inside_is_a_clear_error(sweep_file, tmp_path):
     with pytest.raises(SpecError, match="damaged") as info:
         run_sweep(load_sweep(sweep_file), store_path=store, progress=False)
     assert str(store) in str(info.value)
+
+
+def test_a_store_locked_by_another_writer_is_a_clear_error(tmp_path):
+    import sqlite3
+    path = tmp_path / "s.sqlite"
+    store = Store(path)
+    store.db.execute("PRAGMA busy_timeout = 100")  # do not wait the full 30 s in a test
+    other = sqlite3.connect(path)
+    other.execute("BEGIN EXCLUSIVE")  # another process writing
+    try:
+        with pytest.raises(SpecError, match="is another sweep writing to this store"):
+            store.add("s", {"key": "k", "status": "ok"})
+    finally:
+        other.rollback()
+        other.close()
+        store.close()
