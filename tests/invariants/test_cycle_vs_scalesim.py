@@ -130,7 +130,7 @@ def cases(draw, dataflows=("os", "ws", "is"), gemms=True):
     return df, rows, cols, conv(C, Kf, P, Q, R, S, s), dims, layer, s
 
 
-SETTINGS = settings(max_examples=40, deadline=None,
+SETTINGS = settings(max_examples=20, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
