@@ -197,3 +197,19 @@ def test_metrics_reject_empty_batches(runs):
     pre, dec = runs["gpt2_prefill"][1], runs["gpt2_decode"][1]
     with pytest.raises(ValueError):
         llm_metrics(pre, dec, 0, 128)
+
+
+def test_cli_llm(capsys):
+    from accelsim.cli import main
+    arch, pre, dec = (str(ROOT / p) for p in ("arch/simba_like.yaml", "workloads/gpt2_prefill.yaml",
+                                              "workloads/gpt2_decode.yaml"))
+    assert main(["llm", arch, "--prefill", pre, "--decode", dec, "--batch", "2", "--seq", "16",
+                 "--context", "17", "--no-search-cache"]) == 0
+    out = capsys.readouterr().out
+    assert "(batch 2, prompt 16 tokens, context 17)" in out
+    assert "time to first token" in out and "tokens/s" in out and "J/token: core" in out
+    assert main(["llm", arch, "--prefill", dec, "--decode", dec, "--no-search-cache"]) == 2
+    assert "expected a workload with 'phase: prefill'" in capsys.readouterr().err
+    assert main(["llm", arch, "--prefill", pre, "--decode", dec, "--set", "decode.parameters.batch=3",
+                 "--no-search-cache"]) == 2
+    assert "set both to the same value" in capsys.readouterr().err
