@@ -86,6 +86,48 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_llm(args) -> int:
+    """Prefill + decode of one LLM on one arch: time to first token, tokens/s, J/token."""
+    from .load import load_arch, load_workload
+    from .report.llm import llm_metrics, phase_parameters, render_llm
+    from .report.table import render_result
+    from .simulate import simulate
+
+    arch_over, prefill_over, decode_over = [], [], []
+    shorthands = [f"workload.parameters.batch={args.batch}"] if args.batch else []
+    shorthands += [f"prefill.parameters.seq={args.seq}"] if args.seq else []
+    shorthands += [f"decode.parameters.context={args.context}"] if args.context else []
+    for item in shorthands + (args.set or []):
+        target, _, rest = item.partition(".")
+        lists = {"arch": [arch_over], "workload": [prefill_over, decode_over],
+                 "prefill": [prefill_over], "decode": [decode_over]}.get(target if rest else None)
+        if lists is None:
+            raise SpecError(f"--set {item!r}: start the path with 'arch.', 'workload.' (both "
+                            f"workloads), 'prefill.' or 'decode.', e.g. --set decode.parameters.context=2048")
+        for target_list in lists:
+            target_list.append(rest)
+    arch = load_arch(args.arch, arch_over)
+    prefill_w = load_workload(args.prefill, prefill_over)
+    decode_w = load_workload(args.decode, decode_over)
+    batch, prompt, context = phase_parameters(prefill_w, decode_w)
+    options = SimOptions(model=args.model, dataflow=args.dataflow)
+    results = []
+    for path, workload in ((args.prefill, prefill_w), (args.decode, decode_w)):
+        inputs = {"arch": {"path": str(args.arch), "sha256_16": _file_hash(args.arch)},
+                  "workload": {"path": str(path), "sha256_16": _file_hash(path)},
+                  "overrides": shorthands + list(args.set or [])}
+        with _layer_progress(len(workload.layers)) as progress:
+            results.append(simulate(arch, workload, options, None, inputs,
+                                    search_cache=None if args.no_search_cache else args.search_cache,
+                                    progress=progress))
+    if args.layers:
+        for result in results:
+            print(render_result(result))
+            print()
+    print(render_llm(llm_metrics(*results, batch, prompt, context), *results))
+    return 0
+
+
 SCALESIM_COLUMNS = (("layer", None), ("total_cycles", "Total Cycles"), ("stall_cycles", "Stall Cycles"),
                     ("total_cycles_incl_prefetch", "incl. prefetch"), ("overall_util_pct", "util %"),
                     ("mapping_efficiency_pct", "map eff %"), ("ifmap_sram_reads", "ifmap SRAM rd"),
@@ -344,6 +386,27 @@ def _add_run_parsers(sub, models) -> None:
     run.add_argument("--show-mapping", action="store_true", help="print each layer's loop nest")
     _add_allow_path(run)
     run.set_defaults(func=cmd_run)
+
+    llm = sub.add_parser("llm", help="LLM inference: a prefill and a decode workload → time to first "
+                         "token, tokens/s, J/token (docs/llm.md)")
+    llm.add_argument("arch", help="architecture YAML")
+    llm.add_argument("--prefill", required=True, help="workload YAML with 'phase: prefill'")
+    llm.add_argument("--decode", required=True, help="workload YAML with 'phase: decode'")
+    llm.add_argument("--batch", type=int, help="sequences per batch, in both workloads "
+                     "(same as --set workload.parameters.batch=...)")
+    llm.add_argument("--seq", type=int, help="prompt tokens (same as --set prefill.parameters.seq=...)")
+    llm.add_argument("--context", type=int, help="KV-cache entries the decode step attends to "
+                     "(same as --set decode.parameters.context=...)")
+    llm.add_argument("--set", action="append", metavar="PATH=VALUE",
+                     help="override a spec field: arch.*, workload.* (both workloads), prefill.* or decode.*")
+    llm.add_argument("--dataflow", help="dataflow template or 'search' (default: the arch's own, else the mapper)")
+    llm.add_argument("--model", default="analytical", choices=models, help="performance model")
+    llm.add_argument("--layers", action="store_true", help="also print both per-layer tables")
+    llm.add_argument("--search-cache", metavar="DIR", default=default_search_cache(),
+                     help="where the mapper keeps its results across runs (default: %(default)s)")
+    llm.add_argument("--no-search-cache", action="store_true", help="search every layer afresh")
+    _add_allow_path(llm)
+    llm.set_defaults(func=cmd_llm)
 
     claims = sub.add_parser("claims", help="evaluate the published figures in an arch's claims: block")
     claims.add_argument("arch", help="architecture YAML with a claims: block")

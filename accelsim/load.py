@@ -126,8 +126,15 @@ def load_workload(path, overrides=()) -> Workload:
             problems.add(f"parameter '{name}' is not used by any layer", f"parameters.{name}",
                          locate(data, ("parameters", name))[1],
                          suggestion=did_you_mean(name, used) or "remove it or use it in a layer field")
+    if spec.phase is not None:
+        need = ("batch", "seq") if spec.phase == "prefill" else ("batch",)
+        for name in need:
+            if name not in spec.parameters:
+                problems.add(f"a {spec.phase} workload needs the parameter '{name}' (sequences per "
+                             f"batch{', prompt tokens per sequence' if name == 'seq' else ''})",
+                             "parameters", locate(data, ("phase",))[1])
     problems.raise_if_any()
-    return Workload(spec.name, spec.description, tuple(layers))
+    return Workload(spec.name, spec.description, tuple(layers), spec.phase, dict(spec.parameters))
 
 
 def _density(spec, workload_path, precision) -> Density | None:

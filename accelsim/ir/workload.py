@@ -1,7 +1,7 @@
 """Workloads: named layers, each an einsum with a repeat count."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .einsum import Einsum
 
@@ -52,6 +52,8 @@ class Workload:
     name: str
     description: str
     layers: tuple[Layer, ...]
+    phase: str | None = None   # LLM inference phase: "prefill", "decode" or None
+    parameters: dict = field(default_factory=dict, compare=False)  # named integers, after overrides
 
     @property
     def macs(self) -> int:

@@ -309,6 +309,10 @@ class WorkloadSpec(Strict):
     name: str
     description: str = ""
     source: str = Field("", description="where the layer shapes come from")
+    phase: Optional[Literal["prefill", "decode"]] = Field(None, description="LLM inference phase the "
+        "layers run: prefill (a prompt of `seq` tokens per sequence) or decode (one new token per "
+        "sequence); such workloads need a `batch` parameter (and prefill a `seq` one) and give "
+        "tokens/s, time to first token and J/token with `accelsim llm`")
     parameters: dict[str, int] = Field(default_factory=dict, description="named integers "
                                        "(e.g. seq: 128) that layer fields may use in arithmetic "
                                        "expressions such as 'seq*4'; override with --set parameters.seq=384")

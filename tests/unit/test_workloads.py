@@ -25,7 +25,9 @@ SHIPPED = ["alexnet", "vgg16", "resnet50", "mobilenet_v1", "bert_base", "bert_la
            "gemm_small", "gemm_tiny", "conv_tiny",
            # the 5 nm VS-Quant chip's workloads (Keller et al., JSSC 2023)
            "matmul_benchmark", "bert_base_s128", "bert_base_s384", "bert_large_s128",
-           "bert_large_s384", "deit_small", "deit_base", "resnet50_vsquant"]
+           "bert_large_s384", "deit_small", "deit_base", "resnet50_vsquant",
+           # LLM inference phases (tests/unit/test_llm.py)
+           "gpt2_prefill", "gpt2_decode", "llama2_7b_prefill", "llama2_7b_decode"]
 
 
 def load(name, overrides=()):
