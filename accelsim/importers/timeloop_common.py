@@ -3,7 +3,6 @@ names, and the factor / permutation text Timeloop uses in mappings and constrain
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from ..errors import Problem, SpecError
 from ..spec.yaml_io import load_yaml_file, locate
