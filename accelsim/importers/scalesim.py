@@ -100,50 +100,10 @@ def read_scalesim_config(path) -> dict:
     """The SCALE-Sim .cfg keys accelsim needs (same sections and names as SCALE-Sim), read through
     the hardened reader; unknown sections and keys are refused with the allowed ones."""
     text = read_text(path)
-    cp = configparser.ConfigParser(interpolation=None)
-    try:
-        cp.read_string(text, source=str(path))
-    except configparser.Error as exc:
-        line = getattr(exc, "lineno", None)
-        if line is None and getattr(exc, "errors", None):
-            line = exc.errors[0][0]
-        message = str(exc.message if hasattr(exc, "message") else exc).split("\n")[0]
-        raise _err(f"cannot read the SCALE-Sim config: {short(message, 200)}", path, line=line) from None
+    cp = _parse_config(text, path)
     lines = _config_lines(text)
-    problems = []
-    for section in cp.sections():
-        known = CONFIG_KEYS.get(section)
-        if known is None:
-            problems.append(Problem(f"unknown section [{short(section, 60)}]", str(path), lines.get(section), section,
-                                    tuple(CONFIG_KEYS), did_you_mean(section, CONFIG_KEYS)))
-            continue
-        lowered = {k.lower(): k for k in known}
-        for key in cp[section]:
-            if key not in lowered:
-                problems.append(Problem(f"unknown key '{short(key, 60)}' in [{section}]", str(path),
-                                        lines.get((section, key)), f"{section}.{key}", tuple(known),
-                                        did_you_mean(key, known) or did_you_mean(key, lowered)))
-    if problems:
-        raise SpecError(problems)
-
-    def get(section, key, kind, fallback=None, positive=True):
-        where, line = f"{section}.{key}", lines.get((section, key.lower()), lines.get(section))
-        if not cp.has_option(section, key):
-            if fallback is not None:
-                return fallback
-            raise _err(f"missing key {key} in [{section}]", path, where, line=line)
-        raw = cp.get(section, key).strip()
-        if kind is str:
-            return raw
-        try:
-            value = kind(raw.split(",")[0] if key == "Bandwidth" else raw)
-        except ValueError:
-            value = None
-        if value is None or value != value or value in (float("inf"), float("-inf")) or (positive and value <= 0):
-            raise _err(f"{key} = {short(raw, 40)!r} is not a {'positive ' if positive else ''}"
-                       f"{'integer' if kind is int else 'number'}", path, where, line=line)
-        return value
-
+    _check_config_keys(cp, path, lines)
+    get = _config_getter(cp, path, lines)
     if not cp.has_section("architecture_presets"):
         raise _err("missing section [architecture_presets]", path, "architecture_presets",
                    allowed=tuple(f"{k} = ..." for k in _REQUIRED))
@@ -169,13 +129,72 @@ def read_scalesim_config(path) -> dict:
         mode=(get("run_presets", "InterfaceBandwidth", str, fallback="CALC") if cp.has_section("run_presets")
               else "CALC").upper(),
     )
+    has_layout = cp.has_section("layout")
+    cfg["ifmap_read_bw"] = get("layout", "IfmapSRAMBankBandwidth", int, cfg["bandwidth"]) if has_layout else cfg["bandwidth"]
+    cfg["filter_read_bw"] = get("layout", "FilterSRAMBankBandwidth", int, cfg["bandwidth"]) if has_layout else cfg["bandwidth"]
+    _check_config_values(cfg, path, lines)
+    return cfg
+
+
+def _parse_config(text: str, path) -> configparser.ConfigParser:
+    cp = configparser.ConfigParser(interpolation=None)
+    try:
+        cp.read_string(text, source=str(path))
+    except configparser.Error as exc:
+        line = getattr(exc, "lineno", None)
+        if line is None and getattr(exc, "errors", None):
+            line = exc.errors[0][0]
+        message = str(exc.message if hasattr(exc, "message") else exc).split("\n")[0]
+        raise _err(f"cannot read the SCALE-Sim config: {short(message, 200)}", path, line=line) from None
+    return cp
+
+
+def _check_config_keys(cp, path, lines) -> None:
+    """Every section and key is one SCALE-Sim v3 defines (CONFIG_KEYS); all unknown ones at once."""
+    problems = []
+    for section in cp.sections():
+        known = CONFIG_KEYS.get(section)
+        if known is None:
+            problems.append(Problem(f"unknown section [{short(section, 60)}]", str(path), lines.get(section), section,
+                                    tuple(CONFIG_KEYS), did_you_mean(section, CONFIG_KEYS)))
+            continue
+        lowered = {k.lower(): k for k in known}
+        for key in cp[section]:
+            if key not in lowered:
+                problems.append(Problem(f"unknown key '{short(key, 60)}' in [{section}]", str(path),
+                                        lines.get((section, key)), f"{section}.{key}", tuple(known),
+                                        did_you_mean(key, known) or did_you_mean(key, lowered)))
+    if problems:
+        raise SpecError(problems)
+
+
+def _config_getter(cp, path, lines):
+    """get(section, key, kind, fallback, positive): a value of the config, checked, with its line."""
+    def get(section, key, kind, fallback=None, positive=True):
+        where, line = f"{section}.{key}", lines.get((section, key.lower()), lines.get(section))
+        if not cp.has_option(section, key):
+            if fallback is not None:
+                return fallback
+            raise _err(f"missing key {key} in [{section}]", path, where, line=line)
+        raw = cp.get(section, key).strip()
+        if kind is str:
+            return raw
+        try:
+            value = kind(raw.split(",")[0] if key == "Bandwidth" else raw)
+        except ValueError:
+            value = None
+        if value is None or value != value or value in (float("inf"), float("-inf")) or (positive and value <= 0):
+            raise _err(f"{key} = {short(raw, 40)!r} is not a {'positive ' if positive else ''}"
+                       f"{'integer' if kind is int else 'number'}", path, where, line=line)
+        return value
+    return get
+
+
+def _check_config_values(cfg: dict, path, lines) -> None:
     for key in ("rows", "cols"):
         if cfg[key] > MAX_ARRAY:
             raise _err(f"an array of {cfg[key]:,} PEs per side", path, "architecture_presets."
                        + ("ArrayHeight" if key == "rows" else "ArrayWidth"), allowed=(f"at most {MAX_ARRAY:,}",))
-    has_layout = cp.has_section("layout")
-    cfg["ifmap_read_bw"] = get("layout", "IfmapSRAMBankBandwidth", int, cfg["bandwidth"]) if has_layout else cfg["bandwidth"]
-    cfg["filter_read_bw"] = get("layout", "FilterSRAMBankBandwidth", int, cfg["bandwidth"]) if has_layout else cfg["bandwidth"]
     if cfg["dataflow"] not in DATAFLOWS:
         raise _err(f"Dataflow must be one of {DATAFLOWS}", path, "architecture_presets.Dataflow",
                    line=lines.get(("architecture_presets", "dataflow")), allowed=DATAFLOWS)
@@ -186,7 +205,6 @@ def read_scalesim_config(path) -> dict:
             or cfg["run_name"].startswith("."):
         raise _err(f"run_name {short(cfg['run_name'], 40)!r} cannot name the written files", path, "general.run_name",
                    line=lines.get(("general", "run_name")), allowed=("letters, digits, '-', '_', '.'",))
-    return cfg
 
 
 def read_topology(path, gemm: bool) -> list[SystolicLayer]:
