@@ -1,0 +1,330 @@
+"""The CLI's commands: each parses nothing, calls the library and prints (accelsim/cli/__init__.py
+builds the parser and maps errors to exit codes)."""
+from __future__ import annotations
+
+import hashlib
+import sys
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import SpecError
+from ..options import SimOptions
+from ..version import __version__
+
+EXIT_SPEC_ERROR = 2  # bad input (a SpecError): the CLI's exit code
+
+
+def _split_overrides(items: list[str]) -> tuple[list[str], list[str]]:
+    arch, workload = [], []
+    for item in items:
+        target, _, rest = item.partition(".")
+        if target == "arch" and rest:
+            arch.append(rest)
+        elif target == "workload" and rest:
+            workload.append(rest)
+        else:
+            raise SpecError(f"--set {item!r}: start the path with 'arch.' or 'workload.', "
+                            f"e.g. --set arch.levels.GLB.size=64KiB or --set workload.parameters.seq=384")
+    return arch, workload
+
+
+def _file_hash(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def cmd_run(args) -> int:
+    from ..load import load_arch, load_mapping_file, load_workload
+    from ..mapping.mapping import render_mapping
+    from ..report.serialize import write_json
+    from ..report.table import render_result
+    from ..simulate import simulate
+
+    shorthands = [f"arch.operating_point.{key}={value}"
+                  for key, value in (("voltage", args.voltage), ("frequency", args.frequency)) if value]
+    density = None
+    if args.density is not None:
+        try:
+            density = float(args.density)
+        except ValueError:
+            raise SpecError(f"--density {args.density!r}: give the non-zero fraction as a number "
+                            f"between 0 and 1, e.g. --density 0.5") from None
+    arch_over, wl_over = _split_overrides(shorthands + (args.set or []))
+    arch = load_arch(args.arch, arch_over)
+    workload = load_workload(args.workload, wl_over)
+    mappings = load_mapping_file(args.mapping, arch, workload) if args.mapping else None
+    if args.constraints and args.dataflow != "search":
+        raise SpecError("--constraints guides the mapper: use it with --dataflow search")
+    options = SimOptions(model=args.model, dataflow=args.dataflow, mapping_file=args.mapping,
+                         constraints_file=args.constraints, mapper_seed=args.seed,
+                         scalesim_compat=args.scalesim_compat, precision=args.precision, density=density)
+    inputs = {"arch": {"path": str(args.arch), "sha256_16": _file_hash(args.arch)},
+              "workload": {"path": str(args.workload), "sha256_16": _file_hash(args.workload)},
+              "overrides": shorthands + list(args.set or [])}
+    for key in ("mapping", "constraints"):
+        if getattr(args, key):
+            inputs[key] = {"path": str(getattr(args, key)), "sha256_16": _file_hash(getattr(args, key))}
+    from ..kernel_cache import compile_note
+    if note := compile_note(replace(options, dataflow=options.dataflow or arch.dataflow or "search")):
+        print(note, file=sys.stderr, flush=True)
+    with _layer_progress(len(workload.layers)) as progress:
+        result = simulate(arch, workload, options, mappings, inputs,
+                          search_cache=None if args.no_search_cache else args.search_cache, progress=progress)
+    if args.save_mapping:
+        from ..mapping.mapping_file import save_mapping_file
+        save_mapping_file(args.save_mapping, {l.name: l.mapping for l in result.layers})
+        print(f"wrote the mappings to {args.save_mapping} (reload with --mapping)")
+    if args.show_mapping:
+        for layer, l in zip(workload.layers, result.layers):
+            print(f"== {layer.name}: {layer.einsum.render()}")
+            print(render_mapping(arch, l.mapping, layer.run_einsum))
+            print()
+    print(render_result(result))
+    if args.json:
+        write_json(result, args.json)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def cmd_llm(args) -> int:
+    """Prefill + decode of one LLM on one arch: time to first token, tokens/s, J/token."""
+    from ..load import load_arch, load_workload
+    from ..report.llm import llm_metrics, phase_parameters, render_llm
+    from ..report.table import render_result
+    from ..simulate import simulate
+
+    arch_over, prefill_over, decode_over = [], [], []
+    shorthands = [f"workload.parameters.batch={args.batch}"] if args.batch else []
+    shorthands += [f"prefill.parameters.seq={args.seq}"] if args.seq else []
+    shorthands += [f"decode.parameters.context={args.context}"] if args.context else []
+    for item in shorthands + (args.set or []):
+        target, _, rest = item.partition(".")
+        lists = {"arch": [arch_over], "workload": [prefill_over, decode_over],
+                 "prefill": [prefill_over], "decode": [decode_over]}.get(target if rest else None)
+        if lists is None:
+            raise SpecError(f"--set {item!r}: start the path with 'arch.', 'workload.' (both "
+                            f"workloads), 'prefill.' or 'decode.', e.g. --set decode.parameters.context=2048")
+        for target_list in lists:
+            target_list.append(rest)
+    arch = load_arch(args.arch, arch_over)
+    prefill_w = load_workload(args.prefill, prefill_over)
+    decode_w = load_workload(args.decode, decode_over)
+    batch, prompt, context = phase_parameters(prefill_w, decode_w)
+    options = SimOptions(model=args.model, dataflow=args.dataflow)
+    results = []
+    for path, workload in ((args.prefill, prefill_w), (args.decode, decode_w)):
+        inputs = {"arch": {"path": str(args.arch), "sha256_16": _file_hash(args.arch)},
+                  "workload": {"path": str(path), "sha256_16": _file_hash(path)},
+                  "overrides": shorthands + list(args.set or [])}
+        with _layer_progress(len(workload.layers)) as progress:
+            results.append(simulate(arch, workload, options, None, inputs,
+                                    search_cache=None if args.no_search_cache else args.search_cache,
+                                    progress=progress))
+    if args.layers:
+        for result in results:
+            print(render_result(result))
+            print()
+    print(render_llm(llm_metrics(*results, batch, prompt, context), *results))
+    return 0
+
+
+SCALESIM_COLUMNS = (("layer", None), ("total_cycles", "Total Cycles"), ("stall_cycles", "Stall Cycles"),
+                    ("total_cycles_incl_prefetch", "incl. prefetch"), ("overall_util_pct", "util %"),
+                    ("mapping_efficiency_pct", "map eff %"), ("ifmap_sram_reads", "ifmap SRAM rd"),
+                    ("filter_sram_reads", "filter SRAM rd"), ("ofmap_sram_writes", "ofmap SRAM wr"),
+                    ("ifmap_dram_reads", "ifmap DRAM rd"), ("filter_dram_reads", "filter DRAM rd"),
+                    ("ofmap_dram_writes", "ofmap DRAM wr"))
+
+
+def cmd_import(args) -> int:
+    """SCALE-Sim config + topology → accelsim files, and SCALE-Sim's per-layer report."""
+    import json
+
+    from ..files import write_atomic
+    from ..importers.scalesim import import_scalesim
+    from ..model.scalesim import simulate_systolic
+
+    imported = import_scalesim(args.config, args.topology, args.gemm, args.out)
+    rows = []
+    for layer in imported.layers:
+        result = simulate_systolic(layer, imported.config, scalesim_compat=True)
+        rows.append({"layer": layer.name, **result.as_dict()})
+    print(f"wrote {imported.arch_path}, {imported.workload_path}, {imported.sidecar_path}")
+    print(f"\nSCALE-Sim v3.0.0-compatible report ({imported.config.dataflow}, "
+          f"{imported.config.rows}x{imported.config.cols}, {imported.config.bandwidth_mode} bandwidth):")
+    widths = [max(len(h or k), *(len(f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k])) for r in rows))
+              for k, h in SCALESIM_COLUMNS]
+    print("  ".join((h or k).rjust(w) for (k, h), w in zip(SCALESIM_COLUMNS, widths)))
+    for r in rows:
+        print("  ".join((f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k])).rjust(w)
+                        for (k, _), w in zip(SCALESIM_COLUMNS, widths)))
+    if args.json:
+        write_atomic(args.json, json.dumps({"accelsim_version": __version__, "scalesim_compat": True,
+                                            "config": str(args.config), "topology": str(args.topology),
+                                            "layers": rows}, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def cmd_claims(args) -> int:
+    import json
+
+    from ..claims import evaluate_claims, render_claims
+    from ..files import write_atomic
+
+    results = evaluate_claims(args.arch, args.model)
+    print(f"claims of {args.arch} ({args.model} model):\n")
+    print(render_claims(results))
+    if args.json:
+        write_atomic(args.json, json.dumps([{**r.__dict__, "error": r.error, "within": r.within}
+                                            for r in results], indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 1 if args.strict and not all(r.within for r in results) else 0
+
+
+def cmd_sweep(args) -> int:
+    from ..dse.runner import sweep
+
+    run = sweep(args.file, store=args.store, jobs=args.jobs, scheduler=args.scheduler, progress=True,
+                retry_failed=args.retry_failed, point_timeout_s=args.point_timeout)
+    print(f"{run.name}: {run.total} points, {run.skipped} already in {run.store}, "
+          f"{run.ok} run, {run.infeasible} infeasible, {run.failed} failed")
+    if run.failed or run.skipped_failed:
+        failures = run.failures()
+        for row in failures[:10]:
+            print(f"  failed: {' '.join([row['workload'], row['dataflow'], *row['overrides']])}: {row['reason']}")
+        if len(failures) > 10:
+            print(f"  ... and {len(failures) - 10} more (the store's status and reason columns)")
+        print("  (tracebacks are in the store's traceback column; --retry-failed runs failed points again)")
+    return 1 if run.failed else 0
+
+
+def cmd_export(args) -> int:
+    from ..dse.export import export
+
+    fmt, out = ("csv", args.csv) if args.csv else ("parquet", args.parquet)
+    path, rows = export(args.source, out, fmt, levels=args.levels)
+    print(f"wrote {path} ({rows} rows)")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from ..dse.plot import plot
+
+    kwargs = {}
+    if args.kind in ("heatmap", "pareto", "frequency"):
+        kwargs["where"] = dict(w.split("=", 1) for w in args.where or [])
+    if args.kind == "heatmap":
+        if not (args.x and args.y):
+            raise SpecError("accelsim plot heatmap needs --x and --y (axis paths of the sweep)")
+        kwargs.update(x=args.x, y=args.y, metric=args.metric)
+    elif args.kind == "breakdown":
+        kwargs = {"by": args.by}
+    plot(args.kind, args.source, args.out, **kwargs)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_import_timeloop(args) -> int:
+    from ..importers.timeloop import import_timeloop
+
+    imp = import_timeloop(args.arch, args.problem, args.out, args.mapping, args.ert,
+                          args.constraints, args.mapper)
+    written = [p for p in (imp.arch_path, imp.workload_path, imp.mapping_path, imp.constraints_path) if p]
+    print("wrote " + ", ".join(str(p) for p in written))
+    if any(name.lower() != role for name, role in imp.data_spaces.items()):
+        print("data spaces: " + ", ".join(f"{name} → {role}" for name, role in imp.data_spaces.items()))
+    for note in imp.notes:
+        print(f"note: {note}")
+    run = f"accelsim run {imp.arch_path} {imp.workload_path}"
+    print(f"run it: {run}" + (f" --mapping {imp.mapping_path}" if imp.mapping_path else " --dataflow ws"))
+    return 0
+
+
+def cmd_check(args) -> int:
+    from ..load import load_arch, load_workload, spec_file_kind
+    from ..spec.schema import ConstraintsSpec, MappingSpec
+    from ..spec.validate import load_with_extends, validate_model
+
+    failed = False
+    for path in args.files:
+        try:
+            kind = spec_file_kind(path)
+            if kind == "arch":
+                load_arch(path)
+            elif kind == "workload":
+                load_workload(path)
+            elif kind == "constraints":
+                validate_model(ConstraintsSpec, load_with_extends(path), str(path))
+            elif kind == "sweep":
+                from ..dse.spec import load_sweep
+                load_sweep(path).points()  # the points' keys read the arch and workloads too
+            else:
+                validate_model(MappingSpec, load_with_extends(path), str(path))
+            print(f"{path}: ok ({kind})")
+        except SpecError as exc:
+            failed = True
+            print(exc.render(), file=sys.stderr)
+    return EXIT_SPEC_ERROR if failed else 0
+
+
+def cmd_info(args) -> int:
+    from ..docs_gen import spec_reference
+    from ..energy.tables import describe_table, table_names
+    from ..mapping.dataflows import DATAFLOWS
+
+    if args.topic == "schema":
+        print(spec_reference())
+    elif args.topic == "tables":
+        print("\n\n".join(describe_table(name) for name in table_names()))
+    else:
+        print("dataflows: " + ", ".join(DATAFLOWS.names()))
+    return 0
+
+
+@contextmanager
+def _layer_progress(total: int):
+    """A progress bar on stderr, one step per layer, with the mapper's evaluations/s when it
+    searched; silent when stderr is not a terminal (logs and pipes stay clean)."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="layer", file=sys.stderr, disable=None, leave=False) as bar:
+        def step(done, total, name, search):
+            info = {"layer": name}
+            if search is not None and search.seconds > 0:
+                info["search"] = f"{search.evaluations / search.seconds / 1e6:.2f} M evals/s"
+            bar.set_postfix(info, refresh=False)
+            bar.update(done - bar.n)
+        yield step
+
+
+def cmd_cache(args) -> int:
+    from ..kernel_cache import (
+        PACKAGE,
+        cache_location_notes,
+        clear_numba_cache,
+        numba_cache_files,
+    )
+    from ..units import format_si
+
+    package_dir = PACKAGE
+    if args.action == "clear":
+        files, size = clear_numba_cache(package_dir)
+        print(f"removed {files} Numba cache files (*.nbi, *.nbc), {size:,} bytes ({format_si(size, 'B')}), "
+              f"from the __pycache__ folders under {package_dir}")
+    else:
+        paths = numba_cache_files(package_dir)
+        size = sum(p.stat().st_size for p in paths)
+        print(f"Numba cache of accelsim's kernels: the __pycache__ folders under {package_dir}")
+        print(f"{len(paths)} files (*.nbi, *.nbc), {size:,} bytes ({format_si(size, 'B')}); "
+              f"clear it with: accelsim cache clear")
+    for note in cache_location_notes(package_dir):
+        print(f"note: {note}")
+    return 0
+
+
+def default_search_cache() -> str:
+    """The mapper's cache folder: $XDG_CACHE_HOME/accelsim/search, else ~/.cache/accelsim/search."""
+    import os
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "accelsim", "search")
