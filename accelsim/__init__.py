@@ -1,7 +1,6 @@
 """accelsim: analytical and cycle-level DNN accelerator simulation from YAML specs."""
-from .version import __version__
-
 from .kernel_cache import refresh as _refresh_kernel_cache  # noqa: E402
+from .version import __version__
 
 _refresh_kernel_cache()  # before any kernel loads from the cache: a changed kernel module clears it
 

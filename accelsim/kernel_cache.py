@@ -11,9 +11,11 @@ after a newer one refreshed: run `accelsim cache clear` after such a mix.
 from __future__ import annotations
 
 import ast
-import hashlib
 import os
 from pathlib import Path
+
+from .files import write_atomic
+from .version import files_digest
 
 PACKAGE = Path(__file__).resolve().parent
 NUMBA_CACHE_SUFFIXES = (".nbi", ".nbc")
@@ -106,10 +108,7 @@ def _imported_modules(path: Path, package_dir: Path) -> set[Path]:
 
 def kernel_sources_digest(package_dir=PACKAGE) -> str:
     """SHA-256 of the kernel modules and what they import (kernel_sources), in path order."""
-    digest = hashlib.sha256()
-    for path in kernel_sources(package_dir):
-        digest.update(str(path.relative_to(package_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return files_digest(kernel_sources(package_dir), Path(package_dir))
 
 
 def cache_folders(package_dir=PACKAGE) -> list[Path]:
@@ -136,10 +135,7 @@ def refresh(package_dir=PACKAGE) -> bool:
         for folder in cache_folders(package_dir):
             if folder.is_dir():
                 clear_numba_cache(folder)
-        stamp.parent.mkdir(exist_ok=True)
-        tmp = stamp.with_name(f".{STAMP}.{os.getpid()}")
-        tmp.write_text(digest)
-        os.replace(tmp, stamp)
+        write_atomic(stamp, digest)
     except OSError:
         return False
     return True

@@ -14,6 +14,7 @@ from .ir.layers import LAYER_BUILDERS
 from .ir.workload import DENSE, Density, Layer, Workload, pad_einsum
 from .mapping.dataflows import DATAFLOWS
 from .mapping.mapping import LevelMapping, Loop, Mapping
+from .spec.files import allowed_roots, open_regular, resolve_inside
 from .spec.schema import (
     LAYER_KINDS,
     ArchSpec,
@@ -22,7 +23,6 @@ from .spec.schema import (
     WorkloadSpec,
 )
 from .spec.validate import apply_overrides, load_with_extends, validate_model
-from .spec.files import allowed_roots, open_regular, resolve_inside
 from .spec.yaml_io import locate
 
 

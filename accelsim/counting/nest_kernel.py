@@ -79,9 +79,31 @@ from numba import njit
 
 from .conventions import CLUSTERS_SPREAD
 from .point_sets import axis_count, axis_shape, closed_count
-from .records import (BLOCK, BLOCK_SHIFT, BROKEN, CAPACITY, CLUSTER, CLUSTER_AXES, CLUSTER_R, E_READ,
-                      E_UPDATE, E_WRITE, FILLS, HW_INSTANCES, KIND, LEAK, MEMORY, OK, OVER_CAPACITY, READS,
-                      READ_BW, SHARED_BW, TILE, UPDATES, WRITE_BW)
+from .records import (
+    BLOCK,
+    BLOCK_SHIFT,
+    BROKEN,
+    CAPACITY,
+    CLUSTER,
+    CLUSTER_AXES,
+    CLUSTER_R,
+    E_READ,
+    E_UPDATE,
+    E_WRITE,
+    FILLS,
+    HW_INSTANCES,
+    KIND,
+    LEAK,
+    MEMORY,
+    OK,
+    OVER_CAPACITY,
+    READ_BW,
+    READS,
+    SHARED_BW,
+    TILE,
+    UPDATES,
+    WRITE_BW,
+)
 from .rules import bandwidth_cycles, block_accesses
 
 # The helpers and passes are inlined by LLVM (forceinline): a call passes every array as its

@@ -1,14 +1,12 @@
 """`accelsim export`: a sweep store's or a run's frame written to CSV or Parquet, atomically."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from ..errors import SpecError
+from ..files import atomic_path
 from ..report.frames import FORMATS, layers_frame, levels_frame, load_run_json
 from .store import store_frame
-
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -54,19 +52,11 @@ def write_frame(frame, out, fmt: str) -> Path:
     """Write a frame as CSV or Parquet, atomically (a temporary file renamed over `out`)."""
     out = Path(out)
     _check_out(out, fmt)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         if fmt == "csv":
             frame.to_csv(tmp, index=False)
         else:
             frame.to_parquet(tmp, index=False)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return out
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SpecError
+from ..files import atomic_path
 from ..report.frames import load_run_json
 
 KINDS = ("pareto", "heatmap", "breakdown", "roofline", "frequency")
@@ -73,11 +74,9 @@ def _save(fig, out) -> Path:
     out = Path(out)
     if out.suffix not in (".png", ".svg"):
         raise SpecError(f"{out}: plots are written as .png or .svg")
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=120)
-    tmp.replace(out)  # atomic: a reader never sees half a figure
+    with atomic_path(out, suffix=out.suffix) as tmp:  # a reader never sees half a figure
+        fig.savefig(tmp, dpi=120)
     import matplotlib.pyplot as plt
     plt.close(fig)
     return out

@@ -25,9 +25,9 @@ from pathlib import Path
 import yaml
 
 from ..errors import Problem, SpecError, did_you_mean
-from ..spec.files import read_text, short
 from ..model.scalesim import DATAFLOWS, SystolicConfig, SystolicLayer
 from ..model.scalesim.layer import ROLES
+from ..spec.files import read_text, short
 
 __all__ = ["ScaleSimImport", "import_scalesim", "read_scalesim_config", "read_topology"]
 

@@ -30,7 +30,14 @@ import yaml
 
 from ..errors import Problem, SpecError, did_you_mean
 from .timeloop_arch import ArchImport, convert_arch, no_sparse_optimizations
-from .timeloop_common import data_space_roles, describe_roles, err, parse_factors, read_yaml, role
+from .timeloop_common import (
+    data_space_roles,
+    describe_roles,
+    err,
+    parse_factors,
+    read_yaml,
+    role,
+)
 from .timeloop_constraints import convert_constraints, convert_mapper
 
 LETTERS = {"outputs": "O", "inputs": "I", "weights": "W"}

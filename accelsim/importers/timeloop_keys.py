@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from ..errors import Problem, did_you_mean
 from ..spec.files import short
 
-
 # ----------------------------------------------------------------------------- schema language
 
 @dataclass(frozen=True)

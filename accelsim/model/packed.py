@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..counting import records as R
-from ..counting.nest_kernel import evaluate_nest
 from ..counting.conventions import convention_of
 from ..counting.nest import LoweredNest
+from ..counting.nest_kernel import evaluate_nest
 from ..energy.activity import (
     DENSE_ACTIVITY,
     HELD,

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 
-from ..version import __version__
 from ..energy.model import ActionEnergies
 from ..files import write_atomic
 from ..ir.arch import Arch, Compute, Memory
 from ..results import LayerResult, WorkloadResult
+from ..version import __version__
 
 
 def _counts(layer: LayerResult) -> dict:
