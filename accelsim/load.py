@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from .counting.conventions import CONVENTIONS
@@ -37,7 +38,11 @@ def load_arch(path, overrides=()) -> Arch:
     data = _load_raw(path, overrides)
     spec = validate_model(ArchSpec, data, str(path))
     _check_registered_names(spec, str(path), data)
-    return build_arch(spec, str(path), lambda p: locate(data, p)[1])
+    arch = build_arch(spec, str(path), lambda p: locate(data, p)[1])
+    if spec.constraints:
+        from .search.constraints import arch_constraints
+        arch = replace(arch, constraints=arch_constraints(spec.constraints, arch, str(path), lambda p: locate(data, p)[1]))
+    return arch
 
 
 def _check_registered_names(spec: ArchSpec, path: str, data) -> None:

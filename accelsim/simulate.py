@@ -70,8 +70,8 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None):
     mapper_settings / mapper_seed replaced); a layer shape seen before (per number format and density) reuses
     its search, in this run and, with a cache folder, in later ones."""
     from .load import load_constraints
-    from .search.cache import SearchCache, search_key
-    from .search.constraints import NO_CONSTRAINTS, settings_from
+    from .search.cache import SearchCache, canonical, search_key
+    from .search.constraints import NO_CONSTRAINTS, settings_from, with_hardware
     from .search.mapper import search_mapping
     from .spec.schema import MapperSettingsSpec
     from .spec.validate import validate_model
@@ -85,23 +85,40 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None):
         parsed = settings_from(given)
         constraints = replace(constraints, settings=replace(
             constraints.settings, **{key: getattr(parsed, key) for key in given.model_fields_set}))
+    constraints = with_hardware(constraints, arch)
     found = {}
     cache = SearchCache(cache_folder) if cache_folder else None
 
     def search(layer_arch: Arch, layer: Layer, energies):
-        key = (layer.run_einsum, layer.precision, layer.density)
+        try:
+            own = constraints.for_layer(layer.name, layer.run_einsum)
+        except MappingError as exc:
+            raise MappingError(f"layer '{layer.name}': {exc}") from None
+        key = (layer.run_einsum, layer.precision, layer.density, repr(canonical(own)))
         if key not in found:
-            disk_key = cache and search_key(layer_arch, layer.run_einsum, energies, constraints, layer.density)
+            disk_key = cache and search_key(layer_arch, layer.run_einsum, energies, own, layer.density)
             found[key] = cache and cache.get(disk_key)
             if found[key] is None:
                 try:
-                    found[key] = search_mapping(layer_arch, layer.run_einsum, energies, constraints, layer.density)
+                    found[key] = search_mapping(layer_arch, layer.run_einsum, energies, own, layer.density)
                 except MappingError as exc:
                     raise MappingError(f"layer '{layer.name}': {exc}") from None
                 if cache:
                     cache.put(disk_key, found[key])
         return found[key]
     return search
+
+
+def _check_hardware(arch: Arch, layer: Layer, mapping: Mapping) -> None:
+    """A mapping the arch's hardware cannot run (its `constraints:`) is an error, not a result."""
+    if not arch.constraints:
+        return
+    from .search.constraints import Constraints, violations
+
+    found = violations(arch, mapping, Constraints(arch.constraints).for_layer(layer.name, layer.run_einsum).levels)
+    if found:
+        raise MappingError(f"the {mapping.dataflow} mapping does what {arch.name}'s hardware cannot (its "
+                           f"constraints: block): {'; '.join(found)}; use --dataflow search, which honours them")
 
 
 def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mapping: Mapping | None,
@@ -112,6 +129,7 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
     try:
         mapping = mapping or map_layer(arch, einsum, options.dataflow)
         check_mapping(arch, einsum, mapping)
+        _check_hardware(arch, layer, mapping)
         nest = lower(arch, einsum, mapping)
         counts = analyze(arch, einsum, nest)
     except MappingError as exc:

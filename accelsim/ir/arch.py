@@ -5,7 +5,7 @@ Levels run top-down: memories, spatial fan-outs, and the compute level last. A l
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -102,6 +102,7 @@ class Arch:
     claims: tuple = ()           # ClaimSpec, checked by `accelsim claims`
     source: str | None = None    # the arch file, for paths in claims
     counting: str = "accelsim"   # a registered counting convention (counting/conventions)
+    constraints: dict = field(default_factory=dict)  # level name -> search.constraints.LevelConstraint
 
     @property
     def memories(self) -> tuple[Memory, ...]:

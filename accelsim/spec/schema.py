@@ -233,6 +233,10 @@ class ArchSpec(Strict):
         "identical tiles; when the nest's innermost loop is spatial, MAC operands are reused like a "
         "buffer's tile; buffers leak only in utilized instances. `accelsim import timeloop` sets it")
     extends: Optional[str] = Field(None, description="base architecture file; this file's keys override it")
+    constraints: dict[str, "LevelConstraintSpec"] = Field(default_factory=dict, description="what the hardware "
+        "cannot do, in a constraints file's format (level name → factors, order, keep, bypass, x/y dims; "
+        "dims may be relevance classes: reduction, out_channel, out_pixel, shared): the mapper never leaves "
+        "it, and a template's or a mapping file's mapping that does is an error")
 
 
 # ----------------------------------------------------------------------------- workload
@@ -378,7 +382,28 @@ class MapperSettingsSpec(Strict):
                       "mapping")
 
 
+class LayerConstraintSpec(Strict):
+    """Constraints for the layers a name pattern or a shape selects (added to the file's own)."""
+
+    name: Optional[str] = Field(None, description="layer name, or a shell-style pattern (e.g. 'layer4.*')")
+    shape: Optional[dict[str, int]] = Field(None, description="dim bounds a layer must have (e.g. {r: 1, s: 1}: "
+                                            "every 1×1 convolution)")
+    constraints: dict[str, LevelConstraintSpec] = Field(description="level name → what the mapper may "
+                                                        "choose there for these layers")
+
+    @model_validator(mode="after")
+    def _selects_layers(self):
+        if self.name is None and self.shape is None:
+            raise ValueError("give `name` (a layer name or pattern) or `shape` (dim bounds) to select layers")
+        return self
+
+
 class ConstraintsSpec(Strict):
     constraints: dict[str, LevelConstraintSpec] = Field(default_factory=dict,
                                                         description="level name → what the mapper may choose there")
+    layers: list[LayerConstraintSpec] = Field(default_factory=list, description="constraints for some layers, "
+                                              "selected by name or shape; every matching entry applies")
     mapper: MapperSettingsSpec = Field(default_factory=MapperSettingsSpec)
+
+
+ArchSpec.model_rebuild()
