@@ -142,13 +142,18 @@ def _density(spec, workload_path, precision) -> Density | None:
     if spec is None or isinstance(spec, (int, float)):
         return Density.of(spec)
 
+    from .energy.formats import DISTRIBUTIONS, format_density
+
     def value(v):
         if not isinstance(v, str):
             return v
+        if v in DISTRIBUTIONS:  # named data: measured in the layer's format, again in simulate()
+            return format_density(v, precision)
 
         from .energy.activity import quantized_density
         return quantized_density(_load_npy(Path(workload_path), v), precision)
-    return Density(value(spec.inputs), value(spec.weights))
+    named = lambda v: v if isinstance(v, str) and v in DISTRIBUTIONS else None  # noqa: E731
+    return Density(value(spec.inputs), value(spec.weights), named(spec.inputs), named(spec.weights))
 
 
 MAX_NPY_BYTES = 2**31

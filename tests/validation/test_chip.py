@@ -151,3 +151,58 @@ def test_collector_depths_select_the_multilevel_dataflow():
         loops = [l for l in layer.mapping.at("ACollector").loops if l.bound > 1]
         innermost[dataflow] = loops[-1].dim
     assert innermost == {"os_lws": "m", "ws_los": "k", "is_los": "k"}
+
+
+# --- the calibration script (docs/calibration/vsquant_5nm.py) ----------------------------------
+
+def _calibration_script():
+    import importlib.util
+
+    from conftest import REPO
+    spec = importlib.util.spec_from_file_location("vsquant_5nm_calibration", REPO / "docs" / "calibration" / "vsquant_5nm.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _arch_value(data, key: str):
+    """The raw value at a dotted key path of the arch YAML; list items by their name."""
+    node = data
+    for part in key.split("."):
+        if isinstance(node, list):
+            node = next(item for item in node if (item.get("memory") or item.get("compute") or item).get("name") == part)
+            node = node.get("memory") or node.get("compute") or node
+        else:
+            node = node[part]
+    return node
+
+
+def test_calibration_script_reproduces_the_arch():
+    # Every calibration constant of the arch file equals what the committed script computes from
+    # the calibration data (at the arch's switching shares; the slow test below checks the grid
+    # search chooses those shares). Values compare exactly as the file holds them (4 digits).
+    import yaml
+
+    from accelsim import units
+    parse = {"pJ": units.parse_energy_pj, "mW": units.parse_power_w, "V": units.parse_voltage_v, "": float}
+    data = yaml.safe_load(ARCH.read_text())
+    constants = _calibration_script().calibrate()
+    assert len(constants) == 20
+    for key, (value, unit) in constants.items():
+        want = parse[unit](f"{value:g}{unit}")
+        assert parse[unit](_arch_value(data, key)) == want, f"{key}: arch {_arch_value(data, key)}, script {value:g}{unit}"
+
+
+@pytest.mark.slow
+def test_calibration_grid_search_chooses_the_arch_shares():
+    script = _calibration_script()
+    units_ = script.probe_units()
+    worst, shares = script.grid_search(units_)
+    arch = load_arch(ARCH)
+    assert shares == (arch.compute.switching_share, arch.compute.reduction_tree_share,
+                      arch.level("ABuffer").switching_share, arch.level("AccumCollector").switching_share)
+    assert arch.level("BBuffer").switching_share == arch.level("ABuffer").switching_share
+    assert worst < 0.02
+    # The grid's ranking (batched normal equations) agrees with the direct least squares.
+    _, err = script.fit_energies(units_, shares)
+    assert abs(err).max() == pytest.approx(worst, rel=1e-6)
