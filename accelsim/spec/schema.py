@@ -216,9 +216,17 @@ class ClaimSpec(Strict):
     conditions: ClaimConditions = Field(default_factory=ClaimConditions)
     boundary: Literal["core", "chip", "system"] = "chip"
     tolerance: float = Field(gt=0, description="allowed relative error, e.g. 0.02")
-    role: Literal["calibration", "prediction"] = Field(description="calibration: the model was fitted "
-        "to it; prediction: the model was not, so the error is a test")
+    role: Literal["calibration", "prediction", "derived"] = Field(description="calibration: the model was "
+        "fitted to it; prediction: the model was not, so the error is a test; derived: it follows from "
+        "other figures by a formula (`derivation`), so it is no independent test")
+    derivation: str = Field("", description="for role derived: the formula, e.g. 'peak TOPS = 2 × MACs/cycle × f'")
     source: str
+
+    @model_validator(mode="after")
+    def _derivation(self):
+        if (self.role == "derived") != bool(self.derivation):
+            raise ValueError("a claim has a `derivation` exactly when its role is 'derived'")
+        return self
 
 
 class ArchSpec(Strict):

@@ -206,3 +206,44 @@ def test_calibration_grid_search_chooses_the_arch_shares():
     # The grid's ranking (batched normal equations) agrees with the direct least squares.
     _, err = script.fit_energies(units_, shares)
     assert abs(err).max() == pytest.approx(worst, rel=1e-6)
+
+
+# --- claims: calibration, predictions, derived figures -----------------------------------------
+
+def test_claims_separate_calibration_predictions_and_derived(results):
+    roles = {r.name: r.role for r in results.values()}
+    assert {n for n, role in roles.items() if role == "prediction"} == {"bert_base_tops_per_watt",
+                                                                         "resnet50_tops_per_watt"}
+    derived = [r for r in results.values() if r.role == "derived"]
+    assert {r.name for r in derived} == {"peak_tops_int4_1.05V", "peak_tops_int8_1.05V",
+                                         "bert_base_inferences_per_joule", "resnet50_inferences_per_joule"}
+    assert all(r.derivation for r in derived)
+    # The derivations hold in the model: peak TOPS = 2 x MACs/cycle x f_max(1.05 V) (utilization 1 on
+    # the benchmark), and inferences/s/W = TOPS/W x 1e12 / (2 x MACs per inference).
+    f = load_arch(ARCH, ["operating_point.voltage=1.05V"]).frequency_hz
+    assert results["peak_tops_int4_1.05V"].modelled == pytest.approx(2 * 1024 * f / 1e12, rel=1e-9)
+    assert results["peak_tops_int8_1.05V"].modelled == pytest.approx(2 * 512 * f / 1e12, rel=1e-9)
+    for net, workload in (("bert_base", "bert_base_s128"), ("resnet50", "resnet50_vsquant")):
+        macs = load_workload(WORKLOAD_DIR / f"{workload}.yaml").macs
+        assert results[f"{net}_inferences_per_joule"].modelled == pytest.approx(
+            results[f"{net}_tops_per_watt"].modelled * 1e12 / (2 * macs), rel=1e-9)
+
+
+def test_predictions_show_their_density_sensitivity(results):
+    # The networks' operand densities are assumed (the paper does not give them): each prediction
+    # is also reported at 0.8x and 1.2x those densities and dense; denser data costs more energy.
+    for name in ("bert_base_tops_per_watt", "resnet50_tops_per_watt"):
+        r = results[name]
+        assert list(r.sensitivity) == ["densities x0.8", "densities x1.2", "dense"]
+        assert r.sensitivity["densities x0.8"] > r.modelled > r.sensitivity["densities x1.2"] > r.sensitivity["dense"]
+    assert all(not r.sensitivity for r in results.values() if r.role != "prediction")
+
+
+def test_derivation_only_with_role_derived(tmp_path):
+    import yaml
+    data = yaml.safe_load(ARCH.read_text())
+    data["claims"][0]["derivation"] = "a formula"   # a calibration claim with a derivation
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(accelsim.SpecError, match="derivation"):
+        load_arch(path)
