@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import SpecError
 from .energy.formats import density_in_format
+from .errors import SpecError
 from .ir.arch import Arch
 from .ir.workload import Density, Workload
 from .load import load_arch, load_workload

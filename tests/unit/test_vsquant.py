@@ -391,17 +391,19 @@ def test_vector_density_matches_random_vectors():
 
 
 def _bench(precision="int4_vsq", density=0.5, workload="matmul_benchmark", **kw):
+    from conftest import ARCH_DIR, WORKLOAD_DIR
+
     from accelsim.load import load_arch, load_workload
     from accelsim.options import SimOptions
     from accelsim.simulate import simulate
-    from conftest import ARCH_DIR, WORKLOAD_DIR
     return simulate(load_arch(ARCH_DIR / "vsquant_5nm.yaml"), load_workload(WORKLOAD_DIR / f"{workload}.yaml"),
                     SimOptions(precision=precision, density=density, **kw))
 
 
 def test_scale_path_is_gated_when_vectors_are_all_zero():
-    from accelsim.load import load_arch
     from conftest import ARCH_DIR
+
+    from accelsim.load import load_arch
     compute = load_arch(ARCH_DIR / "vsquant_5nm.yaml").compute
     name = "VectorMAC.scale"
     dense = _bench(density=1.0).layers[0]
