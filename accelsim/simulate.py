@@ -125,4 +125,5 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
     energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz, cycles, activity, format_pj)
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, {**extra, **found},
-                       arch.compute.format, layer.density, energies=(arch, energies))
+                       arch.compute.format, layer.density, energies=(arch, energies),
+                       outputs=einsum.tensor_size("outputs"))

@@ -103,7 +103,7 @@ def format_energies_pj(arch: Arch, macs: int, outputs: int, density: Density, he
     each overhead's per-output energy (added to that overhead's per-cycle energy)."""
     out = {o.name: o.energy_per_output_pj * outputs * voltage_scale
            for o in arch.overhead if o.energy_per_output_pj}
-    scale = scale_path_energy_pj(arch, macs, density, held, voltage_scale)
-    if scale:
-        out[SCALE_PATH.format(compute=arch.compute.name)] = scale
+    if arch.compute.vector_scale_pj is not None and vector_size_of(arch.compute.format):
+        out[SCALE_PATH.format(compute=arch.compute.name)] = scale_path_energy_pj(arch, macs, density, held,
+                                                                                 voltage_scale)
     return out

@@ -409,7 +409,7 @@ def test_scale_path_is_gated_when_vectors_are_all_zero():
     dense = _bench(density=1.0).layers[0]
     # Dense: one scale product per 64-element dot product, at the arch's energy.
     assert dense.energy.dynamic_pj[name] == pytest.approx(dense.macs / 64 * compute.vector_scale_pj, rel=1e-12)
-    assert name not in _bench(density=0.0).layers[0].energy.dynamic_pj      # every vector zero: off
+    assert _bench(density=0.0).layers[0].energy.dynamic_pj[name] == 0.0     # every vector zero: off
     half = _bench(density=0.5).layers[0].energy.dynamic_pj[name]
     assert half == pytest.approx(dense.energy.dynamic_pj[name], rel=1e-9)   # 1 - 0.5^64 of vectors: on
     assert name not in _bench("int4", 1.0).layers[0].energy.dynamic_pj      # INT4: the path is gated
