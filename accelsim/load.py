@@ -101,7 +101,7 @@ def load_workload(path, overrides=()) -> Workload:
             density = _density(layer.density, path, precision) or _density(spec.density, path, precision) or DENSE
         except (OSError, ValueError, EOFError) as exc:
             problems.add(f"density: {exc}", f"layers.{i}.density", locate(data, where + ("density",))[1],
-                         suggestion="give a fraction in [0, 1] or an existing .npy file")
+                         suggestion="give a fraction in [0, 1], an existing .npy file, or named data (gaussian, relu)")
             continue
         pad = layer.pad if layer.pad is not None else spec.pad
         bad = [f"{d}: {m}" for d, m in pad.items() if m < 1]

@@ -1,7 +1,7 @@
 """Fit every calibration constant of arch/vsquant_5nm.yaml to the chip's calibration data.
 
-Run:  python docs/calibration/vsquant_5nm.py          fit at the arch's switching shares (~2 s)
-      python docs/calibration/vsquant_5nm.py --grid   grid search of the shares first (~10 s)
+Run:  python docs/calibration/vsquant_5nm.py          fit at the arch's switching shares (~1 s CPU)
+      python docs/calibration/vsquant_5nm.py --grid   grid search of the shares first (~2 s CPU)
 It prints each constant with its key path; the arch file holds exactly these values, and
 tests/validation/test_chip.py::test_calibration_script_reproduces_the_arch checks it.
 
