@@ -152,7 +152,8 @@ def _density(spec, workload_path, precision) -> Density | None:
 
         from .energy.activity import quantized_density
         return quantized_density(_load_npy(Path(workload_path), v), precision)
-    named = lambda v: v if isinstance(v, str) and v in DISTRIBUTIONS else None  # noqa: E731
+    def named(v):
+        return v if isinstance(v, str) and v in DISTRIBUTIONS else None
     return Density(value(spec.inputs), value(spec.weights), named(spec.inputs), named(spec.weights))
 
 

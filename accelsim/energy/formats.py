@@ -58,7 +58,8 @@ def density_in_format(density: Density, precision: str | None) -> Density:
     """`density` with every operand that names its data re-measured in `precision`."""
     if density.inputs_data is None and density.weights_data is None:
         return density
-    value = lambda name, v: v if name is None else format_density(name, precision)  # noqa: E731
+    def value(name, v):
+        return v if name is None else format_density(name, precision)
     return replace(density, inputs=value(density.inputs_data, density.inputs),
                    weights=value(density.weights_data, density.weights))
 

@@ -425,7 +425,8 @@ def test_post_processing_is_per_output_so_int8_spends_less_per_cycle():
     vsq, int8 = _bench().layers[0], _bench("int8").layers[0]
     assert vsq.energy.dynamic_pj["PPU"] == pytest.approx(int8.energy.dynamic_pj["PPU"], rel=1e-12)
     assert int8.cycles == 2 * vsq.cycles
-    other = lambda l: (l.energy.dynamic_pj["Other"] + l.energy.dynamic_pj["PPU"]) / l.cycles  # noqa: E731
+    def other(layer):
+        return (layer.energy.dynamic_pj["Other"] + layer.energy.dynamic_pj["PPU"]) / layer.cycles
     assert other(int8) < other(vsq)
     assert vsq.energy.dynamic_pj["Other"] / vsq.cycles == pytest.approx(int8.energy.dynamic_pj["Other"] / int8.cycles)
 
