@@ -106,7 +106,7 @@ def load_workload(path, overrides=()) -> Workload:
             density = _density(layer.density, path, precision) or _density(spec.density, path, precision) or DENSE
         except (OSError, ValueError, EOFError) as exc:
             problems.add(f"density: {exc}", f"layers.{i}.density", locate(data, where + ("density",))[1],
-                         suggestion="give a fraction in [0, 1] or an existing .npy file")
+                         suggestion="give a fraction in [0, 1], an existing .npy file, or named data (gaussian, relu)")
             continue
         pad = layer.pad if layer.pad is not None else spec.pad
         bad = [f"{d}: {m}" for d, m in pad.items() if m < 1]
@@ -147,13 +147,19 @@ def _density(spec, workload_path, precision) -> Density | None:
     if spec is None or isinstance(spec, (int, float)):
         return Density.of(spec)
 
+    from .energy.formats import DISTRIBUTIONS, format_density
+
     def value(v):
         if not isinstance(v, str):
             return v
+        if v in DISTRIBUTIONS:  # named data: measured in the layer's format, again in simulate()
+            return format_density(v, precision)
 
         from .energy.activity import quantized_density
         return quantized_density(_load_npy(Path(workload_path), v), precision)
-    return Density(value(spec.inputs), value(spec.weights))
+    def named(v):
+        return v if isinstance(v, str) and v in DISTRIBUTIONS else None
+    return Density(value(spec.inputs), value(spec.weights), named(spec.inputs), named(spec.weights))
 
 
 MAX_NPY_BYTES = 2**31

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 
-from .energy.activity import layer_activity
+from .energy.activity import held_operand, layer_activity
+from .energy.formats import density_in_format, format_energies_pj
 from .energy.model import action_energies, layer_energy
 from .errors import MappingError, SpecError
 from .ir.arch import Arch, with_precision
@@ -49,6 +50,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         layer = replace(layer, precision=options.precision or layer.precision,
                         density=layer.density if options.density is None
                         else Density(options.density, options.density))
+        layer = replace(layer, density=density_in_format(layer.density, layer.precision or arch.compute.format))
         try:
             layer_arch, energies = arch_for(layer.precision)
         except SpecError as exc:
@@ -136,7 +138,10 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
         raise MappingError(f"layer '{layer.name}': {exc}") from None
     cycles, extra = model.layer_cycles(arch, layer, nest, counts)
     activity = layer_activity(arch, einsum, mapping, layer.density)
-    energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz, cycles, activity)
+    format_pj = format_energies_pj(arch, counts.macs, einsum.tensor_size("outputs"), layer.density,
+                                   held_operand(einsum, mapping), energies.voltage_scale)
+    energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz, cycles, activity, format_pj)
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, {**extra, **found},
-                       arch.compute.format, layer.density, energies=(arch, energies))
+                       arch.compute.format, layer.density, energies=(arch, energies),
+                       outputs=einsum.tensor_size("outputs"))

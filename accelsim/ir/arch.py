@@ -71,6 +71,8 @@ class Compute:
     slot_level: str | None = None
     switching_share: float = 1.0
     reduction_tree_share: float = 0.0
+    vector_scale_pj: float | None = None  # per-vector scale path, per scaled dot product (this format)
+    vector_scales: tuple = ()    # ((format, pJ), ...) of the other formats that have a scale path
 
     def supports(self, fmt: str) -> bool:
         return fmt == self.format or any(f == fmt for f, _, _ in self.formats)
@@ -83,6 +85,7 @@ class Overhead:
     name: str
     energy_per_cycle_pj: float
     leakage_power_w: float | None
+    energy_per_output_pj: float = 0.0  # per output element of a layer (post-processing)
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,8 @@ def with_precision(arch: Arch, fmt: str | None) -> Arch:
         elif isinstance(level, Spatial) and level.name == compute.slot_level and slots > 1:
             level = replace(level, y=level.y // slots) if level.y % slots == 0 else replace(level, x=level.x // slots)
         elif isinstance(level, Compute):
-            level = replace(level, format=fmt, mac_energy_pj=mac)
+            scale = compute.vector_scale_pj if fmt == compute.format else dict(compute.vector_scales).get(fmt)
+            level = replace(level, format=fmt, mac_energy_pj=mac, vector_scale_pj=scale)
         levels.append(level)
     levels = _with_instances(levels)
     problems = [p for i, l in enumerate(levels) if isinstance(l, Memory) and (p := cluster_problem(levels, i))]
@@ -265,7 +269,7 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
                                     "one x row) sharing width_bits: choose a size that divides both")
     problems.raise_if_any()
     tech = spec.technology
-    overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power) for o in spec.overhead)
+    overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power, o.energy_per_output) for o in spec.overhead)
     return Arch(spec.name, spec.description, tech.node, tech.energy_table, tech.nominal_voltage,
                 spec.operating_point.voltage, frequency, vf, tuple(levels), spec.dataflow, overhead,
                 tech.leakage_voltage_efold, tuple(spec.claims), file, spec.counting)
@@ -344,6 +348,8 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
             formats = tuple((f, fs.mac, fs.slots) for f, fs in b.formats.items())
             levels.append(Compute(b.name, b.format, b.energy.mac if b.energy else None,
                                   b.leakage_power, instances, formats, b.slot_level,
-                                  b.switching_share, b.reduction_tree_share))
+                                  b.switching_share, b.reduction_tree_share,
+                                  b.energy.vector_scale if b.energy else None,
+                                  tuple((f, fs.vector_scale) for f, fs in b.formats.items() if fs.vector_scale is not None)))
     return levels
 

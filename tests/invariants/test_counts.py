@@ -103,8 +103,12 @@ def recompute_energy(arch, lr) -> float:
                                         + ceil(c.updates / level.block_words) * e.update_pj[level.name])
     for level in arch.levels:
         total += e.leakage_w.get(level.name, 0.0) * level.instances * lr.latency_s * 1e12
-    for o in arch.overhead:  # per-cycle components: clock tree, control
+    for o in arch.overhead:  # per-cycle components (clock tree, control) and per-output ones (PPU)
         total += e.overhead_pj_per_cycle[o.name] * lr.cycles + e.leakage_w[o.name] * lr.latency_s * 1e12
+        total += o.energy_per_output_pj * e.voltage_scale * lr.outputs
+    if arch.compute.vector_scale_pj:  # dense data: one scale product per 64-element dot product (INT4-VSQ)
+        assert lr.density.inputs == lr.density.weights == 1.0
+        total += arch.compute.vector_scale_pj * e.voltage_scale * lr.counts.macs / 64
     return total
 
 
