@@ -22,6 +22,7 @@ mapper) looks for better mappings.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import product
 from math import prod
 
@@ -68,8 +69,11 @@ def window_pairs(einsum: Einsum) -> list[tuple[str, str]]:
 class Template:
     """Spatial preferences per axis and temporal priority (first = innermost)."""
 
-    def __init__(self, name: str, y, x, priority):
+    def __init__(self, name: str, y, x, priority, spatial=None, padding=None):
         self.name, self._y, self._x, self._priority = name, y, x, priority
+        # Optional: spatial(level, einsum, remaining) -> loops for a fan-out (None: the generic
+        # rule); padding(arch, einsum) -> dims padded to a multiple before mapping.
+        self.spatial, self.padding = spatial, padding
 
     def axes(self, einsum: Einsum) -> tuple[list[str], list[str]]:
         c = dim_classes(einsum)
@@ -120,7 +124,94 @@ def _rs_x(c, e):
     return outs + [d for d in c["out_pixel"] if d not in outs] + c["shared"]
 
 
-_register(Template("rs", _rs_y, _rs_x, lambda c, e: c["reduction"] + c["out_channel"] + c["out_pixel"]))
+def _rs_priority(c, e):
+    """Innermost first: the row's taps and the channels (the PE's 1-D convolution and its q
+    channels), the filters (p per PE), the row's outputs (the sliding window), the batch."""
+    pairs = window_pairs(e)
+    col_tap = [t for _, t in pairs[1:2]]
+    col_out = [o for o, _ in pairs[1:2]]
+    rest = [d for d in c["reduction"] if d not in col_tap]
+    return col_tap + rest + c["out_channel"] + col_out + [d for d in c["out_pixel"] if d not in col_out]
+
+
+@dataclass(frozen=True)
+class PESetPlan:
+    """Row stationary on one x × y fan-out (Chen et al., JSSC 52(1) 2017, Sec. IV; ISCA 2016).
+
+    A PE set is R × E logical PEs: filter row r on array row r, ofmap row e on column e. When E
+    exceeds the columns, the set is folded (segments of the ofmap rows stacked below each other,
+    CONV2's 5 × 27 as 5 × 14 + 5 × 13) if they fit the rows, else strip-mined into sets e columns
+    wide. Small sets are replicated over the idle rows and columns with different filters (t) or
+    channels (r). Ragged strips and segments pad the ofmap rows: the last one runs with gated PEs.
+    """
+
+    loops: tuple          # Loops on the fan-out, y then x
+    padding: dict         # dim -> multiple the ofmap rows are padded to (ragged strips)
+
+
+def _replicate(remaining: dict, dims: list[str], copies: int) -> dict[str, int]:
+    """Factors (divisors of what remains) of `dims`, in order, whose product is at most `copies`."""
+    chosen, left = {}, copies
+    for d in dims:
+        f = max(f for f in divisors(remaining.get(d, 1)) if f <= left)
+        if f > 1:
+            chosen[d], left = f, left // f
+    return chosen
+
+
+def rs_plan(einsum: Einsum, x: int, y: int) -> PESetPlan | None:
+    """The PE sets of `einsum` on an x × y array; None without a sliding window (no rows to map)."""
+    pairs = window_pairs(einsum)
+    if not pairs:
+        return None
+    (out, tap), bound = pairs[0], einsum.bound
+    classes = dim_classes(einsum)
+    reps_dims = classes["out_channel"] + [d for d in classes["reduction"] if d not in (tap, *(t for _, t in pairs))]
+    rows = max(f for f in divisors(bound[tap]) if f <= y)  # filters taller than the array: rows fold in time
+    e_total = bound[out]
+    best = None
+    for width in range(1, min(x, e_total) + 1):
+        strips = -(-e_total // width)
+        segments = strips if rows * strips <= y else 1     # fold the whole set, or strip-mine it
+        padded = -(-e_total // (width * segments)) * width * segments
+        # Replicas go beside the set while columns are free, then below it while rows are.
+        rep_x = _replicate(bound, reps_dims, x // width)
+        left = {d: b // rep_x.get(d, 1) for d, b in bound.items()}
+        rep_y = _replicate(left, reps_dims, y // (rows * segments))
+        active = rows * segments * width * prod(rep_x.values()) * prod(rep_y.values())
+        # PEs doing real work; then the least padding; then the whole set in one pass (folded,
+        # CONV2); then, strip-mining, narrow strips, whose psums leave GLB room for more filters (CONV1)
+        key = (active * e_total / padded, -padded, segments == strips, -width)
+        if best is None or key > best[0]:
+            best = (key, width, segments, padded, rep_x, rep_y)
+    _, width, segments, padded, rep_x, rep_y = best
+    y_loops = [Loop(tap, rows, "y")] + ([Loop(out, segments, "y")] if segments > 1 else [])
+    y_loops += [Loop(d, f, "y") for d, f in rep_y.items()]
+    x_loops = [Loop(out, width, "x")] + [Loop(d, f, "x") for d, f in rep_x.items()]
+    padding = {out: width * segments} if padded != e_total else {}
+    return PESetPlan(tuple(l for l in y_loops + x_loops if l.bound > 1), padding)
+
+
+def _rs_spatial(level: Spatial, einsum: Einsum, remaining: dict) -> list[Loop] | None:
+    plan = rs_plan(einsum, level.x, level.y)
+    if plan is None or any(remaining[l.dim] % l.bound for l in plan.loops):
+        return None  # no window, or a dim another fan-out already split: the generic rule
+    return list(plan.loops)
+
+
+def _rs_padding(arch: Arch, einsum: Einsum) -> dict[str, int]:
+    spatial = [l for l in arch.levels if isinstance(l, Spatial)]
+    plan = rs_plan(einsum, spatial[0].x, spatial[0].y) if len(spatial) == 1 else None
+    return plan.padding if plan else {}
+
+
+_register(Template("rs", _rs_y, _rs_x, _rs_priority, spatial=_rs_spatial, padding=_rs_padding))
+
+
+def template_padding(arch: Arch, einsum: Einsum, dataflow: str) -> dict[str, int]:
+    """Dims the named template pads to a multiple (ragged strips run with gated PEs); {} if none."""
+    template = DATAFLOWS.get(dataflow) if dataflow in DATAFLOWS.names() else None
+    return template.padding(arch, einsum) if template is not None and template.padding else {}
 
 
 def _best_split(dims: list[str], remaining: dict[str, int], size: int) -> dict[str, int]:
@@ -150,6 +241,12 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
     y_pref, x_pref = template.axes(einsum)
     for i, level in enumerate(arch.levels[:-1]):
         if isinstance(level, Spatial):
+            own = template.spatial(level, einsum, remaining) if template.spatial else None
+            if own is not None:
+                loops[i] = own
+                for loop in own:
+                    remaining[loop.dim] //= loop.bound
+                continue
             for axis, pref, size in (("y", y_pref, level.y), ("x", x_pref, level.x)):
                 for d, f in _best_split(pref, remaining, size).items():
                     loops[i].append(Loop(d, f, axis))
