@@ -175,7 +175,8 @@ def rs_plan(einsum: Einsum, x: int, y: int) -> PESetPlan | None:
     rows = max(f for f in divisors(bound[tap]) if f <= y)  # filters taller than the array: rows fold in time
     e_total = bound[out]
     best = None
-    for width in range(1, min(x, e_total) + 1):
+    # A set as wide as the array or narrower is placed whole; a wider one is folded or strip-mined.
+    for width in ([e_total] if e_total <= x else range(1, x + 1)):
         strips = -(-e_total // width)
         segments = strips if rows * strips <= y else 1     # fold the whole set, or strip-mine it
         padded = -(-e_total // (width * segments)) * width * segments
