@@ -200,8 +200,13 @@ def rs_plan(einsum: Einsum, x: int, y: int) -> PESetPlan | None:
 
 def _rs_spatial(level: Spatial, einsum: Einsum, remaining: dict) -> list[Loop] | None:
     plan = rs_plan(einsum, level.x, level.y)
-    if plan is None or any(remaining[l.dim] % l.bound for l in plan.loops):
-        return None  # no window, or a dim another fan-out already split: the generic rule
+    if plan is None:
+        return None  # no window: the generic rule
+    factors = {}
+    for loop in plan.loops:
+        factors[loop.dim] = factors.get(loop.dim, 1) * loop.bound
+    if any(remaining[d] != einsum.bound[d] or einsum.bound[d] % f for d, f in factors.items()):
+        return None  # another fan-out already split a dim, or a ragged strip the layer was not padded for
     return list(plan.loops)
 
 
