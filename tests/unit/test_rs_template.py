@@ -60,3 +60,18 @@ def test_plans_fit_the_array(x, y):
         plan = rs_plan(e, x=x, y=y)
         for axis, size in (("x", x), ("y", y)):
             assert prod(l.bound for l in plan.loops if l.axis == axis) <= size
+
+
+def test_active_pes_count_a_padded_dim_at_its_real_extent(tmp_path):
+    """CONV2-like: 5 × 27 folded onto 10 × 14 configures 140 PEs; 135 do real work (JSSC 2017)."""
+    import accelsim
+    from accelsim.mapping.dataflows import map_layer
+    from accelsim.mapping.occupancy import active_pes
+    from conftest import ARCH_DIR
+
+    arch = accelsim.load_arch(ARCH_DIR / "eyeriss_v1.yaml")
+    real = conv2d(c=48, k=128, h=27, w=27, r=5, s=5, padding=2)
+    padded = pad_einsum(real, {"p": 28})
+    mapping = map_layer(arch, padded, "rs")
+    assert active_pes(arch, mapping, padded) == 140
+    assert active_pes(arch, mapping, real) == 135
