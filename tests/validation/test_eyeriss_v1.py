@@ -72,12 +72,10 @@ def test_pe_sets_are_the_papers():
 def mapping_parameters(arch, mapping, einsum) -> dict:
     """Table III's m, n, e, p, q, r, t read off an accelsim mapping of a conv layer."""
     fanout = next(i for i, l in enumerate(arch.levels) if isinstance(l, Spatial))
-    pe_levels = [m for m in mapping.levels[fanout + 1:]]
-    below_top = [m for m in mapping.levels[1:]]
+    pe_levels, below_top = mapping.levels[fanout + 1:], mapping.levels[1:]
 
-    def factor(levels, dim, axis=None, spatial=False):
-        return prod(l.bound for m in levels for l in m.loops
-                    if l.dim == dim and (l.axis is not None) == spatial and (axis is None or l.axis == axis))
+    def factor(levels, dim, spatial=False):
+        return prod(l.bound for m in levels for l in m.loops if l.dim == dim and (l.axis is not None) == spatial)
     array = mapping.levels[fanout]
     return {"m": prod(l.bound for m in below_top for l in m.loops if l.dim == "k"),
             "n": factor(below_top, "n"),
