@@ -9,8 +9,8 @@ from .energy.formats import density_in_format, format_energies_pj
 from .energy.model import action_energies, layer_energy
 from .errors import MappingError, SpecError
 from .ir.arch import Arch, with_precision
-from .ir.workload import Density, Layer, Workload
-from .mapping.dataflows import map_layer
+from .ir.workload import Density, Layer, Workload, pad_einsum
+from .mapping.dataflows import map_layer, template_padding
 from .mapping.lower import lower
 from .mapping.mapping import Mapping, check_mapping
 from .model.analytical import analyze
@@ -127,6 +127,9 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
                     energies, off_chip, found: dict) -> LayerResult:
     """`model`: the performance model; `found`: what the mapper did for this layer (recorded beside
     the model's own extras)."""
+    if mapping is None:  # a template may run ragged strips: the hardware computes a padded layer
+        padded = pad_einsum(layer.run_einsum, template_padding(arch, layer.run_einsum, options.dataflow))
+        layer = replace(layer, padded=padded) if padded is not None else layer
     einsum = layer.run_einsum
     try:
         mapping = mapping or map_layer(arch, einsum, options.dataflow)
