@@ -34,6 +34,7 @@ METRICS = {
     "inferences_per_second": lambda r, b: r.inferences_per_second,
     "inferences_per_second_per_watt": lambda r, b: r.inferences_per_second_per_watt(b),
     "energy_per_mac_pj": lambda r, b: r.boundary_energy_pj()[b] / r.macs,
+    "area_mm2": lambda r, b: r.area.total_mm2,  # the counted on-chip area (energy/area.py)
 }
 ROLES = ("calibration", "prediction", "derived")  # the order they are reported in
 DENSITY_FACTORS = (0.8, 1.2)  # a prediction's assumed operand densities scaled by these (capped at 1)

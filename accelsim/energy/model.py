@@ -21,7 +21,7 @@ from ..counting.rules import block_accesses
 from ..ir.arch import Arch, Compute, Memory
 from .activity import DENSE_ACTIVITY, LayerActivity
 from .estimators import MEMORY_ESTIMATORS, mac_energy_pj
-from .tables import TechTable, table_for
+from .tables import TechTable, arch_table
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def leakage_scale(arch: Arch, v_nominal: float) -> float:
 
 
 def action_energies(arch: Arch) -> ActionEnergies:
-    table = table_for(arch.energy_table, arch.node_nm)
+    table = arch_table(arch)
     v_nominal = nominal_voltage(arch, table)
     dyn = (arch.voltage_v / v_nominal) ** 2
     leak_scale = leakage_scale(arch, v_nominal)
