@@ -57,7 +57,7 @@ def _table_file(name: str, arch_path, data):
     key = ("technology", "table_file")
     file, line = locate(data, key)
     base = Path(file) if file and Path(file).is_file() else Path(arch_path)
-    where = dict(file=file or str(arch_path), line=line, key_path="technology.table_file")
+    where = {"file": file or str(arch_path), "line": line, "key_path": "technology.table_file"}
     path = resolve_inside(base.parent / name, allowed_roots(arch_path), where["file"], line, where["key_path"], name)
     return load_table_file(path, **where)
 

@@ -6,7 +6,7 @@ tables.check_table adds the checks across keys (required operations, SRAM points
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,5 +55,5 @@ class TechTableSpec(_Strict):
         "access by capacity (a power law in capacity is fitted to the points)")
     regfile_pj_per_bit: Positive = Field(description="register file / latch energy per bit accessed")
     dram_pj_per_bit: Positive = Field(description="DRAM energy per bit accessed")
-    area: Optional[AreaTable] = Field(None, description="areas for the area model; omitted means "
+    area: AreaTable | None = Field(None, description="areas for the area model; omitted means "
                                       "the table gives no area (components need an explicit area)")

@@ -125,8 +125,8 @@ def _describe(t: TechTable) -> list[str]:
         return lines + ["  area: none (components need an explicit `area:`)"]
     lines += [f"  area source: {a.source}"]
     lines += [f"  {op:<24} {um2:>10.4g} µm²" for op, um2 in a.operations_um2.items()]
-    return lines + [f"  SRAM bit cell            {a.sram_bit_um2:>10.4g} µm² × periphery factor "
-                    f"{a.sram_periphery_factor:g}",
+    return lines + [(f"  SRAM bit cell            {a.sram_bit_um2:>10.4g} µm² × periphery factor "
+                     f"{a.sram_periphery_factor:g}"),
                     f"  register (flip-flop) bit {a.register_bit_um2:>10.4g} µm²"]
 
 

@@ -55,9 +55,7 @@ def _area_lines(result: WorkloadResult) -> list[str]:
     total = area.total_mm2
     shares = ", ".join(f"{c.name} {100 * c.total_um2 * 1e-6 / total:.1f}%" for c in area.components) \
         if total > 0 else "nothing counted"
-    return [
-        f"area: {total:.4g} mm² on chip ({shares}); not counted: "
-        + "; ".join(f"{name} ({why})" for name, why in area.excluded),
-        f"TOPS/mm²: achieved {_per_mm2(result.tops, total)}, peak {_per_mm2(result.peak_tops, total)} "
-        f"(derived: peak TOPS {result.peak_tops:.3g} / area)",
-    ]
+    not_counted = "; ".join(f"{name} ({why})" for name, why in area.excluded)
+    peak = f"peak {_per_mm2(result.peak_tops, total)} (derived: peak TOPS {result.peak_tops:.3g} / area)"
+    return [f"area: {total:.4g} mm² on chip ({shares}); not counted: {not_counted}",
+            f"TOPS/mm²: achieved {_per_mm2(result.tops, total)}, {peak}"]

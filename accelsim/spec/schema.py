@@ -66,7 +66,7 @@ class MemorySpec(Strict):
     leakage_power: Optional[PowerW] = Field(None, description="static power per instance at the "
                                             "nominal voltage, e.g. '0.86uW'; omitted means none "
                                             "(the tables carry no leakage data)")
-    area: Optional[AreaUm2] = Field(None, description="silicon area per instance, e.g. '1200um2' or "
+    area: AreaUm2 | None = Field(None, description="silicon area per instance, e.g. '1200um2' or "
                                     "'0.02mm2'; omitted means estimated from the technology table "
                                     "(docs/area.md); off-chip (dram) levels count no area")
     switching_share: Share = Field(0.0, description="fraction of the access energy (at dense, random "
@@ -133,7 +133,7 @@ class ComputeSpec(Strict):
     format: MacFormat = Field(description="default operand format; selects the MAC energy estimate")
     energy: Optional[ComputeEnergies] = Field(None, description="explicit MAC energy; omitted means estimated")
     leakage_power: Optional[PowerW] = Field(None, description="static power per MAC unit at nominal voltage")
-    area: Optional[AreaUm2] = Field(None, description="silicon area per MAC unit, e.g. '25um2'; omitted "
+    area: AreaUm2 | None = Field(None, description="silicon area per MAC unit, e.g. '25um2'; omitted "
                                     "means estimated from the technology table for `format` (docs/area.md)")
     formats: dict[MacFormat, FormatSpec] = Field(default_factory=dict, description="formats the "
         "datapath supports besides `format`, each with its MAC energy and slots; a layer's `precision` "
@@ -186,9 +186,9 @@ class VoltageFrequency(Strict):
 
 class Technology(Strict):
     node: NodeNm = Field(description="process node, e.g. '45nm'")
-    energy_table: Optional[str] = Field(None, description="technology table name (see `accelsim info "
+    energy_table: str | None = Field(None, description="technology table name (see `accelsim info "
                                         "tables`); give this or table_file")
-    table_file: Optional[str] = Field(None, description="your own technology table file, in the format of "
+    table_file: str | None = Field(None, description="your own technology table file, in the format of "
         "the built-in ones (docs/energy.md#your-own-technology-table), relative to the file that names it")
     nominal_voltage: Optional[VoltageV] = Field(None, description="voltage at which explicit energies "
                                                 "are given; omitted means the table's voltage")
@@ -211,7 +211,7 @@ class OverheadSpec(Strict):
     energy_per_output: EnergyPJ = Field(0.0, description="dynamic energy per output element a layer "
         "produces (post-processing, e.g. a PPU), at the nominal voltage")
     leakage_power: Optional[PowerW] = Field(None, description="static power at the nominal voltage")
-    area: Optional[AreaUm2] = Field(None, description="silicon area, e.g. '0.01mm2'; omitted means "
+    area: AreaUm2 | None = Field(None, description="silicon area, e.g. '0.01mm2'; omitted means "
                                     "none counted (the area model has no estimate for control logic)")
     source: str = Field("", description="where the numbers come from")
 

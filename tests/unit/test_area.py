@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from conftest import ARCH_DIR, WORKLOAD_DIR
 
 from accelsim.energy.area import arch_area, mac_area_um2
 from accelsim.energy.tables import load_table
@@ -9,7 +10,6 @@ from accelsim.load import load_arch, load_workload
 from accelsim.report.frames import layers_frame
 from accelsim.report.serialize import result_dict
 from accelsim.simulate import simulate
-from conftest import ARCH_DIR, WORKLOAD_DIR
 
 ARCH = """
 name: area_test

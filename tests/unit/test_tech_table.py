@@ -6,12 +6,12 @@ from importlib import resources
 
 import pytest
 import yaml
+from conftest import ARCH_DIR, WORKLOAD_DIR
 
 from accelsim.cli import main
 from accelsim.energy.area import arch_area
 from accelsim.energy.model import action_energies
 from accelsim.load import load_arch
-from conftest import ARCH_DIR, WORKLOAD_DIR
 
 BUILT_IN = yaml.safe_load(resources.files("accelsim.energy").joinpath("tables/horowitz_45nm.yaml").read_text())
 ARCH_TEXT = (ARCH_DIR / "simple_ws.yaml").read_text()
