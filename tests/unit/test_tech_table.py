@@ -6,7 +6,7 @@ from importlib import resources
 
 import pytest
 import yaml
-from conftest import ARCH_DIR, WORKLOAD_DIR
+from conftest import ARCH_DIR, REPO, WORKLOAD_DIR
 
 from accelsim.cli import main
 from accelsim.energy.area import arch_area
@@ -100,3 +100,11 @@ def test_a_table_outside_the_arch_folder_a_built_in_name_or_two_tables_are_refus
                                       "energy_table: horowitz_45nm, table_file: t.yaml"))
     assert main(["check", str(arch)]) == 2
     assert "exactly one of energy_table" in capsys.readouterr().err
+
+
+def test_the_docs_example_table_loads(tmp_path):
+    """docs/energy.md's example table file is a valid table (the doc cannot drift from the format)."""
+    text = (REPO / "docs" / "energy.md").read_text()
+    example = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if b.startswith("name: my_22nm"))
+    arch = load_arch(user_arch(tmp_path, example, "my_22nm.yaml"))
+    assert arch.energy_table == "my_22nm" and arch.tech_table.area.sram_bit_um2 == 0.173
