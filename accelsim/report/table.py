@@ -53,7 +53,8 @@ def _per_mm2(tops: float, area_mm2: float) -> str:
 def _area_lines(result: WorkloadResult) -> list[str]:
     area = result.area
     total = area.total_mm2
-    shares = ", ".join(f"{c.name} {100 * c.total_um2 * 1e-6 / total:.1f}%" for c in area.components) \
+    shares = ", ".join(f"{c.name} {c.total_um2 * 1e-6:.3g} mm² {100 * c.total_um2 * 1e-6 / total:.0f}%"
+                       for c in area.components) \
         if total > 0 else "nothing counted"
     not_counted = "; ".join(f"{name} ({why})" for name, why in area.excluded)
     peak = f"peak {_per_mm2(result.peak_tops, total)} (derived: peak TOPS {result.peak_tops:.3g} / area)"

@@ -105,6 +105,18 @@ def test_a_table_outside_the_arch_folder_a_built_in_name_or_two_tables_are_refus
 def test_the_docs_example_table_loads(tmp_path):
     """docs/energy.md's example table file is a valid table (the doc cannot drift from the format)."""
     text = (REPO / "docs" / "energy.md").read_text()
-    example = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if b.startswith("name: my_22nm"))
+    example = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL) if b.startswith("name: my_22nm"))
     arch = load_arch(user_arch(tmp_path, example, "my_22nm.yaml"))
     assert arch.energy_table == "my_22nm" and arch.tech_table.area.sram_bit_um2 == 0.173
+
+
+def test_a_table_without_areas_counts_only_explicit_ones(tmp_path):
+    table = scaled(BUILT_IN, 1.0) | {"name": "no_area"}
+    del table["area"]
+    arch = load_arch(user_arch(tmp_path, table))
+    area = arch_area(arch)
+    assert area.total_um2 == 0 and {"GLB", "pe_spad", "MAC"} <= dict(area.excluded).keys()
+    assert "has no area data" in dict(area.excluded)["GLB"]
+    text = (tmp_path / "arch.yaml").read_text().replace("size: 128KiB", "size: 128KiB\n      area: 0.5mm2")
+    (tmp_path / "arch.yaml").write_text(text)
+    assert arch_area(load_arch(tmp_path / "arch.yaml")).total_mm2 == pytest.approx(0.5)
