@@ -62,6 +62,9 @@ def test_the_run_records_the_table_file_and_info_shows_it(tmp_path, capsys):
     assert main(["info", "tables", str(arch)]) == 0
     text = capsys.readouterr().out
     assert text.startswith("half_45nm: 45 nm") and "half.yaml" in text and "area source:" in text
+    assert main(["info", "tables", str(tmp_path / "half.yaml")]) == 0  # the table file itself
+    assert capsys.readouterr().out == text
+    assert main(["info", "schema", str(arch)]) == 2  # only `info tables` reads files
 
 
 def test_a_malformed_table_is_exit_2_with_file_line_and_key_path(tmp_path, capsys):
