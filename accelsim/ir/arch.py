@@ -75,6 +75,7 @@ class Compute:
     vector_scale_pj: float | None = None  # per-vector scale path, per scaled dot product (this format)
     vector_scales: tuple = ()    # ((format, pJ), ...) of the other formats that have a scale path
     area_um2: float | None = None  # explicit area per MAC unit; None: from the technology table
+    operand_latch: frozenset = frozenset()  # operands a MAC keeps while the innermost loops leave them
 
     def supports(self, fmt: str) -> bool:
         return fmt == self.format or any(f == fmt for f, _, _ in self.formats)
@@ -357,6 +358,6 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
                                   b.switching_share, b.reduction_tree_share,
                                   b.energy.vector_scale if b.energy else None,
                                   tuple((f, fs.vector_scale) for f, fs in b.formats.items() if fs.vector_scale is not None),
-                                  b.area))
+                                  b.area, frozenset(b.operand_latch)))
     return levels
 

@@ -53,6 +53,7 @@ class PackedProblem:
     energy_per_cycle_pj: float  # overhead components and leakage not charged per utilized instance
     hold_spatial_innermost: bool  # the counting convention's rules (counting/conventions):
     cluster_rule: int         # MAC operands held under a spatial innermost loop; clusters' charging
+    latched: np.ndarray       # [tensor] bool: operands the MACs latch (Compute.operand_latch)
     max_span: int             # the longest tensor axis (points), for the occupancy scratch
 
     @property
@@ -135,7 +136,8 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
                          merging, e_factor, einsum.macs * energies.mac_pj * mac_activity_table(arch, density),
                          np.array([HELD.index(held_by(einsum, d)) for d in dims], dtype=np.int64),
                          np.array([not einsum.relevant("outputs", d) for d in dims], dtype=np.bool_), per_cycle,
-                         convention.operands_held_when_spatial_innermost, convention.cluster_rule, span)
+                         convention.operands_held_when_spatial_innermost, convention.cluster_rule,
+                         np.array([r in arch.compute.operand_latch for r in roles], dtype=np.bool_), span)
 
 
 @dataclass(frozen=True)

@@ -199,7 +199,10 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
                     separate *= int(nest.loop_bound[j])
         spatial_below = [j for j in range(start[i], start[child]) if nest.loop_spatial[j]]
         if child == compute_idx:  # streamed to the MACs during every step
-            words = tables.compute * tile_size(axes, loops(merged)) * separate
+            per_step = tables.compute
+            if role in arch.compute.operand_latch:
+                per_step = _latched_reads(einsum, nest, role, range(start[innermost], n))
+            words = per_step * tile_size(axes, loops(merged)) * separate
             if is_out:
                 first = tile_size(axes, loops(spatial_below + [j for j in range(start[innermost], n)
                                                                if not nest.loop_spatial[j]]))
@@ -214,6 +217,20 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
             tables.add_charge(e, i, READ, int(is_out), 0, r, KIND_READS)
             if is_out:
                 tables.add_charge(e, i, WRITE, 0, 1, r, KIND_UPDATES)
+
+
+def _latched_reads(einsum: Einsum, nest: LoweredNest, role: str, compute_loops) -> int:
+    """Reads of a latched operand by one MAC during one step: it changes only when a loop that
+    indexes it moves, so the innermost temporal loops that do not index it reuse the latch."""
+    dims = einsum.tensor(role).dims
+    reads, indexed = 1, False
+    for j in reversed(compute_loops):
+        if nest.loop_spatial[j]:
+            continue
+        indexed = indexed or nest.dims[nest.loop_dim[j]] in dims
+        if indexed:
+            reads *= int(nest.loop_bound[j])
+    return reads
 
 
 def _translation_tables(axes, tile_loops, movers, n_sl) -> tuple[list[int], list[int]]:

@@ -145,6 +145,10 @@ class ComputeSpec(Strict):
     reduction_tree_share: Share = Field(0.0, description="part of the switching energy in the adder "
         "tree of the spatial reduction (its nodes toggle when any leaf below them does); the rest is "
         "in the multipliers")
+    operand_latch: list[Literal["inputs", "weights"]] = Field(default_factory=list, description="operands "
+        "each MAC keeps in a latch from one cycle to the next: while the innermost loops do not index one, "
+        "it is not read again from the level that feeds the MAC (e.g. [weights] for a weight register "
+        "in the multiplier); omitted: every MAC reads both operands")
 
 
 class LevelSpec(Strict):

@@ -112,7 +112,14 @@ def naive_tile_events(arch, einsum, nest):
                     flows.append((i, "read", compute * below, role, "reads",
                                   _Stream(axes, touched, touched, list(range(len(steps))), 1, i, [])))
                 else:
-                    flows.append((i, "read", compute * below, role, "reads", None))
+                    reads = compute
+                    if role in arch.compute.operand_latch:  # distinct consecutive operand values in a step
+                        inner = [j for j in range(start[innermost], n) if not spatial[j]]
+                        dims_t = {t.dim for axis in axes for t in axis}
+                        seen = [tuple(v for v, j in zip(idx, inner) if loop[j][0] in dims_t)
+                                for idx in product(*[range(loop[j][1]) for j in inner])]
+                        reads = sum(1 for q, key in enumerate(seen) if q == 0 or key != seen[q - 1])
+                    flows.append((i, "read", reads * below, role, "reads", None))
             else:
                 tile = merged + [loop[j] for j in range(start[child], n)]
                 first_tile = [loop[j] for j in between] + [loop[j] for j in range(start[child], n)]
