@@ -70,6 +70,15 @@ def test_python_dash_m_and_info():
     assert main(["info", "dataflows"]) == 0
 
 
+def test_cache_warm_runs_every_kernel_and_leaves_none_to_compile(capsys):
+    from accelsim.kernel_cache import compile_note
+    assert main(["cache", "warm"]) == 0
+    assert "compiled and cached" in capsys.readouterr().out
+    for options in (accelsim.SimOptions(dataflow="search"), accelsim.SimOptions(model="cycle"),
+                    accelsim.SimOptions(model="cycle", scalesim_compat=True)):
+        assert compile_note(options) is None
+
+
 def test_mapping_file(tmp_path, capsys):
     mapping = tmp_path / "m.yaml"
     mapping.write_text("layers:\n  gemm_16x16x16:\n    PE_array: {spatial: {x: {n: 16}, y: {k: 16}}}\n"

@@ -182,6 +182,8 @@ def _add_tool_parsers(sub) -> None:
                            "(info), or delete it (clear)")
     cache_sub = cache.add_subparsers(dest="action", required=True)
     cache_sub.add_parser("info", help="where accelsim's Numba cache lives, how many files and bytes")
+    cache_sub.add_parser("warm", help="compile every kernel once now (about a minute after an install), "
+                         "so that the first run, search or test does not")
     cache_sub.add_parser("clear", help="delete accelsim's Numba cache files (*.nbi, *.nbc in the "
                          "__pycache__ folders of the accelsim package) and print what was removed; "
                          "the kernels recompile on the next run")
