@@ -160,7 +160,7 @@ def _add_dse_parsers(sub) -> None:
     plot = sub.add_parser("plot", help="plot a sweep store or a run's JSON (PNG or SVG)")
     plot.add_argument("kind", choices=KINDS)
     plot.add_argument("source", help="sweep store (.sqlite) for pareto/heatmap/frequency, run JSON for "
-                      "breakdown/roofline")
+                      "breakdown/roofline, a DVFS study (accelsim dvfs --json) for ucurve")
     plot.add_argument("--out", required=True, help="output .png or .svg")
     plot.add_argument("--x", help="heatmap: axis path for x")
     plot.add_argument("--y", help="heatmap: axis path (or column, e.g. dataflow) for y")

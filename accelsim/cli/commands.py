@@ -347,7 +347,11 @@ def cmd_dvfs(args) -> int:
     """Energy-to-completion vs one domain's clock, per layer; per-layer schedules vs one clock."""
     from .. import units
     from ..dvfs.report import dvfs_dict, render_dvfs, schedule_dict
-    from ..dvfs.schedule import best_single_point, fastest_single_point, per_layer_schedule
+    from ..dvfs.schedule import (
+        best_single_point,
+        fastest_single_point,
+        per_layer_schedule,
+    )
     from ..dvfs.sweep import dvfs_sweep
     from ..files import write_atomic
     from ..load import load_arch, load_workload

@@ -85,8 +85,9 @@ def sweep_frequencies(arch: Arch, domain: str, points: int) -> list[float]:
 
 
 def dvfs_sweep(arch: Arch, workload: Workload, domain: str = "core", frequencies_hz=None, points: int = 14,
-               options: SimOptions = SimOptions(), mappings=None) -> DvfsSweep:
+               options: SimOptions | None = None, mappings=None) -> DvfsSweep:
     """Sweep `domain`'s clock over `frequencies_hz` (default: `points` evenly over its range)."""
+    options = options or SimOptions()
     frequencies = sorted(frequencies_hz) if frequencies_hz else sweep_frequencies(arch, domain, points)
     low, high = frequency_range_hz(arch, domain)
     for f in frequencies:

@@ -6,6 +6,7 @@ Levels run top-down: memories, spatial fan-outs, and the compute level last. A l
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -262,7 +263,7 @@ def min_voltage_v(vf_table, frequency_hz: float) -> float:
     if frequency_hz > freqs[-1] * (1 + 1e-9):
         raise SpecError(f"frequency {units.format_si(frequency_hz, 'Hz')} is above the V–f table's "
                         f"highest, {units.format_si(freqs[-1], 'Hz')} at {volts[-1]} V")
-    if any(b <= a for a, b in zip(freqs, freqs[1:])):
+    if any(b <= a for a, b in pairwise(freqs)):
         raise SpecError("the V–f table's frequencies must rise with voltage to find V(f)")
     return float(np.interp(frequency_hz, freqs, volts))
 
@@ -309,7 +310,9 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
     overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power) for o in spec.overhead)
     domains = ()
     if spec.domains:
-        from .domains import build_domains  # only arches that declare domains pay for it
+        from .domains import (
+            build_domains,  # only arches that declare domains pay for it
+        )
         domains, levels = build_domains(spec, levels, frequency, problems, line_of)
         problems.raise_if_any()
     return Arch(spec.name, spec.description, tech.node, tech.energy_table, tech.nominal_voltage,
