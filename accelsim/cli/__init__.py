@@ -65,6 +65,10 @@ def _add_dvfs_parser(sub, models) -> None:
     dvfs.add_argument("--switch-energy", default="0J", help="energy of one switch on top of the static power "
                       "drawn during it (default 0J)")
     dvfs.add_argument("--json", metavar="PATH", help="write the study as JSON (for accelsim plot ucurve)")
+    dvfs.add_argument("--search-cache", metavar="DIR", default=default_search_cache(),
+                      help="where the mapper keeps its results across runs (default: %(default)s)")
+    dvfs.add_argument("--no-search-cache", action="store_true", help="search every layer afresh")
+    _add_allow_path(dvfs)
     dvfs.set_defaults(func=cmd_dvfs)
 
 
@@ -168,6 +172,8 @@ def _add_dse_parsers(sub) -> None:
     plot.add_argument("--where", action="append", metavar="COLUMN=VALUE",
                       help="store plots: keep rows whose column or axis has this value (repeatable)")
     plot.add_argument("--by", default="component", choices=["component", "tensor"], help="breakdown grouping")
+    plot.add_argument("--boundary", default="system", choices=["system", "chip"],
+                      help="ucurve: energy at the system boundary, or the chip's (off-chip memory left out)")
     plot.set_defaults(func=cmd_plot)
 
 

@@ -220,6 +220,8 @@ def cmd_plot(args) -> int:
         kwargs.update(x=args.x, y=args.y, metric=args.metric)
     elif args.kind == "breakdown":
         kwargs = {"by": args.by}
+    elif args.kind == "ucurve":
+        kwargs = {"boundary": args.boundary}
     plot(args.kind, args.source, args.out, **kwargs)
     print(f"wrote {args.out}")
     return 0
@@ -371,7 +373,8 @@ def cmd_dvfs(args) -> int:
     except ValueError as exc:
         raise SpecError(f"--switch-time / --switch-energy: {exc}; e.g. --switch-time 20us --switch-energy 0J") from None
     options = SimOptions(model=args.model, dataflow=args.dataflow)
-    sweep = dvfs_sweep(arch, workload, args.domain, frequencies, args.points, options)
+    sweep = dvfs_sweep(arch, workload, args.domain, frequencies, args.points, options,
+                       search_cache=None if args.no_search_cache else args.search_cache)
     fastest = best_single_point(sweep)      # the least energy of one clock for every layer
     quickest = fastest_single_point(sweep)  # the shortest runtime of one clock
     budgets = [("no budget: least energy", {}, None, None)]

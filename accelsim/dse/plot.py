@@ -242,10 +242,10 @@ def plot_frequency(source, out, where=None) -> dict:
     return {"frequency_mhz": f, "energy_j": energy, "runtime_s": runtime}
 
 
-def plot_ucurve(source, out) -> dict:
+def plot_ucurve(source, out, boundary="system") -> dict:
     """Small multiples, one per layer: energy-to-completion vs the swept clock, stacked by part
-    (compute, overhead, leakage, memory), the energy-optimal clock marked, points over the power
-    cap hatched."""
+    (compute, overhead, leakage, memory; boundary 'chip' leaves off-chip memory out), the
+    energy-optimal allowed clock marked, points over the power cap shaded."""
     import json
     try:
         data = json.loads(Path(source).read_text())
@@ -255,7 +255,7 @@ def plot_ucurve(source, out) -> dict:
         raise SpecError(f"{source}: not a DVFS study; write one with `accelsim dvfs ARCH WORKLOAD --json PATH`")
     f = np.array(data["frequencies_hz"]) / 1e6
     layers = data["layers"]
-    parts = ("compute", "overhead", "leakage", "memory")
+    parts = ("compute", "overhead", "leakage") + (("memory",) if boundary == "system" else ())
     cols = min(4, len(layers))
     rows = -(-len(layers) // cols)
     fig, _ = _subplots((3.2 * cols, 2.6 * rows))
@@ -266,7 +266,8 @@ def plot_ucurve(source, out) -> dict:
         stack = np.array([[p["energy_j"][part] for p in layer["points"]] for part in parts]) * 1e6
         ax.stackplot(f, stack, labels=parts, alpha=0.8)
         total = stack.sum(axis=0)
-        j = layer["optimum"]
+        allowed = np.array([p["allowed"] for p in layer["points"]])
+        j = int(np.argmin(np.where(allowed, total, np.inf)))
         ax.plot(f[j], total[j], "k*", markersize=10, label="optimum")
         over = [i for i, p in enumerate(layer["points"]) if not p["allowed"]]
         if over:
@@ -277,7 +278,8 @@ def plot_ucurve(source, out) -> dict:
         ax.tick_params(labelsize=7)
         curves[layer["name"]] = total
     fig.axes[0].legend(fontsize=6, loc="upper right")
-    fig.suptitle(f"{data['workload']} on {data['arch']}: energy to completion vs {data['domain']} clock", fontsize=10)
+    fig.suptitle(f"{data['workload']} on {data['arch']}: energy to completion ({boundary}) vs {data['domain']} clock",
+                 fontsize=10)
     _save(fig, out)
     return {"frequency_mhz": f, "energy_uj": curves}
 

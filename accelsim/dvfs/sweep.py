@@ -85,8 +85,9 @@ def sweep_frequencies(arch: Arch, domain: str, points: int) -> list[float]:
 
 
 def dvfs_sweep(arch: Arch, workload: Workload, domain: str = "core", frequencies_hz=None, points: int = 14,
-               options: SimOptions | None = None, mappings=None) -> DvfsSweep:
-    """Sweep `domain`'s clock over `frequencies_hz` (default: `points` evenly over its range)."""
+               options: SimOptions | None = None, mappings=None, search_cache=None) -> DvfsSweep:
+    """Sweep `domain`'s clock over `frequencies_hz` (default: `points` evenly over its range).
+    `search_cache`: the mapper's folder (simulate()), for the one search at the arch's own point."""
     options = options or SimOptions()
     frequencies = sorted(frequencies_hz) if frequencies_hz else sweep_frequencies(arch, domain, points)
     low, high = frequency_range_hz(arch, domain)
@@ -95,7 +96,7 @@ def dvfs_sweep(arch: Arch, workload: Workload, domain: str = "core", frequencies
             raise SpecError(f"frequency {f / 1e6:g} MHz is outside domain '{domain}''s range "
                             f"{low / 1e6:g}–{high / 1e6:g} MHz")
     if mappings is None:  # the kernels: found once, at the arch's own operating point
-        found = simulate(arch, workload, options)
+        found = simulate(arch, workload, options, search_cache=search_cache)
         mappings = {l.name: l.mapping for l in found.layers}
     rows, voltages, static = [], [], []
     for f in frequencies:

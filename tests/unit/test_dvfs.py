@@ -53,8 +53,8 @@ def _hbm_bytes_per_s(arch):
 
 
 def test_core_clock_leaves_dram_time_per_byte_unchanged(a30, study):
-    for f in (210e6, 700e6, 1440e6):
-        assert _hbm_bytes_per_s(at_frequency(a30, "core", f)) == pytest.approx(933e9, rel=1e-12)
+    for f in (210e6, 700e6, 1440e6):  # 768 B per HBM clock (1215 MHz): 933 GB/s
+        assert _hbm_bytes_per_s(at_frequency(a30, "core", f)) == pytest.approx(768 * 1215e6, rel=1e-12)
     # the GEMV streams 32 MiB of weights from HBM: where HBM bounds it, its runtime does not move
     # with the core clock (to within a cycle of rounding); below, the core-clocked L2 takes over
     gemv = study.layers.index("gemv")
@@ -64,10 +64,24 @@ def test_core_clock_leaves_dram_time_per_byte_unchanged(a30, study):
     assert hbm_bound[0] == pytest.approx(4096 * 4096 * 2 / 933e9, rel=0.01)
 
 
-def test_per_cycle_bandwidth_ticks_on_its_domains_clock():
-    arch = accelsim.load_arch(A30, ["levels.0.memory.shared_bandwidth=256 B/cycle"])
-    for f in (300e6, 1400e6):  # the HBM domain's clock (1215 MHz) sets B/s, not the core's
-        assert _hbm_bytes_per_s(at_frequency(arch, "core", f)) == pytest.approx(256 * 1215e6, rel=1e-12)
+def test_bandwidth_in_bytes_per_second_is_fixed_and_per_cycle_ticks_on_its_domains_clock(tmp_path):
+    arch = accelsim.load_arch(A30, ["levels.0.memory.shared_bandwidth=933 GB/s"])
+    for f in (300e6, 1400e6):
+        assert _hbm_bytes_per_s(at_frequency(arch, "core", f)) == pytest.approx(933e9, rel=1e-12)
+    # give the HBM domain a V–f table and sweep it: its per-cycle bandwidth follows its clock
+    text = A30.read_text().replace("    operating_point: {voltage: 1.2V, frequency: 1215MHz}\n",
+                                   "    operating_point: {voltage: 1.2V, frequency: 1215MHz}\n"
+                                   "    voltage_frequency:\n      source: test\n      table:\n"
+                                   "        - {voltage: 1.1V, frequency: 600MHz}\n"
+                                   "        - {voltage: 1.2V, frequency: 1215MHz}\n")
+    path = tmp_path / "a30_hbm_vf.yaml"
+    path.write_text(text)
+    arch = accelsim.load_arch(path)
+    assert frequency_range_hz(arch, "hbm") == (600e6, 1215e6)
+    slow = at_frequency(arch, "hbm", 600e6)
+    assert _hbm_bytes_per_s(slow) == pytest.approx(768 * 600e6, rel=1e-12)
+    assert slow.domains[0].voltage_v == pytest.approx(1.1)
+    assert action_energies(slow).read_pj["HBM"] == pytest.approx(998.4 * (1.1 / 1.2) ** 2, rel=1e-12)
 
 
 def test_energies_follow_their_own_domains_voltage(a30):
