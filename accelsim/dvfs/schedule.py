@@ -9,7 +9,8 @@ i+1 switch min(c_i, c_i+1) times and the last back to the first min(c_last, c_fi
 A switch from point a to point b costs `switch_time_s` of runtime, during which the chip draws
 the static power of the higher of the two (leakage and background: the clocks are stopped while
 the PLL and regulator settle), plus `switch_energy_j`. Points above the power cap are excluded.
-A latency budget is met to within one cycle per layer at the slowest clock (integer cycles).
+Budgets are met exactly (a bandwidth-bound layer's runtime wobbles by a cycle with the clock, so a
+budget equal to one clock's runtime leaves other clocks for that layer only where they are no slower).
 """
 from __future__ import annotations
 
@@ -88,11 +89,8 @@ def fastest_single_point(sweep: DvfsSweep) -> Schedule | None:
     return min(runs, key=lambda s: (s.runtime_s, s.energy_j), default=None)
 
 
-def _within(s: Schedule, latency_budget_s, energy_budget_j, sweep: DvfsSweep | None = None) -> bool:
-    """Within the budget; a latency budget to within one cycle per layer at the slowest clock swept
-    (cycles are whole numbers: a bandwidth-bound layer's runtime wobbles by that much with the clock)."""
-    slack_s = len(sweep.layers) / min(sweep.frequencies_hz) if sweep is not None else 0.0
-    if latency_budget_s is not None and s.runtime_s > latency_budget_s * (1 + 1e-12) + slack_s:
+def _within(s: Schedule, latency_budget_s, energy_budget_j) -> bool:
+    if latency_budget_s is not None and s.runtime_s > latency_budget_s * (1 + 1e-12):
         return False
     return energy_budget_j is None or s.energy_j <= energy_budget_j * (1 + 1e-12)
 
@@ -130,7 +128,7 @@ def per_layer_schedule(sweep: DvfsSweep, latency_budget_s: float | None = None, 
         choice = _dp(cost, b_layer, sw_cost, b_switch, transitions, bins + slack)
         if choice is not None:
             s = evaluate(sweep, choice, switch_time_s, switch_energy_j)
-            if _within(s, *((budget, None) if energy_budget_j is None else (None, budget)), sweep):
+            if _within(s, *((budget, None) if energy_budget_j is None else (None, budget))):
                 found.append(s)
                 break
     single = best_single_point(sweep, latency_budget_s, energy_budget_j)

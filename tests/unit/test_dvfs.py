@@ -159,7 +159,7 @@ def test_schedule_is_the_brute_force_optimum(seed):
         if s.runtime_s <= budget and (best is None or s.energy_j < best.energy_j):
             best = s
     found = per_layer_schedule(sweep, latency_budget_s=budget, switch_time_s=0.1, switch_energy_j=0.02, bins=4000)
-    assert found.runtime_s <= budget + len(counts) / min(sweep.frequencies_hz)
+    assert found.runtime_s <= budget
     # within the discretization: one bin of the budget per rounded term, priced at the steepest trade
     assert found.energy_j <= best.energy_j * 1.02
     single = best_single_point(sweep, latency_budget_s=budget)
