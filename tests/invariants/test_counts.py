@@ -1,6 +1,6 @@
 """Physics and arithmetic that every result must obey, over every shipped arch × small workload
 and over hypothesis-generated layers and mappings."""
-from math import ceil, prod
+from math import ceil, exp, prod
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -105,6 +105,10 @@ def recompute_energy(arch, lr) -> float:
         total += e.leakage_w.get(level.name, 0.0) * level.instances * lr.latency_s * 1e12
     for o in arch.overhead:  # per-cycle components: clock tree, control
         total += e.overhead_pj_per_cycle[o.name] * lr.cycles + e.leakage_w[o.name] * lr.latency_s * 1e12
+    for d in arch.domains:  # clock/voltage domains' background power (DRAM refresh, PHY), ∝ V like leakage
+        v_nom = d.nominal_voltage_v or d.voltage_v
+        scale = d.voltage_v / v_nom * (exp((d.voltage_v - v_nom) / d.leakage_efold_v) if d.leakage_efold_v else 1.0)
+        total += d.background_power_w * scale * lr.latency_s * 1e12
     return total
 
 
