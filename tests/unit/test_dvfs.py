@@ -175,11 +175,11 @@ def test_unconstrained_schedule_without_switch_cost_takes_each_layers_optimum(st
 def test_cli_dvfs_and_ucurve_plot_on_the_5nm_chip(tmp_path, capsys):
     out, png = tmp_path / "d.json", tmp_path / "u.png"
     assert main(["dvfs", str(ARCH_DIR / "vsquant_5nm.yaml"), str(WORKLOAD_DIR / "matmul_benchmark.yaml"),
-                 "--points", "5", "--json", str(out)]) == 0
+                 "--points", "3", "--json", str(out)]) == 0
     text = capsys.readouterr().out
     assert "energy-optimal" in text and "benchmark" in text
     data = json.loads(out.read_text())
-    assert data["kind"] == "accelsim.dvfs" and len(data["frequencies_hz"]) == 5
+    assert data["kind"] == "accelsim.dvfs" and len(data["frequencies_hz"]) == 3
     assert main(["plot", "ucurve", str(out), "--out", str(png)]) == 0
     assert png.stat().st_size > 0
 
@@ -188,3 +188,46 @@ def test_cli_dvfs_bad_domain_is_a_clear_error(capsys):
     code = main(["dvfs", str(A30), str(WORKLOAD_DIR / "gemm_tiny.yaml"), "--domain", "nope", "--points", "3"])
     assert code == 2
     assert "no domain 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_energy_budget_schedule_is_the_brute_force_fastest(seed):
+    rng = np.random.default_rng(100 + seed)
+    energy = rng.uniform(1.0, 3.0, (4, 4))
+    runtime = rng.uniform(1.0, 3.0, (4, 4))
+    sweep = _synthetic(energy, runtime, [2, 2, 2, 2], rng.uniform(0.01, 0.05, 4))
+    budget = float(np.median(energy.sum(axis=1)))
+    fastest = min((s for s in (evaluate(sweep, c, 0.05, 0.01) for c in itertools.product(range(4), repeat=4))
+                   if s.energy_j <= budget), key=lambda s: s.runtime_s)
+    found = per_layer_schedule(sweep, energy_budget_j=budget, switch_time_s=0.05, switch_energy_j=0.01, bins=4000)
+    assert found.energy_j <= budget
+    assert found.runtime_s <= fastest.runtime_s * 1.02
+
+
+@pytest.mark.parametrize(("domain", "message"), [
+    ("{name: core, levels: [HBM], operating_point: {voltage: 1.2V, frequency: 1GHz}, source: x}", "reserved"),
+    ("{name: d, levels: [Nope], operating_point: {voltage: 1.2V, frequency: 1GHz}, source: x}", "unknown level"),
+    ("{name: d, levels: [FMA], operating_point: {voltage: 1.2V, frequency: 1GHz}, source: x}", "core clock"),
+    ("{name: d, levels: [HBM], operating_point: {voltage: 1.2V}, source: x}", "needs a frequency"),
+])
+def test_bad_domain_is_a_clear_spec_error(tmp_path, domain, message):
+    text = A30.read_text()
+    start = text.index("domains:\n")
+    end = text.index("levels:\n", start)
+    path = tmp_path / "bad.yaml"
+    path.write_text(text[:start] + f"domains:\n  - {domain}\n" + text[end:])
+    with pytest.raises(accelsim.SpecError, match=message) as info:
+        accelsim.load_arch(path)
+    assert "domains.0" in str(info.value)
+
+
+def test_cli_dvfs_on_the_a30_with_a_budget(tmp_path, capsys):
+    out = tmp_path / "d.json"
+    assert main(["dvfs", str(A30), str(WORKLOAD_DIR / "gemm_tiny.yaml"), "--points", "4",
+                 "--latency-budget", "1.1x", "--switch-time", "1us", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "power cap 165 W" in text and "latency budget 1.1x" in text
+    data = json.loads(out.read_text())
+    assert [s["label"] for s in data["schedules"]][-1] == "latency budget 1.1x"
+    assert all(s["per_layer"]["energy_j"] <= s["single_point"]["energy_j"] * (1 + 1e-12)
+               for s in data["schedules"] if s["per_layer"] and s["single_point"])
