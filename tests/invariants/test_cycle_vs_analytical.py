@@ -41,7 +41,8 @@ def ideal_overrides(arch):
     out = []
     for level in arch.levels:
         if isinstance(level, Memory):
-            out += [f"levels.{level.name}.read_bandwidth=", f"levels.{level.name}.write_bandwidth="]
+            out += [f"levels.{level.name}.read_bandwidth=", f"levels.{level.name}.write_bandwidth=",
+                    f"levels.{level.name}.shared_bandwidth="]
         elif isinstance(level, Spatial) and level.interconnect == "systolic":
             out.append(f"levels.{level.name}.interconnect=broadcast")
     return out
@@ -66,13 +67,15 @@ def check_cycle_stats(arch, stats):
 
 
 def traffic_bound(arch, stats):
-    """max(compute, reads ÷ read bandwidth, writes ÷ write bandwidth) over the walk's traffic,
-    written independently of CycleStats.traffic_bound."""
+    """max(compute, reads ÷ read bandwidth, writes ÷ write bandwidth, (reads + writes) ÷ shared
+    bandwidth) over the walk's traffic, written independently of CycleStats.traffic_bound."""
     bound = stats.compute_cycles
     for name, tensors in stats.traffic.items():
         mem = arch.level(name)
-        for bw, words in ((mem.read_bw_words, sum(t.reads for t in tensors.values())),
-                          (mem.write_bw_words, sum(t.fills + t.updates for t in tensors.values()))):
+        reads = sum(t.reads for t in tensors.values())
+        writes = sum(t.fills + t.updates for t in tensors.values())
+        for bw, words in ((mem.read_bw_words, reads), (mem.write_bw_words, writes),
+                          (mem.shared_bw_words, reads + writes)):
             if bw:
                 bound = max(bound, ceil(words / bw))
     assert bound == stats.traffic_bound(arch)
