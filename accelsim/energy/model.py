@@ -6,10 +6,10 @@ update energy, reads the read energy. Data-dependent parts scale with the operan
 activity (energy/activity.py). Overhead components (clock tree, control) cost energy per cycle.
 Leakage power scales with V — linearly, or V·exp((V − Vnom)/efold) when the technology gives
 an e-fold voltage — and is charged for every hardware instance (used or not) over the runtime.
-Off-chip memory (class dram) has its own supply: its energies stay at their nominal values
-whatever the core's voltage, unless
-the arch declares clock/voltage domains (energy/domains.py: each component at its domain's V and f)
 (buffers in utilized instances only under counting conventions that say so).
+Off-chip memory (class dram) has its own supply: its energies stay at their nominal values
+whatever the core's voltage. An arch's declared clock/voltage domains (energy/domains.py) price
+their components at their own V and f, and add their background power over the runtime.
 """
 from __future__ import annotations
 
