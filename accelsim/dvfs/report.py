@@ -44,8 +44,9 @@ def render_dvfs(data: dict) -> str:
              f"{f_mhz[0]:.0f}–{f_mhz[-1]:.0f} MHz"
              + (f", power cap {data['power_cap_w']:g} W" if data["power_cap_w"] else ""), ""]
     head = f"{'layer':<12}{'f_opt MHz':>10}{'V':>6}{'time µs':>10}{'power W':>9}{'E µJ':>10}" + \
-        "".join(f"{p:>10}" for p in PARTS) + f"{'bound':>9}{'E@fmax µJ':>11}"
-    lines += ["Per layer at its energy-optimal clock (energy split in µJ):", head]
+        "".join(f"{p:>10}" for p in PARTS) + f"{'bound':>9}{'E@top µJ':>11}"
+    lines += ["Per layer at its energy-optimal clock (energy split in µJ; E@top: at the highest clock "
+              "within the power cap):", head]
     for layer in data["layers"]:
         j = layer["optimum"]
         p = layer["points"][j]
@@ -54,13 +55,16 @@ def render_dvfs(data: dict) -> str:
                      f"{p['power_w']:>9.1f}{sum(p['energy_j'].values()) * 1e6:>10.1f}"
                      + "".join(f"{p['energy_j'][k] * 1e6:>10.1f}" for k in PARTS)
                      + f"{p['bound_by']:>9}{sum(top['energy_j'].values()) * 1e6:>11.1f}")
-    lines += ["", "Whole workload at each single clock:",
-              f"{'f MHz':>8}{'V':>7}{'time µs':>10}{'E µJ':>10}{'power W':>9}  within cap"]
+    lines += ["", "Whole workload at each single clock (energy split in µJ):",
+              f"{'f MHz':>8}{'V':>7}{'time µs':>10}{'E µJ':>10}{'power W':>9}" + "".join(f"{p:>10}" for p in PARTS)
+              + "  within cap"]
     for j, f in enumerate(f_mhz):
         t = sum(layer["points"][j]["runtime_s"] for layer in data["layers"])
-        e = sum(sum(layer["points"][j]["energy_j"].values()) for layer in data["layers"])
+        parts = {k: sum(layer["points"][j]["energy_j"][k] for layer in data["layers"]) for k in PARTS}
+        e = sum(parts.values())
         ok = all(layer["points"][j]["allowed"] for layer in data["layers"])
-        lines.append(f"{f:>8.0f}{data['voltages_v'][j]:>7.3f}{t * 1e6:>10.2f}{e * 1e6:>10.1f}{e / t:>9.1f}  {'yes' if ok else 'no'}")
+        lines.append(f"{f:>8.0f}{data['voltages_v'][j]:>7.3f}{t * 1e6:>10.2f}{e * 1e6:>10.1f}{e / t:>9.1f}"
+                     + "".join(f"{parts[k] * 1e6:>10.1f}" for k in PARTS) + f"  {'yes' if ok else 'no'}")
     for s in data["schedules"]:
         lines += ["", f"Per-layer schedule vs best single clock: {s['label']}"]
         for name in ("per_layer", "single_point"):
