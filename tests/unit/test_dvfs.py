@@ -231,3 +231,22 @@ def test_cli_dvfs_on_the_a30_with_a_budget(tmp_path, capsys):
     assert [s["label"] for s in data["schedules"]][-1] == "latency budget 1.1x"
     assert all(s["per_layer"]["energy_j"] <= s["single_point"]["energy_j"] * (1 + 1e-12)
                for s in data["schedules"] if s["per_layer"] and s["single_point"])
+
+
+def test_an_overhead_component_in_a_domain_costs_its_energy_per_domain_cycle(tmp_path):
+    text = A30.read_text().replace("levels:\n  - memory:\n      name: HBM",
+                                   "  - {name: uncore, levels: [SM_control, L2], operating_point: {voltage: 0.6V, "
+                                   "frequency: 720MHz}, nominal_voltage: 0.75V, background_power: 3W, source: test}\n"
+                                   "levels:\n  - memory:\n      name: HBM", 1)
+    path = tmp_path / "a30_uncore.yaml"
+    path.write_text(text)
+    arch = accelsim.load_arch(path)
+    e = action_energies(arch)
+    assert e.overhead_pj_per_cycle["SM_control"] == pytest.approx(3360 * (0.6 / 0.75) ** 2 * 720 / 1440, rel=1e-12)
+    assert e.leakage_w["L2"] == pytest.approx(2.0 * 0.6 / 0.75, rel=1e-12)  # no e-fold in this domain
+    # L2's 2560 B/cycle tick on the uncore's 720 MHz: half the words per core cycle at 1440 MHz
+    assert arch.level("L2").shared_bw_words == pytest.approx(2560 * 8 / 16 * 720 / 1440, rel=1e-12)
+    result = accelsim.simulate(arch, accelsim.load_workload(WORKLOAD_DIR / "gemm_tiny.yaml"))
+    layer = result.layers[0]
+    assert layer.energy.leakage_pj["uncore background"] == pytest.approx(3.0 * 0.6 / 0.75 * layer.latency_s * 1e12)
+    assert "uncore background" not in layer.off_chip and "hbm background" in layer.off_chip
