@@ -45,8 +45,8 @@ def render_dvfs(data: dict) -> str:
              + (f", power cap {data['power_cap_w']:g} W" if data["power_cap_w"] else ""), ""]
     head = f"{'layer':<12}{'f_opt MHz':>10}{'V':>6}{'time µs':>10}{'power W':>9}{'E µJ':>10}" + \
         "".join(f"{p:>10}" for p in PARTS) + f"{'bound':>9}{'E@top µJ':>11}"
-    lines += ["Per layer at its energy-optimal clock (energy split in µJ; E@top: at the highest clock "
-              "within the power cap):", head]
+    lines += [("Per layer at its energy-optimal clock (energy split in µJ; E@top: at the highest clock "
+               "within the power cap):"), head]
     for layer in data["layers"]:
         j = layer["optimum"]
         p = layer["points"][j]
