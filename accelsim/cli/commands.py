@@ -332,17 +332,23 @@ def default_search_cache() -> str:
     return os.path.join(base, "accelsim", "search")
 
 
-def _dvfs_budget(text, unit_parser, fastest: float, what: str):
-    """A budget: '1.1x' (times the fastest / cheapest single clock's) or a quantity with a unit."""
+def _dvfs_budget(text, unit_parser, what: str):
+    """A budget as (multiple, None) for '1.1x' (of the best single clock's) or (None, value) for a
+    quantity with a unit; parsed before the sweep so a typo fails at once."""
     if text is None:
         return None
     try:
-        if text.endswith("x"):
-            return float(text[:-1]) * fastest
-        return unit_parser(text)
+        return (float(text[:-1]), None) if text.endswith("x") else (None, unit_parser(text))
     except ValueError:
         raise SpecError(f"--{what}-budget {text!r}: give a multiple of the best single clock's, e.g. 1.1x, "
                         f"or a quantity with its unit, e.g. {'120us' if what == 'latency' else '2mJ'}") from None
+
+
+def _resolve_budget(parsed, reference):
+    if parsed is None:
+        return None
+    multiple, value = parsed
+    return value if multiple is None else multiple * reference
 
 
 def cmd_dvfs(args) -> int:
@@ -372,6 +378,8 @@ def cmd_dvfs(args) -> int:
         switch_energy = units.parse_energy_pj(args.switch_energy) * 1e-12
     except ValueError as exc:
         raise SpecError(f"--switch-time / --switch-energy: {exc}; e.g. --switch-time 20us --switch-energy 0J") from None
+    latency_parsed = _dvfs_budget(args.latency_budget, units.parse_time_s, "latency")
+    energy_parsed = _dvfs_budget(args.energy_budget, lambda t: units.parse_energy_pj(t) * 1e-12, "energy")
     options = SimOptions(model=args.model, dataflow=args.dataflow)
     sweep = dvfs_sweep(arch, workload, args.domain, frequencies, args.points, options,
                        search_cache=None if args.no_search_cache else args.search_cache)
@@ -381,9 +389,8 @@ def cmd_dvfs(args) -> int:
     if quickest is not None:
         budgets.append(("latency budget: the fastest single clock's runtime", {"latency_s": quickest.runtime_s},
                         quickest.runtime_s, None))
-    latency = _dvfs_budget(args.latency_budget, units.parse_time_s, quickest.runtime_s if quickest else 0, "latency")
-    energy = _dvfs_budget(args.energy_budget, lambda t: units.parse_energy_pj(t) * 1e-12,
-                          fastest.energy_j if fastest else 0, "energy")
+    latency = _resolve_budget(latency_parsed, quickest.runtime_s if quickest else 0.0)
+    energy = _resolve_budget(energy_parsed, fastest.energy_j if fastest else 0.0)
     if latency is not None:
         budgets.append((f"latency budget {args.latency_budget}", {"latency_s": latency}, latency, None))
     if energy is not None:

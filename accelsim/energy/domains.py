@@ -80,9 +80,11 @@ def frequency_range_hz(arch: Arch, domain: str) -> tuple[float, float]:
     highest; a SpecError for a domain without a V–f table (a fixed point)."""
     table = vf_table(arch, domain)
     if not table:
+        sweepable = [n for n in domain_names(arch) if vf_table(arch, n)]
+        hint = (f"sweep one of: {', '.join(sweepable)}" if sweepable else
+                "give it a voltage_frequency table (f_max vs V) to sweep it")
         raise SpecError(f"domain '{domain}' of arch '{arch.name}' has no voltage_frequency table: its "
-                        f"operating point is fixed; sweep one of: "
-                        f"{', '.join(n for n in domain_names(arch) if vf_table(arch, n))}")
+                        f"operating point is fixed; {hint}")
     low = arch.min_frequency_hz if domain == CORE else _domain(arch, domain).min_frequency_hz
     return (low or table[0][1]), table[-1][1]
 

@@ -250,3 +250,23 @@ def test_an_overhead_component_in_a_domain_costs_its_energy_per_domain_cycle(tmp
     layer = result.layers[0]
     assert layer.energy.leakage_pj["uncore background"] == pytest.approx(3.0 * 0.6 / 0.75 * layer.latency_s * 1e12)
     assert "uncore background" not in layer.off_chip and "hbm background" in layer.off_chip
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--frequencies", "100MHz,500MHz"], "outside domain 'core'"),
+    (["--points", "1"], "at least 2 points"),
+    (["--frequencies", "fast"], "--frequencies"),
+    (["--latency-budget", "soon"], "--latency-budget"),
+])
+def test_cli_dvfs_bad_arguments_are_clear_errors(capsys, args, message):
+    assert main(["dvfs", str(A30), str(WORKLOAD_DIR / "gemm_tiny.yaml"), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_dvfs_without_a_vf_table_and_ucurve_of_a_run_json_are_clear_errors(tmp_path, capsys):
+    assert main(["dvfs", str(ARCH_DIR / "simple_ws.yaml"), str(WORKLOAD_DIR / "gemm_tiny.yaml")]) == 2
+    assert "give it a voltage_frequency table" in capsys.readouterr().err
+    run = tmp_path / "r.json"
+    assert main(["run", str(ARCH_DIR / "simple_ws.yaml"), str(WORKLOAD_DIR / "gemm_tiny.yaml"), "--json", str(run)]) == 0
+    assert main(["plot", "ucurve", str(run), "--out", str(tmp_path / "u.png")]) == 2
+    assert "not a DVFS study" in capsys.readouterr().err
