@@ -270,8 +270,9 @@ def plot_ucurve(source, out, boundary="system") -> dict:
         j = int(np.argmin(np.where(allowed, total, np.inf)))
         ax.plot(f[j], total[j], "k*", markersize=10, label="optimum")
         over = [i for i, p in enumerate(layer["points"]) if not p["allowed"]]
-        if over:
-            ax.axvspan(f[over[0]] - 1, f[-1], color="grey", alpha=0.3, hatch="//", label="over power cap")
+        if over:  # shaded from halfway to the first point over the cap
+            start = (f[over[0] - 1] + f[over[0]]) / 2 if over[0] else f[0]
+            ax.axvspan(start, f[-1], color="grey", alpha=0.35, hatch="//", label="over power cap")
         ax.set_title(f"{layer['name']}: {f[j]:.0f} MHz", fontsize=9)
         ax.set_xlabel("clock (MHz)", fontsize=8)
         ax.set_ylabel("energy (µJ)", fontsize=8)
