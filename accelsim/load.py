@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from .counting.conventions import CONVENTIONS
@@ -37,7 +38,11 @@ def load_arch(path, overrides=()) -> Arch:
     data = _load_raw(path, overrides)
     spec = validate_model(ArchSpec, data, str(path))
     _check_registered_names(spec, str(path), data)
-    return build_arch(spec, str(path), lambda p: locate(data, p)[1])
+    arch = build_arch(spec, str(path), lambda p: locate(data, p)[1])
+    if spec.constraints:
+        from .search.constraints import arch_constraints
+        arch = replace(arch, constraints=arch_constraints(spec.constraints, arch, str(path), lambda p: locate(data, p)[1]))
+    return arch
 
 
 def _check_registered_names(spec: ArchSpec, path: str, data) -> None:
@@ -101,7 +106,7 @@ def load_workload(path, overrides=()) -> Workload:
             density = _density(layer.density, path, precision) or _density(spec.density, path, precision) or DENSE
         except (OSError, ValueError, EOFError) as exc:
             problems.add(f"density: {exc}", f"layers.{i}.density", locate(data, where + ("density",))[1],
-                         suggestion="give a fraction in [0, 1] or an existing .npy file")
+                         suggestion="give a fraction in [0, 1], an existing .npy file, or named data (gaussian, relu)")
             continue
         pad = layer.pad if layer.pad is not None else spec.pad
         bad = [f"{d}: {m}" for d, m in pad.items() if m < 1]
@@ -142,13 +147,19 @@ def _density(spec, workload_path, precision) -> Density | None:
     if spec is None or isinstance(spec, (int, float)):
         return Density.of(spec)
 
+    from .energy.formats import DISTRIBUTIONS, format_density
+
     def value(v):
         if not isinstance(v, str):
             return v
+        if v in DISTRIBUTIONS:  # named data: measured in the layer's format, again in simulate()
+            return format_density(v, precision)
 
         from .energy.activity import quantized_density
         return quantized_density(_load_npy(Path(workload_path), v), precision)
-    return Density(value(spec.inputs), value(spec.weights))
+    def named(v):
+        return v if isinstance(v, str) and v in DISTRIBUTIONS else None
+    return Density(value(spec.inputs), value(spec.weights), named(spec.inputs), named(spec.weights))
 
 
 MAX_NPY_BYTES = 2**31

@@ -50,6 +50,7 @@ class LayerResult:
     precision: str | None = None   # number format the layer ran in
     density: object = None         # Density of its operands
     energies: tuple | None = None  # (the arch as the layer ran, its ActionEnergies): the prices of its counts
+    outputs: int = 0               # output elements the layer produces (per-output energies charge them)
 
     @property
     def latency_s(self) -> float:

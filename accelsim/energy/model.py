@@ -101,7 +101,9 @@ class EnergyBreakdown:
 
 
 def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, runtime_s: float,
-                 cycles: int = 0, activity: LayerActivity = DENSE_ACTIVITY) -> EnergyBreakdown:
+                 cycles: int = 0, activity: LayerActivity = DENSE_ACTIVITY,
+                 extra_dynamic_pj: dict | None = None) -> EnergyBreakdown:
+    """`extra_dynamic_pj`: format-dependent energies (energy/formats.py), added per component."""
     dynamic = {arch.compute.name: counts.macs * energies.mac_pj * activity.mac}
     by_tensor = {}
     for level in counts.levels:
@@ -116,6 +118,8 @@ def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, run
         dynamic[level.name] = sum(per_role.values())
     for name, pj_per_cycle in (energies.overhead_pj_per_cycle or {}).items():
         dynamic[name] = pj_per_cycle * cycles
+    for name, pj in (extra_dynamic_pj or {}).items():
+        dynamic[name] = dynamic.get(name, 0.0) + pj
     leakage = {}
     instances = leaking_instances(arch)
     utilized = {level.name: level.instances for level in counts.levels}

@@ -5,7 +5,7 @@ Levels run top-down: memories, spatial fan-outs, and the compute level last. A l
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 import numpy as np
@@ -73,6 +73,8 @@ class Compute:
     slot_level: str | None = None
     switching_share: float = 1.0
     reduction_tree_share: float = 0.0
+    vector_scale_pj: float | None = None  # per-vector scale path, per scaled dot product (this format)
+    vector_scales: tuple = ()    # ((format, pJ), ...) of the other formats that have a scale path
 
     def supports(self, fmt: str) -> bool:
         return fmt == self.format or any(f == fmt for f, _, _ in self.formats)
@@ -85,6 +87,7 @@ class Overhead:
     name: str
     energy_per_cycle_pj: float
     leakage_power_w: float | None
+    energy_per_output_pj: float = 0.0  # per output element of a layer (post-processing)
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class Arch:
     claims: tuple = ()           # ClaimSpec, checked by `accelsim claims`
     source: str | None = None    # the arch file, for paths in claims
     counting: str = "accelsim"   # a registered counting convention (counting/conventions)
+    constraints: dict = field(default_factory=dict)  # level name -> search.constraints.LevelConstraint
     domains: tuple = ()          # Domain: clock/voltage domains besides the core's
     min_frequency_hz: float | None = None  # the core's lowest clock (voltage_frequency.min_frequency)
     power_cap_w: float | None = None       # a TDP: DVFS points above it are not allowed
@@ -239,7 +243,8 @@ def with_precision(arch: Arch, fmt: str | None) -> Arch:
         elif isinstance(level, Spatial) and level.name == compute.slot_level and slots > 1:
             level = replace(level, y=level.y // slots) if level.y % slots == 0 else replace(level, x=level.x // slots)
         elif isinstance(level, Compute):
-            level = replace(level, format=fmt, mac_energy_pj=mac)
+            scale = compute.vector_scale_pj if fmt == compute.format else dict(compute.vector_scales).get(fmt)
+            level = replace(level, format=fmt, mac_energy_pj=mac, vector_scale_pj=scale)
         levels.append(level)
     levels = _with_instances(levels)
     problems = [p for i, l in enumerate(levels) if isinstance(l, Memory) and (p := cluster_problem(levels, i))]
@@ -307,18 +312,17 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
                                     "one x row) sharing width_bits: choose a size that divides both")
     problems.raise_if_any()
     tech = spec.technology
-    overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power) for o in spec.overhead)
+    overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power, o.energy_per_output) for o in spec.overhead)
     domains = ()
     if spec.domains:
-        from .domains import (
-            build_domains,  # only arches that declare domains pay for it
-        )
+        from .domains import build_domains  # only arches that declare domains pay for it
         domains, levels = build_domains(spec, levels, frequency, problems, line_of)
         problems.raise_if_any()
     return Arch(spec.name, spec.description, tech.node, tech.energy_table, tech.nominal_voltage,
                 spec.operating_point.voltage, frequency, vf, tuple(levels), spec.dataflow, overhead,
-                tech.leakage_voltage_efold, tuple(spec.claims), file, spec.counting, domains,
-                spec.voltage_frequency.min_frequency if spec.voltage_frequency else None, spec.power_cap)
+                tech.leakage_voltage_efold, tuple(spec.claims), file, spec.counting, domains=domains,
+                min_frequency_hz=spec.voltage_frequency.min_frequency if spec.voltage_frequency else None,
+                power_cap_w=spec.power_cap)
 
 
 def _check_levels(spec: ArchSpec, problems: ProblemList, line_of) -> None:
@@ -394,6 +398,8 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
             formats = tuple((f, fs.mac, fs.slots) for f, fs in b.formats.items())
             levels.append(Compute(b.name, b.format, b.energy.mac if b.energy else None,
                                   b.leakage_power, instances, formats, b.slot_level,
-                                  b.switching_share, b.reduction_tree_share))
+                                  b.switching_share, b.reduction_tree_share,
+                                  b.energy.vector_scale if b.energy else None,
+                                  tuple((f, fs.vector_scale) for f, fs in b.formats.items() if fs.vector_scale is not None)))
     return levels
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from ..energy.formats import SCALE_PATH, vector_size_of
 from ..energy.model import ActionEnergies
 from ..files import write_atomic
 from ..ir.arch import Arch, Compute, Memory
@@ -45,8 +46,15 @@ def energy_reference_table(arch: Arch, energies: ActionEnergies) -> dict:
         elif isinstance(level, Compute):
             out[level.name] = {"source": energies.sources[level.name], "mac_pj": energies.mac_pj,
                                "leakage_w": energies.leakage_w[level.name]}
+            size = vector_size_of(level.format)
+            if level.vector_scale_pj is not None and size:  # per scaled dot product of `vector_size` MACs
+                out[SCALE_PATH.format(compute=level.name)] = {
+                    "source": "arch", "vector_scale_pj": level.vector_scale_pj * energies.voltage_scale,
+                    "vector_size": size, "leakage_w": 0.0}
+    per_output = {o.name: o.energy_per_output_pj * energies.voltage_scale for o in arch.overhead}
     for name, pj in (energies.overhead_pj_per_cycle or {}).items():
-        out[name] = {"source": energies.sources[name], "cycle_pj": pj, "leakage_w": energies.leakage_w[name]}
+        out[name] = {"source": energies.sources[name], "cycle_pj": pj, "output_pj": per_output.get(name, 0.0),
+                     "leakage_w": energies.leakage_w[name]}
     return out
 
 
@@ -59,6 +67,7 @@ def layer_dict(layer: LayerResult) -> dict:
         "density": None if layer.density is None else {"inputs": layer.density.inputs,
                                                        "weights": layer.density.weights},
         "macs": layer.macs,
+        "outputs": layer.outputs,
         "cycles": layer.cycles,
         "compute_cycles": layer.counts.compute_cycles,
         "utilization": layer.utilization,

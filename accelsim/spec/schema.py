@@ -106,6 +106,9 @@ class SpatialSpec(Strict):
 
 class ComputeEnergies(Strict):
     mac: EnergyPJ = Field(description="energy of one MAC at the nominal voltage")
+    vector_scale: Optional[EnergyPJ] = Field(None, description="per-vector scaled formats: energy of "
+        "the scale path (scale product, rounding, scaling the dot product) per scaled dot product at the "
+        "nominal voltage, dense operands; gated when an operand vector is all zero (energy/formats.py)")
 
 
 class FormatSpec(Strict):
@@ -115,6 +118,8 @@ class FormatSpec(Strict):
                           "dense random operands")
     slots: int = Field(1, ge=1, description="multiplier slots of the `slot_level` one MAC uses "
                        "(e.g. 2 when an int8 MAC takes two int4 slots)")
+    vector_scale: Optional[EnergyPJ] = Field(None, description="as the compute level's energy.vector_scale, "
+                                             "for this format")
 
 
 class ComputeSpec(Strict):
@@ -189,7 +194,9 @@ class OverheadSpec(Strict):
     """Energy charged per clock cycle while a layer runs: clock tree, control, sequencers, PPU."""
 
     name: str
-    energy_per_cycle: EnergyPJ = Field(description="dynamic energy per cycle at the nominal voltage")
+    energy_per_cycle: EnergyPJ = Field(0.0, description="dynamic energy per cycle at the nominal voltage")
+    energy_per_output: EnergyPJ = Field(0.0, description="dynamic energy per output element a layer "
+        "produces (post-processing, e.g. a PPU), at the nominal voltage")
     leakage_power: Optional[PowerW] = Field(None, description="static power at the nominal voltage")
     source: str = Field("", description="where the numbers come from")
 
@@ -232,9 +239,17 @@ class ClaimSpec(Strict):
     conditions: ClaimConditions = Field(default_factory=ClaimConditions)
     boundary: Literal["core", "chip", "system"] = "chip"
     tolerance: float = Field(gt=0, description="allowed relative error, e.g. 0.02")
-    role: Literal["calibration", "prediction"] = Field(description="calibration: the model was fitted "
-        "to it; prediction: the model was not, so the error is a test")
+    role: Literal["calibration", "prediction", "derived"] = Field(description="calibration: the model was "
+        "fitted to it; prediction: the model was not, so the error is a test; derived: it follows from "
+        "other figures by a formula (`derivation`), so it is no independent test")
+    derivation: str = Field("", description="for role derived: the formula, e.g. 'peak TOPS = 2 × MACs/cycle × f'")
     source: str
+
+    @model_validator(mode="after")
+    def _derivation(self):
+        if (self.role == "derived") != bool(self.derivation):
+            raise ValueError("a claim has a `derivation` exactly when its role is 'derived'")
+        return self
 
 
 class ArchSpec(Strict):
@@ -262,6 +277,10 @@ class ArchSpec(Strict):
         "identical tiles; when the nest's innermost loop is spatial, MAC operands are reused like a "
         "buffer's tile; buffers leak only in utilized instances. `accelsim import timeloop` sets it")
     extends: Optional[str] = Field(None, description="base architecture file; this file's keys override it")
+    constraints: dict[str, "LevelConstraintSpec"] = Field(default_factory=dict, description="what the hardware "
+        "cannot do, in a constraints file's format (level name → factors, order, keep, bypass, x/y dims; "
+        "dims may be relevance classes: reduction, out_channel, out_pixel, shared): the mapper never leaves "
+        "it, and a template's or a mapping file's mapping that does is an error")
 
 
 # ----------------------------------------------------------------------------- workload
@@ -317,8 +336,10 @@ def _check_expression_lengths(layer):
 class DensitySpec(Strict):
     """Fraction of non-zero values per operand (randomly placed), or a real tensor to measure it on."""
 
-    inputs: Share | str = Field(1.0, description="a fraction, or a .npy file (relative to the workload "
-                                "file) whose non-zero fraction after quantization to the layer's precision is used")
+    inputs: Share | str = Field(1.0, description="a fraction; a .npy file (relative to the workload "
+                                "file) whose non-zero fraction after quantization to the layer's precision is used; "
+                                "or named data, 'gaussian' (N(0,1)) or 'relu' (ReLU of it), whose non-zero fraction "
+                                "in the layer's format is used and follows --precision (energy/formats.py)")
     weights: Share | str = Field(1.0, description="as inputs")
 
 
@@ -407,7 +428,28 @@ class MapperSettingsSpec(Strict):
                       "mapping")
 
 
+class LayerConstraintSpec(Strict):
+    """Constraints for the layers a name pattern or a shape selects (added to the file's own)."""
+
+    name: Optional[str] = Field(None, description="layer name, or a shell-style pattern (e.g. 'layer4.*')")
+    shape: Optional[dict[str, int]] = Field(None, description="dim bounds a layer must have (e.g. {r: 1, s: 1}: "
+                                            "every 1×1 convolution)")
+    constraints: dict[str, LevelConstraintSpec] = Field(description="level name → what the mapper may "
+                                                        "choose there for these layers")
+
+    @model_validator(mode="after")
+    def _selects_layers(self):
+        if self.name is None and self.shape is None:
+            raise ValueError("give `name` (a layer name or pattern) or `shape` (dim bounds) to select layers")
+        return self
+
+
 class ConstraintsSpec(Strict):
     constraints: dict[str, LevelConstraintSpec] = Field(default_factory=dict,
                                                         description="level name → what the mapper may choose there")
+    layers: list[LayerConstraintSpec] = Field(default_factory=list, description="constraints for some layers, "
+                                              "selected by name or shape; every matching entry applies")
     mapper: MapperSettingsSpec = Field(default_factory=MapperSettingsSpec)
+
+
+ArchSpec.model_rebuild()

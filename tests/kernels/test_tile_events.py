@@ -103,6 +103,28 @@ def test_hand_case_systolic_skew_and_unlimited_bandwidth(arch_files):
     assert (stats.skew_cycles, stats.cycles) == (2 * (4 + 2 - 2), 16 + 8)
 
 
+def test_systolic_skew_is_paid_once_per_stream_as_in_scalesims_per_fold_formula(arch_files):
+    # A weight-stationary systolic array (y 2 rows reduce k, x 4 columns produce n) whose PE
+    # registers hold the weights: steps that only move m (the inputs' rows streaming past) keep the
+    # same weights, so the wavefront fills and drains once per weight fold. 2 × 2 folds of T = 3
+    # rows each; SCALE-Sim v3 charges 2·Sr + Sc + T − 2 cycles per weight-stationary fold, of which
+    # Sr load the weights (not simulated here, docs/cycle-model.md): T + Sr + Sc − 2 = 7 per fold.
+    arch = with_levels(accelsim.load_arch(arch_files / "a2.yaml"),
+                       DRAM={"read_bw_words": None, "write_bw_words": None},
+                       PE={"interconnect": "systolic"}, RF={"keeps": frozenset({"weights"})})
+    gemm = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {"m": 3, "n": 8, "k": 4})
+    mapping = Mapping((LevelMapping("DRAM", (Loop("n", 2), Loop("k", 2), Loop("m", 3))),
+                       LevelMapping("PE", (Loop("n", 4, "x"), Loop("k", 2, "y"))), LevelMapping("RF")))
+    stats, _ = run_both(arch, gemm, mapping)
+    folds, rows, cols, T = 4, 2, 4, 3
+    assert stats.steps == folds * T and stats.skew_cycles == folds * (rows + cols - 2)
+    assert stats.cycles == folds * (2 * rows + cols + T - 2) - folds * rows
+    # With the PEs holding outputs instead, which move every step, every step is a stream of its own.
+    bare = with_levels(arch, RF={"keeps": frozenset({"outputs"})})
+    stats, _ = run_both(bare, gemm, mapping)
+    assert stats.skew_cycles == folds * T * (rows + cols - 2)
+
+
 def test_full_walk_where_timeloop_extrapolation_diverges(arch_files):
     # tests/kernels/test_reuse.py: stride-2 windows of 3 taps with the tap loop inside the
     # output loop. Timeloop's extrapolation (the analytical counts) loads 96 inputs into
