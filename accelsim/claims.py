@@ -34,7 +34,9 @@ METRICS = {
     "inferences_per_second": lambda r, b: r.inferences_per_second,
     "inferences_per_second_per_watt": lambda r, b: r.inferences_per_second_per_watt(b),
     "energy_per_mac_pj": lambda r, b: r.boundary_energy_pj()[b] / r.macs,
+    "area_mm2": lambda r, b: r.area.total_mm2,  # the counted on-chip area (energy/area.py)
 }
+HARDWARE_METRICS = ("area_mm2",)  # properties of the arch, not of a run: no density sensitivity
 ROLES = ("calibration", "prediction", "derived")  # the order they are reported in
 DENSITY_FACTORS = (0.8, 1.2)  # a prediction's assumed operand densities scaled by these (capped at 1)
 
@@ -94,7 +96,8 @@ def evaluate_claim(arch_path, claim, model: str = "analytical") -> tuple[ClaimRe
     result = simulate(arch, workload, options)
     modelled = METRICS[claim.metric](result, claim.boundary)
     sensitivity = {}
-    if claim.role == "prediction" and c.density is None and _assumes_densities(workload):
+    if (claim.role == "prediction" and c.density is None and claim.metric not in HARDWARE_METRICS
+            and _assumes_densities(workload)):
         for label, factor in [*((f"densities x{f:g}", f) for f in DENSITY_FACTORS), ("dense", None)]:
             moved = simulate(arch, scaled_densities(arch, workload, c.precision, factor), options)
             sensitivity[label] = METRICS[claim.metric](moved, claim.boundary)

@@ -42,12 +42,29 @@ def load_arch(path, overrides=()) -> Arch:
     if spec.constraints:
         from .search.constraints import arch_constraints
         arch = replace(arch, constraints=arch_constraints(spec.constraints, arch, str(path), lambda p: locate(data, p)[1]))
+    if spec.technology.table_file is not None:
+        table = _table_file(spec.technology.table_file, path, data)
+        arch = replace(arch, energy_table=table.name, tech_table=table)
     return arch
+
+
+def _table_file(name: str, arch_path, data):
+    """The arch's own technology table: a path relative to the file that names it (the arch, or a
+    base it extends; an override names it relative to the arch), confined as `extends:` is (the
+    arch's folder tree, or a path the user allowed), read through the hardened reader."""
+    from .energy.tables import load_table_file
+
+    key = ("technology", "table_file")
+    file, line = locate(data, key)
+    base = Path(file) if file and Path(file).is_file() else Path(arch_path)
+    where = {"file": file or str(arch_path), "line": line, "key_path": "technology.table_file"}
+    path = resolve_inside(base.parent / name, allowed_roots(arch_path), where["file"], line, where["key_path"], name)
+    return load_table_file(path, **where)
 
 
 def _check_registered_names(spec: ArchSpec, path: str, data) -> None:
     """The arch's dataflow template, counting convention and technology table name registered
-    ones (a table is only ever a name: no file is opened on an arch's say-so)."""
+    ones (a table file, technology.table_file, is read by _table_file)."""
     from .energy.tables import table_names
 
     problems = ProblemList(path)
@@ -57,7 +74,7 @@ def _check_registered_names(spec: ArchSpec, path: str, data) -> None:
             problems.add(f"unknown {registry.what} '{name}'", key, locate(data, (key,))[1],
                          allowed=registry.names())
     table = spec.technology.energy_table
-    if table not in table_names():
+    if table is not None and table not in table_names():
         problems.add(f"unknown energy table '{table}'", "technology.energy_table",
                      locate(data, ("technology", "energy_table"))[1], allowed=table_names(),
                      suggestion=did_you_mean(table, table_names()) or "see `accelsim info tables`")

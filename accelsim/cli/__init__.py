@@ -207,6 +207,8 @@ def _add_tool_parsers(sub) -> None:
 
     info = sub.add_parser("info", help="spec reference, energy tables, dataflows")
     info.add_argument("topic", nargs="?", default="schema", choices=["schema", "tables", "dataflows"])
+    info.add_argument("files", nargs="*", metavar="FILE", help="with 'tables': show only the tables these "
+                      "files give: a technology table file, or an arch file (the table it names)")
     info.set_defaults(func=cmd_info)
 
     cache = sub.add_parser("cache", help="Numba's cache of compiled kernels: where it is and its size "

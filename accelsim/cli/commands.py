@@ -33,6 +33,12 @@ def _file_hash(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+def _record_table_file(arch, inputs: dict) -> None:
+    """A technology table file is an input of the run: its path and content hash go with the result."""
+    if arch.tech_table is not None:
+        inputs["technology_table"] = {"path": arch.tech_table.path, "sha256_16": arch.tech_table.sha256_16}
+
+
 def cmd_run(args) -> int:
     from ..load import load_arch, load_mapping_file, load_workload
     from ..mapping.mapping import render_mapping
@@ -61,6 +67,7 @@ def cmd_run(args) -> int:
     inputs = {"arch": {"path": str(args.arch), "sha256_16": _file_hash(args.arch)},
               "workload": {"path": str(args.workload), "sha256_16": _file_hash(args.workload)},
               "overrides": shorthands + list(args.set or [])}
+    _record_table_file(arch, inputs)
     for key in ("mapping", "constraints"):
         if getattr(args, key):
             inputs[key] = {"path": str(getattr(args, key)), "sha256_16": _file_hash(getattr(args, key))}
@@ -116,6 +123,7 @@ def cmd_llm(args) -> int:
         inputs = {"arch": {"path": str(args.arch), "sha256_16": _file_hash(args.arch)},
                   "workload": {"path": str(path), "sha256_16": _file_hash(path)},
                   "overrides": shorthands + list(args.set or [])}
+        _record_table_file(arch, inputs)
         with _layer_progress(len(workload.layers)) as progress:
             results.append(simulate(arch, workload, options, None, inputs,
                                     search_cache=None if args.no_search_cache else args.search_cache,
@@ -270,15 +278,30 @@ def cmd_check(args) -> int:
     return EXIT_SPEC_ERROR if failed else 0
 
 
+def _table_of(path):
+    """The technology table a file gives: a table file's own, or the one an arch file names."""
+    from ..energy.tables import arch_table, load_table_file
+    from ..load import load_arch
+    from ..spec.yaml_io import load_yaml_file
+
+    data = load_yaml_file(path)
+    if "levels" in data or "extends" in data:
+        return arch_table(load_arch(path))
+    return load_table_file(path)
+
+
 def cmd_info(args) -> int:
     from ..docs_gen import spec_reference
     from ..energy.tables import describe_table, table_names
     from ..mapping.dataflows import DATAFLOWS
 
+    if args.files and args.topic != "tables":
+        raise SpecError(f"files are read only by `accelsim info tables`, not by `info {args.topic}`")
     if args.topic == "schema":
         print(spec_reference())
     elif args.topic == "tables":
-        print("\n\n".join(describe_table(name) for name in table_names()))
+        tables = [_table_of(path) for path in args.files] or table_names()
+        print("\n\n".join(describe_table(t) for t in tables))
     else:
         print("dataflows: " + ", ".join(DATAFLOWS.names()))
     return 0

@@ -23,7 +23,7 @@ from ..ir.arch import Arch, Compute, Memory
 from .activity import DENSE_ACTIVITY, LayerActivity
 from .domains import background_pj, cycles_per_core_cycle, supply_scales
 from .estimators import MEMORY_ESTIMATORS, mac_energy_pj
-from .tables import TechTable, table_for
+from .tables import TechTable, arch_table
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def leakage_scale(arch: Arch, v_nominal: float) -> float:
 
 
 def action_energies(arch: Arch) -> ActionEnergies:
-    table = table_for(arch.energy_table, arch.node_nm)
+    table = arch_table(arch)
     v_nominal = nominal_voltage(arch, table)
     dyn = (arch.voltage_v / v_nominal) ** 2
     leak_scale = leakage_scale(arch, v_nominal)

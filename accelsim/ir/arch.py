@@ -37,6 +37,7 @@ class Memory:
     bandwidth_text: tuple = (None, None, None)  # (read, write, shared) as written, re-parsed per word size
     cluster: int = 1                   # instances sharing one width_bits-wide array (one access serves all)
     shared_bw_words: float | None = None  # one port reads and writes share (words/cycle); None: none
+    area_um2: float | None = None      # explicit area per instance; None: from the technology table
     clock_hz: float | None = None      # its domain's clock when not the core's (per-cycle bandwidths tick on it)
 
     @property
@@ -75,6 +76,7 @@ class Compute:
     reduction_tree_share: float = 0.0
     vector_scale_pj: float | None = None  # per-vector scale path, per scaled dot product (this format)
     vector_scales: tuple = ()    # ((format, pJ), ...) of the other formats that have a scale path
+    area_um2: float | None = None  # explicit area per MAC unit; None: from the technology table
 
     def supports(self, fmt: str) -> bool:
         return fmt == self.format or any(f == fmt for f, _, _ in self.formats)
@@ -88,6 +90,7 @@ class Overhead:
     energy_per_cycle_pj: float
     leakage_power_w: float | None
     energy_per_output_pj: float = 0.0  # per output element of a layer (post-processing)
+    area_um2: float | None = None  # explicit area; None: not counted
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ class Arch:
     source: str | None = None    # the arch file, for paths in claims
     counting: str = "accelsim"   # a registered counting convention (counting/conventions)
     constraints: dict = field(default_factory=dict)  # level name -> search.constraints.LevelConstraint
+    tech_table: object = None    # the TechTable of the arch's own table file (energy/tables.py); None: energy_table names one
     domains: tuple = ()          # Domain: clock/voltage domains besides the core's
     min_frequency_hz: float | None = None  # the core's lowest clock (voltage_frequency.min_frequency)
     power_cap_w: float | None = None       # a TDP: DVFS points above it are not allowed
@@ -312,13 +316,15 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
                                     "one x row) sharing width_bits: choose a size that divides both")
     problems.raise_if_any()
     tech = spec.technology
-    overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power, o.energy_per_output) for o in spec.overhead)
+    overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power, o.energy_per_output, o.area)
+                     for o in spec.overhead)
     domains = ()
     if spec.domains:
         from .domains import build_domains  # only arches that declare domains pay for it
         domains, levels = build_domains(spec, levels, frequency, problems, line_of)
         problems.raise_if_any()
-    return Arch(spec.name, spec.description, tech.node, tech.energy_table, tech.nominal_voltage,
+    # A table file is read by load.load_arch, which sets energy_table to the file's table name.
+    return Arch(spec.name, spec.description, tech.node, tech.energy_table or "", tech.nominal_voltage,
                 spec.operating_point.voltage, frequency, vf, tuple(levels), spec.dataflow, overhead,
                 tech.leakage_voltage_efold, tuple(spec.claims), file, spec.counting, domains=domains,
                 min_frequency_hz=spec.voltage_frequency.min_frequency if spec.voltage_frequency else None,
@@ -389,7 +395,7 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
                 b.double_buffered, instances, e.read if e else None, e.write if e else None,
                 (e.update if e.update is not None else e.write) if e else None, b.leakage_power,
                 b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth, b.shared_bandwidth),
-                b.cluster)
+                b.cluster, area_um2=b.area)
             levels.append(_memory_for_word(memory, word, frequency))
         elif lvl.spatial:
             levels.append(Spatial(b.name, b.x, b.y, b.multicast, b.reduction, b.interconnect, instances))
@@ -400,6 +406,7 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
                                   b.leakage_power, instances, formats, b.slot_level,
                                   b.switching_share, b.reduction_tree_share,
                                   b.energy.vector_scale if b.energy else None,
-                                  tuple((f, fs.vector_scale) for f, fs in b.formats.items() if fs.vector_scale is not None)))
+                                  tuple((f, fs.vector_scale) for f, fs in b.formats.items() if fs.vector_scale is not None),
+                                  b.area))
     return levels
 

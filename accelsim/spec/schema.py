@@ -9,6 +9,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .quantities import (
+    AreaUm2,
     BandwidthText,
     EnergyPJ,
     FrequencyHz,
@@ -65,6 +66,9 @@ class MemorySpec(Strict):
     leakage_power: Optional[PowerW] = Field(None, description="static power per instance at the "
                                             "nominal voltage, e.g. '0.86uW'; omitted means none "
                                             "(the tables carry no leakage data)")
+    area: AreaUm2 | None = Field(None, description="silicon area per instance, e.g. '1200um2' or "
+                                    "'0.02mm2'; omitted means estimated from the technology table "
+                                    "(docs/area.md); off-chip (dram) levels count no area")
     switching_share: Share = Field(0.0, description="fraction of the access energy (at dense, random "
         "data) that toggles with the data; it scales with the tensor's bit activity, the rest is fixed. "
         "0 (default): data-independent, as SRAM precharge and sensing are to first order")
@@ -129,6 +133,8 @@ class ComputeSpec(Strict):
     format: MacFormat = Field(description="default operand format; selects the MAC energy estimate")
     energy: Optional[ComputeEnergies] = Field(None, description="explicit MAC energy; omitted means estimated")
     leakage_power: Optional[PowerW] = Field(None, description="static power per MAC unit at nominal voltage")
+    area: AreaUm2 | None = Field(None, description="silicon area per MAC unit, e.g. '25um2'; omitted "
+                                    "means estimated from the technology table for `format` (docs/area.md)")
     formats: dict[MacFormat, FormatSpec] = Field(default_factory=dict, description="formats the "
         "datapath supports besides `format`, each with its MAC energy and slots; a layer's `precision` "
         "must be `format` or one of these")
@@ -183,11 +189,21 @@ class VoltageFrequency(Strict):
 
 class Technology(Strict):
     node: NodeNm = Field(description="process node, e.g. '45nm'")
-    energy_table: str = Field(description="technology energy table name (see `accelsim info tables`)")
+    energy_table: str | None = Field(None, description="technology table name (see `accelsim info "
+                                        "tables`); give this or table_file")
+    table_file: str | None = Field(None, description="your own technology table file, in the format of "
+        "the built-in ones (docs/energy.md#your-own-technology-table), relative to the file that names it")
     nominal_voltage: Optional[VoltageV] = Field(None, description="voltage at which explicit energies "
                                                 "are given; omitted means the table's voltage")
     leakage_voltage_efold: Optional[VoltageV] = Field(None, description="leakage power ∝ V·exp((V − "
         "Vnom)/efold) (drain-induced barrier lowering); omitted means leakage ∝ V")
+
+    @model_validator(mode="after")
+    def _one_table(self):
+        if (self.energy_table is None) == (self.table_file is None):
+            raise ValueError("give exactly one of energy_table (a built-in table's name) and table_file "
+                             "(your own table file)")
+        return self
 
 
 class OverheadSpec(Strict):
@@ -198,6 +214,8 @@ class OverheadSpec(Strict):
     energy_per_output: EnergyPJ = Field(0.0, description="dynamic energy per output element a layer "
         "produces (post-processing, e.g. a PPU), at the nominal voltage")
     leakage_power: Optional[PowerW] = Field(None, description="static power at the nominal voltage")
+    area: AreaUm2 | None = Field(None, description="silicon area, e.g. '0.01mm2'; omitted means "
+                                    "none counted (the area model has no estimate for control logic)")
     source: str = Field("", description="where the numbers come from")
 
 
@@ -233,7 +251,7 @@ class ClaimSpec(Strict):
 
     name: str
     metric: Literal["tops_per_watt", "tops", "utilization", "inferences_per_second",
-                    "inferences_per_second_per_watt", "energy_per_mac_pj"]
+                    "inferences_per_second_per_watt", "energy_per_mac_pj", "area_mm2"]
     value: float
     workload: str = Field(description="workload file, relative to the arch file")
     conditions: ClaimConditions = Field(default_factory=ClaimConditions)

@@ -16,13 +16,19 @@ from accelsim.simulate import simulate
 from conftest import ARCH_DIR, WORKLOAD_DIR
 
 ARCH = ARCH_DIR / "vsquant_5nm.yaml"
+# Prediction claims the model misses, each with the reason; strict, so a fix shows as a failure (XPASS).
+KNOWN_MISSES = {"core_area": "the area model counts SRAM bit cells × 1.3 (a large-array periphery figure), "
+                "flip-flops and ideal operators from the 7 nm table; it leaves out control, the PPU, wiring "
+                "and the small macros' larger periphery (docs/area.md): -62 %"}
 
 
 def pytest_generate_tests(metafunc):
     """One test_claim per claim of the arch's claims: block, named by the claim. Collection
     reads only the names (a validated load of the arch file); nothing is simulated until a test runs."""
     if "name" in metafunc.fixturenames:
-        metafunc.parametrize("name", sorted(c.name for c in load_arch(ARCH).claims))
+        metafunc.parametrize("name", [
+            pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[n])) if n in KNOWN_MISSES
+            else n for n in sorted(c.name for c in load_arch(ARCH).claims)])
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +219,7 @@ def test_calibration_grid_search_chooses_the_arch_shares():
 def test_claims_separate_calibration_predictions_and_derived(results):
     roles = {r.name: r.role for r in results.values()}
     assert {n for n, role in roles.items() if role == "prediction"} == {"bert_base_tops_per_watt",
-                                                                         "resnet50_tops_per_watt"}
+                                                                         "resnet50_tops_per_watt", "core_area"}
     derived = [r for r in results.values() if r.role == "derived"]
     assert {r.name for r in derived} == {"peak_tops_int4_1.05V", "peak_tops_int8_1.05V",
                                          "bert_base_inferences_per_joule", "resnet50_inferences_per_joule"}
@@ -236,7 +242,7 @@ def test_predictions_show_their_density_sensitivity(results):
         r = results[name]
         assert list(r.sensitivity) == ["densities x0.8", "densities x1.2", "dense"]
         assert r.sensitivity["densities x0.8"] > r.modelled > r.sensitivity["densities x1.2"] > r.sensitivity["dense"]
-    assert all(not r.sensitivity for r in results.values() if r.role != "prediction")
+    assert all(not r.sensitivity for r in results.values() if r.role != "prediction" or r.metric == "area_mm2")
 
 
 def test_derivation_only_with_role_derived(tmp_path):
