@@ -13,6 +13,7 @@ from functools import cached_property
 
 from .counting.counts import ActionCounts
 from .energy.area import AreaBreakdown, arch_area, tops_per_mm2
+from .energy.domains import off_chip_backgrounds
 from .energy.model import ActionEnergies, EnergyBreakdown
 from .ir.arch import Arch, Memory
 from .mapping.mapping import Mapping
@@ -21,7 +22,8 @@ BOUNDARIES = ("core", "chip", "system")
 
 
 def off_chip_levels(arch: Arch) -> set[str]:
-    return {l.name for l in arch.levels if isinstance(l, Memory) and l.kind == "dram"}
+    """DRAM levels, and the background power of the domains that supply them."""
+    return {l.name for l in arch.levels if isinstance(l, Memory) and l.kind == "dram"} | off_chip_backgrounds(arch)
 
 
 def boundary_energy_pj(energy: EnergyBreakdown, off_chip: set[str]) -> dict[str, float]:

@@ -228,6 +228,8 @@ def cmd_plot(args) -> int:
         kwargs.update(x=args.x, y=args.y, metric=args.metric)
     elif args.kind == "breakdown":
         kwargs = {"by": args.by}
+    elif args.kind == "ucurve":
+        kwargs = {"boundary": args.boundary}
     plot(args.kind, args.source, args.out, **kwargs)
     print(f"wrote {args.out}")
     return 0
@@ -400,3 +402,81 @@ def default_search_cache() -> str:
     import os
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "accelsim", "search")
+
+
+def _dvfs_budget(text, unit_parser, what: str):
+    """A budget as (multiple, None) for '1.1x' (of the best single clock's) or (None, value) for a
+    quantity with a unit; parsed before the sweep so a typo fails at once."""
+    if text is None:
+        return None
+    try:
+        return (float(text[:-1]), None) if text.endswith("x") else (None, unit_parser(text))
+    except ValueError:
+        raise SpecError(f"--{what}-budget {text!r}: give a multiple of the best single clock's, e.g. 1.1x, "
+                        f"or a quantity with its unit, e.g. {'120us' if what == 'latency' else '2mJ'}") from None
+
+
+def _resolve_budget(parsed, reference):
+    if parsed is None:
+        return None
+    multiple, value = parsed
+    return value if multiple is None else multiple * reference
+
+
+def cmd_dvfs(args) -> int:
+    """Energy-to-completion vs one domain's clock, per layer; per-layer schedules vs one clock."""
+    from .. import units
+    from ..dvfs.report import dvfs_dict, render_dvfs, schedule_dict
+    from ..dvfs.schedule import (
+        best_single_point,
+        fastest_single_point,
+        per_layer_schedule,
+    )
+    from ..dvfs.sweep import dvfs_sweep
+    from ..files import write_atomic
+    from ..load import load_arch, load_workload
+
+    arch_over, wl_over = _split_overrides(args.set or [])
+    arch = load_arch(args.arch, arch_over)
+    workload = load_workload(args.workload, wl_over)
+    frequencies = None
+    if args.frequencies:
+        try:
+            frequencies = [units.parse_frequency_hz(f) for f in args.frequencies.split(",")]
+        except ValueError as exc:
+            raise SpecError(f"--frequencies {args.frequencies!r}: {exc}; e.g. 210MHz,800MHz,1440MHz") from None
+    try:
+        switch_time = units.parse_time_s(args.switch_time)
+        switch_energy = units.parse_energy_pj(args.switch_energy) * 1e-12
+    except ValueError as exc:
+        raise SpecError(f"--switch-time / --switch-energy: {exc}; e.g. --switch-time 20us --switch-energy 0J") from None
+    latency_parsed = _dvfs_budget(args.latency_budget, units.parse_time_s, "latency")
+    energy_parsed = _dvfs_budget(args.energy_budget, lambda t: units.parse_energy_pj(t) * 1e-12, "energy")
+    options = SimOptions(model=args.model, dataflow=args.dataflow)
+    sweep = dvfs_sweep(arch, workload, args.domain, frequencies, args.points, options,
+                       search_cache=None if args.no_search_cache else args.search_cache)
+    fastest = best_single_point(sweep)      # the least energy of one clock for every layer
+    quickest = fastest_single_point(sweep)  # the shortest runtime of one clock
+    budgets = [("no budget: least energy", {}, None, None)]
+    if quickest is not None:
+        budgets.append(("latency budget: the fastest single clock's runtime", {"latency_s": quickest.runtime_s},
+                        quickest.runtime_s, None))
+    latency = _resolve_budget(latency_parsed, quickest.runtime_s if quickest else 0.0)
+    energy = _resolve_budget(energy_parsed, fastest.energy_j if fastest else 0.0)
+    if latency is not None:
+        budgets.append((f"latency budget {args.latency_budget}", {"latency_s": latency}, latency, None))
+    if energy is not None:
+        budgets.append((f"energy budget {args.energy_budget}", {"energy_j": energy}, None, energy))
+    schedules = []
+    for label, budget, lat, en in budgets:
+        per_layer = per_layer_schedule(sweep, lat, en, switch_time, switch_energy)
+        single = best_single_point(sweep, lat, en)
+        schedules.append(schedule_dict(label, budget, per_layer, single, sweep))
+    data = dvfs_dict(sweep, schedules)
+    data["switch"] = {"time_s": switch_time, "energy_j": switch_energy}
+    print(render_dvfs(data))
+    if args.json:
+        import json
+        write_atomic(args.json, json.dumps(data, indent=2, allow_nan=False) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0

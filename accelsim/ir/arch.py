@@ -6,6 +6,7 @@ Levels run top-down: memories, spatial fan-outs, and the compute level last. A l
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -37,6 +38,7 @@ class Memory:
     cluster: int = 1                   # instances sharing one width_bits-wide array (one access serves all)
     shared_bw_words: float | None = None  # one port reads and writes share (words/cycle); None: none
     area_um2: float | None = None      # explicit area per instance; None: from the technology table
+    clock_hz: float | None = None      # its domain's clock when not the core's (per-cycle bandwidths tick on it)
 
     @property
     def capacity_words(self) -> int | None:
@@ -93,6 +95,21 @@ class Overhead:
 
 
 @dataclass(frozen=True)
+class Domain:
+    """A clock/voltage domain besides the core's (energy/domains.py prices it)."""
+
+    name: str
+    members: frozenset           # memory level and overhead names it supplies
+    voltage_v: float
+    frequency_hz: float
+    vf_table: tuple = ()         # (volts, f_max Hz), ascending volts; () for a fixed point
+    nominal_voltage_v: float | None = None  # None: its operating voltage
+    leakage_efold_v: float | None = None
+    background_power_w: float = 0.0
+    min_frequency_hz: float | None = None
+
+
+@dataclass(frozen=True)
 class Arch:
     name: str
     description: str
@@ -111,6 +128,9 @@ class Arch:
     counting: str = "accelsim"   # a registered counting convention (counting/conventions)
     constraints: dict = field(default_factory=dict)  # level name -> search.constraints.LevelConstraint
     tech_table: object = None    # the TechTable of the arch's own table file (energy/tables.py); None: energy_table names one
+    domains: tuple = ()          # Domain: clock/voltage domains besides the core's
+    min_frequency_hz: float | None = None  # the core's lowest clock (voltage_frequency.min_frequency)
+    power_cap_w: float | None = None       # a TDP: DVFS points above it are not allowed
 
     @property
     def memories(self) -> tuple[Memory, ...]:
@@ -192,11 +212,20 @@ def cluster_problem(levels, index: int) -> str | None:
 
 
 def _memory_for_word(level: Memory, word_bits: int, frequency_hz: float) -> Memory:
-    read, write, shared = (None if t is None else units.parse_bandwidth_words(t, word_bits, frequency_hz)
+    read, write, shared = (None if t is None else _bandwidth_words(t, word_bits, frequency_hz, level.clock_hz)
                            for t in level.bandwidth_text)
     block_bits = (level.width_bits or word_bits) // level.cluster  # one instance's share of an access
     return replace(level, word_bits=word_bits, block_words=max(1, block_bits // word_bits),
                    read_bw_words=read, write_bw_words=write, shared_bw_words=shared)
+
+
+def _bandwidth_words(text, word_bits: int, core_hz: float, clock_hz: float | None) -> float:
+    """Words per core cycle. A level on its own domain's clock moves its per-cycle words at that
+    clock: per core cycle they are words per domain cycle × f_domain / f_core (a rate in B/s
+    comes out the same either way)."""
+    if clock_hz is None:
+        return units.parse_bandwidth_words(text, word_bits, core_hz)
+    return units.parse_bandwidth_words(text, word_bits, clock_hz) * (clock_hz / core_hz)
 
 
 def with_precision(arch: Arch, fmt: str | None) -> Arch:
@@ -233,6 +262,20 @@ def f_max_hz(vf_table, voltage_v: float) -> float:
     volts = [v for v, _ in vf_table]
     freqs = [f for _, f in vf_table]
     return float(np.interp(voltage_v, volts, freqs))
+
+
+def min_voltage_v(vf_table, frequency_hz: float) -> float:
+    """The lowest voltage whose f_max reaches `frequency_hz` (the inverse of f_max_hz on a rising
+    table); below the table's first frequency, its first voltage (the floor). Above its last
+    frequency: a SpecError."""
+    volts = [v for v, _ in vf_table]
+    freqs = [f for _, f in vf_table]
+    if frequency_hz > freqs[-1] * (1 + 1e-9):
+        raise SpecError(f"frequency {units.format_si(frequency_hz, 'Hz')} is above the V–f table's "
+                        f"highest, {units.format_si(freqs[-1], 'Hz')} at {volts[-1]} V")
+    if any(b <= a for a, b in pairwise(freqs)):
+        raise SpecError("the V–f table's frequencies must rise with voltage to find V(f)")
+    return float(np.interp(frequency_hz, freqs, volts))
 
 
 def _check_formats(spec: ArchSpec, compute, problems: ProblemList, line_of) -> None:
@@ -276,10 +319,17 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
     tech = spec.technology
     overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power, o.energy_per_output, o.area)
                      for o in spec.overhead)
+    domains = ()
+    if spec.domains:
+        from .domains import build_domains  # only arches that declare domains pay for it
+        domains, levels = build_domains(spec, levels, frequency, problems, line_of)
+        problems.raise_if_any()
     # A table file is read by load.load_arch, which sets energy_table to the file's table name.
     return Arch(spec.name, spec.description, tech.node, tech.energy_table or "", tech.nominal_voltage,
                 spec.operating_point.voltage, frequency, vf, tuple(levels), spec.dataflow, overhead,
-                tech.leakage_voltage_efold, tuple(spec.claims), file, spec.counting)
+                tech.leakage_voltage_efold, tuple(spec.claims), file, spec.counting, domains=domains,
+                min_frequency_hz=spec.voltage_frequency.min_frequency if spec.voltage_frequency else None,
+                power_cap_w=spec.power_cap)
 
 
 def _check_levels(spec: ArchSpec, problems: ProblemList, line_of) -> None:

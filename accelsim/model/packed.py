@@ -24,6 +24,7 @@ from ..energy.activity import (
     mac_activity_table,
     storage_activity,
 )
+from ..energy.domains import background_pj
 from ..energy.model import ActionEnergies, leaking_instances
 from ..errors import AccelsimBug, SpecError
 from ..ir.arch import Arch, Memory, Spatial, cluster_span
@@ -128,6 +129,7 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
             level_float[i, R.LEAK] = pj_per_cycle.get(level.name, 0.0)
     per_cycle = sum((energies.overhead_pj_per_cycle or {}).values()) + sum(
         pj * instances[name] for name, pj in pj_per_cycle.items() if instances[name] is not None)
+    per_cycle += sum(background_pj(arch, 1.0 / arch.frequency_hz).values())  # declared domains' background power
     return PackedProblem(dims, roles, axis_of, coef, axis_dims, axis_nd,
                          np.array([len(t.axes) for t in tensors], dtype=np.int64),
                          np.array([r == "outputs" for r in roles], dtype=np.bool_),

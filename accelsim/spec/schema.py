@@ -186,6 +186,9 @@ class VoltageFrequency(Strict):
 
     table: list[VFPoint] = Field(min_length=2, description="points of f_max versus supply voltage")
     source: str = Field(description="where the table comes from")
+    min_frequency: Optional[FrequencyHz] = Field(None, description="lowest clock the domain runs at "
+        "(the low end of `accelsim dvfs` sweeps); below the table's first frequency it runs at the "
+        "first point's voltage (the voltage floor); omitted means the table's first frequency")
 
 
 class Technology(Strict):
@@ -218,6 +221,26 @@ class OverheadSpec(Strict):
     area: AreaUm2 | None = Field(None, description="silicon area, e.g. '0.01mm2'; omitted means "
                                     "none counted (the area model has no estimate for control logic)")
     source: str = Field("", description="where the numbers come from")
+
+
+class DomainSpec(Strict):
+    """A clock/voltage domain besides the core's (`operating_point`, `voltage_frequency`): off-chip
+    memory, an uncore, an interconnect. Its levels' energies follow its own V and f, their
+    per-cycle bandwidths its own clock (a bandwidth in B/s is fixed whatever any clock does)."""
+
+    name: str = Field(description="unique domain name ('core' is the implicit domain of everything else)")
+    levels: list[str] = Field(min_length=1, description="memory levels and overhead components it supplies")
+    operating_point: OperatingPoint = Field(description="its voltage and clock (frequency omitted: "
+                                            "f_max(voltage) from its table)")
+    voltage_frequency: Optional[VoltageFrequency] = Field(None, description="its f_max(V) table; "
+                                                          "omitted means a fixed operating point")
+    nominal_voltage: Optional[VoltageV] = Field(None, description="voltage at which its levels' "
+        "energies, leakage and background power are given; omitted means its operating voltage")
+    leakage_voltage_efold: Optional[VoltageV] = Field(None, description="its leakage and background "
+        "power ∝ V·exp((V − Vnom)/efold); omitted means ∝ V")
+    background_power: PowerW = Field(0.0, description="power drawn while anything runs, whatever the "
+        "traffic (DRAM refresh and PHY, uncore), at the nominal voltage; charged over the runtime")
+    source: str = Field(description="where its numbers come from")
 
 
 class ClaimConditions(Strict):
@@ -265,6 +288,12 @@ class ArchSpec(Strict):
                                          "outside the levels (clock tree, control, post-processing)")
     claims: list[ClaimSpec] = Field(default_factory=list, description="published figures to check "
                                     "with `accelsim claims`")
+    power_cap: Optional[PowerW] = Field(None, description="the most power the hardware may draw "
+        "(a TDP): `accelsim dvfs` marks operating points above it and its schedules avoid them; "
+        "omitted means none")
+    domains: list[DomainSpec] = Field(default_factory=list, description="clock/voltage domains "
+        "besides the core's (docs/dvfs.md); omitted means one core domain, with off-chip memory at its "
+        "own fixed nominal supply")
     counting: str = Field("accelsim", description="a registered counting convention (accelsim, timeloop). timeloop: Timeloop "
         "v0.4's conventions (docs/concepts.md#counting-conventions): fan-outs multicast and reduce only "
         "identical tiles; when the nest's innermost loop is spatial, MAC operands are reused like a "

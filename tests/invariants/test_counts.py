@@ -1,6 +1,6 @@
 """Physics and arithmetic that every result must obey, over every shipped arch × small workload
 and over hypothesis-generated layers and mappings."""
-from math import ceil, prod
+from math import ceil, exp, prod
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -116,6 +116,10 @@ def recompute_energy(arch, lr) -> float:
     if arch.compute.vector_scale_pj:  # dense data: one scale product per 64-element dot product (INT4-VSQ)
         assert lr.density.inputs == lr.density.weights == 1.0
         total += arch.compute.vector_scale_pj * e.voltage_scale * lr.counts.macs / 64
+    for d in arch.domains:  # clock/voltage domains' background power (DRAM refresh, PHY), ∝ V like leakage
+        v_nom = d.nominal_voltage_v or d.voltage_v
+        scale = d.voltage_v / v_nom * (exp((d.voltage_v - v_nom) / d.leakage_efold_v) if d.leakage_efold_v else 1.0)
+        total += d.background_power_w * scale * lr.latency_s * 1e12
     return total
 
 
