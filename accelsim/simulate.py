@@ -16,6 +16,7 @@ from .mapping.mapping import Mapping, check_mapping
 from .model.analytical import analyze
 from .model.performance import performance_model
 from .options import SimOptions
+from .residency import apply_residency, check_model
 from .results import LayerResult, WorkloadResult, off_chip_levels
 
 
@@ -34,6 +35,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     if options.scalesim_compat and options.model not in ("cycle", "scalesim"):
         raise SpecError("scalesim_compat needs the cycle model (--model cycle)")
     model.check(arch, options)
+    check_model(arch, options.performance_model)
     if options.density is not None and not 0.0 <= options.density <= 1.0:
         raise SpecError(f"density {options.density} is outside [0, 1]")
     options = replace(options, dataflow=dataflow)
@@ -45,7 +47,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         return variant, action_energies(variant)
 
     off_chip = frozenset(off_chip_levels(arch))
-    layers = []
+    layers, ran = [], []
     for index, layer in enumerate(workload.layers):
         layer = replace(layer, precision=options.precision or layer.precision,
                         density=layer.density if options.density is None
@@ -62,8 +64,11 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
             mapping = found.mapping
         layers.append(_simulate_layer(layer_arch, layer, options, model, mapping, energies, off_chip,
                                       {"mapper": found.summary()} if found else {}))
+        ran.append(layer)
         if progress:
             progress(index + 1, len(workload.layers), layer.name, found)
+    if arch.residency_level:  # activations left on chip between layers: a pass over the whole chain
+        layers = apply_residency(arch, ran, layers)
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
 
 
