@@ -27,7 +27,9 @@ SHIPPED = ["alexnet", "vgg16", "resnet50", "mobilenet_v1", "bert_base", "bert_la
            "matmul_benchmark", "bert_base_s128", "bert_base_s384", "bert_large_s128",
            "bert_large_s384", "deit_small", "deit_base", "resnet50_vsquant",
            # LLM inference phases (tests/unit/test_llm.py)
-           "gpt2_prefill", "gpt2_decode", "llama2_7b_prefill", "llama2_7b_decode"]
+           "gpt2_prefill", "gpt2_decode", "llama2_7b_prefill", "llama2_7b_decode",
+           # TPU v1's six apps, shapes assumed from Table 1 (tests/validation/test_tpu_v1.py)
+           "tpu_v1_mlp0", "tpu_v1_mlp1", "tpu_v1_lstm0", "tpu_v1_lstm1", "tpu_v1_cnn0", "tpu_v1_cnn1"]
 
 
 def load(name, overrides=()):
