@@ -7,9 +7,9 @@ layer leave its outputs in L for the next layer, which then reads them there:
   chain     layer i+1 reads layer i's outputs when its input holds as many elements as i's
             output (a convolution's input counted without its zero border); a branch, a
             concatenation or a reshape that changes the count reads from the outer memory;
-  capacity  while a layer runs, L holds the whole of each resident tensor and the mapping's tile
-            of every other tensor it keeps there: held words ≤ L's capacity (half when double-
-            buffered), exactly;
+  capacity  while a layer runs, L holds the whole of each resident tensor (all the layer before
+            wrote, even what a strided window skips) and the mapping's tile of every other tensor
+            it keeps there: held words ≤ L's capacity (half when double-buffered), exactly;
   decision  outputs of i stay in L iff layer i+1 chains from i, layer i fits with them resident
             and layer i+1 fits with its inputs resident (and its outputs not, the least it can
             need); layer i+1's inputs are resident iff they were left there. Layers that run
@@ -79,8 +79,15 @@ def held_words(layer: Layer, counts: ActionCounts, level: str, inputs: bool, out
     resident = {"inputs": inputs, "outputs": outputs}
     if any(resident[r] and r not in tensors for r in ACTIVATIONS):
         return None
-    return sum(layer.run_einsum.tensor_size(role) if resident.get(role) else c.tile_elements
-               for role, c in tensors.items())
+    return sum(_whole(layer, role) if resident.get(role) else c.tile_elements for role, c in tensors.items())
+
+
+def _whole(layer: Layer, role: str) -> int:
+    """A resident tensor's words: outputs as the hardware runs them (padded dims included); inputs
+    as the layer before left them, which a strided window may not read in full, or the layer's own
+    (padded) input tensor if that is larger."""
+    size = layer.run_einsum.tensor_size(role)
+    return max(size, input_elements(layer)) if role == "inputs" else size
 
 
 def apply_residency(arch: Arch, layers: list[Layer], results: list[LayerResult]) -> list[LayerResult]:

@@ -143,6 +143,17 @@ layers:
     assert not r["e"]["inputs_resident"]
 
 
+def test_a_strided_layer_holds_all_the_previous_layer_wrote():
+    from conftest import WORKLOAD_DIR
+    workload = load_workload(WORKLOAD_DIR / "conv_tiny.yaml")  # 3x3 conv, then 1x1 stride 2 reading 1 in 4
+    result = simulate(load_arch(TPU), workload)
+    second = result.layers[1]
+    assert second.extra["residency"]["inputs_resident"]
+    assert workload.layers[1].einsum.tensor_size("inputs") == 32 * 8 * 8
+    tile = _ub(second).tensors["outputs"].tile_elements
+    assert second.extra["residency"]["held_words"] == 32 * 16 * 16 + tile
+
+
 @pytest.mark.parametrize("level, message", [
     ("Nowhere", "is not a memory level"),
     ("DRAM", "is the outermost memory"),
