@@ -76,6 +76,19 @@ PLACEMENT = {"mlp0": "memory", "mlp1": "memory", "lstm0": "memory", "lstm1": "me
              "cnn1": "memory"}
 
 
+@pytest.mark.parametrize("batch, cycles", [(64, 4 * 256), (255, 4 * 256), (256, 4 * 256), (512, 4 * 512)])
+def test_weight_shift_hides_behind_a_tile_of_256_cycles_or_more(write, batch, cycles):
+    """Sec. 2: a 64 KiB tile takes 256 cycles to shift in, hidden by the array's double buffer; a
+    tile used for B < 256 cycles (batch B) waits for the shift. Weight memory unlimited here, so
+    only the array and the shift count: 4 tiles of 256 x 256 take 4 x max(B, 256) cycles."""
+    path = write("gemm.yaml", f"name: g\nlayers:\n  - {{name: fc, fully_connected: {{n: {batch}, c_in: 512, "
+                              f"c_out: 512}}}}\n")
+    arch = load_arch(ARCH, ["levels.DRAM.shared_bandwidth="])
+    result = simulate(arch, load_workload(path))
+    assert result.layers[0].counts.compute_cycles == 4 * batch
+    assert result.cycles == cycles
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("app", APPS)
 def test_roofline_placement(app):
