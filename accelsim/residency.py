@@ -93,11 +93,14 @@ def _whole(layer: Layer, role: str) -> int:
 def apply_residency(arch: Arch, layers: list[Layer], results: list[LayerResult]) -> list[LayerResult]:
     """The results with activations kept in `arch.residency_level` where they chain and fit."""
     name = arch.residency_level
-    capacity = arch.level(name).capacity_words
+
+    def capacity(j: int) -> int:  # in the words of the arch as layer j ran (its number format)
+        run_arch = results[j].energies[0] if results[j].energies else arch
+        return run_arch.level(name).capacity_words
 
     def fits(j: int, inputs: bool, outputs: bool) -> bool:
         held = held_words(layers[j], results[j].counts, name, inputs, outputs)
-        return held is not None and held <= capacity
+        return held is not None and held <= capacity(j)
 
     out, previous_kept = [], False
     for i, (layer, result) in enumerate(zip(layers, results)):
@@ -106,7 +109,7 @@ def apply_residency(arch: Arch, layers: list[Layer], results: list[LayerResult])
         keep = (nxt and single and layers[i + 1].count == 1 and chains(layer, layers[i + 1])
                 and fits(i, previous_kept, True) and fits(i + 1, True, False))
         residency = Residency(name, previous_kept, keep,
-                              held_words(layer, result.counts, name, previous_kept, keep) or 0, capacity,
+                              held_words(layer, result.counts, name, previous_kept, keep) or 0, capacity(i),
                               _note(layers, results, i, previous_kept, keep, fits))
         out.append(_resident_result(arch, layer, result, residency))
         previous_kept = keep

@@ -116,7 +116,8 @@ def test_capacity_is_exact(runs):
     def with_buffer(words):
         levels = tuple(replace(l, size_bits=words * 8) if l.name == "UnifiedBuffer" else l for l in off.arch.levels)
         arch = replace(off.arch, levels=levels, residency_level="UnifiedBuffer")
-        return [r.extra["residency"] for r in apply_residency(arch, layers, results)]
+        ran = [replace(r, energies=(arch, r.energies[1])) for r in results]  # the layers ran on it
+        return [r.extra["residency"] for r in apply_residency(arch, layers, ran)]
 
     assert [r["outputs_resident"] for r in with_buffer(need)] == [True, True, False]
     tight = with_buffer(need - 1)
