@@ -11,7 +11,12 @@ from accelsim import SpecError, load_arch, load_workload, simulate
 from accelsim.counting.rules import block_accesses
 from accelsim.options import SimOptions
 from accelsim.report.table import render_result
-from accelsim.residency import _level_cycles, apply_residency, held_words, resident_counts
+from accelsim.residency import (
+    _level_cycles,
+    apply_residency,
+    held_words,
+    resident_counts,
+)
 
 TPU = ARCH_DIR / "tpu_v1.yaml"
 CHAIN = """name: chain
@@ -86,8 +91,8 @@ def test_energy_drops_by_the_dram_and_fill_accesses_removed(runs):
              + block_accesses(64 * 768, ub.block_words) * energies.write_pj["UnifiedBuffer"])
     leak_off = sum(layer_off.energy.leakage_pj.values())
     leak_on = sum(layer_on.energy.leakage_pj.values())
-    dyn = lambda l: sum(l.energy.dynamic_pj.values())  # noqa: E731
-    assert dyn(layer_off) - dyn(layer_on) == pytest.approx(saved, rel=1e-12)
+    dynamic_off, dynamic_on = (sum(l.energy.dynamic_pj.values()) for l in (layer_off, layer_on))
+    assert dynamic_off - dynamic_on == pytest.approx(saved, rel=1e-12)
     assert leak_on <= leak_off
 
 

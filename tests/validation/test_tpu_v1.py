@@ -110,8 +110,10 @@ def test_residency_leaves_only_weights_and_the_ends_in_dram():
     """MLP0: with activations in the Unified Buffer, DRAM moves the (tile-padded) weights, the
     first layer's inputs and the last layer's outputs; without, every layer's activations too."""
     on, off = run("mlp0"), run("mlp0", residency=False)
-    dram = lambda r: sum(c.reads + c.fills + c.updates for l in r.layers for lc in l.counts.levels  # noqa: E731
-                         if lc.name == "DRAM" for c in lc.tensors.values())
+
+    def dram(result):
+        return sum(c.reads + c.fills + c.updates for l in result.layers for lc in l.counts.levels
+                   if lc.name == "DRAM" for c in lc.tensors.values())
     padded = 5 * 2048 * 2048
     assert dram(on) == padded + 2 * 200 * 2048
     assert dram(off) == padded + 2 * 5 * 200 * 2048
