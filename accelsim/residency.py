@@ -28,8 +28,6 @@ from dataclasses import dataclass, replace
 
 from .counting.counts import ActionCounts, LevelCounts, TensorCounts
 from .counting.rules import bandwidth_cycles
-from .energy.activity import layer_activity
-from .energy.model import layer_energy
 from .errors import AccelsimBug, SpecError
 from .ir.arch import Arch, Memory
 from .ir.workload import Layer
@@ -90,8 +88,9 @@ def _whole(layer: Layer, role: str) -> int:
     return max(size, input_elements(layer)) if role == "inputs" else size
 
 
-def apply_residency(arch: Arch, layers: list[Layer], results: list[LayerResult]) -> list[LayerResult]:
-    """The results with activations kept in `arch.residency_level` where they chain and fit."""
+def apply_residency(arch: Arch, layers: list[Layer], results: list[LayerResult], price) -> list[LayerResult]:
+    """The results with activations kept in `arch.residency_level` where they chain and fit.
+    `price(arch, layer, mapping, counts, energies, cycles)`: the layer's energy, as simulate() prices it."""
     name = arch.residency_level
 
     def capacity(j: int) -> int:  # in the words of the arch as layer j ran (its number format)
@@ -111,7 +110,7 @@ def apply_residency(arch: Arch, layers: list[Layer], results: list[LayerResult])
         residency = Residency(name, previous_kept, keep,
                               held_words(layer, result.counts, name, previous_kept, keep) or 0, capacity(i),
                               _note(layers, results, i, previous_kept, keep, fits))
-        out.append(_resident_result(arch, layer, result, residency))
+        out.append(_resident_result(layer, result, residency, price))
         previous_kept = keep
     return out
 
@@ -137,17 +136,15 @@ def _note(layers, results, i, inputs, outputs, fits) -> str:
     return "; ".join(notes)
 
 
-def _resident_result(arch: Arch, layer: Layer, result: LayerResult, residency: Residency) -> LayerResult:
+def _resident_result(layer: Layer, result: LayerResult, residency: Residency, price) -> LayerResult:
     extra = {**result.extra, "residency": residency.as_dict()}
     resident = {r for r, on in (("inputs", residency.inputs), ("outputs", residency.outputs)) if on}
     if not resident:
         return replace(result, extra=extra)
     run_arch, energies = result.energies
     counts = resident_counts(run_arch, result.counts, residency.level, resident)
-    cycles = counts.cycles
-    activity = layer_activity(run_arch, layer.run_einsum, result.mapping, layer.density)
-    energy = layer_energy(run_arch, counts, energies, cycles / run_arch.frequency_hz, cycles, activity)
-    return replace(result, counts=counts, energy=energy, cycles=cycles, extra=extra)
+    energy = price(run_arch, layer, result.mapping, counts, energies, counts.cycles)
+    return replace(result, counts=counts, energy=energy, cycles=counts.cycles, extra=extra)
 
 
 def resident_counts(arch: Arch, counts: ActionCounts, level: str, resident: set[str]) -> ActionCounts:

@@ -68,7 +68,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         if progress:
             progress(index + 1, len(workload.layers), layer.name, found)
     if arch.residency_level:  # activations left on chip between layers: a pass over the whole chain
-        layers = apply_residency(arch, ran, layers)
+        layers = apply_residency(arch, ran, layers, _layer_energy)
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
 
 
@@ -142,11 +142,17 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
     except MappingError as exc:
         raise MappingError(f"layer '{layer.name}': {exc}") from None
     cycles, extra = model.layer_cycles(arch, layer, nest, counts)
-    activity = layer_activity(arch, einsum, mapping, layer.density)
-    format_pj = format_energies_pj(arch, counts.macs, einsum.tensor_size("outputs"), layer.density,
-                                   held_operand(einsum, mapping), energies.voltage_scale)
-    energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz, cycles, activity, format_pj)
+    energy = _layer_energy(arch, layer, mapping, counts, energies, cycles)
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, {**extra, **found},
                        arch.compute.format, layer.density, energies=(arch, energies),
                        outputs=einsum.tensor_size("outputs"))
+
+
+def _layer_energy(arch: Arch, layer: Layer, mapping: Mapping, counts, energies, cycles: int):
+    """A layer's energy from its counts and cycles: simulate() and the residency pass price alike."""
+    einsum = layer.run_einsum
+    activity = layer_activity(arch, einsum, mapping, layer.density)
+    format_pj = format_energies_pj(arch, counts.macs, einsum.tensor_size("outputs"), layer.density,
+                                   held_operand(einsum, mapping), energies.voltage_scale)
+    return layer_energy(arch, counts, energies, cycles / arch.frequency_hz, cycles, activity, format_pj)
