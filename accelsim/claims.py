@@ -35,10 +35,23 @@ METRICS = {
     "inferences_per_second_per_watt": lambda r, b: r.inferences_per_second_per_watt(b),
     "energy_per_mac_pj": lambda r, b: r.boundary_energy_pj()[b] / r.macs,
     "area_mm2": lambda r, b: r.area.total_mm2,  # the counted on-chip area (energy/area.py)
+    # the arch's own figures (the claim's workload is run but does not change them)
+    "peak_tops": lambda r, b: 2 * r.arch.peak_macs_per_cycle * r.arch.frequency_hz / 1e12,
+    "ridge_macs_per_dram_byte": lambda r, b: ridge_macs_per_byte(r.arch),
 }
-HARDWARE_METRICS = ("area_mm2",)  # properties of the arch, not of a run: no density sensitivity
+HARDWARE_METRICS = ("area_mm2", "peak_tops", "ridge_macs_per_dram_byte")  # properties of the arch, not of a run: no density sensitivity
 ROLES = ("calibration", "prediction", "derived")  # the order they are reported in
 DENSITY_FACTORS = (0.8, 1.2)  # a prediction's assumed operand densities scaled by these (capped at 1)
+
+
+def ridge_macs_per_byte(arch: Arch) -> float:
+    """The roofline's knee: peak MACs per cycle over the bytes per cycle the outermost memory can
+    read (its read or shared bandwidth, the lower if both are given)."""
+    top = arch.memories[0]
+    limits = [bw for bw in (top.read_bw_words, top.shared_bw_words) if bw]
+    if not limits:
+        raise SpecError(f"arch '{arch.name}': {top.name} has no read bandwidth, so there is no ridge point")
+    return arch.peak_macs_per_cycle / (min(limits) * top.word_bits / 8)
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,8 @@ def load_workload(path, overrides=()) -> Workload:
             continue
         input_size = None if kind == "einsum" else _input_size(kind, values)
         layers.append(Layer(layer.name, einsum, count, layer.precision or spec.precision, density,
-                            pad_einsum(einsum, pad), input_size))
+                            pad_einsum(einsum, pad), input_size,
+                            None if kind == "einsum" else _input_elements(kind, values)))
     used = set()
     for layer in spec.layers:
         used |= names_in(layer.count)
@@ -219,6 +220,14 @@ def _input_size(kind: str, params: dict) -> tuple[int, int] | None:
         return None
     pad = params.get("padding", 0)
     return params["h"] + 2 * pad, params["w"] + 2 * pad
+
+
+def _input_elements(kind: str, params: dict) -> int | None:
+    """A windowed layer's input as the layer before wrote it, without the zero border its einsum
+    includes: what inter-layer residency compares with that layer's outputs."""
+    if kind not in ("conv2d", "depthwise_conv2d", "pool2d"):
+        return None
+    return params.get("n", 1) * params["c"] * params["h"] * params["w"]
 
 
 def _params(kind: str) -> tuple[str, ...]:

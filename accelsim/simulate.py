@@ -16,6 +16,7 @@ from .mapping.mapping import Mapping, check_mapping
 from .model.analytical import analyze
 from .model.performance import performance_model
 from .options import SimOptions
+from .residency import apply_residency, check_model
 from .results import LayerResult, WorkloadResult, off_chip_levels
 
 
@@ -34,6 +35,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     if options.scalesim_compat and options.model not in ("cycle", "scalesim"):
         raise SpecError("scalesim_compat needs the cycle model (--model cycle)")
     model.check(arch, options)
+    check_model(arch, options.performance_model)
     if options.density is not None and not 0.0 <= options.density <= 1.0:
         raise SpecError(f"density {options.density} is outside [0, 1]")
     options = replace(options, dataflow=dataflow)
@@ -45,7 +47,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         return variant, action_energies(variant)
 
     off_chip = frozenset(off_chip_levels(arch))
-    layers = []
+    layers, ran = [], []
     for index, layer in enumerate(workload.layers):
         layer = replace(layer, precision=options.precision or layer.precision,
                         density=layer.density if options.density is None
@@ -62,8 +64,11 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
             mapping = found.mapping
         layers.append(_simulate_layer(layer_arch, layer, options, model, mapping, energies, off_chip,
                                       {"mapper": found.summary()} if found else {}))
+        ran.append(layer)
         if progress:
             progress(index + 1, len(workload.layers), layer.name, found)
+    if arch.residency_level:  # activations left on chip between layers: a pass over the whole chain
+        layers = apply_residency(arch, ran, layers, _layer_energy)
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
 
 
@@ -140,11 +145,17 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
     except MappingError as exc:
         raise MappingError(f"layer '{layer.name}': {exc}") from None
     cycles, extra = model.layer_cycles(arch, layer, nest, counts)
-    activity = layer_activity(arch, einsum, mapping, layer.density)
-    format_pj = format_energies_pj(arch, counts.macs, einsum.tensor_size("outputs"), layer.density,
-                                   held_operand(einsum, mapping), energies.voltage_scale)
-    energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz, cycles, activity, format_pj)
+    energy = _layer_energy(arch, layer, mapping, counts, energies, cycles)
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, {**extra, **found},
                        arch.compute.format, layer.density, energies=(arch, energies),
                        outputs=einsum.tensor_size("outputs"))
+
+
+def _layer_energy(arch: Arch, layer: Layer, mapping: Mapping, counts, energies, cycles: int):
+    """A layer's energy from its counts and cycles: simulate() and the residency pass price alike."""
+    einsum = layer.run_einsum
+    activity = layer_activity(arch, einsum, mapping, layer.density)
+    format_pj = format_energies_pj(arch, counts.macs, einsum.tensor_size("outputs"), layer.density,
+                                   held_operand(einsum, mapping), energies.voltage_scale)
+    return layer_energy(arch, counts, energies, cycles / arch.frequency_hz, cycles, activity, format_pj)

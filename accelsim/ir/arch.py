@@ -131,6 +131,7 @@ class Arch:
     domains: tuple = ()          # Domain: clock/voltage domains besides the core's
     min_frequency_hz: float | None = None  # the core's lowest clock (voltage_frequency.min_frequency)
     power_cap_w: float | None = None       # a TDP: DVFS points above it are not allowed
+    residency_level: str | None = None  # where activations stay between layers (accelsim/residency.py)
 
     @property
     def memories(self) -> tuple[Memory, ...]:
@@ -315,6 +316,7 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
             problems.add(problem, f"levels.{i}.memory.cluster", line_of(("levels", i, "memory", "cluster")),
                          suggestion="a cluster is consecutive instances along the nearest fan-out axes (e.g. "
                                     "one x row) sharing width_bits: choose a size that divides both")
+    _check_residency(spec, levels, problems, line_of)
     problems.raise_if_any()
     tech = spec.technology
     overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power, o.energy_per_output, o.area)
@@ -329,7 +331,29 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
                 spec.operating_point.voltage, frequency, vf, tuple(levels), spec.dataflow, overhead,
                 tech.leakage_voltage_efold, tuple(spec.claims), file, spec.counting, domains=domains,
                 min_frequency_hz=spec.voltage_frequency.min_frequency if spec.voltage_frequency else None,
-                power_cap_w=spec.power_cap)
+                power_cap_w=spec.power_cap,
+                residency_level=spec.residency.level if spec.residency else None)
+
+
+def _check_residency(spec: ArchSpec, levels, problems: ProblemList, line_of) -> None:
+    """The residency level must be an on-chip memory below the outermost one, with one instance
+    (one copy of the activations), a finite size, and room for inputs and outputs."""
+    if spec.residency is None:
+        return
+    name, where = spec.residency.level, ("residency", "level")
+    memories = [l for l in levels if isinstance(l, Memory)]
+    level = next((m for m in memories if m.name == name), None)
+    why = ("is not a memory level" if level is None else
+           "is the outermost memory, where activations live anyway" if level is memories[0] else
+           f"has {level.instances} instances (residency needs one shared copy)" if level.instances != 1 else
+           "has unlimited size (residency checks what fits)" if level.size_bits is None else
+           f"does not keep {sorted({'inputs', 'outputs'} - level.keeps)}" if not {"inputs", "outputs"} <= level.keeps
+           else None)
+    if why:
+        problems.add(f"residency level '{name}' {why}", "residency.level", line_of(where),
+                     allowed=tuple(m.name for m in memories[1:] if m.instances == 1 and m.size_bits is not None
+                                   and {"inputs", "outputs"} <= m.keeps),
+                     suggestion="name an on-chip buffer that keeps inputs and outputs, e.g. a unified or global buffer")
 
 
 def _check_levels(spec: ArchSpec, problems: ProblemList, line_of) -> None:

@@ -25,6 +25,12 @@ def render_result(result: WorkloadResult) -> str:
                      format_si(l.latency_s, "s"), format_si(l.energy_pj * 1e-12, "J")]
                     + [f"{dyn.get(c, 0) + leak.get(c, 0):.4g}" for c in components]
                     + [f"{l.tops:.3g}", f"{l.tops_per_watt()['system']:.3g}", _per_mm2(l.tops, area_mm2)])
+    if any("residency" in l.extra for l in result.layers):  # arch with residency: which activations stayed on chip
+        headers.append(f"resident in {arch.residency_level}")
+        for row, l in zip(rows, result.layers):
+            r = l.extra["residency"]
+            row.append("+".join(t for t, on in (("in", r["inputs_resident"]), ("out", r["outputs_resident"])) if on)
+                       or "-")
     tpw = result.tops_per_watt()
     by_comp = result.energy_by_component_pj()
     total = result.energy_pj or 1.0

@@ -255,7 +255,8 @@ class ClaimSpec(Strict):
 
     name: str
     metric: Literal["tops_per_watt", "tops", "utilization", "inferences_per_second",
-                    "inferences_per_second_per_watt", "energy_per_mac_pj", "area_mm2"]
+                    "inferences_per_second_per_watt", "energy_per_mac_pj", "area_mm2", "peak_tops",
+                    "ridge_macs_per_dram_byte"]
     value: float
     workload: str = Field(description="workload file, relative to the arch file")
     conditions: ClaimConditions = Field(default_factory=ClaimConditions)
@@ -272,6 +273,14 @@ class ClaimSpec(Strict):
         if (self.role == "derived") != bool(self.derivation):
             raise ValueError("a claim has a `derivation` exactly when its role is 'derived'")
         return self
+
+
+class ResidencySpec(Strict):
+    """Activations kept on chip between layers (docs/concepts.md#inter-layer-residency)."""
+
+    level: str = Field(description="the memory level (one instance, keeping inputs and outputs) where a "
+        "layer leaves its outputs when the next layer reads them and both layers' data fit; that layer then "
+        "reads them there instead of from the memories above. Needs the analytical model")
 
 
 class ArchSpec(Strict):
@@ -303,6 +312,9 @@ class ArchSpec(Strict):
         "cannot do, in a constraints file's format (level name → factors, order, keep, bypass, x/y dims; "
         "dims may be relevance classes: reduction, out_channel, out_pixel, shared): the mapper never leaves "
         "it, and a template's or a mapping file's mapping that does is an error")
+    residency: Optional[ResidencySpec] = Field(None, description="inter-layer residency of activations; "
+                                               "omitted means every layer reads its inputs from, and writes "
+                                               "its outputs to, the outermost memory")
 
 
 # ----------------------------------------------------------------------------- workload

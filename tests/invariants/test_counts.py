@@ -54,9 +54,10 @@ def check_layer_invariants(arch, einsum, lr):
     assert lr.cycles >= counts.compute_cycles == counts.macs // counts.compute_instances
     levels = {l.name: l for l in counts.levels}
     mem_idx = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
-    top = levels[arch.levels[0].name]
+    resident = lr.extra.get("residency", {})  # activations left on chip: that level is their home
     for role in einsum.roles:
         size = einsum.tensor_size(role)
+        top = levels[resident["level"] if resident.get(f"{role}_resident") else arch.levels[0].name]
         if role == "outputs":
             # Every output reaches the outermost level, and nothing is read back before its first write.
             assert top.tensors[role].updates >= size

@@ -29,7 +29,9 @@ SHIPPED = ["alexnet", "vgg16", "resnet50", "mobilenet_v1", "bert_base", "bert_la
            # LLM inference phases (tests/unit/test_llm.py)
            "gpt2_prefill", "gpt2_decode", "llama2_7b_prefill", "llama2_7b_decode",
            # the DVFS study (docs/dvfs.md)
-           "decoder_layer", "decoder_mixed"]
+           "decoder_layer", "decoder_mixed",
+           # TPU v1's six apps, shapes assumed from Table 1 (tests/validation/test_tpu_v1.py)
+           "tpu_v1_mlp0", "tpu_v1_mlp1", "tpu_v1_lstm0", "tpu_v1_lstm1", "tpu_v1_cnn0", "tpu_v1_cnn1"]
 
 
 def load(name, overrides=()):
@@ -277,14 +279,19 @@ def test_cnn_workloads_are_found():
     assert CNN_WORKLOADS, "no workload in workloads/ has a conv2d or depthwise_conv2d layer"
 
 
+# Apps defined at their published batch (Jouppi et al., ISCA 2017, Table 1), not at 1.
+PUBLISHED_BATCH = {"tpu_v1_cnn0": 8, "tpu_v1_cnn1": 32}
+
+
 @pytest.mark.parametrize("name", CNN_WORKLOADS)
 def test_cnn_batch_is_a_parameter_that_scales_every_layer(name):
-    # Invariant, not a golden number: `parameters.batch` defaults to 1, and batch 4 multiplies
-    # every layer's MACs by exactly 4 and sets the batch dim of every conv/pool/fc layer to 4,
-    # leaving all its other dims alone.
+    # Invariant, not a golden number: `parameters.batch` defaults to 1 (or the published batch
+    # above), and batch 4 multiplies every layer's MACs by exactly 4 and sets the batch dim of
+    # every conv/pool/fc layer to 4, leaving all its other dims alone.
     kinds = layer_kinds(WORKLOADS / f"{name}.yaml")
     one, default, four = load(name, ["parameters.batch=1"]), load(name), load(name, ["parameters.batch=4"])
-    assert [l.einsum for l in default.layers] == [l.einsum for l in one.layers]
+    as_default = load(name, [f"parameters.batch={PUBLISHED_BATCH.get(name, 1)}"])
+    assert [l.einsum for l in default.layers] == [l.einsum for l in as_default.layers]
     assert [l.name for l in four.layers] == [l.name for l in one.layers]
     for l1, l4 in zip(one.layers, four.layers):
         assert l4.count == l1.count, l1.name
