@@ -5,7 +5,7 @@ SCALE-Sim v3.0.0's whole process, on the same SCALE-Sim inputs, in the same run.
     python benchmarks/bench_scalesim_resnet50.py [--dataflow os] [--runs 5] \\
         [--scalesim-python /work/venvs/scalesim/bin/python] [--scalesim-layers N]
 
-1. Writes a SCALE-Sim config (32×32, SRAM 256/256/128 kB, CALC bandwidth) and a topology of
+1. Writes a SCALE-Sim config (scalesim_timing.py's: 32×32, SRAM 256/256/128 kB, CALC bandwidth) and a topology of
    ResNet-50's 54 weight layers (workloads/resnet50.yaml, inputs pre-padded: SCALE-Sim has no
    padding) into a temporary folder, and converts them with `accelsim import scalesim`.
 2. Times `accelsim run ARCH WORKLOAD --model cycle --scalesim-compat` as a whole process: cold
@@ -28,45 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from scalesim_timing import DEFAULT_CFG, dummy_layout  # noqa: E402  (benchmarks/ is on sys.path)
+
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = """[general]
-run_name = resnet50_32x32
-
-[architecture_presets]
-ArrayHeight = 32
-ArrayWidth = 32
-IfmapSramSzkB = 256
-FilterSramSzkB = 256
-OfmapSramSzkB = 128
-IfmapOffset = 0
-FilterOffset = 10000000
-OfmapOffset = 20000000
-Bandwidth = 10
-Dataflow = {dataflow}
-ReadRequestBuffer = 32
-WriteRequestBuffer = 32
-
-[layout]
-IfmapCustomLayout = False
-IfmapSRAMBankBandwidth = 10
-IfmapSRAMBankNum = 1
-IfmapSRAMBankPort = 2
-FilterCustomLayout = False
-FilterSRAMBankBandwidth = 10
-FilterSRAMBankNum = 1
-FilterSRAMBankPort = 2
-
-[sparsity]
-SparsitySupport = false
-SparseRep = ellpack_block
-OptimizedMapping = false
-BlockSize = 8
-RandomNumberGeneratorSeed = 40
-
-[run_presets]
-InterfaceBandwidth = CALC
-UseRamulatorTrace = False
-"""
 
 
 def write_inputs(folder: Path, dataflow: str, n_layers: int | None = None) -> tuple[Path, Path]:
@@ -78,7 +42,8 @@ def write_inputs(folder: Path, dataflow: str, n_layers: int | None = None) -> tu
     layers = [layer_from_einsum(l.einsum, l.name) for l in workload.layers if l.einsum.tensor("weights") is not None]
     layers = layers[:n_layers] if n_layers else layers
     config, topology = folder / "resnet50_32x32.cfg", folder / "resnet50.csv"
-    config.write_text(CONFIG.format(dataflow=dataflow))
+    config.write_text(DEFAULT_CFG.replace("run_name = timing", "run_name = resnet50_32x32")
+                      .replace("Dataflow = os", f"Dataflow = {dataflow}"))
     with topology.open("w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels",
@@ -135,8 +100,7 @@ def main(argv=None):
         folder.mkdir()
         config, topology = write_inputs(folder, a.dataflow, n)
         layout = folder / "layout.csv"  # SCALE-Sim's command requires one; a default layout per layer
-        layout.write_text("Layer name," + ",".join(f"f{i}" for i in range(1, 21)) + ",\n"
-                          + "".join(f"l{i}," + ",".join(["1"] * 20) + ",\n" for i in range(n)))
+        layout.write_text(dummy_layout(n))
         seconds, _ = timed([a.scalesim_python, "-m", "scalesim.scale", "-c", str(config), "-t", str(topology),
                             "-l", str(layout), "-p", str(folder / "out"), "-s", "N"], cwd=folder)
         theirs = scalesim_cycles(tmp / "scalesim" / "out")

@@ -65,9 +65,7 @@ def _add_dvfs_parser(sub, models) -> None:
     dvfs.add_argument("--switch-energy", default="0J", help="energy of one switch on top of the static power "
                       "drawn during it (default 0J)")
     dvfs.add_argument("--json", metavar="PATH", help="write the study as JSON (for accelsim plot ucurve)")
-    dvfs.add_argument("--search-cache", metavar="DIR", default=default_search_cache(),
-                      help="where the mapper keeps its results across runs (default: %(default)s)")
-    dvfs.add_argument("--no-search-cache", action="store_true", help="search every layer afresh")
+    _add_search_cache(dvfs)
     _add_allow_path(dvfs)
     dvfs.set_defaults(func=cmd_dvfs)
 
@@ -108,10 +106,7 @@ def _add_run_parsers(sub, models) -> None:
     run.add_argument("--density", help="non-zero fraction of both operands of every layer, 0..1 "
                      "(energy only; overrides the workload's density fields)")
     run.add_argument("--json", metavar="PATH", help="also write the result as JSON")
-    run.add_argument("--search-cache", metavar="DIR", default=default_search_cache(),
-                     help="where the mapper keeps its results across runs, keyed by everything that decides "
-                          "them (default: %(default)s)")
-    run.add_argument("--no-search-cache", action="store_true", help="search every layer afresh")
+    _add_search_cache(run)
     run.add_argument("--show-mapping", action="store_true", help="print each layer's loop nest")
     _add_allow_path(run)
     run.set_defaults(func=cmd_run)
@@ -131,9 +126,7 @@ def _add_run_parsers(sub, models) -> None:
     llm.add_argument("--dataflow", help="dataflow template or 'search' (default: the arch's own, else the mapper)")
     llm.add_argument("--model", default="analytical", choices=models, help="performance model")
     llm.add_argument("--layers", action="store_true", help="also print both per-layer tables")
-    llm.add_argument("--search-cache", metavar="DIR", default=default_search_cache(),
-                     help="where the mapper keeps its results across runs (default: %(default)s)")
-    llm.add_argument("--no-search-cache", action="store_true", help="search every layer afresh")
+    _add_search_cache(llm)
     _add_allow_path(llm)
     llm.set_defaults(func=cmd_llm)
 
@@ -221,6 +214,13 @@ def _add_tool_parsers(sub) -> None:
                          "__pycache__ folders of the accelsim package) and print what was removed; "
                          "the kernels recompile on the next run")
     cache.set_defaults(func=cmd_cache)
+
+
+def _add_search_cache(parser) -> None:
+    parser.add_argument("--search-cache", metavar="DIR", default=default_search_cache(),
+                        help="where the mapper keeps its results across runs, keyed by everything that decides "
+                             "them (default: %(default)s)")
+    parser.add_argument("--no-search-cache", action="store_true", help="search every layer afresh")
 
 
 def _add_allow_path(parser) -> None:
