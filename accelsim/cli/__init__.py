@@ -14,6 +14,7 @@ from .commands import (
     cmd_claims,
     cmd_export,
     cmd_import,
+    cmd_import_onnx,
     cmd_import_timeloop,
     cmd_info,
     cmd_llm,
@@ -58,7 +59,7 @@ def _add_run_parsers(sub, models) -> None:
     """run and claims: they simulate."""
     run = sub.add_parser("run", help="simulate a workload on an architecture")
     run.add_argument("arch", help="architecture YAML")
-    run.add_argument("workload", help="workload YAML")
+    run.add_argument("workload", help="workload YAML, or an ONNX model (.onnx, imported on the fly: docs/onnx.md)")
     run.add_argument("--mapping", help="explicit per-layer mappings (YAML); other layers use --dataflow")
     run.add_argument("--dataflow", help="dataflow template: ws, os, is, rs, ..., or 'search' for the mapper "
                      "(default: the arch's own template, else the mapper)")
@@ -82,6 +83,7 @@ def _add_run_parsers(sub, models) -> None:
                           "them (default: %(default)s)")
     run.add_argument("--no-search-cache", action="store_true", help="search every layer afresh")
     run.add_argument("--show-mapping", action="store_true", help="print each layer's loop nest")
+    _add_onnx_dim(run)
     _add_allow_path(run)
     run.set_defaults(func=cmd_run)
 
@@ -172,6 +174,12 @@ def _add_tool_parsers(sub) -> None:
     tl.add_argument("--out", required=True, help="folder for the accelsim files")
     tl.set_defaults(func=cmd_import_timeloop)
 
+    ox = imp_sub.add_parser("onnx", help="ONNX model → accelsim workload YAML (needs accelsim[onnx])")
+    ox.add_argument("model", help="ONNX model (.onnx); weights are not read, only shapes")
+    ox.add_argument("--out", required=True, help="the workload YAML to write")
+    _add_onnx_dim(ox)
+    ox.set_defaults(func=cmd_import_onnx)
+
     info = sub.add_parser("info", help="spec reference, energy tables, dataflows")
     info.add_argument("topic", nargs="?", default="schema", choices=["schema", "tables", "dataflows"])
     info.set_defaults(func=cmd_info)
@@ -184,6 +192,11 @@ def _add_tool_parsers(sub) -> None:
                          "__pycache__ folders of the accelsim package) and print what was removed; "
                          "the kernels recompile on the next run")
     cache.set_defaults(func=cmd_cache)
+
+
+def _add_onnx_dim(parser) -> None:
+    parser.add_argument("--dim", action="append", metavar="NAME=VALUE", default=[],
+                        help="ONNX models: the value of a symbolic input dim, e.g. --dim batch_size=1 (repeatable)")
 
 
 def _add_allow_path(parser) -> None:
