@@ -33,19 +33,20 @@ def onnx_workload_data(path, dims: dict[str, int] | None = None, name: str | Non
     """The workload spec (YAML data) of an ONNX model; SpecError on anything it cannot translate."""
     graph = read_graph(path, dims)
     _check_ops(graph)
-    layers, vector, names = [], [], Counter()
+    layers, vector, names, macs_found = [], [], Counter(), False
     for node in graph.nodes:
         if node.op_type in LAYOUT_OPS or (all(t in graph.static for t in node.input) and
                                           node.op_type not in MAC_OPS):
             continue   # moves or reshapes data, or computes a constant: no work at run time
         label = _unique(node_label(node).lstrip("/") or node.op_type, names)
-        if node.op_type in TRANSLATORS:
-            layers.append({"name": label, **TRANSLATORS[node.op_type](node, graph)})
+        entry = TRANSLATORS[node.op_type](node, graph) if node.op_type in TRANSLATORS else None
+        if entry is not None:
+            layers.append({"name": label, **entry})
+            macs_found |= node.op_type in MAC_OPS
         else:
             vector.append({"name": label, "op": node.op_type, "elements": vector_elements(node, graph)})
-    if not any(kind in layer for layer in layers for kind in ("conv2d", "depthwise_conv2d", "matmul",
-                                                               "batched_matmul", "einsum")):
-        raise SpecError(Problem("the model has no Conv, Gemm or MatMul node: no MAC layers to simulate",
+    if not macs_found:
+        raise SpecError(Problem("the model has no Conv, Gemm, MatMul or Einsum node: no MAC layers to simulate",
                                 graph.path, allowed=MAC_OPS))
     inputs = ", ".join(f"{n}{list(s)}" for n, s in _input_shapes(graph).items())
     data = {"name": name or Path(path).stem,

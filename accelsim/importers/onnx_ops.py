@@ -13,7 +13,7 @@ from math import ceil, prod
 from ..ir.layers import conv_output_size
 from .onnx_graph import Graph, _err, node_label
 
-MAC_OPS = ("Conv", "Gemm", "MatMul")
+MAC_OPS = ("Conv", "Gemm", "MatMul", "Einsum")
 POOL_OPS = ("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool")
 VECTOR_OPS = (
     # elementwise arithmetic and comparisons
@@ -157,6 +157,63 @@ def matmul(node, graph: Graph) -> dict:
     return {"einsum": {"expression": f"O[{out},m,n] += I[{ia}] * W[{ib}]", "dims": dims}}
 
 
+def einsum(node, graph: Graph) -> dict | None:
+    """ONNX Einsum of two operands: every letter a dim, MACs the product of all their sizes."""
+    a = attrs(node)
+    equation = a["equation"].decode() if isinstance(a["equation"], bytes) else a["equation"]
+    equation = equation.replace(" ", "")
+
+    def fail(why):
+        return _err(graph.path, f"node '{node_label(node)}' (Einsum '{equation}'): {why}",
+                    allowed=("two operands, each letter at most once per operand",))
+    if len(node.input) == 1:
+        return None     # one operand: a transpose or a reduction, vector work
+    if len(node.input) != 2:
+        raise fail(f"{len(node.input)} operands")
+    lhs, _, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    shapes = [graph.shape(t, node) for t in node.input]
+    if len(terms) != 2 or not all(ch.isalpha() or ch == "." for ch in lhs.replace(",", "") + rhs):
+        raise fail("cannot read the equation")
+    ellipsis = max((len(shape) - len(term.replace("...", "")) for term, shape in zip(terms, shapes)
+                    if "..." in term), default=0)
+    spare = [f"e{i}" for i in range(ellipsis)]
+
+    def letters(term, rank):
+        head, dots, tail = term.partition("...")
+        names = [dim_of[ch] for ch in head]
+        if dots:
+            names += spare[ellipsis - (rank - len(head) - len(tail)):]
+        return names + [dim_of[ch] for ch in tail]
+    # letters become dims: lowercase as written, uppercase lowered unless that letter is used too
+    dim_of = {ch: ch if ch.islower() else ch.lower() if ch.lower() not in equation else f"{ch.lower()}_upper"
+              for ch in equation if ch.isalpha()}
+    operands = [letters(term, len(shape)) for term, shape in zip(terms, shapes)]
+    bounds: dict[str, int] = {}
+    kept = []
+    for names, shape in zip(operands, shapes):
+        if len(names) != len(shape) or len(set(names)) != len(names):
+            raise fail(f"operand shape {list(shape)} does not fit, or a letter repeats")
+        kept.append([d for d, size in zip(names, shape) if size > 1 or len(shape) == 0])
+        for d, size in zip(names, shape):
+            if size > 1 and bounds.get(d, size) != size:
+                raise fail(f"dim '{d}' has sizes {bounds[d]} and {size}")
+            bounds[d] = max(bounds.get(d, 1), size)
+    if "->" in equation:
+        out = letters(rhs, len(graph.shape(node.output[0], node)))
+    else:   # numpy's implicit output: the ellipsis, then the letters used once, in order
+        counts = [d for names in operands for d in names]
+        out = spare + sorted(d for d in set(counts) if counts.count(d) == 1 and d not in spare)
+    out = [d for d in out if bounds.get(d, 1) > 1]
+    kept = [[d for d in names if bounds[d] > 1] for names in kept]
+    used = [d for d in bounds if bounds[d] > 1]
+    if not used:
+        raise fail("every dim has size 1")
+    text = f"O[{','.join(out)}] += I[{','.join(kept[0])}] * W[{','.join(kept[1])}]"
+    return {"einsum": {"expression": text.replace("[]", "[_unit]") if "[]" in text else text,
+                       "dims": {d: bounds[d] for d in used} | ({"_unit": 1} if "[]" in text else {})}}
+
+
 def pool(node, graph: Graph) -> dict:
     """A pooling window as a one-operand layer (pool2d when it fits, else an einsum)."""
     a = attrs(node)
@@ -196,4 +253,4 @@ def vector_elements(node, graph: Graph) -> int:
     return max(prod(graph.shapes[t]) for t in names if t in graph.shapes)
 
 
-TRANSLATORS = {"Conv": conv, "Gemm": gemm, "MatMul": matmul, **{op: pool for op in POOL_OPS}}
+TRANSLATORS = {"Conv": conv, "Gemm": gemm, "MatMul": matmul, "Einsum": einsum, **{op: pool for op in POOL_OPS}}

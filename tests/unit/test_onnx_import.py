@@ -331,3 +331,16 @@ def test_import_command_writes_a_workload_that_loads(tmp_path, capsys):
     wl = load_workload(out)
     assert wl.macs == 8 * 64 * 4 * 9 and [(v.op, v.elements) for v in wl.vector] == [("Relu", 8 * 64)]
     assert prod(wl.layers[0].einsum.bounds) == wl.macs
+
+
+@pytest.mark.parametrize("equation,a,b,macs", [
+    ("BGHID,BGHJD->BGHIJ", [2, 4, 3, 5, 8], [2, 4, 3, 6, 8], 2 * 4 * 3 * 5 * 6 * 8),   # MaxViT's Q·Kᵀ
+    ("bij,bjk->bik", [3, 4, 5], [3, 5, 6], 3 * 4 * 5 * 6),
+    ("...ij,jk", [2, 3, 4, 5], [5, 6], 2 * 3 * 4 * 5 * 6),                                # implicit output
+    ("i,i->", [7], [7], 7),                                                               # a dot product
+])
+def test_einsum(tmp_path, equation, a, b, macs):
+    node = helper.make_node("Einsum", ["a", "b"], ["y"], equation=equation)
+    path = save(tmp_path, [node], {"a": a, "b": b})
+    data, wl = imported(path)
+    assert "einsum" in data["layers"][0] and wl.macs == macs
