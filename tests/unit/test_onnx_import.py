@@ -344,3 +344,17 @@ def test_einsum(tmp_path, equation, a, b, macs):
     path = save(tmp_path, [node], {"a": a, "b": b})
     data, wl = imported(path)
     assert "einsum" in data["layers"][0] and wl.macs == macs
+
+
+def test_run_takes_an_onnx_model(tmp_path, capsys):
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["y"], name="relu")]
+    path = save(tmp_path, nodes, {"x": ["batch", 4, 8, 8]}, [weight("w", [8, 4, 3, 3])])
+    arch = str(REPO / "arch" / "simple_ws.yaml")
+    assert main(["run", arch, path, "--dim", "batch=2"]) == 0
+    printed = capsys.readouterr().out
+    assert f"totals: {2 * 8 * 64 * 4 * 9:,} MACs" in printed
+    assert "vector work (counted, not simulated; not in the MAC totals): 1,024 element operations" in printed
+    assert main(["run", arch, path]) == 2                      # the batch is symbolic
+    assert "--dim batch=1" in capsys.readouterr().err
+    assert main(["run", arch, str(REPO / "workloads" / "gemm_tiny.yaml"), "--dim", "batch=2"]) == 2
