@@ -76,7 +76,8 @@ def read_graph(path, dims: dict[str, int] | None = None) -> Graph:
     _bind_dims(model, dims or {}, path)
     try:
         model = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
-    except Exception as exc:  # onnx raises InferenceError, ValidationError or RuntimeError
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, RuntimeError, ValueError,
+            TypeError) as exc:
         raise _err(path, f"onnx shape inference failed: {short(str(exc).strip(), 300)}",
                    "check the model with onnx.checker.check_model; accelsim needs fully known shapes") from None
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)

@@ -17,7 +17,14 @@ import yaml
 from ..errors import Problem, SpecError
 from ..spec.files import short
 from .onnx_graph import Graph, node_label, read_graph
-from .onnx_ops import LAYOUT_OPS, MAC_OPS, POOL_OPS, SUPPORTED, TRANSLATORS, VECTOR_OPS, vector_elements
+from .onnx_ops import (
+    LAYOUT_OPS,
+    MAC_OPS,
+    POOL_OPS,
+    SUPPORTED,
+    TRANSLATORS,
+    vector_elements,
+)
 
 __all__ = ["OnnxImport", "import_onnx", "onnx_workload_data"]
 

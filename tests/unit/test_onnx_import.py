@@ -184,7 +184,7 @@ def test_elementwise_and_normalization_are_vector_work(tmp_path):
     inits = [weight("w", [8, 8, 3, 3]), *(weight(n, [8]) for n in "gbmv"), weight("scale", [1, 8, 1, 1]),
              ints("shape", [1, 288]), weight("ln_g", [288])]
     path = save(tmp_path, nodes, {"x": shape}, inits)
-    data, wl = imported(path)
+    _, wl = imported(path)
     assert [l.name for l in wl.layers] == ["conv"]
     assert wl.macs == 8 * 36 * 8 * 9
     assert [(v.name, v.op, v.elements) for v in wl.vector] == [
@@ -206,7 +206,7 @@ def test_constant_subgraphs_do_no_work(tmp_path):
              helper.make_tensor("one", TensorProto.INT64, [], [1]), ints("axes", [0]), ints("minus1", [-1]),
              weight("w", [48, 5])]
     path = save(tmp_path, nodes, {"x": [2, 3, 4, 4]}, inits)
-    data, wl = imported(path)
+    _, wl = imported(path)
     assert [l.name for l in wl.layers] == ["fc"] and wl.macs == 2 * 48 * 5 and not wl.vector
 
 
@@ -223,10 +223,10 @@ def bert_encoder(path, layers, seq, hidden, heads, ffn):
                         helper.make_tensor("sqrt2", TensorProto.FLOAT, [], [2 ** 0.5])]
     x = "x"
     for i in range(layers):
-        def t(name):
+        def t(name, i=i):
             return f"l{i}.{name}"
 
-        def linear(src, name, k, n):
+        def linear(src, name, k, n, t=t, nodes=nodes, inits=inits):
             inits.extend([weight(t(name + ".w"), [k, n]), weight(t(name + ".b"), [n])])
             nodes.append(helper.make_node("MatMul", [src, t(name + ".w")], [t(name + ".mm")], name=t(name)))
             nodes.append(helper.make_node("Add", [t(name + ".mm"), t(name + ".b")], [t(name + ".out")],
