@@ -11,6 +11,7 @@ from math import prod
 
 from ..errors import Problem, SpecError
 from ..spec.files import read_bytes, short
+from .onnx_fold import infer_shapes
 
 MAX_ONNX_BYTES = 2**31 - 1   # protobuf's own limit on one message
 ONNX_EXTRA = "onnx"          # the optional-dependency group in pyproject.toml
@@ -74,21 +75,13 @@ def read_graph(path, dims: dict[str, int] | None = None) -> Graph:
                    "give a .onnx file saved by onnx.save or torch.onnx.export")
     _drop_values(model, onnx)
     _bind_dims(model, dims or {}, path)
-    try:
-        model = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
-    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, RuntimeError, ValueError,
-            TypeError) as exc:
-        raise _err(path, f"onnx shape inference failed: {short(str(exc).strip(), 300)}",
-                   "check the model with onnx.checker.check_model; accelsim needs fully known shapes") from None
+
+    def failed(node, message):
+        return _err(path, f"node '{node_label(node)}' ({node.op_type}): onnx shape inference failed: "
+                    f"{short(message, 300)}", "check the model with onnx.checker.check_model")
+    shapes = infer_shapes(model, onnx, failed)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     graph = model.graph
-    shapes = {}
-    for info in list(graph.input) + list(graph.value_info) + list(graph.output):
-        shape = _static_shape(info)
-        if shape is not None:
-            shapes[info.name] = shape
-    for init in graph.initializer:
-        shapes[init.name] = tuple(int(d) for d in init.dims)
     static = {init.name for init in graph.initializer} | {""}
     for node in graph.node:
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
@@ -105,16 +98,6 @@ def _is_static(node, static: set[str]) -> bool:
     if node.op_type in ("Shape", "Size"):
         return True
     return all(name in static for name in node.input)
-
-
-def _static_shape(info) -> tuple[int, ...] | None:
-    t = info.type
-    if not t.HasField("tensor_type") or not t.tensor_type.HasField("shape"):
-        return None
-    dims = t.tensor_type.shape.dim
-    if not all(d.HasField("dim_value") and d.dim_value > 0 for d in dims):
-        return None
-    return tuple(int(d.dim_value) for d in dims)
 
 
 def _drop_values(model, onnx) -> None:

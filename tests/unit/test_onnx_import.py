@@ -193,21 +193,24 @@ def test_elementwise_and_normalization_are_vector_work(tmp_path):
     assert wl.vector_elements == 6 * 288
 
 
-def test_constant_subgraphs_do_no_work(tmp_path):
-    """Shape arithmetic (Shape → Gather → Mul → Concat → Reshape) is folded away, not counted."""
+def test_shape_arithmetic_is_folded_and_does_no_work(tmp_path):
+    """ShuffleNet's `x.view(b, c // 2, ...)`: Shape → Gather → Div → Unsqueeze → Concat → Reshape.
+    onnx's own data propagation stops at Div; the importer folds the chain to find the shape, and
+    counts no work for it."""
     nodes = [helper.make_node("Shape", ["x"], ["sh"]),
-             helper.make_node("Gather", ["sh", "zero"], ["n0"], axis=0),
-             helper.make_node("Mul", ["n0", "one"], ["n1"], name="shape_mul"),
-             helper.make_node("Unsqueeze", ["n1", "axes"], ["n2"]),
-             helper.make_node("Concat", ["n2", "minus1"], ["target"], axis=0),
-             helper.make_node("Reshape", ["x", "target"], ["flat"]),
+             helper.make_node("Gather", ["sh", "one"], ["c"], axis=0),
+             helper.make_node("Div", ["c", "two"], ["half"], name="shape_div"),
+             helper.make_node("Unsqueeze", ["half", "axes"], ["half1"]),
+             helper.make_node("Concat", ["batch", "half1", "minus1"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["split"]),
+             helper.make_node("Flatten", ["split"], ["flat"]),
              helper.make_node("MatMul", ["flat", "w"], ["y"], name="fc")]
-    inits = [helper.make_tensor("zero", TensorProto.INT64, [], [0]),
-             helper.make_tensor("one", TensorProto.INT64, [], [1]), ints("axes", [0]), ints("minus1", [-1]),
-             weight("w", [48, 5])]
-    path = save(tmp_path, nodes, {"x": [2, 3, 4, 4]}, inits)
-    _, wl = imported(path)
-    assert [l.name for l in wl.layers] == ["fc"] and wl.macs == 2 * 48 * 5 and not wl.vector
+    inits = [helper.make_tensor("one", TensorProto.INT64, [], [1]), helper.make_tensor("two", TensorProto.INT64, [], [2]),
+             ints("axes", [0]), ints("batch", [2]), ints("minus1", [-1]), weight("w", [3 * 4 * 4 * 2, 5])]
+    path = save(tmp_path, nodes, {"x": [2, 6, 4, 4]}, inits)
+    data, wl = imported(path)
+    assert [l.name for l in wl.layers] == ["fc"] and wl.macs == 2 * 96 * 5 and not wl.vector
+    assert data["layers"][0]["matmul"] == {"m": 2, "n": 5, "k": 96}
 
 
 # ---------------------------------------------------------------------------------------- BERT
