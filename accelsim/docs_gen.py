@@ -14,7 +14,7 @@ SECTIONS = [
                            schema.VoltageFrequency, schema.VFPoint, schema.LevelSpec,
                            schema.MemorySpec, schema.AccessEnergies, schema.SpatialSpec,
                            schema.ComputeSpec, schema.ComputeEnergies, schema.FormatSpec,
-                           schema.OverheadSpec, schema.ClaimSpec, schema.ClaimConditions]),
+                           schema.OverheadSpec, schema.DomainSpec, schema.ClaimSpec, schema.ClaimConditions]),
     ("Workload file", [schema.WorkloadSpec, schema.LayerSpec, schema.DensitySpec, schema.EinsumSpec,
                        schema.VectorOpSpec]),
     ("Mapping file", [schema.MappingSpec, schema.LevelMappingSpec, schema.SpatialLoops]),

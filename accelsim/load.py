@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from .counting.conventions import CONVENTIONS
@@ -37,12 +38,33 @@ def load_arch(path, overrides=()) -> Arch:
     data = _load_raw(path, overrides)
     spec = validate_model(ArchSpec, data, str(path))
     _check_registered_names(spec, str(path), data)
-    return build_arch(spec, str(path), lambda p: locate(data, p)[1])
+    arch = build_arch(spec, str(path), lambda p: locate(data, p)[1])
+    if spec.constraints:
+        from .search.constraints import arch_constraints
+        arch = replace(arch, constraints=arch_constraints(spec.constraints, arch, str(path), lambda p: locate(data, p)[1]))
+    if spec.technology.table_file is not None:
+        table = _table_file(spec.technology.table_file, path, data)
+        arch = replace(arch, energy_table=table.name, tech_table=table)
+    return arch
+
+
+def _table_file(name: str, arch_path, data):
+    """The arch's own technology table: a path relative to the file that names it (the arch, or a
+    base it extends; an override names it relative to the arch), confined as `extends:` is (the
+    arch's folder tree, or a path the user allowed), read through the hardened reader."""
+    from .energy.tables import load_table_file
+
+    key = ("technology", "table_file")
+    file, line = locate(data, key)
+    base = Path(file) if file and Path(file).is_file() else Path(arch_path)
+    where = {"file": file or str(arch_path), "line": line, "key_path": "technology.table_file"}
+    path = resolve_inside(base.parent / name, allowed_roots(arch_path), where["file"], line, where["key_path"], name)
+    return load_table_file(path, **where)
 
 
 def _check_registered_names(spec: ArchSpec, path: str, data) -> None:
     """The arch's dataflow template, counting convention and technology table name registered
-    ones (a table is only ever a name: no file is opened on an arch's say-so)."""
+    ones (a table file, technology.table_file, is read by _table_file)."""
     from .energy.tables import table_names
 
     problems = ProblemList(path)
@@ -52,7 +74,7 @@ def _check_registered_names(spec: ArchSpec, path: str, data) -> None:
             problems.add(f"unknown {registry.what} '{name}'", key, locate(data, (key,))[1],
                          allowed=registry.names())
     table = spec.technology.energy_table
-    if table not in table_names():
+    if table is not None and table not in table_names():
         problems.add(f"unknown energy table '{table}'", "technology.energy_table",
                      locate(data, ("technology", "energy_table"))[1], allowed=table_names(),
                      suggestion=did_you_mean(table, table_names()) or "see `accelsim info tables`")
@@ -106,7 +128,7 @@ def workload_from_data(data, path) -> Workload:
             density = _density(layer.density, path, precision) or _density(spec.density, path, precision) or DENSE
         except (OSError, ValueError, EOFError) as exc:
             problems.add(f"density: {exc}", f"layers.{i}.density", locate(data, where + ("density",))[1],
-                         suggestion="give a fraction in [0, 1] or an existing .npy file")
+                         suggestion="give a fraction in [0, 1], an existing .npy file, or named data (gaussian, relu)")
             continue
         pad = layer.pad if layer.pad is not None else spec.pad
         bad = [f"{d}: {m}" for d, m in pad.items() if m < 1]
@@ -168,13 +190,19 @@ def _density(spec, workload_path, precision) -> Density | None:
     if spec is None or isinstance(spec, (int, float)):
         return Density.of(spec)
 
+    from .energy.formats import DISTRIBUTIONS, format_density
+
     def value(v):
         if not isinstance(v, str):
             return v
+        if v in DISTRIBUTIONS:  # named data: measured in the layer's format, again in simulate()
+            return format_density(v, precision)
 
         from .energy.activity import quantized_density
         return quantized_density(_load_npy(Path(workload_path), v), precision)
-    return Density(value(spec.inputs), value(spec.weights))
+    def named(v):
+        return v if isinstance(v, str) and v in DISTRIBUTIONS else None
+    return Density(value(spec.inputs), value(spec.weights), named(spec.inputs), named(spec.weights))
 
 
 MAX_NPY_BYTES = 2**31

@@ -1,6 +1,7 @@
 """Results per layer and per workload; TOPS and TOPS/W with explicit boundaries.
 
-TOPS/W is ops per picojoule (1 op/pJ = 1 TOPS/W), ops = 2 × MACs. Boundaries:
+TOPS/W is ops per picojoule (1 op/pJ = 1 TOPS/W), ops = 2 × MACs. TOPS/mm² is TOPS over the
+on-chip area the area model counts (energy/area.py). Boundaries:
   core    dynamic energy of the MACs and on-chip memories (every level that is not DRAM);
   chip    core plus the leakage of on-chip components;
   system  chip plus DRAM (dynamic and leakage): everything modelled.
@@ -8,8 +9,11 @@ TOPS/W is ops per picojoule (1 op/pJ = 1 TOPS/W), ops = 2 × MACs. Boundaries:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .counting.counts import ActionCounts
+from .energy.area import AreaBreakdown, arch_area, tops_per_mm2
+from .energy.domains import off_chip_backgrounds
 from .energy.model import ActionEnergies, EnergyBreakdown
 from .ir.arch import Arch, Memory
 from .mapping.mapping import Mapping
@@ -18,7 +22,8 @@ BOUNDARIES = ("core", "chip", "system")
 
 
 def off_chip_levels(arch: Arch) -> set[str]:
-    return {l.name for l in arch.levels if isinstance(l, Memory) and l.kind == "dram"}
+    """DRAM levels, and the background power of the domains that supply them."""
+    return {l.name for l in arch.levels if isinstance(l, Memory) and l.kind == "dram"} | off_chip_backgrounds(arch)
 
 
 def boundary_energy_pj(energy: EnergyBreakdown, off_chip: set[str]) -> dict[str, float]:
@@ -48,6 +53,7 @@ class LayerResult:
     precision: str | None = None   # number format the layer ran in
     density: object = None         # Density of its operands
     energies: tuple | None = None  # (the arch as the layer ran, its ActionEnergies): the prices of its counts
+    outputs: int = 0               # output elements the layer produces (per-output energies charge them)
 
     @property
     def latency_s(self) -> float:
@@ -101,6 +107,26 @@ class WorkloadResult:
     @property
     def tops(self) -> float:
         return 2 * self.macs / self.latency_s / 1e12
+
+    @property
+    def peak_tops(self) -> float:
+        """Derived: 2 ops × MAC units × clock, in the compute level's default format."""
+        return 2 * self.arch.peak_macs_per_cycle * self.arch.frequency_hz / 1e12
+
+    @cached_property
+    def area(self) -> AreaBreakdown:
+        """The arch's on-chip area per component (energy/area.py); it does not depend on the run."""
+        return arch_area(self.arch)
+
+    @property
+    def tops_per_mm2(self) -> float | None:
+        """Achieved TOPS over the counted area (None if no area is counted)."""
+        return tops_per_mm2(self.tops, self.area)
+
+    @property
+    def peak_tops_per_mm2(self) -> float | None:
+        """Derived: peak TOPS over the counted area."""
+        return tops_per_mm2(self.peak_tops, self.area)
 
     @property
     def inferences_per_second(self) -> float:

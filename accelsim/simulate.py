@@ -4,12 +4,13 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 
-from .energy.activity import layer_activity
+from .energy.activity import held_operand, layer_activity
+from .energy.formats import density_in_format, format_energies_pj
 from .energy.model import action_energies, layer_energy
 from .errors import MappingError, SpecError
 from .ir.arch import Arch, with_precision
-from .ir.workload import Density, Layer, Workload
-from .mapping.dataflows import map_layer
+from .ir.workload import Density, Layer, Workload, pad_einsum
+from .mapping.dataflows import map_layer, template_padding
 from .mapping.lower import lower
 from .mapping.mapping import Mapping, check_mapping
 from .model.analytical import analyze
@@ -49,6 +50,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         layer = replace(layer, precision=options.precision or layer.precision,
                         density=layer.density if options.density is None
                         else Density(options.density, options.density))
+        layer = replace(layer, density=density_in_format(layer.density, layer.precision or arch.compute.format))
         try:
             layer_arch, energies = arch_for(layer.precision)
         except SpecError as exc:
@@ -70,8 +72,8 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None):
     mapper_settings / mapper_seed replaced); a layer shape seen before (per number format and density) reuses
     its search, in this run and, with a cache folder, in later ones."""
     from .load import load_constraints
-    from .search.cache import SearchCache, search_key
-    from .search.constraints import NO_CONSTRAINTS, settings_from
+    from .search.cache import SearchCache, canonical, search_key
+    from .search.constraints import NO_CONSTRAINTS, settings_from, with_hardware
     from .search.mapper import search_mapping
     from .spec.schema import MapperSettingsSpec
     from .spec.validate import validate_model
@@ -85,17 +87,22 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None):
         parsed = settings_from(given)
         constraints = replace(constraints, settings=replace(
             constraints.settings, **{key: getattr(parsed, key) for key in given.model_fields_set}))
+    constraints = with_hardware(constraints, arch)
     found = {}
     cache = SearchCache(cache_folder) if cache_folder else None
 
     def search(layer_arch: Arch, layer: Layer, energies):
-        key = (layer.run_einsum, layer.precision, layer.density)
+        try:
+            own = constraints.for_layer(layer.name, layer.run_einsum)
+        except MappingError as exc:
+            raise MappingError(f"layer '{layer.name}': {exc}") from None
+        key = (layer.run_einsum, layer.precision, layer.density, repr(canonical(own)))
         if key not in found:
-            disk_key = cache and search_key(layer_arch, layer.run_einsum, energies, constraints, layer.density)
+            disk_key = cache and search_key(layer_arch, layer.run_einsum, energies, own, layer.density)
             found[key] = cache and cache.get(disk_key)
             if found[key] is None:
                 try:
-                    found[key] = search_mapping(layer_arch, layer.run_einsum, energies, constraints, layer.density)
+                    found[key] = search_mapping(layer_arch, layer.run_einsum, energies, own, layer.density)
                 except MappingError as exc:
                     raise MappingError(f"layer '{layer.name}': {exc}") from None
                 if cache:
@@ -104,21 +111,40 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None):
     return search
 
 
+def _check_hardware(arch: Arch, layer: Layer, mapping: Mapping) -> None:
+    """A mapping the arch's hardware cannot run (its `constraints:`) is an error, not a result."""
+    if not arch.constraints:
+        return
+    from .search.constraints import Constraints, violations
+
+    found = violations(arch, mapping, Constraints(arch.constraints).for_layer(layer.name, layer.run_einsum).levels)
+    if found:
+        raise MappingError(f"the {mapping.dataflow} mapping does what {arch.name}'s hardware cannot (its "
+                           f"constraints: block): {'; '.join(found)}; use --dataflow search, which honours them")
+
+
 def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mapping: Mapping | None,
                     energies, off_chip, found: dict) -> LayerResult:
     """`model`: the performance model; `found`: what the mapper did for this layer (recorded beside
     the model's own extras)."""
+    if mapping is None:  # a template may run ragged strips: the hardware computes a padded layer
+        padded = pad_einsum(layer.run_einsum, template_padding(arch, layer.run_einsum, options.dataflow))
+        layer = replace(layer, padded=padded) if padded is not None else layer
     einsum = layer.run_einsum
     try:
         mapping = mapping or map_layer(arch, einsum, options.dataflow)
         check_mapping(arch, einsum, mapping)
+        _check_hardware(arch, layer, mapping)
         nest = lower(arch, einsum, mapping)
         counts = analyze(arch, einsum, nest)
     except MappingError as exc:
         raise MappingError(f"layer '{layer.name}': {exc}") from None
     cycles, extra = model.layer_cycles(arch, layer, nest, counts)
     activity = layer_activity(arch, einsum, mapping, layer.density)
-    energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz, cycles, activity)
+    format_pj = format_energies_pj(arch, counts.macs, einsum.tensor_size("outputs"), layer.density,
+                                   held_operand(einsum, mapping), energies.voltage_scale)
+    energy = layer_energy(arch, counts, energies, cycles / arch.frequency_hz, cycles, activity, format_pj)
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, {**extra, **found},
-                       arch.compute.format, layer.density, energies=(arch, energies))
+                       arch.compute.format, layer.density, energies=(arch, energies),
+                       outputs=einsum.tensor_size("outputs"))

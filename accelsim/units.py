@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 _NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
-_QUANTITY = re.compile(rf"^\s*{_NUMBER}\s*([A-Za-z/%µ]*)\s*$")
+_QUANTITY = re.compile(rf"^\s*{_NUMBER}\s*([A-Za-z/%µ]*[2²]?)\s*$")  # a trailing 2: area units (um2)
 
 SIZE_UNITS_BITS = {
     "b": 1, "bit": 1, "bits": 1,
@@ -26,7 +26,7 @@ ENERGY_UNITS_PJ = {"fJ": 1e-3, "pJ": 1.0, "nJ": 1e3, "uJ": 1e6, "µJ": 1e6, "mJ"
 POWER_UNITS_W = {"W": 1.0, "mW": 1e-3, "uW": 1e-6, "µW": 1e-6, "nW": 1e-9, "pW": 1e-12}
 TIME_UNITS_S = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "ps": 1e-12}
 LENGTH_UNITS_NM = {"nm": 1.0}
-AREA_UNITS_UM2 = {"um2": 1.0, "mm2": 1e6}
+AREA_UNITS_UM2 = {"um2": 1.0, "µm2": 1.0, "µm²": 1.0, "um²": 1.0, "mm2": 1e6, "mm²": 1e6}
 BANDWIDTH_UNITS = ("words/cycle", "bits/cycle", "B/cycle", "B/s", "kB/s", "MB/s", "GB/s", "TB/s")
 
 

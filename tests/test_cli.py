@@ -70,6 +70,15 @@ def test_python_dash_m_and_info():
     assert main(["info", "dataflows"]) == 0
 
 
+def test_cache_warm_runs_every_kernel_and_leaves_none_to_compile(capsys):
+    from accelsim.kernel_cache import compile_note
+    assert main(["cache", "warm"]) == 0
+    assert "compiled and cached" in capsys.readouterr().out
+    for options in (accelsim.SimOptions(dataflow="search"), accelsim.SimOptions(model="cycle"),
+                    accelsim.SimOptions(model="cycle", scalesim_compat=True)):
+        assert compile_note(options) is None
+
+
 def test_mapping_file(tmp_path, capsys):
     mapping = tmp_path / "m.yaml"
     mapping.write_text("layers:\n  gemm_16x16x16:\n    PE_array: {spatial: {x: {n: 16}, y: {k: 16}}}\n"
@@ -153,7 +162,7 @@ def test_timeloop_n_banks_is_accepted_and_dropped(tmp_path, capsys):
     ([ARCH, WL], set()),  # every energy from the 45 nm table
     ([str(ARCH_DIR / "vsquant_5nm.yaml"), str(WORKLOAD_DIR / "gemm_tiny.yaml"), "--precision", "int8",
       "--voltage", "0.8V"],  # explicit energies and an overhead, off the 0.67 V calibration point
-     {"OutputBuffer", "BBuffer", "ABuffer", "AccumCollector", "ACollector", "VectorMAC", "Other"}),
+     {"OutputBuffer", "BBuffer", "ABuffer", "AccumCollector", "ACollector", "VectorMAC", "Other", "PPU"}),
 ])
 def test_json_energy_per_action_and_its_source(args, arch_sourced, tmp_path):
     """The JSON's action_energies (Accelergy's ERT at the operating point) carry, per memory level,
@@ -177,10 +186,17 @@ def test_json_energy_per_action_and_its_source(args, arch_sourced, tmp_path):
         (mac,) = [name for name, e in ert.items() if "mac_pj" in e]
         assert dynamic[mac] == pytest.approx(layer["macs"] * ert[mac]["mac_pj"], rel=1e-12)
         for name in (name for name, e in ert.items() if "cycle_pj" in e):
-            assert dynamic[name] == pytest.approx(layer["cycles"] * ert[name]["cycle_pj"], rel=1e-12)
+            assert dynamic[name] == pytest.approx(layer["cycles"] * ert[name]["cycle_pj"]
+                                                  + layer["outputs"] * ert[name]["output_pj"], rel=1e-12)
+        for name in (name for name, e in ert.items() if "vector_scale_pj" in e):  # data-dependent, ≤ dense
+            dense = layer["macs"] / ert[name]["vector_size"] * ert[name]["vector_scale_pj"]
+            assert 0.0 <= dynamic[name] <= dense * (1 + 1e-12)
     if arch_sourced:  # explicit energies are at the nominal voltage; the table holds them at 0.8 V
+        from accelsim.load import load_arch
+        nominal = load_arch(ARCH_DIR / "vsquant_5nm.yaml").level("BBuffer").read_energy_pj
         bbuffer = data["action_energies"]["int8"]["BBuffer"]
-        assert bbuffer["read_pj"] == pytest.approx(3.598 * (0.8 / 0.67) ** 2, rel=1e-12)
+        assert bbuffer["read_pj"] == pytest.approx(nominal * (0.8 / 0.67) ** 2, rel=1e-12)
+        assert data["layers"][0]["outputs"] > 0 and data["action_energies"]["int8"]["PPU"]["output_pj"] > 0
 
 
 def test_cache_clear_deletes_only_numba_files_in_the_package(tmp_path):

@@ -12,6 +12,7 @@ from .commands import (
     cmd_cache,
     cmd_check,
     cmd_claims,
+    cmd_dvfs,
     cmd_export,
     cmd_import,
     cmd_import_onnx,
@@ -39,7 +40,37 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dse_parsers(sub)
     _add_tool_parsers(sub)
     _add_export_parser(sub)
+    _add_dvfs_parser(sub, models)
     return parser
+
+
+def _add_dvfs_parser(sub, models) -> None:
+    """dvfs: energy-to-completion vs a domain's clock, per layer, and per-layer schedules."""
+    dvfs = sub.add_parser("dvfs", help="sweep a clock domain's frequency (V from its V-f table): per-layer "
+                          "runtime, power, energy split, the energy-optimal clock, per-layer DVFS schedules")
+    dvfs.add_argument("arch", help="architecture YAML")
+    dvfs.add_argument("workload", help="workload YAML")
+    dvfs.add_argument("--domain", default="core", help="the clock domain to sweep (default: core)")
+    dvfs.add_argument("--points", type=int, default=14, help="clocks evenly over the domain's range (default 14)")
+    dvfs.add_argument("--frequencies", help="explicit clocks instead, e.g. 210MHz,600MHz,1440MHz")
+    dvfs.add_argument("--dataflow", help="dataflow template or 'search' (default: the arch's, else the mapper); "
+                      "the mappings are found once, at the arch's own operating point")
+    dvfs.add_argument("--model", default="analytical", choices=models, help="performance model")
+    dvfs.add_argument("--set", action="append", metavar="PATH=VALUE",
+                      help="override a spec field, e.g. workload.parameters.seq=2048 (repeatable)")
+    dvfs.add_argument("--latency-budget", help="also schedule within this runtime: '1.2x' (of the fastest "
+                      "single clock's) or e.g. '150us'")
+    dvfs.add_argument("--energy-budget", help="also schedule for the shortest runtime within this energy: "
+                      "'1.1x' (of the least-energy single clock's) or e.g. '2mJ'")
+    dvfs.add_argument("--switch-time", default="20us", help="time of one clock/voltage switch (default 20us)")
+    dvfs.add_argument("--switch-energy", default="0J", help="energy of one switch on top of the static power "
+                      "drawn during it (default 0J)")
+    dvfs.add_argument("--json", metavar="PATH", help="write the study as JSON (for accelsim plot ucurve)")
+    dvfs.add_argument("--search-cache", metavar="DIR", default=default_search_cache(),
+                      help="where the mapper keeps its results across runs (default: %(default)s)")
+    dvfs.add_argument("--no-search-cache", action="store_true", help="search every layer afresh")
+    _add_allow_path(dvfs)
+    dvfs.set_defaults(func=cmd_dvfs)
 
 
 def _add_export_parser(sub) -> None:
@@ -135,7 +166,7 @@ def _add_dse_parsers(sub) -> None:
     plot = sub.add_parser("plot", help="plot a sweep store or a run's JSON (PNG or SVG)")
     plot.add_argument("kind", choices=KINDS)
     plot.add_argument("source", help="sweep store (.sqlite) for pareto/heatmap/frequency, run JSON for "
-                      "breakdown/roofline")
+                      "breakdown/roofline, a DVFS study (accelsim dvfs --json) for ucurve")
     plot.add_argument("--out", required=True, help="output .png or .svg")
     plot.add_argument("--x", help="heatmap: axis path for x")
     plot.add_argument("--y", help="heatmap: axis path (or column, e.g. dataflow) for y")
@@ -143,6 +174,8 @@ def _add_dse_parsers(sub) -> None:
     plot.add_argument("--where", action="append", metavar="COLUMN=VALUE",
                       help="store plots: keep rows whose column or axis has this value (repeatable)")
     plot.add_argument("--by", default="component", choices=["component", "tensor"], help="breakdown grouping")
+    plot.add_argument("--boundary", default="system", choices=["system", "chip"],
+                      help="ucurve: energy at the system boundary, or the chip's (off-chip memory left out)")
     plot.set_defaults(func=cmd_plot)
 
 
@@ -182,12 +215,16 @@ def _add_tool_parsers(sub) -> None:
 
     info = sub.add_parser("info", help="spec reference, energy tables, dataflows")
     info.add_argument("topic", nargs="?", default="schema", choices=["schema", "tables", "dataflows"])
+    info.add_argument("files", nargs="*", metavar="FILE", help="with 'tables': show only the tables these "
+                      "files give: a technology table file, or an arch file (the table it names)")
     info.set_defaults(func=cmd_info)
 
     cache = sub.add_parser("cache", help="Numba's cache of compiled kernels: where it is and its size "
                            "(info), or delete it (clear)")
     cache_sub = cache.add_subparsers(dest="action", required=True)
     cache_sub.add_parser("info", help="where accelsim's Numba cache lives, how many files and bytes")
+    cache_sub.add_parser("warm", help="compile every kernel once now (about a minute after an install), "
+                         "so that the first run, search or test does not")
     cache_sub.add_parser("clear", help="delete accelsim's Numba cache files (*.nbi, *.nbc in the "
                          "__pycache__ folders of the accelsim package) and print what was removed; "
                          "the kernels recompile on the next run")

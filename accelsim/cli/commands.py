@@ -33,6 +33,12 @@ def _file_hash(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+def _record_table_file(arch, inputs: dict) -> None:
+    """A technology table file is an input of the run: its path and content hash go with the result."""
+    if arch.tech_table is not None:
+        inputs["technology_table"] = {"path": arch.tech_table.path, "sha256_16": arch.tech_table.sha256_16}
+
+
 def cmd_run(args) -> int:
     from ..load import load_arch, load_mapping_file, load_workload
     from ..mapping.mapping import render_mapping
@@ -66,6 +72,7 @@ def cmd_run(args) -> int:
     inputs = {"arch": {"path": str(args.arch), "sha256_16": _file_hash(args.arch)},
               "workload": {"path": str(args.workload), "sha256_16": _file_hash(args.workload)},
               "overrides": shorthands + list(args.set or [])}
+    _record_table_file(arch, inputs)
     for key in ("mapping", "constraints"):
         if getattr(args, key):
             inputs[key] = {"path": str(getattr(args, key)), "sha256_16": _file_hash(getattr(args, key))}
@@ -172,6 +179,7 @@ def cmd_llm(args) -> int:
         inputs = {"arch": {"path": str(args.arch), "sha256_16": _file_hash(args.arch)},
                   "workload": {"path": str(path), "sha256_16": _file_hash(path)},
                   "overrides": shorthands + list(args.set or [])}
+        _record_table_file(arch, inputs)
         with _layer_progress(len(workload.layers)) as progress:
             results.append(simulate(arch, workload, options, None, inputs,
                                     search_cache=None if args.no_search_cache else args.search_cache,
@@ -276,6 +284,8 @@ def cmd_plot(args) -> int:
         kwargs.update(x=args.x, y=args.y, metric=args.metric)
     elif args.kind == "breakdown":
         kwargs = {"by": args.by}
+    elif args.kind == "ucurve":
+        kwargs = {"boundary": args.boundary}
     plot(args.kind, args.source, args.out, **kwargs)
     print(f"wrote {args.out}")
     return 0
@@ -324,15 +334,30 @@ def cmd_check(args) -> int:
     return EXIT_SPEC_ERROR if failed else 0
 
 
+def _table_of(path):
+    """The technology table a file gives: a table file's own, or the one an arch file names."""
+    from ..energy.tables import arch_table, load_table_file
+    from ..load import load_arch
+    from ..spec.yaml_io import load_yaml_file
+
+    data = load_yaml_file(path)
+    if "levels" in data or "extends" in data:
+        return arch_table(load_arch(path))
+    return load_table_file(path)
+
+
 def cmd_info(args) -> int:
     from ..docs_gen import spec_reference
     from ..energy.tables import describe_table, table_names
     from ..mapping.dataflows import DATAFLOWS
 
+    if args.files and args.topic != "tables":
+        raise SpecError(f"files are read only by `accelsim info tables`, not by `info {args.topic}`")
     if args.topic == "schema":
         print(spec_reference())
     elif args.topic == "tables":
-        print("\n\n".join(describe_table(name) for name in table_names()))
+        tables = [_table_of(path) for path in args.files] or table_names()
+        print("\n\n".join(describe_table(t) for t in tables))
     else:
         print("dataflows: " + ", ".join(DATAFLOWS.names()))
     return 0
@@ -364,7 +389,11 @@ def cmd_cache(args) -> int:
     from ..units import format_si
 
     package_dir = PACKAGE
-    if args.action == "clear":
+    if args.action == "warm":
+        seconds = warm_kernels()
+        print(f"accelsim's kernels (counting, mapper, cycle model, SCALE-Sim emulator) are compiled and "
+              f"cached ({seconds:.1f} s); later runs load them")
+    elif args.action == "clear":
         files, size = clear_numba_cache(package_dir)
         print(f"removed {files} Numba cache files (*.nbi, *.nbc), {size:,} bytes ({format_si(size, 'B')}), "
               f"from the __pycache__ folders under {package_dir}")
@@ -379,8 +408,131 @@ def cmd_cache(args) -> int:
     return 0
 
 
+# A tiny GEMM on a systolic array: enough to call every kernel once.
+WARM_ARCH = """name: warm
+technology: {node: 45nm, energy_table: horowitz_45nm}
+operating_point: {voltage: 0.9V, frequency: 1GHz}
+dataflow: os
+levels:
+  - memory: {name: DRAM, class: dram, size: unlimited, word_bits: 8, keeps: [weights, inputs, outputs],
+             read_bandwidth: 4 words/cycle, write_bandwidth: 4 words/cycle}
+  - memory: {name: SRAM, class: sram, size: 64KiB, word_bits: 8, keeps: [weights, inputs, outputs]}
+  - spatial: {name: PE, x: 4, y: 4, interconnect: systolic}
+  - memory: {name: RF, class: regfile, size: 64b, word_bits: 8, keeps: [outputs]}
+  - compute: {name: MAC, format: int8}
+"""
+WARM_WORKLOAD = """name: warm
+layers:
+  - {name: small, matmul: {m: 8, n: 8, k: 8}}
+"""
+
+
+def warm_kernels() -> float:
+    """Run every kernel once on a tiny problem (Numba compiles and caches them); returns seconds."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from ..load import load_arch, load_workload
+    from ..options import SimOptions
+    from ..simulate import simulate
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "arch.yaml").write_text(WARM_ARCH)
+        (Path(tmp) / "workload.yaml").write_text(WARM_WORKLOAD)
+        arch, workload = load_arch(Path(tmp) / "arch.yaml"), load_workload(Path(tmp) / "workload.yaml")
+        simulate(arch, workload, SimOptions(model="cycle"))  # the counting kernel and the tile walk
+        unlimited = replace(arch, levels=tuple(replace(l, read_bw_words=None, write_bw_words=None)
+                                               if l.name == "DRAM" else l for l in arch.levels))
+        for variant in (arch, unlimited):  # SCALE-Sim's USER and CALC bandwidth modes
+            simulate(variant, workload, SimOptions(model="cycle", scalesim_compat=True))
+        for settings in ({"search": "exhaustive"},  # and random sampling + hill climbing:
+                         {"search": "auto", "exhaustive_limit": 1, "evaluations": 2000}):
+            simulate(arch, workload, SimOptions(dataflow="search", mapper_settings=settings))
+    return time.perf_counter() - start
+
+
 def default_search_cache() -> str:
     """The mapper's cache folder: $XDG_CACHE_HOME/accelsim/search, else ~/.cache/accelsim/search."""
     import os
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "accelsim", "search")
+
+
+def _dvfs_budget(text, unit_parser, what: str):
+    """A budget as (multiple, None) for '1.1x' (of the best single clock's) or (None, value) for a
+    quantity with a unit; parsed before the sweep so a typo fails at once."""
+    if text is None:
+        return None
+    try:
+        return (float(text[:-1]), None) if text.endswith("x") else (None, unit_parser(text))
+    except ValueError:
+        raise SpecError(f"--{what}-budget {text!r}: give a multiple of the best single clock's, e.g. 1.1x, "
+                        f"or a quantity with its unit, e.g. {'120us' if what == 'latency' else '2mJ'}") from None
+
+
+def _resolve_budget(parsed, reference):
+    if parsed is None:
+        return None
+    multiple, value = parsed
+    return value if multiple is None else multiple * reference
+
+
+def cmd_dvfs(args) -> int:
+    """Energy-to-completion vs one domain's clock, per layer; per-layer schedules vs one clock."""
+    from .. import units
+    from ..dvfs.report import dvfs_dict, render_dvfs, schedule_dict
+    from ..dvfs.schedule import (
+        best_single_point,
+        fastest_single_point,
+        per_layer_schedule,
+    )
+    from ..dvfs.sweep import dvfs_sweep
+    from ..files import write_atomic
+    from ..load import load_arch, load_workload
+
+    arch_over, wl_over = _split_overrides(args.set or [])
+    arch = load_arch(args.arch, arch_over)
+    workload = load_workload(args.workload, wl_over)
+    frequencies = None
+    if args.frequencies:
+        try:
+            frequencies = [units.parse_frequency_hz(f) for f in args.frequencies.split(",")]
+        except ValueError as exc:
+            raise SpecError(f"--frequencies {args.frequencies!r}: {exc}; e.g. 210MHz,800MHz,1440MHz") from None
+    try:
+        switch_time = units.parse_time_s(args.switch_time)
+        switch_energy = units.parse_energy_pj(args.switch_energy) * 1e-12
+    except ValueError as exc:
+        raise SpecError(f"--switch-time / --switch-energy: {exc}; e.g. --switch-time 20us --switch-energy 0J") from None
+    latency_parsed = _dvfs_budget(args.latency_budget, units.parse_time_s, "latency")
+    energy_parsed = _dvfs_budget(args.energy_budget, lambda t: units.parse_energy_pj(t) * 1e-12, "energy")
+    options = SimOptions(model=args.model, dataflow=args.dataflow)
+    sweep = dvfs_sweep(arch, workload, args.domain, frequencies, args.points, options,
+                       search_cache=None if args.no_search_cache else args.search_cache)
+    fastest = best_single_point(sweep)      # the least energy of one clock for every layer
+    quickest = fastest_single_point(sweep)  # the shortest runtime of one clock
+    budgets = [("no budget: least energy", {}, None, None)]
+    if quickest is not None:
+        budgets.append(("latency budget: the fastest single clock's runtime", {"latency_s": quickest.runtime_s},
+                        quickest.runtime_s, None))
+    latency = _resolve_budget(latency_parsed, quickest.runtime_s if quickest else 0.0)
+    energy = _resolve_budget(energy_parsed, fastest.energy_j if fastest else 0.0)
+    if latency is not None:
+        budgets.append((f"latency budget {args.latency_budget}", {"latency_s": latency}, latency, None))
+    if energy is not None:
+        budgets.append((f"energy budget {args.energy_budget}", {"energy_j": energy}, None, energy))
+    schedules = []
+    for label, budget, lat, en in budgets:
+        per_layer = per_layer_schedule(sweep, lat, en, switch_time, switch_energy)
+        single = best_single_point(sweep, lat, en)
+        schedules.append(schedule_dict(label, budget, per_layer, single, sweep))
+    data = dvfs_dict(sweep, schedules)
+    data["switch"] = {"time_s": switch_time, "energy_j": switch_energy}
+    print(render_dvfs(data))
+    if args.json:
+        import json
+        write_atomic(args.json, json.dumps(data, indent=2, allow_nan=False) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0

@@ -55,6 +55,8 @@ PackedProblem.record):
   hold_spatial_innermost, cluster_rule   the counting convention's rules (counting/conventions):
                        with a spatial innermost loop, MAC operands are reused like a tile; how a
                        clustered memory is charged
+  latched[t]           the MACs latch operand t (the arch's operand_latch): its reads are counted like a
+                       held operand's, reused while the temporal loops that move leave it
   e_factor[l, t]       activity factor on level l's energy for tensor t
   mac_energy_pj[h, f]  the layer's MAC energy when operand h is held and f products reduce in space
   held_by_dim[d], output_ignores[d]   what a loop on d holds (innermost temporal), reduces (spatial)
@@ -489,7 +491,7 @@ def _served_and_energy(nest, p, out, sc, top, hold, n_t):
         for t in range(p.axis_of.shape[0]):
             if not nest.keeps[i, t]:
                 continue
-            served = _served(nest, p, out, sc, i, t, hold, n_t)
+            served = _served(nest, p, out, sc, i, t, hold or p.latched[t], n_t)
             loads = counts[i, t, FILLS]
             if p.is_output[t]:
                 distinct = _distinct_outputs(nest, p, out, sc, i, t, top)

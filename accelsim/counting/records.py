@@ -58,6 +58,7 @@ class Problem(NamedTuple):
     output_ignores: np.ndarray
     energy_per_cycle_pj: float
     hold_spatial_innermost: bool
+    latched: np.ndarray       # [tensor] bool: the MACs latch this operand (arch compute operand_latch)
     cluster_rule: int
 
 

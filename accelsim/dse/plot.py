@@ -3,7 +3,8 @@
 Kinds: pareto (energy vs latency, the front marked), heatmap (a metric over two axes),
 breakdown (stacked energy per layer by component, or by tensor), roofline (each layer's
 arithmetic intensity vs attained ops/s under the peak and bandwidth roofs), frequency (energy to
-completion and runtime vs clock, from a sweep over voltage or frequency).
+completion and runtime vs clock, from a sweep over voltage or frequency), ucurve (per layer:
+energy-to-completion vs clock split into its parts, from `accelsim dvfs --json`).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ..errors import SpecError
 from ..files import atomic_path
 from ..report.frames import load_run_json
 
-KINDS = ("pareto", "heatmap", "breakdown", "roofline", "frequency")
+KINDS = ("pareto", "heatmap", "breakdown", "roofline", "frequency", "ucurve")
 # The store's numeric columns a heatmap can show, with their units.
 METRICS = {"tops_per_watt": "TOPS/W (system)", "tops_per_watt_chip": "TOPS/W (chip)", "tops": "TOPS",
            "utilization": "utilization (0–1)", "energy_pj": "energy (pJ, system)",
@@ -241,8 +242,51 @@ def plot_frequency(source, out, where=None) -> dict:
     return {"frequency_mhz": f, "energy_j": energy, "runtime_s": runtime}
 
 
+def plot_ucurve(source, out, boundary="system") -> dict:
+    """Small multiples, one per layer: energy-to-completion vs the swept clock, stacked by part
+    (compute, overhead, leakage, memory; boundary 'chip' leaves off-chip memory out), the
+    energy-optimal allowed clock marked, points over the power cap shaded."""
+    import json
+    try:
+        data = json.loads(Path(source).read_text())
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"{source}: not a readable JSON file ({exc})") from None
+    if not isinstance(data, dict) or data.get("kind") != "accelsim.dvfs":
+        raise SpecError(f"{source}: not a DVFS study; write one with `accelsim dvfs ARCH WORKLOAD --json PATH`")
+    f = np.array(data["frequencies_hz"]) / 1e6
+    layers = data["layers"]
+    parts = ("compute", "overhead", "leakage") + (("memory",) if boundary == "system" else ())
+    cols = min(4, len(layers))
+    rows = -(-len(layers) // cols)
+    fig, _ = _subplots((3.2 * cols, 2.6 * rows))
+    fig.clf()  # a grid of its own
+    curves = {}
+    for k, layer in enumerate(layers):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        stack = np.array([[p["energy_j"][part] for p in layer["points"]] for part in parts]) * 1e6
+        ax.stackplot(f, stack, labels=parts, alpha=0.8)
+        total = stack.sum(axis=0)
+        allowed = np.array([p["allowed"] for p in layer["points"]])
+        j = int(np.argmin(np.where(allowed, total, np.inf)))
+        ax.plot(f[j], total[j], "k*", markersize=10, label="optimum")
+        over = [i for i, p in enumerate(layer["points"]) if not p["allowed"]]
+        if over:  # shaded from halfway to the first point over the cap
+            start = (f[over[0] - 1] + f[over[0]]) / 2 if over[0] else f[0]
+            ax.axvspan(start, f[-1], color="grey", alpha=0.35, hatch="//", label="over power cap")
+        ax.set_title(f"{layer['name']}: {f[j]:.0f} MHz", fontsize=9)
+        ax.set_xlabel("clock (MHz)", fontsize=8)
+        ax.set_ylabel("energy (µJ)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        curves[layer["name"]] = total
+    fig.axes[0].legend(fontsize=6, loc="upper right")
+    fig.suptitle(f"{data['workload']} on {data['arch']}: energy to completion ({boundary}) vs {data['domain']} clock",
+                 fontsize=10)
+    _save(fig, out)
+    return {"frequency_mhz": f, "energy_uj": curves}
+
+
 def plot(kind: str, source, out, **kwargs):
     if kind not in KINDS:
         raise SpecError(f"unknown plot kind '{kind}'; choose from {', '.join(KINDS)}")
     return {"pareto": plot_pareto, "heatmap": plot_heatmap, "breakdown": plot_breakdown,
-            "roofline": plot_roofline, "frequency": plot_frequency}[kind](source, out, **kwargs)
+            "roofline": plot_roofline, "frequency": plot_frequency, "ucurve": plot_ucurve}[kind](source, out, **kwargs)

@@ -1,7 +1,8 @@
 """Per-action energy estimates from a technology table, at the table's voltage.
 
 MAC: multiplier energy grows as bits^alpha and adder energy as bits^beta, with the
-exponents fitted to the table's 8- and 32-bit entries. SRAM: energy per 64-bit access
+exponents fitted to the table's 8- and 32-bit entries (the area model applies the same rule to
+the table's operator areas: mac_cost). SRAM: energy per 64-bit access
 follows a power law in capacity fitted to the table's three sizes, and scales linearly
 with access width. Register files and latches: energy per bit. DRAM: energy per bit.
 """
@@ -27,21 +28,14 @@ def _power_law(x0, y0, x1, y1):
     return lambda x: y0 * (x / x0) ** exponent
 
 
-def int_mult_pj(table: TechTable, bits: int) -> float:
-    ops = table.operations_pj
-    return _power_law(8, ops["int8_mult"], 32, ops["int32_mult"])(bits)
-
-
-def int_add_pj(table: TechTable, bits: int) -> float:
-    ops = table.operations_pj
-    return _power_law(8, ops["int8_add"], 32, ops["int32_add"])(bits)
-
-
-def mac_energy_pj(table: TechTable, fmt: str) -> float:
-    """One multiply plus one accumulate in the given operand format."""
-    ops = table.operations_pj
+def mac_cost(ops: dict, fmt: str) -> float:
+    """One multiply plus one accumulate in the given operand format, from per-operation costs
+    `ops`: energies (pJ, operations_pj) or areas (µm², the table's area.operations_um2). Integer
+    multipliers follow a power law in bits and adders another, each fitted to the 8- and 32-bit
+    entries; the accumulator is ACCUMULATOR_BITS wide."""
     if fmt in INT_BITS:
-        return int_mult_pj(table, INT_BITS[fmt]) + int_add_pj(table, ACCUMULATOR_BITS[fmt])
+        mult = _power_law(8, ops["int8_mult"], 32, ops["int32_mult"])(INT_BITS[fmt])
+        return mult + _power_law(8, ops["int8_add"], 32, ops["int32_add"])(ACCUMULATOR_BITS[fmt])
     if fmt == "fp32":
         return ops["fp32_mult"] + ops["fp32_add"]
     if fmt == "fp16":
@@ -53,7 +47,12 @@ def mac_energy_pj(table: TechTable, fmt: str) -> float:
         # Derived: a significand multiplier scales with significand bits squared (4 vs 11 for
         # e4m3 vs fp16) and the adder with width (8 vs 16 bits). An estimate, not a table entry.
         return ops["fp16_mult"] * (4 / 11) ** 2 + ops["fp16_add"] * 0.5
-    raise ValueError(f"no MAC energy estimate for format {fmt!r}")
+    raise ValueError(f"no MAC estimate for format {fmt!r}")
+
+
+def mac_energy_pj(table: TechTable, fmt: str) -> float:
+    """One multiply plus one accumulate in the given operand format (pJ at the table's voltage)."""
+    return mac_cost(table.operations_pj, fmt)
 
 
 @MEMORY_ESTIMATORS.register("sram")

@@ -6,9 +6,10 @@ update energy, reads the read energy. Data-dependent parts scale with the operan
 activity (energy/activity.py). Overhead components (clock tree, control) cost energy per cycle.
 Leakage power scales with V — linearly, or V·exp((V − Vnom)/efold) when the technology gives
 an e-fold voltage — and is charged for every hardware instance (used or not) over the runtime.
-Off-chip memory (class dram) has its own supply: its energies stay at their nominal values
-whatever the core's voltage
 (buffers in utilized instances only under counting conventions that say so).
+Off-chip memory (class dram) has its own supply: its energies stay at their nominal values
+whatever the core's voltage. An arch's declared clock/voltage domains (energy/domains.py) price
+their components at their own V and f, and add their background power over the runtime.
 """
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from ..counting.counts import ActionCounts
 from ..counting.rules import block_accesses
 from ..ir.arch import Arch, Compute, Memory
 from .activity import DENSE_ACTIVITY, LayerActivity
+from .domains import background_pj, cycles_per_core_cycle, supply_scales
 from .estimators import MEMORY_ESTIMATORS, mac_energy_pj
-from .tables import TechTable, table_for
+from .tables import TechTable, arch_table
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ def leakage_scale(arch: Arch, v_nominal: float) -> float:
 
 
 def action_energies(arch: Arch) -> ActionEnergies:
-    table = table_for(arch.energy_table, arch.node_nm)
+    table = arch_table(arch)
     v_nominal = nominal_voltage(arch, table)
     dyn = (arch.voltage_v / v_nominal) ** 2
     leak_scale = leakage_scale(arch, v_nominal)
@@ -70,7 +72,7 @@ def action_energies(arch: Arch) -> ActionEnergies:
                 src = table.name
             # Off-chip memory has its own supply: the core's voltage does not scale its energy.
             own_supply = level.kind == "dram"
-            scale, leak_level = (1.0, 1.0) if own_supply else (dyn, leak_scale)
+            scale, leak_level = supply_scales(arch, level.name, (1.0, 1.0) if own_supply else (dyn, leak_scale))
             read[level.name], write[level.name], update[level.name] = r * scale, w * scale, u * scale
             sources[level.name] = src
             leak[level.name] = (level.leakage_power_w or 0.0) * leak_level
@@ -80,8 +82,9 @@ def action_energies(arch: Arch) -> ActionEnergies:
             leak[level.name] = (level.leakage_power_w or 0.0) * leak_scale
     overhead = {}
     for o in arch.overhead:
-        overhead[o.name] = o.energy_per_cycle_pj * dyn
-        leak[o.name] = (o.leakage_power_w or 0.0) * leak_scale
+        o_dyn, o_leak = supply_scales(arch, o.name, (dyn, leak_scale))
+        overhead[o.name] = o.energy_per_cycle_pj * o_dyn * cycles_per_core_cycle(arch, o.name)
+        leak[o.name] = (o.leakage_power_w or 0.0) * o_leak
         sources[o.name] = "arch"
     return ActionEnergies(mac * dyn, read, write, update, leak, sources, dyn, overhead)
 
@@ -98,7 +101,9 @@ class EnergyBreakdown:
 
 
 def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, runtime_s: float,
-                 cycles: int = 0, activity: LayerActivity = DENSE_ACTIVITY) -> EnergyBreakdown:
+                 cycles: int = 0, activity: LayerActivity = DENSE_ACTIVITY,
+                 extra_dynamic_pj: dict | None = None) -> EnergyBreakdown:
+    """`extra_dynamic_pj`: format-dependent energies (energy/formats.py), added per component."""
     dynamic = {arch.compute.name: counts.macs * energies.mac_pj * activity.mac}
     by_tensor = {}
     for level in counts.levels:
@@ -113,11 +118,14 @@ def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, run
         dynamic[level.name] = sum(per_role.values())
     for name, pj_per_cycle in (energies.overhead_pj_per_cycle or {}).items():
         dynamic[name] = pj_per_cycle * cycles
+    for name, pj in (extra_dynamic_pj or {}).items():
+        dynamic[name] = dynamic.get(name, 0.0) + pj
     leakage = {}
     instances = leaking_instances(arch)
     utilized = {level.name: level.instances for level in counts.levels}
     for name, watts in energies.leakage_w.items():
         leakage[name] = watts * (instances[name] or utilized[name]) * runtime_s * 1e12
+    leakage.update(background_pj(arch, runtime_s))  # declared domains' background power
     return EnergyBreakdown(dynamic, by_tensor, leakage)
 
 

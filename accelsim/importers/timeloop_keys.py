@@ -136,7 +136,7 @@ TOP = Map(
                           dropped={"template": "Timeloop's mapspace template (uber); accelsim searches its own"},
                           name="mapspace"),
           "ERT": ERT, "sparse_optimizations": _OPEN},
-    dropped={"ART": "areas; accelsim reports no area for imported designs",
+    dropped={"ART": "areas; accelsim estimates areas from its technology table instead (docs/area.md)",
              "compound_components": "Accelergy's component definitions: energies come from the ERT",
              "components": "Accelergy's component definitions: energies come from the ERT",
              "constraints": "the exercises' unused constraint list (pass constraints with --constraints)",

@@ -5,7 +5,8 @@ Levels run top-down: memories, spatial fan-outs, and the compute level last. A l
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -36,6 +37,8 @@ class Memory:
     bandwidth_text: tuple = (None, None, None)  # (read, write, shared) as written, re-parsed per word size
     cluster: int = 1                   # instances sharing one width_bits-wide array (one access serves all)
     shared_bw_words: float | None = None  # one port reads and writes share (words/cycle); None: none
+    area_um2: float | None = None      # explicit area per instance; None: from the technology table
+    clock_hz: float | None = None      # its domain's clock when not the core's (per-cycle bandwidths tick on it)
 
     @property
     def capacity_words(self) -> int | None:
@@ -71,6 +74,10 @@ class Compute:
     slot_level: str | None = None
     switching_share: float = 1.0
     reduction_tree_share: float = 0.0
+    vector_scale_pj: float | None = None  # per-vector scale path, per scaled dot product (this format)
+    vector_scales: tuple = ()    # ((format, pJ), ...) of the other formats that have a scale path
+    area_um2: float | None = None  # explicit area per MAC unit; None: from the technology table
+    operand_latch: frozenset = frozenset()  # operands a MAC keeps while the innermost loops leave them
 
     def supports(self, fmt: str) -> bool:
         return fmt == self.format or any(f == fmt for f, _, _ in self.formats)
@@ -83,6 +90,23 @@ class Overhead:
     name: str
     energy_per_cycle_pj: float
     leakage_power_w: float | None
+    energy_per_output_pj: float = 0.0  # per output element of a layer (post-processing)
+    area_um2: float | None = None  # explicit area; None: not counted
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A clock/voltage domain besides the core's (energy/domains.py prices it)."""
+
+    name: str
+    members: frozenset           # memory level and overhead names it supplies
+    voltage_v: float
+    frequency_hz: float
+    vf_table: tuple = ()         # (volts, f_max Hz), ascending volts; () for a fixed point
+    nominal_voltage_v: float | None = None  # None: its operating voltage
+    leakage_efold_v: float | None = None
+    background_power_w: float = 0.0
+    min_frequency_hz: float | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +126,11 @@ class Arch:
     claims: tuple = ()           # ClaimSpec, checked by `accelsim claims`
     source: str | None = None    # the arch file, for paths in claims
     counting: str = "accelsim"   # a registered counting convention (counting/conventions)
+    constraints: dict = field(default_factory=dict)  # level name -> search.constraints.LevelConstraint
+    tech_table: object = None    # the TechTable of the arch's own table file (energy/tables.py); None: energy_table names one
+    domains: tuple = ()          # Domain: clock/voltage domains besides the core's
+    min_frequency_hz: float | None = None  # the core's lowest clock (voltage_frequency.min_frequency)
+    power_cap_w: float | None = None       # a TDP: DVFS points above it are not allowed
 
     @property
     def memories(self) -> tuple[Memory, ...]:
@@ -183,11 +212,20 @@ def cluster_problem(levels, index: int) -> str | None:
 
 
 def _memory_for_word(level: Memory, word_bits: int, frequency_hz: float) -> Memory:
-    read, write, shared = (None if t is None else units.parse_bandwidth_words(t, word_bits, frequency_hz)
+    read, write, shared = (None if t is None else _bandwidth_words(t, word_bits, frequency_hz, level.clock_hz)
                            for t in level.bandwidth_text)
     block_bits = (level.width_bits or word_bits) // level.cluster  # one instance's share of an access
     return replace(level, word_bits=word_bits, block_words=max(1, block_bits // word_bits),
                    read_bw_words=read, write_bw_words=write, shared_bw_words=shared)
+
+
+def _bandwidth_words(text, word_bits: int, core_hz: float, clock_hz: float | None) -> float:
+    """Words per core cycle. A level on its own domain's clock moves its per-cycle words at that
+    clock: per core cycle they are words per domain cycle × f_domain / f_core (a rate in B/s
+    comes out the same either way)."""
+    if clock_hz is None:
+        return units.parse_bandwidth_words(text, word_bits, core_hz)
+    return units.parse_bandwidth_words(text, word_bits, clock_hz) * (clock_hz / core_hz)
 
 
 def with_precision(arch: Arch, fmt: str | None) -> Arch:
@@ -210,7 +248,8 @@ def with_precision(arch: Arch, fmt: str | None) -> Arch:
         elif isinstance(level, Spatial) and level.name == compute.slot_level and slots > 1:
             level = replace(level, y=level.y // slots) if level.y % slots == 0 else replace(level, x=level.x // slots)
         elif isinstance(level, Compute):
-            level = replace(level, format=fmt, mac_energy_pj=mac)
+            scale = compute.vector_scale_pj if fmt == compute.format else dict(compute.vector_scales).get(fmt)
+            level = replace(level, format=fmt, mac_energy_pj=mac, vector_scale_pj=scale)
         levels.append(level)
     levels = _with_instances(levels)
     problems = [p for i, l in enumerate(levels) if isinstance(l, Memory) and (p := cluster_problem(levels, i))]
@@ -223,6 +262,20 @@ def f_max_hz(vf_table, voltage_v: float) -> float:
     volts = [v for v, _ in vf_table]
     freqs = [f for _, f in vf_table]
     return float(np.interp(voltage_v, volts, freqs))
+
+
+def min_voltage_v(vf_table, frequency_hz: float) -> float:
+    """The lowest voltage whose f_max reaches `frequency_hz` (the inverse of f_max_hz on a rising
+    table); below the table's first frequency, its first voltage (the floor). Above its last
+    frequency: a SpecError."""
+    volts = [v for v, _ in vf_table]
+    freqs = [f for _, f in vf_table]
+    if frequency_hz > freqs[-1] * (1 + 1e-9):
+        raise SpecError(f"frequency {units.format_si(frequency_hz, 'Hz')} is above the V–f table's "
+                        f"highest, {units.format_si(freqs[-1], 'Hz')} at {volts[-1]} V")
+    if any(b <= a for a, b in pairwise(freqs)):
+        raise SpecError("the V–f table's frequencies must rise with voltage to find V(f)")
+    return float(np.interp(frequency_hz, freqs, volts))
 
 
 def _check_formats(spec: ArchSpec, compute, problems: ProblemList, line_of) -> None:
@@ -264,10 +317,19 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
                                     "one x row) sharing width_bits: choose a size that divides both")
     problems.raise_if_any()
     tech = spec.technology
-    overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power) for o in spec.overhead)
-    return Arch(spec.name, spec.description, tech.node, tech.energy_table, tech.nominal_voltage,
+    overhead = tuple(Overhead(o.name, o.energy_per_cycle, o.leakage_power, o.energy_per_output, o.area)
+                     for o in spec.overhead)
+    domains = ()
+    if spec.domains:
+        from .domains import build_domains  # only arches that declare domains pay for it
+        domains, levels = build_domains(spec, levels, frequency, problems, line_of)
+        problems.raise_if_any()
+    # A table file is read by load.load_arch, which sets energy_table to the file's table name.
+    return Arch(spec.name, spec.description, tech.node, tech.energy_table or "", tech.nominal_voltage,
                 spec.operating_point.voltage, frequency, vf, tuple(levels), spec.dataflow, overhead,
-                tech.leakage_voltage_efold, tuple(spec.claims), file, spec.counting)
+                tech.leakage_voltage_efold, tuple(spec.claims), file, spec.counting, domains=domains,
+                min_frequency_hz=spec.voltage_frequency.min_frequency if spec.voltage_frequency else None,
+                power_cap_w=spec.power_cap)
 
 
 def _check_levels(spec: ArchSpec, problems: ProblemList, line_of) -> None:
@@ -334,7 +396,7 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
                 b.double_buffered, instances, e.read if e else None, e.write if e else None,
                 (e.update if e.update is not None else e.write) if e else None, b.leakage_power,
                 b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth, b.shared_bandwidth),
-                b.cluster)
+                b.cluster, area_um2=b.area)
             levels.append(_memory_for_word(memory, word, frequency))
         elif lvl.spatial:
             levels.append(Spatial(b.name, b.x, b.y, b.multicast, b.reduction, b.interconnect, instances))
@@ -343,6 +405,9 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
             formats = tuple((f, fs.mac, fs.slots) for f, fs in b.formats.items())
             levels.append(Compute(b.name, b.format, b.energy.mac if b.energy else None,
                                   b.leakage_power, instances, formats, b.slot_level,
-                                  b.switching_share, b.reduction_tree_share))
+                                  b.switching_share, b.reduction_tree_share,
+                                  b.energy.vector_scale if b.energy else None,
+                                  tuple((f, fs.vector_scale) for f, fs in b.formats.items() if fs.vector_scale is not None),
+                                  b.area, frozenset(b.operand_latch)))
     return levels
 

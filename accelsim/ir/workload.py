@@ -12,6 +12,8 @@ class Density:
 
     inputs: float = 1.0
     weights: float = 1.0
+    inputs_data: str | None = None   # named data the operand carries: its density follows the
+    weights_data: str | None = None  # layer's number format (energy/formats.py)
 
     @classmethod
     def of(cls, spec) -> "Density | None":

@@ -22,6 +22,7 @@ mapper) looks for better mappings.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import product
 from math import prod
 
@@ -68,8 +69,16 @@ def window_pairs(einsum: Einsum) -> list[tuple[str, str]]:
 class Template:
     """Spatial preferences per axis and temporal priority (first = innermost)."""
 
-    def __init__(self, name: str, y, x, priority):
+    def __init__(self, name: str, y, x, priority, spatial=None, padding=None, rounds=None, nesting=None):
         self.name, self._y, self._x, self._priority = name, y, x, priority
+        # Optional: spatial(level, einsum, remaining) -> loops for a fan-out (None: the generic
+        # rule); padding(arch, einsum) -> dims padded to a multiple before mapping;
+        # rounds(classes, einsum) -> None or options, each [(dims, 'inside' | 'outside' | 'any')]:
+        # temporal factors are chosen round by round (the fan-out's side) instead of by
+        # `priority` level by level, the option moving the fewest top-level words winning, and
+        # nesting(classes, einsum, region) orders each level's loops, innermost first, in the
+        # region 'inside' the fan-out, 'outside' it, or at the 'top' memory.
+        self.spatial, self.padding, self.rounds, self.nesting = spatial, padding, rounds, nesting
 
     def axes(self, einsum: Einsum) -> tuple[list[str], list[str]]:
         c = dim_classes(einsum)
@@ -120,7 +129,134 @@ def _rs_x(c, e):
     return outs + [d for d in c["out_pixel"] if d not in outs] + c["shared"]
 
 
-_register(Template("rs", _rs_y, _rs_x, lambda c, e: c["reduction"] + c["out_channel"] + c["out_pixel"]))
+def _rs_priority(c, e):
+    """Innermost first: the row's taps and the channels (the PE's 1-D convolution and its q
+    channels), the filters (p per PE), the row's outputs (the sliding window), the batch."""
+    pairs = window_pairs(e)
+    col_tap = [t for _, t in pairs[1:2]]
+    col_out = [o for o, _ in pairs[1:2]]
+    rest = [d for d in c["reduction"] if d not in col_tap]
+    return col_tap + rest + c["out_channel"] + col_out + [d for d in c["out_pixel"] if d not in col_out]
+
+
+@dataclass(frozen=True)
+class PESetPlan:
+    """Row stationary on one x × y fan-out (Chen et al., JSSC 52(1) 2017, Sec. IV; ISCA 2016).
+
+    A PE set is R × E logical PEs: filter row r on array row r, ofmap row e on column e. When E
+    exceeds the columns, the set is folded (segments of the ofmap rows stacked below each other,
+    CONV2's 5 × 27 as 5 × 14 + 5 × 13) if they fit the rows, else strip-mined into sets e columns
+    wide. Small sets are replicated over the idle rows and columns with different filters (t) or
+    channels (r). Ragged strips and segments pad the ofmap rows: the last one runs with gated PEs.
+    """
+
+    loops: tuple          # Loops on the fan-out, y then x
+    padding: dict         # dim -> multiple the ofmap rows are padded to (ragged strips)
+
+
+def _replicate(remaining: dict, dims: list[str], copies: int) -> dict[str, int]:
+    """Factors (divisors of what remains) of `dims`, in order, whose product is at most `copies`."""
+    chosen, left = {}, copies
+    for d in dims:
+        f = max(f for f in divisors(remaining.get(d, 1)) if f <= left)
+        if f > 1:
+            chosen[d], left = f, left // f
+    return chosen
+
+
+def rs_plan(einsum: Einsum, x: int, y: int) -> PESetPlan | None:
+    """The PE sets of `einsum` on an x × y array; None without a sliding window (no rows to map)."""
+    pairs = window_pairs(einsum)
+    if not pairs:
+        return None
+    (out, tap), bound = pairs[0], einsum.bound
+    classes = dim_classes(einsum)
+    reps_dims = classes["out_channel"] + [d for d in classes["reduction"] if d not in (tap, *(t for _, t in pairs))]
+    rows = max(f for f in divisors(bound[tap]) if f <= y)  # filters taller than the array: rows fold in time
+    e_total = bound[out]
+    best = None
+    # A set as wide as the array or narrower is placed whole; a wider one is folded or strip-mined.
+    for width in ([e_total] if e_total <= x else range(1, x + 1)):
+        strips = -(-e_total // width)
+        segments = strips if rows * strips <= y else 1     # fold the whole set, or strip-mine it
+        padded = -(-e_total // (width * segments)) * width * segments
+        # Replicas go beside the set while columns are free, then below it while rows are.
+        rep_x = _replicate(bound, reps_dims, x // width)
+        left = {d: b // rep_x.get(d, 1) for d, b in bound.items()}
+        rep_y = _replicate(left, reps_dims, y // (rows * segments))
+        active = rows * segments * width * prod(rep_x.values()) * prod(rep_y.values())
+        # PEs doing real work; then the least padding; then the whole set in one pass (folded,
+        # CONV2); then, strip-mining, narrow strips, whose psums leave GLB room for more filters (CONV1)
+        key = (active * e_total / padded, -padded, segments == strips, -width)
+        if best is None or key > best[0]:
+            best = (key, width, segments, padded, rep_x, rep_y)
+    _, width, segments, padded, rep_x, rep_y = best
+    y_loops = [Loop(tap, rows, "y")] + ([Loop(out, segments, "y")] if segments > 1 else [])
+    y_loops += [Loop(d, f, "y") for d, f in rep_y.items()]
+    x_loops = [Loop(out, width, "x")] + [Loop(d, f, "x") for d, f in rep_x.items()]
+    padding = {out: width * segments} if padded != e_total else {}
+    return PESetPlan(tuple(l for l in y_loops + x_loops if l.bound > 1), padding)
+
+
+def _rs_spatial(level: Spatial, einsum: Einsum, remaining: dict) -> list[Loop] | None:
+    plan = rs_plan(einsum, level.x, level.y)
+    if plan is None:
+        return None  # no window: the generic rule
+    factors = {}
+    for loop in plan.loops:
+        factors[loop.dim] = factors.get(loop.dim, 1) * loop.bound
+    if any(remaining[d] != einsum.bound[d] or einsum.bound[d] % f for d, f in factors.items()):
+        return None  # another fan-out already split a dim, or a ragged strip the layer was not padded for
+    return list(plan.loops)
+
+
+def _rs_padding(arch: Arch, einsum: Einsum) -> dict[str, int]:
+    spatial = [l for l in arch.levels if isinstance(l, Spatial)]
+    plan = rs_plan(einsum, spatial[0].x, spatial[0].y) if len(spatial) == 1 else None
+    return plan.padding if plan else {}
+
+
+def _rs_rounds(c, e):
+    """The order the paper fills its storage in (JSSC 2017 Sec. V-B): first each PE's 1-D
+    convolution primitive (the row's taps, q channels, p filters, the sliding window along the row)
+    in the spads; then either the output channels whose psums the global buffer keeps (m) and
+    then the images that share a pass's filters (n), or n then m, whichever moves fewer DRAM
+    words; whatever is left goes where it fits, else to DRAM."""
+    pairs = window_pairs(e)
+    if not pairs:
+        return None  # no rows to map (a matmul): the generic allocation by priority
+    col_tap, col_out = [t for _, t in pairs[1:2]], [o for o, _ in pairs[1:2]]
+    primitive = col_tap + [d for d in c["reduction"] if d not in col_tap] + c["out_channel"] + col_out
+    batch = [d for d in c["out_pixel"] if d not in col_out and d not in (o for o, _ in pairs)]
+    rest = (c["reduction"] + c["out_pixel"] + c["shared"], "any")
+    psums_first = [(primitive, "inside"), (c["out_channel"], "outside"), (batch, "any"), rest]
+    filters_first = [(primitive, "inside"), (batch, "any"), (c["out_channel"], "outside"), rest]
+    return [psums_first, filters_first]
+
+
+def _rs_nesting(c, e, region):
+    """Innermost first, per region ('inside' the array, 'outside' it, the 'top' memory). In a PE:
+    taps, channels, filters, the window's slide. In the buffers above the array: the images of a
+    pass innermost (its filters stay in the spads), then the filter groups (m). At the top: the
+    channel groups innermost (psums accumulate in the global buffer; ifmaps stream in), then the
+    strips, the filter groups and the images (the paper's order m → C → E → M)."""
+    if region == "inside":
+        return _rs_priority(c, e)
+    outs = [o for o, _ in window_pairs(e)]
+    batch = [d for d in c["out_pixel"] if d not in outs]
+    if region == "outside":
+        return batch + c["out_channel"] + c["reduction"] + outs + c["shared"]
+    return c["reduction"] + outs + c["out_channel"] + batch + c["shared"]
+
+
+_register(Template("rs", _rs_y, _rs_x, _rs_priority, spatial=_rs_spatial, padding=_rs_padding,
+                   rounds=_rs_rounds, nesting=_rs_nesting))
+
+
+def template_padding(arch: Arch, einsum: Einsum, dataflow: str) -> dict[str, int]:
+    """Dims the named template pads to a multiple (ragged strips run with gated PEs); {} if none."""
+    template = DATAFLOWS.get(dataflow) if dataflow in DATAFLOWS.names() else None
+    return template.padding(arch, einsum) if template is not None and template.padding else {}
 
 
 def _best_split(dims: list[str], remaining: dict[str, int], size: int) -> dict[str, int]:
@@ -150,6 +286,12 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
     y_pref, x_pref = template.axes(einsum)
     for i, level in enumerate(arch.levels[:-1]):
         if isinstance(level, Spatial):
+            own = template.spatial(level, einsum, remaining) if template.spatial else None
+            if own is not None:
+                loops[i] = own
+                for loop in own:
+                    remaining[loop.dim] //= loop.bound
+                continue
             for axis, pref, size in (("y", y_pref, level.y), ("x", x_pref, level.x)):
                 for d, f in _best_split(pref, remaining, size).items():
                     loops[i].append(Loop(d, f, axis))
@@ -176,6 +318,9 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
         loops[i] = [l for l in loops[i] if l.bound > 1]
 
     below = {j: spatial_below(j) for j in memories}
+    rounds = template.rounds(dim_classes(einsum), einsum) if template.rounds else None
+    if rounds is not None:
+        return _map_in_rounds(arch, einsum, template, rounds, loops, remaining, memories, below, dataflow)
     temporal = dict.fromkeys(einsum.dims, 1)  # loops chosen so far, all at or below this level
     for i in reversed(memories[1:]):
         chosen = {}
@@ -194,6 +339,69 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
     loops[top] = [Loop(d, remaining[d]) for d in reversed(priority) if remaining[d] > 1]
     levels = tuple(LevelMapping(l.name, tuple(loops[i])) for i, l in enumerate(arch.levels[:-1]))
     return Mapping(levels, dataflow)
+
+
+def _map_in_rounds(arch: Arch, einsum: Einsum, template: Template, options: list, loops: dict,
+                   remaining: dict, memories: list[int], below: dict, dataflow: str) -> Mapping:
+    """Temporal factors in rounds: each round gives its dims, in order, the largest divisor that
+    fits, level by level from the innermost memory outwards, inside the fan-out (the PEs), outside
+    it, or anywhere. Loops are then nested by the template's order for each side of the fan-out.
+    A template may give several orders of rounds: the one whose top-level traffic (every tensor
+    re-read for each top loop it does not depend on) is smallest wins, the first on a tie."""
+    fanout = next((i for i, l in enumerate(arch.levels) if isinstance(l, Spatial)), len(arch.levels))
+    best = None
+    for rounds in options:
+        left, chosen = dict(remaining), {i: {} for i in memories}
+        for dims, where in rounds:
+            for i in reversed(memories[1:]):
+                inside = i > fanout
+                if (where == "inside" and not inside) or (where == "outside" and inside):
+                    continue
+                for d in dims:
+                    for f in sorted(divisors(left[d]), reverse=True):
+                        trial = {**chosen, i: {**chosen[i], d: chosen[i].get(d, 1) * f}}
+                        if f == 1 or _fits_levels(arch, einsum, memories, trial, below):
+                            if f > 1:
+                                chosen, left[d] = trial, left[d] // f
+                            break
+        top_order = template.nesting(dim_classes(einsum), einsum, "top")
+        traffic = _top_traffic(einsum, left, top_order + [d for d in einsum.dims if d not in top_order])
+        if best is None or traffic < best[0]:
+            best = (traffic, left, chosen)
+    _, left, chosen = best
+    for i in memories[1:]:
+        order = template.nesting(dim_classes(einsum), einsum, "inside" if i > fanout else "outside")
+        order += [d for d in einsum.dims if d not in order]
+        loops[i] = [Loop(d, chosen[i][d]) for d in reversed(order) if d in chosen[i]]
+    order = template.nesting(dim_classes(einsum), einsum, "top")
+    order += [d for d in einsum.dims if d not in order]
+    loops[memories[0]] = [Loop(d, left[d]) for d in reversed(order) if left[d] > 1]
+    levels = tuple(LevelMapping(l.name, tuple(loops[i])) for i, l in enumerate(arch.levels[:-1]))
+    return Mapping(levels, dataflow)
+
+
+def _top_traffic(einsum: Einsum, top: dict, inner_first: list[str]) -> int:
+    """Words the top memory moves if each tensor is re-read once per iteration of every top loop
+    over a dim it does not depend on that sits outside one it does (`inner_first`: the top's
+    nesting). A template's estimate to choose between its own options, not the counting core."""
+    full = [(d, b, 1) for d, b in einsum.bound.items()]
+    outer_first = [d for d in reversed(inner_first) if top.get(d, 1) > 1]
+    total = 0
+    for t in einsum.tensors:
+        relevant = [i for i, d in enumerate(outer_first) if d in t.dims]
+        reloads = prod(top[d] for d in outer_first[:max(relevant, default=-1) + 1] if d not in t.dims)
+        total += tile_size(t.axes, full) * reloads
+    return total
+
+
+def _fits_levels(arch: Arch, einsum: Einsum, memories: list[int], chosen: dict, below: dict) -> bool:
+    """Does every bounded memory hold its tile: its own loops, every memory's below it, and the
+    fan-outs below it?"""
+    for j in memories:
+        temporal = {d: prod(chosen[k].get(d, 1) for k in memories if k >= j) for d in einsum.dims}
+        if not _fits(arch, einsum, [j], temporal, below):
+            return False
+    return True
 
 
 def _fits(arch: Arch, einsum: Einsum, levels: list[int], temporal: dict, spatial_below: dict) -> bool:

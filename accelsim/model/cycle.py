@@ -45,7 +45,7 @@ class Traffic:
 class CycleStats:
     cycles: int
     compute_cycles: int          # steps × MAC cycles per step
-    skew_cycles: int             # steps × systolic fill/drain cycles per step
+    skew_cycles: int             # streams × systolic fill/drain cycles per stream
     stall_cycles: dict           # memory level name -> cycles lost waiting on its ports
     traffic: dict                # memory level name -> role -> Traffic (per instance)
     steps: int
@@ -93,9 +93,9 @@ def simulate_cycles(arch: Arch, einsum: Einsum, nest: LoweredNest) -> CycleStats
     ch_total = np.zeros(len(ev.ch_stream), dtype=np.int64)
     fl_total = np.zeros(len(ev.fl_level), dtype=np.int64)
     stall = np.zeros(len(ev.memory_levels), dtype=np.int64)
-    cycles = _walk(ev, ch_total, fl_total, stall, einsum)
+    cycles, streams = _walk(ev, ch_total, fl_total, stall, einsum)
     steps = ev.n_steps
-    compute, skew = steps * ev.compute, steps * ev.skew
+    compute, skew = steps * ev.compute, streams * ev.skew
     names = [arch.levels[i].name for i in ev.memory_levels]
     sums: dict = {name: {} for name in names}
     for level, role, kind, words in [*zip(ev.ch_level, ev.ch_role, ev.ch_kind, ch_total),
@@ -138,9 +138,10 @@ class CycleModel(PerformanceModel):
         return stats.cycles, stats.as_extra()
 
 
-def _walk(ev, ch_total, fl_total, stall, einsum) -> int:
-    """Walk every tile step (tile_events: begin, steps in chunks, end). A walk estimated at more
-    than a few seconds logs its progress (logger accelsim.cycle; the CLI shows it on stderr)."""
+def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int]:
+    """Walk every tile step (tile_events: begin, steps in chunks, end); (cycles, systolic streams).
+    A walk estimated at more than a few seconds logs its progress (logger accelsim.cycle; the CLI
+    shows it on stderr)."""
     st = walk_state(ev)
     cycles = walk_begin(ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_delta, ev.ev_class,
                         ev.out_irrelevant, ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
@@ -151,7 +152,8 @@ def _walk(ev, ch_total, fl_total, stall, einsum) -> int:
     done, shown = 0, time.monotonic()
     while done < n:
         last = min(n, done + chunk)
-        cycles += walk_steps(done, last, n, ev.step_bound, np.int64(ev.compute + ev.skew), ev.out_irrelevant,
+        cycles += walk_steps(done, last, n, ev.step_bound, np.int64(ev.compute), np.int64(ev.skew), ev.stream_loop,
+                             ev.out_irrelevant,
                              ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_delta,
                              ev.ev_class, ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
                              ev.fl_level, ev.fl_port, ev.fl_words, ev.fl_first, ev.receiver_db, ev.bandwidth,
@@ -161,5 +163,6 @@ def _walk(ev, ch_total, fl_total, stall, einsum) -> int:
             shown = time.monotonic()
             LOG.info("cycle model, %s: %s of %s tile steps (%.0f %%)", einsum.render(), f"{done:,}", f"{n:,}",
                      100.0 * done / n)
-    return int(cycles + walk_end(ev.ev_full, ev.ev_mult, ev.ev_receiver, ev.ch_stream, ev.ch_level, ev.ch_port,
-                                 ev.ch_drain, ev.bandwidth, ch_total, stall, st))
+    cycles += walk_end(ev.ev_full, ev.ev_mult, ev.ev_receiver, ev.ch_stream, ev.ch_level, ev.ch_port,
+                       ev.ch_drain, ev.bandwidth, ch_total, stall, st)
+    return int(cycles), int(st.stream[1])

@@ -24,6 +24,7 @@ from ..energy.activity import (
     mac_activity_table,
     storage_activity,
 )
+from ..energy.domains import background_pj
 from ..energy.model import ActionEnergies, leaking_instances
 from ..errors import AccelsimBug, SpecError
 from ..ir.arch import Arch, Memory, Spatial, cluster_span
@@ -53,6 +54,7 @@ class PackedProblem:
     energy_per_cycle_pj: float  # overhead components and leakage not charged per utilized instance
     hold_spatial_innermost: bool  # the counting convention's rules (counting/conventions):
     cluster_rule: int         # MAC operands held under a spatial innermost loop; clusters' charging
+    latched: np.ndarray       # [tensor] bool: operands the MACs latch (Compute.operand_latch)
     max_span: int             # the longest tensor axis (points), for the occupancy scratch
 
     @property
@@ -127,6 +129,7 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
             level_float[i, R.LEAK] = pj_per_cycle.get(level.name, 0.0)
     per_cycle = sum((energies.overhead_pj_per_cycle or {}).values()) + sum(
         pj * instances[name] for name, pj in pj_per_cycle.items() if instances[name] is not None)
+    per_cycle += sum(background_pj(arch, 1.0 / arch.frequency_hz).values())  # declared domains' background power
     return PackedProblem(dims, roles, axis_of, coef, axis_dims, axis_nd,
                          np.array([len(t.axes) for t in tensors], dtype=np.int64),
                          np.array([r == "outputs" for r in roles], dtype=np.bool_),
@@ -135,7 +138,8 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
                          merging, e_factor, einsum.macs * energies.mac_pj * mac_activity_table(arch, density),
                          np.array([HELD.index(held_by(einsum, d)) for d in dims], dtype=np.int64),
                          np.array([not einsum.relevant("outputs", d) for d in dims], dtype=np.bool_), per_cycle,
-                         convention.operands_held_when_spatial_innermost, convention.cluster_rule, span)
+                         convention.operands_held_when_spatial_innermost, convention.cluster_rule,
+                         np.array([r in arch.compute.operand_latch for r in roles], dtype=np.bool_), span)
 
 
 @dataclass(frozen=True)

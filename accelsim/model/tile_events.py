@@ -52,7 +52,8 @@ class TileEvents:
     step_loop: np.ndarray      # flat loop index (into the LoweredNest) of each step loop
     step_bound: np.ndarray
     compute: int               # MAC cycles per step
-    skew: int                  # systolic fill/drain cycles per step
+    skew: int                  # systolic fill/drain cycles per stream
+    stream_loop: np.ndarray    # 1 where advancing a step loop starts a new systolic stream
     out_irrelevant: np.ndarray  # 1 where a step loop does not index the outputs
     ev_limit: np.ndarray       # the stream moves when a step loop k < limit advances
     ev_full: np.ndarray        # tile words
@@ -100,6 +101,7 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest) -> TileEven
     memories = tables.memories
     out_irrelevant = _i64([nest.dims[nest.loop_dim[j]] not in outputs.dims for j in step_loop])
     skew = sum(l.x + l.y - 2 for l in arch.levels if isinstance(l, Spatial) and l.interconnect == "systolic")
+    stream_loop = _stream_loops(arch, einsum, nest, step_loop)
 
     def bw(value):
         return float(value) if value else np.inf
@@ -107,13 +109,31 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest) -> TileEven
     shape = (len(ev["limit"]), len(step_loop))
     return TileEvents(
         tuple(memories), tuple(nest.roles), _i64(step_loop), _i64([nest.loop_bound[j] for j in step_loop]),
-        tables.compute, skew, out_irrelevant,
+        tables.compute, skew, stream_loop, out_irrelevant,
         _i64(ev["limit"]), _i64(ev["full"]), _i64(ev["mult"]), _i64(ev["first"]), _i64(ev["receiver"]),
         np.array(ev["delta"], dtype=np.int64).reshape(shape), np.array(ev["class"], dtype=np.int64).reshape(shape),
         *(_i64(ch[k]) for k in ch), *(_i64(fl[k]) for k in fl),
         _i64([arch.levels[i].double_buffered for i in memories]),
         np.array([[bw(arch.levels[i].read_bw_words), bw(arch.levels[i].write_bw_words),
                    bw(arch.levels[i].shared_bw_words)] for i in memories], dtype=np.float64).reshape(len(memories), 3))
+
+
+def _stream_loops(arch: Arch, einsum: Einsum, nest: LoweredNest, step_loop) -> np.ndarray:
+    """Which step loops start a new systolic stream when they advance. The wavefront fills and
+    drains the array once per stream: while the tiles held below the systolic fan-out (the PEs'
+    stationary data) stay put, back-to-back steps pipeline through it. A step moves those tiles when
+    its advancing loop, or an inner one that rewinds, indexes a held tensor; with nothing held below
+    the fan-out every step is a stream of its own."""
+    systolic = [i for i, l in enumerate(arch.levels) if isinstance(l, Spatial) and l.interconnect == "systolic"]
+    if not systolic:
+        return np.ones(len(step_loop), dtype=np.int64)
+    held = [role for r, role in enumerate(nest.roles)
+            if any(nest.keeps[i, r] for i, l in enumerate(arch.levels) if i > systolic[0] and isinstance(l, Memory))]
+    if not held:
+        return np.ones(len(step_loop), dtype=np.int64)
+    dims = {nest.dims.index(d) for role in held for d in einsum.tensor(role).dims}
+    moves = [int(nest.loop_dim[j]) in dims for j in step_loop]
+    return _i64([any(moves[k:]) for k in range(len(step_loop))])
 
 
 class _Tables:
@@ -179,7 +199,10 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
                     separate *= int(nest.loop_bound[j])
         spatial_below = [j for j in range(start[i], start[child]) if nest.loop_spatial[j]]
         if child == compute_idx:  # streamed to the MACs during every step
-            words = tables.compute * tile_size(axes, loops(merged)) * separate
+            per_step = tables.compute
+            if role in arch.compute.operand_latch:
+                per_step = _latched_reads(einsum, nest, role, range(start[innermost], n))
+            words = per_step * tile_size(axes, loops(merged)) * separate
             if is_out:
                 first = tile_size(axes, loops(spatial_below + [j for j in range(start[innermost], n)
                                                                if not nest.loop_spatial[j]]))
@@ -194,6 +217,20 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
             tables.add_charge(e, i, READ, int(is_out), 0, r, KIND_READS)
             if is_out:
                 tables.add_charge(e, i, WRITE, 0, 1, r, KIND_UPDATES)
+
+
+def _latched_reads(einsum: Einsum, nest: LoweredNest, role: str, compute_loops) -> int:
+    """Reads of a latched operand by one MAC during one step: it changes only when a loop that
+    indexes it moves, so the innermost temporal loops that do not index it reuse the latch."""
+    dims = einsum.tensor(role).dims
+    reads, indexed = 1, False
+    for j in reversed(compute_loops):
+        if nest.loop_spatial[j]:
+            continue
+        indexed = indexed or nest.dims[nest.loop_dim[j]] in dims
+        if indexed:
+            reads *= int(nest.loop_bound[j])
+    return reads
 
 
 def _translation_tables(axes, tile_loops, movers, n_sl) -> tuple[list[int], list[int]]:
@@ -349,6 +386,7 @@ class WalkState(NamedTuple):
     next_exposed: np.ndarray
     next_drains: np.ndarray
     window: np.ndarray           # [level, port] words on each port during one step
+    stream: np.ndarray           # [2]: 1 if the current step starts a systolic stream; streams so far
 
 
 def walk_state(ev) -> WalkState:
@@ -357,7 +395,7 @@ def walk_state(ev) -> WalkState:
     return WalkState(np.zeros(n_sl, i64), np.zeros(n_ev, np.bool_), np.zeros(n_ev, i64), np.zeros(n_ev, i64),
                      np.zeros(n_ev, i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64),
                      np.zeros((n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, 2), i64),
-                     np.zeros((n_mem, 2), i64))
+                     np.zeros((n_mem, 2), i64), np.array([1, 0], i64))
 
 
 @njit(cache=True)
@@ -376,16 +414,19 @@ def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_c
 
 
 @njit(cache=True)
-def walk_steps(first, last, n_steps, step_bound, busy, out_irrelevant,
+def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out_irrelevant,
                ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
                ch_stream, ch_level, ch_port, ch_minus_first, ch_drain,
                fl_level, fl_port, fl_words, fl_first, receiver_db, bandwidth,
                ch_total, fl_total, stall, st):
-    """Steps first … last − 1 of n_steps (compute + skew cycles `busy` each); returns their cycles.
-    The state carries over, so consecutive ranges walk as one."""
+    """Steps first … last − 1 of n_steps (`compute` cycles each, and `skew` more for a step that starts
+    a systolic stream); returns their cycles. The state carries over, so consecutive ranges walk as
+    one; st.stream[1] counts the streams."""
     n_mem = bandwidth.shape[0]
     cycles = 0
     for s in range(first, last):
+        busy = compute + skew * st.stream[0]
+        st.stream[1] += st.stream[0]
         cycles += _serialized_transfers(st.exposed, bandwidth, stall)
         st.window[:, :] = st.drains
         _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_total, st.window)
@@ -394,6 +435,7 @@ def walk_steps(first, last, n_steps, step_bound, busy, out_irrelevant,
         st.next_drains[:, :] = 0
         if s + 1 < n_steps:
             carry = _advance(st.idx, step_bound)
+            st.stream[0] = stream_loop[carry]
             _fire_events(carry, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
                          out_irrelevant, st.has_translation, st.last_class, st.ev_words, st.ev_new)
             _place_charges(False, st.ev_words, st.ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,

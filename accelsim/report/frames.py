@@ -84,7 +84,7 @@ def _layer_dicts(result) -> list[dict]:
     if isinstance(result, list):
         return result
     from .serialize import layer_dict
-    return [layer_dict(l) for l in result.layers]
+    return [layer_dict(l, result.area.total_mm2) for l in result.layers]
 
 
 def load_run_json(path) -> dict:

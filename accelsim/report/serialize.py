@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from ..energy.formats import SCALE_PATH, vector_size_of
 from ..energy.model import ActionEnergies
 from ..files import write_atomic
 from ..ir.arch import Arch, Compute, Memory
@@ -45,12 +46,30 @@ def energy_reference_table(arch: Arch, energies: ActionEnergies) -> dict:
         elif isinstance(level, Compute):
             out[level.name] = {"source": energies.sources[level.name], "mac_pj": energies.mac_pj,
                                "leakage_w": energies.leakage_w[level.name]}
+            size = vector_size_of(level.format)
+            if level.vector_scale_pj is not None and size:  # per scaled dot product of `vector_size` MACs
+                out[SCALE_PATH.format(compute=level.name)] = {
+                    "source": "arch", "vector_scale_pj": level.vector_scale_pj * energies.voltage_scale,
+                    "vector_size": size, "leakage_w": 0.0}
+    per_output = {o.name: o.energy_per_output_pj * energies.voltage_scale for o in arch.overhead}
     for name, pj in (energies.overhead_pj_per_cycle or {}).items():
-        out[name] = {"source": energies.sources[name], "cycle_pj": pj, "leakage_w": energies.leakage_w[name]}
+        out[name] = {"source": energies.sources[name], "cycle_pj": pj, "output_pj": per_output.get(name, 0.0),
+                     "leakage_w": energies.leakage_w[name]}
     return out
 
 
-def layer_dict(layer: LayerResult) -> dict:
+def area_dict(result: WorkloadResult) -> dict:
+    """The arch's counted on-chip area per component, and what is not counted and why."""
+    area = result.area
+    return {"total_mm2": area.total_mm2,
+            "by_component": {c.name: {"per_instance_um2": c.per_instance_um2, "instances": c.instances,
+                                      "total_mm2": c.total_um2 * 1e-6, "source": c.source}
+                             for c in area.components},
+            "not_counted": dict(area.excluded)}
+
+
+def layer_dict(layer: LayerResult, area_mm2: float | None = None) -> dict:
+    """A layer's numbers; `area_mm2` (the arch's counted area) adds its TOPS/mm²."""
     tpw = layer.tops_per_watt()
     return {
         "name": layer.name,
@@ -59,6 +78,7 @@ def layer_dict(layer: LayerResult) -> dict:
         "density": None if layer.density is None else {"inputs": layer.density.inputs,
                                                        "weights": layer.density.weights},
         "macs": layer.macs,
+        "outputs": layer.outputs,
         "cycles": layer.cycles,
         "compute_cycles": layer.counts.compute_cycles,
         "utilization": layer.utilization,
@@ -67,6 +87,7 @@ def layer_dict(layer: LayerResult) -> dict:
         "tops": layer.tops,
         "tops_per_watt": tpw["system"],
         "tops_per_watt_by_boundary": tpw,
+        "tops_per_mm2": layer.tops / area_mm2 if area_mm2 else None,
         "energy_breakdown_pj": {"dynamic": layer.energy.dynamic_pj, "leakage": layer.energy.leakage_pj,
                                 "by_tensor": layer.energy.by_tensor_pj},
         "levels": _counts(layer),
@@ -85,8 +106,9 @@ def result_dict(result: WorkloadResult) -> dict:
         "workload": result.workload_name,
         "options": result.options,
         "operating_point": {"voltage_v": arch.voltage_v, "frequency_hz": arch.frequency_hz},
-        "peak": {"macs_per_cycle": arch.peak_macs_per_cycle,
-                 "tops": 2 * arch.peak_macs_per_cycle * arch.frequency_hz / 1e12},
+        "peak": {"macs_per_cycle": arch.peak_macs_per_cycle, "tops": result.peak_tops,
+                 "tops_per_mm2": result.peak_tops_per_mm2},  # derived: MACs × f, over the counted area
+        "area": area_dict(result),
         "action_energies": {fmt: energy_reference_table(variant, energies)
                             for fmt, (variant, energies) in result.action_energies().items()},
         "memory_bandwidth_words_per_cycle": {m.name: {"read": m.read_bw_words, "write": m.write_bw_words,
@@ -101,6 +123,8 @@ def result_dict(result: WorkloadResult) -> dict:
             "tops": result.tops,
             "tops_per_watt": tpw["system"],
             "tops_per_watt_by_boundary": tpw,
+            "area_mm2": result.area.total_mm2,
+            "tops_per_mm2": result.tops_per_mm2,
             "energy_by_boundary_pj": result.boundary_energy_pj(),
             "inferences_per_second": result.inferences_per_second,
             "inferences_per_second_per_watt": result.inferences_per_second_per_watt("system"),
@@ -108,7 +132,7 @@ def result_dict(result: WorkloadResult) -> dict:
                 b: result.inferences_per_second_per_watt(b) for b in tpw},
             "energy_breakdown_pj": result.energy_by_component_pj(),
         },
-        "layers": [layer_dict(l) for l in result.layers],
+        "layers": [layer_dict(l, result.area.total_mm2) for l in result.layers],
     }
 
 

@@ -7,10 +7,15 @@ have is met by that layer when its factor is 1).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
+from math import prod
 
-from ..errors import ProblemList, did_you_mean
+from ..errors import MappingError, ProblemList, did_you_mean
 from ..ir.arch import Arch, Memory, Spatial
+from ..ir.einsum import Einsum
+from ..mapping.dataflows import dim_classes
+from ..mapping.mapping import Mapping
 from ..spec.schema import ConstraintsSpec, LevelConstraintSpec, MapperSettingsSpec
 
 
@@ -60,12 +65,119 @@ class MapperSettings:
 
 
 @dataclass(frozen=True)
+class LayerConstraints:
+    """Level constraints for the layers whose name matches `name` (a shell pattern) and whose dims
+    have the bounds in `shape` (either may be None: any)."""
+    name: str | None
+    shape: dict | None
+    levels: dict  # level name -> LevelConstraint
+
+    def selects(self, layer_name: str, bound: dict) -> bool:
+        return (self.name is None or fnmatchcase(layer_name, self.name)) and \
+            (self.shape is None or all(bound.get(d, 1) == f for d, f in self.shape.items()))
+
+
+@dataclass(frozen=True)
 class Constraints:
     levels: dict = field(default_factory=dict)  # level name -> LevelConstraint
     settings: MapperSettings = MapperSettings()
+    layers: tuple = ()  # LayerConstraints, applied in order to the layers they select
+
+    def for_layer(self, layer_name: str, einsum: Einsum) -> Constraints:
+        """This layer's constraints: the file's own, every layer entry that selects it merged in, and
+        relevance classes in x/y dims lists (reduction, out_channel, ...) replaced by its dims."""
+        levels = self.levels
+        for entry in self.layers:
+            if entry.selects(layer_name, einsum.bound):
+                levels = merge_levels(levels, entry.levels, f"the layers entry for {entry.name or entry.shape}")
+        classes = dim_classes(einsum)
+        return Constraints({n: _with_dims(c, classes) for n, c in levels.items()}, self.settings)
 
 
 NO_CONSTRAINTS = Constraints()
+
+
+def _with_dims(c: LevelConstraint, classes: dict) -> LevelConstraint:
+    def expand(axis):
+        factors, only = axis
+        if only is None:
+            return axis
+        dims = tuple(d for name in only for d in classes.get(name, [name]))
+        return factors, dims
+    return replace(c, x=expand(c.x), y=expand(c.y))
+
+
+def merge_levels(first: dict, second: dict, what: str) -> dict:
+    """Both sets of level constraints at once (the mapper must meet each): factors and keep/bypass
+    add up, allowed spatial dims intersect; a contradiction is a MappingError naming `what`."""
+    merged = dict(first)
+    for name, b in second.items():
+        a = merged.get(name)
+        merged[name] = b if a is None else _merge_level(name, a, b, what)
+    return merged
+
+
+def _merge_level(name: str, a: LevelConstraint, b: LevelConstraint, what: str) -> LevelConstraint:
+    def conflict(text):
+        return MappingError(f"{what} contradicts the constraints before it at '{name}': {text}")
+
+    def factors(fa: dict, fb: dict, where: str) -> dict:
+        for d in fa.keys() & fb.keys():
+            if fa[d] != fb[d]:
+                raise conflict(f"{where} {d}={fa[d]} and {d}={fb[d]}")
+        return {**fa, **fb}
+
+    def axis(xa, xb, key):
+        dims = xa[1] if xb[1] is None else xb[1] if xa[1] is None else tuple(d for d in xa[1] if d in xb[1])
+        return factors(xa[0], xb[0], f"{key} factors"), dims
+
+    if a.order and b.order and a.order != b.order:
+        raise conflict(f"order {list(a.order)} and {list(b.order)}")
+    keep, bypass = a.keep | b.keep, a.bypass | b.bypass
+    if keep & bypass:
+        raise conflict(f"{sorted(keep & bypass)} must be both kept and bypassed")
+    return LevelConstraint(factors(a.factors, b.factors, "factors"), a.order or b.order, keep, bypass,
+                           axis(a.x, b.x, "x"), axis(a.y, b.y, "y"))
+
+
+def violations(arch: Arch, mapping: Mapping, levels: dict) -> list[str]:
+    """How `mapping` leaves the level constraints (for_layer's, dims resolved): what a template or a
+    mapping file must not do on hardware that cannot."""
+    found = []
+    for level, m in zip(arch.levels, mapping.levels):
+        c = levels.get(level.name)
+        if c is None:
+            continue
+        loops = [l for l in m.loops if l.bound > 1]
+        if isinstance(level, Spatial):
+            for key, (fixed, only) in (("x", c.x), ("y", c.y)):
+                on_axis = [l for l in loops if l.axis == key]
+                for d, f in fixed.items():
+                    got = prod(l.bound for l in on_axis if l.dim == d)
+                    if got != f:
+                        found.append(f"{level.name}: {key} must unroll {d} by {f}, the mapping unrolls {got}")
+                if only is not None:
+                    bad = sorted({l.dim for l in on_axis if l.dim not in only and l.dim not in fixed})
+                    if bad:
+                        found.append(f"{level.name}: {key} may unroll only {list(only)}, the mapping unrolls {bad}")
+            continue
+        for d, f in c.factors.items():
+            got = prod(l.bound for l in loops if l.dim == d)
+            if got != f:
+                found.append(f"{level.name}: the factor of {d} must be {f}, the mapping has {got}")
+        kept = {r for r in level.keeps if r not in m.bypass}
+        if c.keep - kept:
+            found.append(f"{level.name}: must keep {sorted(c.keep - kept)}, the mapping bypasses them")
+        if c.bypass & kept:
+            found.append(f"{level.name}: cannot keep {sorted(c.bypass & kept)}, the mapping keeps them")
+        if c.order:
+            dims = [l.dim for l in loops]
+            listed = [d for d in dims if d in c.order]
+            tail = dims[len(dims) - len(listed):]
+            if tail != listed or listed != [d for d in c.order if d in listed]:
+                found.append(f"{level.name}: the innermost loops must be {list(c.order)} (outer → inner), "
+                             f"the mapping has {dims}")
+    return found
 
 
 def _level(c: LevelConstraintSpec) -> LevelConstraint:
@@ -81,11 +193,39 @@ def settings_from(spec: MapperSettingsSpec) -> MapperSettings:
 
 
 def build_constraints(spec: ConstraintsSpec, arch: Arch, file: str | None, line_of) -> Constraints:
-    """Check the level-level rules the schema cannot see and freeze the constraints."""
+    """Check the level-level rules the schema cannot see and freeze the constraints; the arch's own
+    (what its hardware cannot do) are merged in per run (with_hardware)."""
     problems = ProblemList(file)
+    levels = _check_levels(spec.constraints, ("constraints",), arch, problems, line_of)
+    layers = tuple(LayerConstraints(entry.name, dict(entry.shape) if entry.shape is not None else None,
+                                    _check_levels(entry.constraints, ("layers", i, "constraints"), arch, problems,
+                                                  line_of))
+                   for i, entry in enumerate(spec.layers))
+    problems.raise_if_any()
+    return Constraints(levels, settings_from(spec.mapper), layers)
+
+
+def arch_constraints(spec_levels: dict, arch: Arch, file: str | None, line_of) -> dict:
+    """An arch file's `constraints:` block (what its hardware cannot do), checked and frozen."""
+    problems = ProblemList(file)
+    levels = _check_levels(spec_levels, ("constraints",), arch, problems, line_of)
+    problems.raise_if_any()
+    return levels
+
+
+def with_hardware(constraints: Constraints, arch: Arch) -> Constraints:
+    """`constraints` with the arch's own merged in: the mapper searches what both allow."""
+    if not arch.constraints:
+        return constraints
+    return replace(constraints, levels=merge_levels(arch.constraints, constraints.levels,
+                                                    "the constraints file (against the arch's constraints)"))
+
+
+def _check_levels(spec_levels: dict, at: tuple, arch: Arch, problems: ProblemList, line_of) -> dict:
+    """Check one block of level constraints against the arch; the frozen block."""
     names = [l.name for l in arch.levels[:-1]]
-    for name, c in spec.constraints.items():
-        where = ("constraints", name)
+    for name, c in spec_levels.items():
+        where = at + (name,)
         if name not in names:
             problems.add(f"no level '{name}' in arch {arch.name}", ".".join(where), line_of(where),
                          allowed=tuple(names), suggestion=did_you_mean(name, names))
@@ -109,5 +249,4 @@ def build_constraints(spec: ConstraintsSpec, arch: Arch, file: str | None, line_
             for d, f in factors.items():
                 if f < 1:
                     problems.add(f"factor {d}={f} must be ≥ 1", ".".join(where + (key, d)), line_of(where + (key,)))
-    problems.raise_if_any()
-    return Constraints({n: _level(c) for n, c in spec.constraints.items()}, settings_from(spec.mapper))
+    return {n: _level(c) for n, c in spec_levels.items() if n in names}

@@ -54,6 +54,7 @@ FrequencyHz = Annotated[float, BeforeValidator(units.parse_frequency_hz), Field(
 VoltageV = Annotated[float, BeforeValidator(units.parse_voltage_v), Field(gt=0, allow_inf_nan=False)]
 EnergyPJ = Annotated[float, BeforeValidator(units.parse_energy_pj), Field(ge=0, allow_inf_nan=False)]
 PowerW = Annotated[float, BeforeValidator(units.parse_power_w), Field(ge=0, allow_inf_nan=False)]
+AreaUm2 = Annotated[float, BeforeValidator(units.parse_area_um2), Field(ge=0, allow_inf_nan=False)]
 NodeNm = Annotated[float, BeforeValidator(units.parse_node_nm), Field(gt=0, allow_inf_nan=False)]
 # Bandwidth stays a string here: its conversion needs the level's word size.
 BandwidthText = Annotated[str, Field(pattern=r"^\s*[0-9.eE+-]+\s*(words|bits|B|kB|MB|GB|TB)\s*/\s*(cycle|s)\s*$"),

@@ -9,6 +9,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .quantities import (
+    AreaUm2,
     BandwidthText,
     EnergyPJ,
     FrequencyHz,
@@ -65,6 +66,9 @@ class MemorySpec(Strict):
     leakage_power: Optional[PowerW] = Field(None, description="static power per instance at the "
                                             "nominal voltage, e.g. '0.86uW'; omitted means none "
                                             "(the tables carry no leakage data)")
+    area: AreaUm2 | None = Field(None, description="silicon area per instance, e.g. '1200um2' or "
+                                    "'0.02mm2'; omitted means estimated from the technology table "
+                                    "(docs/area.md); off-chip (dram) levels count no area")
     switching_share: Share = Field(0.0, description="fraction of the access energy (at dense, random "
         "data) that toggles with the data; it scales with the tensor's bit activity, the rest is fixed. "
         "0 (default): data-independent, as SRAM precharge and sensing are to first order")
@@ -106,6 +110,9 @@ class SpatialSpec(Strict):
 
 class ComputeEnergies(Strict):
     mac: EnergyPJ = Field(description="energy of one MAC at the nominal voltage")
+    vector_scale: Optional[EnergyPJ] = Field(None, description="per-vector scaled formats: energy of "
+        "the scale path (scale product, rounding, scaling the dot product) per scaled dot product at the "
+        "nominal voltage, dense operands; gated when an operand vector is all zero (energy/formats.py)")
 
 
 class FormatSpec(Strict):
@@ -115,6 +122,8 @@ class FormatSpec(Strict):
                           "dense random operands")
     slots: int = Field(1, ge=1, description="multiplier slots of the `slot_level` one MAC uses "
                        "(e.g. 2 when an int8 MAC takes two int4 slots)")
+    vector_scale: Optional[EnergyPJ] = Field(None, description="as the compute level's energy.vector_scale, "
+                                             "for this format")
 
 
 class ComputeSpec(Strict):
@@ -124,6 +133,8 @@ class ComputeSpec(Strict):
     format: MacFormat = Field(description="default operand format; selects the MAC energy estimate")
     energy: Optional[ComputeEnergies] = Field(None, description="explicit MAC energy; omitted means estimated")
     leakage_power: Optional[PowerW] = Field(None, description="static power per MAC unit at nominal voltage")
+    area: AreaUm2 | None = Field(None, description="silicon area per MAC unit, e.g. '25um2'; omitted "
+                                    "means estimated from the technology table for `format` (docs/area.md)")
     formats: dict[MacFormat, FormatSpec] = Field(default_factory=dict, description="formats the "
         "datapath supports besides `format`, each with its MAC energy and slots; a layer's `precision` "
         "must be `format` or one of these")
@@ -134,6 +145,10 @@ class ComputeSpec(Strict):
     reduction_tree_share: Share = Field(0.0, description="part of the switching energy in the adder "
         "tree of the spatial reduction (its nodes toggle when any leaf below them does); the rest is "
         "in the multipliers")
+    operand_latch: list[Literal["inputs", "weights"]] = Field(default_factory=list, description="operands "
+        "each MAC keeps in a latch from one cycle to the next: while the innermost loops do not index one, "
+        "it is not read again from the level that feeds the MAC (e.g. [weights] for a weight register "
+        "in the multiplier); omitted: every MAC reads both operands")
 
 
 class LevelSpec(Strict):
@@ -171,24 +186,61 @@ class VoltageFrequency(Strict):
 
     table: list[VFPoint] = Field(min_length=2, description="points of f_max versus supply voltage")
     source: str = Field(description="where the table comes from")
+    min_frequency: Optional[FrequencyHz] = Field(None, description="lowest clock the domain runs at "
+        "(the low end of `accelsim dvfs` sweeps); below the table's first frequency it runs at the "
+        "first point's voltage (the voltage floor); omitted means the table's first frequency")
 
 
 class Technology(Strict):
     node: NodeNm = Field(description="process node, e.g. '45nm'")
-    energy_table: str = Field(description="technology energy table name (see `accelsim info tables`)")
+    energy_table: str | None = Field(None, description="technology table name (see `accelsim info "
+                                        "tables`); give this or table_file")
+    table_file: str | None = Field(None, description="your own technology table file, in the format of "
+        "the built-in ones (docs/energy.md#your-own-technology-table), relative to the file that names it")
     nominal_voltage: Optional[VoltageV] = Field(None, description="voltage at which explicit energies "
                                                 "are given; omitted means the table's voltage")
     leakage_voltage_efold: Optional[VoltageV] = Field(None, description="leakage power ∝ V·exp((V − "
         "Vnom)/efold) (drain-induced barrier lowering); omitted means leakage ∝ V")
+
+    @model_validator(mode="after")
+    def _one_table(self):
+        if (self.energy_table is None) == (self.table_file is None):
+            raise ValueError("give exactly one of energy_table (a built-in table's name) and table_file "
+                             "(your own table file)")
+        return self
 
 
 class OverheadSpec(Strict):
     """Energy charged per clock cycle while a layer runs: clock tree, control, sequencers, PPU."""
 
     name: str
-    energy_per_cycle: EnergyPJ = Field(description="dynamic energy per cycle at the nominal voltage")
+    energy_per_cycle: EnergyPJ = Field(0.0, description="dynamic energy per cycle at the nominal voltage")
+    energy_per_output: EnergyPJ = Field(0.0, description="dynamic energy per output element a layer "
+        "produces (post-processing, e.g. a PPU), at the nominal voltage")
     leakage_power: Optional[PowerW] = Field(None, description="static power at the nominal voltage")
+    area: AreaUm2 | None = Field(None, description="silicon area, e.g. '0.01mm2'; omitted means "
+                                    "none counted (the area model has no estimate for control logic)")
     source: str = Field("", description="where the numbers come from")
+
+
+class DomainSpec(Strict):
+    """A clock/voltage domain besides the core's (`operating_point`, `voltage_frequency`): off-chip
+    memory, an uncore, an interconnect. Its levels' energies follow its own V and f, their
+    per-cycle bandwidths its own clock (a bandwidth in B/s is fixed whatever any clock does)."""
+
+    name: str = Field(description="unique domain name ('core' is the implicit domain of everything else)")
+    levels: list[str] = Field(min_length=1, description="memory levels and overhead components it supplies")
+    operating_point: OperatingPoint = Field(description="its voltage and clock (frequency omitted: "
+                                            "f_max(voltage) from its table)")
+    voltage_frequency: Optional[VoltageFrequency] = Field(None, description="its f_max(V) table; "
+                                                          "omitted means a fixed operating point")
+    nominal_voltage: Optional[VoltageV] = Field(None, description="voltage at which its levels' "
+        "energies, leakage and background power are given; omitted means its operating voltage")
+    leakage_voltage_efold: Optional[VoltageV] = Field(None, description="its leakage and background "
+        "power ∝ V·exp((V − Vnom)/efold); omitted means ∝ V")
+    background_power: PowerW = Field(0.0, description="power drawn while anything runs, whatever the "
+        "traffic (DRAM refresh and PHY, uncore), at the nominal voltage; charged over the runtime")
+    source: str = Field(description="where its numbers come from")
 
 
 class ClaimConditions(Strict):
@@ -203,15 +255,23 @@ class ClaimSpec(Strict):
 
     name: str
     metric: Literal["tops_per_watt", "tops", "utilization", "inferences_per_second",
-                    "inferences_per_second_per_watt", "energy_per_mac_pj"]
+                    "inferences_per_second_per_watt", "energy_per_mac_pj", "area_mm2"]
     value: float
     workload: str = Field(description="workload file, relative to the arch file")
     conditions: ClaimConditions = Field(default_factory=ClaimConditions)
     boundary: Literal["core", "chip", "system"] = "chip"
     tolerance: float = Field(gt=0, description="allowed relative error, e.g. 0.02")
-    role: Literal["calibration", "prediction"] = Field(description="calibration: the model was fitted "
-        "to it; prediction: the model was not, so the error is a test")
+    role: Literal["calibration", "prediction", "derived"] = Field(description="calibration: the model was "
+        "fitted to it; prediction: the model was not, so the error is a test; derived: it follows from "
+        "other figures by a formula (`derivation`), so it is no independent test")
+    derivation: str = Field("", description="for role derived: the formula, e.g. 'peak TOPS = 2 × MACs/cycle × f'")
     source: str
+
+    @model_validator(mode="after")
+    def _derivation(self):
+        if (self.role == "derived") != bool(self.derivation):
+            raise ValueError("a claim has a `derivation` exactly when its role is 'derived'")
+        return self
 
 
 class ArchSpec(Strict):
@@ -228,11 +288,21 @@ class ArchSpec(Strict):
                                          "outside the levels (clock tree, control, post-processing)")
     claims: list[ClaimSpec] = Field(default_factory=list, description="published figures to check "
                                     "with `accelsim claims`")
+    power_cap: Optional[PowerW] = Field(None, description="the most power the hardware may draw "
+        "(a TDP): `accelsim dvfs` marks operating points above it and its schedules avoid them; "
+        "omitted means none")
+    domains: list[DomainSpec] = Field(default_factory=list, description="clock/voltage domains "
+        "besides the core's (docs/dvfs.md); omitted means one core domain, with off-chip memory at its "
+        "own fixed nominal supply")
     counting: str = Field("accelsim", description="a registered counting convention (accelsim, timeloop). timeloop: Timeloop "
         "v0.4's conventions (docs/concepts.md#counting-conventions): fan-outs multicast and reduce only "
         "identical tiles; when the nest's innermost loop is spatial, MAC operands are reused like a "
         "buffer's tile; buffers leak only in utilized instances. `accelsim import timeloop` sets it")
     extends: Optional[str] = Field(None, description="base architecture file; this file's keys override it")
+    constraints: dict[str, "LevelConstraintSpec"] = Field(default_factory=dict, description="what the hardware "
+        "cannot do, in a constraints file's format (level name → factors, order, keep, bypass, x/y dims; "
+        "dims may be relevance classes: reduction, out_channel, out_pixel, shared): the mapper never leaves "
+        "it, and a template's or a mapping file's mapping that does is an error")
 
 
 # ----------------------------------------------------------------------------- workload
@@ -288,8 +358,10 @@ def _check_expression_lengths(layer):
 class DensitySpec(Strict):
     """Fraction of non-zero values per operand (randomly placed), or a real tensor to measure it on."""
 
-    inputs: Share | str = Field(1.0, description="a fraction, or a .npy file (relative to the workload "
-                                "file) whose non-zero fraction after quantization to the layer's precision is used")
+    inputs: Share | str = Field(1.0, description="a fraction; a .npy file (relative to the workload "
+                                "file) whose non-zero fraction after quantization to the layer's precision is used; "
+                                "or named data, 'gaussian' (N(0,1)) or 'relu' (ReLU of it), whose non-zero fraction "
+                                "in the layer's format is used and follows --precision (energy/formats.py)")
     weights: Share | str = Field(1.0, description="as inputs")
 
 
@@ -397,7 +469,28 @@ class MapperSettingsSpec(Strict):
                       "mapping")
 
 
+class LayerConstraintSpec(Strict):
+    """Constraints for the layers a name pattern or a shape selects (added to the file's own)."""
+
+    name: Optional[str] = Field(None, description="layer name, or a shell-style pattern (e.g. 'layer4.*')")
+    shape: Optional[dict[str, int]] = Field(None, description="dim bounds a layer must have (e.g. {r: 1, s: 1}: "
+                                            "every 1×1 convolution)")
+    constraints: dict[str, LevelConstraintSpec] = Field(description="level name → what the mapper may "
+                                                        "choose there for these layers")
+
+    @model_validator(mode="after")
+    def _selects_layers(self):
+        if self.name is None and self.shape is None:
+            raise ValueError("give `name` (a layer name or pattern) or `shape` (dim bounds) to select layers")
+        return self
+
+
 class ConstraintsSpec(Strict):
     constraints: dict[str, LevelConstraintSpec] = Field(default_factory=dict,
                                                         description="level name → what the mapper may choose there")
+    layers: list[LayerConstraintSpec] = Field(default_factory=list, description="constraints for some layers, "
+                                              "selected by name or shape; every matching entry applies")
     mapper: MapperSettingsSpec = Field(default_factory=MapperSettingsSpec)
+
+
+ArchSpec.model_rebuild()

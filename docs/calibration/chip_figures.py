@@ -83,25 +83,72 @@ def f_at(arch, v):
     return float(np.interp(v, [p[0] for p in arch.vf_table], [p[1] for p in arch.vf_table]))
 
 
-def network_table():
-    print("| workload | MACs | utilization | TOPS | TOPS/W (chip) | inferences/s | inferences/s/W |")
-    print("|---|---|---|---|---|---|---|")
-    for name in ("bert_base_s128", "bert_base_s384", "bert_large_s128", "bert_large_s384",
-                 "deit_small", "deit_base", "resnet50_vsquant"):
+NETWORKS = ("bert_base_s128", "bert_base_s384", "bert_large_s128", "bert_large_s384", "deit_small", "deit_base",
+            "resnet50_vsquant")
+
+
+def network_table(precision=None):
+    print("| workload | format | MACs | utilization | TOPS | TOPS/W (chip) | inferences/s | inferences/s/W |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in NETWORKS:
         wl = load_workload(REPO / "workloads" / f"{name}.yaml")
-        r = simulate(load_arch(ARCH), wl)
-        print(f"| {name} | {r.macs / 1e9:.2f} G | {100 * r.utilization:.1f} % | {r.tops:.2f} | "
+        r = simulate(load_arch(ARCH), wl, SimOptions(precision=precision))
+        fmt = precision or ("per layer" if name == "resnet50_vsquant" else "int4_vsq")
+        print(f"| {name} | {fmt} | {r.macs / 1e9:.2f} G | {100 * r.utilization:.1f} % | {r.tops:.2f} | "
               f"{r.tops_per_watt()['chip']:.1f} | {r.inferences_per_second:.1f} | "
               f"{r.inferences_per_second_per_watt('chip'):.0f} |")
 
 
 def format_table():
-    print("| format | 0.46 V | 0.67 V | 1.05 V | density 0 | density 1 (0.67 V) |")
-    print("|---|---|---|---|---|---|")
+    print("| format | MACs/cycle | peak TOPS at 1.05 V (derived) | TOPS/W 0.46 V | 0.67 V | 1.05 V "
+          "| density 0 (0.67 V) | density 1 (0.67 V) |")
+    print("|---|---|---|---|---|---|---|---|")
     for fmt in FORMATS:
-        v = [tops_per_watt(x, fmt).tops_per_watt()["chip"] for x in (0.46, 0.67, 1.05)]
+        v = [tops_per_watt(x, fmt) for x in (0.46, 0.67, 1.05)]
         d = [tops_per_watt(0.67, fmt, x).tops_per_watt()["chip"] for x in (0.0, 1.0)]
-        print(f"| {fmt} | " + " | ".join(f"{x:.1f}" for x in v + d) + " |")
+        peak = v[2].macs / v[2].cycles * 2 * v[2].arch.frequency_hz / 1e12
+        print(f"| {fmt} | {v[0].macs // v[0].cycles} | {peak:.2f} | "
+              + " | ".join(f"{x:.1f}" for x in [r.tops_per_watt()["chip"] for r in v] + d) + " |")
+
+
+BREAKDOWN = {"datapath": ("VectorMAC", "VectorMAC.scale"), "A-buffer": ("ABuffer",), "B-buffer": ("BBuffer",),
+             "accum. collector": ("AccumCollector",), "other": ("Other", "PPU", "OutputBuffer", "ACollector")}
+PAPER = {"int8": (2.76, 0.36, 0.44, 0.71, 1.05), "int4": (1.00, 0.18, 0.22, 0.30, 0.60),
+         "int4_vsq": (1.01, 0.18, 0.22, 0.30, 0.61)}
+
+
+def breakdown_table(density=0.3):
+    """Per-MAC dynamic energy (plus leakage in 'other') by component, normalized to the INT4
+    datapath, at 0.67 V; [J23]'s simulated breakdown beside it (a calibration input)."""
+    runs = {fmt: tops_per_watt(0.67, fmt, density).layers[0] for fmt in FORMATS}
+    per_mac = {}
+    for fmt, layer in runs.items():
+        parts = {k: sum(layer.energy.dynamic_pj.get(c, 0.0) for c in comps) / layer.macs for k, comps in BREAKDOWN.items()}
+        parts["other"] += sum(layer.energy.leakage_pj.values()) / layer.macs
+        per_mac[fmt] = parts
+    unit = per_mac["int4"]["datapath"]
+    print("| format | " + " | ".join(BREAKDOWN) + " | other per cycle (pJ): clock/control + leakage, PPU |")
+    print("|---|" + "---|" * (len(BREAKDOWN) + 1))
+    for fmt in ("int8", "int4", "int4_vsq"):
+        layer = runs[fmt]
+        cells = [f"{per_mac[fmt][k] / unit:.2f} ({p:.2f})" for k, p in zip(BREAKDOWN, PAPER[fmt])]
+        clock = (layer.energy.dynamic_pj["Other"] + sum(layer.energy.leakage_pj.values())) / layer.cycles
+        ppu = layer.energy.dynamic_pj["PPU"] / layer.cycles
+        print(f"| {fmt} | " + " | ".join(cells) + f" | {clock:.2f} + {ppu:.2f} |")
+
+
+def network_format_table():
+    """Each network as published (its own formats) and with --precision per format, whose operand
+    densities follow the format (named data, energy/formats.py): TOPS/W (chip) and inferences/s/W."""
+    print("| workload | as published | --precision int4_vsq | --precision int4 | --precision int8 |")
+    print("|---|---|---|---|---|")
+    for name in NETWORKS:
+        wl = load_workload(REPO / "workloads" / f"{name}.yaml")
+        cells = []
+        for precision in (None, *FORMATS):
+            r = simulate(load_arch(ARCH), wl, SimOptions(precision=precision))
+            cells.append(f"{r.tops_per_watt()['chip']:.1f} / {r.inferences_per_second_per_watt('chip'):.0f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
@@ -110,4 +157,8 @@ if __name__ == "__main__":
     figure_frequency()
     format_table()
     print()
+    breakdown_table()
+    print()
     network_table()
+    print()
+    network_format_table()

@@ -65,7 +65,7 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest) -> ActionCounts:
             # Traffic with the nearest level below that keeps the tensor (or the MACs).
             child = next((c for c in memory_idx if c > i and nest.keeps[c, r]), compute_idx)
             merged, separate = spatial_between(i, child, role)
-            if child == compute_idx and hold:  # operands reused at the MACs like a tile
+            if child == compute_idx and (hold or role in arch.compute.operand_latch):  # reused like a tile
                 served = tile_loads(axes, _loops(nest, merged), outer_temporal(compute_idx)) * separate
             elif child == compute_idx:
                 below = tile_size(axes, _loops(nest, merged)) * separate

@@ -112,7 +112,14 @@ def naive_tile_events(arch, einsum, nest):
                     flows.append((i, "read", compute * below, role, "reads",
                                   _Stream(axes, touched, touched, list(range(len(steps))), 1, i, [])))
                 else:
-                    flows.append((i, "read", compute * below, role, "reads", None))
+                    reads = compute
+                    if role in arch.compute.operand_latch:  # distinct consecutive operand values in a step
+                        inner = [j for j in range(start[innermost], n) if not spatial[j]]
+                        dims_t = {t.dim for axis in axes for t in axis}
+                        seen = [tuple(v for v, j in zip(idx, inner) if loop[j][0] in dims_t)
+                                for idx in product(*[range(loop[j][1]) for j in inner])]
+                        reads = sum(1 for q, key in enumerate(seen) if q == 0 or key != seen[q - 1])
+                    flows.append((i, "read", reads * below, role, "reads", None))
             else:
                 tile = merged + [loop[j] for j in range(start[child], n)]
                 first_tile = [loop[j] for j in between] + [loop[j] for j in range(start[child], n)]
@@ -127,7 +134,16 @@ def naive_tile_events(arch, einsum, nest):
     # Per step: exposed[(receiver, level, port)], prefetch[(receiver, level, port)] (double-buffered
     # receivers, moved during the previous step), window[(level, port)] (during this step's compute).
     records = []
+    # A systolic stream lasts while the tiles held below the systolic fan-out stay put: the step's
+    # dim offsets of the tensors kept there (every step is a stream of its own when none is kept).
+    systolic = [i for i, l in enumerate(arch.levels) if isinstance(l, Spatial) and l.interconnect == "systolic"]
+    held = [r for r in range(len(nest.roles)) if systolic and any(nest.keeps[i, r] for i in memories if i > systolic[0])]
+    held_dims = {t.dim for r in held for axis in einsum.tensor(nest.roles[r]).axes for t in axis}
+    starts_stream, previous = [], None
     for s, step_index in enumerate(product(*[range(loop[j][1]) for j in steps])):
+        held_at = tuple(step_index[k] for k, j in enumerate(steps) if loop[j][0] in held_dims)
+        starts_stream.append(s == 0 or not held or held_at != previous)
+        previous = held_at
         def base_of(movers):
             base = {}
             for k in movers:
@@ -191,9 +207,9 @@ def naive_tile_events(arch, einsum, nest):
                 total += worst
         return total
 
-    busy = compute + skew
     cycles = serialized(records[0][1])  # first tiles of double-buffered levels: nothing to hide behind
     for s, (exposed, _, window) in enumerate(records):
+        busy = compute + (skew if starts_stream[s] else 0)
         cycles += serialized(exposed)
         during = defaultdict(int, window)
         if s + 1 < len(records):
@@ -205,5 +221,5 @@ def naive_tile_events(arch, einsum, nest):
             stall[names[next(m for t, m in times if t == worst)]] += worst - busy
         cycles += max(worst, busy)
     cycles += serialized(final)
-    return {"cycles": cycles, "compute": len(records) * compute, "skew": len(records) * skew,
+    return {"cycles": cycles, "compute": len(records) * compute, "skew": sum(starts_stream) * skew,
             "stall": stall, "traffic": traffic}

@@ -103,6 +103,44 @@ def test_hand_case_systolic_skew_and_unlimited_bandwidth(arch_files):
     assert (stats.skew_cycles, stats.cycles) == (2 * (4 + 2 - 2), 16 + 8)
 
 
+def test_systolic_skew_is_paid_once_per_stream_as_in_scalesims_per_fold_formula(arch_files):
+    # A weight-stationary systolic array (y 2 rows reduce k, x 4 columns produce n) whose PE
+    # registers hold the weights: steps that only move m (the inputs' rows streaming past) keep the
+    # same weights, so the wavefront fills and drains once per weight fold. 2 × 2 folds of T = 3
+    # rows each; SCALE-Sim v3 charges 2·Sr + Sc + T − 2 cycles per weight-stationary fold, of which
+    # Sr load the weights (not simulated here, docs/cycle-model.md): T + Sr + Sc − 2 = 7 per fold.
+    arch = with_levels(accelsim.load_arch(arch_files / "a2.yaml"),
+                       DRAM={"read_bw_words": None, "write_bw_words": None},
+                       PE={"interconnect": "systolic"}, RF={"keeps": frozenset({"weights"})})
+    gemm = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {"m": 3, "n": 8, "k": 4})
+    mapping = Mapping((LevelMapping("DRAM", (Loop("n", 2), Loop("k", 2), Loop("m", 3))),
+                       LevelMapping("PE", (Loop("n", 4, "x"), Loop("k", 2, "y"))), LevelMapping("RF")))
+    stats, _ = run_both(arch, gemm, mapping)
+    folds, rows, cols, T = 4, 2, 4, 3
+    assert stats.steps == folds * T and stats.skew_cycles == folds * (rows + cols - 2)
+    assert stats.cycles == folds * (2 * rows + cols + T - 2) - folds * rows
+    # With the PEs holding outputs instead, which move every step, every step is a stream of its own.
+    bare = with_levels(arch, RF={"keeps": frozenset({"outputs"})})
+    stats, _ = run_both(bare, gemm, mapping)
+    assert stats.skew_cycles == folds * T * (rows + cols - 2)
+
+
+def test_a_latched_operand_is_read_once_per_change(arch_files):
+    # RF loops k (4), n (2) with n innermost: the inputs I[m,k] do not depend on n, so a MAC that
+    # latches its input reads it once per k, 4 times a step instead of 8, over 2 steps (one PE:
+    # the fan-out is unused) — and the analytical counts agree.
+    mapping = Mapping((LevelMapping("DRAM", (Loop("m", 2),)), LevelMapping("PE"),
+                       LevelMapping("RF", (Loop("k", 4), Loop("n", 2)))))
+    arch = accelsim.load_arch(arch_files / "a2.yaml")
+    plain, plain_counts = run_both(arch, GEMM, mapping)
+    latched = with_levels(arch, MAC={"operand_latch": frozenset({"inputs"})})
+    stats, counts = run_both(latched, GEMM, mapping)
+    rf = lambda c: next(l for l in c.levels if l.name == "RF").tensors  # noqa: E731
+    assert rf(plain_counts)["inputs"].reads == 16 and rf(counts)["inputs"].reads == 8
+    assert stats.traffic["RF"]["inputs"].reads == 8 and plain.traffic["RF"]["inputs"].reads == 16
+    assert rf(counts)["weights"].reads == rf(plain_counts)["weights"].reads  # not latched: unchanged
+
+
 def test_full_walk_where_timeloop_extrapolation_diverges(arch_files):
     # tests/kernels/test_reuse.py: stride-2 windows of 3 taps with the tap loop inside the
     # output loop. Timeloop's extrapolation (the analytical counts) loads 96 inputs into
@@ -167,6 +205,9 @@ def random_mapping(draw, arch, einsum):
     return Mapping(tuple(mapped))
 
 
+LATCHES = [(), ("weights",), ("inputs",), ("inputs", "weights")]
+
+
 @st.composite
 def random_case(draw, base_archs):
     arch = draw(st.sampled_from(base_archs))
@@ -180,6 +221,8 @@ def random_case(draw, base_archs):
         elif isinstance(level, Spatial):
             changes[level.name] = {"interconnect": draw(st.sampled_from(["broadcast", "systolic"])),
                                    "multicast": draw(st.booleans()), "reduction": draw(st.booleans())}
+        else:
+            changes[level.name] = {"operand_latch": frozenset(draw(st.sampled_from(LATCHES)))}
     arch = with_levels(arch, **changes)
     text = draw(st.sampled_from(EINSUMS))
     dims = sorted({c for c in text if c.isalpha() and c.islower()} - {"o"})

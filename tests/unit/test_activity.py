@@ -49,7 +49,7 @@ def test_held_operand_gates_the_multiplier():
 @pytest.mark.parametrize("fmt, gauss, relu", [("int4_vsq", 0.85, 0.43), ("int4", 0.72, 0.36),
                                               ("int8", 0.98, 0.49)])
 def test_workload_densities_follow_from_the_formats(fmt, gauss, relu):
-    # The densities written in workloads/bert_*_s*.yaml, deit_*.yaml and resnet50_vsquant.yaml.
+    # The densities the chip workloads (bert_*_s*, deit_*, resnet50_vsquant) get from named data (energy/formats.py).
     rng = np.random.default_rng(0)
     x = rng.standard_normal((256, 4096))
     assert quantized_density(x, fmt) == pytest.approx(gauss, abs=0.01)

@@ -377,3 +377,69 @@ def test_ppu_output_feeds_the_next_vsq_matmul():
     direct = quantize_per_vector(p.real, axis=1, gamma=float(p.q.gamma.max()))
     assert np.abs(direct.scales - p.q.scales).max() <= 1
     assert np.mean(direct.codes == p.q.codes) > 0.95
+
+
+# --- format-dependent energy (accelsim/energy/formats.py) -------------------------------------
+
+def test_vector_density_matches_random_vectors():
+    from accelsim.energy.formats import vector_density
+    rng = np.random.default_rng(4)
+    for d in (0.005, 0.02, 0.1):
+        nonzero = (rng.random((60_000, 64)) < d).any(axis=1).mean()
+        assert nonzero == pytest.approx(vector_density(d, 64), abs=0.005)
+    assert vector_density(0.0, 64) == 0.0 and vector_density(1.0, 64) == 1.0
+
+
+def _bench(precision="int4_vsq", density=0.5, workload="matmul_benchmark", **kw):
+    from conftest import ARCH_DIR, WORKLOAD_DIR
+
+    from accelsim.load import load_arch, load_workload
+    from accelsim.options import SimOptions
+    from accelsim.simulate import simulate
+    return simulate(load_arch(ARCH_DIR / "vsquant_5nm.yaml"), load_workload(WORKLOAD_DIR / f"{workload}.yaml"),
+                    SimOptions(precision=precision, density=density, **kw))
+
+
+def test_scale_path_is_gated_when_vectors_are_all_zero():
+    from conftest import ARCH_DIR
+
+    from accelsim.load import load_arch
+    compute = load_arch(ARCH_DIR / "vsquant_5nm.yaml").compute
+    name = "VectorMAC.scale"
+    dense = _bench(density=1.0).layers[0]
+    # Dense: one scale product per 64-element dot product, at the arch's energy.
+    assert dense.energy.dynamic_pj[name] == pytest.approx(dense.macs / 64 * compute.vector_scale_pj, rel=1e-12)
+    assert _bench(density=0.0).layers[0].energy.dynamic_pj[name] == 0.0     # every vector zero: off
+    half = _bench(density=0.5).layers[0].energy.dynamic_pj[name]
+    assert half == pytest.approx(dense.energy.dynamic_pj[name], rel=1e-9)   # 1 - 0.5^64 of vectors: on
+    assert name not in _bench("int4", 1.0).layers[0].energy.dynamic_pj      # INT4: the path is gated
+    # At density 0 INT4-VSQ costs exactly what INT4 does (same 4-bit datapath, scale path off).
+    assert _bench(density=0.0).boundary_energy_pj()["chip"] == pytest.approx(
+        _bench("int4", 0.0).boundary_energy_pj()["chip"], rel=1e-12)
+
+
+def test_post_processing_is_per_output_so_int8_spends_less_per_cycle():
+    # The PPU runs once per output element, whatever the format; INT8 needs twice the cycles for
+    # the same outputs, so its per-cycle share halves ([J23] breakdown: INT8's 'Other' per cycle
+    # is below INT4's).
+    vsq, int8 = _bench().layers[0], _bench("int8").layers[0]
+    assert vsq.energy.dynamic_pj["PPU"] == pytest.approx(int8.energy.dynamic_pj["PPU"], rel=1e-12)
+    assert int8.cycles == 2 * vsq.cycles
+    def other(layer):
+        return (layer.energy.dynamic_pj["Other"] + layer.energy.dynamic_pj["PPU"]) / layer.cycles
+    assert other(int8) < other(vsq)
+    assert vsq.energy.dynamic_pj["Other"] / vsq.cycles == pytest.approx(int8.energy.dynamic_pj["Other"] / int8.cycles)
+
+
+def test_named_densities_follow_the_format():
+    from accelsim.energy.formats import format_density
+    wl = "bert_base_s128"
+    for fmt, gauss, relu in (("int4_vsq", 0.85, 0.43), ("int4", 0.72, 0.36), ("int8", 0.98, 0.49)):
+        layers = {l.name: l.density for l in _bench(fmt, None, wl).layers}
+        assert layers["ffn_fc1"].inputs == pytest.approx(gauss, abs=0.01)
+        assert layers["ffn_fc2"].inputs == pytest.approx(relu, abs=0.01)
+        assert layers["ffn_fc2"].weights == format_density("gaussian", fmt)
+    # An explicit --density is a number: it does not follow the format.
+    assert {l.density.inputs for l in _bench("int8", 0.3, wl).layers} == {0.3}
+    with pytest.raises(ValueError, match="unknown data distribution"):
+        format_density("laplace", "int8")

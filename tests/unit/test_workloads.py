@@ -27,7 +27,9 @@ SHIPPED = ["alexnet", "vgg16", "resnet50", "mobilenet_v1", "bert_base", "bert_la
            "matmul_benchmark", "bert_base_s128", "bert_base_s384", "bert_large_s128",
            "bert_large_s384", "deit_small", "deit_base", "resnet50_vsquant",
            # LLM inference phases (tests/unit/test_llm.py)
-           "gpt2_prefill", "gpt2_decode", "llama2_7b_prefill", "llama2_7b_decode"]
+           "gpt2_prefill", "gpt2_decode", "llama2_7b_prefill", "llama2_7b_decode",
+           # the DVFS study (docs/dvfs.md)
+           "decoder_layer", "decoder_mixed"]
 
 
 def load(name, overrides=()):
@@ -234,6 +236,22 @@ def test_gpt2_prefill_macs_closed_form(seq):
     assert w.macs == encoder_macs(seq, h, 4 * h, L) + seq * h * vocab
     lm_head = next(l for l in w.layers if l.name == "lm_head")
     assert lm_head.count == 1 and lm_head.einsum.macs == seq * h * vocab
+
+
+@pytest.mark.parametrize(("d", "heads", "f", "s", "b"), [(768, 12, 3072, 512, 1), (2048, 16, 8192, 2048, 2)])
+def test_decoder_layer_macs_closed_form(d, heads, f, s, b):
+    # per layer: Q, K, V, O 4·B·s·d² + Q·Kᵀ and P·V 2·B·s²·d + FFN 2·B·s·d·f (heads split d, not MACs)
+    w = load("decoder_layer", [f"parameters.d_model={d}", f"parameters.heads={heads}", f"parameters.ffn={f}",
+                               f"parameters.seq={s}", f"parameters.batch={b}"])
+    assert w.macs == 4 * b * s * d * d + 2 * b * s * s * d + 2 * b * s * d * f
+
+
+def test_decoder_mixed_macs_closed_form():
+    # a prefill chunk of s tokens (as decoder_layer, batch 1) and a decode step of B sequences over
+    # c cached tokens: 4·B·d² + 2·B·c·d + 2·B·d·f
+    d, f, s, b, c = 768, 3072, 512, 8, 1024
+    w = load("decoder_mixed")
+    assert w.macs == (4 * s * d * d + 2 * s * s * d + 2 * s * d * f) + (4 * b * d * d + 2 * b * c * d + 2 * b * d * f)
 
 
 # ----------------------------------------------------------------------------- batch

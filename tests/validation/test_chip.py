@@ -16,13 +16,19 @@ from accelsim.simulate import simulate
 from conftest import ARCH_DIR, WORKLOAD_DIR
 
 ARCH = ARCH_DIR / "vsquant_5nm.yaml"
+# Prediction claims the model misses, each with the reason; strict, so a fix shows as a failure (XPASS).
+KNOWN_MISSES = {"core_area": "the area model counts SRAM bit cells × 1.3 (a large-array periphery figure), "
+                "flip-flops and ideal operators from the 7 nm table; it leaves out control, the PPU, wiring "
+                "and the small macros' larger periphery (docs/area.md): -62 %"}
 
 
 def pytest_generate_tests(metafunc):
     """One test_claim per claim of the arch's claims: block, named by the claim. Collection
     reads only the names (a validated load of the arch file); nothing is simulated until a test runs."""
     if "name" in metafunc.fixturenames:
-        metafunc.parametrize("name", sorted(c.name for c in load_arch(ARCH).claims))
+        metafunc.parametrize("name", [
+            pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[n])) if n in KNOWN_MISSES
+            else n for n in sorted(c.name for c in load_arch(ARCH).claims)])
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +157,99 @@ def test_collector_depths_select_the_multilevel_dataflow():
         loops = [l for l in layer.mapping.at("ACollector").loops if l.bound > 1]
         innermost[dataflow] = loops[-1].dim
     assert innermost == {"os_lws": "m", "ws_los": "k", "is_los": "k"}
+
+
+# --- the calibration script (docs/calibration/vsquant_5nm.py) ----------------------------------
+
+def _calibration_script():
+    import importlib.util
+
+    from conftest import REPO
+    spec = importlib.util.spec_from_file_location("vsquant_5nm_calibration", REPO / "docs" / "calibration" / "vsquant_5nm.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _arch_value(data, key: str):
+    """The raw value at a dotted key path of the arch YAML; list items by their name."""
+    node = data
+    for part in key.split("."):
+        if isinstance(node, list):
+            node = next(item for item in node if (item.get("memory") or item.get("compute") or item).get("name") == part)
+            node = node.get("memory") or node.get("compute") or node
+        else:
+            node = node[part]
+    return node
+
+
+def test_calibration_script_reproduces_the_arch():
+    # Every calibration constant of the arch file equals what the committed script computes from
+    # the calibration data (at the arch's switching shares; the slow test below checks the grid
+    # search chooses those shares). Values compare exactly as the file holds them (4 digits).
+    import yaml
+
+    from accelsim import units
+    parse = {"pJ": units.parse_energy_pj, "mW": units.parse_power_w, "V": units.parse_voltage_v, "": float}
+    data = yaml.safe_load(ARCH.read_text())
+    constants = _calibration_script().calibrate()
+    assert len(constants) == 20
+    for key, (value, unit) in constants.items():
+        want = parse[unit](f"{value:g}{unit}")
+        assert parse[unit](_arch_value(data, key)) == want, f"{key}: arch {_arch_value(data, key)}, script {value:g}{unit}"
+
+
+@pytest.mark.slow
+def test_calibration_grid_search_chooses_the_arch_shares():
+    script = _calibration_script()
+    units_ = script.probe_units()
+    worst, shares = script.grid_search(units_)
+    arch = load_arch(ARCH)
+    assert shares == (arch.compute.switching_share, arch.compute.reduction_tree_share,
+                      arch.level("ABuffer").switching_share, arch.level("AccumCollector").switching_share)
+    assert arch.level("BBuffer").switching_share == arch.level("ABuffer").switching_share
+    assert worst < 0.02
+    # The grid's ranking (batched normal equations) agrees with the direct least squares.
+    _, err = script.fit_energies(units_, shares)
+    assert abs(err).max() == pytest.approx(worst, rel=1e-6)
+
+
+# --- claims: calibration, predictions, derived figures -----------------------------------------
+
+def test_claims_separate_calibration_predictions_and_derived(results):
+    roles = {r.name: r.role for r in results.values()}
+    assert {n for n, role in roles.items() if role == "prediction"} == {"bert_base_tops_per_watt",
+                                                                         "resnet50_tops_per_watt", "core_area"}
+    derived = [r for r in results.values() if r.role == "derived"]
+    assert {r.name for r in derived} == {"peak_tops_int4_1.05V", "peak_tops_int8_1.05V",
+                                         "bert_base_inferences_per_joule", "resnet50_inferences_per_joule"}
+    assert all(r.derivation for r in derived)
+    # The derivations hold in the model: peak TOPS = 2 x MACs/cycle x f_max(1.05 V) (utilization 1 on
+    # the benchmark), and inferences/s/W = TOPS/W x 1e12 / (2 x MACs per inference).
+    f = load_arch(ARCH, ["operating_point.voltage=1.05V"]).frequency_hz
+    assert results["peak_tops_int4_1.05V"].modelled == pytest.approx(2 * 1024 * f / 1e12, rel=1e-9)
+    assert results["peak_tops_int8_1.05V"].modelled == pytest.approx(2 * 512 * f / 1e12, rel=1e-9)
+    for net, workload in (("bert_base", "bert_base_s128"), ("resnet50", "resnet50_vsquant")):
+        macs = load_workload(WORKLOAD_DIR / f"{workload}.yaml").macs
+        assert results[f"{net}_inferences_per_joule"].modelled == pytest.approx(
+            results[f"{net}_tops_per_watt"].modelled * 1e12 / (2 * macs), rel=1e-9)
+
+
+def test_predictions_show_their_density_sensitivity(results):
+    # The networks' operand densities are assumed (the paper does not give them): each prediction
+    # is also reported at 0.8x and 1.2x those densities and dense; denser data costs more energy.
+    for name in ("bert_base_tops_per_watt", "resnet50_tops_per_watt"):
+        r = results[name]
+        assert list(r.sensitivity) == ["densities x0.8", "densities x1.2", "dense"]
+        assert r.sensitivity["densities x0.8"] > r.modelled > r.sensitivity["densities x1.2"] > r.sensitivity["dense"]
+    assert all(not r.sensitivity for r in results.values() if r.role != "prediction" or r.metric == "area_mm2")
+
+
+def test_derivation_only_with_role_derived(tmp_path):
+    import yaml
+    data = yaml.safe_load(ARCH.read_text())
+    data["claims"][0]["derivation"] = "a formula"   # a calibration claim with a derivation
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(accelsim.SpecError, match="derivation"):
+        load_arch(path)

@@ -1,0 +1,1 @@
+"""DVFS studies: energy-to-completion versus a domain's clock, per layer, and per-layer schedules."""
