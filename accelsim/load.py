@@ -12,7 +12,7 @@ from .ir.arch import Arch, build_arch
 from .ir.einsum import parse_einsum
 from .ir.expressions import evaluate, names_in
 from .ir.layers import LAYER_BUILDERS
-from .ir.workload import DENSE, Density, Layer, Workload, pad_einsum
+from .ir.workload import DENSE, Density, Layer, VectorOp, Workload, pad_einsum
 from .mapping.dataflows import DATAFLOWS
 from .mapping.mapping import LevelMapping, Loop, Mapping
 from .spec.files import allowed_roots, open_regular, resolve_inside
@@ -82,7 +82,12 @@ def _check_registered_names(spec: ArchSpec, path: str, data) -> None:
 
 
 def load_workload(path, overrides=()) -> Workload:
-    data = _load_raw(path, overrides)
+    return workload_from_data(_load_raw(path, overrides), path)
+
+
+def workload_from_data(data, path) -> Workload:
+    """A Workload from a workload spec's data (a parsed file, or what an importer built), checked
+    as a file is; `path` names it in errors."""
     spec = validate_model(WorkloadSpec, data, str(path))
     problems = ProblemList(str(path))
     layers, seen = [], set()
@@ -135,7 +140,10 @@ def load_workload(path, overrides=()) -> Workload:
         layers.append(Layer(layer.name, einsum, count, layer.precision or spec.precision, density,
                             pad_einsum(einsum, pad), input_size,
                             None if kind == "einsum" else _input_elements(kind, values)))
+    vector = _vector_ops(spec, data, problems)
     used = set()
+    for op in spec.vector:
+        used |= names_in(op.elements) | names_in(op.count)
     for layer in spec.layers:
         used |= names_in(layer.count)
         for kind in LAYER_KINDS:
@@ -157,7 +165,25 @@ def load_workload(path, overrides=()) -> Workload:
                              f"batch{', prompt tokens per sequence' if name == 'seq' else ''})",
                              "parameters", locate(data, ("phase",))[1])
     problems.raise_if_any()
-    return Workload(spec.name, spec.description, tuple(layers), spec.phase, dict(spec.parameters))
+    return Workload(spec.name, spec.description, tuple(layers), spec.phase, dict(spec.parameters),
+                    vector)
+
+
+def _vector_ops(spec: WorkloadSpec, data, problems: ProblemList) -> tuple[VectorOp, ...]:
+    """The workload's non-MAC work: element counts, evaluated and checked."""
+    ops = []
+    for i, op in enumerate(spec.vector):
+        values = {}
+        for key in ("elements", "count"):
+            try:
+                values[key] = evaluate(getattr(op, key), spec.parameters)
+                if values[key] < 1:
+                    raise ValueError(f"{key} must be ≥ 1, got {values[key]}")
+            except ValueError as exc:
+                problems.add(str(exc), f"vector.{i}.{key}", locate(data, ("vector", i, key))[1])
+        if len(values) == 2:
+            ops.append(VectorOp(op.name, op.op, values["elements"], values["count"]))
+    return tuple(ops)
 
 
 def _density(spec, workload_path, precision) -> Density | None:

@@ -15,6 +15,7 @@ from .commands import (
     cmd_dvfs,
     cmd_export,
     cmd_import,
+    cmd_import_onnx,
     cmd_import_timeloop,
     cmd_info,
     cmd_llm,
@@ -87,7 +88,7 @@ def _add_run_parsers(sub, models) -> None:
     """run and claims: they simulate."""
     run = sub.add_parser("run", help="simulate a workload on an architecture")
     run.add_argument("arch", help="architecture YAML")
-    run.add_argument("workload", help="workload YAML")
+    run.add_argument("workload", help="workload YAML, or an ONNX model (.onnx, imported on the fly: docs/onnx.md)")
     run.add_argument("--mapping", help="explicit per-layer mappings (YAML); other layers use --dataflow")
     run.add_argument("--dataflow", help="dataflow template: ws, os, is, rs, ..., or 'search' for the mapper "
                      "(default: the arch's own template, else the mapper)")
@@ -108,6 +109,7 @@ def _add_run_parsers(sub, models) -> None:
     run.add_argument("--json", metavar="PATH", help="also write the result as JSON")
     _add_search_cache(run)
     run.add_argument("--show-mapping", action="store_true", help="print each layer's loop nest")
+    _add_onnx_dim(run)
     _add_allow_path(run)
     run.set_defaults(func=cmd_run)
 
@@ -198,6 +200,12 @@ def _add_tool_parsers(sub) -> None:
     tl.add_argument("--out", required=True, help="folder for the accelsim files")
     tl.set_defaults(func=cmd_import_timeloop)
 
+    ox = imp_sub.add_parser("onnx", help="ONNX model → accelsim workload YAML (needs accelsim[onnx])")
+    ox.add_argument("model", help="ONNX model (.onnx); weights are not read, only shapes")
+    ox.add_argument("--out", required=True, help="the workload YAML to write")
+    _add_onnx_dim(ox)
+    ox.set_defaults(func=cmd_import_onnx)
+
     info = sub.add_parser("info", help="spec reference, energy tables, dataflows")
     info.add_argument("topic", nargs="?", default="schema", choices=["schema", "tables", "dataflows"])
     info.add_argument("files", nargs="*", metavar="FILE", help="with 'tables': show only the tables these "
@@ -221,6 +229,11 @@ def _add_search_cache(parser) -> None:
                         help="where the mapper keeps its results across runs, keyed by everything that decides "
                              "them (default: %(default)s)")
     parser.add_argument("--no-search-cache", action="store_true", help="search every layer afresh")
+
+
+def _add_onnx_dim(parser) -> None:
+    parser.add_argument("--dim", action="append", metavar="NAME=VALUE", default=[],
+                        help="ONNX models: the value of a symbolic input dim, e.g. --dim batch_size=1 (repeatable)")
 
 
 def _add_allow_path(parser) -> None:

@@ -57,7 +57,12 @@ def cmd_run(args) -> int:
                             f"between 0 and 1, e.g. --density 0.5") from None
     arch_over, wl_over = _split_overrides(shorthands + (args.set or []))
     arch = load_arch(args.arch, arch_over)
-    workload = load_workload(args.workload, wl_over)
+    if Path(args.workload).suffix.lower() == ".onnx":
+        workload = _onnx_workload(args.workload, getattr(args, "dim", None), wl_over)
+    else:
+        if getattr(args, "dim", None):
+            raise SpecError("--dim binds the symbolic dims of an ONNX model's inputs: use it with a .onnx workload")
+        workload = load_workload(args.workload, wl_over)
     mappings = load_mapping_file(args.mapping, arch, workload) if args.mapping else None
     if args.constraints and args.dataflow != "search":
         raise SpecError("--constraints guides the mapper: use it with --dataflow search")
@@ -87,9 +92,60 @@ def cmd_run(args) -> int:
             print(render_mapping(arch, l.mapping, layer.run_einsum))
             print()
     print(render_result(result))
+    if workload.vector:
+        print(_vector_line(workload))
     if args.json:
         write_json(result, args.json)
         print(f"\nwrote {args.json}")
+    return 0
+
+
+def _parse_dims(items) -> dict[str, int]:
+    dims = {}
+    for item in items or ():
+        name, _, value = item.partition("=")
+        if not name or not value.strip().isdigit() or int(value) < 1:
+            raise SpecError(f"--dim {item!r}: write NAME=VALUE with a positive integer, e.g. --dim batch_size=1")
+        dims[name.strip()] = int(value)
+    return dims
+
+
+def _onnx_workload(path, dim_items, overrides):
+    """An ONNX model imported in memory, then checked (and --set applied) as a workload file is."""
+    from ..importers.onnx_import import onnx_workload_data
+    from ..load import workload_from_data
+    from ..spec.validate import apply_overrides
+
+    data = onnx_workload_data(path, _parse_dims(dim_items))
+    return workload_from_data(apply_overrides(data, list(overrides)) if overrides else data, path)
+
+
+def _vector_line(workload) -> str:
+    """The workload's non-MAC work: counted, not simulated, not in the MAC totals."""
+    from collections import Counter
+
+    by_op = Counter()
+    for v in workload.vector:
+        by_op[v.op] += v.elements * v.count
+    top = ", ".join(f"{op} {n:,}" for op, n in by_op.most_common(6))
+    return (f"vector work (counted, not simulated; not in the MAC totals): {workload.vector_elements:,} "
+            f"element operations in {len(workload.vector)} ops ({top}{', ...' if len(by_op) > 6 else ''})")
+
+
+def cmd_import_onnx(args) -> int:
+    """ONNX model → workload YAML, with the MAC, pooling and vector totals."""
+    from ..importers.onnx_import import import_onnx
+
+    imp = import_onnx(args.model, args.out, _parse_dims(args.dim))
+    s = imp.summary
+    print(f"wrote {imp.workload_path}: {s['layers']} layers, {s['vector_ops']} vector ops")
+    print(f"MACs (Conv, Gemm, MatMul): {s['macs']:,}")
+    if s["pool_window_ops"]:
+        print(f"pooling window operations (one-operand layers, not MACs): {s['pool_window_ops']:,}")
+    if s["vector_ops"]:
+        print(f"vector work (element operations, counted, not simulated): {s['vector_elements']:,} ("
+              + ", ".join(f"{op} {n:,}" for op, n in s["vector_by_op"].items()) + ")")
+    print(f"run it: accelsim run ARCH {imp.workload_path}")
     return 0
 
 

@@ -51,13 +51,31 @@ def pad_einsum(einsum: Einsum, multiples: dict[str, int]) -> Einsum | None:
 
 
 @dataclass(frozen=True)
+class VectorOp:
+    """Work that is not a MAC: an elementwise, activation, normalization or reduction op (e.g. from
+    an ONNX import). Counted, not simulated: `elements` is how many elements the op streams (the
+    larger of its output and its largest non-constant input), one element operation each,
+    whatever its arithmetic; it never enters the MAC totals or the MAC models."""
+
+    name: str
+    op: str
+    elements: int
+    count: int = 1
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     description: str
     layers: tuple[Layer, ...]
     phase: str | None = None   # LLM inference phase: "prefill", "decode" or None
     parameters: dict = field(default_factory=dict, compare=False)  # named integers, after overrides
+    vector: tuple[VectorOp, ...] = ()   # non-MAC work, counted beside the layers (VectorOp)
 
     @property
     def macs(self) -> int:
         return sum(l.einsum.macs * l.count for l in self.layers)
+
+    @property
+    def vector_elements(self) -> int:
+        return sum(v.elements * v.count for v in self.vector)

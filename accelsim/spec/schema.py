@@ -352,7 +352,7 @@ def _check_expression_lengths(layer):
     """Expressions are parsed recursively: a hostile 20,000-term one must not reach the parser."""
     if not isinstance(layer, dict):
         return layer
-    values = [layer.get("count")]
+    values = [layer.get("count"), layer.get("elements")]
     for kind in ("conv2d", "depthwise_conv2d", "matmul", "fully_connected", "batched_matmul", "pool2d"):
         if isinstance(layer.get(kind), dict):
             values += list(layer[kind].values())
@@ -389,6 +389,22 @@ LAYER_KINDS = ("conv2d", "depthwise_conv2d", "matmul", "fully_connected", "batch
                "pool2d", "einsum")
 
 
+class VectorOpSpec(Strict):
+    """Non-MAC work (elementwise, activation, normalization, reduction): counted, not simulated."""
+
+    name: str
+    op: str = Field(description="what the op does, e.g. Add, Relu, Softmax, LayerNormalization (a label)")
+    elements: int | str = Field(description="elements the op streams (its output or its largest input, "
+                                "whichever is larger): one element operation each; an integer or an "
+                                "expression over the workload parameters")
+    count: int | str = Field(1, description="how many identical copies run")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_expressions(cls, data):
+        return _check_expression_lengths(data)
+
+
 class WorkloadSpec(Strict):
     name: str
     description: str = ""
@@ -405,6 +421,9 @@ class WorkloadSpec(Strict):
                                 "(dims absent from a layer are ignored)")
     density: Optional[Share | DensitySpec] = Field(None, description="default operand density of every layer")
     layers: list[LayerSpec] = Field(min_length=1)
+    vector: list[VectorOpSpec] = Field(default_factory=list, description="non-MAC work beside the "
+        "layers (`accelsim import onnx` writes it): element operations counted and reported, never "
+        "fed to the MAC models nor added to the MAC totals")
 
 
 # ----------------------------------------------------------------------------- mapping
