@@ -33,6 +33,7 @@ from functools import lru_cache
 from ..ir.arch import Arch
 from ..ir.workload import Density
 from .activity import product_activity
+from .domains import supply_scales
 
 DISTRIBUTIONS = ("gaussian", "relu")  # data an operand can be named to carry (workload density)
 SAMPLE_SHAPE = (256, 4096)            # the sample the densities are measured on (seed 0)
@@ -102,7 +103,8 @@ def format_energies_pj(arch: Arch, macs: int, outputs: int, density: Density, he
                        voltage_scale: float) -> dict:
     """Dynamic energy (pJ) of the format-dependent components of one layer: the scale path, and
     each overhead's per-output energy (added to that overhead's per-cycle energy)."""
-    out = {o.name: o.energy_per_output_pj * outputs * voltage_scale
+    # an overhead in a clock/voltage domain of its own follows that domain's supply (energy/domains.py)
+    out = {o.name: o.energy_per_output_pj * outputs * supply_scales(arch, o.name, (voltage_scale, 1.0))[0]
            for o in arch.overhead if o.energy_per_output_pj}
     if arch.compute.vector_scale_pj is not None and vector_size_of(arch.compute.format):
         out[SCALE_PATH.format(compute=arch.compute.name)] = scale_path_energy_pj(arch, macs, density, held,

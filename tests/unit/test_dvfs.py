@@ -270,3 +270,24 @@ def test_cli_dvfs_without_a_vf_table_and_ucurve_of_a_run_json_are_clear_errors(t
     assert main(["run", str(ARCH_DIR / "simple_ws.yaml"), str(WORKLOAD_DIR / "gemm_tiny.yaml"), "--json", str(run)]) == 0
     assert main(["plot", "ucurve", str(run), "--out", str(tmp_path / "u.png")]) == 2
     assert "not a DVFS study" in capsys.readouterr().err
+
+
+def test_a_per_output_overhead_follows_its_own_domains_supply(tmp_path):
+    # An overhead with a per-output energy in a domain of its own: at 0.6 V against its nominal
+    # 1.2 V it costs (0.6/1.2)² = 1/4 of its nominal energy, whatever the core's voltage.
+    text = A30.read_text().replace("  - name: SM_control\n", "  - name: ppu\n    energy_per_output: 8pJ\n"
+                                   "    source: test\n  - name: SM_control\n", 1)
+    text = text.replace("domains:\n", "domains:\n  - name: uncore\n    levels: [ppu]\n"
+                        "    operating_point: {voltage: 0.6V, frequency: 1GHz}\n    nominal_voltage: 1.2V\n"
+                        "    source: test\n", 1)
+    path = tmp_path / "a30_ppu.yaml"
+    path.write_text(text)
+    workload_path = tmp_path / "w.yaml"
+    workload_path.write_text(GEMM_AND_GEMV)
+    workload = accelsim.load_workload(workload_path)
+    for frequency in (700e6, 1400e6):  # two core voltages
+        arch = at_frequency(accelsim.load_arch(path), "core", frequency)
+        result = accelsim.simulate(arch, workload, accelsim.SimOptions(dataflow="os"))
+        for layer in result.layers:
+            outputs = layer.outputs * layer.count
+            assert layer.energy.dynamic_pj["ppu"] == pytest.approx(8 * outputs / 4, rel=1e-12)
