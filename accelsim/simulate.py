@@ -1,6 +1,7 @@
 """The pipeline: spec objects → mapping → lowered arrays → model → counts → energy → result."""
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from functools import lru_cache
 
@@ -39,7 +40,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     if options.density is not None and not 0.0 <= options.density <= 1.0:
         raise SpecError(f"density {options.density} is outside [0, 1]")
     options = replace(options, dataflow=dataflow)
-    search = _mapper(arch, options, search_cache) if dataflow == "search" else None
+    search = _mapper(arch, options, search_cache, workload.layers) if dataflow == "search" else None
 
     @lru_cache(maxsize=None)
     def arch_for(precision):  # the arch as it runs one number format, with its energies
@@ -72,13 +73,13 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
 
 
-def _mapper(arch: Arch, options: SimOptions, cache_folder=None):
+def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=()):
     """The mapper for --dataflow search, with the constraints file's settings (those named in
     mapper_settings / mapper_seed replaced); a layer shape seen before (per number format and density) reuses
     its search, in this run and, with a cache folder, in later ones."""
     from .load import load_constraints
     from .search.cache import SearchCache, canonical, search_key
-    from .search.constraints import NO_CONSTRAINTS, settings_from, with_hardware
+    from .search.constraints import NO_CONSTRAINTS, check_against_workload, settings_from, with_hardware
     from .search.mapper import search_mapping
     from .spec.schema import MapperSettingsSpec
     from .spec.validate import validate_model
@@ -93,6 +94,8 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None):
         constraints = replace(constraints, settings=replace(
             constraints.settings, **{key: getattr(parsed, key) for key in given.model_fields_set}))
     constraints = with_hardware(constraints, arch)
+    for note in check_against_workload(constraints, layers):  # an unknown dims name raises
+        logging.getLogger("accelsim.mapper").warning(note)
     found = {}
     cache = SearchCache(cache_folder) if cache_folder else None
 
@@ -132,9 +135,11 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
                     energies, off_chip, found: dict) -> LayerResult:
     """`model`: the performance model; `found`: what the mapper did for this layer (recorded beside
     the model's own extras)."""
-    if mapping is None:  # a template may run ragged strips: the hardware computes a padded layer
-        padded = pad_einsum(layer.run_einsum, template_padding(arch, layer.run_einsum, options.dataflow))
-        layer = replace(layer, padded=padded) if padded is not None else layer
+    # A template may run ragged strips: the hardware computes a padded layer, also when the mapping
+    # is one the template made before (a DVFS sweep re-runs the mappings it found).
+    template = options.dataflow if mapping is None else mapping.dataflow
+    padded = pad_einsum(layer.run_einsum, template_padding(arch, layer.run_einsum, template))
+    layer = replace(layer, padded=padded) if padded is not None else layer
     einsum = layer.run_einsum
     try:
         mapping = mapping or map_layer(arch, einsum, options.dataflow)

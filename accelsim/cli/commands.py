@@ -466,10 +466,14 @@ def _dvfs_budget(text, unit_parser, what: str):
     if text is None:
         return None
     try:
-        return (float(text[:-1]), None) if text.endswith("x") else (None, unit_parser(text))
+        multiple, value = (float(text[:-1]), None) if text.endswith("x") else (None, unit_parser(text))
+        if (multiple if value is None else value) <= 0:
+            raise ValueError
+        return multiple, value
     except ValueError:
-        raise SpecError(f"--{what}-budget {text!r}: give a multiple of the best single clock's, e.g. 1.1x, "
-                        f"or a quantity with its unit, e.g. {'120us' if what == 'latency' else '2mJ'}") from None
+        raise SpecError(f"--{what}-budget {text!r}: give a positive multiple of the best single clock's, e.g. "
+                        f"1.1x, or a positive quantity with its unit, e.g. {'120us' if what == 'latency' else '2mJ'}"
+                        ) from None
 
 
 def _resolve_budget(parsed, reference):

@@ -105,6 +105,8 @@ def per_layer_schedule(sweep: DvfsSweep, latency_budget_s: float | None = None, 
     neither, minimum energy); None when no schedule meets the budget."""
     if latency_budget_s is not None and energy_budget_j is not None:
         raise SpecError("give a latency budget or an energy budget, not both")
+    if any(b is not None and not b > 0 for b in (latency_budget_s, energy_budget_j)):
+        raise SpecError(f"a budget must be positive, got latency {latency_budget_s}, energy {energy_budget_j}")
     energy, runtime = sweep.layer_energy_j(), sweep.layer_runtime_s()
     sw_t, sw_e = switch_costs(sweep, switch_time_s, switch_energy_j)
     if energy_budget_j is None:

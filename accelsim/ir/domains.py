@@ -44,7 +44,10 @@ def build_domains(spec, levels: list, core_hz: float, problems: ProblemList, lin
         frequency = _domain_frequency(d, key, where, problems, line_of)
         vf = tuple(sorted((p.voltage, p.frequency) for p in d.voltage_frequency.table)) if d.voltage_frequency else ()
         domains.append(Domain(d.name, frozenset(d.levels), d.operating_point.voltage, frequency or core_hz, vf,
-                              d.nominal_voltage, d.leakage_voltage_efold, d.background_power,
+                              # energies are given at the nominal voltage, else at the declared operating
+                              # point: a fixed reference, so a sweep of the domain's clock scales them
+                              d.nominal_voltage or d.operating_point.voltage, d.leakage_voltage_efold,
+                              d.background_power,
                               d.voltage_frequency.min_frequency if d.voltage_frequency else None))
     clocks = {m: d.frequency_hz for d in domains for m in d.members}
     levels = [_memory_for_word(replace(l, clock_hz=clocks[l.name]), l.word_bits, core_hz)

@@ -37,9 +37,12 @@ from .mapping import LevelMapping, Loop, Mapping
 DATAFLOWS = Registry("dataflow")
 
 
+RELEVANCE_CLASSES = ("reduction", "out_channel", "out_pixel", "shared")
+
+
 def dim_classes(einsum: Einsum) -> dict[str, list[str]]:
     has = {r: (einsum.tensor(r).dims if einsum.tensor(r) else frozenset()) for r in ("inputs", "weights", "outputs")}
-    classes = {"reduction": [], "out_channel": [], "out_pixel": [], "shared": []}
+    classes = {name: [] for name in RELEVANCE_CLASSES}
     for d in einsum.dims:
         i, w, o = d in has["inputs"], d in has["weights"], d in has["outputs"]
         if not o:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from math import prod
 
-from ..errors import MappingError, ProblemList, did_you_mean
+from ..errors import MappingError, Problem, ProblemList, SpecError, did_you_mean
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
-from ..mapping.dataflows import dim_classes
+from ..mapping.dataflows import RELEVANCE_CLASSES, dim_classes
 from ..mapping.mapping import Mapping
 from ..spec.schema import ConstraintsSpec, LevelConstraintSpec, MapperSettingsSpec
 
@@ -74,7 +74,7 @@ class LayerConstraints:
 
     def selects(self, layer_name: str, bound: dict) -> bool:
         return (self.name is None or fnmatchcase(layer_name, self.name)) and \
-            (self.shape is None or all(bound.get(d, 1) == f for d, f in self.shape.items()))
+            (self.shape is None or all(d in bound and bound[d] == f for d, f in self.shape.items()))
 
 
 @dataclass(frozen=True)
@@ -82,16 +82,27 @@ class Constraints:
     levels: dict = field(default_factory=dict)  # level name -> LevelConstraint
     settings: MapperSettings = MapperSettings()
     layers: tuple = ()  # LayerConstraints, applied in order to the layers they select
+    hardware: dict = field(default_factory=dict)  # the arch's own (with_hardware), merged per layer
 
     def for_layer(self, layer_name: str, einsum: Einsum) -> Constraints:
-        """This layer's constraints: the file's own, every layer entry that selects it merged in, and
-        relevance classes in x/y dims lists (reduction, out_channel, ...) replaced by its dims."""
-        levels = self.levels
+        """This layer's constraints: the arch's, the file's own and every layer entry that selects it,
+        each with the relevance classes in its x/y dims lists (reduction, out_channel, ...) replaced
+        by this layer's dims first, then merged (so a class and a dim of it intersect as they should)."""
+        classes = dim_classes(einsum)
+
+        def own(levels):
+            return {n: _with_dims(c, classes) for n, c in levels.items()}
+        levels = merge_levels(own(self.hardware), own(self.levels),
+                              "the constraints file (against the arch's constraints)")
         for entry in self.layers:
             if entry.selects(layer_name, einsum.bound):
-                levels = merge_levels(levels, entry.levels, f"the layers entry for {entry.name or entry.shape}")
-        classes = dim_classes(einsum)
-        return Constraints({n: _with_dims(c, classes) for n, c in levels.items()}, self.settings)
+                levels = merge_levels(levels, own(entry.levels), f"the layers entry for {entry.name or entry.shape}")
+        return Constraints(levels, self.settings)
+
+    def names_in_dims(self) -> set:
+        """Every name the x/y dims lists use (dims or relevance classes), for checking a workload."""
+        blocks = [self.hardware, self.levels, *(entry.levels for entry in self.layers)]
+        return {d for levels in blocks for c in levels.values() for axis in (c.x, c.y) if axis[1] for d in axis[1]}
 
 
 NO_CONSTRAINTS = Constraints()
@@ -214,11 +225,24 @@ def arch_constraints(spec_levels: dict, arch: Arch, file: str | None, line_of) -
 
 
 def with_hardware(constraints: Constraints, arch: Arch) -> Constraints:
-    """`constraints` with the arch's own merged in: the mapper searches what both allow."""
-    if not arch.constraints:
-        return constraints
-    return replace(constraints, levels=merge_levels(arch.constraints, constraints.levels,
-                                                    "the constraints file (against the arch's constraints)"))
+    """`constraints` with the arch's own beside them: for_layer merges both, so the mapper searches
+    what both allow."""
+    return replace(constraints, hardware=arch.constraints)
+
+
+def check_against_workload(constraints: Constraints, layers) -> list[str]:
+    """What in the constraints no layer of the workload can use: a dims name that is neither a
+    relevance class nor any layer's dim is an error (SpecError by the caller); returns the notes
+    for layers entries that select no layer (worth a warning: the file may serve other workloads)."""
+    known = set(RELEVANCE_CLASSES) | {d for l in layers for d in l.run_einsum.dims}
+    unknown = sorted(constraints.names_in_dims() - known)
+    if unknown:
+        raise SpecError(Problem(f"x/y dims {unknown} are neither a relevance class nor a dim of any layer",
+                                key_path="constraints", allowed=tuple(sorted(known)),
+                                suggestion=did_you_mean(unknown[0], sorted(known))))
+    return [f"the constraints' layers entry for {entry.name or entry.shape} selects no layer of the workload"
+            for entry in constraints.layers
+            if not any(entry.selects(l.name, l.run_einsum.bound) for l in layers)]
 
 
 def _check_levels(spec_levels: dict, at: tuple, arch: Arch, problems: ProblemList, line_of) -> dict:
@@ -227,26 +251,26 @@ def _check_levels(spec_levels: dict, at: tuple, arch: Arch, problems: ProblemLis
     for name, c in spec_levels.items():
         where = at + (name,)
         if name not in names:
-            problems.add(f"no level '{name}' in arch {arch.name}", ".".join(where), line_of(where),
+            problems.add(f"no level '{name}' in arch {arch.name}", ".".join(map(str, where)), line_of(where),
                          allowed=tuple(names), suggestion=did_you_mean(name, names))
             continue
         level = arch.level(name)
         if isinstance(level, Spatial) and (c.factors or c.order or c.keep or c.bypass):
-            problems.add(f"'{name}' is a spatial level: constrain its axes with x: / y:", ".".join(where),
+            problems.add(f"'{name}' is a spatial level: constrain its axes with x: / y:", ".".join(map(str, where)),
                          line_of(where), allowed=("x", "y"))
         if isinstance(level, Memory) and (c.x or c.y):
-            problems.add(f"'{name}' is a memory level: x: / y: belong to spatial levels", ".".join(where),
+            problems.add(f"'{name}' is a memory level: x: / y: belong to spatial levels", ".".join(map(str, where)),
                          line_of(where), allowed=("factors", "order", "keep", "bypass"))
         both = set(c.keep) & set(c.bypass)
         if both:
-            problems.add(f"'{name}' both keeps and bypasses {sorted(both)}", ".".join(where), line_of(where))
+            problems.add(f"'{name}' both keeps and bypasses {sorted(both)}", ".".join(map(str, where)), line_of(where))
         if isinstance(level, Memory):
             unkept = set(c.keep) - level.keeps
             if unkept:
                 problems.add(f"'{name}' must keep {sorted(unkept)} but the arch level never keeps them",
-                             ".".join(where + ("keep",)), line_of(where + ("keep",)), allowed=tuple(sorted(level.keeps)))
+                             ".".join(map(str, where + ("keep",))), line_of(where + ("keep",)), allowed=tuple(sorted(level.keeps)))
         for key, factors in (("factors", c.factors), ("x", c.x.factors if c.x else {}), ("y", c.y.factors if c.y else {})):
             for d, f in factors.items():
                 if f < 1:
-                    problems.add(f"factor {d}={f} must be ≥ 1", ".".join(where + (key, d)), line_of(where + (key,)))
+                    problems.add(f"factor {d}={f} must be ≥ 1", ".".join(map(str, where + (key, d))), line_of(where + (key,)))
     return {n: _level(c) for n, c in spec_levels.items() if n in names}

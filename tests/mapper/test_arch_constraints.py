@@ -7,7 +7,14 @@ import accelsim
 from accelsim.errors import MappingError, SpecError
 from accelsim.ir.einsum import parse_einsum
 from accelsim.load import load_constraints
-from accelsim.search.constraints import Constraints, LevelConstraint, merge_levels, violations
+from accelsim.search.constraints import (
+    Constraints,
+    LayerConstraints,
+    LevelConstraint,
+    merge_levels,
+    violations,
+    with_hardware,
+)
 from accelsim.simulate import simulate
 from accelsim.options import SimOptions
 from conftest import ARCH_DIR
@@ -111,3 +118,38 @@ def test_a_contradiction_with_the_hardware_is_reported(files):
     path.write_text("constraints: {pe_spad: {bypass: [weights]}}\n")
     with pytest.raises(MappingError, match="both kept and bypassed"):
         simulate(arch, workload, SimOptions(dataflow="search", constraints_file=str(path)))
+
+
+def test_a_class_in_the_arch_and_a_dim_in_the_file_intersect_per_layer(tmp_path):
+    # tpu_like allows only reduction dims on the MXU's y axis; a file naming k (the GEMM's reduction
+    # dim) must keep k there, not leave y empty.
+    arch = accelsim.load_arch(ARCH_DIR / "tpu_like.yaml")
+    path = tmp_path / "c.yaml"
+    path.write_text("constraints: {MXU: {y: {dims: [k]}}}\n")
+    gemm = parse_einsum("O[m,n] += A[m,k] * B[k,n]", {"m": 16, "n": 16, "k": 16})
+    got = with_hardware(load_constraints(path, arch), arch).for_layer("g", gemm).levels["MXU"]
+    assert got.y[1] == ("k",)
+
+
+def test_constraint_mistakes_are_clear_errors_or_warnings(files, caplog):
+    folder, arch, workload = files
+    bad_level = folder / "bad_level.yaml"
+    bad_level.write_text("layers:\n  - name: conv_*\n    constraints: {NOPE: {factors: {k: 1}}}\n")
+    with pytest.raises(SpecError, match="no level 'NOPE'") as err:
+        load_constraints(bad_level, arch)
+    assert "layers.0.constraints.NOPE" in err.value.render()
+    typo = folder / "typo.yaml"
+    typo.write_text("constraints: {PE_array: {y: {dims: [reductoin]}}}\n")
+    with pytest.raises(SpecError, match="reductoin") as err:
+        simulate(arch, workload, SimOptions(dataflow="search", constraints_file=str(typo)))
+    assert "reduction" in err.value.render()
+    unused = folder / "unused.yaml"
+    unused.write_text("layers:\n  - name: 'fc*'\n    constraints: {GLB: {factors: {k: 1}}}\n")
+    with caplog.at_level("WARNING", logger="accelsim"):
+        simulate(arch, workload, SimOptions(dataflow="search", constraints_file=str(unused)))
+    assert "selects no layer" in caplog.text
+
+
+def test_a_shape_selects_only_layers_that_have_those_dims():
+    entry = LayerConstraints(None, {"r": 1, "s": 1}, {})
+    assert entry.selects("pw", {"r": 1, "s": 1, "c": 8}) and not entry.selects("gemm", {"m": 4, "n": 4, "k": 4})

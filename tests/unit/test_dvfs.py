@@ -291,3 +291,38 @@ def test_a_per_output_overhead_follows_its_own_domains_supply(tmp_path):
         for layer in result.layers:
             outputs = layer.outputs * layer.count
             assert layer.energy.dynamic_pj["ppu"] == pytest.approx(8 * outputs / 4, rel=1e-12)
+
+
+def test_a_domain_without_nominal_voltage_scales_from_its_declared_operating_point(tmp_path):
+    # Without nominal_voltage the energies are given at the domain's declared operating point, a
+    # fixed reference: sweeping the domain's clock down its V–f table scales them by (V/V_op)².
+    text = A30.read_text().replace("    operating_point: {voltage: 1.2V, frequency: 1215MHz}\n    nominal_voltage: 1.2V\n",
+                                   "    operating_point: {voltage: 1.2V, frequency: 1215MHz}\n"
+                                   "    voltage_frequency:\n      source: test\n      table:\n"
+                                   "        - {voltage: 0.9V, frequency: 600MHz}\n"
+                                   "        - {voltage: 1.2V, frequency: 1215MHz}\n", 1)
+    assert "nominal_voltage: 1.2V" not in text.split("levels:")[0].split("- name: hbm")[1]
+    path = tmp_path / "a30_no_nominal.yaml"
+    path.write_text(text)
+    arch = accelsim.load_arch(path)
+    at_op, low = (action_energies(at_frequency(arch, "hbm", f)) for f in (1215e6, 600e6))
+    assert low.read_pj["HBM"] == pytest.approx(at_op.read_pj["HBM"] * (0.9 / 1.2) ** 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("budget", ["--latency-budget=0x", "--latency-budget=0us", "--energy-budget=-1x"])
+def test_a_budget_that_is_not_positive_is_refused(budget, capsys):
+    assert main(["dvfs", str(A30), str(WORKLOAD_DIR / "gemm_tiny.yaml"), "--points", "2", budget]) == 2
+    assert "positive" in capsys.readouterr().err
+
+
+def test_a_sweep_reruns_a_template_that_pads_ragged_strips(tmp_path):
+    # Eyeriss's rs template pads AlexNet conv1's 55 output rows to 56 (strips of 7): the sweep
+    # re-runs that mapping at each clock, on the same padded layer.
+    from dataclasses import replace
+    path = tmp_path / "conv1.yaml"
+    path.write_text("name: conv1only\nlayers:\n  - name: conv1\n"
+                    "    conv2d: {n: 1, k: 96, c: 3, h: 227, w: 227, r: 11, s: 11, stride: 4}\n")
+    arch = accelsim.load_arch(ARCH_DIR / "eyeriss_v1.yaml")
+    arch = replace(arch, vf_table=((0.8, 100e6), (1.0, arch.frequency_hz)))
+    sweep = dvfs_sweep(arch, accelsim.load_workload(path), "core", None, 2, accelsim.SimOptions(dataflow="rs"))
+    assert sweep.frequencies_hz == (100e6, 200e6)
