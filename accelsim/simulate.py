@@ -136,9 +136,13 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
     """`model`: the performance model; `found`: what the mapper did for this layer (recorded beside
     the model's own extras)."""
     # A template may run ragged strips: the hardware computes a padded layer, also when the mapping
-    # is one the template made before (a DVFS sweep re-runs the mappings it found).
+    # is one the template made before (a DVFS sweep re-runs the mappings it found), or a mapping file
+    # saved from it, whose factors cover the padded layer exactly (and not the layer itself).
     template = options.dataflow if mapping is None else mapping.dataflow
     padded = pad_einsum(layer.run_einsum, template_padding(arch, layer.run_einsum, template))
+    if padded is None and mapping is not None and mapping.dataflow == "explicit":
+        saved = pad_einsum(layer.run_einsum, template_padding(arch, layer.run_einsum, options.dataflow))
+        padded = saved if saved is not None and all(mapping.factor(d) == b for d, b in saved.bound.items()) else None
     layer = replace(layer, padded=padded) if padded is not None else layer
     einsum = layer.run_einsum
     try:

@@ -75,3 +75,22 @@ def test_active_pes_count_a_padded_dim_at_its_real_extent(tmp_path):
     mapping = map_layer(arch, padded, "rs")
     assert active_pes(arch, mapping, padded) == 140
     assert active_pes(arch, mapping, real) == 135
+
+
+def test_a_saved_padded_mapping_reloads_to_the_same_result(tmp_path):
+    # AlexNet conv1's 55 output rows run as strips of 7 (padded to 56): the saved mapping's factors
+    # cover 56 rows, and reloading it runs the same padded layer (a 55-row mapping would be an error).
+    import accelsim
+    from accelsim.load import load_mapping_file
+    from accelsim.mapping.mapping_file import save_mapping_file
+    from conftest import ARCH_DIR
+
+    (tmp_path / "conv1.yaml").write_text("name: conv1only\nlayers:\n  - name: conv1\n"
+                                         "    conv2d: {n: 1, k: 96, c: 3, h: 227, w: 227, r: 11, s: 11, stride: 4}\n")
+    arch = accelsim.load_arch(ARCH_DIR / "eyeriss_v1.yaml")
+    workload = accelsim.load_workload(tmp_path / "conv1.yaml")
+    first = accelsim.simulate(arch, workload)
+    assert first.layers[0].mapping.factor("p") == 56
+    save_mapping_file(tmp_path / "m.yaml", {l.name: l.mapping for l in first.layers})
+    again = accelsim.simulate(arch, workload, mappings=load_mapping_file(tmp_path / "m.yaml", arch, workload))
+    assert (again.cycles, again.energy_pj, again.macs) == (first.cycles, first.energy_pj, first.macs)
