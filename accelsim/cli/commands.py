@@ -95,7 +95,7 @@ def cmd_run(args) -> int:
     if workload.vector:
         print(_vector_line(workload))
     if args.json:
-        write_json(result, args.json)
+        write_json(result, args.json, workload.vector)
         print(f"\nwrote {args.json}")
     return 0
 

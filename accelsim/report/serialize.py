@@ -136,5 +136,15 @@ def result_dict(result: WorkloadResult) -> dict:
     }
 
 
-def write_json(result: WorkloadResult, path) -> None:
-    write_atomic(path, json.dumps(result_dict(result), indent=2, allow_nan=False) + "\n")
+def vector_dict(vector) -> dict:
+    """A workload's non-MAC work (ir.workload.VectorOp): counted, not simulated, not in the MAC totals."""
+    return {"element_operations": sum(v.elements * v.count for v in vector),
+            "ops": [{"name": v.name, "op": v.op, "elements": v.elements, "count": v.count} for v in vector]}
+
+
+def write_json(result: WorkloadResult, path, vector=()) -> None:
+    """The result as JSON; `vector`: the workload's vector work, written beside the MAC results."""
+    data = result_dict(result)
+    if vector:
+        data["vector_work"] = vector_dict(vector)
+    write_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")

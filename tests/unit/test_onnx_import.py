@@ -6,6 +6,7 @@ Needs the optional package onnx (accelsim[onnx]); without it these tests skip, e
 (the CI environment variable set), where its absence is a failure."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 from math import prod
@@ -362,10 +363,12 @@ def test_run_takes_an_onnx_model(tmp_path, capsys):
              helper.make_node("Relu", ["c"], ["y"], name="relu")]
     path = save(tmp_path, nodes, {"x": ["batch", 4, 8, 8]}, [weight("w", [8, 4, 3, 3])])
     arch = str(REPO / "arch" / "simple_ws.yaml")
-    assert main(["run", arch, path, "--dim", "batch=2"]) == 0
+    assert main(["run", arch, path, "--dim", "batch=2", "--json", str(tmp_path / "out.json")]) == 0
     printed = capsys.readouterr().out
     assert f"totals: {2 * 8 * 64 * 4 * 9:,} MACs" in printed
     assert "vector work (counted, not simulated; not in the MAC totals): 1,024 element operations" in printed
+    vector = json.loads((tmp_path / "out.json").read_text())["vector_work"]
+    assert vector["element_operations"] == 1024 and [v["op"] for v in vector["ops"]] == ["Relu"]
     assert main(["run", arch, path]) == 2                      # the batch is symbolic
     assert "--dim batch=1" in capsys.readouterr().err
     assert main(["run", arch, str(REPO / "workloads" / "gemm_tiny.yaml"), "--dim", "batch=2"]) == 2
