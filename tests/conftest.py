@@ -19,6 +19,19 @@ atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
 sys.path.insert(0, str(Path(__file__).resolve().parent / "kernels"))
 
 
+@pytest.fixture
+def needs_onnx():
+    """The ONNX tests need the onnx package (the test extra has it): without it they skip, except
+    under CI (the CI environment variable set), where its absence is a failure."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        message = "onnx is not installed (pip install -e '.[test]'): the ONNX import tests need it"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI is set, so its absence is a failure", pytrace=False)
+        pytest.skip(message)
+
+
 def require_shared(path: Path, what: str) -> Path:
     """`path` in the shared reference folder (../shared beside the repository), or a skip that says
     how to get it; under CI (the CI environment variable set) a missing folder is a failure."""

@@ -7,7 +7,6 @@ Needs the optional package onnx (accelsim[onnx]); without it these tests skip, e
 from __future__ import annotations
 
 import json
-import os
 import sys
 from math import prod
 from pathlib import Path
@@ -26,15 +25,7 @@ try:
 except ImportError:  # skipped below (a failure under CI), without breaking the module's import
     onnx = TensorProto = helper = None
 
-ONNX_MISSING = "onnx is not installed (pip install 'accelsim[onnx]'): the ONNX import tests need it"
-
-
-@pytest.fixture(autouse=True)
-def _needs_onnx():
-    if onnx is None:
-        if os.environ.get("CI"):
-            pytest.fail(ONNX_MISSING + "; CI is set, so its absence is a failure", pytrace=False)
-        pytest.skip(ONNX_MISSING)
+pytestmark = pytest.mark.usefixtures("needs_onnx")  # conftest: skip without onnx, fail under CI
 
 
 OPSET = 17

@@ -28,15 +28,7 @@ try:
 except ImportError:  # skipped below (a failure under CI), without breaking the module's import
     onnx = None
 
-ONNX_MISSING = "onnx is not installed (pip install 'accelsim[onnx]'): the ONNX import tests need it"
-
-
-@pytest.fixture(autouse=True)
-def _needs_onnx():
-    if onnx is None:
-        if os.environ.get("CI"):
-            pytest.fail(ONNX_MISSING + "; CI is set, so its absence is a failure", pytrace=False)
-        pytest.skip(ONNX_MISSING)
+pytestmark = pytest.mark.usefixtures("needs_onnx")  # conftest: skip without onnx, fail under CI
 
 
 REPO = Path(__file__).resolve().parents[2]
