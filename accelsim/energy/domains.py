@@ -23,7 +23,7 @@ def domain_of(arch: Arch, component: str) -> Domain | None:
 
 
 def _nominal(d: Domain) -> float:
-    return d.nominal_voltage_v or d.voltage_v
+    return d.nominal_voltage_v  # set when the arch is built: the given nominal, else the declared voltage
 
 
 def domain_leakage_scale(d: Domain) -> float:

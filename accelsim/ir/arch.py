@@ -103,7 +103,7 @@ class Domain:
     voltage_v: float
     frequency_hz: float
     vf_table: tuple = ()         # (volts, f_max Hz), ascending volts; () for a fixed point
-    nominal_voltage_v: float | None = None  # None: its operating voltage
+    nominal_voltage_v: float | None = None  # energies' reference: the given nominal, else the declared voltage (build sets it; a sweep moves only voltage_v)
     leakage_efold_v: float | None = None
     background_power_w: float = 0.0
     min_frequency_hz: float | None = None

@@ -114,28 +114,19 @@ def wb_row(wb, cycle, k):
     """service_writes of one demand row holding k valid words; returns the serviced cycle."""
     cur = cycle
     while k > 0:
-        free = wb.free
-        if cur < wb.drain_end:
-            n = free if free > 1 else 1          # stores until free <= 0
-            if n > k:
-                _store(wb, k)
-                k = 0
-            else:
-                _store(wb, n)
-                k -= n
-                cur = wb.drain_end
+        draining = cur < wb.drain_end
+        # stores until free <= 0 while a drain runs, else until free < active
+        n = max(wb.free if draining else wb.free - wb.active_words + 1, 1)
+        stored = min(n, k)
+        _store(wb, stored)
+        k -= stored
+        if stored < n:                           # the row fits before the buffer fills
+            break
+        if draining:
+            cur = wb.drain_end
         else:
-            n = free - wb.active_words + 1       # stores until free < active
-            if n < 1:
-                n = 1
-            if n > k:
-                _store(wb, k)
-                k = 0
-            else:
-                _store(wb, n)
-                k -= n
-                _close_open_line(wb)
-                wb.drain_end = _drain(wb, cur)
+            _close_open_line(wb)
+            wb.drain_end = _drain(wb, cur)
     return cur
 
 
