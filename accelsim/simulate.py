@@ -63,6 +63,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         if mapping is None and search is not None:
             found = search(layer_arch, layer, energies)
             mapping = found.mapping
+        layer = _as_run(layer_arch, layer, options.dataflow, mapping)
         layers.append(_simulate_layer(layer_arch, layer, options, model, mapping, energies, off_chip,
                                       {"mapper": found.summary()} if found else {}))
         ran.append(layer)
@@ -131,19 +132,21 @@ def _check_hardware(arch: Arch, layer: Layer, mapping: Mapping) -> None:
                            f"constraints: block): {'; '.join(found)}; use --dataflow search, which honours them")
 
 
+def _as_run(arch: Arch, layer: Layer, dataflow: str, mapping: Mapping | None) -> Layer:
+    """The layer as the hardware computes it: a template that runs ragged strips pads it (the
+    run's template, or the one that made the mapping; a mapping file's is the run's), unless a
+    given mapping's factors are for the layer as written."""
+    template = dataflow if mapping is None or mapping.dataflow == "explicit" else mapping.dataflow
+    padded = pad_einsum(layer.run_einsum, template_padding(arch, layer.run_einsum, template))
+    if padded is None or (mapping is not None and any(mapping.factor(d) != b for d, b in padded.bound.items())):
+        return layer
+    return replace(layer, padded=padded)
+
+
 def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mapping: Mapping | None,
                     energies, off_chip, found: dict) -> LayerResult:
     """`model`: the performance model; `found`: what the mapper did for this layer (recorded beside
     the model's own extras)."""
-    # A template may run ragged strips: the hardware computes a padded layer, also when the mapping
-    # is one the template made before (a DVFS sweep re-runs the mappings it found), or a mapping file
-    # saved from it, whose factors cover the padded layer exactly (and not the layer itself).
-    template = options.dataflow if mapping is None else mapping.dataflow
-    padded = pad_einsum(layer.run_einsum, template_padding(arch, layer.run_einsum, template))
-    if padded is None and mapping is not None and mapping.dataflow == "explicit":
-        saved = pad_einsum(layer.run_einsum, template_padding(arch, layer.run_einsum, options.dataflow))
-        padded = saved if saved is not None and all(mapping.factor(d) == b for d, b in saved.bound.items()) else None
-    layer = replace(layer, padded=padded) if padded is not None else layer
     einsum = layer.run_einsum
     try:
         mapping = mapping or map_layer(arch, einsum, options.dataflow)
