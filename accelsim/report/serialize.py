@@ -88,6 +88,7 @@ def layer_dict(layer: LayerResult, area_mm2: float | None = None) -> dict:
         "tops_per_watt": tpw["system"],
         "tops_per_watt_by_boundary": tpw,
         "tops_per_mm2": layer.tops / area_mm2 if area_mm2 else None,
+        "power_w_by_boundary": layer.power_w(),
         "energy_breakdown_pj": {"dynamic": layer.energy.dynamic_pj, "leakage": layer.energy.leakage_pj,
                                 "by_tensor": layer.energy.by_tensor_pj},
         "levels": _counts(layer),
