@@ -39,6 +39,7 @@ class Memory:
     shared_bw_words: float | None = None  # one port reads and writes share (words/cycle); None: none
     area_um2: float | None = None      # explicit area per instance; None: from the technology table
     clock_hz: float | None = None      # its domain's clock when not the core's (per-cycle bandwidths tick on it)
+    sparse: "SparseLevel | None" = None  # formats, gating, skipping (accelsim/sparse); None: dense
 
     @property
     def capacity_words(self) -> int | None:
@@ -46,6 +47,22 @@ class Memory:
             return None
         usable = self.size_bits // 2 if self.double_buffered else self.size_bits
         return usable // self.word_bits
+
+
+@dataclass(frozen=True)
+class SparseLevel:
+    """A memory level's sparse optimizations (Sparseloop's sparse_optimizations), as data."""
+
+    formats: tuple = ()           # ((role, (rank format, ... outer → inner)), ...)
+    gating: tuple = ()            # ((target role, (condition-on roles, ...)), ...)
+    skipping: tuple = ()
+    metadata_word_bits: int = 0
+    metadata_width_bits: int = 0
+    metadata_depth: int | None = None
+    energies_pj: tuple = ()       # ((action name, pJ), ...) at the nominal voltage
+
+    def format_of(self, role: str) -> tuple:
+        return dict(self.formats).get(role, ())
 
 
 @dataclass(frozen=True)
@@ -406,6 +423,16 @@ def _operating_frequency(spec: ArchSpec, problems: ProblemList, line_of) -> tupl
     return vf, frequency
 
 
+def _sparse_level(spec) -> SparseLevel | None:
+    if spec is None:
+        return None
+    energies = tuple((k, v) for k, v in (spec.energy.model_dump() if spec.energy else {}).items() if v is not None)
+    return SparseLevel(tuple((r, tuple(f)) for r, f in spec.formats.items()),
+                       tuple((a.target, tuple(a.condition_on)) for a in spec.gating),
+                       tuple((a.target, tuple(a.condition_on)) for a in spec.skipping),
+                       spec.metadata_word_bits, spec.metadata_width_bits, spec.metadata_depth, energies)
+
+
 def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
     """The frozen levels, top-down, each with the instances of the fan-outs above it."""
     levels, instances = [], 1
@@ -420,7 +447,7 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
                 b.double_buffered, instances, e.read if e else None, e.write if e else None,
                 (e.update if e.update is not None else e.write) if e else None, b.leakage_power,
                 b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth, b.shared_bandwidth),
-                b.cluster, area_um2=b.area)
+                b.cluster, area_um2=b.area, sparse=_sparse_level(b.sparse))
             levels.append(_memory_for_word(memory, word, frequency))
         elif lvl.spatial:
             levels.append(Spatial(b.name, b.x, b.y, b.multicast, b.reduction, b.interconnect, instances))
