@@ -10,6 +10,7 @@ Counts are per instance, as the dense counts are.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from math import ceil, floor, prod
 
 from ..errors import Problem, SpecError
@@ -117,7 +118,7 @@ class SparseAnalysis:
                 self.records[(s, role)] = rec
         for role in self.roles:
             kept = [s for s in range(len(self.levels)) if self.records[(s, role)].shape]
-            for inner, outer in zip(kept, kept[1:]):
+            for inner, outer in pairwise(kept):
                 self.records[(inner, role)].parent, self.records[(outer, role)].child = outer, inner
         self.compute_instances = counts.compute_instances
         self.algorithmic_computes = counts.macs

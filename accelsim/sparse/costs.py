@@ -103,4 +103,4 @@ def level_cycles(level: Memory, recs: list, cycles: int) -> int:
         slowdown = min(slowdown, level.write_bw_words / write)
     if level.shared_bw_words is not None and level.shared_bw_words < read + write:
         slowdown = min(slowdown, level.shared_bw_words / (read + write))
-    return int(ceil(cycles / slowdown))
+    return ceil(cycles / slowdown)

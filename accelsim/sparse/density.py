@@ -77,7 +77,7 @@ class Hypergeometric:
 
     def occupancy_distribution(self, tile: int) -> list[tuple[int, float]]:
         n, K, total = tile, self.nnz, comb(self.tensor, tile)
-        out = [(k, comb(K, k) * comb(self.tensor - K, n - k) / total) for k in range(0, min(n, K) + 1)]
+        out = [(k, comb(K, k) * comb(self.tensor - K, n - k) / total) for k in range(min(n, K) + 1)]
         return [(k, p) for k, p in out if p > 0]
 
     def prob_empty_given(self, sub: int, tile: int, k: int) -> float:
@@ -113,7 +113,7 @@ class StructuredNM:
         dist = {full * self.n: 1.0}
         if rest:
             part = {j: comb(rest, j) * comb(self.m - rest, self.n - j) / comb(self.m, self.n)
-                    for j in range(0, min(rest, self.n) + 1) if self.n - j <= self.m - rest}
+                    for j in range(min(rest, self.n) + 1) if self.n - j <= self.m - rest}
             dist = {a + j: pa * pj for a, pa in dist.items() for j, pj in part.items()}
         return sorted(dist.items())
 

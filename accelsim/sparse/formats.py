@@ -23,10 +23,10 @@ class RankOccupancy:
     metadata_units: float
     payload_units: float
 
-    def scaled(self, p: float) -> "RankOccupancy":
+    def scaled(self, p: float) -> RankOccupancy:
         return RankOccupancy(self.metadata_units * p, self.payload_units * p)
 
-    def __add__(self, other: "RankOccupancy") -> "RankOccupancy":
+    def __add__(self, other: RankOccupancy) -> RankOccupancy:
         return RankOccupancy(self.metadata_units + other.metadata_units, self.payload_units + other.payload_units)
 
 

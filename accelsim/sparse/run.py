@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..counting.counts import ActionCounts, LevelCounts, TensorCounts
+from ..counting.counts import ActionCounts, TensorCounts
 from ..ir.arch import Arch, Memory
 from .analysis import analyze_sparse
 from .costs import compute_cycles, level_cycles, level_energy_pj

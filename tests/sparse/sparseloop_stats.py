@@ -55,8 +55,8 @@ def parse(path: Path) -> SparseStats:
             else:
                 target[m.group(1)], ranked = m.group(2), None
     text = "\n".join(lines[end:])
-    cycles = int(re.search(r"^Cycles:\s*(\d+)", text, re.M).group(1))
-    actual = int(re.search(r"^(?:Actual )?Computes\s*=\s*(\d+)", text, re.M).group(1))
+    cycles = int(re.search(r"^Cycles:\s*(\d+)", text, re.MULTILINE).group(1))
+    actual = int(re.search(r"^(?:Actual )?Computes\s*=\s*(\d+)", text, re.MULTILINE).group(1))
     for comp in components:
         _dense_as_sparse(comp)
     tail = text[text.index("fJ/Compute"):].splitlines()[1:]

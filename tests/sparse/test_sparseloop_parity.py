@@ -17,11 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import require_shared
+from sparseloop_stats import number, parse
 
 import accelsim
 from accelsim.importers.timeloop import import_timeloop
-from conftest import require_shared
-from sparseloop_stats import number, parse
 
 REFCASES = Path(__file__).resolve().parents[3] / "shared" / "timeloop_refcases"
 ENERGY_REL = 1e-4
@@ -31,7 +31,7 @@ CLASSES = {"actual": "Actual", "gated": "Gated", "skipped": "Skipped"}
 # The cases that reproduce Sparseloop exactly (docs/sparsity.md lists the rest and why not).
 CASES = ["S_01.2.1-DUDU-dot-product", "S_01.2.2-SUDU-dot-product", "S_01.2.3-SCDU-dot-product",
          "S_02.2.1-spMspM", "S_02.2.2-spMspM-tiled", "S_03.2.1-conv1d", "S_03.2.2-conv1d+oc",
-         "S_03.2.3-conv1d+oc-spatial"]
+         "S_03.2.3-conv1d+oc-spatial", "E_sparse_tensor_core_like"]
 
 
 def run_case(case_id: str, tmp_path):
