@@ -41,7 +41,7 @@ from .timeloop_common import (
     role,
 )
 from .timeloop_constraints import convert_constraints, convert_mapper
-from .timeloop_sparse import attach_targets, sparsity_of
+from .timeloop_sparse import attach_targets, complete_sparse_levels, sparsity_of
 
 LETTERS = {"outputs": "O", "inputs": "I", "weights": "W"}
 
@@ -222,6 +222,8 @@ def import_timeloop(arch_path, problem_path, out_dir, mapping_path=None, ert_pat
     attach_targets(imp, arch_data, imp.attributes, ert, arch_path)
     workload = convert_problem(problem_data, problem_path, roles)
     sparse_arch = any("sparse" in l.get("memory", {}) for l in imp.arch["levels"])
+    if sparse_arch:
+        complete_sparse_levels(imp, ert)
     if sparse_arch and (problem.get("instance") or {}).get("densities"):
         workload["layers"][0]["sparsity"] = sparsity_of(problem, roles, problem_path)
     dims = list(problem["shape"]["dimensions"])

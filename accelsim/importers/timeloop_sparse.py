@@ -7,7 +7,8 @@ from .timeloop_common import err, role
 
 FORMATS = {"U": "U", "UB": "UB", "B": "B", "RLE": "RLE", "CP": "CP", "UOP": "UOP"}
 ERT_ACTIONS = ("metadata_read", "metadata_write", "metadata_update", "gated_read", "gated_write", "gated_update",
-               "skipped_read", "skipped_write", "skipped_update", "gated_metadata_read", "skipped_metadata_read")
+               "skipped_read", "skipped_write", "skipped_update", "gated_metadata_read", "skipped_metadata_read",
+               "decompression_count", "compression_count")
 DISTRIBUTIONS = {"fixed_structured": "fixed_structured", "fixed-structured": "fixed_structured",
                  "hypergeometric": "hypergeometric"}
 
@@ -31,12 +32,19 @@ def sparse_block(spec: dict, attrs: dict, energies: dict | None, file, where: st
             if f not in FORMATS:
                 raise err(f"rank format '{rank.get('format')}' is not supported", file, f"{w}.ranks.{j}.format",
                           allowed=tuple(FORMATS))
-            extra = [k for k in rank if k not in ("format",)]
+            extra = [k for k in rank if k not in ("format", "flattened_rankIDs", "flattened_rankids")]
             if extra:
-                raise err(f"rank keys {extra} (flattened ranks, explicit word bits) are not supported", file,
-                          f"{w}.ranks.{j}", allowed=("format",),
-                          suggestion="drop them to give each rank one loop of the tile, as Sparseloop does by default")
-            ranks.append(FORMATS[f])
+                raise err(f"rank keys {extra} (explicit word bits) are not supported", file,
+                          f"{w}.ranks.{j}", allowed=("format", "flattened_rankIDs"),
+                          suggestion="drop them: the level's metadata_datawidth sizes every rank's words")
+            flat = rank.get("flattened_rankIDs", rank.get("flattened_rankids"))
+            if flat:
+                if len(flat) != 1:
+                    raise err("a rank with more than one flattening list is not supported", file,
+                              f"{w}.ranks.{j}.flattened_rankIDs", suggestion="give one list of dims per rank")
+                ranks.append({"format": FORMATS[f], "flatten": [str(d).lower() for d in flat[0]]})
+            else:
+                ranks.append(FORMATS[f])
         if not ranks:
             raise err(f"{ds.get('name')}: a representation format needs `ranks`", file, f"{w}.ranks")
         formats[r] = ranks
@@ -100,3 +108,17 @@ def sparsity_of(problem: dict, roles: dict, file) -> dict:
         density = float(d.get("density") if isinstance(d, dict) else d)
         out[r] = {"distribution": DISTRIBUTIONS[kind], "density": density}
     return out
+
+
+def complete_sparse_levels(imp, ert: dict | None) -> None:
+    """In a sparse design every storage level prices its sparse actions: an uncompressed level
+    under a compressed one pays (de)compression, so it gets a `sparse:` block with its ERT
+    energies and metadata widths even without optimizations of its own."""
+    for level in imp.arch["levels"]:
+        memory = level.get("memory")
+        if memory is None or "sparse" in memory:
+            continue
+        block = sparse_block({}, imp.attributes.get(memory["name"], {}), (ert or {}).get(memory["name"]),
+                             None, "", imp.roles)
+        if block:
+            memory["sparse"] = block

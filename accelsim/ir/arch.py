@@ -60,9 +60,13 @@ class SparseLevel:
     metadata_width_bits: int = 0
     metadata_depth: int | None = None
     energies_pj: tuple = ()       # ((action name, pJ), ...) at the nominal voltage
+    flatten: tuple = ()           # ((role, (dims a rank flattens, ... outer → inner)), ...); () per rank: one loop
 
     def format_of(self, role: str) -> tuple:
         return dict(self.formats).get(role, ())
+
+    def flatten_of(self, role: str) -> tuple:
+        return dict(self.flatten).get(role, ())
 
 
 @dataclass(frozen=True)
@@ -427,10 +431,16 @@ def _sparse_level(spec) -> SparseLevel | None:
     if spec is None:
         return None
     energies = tuple((k, v) for k, v in (spec.energy.model_dump() if spec.energy else {}).items() if v is not None)
-    return SparseLevel(tuple((r, tuple(f)) for r, f in spec.formats.items()),
+    def fmt(rank):
+        return rank if isinstance(rank, str) else rank.format
+
+    def flat(rank):
+        return () if isinstance(rank, str) else tuple(rank.flatten)
+    return SparseLevel(tuple((r, tuple(fmt(x) for x in f)) for r, f in spec.formats.items()),
                        tuple((a.target, tuple(a.condition_on)) for a in spec.gating),
                        tuple((a.target, tuple(a.condition_on)) for a in spec.skipping),
-                       spec.metadata_word_bits, spec.metadata_width_bits, spec.metadata_depth, energies)
+                       spec.metadata_word_bits, spec.metadata_width_bits, spec.metadata_depth, energies,
+                       tuple((r, tuple(flat(x) for x in f)) for r, f in spec.formats.items()))
 
 
 def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:

@@ -45,6 +45,8 @@ class Record:
     next_tiles: list = field(default_factory=list)     # elements under one coordinate of each rank
     rank_tiles: list = field(default_factory=list)     # Timeloop's metadata_subtile_point_set sizes
     metadata_word_bits: list = field(default_factory=list)  # (metadata, payload) bits per rank
+    flatten: tuple = ()            # per rank, outer → inner: the dims it flattens (empty: one loop)
+    rank_loops: list = field(default_factory=list)     # Timeloop's metadata_subnest, inner-first
     occupancy: float = 0.0         # expected non-zeros of the tile
     metadata: list = field(default_factory=list)       # expected RankOccupancy per rank, outer → inner
     max_metadata: list = field(default_factory=list)   # RankOccupancy per rank at the largest occupancy
@@ -112,6 +114,7 @@ class SparseAnalysis:
                     rec.shape, rec.reads, rec.fills, rec.updates = c.tile_elements, c.reads, c.fills, c.updates
                     if lvl.sparse is not None:
                         rec.formats = lvl.sparse.format_of(role)
+                        rec.flatten = lvl.sparse.flatten_of(role)
                         word = lvl.sparse.metadata_word_bits
                         # a bitmask's metadata is one bit per coordinate unless told otherwise
                         rec.metadata_word_bits = [(1 if f == "B" else word, word) for f in rec.formats]
@@ -142,76 +145,101 @@ class SparseAnalysis:
     # -- representation (representation-analyzer.cpp) -----------------------------------------
 
     def assign_ranks(self, rec: Record) -> None:
-        """Fiber shapes and sub-tiles per rank: ranks take the tile's loops outer → inner, one
-        non-trivial loop each (ApplyRanksOuterToInner); a compressed tile over a child that
-        keeps more than one element reuses the child's ranks below its own (pre-tiling)."""
+        """Each rank's loops and sub-tile (DefineCompressionFormatModels, ApplyRanksOuterToInner):
+        ranks take the tile's loops outer → inner, one non-trivial loop each, or, with a flattening
+        rule, the run of consecutive loops over the rule's dims; a tensor without a format is one
+        rank over the whole tile. A compressed tile over a child that keeps more than one element
+        reuses the child's ranks below its own (pre-tiling); otherwise the child's extents fold
+        into the innermost loop of their dim."""
         tensor = self.einsum.tensor(rec.role)
-        for axis in tensor.axes:
-            if len(axis) != 1 or axis[0].coef != 1:
-                raise _not_modelled(f"a representation format on {rec.role}, whose axis "
-                                    f"{'+'.join(t.dim for t in axis)} is not one dim", f"sparse.formats.{rec.role}",
-                                    "keep this tensor uncompressed at this level")
-        n = len(rec.formats)
+        meta = rec.has_metadata
+        n = len(rec.formats) if meta else 1
+        rules = [set(f) if f else None for f in (rec.flatten or (None,) * n)]   # outer → inner
         child = self.records[(rec.child, rec.role)] if rec.child is not None else None
         pre_tiling = rec.compressed and child is not None and child.shape > 1
         inner_most = 0 if child is None else child.level + 1
-        own = []   # (loop, level, index) outer → inner, relevant to the tensor
+        own = []   # [dim, bound, level, index] outer → inner, over the tensor's dims
         for s in range(rec.level, inner_most - 1, -1):
             for idx in range(len(self.subnests[s]) - 1, -1, -1):
                 lp = self.subnests[s][idx]
                 if lp.dim in tensor.dims:
-                    own.append((lp, s, idx))
+                    own.append([lp.dim, lp.bound, s, idx])
         inner_ranks = 0
         if pre_tiling:
-            if not child.has_metadata or len(child.formats) > n:
-                raise _not_modelled(f"{rec.role} compressed at {self.names[rec.level]} over a child level whose "
-                                    "formats do not align", f"sparse.formats.{rec.role}",
-                                    "give the child level the same inner ranks")
-            inner_ranks = len(child.formats)
-        # folding: loops below the innermost level join the innermost own loop of their dim
-        folded = {}
-        for s in range(inner_most):
-            for lp in self.subnests[s]:
-                folded[lp.dim] = folded.get(lp.dim, 1) * lp.bound
-        own_bounds = []
-        for lp, s, idx in reversed(own):  # innermost first takes the folded extent
-            bound = lp.bound * folded.pop(lp.dim, 1) if not pre_tiling else lp.bound
-            own_bounds.append(bound)
-        own_bounds.reverse()
-        own_ranks = n - inner_ranks
-        if folded and not pre_tiling and any(d in tensor.dims for d in folded):
-            raise _not_modelled(f"{rec.role} at {self.names[rec.level]}: a dim iterated only inside its child "
-                                "level (Timeloop folds it into a unit loop whose rank position the nest "
-                                "does not record)", f"sparse.formats.{rec.role}", "compress the tensor at this "
-                                "level too, or iterate the dim at this level")
-        shapes, own_tiles = [], []     # own ranks outer → inner; the tile each rank's loop spans
-        pos = 0
-        for _ in range(own_ranks):
-            while pos < len(own) and own_bounds[pos] <= 1:
-                pos += 1
-            if pos == len(own):
-                break
-            lp, s, idx = own[pos]
-            shapes.append(own_bounds[pos])
-            own_tiles.append(self.tile_elements(rec.role, self.extents_inside(s, idx)))
+            if len(child.rank_loops) > n:
+                raise _not_modelled(f"{rec.role} compressed at {self.names[rec.level]} with fewer ranks than its "
+                                    "child level", f"sparse.formats.{rec.role}", "give it at least the child's ranks")
+            if child.compressed and any(a != b for a, b in zip(rec.formats[::-1], child.formats[::-1])):
+                raise _err(f"sparse pass: {rec.role}'s inner ranks at {self.names[rec.level]} differ from its "
+                           f"child's formats {list(child.formats)} (Sparseloop's pre-tiling needs them equal)",
+                           f"sparse.formats.{rec.role}", "give both levels the same inner ranks")
+            inner_ranks = len(child.rank_loops)
+        else:
+            folded = {}
+            for s in range(inner_most):
+                for lp in self.subnests[s]:
+                    if lp.dim in tensor.dims:
+                        folded[lp.dim] = folded.get(lp.dim, 1) * lp.bound
+            for entry in reversed(own):   # the innermost loop of a dim takes the folded extent
+                if entry[0] in folded:
+                    entry[1] *= folded.pop(entry[0])
+            if folded:
+                if meta and not all(r is not None and set(folded) <= r for r in rules):
+                    raise _not_modelled(f"{rec.role} at {self.names[rec.level]}: a dim iterated only inside its "
+                                        "child level (Timeloop folds it into a unit loop whose rank the nest does "
+                                        "not record)", f"sparse.formats.{rec.role}",
+                                        "compress the tensor at the child level too, or flatten its ranks")
+                first = own[-1][2:] if own else [inner_most, -1]
+                own += [[d, b, *first] for d, b in folded.items()]
+        # ApplyRanksOuterToInner; ranks are numbered inner-first as in Timeloop (rank n-1 on top).
+        # A rank without loops of its own takes the tile at the innermost loop as its sub-tile
+        # (singleton_metadata_subtile_point_set.at(0)); Timeloop's unit loops are not in the nest,
+        # so that is the innermost non-unit loop here.
+        below = self.tile_elements(rec.role, self.extents_inside(inner_most - 1, None)) if inner_most else 1
+        if own:
+            s, idx = own[-1][2], own[-1][3]
+            below = self.tile_elements(rec.role, self.extents_inside(s, idx)) if idx >= 0 else below
+        ranks, tiles = {}, {}
+        r, pos = n, 0
+        while r > inner_ranks and pos < len(own):
+            r -= 1
+            rule = rules[n - 1 - r] if meta else None
+            if meta and rule is not None and own[pos][0] not in rule:
+                ranks[r], tiles[r] = [], below   # a rank the rule keeps empty: a placeholder
+                continue
+            take = [own[pos]]
             pos += 1
-        if any(b > 1 for b in own_bounds[pos:]):
+            while pos < len(own) and (not meta or (rule is not None and own[pos][0] in rule)):
+                take.append(own[pos])
+                pos += 1
+            ranks[r] = [(d, b) for d, b, *_ in take]
+            s, idx = take[0][2], take[0][3]
+            tiles[r] = self.tile_elements(rec.role, self.extents_inside(s, idx) if idx >= 0 else
+                                          self.extents_inside(s - 1, None) if s > 0 else {})
+        if pos < len(own):
             raise _err(f"sparse pass: {rec.role} at {self.names[rec.level]} needs more ranks than its "
                        f"format {list(rec.formats)} has (one per non-trivial loop of the tile)",
-                       f"sparse.formats.{rec.role}", "add a rank (e.g. UOP) per loop over the tensor's dims at this level")
-        # Timeloop's metadata_subtile_point_set, inner → outer: entry r is the tile under one
-        # coordinate of rank r (inner-first numbering), the last the whole tile
+                       f"sparse.formats.{rec.role}", "add a rank (e.g. UOP) per loop over the tensor's dims, or "
+                       "flatten dims into one rank")
+        while r > inner_ranks:
+            r -= 1
+            ranks[r], tiles[r] = [], below
         if pre_tiling:
-            inner = list(child.rank_tiles)
-            shapes += child.fiber_shapes
+            rank_loops = list(child.rank_loops) + [ranks[i] for i in range(inner_ranks, n)]
+            rank_tiles = list(child.rank_tiles) + [tiles[i] for i in range(inner_ranks, n)]
         else:
-            missing = own_ranks - len(shapes)
-            filler = self.tile_elements(rec.role, self.extents_inside(own[-1][1], own[-1][2])) if own else 1
-            inner = [1] + [filler] * missing
-            shapes += [1] * missing
-        rec.rank_tiles = inner + own_tiles[::-1]
-        tiles = [rec.rank_tiles[n - 1 - i] for i in range(n)]   # next tile per rank, outer → inner
-        rec.fiber_shapes, rec.next_tiles = shapes, tiles
+            rank_loops = [ranks[i] for i in range(n)]
+            rank_tiles = [1] + [tiles[i] for i in range(n)]
+        rec.rank_loops, rec.rank_tiles = rank_loops, rank_tiles
+        fibers = []
+        for loops in rank_loops:
+            ext = {}
+            for d, b in loops:
+                ext[d] = ext.get(d, 1) * b
+            fibers.append(self.tile_elements(rec.role, ext))
+        # outer → inner, as the formats are listed; rank r's sub-tile is rank_tiles[r]
+        rec.fiber_shapes = fibers[::-1]
+        rec.next_tiles = [rank_tiles[n - 1 - i] for i in range(n)]
 
     def metadata_given(self, rec: Record, model, k: int) -> list:
         """RankOccupancy per rank (outer → inner) of the tile holding k non-zeros
@@ -410,6 +438,20 @@ class SparseAnalysis:
                     rec.fmt[f"random_metadata_{op}"] = mfmt[key][op]
         return computes
 
+    def compression_costs(self) -> None:
+        """An uncompressed tile under a compressed parent decompresses what it is filled with and,
+        read-write, compresses what the parent is updated with (CalculateDecompressionCompressionCost)."""
+        for rec in self.records.values():
+            if not rec.shape:
+                continue
+            rec.data["decompression_count"] = rec.data["compression_count"] = 0
+        for rec in self.records.values():
+            parent = self.records.get((rec.parent, rec.role)) if rec.parent is not None else None
+            if rec.shape and not rec.compressed and parent is not None and parent.compressed:
+                if self.rw[rec.role]:
+                    rec.data["compression_count"] += parent.data["random_update"]
+                rec.data["decompression_count"] += rec.data["random_fill"]
+
     # -- compute (compute-gs-analyzer.cpp, two operands, no compute optimization) ---------------
 
     def compute_split(self, total: float) -> dict:
@@ -437,10 +479,10 @@ class SparseAnalysis:
     # -- the pass -------------------------------------------------------------------------------
 
     def run(self) -> SparseResult:
-        for s in range(len(self.levels)):
+        for s in range(len(self.levels)):   # bottom-up: a child's ranks before its parent's
             for role in self.roles:
                 rec = self.records[(s, role)]
-                if rec.shape and rec.has_metadata:
+                if rec.shape:
                     self.assign_ranks(rec)
         for rec in self.records.values():
             if rec.shape:
@@ -449,6 +491,7 @@ class SparseAnalysis:
                     self.metadata_accesses(rec)
         masks = self.storage_optimizations()
         total = self.combine(masks)
+        self.compression_costs()
         computes = self.compute_split(total)
         computes["algorithmic"] = self.algorithmic_computes
         kept = {k: r for k, r in self.records.items() if r.shape}

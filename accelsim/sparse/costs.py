@@ -19,6 +19,7 @@ FALLBACK = {
     "random_metadata_fill": ("metadata_write",), "gated_metadata_fill": (), "skipped_metadata_fill": (),
     "random_metadata_update": ("metadata_update", "metadata_write"), "gated_metadata_update": (),
     "skipped_metadata_update": (),
+    "decompression_count": ("decompression_count",), "compression_count": ("compression_count",),
 }
 
 # buffer.hpp VectorWidthCoefficientTable: below these tile sizes (in blocks) a compressed tile's
@@ -33,7 +34,7 @@ VECTOR_WIDTH_THRESHOLDS = {
 def action_energy_pj(level: Memory, op: str, energies) -> float:
     """pJ per block (data) or per metadata-storage access of one fine-grained action."""
     kind, action = op.split("_", 1)
-    if kind == "random" and "metadata" not in op:
+    if kind == "random" and "metadata" not in op and "count" not in op:
         return {"read": energies.read_pj, "fill": energies.write_pj, "update": energies.update_pj}[action][level.name]
     named = dict(level.sparse.energies_pj) if level.sparse else {}
     scale = 1.0 if level.kind == "dram" else energies.voltage_scale
@@ -68,7 +69,9 @@ def level_energy_pj(level: Memory, recs: list, energies, models: dict) -> dict:
         ratio = block_ratio(rec, level.block_words, models.get(rec.role))
         pj = 0.0
         for op, n in rec.data.items():
-            if n:
+            if n and op.endswith("_count"):   # (de)compressions are counted per element
+                pj += n * action_energy_pj(level, op, energies)
+            elif n:
                 pj += ceil(n / level.block_words) * ratio * action_energy_pj(level, op, energies)
         width = level.sparse.metadata_width_bits if level.sparse else 0
         for op in rec.fmt:

@@ -3,6 +3,7 @@ the split (actual / gated / skipped, metadata) recorded with the layer."""
 from __future__ import annotations
 
 from dataclasses import replace
+from math import ceil
 
 from ..counting.counts import ActionCounts, TensorCounts
 from ..ir.arch import Arch, Memory
@@ -59,7 +60,8 @@ def _record(rec) -> dict:
            "capacity": rec.max_occupancy if rec.compressed else rec.shape}
     if rec.formats:
         out["format"] = list(rec.formats)
-        out["metadata_capacity"] = [[m.metadata_units, m.payload_units] for m in rec.max_metadata]
+        # whole units, as Timeloop sizes the metadata storage (buffer.cpp, ComputeTileOccupancyAndConfidence)
+        out["metadata_capacity"] = [[ceil(m.metadata_units), ceil(m.payload_units)] for m in rec.max_metadata]
         out["metadata"] = {kind: {op: rec.fmt[f"{kind}_metadata_{op}"] for op in ("read", "fill", "update")}
                            for kind in ("random", "gated", "skipped")}
     return out

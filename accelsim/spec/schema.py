@@ -64,14 +64,30 @@ class SparseEnergies(Strict):
     skipped_update: Optional[EnergyPJ] = Field(None, description="omitted means gated_update")
     gated_metadata_read: Optional[EnergyPJ] = None
     skipped_metadata_read: Optional[EnergyPJ] = Field(None, description="omitted means gated_metadata_read")
+    decompression_count: Optional[EnergyPJ] = Field(None, description="per element filled uncompressed "
+                                                    "from a compressed parent")
+    compression_count: Optional[EnergyPJ] = Field(None, description="per element of a read-write tensor "
+                                                  "written back compressed to its parent")
+
+
+RankFormat = Literal["U", "B", "UB", "RLE", "CP", "UOP"]
+
+
+class RankSpec(Strict):
+    """One rank of a representation format that flattens several dims."""
+
+    format: RankFormat
+    flatten: list[str] = Field(min_length=1, description="dims this rank covers together (Sparseloop's "
+                               "flattened_rankIDs): the run of consecutive loops over them is one fiber")
 
 
 class SparseMemorySpec(Strict):
     """Sparseloop's per-level sparse_optimizations (docs/sparsity.md)."""
 
-    formats: dict[Role, list[Literal["U", "B", "UB", "RLE", "CP", "UOP"]]] = Field(default_factory=dict,
+    formats: dict[Role, list[RankFormat | RankSpec]] = Field(default_factory=dict,
         description="representation format per tensor, one entry per rank, outer → inner (e.g. "
-        "{weights: [UOP, CP]}); omitted tensors are stored uncompressed without metadata")
+        "{weights: [UOP, CP]}, or {format: UOP, flatten: [c, p]} for a rank over several dims); omitted "
+        "tensors are stored uncompressed without metadata")
     gating: list[SparseActionSpec] = Field(default_factory=list, description="accesses to the target "
         "are gated (no data moves, the cycle is spent) where the condition_on tensors are zero")
     skipping: list[SparseActionSpec] = Field(default_factory=list, description="as gating, but the "
