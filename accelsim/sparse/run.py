@@ -6,6 +6,7 @@ from dataclasses import replace
 from math import ceil
 
 from ..counting.counts import ActionCounts, TensorCounts
+from ..errors import MappingError
 from ..ir.arch import Arch, Memory
 from .analysis import analyze_sparse
 from .costs import compute_cycles, level_cycles, level_energy_pj
@@ -24,6 +25,7 @@ def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price)
     by_name = {}
     for (s, role), rec in result.records.items():
         by_name.setdefault(result.level_names[s], []).append(rec)
+    _check_metadata_capacity(arch, by_name)
     cycles = compute_cycles(result.computes, counts.compute_instances)
     total = cycles
     levels, dynamic, by_tensor, record = [], {}, {}, {}
@@ -47,6 +49,22 @@ def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price)
     energy = replace(base, dynamic_pj={**base.dynamic_pj, **dynamic}, by_tensor_pj={**base.by_tensor_pj, **by_tensor})
     record = {"computes": dict(result.computes), "compute_cycles": cycles, "levels": record}
     return actual, total, energy, record
+
+
+def _check_metadata_capacity(arch: Arch, by_name: dict) -> None:
+    """The largest tiles' metadata must fit the level's metadata storage (Timeloop's
+    ComputeScalarAccesses: `mapped metadata tile size exceeds metadata buffer capacity`)."""
+    for name, recs in by_name.items():
+        sparse = arch.level(name).sparse
+        if sparse is None or sparse.metadata_depth is None:
+            continue
+        bits = sum(ceil(m.metadata_units) * w[0] + ceil(m.payload_units) * w[1]
+                   for rec in recs for m, w in zip(rec.max_metadata, rec.metadata_word_bits))
+        capacity = sparse.metadata_depth * sparse.metadata_width_bits
+        if bits > capacity:
+            raise MappingError(f"{name}: the tiles' metadata take {bits} bits, more than its metadata storage "
+                               f"holds ({sparse.metadata_depth} × {sparse.metadata_width_bits} bits); use smaller "
+                               "tiles at this level or a larger metadata_depth")
 
 
 def _record(rec) -> dict:
