@@ -162,6 +162,10 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
         raise MappingError(f"layer '{layer.name}': {exc}") from None
     cycles, extra = model.layer_cycles(arch, layer, nest, counts)
     if is_sparse(arch, layer):  # Sparseloop's formats, gating and skipping: a pass over the counts
+        if options.performance_model != "analytical":
+            raise SpecError(f"layer '{layer.name}': sparsity (sparse: levels, layer sparsity:) runs with the "
+                            f"analytical model only; the {options.performance_model} model is dense "
+                            "(use --model analytical)")
         counts, cycles, energy, record = sparse_layer(
             arch, layer, nest, counts, energies,
             lambda c, cyc: _layer_energy(arch, layer, mapping, c, energies, cyc))

@@ -148,3 +148,13 @@ def test_cli_exit_2_on_a_bad_sparse_spec(tmp_path, capsys):
     (tmp_path / "w.yaml").write_text(WORKLOAD)
     assert main(["run", str(tmp_path / "a.yaml"), str(tmp_path / "w.yaml")]) == 2
     assert "levels.0.memory.sparse.formats.weights.0" in capsys.readouterr().err
+
+
+def test_sparsity_needs_the_analytical_model(tmp_path):
+    (tmp_path / "a.yaml").write_text(ARCH.replace("OPTIMIZATION", "skipping"))
+    (tmp_path / "w.yaml").write_text(WORKLOAD)
+    (tmp_path / "m.yaml").write_text(MAPPING)
+    a, w = accelsim.load_arch(tmp_path / "a.yaml"), accelsim.load_workload(tmp_path / "w.yaml")
+    with pytest.raises(accelsim.SpecError, match="analytical model only"):
+        accelsim.simulate(a, w, accelsim.SimOptions(model="cycle"),
+                          mappings=accelsim.load_mapping_file(tmp_path / "m.yaml", a, w))

@@ -116,3 +116,24 @@ def test_sparseloop_case(case_id, tmp_path):
     stats, layer, names = run_case(case_id, tmp_path)
     problems = problems_of(stats, layer, names)
     assert not problems, f"{case_id} disagrees with Sparseloop:\n  " + "\n  ".join(problems)
+
+
+def test_import_command_and_json(tmp_path, capsys):
+    """`accelsim import timeloop` then `accelsim run --json` on SCDU: the JSON carries the split."""
+    import json
+
+    from accelsim.cli import main
+    case = REFCASES / "S_01.2.3-SCDU-dot-product"
+    stats = parse(require_shared(case / "ref" / "timeloop-mapper.stats.txt", "Sparseloop's SCDU stats"))
+    out = tmp_path / "scdu"
+    assert main(["import", "timeloop", "--arch", str(case / "inputs" / "arch.yaml"), "--problem",
+                 str(case / "inputs" / "problem.yaml"), "--mapping", str(case / "inputs" / "mapping.yaml"),
+                 "--ert", str(case / "ref" / "timeloop-mapper.ERT.yaml"), "--out", str(out)]) == 0
+    assert main(["run", str(out / "timeloop.arch.yaml"), str(out / "timeloop.workload.yaml"), "--mapping",
+                 str(out / "timeloop.map.yaml"), "--json", str(tmp_path / "r.json")]) == 0
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["totals"]["cycles"] == stats.cycles
+    b = data["layers"][0]["sparse"]["levels"]["Buffer"]["inputs"]   # Sparseloop's B
+    want = stats.component("Buffer").dataspaces["B"]
+    assert b["skipped"]["read"] == number(want["Skipped scalar reads (per-instance)"])
+    assert b["actual"]["read"] == number(want["Actual scalar reads (per-instance)"])
