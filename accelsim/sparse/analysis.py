@@ -16,6 +16,7 @@ from math import ceil, floor, prod
 from ..errors import Problem, SpecError
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.footprint import axis_points
+from .density import Measured, StructuredNM
 from .formats import COMPRESSED, EMPTY, RankOccupancy, rank_occupancy
 
 DATA_OPS = ("read", "fill", "update")
@@ -261,6 +262,13 @@ class SparseAnalysis:
 
     def occupancy(self, rec: Record) -> None:
         """Expected occupancy and metadata (CalculateExpectedOccupancy)."""
+        m = self.sparsity.get(rec.role)
+        if not rec.has_metadata and m is not None and not hasattr(m, "occupancy_distribution"):
+            # a shape-aware model (structured, measured) of a tile stored uncompressed: only its
+            # mean matters (nothing is compressed or sized by it)
+            rec.occupancy = m.expected_occupancy(rec.shape)
+            rec.max_occupancy = rec.shape
+            return
         model = self.model(rec.role)
         dist = model.occupancy_distribution(rec.shape)
         parent = self.records[(rec.parent, rec.role)] if rec.parent is not None else None
@@ -287,21 +295,35 @@ class SparseAnalysis:
         from .density import Dense
         m = self.sparsity.get(role, Dense())
         if not hasattr(m, "occupancy_distribution"):
-            raise _not_modelled(f"the {type(m).__name__} density model of {role} in the action pass",
-                                f"sparsity.{role}", "use fixed_structured or hypergeometric with this arch's "
-                                "formats and gating/skipping")
+            raise _not_modelled(f"compressing {role} with the {type(m).__name__} density model (a compressed "
+                                "tile's occupancy distribution)", f"sparsity.{role}",
+                                "use fixed_structured or hypergeometric for a tensor a level compresses")
         return m
 
     # -- gating and skipping (storage-gs-analyzer.cpp) -----------------------------------------
 
-    def prob_scalar_empty(self, role: str, elements: int) -> float:
+    def prob_tile_empty(self, role: str, ext: dict) -> float:
+        """The probability that the condition-on tensor's tile over the operation-space box `ext`
+        is empty, from the workload's density model of it."""
         m = self.sparsity.get(role)
         if m is None:
             return 0.0
-        if hasattr(m, "prob_empty"):
-            return m.prob_empty(elements)
-        raise _not_modelled(f"gating/skipping led by {role} with the {type(m).__name__} density model",
-                            f"sparsity.{role}", "use fixed_structured or hypergeometric")
+        if isinstance(m, StructuredNM):
+            # aligned runs along the structured axis; the runs across the other dims are
+            # independent groups
+            run = ext.get(m.axis, 1)
+            return m.prob_run_empty(run, self.tile_elements(role, ext) // run)
+        if isinstance(m, Measured):
+            tensor = self.einsum.tensor(role)
+            if any(len(axis) != 1 for axis in tensor.axes):
+                raise _not_modelled(f"a measured {role} whose axes are not single dims", f"sparsity.{role}",
+                                    "use fixed_structured with the tensor's measured density")
+            shape = tuple(ext.get(axis[0].dim, 1) for axis in tensor.axes)
+            if len(shape) != m.values.ndim:
+                raise _err(f"sparse pass: the measured {role} has {m.values.ndim} axes, the tensor {len(shape)}",
+                           f"sparsity.{role}.file", "give a .npy array with one axis per tensor axis")
+            return m.prob_tile_empty(shape)
+        return m.prob_empty(self.tile_elements(role, ext))
 
     def optimization_impact(self, level: int, target: str, condition_on: tuple, key: str) -> tuple[int, float]:
         """(the level whose accesses are cut, the probability one is cut) — ComputeIneffectualReadImpact."""
@@ -331,7 +353,7 @@ class SparseAnalysis:
             ext = {}
             if block > 1 and loops[first].dim:
                 ext[loops[first].dim] = block
-            effectual *= 1 - self.prob_scalar_empty(cond, self.tile_elements(cond, ext))
+            effectual *= 1 - self.prob_tile_empty(cond, ext)
         return s, 1 - effectual
 
     def storage_optimizations(self) -> dict:

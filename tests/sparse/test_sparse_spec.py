@@ -129,10 +129,30 @@ def test_bad_layer_sparsity(tmp_path, entry, key, message):
     assert info.value.problems[0].key_path.startswith(key)
 
 
-def test_a_density_model_the_action_pass_cannot_use_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("entry, p_zero", [
+    ("weights: {distribution: structured, n: 1, m: 4, axis: k}", 0.75),   # 1:4 along k
+    ("weights: {distribution: structured, n: 2, m: 4, axis: k}", 0.5),
+    ("weights: {distribution: measured, file: w.npy}", 10 / 16),
+])
+def test_structured_and_measured_weights_lead_skipping(tmp_path, entry, p_zero):
+    """Uncompressed weights with an N:M or a measured density lead the skipping of inputs: a scalar
+    weight is zero with probability 1 - N/M, or the measured tensor's zero fraction."""
+    import numpy as np
+    w = np.zeros(16)
+    w[[0, 3, 5, 6, 9, 15]] = 1.0      # 6 non-zeros of 16
+    np.save(tmp_path / "w.npy", w)
+    arch = ARCH.replace("formats: {weights: [CP]}", "formats: {}")
+    layer = run(tmp_path, arch=arch, workload=WORKLOAD.replace(
+        "weights: {distribution: fixed_structured, density: 0.25}", entry)).layers[0]
+    rec = layer.extra["sparse"]["levels"]["Buffer"]
+    assert rec["inputs"]["skipped"]["read"] == int(16 * p_zero)
+    assert rec["weights"]["actual"]["read"] == 16     # stored and read uncompressed
+
+
+def test_compressing_a_structured_tensor_is_a_clear_error(tmp_path):
     wl = WORKLOAD.replace("weights: {distribution: fixed_structured, density: 0.25}",
                           "weights: {distribution: structured, n: 1, m: 4, axis: k}")
-    with pytest.raises(accelsim.SpecError, match="StructuredNM density model of weights .* not modelled"):
+    with pytest.raises(accelsim.SpecError, match="compressing weights with the StructuredNM density model"):
         run(tmp_path, workload=wl)
 
 
