@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .timeloop_common import err, role
 
-FORMATS = {"U": "U", "UB": "UB", "B": "B", "RLE": "RLE", "CP": "CP", "UOP": "UOP"}
+FORMATS = {"UB": "UB", "B": "B", "RLE": "RLE", "CP": "CP", "UOP": "UOP"}   # Sparseloop's rank formats
 ERT_ACTIONS = ("metadata_read", "metadata_write", "metadata_update", "gated_read", "gated_write", "gated_update",
                "skipped_read", "skipped_write", "skipped_update", "gated_metadata_read", "skipped_metadata_read",
                "decompression_count", "compression_count")
