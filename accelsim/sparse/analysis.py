@@ -77,8 +77,8 @@ class SparseResult:
     masks: dict            # (level, role) -> ("gated" | "skipped", probability)
 
 
-def _err(message: str, key: str, suggestion: str | None = None) -> SpecError:
-    return SpecError(Problem(message, key_path=key, suggestion=suggestion or None))
+def _err(message: str, key: str, suggestion: str | None = None, file: str | None = None) -> SpecError:
+    return SpecError(Problem(message, file, key_path=key, suggestion=suggestion or None))
 
 
 def _not_modelled(what: str, key: str, suggestion: str) -> SpecError:
@@ -86,8 +86,9 @@ def _not_modelled(what: str, key: str, suggestion: str) -> SpecError:
 
 
 class SparseAnalysis:
-    def __init__(self, arch: Arch, einsum, nest, counts, sparsity: dict):
+    def __init__(self, arch: Arch, einsum, nest, counts, sparsity: dict, layer_name: str = ""):
         self.einsum, self.sparsity = einsum, sparsity
+        self.arch_file, self.layer_name = arch.source, layer_name
         self.roles = tuple(einsum.roles)
         self.rw = {r: r == "outputs" for r in self.roles}
         arch_memories = {lvl.name: lvl for lvl in counts.levels}
@@ -126,6 +127,18 @@ class SparseAnalysis:
                 self.records[(inner, role)].parent, self.records[(outer, role)].child = outer, inner
         self.compute_instances = counts.compute_instances
         self.algorithmic_computes = counts.macs
+
+    def fail(self, exc: SpecError, level: int | None = None) -> SpecError:
+        """The error located in the spec: an arch key under the level's `sparse:` (and the arch
+        file), or a workload key under the layer's `sparsity:`."""
+        p = exc.problems[0]
+        if p.key_path.startswith("sparse.") and level is not None:
+            key, file = f"levels.{self.arch_index[level]}.memory.{p.key_path}", self.arch_file
+        elif p.key_path.startswith("sparsity"):
+            key, file = f"layers.{self.layer_name}.{p.key_path}", None
+        else:
+            key, file = p.key_path, self.arch_file
+        return SpecError(Problem(p.message, file, key_path=key, suggestion=p.suggestion))
 
     # -- geometry ------------------------------------------------------------------------------
 
@@ -363,7 +376,10 @@ class SparseAnalysis:
                 if not isinstance(lvl, Memory) or lvl.sparse is None:
                     continue
                 for i, (target, cond) in enumerate(getattr(lvl.sparse, kind)):
-                    at, p = self.optimization_impact(s, target, cond, f"levels.{lvl.name}.sparse.{kind}.{i}")
+                    try:
+                        at, p = self.optimization_impact(s, target, cond, f"sparse.{kind}.{i}")
+                    except SpecError as exc:
+                        raise self.fail(exc, s) from None
                     if (at, target) not in masks or masks[(at, target)][1] < p:
                         masks[(at, target)] = (label, p)
         return masks
@@ -505,12 +521,13 @@ class SparseAnalysis:
             for role in self.roles:
                 rec = self.records[(s, role)]
                 if rec.shape:
-                    self.assign_ranks(rec)
-        for rec in self.records.values():
-            if rec.shape:
-                self.occupancy(rec)
-                if rec.has_metadata:
-                    self.metadata_accesses(rec)
+                    try:
+                        self.assign_ranks(rec)
+                        self.occupancy(rec)
+                    except SpecError as exc:
+                        raise self.fail(exc, s) from None
+                    if rec.has_metadata:
+                        self.metadata_accesses(rec)
         masks = self.storage_optimizations()
         total = self.combine(masks)
         self.compression_costs()
@@ -533,5 +550,5 @@ def _scale(per_rank: list, p: float, lower: int, upper: int = 0) -> None:
         per_rank[r][1] -= floor(per_rank[r][1] * p)
 
 
-def analyze_sparse(arch: Arch, einsum, nest, counts, sparsity: dict) -> SparseResult:
-    return SparseAnalysis(arch, einsum, nest, counts, sparsity).run()
+def analyze_sparse(arch: Arch, einsum, nest, counts, sparsity: dict, layer_name: str = "") -> SparseResult:
+    return SparseAnalysis(arch, einsum, nest, counts, sparsity, layer_name).run()

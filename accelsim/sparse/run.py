@@ -21,7 +21,7 @@ def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price)
     leakage and overheads); the memories' and the MACs' dynamic energy is replaced by the pass's."""
     einsum = layer.run_einsum
     models = dict(layer.sparsity)
-    result = analyze_sparse(arch, einsum, nest, counts, models)
+    result = analyze_sparse(arch, einsum, nest, counts, models, layer.name)
     by_name = {}
     for (s, role), rec in result.records.items():
         by_name.setdefault(result.level_names[s], []).append(rec)

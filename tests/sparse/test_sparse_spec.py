@@ -152,8 +152,21 @@ def test_structured_and_measured_weights_lead_skipping(tmp_path, entry, p_zero):
 def test_compressing_a_structured_tensor_is_a_clear_error(tmp_path):
     wl = WORKLOAD.replace("weights: {distribution: fixed_structured, density: 0.25}",
                           "weights: {distribution: structured, n: 1, m: 4, axis: k}")
-    with pytest.raises(accelsim.SpecError, match="compressing weights with the StructuredNM density model"):
+    with pytest.raises(accelsim.SpecError, match="compressing weights with the StructuredNM density model") as info:
         run(tmp_path, workload=wl)
+    assert info.value.problems[0].key_path == "layers.dot.sparsity.weights"
+
+
+def test_an_unmodelled_optimization_is_located_in_the_arch_file(tmp_path):
+    """Skipping inputs at a level that feeds another level keeping them (a condition-on tile, not
+    a scalar) is not modelled: a SpecError at the optimization's key in the arch file."""
+    arch = ARCH.replace("- compute:", "- memory: {name: R, class: regfile, word_bits: 8, size: 64b, "
+                                      "keeps: [inputs]}\n- compute:")
+    with pytest.raises(accelsim.SpecError, match="feeds another level keeping it") as info:
+        run(tmp_path, arch=arch)
+    problem = info.value.problems[0]
+    assert problem.key_path == "levels.0.memory.sparse.skipping.0"
+    assert problem.file.endswith("a.yaml") and problem.suggestion
 
 
 def test_metadata_that_does_not_fit_is_a_mapping_error(tmp_path):
