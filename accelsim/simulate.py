@@ -168,7 +168,8 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
                             "(use --model analytical)")
         counts, cycles, energy, record = sparse_layer(
             arch, layer, nest, counts, energies,
-            lambda c, cyc: _layer_energy(arch, layer, mapping, c, energies, cyc))
+            lambda c, cyc: _layer_energy(arch, layer, mapping, c, energies, cyc),
+            layer_activity(arch, layer.run_einsum, mapping, layer.density))
         extra = {**extra, "sparse": record}
     else:
         energy = _layer_energy(arch, layer, mapping, counts, energies, cycles)

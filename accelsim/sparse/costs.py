@@ -62,17 +62,20 @@ def metadata_bits(rec, op: str) -> int:
     return sum(word[r][0] * md + word[r][1] * pl for r, (md, pl) in enumerate(rec.fmt[op]))
 
 
-def level_energy_pj(level: Memory, recs: list, energies, models: dict) -> dict:
-    """role -> pJ per instance of one memory level."""
+def level_energy_pj(level: Memory, recs: list, energies, models: dict, activity=None) -> dict:
+    """role -> pJ per instance of one memory level. `activity(role)`: the switching factor of the
+    tensor's actual data accesses (energy/activity.py; 1 without `density:`)."""
     out = {}
     for rec in recs:
         ratio = block_ratio(rec, level.block_words, models.get(rec.role))
+        switching = activity(rec.role) if activity else 1.0
         pj = 0.0
         for op, n in rec.data.items():
             if n and op.endswith("_count"):   # (de)compressions are counted per element
                 pj += n * action_energy_pj(level, op, energies)
             elif n:
-                pj += ceil(n / level.block_words) * ratio * action_energy_pj(level, op, energies)
+                scale = switching if op.startswith("random_") else 1.0
+                pj += ceil(n / level.block_words) * ratio * action_energy_pj(level, op, energies) * scale
         width = level.sparse.metadata_width_bits if level.sparse else 0
         for op in rec.fmt:
             bits = metadata_bits(rec, op)

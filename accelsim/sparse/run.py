@@ -16,9 +16,11 @@ def is_sparse(arch: Arch, layer) -> bool:
     return bool(layer.sparsity) or any(isinstance(l, Memory) and l.sparse is not None for l in arch.levels)
 
 
-def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price):
+def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price, activity=None):
     """(counts, cycles, energy, record). `price(counts, cycles)` prices counts the dense way (for
-    leakage and overheads); the memories' and the MACs' dynamic energy is replaced by the pass's."""
+    leakage and overheads); the memories' and the MACs' dynamic energy is replaced by the pass's.
+    `activity`: the layer's LayerActivity (switching with `density:`), applied to the actual data
+    accesses and MACs as the dense energy model applies it."""
     einsum = layer.run_einsum
     models = dict(layer.sparsity)
     result = analyze_sparse(arch, einsum, nest, counts, models, layer.name)
@@ -40,12 +42,13 @@ def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price)
                                              rec.data["random_update"], capacity)
             record.setdefault(lvl.name, {})[rec.role] = _record(rec)
         levels.append(replace(lvl, tensors=tensors, cycles=lvl_cycles))
-        per_role = level_energy_pj(memory, recs, energies, models)
+        per_role = level_energy_pj(memory, recs, energies, models,
+                                   (lambda role, m=memory: activity.memory_factor(m, role)) if activity else None)
         by_tensor[lvl.name] = {r: pj * lvl.charged_instances for r, pj in per_role.items()}
         dynamic[lvl.name] = sum(by_tensor[lvl.name].values())
     actual = ActionCounts(result.computes["random_compute"], counts.compute_instances, cycles, total, tuple(levels))
     base = price(actual, total)
-    dynamic[arch.compute.name] = result.computes["random_compute"] * energies.mac_pj
+    dynamic[arch.compute.name] = result.computes["random_compute"] * energies.mac_pj * (activity.mac if activity else 1.0)
     energy = replace(base, dynamic_pj={**base.dynamic_pj, **dynamic}, by_tensor_pj={**base.by_tensor_pj, **by_tensor})
     record = {"computes": dict(result.computes), "compute_cycles": cycles, "levels": record}
     return actual, total, energy, record
