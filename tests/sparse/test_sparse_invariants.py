@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from conftest import ARCH_DIR, WORKLOAD_DIR
 
 import accelsim
 from accelsim.ir.workload import Density
 from accelsim.sparse.density import FixedStructured
-from conftest import ARCH_DIR, WORKLOAD_DIR
 
 
 def _with(wl, sparsity, density=None):
