@@ -36,13 +36,18 @@ CASES = ["S_01.2.1-DUDU-dot-product", "S_01.2.2-SUDU-dot-product", "S_01.2.3-SCD
          "E_sparse_tensor_core_like"]
 
 
-def run_case(case_id: str, tmp_path):
+def run_case(case_id: str, tmp_path, form: str = "nodes"):
+    """`form`: the case's own `nodes:` arch with its problem file, or the flattened spec Timeloop's
+    front end wrote (ref/parsed-processed-input.yaml, with top-level sparse_optimizations)."""
     folder = REFCASES / case_id
     stats = parse(require_shared(folder / "ref" / "timeloop-mapper.stats.txt",
                                  f"Sparseloop's reference stats for {case_id}"))
-    problem = folder / "inputs" / "problem.yaml"
-    problem = problem if problem.is_file() else folder / "inputs" / "_include" / "default_problem.yaml"
-    imp = import_timeloop(folder / "inputs" / "arch.yaml", problem, tmp_path,
+    if form == "parsed":
+        arch, problem = folder / "ref" / "parsed-processed-input.yaml", None
+    else:
+        arch, problem = folder / "inputs" / "arch.yaml", folder / "inputs" / "problem.yaml"
+        problem = problem if problem.is_file() else folder / "inputs" / "_include" / "default_problem.yaml"
+    imp = import_timeloop(arch, problem, tmp_path,
                           folder / "ref" / "timeloop-mapper.map.yaml", folder / "ref" / "timeloop-mapper.ERT.yaml")
     arch, wl = accelsim.load_arch(imp.arch_path), accelsim.load_workload(imp.workload_path)
     result = accelsim.simulate(arch, wl, mappings=accelsim.load_mapping_file(imp.mapping_path, arch, wl))
@@ -111,9 +116,10 @@ def problems_of(stats, L, names) -> list[str]:
     return out
 
 
+@pytest.mark.parametrize("form", ["nodes", "parsed"])
 @pytest.mark.parametrize("case_id", CASES)
-def test_sparseloop_case(case_id, tmp_path):
-    stats, layer, names = run_case(case_id, tmp_path)
+def test_sparseloop_case(case_id, form, tmp_path):
+    stats, layer, names = run_case(case_id, tmp_path, form)
     problems = problems_of(stats, layer, names)
     assert not problems, f"{case_id} disagrees with Sparseloop:\n  " + "\n  ".join(problems)
 
