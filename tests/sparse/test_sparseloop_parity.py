@@ -116,8 +116,14 @@ def problems_of(stats, L, names) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("form", ["nodes", "parsed"])
-@pytest.mark.parametrize("case_id", CASES)
+# the flattened form of two cases in the default tier (top-level targets over one and over three
+# levels), of every case under -m slow: the default tier stays within its time budget
+PARSED_FAST = ("S_02.2.1-spMspM", "S_04.2.3-eyeriss-like-onchip-compression")
+FORMS = [(c, "nodes") for c in CASES] + [
+    pytest.param(c, "parsed", marks=() if c in PARSED_FAST else pytest.mark.slow) for c in CASES]
+
+
+@pytest.mark.parametrize("case_id, form", FORMS)
 def test_sparseloop_case(case_id, form, tmp_path):
     stats, layer, names = run_case(case_id, tmp_path, form)
     problems = problems_of(stats, layer, names)
