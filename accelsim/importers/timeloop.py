@@ -221,7 +221,7 @@ def import_timeloop(arch_path, problem_path, out_dir, mapping_path=None, ert_pat
     imp = convert_arch(arch_data, arch_path, ert, roles)
     attach_targets(imp, arch_data, imp.attributes, ert, arch_path)
     workload = convert_problem(problem_data, problem_path, roles)
-    sparse_arch = any("sparse" in l.get("memory", {}) for l in imp.arch["levels"])
+    sparse_arch = any("sparse" in l.get("memory", l.get("compute", {})) for l in imp.arch["levels"])
     if sparse_arch:
         complete_sparse_levels(imp, ert)
     if sparse_arch and (problem.get("instance") or {}).get("densities"):

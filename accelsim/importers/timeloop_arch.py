@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .timeloop_common import ALL_ROLES, CANONICAL, err, role
-from .timeloop_sparse import sparse_block
+from .timeloop_sparse import compute_block, sparse_block
 
 MEMORY_CLASSES = {"dram": "dram", "sram": "sram", "regfile": "regfile", "smartbuffer_sram": "sram",
                   "smartbuffer_regfile": "regfile", "smartbuffer_rf": "regfile", "storage": "regfile",
@@ -68,14 +68,14 @@ def convert_arch(data: dict, file, ert: dict | None, roles: dict[str, str] | Non
 
 
 def no_sparse_optimizations(node: dict, file, where: str) -> None:
-    """`sparse_optimizations` belong on a storage component (or the flattened spec's top-level
-    `sparse_optimizations: {targets}`, importers/timeloop_sparse.py); anywhere else (a container,
-    a MAC's compute_optimization) they are not modelled."""
+    """`sparse_optimizations` belong on a storage component or the MAC (or the flattened spec's
+    top-level `sparse_optimizations: {targets}`, importers/timeloop_sparse.py); anywhere else (a
+    container) they are not modelled."""
     if node.get("sparse_optimizations"):
         raise err("sparse_optimizations here are not supported: accelsim models Sparseloop's formats, gating "
-                  "and skipping on storage components only", file, f"{where}.sparse_optimizations" if where
+                  "and skipping on storage components and the MAC only", file, f"{where}.sparse_optimizations" if where
                   else "sparse_optimizations",
-                  suggestion="move them to a storage component; compute_optimization is not modelled")
+                  suggestion="move them to a storage component or the MAC")
 
 
 class _Builder:
@@ -109,12 +109,14 @@ class _Builder:
         cls = str(node.get("class", "")).lower()
         energies = self.ert.get(name)
         if cls.endswith("mac"):
-            no_sparse_optimizations(node, self.file, where)
             bits = int(attrs.get("multiplier_width", attrs.get("datawidth", attrs.get("width", 8))))
             fmt = f"int{bits}" if not cls.startswith("fp") else ("fp32" if bits >= 32 else "fp16")
             compute = {"name": name, "format": fmt}
             if energies:
                 compute["energy"] = {"mac": f"{energies.get('compute', energies.get('mac_random', 0.0))}pJ"}
+            if node.get("sparse_optimizations"):
+                compute["sparse"] = compute_block(node["sparse_optimizations"], energies, self.file,
+                                                  f"{where}.sparse_optimizations")
             self.levels.append({"compute": compute})
             return
         if self.levels and "compute" in self.levels[-1]:

@@ -20,7 +20,7 @@ def sparse_block(spec: dict, attrs: dict, energies: dict | None, file, where: st
     for key in spec:
         if key not in allowed:
             raise err(f"sparse_optimizations key '{key}' is not supported", file, f"{where}.{key}", allowed=allowed,
-                      suggestion="compute_optimization and spatial skipping are not modelled (docs/sparsity.md)")
+                      suggestion="compute_optimization belongs on the MAC; spatial skipping is not modelled (docs/sparsity.md)")
     fmt = (spec.get("representation_format") or {}).get("data_spaces") or []
     formats = {}
     for i, ds in enumerate(fmt):
@@ -79,6 +79,38 @@ def sparse_block(spec: dict, attrs: dict, energies: dict | None, file, where: st
     return out
 
 
+COMPUTE_TYPES = {"gate_on_zero_operand": "gate_on_zero_operand", "gating": "gate_on_zero_operand",
+                 "skip_on_not_aligned_operands": "skip_on_not_aligned_operands",
+                 "skipping": "skip_on_not_aligned_operands"}
+# Timeloop's ERT names for a gated / skipped compute (src/model/topology.hpp), first found wins
+COMPUTE_ERT = {"gated_compute": ("mac_gated", "mult_gated", "compute_gated"),
+               "skipped_compute": ("mac_skipped", "mult_skipped", "compute_skipped")}
+
+
+def compute_block(spec: dict, energies: dict | None, file, where: str) -> dict:
+    """The compute level's `sparse:` block from a MAC's `compute_optimization`."""
+    allowed = ("compute_optimization", "name", "version")
+    for key in spec:
+        if key not in allowed:
+            raise err(f"sparse_optimizations key '{key}' is not supported on the MAC", file, f"{where}.{key}",
+                      allowed=allowed)
+    out: dict = {}
+    for i, opt in enumerate(spec.get("compute_optimization") or []):
+        kind = opt.get("type") if isinstance(opt, dict) else None
+        if kind not in COMPUTE_TYPES:
+            raise err(f"compute optimization type '{kind}' is not supported", file,
+                      f"{where}.compute_optimization.{i}.type", allowed=tuple(COMPUTE_TYPES))
+        out[COMPUTE_TYPES[kind]] = True
+    named = {}
+    for ours, names in COMPUTE_ERT.items():
+        found = next((n for n in names if energies and n in energies), None)
+        if found:
+            named[ours] = f"{energies[found]}pJ"
+    if named:
+        out["energy"] = named
+    return out
+
+
 def attach_targets(imp, data: dict, attrs_of: dict, ert: dict | None, file) -> None:
     """The flattened spec's top-level `sparse_optimizations: {targets: [...]}` onto its levels."""
     body = data.get("sparse_optimizations") or {}
@@ -86,12 +118,16 @@ def attach_targets(imp, data: dict, attrs_of: dict, ert: dict | None, file) -> N
     if not targets:
         return
     memories = {l["memory"]["name"]: l["memory"] for l in imp.arch["levels"] if "memory" in l}
+    computes = {l["compute"]["name"]: l["compute"] for l in imp.arch["levels"] if "compute" in l}
     for i, t in enumerate(targets):
         w = f"sparse_optimizations.targets.{i}"
         name = t.get("name")
+        if name in computes:
+            computes[name]["sparse"] = compute_block(t, (ert or {}).get(name), file, w)
+            continue
         if name not in memories:
-            raise err(f"sparse_optimizations target '{name}' is not a storage level", file, f"{w}.name",
-                      allowed=tuple(memories), suggestion="compute_optimization on the MAC is not modelled")
+            raise err(f"sparse_optimizations target '{name}' is not a storage or compute level", file, f"{w}.name",
+                      allowed=tuple(memories) + tuple(computes))
         memories[name]["sparse"] = sparse_block(t, attrs_of.get(name, {}), (ert or {}).get(name), file, w, imp.roles)
 
 

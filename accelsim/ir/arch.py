@@ -70,6 +70,15 @@ class SparseLevel:
 
 
 @dataclass(frozen=True)
+class SparseCompute:
+    """Sparseloop's compute optimizations, as data."""
+
+    gate_on_zero_operand: bool = False
+    skip_on_not_aligned_operands: bool = False
+    energies_pj: tuple = ()       # ((gated_compute | skipped_compute, pJ), ...) at the nominal voltage
+
+
+@dataclass(frozen=True)
 class Spatial:
     name: str
     x: int
@@ -99,6 +108,7 @@ class Compute:
     vector_scales: tuple = ()    # ((format, pJ), ...) of the other formats that have a scale path
     area_um2: float | None = None  # explicit area per MAC unit; None: from the technology table
     operand_latch: frozenset = frozenset()  # operands a MAC keeps while the innermost loops leave them
+    sparse: "SparseCompute | None" = None   # compute gating/skipping (accelsim/sparse); None: none
 
     def supports(self, fmt: str) -> bool:
         return fmt == self.format or any(f == fmt for f, _, _ in self.formats)
@@ -469,6 +479,10 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
                                   b.switching_share, b.reduction_tree_share,
                                   b.energy.vector_scale if b.energy else None,
                                   tuple((f, fs.vector_scale) for f, fs in b.formats.items() if fs.vector_scale is not None),
-                                  b.area, frozenset(b.operand_latch)))
+                                  b.area, frozenset(b.operand_latch),
+                                  None if b.sparse is None else SparseCompute(
+                                      b.sparse.gate_on_zero_operand, b.sparse.skip_on_not_aligned_operands,
+                                      tuple((k, v) for k, v in (b.sparse.energy.model_dump() if b.sparse.energy
+                                                                else {}).items() if v is not None))))
     return levels
 

@@ -126,6 +126,7 @@ class SparseAnalysis:
             for inner, outer in pairwise(kept):
                 self.records[(inner, role)].parent, self.records[(outer, role)].child = outer, inner
         self.compute_instances = counts.compute_instances
+        self.compute_opts = arch.compute.sparse
         self.algorithmic_computes = counts.macs
 
     def fail(self, exc: SpecError, level: int | None = None) -> SpecError:
@@ -510,9 +511,27 @@ class SparseAnalysis:
                 d = min(1.0, d / (1 - self.innermost_p[other]))
             probs[role] = {"ENZ": d, "EZ": 0.0 if meta else 1 - d, "NE": 1 - d if meta else 0.0}
         a, b = (probs[r] for r in operands)
-        nonexistent = total * a["NE"] * b["NE"]
-        # without gate_on_zero_operand / skip_on_not_aligned_operands every existing pair computes
-        return {"random_compute": int(total - floor(nonexistent)), "gated_compute": 0, "skipped_compute": 0}
+        flat = {(x, y): a[x] * b[y] for x in a for y in b}
+        gate = bool(self.compute_opts and self.compute_opts.gate_on_zero_operand)
+        skip = bool(self.compute_opts and self.compute_opts.skip_on_not_aligned_operands)
+        random = total * flat[("ENZ", "ENZ")]
+        gated = skipped = 0.0
+        # a zero operand (both exist): gated or computed
+        delta = total * (flat[("ENZ", "EZ")] + flat[("EZ", "ENZ")] + flat[("EZ", "EZ")])
+        gated, random = (gated + delta, random) if gate else (gated, random + delta)
+        # one operand missing from a compressed stream: skipped, gated or a bubble that computes
+        for pair in ((("ENZ", "NE"), ("NE", "ENZ")), (("EZ", "NE"), ("NE", "EZ"))):
+            delta = total * sum(flat[p] for p in pair)
+            if skip:
+                skipped += delta
+            elif gate:
+                gated += delta
+            else:
+                random += delta
+        nonexistent = total * flat[("NE", "NE")]
+        # CalculateFineGrainedComputeAccesses2Operand: floors of the cut shares, the rest actual
+        return {"random_compute": int(total - floor(skipped) - floor(gated) - floor(nonexistent)),
+                "gated_compute": floor(gated), "skipped_compute": floor(skipped)}
 
     # -- the pass -------------------------------------------------------------------------------
 

@@ -85,6 +85,17 @@ def level_energy_pj(level: Memory, recs: list, energies, models: dict, activity=
     return out
 
 
+def compute_energy_pj(compute, computes: dict, energies, switching: float = 1.0) -> float:
+    """Actual MACs at the MAC energy (times the switching factor); gated and skipped ones at their
+    declared energies, else the MAC's (Timeloop's arithmeticOperationMappings end in `compute`)."""
+    named = dict(compute.sparse.energies_pj) if compute.sparse else {}
+    mac = energies.mac_pj
+    gated = named["gated_compute"] * energies.voltage_scale if "gated_compute" in named else mac
+    skipped = (named["skipped_compute"] * energies.voltage_scale if "skipped_compute" in named else gated)
+    return (computes["random_compute"] * mac * switching + computes["gated_compute"] * gated
+            + computes["skipped_compute"] * skipped)
+
+
 def compute_cycles(computes: dict, instances: int) -> int:
     return ceil((computes["random_compute"] + computes["gated_compute"]) / instances)
 

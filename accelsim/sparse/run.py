@@ -9,11 +9,12 @@ from ..counting.counts import ActionCounts, TensorCounts
 from ..errors import MappingError
 from ..ir.arch import Arch, Memory
 from .analysis import analyze_sparse
-from .costs import compute_cycles, level_cycles, level_energy_pj
+from .costs import compute_cycles, compute_energy_pj, level_cycles, level_energy_pj
 
 
 def is_sparse(arch: Arch, layer) -> bool:
-    return bool(layer.sparsity) or any(isinstance(l, Memory) and l.sparse is not None for l in arch.levels)
+    return (bool(layer.sparsity) or arch.compute.sparse is not None
+            or any(isinstance(l, Memory) and l.sparse is not None for l in arch.levels))
 
 
 def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price, activity=None):
@@ -48,7 +49,8 @@ def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price,
         dynamic[lvl.name] = sum(by_tensor[lvl.name].values())
     actual = ActionCounts(result.computes["random_compute"], counts.compute_instances, cycles, total, tuple(levels))
     base = price(actual, total)
-    dynamic[arch.compute.name] = result.computes["random_compute"] * energies.mac_pj * (activity.mac if activity else 1.0)
+    dynamic[arch.compute.name] = compute_energy_pj(arch.compute, result.computes, energies,
+                                                   activity.mac if activity else 1.0)
     energy = replace(base, dynamic_pj={**base.dynamic_pj, **dynamic}, by_tensor_pj={**base.by_tensor_pj, **by_tensor})
     record = {"computes": dict(result.computes), "compute_cycles": cycles, "levels": record}
     return actual, total, energy, record

@@ -213,6 +213,27 @@ class ComputeSpec(Strict):
         "each MAC keeps in a latch from one cycle to the next: while the innermost loops do not index one, "
         "it is not read again from the level that feeds the MAC (e.g. [weights] for a weight register "
         "in the multiplier); omitted: every MAC reads both operands")
+    sparse: Optional["SparseComputeSpec"] = Field(None, description="compute gating/skipping on zero "
+        "or missing operands (Sparseloop's compute_optimization, docs/sparsity.md); omitted: every "
+        "existing operand pair is computed")
+
+
+class SparseComputeSpec(Strict):
+    """Sparseloop's compute optimizations."""
+
+    gate_on_zero_operand: bool = Field(False, description="a MAC with a zero operand (or, without "
+        "skip_on_not_aligned_operands, a missing one) is gated: it takes its cycle, costs gated_compute")
+    skip_on_not_aligned_operands: bool = Field(False, description="a MAC whose operand is missing from a "
+        "compressed stream is skipped: no cycle, costs skipped_compute")
+    energy: Optional["SparseComputeEnergies"] = None
+
+
+class SparseComputeEnergies(Strict):
+    """Omitted: the MAC's energy, as Timeloop's ERT lookup falls back to `compute`
+    (src/model/topology.hpp, arithmeticOperationMappings)."""
+
+    gated_compute: Optional[EnergyPJ] = None
+    skipped_compute: Optional[EnergyPJ] = Field(None, description="omitted means gated_compute, then the MAC's")
 
 
 class LevelSpec(Strict):

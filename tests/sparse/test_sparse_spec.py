@@ -191,3 +191,47 @@ def test_sparsity_needs_the_analytical_model(tmp_path):
     with pytest.raises(accelsim.SpecError, match="analytical model only"):
         accelsim.simulate(a, w, accelsim.SimOptions(model="cycle"),
                           mappings=accelsim.load_mapping_file(tmp_path / "m.yaml", a, w))
+
+
+@pytest.mark.parametrize("opts, formats, want", [
+    # both operands compressed (a missing operand is "not existing"): K=16, weights 0.5, inputs 0.25
+    # pairs: both non-zero 16·0.5·0.25 = 2; one missing 16·(0.5·0.75 + 0.5·0.25) = 8; both missing 6
+    ("{skip_on_not_aligned_operands: true}", "{weights: [CP], inputs: [CP]}", (2, 0, 8)),
+    ("{gate_on_zero_operand: true}", "{weights: [CP], inputs: [CP]}", (2, 8, 0)),
+    ("{}", "{weights: [CP], inputs: [CP]}", (10, 0, 0)),          # the 8 one-missing pairs compute
+    # uncompressed operands: zeros exist; gating takes every pair with a zero: 16 − 2
+    ("{gate_on_zero_operand: true}", "{}", (2, 14, 0)),
+    ("{skip_on_not_aligned_operands: true}", "{}", (16, 0, 0)),  # nothing is missing: nothing to skip
+])
+def test_compute_gating_and_skipping(tmp_path, opts, formats, want):
+    """Sparseloop's compute split (compute-gs-analyzer.cpp, two operands): actual, gated, skipped;
+    gated MACs keep their cycle, skipped ones do not; both cost gated_compute (skipped falls back)."""
+    flags = opts[1:-1] + ", " if opts != "{}" else ""
+    arch = f"""
+name: dot
+technology: {{node: 45nm, energy_table: horowitz_45nm, nominal_voltage: 0.9V}}
+operating_point: {{voltage: 0.9V, frequency: 1GHz}}
+counting: timeloop
+levels:
+- memory:
+    name: Buffer
+    class: regfile
+    word_bits: 8
+    keeps: [weights, inputs, outputs]
+    size: unlimited
+    energy: {{read: 0.58pJ, write: 0.51pJ}}
+    sparse: {{formats: {formats}, metadata_word_bits: 4, metadata_width_bits: 4}}
+- compute:
+    name: mac
+    format: int8
+    energy: {{mac: 0.315pJ}}
+    sparse: {{{flags}energy: {{gated_compute: 0.1pJ}}}}
+"""
+    wl = WORKLOAD.replace("weights: {distribution: fixed_structured, density: 0.25}",
+                          "weights: {distribution: fixed_structured, density: 0.5}\n"
+                          "    inputs: {distribution: fixed_structured, density: 0.25}")
+    layer = run(tmp_path, arch=arch, workload=wl).layers[0]
+    c = layer.extra["sparse"]["computes"]
+    assert (c["random_compute"], c["gated_compute"], c["skipped_compute"]) == want
+    assert layer.extra["sparse"]["compute_cycles"] == want[0] + want[1]
+    assert layer.energy.dynamic_pj["mac"] == pytest.approx(want[0] * 0.315 + (want[1] + want[2]) * 0.1)
