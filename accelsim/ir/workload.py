@@ -37,6 +37,7 @@ class Layer:
     padded: Einsum | None = None   # what the hardware runs when dims are padded to tile multiples
     input_size: tuple[int, int] | None = None  # a convolution's padded input (H, W), for SCALE-Sim
     input_elements: int | None = None  # its input before zero padding (N·C·H·W); None: the einsum's input tensor
+    sparsity: tuple = ()           # ((role, density model), ...) for the sparse pass (accelsim/sparse)
 
     @property
     def run_einsum(self) -> Einsum:

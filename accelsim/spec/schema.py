@@ -40,6 +40,67 @@ class AccessEnergies(Strict):
                                        "update of partial sums; omitted means equal to write")
 
 
+class SparseActionSpec(Strict):
+    """One storage-action optimization (Sparseloop's action_optimization option)."""
+
+    target: Role = Field(description="the tensor whose accesses at this level are gated or skipped")
+    condition_on: list[Role] = Field(min_length=1, description="the tensors whose zeros lead it (e.g. "
+                                     "[inputs]: a weight read is cut where the input is zero)")
+
+
+class SparseEnergies(Strict):
+    """Per-access energies of sparse actions (one block, or one metadata-storage access), at the
+    nominal voltage. Omitted: 0 pJ, as Timeloop prices an action its ERT does not name
+    (src/model/topology.hpp, storageOperationMappings)."""
+
+    metadata_read: Optional[EnergyPJ] = None
+    metadata_write: Optional[EnergyPJ] = Field(None, description="metadata fills use it")
+    metadata_update: Optional[EnergyPJ] = Field(None, description="omitted means metadata_write")
+    gated_read: Optional[EnergyPJ] = None
+    gated_write: Optional[EnergyPJ] = None
+    gated_update: Optional[EnergyPJ] = None
+    skipped_read: Optional[EnergyPJ] = Field(None, description="omitted means gated_read")
+    skipped_write: Optional[EnergyPJ] = Field(None, description="omitted means gated_write")
+    skipped_update: Optional[EnergyPJ] = Field(None, description="omitted means gated_update")
+    gated_metadata_read: Optional[EnergyPJ] = None
+    skipped_metadata_read: Optional[EnergyPJ] = Field(None, description="omitted means gated_metadata_read")
+    decompression_count: Optional[EnergyPJ] = Field(None, description="per element filled uncompressed "
+                                                    "from a compressed parent")
+    compression_count: Optional[EnergyPJ] = Field(None, description="per element of a read-write tensor "
+                                                  "written back compressed to its parent")
+
+
+RankFormat = Literal["U", "B", "UB", "RLE", "CP", "UOP"]
+
+
+class RankSpec(Strict):
+    """One rank of a representation format that flattens several dims."""
+
+    format: RankFormat
+    flatten: list[str] = Field(min_length=1, description="dims this rank covers together (Sparseloop's "
+                               "flattened_rankIDs): the run of consecutive loops over them is one fiber")
+
+
+class SparseMemorySpec(Strict):
+    """Sparseloop's per-level sparse_optimizations (docs/sparsity.md)."""
+
+    formats: dict[Role, list[RankFormat | RankSpec]] = Field(default_factory=dict,
+        description="representation format per tensor, one entry per rank, outer → inner (e.g. "
+        "{weights: [UOP, CP]}, or {format: UOP, flatten: [c, p]} for a rank over several dims); omitted "
+        "tensors are stored uncompressed without metadata")
+    gating: list[SparseActionSpec] = Field(default_factory=list, description="accesses to the target "
+        "are gated (no data moves, the cycle is spent) where the condition_on tensors are zero")
+    skipping: list[SparseActionSpec] = Field(default_factory=list, description="as gating, but the "
+        "accesses are skipped: no energy and no cycle")
+    metadata_word_bits: int = Field(0, ge=0, description="bits per metadata word (Timeloop's "
+                                    "metadata_datawidth)")
+    metadata_width_bits: int = Field(0, ge=0, description="bits per access of the metadata storage "
+                                     "(Timeloop's metadata_storage_width); 0: the level has none")
+    metadata_depth: Optional[int] = Field(None, ge=0, description="words of the metadata storage; "
+                                          "omitted means unlimited")
+    energy: Optional[SparseEnergies] = None
+
+
 class MemorySpec(Strict):
     """A storage level: DRAM, SRAM buffer, register file or latch array."""
 
@@ -77,6 +138,9 @@ class MemorySpec(Strict):
         "size is per instance, and one array access serves the whole cluster, so dynamic energy is "
         "charged per cluster the mapping's fan-out touches; a cluster is consecutive instances along "
         "the fan-out axes above, innermost first (docs/concepts.md#levels)")
+    sparse: Optional[SparseMemorySpec] = Field(None, description="representation formats and "
+        "gating/skipping of this level's accesses (Sparseloop semantics, docs/sparsity.md); omitted "
+        "means dense")
 
     @model_validator(mode="after")
     def _checks(self):
@@ -149,6 +213,27 @@ class ComputeSpec(Strict):
         "each MAC keeps in a latch from one cycle to the next: while the innermost loops do not index one, "
         "it is not read again from the level that feeds the MAC (e.g. [weights] for a weight register "
         "in the multiplier); omitted: every MAC reads both operands")
+    sparse: Optional["SparseComputeSpec"] = Field(None, description="compute gating/skipping on zero "
+        "or missing operands (Sparseloop's compute_optimization, docs/sparsity.md); omitted: every "
+        "existing operand pair is computed")
+
+
+class SparseComputeSpec(Strict):
+    """Sparseloop's compute optimizations."""
+
+    gate_on_zero_operand: bool = Field(False, description="a MAC with a zero operand (or, without "
+        "skip_on_not_aligned_operands, a missing one) is gated: it takes its cycle, costs gated_compute")
+    skip_on_not_aligned_operands: bool = Field(False, description="a MAC whose operand is missing from a "
+        "compressed stream is skipped: no cycle, costs skipped_compute")
+    energy: Optional["SparseComputeEnergies"] = None
+
+
+class SparseComputeEnergies(Strict):
+    """Omitted: the MAC's energy, as Timeloop's ERT lookup falls back to `compute`
+    (src/model/topology.hpp, arithmeticOperationMappings)."""
+
+    gated_compute: Optional[EnergyPJ] = None
+    skipped_compute: Optional[EnergyPJ] = Field(None, description="omitted means gated_compute, then the MAC's")
 
 
 class LevelSpec(Strict):
@@ -339,10 +424,39 @@ class LayerSpec(Strict):
         "operands, one number for both or {inputs, weights} (energy only: nothing is skipped); "
         "omitted means the workload's, else dense")
 
+    sparsity: Optional[dict[Role, "TensorSparsitySpec"]] = Field(None, description="density model per "
+        "tensor for the sparse pass (docs/sparsity.md): what the arch's formats compress and its gating "
+        "and skipping cut; omitted means dense")
+
     @model_validator(mode="before")
     @classmethod
     def _short_expressions(cls, data):
         return _check_expression_lengths(data)
+
+
+class TensorSparsitySpec(Strict):
+    """How a tensor's non-zeros are placed (Sparseloop's density models)."""
+
+    distribution: Literal["dense", "fixed_structured", "hypergeometric", "structured", "measured"] = Field(
+        description="fixed_structured: every tile holds density × its size non-zeros; hypergeometric: "
+        "non-zeros uniformly at random over the tensor; structured: n of every m along `axis`; measured: "
+        "a .npy tensor")
+    density: Optional[Share] = Field(None, description="non-zero fraction (fixed_structured, hypergeometric)")
+    n: Optional[int] = Field(None, ge=0, description="structured: non-zeros per group")
+    m: Optional[int] = Field(None, ge=1, description="structured: group length")
+    axis: Optional[str] = Field(None, description="structured: the dim along which groups run")
+    file: Optional[str] = Field(None, description="measured: a .npy file relative to the workload file")
+
+    @model_validator(mode="after")
+    def _fields(self):
+        need = {"fixed_structured": ("density",), "hypergeometric": ("density",), "structured": ("n", "m", "axis"),
+                "measured": ("file",), "dense": ()}[self.distribution]
+        missing = [k for k in need if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"distribution {self.distribution} needs {', '.join(missing)}")
+        if self.distribution == "structured" and self.n > self.m:
+            raise ValueError(f"structured n ({self.n}) exceeds m ({self.m})")
+        return self
 
 
 MAX_EXPRESSION_CHARS = 200
