@@ -517,6 +517,7 @@ def _served_and_energy(nest, p, out, sc, top, hold, n_t):
         out.charged[i] = charged
         energy += charged * level_energy
         per_cycle_pj += inst * level_float[i, LEAK]
+    out.per_cycle_pj[0] = per_cycle_pj
     energy += per_cycle_pj * cycles
     return OK, energy, cycles
 

@@ -68,6 +68,8 @@ class Outputs(NamedTuple):
     instances: np.ndarray     # [level] utilized instances
     charged: np.ndarray       # [level] instances charged dynamic energy
     level_cycles: np.ndarray  # [level] bandwidth-bound cycles
+    per_cycle_pj: np.ndarray  # [1] the energy charged per cycle (leakage, clocked overheads): energy is
+                              # dynamic + per_cycle_pj · cycles, so it can be re-priced at another cycle count
 
 
 class Scratch(NamedTuple):

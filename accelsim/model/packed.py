@@ -151,13 +151,14 @@ class PackedResult:
     instances: np.ndarray     # [level] utilized instances
     charged: np.ndarray       # [level] instances charged dynamic energy (utilized clusters)
     level_cycles: np.ndarray  # [level] bandwidth-bound cycles
+    per_cycle_pj: np.ndarray  # [1] energy per cycle (leakage, clocked overheads) in energy_pj
 
 
 def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple[R.Outputs, R.Scratch]:
     """evaluate_nest's `out` (counts, instances, charged instances, level cycles) and `scratch`."""
     n_levels = problem.level_int.shape[0]
     return (R.Outputs(np.zeros((n_levels, len(problem.roles), 4), dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
-                      np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64)),
+                      np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64), np.zeros(1)),
             R.nest_scratch(max_loops, problem.max_axes, problem.max_span, len(problem.dims), n_levels,
                            len(problem.roles)))
 

@@ -479,6 +479,12 @@ class MapperSettingsSpec(Strict):
     exhaustive_limit: int = Field(5_000_000, ge=1, description="largest mapspace auto searches exhaustively")
     seed: int = Field(0, ge=0, lt=2**62, description="random seed (0 ≤ seed < 2^62): the same seed gives the same "
                       "mapping")
+    rank: Literal["analytical", "cycle"] = Field(
+        "analytical", description="whose cycles rank the search's best points: analytical (the bandwidth bound "
+        "the search evaluates) or cycle (the cycle model's tile walk: stalls, fill and drain, systolic skew; it "
+        "walks each of the `candidates` best distinct points and keeps the best by the objective)")
+    candidates: int = Field(8, ge=1, le=64, description="with rank: cycle, how many of the search's best distinct "
+                            "points the cycle model re-ranks")
 
 
 class LayerConstraintSpec(Strict):
