@@ -78,6 +78,7 @@ class Compute:
     vector_scales: tuple = ()    # ((format, pJ), ...) of the other formats that have a scale path
     area_um2: float | None = None  # explicit area per MAC unit; None: from the technology table
     operand_latch: frozenset = frozenset()  # operands a MAC keeps while the innermost loops leave them
+    psum_bits: int | None = None  # partial-sum width; None: one word, as a finished output
 
     def supports(self, fmt: str) -> bool:
         return fmt == self.format or any(f == fmt for f, _, _ in self.formats)
@@ -432,6 +433,6 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
                                   b.switching_share, b.reduction_tree_share,
                                   b.energy.vector_scale if b.energy else None,
                                   tuple((f, fs.vector_scale) for f, fs in b.formats.items() if fs.vector_scale is not None),
-                                  b.area, frozenset(b.operand_latch)))
+                                  b.area, frozenset(b.operand_latch), b.psum_bits))
     return levels
 

@@ -145,6 +145,10 @@ class ComputeSpec(Strict):
     reduction_tree_share: Share = Field(0.0, description="part of the switching energy in the adder "
         "tree of the spatial reduction (its nodes toggle when any leaf below them does); the rest is "
         "in the multipliers")
+    psum_bits: Optional[int] = Field(None, ge=1, le=128, description="width of a partial sum (the accumulators' "
+        "precision, e.g. 24 for INT8 MACs): a level that holds outputs still being reduced stores and moves each "
+        "in ceil(psum_bits / word_bits) of its words; a finished output takes one word. Omitted: partial sums "
+        "take one word, as outputs do")
     operand_latch: list[Literal["inputs", "weights"]] = Field(default_factory=list, description="operands "
         "each MAC keeps in a latch from one cycle to the next: while the innermost loops do not index one, "
         "it is not read again from the level that feeds the MAC (e.g. [weights] for a weight register "
