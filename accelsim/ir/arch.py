@@ -109,6 +109,7 @@ class Compute:
     area_um2: float | None = None  # explicit area per MAC unit; None: from the technology table
     operand_latch: frozenset = frozenset()  # operands a MAC keeps while the innermost loops leave them
     sparse: "SparseCompute | None" = None   # compute gating/skipping (accelsim/sparse); None: none
+    psum_bits: int | None = None  # partial-sum width; None: one word, as a finished output
 
     def supports(self, fmt: str) -> bool:
         return fmt == self.format or any(f == fmt for f, _, _ in self.formats)
@@ -483,6 +484,7 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
                                   None if b.sparse is None else SparseCompute(
                                       b.sparse.gate_on_zero_operand, b.sparse.skip_on_not_aligned_operands,
                                       tuple((k, v) for k, v in (b.sparse.energy.model_dump() if b.sparse.energy
-                                                                else {}).items() if v is not None))))
+                                                                else {}).items() if v is not None)),
+                                  b.psum_bits))
     return levels
 

@@ -17,6 +17,7 @@ def _counts(layer: LayerResult) -> dict:
         out[level.name] = {
             "instances": level.instances,
             "cycles": level.cycles,
+            "output_words": level.output_words,
             "tensors": {role: {"reads": c.reads * level.instances, "fills": c.fills * level.instances,
                                "updates": c.updates * level.instances,
                                "reads_per_instance": c.reads, "fills_per_instance": c.fills,

@@ -209,6 +209,10 @@ class ComputeSpec(Strict):
     reduction_tree_share: Share = Field(0.0, description="part of the switching energy in the adder "
         "tree of the spatial reduction (its nodes toggle when any leaf below them does); the rest is "
         "in the multipliers")
+    psum_bits: Optional[int] = Field(None, ge=1, le=128, description="width of a partial sum (the accumulators' "
+        "precision, e.g. 24 for INT8 MACs): a level that holds outputs still being reduced stores and moves each "
+        "in ceil(psum_bits / word_bits) of its words; a finished output takes one word. Omitted: partial sums "
+        "take one word, as outputs do")
     operand_latch: list[Literal["inputs", "weights"]] = Field(default_factory=list, description="operands "
         "each MAC keeps in a latch from one cycle to the next: while the innermost loops do not index one, "
         "it is not read again from the level that feeds the MAC (e.g. [weights] for a weight register "
@@ -593,6 +597,12 @@ class MapperSettingsSpec(Strict):
     exhaustive_limit: int = Field(5_000_000, ge=1, description="largest mapspace auto searches exhaustively")
     seed: int = Field(0, ge=0, lt=2**62, description="random seed (0 ≤ seed < 2^62): the same seed gives the same "
                       "mapping")
+    rank: Literal["analytical", "cycle"] = Field(
+        "analytical", description="whose cycles rank the search's best points: analytical (the bandwidth bound "
+        "the search evaluates) or cycle (the cycle model's tile walk: stalls, fill and drain, systolic skew; it "
+        "walks each of the `candidates` best distinct points and keeps the best by the objective)")
+    candidates: int = Field(8, ge=1, le=64, description="with rank: cycle, how many of the search's best distinct "
+                            "points the cycle model re-ranks")
 
 
 class LayerConstraintSpec(Strict):
