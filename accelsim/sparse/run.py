@@ -6,7 +6,7 @@ from dataclasses import replace
 from math import ceil
 
 from ..counting.counts import ActionCounts, TensorCounts
-from ..errors import MappingError
+from ..errors import MappingError, SpecError
 from ..ir.arch import Arch, Memory
 from .analysis import analyze_sparse
 from .costs import compute_cycles, compute_energy_pj, level_cycles, level_energy_pj
@@ -23,6 +23,11 @@ def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price,
     `activity`: the layer's LayerActivity (switching with `density:`), applied to the actual data
     accesses and MACs as the dense energy model applies it."""
     einsum = layer.run_einsum
+    wide = [lvl.name for lvl in counts.levels if lvl.output_words > 1]
+    if wide:  # the pass prices every element as one word
+        raise SpecError(f"layer '{layer.name}': {', '.join(wide)} hold partial sums wider than a word (the compute "
+                        f"level's psum_bits), which the sparse pass does not price yet; drop psum_bits from "
+                        f"{arch.name} for sparse runs, or run the layer dense")
     models = dict(layer.sparsity)
     result = analyze_sparse(arch, einsum, nest, counts, models, layer.name)
     by_name = {}

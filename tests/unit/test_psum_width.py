@@ -77,3 +77,17 @@ def test_the_cycle_model_moves_partial_sums_in_words(arch_from_text):
         assert walked[name].cycles >= analyze(arch, GEMM, nest).cycles
     assert walked["wide"].traffic == walked["narrow"].traffic  # elements either way
     assert walked["wide"].stall_cycles["DRAM"] > walked["narrow"].stall_cycles["DRAM"]
+
+
+def test_a_sparse_run_with_wide_partial_sums_is_refused(arch_from_text, tmp_path):
+    """The sparse pass prices elements as one word each: wide partial sums are an error there."""
+    import accelsim
+    from accelsim.errors import SpecError
+    from accelsim.options import SimOptions
+
+    wide = arch_from_text(ARCH.format(acc_bits=96, psum=", psum_bits: 24"))
+    path = tmp_path / "w.yaml"
+    path.write_text("name: w\nlayers:\n  - name: g\n    matmul: {m: 2, n: 2, k: 4}\n"
+                    "    sparsity: {inputs: {distribution: hypergeometric, density: 0.5}}\n")
+    with pytest.raises(SpecError, match="psum_bits"):
+        accelsim.simulate(wide, accelsim.load_workload(path), SimOptions(dataflow="search"))
