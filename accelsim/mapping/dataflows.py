@@ -23,7 +23,7 @@ mapper) looks for better mappings.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import product
+from itertools import permutations, product
 from math import prod
 
 from ..counting.reuse import tile_size
@@ -324,13 +324,78 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
     rounds = template.rounds(dim_classes(einsum), einsum) if template.rounds else None
     if rounds is not None:
         return _map_in_rounds(arch, einsum, template, rounds, loops, remaining, memories, below, dataflow)
+    # Pass 1 keeps every tensor where the arch lets it; a tensor a buffer holds without reusing it
+    # is then dropped there and the factors chosen again with the room it leaves (pass 2), kept
+    # only if the buffer still does not reuse it.
+    first = _allocate(arch, einsum, priority, memories, remaining, below, {})
+    useless = _unreused(arch, einsum, memories, first)
+    chosen = first
+    if useless:
+        second = _allocate(arch, einsum, priority, memories, remaining, below, useless)
+        if all(_unreused(arch, einsum, memories, second).get(i, set()) >= b for i, b in useless.items()):
+            chosen = second
+    for i, level_loops in chosen.items():
+        loops[i] = level_loops
+    levels = tuple(LevelMapping(l.name, tuple(loops[i]), frozenset(useless.get(i, ())))
+                   for i, l in enumerate(arch.levels[:-1]))
+    return Mapping(levels, dataflow)
+
+
+def _temporal_priority(einsum: Einsum, priority: list[str]) -> list[str]:
+    """The template's priority with the sliding window's taps first among the reduction dims: a
+    filter window split across buffer levels re-reads the overlapping input rows (halos)."""
+    taps = [t for _, t in window_pairs(einsum)]
+    reduction = [d for d in priority if d in dim_classes(einsum)["reduction"]]
+    ordered = iter([d for d in taps if d in reduction] + [d for d in reduction if d not in taps])
+    return [next(ordered) if d in reduction else d for d in priority]
+
+
+def _allocate(arch: Arch, einsum: Einsum, priority: list[str], memories: list[int], remaining: dict,
+              below: dict, bypass: dict) -> dict[int, list[Loop]]:
+    """Temporal loops per memory level. Two kinds of fill are tried, and the one whose estimated
+    top-level traffic is smallest wins (the first on a tie):
+
+    - each level's own tensors first: at every level the dims of the tensors it keeps come first
+      (the level fills with its stationary data), then the dims that leave its tiles unchanged
+      (the other tensors stream past);
+    - one tensor held on chip (weights, inputs or outputs): at every level the dims that index
+      it come first, so the buffers fill with as much of it as fits and the other tensors stream
+      through from the top: all the weights on chip while the pixels stream, say, which reads every
+      word from DRAM once when the weights fit.
+    """
+    priority = _temporal_priority(einsum, priority)
+    best = None
+    for held in (None, "weights", "inputs", "outputs"):
+        if held is not None and einsum.tensor(held) is None:
+            continue
+        loops, top = _fill(arch, einsum, priority, memories, remaining, below, bypass, held)
+        order = _top_order(einsum, top, priority)
+        traffic = _top_traffic(einsum, top, order, psums=True)
+        if best is None or traffic < best[0]:
+            loops[memories[0]] = [Loop(d, top[d]) for d in reversed(order) if top[d] > 1]
+            best = (traffic, loops)
+    return best[1]
+
+
+def _fill(arch: Arch, einsum: Einsum, priority: list[str], memories: list[int], remaining: dict,
+          below: dict, bypass: dict, held: str | None) -> tuple[dict, dict]:
+    """Below the top, from the innermost memory outwards, each dim in turn gets the largest divisor
+    of what remains that keeps every bounded level at or above this one within capacity: the
+    level's own dims first (`held` None) or the dims of the `held` tensor first, each group in
+    priority order. Returns the loops per level (outer → inner) and what remains for the top."""
+    remaining = dict(remaining)
     temporal = dict.fromkeys(einsum.dims, 1)  # loops chosen so far, all at or below this level
+    loops = {}
     for i in reversed(memories[1:]):
+        if held is None:
+            first = {d for r in _keeps(arch, i, bypass) if einsum.tensor(r) for d in einsum.tensor(r).dims}
+        else:
+            first = set(einsum.tensor(held).dims)
         chosen = {}
-        for d in priority:
+        for d in [d for d in priority if d in first] + [d for d in priority if d not in first]:
             for f in sorted(divisors(remaining[d]), reverse=True):
                 trial = dict(temporal, **{d: temporal[d] * f})
-                if f == 1 or _fits(arch, einsum, [j for j in memories if j <= i], trial, below):
+                if f == 1 or _fits(arch, einsum, [j for j in memories if j <= i], trial, below, bypass):
                     if f > 1:
                         chosen[d] = f
                         temporal = trial
@@ -338,10 +403,47 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
                     break
         # Priority lists the innermost first; loops are stored outer → inner.
         loops[i] = [Loop(d, chosen[d]) for d in reversed(priority) if d in chosen]
-    top = memories[0]
-    loops[top] = [Loop(d, remaining[d]) for d in reversed(priority) if remaining[d] > 1]
-    levels = tuple(LevelMapping(l.name, tuple(loops[i])) for i, l in enumerate(arch.levels[:-1]))
-    return Mapping(levels, dataflow)
+    return loops, remaining
+
+
+def _top_order(einsum: Einsum, top: dict, priority: list[str]) -> list[str]:
+    """The top memory's loops, innermost first: the order of the relevance classes (each class
+    keeping the template's priority inside it) whose estimated top-level traffic is smallest, the
+    template's own order on a tie. Partial sums sent back up count twice (written, read again)."""
+    classes = dim_classes(einsum)
+    groups = [[d for d in priority if d in classes[c]] for c in RELEVANCE_CLASSES]
+    best = (_top_traffic(einsum, top, priority, psums=True), priority)
+    for perm in permutations(groups):
+        order = [d for g in perm for d in g]
+        cost = _top_traffic(einsum, top, order, psums=True)
+        if cost < best[0]:
+            best = (cost, order)
+    return best[1]
+
+
+def _keeps(arch: Arch, i: int, bypass: dict) -> list[str]:
+    return [r for r in arch.levels[i].keeps if r not in bypass.get(i, ())]
+
+
+def _unreused(arch: Arch, einsum: Einsum, memories: list[int], loops: dict) -> dict[int, set]:
+    """Per buffer below the top, the tensors it holds without reusing them: the next level down
+    that keeps the tensor holds the same tile (no temporal loop from this level down to that one
+    indexes the tensor; a fan-out between them only splits the tile among the children), so each
+    word is read once per fill: holding it costs a write and a read and saves nothing. The arch's
+    `constraints:` may forbid the bypass (`keep`)."""
+    unreused = {}
+    for n, i in enumerate(memories[1:], start=1):
+        constraint = arch.constraints.get(arch.levels[i].name)
+        forced = constraint.keep if constraint is not None else ()
+        for role in arch.levels[i].keeps:
+            tensor = einsum.tensor(role)
+            child = next((j for j in memories[n + 1:] if role in arch.levels[j].keeps), None)
+            if tensor is None or role in forced or child is None:
+                continue
+            between = [l for j in memories[n:] if i <= j < child for l in loops[j]]
+            if not any(l.dim in tensor.dims for l in between):
+                unreused.setdefault(i, set()).add(role)
+    return unreused
 
 
 def _map_in_rounds(arch: Arch, einsum: Einsum, template: Template, options: list, loops: dict,
@@ -383,7 +485,7 @@ def _map_in_rounds(arch: Arch, einsum: Einsum, template: Template, options: list
     return Mapping(levels, dataflow)
 
 
-def _top_traffic(einsum: Einsum, top: dict, inner_first: list[str]) -> int:
+def _top_traffic(einsum: Einsum, top: dict, inner_first: list[str], psums: bool = False) -> int:
     """Words the top memory moves if each tensor is re-read once per iteration of every top loop
     over a dim it does not depend on that sits outside one it does (`inner_first`: the top's
     nesting). A template's estimate to choose between its own options, not the counting core."""
@@ -393,7 +495,8 @@ def _top_traffic(einsum: Einsum, top: dict, inner_first: list[str]) -> int:
     for t in einsum.tensors:
         relevant = [i for i, d in enumerate(outer_first) if d in t.dims]
         reloads = prod(top[d] for d in outer_first[:max(relevant, default=-1) + 1] if d not in t.dims)
-        total += tile_size(t.axes, full) * reloads
+        words = tile_size(t.axes, full)
+        total += words * (2 * reloads - 1 if psums and t is einsum.tensor("outputs") else reloads)
     return total
 
 
@@ -407,7 +510,8 @@ def _fits_levels(arch: Arch, einsum: Einsum, memories: list[int], chosen: dict, 
     return True
 
 
-def _fits(arch: Arch, einsum: Einsum, levels: list[int], temporal: dict, spatial_below: dict) -> bool:
+def _fits(arch: Arch, einsum: Einsum, levels: list[int], temporal: dict, spatial_below: dict,
+          bypass: dict | None = None) -> bool:
     """Do the tiles fit every bounded memory in `levels` (the current one and those above)?
 
     Upper levels hold at least the tiles below them, so checking them now keeps a greedy
@@ -420,7 +524,8 @@ def _fits(arch: Arch, einsum: Einsum, levels: list[int], temporal: dict, spatial
             continue
         # Everything below a level is inside its tile, so each dim's loops there are contiguous.
         loops = [(d, temporal[d] * spatial_below[i][d], 1) for d in einsum.dims]
-        used = sum(tile_size(einsum.tensor(r).axes, loops) for r in level.keeps if einsum.tensor(r))
+        used = sum(tile_size(einsum.tensor(r).axes, loops) for r in _keeps(arch, i, bypass or {})
+                   if einsum.tensor(r))
         if used > cap:
             return False
     return True
