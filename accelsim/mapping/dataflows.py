@@ -369,10 +369,8 @@ def _allocate(arch: Arch, einsum: Einsum, priority: list[str], memories: list[in
         if held is not None and einsum.tensor(held) is None:
             continue
         loops, top = _fill(arch, einsum, priority, memories, remaining, below, bypass, held)
-        order = _top_order(einsum, top, priority)
-        traffic = _top_traffic(einsum, top, order, psums=True)
+        traffic, loops[memories[0]] = _top_loops(arch, einsum, memories, loops, top, priority, bypass)
         if best is None or traffic < best[0]:
-            loops[memories[0]] = [Loop(d, top[d]) for d in reversed(order) if top[d] > 1]
             best = (traffic, loops)
     return best[1]
 
@@ -406,19 +404,20 @@ def _fill(arch: Arch, einsum: Einsum, priority: list[str], memories: list[int], 
     return loops, remaining
 
 
-def _top_order(einsum: Einsum, top: dict, priority: list[str]) -> list[str]:
-    """The top memory's loops, innermost first: the order of the relevance classes (each class
-    keeping the template's priority inside it) whose estimated top-level traffic is smallest, the
-    template's own order on a tie. Partial sums sent back up count twice (written, read again)."""
+def _top_loops(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, top: dict,
+               priority: list[str], bypass: dict) -> tuple[int, list[Loop]]:
+    """The top memory's loops (outer → inner) and their estimated traffic: the order of the
+    relevance classes (each keeping the template's priority inside it) whose `_dram_traffic` is
+    smallest, the template's own order (priority innermost) on a tie."""
     classes = dim_classes(einsum)
     groups = [[d for d in priority if d in classes[c]] for c in RELEVANCE_CLASSES]
-    best = (_top_traffic(einsum, top, priority, psums=True), priority)
-    for perm in permutations(groups):
-        order = [d for g in perm for d in g]
-        cost = _top_traffic(einsum, top, order, psums=True)
-        if cost < best[0]:
-            best = (cost, order)
-    return best[1]
+    best = None
+    for order in [priority] + [[d for g in perm for d in g] for perm in permutations(groups)]:
+        nest = [Loop(d, top[d]) for d in reversed(order) if top[d] > 1]
+        traffic = _dram_traffic(arch, einsum, memories, {**loops, memories[0]: nest}, bypass)
+        if best is None or traffic < best[0]:
+            best = (traffic, nest)
+    return best
 
 
 def _keeps(arch: Arch, i: int, bypass: dict) -> list[str]:
@@ -485,7 +484,25 @@ def _map_in_rounds(arch: Arch, einsum: Einsum, template: Template, options: list
     return Mapping(levels, dataflow)
 
 
-def _top_traffic(einsum: Einsum, top: dict, inner_first: list[str], psums: bool = False) -> int:
+def _dram_traffic(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, bypass: dict) -> int:
+    """Words the top memory moves, estimated: each tensor is re-read once per iteration of every
+    temporal loop over a dim it does not index that sits outside one it does, counting the loops
+    from the top down to the first level below that keeps the tensor (a buffer that bypasses it
+    does not shield it); partial sums sent back up count twice (written, read again). A
+    template's estimate to choose between its own options, not the counting core."""
+    full = [(d, b, 1) for d, b in einsum.bound.items()]
+    total = 0
+    for t in einsum.tensors:
+        keeper = next((j for j in memories[1:] if t.role in _keeps(arch, j, bypass)), len(arch.levels))
+        above = [l for j in memories if j < keeper for l in loops.get(j, ()) if l.bound > 1]
+        relevant = [n for n, l in enumerate(above) if l.dim in t.dims]
+        reloads = prod(l.bound for l in above[:max(relevant, default=-1) + 1] if l.dim not in t.dims)
+        words = tile_size(t.axes, full)
+        total += words * (2 * reloads - 1 if t.role == "outputs" else reloads)
+    return total
+
+
+def _top_traffic(einsum: Einsum, top: dict, inner_first: list[str]) -> int:
     """Words the top memory moves if each tensor is re-read once per iteration of every top loop
     over a dim it does not depend on that sits outside one it does (`inner_first`: the top's
     nesting). A template's estimate to choose between its own options, not the counting core."""
@@ -495,8 +512,7 @@ def _top_traffic(einsum: Einsum, top: dict, inner_first: list[str], psums: bool 
     for t in einsum.tensors:
         relevant = [i for i, d in enumerate(outer_first) if d in t.dims]
         reloads = prod(top[d] for d in outer_first[:max(relevant, default=-1) + 1] if d not in t.dims)
-        words = tile_size(t.axes, full)
-        total += words * (2 * reloads - 1 if psums and t is einsum.tensor("outputs") else reloads)
+        total += tile_size(t.axes, full) * reloads
     return total
 
 
