@@ -429,11 +429,14 @@ def _unreused(arch: Arch, einsum: Einsum, memories: list[int], loops: dict) -> d
     that keeps the tensor holds the same tile (no temporal loop from this level down to that one
     indexes the tensor; a fan-out between them only splits the tile among the children), so each
     word is read once per fill: holding it costs a write and a read and saves nothing. The arch's
-    `constraints:` may forbid the bypass (`keep`)."""
+    `constraints:` may forbid the bypass (`keep`), and the residency level keeps the activations
+    (their reuse is by the next layer, which one layer's loops do not show)."""
     unreused = {}
     for n, i in enumerate(memories[1:], start=1):
         constraint = arch.constraints.get(arch.levels[i].name)
-        forced = constraint.keep if constraint is not None else ()
+        forced = set(constraint.keep) if constraint is not None else set()
+        if arch.levels[i].name == arch.residency_level:
+            forced |= {"inputs", "outputs"}
         for role in arch.levels[i].keeps:
             tensor = einsum.tensor(role)
             child = next((j for j in memories[n + 1:] if role in arch.levels[j].keeps), None)
