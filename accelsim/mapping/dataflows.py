@@ -327,11 +327,12 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
     # Pass 1 keeps every tensor where the arch lets it; a tensor a buffer holds without reusing it
     # is then dropped there and the factors chosen again with the room it leaves (pass 2), kept
     # only if the buffer still does not reuse it.
-    first = _allocate(arch, einsum, priority, memories, remaining, below, {})
+    spatial = {i: ls for i, ls in loops.items() if i not in memories}
+    first = _allocate(arch, einsum, priority, memories, remaining, below, {}, spatial)
     useless = _unreused(arch, einsum, memories, first)
     chosen = first
     if useless:
-        second = _allocate(arch, einsum, priority, memories, remaining, below, useless)
+        second = _allocate(arch, einsum, priority, memories, remaining, below, useless, spatial)
         if all(_unreused(arch, einsum, memories, second).get(i, set()) >= b for i, b in useless.items()):
             chosen = second
     for i, level_loops in chosen.items():
@@ -351,7 +352,7 @@ def _temporal_priority(einsum: Einsum, priority: list[str]) -> list[str]:
 
 
 def _allocate(arch: Arch, einsum: Einsum, priority: list[str], memories: list[int], remaining: dict,
-              below: dict, bypass: dict) -> dict[int, list[Loop]]:
+              below: dict, bypass: dict, spatial: dict) -> dict[int, list[Loop]]:
     """Temporal loops per memory level. Two kinds of fill are tried, and the one whose estimated
     top-level traffic is smallest wins (the first on a tie):
 
@@ -369,6 +370,7 @@ def _allocate(arch: Arch, einsum: Einsum, priority: list[str], memories: list[in
         if held is not None and einsum.tensor(held) is None:
             continue
         loops, top = _fill(arch, einsum, priority, memories, remaining, below, bypass, held)
+        loops.update(spatial)
         traffic, loops[memories[0]] = _top_loops(arch, einsum, memories, loops, top, priority, bypass)
         if best is None or traffic < best[0]:
             best = (traffic, loops)
@@ -488,20 +490,28 @@ def _map_in_rounds(arch: Arch, einsum: Einsum, template: Template, options: list
 
 
 def _dram_traffic(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, bypass: dict) -> int:
-    """Words the top memory moves, estimated: each tensor is re-read once per iteration of every
-    temporal loop over a dim it does not index that sits outside one it does, counting the loops
-    from the top down to the first level below that keeps the tensor (a buffer that bypasses it
-    does not shield it); partial sums sent back up count twice (written, read again). A
-    template's estimate to choose between its own options, not the counting core."""
-    full = [(d, b, 1) for d, b in einsum.bound.items()]
+    """Words the top memory moves, estimated: each tensor's tile in the first level below the top
+    that keeps it (a buffer that bypasses it does not shield it) is fetched once per iteration of
+    the temporal loops above that level, up to the innermost one over a dim the tensor indexes
+    (the loops inside that leave the tile in place); tiles along a sliding window overlap, so a
+    filter window split above the buffer re-reads the shared rows. Partial sums sent back up count
+    twice (written, read again). A template's estimate to choose between its own options, not the
+    counting core."""
     total = 0
     for t in einsum.tensors:
         keeper = next((j for j in memories[1:] if t.role in _keeps(arch, j, bypass)), len(arch.levels))
         above = [l for j in memories if j < keeper for l in loops.get(j, ()) if l.bound > 1]
+        tile = dict.fromkeys(einsum.dims, 1)
+        for j, level_loops in loops.items():
+            for l in level_loops:
+                if j >= keeper or (l.axis and j < keeper):
+                    tile[l.dim] *= l.bound
+        words = tile_size(t.axes, [(d, b, 1) for d, b in tile.items()])
         relevant = [n for n, l in enumerate(above) if l.dim in t.dims]
-        reloads = prod(l.bound for l in above[:max(relevant, default=-1) + 1] if l.dim not in t.dims)
-        words = tile_size(t.axes, full)
-        total += words * (2 * reloads - 1 if t.role == "outputs" else reloads)
+        outer = above[:max(relevant, default=-1) + 1]
+        visits = prod(l.bound for l in outer if l.dim in t.dims)
+        reloads = prod(l.bound for l in outer if l.dim not in t.dims)
+        total += words * visits * (2 * reloads - 1 if t.role == "outputs" else reloads)
     return total
 
 
