@@ -15,10 +15,13 @@ innermost. Row-stationary (Eyeriss): y ← filter taps of the sliding window, th
 out_channel; x ← the window's output rows; taps and channels innermost.
 
 Temporal factors are then chosen level by level from the innermost memory outwards:
-each dim, in the template's priority order, gets the largest divisor of what remains
-that keeps every bounded level at or above it within capacity. Whatever is left runs
-at the outermost memory. This is a template, not a search: `--dataflow search` (the
-mapper) looks for better mappings.
+each dim in turn gets the largest divisor of what remains that keeps every bounded level
+at or above it within capacity; the window's taps come first among the reductions, and
+either each level's own tensors' dims or one tensor's dims (the tensor the chip holds)
+come first, whichever fill an estimate says moves the fewest DRAM words. Whatever is
+left runs at the outermost memory, ordered by the same estimate, and a buffer that would
+hold a tensor without reusing it bypasses it (docs/dataflows.md). This is a template, not
+a search: `--dataflow search` (the mapper) looks for better mappings.
 """
 from __future__ import annotations
 
