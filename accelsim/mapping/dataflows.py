@@ -287,10 +287,42 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
         template: Template = DATAFLOWS.get(dataflow)
     except KeyError:
         raise MappingError(f"unknown dataflow '{dataflow}'; choose from {', '.join(DATAFLOWS.names())}") from None
+    y_pref, x_pref = template.axes(einsum)
+    best = None
+    for x_prefs in _x_options(arch, einsum, template, y_pref, x_pref):
+        traffic, mapping = _map_with(arch, einsum, template, dataflow, y_pref, x_prefs)
+        if best is None or (traffic is not None and traffic < best[0]):
+            best = (traffic, mapping)
+    return best[1]
+
+
+def _x_options(arch: Arch, einsum: Einsum, template: Template, y_pref: list[str], x_pref: list[str]) -> list:
+    """The x preferences per fan-out to try: the template's, and, on a fan-out of PEs that each hold
+    another array (whose lanes already give the output channels their own MACs) with several rows
+    and columns and an x the arch leaves free, the reduction as well, first: the PEs' private
+    buffers then split the operands instead of each holding a copy. The least DRAM traffic wins."""
+    options = [{}]
+    if template.spatial is not None:
+        return options
+    fanouts = [i for i, level in enumerate(arch.levels[:-1]) if isinstance(level, Spatial)]
+    for i in fanouts[:-1]:
+        level = arch.levels[i]
+        if level.x <= 1 or level.y <= 1:
+            continue
+        constraint = arch.constraints.get(level.name)
+        if constraint is not None and constraint.x[1] is not None:
+            continue
+        wide = [d for d in y_pref if d not in x_pref] + x_pref
+        options += [{**o, i: wide} for o in options]
+    return options
+
+
+def _map_with(arch: Arch, einsum: Einsum, template: Template, dataflow: str, y_pref: list[str],
+              x_prefs: dict) -> tuple:
     remaining = dict(einsum.bound)
     loops: dict[int, list[Loop]] = {i: [] for i in range(len(arch.levels) - 1)}
-    y_pref, x_pref = template.axes(einsum)
     for i, level in enumerate(arch.levels[:-1]):
+        x_pref = x_prefs.get(i, template.axes(einsum)[1])
         if isinstance(level, Spatial):
             own = template.spatial(level, einsum, remaining) if template.spatial else None
             if own is not None:
@@ -326,23 +358,25 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
     below = {j: spatial_below(j) for j in memories}
     rounds = template.rounds(dim_classes(einsum), einsum) if template.rounds else None
     if rounds is not None:
-        return _map_in_rounds(arch, einsum, template, rounds, loops, remaining, memories, below, dataflow)
+        return None, _map_in_rounds(arch, einsum, template, rounds, loops, remaining, memories, below, dataflow)
     # Pass 1 keeps every tensor where the arch lets it; a tensor a buffer holds without reusing it
     # is then dropped there and the factors chosen again with the room it leaves (pass 2), kept
     # only if the buffer still does not reuse it.
     spatial = {i: ls for i, ls in loops.items() if i not in memories}
-    first = _allocate(arch, einsum, priority, memories, remaining, below, {}, spatial)
+    traffic, first = _allocate(arch, einsum, priority, memories, remaining, below, {}, spatial)
     useless = _unreused(arch, einsum, memories, first)
     chosen = first
     if useless:
-        second = _allocate(arch, einsum, priority, memories, remaining, below, useless, spatial)
+        again, second = _allocate(arch, einsum, priority, memories, remaining, below, useless, spatial)
         if all(_unreused(arch, einsum, memories, second).get(i, set()) >= b for i, b in useless.items()):
-            chosen = second
+            traffic, chosen = again, second
+        else:
+            traffic = _dram_traffic(arch, einsum, memories, first, useless)
     for i, level_loops in chosen.items():
         loops[i] = level_loops
     levels = tuple(LevelMapping(l.name, tuple(loops[i]), frozenset(useless.get(i, ())))
                    for i, l in enumerate(arch.levels[:-1]))
-    return Mapping(levels, dataflow)
+    return traffic, Mapping(levels, dataflow)
 
 
 def _temporal_priority(einsum: Einsum, priority: list[str]) -> list[str]:
@@ -355,7 +389,7 @@ def _temporal_priority(einsum: Einsum, priority: list[str]) -> list[str]:
 
 
 def _allocate(arch: Arch, einsum: Einsum, priority: list[str], memories: list[int], remaining: dict,
-              below: dict, bypass: dict, spatial: dict) -> dict[int, list[Loop]]:
+              below: dict, bypass: dict, spatial: dict) -> tuple[int, dict[int, list[Loop]]]:
     """Temporal loops per memory level. Two kinds of fill are tried, and the one whose estimated
     top-level traffic is smallest wins (the first on a tie):
 
@@ -377,7 +411,7 @@ def _allocate(arch: Arch, einsum: Einsum, priority: list[str], memories: list[in
         traffic, loops[memories[0]] = _top_loops(arch, einsum, memories, loops, top, priority, bypass)
         if best is None or traffic < best[0]:
             best = (traffic, loops)
-    return best[1]
+    return best
 
 
 def _fill(arch: Arch, einsum: Einsum, priority: list[str], memories: list[int], remaining: dict,
