@@ -37,11 +37,14 @@ def gap(arch_name: str, workload_name: str, cache) -> tuple[str, float, float]:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-cache", action="store_true", help="search afresh")
+    parser.add_argument("--arch", action="append", help="only this arch's pairs (repeatable)")
     args = parser.parse_args()
     cache = None if args.no_cache else default_search_cache()
     print("| arch | workload | template | template ÷ mapper energy |")
     print("|---|---|---|---|")
     for arch_name, workloads in PAIRS:
+        if args.arch and arch_name not in args.arch:
+            continue
         for workload_name in workloads:
             dataflow, template_pj, mapper_pj = gap(arch_name, workload_name, cache)
             print(f"| {arch_name} | {workload_name} | {dataflow} | {template_pj / mapper_pj:.2f} |", flush=True)

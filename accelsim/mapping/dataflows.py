@@ -15,15 +15,18 @@ innermost. Row-stationary (Eyeriss): y ← filter taps of the sliding window, th
 out_channel; x ← the window's output rows; taps and channels innermost.
 
 Temporal factors are then chosen level by level from the innermost memory outwards:
-each dim, in the template's priority order, gets the largest divisor of what remains
-that keeps every bounded level at or above it within capacity. Whatever is left runs
-at the outermost memory. This is a template, not a search: `--dataflow search` (the
-mapper) looks for better mappings.
+each dim in turn gets the largest divisor of what remains that keeps every bounded level
+at or above it within capacity; the window's taps come first among the reductions, and
+either each level's own tensors' dims or one tensor's dims (the tensor the chip holds)
+come first, whichever fill an estimate says moves the fewest DRAM words. Whatever is
+left runs at the outermost memory, ordered by the same estimate, and a buffer that would
+hold a tensor without reusing it bypasses it (docs/dataflows.md). This is a template, not
+a search: `--dataflow search` (the mapper) looks for better mappings.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import product
+from itertools import permutations, product
 from math import prod
 
 from ..counting.reuse import tile_size
@@ -284,10 +287,42 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
         template: Template = DATAFLOWS.get(dataflow)
     except KeyError:
         raise MappingError(f"unknown dataflow '{dataflow}'; choose from {', '.join(DATAFLOWS.names())}") from None
+    y_pref, x_pref = template.axes(einsum)
+    best = None
+    for x_prefs in _x_options(arch, einsum, template, y_pref, x_pref):
+        traffic, mapping = _map_with(arch, einsum, template, dataflow, y_pref, x_prefs)
+        if best is None or (traffic is not None and traffic < best[0]):
+            best = (traffic, mapping)
+    return best[1]
+
+
+def _x_options(arch: Arch, einsum: Einsum, template: Template, y_pref: list[str], x_pref: list[str]) -> list:
+    """The x preferences per fan-out to try: the template's, and, on a fan-out of PEs that each hold
+    another array (whose lanes already give the output channels their own MACs) with several rows
+    and columns and an x the arch leaves free, the reduction as well, first: the PEs' private
+    buffers then split the operands instead of each holding a copy. The least DRAM traffic wins."""
+    options = [{}]
+    if template.spatial is not None:
+        return options
+    fanouts = [i for i, level in enumerate(arch.levels[:-1]) if isinstance(level, Spatial)]
+    for i in fanouts[:-1]:
+        level = arch.levels[i]
+        if level.x <= 1 or level.y <= 1:
+            continue
+        constraint = arch.constraints.get(level.name)
+        if constraint is not None and constraint.x[1] is not None:
+            continue
+        wide = [d for d in y_pref if d not in x_pref] + x_pref
+        options += [{**o, i: wide} for o in options]
+    return options
+
+
+def _map_with(arch: Arch, einsum: Einsum, template: Template, dataflow: str, y_pref: list[str],
+              x_prefs: dict) -> tuple:
     remaining = dict(einsum.bound)
     loops: dict[int, list[Loop]] = {i: [] for i in range(len(arch.levels) - 1)}
-    y_pref, x_pref = template.axes(einsum)
     for i, level in enumerate(arch.levels[:-1]):
+        x_pref = x_prefs.get(i, template.axes(einsum)[1])
         if isinstance(level, Spatial):
             own = template.spatial(level, einsum, remaining) if template.spatial else None
             if own is not None:
@@ -323,14 +358,81 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
     below = {j: spatial_below(j) for j in memories}
     rounds = template.rounds(dim_classes(einsum), einsum) if template.rounds else None
     if rounds is not None:
-        return _map_in_rounds(arch, einsum, template, rounds, loops, remaining, memories, below, dataflow)
+        return None, _map_in_rounds(arch, einsum, template, rounds, loops, remaining, memories, below, dataflow)
+    # Pass 1 keeps every tensor where the arch lets it; a tensor a buffer holds without reusing it
+    # is then dropped there and the factors chosen again with the room it leaves (pass 2), kept
+    # only if the buffer still does not reuse it.
+    spatial = {i: ls for i, ls in loops.items() if i not in memories}
+    traffic, first = _allocate(arch, einsum, priority, memories, remaining, below, {}, spatial)
+    useless = _unreused(arch, einsum, memories, first)
+    chosen = first
+    if useless:
+        again, second = _allocate(arch, einsum, priority, memories, remaining, below, useless, spatial)
+        if all(_unreused(arch, einsum, memories, second).get(i, set()) >= b for i, b in useless.items()):
+            traffic, chosen = again, second
+        else:
+            traffic = _dram_traffic(arch, einsum, memories, first, useless)
+    for i, level_loops in chosen.items():
+        loops[i] = level_loops
+    levels = tuple(LevelMapping(l.name, tuple(loops[i]), frozenset(useless.get(i, ())))
+                   for i, l in enumerate(arch.levels[:-1]))
+    return traffic, Mapping(levels, dataflow)
+
+
+def _temporal_priority(einsum: Einsum, priority: list[str]) -> list[str]:
+    """The template's priority with the sliding window's taps first among the reduction dims: a
+    filter window split across buffer levels re-reads the overlapping input rows (halos)."""
+    taps = [t for _, t in window_pairs(einsum)]
+    reduction = [d for d in priority if d in dim_classes(einsum)["reduction"]]
+    ordered = iter([d for d in taps if d in reduction] + [d for d in reduction if d not in taps])
+    return [next(ordered) if d in reduction else d for d in priority]
+
+
+def _allocate(arch: Arch, einsum: Einsum, priority: list[str], memories: list[int], remaining: dict,
+              below: dict, bypass: dict, spatial: dict) -> tuple[int, dict[int, list[Loop]]]:
+    """Temporal loops per memory level. Two kinds of fill are tried, and the one whose estimated
+    top-level traffic is smallest wins (the first on a tie):
+
+    - each level's own tensors first: at every level the dims of the tensors it keeps come first
+      (the level fills with its stationary data), then the dims that leave its tiles unchanged
+      (the other tensors stream past);
+    - one tensor held on chip (weights, inputs or outputs): at every level the dims that index
+      it come first, so the buffers fill with as much of it as fits and the other tensors stream
+      through from the top: all the weights on chip while the pixels stream, say, which reads every
+      word from DRAM once when the weights fit.
+    """
+    priority = _temporal_priority(einsum, priority)
+    best = None
+    for held in (None, "weights", "inputs", "outputs"):
+        if held is not None and einsum.tensor(held) is None:
+            continue
+        loops, top = _fill(arch, einsum, priority, memories, remaining, below, bypass, held)
+        loops.update(spatial)
+        traffic, loops[memories[0]] = _top_loops(arch, einsum, memories, loops, top, priority, bypass)
+        if best is None or traffic < best[0]:
+            best = (traffic, loops)
+    return best
+
+
+def _fill(arch: Arch, einsum: Einsum, priority: list[str], memories: list[int], remaining: dict,
+          below: dict, bypass: dict, held: str | None) -> tuple[dict, dict]:
+    """Below the top, from the innermost memory outwards, each dim in turn gets the largest divisor
+    of what remains that keeps every bounded level at or above this one within capacity: the
+    level's own dims first (`held` None) or the dims of the `held` tensor first, each group in
+    priority order. Returns the loops per level (outer → inner) and what remains for the top."""
+    remaining = dict(remaining)
     temporal = dict.fromkeys(einsum.dims, 1)  # loops chosen so far, all at or below this level
+    loops = {}
     for i in reversed(memories[1:]):
+        if held is None:
+            first = {d for r in _keeps(arch, i, bypass) if einsum.tensor(r) for d in einsum.tensor(r).dims}
+        else:
+            first = set(einsum.tensor(held).dims)
         chosen = {}
-        for d in priority:
+        for d in [d for d in priority if d in first] + [d for d in priority if d not in first]:
             for f in sorted(divisors(remaining[d]), reverse=True):
                 trial = dict(temporal, **{d: temporal[d] * f})
-                if f == 1 or _fits(arch, einsum, [j for j in memories if j <= i], trial, below):
+                if f == 1 or _fits(arch, einsum, [j for j in memories if j <= i], trial, below, bypass):
                     if f > 1:
                         chosen[d] = f
                         temporal = trial
@@ -338,10 +440,51 @@ def map_layer(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
                     break
         # Priority lists the innermost first; loops are stored outer → inner.
         loops[i] = [Loop(d, chosen[d]) for d in reversed(priority) if d in chosen]
-    top = memories[0]
-    loops[top] = [Loop(d, remaining[d]) for d in reversed(priority) if remaining[d] > 1]
-    levels = tuple(LevelMapping(l.name, tuple(loops[i])) for i, l in enumerate(arch.levels[:-1]))
-    return Mapping(levels, dataflow)
+    return loops, remaining
+
+
+def _top_loops(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, top: dict,
+               priority: list[str], bypass: dict) -> tuple[int, list[Loop]]:
+    """The top memory's loops (outer → inner) and their estimated traffic: the order of the
+    relevance classes (each keeping the template's priority inside it) whose `_dram_traffic` is
+    smallest, the template's own order (priority innermost) on a tie."""
+    classes = dim_classes(einsum)
+    groups = [[d for d in priority if d in classes[c]] for c in RELEVANCE_CLASSES]
+    best = None
+    for order in [priority] + [[d for g in perm for d in g] for perm in permutations(groups)]:
+        nest = [Loop(d, top[d]) for d in reversed(order) if top[d] > 1]
+        traffic = _dram_traffic(arch, einsum, memories, {**loops, memories[0]: nest}, bypass)
+        if best is None or traffic < best[0]:
+            best = (traffic, nest)
+    return best
+
+
+def _keeps(arch: Arch, i: int, bypass: dict) -> list[str]:
+    return [r for r in arch.levels[i].keeps if r not in bypass.get(i, ())]
+
+
+def _unreused(arch: Arch, einsum: Einsum, memories: list[int], loops: dict) -> dict[int, set]:
+    """Per buffer below the top, the tensors it holds without reusing them: the next level down
+    that keeps the tensor holds the same tile (no temporal loop from this level down to that one
+    indexes the tensor; a fan-out between them only splits the tile among the children), so each
+    word is read once per fill: holding it costs a write and a read and saves nothing. The arch's
+    `constraints:` may forbid the bypass (`keep`), and the residency level keeps the activations
+    (their reuse is by the next layer, which one layer's loops do not show)."""
+    unreused = {}
+    for n, i in enumerate(memories[1:], start=1):
+        constraint = arch.constraints.get(arch.levels[i].name)
+        forced = set(constraint.keep) if constraint is not None else set()
+        if arch.levels[i].name == arch.residency_level:
+            forced |= {"inputs", "outputs"}
+        for role in arch.levels[i].keeps:
+            tensor = einsum.tensor(role)
+            child = next((j for j in memories[n + 1:] if role in arch.levels[j].keeps), None)
+            if tensor is None or role in forced or child is None:
+                continue
+            between = [l for j in memories[n:] if i <= j < child for l in loops[j]]
+            if not any(l.dim in tensor.dims for l in between):
+                unreused.setdefault(i, set()).add(role)
+    return unreused
 
 
 def _map_in_rounds(arch: Arch, einsum: Einsum, template: Template, options: list, loops: dict,
@@ -383,6 +526,32 @@ def _map_in_rounds(arch: Arch, einsum: Einsum, template: Template, options: list
     return Mapping(levels, dataflow)
 
 
+def _dram_traffic(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, bypass: dict) -> int:
+    """Words the top memory moves, estimated: each tensor's tile in the first level below the top
+    that keeps it (a buffer that bypasses it does not shield it) is fetched once per iteration of
+    the temporal loops above that level, up to the innermost one over a dim the tensor indexes
+    (the loops inside that leave the tile in place); tiles along a sliding window overlap, so a
+    filter window split above the buffer re-reads the shared rows. Partial sums sent back up count
+    twice (written, read again). A template's estimate to choose between its own options, not the
+    counting core."""
+    total = 0
+    for t in einsum.tensors:
+        keeper = next((j for j in memories[1:] if t.role in _keeps(arch, j, bypass)), len(arch.levels))
+        above = [l for j in memories if j < keeper for l in loops.get(j, ()) if l.bound > 1]
+        tile = dict.fromkeys(einsum.dims, 1)
+        for j, level_loops in loops.items():
+            for l in level_loops:
+                if j >= keeper or (l.axis and j < keeper):
+                    tile[l.dim] *= l.bound
+        words = tile_size(t.axes, [(d, b, 1) for d, b in tile.items()])
+        relevant = [n for n, l in enumerate(above) if l.dim in t.dims]
+        outer = above[:max(relevant, default=-1) + 1]
+        visits = prod(l.bound for l in outer if l.dim in t.dims)
+        reloads = prod(l.bound for l in outer if l.dim not in t.dims)
+        total += words * visits * (2 * reloads - 1 if t.role == "outputs" else reloads)
+    return total
+
+
 def _top_traffic(einsum: Einsum, top: dict, inner_first: list[str]) -> int:
     """Words the top memory moves if each tensor is re-read once per iteration of every top loop
     over a dim it does not depend on that sits outside one it does (`inner_first`: the top's
@@ -407,7 +576,8 @@ def _fits_levels(arch: Arch, einsum: Einsum, memories: list[int], chosen: dict, 
     return True
 
 
-def _fits(arch: Arch, einsum: Einsum, levels: list[int], temporal: dict, spatial_below: dict) -> bool:
+def _fits(arch: Arch, einsum: Einsum, levels: list[int], temporal: dict, spatial_below: dict,
+          bypass: dict | None = None) -> bool:
     """Do the tiles fit every bounded memory in `levels` (the current one and those above)?
 
     Upper levels hold at least the tiles below them, so checking them now keeps a greedy
@@ -420,7 +590,8 @@ def _fits(arch: Arch, einsum: Einsum, levels: list[int], temporal: dict, spatial
             continue
         # Everything below a level is inside its tile, so each dim's loops there are contiguous.
         loops = [(d, temporal[d] * spatial_below[i][d], 1) for d in einsum.dims]
-        used = sum(tile_size(einsum.tensor(r).axes, loops) for r in level.keeps if einsum.tensor(r))
+        used = sum(tile_size(einsum.tensor(r).axes, loops) for r in _keeps(arch, i, bypass or {})
+                   if einsum.tensor(r))
         if used > cap:
             return False
     return True

@@ -51,7 +51,9 @@ def ideal_overrides(arch):
 
 
 def traffic_of(counts):
-    return {l.name: {r: (t.reads, t.fills, t.updates) for r, t in l.tensors.items()} for l in counts.levels}
+    # a level that keeps nothing (every tensor bypassed) moves nothing: left out, as walked_traffic does
+    return {l.name: {r: (t.reads, t.fills, t.updates) for r, t in l.tensors.items()}
+            for l in counts.levels if l.tensors}
 
 
 def walked_traffic(stats):
