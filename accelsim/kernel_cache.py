@@ -191,16 +191,16 @@ def compile_note(options) -> str | None:
     """A line to print before a run whose kernels are not in the cache yet: what compiles, and
     roughly how long it takes once (measured on a 2-core machine; docs/dse.md)."""
     from .counting.nest_kernel import evaluate_nest
-    from .model.scalesim.calc import systolic_calc_kernel
-    from .model.tile_events import walk_steps
-    from .search.search_kernels import search_hill_climb
 
     wanted = [("the counting kernel", evaluate_nest, 15)]
     if options.dataflow == "search" or options.dataflow is None:  # None: search if the arch names no template
+        from .search.search_kernels import search_hill_climb  # imported only when it runs (start-up)
         wanted.append(("the mapper's search kernels", search_hill_climb, 40))
     if options.performance_model == "cycle":
+        from .model.tile_events import walk_steps
         wanted.append(("the cycle model", walk_steps, 5))
     if options.performance_model == "scalesim":
+        from .model.scalesim.calc import systolic_calc_kernel
         wanted.append(("the SCALE-Sim emulator", systolic_calc_kernel, 6))
     pending = [(what, seconds) for what, kernel, seconds in wanted if not is_compiled(kernel)]
     if not pending:

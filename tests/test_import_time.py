@@ -77,3 +77,25 @@ def test_the_kernel_module_list_is_found_again_only_when_a_module_changes(tmp_pa
     assert kernel_cache.refresh(pkg) and not cached.exists()
     (pkg / "__pycache__" / kernel_cache.SOURCES_MEMO).write_text("{not json")
     assert not kernel_cache.refresh(pkg)  # an unreadable memo: found again, same digest
+
+
+RUN_IMPORTS = r"""
+import sys
+from accelsim.cli import main
+
+code = main(sys.argv[1:])
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"matplotlib", "pandas", "sqlite3", "tqdm"})
+print("HEAVY", heavy, code)
+"""
+
+
+def test_a_run_imports_no_plotting_or_table_library(tmp_path):
+    # matplotlib and pandas are for `accelsim plot` / `export` / the store's frames: a run (table and
+    # JSON) loads neither (they cost ~0.3 s of start-up), nor the sweep store or the progress bars.
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-c", RUN_IMPORTS, "run", str(REPO / "arch" / "simple_os.yaml"),
+                           str(REPO / "workloads" / "gemm_tiny.yaml"), "--model", "cycle", "--scalesim-compat",
+                           "--json", str(out)], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "HEAVY [] 0", proc.stdout[-2000:]
+    assert out.exists()
