@@ -17,7 +17,6 @@ settings: they define the DRAM model being reproduced.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,16 +44,8 @@ def scalesim_layer_cycles(arch: Arch, layer: Layer) -> tuple[int, dict]:
         systolic_layer, config = systolic_params(arch, layer.einsum, layer.name, layer.input_size)
     except (ValueError, KeyError) as exc:
         raise MappingError(f"layer '{layer.name}': no SCALE-Sim view of this layer: {exc}") from None
-    key = (replace(systolic_layer, name=""), config)  # the report does not depend on the name
-    report = _REPORTS.get(key)
-    if report is None:  # a shape seen before in this process (ResNet's repeated blocks) runs once
-        if len(_REPORTS) >= 4096:
-            _REPORTS.clear()
-        report = _REPORTS[key] = simulate_systolic(systolic_layer, config, scalesim_compat=True)
+    report = simulate_systolic(systolic_layer, config, scalesim_compat=True)
     return report.total_cycles, {"stall_cycles": report.stall_cycles, "scalesim": report.as_dict()}
-
-
-_REPORTS: dict = {}  # (nameless SystolicLayer, SystolicConfig) -> SystolicResult (both frozen)
 
 
 @PERFORMANCE_MODELS.register("scalesim")
