@@ -111,11 +111,6 @@ def _imported_modules(path: Path, package_dir: Path) -> set[Path]:
     return found
 
 
-def kernel_sources_digest(package_dir=PACKAGE) -> str:
-    """SHA-256 of the kernel modules and what they import (kernel_sources), in path order."""
-    return files_digest(kernel_sources(package_dir), Path(package_dir))
-
-
 def _tree_stamp(package_dir: Path) -> str:
     """Each module's path, inode, size and change times: any edit, new or removed module changes it.
     Reading it costs a stat per module, not a parse."""
