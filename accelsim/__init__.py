@@ -1,13 +1,23 @@
 """accelsim: analytical and cycle-level DNN accelerator simulation from YAML specs."""
-from .kernel_cache import refresh as _refresh_kernel_cache  # noqa: E402
-from .version import __version__
+import gc as _gc
 
-_refresh_kernel_cache()  # before any kernel loads from the cache: a changed kernel module clears it
+# No cyclic collections while the package imports: it makes ~10^5 objects and no garbage, and
+# collecting them over and over costs about a tenth of a short run. Collection resumes afterwards.
+_gc_was_enabled = _gc.isenabled()
+_gc.disable()
+try:
+    from .kernel_cache import refresh as _refresh_kernel_cache
+    from .version import __version__
 
-from .errors import AccelsimBug, MappingError, SpecError  # noqa: E402
-from .load import load_arch, load_mapping_file, load_workload  # noqa: E402
-from .options import SimOptions  # noqa: E402
-from .simulate import simulate  # noqa: E402
+    _refresh_kernel_cache()  # before any kernel loads from the cache: a changed kernel module clears it
+
+    from .errors import AccelsimBug, MappingError, SpecError
+    from .load import load_arch, load_mapping_file, load_workload
+    from .options import SimOptions
+    from .simulate import simulate
+finally:
+    if _gc_was_enabled:
+        _gc.enable()
 
 # Sweeps load on first use (sqlite3, the process pool): `import accelsim` stays quick.
 _LAZY = {"sweep": "dse.runner", "SweepRun": "dse.runner", "store_frame": "dse.store",

@@ -5,12 +5,16 @@ kernel that inlines a function from another module (the search kernels inline th
 would load stale machine code after that module changes, and so would a kernel reading a constant
 from a module without kernels (the column codes in counting/records.py). `refresh` (run when
 accelsim is imported) keeps a digest of the kernel modules and every package module they import,
-and clears the cache when it changes. A process still running old code can write stale entries
-after a newer one refreshed: run `accelsim cache clear` after such a mix.
+and clears the cache when it changes. Which modules those are is remembered under a stamp of the
+tree (each module's size and change times), so a warm start hashes them without parsing the package.
+A process still running old code can write stale entries after a newer one refreshed: run
+`accelsim cache clear` after such a mix.
 """
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -20,6 +24,7 @@ from .version import files_digest
 PACKAGE = Path(__file__).resolve().parent
 NUMBA_CACHE_SUFFIXES = (".nbi", ".nbc")
 STAMP = "kernel_sources.sha256"  # in the package's own __pycache__
+SOURCES_MEMO = "kernel_sources.json"  # which modules those are, under a stamp of the tree (beside it)
 
 
 def numba_cache_files(package_dir) -> list[Path]:
@@ -106,9 +111,35 @@ def _imported_modules(path: Path, package_dir: Path) -> set[Path]:
     return found
 
 
-def kernel_sources_digest(package_dir=PACKAGE) -> str:
-    """SHA-256 of the kernel modules and what they import (kernel_sources), in path order."""
-    return files_digest(kernel_sources(package_dir), Path(package_dir))
+def _tree_stamp(package_dir: Path) -> str:
+    """Each module's path, inode, size and change times: any edit, new or removed module changes it.
+    Reading it costs a stat per module, not a parse."""
+    entries = []
+    for path in sorted(package_dir.rglob("*.py")):
+        s = path.stat()
+        entries.append(f"{path.relative_to(package_dir)}\0{s.st_ino}\0{s.st_size}\0{s.st_mtime_ns}\0{s.st_ctime_ns}")
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
+
+
+def _kernel_sources_remembered(package_dir: Path) -> list[Path]:
+    """kernel_sources, parsed again only when a module changed (the parse of every module costs
+    ~0.15 s, a third of a warm run's start-up). The contents of the modules found are still hashed
+    on every refresh: this saves finding them, never checking them."""
+    memo = package_dir / "__pycache__" / SOURCES_MEMO
+    stamp = _tree_stamp(package_dir)
+    try:
+        saved = json.loads(memo.read_text())
+        if saved["stamp"] == stamp:
+            return [package_dir / name for name in saved["sources"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # none yet, or unreadable: find them
+    sources = kernel_sources(package_dir)
+    try:
+        write_atomic(memo, json.dumps({"stamp": stamp,
+                                       "sources": [str(p.relative_to(package_dir)) for p in sources]}))
+    except OSError:
+        pass  # a read-only install finds them every time
+    return sources
 
 
 def cache_folders(package_dir=PACKAGE) -> list[Path]:
@@ -125,7 +156,7 @@ def refresh(package_dir=PACKAGE) -> bool:
     whether it did. Silent where the package cannot be written (Numba caches elsewhere then)."""
     package_dir = Path(package_dir)
     stamp = package_dir / "__pycache__" / STAMP
-    digest = kernel_sources_digest(package_dir)
+    digest = files_digest(_kernel_sources_remembered(package_dir), package_dir)
     try:
         if stamp.read_text() == digest:
             return False
@@ -155,16 +186,16 @@ def compile_note(options) -> str | None:
     """A line to print before a run whose kernels are not in the cache yet: what compiles, and
     roughly how long it takes once (measured on a 2-core machine; docs/dse.md)."""
     from .counting.nest_kernel import evaluate_nest
-    from .model.scalesim.calc import systolic_calc_kernel
-    from .model.tile_events import walk_steps
-    from .search.search_kernels import search_hill_climb
 
     wanted = [("the counting kernel", evaluate_nest, 15)]
     if options.dataflow == "search" or options.dataflow is None:  # None: search if the arch names no template
+        from .search.search_kernels import search_hill_climb  # imported only when it runs (start-up)
         wanted.append(("the mapper's search kernels", search_hill_climb, 40))
     if options.performance_model == "cycle":
+        from .model.tile_events import walk_steps
         wanted.append(("the cycle model", walk_steps, 5))
     if options.performance_model == "scalesim":
+        from .model.scalesim.calc import systolic_calc_kernel
         wanted.append(("the SCALE-Sim emulator", systolic_calc_kernel, 6))
     pending = [(what, seconds) for what, kernel, seconds in wanted if not is_compiled(kernel)]
     if not pending:

@@ -1,20 +1,26 @@
 #!/usr/bin/env python3
 """ResNet-50 on a 32×32 systolic array, as a user runs it: accelsim's whole process against
-SCALE-Sim v3.0.0's whole process, on the same SCALE-Sim inputs, in the same run.
+SCALE-Sim v3.0.0's and ZigZag's whole processes, in the same run.
 
     python benchmarks/bench_scalesim_resnet50.py [--dataflow os] [--runs 5] \\
-        [--scalesim-python /work/venvs/scalesim/bin/python] [--scalesim-layers N]
+        [--scalesim-python /work/venvs/scalesim/bin/python [--save-scalesim FILE] | --scalesim-result FILE] \\
+        [--scalesim-layers N] [--zigzag-python /work/venv-zigzag/bin/python]
 
 1. Writes a SCALE-Sim config (scalesim_timing.py's: 32×32, SRAM 256/256/128 kB, CALC bandwidth) and a topology of
    ResNet-50's 54 weight layers (workloads/resnet50.yaml, inputs pre-padded: SCALE-Sim has no
    padding) into a temporary folder, and converts them with `accelsim import scalesim`.
 2. Times `accelsim run ARCH WORKLOAD --model cycle --scalesim-compat` as a whole process: cold
-   (an empty Numba cache: NUMBA_CACHE_DIR points at a new folder) once, warm `--runs` times.
+   (an empty Numba cache: NUMBA_CACHE_DIR points at a new folder) once, warm `--runs` times, half
+   before and half after the peers (so a drift of the machine's speed shows in the spread). Python
+   writes bytecode as in a user's install (PYTHONDONTWRITEBYTECODE is dropped for these runs).
 3. With --scalesim-python, runs SCALE-Sim's own command (`python -m scalesim.scale -c CFG -t TOPO`)
    on the same files, as a whole process, and checks that both report the same total cycles per
-   layer. SCALE-Sim takes 10–15 minutes for the whole network on this machine; --scalesim-layers N
-   runs only the first N layers (the ratio is then per those layers, and said so).
-Not a pass/fail test: it prints the figures docs/cycle-model.md quotes.
+   layer; --save-scalesim FILE keeps its seconds and cycles. SCALE-Sim takes 10–25 minutes for the
+   whole network on this machine: --scalesim-result FILE reuses a kept result instead of timing it
+   again (its date is printed), and --scalesim-layers N runs only the first N layers.
+4. With --zigzag-python, times benchmarks/bench_zigzag_resnet50.py (ZigZag on its own TPU-like 32×32
+   arch, searching each layer's temporal mapping) as a whole process, once.
+Not a pass/fail test: it prints the figures docs/dse.md and docs/cycle-model.md quote.
 """
 from __future__ import annotations
 
@@ -53,6 +59,17 @@ def write_inputs(folder: Path, dataflow: str, n_layers: int | None = None) -> tu
     return config, topology
 
 
+def user_env(**extra) -> dict:
+    """The environment of a user's shell: Python writes bytecode (a warm start reads it)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, **extra}
+
+
+def spread(values: list[float]) -> str:
+    return (f"median {statistics.median(values):.2f} s (min {min(values):.2f}, max {max(values):.2f}, "
+            f"{len(values)} runs)")
+
+
 def timed(command: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, str]:
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd)
@@ -71,44 +88,63 @@ def scalesim_cycles(report_folder: Path) -> list[int]:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--dataflow", default="os", choices=("os", "ws", "is"))
-    ap.add_argument("--runs", type=int, default=5, help="warm accelsim runs")
+    ap.add_argument("--runs", type=int, default=6, help="warm accelsim runs")
     ap.add_argument("--scalesim-python", help="python of a venv with scalesim==3.0.0 (numpy<2.4)")
+    ap.add_argument("--save-scalesim", type=Path, help="keep SCALE-Sim's seconds and cycles in this JSON file")
+    ap.add_argument("--scalesim-result", type=Path, help="reuse a kept SCALE-Sim result instead of running it")
     ap.add_argument("--scalesim-layers", type=int, help="run SCALE-Sim on the first N layers only")
+    ap.add_argument("--zigzag-python", help="python of a venv with zigzag-dse (bench_zigzag_resnet50.py)")
     a = ap.parse_args(argv)
     accelsim_cmd = [sys.executable, "-m", "accelsim.cli"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         config, topology = write_inputs(tmp, a.dataflow)
         timed(accelsim_cmd + ["import", "scalesim", "--config", str(config), "--topology", str(topology),
-                              "--out", str(tmp / "accelsim")])
+                              "--out", str(tmp / "accelsim")], env=user_env())
         arch, workload = (next((tmp / "accelsim").glob(f"*{kind}*.yaml")) for kind in ("arch", "workload"))
         run = accelsim_cmd + ["run", str(arch), str(workload), "--model", "cycle", "--scalesim-compat",
                               "--json", str(tmp / "accelsim.json")]
-        cold, _ = timed(run, env={**os.environ, "NUMBA_CACHE_DIR": str(tmp / "numba-cache")})
-        warm = [timed(run)[0] for _ in range(a.runs + 1)][1:]  # the first fills the default cache
+        cold, _ = timed(run, env=user_env(NUMBA_CACHE_DIR=str(tmp / "numba-cache")))
+        timed(run, env=user_env())  # fills the default cache and the bytecode, as a user's first run does
+        warm = [timed(run, env=user_env())[0] for _ in range(a.runs // 2)]
         import json
         ours = [l["cycles"] for l in json.loads((tmp / "accelsim.json").read_text())["layers"]]
+        peers = []
+        if a.scalesim_result:
+            kept = json.loads(a.scalesim_result.read_text())
+            peers.append(("SCALE-Sim 3.0.0", kept["seconds"], f"kept result of {kept['measured']}, not timed again; "
+                          f"total cycles {kept['total_cycles']:,} "
+                          f"({'same as' if kept['total_cycles'] == sum(ours[:kept['layers']]) else 'DIFFERENT from'} "
+                          f"accelsim's)", kept["layers"]))
+        elif a.scalesim_python:
+            n = a.scalesim_layers or len(ours)
+            folder = tmp / "scalesim"
+            folder.mkdir()
+            config, topology = write_inputs(folder, a.dataflow, n)
+            layout = folder / "layout.csv"  # SCALE-Sim's command requires one; a default layout per layer
+            layout.write_text(dummy_layout(n))
+            seconds, _ = timed([a.scalesim_python, "-m", "scalesim.scale", "-c", str(config), "-t", str(topology),
+                                "-l", str(layout), "-p", str(folder / "out"), "-s", "N"], cwd=folder)
+            theirs = scalesim_cycles(tmp / "scalesim" / "out")
+            same = theirs == ours[:n]
+            peers.append(("SCALE-Sim 3.0.0", seconds, f"total cycles {sum(theirs):,}; per-layer cycles "
+                          f"{'identical' if same else 'DIFFER'}", n))
+            if a.save_scalesim:
+                a.save_scalesim.write_text(json.dumps({
+                    "seconds": round(seconds, 1), "layers": n, "total_cycles": sum(theirs), "cycles": theirs,
+                    "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, indent=1) + "\n")
+        if a.zigzag_python:
+            seconds, out = timed([a.zigzag_python, str(Path(__file__).with_name("bench_zigzag_resnet50.py"))])
+            peers.append(("ZigZag (zigzag-dse)", seconds, out.strip().splitlines()[-1], len(ours)))
+        warm += [timed(run, env=user_env())[0] for _ in range(a.runs - a.runs // 2)]
         print(f"accelsim {a.dataflow}, ResNet-50 ({len(ours)} weight layers) on 32×32, whole process: "
-              f"cold {cold:.2f} s, warm median {statistics.median(warm):.2f} s "
-              f"(min {min(warm):.2f}, max {max(warm):.2f}, {len(warm)} runs); total cycles {sum(ours):,}")
-        if not a.scalesim_python:
-            return
-        n = a.scalesim_layers or len(ours)
-        folder = tmp / "scalesim"
-        folder.mkdir()
-        config, topology = write_inputs(folder, a.dataflow, n)
-        layout = folder / "layout.csv"  # SCALE-Sim's command requires one; a default layout per layer
-        layout.write_text(dummy_layout(n))
-        seconds, _ = timed([a.scalesim_python, "-m", "scalesim.scale", "-c", str(config), "-t", str(topology),
-                            "-l", str(layout), "-p", str(folder / "out"), "-s", "N"], cwd=folder)
-        theirs = scalesim_cycles(tmp / "scalesim" / "out")
-        same = theirs == ours[:n]
-        share = "" if n == len(ours) else f" (first {n} of {len(ours)} layers)"
-        print(f"SCALE-Sim 3.0.0, the same inputs{share}, whole process: {seconds:.1f} s; total cycles "
-              f"{sum(theirs):,}; per-layer cycles {'identical' if same else 'DIFFER'}")
-        print(f"ratio SCALE-Sim ÷ accelsim (warm median){share}: {seconds / statistics.median(warm):,.0f}×")
+              f"cold {cold:.2f} s (empty Numba cache), warm {spread(warm)}; total cycles {sum(ours):,}")
+        for name, seconds, note, n in peers:
+            share = "" if n == len(ours) else f" (first {n} of {len(ours)} layers)"
+            print(f"{name}{share}, whole process: {seconds:.1f} s; {note}")
+            print(f"  ratio {name} ÷ accelsim warm median{share}: {seconds / statistics.median(warm):,.0f}×")
 
 
 if __name__ == "__main__":

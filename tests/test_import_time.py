@@ -50,3 +50,52 @@ def test_no_test_module_simulates_at_import():
                           text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "", "test modules that run a model (or fail) at import:\n" + proc.stdout
+
+
+def test_the_kernel_module_list_is_found_again_only_when_a_module_changes(tmp_path, monkeypatch):
+    # refresh() runs at every import: it remembers which modules the kernels depend on (parsing
+    # every module costs ~0.15 s) under a stamp of the tree, and finds them again when it changes.
+    from accelsim import kernel_cache
+    pkg = tmp_path / "pkg"
+    (pkg / "__pycache__").mkdir(parents=True)
+    (pkg / "kernel.py").write_text("from numba import njit\n")
+    plain = pkg / "plain.py"
+    plain.write_text("x = 1\n")
+    cached = pkg / "__pycache__" / "kernel.f-1.py311.nbi"
+    assert kernel_cache.refresh(pkg)
+    cached.write_bytes(b"x")
+
+    def parse_refused(package_dir):
+        raise AssertionError("parsed again although no module changed")
+    with monkeypatch.context() as m:
+        m.setattr(kernel_cache, "kernel_sources", parse_refused)
+        assert not kernel_cache.refresh(pkg) and cached.exists()
+    plain.write_text("from numba import njit\nx = 2\n")  # a module that now holds a kernel
+    assert kernel_cache.refresh(pkg) and not cached.exists()
+    cached.write_bytes(b"x")
+    plain.write_text("from numba import njit\nx = 3\n")  # the same size: its content is still hashed
+    assert kernel_cache.refresh(pkg) and not cached.exists()
+    (pkg / "__pycache__" / kernel_cache.SOURCES_MEMO).write_text("{not json")
+    assert not kernel_cache.refresh(pkg)  # an unreadable memo: found again, same digest
+
+
+RUN_IMPORTS = r"""
+import sys
+from accelsim.cli import main
+
+code = main(sys.argv[1:])
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"matplotlib", "pandas", "sqlite3", "tqdm"})
+print("HEAVY", heavy, code)
+"""
+
+
+def test_a_run_imports_no_plotting_or_table_library(tmp_path):
+    # matplotlib and pandas are for `accelsim plot` / `export` / the store's frames: a run (table and
+    # JSON) loads neither (they cost ~0.3 s of start-up), nor the sweep store or the progress bars.
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-c", RUN_IMPORTS, "run", str(REPO / "arch" / "simple_os.yaml"),
+                           str(REPO / "workloads" / "gemm_tiny.yaml"), "--model", "cycle", "--scalesim-compat",
+                           "--json", str(out)], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "HEAVY [] 0", proc.stdout[-2000:]
+    assert out.exists()

@@ -369,6 +369,9 @@ def cmd_info(args) -> int:
 def _layer_progress(total: int):
     """A progress bar on stderr, one step per layer, with the mapper's evaluations/s when it
     searched; silent when stderr is not a terminal (logs and pipes stay clean)."""
+    if not getattr(sys.stderr, "isatty", lambda: False)():  # tqdm's disable=None would hide it: skip its import
+        yield None
+        return
     from tqdm import tqdm
 
     with tqdm(total=total, unit="layer", file=sys.stderr, disable=None, leave=False) as bar:

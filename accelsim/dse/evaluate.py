@@ -2,7 +2,9 @@
 exception that made it fail."""
 from __future__ import annotations
 
+import os
 import traceback as _traceback
+from functools import lru_cache
 
 from ..errors import MappingError, SpecError
 from ..options import SimOptions
@@ -26,17 +28,43 @@ def point_options(point: Point) -> SimOptions:
                       mapper_settings=point.mapper_settings)
 
 
+def _stamp(path: str) -> tuple:
+    """A spec file's identity for the caches below: a file edited during a sweep is read again."""
+    try:
+        s = os.stat(path)
+    except (OSError, ValueError):
+        return (path,)  # loading it reports why, as a SpecError (an infeasible row)
+    return path, s.st_ino, s.st_size, s.st_mtime_ns
+
+
+@lru_cache(maxsize=256)
+def _arch(stamp: tuple, overrides: tuple, allowed: tuple):
+    """An arch as a point loads it. Every workload and dataflow of a sweep shares its arch
+    variants, and parsing and validating one costs ~10 ms, more than evaluating a small network:
+    a worker builds each (file, overrides) once. Arch objects are frozen; errors are not kept."""
+    from ..load import load_arch
+    with allow_paths(allowed):
+        return load_arch(stamp[0], list(overrides))
+
+
+@lru_cache(maxsize=64)
+def _workload(stamp: tuple, overrides: tuple, allowed: tuple):
+    """A workload as a point loads it, once per worker (ResNet-50's file takes ~50 ms to read)."""
+    from ..load import load_workload
+    with allow_paths(allowed):
+        return load_workload(stamp[0], list(overrides))
+
+
 def evaluate_point(point: Point) -> dict:
     """Metrics of one point. Spec and mapping errors make an infeasible row, not a crash."""
-    from ..load import load_arch, load_workload
     from ..simulate import simulate
 
     row = {"key": point.key, **point.label(), "model": point.model}
     arch_over, wl_over = _split(point.overrides)
     try:
         with allow_paths(point.allowed_paths):  # a worker process has its own context: the point carries them
-            arch = load_arch(point.arch, arch_over)
-            workload = load_workload(point.workload, wl_over)
+            arch = _arch(_stamp(point.arch), tuple(arch_over), point.allowed_paths)
+            workload = _workload(_stamp(point.workload), tuple(wl_over), point.allowed_paths)
             result = simulate(arch, workload, point_options(point))
     except (SpecError, MappingError) as exc:
         reason = exc.problems[0].message if isinstance(exc, SpecError) else str(exc)
