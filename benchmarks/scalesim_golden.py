@@ -93,6 +93,56 @@ def build_cases():
     return cases
 
 
+# Sparse suite (--sparse): SCALE-Sim's layer-wise N:M weight sparsity ([sparsity]
+# SparsitySupport = true, OptimizedMapping = false). Rows carry the topology's sparsity column
+# "N:M" (None: no column, SCALE-Sim's default 1:1). K = R*S*C is chosen so that some patterns
+# do not divide it (the last block keeps fewer than N rows).
+SPARSE_CONV_LAYERS = [
+    ("sp_3x3_2of4", 10, 10, 3, 3, 8, 16, 1, "2:4"),     # K = 72
+    ("sp_1x1_1of4", 8, 8, 1, 1, 16, 12, 1, "1:4"),      # K = 16
+    ("sp_3x3s2_2of4", 10, 10, 3, 3, 1, 8, 2, "2:4"),    # K = 9: last block of 1 row; overhang
+    ("sp_5x5_3of8", 9, 9, 5, 5, 2, 12, 1, "3:8"),       # K = 50: 50 % 8 = 2 < 3
+    ("sp_dense", 6, 6, 3, 3, 4, 8, 1, None),            # no column: 1:1
+]
+SPARSE_GEMM_LAYERS = [
+    ("g_2of4", 32, 24, 40, "2:4"),
+    ("g_1of8", 20, 16, 64, "1:8"),
+    ("g_3of4", 12, 20, 30, "3:4"),                       # K = 30: last block of 2 rows
+    ("g_dense", 16, 16, 16, None),
+]
+SPARSE_REPS = ["ellpack_block", "csr", "csc"]
+# USER with the smallest SRAMs SCALE-Sim accepts (whole kB) and 2 words/cycle: refills and stalls
+SPARSE_MEM_PRESETS = {**MEM_PRESETS, "userslow": dict(mode="USER", ifmap_kb=1, filter_kb=1, ofmap_kb=1, bw=2)}
+
+
+def build_sparse_cases():
+    """8x8 array: every dataflow x {calc, user} x every representation x {conv, gemm}; plus
+    16x4 ws and 4x16 os/is with the small-SRAM presets (re-fetch and stalls on the condensed
+    operands)."""
+    cases = []
+    for df in DATAFLOWS:
+        for preset in ("calc", "user"):
+            for rep in SPARSE_REPS:
+                for kind in ("conv", "gemm"):
+                    cases.append(dict(name=f"sp_a8x8_{df}_{preset}_{rep}_{kind}", rows=8, cols=8,
+                                      dataflow=df, preset=preset, kind=kind, sparse_rep=rep,
+                                      **MEM_PRESETS[preset]))
+    for (rows, cols, df, rep) in ((16, 4, "ws", "ellpack_block"), (4, 16, "os", "csr"),
+                                  (4, 16, "is", "csc")):
+        for preset in ("calcsmall", "userslow"):
+            for kind in ("conv", "gemm"):
+                cases.append(dict(name=f"sp_a{rows}x{cols}_{df}_{preset}_{rep}_{kind}", rows=rows,
+                                  cols=cols, dataflow=df, preset=preset, kind=kind, sparse_rep=rep,
+                                  **SPARSE_MEM_PRESETS[preset]))
+    return cases
+
+
+def _layers(kind, sparse):
+    if sparse:
+        return SPARSE_CONV_LAYERS if kind == "conv" else SPARSE_GEMM_LAYERS
+    return CONV_LAYERS if kind == "conv" else GEMM_LAYERS
+
+
 # ----------------------------------------------------------------------------------------------
 # File writers
 # ----------------------------------------------------------------------------------------------
@@ -130,48 +180,58 @@ FilterSRAMBankNum = 1
 FilterSRAMBankPort = 2
 
 [sparsity]
-SparsitySupport = false
-SparseRep = ellpack_block
+SparsitySupport = {'true' if case.get('sparse_rep') else 'false'}
+SparseRep = {case.get('sparse_rep') or 'ellpack_block'}
 OptimizedMapping = false
 BlockSize = 8
 RandomNumberGeneratorSeed = 40
 """
 
 
-def topology_text(kind):
+def topology_text(kind, sparse=False):
     # SCALE-Sim drops the last comma-separated field of each row: keep the trailing comma.
+    # Sparse rows add the "N:M" column (a row without it is 1:1).
+    tail = ", Sparsity," if sparse else ","
     if kind == "conv":
         lines = ["Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
-                 "Channels, Num Filter, Strides,"]
-        lines += [", ".join(str(x) for x in row) + "," for row in CONV_LAYERS]
+                 "Channels, Num Filter, Strides" + tail]
     else:
-        lines = ["Layer, M, N, K,"]
-        lines += [", ".join(str(x) for x in row) + "," for row in GEMM_LAYERS]
+        lines = ["Layer, M, N, K" + tail]
+    lines += [", ".join(str(x) for x in row if x is not None) + ","
+              for row in _layers(kind, sparse)]
     return "\n".join(lines) + "\n"
 
 
-def layout_text(kind):
+def layout_text(kind, sparse=False):
     # Only parsed (custom layouts are off) but SCALE-Sim insists on a file with int fields.
-    n = len(CONV_LAYERS) if kind == "conv" else len(GEMM_LAYERS)
-    names = [r[0] for r in (CONV_LAYERS if kind == "conv" else GEMM_LAYERS)]
+    rows_ = _layers(kind, sparse)
+    n = len(rows_)
+    names = [r[0] for r in rows_]
     hdr = "Layer name," + ",".join(f"f{i}" for i in range(1, 21)) + ","
     rows = [name + "," + ",".join(["1"] * 20) + "," for name in names[:n]]
     return "\n".join([hdr] + rows) + "\n"
 
 
-def layer_shapes(kind):
-    """Layer params + GEMM view exactly as SCALE-Sim's topology_utils derives them."""
+def layer_shapes(kind, sparse=False):
+    """Layer params + GEMM view exactly as SCALE-Sim's topology_utils derives them (sparse:
+    plus the weights' N:M pattern, 1:1 without a column)."""
     out = []
-    if kind == "conv":
-        for (name, H, W, R, S, C, F, s) in CONV_LAYERS:
+    for row in _layers(kind, sparse):
+        ratio = row[-1] if sparse else None
+        row = row[:-1] if sparse else row
+        if kind == "conv":
+            (name, H, W, R, S, C, F, s) = row
             Eh = math.ceil((H - R + s) / s)
             Ew = math.ceil((W - S + s) / s)
-            out.append(dict(layer=name, H=H, W=W, R=R, S=S, C=C, F=F, stride=s,
-                            M=Eh * Ew, N=F, K=R * S * C))
-    else:
-        for (name, M, N, K) in GEMM_LAYERS:
-            out.append(dict(layer=name, H=M, W=K, R=1, S=K, C=1, F=N, stride=1,
-                            M=M, N=N, K=K))
+            d = dict(layer=name, H=H, W=W, R=R, S=S, C=C, F=F, stride=s,
+                     M=Eh * Ew, N=F, K=R * S * C)
+        else:
+            (name, M, N, K) = row
+            d = dict(layer=name, H=M, W=K, R=1, S=K, C=1, F=N, stride=1, M=M, N=N, K=K)
+        if sparse:
+            n, m = (ratio or "1:1").split(":")
+            d.update(nm_n=int(n), nm_m=int(m))
+        out.append(d)
     return out
 
 
@@ -187,6 +247,11 @@ REPORT_FIELDS = [
     "filter_dram_start", "filter_dram_stop", "filter_dram_reads",
     "ofmap_dram_start", "ofmap_dram_stop", "ofmap_dram_writes",
 ]
+# SparsitySupport = true: BANDWIDTH_REPORT gains "Avg FILTER Metadata SRAM BW" after the filter
+# SRAM bandwidth; SPARSE_REPORT holds the storage figures and the same bandwidth again.
+SPARSE_REPORT_FIELDS = REPORT_FIELDS[:8] + ["avg_filter_metadata_sram_bw"] + REPORT_FIELDS[8:]
+SPARSE_STORAGE_FIELDS = ["original_filter_storage", "new_filter_storage", "filter_metadata_storage",
+                         "sparse_report_metadata_bw"]
 
 
 def _num(x):
@@ -216,10 +281,11 @@ def run_case(args):
     layout_path = os.path.join(case_dir, "layout.csv")
     with open(cfg_path, "w") as f:
         f.write(cfg_text(case))
+    sparse = bool(case.get("sparse_rep"))
     with open(topo_path, "w") as f:
-        f.write(topology_text(case["kind"]))
+        f.write(topology_text(case["kind"], sparse))
     with open(layout_path, "w") as f:
-        f.write(layout_text(case["kind"]))
+        f.write(layout_text(case["kind"], sparse))
 
     tmp = tempfile.mkdtemp(prefix="scalesim_golden_")
     t0 = time.time()
@@ -232,20 +298,25 @@ def run_case(args):
             s.run_scale(top_path=tmp)
         wall = time.time() - t0
         rep_dir = os.path.join(tmp, "run")
-        for rep in ("COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv"):
+        reports = ["COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv"]
+        for rep in reports + (["SPARSE_REPORT.csv"] if sparse else []):
             shutil.copy(os.path.join(rep_dir, rep), os.path.join(case_dir, rep))
         rows = []
-        shapes = layer_shapes(case["kind"])
+        shapes = layer_shapes(case["kind"], sparse)
+        fields = SPARSE_REPORT_FIELDS + SPARSE_STORAGE_FIELDS if sparse else REPORT_FIELDS
         for lid, obj in enumerate(s.runner.single_layer_sim_object_list):
             vals = (obj.get_compute_report_items() + obj.get_bandwidth_report_items()
                     + obj.get_detail_report_items())
-            assert len(vals) == len(REPORT_FIELDS)
+            if sparse:
+                vals += obj.get_sparse_report_items()
+            assert len(vals) == len(fields)
             row = dict(case=case["name"], array_rows=case["rows"], array_cols=case["cols"],
                        dataflow=case["dataflow"], bw_mode=case["mode"], preset=case["preset"],
+                       **({"sparse_rep": case["sparse_rep"]} if sparse else {}),
                        ifmap_kb=case["ifmap_kb"], filter_kb=case["filter_kb"],
                        ofmap_kb=case["ofmap_kb"], bandwidth=case["bw"], layer_id=lid)
             row.update(shapes[lid])
-            for k, v in zip(REPORT_FIELDS, vals):
+            for k, v in zip(fields, vals):
                 row[k] = _num(v)
             rows.append(row)
     finally:
@@ -258,6 +329,8 @@ def main(argv=None):
     ap.add_argument("--out", default="tests/data/scalesim")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--only", default="", help="substring filter on case names (debugging)")
+    ap.add_argument("--sparse", action="store_true",
+                    help="the layer-wise N:M sparsity suite (write it to tests/data/scalesim/sparse)")
     a = ap.parse_args(argv)
 
     import scalesim  # noqa: F401
@@ -266,7 +339,7 @@ def main(argv=None):
     if ver != "3.0.0":
         print(f"WARNING: scalesim version {ver} != 3.0.0", file=sys.stderr)
 
-    cases = [c for c in build_cases() if a.only in c["name"]]
+    cases = [c for c in (build_sparse_cases() if a.sparse else build_cases()) if a.only in c["name"]]
     out = os.path.abspath(a.out)
     os.makedirs(os.path.join(out, "cases"), exist_ok=True)
     work = [(c, os.path.join(out, "cases", c["name"])) for c in cases]
@@ -287,11 +360,12 @@ def main(argv=None):
         w.writeheader()
         for r in all_rows:
             w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
-    index = dict(scalesim_version=ver, conv_layers=CONV_LAYERS, gemm_layers=GEMM_LAYERS,
-                 mem_presets=MEM_PRESETS,
-                 cases=[{k: c[k] for k in ("name", "rows", "cols", "dataflow", "preset", "kind",
-                                           "mode", "ifmap_kb", "filter_kb", "ofmap_kb", "bw")}
-                        for c in cases])
+    keys = ("name", "rows", "cols", "dataflow", "preset", "kind", "mode", "ifmap_kb", "filter_kb",
+            "ofmap_kb", "bw") + (("sparse_rep",) if a.sparse else ())
+    index = dict(scalesim_version=ver, conv_layers=_layers("conv", a.sparse),
+                 gemm_layers=_layers("gemm", a.sparse),
+                 mem_presets=SPARSE_MEM_PRESETS if a.sparse else MEM_PRESETS,
+                 cases=[{k: c[k] for k in keys} for c in cases])
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(index, f, indent=1)
     print(f"{len(cases)} cases, {len(all_rows)} layer rows, {time.time() - t0:.1f} s wall")

@@ -17,6 +17,7 @@ settings: they define the DRAM model being reproduced.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +28,7 @@ from .calc import systolic_calc_kernel
 from .counts import ERR_NONE, ERROR_MESSAGES, KernelCounts
 from .geometry import DATAFLOWS, OS, WS, geometry
 from .layer import SystolicConfig, SystolicLayer, SystolicResult, systolic_params
+from .sparsity import SPARSE_REPS, filter_storage, kept_rows, ws_ifmap_sram_reads
 from .user import systolic_user_kernel
 
 if TYPE_CHECKING:
@@ -104,6 +106,11 @@ def simulate_systolic(layer: SystolicLayer, config: SystolicConfig, *,
                problems)
     _check(layer.R <= layer.H and layer.S <= layer.W,
            f"layer {layer.name!r}: filter larger than ifmap", problems)
+    _check(cfg.sparse_rep is None or cfg.sparse_rep in SPARSE_REPS,
+           f"sparse_rep must be one of {SPARSE_REPS} or None, got {cfg.sparse_rep!r}", problems)
+    nm_n, nm_m = layer.weight_nm
+    _check(1 <= nm_n <= nm_m, f"layer {layer.name!r}: weight_nm must be N:M with 1 <= N <= M, "
+           f"got {nm_n}:{nm_m}", problems)
     user = cfg.bandwidth_mode == "USER"
     ibw = cfg.ifmap_read_bw if cfg.ifmap_read_bw is not None else cfg.bandwidth
     fbw = cfg.filter_read_bw if cfg.filter_read_bw is not None else cfg.bandwidth
@@ -120,8 +127,13 @@ def simulate_systolic(layer: SystolicLayer, config: SystolicConfig, *,
 
     R, C = int(cfg.rows), int(cfg.cols)
     df = DATAFLOWS.index(cfg.dataflow)
-    M, N, K = layer.gemm_view(scalesim_compat)
-    idx = _ifmap_index(layer, M, K, scalesim_compat)
+    M, N, K_dense = layer.gemm_view(scalesim_compat)
+    idx = _ifmap_index(layer, M, K_dense, scalesim_compat)
+    K = K_dense
+    if cfg.sparse_rep is not None:   # the dense dataflow on the kept reduction positions
+        keep = kept_rows(K_dense, nm_n, nm_m)
+        idx = (*idx[:3], *(a[keep] for a in idx[3:]))
+        K = int(keep.sum())
     H, W = int(layer.H), int(layer.W)
     n_if = H * W * layer.C
     n_fi = K * N
@@ -133,7 +145,30 @@ def simulate_systolic(layer: SystolicLayer, config: SystolicConfig, *,
         out = systolic_calc_kernel(*args)
     if out.error != ERR_NONE:
         raise AccelsimBug(f"systolic kernel: {ERROR_MESSAGES.get(int(out.error), out.error)}")
-    return _assemble(out, df, R, C, M, N, K, scalesim_compat)
+    result = _assemble(out, df, R, C, M, N, K, scalesim_compat)
+    if cfg.sparse_rep is None:
+        return result
+    return _sparse(result, cfg.sparse_rep, df, R, C, M, N, K_dense, nm_n, nm_m)
+
+
+def _sparse(res: SystolicResult, rep, df, R, C, M, N, K_dense, n, m) -> SystolicResult:
+    """SparsitySupport = true: the dense report of the condensed layer (M×N×Kc) with SCALE-Sim's
+    sparse changes (sparsity.py): dense MACs in Overall Util, ws ifmap reads × m/n, the
+    metadata bandwidth and the sparse report."""
+    total, Kc = res.total_cycles, res.K
+
+    def ratio(a, b):          # as in _assemble: a 1-cycle layer reports nan
+        return a / b if b else math.nan
+
+    original, new, metadata = filter_storage(rep, K_dense, N, n, m)
+    fields = dict(K=K_dense, nonzero_K=Kc, sparse_rep=rep, original_filter_storage=original,
+                  new_filter_storage=new, filter_metadata_storage=metadata,
+                  avg_filter_metadata_sram_bw=ratio(metadata, total),
+                  overall_util_pct=ratio(100 * M * N * K_dense, total * R * C))
+    if df == WS:
+        reads = ws_ifmap_sram_reads(M, Kc, R, -(-N // C), n, m)
+        fields.update(ifmap_sram_reads=reads, avg_ifmap_sram_bw=ratio(reads, total))
+    return replace(res, **fields)
 
 
 def _assemble(out, df, R, C, M, N, K, compat) -> SystolicResult:

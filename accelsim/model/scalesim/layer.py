@@ -14,7 +14,8 @@ ROLES = ("inputs", "weights", "outputs")    # ifmap, filter, ofmap
 class SystolicLayer:
     """A layer as SCALE-Sim sees it: conv (H, W ifmap; R×S filter; C channels; F filters;
     one stride for both directions, no padding).  A GEMM M×N×K is the conv
-    H=M, W=K, R=1, S=K, C=1, F=N (``from_gemm``)."""
+    H=M, W=K, R=1, S=K, C=1, F=N (``from_gemm``).  ``weight_nm`` is the weights' N:M pattern
+    (SCALE-Sim's topology column; (1, 1) is dense), used when the array supports sparsity."""
     H: int
     W: int
     R: int
@@ -23,10 +24,12 @@ class SystolicLayer:
     F: int
     stride: int = 1
     name: str = ""
+    weight_nm: tuple[int, int] = (1, 1)
 
     @classmethod
-    def from_gemm(cls, M: int, N: int, K: int, name: str = "") -> "SystolicLayer":
-        return cls(H=M, W=K, R=1, S=K, C=1, F=N, stride=1, name=name)
+    def from_gemm(cls, M: int, N: int, K: int, name: str = "",
+                  weight_nm: tuple[int, int] = (1, 1)) -> "SystolicLayer":
+        return cls(H=M, W=K, R=1, S=K, C=1, F=N, stride=1, name=name, weight_nm=weight_nm)
 
     def out_hw(self, scalesim_compat: bool = True) -> tuple[int, int]:
         s = self.stride
@@ -44,7 +47,9 @@ class SystolicConfig:
     """SCALE-Sim's array and memory parameters.  SRAM sizes are in words (SCALE-Sim: kB·1024
     with 1-byte words).  ``bandwidth`` is words/cycle: in USER mode it is the OFMAP drain
     bandwidth and, unless ``ifmap_read_bw``/``filter_read_bw`` are given, the read
-    bandwidths (SCALE-Sim v3 reads those from IfmapSRAMBankBandwidth/FilterSRAMBankBandwidth)."""
+    bandwidths (SCALE-Sim v3 reads those from IfmapSRAMBankBandwidth/FilterSRAMBankBandwidth).
+    ``sparse_rep`` (ellpack_block, csr or csc) turns on SCALE-Sim's layer-wise N:M sparsity
+    (SparsitySupport = true, OptimizedMapping = false); None is SparsitySupport = false."""
     rows: int
     cols: int
     dataflow: str
@@ -55,6 +60,7 @@ class SystolicConfig:
     bandwidth: int = 10
     ifmap_read_bw: int | None = None
     filter_read_bw: int | None = None
+    sparse_rep: str | None = None
 
     @classmethod
     def from_kb(cls, rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb, word_bytes=1,
@@ -102,6 +108,13 @@ class SystolicResult:
     ofmap_dram_start: int
     ofmap_dram_stop: int
     ofmap_dram_writes: int
+    # SparsitySupport = true only: BANDWIDTH_REPORT's metadata column and SPARSE_REPORT
+    sparse_rep: str | None = None
+    nonzero_K: int | None = None                 # reduction positions the N:M pattern keeps
+    avg_filter_metadata_sram_bw: float | None = None
+    original_filter_storage: int | None = None
+    new_filter_storage: float | None = None      # filter + metadata words
+    filter_metadata_storage: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
