@@ -95,3 +95,102 @@ def test_sparse_report_file_rows_match():
             assert float(cells[2]) == got["original_filter_storage"]
             assert float(cells[3]) == got["new_filter_storage"]
             assert float(cells[4]) == got["filter_metadata_storage"]
+
+
+def test_import_and_run_reproduce_every_sparse_row(tmp_path):
+    """SCALE-Sim cfg + topology → `accelsim import scalesim` (structured_sparsity, weight_nm) →
+    `accelsim run --model cycle --scalesim-compat` gives every golden field of every case."""
+    from accelsim.cli import main
+
+    compared = 0
+    for case in json.loads((DATA / "cases.json").read_text())["cases"]:
+        name = case["name"]
+        folder, out = DATA / "cases" / name, tmp_path / name
+        args = ["import", "scalesim", "--config", str(folder / "config.cfg"),
+                "--topology", str(folder / "topology.csv"), "--out", str(out)]
+        assert main(args + (["--gemm"] if case["kind"] == "gemm" else [])) == 0
+        result = out / "r.json"
+        assert main(["run", str(out / "run.arch.yaml"), str(out / "run.workload.yaml"), "--model", "cycle",
+                     "--scalesim-compat", "--json", str(result)]) == 0
+        layers = {l["name"]: l for l in json.loads(result.read_text())["layers"]}
+        for row in (r for r in ROWS if r["case"] == name):
+            got = layers[row["layer"]]
+            assert got["cycles"] == int(row["total_cycles"]), (name, row["layer"])
+            assert got["scalesim"]["sparse_rep"] == case["sparse_rep"]
+            assert not mismatches(row, got["scalesim"]), (name, row["layer"])
+            compared += 1
+    assert compared == len(ROWS)
+
+
+CASE = DATA / "cases" / "sp_a8x8_ws_calc_csr_conv"
+
+
+def _import(tmp_path, cfg_old="", cfg_new="", topo_old="", topo_new=""):
+    from accelsim.importers import import_scalesim
+
+    cfg, topo = (CASE / "config.cfg").read_text(), (CASE / "topology.csv").read_text()
+    assert cfg_old in cfg and topo_old in topo
+    (tmp_path / "c.cfg").write_text(cfg.replace(cfg_old, cfg_new, 1))
+    (tmp_path / "t.csv").write_text(topo.replace(topo_old, topo_new, 1))
+    return import_scalesim(tmp_path / "c.cfg", tmp_path / "t.csv", False, tmp_path / "out")
+
+
+def test_import_writes_the_sparsity_keys(tmp_path):
+    import yaml
+
+    imp = _import(tmp_path)
+    arch, wl = yaml.safe_load(imp.arch_path.read_text()), yaml.safe_load(imp.workload_path.read_text())
+    assert arch["structured_sparsity"] == {"representation": "csr"}
+    assert [l.get("weight_nm") for l in wl["layers"]] == ["2:4", "1:4", "2:4", "3:8", None]
+    assert imp.config.sparse_rep == "csr" and imp.layers[3].weight_nm == (3, 8)
+    # SparsitySupport = false: the column is still the layer's, and the array runs it dense
+    off = _import(tmp_path, "SparsitySupport = true", "SparsitySupport = false")
+    assert off.config.sparse_rep is None and off.layers[0].weight_nm == (2, 4)
+    assert "structured_sparsity" not in off.arch_path.read_text()
+
+
+@pytest.mark.parametrize("cfg_old, cfg_new, topo_old, topo_new, message, key", [
+    ("OptimizedMapping = false", "OptimizedMapping = true", "", "",
+     "OptimizedMapping = true .* is not supported", "sparsity.OptimizedMapping"),
+    ("OptimizedMapping = false", "OptimizedMapping = maybe", "", "",
+     "OptimizedMapping = 'maybe' must be true or false", "sparsity.OptimizedMapping"),
+    ("SparseRep = csr", "SparseRep = bcsr", "", "", "SparseRep = 'bcsr' is not a representation",
+     "sparsity.SparseRep"),
+    ("FilterOffset = 10000000", "FilterOffset = 0", "", "", "FilterOffset = 0 with SparsitySupport",
+     "architecture_presets.FilterOffset"),
+    ("RandomNumberGeneratorSeed = 40", "RandomNumberGeneratorSeed = x", "", "",
+     "RandomNumberGeneratorSeed = 'x' is not a", "sparsity.RandomNumberGeneratorSeed"),
+    ("", "", "1, 2:4,", "1, 4:2,", "sparsity '4:2'", ""),
+    ("", "", "1, 2:4,", "1, 2:4, 7,", "10 fields before the last comma", ""),
+])
+def test_bad_sparsity_inputs_are_refused(tmp_path, cfg_old, cfg_new, topo_old, topo_new, message, key):
+    from accelsim.errors import SpecError
+
+    with pytest.raises(SpecError, match=message) as info:
+        _import(tmp_path, cfg_old, cfg_new, topo_old, topo_new)
+    problem = info.value.problems[0]
+    assert problem.key_path == key and problem.line and (problem.allowed or problem.suggestion)
+
+
+def test_cli_exits_2_on_row_wise_sparsity(tmp_path, capsys):
+    from accelsim.cli import main
+
+    (tmp_path / "c.cfg").write_text((CASE / "config.cfg").read_text().replace(
+        "OptimizedMapping = false", "OptimizedMapping = true"))
+    assert main(["import", "scalesim", "--config", str(tmp_path / "c.cfg"), "--topology",
+                 str(CASE / "topology.csv"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "OptimizedMapping" in err and "Traceback" not in err
+
+
+def test_workload_weight_nm_is_checked(tmp_path):
+    import accelsim
+    from accelsim.errors import SpecError
+
+    text = ("name: w\nlayers:\n  - name: fc\n    matmul: {m: 8, n: 8, k: 8}\n    weight_nm: '%s'\n")
+    for bad, message in (("4:2", "keeps more than M"), ("2-4", "pattern"), ("0:4", "pattern")):
+        (tmp_path / "w.yaml").write_text(text % bad)
+        with pytest.raises(SpecError, match=message):
+            accelsim.load_workload(tmp_path / "w.yaml")
+    (tmp_path / "w.yaml").write_text(text % "2:4")
+    assert accelsim.load_workload(tmp_path / "w.yaml").layers[0].weight_nm == (2, 4)

@@ -43,7 +43,8 @@ def scalesim_layer_cycles(arch: Arch, layer: Layer) -> tuple[int, dict]:
     its report sits under `scalesim`, named as SCALE-Sim names it.
     """
     try:
-        systolic_layer, config = systolic_params(arch, layer.einsum, layer.name, layer.input_size)
+        systolic_layer, config = systolic_params(arch, layer.einsum, layer.name, layer.input_size,
+                                                 layer.weight_nm)
     except (ValueError, KeyError) as exc:
         raise MappingError(f"layer '{layer.name}': no SCALE-Sim view of this layer: {exc}") from None
     report = simulate_systolic(systolic_layer, config, scalesim_compat=True)

@@ -120,16 +120,19 @@ class SystolicResult:
         return asdict(self)
 
 
-def layer_from_einsum(einsum, name="", input_size: tuple[int, int] | None = None) -> SystolicLayer:
+def layer_from_einsum(einsum, name="", input_size: tuple[int, int] | None = None,
+                      weight_nm: tuple[int, int] | None = None) -> SystolicLayer:
     """SCALE-Sim's view of a layer. `input_size` is a convolution's (padded) input H × W; without
-    it the input is the windows' exact footprint (no overhang)."""
+    it the input is the windows' exact footprint (no overhang).  `weight_nm`: the weights' N:M
+    pattern (None: dense)."""
+    nm = tuple(weight_nm) if weight_nm else (1, 1)
     b = einsum.bound
     dims = set(b)
     if dims == {"m", "n", "k"}:
         I, W = einsum.tensor("inputs"), einsum.tensor("weights")
         if W is None or [t.dim for ax in I.axes for t in ax] != ["m", "k"]:
             raise MappingError(f"{name}: matmul einsum must be O[m,n] += I[m,k] * W[k,n]")
-        return SystolicLayer.from_gemm(b["m"], b["n"], b["k"], name=name)
+        return SystolicLayer.from_gemm(b["m"], b["n"], b["k"], name=name, weight_nm=nm)
     if dims == {"n", "k", "c", "p", "q", "r", "s"} and einsum.tensor("weights") is not None:
         if b["n"] != 1:
             raise MappingError(f"{name}: SCALE-Sim's systolic model has no batch (n = {b['n']})")
@@ -143,7 +146,7 @@ def layer_from_einsum(einsum, name="", input_size: tuple[int, int] | None = None
                                f"(got {sh} and {sw})")
         # the exact input footprint: SCALE-Sim's ceil((H − R + s)/s) then gives p and q back
         H, W = input_size or (sh * (b["p"] - 1) + b["r"], sw * (b["q"] - 1) + b["s"])
-        layer = SystolicLayer(H, W, b["r"], b["s"], b["c"], b["k"], sh, name=name)
+        layer = SystolicLayer(H, W, b["r"], b["s"], b["c"], b["k"], sh, name=name, weight_nm=nm)
         if layer.gemm_view()[0] != b["p"] * b["q"]:
             raise MappingError(f"{name}: SCALE-Sim computes ⌈(H−R+s)/s⌉ output rows; this layer drops "
                                f"its overhanging windows — write it with ceil_mode: true")
@@ -152,8 +155,8 @@ def layer_from_einsum(einsum, name="", input_size: tuple[int, int] | None = None
                        f"onto the SCALE-Sim systolic model (dims {sorted(dims)})")
 
 
-def systolic_params(arch, einsum, name: str = "",
-                    input_size: tuple[int, int] | None = None) -> tuple[SystolicLayer, SystolicConfig]:
+def systolic_params(arch, einsum, name: str = "", input_size: tuple[int, int] | None = None,
+                    weight_nm: tuple[int, int] | None = None) -> tuple[SystolicLayer, SystolicConfig]:
     """SCALE-Sim parameters of `einsum` on `arch` (an accelsim Arch).
 
     * array: the systolic spatial level (else the only spatial level), rows = y, cols = x;
@@ -197,5 +200,6 @@ def systolic_params(arch, einsum, name: str = "",
         bw = int(top.write_bw_words) if top.write_bw_words is not None else rbw
     cfg = SystolicConfig(array.y, array.x, arch.dataflow, words["inputs"], words["weights"],
                          words["outputs"], bandwidth_mode=mode, bandwidth=bw,
-                         ifmap_read_bw=rbw, filter_read_bw=rbw)
-    return layer_from_einsum(einsum, name, input_size), cfg
+                         ifmap_read_bw=rbw, filter_read_bw=rbw,
+                         sparse_rep=arch.structured_sparsity)
+    return layer_from_einsum(einsum, name, input_size, weight_nm), cfg
