@@ -134,6 +134,21 @@ def build_sparse_cases():
                 cases.append(dict(name=f"sp_a{rows}x{cols}_{df}_{preset}_{rep}_{kind}", rows=rows,
                                   cols=cols, dataflow=df, preset=preset, kind=kind, sparse_rep=rep,
                                   **SPARSE_MEM_PRESETS[preset]))
+    # Row-wise N:M (OptimizedMapping = true, ws only in 3.0.0): block sizes 2, 4, 8 on 8 rows,
+    # two seeds; each filter draws its N from the seeded generator.
+    for preset in ("calc", "user"):
+        for rep in SPARSE_REPS:
+            for kind in ("conv", "gemm"):
+                cases.append(dict(name=f"rw_a8x8_ws_{preset}_{rep}_b4_{kind}", rows=8, cols=8,
+                                  dataflow="ws", preset=preset, kind=kind, sparse_rep=rep, block=4,
+                                  seed=40, **SPARSE_MEM_PRESETS[preset]))
+    for (rows, cols, preset, block, seed) in ((8, 8, "calc", 2, 40), (8, 8, "user", 8, 7),
+                                              (16, 4, "calcsmall", 8, 40), (16, 4, "userslow", 4, 123)):
+        for kind in ("conv", "gemm"):
+            cases.append(dict(name=f"rw_a{rows}x{cols}_ws_{preset}_csr_b{block}_s{seed}_{kind}",
+                              rows=rows, cols=cols, dataflow="ws", preset=preset, kind=kind,
+                              sparse_rep="csr", block=block, seed=seed,
+                              **SPARSE_MEM_PRESETS[preset]))
     return cases
 
 
@@ -182,9 +197,9 @@ FilterSRAMBankPort = 2
 [sparsity]
 SparsitySupport = {'true' if case.get('sparse_rep') else 'false'}
 SparseRep = {case.get('sparse_rep') or 'ellpack_block'}
-OptimizedMapping = false
-BlockSize = 8
-RandomNumberGeneratorSeed = 40
+OptimizedMapping = {'true' if case.get('block') else 'false'}
+BlockSize = {case.get('block') or 8}
+RandomNumberGeneratorSeed = {case.get('seed', 40)}
 """
 
 
@@ -312,7 +327,8 @@ def run_case(args):
             assert len(vals) == len(fields)
             row = dict(case=case["name"], array_rows=case["rows"], array_cols=case["cols"],
                        dataflow=case["dataflow"], bw_mode=case["mode"], preset=case["preset"],
-                       **({"sparse_rep": case["sparse_rep"]} if sparse else {}),
+                       **({"sparse_rep": case["sparse_rep"], "block": case.get("block", 0),
+                           "seed": case.get("seed", 40)} if sparse else {}),
                        ifmap_kb=case["ifmap_kb"], filter_kb=case["filter_kb"],
                        ofmap_kb=case["ofmap_kb"], bandwidth=case["bw"], layer_id=lid)
             row.update(shapes[lid])
@@ -361,11 +377,13 @@ def main(argv=None):
         for r in all_rows:
             w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
     keys = ("name", "rows", "cols", "dataflow", "preset", "kind", "mode", "ifmap_kb", "filter_kb",
-            "ofmap_kb", "bw") + (("sparse_rep",) if a.sparse else ())
+            "ofmap_kb", "bw")
     index = dict(scalesim_version=ver, conv_layers=_layers("conv", a.sparse),
                  gemm_layers=_layers("gemm", a.sparse),
                  mem_presets=SPARSE_MEM_PRESETS if a.sparse else MEM_PRESETS,
-                 cases=[{k: c[k] for k in keys} for c in cases])
+                 cases=[{**{k: c[k] for k in keys},
+                         **({"sparse_rep": c["sparse_rep"], "block": c.get("block", 0),
+                             "seed": c.get("seed", 40)} if a.sparse else {})} for c in cases])
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(index, f, indent=1)
     print(f"{len(cases)} cases, {len(all_rows)} layer rows, {time.time() - t0:.1f} s wall")

@@ -8,8 +8,9 @@
   ``InterfaceBandwidth: CALC`` (bandwidth computed so nothing stalls) leaves the DRAM
   bandwidths unlimited; ``USER`` gives ``read_bandwidth`` (the ifmap/filter read bandwidth,
   [layout] *SRAMBankBandwidth in v3) and ``write_bandwidth`` (``Bandwidth``, the OFMAP drain).
-  [sparsity] SparsitySupport = true (layer-wise N:M, OptimizedMapping = false) becomes
-  ``structured_sparsity: {representation: SparseRep}``.
+  [sparsity] SparsitySupport = true becomes ``structured_sparsity: {representation: SparseRep}``,
+  with ``row_wise: {block_size: BlockSize, seed: RandomNumberGeneratorSeed}`` when
+  OptimizedMapping = true (row-wise N:M; else layer-wise N:M from the topology column).
 * ``<run>.workload.yaml``: one conv2d (no padding, SCALE-Sim has none; ``ceil_mode: true`` where
   SCALE-Sim's last window overhangs the ifmap) or matmul per row; a row's sparsity column
   ``N:M`` becomes the layer's ``weight_nm``.
@@ -30,6 +31,7 @@ import yaml
 from ..errors import Problem, SpecError, did_you_mean
 from ..model.scalesim import DATAFLOWS, SystolicConfig, SystolicLayer
 from ..model.scalesim.layer import ROLES
+from ..model.scalesim.sparsity import rowwise_check
 from ..spec.files import read_text, short
 
 __all__ = ["ScaleSimImport", "import_scalesim", "read_scalesim_config", "read_topology"]
@@ -56,8 +58,6 @@ def _err(msg, file, key="", line=None, allowed=(), suggestion=None):
 # each with why (some only in the state SCALE-Sim's defaults give them: see _ONLY).
 _DRAM_TRACE = "SCALE-Sim's Ramulator DRAM trace interface; accelsim models DRAM by bandwidth"
 _TRACE_ADDR = "a base address in SCALE-Sim's access traces; accelsim writes no traces"
-_SEED = "the seed of SCALE-Sim's random row-wise patterns, used only with OptimizedMapping = true (refused)"
-_BLOCK = "the block of SCALE-Sim's row-wise N:M, used only with OptimizedMapping = true (refused)"
 _BANKS = "SCALE-Sim's custom SRAM layout, used only with *CustomLayout = true (refused)"
 CONFIG_KEYS = {
     "general": {"run_name": "read"},
@@ -73,7 +73,7 @@ CONFIG_KEYS = {
         "IfmapSRAMBankNum": _BANKS, "IfmapSRAMBankPort": _BANKS, "FilterSRAMBankNum": _BANKS,
         "FilterSRAMBankPort": _BANKS},
     "sparsity": {"SparsitySupport": "read", "SparseRep": "read", "OptimizedMapping": "read",
-                 "BlockSize": _BLOCK, "RandomNumberGeneratorSeed": _SEED},
+                 "BlockSize": "read", "RandomNumberGeneratorSeed": "read"},
 }
 SPARSE_REPS = ("ellpack_block", "csr", "csc")
 # Switches accelsim reads only to check that they are off: it has no model of what they turn on.
@@ -137,13 +137,14 @@ def read_scalesim_config(path) -> dict:
     cfg["ifmap_read_bw"] = get("layout", "IfmapSRAMBankBandwidth", int, cfg["bandwidth"]) if has_layout else cfg["bandwidth"]
     cfg["filter_read_bw"] = get("layout", "FilterSRAMBankBandwidth", int, cfg["bandwidth"]) if has_layout else cfg["bandwidth"]
     _check_config_values(cfg, path, lines)
-    cfg["sparse_rep"] = _read_sparsity(cp, path, lines, get)
+    cfg.update(_read_sparsity(cp, path, lines, get, cfg))
     return cfg
 
 
-def _read_sparsity(cp, path, lines, get) -> str | None:
-    """[sparsity] as SCALE-Sim 3.0.0's scale_config reads it: the representation when
-    SparsitySupport is true (layer-wise N:M, OptimizedMapping = false), else None."""
+def _read_sparsity(cp, path, lines, get, cfg) -> dict:
+    """[sparsity] as SCALE-Sim 3.0.0's scale_config reads it: sparse_rep (None when
+    SparsitySupport is false), and for OptimizedMapping = true (row-wise N:M) the block size
+    and the generator's seed (rowwise_block 0: layer-wise N:M from the topology)."""
     def flag(key):
         where, line = f"sparsity.{key}", lines.get(("sparsity", key.lower()))
         raw = cp.get("sparsity", key).strip()
@@ -152,34 +153,46 @@ def _read_sparsity(cp, path, lines, get) -> str | None:
                        allowed=("true", "false"))
         return raw.lower() == "true"
 
+    def line(key):
+        return lines.get(("sparsity", key.lower()))
+
+    out = dict(sparse_rep=None, rowwise_block=0, sparse_seed=40)
     if not cp.has_option("sparsity", "SparsitySupport") or not flag("SparsitySupport"):
-        return None
+        return out
     rep = get("sparsity", "SparseRep", str)
     if rep not in SPARSE_REPS:
         raise _err(f"SparseRep = {short(rep, 40)!r} is not a representation SCALE-Sim 3.0.0 computes",
-                   path, "sparsity.SparseRep", line=lines.get(("sparsity", "sparserep")), allowed=SPARSE_REPS,
+                   path, "sparsity.SparseRep", line=line("SparseRep"), allowed=SPARSE_REPS,
                    suggestion=did_you_mean(rep, SPARSE_REPS))
+    out["sparse_rep"] = rep
     if not cp.has_option("sparsity", "OptimizedMapping"):
         raise _err("missing key OptimizedMapping in [sparsity] (SCALE-Sim reads it when SparsitySupport "
                    "is true)", path, "sparsity.OptimizedMapping", line=lines.get("sparsity"),
-                   allowed=("false",))
-    if flag("OptimizedMapping"):
-        raise _err("OptimizedMapping = true (SCALE-Sim's row-wise N:M with random per-filter patterns) "
-                   "is not supported", path, "sparsity.OptimizedMapping",
-                   line=lines.get(("sparsity", "optimizedmapping")), allowed=("false",),
-                   suggestion="use layer-wise N:M: OptimizedMapping = false and an N:M column in the topology")
+                   allowed=("true", "false"))
     seed = get("sparsity", "RandomNumberGeneratorSeed", str)     # SCALE-Sim int()s it when sparse
-    if not seed.lstrip("-").isdigit():
-        raise _err(f"RandomNumberGeneratorSeed = {short(seed, 40)!r} is not an integer", path,
-                   "sparsity.RandomNumberGeneratorSeed", line=lines.get(("sparsity", "randomnumbergeneratorseed")),
-                   allowed=("an integer (SCALE-Sim's default: 40)",))
+    if not seed.isdigit() or int(seed) >= 2 ** 32:
+        raise _err(f"RandomNumberGeneratorSeed = {short(seed, 40)!r} is not a seed numpy accepts", path,
+                   "sparsity.RandomNumberGeneratorSeed", line=line("RandomNumberGeneratorSeed"),
+                   allowed=("an integer from 0 to 2**32 - 1 (SCALE-Sim's default: 40)",))
+    if flag("OptimizedMapping"):
+        if cfg["dataflow"] != "ws":
+            raise _err(f"OptimizedMapping = true (row-wise N:M) with Dataflow = {cfg['dataflow']}: SCALE-Sim "
+                       "3.0.0 runs it on ws only (os and is stop on a dimension mismatch)", path,
+                       "sparsity.OptimizedMapping", line=line("OptimizedMapping"), allowed=("false",),
+                       suggestion="Dataflow = ws, or layer-wise N:M (OptimizedMapping = false)")
+        block = get("sparsity", "BlockSize", int)
+        why = rowwise_check(cfg["rows"], block)
+        if why:
+            raise _err(f"BlockSize = {block}: {why}", path, "sparsity.BlockSize", line=line("BlockSize"),
+                       allowed=tuple(str(b) for b in range(2, cfg["rows"] + 1, 2) if (2 * cfg["rows"]) % b == 0))
+        out.update(rowwise_block=block, sparse_seed=int(seed))
     offset = get("architecture_presets", "FilterOffset", int, fallback=10000000, positive=False)
     if offset == 0:     # the weight at address 0 would read as a pruned zero when condensing
         raise _err("FilterOffset = 0 with SparsitySupport: SCALE-Sim 3.0.0 takes the filter word at "
                    "address 0 for a pruned weight", path, "architecture_presets.FilterOffset",
                    line=lines.get(("architecture_presets", "filteroffset")), allowed=("a positive address",),
                    suggestion="FilterOffset = 10000000 (SCALE-Sim's default)")
-    return rep
+    return out
 
 
 def _parse_config(text: str, path) -> configparser.ConfigParser:
@@ -344,6 +357,9 @@ def import_scalesim(cfg_path, topology_path, gemm: bool, out_dir) -> ScaleSimImp
             "levels": levels}
     if cfg["sparse_rep"]:
         arch["structured_sparsity"] = {"representation": cfg["sparse_rep"]}
+        if cfg["rowwise_block"]:
+            arch["structured_sparsity"]["row_wise"] = {"block_size": cfg["rowwise_block"],
+                                                       "seed": cfg["sparse_seed"]}
     wl_layers = []
     for L in layers:
         if gemm:
@@ -363,12 +379,14 @@ def import_scalesim(cfg_path, topology_path, gemm: bool, out_dir) -> ScaleSimImp
                                     bandwidth_mode=cfg["mode"], bandwidth=cfg["bandwidth"],
                                     ifmap_read_bw=cfg["ifmap_read_bw"],
                                     filter_read_bw=cfg["filter_read_bw"],
-                                    sparse_rep=cfg["sparse_rep"])
+                                    sparse_rep=cfg["sparse_rep"], rowwise_block=cfg["rowwise_block"],
+                                    sparse_seed=cfg["sparse_seed"])
     sidecar = {"scalesim": {"config": str(cfg_path), "topology": str(topology_path), "gemm": gemm,
                             "interface_bandwidth": cfg["mode"], "bandwidth": cfg["bandwidth"],
                             "ifmap_read_bandwidth": cfg["ifmap_read_bw"],
                             "filter_read_bandwidth": cfg["filter_read_bw"],
                             "word_bytes": 1, "sparse_rep": cfg["sparse_rep"],
+                            "rowwise_block": cfg["rowwise_block"], "sparse_seed": cfg["sparse_seed"],
                             "layers": [dict(name=L.name, H=L.H, W=L.W, R=L.R, S=L.S, C=L.C,
                                             F=L.F, stride=L.stride,
                                             sparsity=f"{L.weight_nm[0]}:{L.weight_nm[1]}")

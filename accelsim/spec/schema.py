@@ -283,6 +283,13 @@ class ResidencySpec(Strict):
         "reads them there instead of from the memories above. Needs the analytical model")
 
 
+class RowWiseSparsitySpec(Strict):
+    block_size: int = Field(ge=2, le=1024, description="positions per block (SCALE-Sim's BlockSize): even, "
+                            "at most the array's rows and dividing twice them")
+    seed: int = Field(40, ge=0, le=2**32 - 1, description="seed of the generator that draws each "
+                      "filter's N from 1..block_size/2 (SCALE-Sim's RandomNumberGeneratorSeed)")
+
+
 class StructuredSparsitySpec(Strict):
     """The array runs N:M-sparse weights (a layer's `weight_nm`) condensed, as SCALE-Sim v3's
     [sparsity] SparsitySupport = true does; read by the SCALE-Sim model (--scalesim-compat)."""
@@ -290,6 +297,9 @@ class StructuredSparsitySpec(Strict):
     representation: Literal["ellpack_block", "csr", "csc"] = Field(description="how the filter SRAM "
         "stores the condensed weights and their metadata (SCALE-Sim's SparseRep): blocked ELLPACK "
         "(ceil(log2 M) bits per kept weight), CSR or CSC")
+    row_wise: Optional[RowWiseSparsitySpec] = Field(None, description="SCALE-Sim's OptimizedMapping "
+        "(ws only): every filter keeps its own random N of each block instead of the layer's weight_nm; "
+        "omitted means layer-wise N:M")
 
 
 class ArchSpec(Strict):

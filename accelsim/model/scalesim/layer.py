@@ -49,7 +49,9 @@ class SystolicConfig:
     bandwidth and, unless ``ifmap_read_bw``/``filter_read_bw`` are given, the read
     bandwidths (SCALE-Sim v3 reads those from IfmapSRAMBankBandwidth/FilterSRAMBankBandwidth).
     ``sparse_rep`` (ellpack_block, csr or csc) turns on SCALE-Sim's layer-wise N:M sparsity
-    (SparsitySupport = true, OptimizedMapping = false); None is SparsitySupport = false."""
+    (SparsitySupport = true, OptimizedMapping = false); None is SparsitySupport = false.
+    ``rowwise_block`` > 0 is OptimizedMapping = true with that BlockSize (ws only): each filter
+    draws its N from numpy's generator seeded with ``sparse_seed`` (RandomNumberGeneratorSeed)."""
     rows: int
     cols: int
     dataflow: str
@@ -61,6 +63,8 @@ class SystolicConfig:
     ifmap_read_bw: int | None = None
     filter_read_bw: int | None = None
     sparse_rep: str | None = None
+    rowwise_block: int = 0
+    sparse_seed: int = 40
 
     @classmethod
     def from_kb(cls, rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb, word_bytes=1,
@@ -198,8 +202,13 @@ def systolic_params(arch, einsum, name: str = "", input_size: tuple[int, int] | 
         mode = "USER"
         rbw = int(top.read_bw_words)
         bw = int(top.write_bw_words) if top.write_bw_words is not None else rbw
+    sparse, row_wise = arch.structured_sparsity, None
+    if sparse is not None:
+        row_wise = sparse.row_wise
     cfg = SystolicConfig(array.y, array.x, arch.dataflow, words["inputs"], words["weights"],
                          words["outputs"], bandwidth_mode=mode, bandwidth=bw,
                          ifmap_read_bw=rbw, filter_read_bw=rbw,
-                         sparse_rep=arch.structured_sparsity)
+                         sparse_rep=sparse.representation if sparse is not None else None,
+                         rowwise_block=row_wise.block_size if row_wise else 0,
+                         sparse_seed=row_wise.seed if row_wise else 40)
     return layer_from_einsum(einsum, name, input_size, weight_nm), cfg

@@ -56,3 +56,70 @@ def ws_ifmap_sram_reads(T: int, Kc: int, R: int, cf: int, n: int, m: int) -> flo
         for fr in range(rf):
             reads += T * min(R, Kc - fr * R) * (m / n)
     return reads
+
+
+# ---------------------------------------------------------------------------------------------
+# Row-wise N:M (OptimizedMapping = true; ws only): every filter draws its own N from SCALE-Sim's
+# seeded generator, and the array takes two blocks of `bs` reduction positions per bs rows.
+
+def rowwise_check(R: int, bs: int) -> str | None:
+    """Why SCALE-Sim 3.0.0 cannot run row-wise N:M with block size bs on R array rows (None: it
+    can).  It draws N from [1, bs/2] and cuts 2R ifmap columns into blocks of bs."""
+    if bs < 2 or bs % 2:
+        return f"block size {bs} must be even and >= 2 (SCALE-Sim draws N from 1..bs/2)"
+    if bs > R or (2 * R) % bs:
+        return f"block size {bs} must be at most ArrayHeight ({R}) and divide 2·ArrayHeight"
+    return None
+
+
+def rowwise_nonzeros(N: int, bs: int, seed: int) -> np.ndarray:
+    """Each filter's N of its N:bs pattern: operand_matrix.create_filter_matrix seeds numpy's
+    legacy generator (np.random.seed) and draws randint(1, bs//2 + 1) once per filter, in order.
+    A private RandomState with the same seed gives the same stream."""
+    rng = np.random.RandomState(seed)
+    return np.array([rng.randint(1, bs // 2 + 1) for _ in range(N)], dtype=np.int64)
+
+
+def rowwise_filter(K: int, N: int, bs: int, seed: int) -> np.ndarray:
+    """The condensed Kh × N filter operand SCALE-Sim builds: K padded to a multiple of 2·bs,
+    each block of bs positions keeps the first N_n of filter n (its pattern), stored in bs/2
+    slots; empty slots are −1.  Addresses are n·K + k (the filter offset dropped)."""
+    nk = rowwise_nonzeros(N, bs, seed)
+    hb = bs // 2
+    nblocks = -(-K // (2 * bs)) * 2
+    F = np.full((nblocks * hb, N), -1, dtype=np.int64)
+    n = np.arange(N, dtype=np.int64)
+    for b in range(nblocks):
+        for j in range(hb):
+            k = b * bs + j
+            if k < K:
+                keep = j < nk
+                F[b * hb + j, keep] = n[keep] * K + k
+    return F
+
+
+def rowwise_storage(rep: str, K: int, N: int, bs: int, seed: int, F: np.ndarray,
+                    layer_m: int) -> tuple:
+    """(original, compressed incl. metadata, metadata) with the random row-wise pattern: csr and
+    csc count its non-zeros; ellpack_block sizes the condensed Kh × N operand at ⌈log2 M⌉ bits
+    per slot, M being the topology column's (SCALE-Sim passes the layer's ratio M)."""
+    nk = rowwise_nonzeros(N, bs, seed)
+    kept = (K // bs) * nk + np.minimum(K % bs, nk)
+    nnz = int(kept.sum())
+    if rep == "ellpack_block":
+        metadata = (F.size * math.ceil(math.log2(layer_m))) / 32
+        return K * N, F.size + metadata, metadata
+    pointers = K + 1 if rep == "csr" else N + 1
+    return K * N, 2 * nnz + pointers, nnz + pointers
+
+
+def rowwise_mapping_efficiency(F: np.ndarray, R: int, C: int) -> float:
+    """Mean over folds (fc outer, fr inner) of the used PEs: SCALE-Sim counts the −1 entries of
+    each R × C filter fold, padding and empty slots alike."""
+    Kh, N = F.shape
+    effs = []
+    for fc in range(-(-N // C)):
+        for fr in range(-(-Kh // R)):
+            used = int((F[fr * R:fr * R + R, fc * C:fc * C + C] >= 0).sum())
+            effs.append(((R * C) - (R * C - used)) / (R * C))
+    return sum(effs) / len(effs)
