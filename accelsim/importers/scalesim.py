@@ -156,7 +156,7 @@ def _read_sparsity(cp, path, lines, get, cfg) -> dict:
     def line(key):
         return lines.get(("sparsity", key.lower()))
 
-    out = dict(sparse_rep=None, rowwise_block=0, sparse_seed=40)
+    out = {"sparse_rep": None, "rowwise_block": 0, "sparse_seed": 40}
     if not cp.has_option("sparsity", "SparsitySupport") or not flag("SparsitySupport"):
         return out
     rep = get("sparsity", "SparseRep", str)

@@ -336,7 +336,7 @@ def build_rowwise(ifmap, Fc, M, N, K, R, C, bs):
     Kh = Fc.shape[0]
     rf, cf = math.ceil(Kh / R), math.ceil(N / C)
     idm, fdm, odm, fold_util = [], [], [], []
-    counts = dict(ifmap=0, filter=0, ofmap=0)
+    counts = {"ifmap": 0, "filter": 0, "ofmap": 0}
     for fc in range(cf):
         for fr in range(rf):
             a = skew_row_sparsity(ifmap[:, fr * 2 * R:fr * 2 * R + 2 * R], R, bs)
@@ -391,7 +391,7 @@ def naive_systolic(H, W, R_f, S_f, C_ch, F, stride, rows, cols, dataflow,
     idm, fdm, odm, ipf, fpf, fold_util, counts, folds = built
     if sparse:
         o, n_, meta = storage(sparse["rep"], mask, slots, sparse["nm"][1])
-        extra = dict(original_filter_storage=o, new_filter_storage=n_, filter_metadata_storage=meta)
+        extra = {"original_filter_storage": o, "new_filter_storage": n_, "filter_metadata_storage": meta}
         if dataflow == "ws" and not sparse.get("block"):   # each input row read m/n times
             reads = 0
             for fc in range(math.ceil(N / C)):

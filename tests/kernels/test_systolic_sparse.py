@@ -4,10 +4,10 @@ per-address reference (naive_systolic.py with `sparse`), which builds SCALE-Sim'
 operand and demand matrices literally.  Shapes are chosen so windows overhang, patterns do not
 divide K, the CALC window rolls over and USER buffers refill."""
 import pytest
+from naive_systolic import naive_systolic
 from test_systolic import FLOAT_FIELDS, INT_FIELDS
 
 from accelsim.model.scalesim import SystolicConfig, SystolicLayer, simulate_systolic
-from naive_systolic import naive_systolic
 
 SPARSE_FIELDS = ("original_filter_storage", "new_filter_storage", "filter_metadata_storage",
                  "avg_filter_metadata_sram_bw")
@@ -30,7 +30,7 @@ def check(layer, rows, cols, df, words, mode, bw, rep, block=0, seed=40):
     got = simulate_systolic(layer, cfg).as_dict()
     want = naive_systolic(layer.H, layer.W, layer.R, layer.S, layer.C, layer.F, layer.stride,
                           rows, cols, df, *words, mode, bw,
-                          sparse=dict(rep=rep, nm=layer.weight_nm, block=block, seed=seed))
+                          sparse={"rep": rep, "nm": layer.weight_nm, "block": block, "seed": seed})
     for k in ("M", "N", "K") + INT_FIELDS:
         assert got[k] == want[k], (k, got[k], want[k])
     for k in FLOAT_FIELDS + SPARSE_FIELDS:

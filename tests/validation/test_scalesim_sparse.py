@@ -18,7 +18,8 @@ import pytest
 from accelsim.model.scalesim import SystolicConfig, SystolicLayer, simulate_systolic
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scalesim" / "sparse"
-ROWS = list(csv.DictReader(open(DATA / "golden.csv")))
+with open(DATA / "golden.csv") as _f:
+    ROWS = list(csv.DictReader(_f))
 INPUT_COLUMNS = {"case", "array_rows", "array_cols", "dataflow", "bw_mode", "preset", "sparse_rep",
                  "ifmap_kb", "filter_kb", "ofmap_kb", "bandwidth", "layer_id", "layer", "H", "W",
                  "R", "S", "C", "F", "stride", "nm_n", "nm_m", "block", "seed"}
