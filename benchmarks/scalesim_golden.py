@@ -152,7 +152,34 @@ def build_sparse_cases():
     return cases
 
 
-def _layers(kind, sparse):
+# --sparse --large: a few bigger layers on bigger arrays (the slow test tier)
+LARGE_CONV_LAYERS = [
+    ("lg_3x3_2of4", 18, 18, 3, 3, 16, 48, 1, "2:4"),     # M = 256, K = 144
+    ("lg_1x1s2_1of4", 16, 16, 1, 1, 32, 64, 2, "1:4"),   # M = 64, K = 32
+]
+LARGE_GEMM_LAYERS = [
+    ("lg_g_2of4", 128, 64, 120, "2:4"),
+    ("lg_g_3of8", 48, 80, 160, "3:8"),
+]
+
+
+def build_large_sparse_cases():
+    cases = []
+    for (rows, cols, df, preset, rep, block, seed) in (
+            (32, 32, "ws", "calc", "ellpack_block", 0, 40), (32, 32, "ws", "userbig", "csr", 8, 40),
+            (16, 16, "os", "calcsmall", "csc", 0, 40), (16, 16, "is", "userbig", "csr", 0, 40),
+            (16, 16, "ws", "calcsmall", "ellpack_block", 16, 5)):
+        for kind in ("conv", "gemm"):
+            tag = f"rw_b{block}_s{seed}" if block else "lw"
+            cases.append(dict(name=f"lg_a{rows}x{cols}_{df}_{preset}_{rep}_{tag}_{kind}", rows=rows,
+                              cols=cols, dataflow=df, preset=preset, kind=kind, sparse_rep=rep,
+                              block=block, seed=seed, large=True, **SPARSE_MEM_PRESETS[preset]))
+    return cases
+
+
+def _layers(kind, sparse, large=False):
+    if large:
+        return LARGE_CONV_LAYERS if kind == "conv" else LARGE_GEMM_LAYERS
     if sparse:
         return SPARSE_CONV_LAYERS if kind == "conv" else SPARSE_GEMM_LAYERS
     return CONV_LAYERS if kind == "conv" else GEMM_LAYERS
@@ -203,7 +230,7 @@ RandomNumberGeneratorSeed = {case.get('seed', 40)}
 """
 
 
-def topology_text(kind, sparse=False):
+def topology_text(kind, sparse=False, large=False):
     # SCALE-Sim drops the last comma-separated field of each row: keep the trailing comma.
     # Sparse rows add the "N:M" column (a row without it is 1:1).
     tail = ", Sparsity," if sparse else ","
@@ -213,13 +240,13 @@ def topology_text(kind, sparse=False):
     else:
         lines = ["Layer, M, N, K" + tail]
     lines += [", ".join(str(x) for x in row if x is not None) + ","
-              for row in _layers(kind, sparse)]
+              for row in _layers(kind, sparse, large)]
     return "\n".join(lines) + "\n"
 
 
-def layout_text(kind, sparse=False):
+def layout_text(kind, sparse=False, large=False):
     # Only parsed (custom layouts are off) but SCALE-Sim insists on a file with int fields.
-    rows_ = _layers(kind, sparse)
+    rows_ = _layers(kind, sparse, large)
     n = len(rows_)
     names = [r[0] for r in rows_]
     hdr = "Layer name," + ",".join(f"f{i}" for i in range(1, 21)) + ","
@@ -227,11 +254,11 @@ def layout_text(kind, sparse=False):
     return "\n".join([hdr] + rows) + "\n"
 
 
-def layer_shapes(kind, sparse=False):
+def layer_shapes(kind, sparse=False, large=False):
     """Layer params + GEMM view exactly as SCALE-Sim's topology_utils derives them (sparse:
     plus the weights' N:M pattern, 1:1 without a column)."""
     out = []
-    for row in _layers(kind, sparse):
+    for row in _layers(kind, sparse, large):
         ratio = row[-1] if sparse else None
         row = row[:-1] if sparse else row
         if kind == "conv":
@@ -296,11 +323,11 @@ def run_case(args):
     layout_path = os.path.join(case_dir, "layout.csv")
     with open(cfg_path, "w") as f:
         f.write(cfg_text(case))
-    sparse = bool(case.get("sparse_rep"))
+    sparse, large = bool(case.get("sparse_rep")), bool(case.get("large"))
     with open(topo_path, "w") as f:
-        f.write(topology_text(case["kind"], sparse))
+        f.write(topology_text(case["kind"], sparse, large))
     with open(layout_path, "w") as f:
-        f.write(layout_text(case["kind"], sparse))
+        f.write(layout_text(case["kind"], sparse, large))
 
     tmp = tempfile.mkdtemp(prefix="scalesim_golden_")
     t0 = time.time()
@@ -317,7 +344,7 @@ def run_case(args):
         for rep in reports + (["SPARSE_REPORT.csv"] if sparse else []):
             shutil.copy(os.path.join(rep_dir, rep), os.path.join(case_dir, rep))
         rows = []
-        shapes = layer_shapes(case["kind"], sparse)
+        shapes = layer_shapes(case["kind"], sparse, large)
         fields = SPARSE_REPORT_FIELDS + SPARSE_STORAGE_FIELDS if sparse else REPORT_FIELDS
         for lid, obj in enumerate(s.runner.single_layer_sim_object_list):
             vals = (obj.get_compute_report_items() + obj.get_bandwidth_report_items()
@@ -346,7 +373,9 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--only", default="", help="substring filter on case names (debugging)")
     ap.add_argument("--sparse", action="store_true",
-                    help="the layer-wise N:M sparsity suite (write it to tests/data/scalesim/sparse)")
+                    help="the N:M sparsity suite (write it to tests/data/scalesim/sparse)")
+    ap.add_argument("--large", action="store_true",
+                    help="with --sparse: the bigger sparse cases (tests/data/scalesim/sparse_large)")
     a = ap.parse_args(argv)
 
     import scalesim  # noqa: F401
@@ -355,7 +384,8 @@ def main(argv=None):
     if ver != "3.0.0":
         print(f"WARNING: scalesim version {ver} != 3.0.0", file=sys.stderr)
 
-    cases = [c for c in (build_sparse_cases() if a.sparse else build_cases()) if a.only in c["name"]]
+    suite = (build_large_sparse_cases() if a.large else build_sparse_cases()) if a.sparse else build_cases()
+    cases = [c for c in suite if a.only in c["name"]]
     out = os.path.abspath(a.out)
     os.makedirs(os.path.join(out, "cases"), exist_ok=True)
     work = [(c, os.path.join(out, "cases", c["name"])) for c in cases]
@@ -378,8 +408,8 @@ def main(argv=None):
             w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
     keys = ("name", "rows", "cols", "dataflow", "preset", "kind", "mode", "ifmap_kb", "filter_kb",
             "ofmap_kb", "bw")
-    index = dict(scalesim_version=ver, conv_layers=_layers("conv", a.sparse),
-                 gemm_layers=_layers("gemm", a.sparse),
+    index = dict(scalesim_version=ver, conv_layers=_layers("conv", a.sparse, a.large),
+                 gemm_layers=_layers("gemm", a.sparse, a.large),
                  mem_presets=SPARSE_MEM_PRESETS if a.sparse else MEM_PRESETS,
                  cases=[{**{k: c[k] for k in keys},
                          **({"sparse_rep": c["sparse_rep"], "block": c.get("block", 0),

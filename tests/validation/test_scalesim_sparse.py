@@ -235,3 +235,17 @@ def test_workload_weight_nm_is_checked(tmp_path):
             accelsim.load_workload(tmp_path / "w.yaml")
     (tmp_path / "w.yaml").write_text(text % "2:4")
     assert accelsim.load_workload(tmp_path / "w.yaml").layers[0].weight_nm == (2, 4)
+
+
+def test_larger_sparse_layers_match():
+    """tests/data/scalesim/sparse_large (`--sparse --large`): 16×16 and 32×32 arrays, M up to 256,
+    K up to 160, row-wise blocks of 8 and 16, every field of every row (fast enough for the
+    default tier: the emulator takes milliseconds where SCALE-Sim took seconds)."""
+    large = Path(__file__).resolve().parents[1] / "data" / "scalesim" / "sparse_large"
+    with open(large / "golden.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 20 and {r["dataflow"] for r in rows} == {"os", "ws", "is"}
+    assert {r["block"] for r in rows} == {"0", "8", "16"}
+    assert any(int(r["stall_cycles"]) > 0 for r in rows)
+    failures = {f"{r['case']}/{r['layer']}": bad for r in rows if (bad := mismatches(r, run_row(r)))}
+    assert not failures, failures

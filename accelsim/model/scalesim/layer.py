@@ -121,7 +121,16 @@ class SystolicResult:
     filter_metadata_storage: float | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The report fields; a dense run (SparsitySupport = false) has no sparse ones."""
+        out = asdict(self)
+        if self.sparse_rep is None:
+            for key in SPARSE_FIELDS:
+                del out[key]
+        return out
+
+
+SPARSE_FIELDS = ("sparse_rep", "nonzero_K", "avg_filter_metadata_sram_bw", "original_filter_storage",
+                 "new_filter_storage", "filter_metadata_storage")
 
 
 def layer_from_einsum(einsum, name="", input_size: tuple[int, int] | None = None,
