@@ -200,15 +200,14 @@ def _sparse(res: SystolicResult, rep, df, R, C, M, N, K_dense, n, m) -> Systolic
     sparse changes (sparsity.py): dense MACs in Overall Util, ws ifmap reads × m/n, the
     metadata bandwidth and the sparse report."""
     total, Kc = res.total_cycles, res.K
-    ratio = _ratio
     original, new, metadata = filter_storage(rep, K_dense, N, n, m)
     fields = {"K": K_dense, "nonzero_K": Kc, "sparse_rep": rep, "original_filter_storage": original,
               "new_filter_storage": new, "filter_metadata_storage": metadata,
-              "avg_filter_metadata_sram_bw": ratio(metadata, total),
-              "overall_util_pct": ratio(100 * M * N * K_dense, total * R * C)}
+              "avg_filter_metadata_sram_bw": _ratio(metadata, total),
+              "overall_util_pct": _ratio(100 * M * N * K_dense, total * R * C)}
     if df == WS:
         reads = ws_ifmap_sram_reads(M, Kc, R, -(-N // C), n, m)
-        fields.update(ifmap_sram_reads=reads, avg_ifmap_sram_bw=ratio(reads, total))
+        fields.update(ifmap_sram_reads=reads, avg_ifmap_sram_bw=_ratio(reads, total))
     return replace(res, **fields)
 
 
