@@ -145,9 +145,16 @@ def workload_from_data(data, path) -> Workload:
                              suggestion="write N:M with N <= M, e.g. 2:4")
                 continue
         input_size = None if kind == "einsum" else _input_size(kind, values)
+        try:
+            sparsity = _sparsity(layer.sparsity, einsum, path)
+        except ValueError as exc:
+            problems.add(f"sparsity: {exc}", f"layers.{i}.sparsity", locate(data, where + ("sparsity",))[1],
+                         suggestion="see docs/sparsity.md for the density models and their fields")
+            continue
         layers.append(Layer(layer.name, einsum, count, layer.precision or spec.precision, density,
                             pad_einsum(einsum, pad), input_size,
-                            None if kind == "einsum" else _input_elements(kind, values), weight_nm))
+                            None if kind == "einsum" else _input_elements(kind, values), sparsity,
+                            weight_nm=weight_nm))
     vector = _vector_ops(spec, data, problems)
     used = set()
     for op in spec.vector:
@@ -212,6 +219,25 @@ def _density(spec, workload_path, precision) -> Density | None:
     def named(v):
         return v if isinstance(v, str) and v in DISTRIBUTIONS else None
     return Density(value(spec.inputs), value(spec.weights), named(spec.inputs), named(spec.weights))
+
+
+def _sparsity(spec, einsum, workload_path) -> tuple:
+    """((role, density model), ...) from a layer's `sparsity:`; ValueError on a tensor the layer
+    lacks, an axis it does not index, or an unreadable .npy file."""
+    if not spec:
+        return ()
+    from .sparse.density import model_from_spec
+
+    out = []
+    for role, entry in spec.items():
+        tensor = einsum.tensor(role)
+        if tensor is None:
+            raise ValueError(f"the layer has no {role} tensor (it has {', '.join(einsum.roles)})")
+        if entry.distribution == "structured" and entry.axis not in tensor.dims:
+            raise ValueError(f"{role}: axis '{entry.axis}' is not a dim of the tensor ({', '.join(sorted(tensor.dims))})")
+        out.append((role, model_from_spec(entry.model_dump(), einsum.tensor_size(role),
+                                          lambda name: _load_npy(Path(workload_path), name))))
+    return tuple(out)
 
 
 MAX_NPY_BYTES = 2**31

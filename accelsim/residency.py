@@ -77,7 +77,9 @@ def held_words(layer: Layer, counts: ActionCounts, level: str, inputs: bool, out
     resident = {"inputs": inputs, "outputs": outputs}
     if any(resident[r] and r not in tensors for r in ACTIVATIONS):
         return None
-    return sum(_whole(layer, role) if resident.get(role) else c.tile_elements for role, c in tensors.items())
+    words = _level(counts, level).words_per_element
+    return sum(_whole(layer, role) if resident.get(role) else c.tile_elements * words(role)
+               for role, c in tensors.items())
 
 
 def _whole(layer: Layer, role: str) -> int:

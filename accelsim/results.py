@@ -74,6 +74,10 @@ class LayerResult:
     def tops_per_watt(self) -> dict[str, float]:
         return ops_per_pj(self.macs, boundary_energy_pj(self.energy, set(self.off_chip)))
 
+    def power_w(self) -> dict[str, float]:
+        """Average power per boundary while the layer runs: its energy at that boundary ÷ its latency."""
+        return {b: e * 1e-12 / self.latency_s for b, e in boundary_energy_pj(self.energy, set(self.off_chip)).items()}
+
 
 @dataclass(frozen=True)
 class WorkloadResult:

@@ -18,6 +18,7 @@ from .model.analytical import analyze
 from .model.performance import performance_model
 from .options import SimOptions
 from .residency import apply_residency, check_model
+from .sparse.run import is_sparse, sparse_layer
 from .results import LayerResult, WorkloadResult, off_chip_levels
 
 
@@ -69,6 +70,9 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         ran.append(layer)
         if progress:
             progress(index + 1, len(workload.layers), layer.name, found)
+    if arch.residency_level and any(is_sparse(arch, layer) for layer in ran):
+        raise SpecError("inter-layer residency (residency:) and sparsity (sparse: levels, layer sparsity:) "
+                        "are not modelled together; drop one of them")
     if arch.residency_level:  # activations left on chip between layers: a pass over the whole chain
         layers = apply_residency(arch, ran, layers, _layer_energy)
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
@@ -157,7 +161,18 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
     except MappingError as exc:
         raise MappingError(f"layer '{layer.name}': {exc}") from None
     cycles, extra = model.layer_cycles(arch, layer, nest, counts)
-    energy = _layer_energy(arch, layer, mapping, counts, energies, cycles)
+    if is_sparse(arch, layer):  # Sparseloop's formats, gating and skipping: a pass over the counts
+        if options.performance_model != "analytical":
+            raise SpecError(f"layer '{layer.name}': sparsity (sparse: levels, layer sparsity:) runs with the "
+                            f"analytical model only; the {options.performance_model} model is dense "
+                            "(use --model analytical)")
+        counts, cycles, energy, record = sparse_layer(
+            arch, layer, nest, counts, energies,
+            lambda c, cyc: _layer_energy(arch, layer, mapping, c, energies, cyc),
+            layer_activity(arch, layer.run_einsum, mapping, layer.density))
+        extra = {**extra, "sparse": record}
+    else:
+        energy = _layer_energy(arch, layer, mapping, counts, energies, cycles)
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, {**extra, **found},
                        arch.compute.format, layer.density, energies=(arch, energies),

@@ -66,6 +66,9 @@ def test_layers_frame_equals_the_json(result, tmp_path):
             assert row[column] == layer[column], column
         for boundary, v in layer["tops_per_watt_by_boundary"].items():
             assert row[f"tops_per_watt_by_boundary.{boundary}"] == v
+        for boundary, w in layer["power_w_by_boundary"].items():
+            assert row[f"power_w_by_boundary.{boundary}"] == w
+            assert w == pytest.approx(layer["tops"] / layer["tops_per_watt_by_boundary"][boundary], rel=1e-9)
         for kind in ("dynamic", "leakage"):
             for component, v in layer["energy_breakdown_pj"][kind].items():
                 assert row[f"energy_breakdown_pj.{kind}.{component}"] == v

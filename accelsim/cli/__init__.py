@@ -94,6 +94,9 @@ def _add_run_parsers(sub, models) -> None:
                      "(default: the arch's own template, else the mapper)")
     run.add_argument("--constraints", help="mapper constraints and settings (YAML) for --dataflow search")
     run.add_argument("--seed", type=int, help="mapper random seed (overrides the constraints file's)")
+    run.add_argument("--rank", choices=("analytical", "cycle"),
+                     help="mapper: rank its best points by the analytical bound (default) or by the cycle model's "
+                          "walk (stalls, fill/drain, skew); overrides the constraints file's `rank`")
     run.add_argument("--save-mapping", metavar="PATH", help="write every layer's mapping as a mapping file")
     run.add_argument("--model", default="analytical", choices=models, help="performance model")
     run.add_argument("--scalesim-compat", action="store_true",

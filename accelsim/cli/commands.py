@@ -64,10 +64,12 @@ def cmd_run(args) -> int:
             raise SpecError("--dim binds the symbolic dims of an ONNX model's inputs: use it with a .onnx workload")
         workload = load_workload(args.workload, wl_over)
     mappings = load_mapping_file(args.mapping, arch, workload) if args.mapping else None
-    if args.constraints and args.dataflow != "search":
-        raise SpecError("--constraints guides the mapper: use it with --dataflow search")
+    for flag, given in (("--constraints", args.constraints), ("--rank", args.rank)):
+        if given and args.dataflow != "search":
+            raise SpecError(f"{flag} guides the mapper: use it with --dataflow search")
     options = SimOptions(model=args.model, dataflow=args.dataflow, mapping_file=args.mapping,
                          constraints_file=args.constraints, mapper_seed=args.seed,
+                         mapper_settings={"rank": args.rank} if args.rank else None,
                          scalesim_compat=args.scalesim_compat, precision=args.precision, density=density)
     inputs = {"arch": {"path": str(args.arch), "sha256_16": _file_hash(args.arch)},
               "workload": {"path": str(args.workload), "sha256_16": _file_hash(args.workload)},

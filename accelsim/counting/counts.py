@@ -28,14 +28,18 @@ class LevelCounts:
     tensors: dict             # role -> TensorCounts (per instance)
     cycles: int               # bandwidth-bound cycles of this level
     charged_instances: int    # instances charged dynamic energy: utilized clusters (cluster: N)
+    output_words: int = 1     # words an output element takes here: more while it is a partial sum
+
+    def words_per_element(self, role: str) -> int:
+        return self.output_words if role == "outputs" else 1
 
     @property
     def read_words(self) -> int:
-        return sum(c.reads for c in self.tensors.values())
+        return sum(c.reads * self.words_per_element(r) for r, c in self.tensors.items())
 
     @property
     def write_words(self) -> int:
-        return sum(c.fills + c.updates for c in self.tensors.values())
+        return sum((c.fills + c.updates) * self.words_per_element(r) for r, c in self.tensors.items())
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,11 @@ PackedProblem.record):
                        clustered memory is charged
   latched[t]           the MACs latch operand t (the arch's operand_latch): its reads are counted like a
                        held operand's, reused while the temporal loops that move leave it
+  psum_words[l]        words a partial sum takes at level l (the compute level's psum_bits): a level
+                       that accumulates outputs (it receives more updates than it has outputs, or
+                       loads partial sums back from its parent) holds partial sums, each that many
+                       words, for capacity, bandwidth and energy (out.output_words); one that only
+                       receives finished outputs holds one word each. Counts stay in elements
   e_factor[l, t]       activity factor on level l's energy for tensor t
   mac_energy_pj[h, f]  the layer's MAC energy when operand h is held and f products reduce in space
   held_by_dim[d], output_ignores[d]   what a loop on d holds (innermost temporal), reduces (spatial)
@@ -349,7 +354,7 @@ def _tiles_and_capacity(nest, p, out, sc):
             if memo_tile[i, t] < 0:
                 memo_tile[i, t] = _tile(nest, p, sc, i, t)
             counts[i, t, TILE] = memo_tile[i, t]
-            used += memo_tile[i, t]
+            used += memo_tile[i, t]  # in elements: a lower bound on the words (pass 3 checks psum widths)
         capacity = p.level_int[i, CAPACITY]
         if capacity >= 0 and used > capacity:
             return False
@@ -385,6 +390,16 @@ def _tile_loads(nest, p, out, sc, top):
                 continue
             _set_terms(p, nest, sc, t, i, sc.idx, 0)
             counts[i, t, FILLS] = _moved_loads(sc, full, sc.moves_before[i], t, p.n_axes[t])
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _tiled_words(counts, keeps, i):
+    """Elements level i's kept tiles hold (pass 1's capacity sum)."""
+    used = 0
+    for t in range(counts.shape[1]):
+        if keeps[i, t]:
+            used += counts[i, t, TILE]
+    return used
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -484,6 +499,7 @@ def _served_and_energy(nest, p, out, sc, top, hold, n_t):
         if p.level_int[i, KIND] != MEMORY:
             continue
         inst = out.instances[i]
+        out.output_words[i] = 1
         read_words = 0
         write_words = 0
         level_energy = 0.0
@@ -499,11 +515,19 @@ def _served_and_energy(nest, p, out, sc, top, hold, n_t):
                 if fills < 0 or served < distinct:
                     return BROKEN, 0.0, 0
                 reads, updates = served - distinct, served
+                if fills > 0 or updates > distinct:  # it accumulates, so it holds partial sums
+                    out.output_words[i] = p.psum_words[i]
             else:
                 reads, fills, updates = served, loads, 0
             counts[i, t, READS] = reads
             counts[i, t, FILLS] = fills  # parents, processed first, have read the loads
             counts[i, t, UPDATES] = updates
+            if p.is_output[t] and out.output_words[i] > 1:  # elements to words
+                w = out.output_words[i]
+                reads, fills, updates = reads * w, fills * w, updates * w
+                capacity = p.level_int[i, CAPACITY]
+                if capacity >= 0 and _tiled_words(counts, nest.keeps, i) + (w - 1) * counts[i, t, TILE] > capacity:
+                    return OVER_CAPACITY, 0.0, 0
             read_words += reads
             write_words += fills + updates
             level_energy += p.e_factor[i, t] * (block_accesses(reads, block, shift) * level_float[i, E_READ]
@@ -517,6 +541,7 @@ def _served_and_energy(nest, p, out, sc, top, hold, n_t):
         out.charged[i] = charged
         energy += charged * level_energy
         per_cycle_pj += inst * level_float[i, LEAK]
+    out.per_cycle_pj[0] = per_cycle_pj
     energy += per_cycle_pj * cycles
     return OK, energy, cycles
 

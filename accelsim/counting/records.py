@@ -60,6 +60,7 @@ class Problem(NamedTuple):
     hold_spatial_innermost: bool
     latched: np.ndarray       # [tensor] bool: the MACs latch this operand (arch compute operand_latch)
     cluster_rule: int
+    psum_words: np.ndarray    # [level] words a partial sum takes there (Compute.psum_bits ÷ word_bits, ceil)
 
 
 class Outputs(NamedTuple):
@@ -68,6 +69,9 @@ class Outputs(NamedTuple):
     instances: np.ndarray     # [level] utilized instances
     charged: np.ndarray       # [level] instances charged dynamic energy
     level_cycles: np.ndarray  # [level] bandwidth-bound cycles
+    per_cycle_pj: np.ndarray  # [1] the energy charged per cycle (leakage, clocked overheads): energy is
+                              # dynamic + per_cycle_pj · cycles, so it can be re-priced at another cycle count
+    output_words: np.ndarray  # [level] words an output element takes there: psum_words while it is partial
 
 
 class Scratch(NamedTuple):

@@ -110,10 +110,11 @@ def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, run
         memory = arch.level(level.name)
         per_role = {}
         for role, c in level.tensors.items():
+            w = level.words_per_element(role)  # partial sums may take several words
             per_role[role] = level.charged_instances * activity.memory_factor(memory, role) * (
-                block_accesses(c.reads, level.block_words) * energies.read_pj[level.name]
-                + block_accesses(c.fills, level.block_words) * energies.write_pj[level.name]
-                + block_accesses(c.updates, level.block_words) * energies.update_pj[level.name])
+                block_accesses(c.reads * w, level.block_words) * energies.read_pj[level.name]
+                + block_accesses(c.fills * w, level.block_words) * energies.write_pj[level.name]
+                + block_accesses(c.updates * w, level.block_words) * energies.update_pj[level.name])
         by_tensor[level.name] = per_role
         dynamic[level.name] = sum(per_role.values())
     for name, pj_per_cycle in (energies.overhead_pj_per_cycle or {}).items():

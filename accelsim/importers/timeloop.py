@@ -10,7 +10,9 @@ Covers what the tutorial and example reference cases use:
   spaces may have any names (GEMM's A, B, Z): the read-write one is `outputs`, the read-only
   ones `weights` then `inputs` (timeloop_common.data_space_roles), in every file that names
   them; the written files' headers record the translation. Sparseloop's `sparse_optimizations`
-  are a SpecError; `densities` without them change nothing in Timeloop and are ignored (noted);
+  (formats, gating, skipping on storage components, importers/timeloop_sparse.py) become the levels'
+  `sparse:` blocks and the problem's `densities` the layer's `sparsity:`; `densities` without
+  them change nothing in Timeloop and are ignored (noted);
 * mapping: `temporal` / `spatial` factors and permutations — Timeloop writes permutations
   INNER → OUTER, accelsim lists loops outer → inner — with `split` sending the first dims of a
   spatial permutation to X and the rest to Y, and `dataspace` bypass directives;
@@ -39,6 +41,7 @@ from .timeloop_common import (
     role,
 )
 from .timeloop_constraints import convert_constraints, convert_mapper
+from .timeloop_sparse import attach_targets, complete_sparse_levels, sparsity_of
 
 LETTERS = {"outputs": "O", "inputs": "I", "weights": "W"}
 
@@ -211,13 +214,18 @@ def import_timeloop(arch_path, problem_path, out_dir, mapping_path=None, ert_pat
         problem_path, problem_data = arch_path, arch_data
     else:
         problem_data = read_yaml(problem_path)
-    no_sparse_optimizations(arch_data, arch_path, "")
     if problem_data is not arch_data:
         no_sparse_optimizations(problem_data, problem_path, "")
     problem = problem_data.get("problem", problem_data)
     roles = data_space_roles(problem, problem_path)
     imp = convert_arch(arch_data, arch_path, ert, roles)
+    attach_targets(imp, arch_data, imp.attributes, ert, arch_path)
     workload = convert_problem(problem_data, problem_path, roles)
+    sparse_arch = any("sparse" in l.get("memory", l.get("compute", {})) for l in imp.arch["levels"])
+    if sparse_arch:
+        complete_sparse_levels(imp, ert)
+    if sparse_arch and (problem.get("instance") or {}).get("densities"):
+        workload["layers"][0]["sparsity"] = sparsity_of(problem, roles, problem_path)
     dims = list(problem["shape"]["dimensions"])
     bounds = {d: int(problem["instance"][d]) for d in dims}
     layer = workload["layers"][0]["name"]
@@ -227,7 +235,7 @@ def import_timeloop(arch_path, problem_path, out_dir, mapping_path=None, ert_pat
     sources = ", ".join(dict.fromkeys(Path(p).name for p in (arch_path, problem_path)))
     translation = describe_roles(roles)
     header = f"# Written by accelsim.importers.timeloop from {sources}\n" + (f"# {translation}\n" if translation else "")
-    notes = {"workload": [n for n in [_densities_note(problem)] if n], "constraints": []}
+    notes = {"workload": [n for n in [None if sparse_arch else _densities_note(problem)] if n], "constraints": []}
     files = {"arch": (out / "timeloop.arch.yaml", imp.arch), "workload": (out / "timeloop.workload.yaml", workload)}
     if mapping_path:
         files["mapping"] = (out / "timeloop.map.yaml",

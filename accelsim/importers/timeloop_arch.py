@@ -26,9 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .timeloop_common import ALL_ROLES, CANONICAL, err, role
+from .timeloop_sparse import compute_block, sparse_block
 
 MEMORY_CLASSES = {"dram": "dram", "sram": "sram", "regfile": "regfile", "smartbuffer_sram": "sram",
-                  "smartbuffer_regfile": "regfile", "smartbuffer_rf": "regfile", "storage": "regfile"}
+                  "smartbuffer_regfile": "regfile", "smartbuffer_rf": "regfile", "storage": "regfile",
+                  # Sparseloop's compound buffers with a metadata storage beside the data storage
+                  "smartbuffer_metadata": "sram", "regfile_metadata": "regfile"}
 NAME_RANGE = re.compile(r"^(.*?)\[(\d+)\.\.(\d+)\]$")
 DUMMY = re.compile(r"^inter_(.+)_spatial$")
 
@@ -41,6 +44,7 @@ class ArchImport:
     targets: list = field(default_factory=list)   # embedded constraints, Timeloop-style
     fanout: dict = field(default_factory=dict)    # accelsim spatial level → (x, y)
     roles: dict = field(default_factory=lambda: dict(CANONICAL))  # Timeloop data space → accelsim tensor
+    attributes: dict = field(default_factory=dict)  # component name → its attributes (metadata widths)
 
 
 def convert_arch(data: dict, file, ert: dict | None, roles: dict[str, str] | None = None) -> ArchImport:
@@ -64,15 +68,14 @@ def convert_arch(data: dict, file, ert: dict | None, roles: dict[str, str] | Non
 
 
 def no_sparse_optimizations(node: dict, file, where: str) -> None:
-    """Sparseloop's `sparse_optimizations` (compression formats, gating, skipping) change every
-    count; accelsim models dense tensors only. Without them Timeloop is dense too: problem
-    `densities` and the components' metadata attributes change nothing (the densities only size
-    compressed tiles, src/model/buffer.cpp ~lines 895-912), so those are accepted."""
+    """`sparse_optimizations` belong on a storage component or the MAC (or the flattened spec's
+    top-level `sparse_optimizations: {targets}`, importers/timeloop_sparse.py); anywhere else (a
+    container) they are not modelled."""
     if node.get("sparse_optimizations"):
-        raise err("sparse_optimizations (Sparseloop's compression formats, gating, skipping) are not "
-                  "supported: accelsim models dense tensors", file, f"{where}.sparse_optimizations" if where
+        raise err("sparse_optimizations here are not supported: accelsim models Sparseloop's formats, gating "
+                  "and skipping on storage components and the MAC only", file, f"{where}.sparse_optimizations" if where
                   else "sparse_optimizations",
-                  suggestion="remove them to model the dense design, as Timeloop does without them")
+                  suggestion="move them to a storage component or the MAC")
 
 
 class _Builder:
@@ -111,6 +114,9 @@ class _Builder:
             compute = {"name": name, "format": fmt}
             if energies:
                 compute["energy"] = {"mac": f"{energies.get('compute', energies.get('mac_random', 0.0))}pJ"}
+            if node.get("sparse_optimizations"):
+                compute["sparse"] = compute_block(node["sparse_optimizations"], energies, self.file,
+                                                  f"{where}.sparse_optimizations")
             self.levels.append({"compute": compute})
             return
         if self.levels and "compute" in self.levels[-1]:
@@ -164,6 +170,10 @@ class _Builder:
         if energies:
             memory["energy"] = {a: f"{energies.get(a, 0.0)}pJ" for a in ("read", "write", "update")}
             memory["leakage_power"] = f"{energies.get('leak', 0.0) * 1e-12 / self.cycle_s:g}W"
+        if node.get("sparse_optimizations"):
+            memory["sparse"] = sparse_block(node["sparse_optimizations"], attrs, energies, self.file,
+                                            f"{where}.sparse_optimizations", self.out.roles)
+        self.out.attributes[name] = attrs
         self.levels.append({"memory": memory})
         self.out.storage[name] = name
 
@@ -197,7 +207,8 @@ class _Builder:
         for i, node in enumerate(nodes):
             w, tag = f"{where}.{i}", node.get("_tag")
             self._attrs(node.get("attributes", {}) or {})
-            no_sparse_optimizations(node, self.file, w)
+            if tag != "Component":
+                no_sparse_optimizations(node, self.file, w)
             if tag in ("Container", "Component") and node.get("name") in (None, ""):
                 raise err(f"a !{tag} without a `name`", self.file, w, allowed=("name: ...",))
             if tag == "Container":
@@ -219,7 +230,6 @@ class _Builder:
                     mw = f"{w}.nodes.{j}"
                     if member.get("_tag") != "Component":
                         raise err("a !Parallel group may only hold !Component nodes", self.file, mw)
-                    no_sparse_optimizations(member, self.file, mw)
                     keep = ((member.get("constraints") or {}).get("dataspace") or {}).get("keep")
                     kept = {role(d, self.file, f"{mw}.constraints.dataspace.keep", self.out.roles) for d in keep or ()}
                     keeps = [r for r in ALL_ROLES if r in kept] if keep else ALL_ROLES

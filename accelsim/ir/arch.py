@@ -39,6 +39,7 @@ class Memory:
     shared_bw_words: float | None = None  # one port reads and writes share (words/cycle); None: none
     area_um2: float | None = None      # explicit area per instance; None: from the technology table
     clock_hz: float | None = None      # its domain's clock when not the core's (per-cycle bandwidths tick on it)
+    sparse: "SparseLevel | None" = None  # formats, gating, skipping (accelsim/sparse); None: dense
 
     @property
     def capacity_words(self) -> int | None:
@@ -46,6 +47,35 @@ class Memory:
             return None
         usable = self.size_bits // 2 if self.double_buffered else self.size_bits
         return usable // self.word_bits
+
+
+@dataclass(frozen=True)
+class SparseLevel:
+    """A memory level's sparse optimizations (Sparseloop's sparse_optimizations), as data."""
+
+    formats: tuple = ()           # ((role, (rank format, ... outer → inner)), ...)
+    gating: tuple = ()            # ((target role, (condition-on roles, ...)), ...)
+    skipping: tuple = ()
+    metadata_word_bits: int = 0
+    metadata_width_bits: int = 0
+    metadata_depth: int | None = None
+    energies_pj: tuple = ()       # ((action name, pJ), ...) at the nominal voltage
+    flatten: tuple = ()           # ((role, (dims a rank flattens, ... outer → inner)), ...); () per rank: one loop
+
+    def format_of(self, role: str) -> tuple:
+        return dict(self.formats).get(role, ())
+
+    def flatten_of(self, role: str) -> tuple:
+        return dict(self.flatten).get(role, ())
+
+
+@dataclass(frozen=True)
+class SparseCompute:
+    """Sparseloop's compute optimizations, as data."""
+
+    gate_on_zero_operand: bool = False
+    skip_on_not_aligned_operands: bool = False
+    energies_pj: tuple = ()       # ((gated_compute | skipped_compute, pJ), ...) at the nominal voltage
 
 
 @dataclass(frozen=True)
@@ -78,6 +108,8 @@ class Compute:
     vector_scales: tuple = ()    # ((format, pJ), ...) of the other formats that have a scale path
     area_um2: float | None = None  # explicit area per MAC unit; None: from the technology table
     operand_latch: frozenset = frozenset()  # operands a MAC keeps while the innermost loops leave them
+    sparse: "SparseCompute | None" = None   # compute gating/skipping (accelsim/sparse); None: none
+    psum_bits: int | None = None  # partial-sum width; None: one word, as a finished output
 
     def supports(self, fmt: str) -> bool:
         return fmt == self.format or any(f == fmt for f, _, _ in self.formats)
@@ -408,6 +440,22 @@ def _operating_frequency(spec: ArchSpec, problems: ProblemList, line_of) -> tupl
     return vf, frequency
 
 
+def _sparse_level(spec) -> SparseLevel | None:
+    if spec is None:
+        return None
+    energies = tuple((k, v) for k, v in (spec.energy.model_dump() if spec.energy else {}).items() if v is not None)
+    def fmt(rank):
+        return rank if isinstance(rank, str) else rank.format
+
+    def flat(rank):
+        return () if isinstance(rank, str) else tuple(rank.flatten)
+    return SparseLevel(tuple((r, tuple(fmt(x) for x in f)) for r, f in spec.formats.items()),
+                       tuple((a.target, tuple(a.condition_on)) for a in spec.gating),
+                       tuple((a.target, tuple(a.condition_on)) for a in spec.skipping),
+                       spec.metadata_word_bits, spec.metadata_width_bits, spec.metadata_depth, energies,
+                       tuple((r, tuple(flat(x) for x in f)) for r, f in spec.formats.items()))
+
+
 def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
     """The frozen levels, top-down, each with the instances of the fan-outs above it."""
     levels, instances = [], 1
@@ -422,7 +470,7 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
                 b.double_buffered, instances, e.read if e else None, e.write if e else None,
                 (e.update if e.update is not None else e.write) if e else None, b.leakage_power,
                 b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth, b.shared_bandwidth),
-                b.cluster, area_um2=b.area)
+                b.cluster, area_um2=b.area, sparse=_sparse_level(b.sparse))
             levels.append(_memory_for_word(memory, word, frequency))
         elif lvl.spatial:
             levels.append(Spatial(b.name, b.x, b.y, b.multicast, b.reduction, b.interconnect, instances))
@@ -434,6 +482,11 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
                                   b.switching_share, b.reduction_tree_share,
                                   b.energy.vector_scale if b.energy else None,
                                   tuple((f, fs.vector_scale) for f, fs in b.formats.items() if fs.vector_scale is not None),
-                                  b.area, frozenset(b.operand_latch)))
+                                  b.area, frozenset(b.operand_latch),
+                                  None if b.sparse is None else SparseCompute(
+                                      b.sparse.gate_on_zero_operand, b.sparse.skip_on_not_aligned_operands,
+                                      tuple((k, v) for k, v in (b.sparse.energy.model_dump() if b.sparse.energy
+                                                                else {}).items() if v is not None)),
+                                  b.psum_bits))
     return levels
 

@@ -37,7 +37,8 @@ class Layer:
     padded: Einsum | None = None   # what the hardware runs when dims are padded to tile multiples
     input_size: tuple[int, int] | None = None  # a convolution's padded input (H, W), for SCALE-Sim
     input_elements: int | None = None  # its input before zero padding (N·C·H·W); None: the einsum's input tensor
-    weight_nm: tuple[int, int] | None = None  # N:M structured sparsity of the weights (SCALE-Sim model only)
+    sparsity: tuple = ()           # ((role, density model), ...) for the sparse pass (accelsim/sparse)
+    weight_nm: tuple[int, int] | None = None  # SCALE-Sim's N:M weight pattern (SCALE-Sim model only)
 
     @property
     def run_einsum(self) -> Einsum:

@@ -32,7 +32,7 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProble
     """`problem`: the layer packed for the kernel (pack_problem), if the caller has it."""
     result = evaluate_packed(problem or pack_problem(arch, einsum), nest)
     if result.status == R.OVER_CAPACITY:
-        raise MappingError(_over_capacity(arch, nest.roles, result.counts))
+        raise MappingError(_over_capacity(arch, nest.roles, result.counts, result.output_words))
     if result.status != R.OK:
         raise AccelsimBug(f"the counting kernel found fewer output loads or serves than distinct outputs "
                           f"(status {result.status})")
@@ -43,7 +43,7 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProble
         tensors = {role: TensorCounts(*(int(x) for x in result.counts[i, t]))
                    for t, role in enumerate(nest.roles) if nest.keeps[i, t]}
         levels.append(LevelCounts(mem.name, int(result.instances[i]), mem.instances, mem.block_words, tensors,
-                                  int(result.level_cycles[i]), int(result.charged[i])))
+                                  int(result.level_cycles[i]), int(result.charged[i]), int(result.output_words[i])))
     if result.cycles >= MAX_CYCLES:
         slow = [arch.levels[i].name for i in range(len(arch.levels)) if result.level_cycles[i] >= MAX_CYCLES]
         raise SpecError(f"{', '.join(slow)}: at its bandwidth the layer would take more than 2^62 cycles; "
@@ -53,11 +53,13 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProble
     return ActionCounts(einsum.macs, spatial_used, temporal_steps, result.cycles, tuple(levels))
 
 
-def _over_capacity(arch: Arch, roles, counts) -> str:
-    """The first level (top-down) whose tiles do not fit: the kernel checks them in that order."""
+def _over_capacity(arch: Arch, roles, counts, output_words) -> str:
+    """The first level (top-down) whose tiles do not fit: the kernel checks them in that order (in
+    words: partial sums may take several)."""
     for i, mem in enumerate(arch.levels):
         capacity = mem.capacity_words if isinstance(mem, Memory) else None
-        tiles = {role: int(counts[i, t, R.TILE]) for t, role in enumerate(roles) if counts[i, t, R.TILE]}
+        tiles = {role: int(counts[i, t, R.TILE]) * (int(output_words[i]) if role == "outputs" else 1)
+                 for t, role in enumerate(roles) if counts[i, t, R.TILE]}
         used = sum(tiles.values())
         if capacity is not None and used > capacity:
             detail = ", ".join(f"{r} {n}" for r, n in tiles.items())

@@ -84,8 +84,13 @@ def walk_units(ev) -> int:
     return ev.n_steps * (len(ev.ev_limit) + len(ev.ch_stream) + len(ev.fl_level) + 4 * n_mem * n_mem)
 
 
-def simulate_cycles(arch: Arch, einsum: Einsum, nest: LoweredNest) -> CycleStats:
-    ev = build_tile_events(arch, einsum, nest)
+def simulate_cycles(arch: Arch, einsum: Einsum, nest: LoweredNest, output_words: dict | None = None) -> CycleStats:
+    """`output_words`: level name → words per output element (the analytical counts'
+    LevelCounts.output_words); taken from the analytical model when not given."""
+    if output_words is None and arch.compute.psum_bits:
+        from .analytical import analyze
+        output_words = {level.name: level.output_words for level in analyze(arch, einsum, nest).levels}
+    ev = build_tile_events(arch, einsum, nest, output_words)
     if walk_units(ev) > MAX_WALK_UNITS:
         raise SpecError(f"the cycle model would walk {ev.n_steps:,} tile steps for {einsum.render()} (about "
                         f"{walk_units(ev) / WALK_UNITS_PER_S:,.0f} s); run it with --model analytical, or with a "
@@ -134,7 +139,7 @@ class CycleModel(PerformanceModel):
 
     @staticmethod
     def layer_cycles(arch, layer, nest, counts) -> tuple[int, dict]:
-        stats = simulate_cycles(arch, layer.run_einsum, nest)
+        stats = simulate_cycles(arch, layer.run_einsum, nest, {l.name: l.output_words for l in counts.levels})
         return stats.cycles, stats.as_extra()
 
 
@@ -145,7 +150,7 @@ def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int]:
     st = walk_state(ev)
     cycles = walk_begin(ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_delta, ev.ev_class,
                         ev.out_irrelevant, ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
-                        ev.receiver_db, ev.bandwidth, ch_total, stall, st)
+                        ev.ch_scale, ev.receiver_db, ev.bandwidth, ch_total, stall, st)
     n, units = ev.n_steps, walk_units(ev)
     long_walk = units > PROGRESS_AFTER_S * WALK_UNITS_PER_S
     chunk = max(1, n * int(WALK_UNITS_PER_S) // max(1, units)) if long_walk else n  # about a second each
@@ -156,7 +161,8 @@ def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int]:
                              ev.out_irrelevant,
                              ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_delta,
                              ev.ev_class, ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
-                             ev.fl_level, ev.fl_port, ev.fl_words, ev.fl_first, ev.receiver_db, ev.bandwidth,
+                             ev.ch_scale, ev.fl_level, ev.fl_port, ev.fl_words, ev.fl_first, ev.fl_scale,
+                             ev.receiver_db, ev.bandwidth,
                              ch_total, fl_total, stall, st)
         done = last
         if long_walk and (time.monotonic() - shown > 1.0 or done == n):
@@ -164,5 +170,5 @@ def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int]:
             LOG.info("cycle model, %s: %s of %s tile steps (%.0f %%)", einsum.render(), f"{done:,}", f"{n:,}",
                      100.0 * done / n)
     cycles += walk_end(ev.ev_full, ev.ev_mult, ev.ev_receiver, ev.ch_stream, ev.ch_level, ev.ch_port,
-                       ev.ch_drain, ev.bandwidth, ch_total, stall, st)
+                       ev.ch_drain, ev.ch_scale, ev.bandwidth, ch_total, stall, st)
     return int(cycles), int(st.stream[1])

@@ -55,6 +55,7 @@ class PackedProblem:
     hold_spatial_innermost: bool  # the counting convention's rules (counting/conventions):
     cluster_rule: int         # MAC operands held under a spatial innermost loop; clusters' charging
     latched: np.ndarray       # [tensor] bool: operands the MACs latch (Compute.operand_latch)
+    psum_words: np.ndarray    # [level] words a partial sum takes there (psum_words_per_level)
     max_span: int             # the longest tensor axis (points), for the occupancy scratch
 
     @property
@@ -139,7 +140,8 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
                          np.array([HELD.index(held_by(einsum, d)) for d in dims], dtype=np.int64),
                          np.array([not einsum.relevant("outputs", d) for d in dims], dtype=np.bool_), per_cycle,
                          convention.operands_held_when_spatial_innermost, convention.cluster_rule,
-                         np.array([r in arch.compute.operand_latch for r in roles], dtype=np.bool_), span)
+                         np.array([r in arch.compute.operand_latch for r in roles], dtype=np.bool_),
+                         psum_words_per_level(arch), span)
 
 
 @dataclass(frozen=True)
@@ -151,13 +153,16 @@ class PackedResult:
     instances: np.ndarray     # [level] utilized instances
     charged: np.ndarray       # [level] instances charged dynamic energy (utilized clusters)
     level_cycles: np.ndarray  # [level] bandwidth-bound cycles
+    per_cycle_pj: np.ndarray  # [1] energy per cycle (leakage, clocked overheads) in energy_pj
+    output_words: np.ndarray  # [level] words an output element takes there (psum_words while partial)
 
 
 def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple[R.Outputs, R.Scratch]:
     """evaluate_nest's `out` (counts, instances, charged instances, level cycles) and `scratch`."""
     n_levels = problem.level_int.shape[0]
     return (R.Outputs(np.zeros((n_levels, len(problem.roles), 4), dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
-                      np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64)),
+                      np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64), np.zeros(1),
+                      np.ones(n_levels, dtype=np.int64)),
             R.nest_scratch(max_loops, problem.max_axes, problem.max_span, len(problem.dims), n_levels,
                            len(problem.roles)))
 
@@ -175,6 +180,14 @@ def evaluate_packed(problem: PackedProblem, nest: LoweredNest) -> PackedResult:
     status, energy, cycles = evaluate_nest(nest_record(nest), problem.record(), out, scratch)
     return PackedResult(int(status), float(energy), int(cycles), *out)
 
+
+
+def psum_words_per_level(arch: Arch) -> np.ndarray:
+    """Words a partial sum takes at each level: ceil(psum_bits / word_bits) at a memory (1 without
+    psum_bits, and at the other levels)."""
+    bits = arch.compute.psum_bits
+    return np.array([-(-bits // level.word_bits) if bits and isinstance(level, Memory) else 1
+                     for level in arch.levels], dtype=np.int64)
 
 
 def _no_energies(arch: Arch) -> ActionEnergies:

@@ -69,12 +69,14 @@ class TileEvents:
     ch_drain: np.ndarray       # 1: words leave with the old tile (and at the end)
     ch_role: np.ndarray
     ch_kind: np.ndarray        # KIND_READS / KIND_FILLS / KIND_UPDATES
+    ch_scale: np.ndarray       # words per element on that port: partial sums may take several
     fl_level: np.ndarray
     fl_port: np.ndarray
     fl_words: np.ndarray       # per step
     fl_first: np.ndarray       # output words first touched in a step whose reduction loops are at 0
     fl_role: np.ndarray
     fl_kind: np.ndarray
+    fl_scale: np.ndarray       # words per element (as ch_scale)
     receiver_db: np.ndarray    # 1 if the memory level is double-buffered
     bandwidth: np.ndarray      # float64 [memory level, READ|WRITE|SHARED] words/cycle per instance; inf: unlimited
 
@@ -87,13 +89,15 @@ def _i64(values) -> np.ndarray:
     return np.array(values, dtype=np.int64)
 
 
-def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest) -> TileEvents:
-    """Precompute every table the kernel needs (Python; microseconds to milliseconds)."""
+def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_words: dict | None = None) -> TileEvents:
+    """Precompute every table the kernel needs (Python; microseconds to milliseconds).
+    `output_words`: level name → words an output element takes there (LevelCounts.output_words:
+    partial sums wider than a word, from the analytical counts); omitted levels take one."""
     outputs = einsum.tensor("outputs")
     if any(len(axis) != 1 for axis in outputs.axes):
         raise SpecError(f"the cycle model needs every output index to be one dimension, got "
                         f"{outputs.render()}; use the analytical model for this layer")
-    tables = _Tables(arch, nest)
+    tables = _Tables(arch, nest, {arch.index(name): w for name, w in (output_words or {}).items()})
     convention = convention_of(arch)
     for r, role in enumerate(nest.roles):
         _tensor_events(tables, arch, einsum, nest, convention, r, role)
@@ -139,8 +143,9 @@ def _stream_loops(arch: Arch, einsum: Einsum, nest: LoweredNest, step_loop) -> n
 class _Tables:
     """The streams, charges and flows of a nest as they are built (columns of TileEvents)."""
 
-    def __init__(self, arch: Arch, nest: LoweredNest):
+    def __init__(self, arch: Arch, nest: LoweredNest, output_words: dict):
         self.nest = nest
+        self.output_words = output_words  # arch level index → words per output element
         self.start = [int(s) for s in nest.level_start]
         self.memories = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
         self.mem_no = {lvl: k for k, lvl in enumerate(self.memories)}
@@ -149,8 +154,8 @@ class _Tables:
         self.compute = prod(int(nest.loop_bound[j]) for j in range(self.start[innermost], nest.n_loops)
                             if not nest.loop_spatial[j])
         self.ev = {k: [] for k in ("limit", "full", "mult", "first", "receiver", "delta", "class")}
-        self.ch = {k: [] for k in ("stream", "level", "port", "minus_first", "drain", "role", "kind")}
-        self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind")}
+        self.ch = {k: [] for k in ("stream", "level", "port", "minus_first", "drain", "role", "kind", "scale")}
+        self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind", "scale")}
 
     def loops(self, indices):
         nest = self.nest
@@ -165,12 +170,17 @@ class _Tables:
             self.ev[key].append(value)
         return len(self.ev["limit"]) - 1
 
+    def words_per_element(self, level, r) -> int:
+        return self.output_words.get(level, 1) if self.nest.roles[r] == "outputs" else 1
+
     def add_charge(self, stream, level, port, minus_first, drain, r, kind):
-        for key, value in zip(self.ch, (stream, self.mem_no[level], port, minus_first, drain, r, kind)):
+        for key, value in zip(self.ch, (stream, self.mem_no[level], port, minus_first, drain, r, kind,
+                                        self.words_per_element(level, r))):
             self.ch[key].append(value)
 
     def add_flow(self, level, port, words, first, r, kind):
-        for key, value in zip(self.fl, (self.mem_no[level], port, words, first, r, kind)):
+        for key, value in zip(self.fl, (self.mem_no[level], port, words, first, r, kind,
+                                        self.words_per_element(level, r))):
             self.fl[key].append(value)
 
 
@@ -304,7 +314,7 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
 
 @njit(cache=True)
 def _place_charges(first_step, ev_words, ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
-                   ch_minus_first, ch_drain, receiver_db, ch_total, exposed, prefetch, drains):
+                   ch_minus_first, ch_drain, ch_scale, receiver_db, ch_total, exposed, prefetch, drains):
     for q in range(ch_stream.shape[0]):
         e = ch_stream[q]
         if ev_words[e] < 0:
@@ -319,7 +329,8 @@ def _place_charges(first_step, ev_words, ev_new, ev_mult, ev_receiver, ch_stream
                 words -= ev_new[e]
         if words == 0:
             continue
-        ch_total[q] += words
+        ch_total[q] += words  # elements; the ports carry words
+        words *= ch_scale[q]
         c, m, p = ev_receiver[e], ch_level[q], ch_port[q]
         if receiver_db[c] == 0:
             exposed[c, m, p] += words
@@ -330,7 +341,7 @@ def _place_charges(first_step, ev_words, ev_new, ev_mult, ev_receiver, ch_stream
 
 
 @njit(cache=True, forceinline=True)
-def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_total, window):
+def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_total, window):
     """The flows of one step's compute onto their ports (first touches skipped while every
     reduction loop is at 0: no partial sum to read yet)."""
     all_zero = True
@@ -343,7 +354,7 @@ def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_t
         if all_zero:
             words -= fl_first[f]
         fl_total[f] += words
-        window[fl_level[f], fl_port[f]] += words
+        window[fl_level[f], fl_port[f]] += words * fl_scale[f]
 
 
 @njit(cache=True, forceinline=True)
@@ -400,14 +411,14 @@ def walk_state(ev) -> WalkState:
 
 @njit(cache=True)
 def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class, out_irrelevant,
-               ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, receiver_db, bandwidth,
+               ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, bandwidth,
                ch_total, stall, st):
     """The first tiles: every stream loads; those of double-buffered levels have nothing to hide
     behind (the prologue). Returns its cycles."""
     _fire_events(-1, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
                  out_irrelevant, st.has_translation, st.last_class, st.ev_words, st.ev_new)
     _place_charges(True, st.ev_words, st.ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
-                   ch_minus_first, ch_drain, receiver_db, ch_total, st.exposed, st.prefetch, st.drains)
+                   ch_minus_first, ch_drain, ch_scale, receiver_db, ch_total, st.exposed, st.prefetch, st.drains)
     cycles = _serialized_transfers(st.prefetch, bandwidth, stall)
     st.prefetch[:, :, :] = 0
     return cycles
@@ -416,8 +427,8 @@ def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_c
 @njit(cache=True)
 def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out_irrelevant,
                ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
-               ch_stream, ch_level, ch_port, ch_minus_first, ch_drain,
-               fl_level, fl_port, fl_words, fl_first, receiver_db, bandwidth,
+               ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale,
+               fl_level, fl_port, fl_words, fl_first, fl_scale, receiver_db, bandwidth,
                ch_total, fl_total, stall, st):
     """Steps first … last − 1 of n_steps (`compute` cycles each, and `skew` more for a step that starts
     a systolic stream); returns their cycles. The state carries over, so consecutive ranges walk as
@@ -429,7 +440,7 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
         st.stream[1] += st.stream[0]
         cycles += _serialized_transfers(st.exposed, bandwidth, stall)
         st.window[:, :] = st.drains
-        _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_total, st.window)
+        _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_total, st.window)
         # The next step's tile moves: its double-buffered fills overlap this step.
         st.next_exposed[:, :, :] = 0
         st.next_drains[:, :] = 0
@@ -439,7 +450,7 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
             _fire_events(carry, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
                          out_irrelevant, st.has_translation, st.last_class, st.ev_words, st.ev_new)
             _place_charges(False, st.ev_words, st.ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
-                           ch_minus_first, ch_drain, receiver_db, ch_total, st.next_exposed, st.prefetch,
+                           ch_minus_first, ch_drain, ch_scale, receiver_db, ch_total, st.next_exposed, st.prefetch,
                            st.next_drains)
             for c in range(n_mem):
                 for m in range(n_mem):
@@ -453,13 +464,13 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
 
 
 @njit(cache=True)
-def walk_end(ev_full, ev_mult, ev_receiver, ch_stream, ch_level, ch_port, ch_drain, bandwidth, ch_total, stall,
-             st):
+def walk_end(ev_full, ev_mult, ev_receiver, ch_stream, ch_level, ch_port, ch_drain, ch_scale, bandwidth, ch_total,
+             stall, st):
     """The epilogue: the last output tiles drain to their parents. Returns its cycles."""
     for q in range(ch_stream.shape[0]):
         if ch_drain[q] == 1:
             e = ch_stream[q]
             words = ev_full[e] * ev_mult[e]
             ch_total[q] += words
-            st.exposed[ev_receiver[e], ch_level[q], ch_port[q]] += words
+            st.exposed[ev_receiver[e], ch_level[q], ch_port[q]] += words * ch_scale[q]
     return _serialized_transfers(st.exposed, bandwidth, stall)

@@ -17,6 +17,7 @@ def _counts(layer: LayerResult) -> dict:
         out[level.name] = {
             "instances": level.instances,
             "cycles": level.cycles,
+            "output_words": level.output_words,
             "tensors": {role: {"reads": c.reads * level.instances, "fills": c.fills * level.instances,
                                "updates": c.updates * level.instances,
                                "reads_per_instance": c.reads, "fills_per_instance": c.fills,
@@ -88,6 +89,7 @@ def layer_dict(layer: LayerResult, area_mm2: float | None = None) -> dict:
         "tops_per_watt": tpw["system"],
         "tops_per_watt_by_boundary": tpw,
         "tops_per_mm2": layer.tops / area_mm2 if area_mm2 else None,
+        "power_w_by_boundary": layer.power_w(),
         "energy_breakdown_pj": {"dynamic": layer.energy.dynamic_pj, "leakage": layer.energy.leakage_pj,
                                 "by_tensor": layer.energy.by_tensor_pj},
         "levels": _counts(layer),

@@ -62,6 +62,8 @@ class MapperSettings:
     evaluations: int = 300_000
     exhaustive_limit: int = 5_000_000
     seed: int = 0
+    rank: str = "analytical"   # whose cycles pick among the search's best points: analytical or cycle
+    candidates: int = 8        # with rank cycle: how many of the best distinct points the cycle model walks
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,7 @@ def _level(c: LevelConstraintSpec) -> LevelConstraint:
 
 def settings_from(spec: MapperSettingsSpec) -> MapperSettings:
     return MapperSettings(objective_from(spec.objective), spec.search, spec.evaluations,
-                          spec.exhaustive_limit, spec.seed)
+                          spec.exhaustive_limit, spec.seed, spec.rank, spec.candidates)
 
 
 def build_constraints(spec: ConstraintsSpec, arch: Arch, file: str | None, line_of) -> Constraints:

@@ -10,6 +10,12 @@ random moves (iterated local search), and one restart in eight from the best of 
 samples (a fresh point costs about twice a move: no tile of the last point carries over). The
 same seed gives the same mapping. Every evaluation is the jitted analytical model on lowered
 arrays; the winner is decoded to a Mapping and re-evaluated through the Python wrapper as a check.
+
+The search ranks by the analytical model's cycles (the bandwidth bound). With `rank: cycle` the
+kernels keep the `candidates` best distinct points instead of one, and the cycle model (stalls,
+fill and drain, systolic skew) walks each; the objective then picks among them with the walked
+cycles, the per-cycle energy (leakage) charged for them. The search's own best is among the
+candidates, so the choice is never worse by the cycle model than ranking by the bound.
 """
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ import numpy as np
 
 from ..counting.records import INDEX, nest_loops
 from ..energy.model import ActionEnergies
-from ..errors import AccelsimBug, MappingError
+from ..errors import AccelsimBug, MappingError, SpecError
 from ..ir.arch import Arch
 from ..ir.einsum import Einsum
 from ..ir.workload import DENSE, Density
@@ -52,12 +58,16 @@ class MapperResult:
     unfit: int             # candidates pruned before evaluation (a fan-out axis over-full)
     improvements: int      # times the best so far improved
     seconds: float
+    ranked_by: str = "analytical"  # whose cycles chose among the best points (settings.rank)
+    ranked: int = 1        # points the cycle model walked to choose (1: the search's best as it is)
+    ranked_cycles: int | None = None  # the chosen mapping's cycle-model cycles, when ranked by them
 
     def summary(self) -> dict:
         """What a result records about the search (no wall-clock time: results stay reproducible)."""
         return {"algorithm": self.algorithm, "objective": self.objective, "mapspace_size": self.mapspace_size,
                 "evaluations": self.evaluations, "feasible": self.feasible, "unfit": self.unfit,
-                "improvements": self.improvements}
+                "improvements": self.improvements, "ranked_by": self.ranked_by, "ranked": self.ranked,
+                "ranked_cycles": self.ranked_cycles}
 
 
 def _space_arrays(space: Mapspace) -> S.Space:
@@ -90,10 +100,47 @@ def search_state(space: Mapspace) -> S.State:
                    np.ones(n_mem, np.int64), new_rng())
 
 
+@dataclass(frozen=True)
+class Point:
+    """One of the search's best points, decoded and re-evaluated."""
+
+    mapping: Mapping
+    energy_pj: float
+    cycles: int
+    per_cycle_pj: float    # of energy_pj, the part charged per cycle (leakage, clocked overheads)
+
+
+@dataclass(frozen=True)
+class Search:
+    points: tuple          # the best distinct points (Point), best first
+    algorithm: str
+    mapspace_size: int
+    stats: np.ndarray      # search_kernels' EVALS, FEASIBLE, UNFIT, IMPROVED
+
+
 def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
                    constraints: Constraints = NO_CONSTRAINTS,
                    density: Density = DENSE) -> MapperResult:
-    """The best mapping of `einsum` on `arch` that the constraints allow, by their objective."""
+    """The best mapping of `einsum` on `arch` that the constraints allow, by their objective (with
+    `rank: cycle`, the best of the search's `candidates` best points once the cycle model's cycles
+    replace the bandwidth bound)."""
+    settings = constraints.settings
+    start = time.perf_counter()
+    by_cycles = settings.rank == "cycle"
+    found = best_points(arch, einsum, energies, constraints, density, settings.candidates if by_cycles else 1)
+    chosen, ranked_cycles = _rank_by_cycle_model(arch, einsum, found.points, settings) if by_cycles else (0, None)
+    best = found.points[chosen]
+    stats = found.stats
+    return MapperResult(best.mapping, best.energy_pj, best.cycles, found.algorithm, settings.objective.text,
+                        found.mapspace_size, int(stats[S.EVALS]), int(stats[S.FEASIBLE]), int(stats[S.UNFIT]),
+                        int(stats[S.IMPROVED]), time.perf_counter() - start, settings.rank,
+                        len(found.points) if by_cycles else 1, ranked_cycles)
+
+
+def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraints: Constraints = NO_CONSTRAINTS,
+                density: Density = DENSE, k: int = 1) -> Search:
+    """The k best distinct points (by energy and cycles) the search finds under the constraints'
+    objective, best first."""
     settings = constraints.settings
     space = build_mapspace(arch, einsum, constraints)
     problem = pack_problem(arch, einsum, energies, density)
@@ -107,13 +154,12 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     arrays = _space_arrays(space)
     state = search_state(space)
     weights = np.array(settings.objective.weights, dtype=np.float64)
-    best_fac = np.ones((space.n_slots, len(space.dims)), dtype=np.int64)
-    best_perm = arrays.base_perm.copy()
-    best_keeps = space.keep_base.copy()
-    best = np.full(4, np.inf)
+    best_fac = np.ones((k, space.n_slots, len(space.dims)), dtype=np.int64)
+    best_perm = np.repeat(arrays.base_perm[None], k, axis=0)
+    best_keeps = np.repeat(space.keep_base[None], k, axis=0)
+    best = np.full((k, 4), np.inf)
     stats = np.zeros(4, dtype=np.int64)
     args = (best_fac, best_perm, best_keeps, best, stats)
-    start = time.perf_counter()
     if algorithm == "exhaustive":
         S.search_exhaustive(arrays, record, weights, work, state, *args)
     else:
@@ -127,17 +173,46 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
                                 budget - random_evals, settings.seed + 1, PATIENCE, RESTART_SAMPLES, KICK, FRESH_EVERY,
                                 *args)
         algorithm = {"heuristic": "random+hill_climb"}.get(algorithm, algorithm)
-    seconds = time.perf_counter() - start
-    if not np.isfinite(best[0]):
+    if not np.isfinite(best[0, 0]):
         raise MappingError(f"the mapper found no mapping that fits every buffer ({stats[S.EVALS]} evaluated, "
                            f"{stats[S.UNFIT]} over-full fan-outs, mapspace ≈ {size:.3g} points); relax the "
                            f"constraints or raise the evaluation budget")
-    mapping = decode(arch, space, best_fac, best_perm, best_keeps)
+    points = tuple(_decoded(arch, einsum, space, problem, best_fac[q], best_perm[q], best_keeps[q], best[q])
+                   for q in range(k) if np.isfinite(best[q, 0]))
+    return Search(points, algorithm, int(size), stats)
+
+
+def _decoded(arch: Arch, einsum: Einsum, space: Mapspace, problem, fac, perm, keeps, score):
+    """A kept point, decoded and re-evaluated through the Python wrapper as a check on the search's
+    own numbers."""
+    mapping = decode(arch, space, fac, perm, keeps)
     check_mapping(arch, einsum, mapping)
     again = evaluate_packed(problem, lower(arch, einsum, mapping))
-    if again.cycles != int(best[3]) or abs(again.energy_pj - best[2]) > 1e-9 * best[2]:
+    if again.cycles != int(score[3]) or abs(again.energy_pj - score[2]) > 1e-9 * score[2]:
         raise AccelsimBug(f"the decoded best mapping evaluates to {again.energy_pj} pJ / {again.cycles} cycles, "
-                          f"the search saw {best[2]} pJ / {int(best[3])} cycles")
-    return MapperResult(mapping, float(best[2]), int(best[3]), algorithm, settings.objective.text, int(size),
-                        int(stats[S.EVALS]), int(stats[S.FEASIBLE]), int(stats[S.UNFIT]), int(stats[S.IMPROVED]),
-                        seconds)
+                          f"the search saw {score[2]} pJ / {int(score[3])} cycles")
+    return Point(mapping, float(score[2]), int(score[3]), float(again.per_cycle_pj[0]))
+
+
+def _rank_by_cycle_model(arch: Arch, einsum: Einsum, points: tuple, settings) -> tuple[int, int]:
+    """The index of the point (of the search's best, best first) that the objective prefers once
+    its cycles are the cycle model's (stalls, fill and drain, systolic skew) and its per-cycle
+    energy (leakage, clocked overheads) is charged for those cycles; and those cycles. A tie keeps
+    the search's order. A point whose walk the cycle model refuses (too many steps) is passed over."""
+    from ..model.cycle import CycleModel, simulate_cycles
+
+    CycleModel.check(arch, None)
+    ranked, refused = [], None
+    for q, point in enumerate(points):
+        try:
+            walked = simulate_cycles(arch, einsum, lower(arch, einsum, point.mapping)).cycles
+        except SpecError as exc:
+            refused = refused or exc
+            continue
+        energy = point.energy_pj + point.per_cycle_pj * (walked - point.cycles)
+        scores = tuple(S._objective(a, b, energy, float(walked)) for a, b in settings.objective.weights)
+        ranked.append((scores, q, walked))
+    if not ranked:
+        raise refused
+    _, q, walked = min(ranked)
+    return q, walked

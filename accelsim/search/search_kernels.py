@@ -8,7 +8,9 @@ the layer's nest_kernel.Problem, `work` a Work (the loop arrays each candidate i
 and evaluate_nest's outputs and scratch), `state` a State, the other work arrays
 (mapper.search_state allocates them: the kernels allocate nothing and run without Numba's
 runtime, so passing arrays costs no reference counting). `stats` counts EVALS (calls to the
-model), FEASIBLE, UNFIT (pruned before evaluation: a fan-out axis over-full) and IMPROVED.
+model), FEASIBLE, UNFIT (pruned before evaluation: a fan-out axis over-full) and IMPROVED. The
+kernels keep the K best distinct points in best_fac/best_perm/best_keeps/best (leading axis K, best
+first; _offer); K = 1 unless the mapper re-ranks candidates by the cycle model.
 Random numbers come from search/rng.py, its state `state.rng`, seeded by each search.
 
 The evaluation (_score, with evaluate_nest), the moves and the samples are inlined into each
@@ -157,9 +159,24 @@ def _keep(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _keep_if_better(fac, perm, keeps, score, best_fac, best_perm, best_keeps, best, stats):
-    if _better(score, best):
-        _keep(fac, perm, keeps, score, best_fac, best_perm, best_keeps, best)
+def _offer(fac, perm, keeps, score, top_fac, top_perm, top_keeps, top, stats):
+    """Keep the point among the K best (top[0] best, sorted; K = top.shape[0]) if it beats the
+    K-th. A point with the energy and cycles of one already kept is not kept again: the search
+    revisits points, and the candidates are for re-ranking (mapper.py), where a twin adds nothing."""
+    last = top.shape[0] - 1
+    if not _better(score, top[last]):
+        return
+    for q in range(last + 1):
+        if top[q, 2] == score[2] and top[q, 3] == score[3]:
+            return
+    pos = 0
+    while not _better(score, top[pos]):
+        pos += 1
+    for q in range(last, pos, -1):
+        _keep(top_fac[q - 1], top_perm[q - 1], top_keeps[q - 1], top[q - 1], top_fac[q], top_perm[q], top_keeps[q],
+              top[q])
+    _keep(fac, perm, keeps, score, top_fac[pos], top_perm[pos], top_keeps[pos], top[pos])
+    if pos == 0:
         stats[IMPROVED] += 1
 
 
@@ -223,7 +240,7 @@ def search_exhaustive(space, problem, weights, work, state, best_fac, best_perm,
                     for b in range(n_bits):
                         keeps[free_bits[b, 0], free_bits[b, 1]] = (mask >> b) & 1 == 0
                     if _score(fac, perm, keeps, space, problem, weights, work, stats, out):
-                        _keep_if_better(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best, stats)
+                        _offer(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best, stats)
         d = 0  # odometer over each dim's factorizations
         while d < n_dims:
             choice[d] += 1
@@ -282,18 +299,15 @@ def _random_orders_and_bypass(space, perm, keeps, rng):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _sample(space, problem, weights, work, stats, fac, perm, keeps, out, into_fac, into_perm, into_keeps, into, rng):
+def _sample(space, problem, weights, work, stats, fac, perm, keeps, out, rng):
     """Draw one uniform point (the factors first: most draws over-fill a fan-out, and those need
-    no orders); evaluate it if its fan-outs fit; keep it in `into` if better."""
+    no orders) and evaluate it if its fan-outs fit; True if it fits every buffer (score in out)."""
     _random_factors(space, fac, rng)
     if not _fits(fac, space.slot_axis, space.slot_size):
         stats[UNFIT] += 1
         return False
     _random_orders_and_bypass(space, perm, keeps, rng)
-    if _score(fac, perm, keeps, space, problem, weights, work, stats, out) and _better(out, into):
-        _keep(fac, perm, keeps, out, into_fac, into_perm, into_keeps, into)
-        return True
-    return False
+    return _score(fac, perm, keeps, space, problem, weights, work, stats, out)
 
 
 @njit(cache=True, _nrt=False)
@@ -306,9 +320,8 @@ def search_random(space, problem, weights, work, state, n_evals, seed, best_fac,
     tries = 0
     while stats[EVALS] - start < n_evals and tries < 50 * n_evals:
         tries += 1
-        if _sample(space, problem, weights, work, stats, fac, perm, keeps, out, best_fac, best_perm, best_keeps, best,
-                   rng):
-            stats[IMPROVED] += 1
+        if _sample(space, problem, weights, work, stats, fac, perm, keeps, out, rng):
+            _offer(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best, stats)
 
 
 @njit(cache=True, _nrt=False)
@@ -451,24 +464,24 @@ def search_hill_climb(space, fixed, allowed, problem, weights, work, state, n_ev
     while stats[EVALS] - start < n_evals and guard < 100 * n_evals:
         guard += 1
         if stale >= patience:
-            fresh = restarts % fresh_every == 0 or best[0] == INF
+            fresh = restarts % fresh_every == 0 or best[0, 0] == INF
             restarts += 1
             if fresh:  # from the best of fresh samples
                 for q in range(4):
                     cur[q] = INF
                 restart_start = stats[EVALS]
                 for _ in range(restart_samples * 20):
-                    _sample(space, problem, weights, work, stats, fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps,
-                            cur, rng)
+                    if _sample(space, problem, weights, work, stats, fac, perm, keeps, out, rng) and _better(out, cur):
+                        _keep(fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps, cur)
                     if (stats[EVALS] - restart_start >= restart_samples and cur[0] < INF) \
                             or stats[EVALS] - start >= n_evals:  # the budget holds restarts too
                         break
                 if cur[0] == INF or stats[EVALS] - start >= n_evals:
                     continue
                 stale = 0
-                _keep_if_better(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best, stats)
+                _offer(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best, stats)
             else:  # from the best, kicked: evaluated below, as a move is (one copy of the inlined model)
-                _keep(best_fac, best_perm, best_keeps, best, cur_fac, cur_perm, cur_keeps, cur)
+                _keep(best_fac[0], best_perm[0], best_keeps[0], best[0], cur_fac, cur_perm, cur_keeps, cur)
                 for _ in range(kick):
                     _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, rng)
                 kicked = True
@@ -489,4 +502,4 @@ def search_hill_climb(space, fixed, allowed, problem, weights, work, state, n_ev
                 stale = 0
         for q in range(4):
             cur[q] = out[q]
-        _keep_if_better(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best, stats)
+        _offer(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best, stats)

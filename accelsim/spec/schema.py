@@ -40,6 +40,67 @@ class AccessEnergies(Strict):
                                        "update of partial sums; omitted means equal to write")
 
 
+class SparseActionSpec(Strict):
+    """One storage-action optimization (Sparseloop's action_optimization option)."""
+
+    target: Role = Field(description="the tensor whose accesses at this level are gated or skipped")
+    condition_on: list[Role] = Field(min_length=1, description="the tensors whose zeros lead it (e.g. "
+                                     "[inputs]: a weight read is cut where the input is zero)")
+
+
+class SparseEnergies(Strict):
+    """Per-access energies of sparse actions (one block, or one metadata-storage access), at the
+    nominal voltage. Omitted: 0 pJ, as Timeloop prices an action its ERT does not name
+    (src/model/topology.hpp, storageOperationMappings)."""
+
+    metadata_read: Optional[EnergyPJ] = None
+    metadata_write: Optional[EnergyPJ] = Field(None, description="metadata fills use it")
+    metadata_update: Optional[EnergyPJ] = Field(None, description="omitted means metadata_write")
+    gated_read: Optional[EnergyPJ] = None
+    gated_write: Optional[EnergyPJ] = None
+    gated_update: Optional[EnergyPJ] = None
+    skipped_read: Optional[EnergyPJ] = Field(None, description="omitted means gated_read")
+    skipped_write: Optional[EnergyPJ] = Field(None, description="omitted means gated_write")
+    skipped_update: Optional[EnergyPJ] = Field(None, description="omitted means gated_update")
+    gated_metadata_read: Optional[EnergyPJ] = None
+    skipped_metadata_read: Optional[EnergyPJ] = Field(None, description="omitted means gated_metadata_read")
+    decompression_count: Optional[EnergyPJ] = Field(None, description="per element filled uncompressed "
+                                                    "from a compressed parent")
+    compression_count: Optional[EnergyPJ] = Field(None, description="per element of a read-write tensor "
+                                                  "written back compressed to its parent")
+
+
+RankFormat = Literal["U", "B", "UB", "RLE", "CP", "UOP"]
+
+
+class RankSpec(Strict):
+    """One rank of a representation format that flattens several dims."""
+
+    format: RankFormat
+    flatten: list[str] = Field(min_length=1, description="dims this rank covers together (Sparseloop's "
+                               "flattened_rankIDs): the run of consecutive loops over them is one fiber")
+
+
+class SparseMemorySpec(Strict):
+    """Sparseloop's per-level sparse_optimizations (docs/sparsity.md)."""
+
+    formats: dict[Role, list[RankFormat | RankSpec]] = Field(default_factory=dict,
+        description="representation format per tensor, one entry per rank, outer → inner (e.g. "
+        "{weights: [UOP, CP]}, or {format: UOP, flatten: [c, p]} for a rank over several dims); omitted "
+        "tensors are stored uncompressed without metadata")
+    gating: list[SparseActionSpec] = Field(default_factory=list, description="accesses to the target "
+        "are gated (no data moves, the cycle is spent) where the condition_on tensors are zero")
+    skipping: list[SparseActionSpec] = Field(default_factory=list, description="as gating, but the "
+        "accesses are skipped: no energy and no cycle")
+    metadata_word_bits: int = Field(0, ge=0, description="bits per metadata word (Timeloop's "
+                                    "metadata_datawidth)")
+    metadata_width_bits: int = Field(0, ge=0, description="bits per access of the metadata storage "
+                                     "(Timeloop's metadata_storage_width); 0: the level has none")
+    metadata_depth: Optional[int] = Field(None, ge=0, description="words of the metadata storage; "
+                                          "omitted means unlimited")
+    energy: Optional[SparseEnergies] = None
+
+
 class MemorySpec(Strict):
     """A storage level: DRAM, SRAM buffer, register file or latch array."""
 
@@ -77,6 +138,9 @@ class MemorySpec(Strict):
         "size is per instance, and one array access serves the whole cluster, so dynamic energy is "
         "charged per cluster the mapping's fan-out touches; a cluster is consecutive instances along "
         "the fan-out axes above, innermost first (docs/concepts.md#levels)")
+    sparse: Optional[SparseMemorySpec] = Field(None, description="representation formats and "
+        "gating/skipping of this level's accesses (Sparseloop semantics, docs/sparsity.md); omitted "
+        "means dense")
 
     @model_validator(mode="after")
     def _checks(self):
@@ -145,10 +209,35 @@ class ComputeSpec(Strict):
     reduction_tree_share: Share = Field(0.0, description="part of the switching energy in the adder "
         "tree of the spatial reduction (its nodes toggle when any leaf below them does); the rest is "
         "in the multipliers")
+    psum_bits: Optional[int] = Field(None, ge=1, le=128, description="width of a partial sum (the accumulators' "
+        "precision, e.g. 24 for INT8 MACs): a level that holds outputs still being reduced stores and moves each "
+        "in ceil(psum_bits / word_bits) of its words; a finished output takes one word. Omitted: partial sums "
+        "take one word, as outputs do")
     operand_latch: list[Literal["inputs", "weights"]] = Field(default_factory=list, description="operands "
         "each MAC keeps in a latch from one cycle to the next: while the innermost loops do not index one, "
         "it is not read again from the level that feeds the MAC (e.g. [weights] for a weight register "
         "in the multiplier); omitted: every MAC reads both operands")
+    sparse: Optional["SparseComputeSpec"] = Field(None, description="compute gating/skipping on zero "
+        "or missing operands (Sparseloop's compute_optimization, docs/sparsity.md); omitted: every "
+        "existing operand pair is computed")
+
+
+class SparseComputeSpec(Strict):
+    """Sparseloop's compute optimizations."""
+
+    gate_on_zero_operand: bool = Field(False, description="a MAC with a zero operand (or, without "
+        "skip_on_not_aligned_operands, a missing one) is gated: it takes its cycle, costs gated_compute")
+    skip_on_not_aligned_operands: bool = Field(False, description="a MAC whose operand is missing from a "
+        "compressed stream is skipped: no cycle, costs skipped_compute")
+    energy: Optional["SparseComputeEnergies"] = None
+
+
+class SparseComputeEnergies(Strict):
+    """Omitted: the MAC's energy, as Timeloop's ERT lookup falls back to `compute`
+    (src/model/topology.hpp, arithmeticOperationMappings)."""
+
+    gated_compute: Optional[EnergyPJ] = None
+    skipped_compute: Optional[EnergyPJ] = Field(None, description="omitted means gated_compute, then the MAC's")
 
 
 class LevelSpec(Strict):
@@ -366,10 +455,39 @@ class LayerSpec(Strict):
         "structured_sparsity skips the zeros, and only the SCALE-Sim model (--scalesim-compat) reads "
         "it; omitted means dense")
 
+    sparsity: Optional[dict[Role, "TensorSparsitySpec"]] = Field(None, description="density model per "
+        "tensor for the sparse pass (docs/sparsity.md): what the arch's formats compress and its gating "
+        "and skipping cut; omitted means dense")
+
     @model_validator(mode="before")
     @classmethod
     def _short_expressions(cls, data):
         return _check_expression_lengths(data)
+
+
+class TensorSparsitySpec(Strict):
+    """How a tensor's non-zeros are placed (Sparseloop's density models)."""
+
+    distribution: Literal["dense", "fixed_structured", "hypergeometric", "structured", "measured"] = Field(
+        description="fixed_structured: every tile holds density × its size non-zeros; hypergeometric: "
+        "non-zeros uniformly at random over the tensor; structured: n of every m along `axis`; measured: "
+        "a .npy tensor")
+    density: Optional[Share] = Field(None, description="non-zero fraction (fixed_structured, hypergeometric)")
+    n: Optional[int] = Field(None, ge=0, description="structured: non-zeros per group")
+    m: Optional[int] = Field(None, ge=1, description="structured: group length")
+    axis: Optional[str] = Field(None, description="structured: the dim along which groups run")
+    file: Optional[str] = Field(None, description="measured: a .npy file relative to the workload file")
+
+    @model_validator(mode="after")
+    def _fields(self):
+        need = {"fixed_structured": ("density",), "hypergeometric": ("density",), "structured": ("n", "m", "axis"),
+                "measured": ("file",), "dense": ()}[self.distribution]
+        missing = [k for k in need if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"distribution {self.distribution} needs {', '.join(missing)}")
+        if self.distribution == "structured" and self.n > self.m:
+            raise ValueError(f"structured n ({self.n}) exceeds m ({self.m})")
+        return self
 
 
 MAX_EXPRESSION_CHARS = 200
@@ -506,6 +624,12 @@ class MapperSettingsSpec(Strict):
     exhaustive_limit: int = Field(5_000_000, ge=1, description="largest mapspace auto searches exhaustively")
     seed: int = Field(0, ge=0, lt=2**62, description="random seed (0 ≤ seed < 2^62): the same seed gives the same "
                       "mapping")
+    rank: Literal["analytical", "cycle"] = Field(
+        "analytical", description="whose cycles rank the search's best points: analytical (the bandwidth bound "
+        "the search evaluates) or cycle (the cycle model's tile walk: stalls, fill and drain, systolic skew; it "
+        "walks each of the `candidates` best distinct points and keeps the best by the objective)")
+    candidates: int = Field(8, ge=1, le=64, description="with rank: cycle, how many of the search's best distinct "
+                            "points the cycle model re-ranks")
 
 
 class LayerConstraintSpec(Strict):

@@ -57,6 +57,7 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest) -> ActionCounts:
         mem = arch.levels[i]
         instances = prod(int(nest.loop_bound[j]) for j in range(start(i)) if nest.loop_spatial[j])
         tensors = {}
+        output_words = 1
         for r, role in enumerate(nest.roles):
             if not nest.keeps[i, r]:
                 continue
@@ -83,22 +84,29 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest) -> ActionCounts:
                     raise AccelsimBug(f"{mem.name}: outputs loaded {loads} or served {served} "
                                       f"fewer than the {distinct} distinct outputs")
                 counts = TensorCounts(reads=served - distinct, fills=fills, updates=served, tile_elements=tile)
+                if arch.compute.psum_bits and (fills > 0 or served > distinct):  # accumulates: partial sums
+                    output_words = ceil(arch.compute.psum_bits / mem.word_bits)
             else:
                 counts = TensorCounts(reads=served, fills=loads, updates=0, tile_elements=tile)
             tensors[role] = counts
-        _check_capacity(mem, tensors)
         level = LevelCounts(mem.name, instances, mem.instances, mem.block_words, tensors, 0,
-                            _charged(arch, nest, i, instances))
+                            _charged(arch, nest, i, instances), output_words)
         levels.append(_with_bandwidth_cycles(mem, level))
+    # Capacity as the kernel checks it: every level's tiles in elements first (one word each: the
+    # widths are known only from the counts), then in words with the partial sums' width.
+    for in_words in (False, True):
+        for i, level in zip(memory_idx, levels):
+            _check_capacity(arch.levels[i], level, in_words)
     cycles = max([temporal_steps] + [l.cycles for l in levels])
     return ActionCounts(einsum.macs, spatial_used, temporal_steps, cycles, tuple(levels))
 
 
-def _check_capacity(mem: Memory, tensors: dict) -> None:
+def _check_capacity(mem: Memory, level: LevelCounts, in_words: bool) -> None:
     capacity = mem.capacity_words
-    used = sum(c.tile_elements for c in tensors.values())
+    words = {r: c.tile_elements * (level.words_per_element(r) if in_words else 1) for r, c in level.tensors.items()}
+    used = sum(words.values())
     if capacity is not None and used > capacity:
-        detail = ", ".join(f"{r} {c.tile_elements}" for r, c in tensors.items())
+        detail = ", ".join(f"{r} {w}" for r, w in words.items())
         raise MappingError(f"{mem.name}: the tiles need {used} words ({detail}) but it holds "
                            f"{capacity} word{'' if capacity == 1 else 's'}{' (half, double-buffered)' if mem.double_buffered else ''}")
 

@@ -71,8 +71,9 @@ class _Stream:
         return loaded, new
 
 
-def naive_tile_events(arch, einsum, nest):
-    """Return dict(cycles, compute, skew, stall{level}, traffic{level: {role: [reads, fills, updates]}})."""
+def naive_tile_events(arch, einsum, nest, output_words=None):
+    """Return dict(cycles, compute, skew, stall{level}, traffic{level: {role: [reads, fills, updates]}}).
+    `output_words`: level name → words per output element on its ports (partial sums; default 1)."""
     n = nest.n_loops
     start = [int(s) for s in nest.level_start]
     dims = nest.dims
@@ -84,6 +85,9 @@ def naive_tile_events(arch, einsum, nest):
     steps = [j for j in range(start[innermost]) if not spatial[j]]
     compute = prod(loop[j][1] for j in range(start[innermost], n) if not spatial[j])
     skew = sum(l.x + l.y - 2 for l in arch.levels if isinstance(l, Spatial) and l.interconnect == "systolic")
+
+    def width(level, role):  # words per element: partial sums may take several (psum_bits)
+        return (output_words or {}).get(names[level], 1) if role == "outputs" else 1
 
     streams, flows = [], []  # flows: (level, port, words per step, role, kind, first-touch stream or None)
     for r, role in enumerate(nest.roles):
@@ -162,6 +166,7 @@ def naive_tile_events(arch, einsum, nest):
                     continue
                 words = loaded * st.mult - (new if phase == "fill" and st.first_tile is not None else 0)
                 traffic[names[level]][role][kinds[kind]] += words
+                words *= width(level, role)  # the ports carry words
                 if not double:
                     exposed[(st.receiver, level, port)] += words
                 elif phase == "drain":
@@ -172,7 +177,7 @@ def naive_tile_events(arch, einsum, nest):
             if first is not None:
                 words -= first.visit(step_index, base_of)[1]
             traffic[names[level]][role][kinds[kind]] += words
-            window[(level, port)] += words
+            window[(level, port)] += words * width(level, role)
         records.append((exposed, prefetch, window))
     final = defaultdict(int)
     for st in streams:
@@ -180,7 +185,7 @@ def naive_tile_events(arch, einsum, nest):
             if phase == "drain":
                 words = len(st.prev_points) * st.mult
                 traffic[names[level]][role][kinds[kind]] += words
-                final[(st.receiver, level, port)] += words
+                final[(st.receiver, level, port)] += words * width(level, role)
 
     # ---------------------------------------------------------------- timing
     stall = {names[i]: 0 for i in memories}

@@ -43,7 +43,8 @@ levels:
 # sums, multicast on or off per fan-out (drawn per example): merged fills and updates at two
 # depths, a top level feeding a fan-out, and mappings whose dims sit in several loops at a level
 # and in spatial loops above and below their temporal ones. DRAM blocks of 6 words (not a power
-# of two), the GLB's of 4. The MACs latch their weights (operand_latch).
+# of two), the GLB's of 4. The MACs latch their weights (operand_latch); partial sums take 20 bits, three
+# words at every level (psum_bits).
 TWO_FANOUTS_TEXT = """
 name: t2
 counting: {counting}
@@ -58,7 +59,8 @@ levels:
   - spatial: {name: PE, x: 4, y: 2, multicast: {mc2}, reduction: true}
   - memory: {name: RF, class: regfile, size: 128b, word_bits: 8, keeps: [weights, inputs, outputs],
              leakage_power: 1uW, cluster: 2, width_bits: 16, switching_share: 0.5}
-  - compute: {name: MAC, format: int8, switching_share: 0.7, reduction_tree_share: 0.4, operand_latch: [weights]}
+  - compute: {name: MAC, format: int8, switching_share: 0.7, reduction_tree_share: 0.4, operand_latch: [weights],
+              psum_bits: 20}
 """
 
 

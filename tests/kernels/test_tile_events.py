@@ -13,6 +13,7 @@ from accelsim.mapping.lower import lower
 from accelsim.mapping.mapping import LevelMapping, Loop, Mapping, check_mapping
 from accelsim.model.analytical import analyze
 from accelsim.model.cycle import simulate_cycles
+from naive_analytical import analyze as naive_analyze
 from naive_tile_events import naive_tile_events
 
 ARCH_2L = """
@@ -58,8 +59,9 @@ def with_levels(arch, **changes):
 def run_both(arch, einsum, mapping):
     check_mapping(arch, einsum, mapping)
     nest = lower(arch, einsum, mapping)
-    fast = simulate_cycles(arch, einsum, nest)
-    slow = naive_tile_events(arch, einsum, nest)
+    fast = simulate_cycles(arch, einsum, nest)  # partial-sum widths from the analytical kernel
+    widths = {level.name: level.output_words for level in naive_analyze(arch, einsum, nest).levels}
+    slow = naive_tile_events(arch, einsum, nest, widths)
     traffic = {lvl: {role: [t.reads, t.fills, t.updates] for role, t in tensors.items()}
                for lvl, tensors in fast.traffic.items()}
     assert traffic == slow["traffic"]
@@ -222,7 +224,8 @@ def random_case(draw, base_archs):
             changes[level.name] = {"interconnect": draw(st.sampled_from(["broadcast", "systolic"])),
                                    "multicast": draw(st.booleans()), "reduction": draw(st.booleans())}
         else:
-            changes[level.name] = {"operand_latch": frozenset(draw(st.sampled_from(LATCHES)))}
+            changes[level.name] = {"operand_latch": frozenset(draw(st.sampled_from(LATCHES))),
+                                   "psum_bits": draw(st.sampled_from([None, None, 16, 24]))}
     arch = with_levels(arch, **changes)
     text = draw(st.sampled_from(EINSUMS))
     dims = sorted({c for c in text if c.isalpha() and c.islower()} - {"o"})

@@ -52,13 +52,19 @@ def score(objective, energy, cycles):
 
 
 def brute_force(arch, einsum, constraints, objective):
-    """Every factorization × every order of every level × every bypass choice, through the
-    Python model: no pruning, so it checks that the kernels' prunes lose nothing."""
+    """The best score over every point (all_points)."""
+    return min(s for s, _, _, _ in all_points(arch, einsum, constraints, objective))
+
+
+def all_points(arch, einsum, constraints, objective):
+    """(score, energy pJ, cycles, mapping) of every factorization × every order of every level ×
+    every bypass choice that fits, through the Python model: no pruning, so it checks that the
+    kernels' prunes lose nothing."""
     space = build_mapspace(arch, einsum, constraints)
     energies = action_energies(arch)
     per_dim = [space.rows[space.row_start[d]:space.row_start[d + 1]] for d in range(len(space.dims))]
     free = [(int(i), r) for i, t in zip(*space.keep_free.nonzero()) for r in [space.roles[t]]]
-    best = None
+    points = []
     for rows in product(*per_dim):
         fac = {(s, d): int(rows[d][s]) for d in range(len(space.dims)) for s in range(space.n_slots)}
         if any(prod(fac[s, d] for d in range(len(space.dims))) > space.slot_size[s]
@@ -95,10 +101,8 @@ def brute_force(arch, einsum, constraints, objective):
                 except MappingError:
                     continue
                 e = layer_energy(arch, counts, energies, counts.cycles / arch.frequency_hz, counts.cycles).total_pj
-                s = score(objective, e, counts.cycles)
-                if best is None or s < best:
-                    best = s
-    return best
+                points.append((score(objective, e, counts.cycles), e, counts.cycles, mapping))
+    return points
 
 
 @pytest.mark.parametrize("objective", ["edp", "energy", ["cycles", "energy"], {"energy": 2.0, "cycles": 0.5}])

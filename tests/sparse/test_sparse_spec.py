@@ -1,0 +1,237 @@
+"""The sparse spec written by hand (arch `sparse:`, layer `sparsity:`), its invariants, its errors,
+and the split in the JSON report."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import accelsim
+from accelsim.report.serialize import result_dict
+
+ARCH = """
+name: dot
+technology: {node: 45nm, energy_table: horowitz_45nm, nominal_voltage: 0.9V}
+operating_point: {voltage: 0.9V, frequency: 1GHz}
+counting: timeloop
+levels:
+- memory:
+    name: Buffer
+    class: regfile
+    word_bits: 8
+    keeps: [weights, inputs, outputs]
+    size: unlimited
+    read_bandwidth: 4 words/cycle
+    write_bandwidth: 3 words/cycle
+    energy: {read: 0.58pJ, write: 0.51pJ}
+    sparse:
+      formats: {weights: [CP]}
+      OPTIMIZATION:
+      - {target: inputs, condition_on: [weights]}
+      - {target: outputs, condition_on: [weights]}
+      metadata_word_bits: 4
+      metadata_width_bits: 4
+      energy: {metadata_read: 0.19pJ, gated_read: 0.05pJ, skipped_read: 0pJ}
+- compute: {name: mac, format: int8, energy: {mac: 0.315pJ}}
+"""
+
+WORKLOAD = """
+name: dot
+layers:
+- name: dot
+  einsum: {expression: "O[m] += I[k] * W[k]", dims: {k: 16, m: 1}}
+  sparsity:
+    weights: {distribution: fixed_structured, density: 0.25}
+"""
+
+MAPPING = "layers: {dot: {Buffer: {temporal: {k: 16}}}}\n"
+
+
+def run(tmp_path, arch=ARCH, workload=WORKLOAD, optimization="skipping"):
+    (tmp_path / "a.yaml").write_text(arch.replace("OPTIMIZATION", optimization))
+    (tmp_path / "w.yaml").write_text(workload)
+    (tmp_path / "m.yaml").write_text(MAPPING)
+    a, w = accelsim.load_arch(tmp_path / "a.yaml"), accelsim.load_workload(tmp_path / "w.yaml")
+    return accelsim.simulate(a, w, mappings=accelsim.load_mapping_file(tmp_path / "m.yaml", a, w))
+
+
+def test_gating_and_skipping_split_the_same_accesses(tmp_path):
+    """Three of four weights are zero (fixed-structured 0.25 over K=16). Led by them, 12 of the 16
+    input reads and output updates are cut, and 12 of the 15 output reads (a read-write tensor's
+    first update has no read; Sparseloop rounds that cut up). Skipping frees the accesses' cycles,
+    gating does not."""
+    (tmp_path / "g").mkdir()
+    (tmp_path / "s").mkdir()
+    gated = run(tmp_path / "g", optimization="gating").layers[0]
+    skipped = run(tmp_path / "s", optimization="skipping").layers[0]
+    for layer, kind in ((gated, "gated"), (skipped, "skipped")):
+        rec = layer.extra["sparse"]["levels"]["Buffer"]
+        assert rec["inputs"]["actual"]["read"] == 4 and rec["inputs"][kind]["read"] == 12
+        assert rec["outputs"]["actual"]["read"] == 3 and rec["outputs"][kind]["read"] == 12
+        assert rec["outputs"]["actual"]["update"] == 4 and rec["outputs"][kind]["update"] == 12
+        # the compressed weights: only their 4 non-zeros and 4 coordinates are read
+        assert rec["weights"]["actual"]["read"] == 4 and rec["weights"]["capacity"] == 4
+        assert rec["weights"]["metadata"]["random"]["read"] == [[4, 0]]
+        assert layer.extra["sparse"]["computes"]["random_compute"] == 4
+        for tensor in rec.values():   # conservation: every algorithmic access is in one class
+            for op in ("read", "fill", "update"):
+                total = sum(tensor[k][op] for k in ("actual", "gated", "skipped"))
+                assert total <= tensor["algorithmic"][op]
+    # gated reads take their slot: 4 weights + 2 words of metadata (4 × 4 bits) + 16 inputs +
+    # 15 outputs = 37 reads at 4 per cycle → 10 cycles (16 updates at 3 per cycle need only 6)
+    assert gated.cycles == 10
+    assert skipped.cycles == 4       # the 4 actual MACs bound it
+    # a gated read costs its gated_read energy, a skipped one its skipped_read (0 here; omitted, it
+    # would fall back to gated_read, as Timeloop's ERT lookup does)
+    assert gated.energy.dynamic_pj["Buffer"] == pytest.approx(skipped.energy.dynamic_pj["Buffer"] + 24 * 0.05)
+
+
+def test_dense_run_is_unchanged_by_a_sparse_arch_without_sparsity(tmp_path):
+    """No density model: every tensor dense, nothing cut; the counts equal the dense model's."""
+    dense_wl = WORKLOAD.replace("  sparsity:\n    weights: {distribution: fixed_structured, density: 0.25}\n", "")
+    layer = run(tmp_path, workload=dense_wl).layers[0]
+    rec = layer.extra["sparse"]["levels"]["Buffer"]
+    assert rec["inputs"]["actual"] == rec["inputs"]["algorithmic"]
+    assert rec["weights"]["actual"]["read"] == 16
+    assert layer.cycles == 16
+
+
+def test_the_split_is_in_the_json_report(tmp_path):
+    data = json.loads(json.dumps(result_dict(run(tmp_path))))
+    layer = data["layers"][0]
+    assert layer["sparse"]["levels"]["Buffer"]["inputs"]["skipped"]["read"] == 12
+    assert layer["sparse"]["computes"] == {"random_compute": 4, "gated_compute": 0, "skipped_compute": 0,
+                                           "algorithmic": 16}
+
+
+@pytest.mark.parametrize("old, new, key, message", [
+    ("formats: {weights: [CP]}", "formats: {weights: [CSR]}", "levels.0.memory.sparse.formats.weights.0",
+     "CSR"),
+    ("- {target: inputs, condition_on: [weights]}", "- {target: input, condition_on: [weights]}",
+     "levels.0.memory.sparse.skipping.0.target", "input"),
+])
+def test_bad_arch_sparse_spec(tmp_path, old, new, key, message):
+    with pytest.raises(accelsim.SpecError, match=message) as info:
+        run(tmp_path, arch=ARCH.replace(old, new))
+    assert info.value.problems[0].key_path.startswith(key)
+
+
+@pytest.mark.parametrize("entry, key, message", [
+    ("weights: {distribution: fixed_structured}", "layers.0.sparsity", "needs density"),
+    ("bias: {distribution: fixed_structured, density: 0.5}", "layers.0.sparsity", "bias"),
+    ("weights: {distribution: structured, n: 2, m: 4, axis: m}", "layers.0.sparsity", "axis 'm' is not a dim"),
+    ("weights: {distribution: banded, density: 0.5}", "layers.0.sparsity", "banded"),
+])
+def test_bad_layer_sparsity(tmp_path, entry, key, message):
+    wl = WORKLOAD.replace("weights: {distribution: fixed_structured, density: 0.25}", entry)
+    with pytest.raises(accelsim.SpecError, match=message) as info:
+        run(tmp_path, workload=wl)
+    assert info.value.problems[0].key_path.startswith(key)
+
+
+@pytest.mark.parametrize("entry, p_zero", [
+    ("weights: {distribution: structured, n: 1, m: 4, axis: k}", 0.75),   # 1:4 along k
+    ("weights: {distribution: structured, n: 2, m: 4, axis: k}", 0.5),
+    ("weights: {distribution: measured, file: w.npy}", 10 / 16),
+])
+def test_structured_and_measured_weights_lead_skipping(tmp_path, entry, p_zero):
+    """Uncompressed weights with an N:M or a measured density lead the skipping of inputs: a scalar
+    weight is zero with probability 1 - N/M, or the measured tensor's zero fraction."""
+    import numpy as np
+    w = np.zeros(16)
+    w[[0, 3, 5, 6, 9, 15]] = 1.0      # 6 non-zeros of 16
+    np.save(tmp_path / "w.npy", w)
+    arch = ARCH.replace("formats: {weights: [CP]}", "formats: {}")
+    layer = run(tmp_path, arch=arch, workload=WORKLOAD.replace(
+        "weights: {distribution: fixed_structured, density: 0.25}", entry)).layers[0]
+    rec = layer.extra["sparse"]["levels"]["Buffer"]
+    assert rec["inputs"]["skipped"]["read"] == int(16 * p_zero)
+    assert rec["weights"]["actual"]["read"] == 16     # stored and read uncompressed
+
+
+def test_compressing_a_structured_tensor_is_a_clear_error(tmp_path):
+    wl = WORKLOAD.replace("weights: {distribution: fixed_structured, density: 0.25}",
+                          "weights: {distribution: structured, n: 1, m: 4, axis: k}")
+    with pytest.raises(accelsim.SpecError, match="compressing weights with the StructuredNM density model") as info:
+        run(tmp_path, workload=wl)
+    assert info.value.problems[0].key_path == "layers.dot.sparsity.weights"
+
+
+def test_an_unmodelled_optimization_is_located_in_the_arch_file(tmp_path):
+    """Skipping inputs at a level that feeds another level keeping them (a condition-on tile, not
+    a scalar) is not modelled: a SpecError at the optimization's key in the arch file."""
+    arch = ARCH.replace("- compute:", "- memory: {name: R, class: regfile, word_bits: 8, size: 64b, "
+                                      "keeps: [inputs]}\n- compute:")
+    with pytest.raises(accelsim.SpecError, match="feeds another level keeping it") as info:
+        run(tmp_path, arch=arch)
+    problem = info.value.problems[0]
+    assert problem.key_path == "levels.0.memory.sparse.skipping.0"
+    assert problem.file.endswith("a.yaml") and problem.suggestion
+
+
+def test_metadata_that_does_not_fit_is_a_mapping_error(tmp_path):
+    arch = ARCH.replace("metadata_width_bits: 4\n", "metadata_width_bits: 4\n      metadata_depth: 3\n")
+    with pytest.raises(accelsim.MappingError, match="metadata take 16 bits, more than its metadata storage"):
+        run(tmp_path, arch=arch)
+
+
+def test_cli_exit_2_on_a_bad_sparse_spec(tmp_path, capsys):
+    from accelsim.cli import main
+    (tmp_path / "a.yaml").write_text(ARCH.replace("OPTIMIZATION", "skipping").replace("[CP]", "[CSR]"))
+    (tmp_path / "w.yaml").write_text(WORKLOAD)
+    assert main(["run", str(tmp_path / "a.yaml"), str(tmp_path / "w.yaml")]) == 2
+    assert "levels.0.memory.sparse.formats.weights.0" in capsys.readouterr().err
+
+
+def test_sparsity_needs_the_analytical_model(tmp_path):
+    (tmp_path / "a.yaml").write_text(ARCH.replace("OPTIMIZATION", "skipping"))
+    (tmp_path / "w.yaml").write_text(WORKLOAD)
+    (tmp_path / "m.yaml").write_text(MAPPING)
+    a, w = accelsim.load_arch(tmp_path / "a.yaml"), accelsim.load_workload(tmp_path / "w.yaml")
+    with pytest.raises(accelsim.SpecError, match="analytical model only"):
+        accelsim.simulate(a, w, accelsim.SimOptions(model="cycle"),
+                          mappings=accelsim.load_mapping_file(tmp_path / "m.yaml", a, w))
+
+
+@pytest.mark.parametrize("opts, formats, want", [
+    # both operands compressed (a missing operand is "not existing"): K=16, weights 0.5, inputs 0.25
+    # pairs: both non-zero 16·0.5·0.25 = 2; one missing 16·(0.5·0.75 + 0.5·0.25) = 8; both missing 6
+    ("{skip_on_not_aligned_operands: true}", "{weights: [CP], inputs: [CP]}", (2, 0, 8)),
+    ("{gate_on_zero_operand: true}", "{weights: [CP], inputs: [CP]}", (2, 8, 0)),
+    ("{}", "{weights: [CP], inputs: [CP]}", (10, 0, 0)),          # the 8 one-missing pairs compute
+    # uncompressed operands: zeros exist; gating takes every pair with a zero: 16 − 2
+    ("{gate_on_zero_operand: true}", "{}", (2, 14, 0)),
+    ("{skip_on_not_aligned_operands: true}", "{}", (16, 0, 0)),  # nothing is missing: nothing to skip
+])
+def test_compute_gating_and_skipping(tmp_path, opts, formats, want):
+    """Sparseloop's compute split (compute-gs-analyzer.cpp, two operands): actual, gated, skipped;
+    gated MACs keep their cycle, skipped ones do not; both cost gated_compute (skipped falls back)."""
+    flags = opts[1:-1] + ", " if opts != "{}" else ""
+    arch = f"""
+name: dot
+technology: {{node: 45nm, energy_table: horowitz_45nm, nominal_voltage: 0.9V}}
+operating_point: {{voltage: 0.9V, frequency: 1GHz}}
+counting: timeloop
+levels:
+- memory:
+    name: Buffer
+    class: regfile
+    word_bits: 8
+    keeps: [weights, inputs, outputs]
+    size: unlimited
+    energy: {{read: 0.58pJ, write: 0.51pJ}}
+    sparse: {{formats: {formats}, metadata_word_bits: 4, metadata_width_bits: 4}}
+- compute:
+    name: mac
+    format: int8
+    energy: {{mac: 0.315pJ}}
+    sparse: {{{flags}energy: {{gated_compute: 0.1pJ}}}}
+"""
+    wl = WORKLOAD.replace("weights: {distribution: fixed_structured, density: 0.25}",
+                          "weights: {distribution: fixed_structured, density: 0.5}\n"
+                          "    inputs: {distribution: fixed_structured, density: 0.25}")
+    layer = run(tmp_path, arch=arch, workload=wl).layers[0]
+    c = layer.extra["sparse"]["computes"]
+    assert (c["random_compute"], c["gated_compute"], c["skipped_compute"]) == want
+    assert layer.extra["sparse"]["compute_cycles"] == want[0] + want[1]
+    assert layer.energy.dynamic_pj["mac"] == pytest.approx(want[0] * 0.315 + (want[1] + want[2]) * 0.1)

@@ -1,0 +1,93 @@
+"""Partial sums wider than a word (compute psum_bits): a level holding outputs that are still being
+reduced stores and moves each in ceil(psum_bits / word_bits) words; finished outputs take one. The
+counts stay in elements; capacity, bandwidth and energy are in words."""
+import pytest
+
+from accelsim.energy.model import action_energies, layer_energy
+from accelsim.errors import MappingError
+from accelsim.ir.einsum import parse_einsum
+from accelsim.mapping.lower import lower
+from accelsim.mapping.mapping import LevelMapping, Loop, Mapping
+from accelsim.model.analytical import analyze
+
+ARCH = """
+name: psum
+technology: {{node: 45nm, energy_table: horowitz_45nm}}
+operating_point: {{voltage: 0.9V, frequency: 1GHz}}
+levels:
+  - memory: {{name: DRAM, class: dram, size: unlimited, word_bits: 8, keeps: [weights, inputs, outputs],
+             write_bandwidth: 1 words/cycle}}
+  - memory: {{name: ACC, class: regfile, size: {acc_bits}b, word_bits: 8, keeps: [outputs]}}
+  - compute: {{name: MAC, format: int8{psum}}}
+"""
+GEMM = parse_einsum("O[m,n] += A[m,k] * B[k,n]", {"m": 2, "n": 2, "k": 4})
+K_AT_DRAM = Mapping((LevelMapping("DRAM", (Loop("k", 4),)), LevelMapping("ACC", (Loop("m", 2), Loop("n", 2)))))
+K_OUTER = Mapping((LevelMapping("DRAM", (Loop("k", 4), Loop("m", 2))), LevelMapping("ACC", (Loop("n", 2),))))
+K_IN_ACC = Mapping((LevelMapping("DRAM", (Loop("m", 2), Loop("n", 2))), LevelMapping("ACC", (Loop("k", 4),))))
+
+
+def _run(arch, mapping):
+    counts = analyze(arch, GEMM, lower(arch, GEMM, mapping))
+    energy = layer_energy(arch, counts, action_energies(arch), 1e-9, counts.cycles)
+    return counts, energy
+
+
+@pytest.mark.parametrize("mapping, dram_words, acc_words", [(K_AT_DRAM, 1, 3), (K_IN_ACC, 1, 3), (K_OUTER, 3, 3)])
+def test_partial_sums_take_psum_words_where_they_are_partial(arch_from_text, mapping, dram_words, acc_words):
+    """ACC accumulates in every mapping (partial sums, 3 words each). DRAM receives each output
+    once, finished (1 word), while ACC keeps its outputs across k: k innermost at DRAM, or inside
+    ACC. With k outside m at DRAM, ACC's outputs change within each k: DRAM round-trips partial sums."""
+    wide = arch_from_text(ARCH.format(acc_bits=96, psum=", psum_bits: 24"))
+    narrow = arch_from_text(ARCH.format(acc_bits=96, psum=""))
+    (c_wide, e_wide), (c_narrow, e_narrow) = _run(wide, mapping), _run(narrow, mapping)
+    dram, acc = c_wide.levels
+    assert (dram.output_words, acc.output_words) == (dram_words, acc_words)
+    assert all(level.output_words == 1 for level in c_narrow.levels)
+    for a, b in zip(c_wide.levels, c_narrow.levels):  # the counts are elements either way
+        assert a.tensors == b.tensors
+    for name, words in (("DRAM", dram_words), ("ACC", acc_words)):
+        assert e_wide.by_tensor_pj[name]["outputs"] == pytest.approx(words * e_narrow.by_tensor_pj[name]["outputs"])
+    # DRAM's write port (1 word/cycle; it writes only outputs) takes a cycle per word
+    dram_narrow = c_narrow.levels[0]
+    assert dram.cycles == dram_words * (dram_narrow.tensors["outputs"].fills + dram_narrow.tensors["outputs"].updates)
+    assert dram_narrow.tensors["outputs"].updates == (4 if dram_words == 1 else 16)
+
+
+def test_capacity_counts_partial_sums_in_words(arch_from_text):
+    """4 outputs fit a 4-word accumulator as finished values but not as 24-bit partial sums."""
+    with pytest.raises(MappingError, match=r"ACC: the tiles need 12 words \(outputs 12\) but it holds 4 words"):
+        analyze(*_args(arch_from_text(ARCH.format(acc_bits=32, psum=", psum_bits: 24"))))
+    analyze(*_args(arch_from_text(ARCH.format(acc_bits=32, psum=""))))
+
+
+def _args(arch):
+    return arch, GEMM, lower(arch, GEMM, K_AT_DRAM)
+
+
+def test_the_cycle_model_moves_partial_sums_in_words(arch_from_text):
+    """DRAM's write port (1 word/cycle) takes three cycles per 24-bit partial sum in the walk too."""
+    from accelsim.model.cycle import simulate_cycles
+
+    wide = arch_from_text(ARCH.format(acc_bits=96, psum=", psum_bits: 24"))
+    narrow = arch_from_text(ARCH.format(acc_bits=96, psum=""))
+    walked = {}
+    for name, arch in (("wide", wide), ("narrow", narrow)):
+        nest = lower(arch, GEMM, K_OUTER)
+        walked[name] = simulate_cycles(arch, GEMM, nest)
+        assert walked[name].cycles >= analyze(arch, GEMM, nest).cycles
+    assert walked["wide"].traffic == walked["narrow"].traffic  # elements either way
+    assert walked["wide"].stall_cycles["DRAM"] > walked["narrow"].stall_cycles["DRAM"]
+
+
+def test_a_sparse_run_with_wide_partial_sums_is_refused(arch_from_text, tmp_path):
+    """The sparse pass prices elements as one word each: wide partial sums are an error there."""
+    import accelsim
+    from accelsim.errors import SpecError
+    from accelsim.options import SimOptions
+
+    wide = arch_from_text(ARCH.format(acc_bits=96, psum=", psum_bits: 24"))
+    path = tmp_path / "w.yaml"
+    path.write_text("name: w\nlayers:\n  - name: g\n    matmul: {m: 2, n: 2, k: 4}\n"
+                    "    sparsity: {inputs: {distribution: hypergeometric, density: 0.5}}\n")
+    with pytest.raises(SpecError, match="psum_bits"):
+        accelsim.simulate(wide, accelsim.load_workload(path), SimOptions(dataflow="search"))
