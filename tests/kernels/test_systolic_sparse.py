@@ -3,11 +3,15 @@ the row-wise fold reads and prefetch streams in geometry.py / prefetch.py) again
 per-address reference (naive_systolic.py with `sparse`), which builds SCALE-Sim's condensed
 operand and demand matrices literally.  Shapes are chosen so windows overhang, patterns do not
 divide K, the CALC window rolls over and USER buffers refill."""
-import pytest
-from naive_systolic import naive_systolic
-from test_systolic import FLOAT_FIELDS, INT_FIELDS
+from dataclasses import replace
 
-from accelsim.model.scalesim import SystolicConfig, SystolicLayer, simulate_systolic
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from naive_systolic import naive_systolic
+from test_systolic import FLOAT_FIELDS, INT_FIELDS, shapes
+
+from accelsim.model.scalesim import SystolicConfig, SystolicLayer, fold_geometry, simulate_systolic
 
 SPARSE_FIELDS = ("original_filter_storage", "new_filter_storage", "filter_metadata_storage",
                  "avg_filter_metadata_sram_bw")
@@ -61,3 +65,28 @@ def test_rowwise_needs_ws_and_a_block_scalesim_can_cut():
         cfg = SystolicConfig(4, 4, df, 1000, 1000, 100, sparse_rep="csr", rowwise_block=block)
         with pytest.raises(SpecError, match=message):
             simulate_systolic(layer, cfg)
+
+
+@st.composite
+def sparse_shapes(draw):
+    """A random small layer with a random N:M (layer-wise, any dataflow) or a random row-wise
+    block and seed (ws): the same draws as test_systolic's shapes, plus the sparsity."""
+    layer, rows, cols, df, sizes, mode, bw = draw(shapes())
+    m = draw(st.integers(1, 8))
+    layer = replace(layer, weight_nm=(draw(st.integers(1, m)), m))
+    block = 0
+    if draw(st.booleans()):
+        rows = draw(st.integers(2, 6))
+        blocks = [b for b in range(2, rows + 1, 2) if (2 * rows) % b == 0]
+        df, block = "ws", draw(st.sampled_from(blocks))
+    rep = draw(st.sampled_from(["ellpack_block", "csr", "csc"]))
+    return layer, rows, cols, df, sizes, mode, bw, rep, block, draw(st.integers(0, 2**32 - 1))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sparse_shapes())
+def test_sparse_kernel_matches_reference(params):
+    layer, rows, cols, df, sizes, mode, bw, rep, block, seed = params
+    g = fold_geometry(df, rows, cols, *layer.gemm_view())
+    assume(g["folds"] * g["cycles_per_fold"] > 1)      # SCALE-Sim divides by zero otherwise
+    check(layer, rows, cols, df, tuple(sizes), mode, bw, rep, block, seed)
