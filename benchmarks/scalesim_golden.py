@@ -177,7 +177,37 @@ def build_large_sparse_cases():
     return cases
 
 
+def build_random_sparse_cases(seed, count):
+    """--sparse --random SEED:COUNT: random small sparse cases, each with its own one-layer
+    topology (layer-wise N:M on any dataflow or row-wise on ws, any preset, representation,
+    block size and seed). A spot check beyond the committed goldens; not committed."""
+    import random
+    rng = random.Random(seed)
+    cases = []
+    for i in range(count):
+        rows, cols = rng.choice([(4, 4), (8, 8), (8, 4), (4, 8), (16, 8)])
+        rowwise = rng.random() < 0.5
+        m = rng.randint(1, 8)
+        nm = f"{rng.randint(1, m)}:{m}"
+        kind = rng.choice(["conv", "gemm"])
+        if kind == "conv":
+            H = rng.randint(4, 12)
+            R = rng.randint(1, min(5, H))
+            layer = (f"L{i}", H, H, R, R, rng.randint(1, 9), rng.randint(1, 24), rng.randint(1, 2), nm)
+        else:
+            layer = (f"G{i}", rng.randint(2, 40), rng.randint(1, 30), rng.randint(2, 60), nm)
+        preset = rng.choice(["calc", "calcsmall", "user", "userslow"])
+        blocks = [b for b in range(2, rows + 1, 2) if (2 * rows) % b == 0]
+        cases.append(dict(name=f"rand{seed}_{i}", rows=rows, cols=cols, preset=preset, kind=kind,
+                          dataflow="ws" if rowwise else rng.choice(DATAFLOWS),
+                          sparse_rep=rng.choice(SPARSE_REPS), block=rng.choice(blocks) if rowwise else 0,
+                          seed=rng.randint(0, 10**6), layers=[layer], **SPARSE_MEM_PRESETS[preset]))
+    return cases
+
+
 def _layers(kind, sparse, large=False):
+    if isinstance(large, list):      # a case's own layers (--random)
+        return large
     if large:
         return LARGE_CONV_LAYERS if kind == "conv" else LARGE_GEMM_LAYERS
     if sparse:
@@ -323,7 +353,7 @@ def run_case(args):
     layout_path = os.path.join(case_dir, "layout.csv")
     with open(cfg_path, "w") as f:
         f.write(cfg_text(case))
-    sparse, large = bool(case.get("sparse_rep")), bool(case.get("large"))
+    sparse, large = bool(case.get("sparse_rep")), case.get("layers") or bool(case.get("large"))
     with open(topo_path, "w") as f:
         f.write(topology_text(case["kind"], sparse, large))
     with open(layout_path, "w") as f:
@@ -376,6 +406,8 @@ def main(argv=None):
                     help="the N:M sparsity suite (write it to tests/data/scalesim/sparse)")
     ap.add_argument("--large", action="store_true",
                     help="with --sparse: the bigger sparse cases (tests/data/scalesim/sparse_large)")
+    ap.add_argument("--random", default="", metavar="SEED:COUNT",
+                    help="with --sparse: COUNT random one-layer sparse cases (a spot check, not committed)")
     a = ap.parse_args(argv)
 
     import scalesim  # noqa: F401
@@ -384,7 +416,11 @@ def main(argv=None):
     if ver != "3.0.0":
         print(f"WARNING: scalesim version {ver} != 3.0.0", file=sys.stderr)
 
-    suite = (build_large_sparse_cases() if a.large else build_sparse_cases()) if a.sparse else build_cases()
+    if a.random:
+        seed, count = (int(x) for x in a.random.split(":"))
+        suite = build_random_sparse_cases(seed, count)
+    else:
+        suite = (build_large_sparse_cases() if a.large else build_sparse_cases()) if a.sparse else build_cases()
     cases = [c for c in suite if a.only in c["name"]]
     out = os.path.abspath(a.out)
     os.makedirs(os.path.join(out, "cases"), exist_ok=True)
@@ -408,8 +444,9 @@ def main(argv=None):
             w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
     keys = ("name", "rows", "cols", "dataflow", "preset", "kind", "mode", "ifmap_kb", "filter_kb",
             "ofmap_kb", "bw")
-    index = dict(scalesim_version=ver, conv_layers=_layers("conv", a.sparse, a.large),
-                 gemm_layers=_layers("gemm", a.sparse, a.large),
+    index = dict(scalesim_version=ver,
+                 conv_layers=[] if a.random else _layers("conv", a.sparse, a.large),
+                 gemm_layers=[] if a.random else _layers("gemm", a.sparse, a.large),
                  mem_presets=SPARSE_MEM_PRESETS if a.sparse else MEM_PRESETS,
                  cases=[{**{k: c[k] for k in keys},
                          **({"sparse_rep": c["sparse_rep"], "block": c.get("block", 0),

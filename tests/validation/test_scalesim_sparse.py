@@ -9,6 +9,7 @@ exactly, floats to 1e-9 relative (as tests/validation/test_scalesim.py).
 """
 import csv
 import json
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -247,5 +248,18 @@ def test_larger_sparse_layers_match():
     assert len(rows) == 20 and {r["dataflow"] for r in rows} == {"os", "ws", "is"}
     assert {r["block"] for r in rows} == {"0", "8", "16"}
     assert any(int(r["stall_cycles"]) > 0 for r in rows)
+    failures = {f"{r['case']}/{r['layer']}": bad for r in rows if (bad := mismatches(r, run_row(r)))}
+    assert not failures, failures
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("ACCELSIM_SCALESIM_GOLDEN"),
+                    reason="set ACCELSIM_SCALESIM_GOLDEN to a golden.csv written by "
+                           "benchmarks/scalesim_golden.py --sparse --random SEED:COUNT")
+def test_random_sparse_cases_match():
+    """A spot check on fresh random SCALE-Sim runs (tests/data/scalesim/README.md)."""
+    with open(os.environ["ACCELSIM_SCALESIM_GOLDEN"]) as f:
+        rows = list(csv.DictReader(f))
+    assert rows
     failures = {f"{r['case']}/{r['layer']}": bad for r in rows if (bad := mismatches(r, run_row(r)))}
     assert not failures, failures
