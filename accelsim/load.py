@@ -136,6 +136,14 @@ def workload_from_data(data, path) -> Workload:
             problems.add(f"pad multiples must be ≥ 1, got {', '.join(bad)}", f"layers.{i}.pad",
                          locate(data, where + ("pad",))[1])
             continue
+        weight_nm = None
+        if layer.weight_nm is not None:
+            weight_nm = tuple(int(x) for x in layer.weight_nm.split(":"))
+            if weight_nm[0] > weight_nm[1]:
+                problems.add(f"weight_nm '{layer.weight_nm}' keeps more than M of every M weights",
+                             f"layers.{i}.weight_nm", locate(data, where + ("weight_nm",))[1],
+                             suggestion="write N:M with N <= M, e.g. 2:4")
+                continue
         input_size = None if kind == "einsum" else _input_size(kind, values)
         try:
             sparsity = _sparsity(layer.sparsity, einsum, path)
@@ -145,7 +153,8 @@ def workload_from_data(data, path) -> Workload:
             continue
         layers.append(Layer(layer.name, einsum, count, layer.precision or spec.precision, density,
                             pad_einsum(einsum, pad), input_size,
-                            None if kind == "einsum" else _input_elements(kind, values), sparsity))
+                            None if kind == "einsum" else _input_elements(kind, values), sparsity,
+                            weight_nm=weight_nm))
     vector = _vector_ops(spec, data, problems)
     used = set()
     for op in spec.vector:

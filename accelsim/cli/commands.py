@@ -200,6 +200,9 @@ SCALESIM_COLUMNS = (("layer", None), ("total_cycles", "Total Cycles"), ("stall_c
                     ("filter_sram_reads", "filter SRAM rd"), ("ofmap_sram_writes", "ofmap SRAM wr"),
                     ("ifmap_dram_reads", "ifmap DRAM rd"), ("filter_dram_reads", "filter DRAM rd"),
                     ("ofmap_dram_writes", "ofmap DRAM wr"))
+# SparsitySupport = true: SCALE-Sim's SPARSE_REPORT storage figures (words)
+SCALESIM_SPARSE_COLUMNS = (("original_filter_storage", "filter words"),
+                           ("new_filter_storage", "sparse+meta words"), ("filter_metadata_storage", "meta words"))
 
 
 def cmd_import(args) -> int:
@@ -218,12 +221,13 @@ def cmd_import(args) -> int:
     print(f"wrote {imported.arch_path}, {imported.workload_path}, {imported.sidecar_path}")
     print(f"\nSCALE-Sim v3.0.0-compatible report ({imported.config.dataflow}, "
           f"{imported.config.rows}x{imported.config.cols}, {imported.config.bandwidth_mode} bandwidth):")
+    columns = SCALESIM_COLUMNS + (SCALESIM_SPARSE_COLUMNS if imported.config.sparse_rep else ())
     widths = [max(len(h or k), *(len(f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k])) for r in rows))
-              for k, h in SCALESIM_COLUMNS]
-    print("  ".join((h or k).rjust(w) for (k, h), w in zip(SCALESIM_COLUMNS, widths)))
+              for k, h in columns]
+    print("  ".join((h or k).rjust(w) for (k, h), w in zip(columns, widths)))
     for r in rows:
         print("  ".join((f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k])).rjust(w)
-                        for (k, _), w in zip(SCALESIM_COLUMNS, widths)))
+                        for (k, _), w in zip(columns, widths)))
     if args.json:
         write_atomic(args.json, json.dumps({"accelsim_version": __version__, "scalesim_compat": True,
                                             "config": str(args.config), "topology": str(args.topology),

@@ -8,8 +8,12 @@
   ``InterfaceBandwidth: CALC`` (bandwidth computed so nothing stalls) leaves the DRAM
   bandwidths unlimited; ``USER`` gives ``read_bandwidth`` (the ifmap/filter read bandwidth,
   [layout] *SRAMBankBandwidth in v3) and ``write_bandwidth`` (``Bandwidth``, the OFMAP drain).
+  [sparsity] SparsitySupport = true becomes ``structured_sparsity: {representation: SparseRep}``,
+  with ``row_wise: {block_size: BlockSize, seed: RandomNumberGeneratorSeed}`` when
+  OptimizedMapping = true (row-wise N:M; else layer-wise N:M from the topology column).
 * ``<run>.workload.yaml``: one conv2d (no padding, SCALE-Sim has none; ``ceil_mode: true`` where
-  SCALE-Sim's last window overhangs the ifmap) or matmul per row.
+  SCALE-Sim's last window overhangs the ifmap) or matmul per row; a row's sparsity column
+  ``N:M`` becomes the layer's ``weight_nm``.
 * ``<run>.scalesim.yaml``: a sidecar with everything SCALE-Sim-specific that the arch schema
   cannot say (different ifmap and filter read bandwidths; the exact topology rows; the source files).
 
@@ -27,6 +31,7 @@ import yaml
 from ..errors import Problem, SpecError, did_you_mean
 from ..model.scalesim import DATAFLOWS, SystolicConfig, SystolicLayer
 from ..model.scalesim.layer import ROLES
+from ..model.scalesim.sparsity import rowwise_check
 from ..spec.files import read_text, short
 
 __all__ = ["ScaleSimImport", "import_scalesim", "read_scalesim_config", "read_topology"]
@@ -53,7 +58,6 @@ def _err(msg, file, key="", line=None, allowed=(), suggestion=None):
 # each with why (some only in the state SCALE-Sim's defaults give them: see _ONLY).
 _DRAM_TRACE = "SCALE-Sim's Ramulator DRAM trace interface; accelsim models DRAM by bandwidth"
 _TRACE_ADDR = "a base address in SCALE-Sim's access traces; accelsim writes no traces"
-_SPARSE = "SCALE-Sim's sparsity model, used only with SparsitySupport = true (refused)"
 _BANKS = "SCALE-Sim's custom SRAM layout, used only with *CustomLayout = true (refused)"
 CONFIG_KEYS = {
     "general": {"run_name": "read"},
@@ -68,13 +72,13 @@ CONFIG_KEYS = {
         "IfmapCustomLayout": "read", "FilterCustomLayout": "read",
         "IfmapSRAMBankNum": _BANKS, "IfmapSRAMBankPort": _BANKS, "FilterSRAMBankNum": _BANKS,
         "FilterSRAMBankPort": _BANKS},
-    "sparsity": {"SparsitySupport": "read", "SparseRep": _SPARSE, "OptimizedMapping": _SPARSE,
-                 "BlockSize": _SPARSE, "RandomNumberGeneratorSeed": _SPARSE},
+    "sparsity": {"SparsitySupport": "read", "SparseRep": "read", "OptimizedMapping": "read",
+                 "BlockSize": "read", "RandomNumberGeneratorSeed": "read"},
 }
+SPARSE_REPS = ("ellpack_block", "csr", "csc")
 # Switches accelsim reads only to check that they are off: it has no model of what they turn on.
 _ONLY_FALSE = {("layout", "ifmapcustomlayout"): "SCALE-Sim's custom SRAM layout (bank conflicts)",
-               ("layout", "filtercustomlayout"): "SCALE-Sim's custom SRAM layout (bank conflicts)",
-               ("sparsity", "sparsitysupport"): "SCALE-Sim's sparsity model: accelsim models dense layers"}
+               ("layout", "filtercustomlayout"): "SCALE-Sim's custom SRAM layout (bank conflicts)"}
 _REQUIRED = ("ArrayHeight", "ArrayWidth", "IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB", "Bandwidth", "Dataflow")
 MAX_ARRAY = 1 << 16           # PEs per side; SCALE-Sim's largest published arrays are 256 wide
 MAX_DIM = 1 << 24             # a topology dimension (H, W, R, S, C, F, M, N, K)
@@ -133,7 +137,62 @@ def read_scalesim_config(path) -> dict:
     cfg["ifmap_read_bw"] = get("layout", "IfmapSRAMBankBandwidth", int, cfg["bandwidth"]) if has_layout else cfg["bandwidth"]
     cfg["filter_read_bw"] = get("layout", "FilterSRAMBankBandwidth", int, cfg["bandwidth"]) if has_layout else cfg["bandwidth"]
     _check_config_values(cfg, path, lines)
+    cfg.update(_read_sparsity(cp, path, lines, get, cfg))
     return cfg
+
+
+def _read_sparsity(cp, path, lines, get, cfg) -> dict:
+    """[sparsity] as SCALE-Sim 3.0.0's scale_config reads it: sparse_rep (None when
+    SparsitySupport is false), and for OptimizedMapping = true (row-wise N:M) the block size
+    and the generator's seed (rowwise_block 0: layer-wise N:M from the topology)."""
+    def flag(key):
+        where, line = f"sparsity.{key}", lines.get(("sparsity", key.lower()))
+        raw = cp.get("sparsity", key).strip()
+        if raw.lower() not in ("true", "false"):
+            raise _err(f"{key} = {short(raw, 40)!r} must be true or false", path, where, line=line,
+                       allowed=("true", "false"))
+        return raw.lower() == "true"
+
+    def line(key):
+        return lines.get(("sparsity", key.lower()))
+
+    out = {"sparse_rep": None, "rowwise_block": 0, "sparse_seed": 40}
+    if not cp.has_option("sparsity", "SparsitySupport") or not flag("SparsitySupport"):
+        return out
+    rep = get("sparsity", "SparseRep", str)
+    if rep not in SPARSE_REPS:
+        raise _err(f"SparseRep = {short(rep, 40)!r} is not a representation SCALE-Sim 3.0.0 computes",
+                   path, "sparsity.SparseRep", line=line("SparseRep"), allowed=SPARSE_REPS,
+                   suggestion=did_you_mean(rep, SPARSE_REPS))
+    out["sparse_rep"] = rep
+    if not cp.has_option("sparsity", "OptimizedMapping"):
+        raise _err("missing key OptimizedMapping in [sparsity] (SCALE-Sim reads it when SparsitySupport "
+                   "is true)", path, "sparsity.OptimizedMapping", line=lines.get("sparsity"),
+                   allowed=("true", "false"))
+    seed = get("sparsity", "RandomNumberGeneratorSeed", str)     # SCALE-Sim int()s it when sparse
+    if not seed.isdigit() or int(seed) >= 2 ** 32:
+        raise _err(f"RandomNumberGeneratorSeed = {short(seed, 40)!r} is not a seed numpy accepts", path,
+                   "sparsity.RandomNumberGeneratorSeed", line=line("RandomNumberGeneratorSeed"),
+                   allowed=("an integer from 0 to 2**32 - 1 (SCALE-Sim's default: 40)",))
+    if flag("OptimizedMapping"):
+        if cfg["dataflow"] != "ws":
+            raise _err(f"OptimizedMapping = true (row-wise N:M) with Dataflow = {cfg['dataflow']}: SCALE-Sim "
+                       "3.0.0 runs it on ws only (os and is stop on a dimension mismatch)", path,
+                       "sparsity.OptimizedMapping", line=line("OptimizedMapping"), allowed=("false",),
+                       suggestion="Dataflow = ws, or layer-wise N:M (OptimizedMapping = false)")
+        block = get("sparsity", "BlockSize", int)
+        why = rowwise_check(cfg["rows"], block)
+        if why:
+            raise _err(f"BlockSize = {block}: {why}", path, "sparsity.BlockSize", line=line("BlockSize"),
+                       allowed=tuple(str(b) for b in range(2, cfg["rows"] + 1, 2) if (2 * cfg["rows"]) % b == 0))
+        out.update(rowwise_block=block, sparse_seed=int(seed))
+    offset = get("architecture_presets", "FilterOffset", int, fallback=10000000, positive=False)
+    if offset == 0:     # the weight at address 0 would read as a pruned zero when condensing
+        raise _err("FilterOffset = 0 with SparsitySupport: SCALE-Sim 3.0.0 takes the filter word at "
+                   "address 0 for a pruned weight", path, "architecture_presets.FilterOffset",
+                   line=lines.get(("architecture_presets", "filteroffset")), allowed=("a positive address",),
+                   suggestion="FilterOffset = 10000000 (SCALE-Sim's default)")
+    return out
 
 
 def _parse_config(text: str, path) -> configparser.ConfigParser:
@@ -207,9 +266,24 @@ def _check_config_values(cfg: dict, path, lines) -> None:
                    line=lines.get(("general", "run_name")), allowed=("letters, digits, '-', '_', '.'",))
 
 
+def _weight_nm(text: str, path, lineno) -> tuple[int, int]:
+    """SCALE-Sim's topology sparsity column: 'N:M', N non-zeros in every M weights."""
+    parts = text.split(":")
+    try:
+        n, m = (int(p) for p in parts) if len(parts) == 2 else (0, 0)
+    except ValueError:
+        n = m = 0
+    if not 1 <= n <= m <= 1024:
+        raise SpecError([Problem(f"bad topology row: sparsity {short(text, 40)!r}", str(path), lineno,
+                                 allowed=("N:M with 1 <= N <= M <= 1024, e.g. 2:4",),
+                                 suggestion="leave the column out for a dense layer (1:1)")])
+    return n, m
+
+
 def read_topology(path, gemm: bool) -> list[SystolicLayer]:
     """Rows as SCALE-Sim reads them: the last comma-separated field of each row is dropped
-    (so rows end with a comma), the first row is a header."""
+    (so rows end with a comma), the first row is a header.  An optional field after the
+    shape is the weights' N:M sparsity (SCALE-Sim's default without it: 1:1)."""
     layers = []
     lines = read_text(path).splitlines()
     names = ("M", "N", "K") if gemm else ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
@@ -219,9 +293,10 @@ def read_topology(path, gemm: bool) -> list[SystolicLayer]:
             continue
         fields = [f.strip() for f in line.split(",")][:-1]
         row = f"name, {', '.join(names)},"
-        if len(fields) < len(names) + 1:
+        if not len(names) + 1 <= len(fields) <= len(names) + 2:
             raise SpecError([Problem(f"bad topology row: {len(fields)} fields before the last comma",
-                                     str(path), lineno, allowed=(row,))])
+                                     str(path), lineno, allowed=(row, row + " N:M,"))])
+        nm = _weight_nm(fields[-1], path, lineno) if len(fields) == len(names) + 2 else (1, 1)
         values = []
         for name, text in zip(names, fields[1:]):
             try:
@@ -234,7 +309,7 @@ def read_topology(path, gemm: bool) -> list[SystolicLayer]:
             values.append(value)
         name = fields[0]
         if gemm:
-            layers.append(SystolicLayer.from_gemm(*values, name=name))
+            layers.append(SystolicLayer.from_gemm(*values, name=name, weight_nm=nm))
         else:
             H, W, R, S, C, F, s = values
             if "DP" in name:
@@ -242,7 +317,7 @@ def read_topology(path, gemm: bool) -> list[SystolicLayer]:
             if R > H or S > W:
                 raise SpecError([Problem(f"bad topology row: a {R}x{S} filter on a {H}x{W} ifmap", str(path),
                                          lineno, allowed=("filters no larger than the ifmap",))])
-            layers.append(SystolicLayer(H, W, R, S, C, F, s, name=name))
+            layers.append(SystolicLayer(H, W, R, S, C, F, s, name=name, weight_nm=nm))
     if not layers:
         raise _err("the topology has no layers", path)
     return layers
@@ -280,6 +355,11 @@ def import_scalesim(cfg_path, topology_path, gemm: bool, out_dir) -> ScaleSimImp
             "technology": {"node": "45nm", "energy_table": "horowitz_45nm"},
             "operating_point": {"voltage": "0.9V", "frequency": "1GHz"},
             "levels": levels}
+    if cfg["sparse_rep"]:
+        arch["structured_sparsity"] = {"representation": cfg["sparse_rep"]}
+        if cfg["rowwise_block"]:
+            arch["structured_sparsity"]["row_wise"] = {"block_size": cfg["rowwise_block"],
+                                                       "seed": cfg["sparse_seed"]}
     wl_layers = []
     for L in layers:
         if gemm:
@@ -290,20 +370,27 @@ def import_scalesim(cfg_path, topology_path, gemm: bool, out_dir) -> ScaleSimImp
             if (L.H - L.R) % L.stride or (L.W - L.S) % L.stride:
                 conv["ceil_mode"] = True  # SCALE-Sim keeps windows that overhang the ifmap
             wl_layers.append({"name": L.name, "conv2d": conv})
+        if L.weight_nm != (1, 1):
+            wl_layers[-1]["weight_nm"] = f"{L.weight_nm[0]}:{L.weight_nm[1]}"
     workload = {"name": f"scalesim_{run}", "description": f"imported from SCALE-Sim topology "
                 f"{Path(topology_path).name}", "source": str(topology_path), "layers": wl_layers}
     config = SystolicConfig.from_kb(cfg["rows"], cfg["cols"], cfg["dataflow"], cfg["ifmap_kb"],
                                     cfg["filter_kb"], cfg["ofmap_kb"],
                                     bandwidth_mode=cfg["mode"], bandwidth=cfg["bandwidth"],
                                     ifmap_read_bw=cfg["ifmap_read_bw"],
-                                    filter_read_bw=cfg["filter_read_bw"])
+                                    filter_read_bw=cfg["filter_read_bw"],
+                                    sparse_rep=cfg["sparse_rep"], rowwise_block=cfg["rowwise_block"],
+                                    sparse_seed=cfg["sparse_seed"])
     sidecar = {"scalesim": {"config": str(cfg_path), "topology": str(topology_path), "gemm": gemm,
                             "interface_bandwidth": cfg["mode"], "bandwidth": cfg["bandwidth"],
                             "ifmap_read_bandwidth": cfg["ifmap_read_bw"],
                             "filter_read_bandwidth": cfg["filter_read_bw"],
-                            "word_bytes": 1,
+                            "word_bytes": 1, "sparse_rep": cfg["sparse_rep"],
+                            "rowwise_block": cfg["rowwise_block"], "sparse_seed": cfg["sparse_seed"],
                             "layers": [dict(name=L.name, H=L.H, W=L.W, R=L.R, S=L.S, C=L.C,
-                                            F=L.F, stride=L.stride) for L in layers]}}
+                                            F=L.F, stride=L.stride,
+                                            sparsity=f"{L.weight_nm[0]}:{L.weight_nm[1]}")
+                                       for L in layers]}}
     paths = (out / f"{run}.arch.yaml", out / f"{run}.workload.yaml", out / f"{run}.scalesim.yaml")
     header = f"# Written by accelsim.importers.scalesim from {Path(cfg_path).name}\n"
     for path, data in zip(paths, (arch, workload, sidecar)):

@@ -164,6 +164,7 @@ class Arch:
     min_frequency_hz: float | None = None  # the core's lowest clock (voltage_frequency.min_frequency)
     power_cap_w: float | None = None       # a TDP: DVFS points above it are not allowed
     residency_level: str | None = None  # where activations stay between layers (accelsim/residency.py)
+    structured_sparsity: object = None  # StructuredSparsitySpec: N:M weights run condensed (SCALE-Sim model)
 
     @property
     def memories(self) -> tuple[Memory, ...]:
@@ -364,7 +365,8 @@ def build_arch(spec: ArchSpec, file: str | None = None, line_of=None) -> Arch:
                 tech.leakage_voltage_efold, tuple(spec.claims), file, spec.counting, domains=domains,
                 min_frequency_hz=spec.voltage_frequency.min_frequency if spec.voltage_frequency else None,
                 power_cap_w=spec.power_cap,
-                residency_level=spec.residency.level if spec.residency else None)
+                residency_level=spec.residency.level if spec.residency else None,
+                structured_sparsity=spec.structured_sparsity)
 
 
 def _check_residency(spec: ArchSpec, levels, problems: ProblemList, line_of) -> None:

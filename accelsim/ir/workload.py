@@ -38,6 +38,7 @@ class Layer:
     input_size: tuple[int, int] | None = None  # a convolution's padded input (H, W), for SCALE-Sim
     input_elements: int | None = None  # its input before zero padding (N·C·H·W); None: the einsum's input tensor
     sparsity: tuple = ()           # ((role, density model), ...) for the sparse pass (accelsim/sparse)
+    weight_nm: tuple[int, int] | None = None  # SCALE-Sim's N:M weight pattern (SCALE-Sim model only)
 
     @property
     def run_einsum(self) -> Einsum:

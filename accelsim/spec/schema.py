@@ -372,6 +372,25 @@ class ResidencySpec(Strict):
         "reads them there instead of from the memories above. Needs the analytical model")
 
 
+class RowWiseSparsitySpec(Strict):
+    block_size: int = Field(ge=2, le=1024, description="positions per block (SCALE-Sim's BlockSize): even, "
+                            "at most the array's rows and dividing twice them")
+    seed: int = Field(40, ge=0, le=2**32 - 1, description="seed of the generator that draws each "
+                      "filter's N from 1..block_size/2 (SCALE-Sim's RandomNumberGeneratorSeed)")
+
+
+class StructuredSparsitySpec(Strict):
+    """The array runs N:M-sparse weights (a layer's `weight_nm`) condensed, as SCALE-Sim v3's
+    [sparsity] SparsitySupport = true does; read by the SCALE-Sim model (--scalesim-compat)."""
+
+    representation: Literal["ellpack_block", "csr", "csc"] = Field(description="how the filter SRAM "
+        "stores the condensed weights and their metadata (SCALE-Sim's SparseRep): blocked ELLPACK "
+        "(ceil(log2 M) bits per kept weight), CSR or CSC")
+    row_wise: Optional[RowWiseSparsitySpec] = Field(None, description="SCALE-Sim's OptimizedMapping "
+        "(ws only): every filter keeps its own random N of each block instead of the layer's weight_nm; "
+        "omitted means layer-wise N:M")
+
+
 class ArchSpec(Strict):
     name: str
     description: str = ""
@@ -404,6 +423,9 @@ class ArchSpec(Strict):
     residency: Optional[ResidencySpec] = Field(None, description="inter-layer residency of activations; "
                                                "omitted means every layer reads its inputs from, and writes "
                                                "its outputs to, the outermost memory")
+    structured_sparsity: Optional[StructuredSparsitySpec] = Field(None, description="the array skips the "
+        "pruned weights of N:M-sparse layers (SCALE-Sim v3's sparsity support; docs/cycle-model.md); "
+        "omitted means it runs every layer dense")
 
 
 # ----------------------------------------------------------------------------- workload
@@ -427,6 +449,11 @@ class LayerSpec(Strict):
     density: Optional[Share | "DensitySpec"] = Field(None, description="non-zero fraction of the "
         "operands, one number for both or {inputs, weights} (energy only: nothing is skipped); "
         "omitted means the workload's, else dense")
+    weight_nm: Optional[Annotated[str, Field(pattern=r"^[1-9][0-9]{0,3}:[1-9][0-9]{0,3}$")]] = Field(
+        None, description="'N:M' structured sparsity of the weights: N non-zeros in every M consecutive "
+        "positions of the reduction (SCALE-Sim's topology sparsity column). Only an arch with "
+        "structured_sparsity skips the zeros, and only the SCALE-Sim model (--scalesim-compat) reads "
+        "it; omitted means dense")
 
     sparsity: Optional[dict[Role, "TensorSparsitySpec"]] = Field(None, description="density model per "
         "tensor for the sparse pass (docs/sparsity.md): what the arch's formats compress and its gating "

@@ -282,13 +282,123 @@ class WriteBuffer:
         return min(self.cycles), max(self.cycles)
 
 
+# ---- SCALE-Sim's sparsity (SparsitySupport = true), done on the explicit matrices -------------
+
+def nm_pattern(K, n, m):
+    """Layer-wise N:M: 1…1 0…0 (n ones, m − n zeros) tiled over the K reduction rows."""
+    return np.tile(np.r_[np.ones(n, dtype=np.int64), np.zeros(m - n, dtype=np.int64)], -(-K // m))[:K]
+
+
+def rowwise_pattern(K, N, bs, seed):
+    """Row-wise: filter n keeps the first N_n of every bs rows, N_n drawn in filter order from
+    numpy's legacy generator seeded with `seed` (as SCALE-Sim's np.random.seed + randint)."""
+    rng = np.random.RandomState(seed)
+    cols = []
+    for _ in range(N):
+        nk = rng.randint(1, bs // 2 + 1)
+        cols.append(nm_pattern(K, nk, bs))
+    return np.column_stack(cols)
+
+
+def rowwise_filter(filt, mask, bs):
+    """SCALE-Sim's condensing loop: pad to 2·bs rows, keep ≤ bs/2 non-zeros per block of bs,
+    empty slots −1.  Addresses are shifted by one so that 0 means pruned, then shifted back."""
+    a = (filt + 1) * mask
+    rem = a.shape[0] % (2 * bs)
+    if rem:
+        a = np.vstack([a, np.zeros((2 * bs - rem, a.shape[1]), dtype=np.int64)])
+    out = np.zeros((a.shape[0] // 2, a.shape[1]), dtype=np.int64)
+    for col in range(a.shape[1]):
+        vals = []
+        for start in range(0, a.shape[0], 2 * bs):
+            for blk in (a[start:start + bs, col], a[start + bs:start + 2 * bs, col]):
+                nz = blk[blk != 0][:bs // 2]
+                vals += list(nz) + [0] * (bs // 2 - len(nz))
+        out[:len(vals), col] = vals
+    return out - 1                                      # pruned (0) becomes −1
+
+
+def skew_row_sparsity(m, R, bs):
+    """skew_matrix_row_sparsity: pad to 2R columns, cut each row into blocks of bs, repeat each
+    block bs/2 times, skew block j down by j rows."""
+    m = np.hstack([m, np.full((m.shape[0], 2 * R - m.shape[1]), PAD, dtype=np.int64)])
+    rows = [[m[r, i:i + bs] for i in range(0, 2 * R, bs) for _ in range(bs // 2)] for r in range(m.shape[0])]
+    out = []
+    for i in range(m.shape[0] + R - 1):
+        out.append(np.concatenate([rows[i - j][j] if 0 <= i - j < m.shape[0] else np.full(bs, PAD)
+                                   for j in range(len(rows[0]))]))
+    return np.array(out, dtype=np.int64)
+
+
+def build_rowwise(ifmap, Fc, M, N, K, R, C, bs):
+    """ws demand and prefetch matrices with OptimizedMapping (systolic_compute_ws)."""
+    ofmap = np.arange(M * N, dtype=np.int64).reshape(M, N)
+    Kh = Fc.shape[0]
+    rf, cf = math.ceil(Kh / R), math.ceil(N / C)
+    idm, fdm, odm, fold_util = [], [], [], []
+    counts = {"ifmap": 0, "filter": 0, "ofmap": 0}
+    for fc in range(cf):
+        for fr in range(rf):
+            a = skew_row_sparsity(ifmap[:, fr * 2 * R:fr * 2 * R + 2 * R], R, bs)
+            b = Fc[fr * R:(fr + 1) * R, fc * C:(fc + 1) * C]
+            o = ofmap[:, fc * C:(fc + 1) * C]
+            counts["ifmap"] += a.size
+            counts["filter"] += b.size
+            counts["ofmap"] += o.size
+            idm.append(np.vstack([nulls(R, R * bs), a, nulls(C - 1, R * bs)]))
+            fdm.append(np.vstack([pad(b, R, C)[::-1], nulls(R + C + M - 2, C)]))
+            odm.append(skew(np.vstack([nulls(2 * R - 1, C), pad(o, M, C)])))
+            cyc = (2 * R + C + M - 2) + C - 1
+            fold_util.append(((pad(b, R, C) >= 0).sum() / (R * C), b.size / (R * C) * M / cyc))
+    ipf = rollout(np.vstack([pad(ifmap[:, i * R:(i + 1) * R], M, R) for i in range(math.ceil(K / R))]))
+    fpf = np.vstack([pad(Fc[:, i * C:(i + 1) * C], Kh, C) for i in range(cf)]).ravel().tolist()
+    return (np.vstack(idm), np.vstack(fdm), np.vstack(odm), ipf, fpf, fold_util, counts, rf * cf)
+
+
+def storage(rep, mask, slots, m):
+    """(original, compressed, metadata) words of the K × N 0/1 mask (compression.py):
+    csr/csc: 2 words per non-zero + pointers; ellpack_block: ⌈log2 m⌉ bits per condensed slot."""
+    K, N = mask.shape
+    nnz = sum(int(mask[k, n] != 0) for k in range(K) for n in range(N))
+    if rep == "ellpack_block":
+        meta = slots * math.ceil(math.log2(m)) / 32
+        return K * N, slots + meta, meta
+    ptr = K + 1 if rep == "csr" else N + 1
+    return K * N, 2 * nnz + ptr, nnz + ptr
+
+
 def naive_systolic(H, W, R_f, S_f, C_ch, F, stride, rows, cols, dataflow,
-                   ifmap_words, filter_words, ofmap_words, mode="CALC", bw=10):
-    """All SCALE-Sim report fields of one layer (scalesim_compat semantics)."""
+                   ifmap_words, filter_words, ofmap_words, mode="CALC", bw=10, sparse=None):
+    """All SCALE-Sim report fields of one layer (scalesim_compat semantics).  `sparse`:
+    dict(rep, nm=(n, m), block=0 (layer-wise) or the row-wise block size, seed)."""
     R, C = rows, cols
     ifmap, filt, M, N, K = operand_matrices(H, W, R_f, S_f, C_ch, F, stride)
-    idm, fdm, odm, ipf, fpf, fold_util, counts, folds = build(dataflow, ifmap, filt, M, N, K,
-                                                               R, C)
+    K_dense, extra = K, {}
+    if sparse and sparse.get("block"):
+        mask = rowwise_pattern(K, N, sparse["block"], sparse["seed"])
+        Fc = rowwise_filter(filt, mask, sparse["block"])
+        built = build_rowwise(ifmap, Fc, M, N, K, R, C, sparse["block"])
+        slots = Fc.size
+    elif sparse:
+        keep = nm_pattern(K, *sparse["nm"]) == 1
+        mask = np.tile(keep[:, None].astype(np.int64), (1, N))
+        ifmap, filt = ifmap[:, keep], filt[keep, :]
+        K = int(keep.sum())
+        built = build(dataflow, ifmap, filt, M, N, K, R, C)
+        slots = K * N
+    else:
+        built = build(dataflow, ifmap, filt, M, N, K, R, C)
+    idm, fdm, odm, ipf, fpf, fold_util, counts, folds = built
+    if sparse:
+        o, n_, meta = storage(sparse["rep"], mask, slots, sparse["nm"][1])
+        extra = {"original_filter_storage": o, "new_filter_storage": n_, "filter_metadata_storage": meta}
+        if dataflow == "ws" and not sparse.get("block"):   # each input row read m/n times
+            reads = 0
+            for fc in range(math.ceil(N / C)):
+                for fr in range(math.ceil(K / R)):
+                    reads += M * min(R, K - fr * R) * (sparse["nm"][1] / sparse["nm"][0])
+            counts["ifmap"] = reads
+    K = K_dense
     if mode == "USER":
         ib = UserReadBuffer(ifmap_words, bw, ipf)
         fb = UserReadBuffer(filter_words, bw, fpf)
@@ -335,4 +445,6 @@ def naive_systolic(H, W, R_f, S_f, C_ch, F, stride, rows, cols, dataflow,
         res[f"avg_{op}_sram_bw"] = n / total
         d = res[f"{op}_dram_reads"] if op != "ofmap" else res["ofmap_dram_writes"]
         res[f"avg_{op}_dram_bw"] = d / (res[f"{op}_dram_stop"] - res[f"{op}_dram_start"] + 1)
+    if extra:
+        res.update(extra, avg_filter_metadata_sram_bw=extra["filter_metadata_storage"] / total)
     return res

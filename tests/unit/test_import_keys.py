@@ -83,7 +83,8 @@ def _cfg(tmp_path, old, new):
     ("ArrayHeight", "ArrayHight", r"unknown key 'arrayhight' in \[architecture_presets\]", 9),
     ("[layout]", "[layuot]", r"unknown section \[layuot\]", 22),
     ("IfmapCustomLayout = False", "IfmapCustomLayout = True", "custom SRAM layout .* is not supported", 23),
-    ("SparsitySupport = false", "SparsitySupport = true", "sparsity model: accelsim models dense layers is not", 33),
+    ("SparsitySupport = false\nSparseRep = ellpack_block", "SparsitySupport = true\nSparseRep = ellpak_block",
+     "SparseRep = 'ellpak_block' is not a representation", 34),
     ("ArrayWidth = 4", "ArrayWidth = -4", "ArrayWidth = '-4' is not a positive integer", 10),
     ("ArrayWidth = 4", "ArrayWidth = 4\nArrayWidth = 8", "option 'arraywidth' in section 'architecture_presets' "
                                                          "already exists", 11),

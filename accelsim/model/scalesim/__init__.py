@@ -6,9 +6,11 @@ an idle row.  Compute-side fields are closed form (api.py); the OFMAP write buff
 per demand row (write_buffer.py); CALC read buffers never stall and only count DRAM words
 (calc.py); USER read buffers stall on misses (user.py, prefetch.py).  Kernels take arrays and
 scalars only; `simulate_systolic` validates, allocates and builds the `SystolicResult`.
+SCALE-Sim's N:M weight sparsity (layer-wise and row-wise) is sparsity.py: the kernels run on
+the condensed reduction, the report changes are closed forms there (notes §9).
 
 Modules: geometry (folds, operand kinds, demand order), write_buffer, calc, prefetch, user,
-counts (what a kernel returns), layer (the dataclasses and the Arch/einsum view), api.
+counts (what a kernel returns), layer (the dataclasses and the Arch/einsum view), sparsity, api.
 """
 from .api import scalesim_layer_cycles, simulate_systolic
 from .geometry import DATAFLOWS, fold_geometry

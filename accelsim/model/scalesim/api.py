@@ -17,6 +17,7 @@ settings: they define the DRAM model being reproduced.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +28,16 @@ from .calc import systolic_calc_kernel
 from .counts import ERR_NONE, ERROR_MESSAGES, KernelCounts
 from .geometry import DATAFLOWS, OS, WS, geometry
 from .layer import SystolicConfig, SystolicLayer, SystolicResult, systolic_params
+from .sparsity import (
+    SPARSE_REPS,
+    filter_storage,
+    kept_rows,
+    rowwise_check,
+    rowwise_filter,
+    rowwise_mapping_efficiency,
+    rowwise_storage,
+    ws_ifmap_sram_reads,
+)
 from .user import systolic_user_kernel
 
 if TYPE_CHECKING:
@@ -41,7 +52,8 @@ def scalesim_layer_cycles(arch: Arch, layer: Layer) -> tuple[int, dict]:
     its report sits under `scalesim`, named as SCALE-Sim names it.
     """
     try:
-        systolic_layer, config = systolic_params(arch, layer.einsum, layer.name, layer.input_size)
+        systolic_layer, config = systolic_params(arch, layer.einsum, layer.name, layer.input_size,
+                                                 layer.weight_nm)
     except (ValueError, KeyError) as exc:
         raise MappingError(f"layer '{layer.name}': no SCALE-Sim view of this layer: {exc}") from None
     report = simulate_systolic(systolic_layer, config, scalesim_compat=True)
@@ -104,6 +116,17 @@ def simulate_systolic(layer: SystolicLayer, config: SystolicConfig, *,
                problems)
     _check(layer.R <= layer.H and layer.S <= layer.W,
            f"layer {layer.name!r}: filter larger than ifmap", problems)
+    _check(cfg.sparse_rep is None or cfg.sparse_rep in SPARSE_REPS,
+           f"sparse_rep must be one of {SPARSE_REPS} or None, got {cfg.sparse_rep!r}", problems)
+    nm_n, nm_m = layer.weight_nm
+    _check(1 <= nm_n <= nm_m, f"layer {layer.name!r}: weight_nm must be N:M with 1 <= N <= M, "
+           f"got {nm_n}:{nm_m}", problems)
+    bs = int(cfg.rowwise_block) if cfg.sparse_rep is not None else 0
+    if bs:
+        _check(cfg.dataflow == "ws", "row-wise N:M (rowwise_block) runs on the ws dataflow only "
+               "(SCALE-Sim 3.0.0's os and is stop on a dimension mismatch)", problems)
+        why = rowwise_check(int(cfg.rows), bs)
+        _check(why is None, f"rowwise_block: {why}", problems)
     user = cfg.bandwidth_mode == "USER"
     ibw = cfg.ifmap_read_bw if cfg.ifmap_read_bw is not None else cfg.bandwidth
     fbw = cfg.filter_read_bw if cfg.filter_read_bw is not None else cfg.bandwidth
@@ -120,20 +143,72 @@ def simulate_systolic(layer: SystolicLayer, config: SystolicConfig, *,
 
     R, C = int(cfg.rows), int(cfg.cols)
     df = DATAFLOWS.index(cfg.dataflow)
-    M, N, K = layer.gemm_view(scalesim_compat)
-    idx = _ifmap_index(layer, M, K, scalesim_compat)
+    M, N, K_dense = layer.gemm_view(scalesim_compat)
+    idx = _ifmap_index(layer, M, K_dense, scalesim_compat)
+    K = K_dense
+    F = np.empty((0, 0), np.int64)
+    if bs:                           # row-wise: the folds walk the Kh rows of the condensed F
+        F = rowwise_filter(K_dense, N, bs, int(cfg.sparse_seed))
+        K = F.shape[0]
+    elif cfg.sparse_rep is not None:   # the dense dataflow on the kept reduction positions
+        keep = kept_rows(K_dense, nm_n, nm_m)
+        idx = (*idx[:3], *(a[keep] for a in idx[3:]))
+        K = int(keep.sum())
     H, W = int(layer.H), int(layer.W)
     n_if = H * W * layer.C
-    n_fi = K * N
+    n_fi = (K_dense if bs else K) * N
     args = (df, R, C, M, N, K, H, W, *idx, n_if, n_fi, int(cfg.ifmap_sram_words),
-            int(cfg.filter_sram_words), int(cfg.ofmap_sram_words))
+            int(cfg.filter_sram_words), int(cfg.ofmap_sram_words), bs, K_dense, F)
     if user:
         out = systolic_user_kernel(*args, int(ibw), int(fbw), int(cfg.bandwidth))
     else:
         out = systolic_calc_kernel(*args)
     if out.error != ERR_NONE:
         raise AccelsimBug(f"systolic kernel: {ERROR_MESSAGES.get(int(out.error), out.error)}")
-    return _assemble(out, df, R, C, M, N, K, scalesim_compat)
+    result = _assemble(out, df, R, C, M, N, K, scalesim_compat)
+    if cfg.sparse_rep is None:
+        return result
+    if bs:
+        return _rowwise(result, cfg, R, C, M, N, K_dense, F, nm_m)
+    return _sparse(result, cfg.sparse_rep, df, R, C, M, N, K_dense, nm_n, nm_m)
+
+
+def _ratio(a, b):          # as in _assemble: a 1-cycle layer reports nan
+    return a / b if b else math.nan
+
+
+def _rowwise(res: SystolicResult, cfg, R, C, M, N, K_dense, F, layer_m) -> SystolicResult:
+    """Row-wise N:M (OptimizedMapping): the report of the folds over the condensed Kh × N
+    filter, with SCALE-Sim's row-wise counts: ifmap reads are the skewed, block-repeated demand
+    (M + R − 1 rows of R·bs words per fold), mapping efficiency counts F's empty slots."""
+    bs, total = int(cfg.rowwise_block), res.total_cycles
+    folds = -(-N // C) * -(-F.shape[0] // R)
+    reads = folds * (M + R - 1) * R * bs
+    original, new, metadata = rowwise_storage(cfg.sparse_rep, K_dense, N, bs, int(cfg.sparse_seed),
+                                              F, layer_m)
+    return replace(res, K=K_dense, nonzero_K=None, sparse_rep=cfg.sparse_rep,
+                   original_filter_storage=original, new_filter_storage=new,
+                   filter_metadata_storage=metadata,
+                   avg_filter_metadata_sram_bw=_ratio(metadata, total),
+                   overall_util_pct=_ratio(100 * M * N * K_dense, total * R * C),
+                   mapping_efficiency_pct=rowwise_mapping_efficiency(F, R, C) * 100,
+                   ifmap_sram_reads=reads, avg_ifmap_sram_bw=_ratio(reads, total))
+
+
+def _sparse(res: SystolicResult, rep, df, R, C, M, N, K_dense, n, m) -> SystolicResult:
+    """SparsitySupport = true: the dense report of the condensed layer (M×N×Kc) with SCALE-Sim's
+    sparse changes (sparsity.py): dense MACs in Overall Util, ws ifmap reads × m/n, the
+    metadata bandwidth and the sparse report."""
+    total, Kc = res.total_cycles, res.K
+    original, new, metadata = filter_storage(rep, K_dense, N, n, m)
+    fields = {"K": K_dense, "nonzero_K": Kc, "sparse_rep": rep, "original_filter_storage": original,
+              "new_filter_storage": new, "filter_metadata_storage": metadata,
+              "avg_filter_metadata_sram_bw": _ratio(metadata, total),
+              "overall_util_pct": _ratio(100 * M * N * K_dense, total * R * C)}
+    if df == WS:
+        reads = ws_ifmap_sram_reads(M, Kc, R, -(-N // C), n, m)
+        fields.update(ifmap_sram_reads=reads, avg_ifmap_sram_bw=_ratio(reads, total))
+    return replace(res, **fields)
 
 
 def _assemble(out, df, R, C, M, N, K, compat) -> SystolicResult:

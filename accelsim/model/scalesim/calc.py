@@ -214,7 +214,7 @@ def _calc_read_distinct(df, R, C, M, N, K, ix, S, rows_buf, addr_buf):
 def _calc_operand(op, df, R, C, M, N, K, ix, naddr, words, stalls, rows_buf, addr_buf):
     """(dram reads, dram start, dram stop, sram start, sram stop) of one read operand."""
     S = words // 100
-    if op == FILTER:
+    if op == FILTER and ix.bs == 0:      # row-wise filters have empty slots: walk them
         adds, nshift, shift_row, first_row = _calc_read_distinct(
             df, R, C, M, N, K, ix, S, rows_buf, addr_buf)
     else:
@@ -237,16 +237,17 @@ def _calc_operand(op, df, R, C, M, N, K, ix, naddr, words, stalls, rows_buf, add
 
 @njit(cache=True)
 def systolic_calc_kernel(df, R, C, M, N, K, H, W, mrow, mcol, mbase, krow, kcol, kbase,
-                         n_ifmap_addr, n_filter_addr, ifmap_words, filter_words, ofmap_words):
-    """SCALE-Sim CALC mode: one layer's KernelCounts."""
-    ix = IfmapIndex(H, W, mrow, mcol, mbase, krow, kcol, kbase)
+                         n_ifmap_addr, n_filter_addr, ifmap_words, filter_words, ofmap_words,
+                         bs, Kd, F):
+    """SCALE-Sim CALC mode: one layer's KernelCounts (bs, Kd, F: see IfmapIndex)."""
+    ix = IfmapIndex(H, W, mrow, mcol, mbase, krow, kcol, kbase, bs, Kd, F)
     _, _, _, rf, cf, cpf = geometry(df, R, C, M, N, K)
     wb = wb_new(ofmap_words, C)                # drains ArrayWidth words/cycle
     stalls, of_start, of_stop = _ofmap_drain(df, R, C, M, N, K, wb)
     stall = stalls.cum[stalls.n - 1] if stalls.n > 0 else np.int64(0)
     total = rf * cf * cpf - 1 + stall
     wb_finish(wb, total)
-    cap = fold_capacity(df, R, C, M, N, K)
+    cap = fold_capacity(df, R, C, M, N, K, bs)
     rows_buf = np.empty(cap, np.int64)
     addr_buf = np.empty(cap, np.int64)
     if_reads, if_d0, if_d1, if_s0, if_s1 = _calc_operand(

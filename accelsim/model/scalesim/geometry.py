@@ -20,7 +20,10 @@ KIND_FR, KIND_FC, KIND_ALL = 0, 1, 2
 # Where each ifmap word sits: GEMM row m covers ifmap pixel (mrow, mcol) with address base
 # mbase; GEMM column k adds the filter offset (krow, kcol), address kbase.  An (m, k) pair is
 # valid when the window stays inside the H×W ifmap (SCALE-Sim's overhanging windows read nothing).
-IfmapIndex = namedtuple("IfmapIndex", "H W mrow mcol mbase krow kcol kbase")
+# Row-wise N:M (SCALE-Sim's OptimizedMapping, ws only; rowwise.py): bs > 0 is the block size, Kd
+# the dense reduction the ifmap columns index (the kernels' K is then the condensed filter's Kh
+# rows) and F the Kh × N condensed filter operand (−1: an empty slot); bs = 0 otherwise.
+IfmapIndex = namedtuple("IfmapIndex", "H W mrow mcol mbase krow kcol kbase bs Kd F")
 
 
 @njit(cache=True)
@@ -89,6 +92,8 @@ def fold_reads(op, df, fc, fr, R, C, M, N, K, ix, rows_out, addr_out):
                     rows_out[n] = i
                     addr_out[n] = (fc * C + c) * K + (i - c)
                     n += 1
+    elif df == WS and ix.bs > 0:
+        n = _rowwise_fold_reads(op, fc, fr, R, C, M, N, K, ix, rows_out, addr_out)
     elif df == WS:
         T = M
         if op == IFMAP:
@@ -134,12 +139,48 @@ def fold_reads(op, df, fc, fr, R, C, M, N, K, ix, rows_out, addr_out):
 
 
 @njit(cache=True)
-def fold_capacity(df, R, C, M, N, K):
-    """An upper bound on fold_reads' count: the size of its output buffers."""
+def _rowwise_fold_reads(op, fc, fr, R, C, M, N, Kh, ix, rows_out, addr_out):
+    """ws with row-wise N:M (systolic_compute_ws with OptimizedMapping): the ifmap demand of
+    fold fr is skew_matrix_row_sparsity of ifmap columns [2R·fr, 2R·fr + 2R) after R empty rows:
+    skewed row i holds R blocks, block j = bs words of input row i − j taken from block
+    j // (bs/2) of those columns (each block repeated bs/2 times); the filter demand is rows
+    [R·fr, R·fr + R) of F, flipped, its empty slots skipped."""
+    n = 0
+    if op == IFMAP:
+        bs = ix.bs
+        hb = bs // 2
+        for i in range(M + R - 1):
+            for j in range(max(0, i - M + 1), min(R - 1, i) + 1):
+                m = i - j
+                k0 = fr * 2 * R + (j // hb) * bs
+                for u in range(bs):
+                    k = k0 + u
+                    if k < ix.Kd and ifmap_ok(m, k, ix):
+                        rows_out[n] = R + i
+                        addr_out[n] = ifmap_addr(m, k, ix)
+                        n += 1
+        return n
+    cmax = min(C, N - fc * C)
+    for i in range(R):
+        kh = fr * R + R - 1 - i
+        if kh < Kh:
+            for c in range(cmax):
+                a = ix.F[kh, fc * C + c]
+                if a >= 0:
+                    rows_out[n] = i
+                    addr_out[n] = a
+                    n += 1
+    return n
+
+
+@njit(cache=True)
+def fold_capacity(df, R, C, M, N, K, bs):
+    """An upper bound on fold_reads' count: the size of its output buffers (bs: the row-wise
+    block size, 0 without)."""
     if df == OS:
         return K * max(R, C) + 1
     if df == WS:
-        return M * R + R * C + 1
+        return max(M * R + R * C, (M + R - 1) * R * bs) + 1
     return N * R + R * C + 1
 
 

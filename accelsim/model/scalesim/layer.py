@@ -14,7 +14,8 @@ ROLES = ("inputs", "weights", "outputs")    # ifmap, filter, ofmap
 class SystolicLayer:
     """A layer as SCALE-Sim sees it: conv (H, W ifmap; R×S filter; C channels; F filters;
     one stride for both directions, no padding).  A GEMM M×N×K is the conv
-    H=M, W=K, R=1, S=K, C=1, F=N (``from_gemm``)."""
+    H=M, W=K, R=1, S=K, C=1, F=N (``from_gemm``).  ``weight_nm`` is the weights' N:M pattern
+    (SCALE-Sim's topology column; (1, 1) is dense), used when the array supports sparsity."""
     H: int
     W: int
     R: int
@@ -23,10 +24,12 @@ class SystolicLayer:
     F: int
     stride: int = 1
     name: str = ""
+    weight_nm: tuple[int, int] = (1, 1)
 
     @classmethod
-    def from_gemm(cls, M: int, N: int, K: int, name: str = "") -> "SystolicLayer":
-        return cls(H=M, W=K, R=1, S=K, C=1, F=N, stride=1, name=name)
+    def from_gemm(cls, M: int, N: int, K: int, name: str = "",
+                  weight_nm: tuple[int, int] = (1, 1)) -> "SystolicLayer":
+        return cls(H=M, W=K, R=1, S=K, C=1, F=N, stride=1, name=name, weight_nm=weight_nm)
 
     def out_hw(self, scalesim_compat: bool = True) -> tuple[int, int]:
         s = self.stride
@@ -44,7 +47,11 @@ class SystolicConfig:
     """SCALE-Sim's array and memory parameters.  SRAM sizes are in words (SCALE-Sim: kB·1024
     with 1-byte words).  ``bandwidth`` is words/cycle: in USER mode it is the OFMAP drain
     bandwidth and, unless ``ifmap_read_bw``/``filter_read_bw`` are given, the read
-    bandwidths (SCALE-Sim v3 reads those from IfmapSRAMBankBandwidth/FilterSRAMBankBandwidth)."""
+    bandwidths (SCALE-Sim v3 reads those from IfmapSRAMBankBandwidth/FilterSRAMBankBandwidth).
+    ``sparse_rep`` (ellpack_block, csr or csc) turns on SCALE-Sim's layer-wise N:M sparsity
+    (SparsitySupport = true, OptimizedMapping = false); None is SparsitySupport = false.
+    ``rowwise_block`` > 0 is OptimizedMapping = true with that BlockSize (ws only): each filter
+    draws its N from numpy's generator seeded with ``sparse_seed`` (RandomNumberGeneratorSeed)."""
     rows: int
     cols: int
     dataflow: str
@@ -55,6 +62,9 @@ class SystolicConfig:
     bandwidth: int = 10
     ifmap_read_bw: int | None = None
     filter_read_bw: int | None = None
+    sparse_rep: str | None = None
+    rowwise_block: int = 0
+    sparse_seed: int = 40
 
     @classmethod
     def from_kb(cls, rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb, word_bytes=1,
@@ -102,21 +112,40 @@ class SystolicResult:
     ofmap_dram_start: int
     ofmap_dram_stop: int
     ofmap_dram_writes: int
+    # SparsitySupport = true only: BANDWIDTH_REPORT's metadata column and SPARSE_REPORT
+    sparse_rep: str | None = None
+    nonzero_K: int | None = None                 # reduction positions the N:M pattern keeps
+    avg_filter_metadata_sram_bw: float | None = None
+    original_filter_storage: int | None = None
+    new_filter_storage: float | None = None      # filter + metadata words
+    filter_metadata_storage: float | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The report fields; a dense run (SparsitySupport = false) has no sparse ones."""
+        out = asdict(self)
+        if self.sparse_rep is None:
+            for key in SPARSE_FIELDS:
+                del out[key]
+        return out
 
 
-def layer_from_einsum(einsum, name="", input_size: tuple[int, int] | None = None) -> SystolicLayer:
+SPARSE_FIELDS = ("sparse_rep", "nonzero_K", "avg_filter_metadata_sram_bw", "original_filter_storage",
+                 "new_filter_storage", "filter_metadata_storage")
+
+
+def layer_from_einsum(einsum, name="", input_size: tuple[int, int] | None = None,
+                      weight_nm: tuple[int, int] | None = None) -> SystolicLayer:
     """SCALE-Sim's view of a layer. `input_size` is a convolution's (padded) input H × W; without
-    it the input is the windows' exact footprint (no overhang)."""
+    it the input is the windows' exact footprint (no overhang).  `weight_nm`: the weights' N:M
+    pattern (None: dense)."""
+    nm = tuple(weight_nm) if weight_nm else (1, 1)
     b = einsum.bound
     dims = set(b)
     if dims == {"m", "n", "k"}:
         I, W = einsum.tensor("inputs"), einsum.tensor("weights")
         if W is None or [t.dim for ax in I.axes for t in ax] != ["m", "k"]:
             raise MappingError(f"{name}: matmul einsum must be O[m,n] += I[m,k] * W[k,n]")
-        return SystolicLayer.from_gemm(b["m"], b["n"], b["k"], name=name)
+        return SystolicLayer.from_gemm(b["m"], b["n"], b["k"], name=name, weight_nm=nm)
     if dims == {"n", "k", "c", "p", "q", "r", "s"} and einsum.tensor("weights") is not None:
         if b["n"] != 1:
             raise MappingError(f"{name}: SCALE-Sim's systolic model has no batch (n = {b['n']})")
@@ -130,7 +159,7 @@ def layer_from_einsum(einsum, name="", input_size: tuple[int, int] | None = None
                                f"(got {sh} and {sw})")
         # the exact input footprint: SCALE-Sim's ceil((H − R + s)/s) then gives p and q back
         H, W = input_size or (sh * (b["p"] - 1) + b["r"], sw * (b["q"] - 1) + b["s"])
-        layer = SystolicLayer(H, W, b["r"], b["s"], b["c"], b["k"], sh, name=name)
+        layer = SystolicLayer(H, W, b["r"], b["s"], b["c"], b["k"], sh, name=name, weight_nm=nm)
         if layer.gemm_view()[0] != b["p"] * b["q"]:
             raise MappingError(f"{name}: SCALE-Sim computes ⌈(H−R+s)/s⌉ output rows; this layer drops "
                                f"its overhanging windows — write it with ceil_mode: true")
@@ -139,8 +168,8 @@ def layer_from_einsum(einsum, name="", input_size: tuple[int, int] | None = None
                        f"onto the SCALE-Sim systolic model (dims {sorted(dims)})")
 
 
-def systolic_params(arch, einsum, name: str = "",
-                    input_size: tuple[int, int] | None = None) -> tuple[SystolicLayer, SystolicConfig]:
+def systolic_params(arch, einsum, name: str = "", input_size: tuple[int, int] | None = None,
+                    weight_nm: tuple[int, int] | None = None) -> tuple[SystolicLayer, SystolicConfig]:
     """SCALE-Sim parameters of `einsum` on `arch` (an accelsim Arch).
 
     * array: the systolic spatial level (else the only spatial level), rows = y, cols = x;
@@ -182,7 +211,13 @@ def systolic_params(arch, einsum, name: str = "",
         mode = "USER"
         rbw = int(top.read_bw_words)
         bw = int(top.write_bw_words) if top.write_bw_words is not None else rbw
+    sparse, row_wise = arch.structured_sparsity, None
+    if sparse is not None:
+        row_wise = sparse.row_wise
     cfg = SystolicConfig(array.y, array.x, arch.dataflow, words["inputs"], words["weights"],
                          words["outputs"], bandwidth_mode=mode, bandwidth=bw,
-                         ifmap_read_bw=rbw, filter_read_bw=rbw)
-    return layer_from_einsum(einsum, name, input_size), cfg
+                         ifmap_read_bw=rbw, filter_read_bw=rbw,
+                         sparse_rep=sparse.representation if sparse is not None else None,
+                         rowwise_block=row_wise.block_size if row_wise else 0,
+                         sparse_seed=row_wise.seed if row_wise else 40)
+    return layer_from_einsum(einsum, name, input_size, weight_nm), cfg

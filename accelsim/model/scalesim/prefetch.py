@@ -30,6 +30,8 @@ def _prefetch_elem(op, df, x, col, R, C, M, N, K, ix):
             return -1
         fc, k = x // K, x % K                  # cf blocks of filter[:, fc] (K × C)
         n = fc * C + col
+        if ix.bs > 0:                          # row-wise: the condensed filter F (K = Kh rows)
+            return ix.F[k, n] if n < N else -1
         return n * K + k if n < N else -1
     if op == IFMAP:                            # cf blocks of ifmapᵀ[:, fc] (K × C)
         fc, k = x // K, x % K
@@ -44,7 +46,10 @@ def _prefetch_elem(op, df, x, col, R, C, M, N, K, ix):
 
 @njit(cache=True)
 def prefetch_stream(op, df, R, C, M, N, K, ix):
-    """The operand's addresses in fetch order, −1 where the matrix holds no word."""
+    """The operand's addresses in fetch order, −1 where the matrix holds no word.  Row-wise
+    (ix.bs > 0) the ifmap is prefetched as the dense ws ifmap (ix.Kd columns)."""
+    if op == IFMAP and df == WS and ix.bs > 0:
+        K = ix.Kd
     _, _, _, rf, cf, _ = geometry(df, R, C, M, N, K)
     if df == OS:
         Mr, Nc, roll = (rf * K, R, True) if op == IFMAP else (cf * K, C, True)

@@ -156,14 +156,15 @@ def _rb_row(rb, cycle, rows_buf, addr_buf, p, n, t):
 @njit(cache=True)
 def systolic_user_kernel(df, R, C, M, N, K, H, W, mrow, mcol, mbase, krow, kcol, kbase,
                          n_ifmap_addr, n_filter_addr, ifmap_words, filter_words, ofmap_words,
-                         ifmap_bw, filter_bw, ofmap_bw):
-    """SCALE-Sim USER mode: every demand row is serviced; misses stall the array."""
-    ix = IfmapIndex(H, W, mrow, mcol, mbase, krow, kcol, kbase)
+                         bs, Kd, F, ifmap_bw, filter_bw, ofmap_bw):
+    """SCALE-Sim USER mode: every demand row is serviced; misses stall the array (bs, Kd, F:
+    see IfmapIndex)."""
+    ix = IfmapIndex(H, W, mrow, mcol, mbase, krow, kcol, kbase, bs, Kd, F)
     _, _, T, rf, cf, cpf = geometry(df, R, C, M, N, K)
     rb_if = _rb_new(IFMAP, df, R, C, M, N, K, ix, ifmap_words, ifmap_bw, n_ifmap_addr)
     rb_fi = _rb_new(FILTER, df, R, C, M, N, K, ix, filter_words, filter_bw, n_filter_addr)
     wb = wb_new(ofmap_words, ofmap_bw)
-    cap = fold_capacity(df, R, C, M, N, K)
+    cap = fold_capacity(df, R, C, M, N, K, bs)
     if_rows = np.empty(cap, np.int64)
     if_addr = np.empty(cap, np.int64)
     fi_rows = np.empty(cap, np.int64)
