@@ -169,7 +169,8 @@ class SparseAnalysis:
         tensor = self.einsum.tensor(rec.role)
         meta = rec.has_metadata
         n = len(rec.formats) if meta else 1
-        rules = [set(f) if f else None for f in (rec.flatten or (None,) * n)]   # outer → inner
+        # outer → inner; '*' flattens every dim of the tensor, whatever the layer's dims are called
+        rules = [(set(tensor.dims) if "*" in f else set(f)) if f else None for f in (rec.flatten or (None,) * n)]
         child = self.records[(rec.child, rec.role)] if rec.child is not None else None
         pre_tiling = rec.compressed and child is not None and child.shape > 1
         inner_most = 0 if child is None else child.level + 1
@@ -377,6 +378,8 @@ class SparseAnalysis:
                 if not isinstance(lvl, Memory) or lvl.sparse is None:
                     continue
                 for i, (target, cond) in enumerate(getattr(lvl.sparse, kind)):
+                    if any(self.einsum.tensor(t) is None for t in (target, *cond)):
+                        continue  # a layer without the tensor (a pooling layer's weights): nothing to gate
                     try:
                         at, p = self.optimization_impact(s, target, cond, f"sparse.{kind}.{i}")
                     except SpecError as exc:
@@ -495,6 +498,9 @@ class SparseAnalysis:
 
     def compute_split(self, total: float) -> dict:
         operands = [r for r in self.roles if not self.rw[r]]
+        if len(operands) == 1 and not self.compute_opts and not self.gs_operand.get(operands[0]):
+            # one operand (a pooling window) and nothing that gates or skips it: every compute happens
+            return {"random_compute": total, "gated_compute": 0.0, "skipped_compute": 0.0}
         if len(operands) != 2:
             raise _not_modelled("a compute with other than two operands", "sparsity", "")
         state = {}

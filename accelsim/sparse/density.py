@@ -11,11 +11,55 @@ tensor axis):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil, comb, floor
+from math import ceil, comb, exp, floor, lgamma
 
 import numpy as np
 
 DISTRIBUTIONS = ("dense", "fixed_structured", "hypergeometric", "structured", "measured")
+
+# Tensors up to this many elements get exact rational probabilities (the Sparseloop cases); larger
+# ones (a DRAM tile of a real layer) floats, as Timeloop's own (boost) distributions are: the exact
+# binomials of a 10^6-element tensor are integers of millions of digits.
+EXACT_ELEMENTS = 4096
+NEGLIGIBLE = 1e-18  # a probability this far below the mode's is dropped from a float distribution
+
+
+def _log_comb(n: int, k: int) -> float:
+    return lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1)
+
+
+def _comb_ratio(a: int, b: int, k: int) -> float:
+    """comb(a, k) / comb(b, k) for a ≤ b: the probability that k positions drawn from b all fall in a."""
+    if k > a:
+        return 0.0
+    if b <= EXACT_ELEMENTS:
+        return comb(a, k) / comb(b, k)
+    return exp(_log_comb(a, k) - _log_comb(b, k))
+
+
+def hypergeometric_pmf(total: int, marked: int, drawn: int) -> list[tuple[int, float]]:
+    """[(k, P(k of `drawn` positions are among `marked` of `total`)), ...] with P > 0, k ascending:
+    exact below EXACT_ELEMENTS; above, floats from the mode outward by the pmf's ratio recurrence,
+    dropping what falls NEGLIGIBLE below the mode, then normalized."""
+    lo, hi = max(0, drawn - (total - marked)), min(drawn, marked)
+    if total <= EXACT_ELEMENTS:
+        whole = comb(total, drawn)
+        out = [(k, comb(marked, k) * comb(total - marked, drawn - k) / whole) for k in range(lo, hi + 1)]
+        return [(k, p) for k, p in out if p > 0]
+    mode = min(hi, max(lo, (drawn + 1) * (marked + 1) // (total + 2)))
+    weights = {mode: 1.0}
+    k, w = mode, 1.0
+    while k < hi and w > NEGLIGIBLE:  # P(k+1)/P(k)
+        w *= (marked - k) * (drawn - k) / ((k + 1) * (total - marked - drawn + k + 1))
+        k += 1
+        weights[k] = w
+    k, w = mode, 1.0
+    while k > lo and w > NEGLIGIBLE:  # P(k-1)/P(k)
+        w *= k * (total - marked - drawn + k) / ((marked - k + 1) * (drawn - k + 1))
+        k -= 1
+        weights[k] = w
+    norm = sum(weights.values())
+    return [(k, w / norm) for k, w in sorted(weights.items()) if w > 0]
 
 
 def _floor_ceil(exact: float) -> list[tuple[int, float]]:
@@ -76,16 +120,15 @@ class Hypergeometric:
         return round(self.density * self.tensor)
 
     def occupancy_distribution(self, tile: int) -> list[tuple[int, float]]:
-        n, K, total = tile, self.nnz, comb(self.tensor, tile)
-        out = [(k, comb(K, k) * comb(self.tensor - K, n - k) / total) for k in range(min(n, K) + 1)]
-        return [(k, p) for k, p in out if p > 0]
+        return hypergeometric_pmf(self.tensor, self.nnz, tile)
 
     def prob_empty_given(self, sub: int, tile: int, k: int) -> float:
         # k non-zeros uniformly among the tile's positions: none of them in the sub-tile
-        return comb(tile - sub, k) / comb(tile, k)
+        return _comb_ratio(tile - sub, tile, k)
 
     def prob_empty(self, sub: int) -> float:
-        return comb(self.tensor - self.nnz, sub) / comb(self.tensor, sub)
+        # the sub-tile's positions all among the tensor's zeros
+        return _comb_ratio(self.tensor - self.nnz, self.tensor, sub)
 
     def expected_occupancy(self, tile: int) -> float:
         return tile * self.nnz / self.tensor

@@ -78,7 +78,8 @@ class RankSpec(Strict):
 
     format: RankFormat
     flatten: list[str] = Field(min_length=1, description="dims this rank covers together (Sparseloop's "
-                               "flattened_rankIDs): the run of consecutive loops over them is one fiber")
+                               "flattened_rankIDs): the run of consecutive loops over them is one fiber; "
+                               "['*']: every dim of the tensor (one format for layers whose dims differ)")
 
 
 class SparseMemorySpec(Strict):

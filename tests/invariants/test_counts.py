@@ -127,6 +127,9 @@ def recompute_energy(arch, lr) -> float:
 @pytest.mark.parametrize("arch_name", ARCHS)
 def test_energy_is_counts_times_table(arch_name):
     arch, _, result = run(arch_name, "conv_tiny.yaml")
+    if any("sparse" in lr.extra for lr in result.layers):
+        pytest.skip(f"{arch.name} is sparse: metadata, gated and skipped actions are priced by the sparse pass "
+                    "(tests/sparse check its energy against Sparseloop's)")
     for lr in result.layers:
         assert lr.energy_pj == pytest.approx(recompute_energy(arch, lr), rel=1e-12)
     assert result.energy_pj == pytest.approx(sum(l.energy_pj * l.count for l in result.layers))

@@ -94,3 +94,27 @@ def test_hypergeometric_monte_carlo_large():
     hits = sum(1 for _ in range(trials) if not (rng.permutation(200)[:m.nnz] < tile).any())
     assert hits / trials == pytest.approx(m.prob_empty(tile), abs=0.01)
     assert m.prob_empty(tile) == pytest.approx(comb(200 - 60, tile) / comb(200, tile))
+
+
+def test_hypergeometric_floats_of_a_large_tensor_match_the_exact_pmf(monkeypatch):
+    """Above EXACT_ELEMENTS the pmf is floats from the mode outward (a real layer's tensor has
+    ~10^6 elements, whose exact binomials are intractable): they equal the exact rationals."""
+    from math import comb
+
+    from accelsim.sparse import density as D
+
+    for total, marked, drawn in [(3000, 1830, 500), (3000, 7, 2999), (5000, 4999, 10), (4500, 2250, 4500)]:
+        exact = {k: comb(marked, k) * comb(total - marked, drawn - k) / comb(total, drawn)
+                 for k in range(max(0, drawn - total + marked), min(drawn, marked) + 1)}
+        got = dict(D.hypergeometric_pmf(total, marked, drawn))
+        assert sum(got.values()) == pytest.approx(1.0, abs=1e-12)
+        for k, p in exact.items():
+            assert got.get(k, 0.0) == pytest.approx(p, rel=1e-9, abs=1e-17)
+        model = D.Hypergeometric(marked / total, total)
+        for sub in (1, 17, 300):
+            assert model.prob_empty(sub) == pytest.approx(comb(total - marked, sub) / comb(total, sub), rel=1e-9,
+                                                          abs=1e-300)
+    big = D.Hypergeometric(0.27, 4 * 13 * 13 * 256)  # a conv layer's ifmaps at batch 4
+    dist = big.occupancy_distribution(big.tensor // 3)
+    assert sum(k * p for k, p in dist) == pytest.approx(big.expected_occupancy(big.tensor // 3), rel=1e-9)
+    assert len(dist) < 5000  # the tails are dropped, not enumerated
