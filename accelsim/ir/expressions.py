@@ -8,14 +8,19 @@ _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
         ast.FloorDiv: operator.floordiv}
 
 
+def _parse(value: str):
+    """The expression's tree, or None when it is not Python at all (a syntax error, a null byte,
+    a lone surrogate that cannot be encoded: UnicodeEncodeError is a ValueError)."""
+    try:
+        return ast.parse(value, mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+
+
 def names_in(value) -> set[str]:
     """Parameter names an expression refers to (empty for plain integers)."""
-    if not isinstance(value, str):
-        return set()
-    try:
-        return {n.id for n in ast.walk(ast.parse(value, mode="eval")) if isinstance(n, ast.Name)}
-    except SyntaxError:
-        return set()
+    tree = _parse(value) if isinstance(value, str) else None
+    return set() if tree is None else {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
 def evaluate(value, parameters: dict[str, int]) -> int:
@@ -26,10 +31,9 @@ def evaluate(value, parameters: dict[str, int]) -> int:
         return value
     if not isinstance(value, str):
         raise ValueError(f"expected an integer or an expression, got {value!r}")
-    try:
-        tree = ast.parse(value, mode="eval")
-    except SyntaxError:
-        raise ValueError(f"cannot read expression {value!r}") from None
+    tree = _parse(value)
+    if tree is None:
+        raise ValueError(f"cannot read expression {value!r}")
     return _eval(tree.body, parameters, value)
 
 
