@@ -498,8 +498,10 @@ class SparseAnalysis:
 
     def compute_split(self, total: float) -> dict:
         operands = [r for r in self.roles if not self.rw[r]]
-        if len(operands) == 1 and not self.compute_opts and not self.gs_operand.get(operands[0]):
-            # one operand (a pooling window) and nothing that gates or skips it: every compute happens
+        if len(operands) == 1 and not self.gs_operand.get(operands[0]) and (
+                not self.compute_opts or self.sparsity.get(operands[0]) is None):
+            # one operand (a pooling window) and nothing that gates or skips it (no storage cut, and
+            # no compute option or a dense operand, which has no zero to gate): every compute happens
             return {"random_compute": total, "gated_compute": 0.0, "skipped_compute": 0.0}
         if len(operands) != 2:
             raise _not_modelled("a compute with other than two operands", "sparsity", "")
