@@ -333,6 +333,8 @@ class SparseAnalysis:
         subs.append((1, 1))
         tile_ext = self.extents_inside(rec.level, None).get(m.axis, 1)
         model, why = nm_tile(m, tile_ext, rec.shape, subs)
+        if model is not None and any(t not in model.axis_extent for t in rec.next_tiles if t):
+            model, why = None, "ranks whose sub-tiles are not whole loops of the tile"
         if model is None:
             raise _not_modelled(f"compressing the {m.n}:{m.m} {rec.role} at {self.names[rec.level]} with {why}",
                                 f"sparsity.{rec.role}", "tile the structured dim in multiples of its group at "
