@@ -40,6 +40,13 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     check_model(arch, options.performance_model)
     if options.density is not None and not 0.0 <= options.density <= 1.0:
         raise SpecError(f"density {options.density} is outside [0, 1]")
+    pruned = [l.name for l in workload.layers if l.weight_nm and l.weight_nm[0] < l.weight_nm[1]]
+    if pruned and not options.scalesim_compat:  # not counted dense in silence
+        n, m = next(l.weight_nm for l in workload.layers if l.name == pruned[0])
+        raise SpecError(f"layer '{pruned[0]}': weight_nm ({n}:{m}, SCALE-Sim's pruned weights) is modelled by "
+                        f"--model cycle --scalesim-compat only; for the other models give the layer "
+                        f"sparsity: {{weights: {{distribution: structured, n: {n}, m: {m}, axis: <a reduction dim>}}}} "
+                        f"(docs/sparsity.md)")
     options = replace(options, dataflow=dataflow)
     search = _mapper(arch, options, search_cache, workload.layers) if dataflow == "search" else None
 

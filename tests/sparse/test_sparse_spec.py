@@ -246,3 +246,28 @@ levels:
     assert (c["random_compute"], c["gated_compute"], c["skipped_compute"]) == want
     assert layer.extra["sparse"]["compute_cycles"] == want[0] + want[1]
     assert layer.energy.dynamic_pj["mac"] == pytest.approx(want[0] * 0.315 + (want[1] + want[2]) * 0.1)
+
+
+def test_one_sparse_arch_runs_layers_of_every_kind(tmp_path):
+    """arch/eyeriss_v1_zeros.yaml's formats flatten every dim ('*') and its gating names weights:
+    a pooling layer (one operand, no weights) computes every window, and a grouped convolution and
+    a matmul (other dim names) compress their activations the same way."""
+    import accelsim
+    from conftest import ARCH_DIR
+
+    path = tmp_path / "w.yaml"
+    path.write_text("""name: kinds
+layers:
+  - {name: conv, conv2d: {n: 1, c: 8, k: 8, h: 8, w: 8, r: 3, s: 3, groups: 2},
+     sparsity: {inputs: {distribution: hypergeometric, density: 0.5}}}
+  - {name: pool, pool2d: {n: 1, c: 8, h: 6, w: 6, r: 2, s: 2, stride: 2},
+     sparsity: {inputs: {distribution: hypergeometric, density: 0.5}}}
+  - {name: fc, matmul: {m: 4, n: 8, k: 18}, sparsity: {inputs: {distribution: hypergeometric, density: 0.5}}}
+""")
+    result = accelsim.simulate(accelsim.load_arch(ARCH_DIR / "eyeriss_v1_zeros.yaml"), accelsim.load_workload(path))
+    by_name = {l.name: l for l in result.layers}
+    pool = by_name["pool"].extra["sparse"]["computes"]
+    assert pool["random_compute"] == by_name["pool"].macs and pool["gated_compute"] == pool["skipped_compute"] == 0
+    for layer in result.layers:
+        dram = layer.extra["sparse"]["levels"]["DRAM"]["inputs"]
+        assert dram["format"] == ["UOP", "RLE"] and dram["expected_density"] == pytest.approx(0.5, rel=0.01)

@@ -263,3 +263,16 @@ def test_random_sparse_cases_match():
     assert rows
     failures = {f"{r['case']}/{r['layer']}": bad for r in rows if (bad := mismatches(r, run_row(r)))}
     assert not failures, failures
+
+
+def test_weight_nm_outside_scalesim_compat_is_an_error_not_a_dense_run(tmp_path, arch_from_text):
+    """weight_nm is SCALE-Sim's pattern, which only the emulator models: the other models refuse it
+    (with the sparsity: key that models N:M weights for them) rather than counting the layer dense."""
+    import accelsim
+    from accelsim.errors import SpecError
+
+    path = tmp_path / "w.yaml"
+    path.write_text("name: w\nlayers:\n  - {name: g, matmul: {m: 8, n: 8, k: 8}, weight_nm: '2:4'}\n")
+    arch = accelsim.load_arch(Path(__file__).parents[2] / "arch" / "simple_ws.yaml")
+    with pytest.raises(SpecError, match=r"layer 'g': weight_nm \(2:4.*distribution: structured, n: 2, m: 4"):
+        accelsim.simulate(arch, accelsim.load_workload(path))
