@@ -17,6 +17,7 @@ from ..errors import Problem, SpecError
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.footprint import axis_points
 from .density import Measured, StructuredNM
+from .nm_tiles import nm_tile
 from .formats import COMPRESSED, EMPTY, RankOccupancy, rank_occupancy
 
 DATA_OPS = ("read", "fill", "update")
@@ -55,6 +56,7 @@ class Record:
     format_max: dict = field(default_factory=dict)     # op -> [[md, pl] per rank] (the dense bound)
     data: dict = field(default_factory=dict)           # "random_read", "gated_read", "skipped_read", ... -> int
     fmt: dict = field(default_factory=dict)            # "random_metadata_read", ... -> [[md, pl] per rank]
+    tile_model: object = None      # the density model of this tile as compressed (an N:M tile's is shape-bound)
 
     @property
     def has_metadata(self) -> bool:
@@ -284,7 +286,7 @@ class SparseAnalysis:
             rec.occupancy = m.expected_occupancy(rec.shape)
             rec.max_occupancy = rec.shape
             return
-        model = self.model(rec.role)
+        model = rec.tile_model = self.model(rec.role, rec)
         dist = model.occupancy_distribution(rec.shape)
         parent = self.records[(rec.parent, rec.role)] if rec.parent is not None else None
         if parent is not None and parent.has_metadata and dist[0][0] == 0 and dist[0][1] < 1:
@@ -306,14 +308,38 @@ class SparseAnalysis:
             ratio = n / rec.shape
             rec.format_max[op] = [[ceil(m.metadata_units * ratio), ceil(m.payload_units * ratio)] for m in rec.metadata]
 
-    def model(self, role: str):
+    def model(self, role: str, rec: Record | None = None):
         from .density import Dense
         m = self.sparsity.get(role, Dense())
+        if isinstance(m, StructuredNM) and rec is not None:
+            return self.nm_model(m, rec)
         if not hasattr(m, "occupancy_distribution"):
             raise _not_modelled(f"compressing {role} with the {type(m).__name__} density model (a compressed "
                                 "tile's occupancy distribution)", f"sparsity.{role}",
                                 "use fixed_structured or hypergeometric for a tensor a level compresses")
         return m
+
+    def nm_model(self, m: StructuredNM, rec: Record):
+        """A compressed N:M tile (nm_tiles.py): exact when its tile and its ranks' sub-tiles cover
+        whole groups along the axis (or, for a sub-tile, a divisor of the group)."""
+        if m.axis not in self.einsum.tensor(rec.role).dims:
+            raise _err(f"sparse pass: the N:M axis '{m.axis}' is not a dim of {rec.role}",
+                       f"sparsity.{rec.role}.axis", f"use one of {sorted(self.einsum.tensor(rec.role).dims)}")
+        subs, ext = [], {}
+        for loops in rec.rank_loops[:-1]:      # inner-first; each rank's sub-tile is the ranks below
+            for d, b in loops:
+                ext[d] = ext.get(d, 1) * b
+            subs.append((self.tile_elements(rec.role, ext), ext.get(m.axis, 1)))
+        subs.append((1, 1))
+        tile_ext = self.extents_inside(rec.level, None).get(m.axis, 1)
+        model, why = nm_tile(m, tile_ext, rec.shape, subs)
+        if model is not None and any(t not in model.axis_extent for t in rec.next_tiles if t):
+            model, why = None, "ranks whose sub-tiles are not whole loops of the tile"
+        if model is None:
+            raise _not_modelled(f"compressing the {m.n}:{m.m} {rec.role} at {self.names[rec.level]} with {why}",
+                                f"sparsity.{rec.role}", "tile the structured dim in multiples of its group at "
+                                "this level (a mapping or constraints), or store it uncompressed")
+        return model
 
     # -- gating and skipping (storage-gs-analyzer.cpp) -----------------------------------------
 
@@ -498,8 +524,10 @@ class SparseAnalysis:
 
     def compute_split(self, total: float) -> dict:
         operands = [r for r in self.roles if not self.rw[r]]
-        if len(operands) == 1 and not self.compute_opts and not self.gs_operand.get(operands[0]):
-            # one operand (a pooling window) and nothing that gates or skips it: every compute happens
+        if len(operands) == 1 and not self.gs_operand.get(operands[0]) and (
+                not self.compute_opts or self.sparsity.get(operands[0]) is None):
+            # one operand (a pooling window) and nothing that gates or skips it (no storage cut, and
+            # no compute option or a dense operand, which has no zero to gate): every compute happens
             return {"random_compute": total, "gated_compute": 0.0, "skipped_compute": 0.0}
         if len(operands) != 2:
             raise _not_modelled("a compute with other than two operands", "sparsity", "")

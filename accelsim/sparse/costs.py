@@ -67,7 +67,7 @@ def level_energy_pj(level: Memory, recs: list, energies, models: dict, activity=
     tensor's actual data accesses (energy/activity.py; 1 without `density:`)."""
     out = {}
     for rec in recs:
-        ratio = block_ratio(rec, level.block_words, models.get(rec.role))
+        ratio = block_ratio(rec, level.block_words, rec.tile_model or models.get(rec.role))
         switching = activity(rec.role) if activity else 1.0
         pj = 0.0
         for op, n in rec.data.items():

@@ -149,11 +149,22 @@ def test_structured_and_measured_weights_lead_skipping(tmp_path, entry, p_zero):
     assert rec["weights"]["actual"]["read"] == 16     # stored and read uncompressed
 
 
-def test_compressing_a_structured_tensor_is_a_clear_error(tmp_path):
-    wl = WORKLOAD.replace("weights: {distribution: fixed_structured, density: 0.25}",
+def test_compressing_a_structured_tensor_over_whole_groups_is_exact(tmp_path):
+    """1:4 weights over K = 16 (four whole groups), CP-compressed: the tile holds exactly 4 and a
+    scalar is empty with probability 3/4, as with fixed-structured 0.25: the same split
+    (accelsim/sparse/nm_tiles.py). A tile that splits a group is a clear error."""
+    nm = WORKLOAD.replace("weights: {distribution: fixed_structured, density: 0.25}",
                           "weights: {distribution: structured, n: 1, m: 4, axis: k}")
-    with pytest.raises(accelsim.SpecError, match="compressing weights with the StructuredNM density model") as info:
-        run(tmp_path, workload=wl)
+    a, b = run(tmp_path, workload=nm).layers[0], run(tmp_path).layers[0]
+    assert a.extra["sparse"] == b.extra["sparse"] and a.cycles == b.cycles
+    assert a.energy_pj == pytest.approx(b.energy_pj, rel=1e-12)
+    split = nm.replace("k: 16", "k: 18")
+    with pytest.raises(accelsim.SpecError, match="compressing the 1:4 weights at Buffer with a tile covering 18") as info:
+        (tmp_path / "m.yaml").write_text(MAPPING.replace("16", "18"))
+        (tmp_path / "w.yaml").write_text(split)
+        arch = accelsim.load_arch(tmp_path / "a.yaml")
+        w = accelsim.load_workload(tmp_path / "w.yaml")
+        accelsim.simulate(arch, w, mappings=accelsim.load_mapping_file(tmp_path / "m.yaml", arch, w))
     assert info.value.problems[0].key_path == "layers.dot.sparsity.weights"
 
 

@@ -31,7 +31,9 @@ SHIPPED = ["alexnet", "alexnet_eyeriss_zeros", "vgg16", "resnet50", "mobilenet_v
            # the DVFS study (docs/dvfs.md)
            "decoder_layer", "decoder_mixed",
            # TPU v1's six apps, shapes assumed from Table 1 (tests/validation/test_tpu_v1.py)
-           "tpu_v1_mlp0", "tpu_v1_mlp1", "tpu_v1_lstm0", "tpu_v1_lstm1", "tpu_v1_cnn0", "tpu_v1_cnn1"]
+           "tpu_v1_mlp0", "tpu_v1_mlp1", "tpu_v1_lstm0", "tpu_v1_lstm1", "tpu_v1_cnn0", "tpu_v1_cnn1",
+           # 2:4 structured-sparse weights (arch/sparse_tc_like.yaml, docs/sparsity.md)
+           "bert_base_2of4", "resnet50_2of4"]
 
 
 def load(name, overrides=()):
