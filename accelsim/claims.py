@@ -86,6 +86,8 @@ def _conditions_text(c) -> str:
         parts.append(c.precision)
     if c.density is not None:
         parts.append(f"density {c.density:g}")
+    if c.dataflow:
+        parts.append(f"dataflow {c.dataflow}")
     return ", ".join(parts)
 
 
@@ -105,7 +107,7 @@ def evaluate_claim(arch_path, claim, model: str = "analytical") -> tuple[ClaimRe
     if not workload_path.exists():
         raise SpecError(f"{arch_path}: claim '{claim.name}': workload file {workload_path} does not exist")
     workload = load_workload(workload_path)
-    options = SimOptions(model=model, precision=c.precision, density=c.density)
+    options = SimOptions(model=model, precision=c.precision, density=c.density, dataflow=c.dataflow)
     result = simulate(arch, workload, options)
     modelled = METRICS[claim.metric](result, claim.boundary)
     sensitivity = {}

@@ -78,7 +78,7 @@ def held_words(layer: Layer, counts: ActionCounts, level: str, inputs: bool, out
     if any(resident[r] and r not in tensors for r in ACTIVATIONS):
         return None
     words = _level(counts, level).words_per_element
-    return sum(_whole(layer, role) if resident.get(role) else c.tile_elements * words(role)
+    return sum((_whole(layer, role) if resident.get(role) else c.tile_elements) * words(role)
                for role, c in tensors.items())
 
 
@@ -166,15 +166,15 @@ def resident_counts(arch: Arch, counts: ActionCounts, level: str, resident: set[
                           TensorCounts(0, 0, 0, c.tile_elements) if d < depth else
                           replace(c, fills=0))
                    for role, c in lc.tensors.items()}
-        levels.append(replace(lc, tensors=tensors, cycles=_level_cycles(arch.level(lc.name), tensors)))
+        kept = replace(lc, tensors=tensors)
+        levels.append(replace(kept, cycles=_level_cycles(arch.level(lc.name), kept)))
     return replace(counts, levels=tuple(levels), cycles=_cycles(counts, levels))
 
 
-def _level_cycles(memory: Memory, tensors: dict) -> int:
-    reads = sum(c.reads for c in tensors.values())
-    writes = sum(c.fills + c.updates for c in tensors.values())
-    return int(bandwidth_cycles(reads, writes, memory.read_bw_words or 0.0, memory.write_bw_words or 0.0,
-                                memory.shared_bw_words or 0.0))
+def _level_cycles(memory: Memory, level: LevelCounts) -> int:
+    """The level's bandwidth time, in words (partial sums may take several: LevelCounts.read_words)."""
+    return int(bandwidth_cycles(level.read_words, level.write_words, memory.read_bw_words or 0.0,
+                                memory.write_bw_words or 0.0, memory.shared_bw_words or 0.0))
 
 
 def _cycles(counts: ActionCounts, levels) -> int:

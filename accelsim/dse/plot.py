@@ -192,9 +192,11 @@ def roofline_points(data: dict) -> dict:
             rate = sum(bw[p] for p in ports)
         points = []
         for layer in data["layers"]:
-            tensors = layer["levels"].get(name, {}).get("tensors", {})
-            words = sum(t["reads"] for t in tensors.values()) if "read" in ports else 0
-            words += sum(t["fills"] + t["updates"] for t in tensors.values()) if "write" in ports else 0
+            level = layer["levels"].get(name, {})
+            tensors = level.get("tensors", {})
+            width = {role: level.get("output_words", 1) if role == "outputs" else 1 for role in tensors}  # elements → words
+            words = sum(t["reads"] * width[r] for r, t in tensors.items()) if "read" in ports else 0
+            words += sum((t["fills"] + t["updates"]) * width[r] for r, t in tensors.items()) if "write" in ports else 0
             if words:
                 ops = 2 * layer["macs"]
                 points.append((layer["name"], ops / words, ops / layer["latency_s"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from math import ceil, floor
 
+from ..errors import SpecError
 from ..ir.arch import Memory
 
 # Timeloop's storageOperationMappings, in our spec's action names: the first one the level's
@@ -67,7 +68,11 @@ def level_energy_pj(level: Memory, recs: list, energies, models: dict, activity=
     tensor's actual data accesses (energy/activity.py; 1 without `density:`)."""
     out = {}
     for rec in recs:
-        ratio = block_ratio(rec, level.block_words, rec.tile_model or models.get(rec.role))
+        try:
+            ratio = block_ratio(rec, level.block_words, rec.tile_model or models.get(rec.role))
+        except ValueError as exc:  # a block size Timeloop's table does not cover
+            raise SpecError(f"{level.name}: {exc}; a level that holds compressed data needs blocks of 2, 4, 8, "
+                            f"16 or 32 words (levels.{level.name}.width_bits = that × word_bits)") from None
         switching = activity(rec.role) if activity else 1.0
         pj = 0.0
         for op, n in rec.data.items():

@@ -338,6 +338,8 @@ class ClaimConditions(Strict):
     frequency: Optional[FrequencyHz] = None
     precision: Optional[MacFormat] = None
     density: Optional[Share] = None
+    dataflow: Optional[str] = Field(None, description="dataflow template, or 'search' for the mapper; omitted: "
+                                    "the arch's own")
 
 
 class ClaimSpec(Strict):
@@ -488,6 +490,9 @@ class TensorSparsitySpec(Strict):
             raise ValueError(f"distribution {self.distribution} needs {', '.join(missing)}")
         if self.distribution == "structured" and self.n > self.m:
             raise ValueError(f"structured n ({self.n}) exceeds m ({self.m})")
+        if self.density == 0 or (self.distribution == "structured" and self.n == 0):
+            raise ValueError("a tensor with no non-zeros makes the layer do nothing; give a density above 0 "
+                             "(or drop the layer)")
         return self
 
 

@@ -271,3 +271,26 @@ layers:
     for layer in result.layers:
         dram = layer.extra["sparse"]["levels"]["DRAM"]["inputs"]
         assert dram["format"] == ["UOP", "RLE"] and dram["expected_density"] == pytest.approx(0.5, rel=0.01)
+
+
+@pytest.mark.parametrize("model", ["{distribution: hypergeometric, density: 0.0}",
+                                   "{distribution: fixed_structured, density: 0}",
+                                   "{distribution: structured, n: 0, m: 4, axis: k}"])
+def test_a_tensor_without_non_zeros_is_refused(tmp_path, model):
+    import accelsim
+
+    path = tmp_path / "w.yaml"
+    path.write_text(f"name: w\nlayers:\n  - {{name: g, matmul: {{m: 4, n: 4, k: 8}}, sparsity: {{inputs: {model}}}}}\n")
+    with pytest.raises(accelsim.SpecError, match="layers.0.sparsity.inputs.*no non-zeros"):
+        accelsim.load_workload(path)
+
+
+def test_a_compressed_level_with_an_unsupported_block_is_a_spec_error():
+    import accelsim
+    from conftest import ARCH_DIR, WORKLOAD_DIR
+
+    arch = accelsim.load_arch(ARCH_DIR / "eyeriss_v1_zeros.yaml", ["levels.DRAM.width_bits=1024"])
+    wl = accelsim.load_workload(WORKLOAD_DIR / "alexnet_eyeriss_zeros.yaml")
+    wl = type(wl)(wl.name, wl.description, wl.layers[2:3], wl.phase, wl.parameters)  # conv2
+    with pytest.raises(accelsim.SpecError, match=r"DRAM: block of 64 words.*levels.DRAM.width_bits"):
+        accelsim.simulate(arch, wl)

@@ -91,3 +91,56 @@ def test_a_sparse_run_with_wide_partial_sums_is_refused(arch_from_text, tmp_path
                     "    sparsity: {inputs: {distribution: hypergeometric, density: 0.5}}\n")
     with pytest.raises(SpecError, match="psum_bits"):
         accelsim.simulate(wide, accelsim.load_workload(path), SimOptions(dataflow="search"))
+
+
+RESIDENT = """
+name: res_psum
+dataflow: ws
+residency: {level: GLB}
+technology: {node: 45nm, energy_table: horowitz_45nm}
+operating_point: {voltage: 0.9V, frequency: 1GHz}
+levels:
+  - memory: {name: DRAM, class: dram, size: unlimited, word_bits: 16, width_bits: 64, keeps: [weights, inputs, outputs],
+             read_bandwidth: 8 words/cycle, write_bandwidth: 8 words/cycle}
+  - memory: {name: GLB, class: sram, size: 128KiB, word_bits: 16, width_bits: 64, keeps: [weights, inputs, outputs],
+             read_bandwidth: 1 words/cycle, write_bandwidth: 1 words/cycle}
+  - compute: {name: MAC, format: int16, psum_bits: 64}
+"""
+
+
+def test_residency_keeps_partial_sums_in_words(arch_from_text, tmp_path):
+    """The residency pass re-derives a level's cycles and its held words: in words, as the counts
+    are priced (a 64-bit partial sum takes four 16-bit words), for resident tensors too."""
+    import accelsim
+
+    path = tmp_path / "w.yaml"
+    path.write_text("name: w\nlayers:\n  - {name: a, matmul: {m: 16, n: 16, k: 16}}\n"
+                    "  - {name: b, matmul: {m: 16, n: 16, k: 16}}\n")
+    result = accelsim.simulate(arch_from_text(RESIDENT), accelsim.load_workload(path))
+    for layer in result.layers:
+        glb = {lc.name: lc for lc in layer.counts.levels}["GLB"]
+        assert glb.output_words == 4
+        assert glb.cycles == max(glb.read_words, glb.write_words)  # 1 word/cycle each way
+        assert layer.extra["residency"]["held_words"] == sum(
+            256 * glb.words_per_element(role) for role in ("inputs", "weights", "outputs"))
+
+
+def test_the_roofline_counts_partial_sums_in_words(arch_from_text, tmp_path):
+    """plot roofline's ops per word use the words a level's ports move, output_words included: a
+    layer bound by its GLB lands on that level's roof, not below it."""
+    import accelsim
+    from accelsim.dse.plot import roofline_points
+    from accelsim.report.serialize import result_dict
+
+    path = tmp_path / "w.yaml"
+    path.write_text("name: w\nlayers:\n  - {name: a, matmul: {m: 16, n: 16, k: 16}}\n")
+    arch = arch_from_text(RESIDENT.replace("residency: {level: GLB}\n", ""))
+    data = result_dict(accelsim.simulate(arch, accelsim.load_workload(path)))
+    glb = roofline_points(data)["GLB"]
+    layer = data["layers"][0]
+    assert layer["levels"]["GLB"]["output_words"] == 4
+    (_, ops_per_word, ops_per_s), = glb["points"]
+    moved = layer["levels"]["GLB"]
+    words = sum((t["reads"] + t["fills"] + t["updates"]) * (4 if r == "outputs" else 1)
+                for r, t in moved["tensors"].items())
+    assert ops_per_word == pytest.approx(2 * layer["macs"] / words)

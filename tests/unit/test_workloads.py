@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:  # `import accelsim` also when pytest is not start
 from accelsim.load import load_workload  # noqa: E402
 
 WORKLOADS = ROOT / "workloads"
-SHIPPED = ["alexnet", "alexnet_eyeriss_zeros", "vgg16", "resnet50", "mobilenet_v1", "bert_base", "bert_large", "gpt2",
+SHIPPED = ["alexnet", "alexnet_eyeriss_zeros", "gemm_8k_2of4", "vgg16", "resnet50", "mobilenet_v1", "bert_base", "bert_large", "gpt2",
            "gemm_small", "gemm_tiny", "conv_tiny",
            # the 5 nm VS-Quant chip's workloads (Keller et al., JSSC 2023)
            "matmul_benchmark", "bert_base_s128", "bert_base_s384", "bert_large_s128",
