@@ -9,7 +9,8 @@ import pytest
 import accelsim
 from accelsim.report.serialize import result_dict
 
-ARCH = """
+# One buffer in front of the MACs; the tests add its bandwidths, energies and sparse: block.
+BUFFER = """
 name: dot
 technology: {node: 45nm, energy_table: horowitz_45nm, nominal_voltage: 0.9V}
 operating_point: {voltage: 0.9V, frequency: 1GHz}
@@ -21,7 +22,8 @@ levels:
     word_bits: 8
     keeps: [weights, inputs, outputs]
     size: unlimited
-    read_bandwidth: 4 words/cycle
+"""
+ARCH = BUFFER + """    read_bandwidth: 4 words/cycle
     write_bandwidth: 3 words/cycle
     energy: {read: 0.58pJ, write: 0.51pJ}
     sparse:
@@ -218,19 +220,7 @@ def test_compute_gating_and_skipping(tmp_path, opts, formats, want):
     """Sparseloop's compute split (compute-gs-analyzer.cpp, two operands): actual, gated, skipped;
     gated MACs keep their cycle, skipped ones do not; both cost gated_compute (skipped falls back)."""
     flags = opts[1:-1] + ", " if opts != "{}" else ""
-    arch = f"""
-name: dot
-technology: {{node: 45nm, energy_table: horowitz_45nm, nominal_voltage: 0.9V}}
-operating_point: {{voltage: 0.9V, frequency: 1GHz}}
-counting: timeloop
-levels:
-- memory:
-    name: Buffer
-    class: regfile
-    word_bits: 8
-    keeps: [weights, inputs, outputs]
-    size: unlimited
-    energy: {{read: 0.58pJ, write: 0.51pJ}}
+    arch = BUFFER + f"""    energy: {{read: 0.58pJ, write: 0.51pJ}}
     sparse: {{formats: {formats}, metadata_word_bits: 4, metadata_width_bits: 4}}
 - compute:
     name: mac
