@@ -27,7 +27,7 @@ import numpy as np
 from ..counting.records import INDEX, nest_loops
 from ..energy.model import ActionEnergies
 from ..errors import AccelsimBug, MappingError, SpecError
-from ..ir.arch import Arch
+from ..ir.arch import Arch, Memory
 from ..ir.einsum import Einsum
 from ..ir.workload import DENSE, Density
 from ..mapping.lower import lower
@@ -108,6 +108,7 @@ class Point:
     energy_pj: float
     cycles: int
     per_cycle_pj: float    # of energy_pj, the part charged per cycle (leakage, clocked overheads)
+    output_words: dict     # memory level name -> words an output element takes there (the cycle model's)
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,8 @@ def _decoded(arch: Arch, einsum: Einsum, space: Mapspace, problem, fac, perm, ke
     if again.cycles != int(score[3]) or abs(again.energy_pj - score[2]) > 1e-9 * score[2]:
         raise AccelsimBug(f"the decoded best mapping evaluates to {again.energy_pj} pJ / {again.cycles} cycles, "
                           f"the search saw {score[2]} pJ / {int(score[3])} cycles")
-    return Point(mapping, float(score[2]), int(score[3]), float(again.per_cycle_pj[0]))
+    words = {level.name: int(again.output_words[i]) for i, level in enumerate(arch.levels) if isinstance(level, Memory)}
+    return Point(mapping, float(score[2]), int(score[3]), float(again.per_cycle_pj[0]), words)
 
 
 def _rank_by_cycle_model(arch: Arch, einsum: Einsum, points: tuple, settings) -> tuple[int, int]:
@@ -205,7 +207,7 @@ def _rank_by_cycle_model(arch: Arch, einsum: Einsum, points: tuple, settings) ->
     ranked, refused = [], None
     for q, point in enumerate(points):
         try:
-            walked = simulate_cycles(arch, einsum, lower(arch, einsum, point.mapping)).cycles
+            walked = simulate_cycles(arch, einsum, lower(arch, einsum, point.mapping), point.output_words).cycles
         except SpecError as exc:
             refused = refused or exc
             continue
