@@ -179,7 +179,8 @@ def _reuse_classes(axis_of, coef, nest, sc):
     move_k is one number ≥ 0 on one axis (move_axis[t, k], −1 if the loop's dim does not index
     t), so R_k' = R_k (k' < k) iff every move in (k', k] is on move_k' 's axis and
     move_k' = Σ_{k'<j<k} move_j + 2·move_k: a scan back from k that stops at a second axis.
-    Writes sc.temporal, above, move_axis, move_by and reuse_weight from nest and sc.stride."""
+    Writes sc.temporal, above, move_axis, move_by, reuse_weight and reuse_link (each step's previous
+    class member, −1 none) from nest and sc.stride."""
     temporal, above, move_axis, move_by, reuse_weight = sc.temporal, sc.above, sc.move_axis, sc.move_by, sc.reuse_weight
     n_t = 0
     above[0] = 1
@@ -198,10 +199,12 @@ def _reuse_classes(axis_of, coef, nest, sc):
             move_axis[t, k], move_by[t, k] = axis, move
             weight = (nest.loop_bound[j] - 1) * above[k]
             target = 2 * move  # move_k' must equal Σ_{k'<j<k} move_j + 2·move_k
+            sc.reuse_link[t, k] = -1  # the class's previous member (ragged_kernel sums its own weights)
             for k2 in range(k - 1, -1, -1):
                 by, on = move_by[t, k2], move_axis[t, k2]
                 if by == target and (by == 0 or axis < 0 or on == axis):
                     weight += reuse_weight[t, k2]  # which already sums its class's earlier steps
+                    sc.reuse_link[t, k] = k2
                     break
                 if by > 0:
                     if axis >= 0 and on != axis:

@@ -61,6 +61,7 @@ class Problem(NamedTuple):
     latched: np.ndarray       # [tensor] bool: the MACs latch this operand (arch compute operand_latch)
     cluster_rule: int
     psum_words: np.ndarray    # [level] words a partial sum takes there (Compute.psum_bits ÷ word_bits, ceil)
+    dim_size: np.ndarray      # [dim] the layer's dims (ragged_kernel: bounds may multiply to more)
 
 
 class Outputs(NamedTuple):
@@ -93,6 +94,7 @@ class Scratch(NamedTuple):
     move_axis: np.ndarray     # [tensor, loop] (see _reuse_classes)
     move_by: np.ndarray       # [tensor, loop]
     reuse_weight: np.ndarray  # [tensor, loop]
+    reuse_link: np.ndarray    # [tensor, loop] the previous temporal loop in the step's reuse class (−1: none)
     tile_shape: np.ndarray    # [level, tensor, axis, 4] each tile's axis shapes
     regular: np.ndarray       # [level, tensor] bool: all of a tile's axes in closed form
     memo_ext: np.ndarray      # [level, dim] the ext row tile_shape/memo_tile were built for
@@ -115,6 +117,6 @@ def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_le
                    np.zeros((max_axes, max_terms), i64), np.zeros((max_axes, max_terms), i64),
                    np.zeros(max_axes, i64), np.zeros((max_axes, 4), i64),
                    np.zeros(max_span + 1, np.bool_), np.zeros(max_span + 1, np.bool_),
-                   np.zeros(max_loops, INDEX), np.zeros(max_loops + 1, i64), loop_table(), loop_table(), loop_table(),
+                   np.zeros(max_loops, INDEX), np.zeros(max_loops + 1, i64), loop_table(), loop_table(), loop_table(), loop_table(),
                    np.zeros((n_levels, n_tensors, max_axes, 4), i64), np.zeros((n_levels, n_tensors), np.bool_),
                    np.full((n_levels, n_dims), -1, i64), np.full((n_levels, n_tensors), -1, i64))

@@ -15,6 +15,7 @@ from ..counting import records as R
 from ..counting.conventions import convention_of
 from ..counting.nest import LoweredNest
 from ..counting.nest_kernel import evaluate_nest
+from ..counting.ragged_kernel import evaluate_ragged, ragged_work
 from ..energy.activity import (
     DENSE_ACTIVITY,
     HELD,
@@ -57,6 +58,7 @@ class PackedProblem:
     latched: np.ndarray       # [tensor] bool: operands the MACs latch (Compute.operand_latch)
     psum_words: np.ndarray    # [level] words a partial sum takes there (psum_words_per_level)
     max_span: int             # the longest tensor axis (points), for the occupancy scratch
+    dim_size: np.ndarray      # [dim] int64: the layer's dims (a ragged nest's bounds multiply to more)
 
     @property
     def max_axes(self) -> int:
@@ -141,20 +143,23 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
                          np.array([not einsum.relevant("outputs", d) for d in dims], dtype=np.bool_), per_cycle,
                          convention.operands_held_when_spatial_innermost, convention.cluster_rule,
                          np.array([r in arch.compute.operand_latch for r in roles], dtype=np.bool_),
-                         psum_words_per_level(arch), span)
+                         psum_words_per_level(arch), span,
+                         np.array([einsum.bound[d] for d in dims], dtype=np.int64))
 
 
 @dataclass(frozen=True)
 class PackedResult:
-    status: int               # nest_kernel.OK, OVER_CAPACITY or BROKEN
+    status: int               # nest_kernel.OK, OVER_CAPACITY or BROKEN (ragged_kernel.RAGGED_UNSUPPORTED)
     energy_pj: float
     cycles: int
-    counts: np.ndarray        # [level, tensor, READS|FILLS|UPDATES|TILE] per instance
+    counts: np.ndarray        # [level, tensor, READS|FILLS|UPDATES|TILE] per instance (the busiest, if ragged)
     instances: np.ndarray     # [level] utilized instances
     charged: np.ndarray       # [level] instances charged dynamic energy (utilized clusters)
     level_cycles: np.ndarray  # [level] bandwidth-bound cycles
     per_cycle_pj: np.ndarray  # [1] energy per cycle (leakage, clocked overheads) in energy_pj
     output_words: np.ndarray  # [level] words an output element takes there (psum_words while partial)
+    totals: np.ndarray        # [level, tensor, READS|FILLS|UPDATES] over every utilized instance
+    steps: tuple[int, int]    # temporal steps of the busiest MAC, MACs utilized
 
 
 def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple[R.Outputs, R.Scratch]:
@@ -173,13 +178,30 @@ def nest_record(nest: LoweredNest) -> R.Nest:
                   nest.loop_axis, nest.n_loops, np.ascontiguousarray(nest.keeps))
 
 
-def evaluate_packed(problem: PackedProblem, nest: LoweredNest) -> PackedResult:
+def is_ragged(problem: PackedProblem, nest: LoweredNest) -> bool:
+    """Some dim's loop bounds multiply to more than the dim (a smaller last tile)."""
+    extent = np.ones(len(problem.dims), dtype=np.int64)
+    np.multiply.at(extent, nest.loop_dim, nest.loop_bound)
+    return bool((extent != problem.dim_size).any())
+
+
+def evaluate_packed(problem: PackedProblem, nest: LoweredNest, ragged: bool | None = None) -> PackedResult:
+    """One nest through the counting kernel: nest_kernel's for a dense nest, ragged_kernel's when
+    a dim's bounds do not divide it (`ragged` forces either; the ragged kernel also counts dense
+    nests, which the tests use to check it against the dense one)."""
     if (nest.loop_bound < 2).any():  # the closed form's reuse steps assume every loop moves
         raise AccelsimBug("evaluate_packed takes a lowered nest, which has no unit loops")
     out, scratch = outputs_and_scratch(problem, max(1, nest.n_loops))
+    if is_ragged(problem, nest) if ragged is None else ragged:
+        work = ragged_work(nest.n_loops, len(problem.level_int), len(problem.roles))
+        status, energy, cycles = evaluate_ragged(nest_record(nest), problem.record(), out, scratch, work)
+        return PackedResult(int(status), float(energy), int(cycles), *out, work.totals,
+                            (int(work.steps[0]), int(work.steps[1])))
     status, energy, cycles = evaluate_nest(nest_record(nest), problem.record(), out, scratch)
-    return PackedResult(int(status), float(energy), int(cycles), *out)
-
+    temporal = int(np.prod(nest.loop_bound[~nest.loop_spatial]))
+    spatial = int(np.prod(nest.loop_bound[nest.loop_spatial]))
+    totals = out.counts[:, :, :R.TILE] * out.instances[:, None, None]  # every instance alike
+    return PackedResult(int(status), float(energy), int(cycles), *out, totals, (temporal, spatial))
 
 
 def psum_words_per_level(arch: Arch) -> np.ndarray:

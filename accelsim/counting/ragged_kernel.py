@@ -1,0 +1,396 @@
+"""Ragged nests: loop bounds that do not divide their dim (ceil-division tiling, a smaller last tile).
+
+A dim d of size D whose loops multiply to more than D runs the padded nest with every iteration
+whose offset reaches D dropped and every tile truncated at D (docs/notes/ragged-tiles.md). A
+dim's loops are mixed-radix digits (stride of loop j = the product of the bounds inside it on
+d), so the iterations that remain are a product over dims of the digit tuples with offset < D,
+and every count the dense kernel takes as a product of loop bounds becomes a product over dims of
+
+    count_below(D_d, L_d): the digit tuples of the loops L_d (a subset of d's loops, the others
+    at 0) whose offset is below D_d.
+
+Digits from the largest stride down: a digit v below v_max = min(b − 1, ⌊rem / stride⌋) leaves
+every tuple of the lower loops valid (their strides sum to less than this one's), so it adds
+v_max · Π(lower bounds in L); then the digit takes v_max and the next loop continues with the
+remainder. With D_d = Π bounds it is the product of the bounds, so on a dense nest every count
+below equals nest_kernel's (tests/kernels/test_ragged.py checks both against a walk).
+
+Instances are no longer alike: the one at spatial offset 0 sees every iteration any other sees,
+with tiles at least as large, so it is the busiest. `out.counts` holds the busiest instance's
+counts (capacity and bandwidth time are its); `rg.totals` holds the sums over all utilized
+instances (energy). A sum over the instances of a count is the same formula with the fan-out
+loops above the level enumerated (count_below of a union is the sum over one part's tuples).
+
+What is counted in closed form:
+- a tensor whose axes each index one dim (one_dim: outputs, GEMM operands, weights): its loads
+  are a tile per distinct tuple of the temporal loops down to the innermost one that indexes it
+  (nest_kernel's reuse rule reduces to this: such a tensor's tiles at two offsets are disjoint),
+  so loads = Π_d count_below(D_d, those loops ∪ the loops inside the tile on t's dims);
+- any other tensor, if none of its dims is ragged: its tile is the same at every visit, and its
+  loads are full · visits − kept · Σ (steps of each loop in the innermost loop's reuse class),
+  the dense kernel's formula with visits and steps counted over valid iterations.
+A ragged dim of a tensor of the second kind (a convolution's input channels or batch) returns
+RAGGED_UNSUPPORTED: its tile changes size from visit to visit while a sliding window reuses part
+of it, which this closed form does not count.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from .nest_kernel import (
+    _axis_terms,
+    _charged_instances,
+    _levels_and_extents,
+    _mac_energy,
+    _reuse_classes,
+    _set_size,
+    _set_terms,
+    _tile,
+)
+from .point_sets import axis_count
+from .records import (
+    BLOCK,
+    BROKEN,
+    CAPACITY,
+    COMPUTE,
+    E_READ,
+    E_UPDATE,
+    E_WRITE,
+    FILLS,
+    KIND,
+    LEAK,
+    MEMORY,
+    OK,
+    OVER_CAPACITY,
+    READ_BW,
+    READS,
+    SHARED_BW,
+    TILE,
+    UPDATES,
+    WRITE_BW,
+)
+from .rules import bandwidth_cycles
+
+RAGGED_UNSUPPORTED = 3  # status: a ragged dim of a tensor whose axes mix dims (see the docstring)
+BUSIEST, ALL = 0, 1     # which instances a count covers: the one at spatial offset 0, or every one
+
+
+class Ragged(NamedTuple):
+    """evaluate_ragged's own outputs and work arrays (ragged_work allocates them)."""
+    totals: np.ndarray  # [level, tensor, READS|FILLS|UPDATES] summed over the level's utilized instances
+    steps: np.ndarray   # [2] temporal steps of the busiest MAC, MACs utilized (spatial positions used)
+    member: np.ndarray  # [loop] bool: the loop set a count_below product takes
+    fan: np.ndarray     # [loop] bool: fan-out loops between a level and its child that merge the tensor
+
+
+def ragged_work(max_loops: int, n_levels: int, n_tensors: int) -> Ragged:
+    return Ragged(np.zeros((n_levels, n_tensors, 3), np.int64), np.zeros(2, np.int64),
+                  np.zeros(max(1, max_loops), np.bool_), np.zeros(max(1, max_loops), np.bool_))
+
+
+@njit(cache=True, _nrt=False)
+def count_below(loop_dim, loop_bound, stride, n, member, d, size):
+    """Digit tuples of the member loops on dim d (the others at 0) whose offset is below `size`."""
+    lower = 1  # Π of the member bounds not yet passed
+    for j in range(n):
+        if member[j] and loop_dim[j] == d:
+            lower *= loop_bound[j]
+    count, rem = 0, size - 1
+    for j in range(n):
+        if member[j] and loop_dim[j] == d:
+            lower //= loop_bound[j]
+            v = min(loop_bound[j] - 1, rem // stride[j])
+            count += v * lower
+            rem -= v * stride[j]
+    return count + 1
+
+
+@njit(cache=True, _nrt=False)
+def _valid(nest, p, sc, member):
+    """Π_d count_below(D_d, member loops on d): valid tuples of the member loops."""
+    total = 1
+    for d in range(p.dim_size.shape[0]):
+        total *= count_below(nest.loop_dim, nest.loop_bound, sc.stride, nest.n, member, d, p.dim_size[d])
+    return total
+
+
+@njit(cache=True, _nrt=False)
+def _clear(member, n):
+    for j in range(n):
+        member[j] = False
+
+
+@njit(cache=True, _nrt=False)
+def _add_temporal(sc, member, k_end):
+    """The first k_end temporal loops."""
+    for k in range(k_end):
+        member[sc.temporal[k]] = True
+
+
+@njit(cache=True, _nrt=False)
+def _add_fanouts_above(nest, sc, member, level, which):
+    """With ALL, the fan-out loops above `level`: its instances enumerated."""
+    if which == ALL:
+        for j in range(sc.starts[level]):
+            if nest.loop_spatial[j]:
+                member[j] = True
+
+
+@njit(cache=True, _nrt=False)
+def _add_inside(nest, p, sc, member, level, t):
+    """The loops at or below `level` on tensor t's dims: the tile's own digits."""
+    for j in range(sc.starts[level], nest.n):
+        if p.axis_of[t, nest.loop_dim[j]] >= 0:
+            member[j] = True
+
+
+@njit(cache=True, _nrt=False)
+def _prefix_end(nest, p, sc, t, n_moves):
+    """1 + the innermost of the first n_moves temporal loops that indexes t (0: none does)."""
+    for k in range(n_moves - 1, -1, -1):
+        if p.axis_of[t, nest.loop_dim[sc.temporal[k]]] >= 0:
+            return k + 1
+    return 0
+
+
+@njit(cache=True, _nrt=False)
+def _ragged_in(nest, p, sc, t):
+    """Tensor t indexes a ragged dim."""
+    for d in range(p.dim_size.shape[0]):
+        if p.axis_of[t, d] >= 0 and sc.ext[0, d] != p.dim_size[d]:
+            return True
+    return False
+
+
+@njit(cache=True, _nrt=False)
+def _moved(nest, p, sc, rg, t, n_moves, full, kept):
+    """Loads of a tile of `full` points (same at every visit) moving with the first n_moves temporal
+    loops, plus the loops already in rg.member (enumerated alongside): full · visits − kept · Σ of
+    the steps of each loop in the innermost loop's reuse class (nest_kernel._reuse_classes). Steps
+    of loop k: valid tuples of the loops before it and it with its digit ≥ 1."""
+    member = rg.member
+    _add_temporal(sc, member, n_moves)
+    visits = _valid(nest, p, sc, member)
+    for k in range(n_moves):
+        member[sc.temporal[k]] = False
+    steps = 0
+    k = n_moves - 1
+    while k >= 0:
+        _add_temporal(sc, member, k)
+        without = _valid(nest, p, sc, member)
+        member[sc.temporal[k]] = True
+        steps += _valid(nest, p, sc, member) - without
+        for q in range(k + 1):
+            member[sc.temporal[q]] = False
+        k = sc.reuse_link[t, k]
+    return full * visits - kept * steps
+
+
+@njit(cache=True, _nrt=False)
+def _kept(nest, p, sc, t, n_moves, level, extra, n_extra, full):
+    """Points of the set _set_terms built (for `level` and extra loops) that a reuse step keeps: the
+    overlap after a shift by the innermost moving loop's step (nest_kernel._moved_loads)."""
+    if n_moves == 0:
+        return full
+    a = sc.move_axis[t, n_moves - 1]
+    if a < 0:
+        return full
+    kept = axis_count(sc.tc, sc.te, a, sc.m, sc.shape, sc.move_by[t, n_moves - 1], sc.occ, sc.base)
+    if kept > 0:
+        for b in range(p.n_axes[t]):
+            if b != a:
+                kept *= axis_count(sc.tc, sc.te, b, sc.m, sc.shape, 0, sc.occ, sc.base)
+    return kept
+
+
+@njit(cache=True, _nrt=False)
+def _loads(nest, p, sc, rg, i, t, which, full_tile):
+    """Elements loaded into level i's tile of t (per busiest instance, or over ALL instances)."""
+    member = rg.member
+    _clear(member, nest.n)
+    _add_fanouts_above(nest, sc, member, i, which)
+    n_moves = sc.moves_before[i]
+    if p.one_dim[t]:
+        _add_temporal(sc, member, _prefix_end(nest, p, sc, t, n_moves))
+        _add_inside(nest, p, sc, member, i, t)
+        return _valid(nest, p, sc, member)
+    _set_terms(p, nest, sc, t, i, sc.idx, 0)
+    return _moved(nest, p, sc, rg, t, n_moves, full_tile, _kept(nest, p, sc, t, n_moves, i, sc.idx, 0, full_tile))
+
+
+@njit(cache=True, _nrt=False)
+def _served(nest, p, sc, rg, i, t, hold, n_t, which):
+    """Elements of t level i serves its child (the next level keeping t) or the MACs: nest_kernel's
+    _served with every product of bounds a count of valid tuples. Fan-outs on the way that merge
+    t are served once (their positions are t's points); the others apart (enumerated)."""
+    compute = p.level_int.shape[0] - 1
+    child = compute
+    for c in range(i + 1, compute):
+        if p.level_int[c, KIND] == MEMORY and nest.keeps[c, t]:
+            child = c
+            break
+    member, fan = rg.member, rg.fan
+    _clear(member, nest.n)
+    _clear(fan, nest.n)
+    _add_fanouts_above(nest, sc, member, i, which)
+    n_u = 0
+    for j in range(sc.starts[i], sc.starts[child]):
+        if nest.loop_spatial[j]:
+            if p.merges[nest.loop_level[j], t, nest.loop_dim[j]]:
+                fan[j] = True
+                sc.idx[n_u] = j
+                n_u += 1
+            else:
+                member[j] = True
+    unheld = child == compute and not hold
+    n_moves = n_t if child == compute else sc.moves_before[child]
+    if p.one_dim[t]:
+        for j in range(nest.n):
+            if fan[j] and p.axis_of[t, nest.loop_dim[j]] >= 0:
+                member[j] = True  # a merged fan-out on t's dims spans t's points
+        if child != compute:
+            _add_inside(nest, p, sc, member, child, t)
+        _add_temporal(sc, member, n_t if unheld else _prefix_end(nest, p, sc, t, n_moves))
+        return _valid(nest, p, sc, member)
+    _set_terms(p, nest, sc, t, child, sc.idx, n_u)
+    merged = _set_size(sc, p.n_axes[t])
+    if unheld:
+        _add_temporal(sc, member, n_t)
+        return _valid(nest, p, sc, member) * merged
+    return _moved(nest, p, sc, rg, t, n_moves, merged, _kept(nest, p, sc, t, n_moves, child, sc.idx, n_u, merged))
+
+
+@njit(cache=True, _nrt=False)
+def _distinct_outputs(nest, p, sc, rg, i, t, which, instances):
+    """Distinct outputs (tensor t) level i's busiest instance, or ALL of them, sees."""
+    if p.one_dim[t]:
+        member = rg.member
+        _clear(member, nest.n)
+        for j in range(nest.n):  # t's points: every loop on its dims but the fan-outs above
+            if (j >= sc.starts[i] or not nest.loop_spatial[j]) and p.axis_of[t, nest.loop_dim[j]] >= 0:
+                member[j] = True
+        _add_fanouts_above(nest, sc, member, i, which)  # and, for ALL, each instance apart
+        return _valid(nest, p, sc, member)
+    _set_terms(p, nest, sc, t, i, sc.temporal, sc.moves_before[i])  # t has no ragged dim here
+    return _set_size(sc, p.n_axes[t]) * (instances if which == ALL else 1)
+
+
+@njit(cache=True, _nrt=False)
+def _average_blocks(total, instances, block):
+    """Block accesses of the average instance: ⌈total / (instances · block)⌉ (the dense kernel's
+    ⌈per-instance / block⌉ when every instance moves the same)."""
+    return (total + instances * block - 1) // (instances * block)
+
+
+@njit(cache=True, _nrt=False)
+def evaluate_ragged(nest, p, out, sc, rg):
+    """Counts, cycles and energy of a lowered nest whose bounds may not divide their dims (see the
+    module docstring). Returns (status, energy pJ, cycles): OK, OVER_CAPACITY, BROKEN or
+    RAGGED_UNSUPPORTED. out.counts: the busiest instance; rg.totals: every utilized instance."""
+    n_levels = p.level_int.shape[0]
+    top = _levels_and_extents(nest, p, out, sc)
+    n_t = _reuse_classes(p.axis_of, p.coef, nest, sc)
+    n_tensors = p.axis_of.shape[0]
+    for t in range(n_tensors):
+        if not p.one_dim[t] and _ragged_in(nest, p, sc, t):
+            return RAGGED_UNSUPPORTED, 0.0, 0
+    member = rg.member
+    for l in range(n_levels):  # utilized instances: fan-out positions with a valid offset
+        _clear(member, nest.n)
+        _add_fanouts_above(nest, sc, member, l, ALL)
+        out.instances[l] = _valid(nest, p, sc, member)
+    _clear(member, nest.n)
+    _add_temporal(sc, member, n_t)
+    rg.steps[0] = _valid(nest, p, sc, member)
+    _clear(member, nest.n)
+    for j in range(nest.n):
+        member[j] = nest.loop_spatial[j]
+    rg.steps[1] = _valid(nest, p, sc, member)
+    # Pass 1: the busiest instance's tiles (its first visit: offset 0 on every dim), and capacity.
+    counts = out.counts
+    for i in range(n_levels):
+        if p.level_int[i, KIND] != MEMORY:
+            continue
+        used = 0
+        for t in range(n_tensors):
+            counts[i, t, READS] = 0
+            counts[i, t, FILLS] = 0
+            counts[i, t, UPDATES] = 0
+            counts[i, t, TILE] = 0
+            for q in range(3):
+                rg.totals[i, t, q] = 0
+            if not nest.keeps[i, t]:
+                continue
+            if p.one_dim[t]:
+                _clear(member, nest.n)
+                _add_inside(nest, p, sc, member, i, t)
+                counts[i, t, TILE] = _valid(nest, p, sc, member)
+            else:
+                counts[i, t, TILE] = _tile(nest, p, sc, i, t)
+            used += counts[i, t, TILE]
+        if p.level_int[i, CAPACITY] >= 0 and used > p.level_int[i, CAPACITY]:
+            return OVER_CAPACITY, 0.0, 0
+    # Passes 2 and 3 per level, top-down: loads, what it serves, cycles and energy.
+    hold = p.hold_spatial_innermost and nest.n > 0 and nest.loop_spatial[nest.n - 1]
+    energy = _mac_energy(nest, p)
+    cycles = rg.steps[0]
+    per_cycle_pj = p.energy_per_cycle_pj
+    level_float = p.level_float
+    for i in range(n_levels):
+        if p.level_int[i, KIND] != MEMORY:
+            continue
+        inst = out.instances[i]
+        out.output_words[i] = 1
+        read_words, write_words, level_energy = 0, 0, 0.0
+        block = p.level_int[i, BLOCK]
+        for t in range(n_tensors):
+            if not nest.keeps[i, t]:
+                continue
+            held = hold or p.latched[t]
+            w = 1
+            for which in range(2):
+                loads = 0 if i == top else _loads(nest, p, sc, rg, i, t, which, counts[i, t, TILE])
+                served = _served(nest, p, sc, rg, i, t, held, n_t, which)
+                if p.is_output[t]:
+                    distinct = _distinct_outputs(nest, p, sc, rg, i, t, which, inst)
+                    fills = 0 if i == top else loads - distinct
+                    if fills < 0 or served < distinct:
+                        return BROKEN, 0.0, 0
+                    reads, updates = served - distinct, served
+                    if which == BUSIEST and (fills > 0 or updates > distinct):  # accumulates: partial sums
+                        out.output_words[i] = p.psum_words[i]
+                        w = p.psum_words[i]
+                else:
+                    reads, fills, updates = served, loads, 0
+                if which == BUSIEST:
+                    counts[i, t, READS], counts[i, t, FILLS], counts[i, t, UPDATES] = reads, fills, updates
+                    read_words += reads * w
+                    write_words += (fills + updates) * w
+                else:
+                    rg.totals[i, t, READS], rg.totals[i, t, FILLS], rg.totals[i, t, UPDATES] = reads, fills, updates
+                    level_energy += p.e_factor[i, t] * (
+                        _average_blocks(reads * w, inst, block) * level_float[i, E_READ]
+                        + _average_blocks(fills * w, inst, block) * level_float[i, E_WRITE]
+                        + _average_blocks(updates * w, inst, block) * level_float[i, E_UPDATE])
+            if w > 1:
+                capacity = p.level_int[i, CAPACITY]
+                used = 0
+                for t2 in range(n_tensors):
+                    if nest.keeps[i, t2]:
+                        used += counts[i, t2, TILE] * (w if p.is_output[t2] else 1)
+                if capacity >= 0 and used > capacity:
+                    return OVER_CAPACITY, 0.0, 0
+        bw_cycles = bandwidth_cycles(read_words, write_words, level_float[i, READ_BW], level_float[i, WRITE_BW],
+                                     level_float[i, SHARED_BW])
+        out.level_cycles[i] = bw_cycles
+        cycles = max(cycles, bw_cycles)
+        charged = min(inst, _charged_instances(nest, p, i, inst, sc.starts[i]))
+        out.charged[i] = charged
+        energy += charged * level_energy
+        per_cycle_pj += inst * level_float[i, LEAK]
+    out.per_cycle_pj[0] = per_cycle_pj
+    energy += per_cycle_pj * cycles
+    return OK, energy, cycles
