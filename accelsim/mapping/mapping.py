@@ -2,7 +2,9 @@
 
 Loops are listed outer → inner at each level. Memory levels hold temporal loops (the
 loops that level iterates while supplying its children); spatial levels hold loops on
-their x and y axes. Factors must divide exactly (perfect factorization, as Timeloop).
+their x and y axes. A dim's factors multiply to its size, or to more: a ragged dim runs
+⌈size / inner⌉ iterations of each loop with a smaller last tile (counting/ragged_kernel.py), as
+long as every loop's last iteration starts inside the dim.
 """
 from __future__ import annotations
 
@@ -58,9 +60,7 @@ def check_mapping(arch: Arch, einsum: Einsum, mapping: Mapping) -> None:
             if loop.bound < 1:
                 errors.append(f"{m.level}: loop bound {loop.bound} for '{loop.dim}' must be ≥ 1")
     for dim, bound in bounds.items():
-        f = mapping.factor(dim)
-        if f != bound:
-            errors.append(f"the factors of '{dim}' multiply to {f}, but the layer has {dim}={bound}")
+        errors += _ragged_errors(mapping, dim, bound)
     for level, m in zip(arch.levels, mapping.levels):
         if isinstance(level, Spatial):
             for axis, size in (("x", level.x), ("y", level.y)):
@@ -82,6 +82,23 @@ def check_mapping(arch: Arch, einsum: Einsum, mapping: Mapping) -> None:
         errors.append(f"{top.level}: the outermost memory keeps every tensor and cannot bypass")
     if errors:
         raise MappingError("; ".join(errors))
+
+
+def _ragged_errors(mapping: Mapping, dim: str, size: int) -> list[str]:
+    """A dim's loops (outer → inner over every level) must cover it, and each loop's last iteration
+    must start below its size: (bound − 1) · stride < size, stride = the product of the loops inside."""
+    loops = [(m.level, l) for m in mapping.levels for l in m.loops if l.dim == dim]
+    covered = prod(l.bound for _, l in loops)
+    if covered < size:
+        return [f"the factors of '{dim}' multiply to {covered}, but the layer has {dim}={size}"]
+    errors, stride = [], 1
+    for level, loop in reversed(loops):
+        if (loop.bound - 1) * stride >= size:
+            errors.append(f"{level}: the last of the {loop.bound} iterations of '{dim}' starts at "
+                          f"{(loop.bound - 1) * stride}, past {dim}={size} (the loops inside it cover {stride}); "
+                          f"use {dim}: {-(-size // stride)} there (ceil division)")
+        stride *= loop.bound
+    return errors
 
 
 def render_mapping(arch: Arch, mapping: Mapping, einsum: Einsum | None = None) -> str:

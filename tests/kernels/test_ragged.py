@@ -11,6 +11,7 @@ from accelsim.counting.records import OK
 from accelsim.energy.model import action_energies
 from accelsim.mapping.lower import lower
 from accelsim.model.packed import evaluate_packed, pack_problem
+from strategies import draw_nested_mapping
 from test_nest_kernel import TWO_FANOUTS_TEXT, any_layer_and_mapping
 
 
@@ -39,3 +40,81 @@ def test_ragged_kernel_equals_the_dense_kernel_on_dense_nests(two_fanout_archs, 
     for name in ("counts", "instances", "charged", "level_cycles", "output_words", "totals"):
         assert (getattr(got, name) == getattr(want, name)).all(), name
     assert got.energy_pj == pytest.approx(want.energy_pj, rel=1e-12)
+
+
+def _ragged_dims(einsum):
+    """Dims the ragged kernel counts ragged: every tensor that indexes them has one dim per axis."""
+    mixed = {term.dim for t in einsum.tensors if any(len(axis) > 1 for axis in t.axes)
+             for axis in t.axes for term in axis}
+    return [d for d in einsum.dims if d not in mixed]
+
+
+def draw_ragged(draw, arch):
+    """A random layer and legal dense mapping (draw_nested_mapping), then, per dim the kernel may
+    count ragged and that has two loops or more, at random: its size shrunk below the product of
+    its loops, or an inner loop's bound grown (each to a value that keeps every loop's last
+    iteration inside the dim, and spatial loops inside their fan-out)."""
+    from dataclasses import replace
+    from accelsim.ir.einsum import parse_einsum
+    from accelsim.mapping.mapping import MappingError, check_mapping
+    if draw(st.booleans()):  # a GEMM large enough for dims split over several loops
+        einsum = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {d: draw(st.sampled_from([4, 6, 8, 12, 16])) for d in "mnk"})
+        mapping = draw_nested_mapping(draw, arch, einsum)
+    else:
+        einsum, mapping = draw(any_layer_and_mapping(arch))
+    sizes = dict(einsum.bound)
+    levels = [list(m.loops) for m in mapping.levels]
+    for d in _ragged_dims(einsum):
+        where = [(i, q) for i, loops in enumerate(levels) for q, l in enumerate(loops) if l.dim == d and l.bound > 1]
+        mode = draw(st.sampled_from(["shrink", "grow", "grow", "keep"]))
+        if len(where) < 2 or mode == "keep":
+            continue
+        if mode == "grow":
+            i, q = where[draw(st.integers(1, len(where) - 1))]  # not the outermost
+            levels[i][q] = replace(levels[i][q], bound=levels[i][q].bound + draw(st.integers(1, 3)))
+            trial = replace(mapping, levels=tuple(replace(m, loops=tuple(l)) for m, l in zip(mapping.levels, levels)))
+            try:
+                check_mapping(arch, einsum, trial)
+            except MappingError:  # past the dim or the fan-out: undo
+                levels[i] = list(mapping.levels[i].loops)
+            continue
+        stride, low = 1, 1
+        for i, q in reversed(where):
+            low = max(low, 1 + (levels[i][q].bound - 1) * stride)
+            stride *= levels[i][q].bound
+        if low < sizes[d]:
+            sizes[d] = draw(st.integers(low, sizes[d] - 1))
+    mapping = replace(mapping, levels=tuple(replace(m, loops=tuple(l)) for m, l in zip(mapping.levels, levels)))
+    einsum = replace(einsum, bounds=tuple(sizes[d] for d in einsum.dims))
+    check_mapping(arch, einsum, mapping)
+    return einsum, mapping
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()))
+def test_ragged_kernel_equals_the_walk(two_fanout_archs, data, multicast):
+    from accelsim.counting.conventions import convention_of
+    from accelsim.counting.records import OVER_CAPACITY, TILE
+    from naive_ragged import ragged_counts
+    arch = two_fanout_archs[multicast]
+    einsum, mapping = draw_ragged(data.draw, arch)
+    nest = lower(arch, einsum, mapping)
+    problem = pack_problem(arch, einsum, action_energies(arch))
+    got = evaluate_packed(problem, nest, ragged=True)
+    convention = convention_of(arch)
+    want = ragged_counts(arch, einsum, nest, lambda l, r, d: convention.merges(arch, einsum, l, r, d),
+                         convention.holds_operands(nest))
+    assert got.steps == want["steps"]
+    for i, n in want["instances"].items():
+        assert got.instances[i] == n, i
+    if got.status == OVER_CAPACITY:
+        return  # (the capacity check is the dense kernel's, on the busiest instance's tiles)
+    assert got.status == OK
+    for key, value in want.items():
+        if not isinstance(key, tuple):
+            continue
+        (i, role), (busiest, totals) = key, value
+        t = einsum.roles.index(role)
+        assert tuple(got.counts[i, t]) == busiest, (arch.levels[i].name, role, "busiest")
+        assert tuple(got.totals[i, t]) == totals, (arch.levels[i].name, role, "totals")
+        assert got.counts[i, t, TILE] == busiest[3]
