@@ -176,6 +176,8 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
         counts = analyze(arch, einsum, nest)
     except MappingError as exc:
         raise MappingError(f"layer '{layer.name}': {exc}") from None
+    if counts.levels and counts.levels[0].totals is not None:  # ragged: the analytical model's counts only
+        _check_ragged(arch, layer, options)
     cycles, extra = model.layer_cycles(arch, layer, nest, counts)
     if is_sparse(arch, layer):  # Sparseloop's formats, gating and skipping: a pass over the counts
         if options.performance_model != "analytical":
@@ -193,6 +195,18 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, {**extra, **found},
                        arch.compute.format, layer.density, energies=(arch, energies),
                        outputs=einsum.tensor_size("outputs"))
+
+
+def _check_ragged(arch: Arch, layer: Layer, options: SimOptions) -> None:
+    """Ragged tiles (a mapping whose factors of a dim multiply to more than it) are counted by the
+    analytical model; the other models and passes assume equal tiles and instances."""
+    why = ("the cycle model walks equal tiles" if options.performance_model != "analytical" else
+           "sparsity (sparse:, layer sparsity:) prices equal instances" if is_sparse(arch, layer) else
+           "inter-layer residency (residency:) re-prices equal instances" if arch.residency_level else None)
+    if why:
+        raise SpecError(f"layer '{layer.name}': its mapping has ragged tiles (a dim's factors multiply to more "
+                        f"than the dim), which only the analytical model counts so far: {why}; use --model "
+                        f"analytical without it, or give that layer factors that multiply to its dims")
 
 
 def _layer_energy(arch: Arch, layer: Layer, mapping: Mapping, counts, energies, cycles: int):

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TensorCounts:
-    """Scalar (element) counts per instance of a level, for one tensor."""
+    """Scalar (element) counts per instance of a level, for one tensor (in a ragged nest, of the
+    busiest instance: the one at offset 0 on every fan-out, which sees every iteration any other
+    sees; LevelCounts.totals sums them all)."""
 
     reads: int
     fills: int
@@ -29,6 +31,16 @@ class LevelCounts:
     cycles: int               # bandwidth-bound cycles of this level
     charged_instances: int    # instances charged dynamic energy: utilized clusters (cluster: N)
     output_words: int = 1     # words an output element takes here: more while it is a partial sum
+    totals: dict | None = None  # role -> TensorCounts summed over the utilized instances (tile_elements:
+                                # the busiest's); None: every instance alike, tensors × instances
+
+    def total(self, role: str) -> TensorCounts:
+        """The level's counts of one tensor over every utilized instance."""
+        if self.totals is not None:
+            return self.totals[role]
+        c = self.tensors[role]
+        return TensorCounts(c.reads * self.instances, c.fills * self.instances, c.updates * self.instances,
+                            c.tile_elements)
 
     def words_per_element(self, role: str) -> int:
         return self.output_words if role == "outputs" else 1

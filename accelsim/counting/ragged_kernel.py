@@ -41,7 +41,6 @@ import numpy as np
 from numba import njit
 
 from .nest_kernel import (
-    _axis_terms,
     _charged_instances,
     _levels_and_extents,
     _mac_energy,
@@ -55,7 +54,6 @@ from .records import (
     BLOCK,
     BROKEN,
     CAPACITY,
-    COMPUTE,
     E_READ,
     E_UPDATE,
     E_WRITE,
@@ -72,7 +70,7 @@ from .records import (
     UPDATES,
     WRITE_BW,
 )
-from .rules import bandwidth_cycles
+from .rules import average_block_accesses, bandwidth_cycles
 
 RAGGED_UNSUPPORTED = 3  # status: a ragged dim of a tensor whose axes mix dims (see the docstring)
 BUSIEST, ALL = 0, 1     # which instances a count covers: the one at spatial offset 0, or every one
@@ -279,13 +277,6 @@ def _distinct_outputs(nest, p, sc, rg, i, t, which, instances):
 
 
 @njit(cache=True, _nrt=False)
-def _average_blocks(total, instances, block):
-    """Block accesses of the average instance: ⌈total / (instances · block)⌉ (the dense kernel's
-    ⌈per-instance / block⌉ when every instance moves the same)."""
-    return (total + instances * block - 1) // (instances * block)
-
-
-@njit(cache=True, _nrt=False)
 def evaluate_ragged(nest, p, out, sc, rg):
     """Counts, cycles and energy of a lowered nest whose bounds may not divide their dims (see the
     module docstring). Returns (status, energy pJ, cycles): OK, OVER_CAPACITY, BROKEN or
@@ -372,9 +363,9 @@ def evaluate_ragged(nest, p, out, sc, rg):
                 else:
                     rg.totals[i, t, READS], rg.totals[i, t, FILLS], rg.totals[i, t, UPDATES] = reads, fills, updates
                     level_energy += p.e_factor[i, t] * (
-                        _average_blocks(reads * w, inst, block) * level_float[i, E_READ]
-                        + _average_blocks(fills * w, inst, block) * level_float[i, E_WRITE]
-                        + _average_blocks(updates * w, inst, block) * level_float[i, E_UPDATE])
+                        average_block_accesses(reads * w, inst, block) * level_float[i, E_READ]
+                        + average_block_accesses(fills * w, inst, block) * level_float[i, E_WRITE]
+                        + average_block_accesses(updates * w, inst, block) * level_float[i, E_UPDATE])
             if w > 1:
                 capacity = p.level_int[i, CAPACITY]
                 used = 0

@@ -20,6 +20,14 @@ def block_accesses(words, block, shift=-1):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
+def average_block_accesses(total_words, instances, block):
+    """Block accesses of the average instance that moves total_words / instances words: a partial
+    block costs a whole access. Every instance alike (a dense nest), it is block_accesses of one
+    instance's words; a ragged nest's instances differ, and energy is priced on their average."""
+    return (total_words + instances * block - 1) // (instances * block)
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
 def bandwidth_cycles(read_words, write_words, read_bw, write_bw, shared_bw):
     """Cycles a level's ports need for its traffic: the largest of reads ÷ read bandwidth, writes ÷
     write bandwidth and (reads + writes) ÷ shared bandwidth (one port both share, as Timeloop's

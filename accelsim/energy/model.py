@@ -18,7 +18,7 @@ from math import exp
 
 from ..counting.conventions import convention_of
 from ..counting.counts import ActionCounts
-from ..counting.rules import block_accesses
+from ..counting.rules import average_block_accesses
 from ..ir.arch import Arch, Compute, Memory
 from .activity import DENSE_ACTIVITY, LayerActivity
 from .domains import background_pj, cycles_per_core_cycle, supply_scales
@@ -109,12 +109,13 @@ def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, run
     for level in counts.levels:
         memory = arch.level(level.name)
         per_role = {}
-        for role, c in level.tensors.items():
-            w = level.words_per_element(role)  # partial sums may take several words
+        for role in level.tensors:
+            c = level.total(role)  # over the utilized instances, priced as their average
+            w, n, block = level.words_per_element(role), level.instances, level.block_words  # psums: several words
             per_role[role] = level.charged_instances * activity.memory_factor(memory, role) * (
-                block_accesses(c.reads * w, level.block_words) * energies.read_pj[level.name]
-                + block_accesses(c.fills * w, level.block_words) * energies.write_pj[level.name]
-                + block_accesses(c.updates * w, level.block_words) * energies.update_pj[level.name])
+                average_block_accesses(c.reads * w, n, block) * energies.read_pj[level.name]
+                + average_block_accesses(c.fills * w, n, block) * energies.write_pj[level.name]
+                + average_block_accesses(c.updates * w, n, block) * energies.update_pj[level.name])
         by_tensor[level.name] = per_role
         dynamic[level.name] = sum(per_role.values())
     for name, pj_per_cycle in (energies.overhead_pj_per_cycle or {}).items():

@@ -15,8 +15,6 @@ tests/kernels/naive_analytical.py is the slow Python reference it is checked aga
 """
 from __future__ import annotations
 
-from math import prod
-
 from ..counting import records as R
 from ..counting.counts import ActionCounts, LevelCounts, TensorCounts
 from ..counting.nest import LoweredNest
@@ -24,15 +22,20 @@ from ..counting.rules import MAX_CYCLES
 from ..errors import AccelsimBug, MappingError, SpecError
 from ..ir.arch import Arch, Memory
 from ..ir.einsum import Einsum
-from .packed import PackedProblem, evaluate_packed, pack_problem
+from ..counting.ragged_kernel import RAGGED_UNSUPPORTED
+from .packed import PackedProblem, evaluate_packed, is_ragged, pack_problem
 from .performance import PERFORMANCE_MODELS, PerformanceModel
 
 
 def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProblem | None = None) -> ActionCounts:
     """`problem`: the layer packed for the kernel (pack_problem), if the caller has it."""
-    result = evaluate_packed(problem or pack_problem(arch, einsum), nest)
+    problem = problem or pack_problem(arch, einsum)
+    ragged = is_ragged(problem, nest)
+    result = evaluate_packed(problem, nest, ragged)
     if result.status == R.OVER_CAPACITY:
         raise MappingError(_over_capacity(arch, nest.roles, result.counts, result.output_words))
+    if result.status == RAGGED_UNSUPPORTED:
+        raise MappingError(_ragged_unsupported(einsum, nest, result))
     if result.status != R.OK:
         raise AccelsimBug(f"the counting kernel found fewer output loads or serves than distinct outputs "
                           f"(status {result.status})")
@@ -42,15 +45,37 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProble
             continue
         tensors = {role: TensorCounts(*(int(x) for x in result.counts[i, t]))
                    for t, role in enumerate(nest.roles) if nest.keeps[i, t]}
+        totals = None
+        if ragged:  # instances differ: the sums over them (tile: the busiest's)
+            totals = {role: TensorCounts(*(int(x) for x in result.totals[i, t]), tensors[role].tile_elements)
+                      for t, role in enumerate(nest.roles) if nest.keeps[i, t]}
         levels.append(LevelCounts(mem.name, int(result.instances[i]), mem.instances, mem.block_words, tensors,
-                                  int(result.level_cycles[i]), int(result.charged[i]), int(result.output_words[i])))
+                                  int(result.level_cycles[i]), int(result.charged[i]), int(result.output_words[i]),
+                                  totals))
     if result.cycles >= MAX_CYCLES:
         slow = [arch.levels[i].name for i in range(len(arch.levels)) if result.level_cycles[i] >= MAX_CYCLES]
         raise SpecError(f"{', '.join(slow)}: at its bandwidth the layer would take more than 2^62 cycles; "
                         f"give the level a realistic bandwidth (words per cycle)")
-    temporal_steps = prod(int(b) for b, s in zip(nest.loop_bound, nest.loop_spatial) if not s)
-    spatial_used = prod(int(b) for b, s in zip(nest.loop_bound, nest.loop_spatial) if s)
+    temporal_steps, spatial_used = result.steps  # of the busiest MAC; MACs with any work
     return ActionCounts(einsum.macs, spatial_used, temporal_steps, result.cycles, tuple(levels))
+
+
+def _ragged_unsupported(einsum: Einsum, nest: LoweredNest, result) -> str:
+    """Which ragged dims a tensor with mixed axes (a sliding window) indexes."""
+    covered = {d: 1 for d in einsum.dims}
+    for d, b in zip(nest.loop_dim, nest.loop_bound):
+        covered[einsum.dims[d]] *= int(b)
+    ragged = [d for d in einsum.dims if covered[d] != einsum.bound[d]]
+    mixed = [t for t in einsum.tensors if any(len(axis) > 1 for axis in t.axes) and ragged_in(t, ragged)]
+    names = ", ".join(f"{d} ({covered[d]} covers {einsum.bound[d]})" for d in ragged
+                      if any(d in t.dims for t in mixed))
+    return (f"ragged tiles on {names}: {mixed[0].name} ({mixed[0].role}) indexes it on an axis that mixes dims "
+            f"(a sliding window), which ragged tiles do not count yet; make the factors of those dims multiply "
+            f"to their sizes, or pad the layer (pad:)")
+
+
+def ragged_in(tensor, dims) -> bool:
+    return any(d in tensor.dims for d in dims)
 
 
 def _over_capacity(arch: Arch, roles, counts, output_words) -> str:

@@ -18,8 +18,9 @@ def _counts(layer: LayerResult) -> dict:
             "instances": level.instances,
             "cycles": level.cycles,
             "output_words": level.output_words,
-            "tensors": {role: {"reads": c.reads * level.instances, "fills": c.fills * level.instances,
-                               "updates": c.updates * level.instances,
+            # totals over the utilized instances; per instance: the busiest's (all alike unless ragged)
+            "tensors": {role: {"reads": level.total(role).reads, "fills": level.total(role).fills,
+                               "updates": level.total(role).updates,
                                "reads_per_instance": c.reads, "fills_per_instance": c.fills,
                                "updates_per_instance": c.updates, "tile_elements": c.tile_elements}
                         for role, c in level.tensors.items()},

@@ -3,7 +3,6 @@
 On dense nests the ragged kernel must equal the dense one (nest_kernel) in every output; on
 ragged nests its busiest-instance counts and totals must equal a walk over every iteration with
 truncated point sets (naive_ragged.py)."""
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
