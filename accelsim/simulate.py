@@ -14,6 +14,9 @@ from .ir.workload import Density, Layer, Workload, pad_einsum
 from .mapping.dataflows import map_layer, template_padding
 from .mapping.lower import lower
 from .mapping.mapping import Mapping, check_mapping
+from .mapping.ragged import ragged_candidates
+from .counting.records import OK
+from .model.packed import evaluate_packed, pack_problem
 from .model.analytical import analyze
 from .model.performance import performance_model
 from .options import SimOptions
@@ -144,12 +147,16 @@ def _check_hardware(arch: Arch, layer: Layer, mapping: Mapping) -> None:
     """A mapping the arch's hardware cannot run (its `constraints:`) is an error, not a result."""
     if not arch.constraints:
         return
-    from .search.constraints import Constraints, violations
-
-    found = violations(arch, mapping, Constraints(arch.constraints).for_layer(layer.name, layer.run_einsum).levels)
+    found = _violations(arch, layer, mapping)
     if found:
         raise MappingError(f"the {mapping.dataflow} mapping does what {arch.name}'s hardware cannot (its "
                            f"constraints: block): {'; '.join(found)}; use --dataflow search, which honours them")
+
+
+def _violations(arch: Arch, layer: Layer, mapping: Mapping) -> list[str]:
+    from .search.constraints import Constraints, violations
+
+    return violations(arch, mapping, Constraints(arch.constraints).for_layer(layer.name, layer.run_einsum).levels)
 
 
 def _as_run(arch: Arch, layer: Layer, dataflow: str, mapping: Mapping | None) -> Layer:
@@ -169,7 +176,7 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
     the model's own extras)."""
     einsum = layer.run_einsum
     try:
-        mapping = mapping or map_layer(arch, einsum, options.dataflow)
+        mapping = mapping or _template_mapping(arch, layer, options, energies)
         check_mapping(arch, einsum, mapping)
         _check_hardware(arch, layer, mapping)
         nest = lower(arch, einsum, mapping)
@@ -197,12 +204,39 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
                        outputs=einsum.tensor_size("outputs"))
 
 
+def _template_mapping(arch: Arch, layer: Layer, options: SimOptions, energies) -> Mapping:
+    """The template's mapping, or the template's mapping of the layer padded to the array's sides
+    run ragged on the real layer (mapping/ragged.py), whichever has the lower energy-delay product
+    (the mapper's default objective); ragged only where it is counted (_check_ragged)."""
+    einsum, dataflow = layer.run_einsum, options.dataflow
+    mapping = map_layer(arch, einsum, dataflow)
+    if _ragged_refused(arch, layer, options):
+        return mapping
+    candidates = ragged_candidates(arch, einsum, mapping, lambda padded: map_layer(arch, padded, dataflow))
+    if not candidates:
+        return mapping
+    problem = pack_problem(arch, einsum, energies, layer.density)
+    best, best_edp = mapping, None
+    for candidate in [mapping, *candidates]:
+        if arch.constraints and _violations(arch, layer, candidate):
+            continue
+        result = evaluate_packed(problem, lower(arch, einsum, candidate))
+        if result.status == OK and (best_edp is None or result.energy_pj * result.cycles < best_edp):
+            best, best_edp = candidate, result.energy_pj * result.cycles
+    return best
+
+
+def _ragged_refused(arch: Arch, layer: Layer, options: SimOptions) -> str | None:
+    """Why a ragged mapping cannot run here: the analytical model counts ragged tiles (a mapping
+    whose factors of a dim multiply to more than it); the other models and passes assume equal
+    tiles and instances."""
+    return ("the cycle model walks equal tiles" if options.performance_model != "analytical" else
+            "sparsity (sparse:, layer sparsity:) prices equal instances" if is_sparse(arch, layer) else
+            "inter-layer residency (residency:) re-prices equal instances" if arch.residency_level else None)
+
+
 def _check_ragged(arch: Arch, layer: Layer, options: SimOptions) -> None:
-    """Ragged tiles (a mapping whose factors of a dim multiply to more than it) are counted by the
-    analytical model; the other models and passes assume equal tiles and instances."""
-    why = ("the cycle model walks equal tiles" if options.performance_model != "analytical" else
-           "sparsity (sparse:, layer sparsity:) prices equal instances" if is_sparse(arch, layer) else
-           "inter-layer residency (residency:) re-prices equal instances" if arch.residency_level else None)
+    why = _ragged_refused(arch, layer, options)
     if why:
         raise SpecError(f"layer '{layer.name}': its mapping has ragged tiles (a dim's factors multiply to more "
                         f"than the dim), which only the analytical model counts so far: {why}; use --model "

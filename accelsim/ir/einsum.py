@@ -63,6 +63,13 @@ class Einsum:
     def relevant(self, role: str, dim: str) -> bool:
         return dim in self.tensor(role).dims
 
+    @property
+    def separable_dims(self) -> tuple[str, ...]:
+        """Dims that every tensor indexing them indexes alone on an axis (no sliding window): the
+        dims a ragged tile may truncate (counting/ragged_kernel.py)."""
+        mixed = {term.dim for t in self.tensors for axis in t.axes if len(axis) > 1 for term in axis}
+        return tuple(d for d in self.dims if d not in mixed)
+
     def reduction_dims(self) -> tuple[str, ...]:
         out = self.tensor("outputs").dims
         return tuple(d for d in self.dims if d not in out)

@@ -51,7 +51,11 @@ def check_layer_invariants(arch, einsum, lr):
     counts = lr.counts
     assert counts.macs == prod(einsum.bounds)
     assert 0 < lr.utilization <= 1
-    assert lr.cycles >= counts.compute_cycles == counts.macs // counts.compute_instances
+    assert lr.cycles >= counts.compute_cycles
+    if counts.levels[0].totals is None:  # every MAC busy every step
+        assert counts.compute_cycles == counts.macs // counts.compute_instances
+    else:  # ragged: the busiest MAC's steps bound every other's
+        assert counts.compute_cycles * counts.compute_instances > counts.macs
     levels = {l.name: l for l in counts.levels}
     mem_idx = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
     resident = lr.extra.get("residency", {})  # activations left on chip: that level is their home
@@ -71,10 +75,12 @@ def check_layer_invariants(arch, einsum, lr):
             # Fills of all children = parent's reads × how many children each read reaches;
             # when a sliding window is unrolled in space, neighbours share data and the
             # parent reads less than that.
-            children_fills = child.tensors[role].fills * child.instances
-            parent_sends = parent.tensors[role].reads * parent.instances * multicast
+            children_fills = child.total(role).fills
+            parent_sends = parent.total(role).reads * multicast
             if spatial_window_between(arch, lr, einsum, parent_i, child_i, role):
                 assert children_fills >= parent_sends
+            elif child.totals is not None:  # ragged: a multicast reaches the children with work, at least one
+                assert parent.total(role).reads <= children_fills <= parent_sends
             else:
                 assert children_fills == parent_sends
     for level in arch.levels:
@@ -105,10 +111,11 @@ def recompute_energy(arch, lr) -> float:
     e = action_energies(arch)
     total = lr.counts.macs * e.mac_pj
     for level in lr.counts.levels:
-        for c in level.tensors.values():
-            total += level.instances * (ceil(c.reads / level.block_words) * e.read_pj[level.name]
-                                        + ceil(c.fills / level.block_words) * e.write_pj[level.name]
-                                        + ceil(c.updates / level.block_words) * e.update_pj[level.name])
+        for role in level.tensors:  # over every instance, priced per block of the average one (ragged: unequal)
+            c, blocks = level.total(role), level.instances * level.block_words
+            total += level.instances * (ceil(c.reads / blocks) * e.read_pj[level.name]
+                                        + ceil(c.fills / blocks) * e.write_pj[level.name]
+                                        + ceil(c.updates / blocks) * e.update_pj[level.name])
     for level in arch.levels:
         total += e.leakage_w.get(level.name, 0.0) * level.instances * lr.latency_s * 1e12
     for o in arch.overhead:  # per-cycle components (clock tree, control) and per-output ones (PPU)

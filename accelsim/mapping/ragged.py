@@ -1,0 +1,68 @@
+"""Ragged tiles for the templates: a template maps the layer padded to multiples of the array's
+sides, and its mapping runs on the real layer with a smaller last tile where that is better.
+
+A template takes only factors that divide a dim, so a dim with no divisor near the array's side
+(97, 101, 1000, 197) leaves most of the array idle or runs on one PE. Padding such a dim to a
+multiple of a fan-out side gives the template divisors that fill the array; `unpad` then shrinks
+the padded mapping onto the real dims (each loop to ⌈D / (what the loops inside it cover)⌉: a
+ragged nest, counted exactly by counting/ragged_kernel.py), which never counts more than the
+padded layer would. Only dims that no tensor indexes in a sliding window are padded
+(Einsum.separable_dims); convolution planes keep the template's own factors.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..errors import MappingError
+from ..ir.arch import Arch, Spatial
+from ..ir.einsum import Einsum
+from ..ir.workload import pad_einsum
+from .mapping import LevelMapping, Loop, Mapping
+
+
+def unpad(mapping: Mapping, einsum: Einsum) -> Mapping:
+    """The mapping of a padded layer on the real one: per dim, inner → outer, each loop takes
+    ⌈D / stride⌉ iterations at most (stride: what the loops inside it on the dim cover), so every
+    loop's last iteration starts inside the dim and the loops still cover it."""
+    stride = {d: 1 for d in einsum.dims}
+    levels = []
+    for m in reversed(mapping.levels):
+        loops = []
+        for loop in reversed(m.loops):
+            bound = min(loop.bound, -(-einsum.bound[loop.dim] // stride[loop.dim]))
+            stride[loop.dim] *= bound
+            loops.append(replace(loop, bound=bound))
+        levels.append(LevelMapping(m.level, tuple(reversed(loops)), m.bypass))
+    return replace(mapping, levels=tuple(reversed(levels)))
+
+
+def padded_layers(arch: Arch, einsum: Einsum) -> list[Einsum]:
+    """The layer with its separable dims padded to a multiple of each fan-out side that does not
+    divide them (one candidate per side, largest first)."""
+    sides = sorted({s for level in arch.levels if isinstance(level, Spatial) for s in (level.x, level.y) if s > 1},
+                   reverse=True)
+    out = []
+    for side in sides:
+        padded = pad_einsum(einsum, {d: side for d in einsum.separable_dims if einsum.bound[d] > side // 2})
+        if padded is not None and padded not in out:
+            out.append(padded)
+    return out
+
+
+def ragged_candidates(arch: Arch, einsum: Einsum, mapping: Mapping, map_layer) -> list[Mapping]:
+    """The template's mappings of the padded layers, unpadded onto the real one (map_layer(einsum):
+    the template); none when the template's own mapping already fills every fan-out."""
+    used = 1
+    for m in mapping.levels:
+        for loop in m.loops:
+            if loop.axis is not None:
+                used *= loop.bound
+    if used >= arch.compute.instances:
+        return []
+    out = []
+    for padded in padded_layers(arch, einsum):
+        try:
+            out.append(unpad(map_layer(padded), einsum))
+        except MappingError:  # the template cannot map this padded layer: no candidate
+            continue
+    return out
