@@ -65,9 +65,10 @@ class Einsum:
 
     @property
     def separable_dims(self) -> tuple[str, ...]:
-        """Dims that every tensor indexing them indexes alone on an axis (no sliding window): the
-        dims a ragged tile may truncate (counting/ragged_kernel.py)."""
-        mixed = {term.dim for t in self.tensors for axis in t.axes if len(axis) > 1 for term in axis}
+        """Dims indexed only by tensors whose every axis indexes one dim (no sliding window): the dims a
+        ragged tile may truncate (counting/ragged_kernel.py counts those tensors in closed form)."""
+        mixed = {term.dim for t in self.tensors if any(len(axis) > 1 for axis in t.axes)
+                 for axis in t.axes for term in axis}
         return tuple(d for d in self.dims if d not in mixed)
 
     def reduction_dims(self) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from ..errors import MappingError
 from ..ir.arch import Arch, Spatial
 from ..ir.einsum import Einsum
 from ..ir.workload import pad_einsum
-from .mapping import LevelMapping, Loop, Mapping
+from .mapping import LevelMapping, Mapping
 
 
 def unpad(mapping: Mapping, einsum: Einsum) -> Mapping:
@@ -37,15 +37,20 @@ def unpad(mapping: Mapping, einsum: Einsum) -> Mapping:
 
 
 def padded_layers(arch: Arch, einsum: Einsum) -> list[Einsum]:
-    """The layer with its separable dims padded to a multiple of each fan-out side that does not
-    divide them (one candidate per side, largest first)."""
+    """The layer padded to a multiple of each fan-out side (largest first) on the dims a ragged
+    tile may truncate (Einsum.separable_dims), and also on every dim no axis mixes with another (a
+    convolution's channels): a ragged tile there is not counted, but the padded layer's mapping
+    may unpad to factors that divide the dim, which the template alone did not find."""
     sides = sorted({s for level in arch.levels if isinstance(level, Spatial) for s in (level.x, level.y) if s > 1},
                    reverse=True)
+    alone = [d for d in einsum.dims if all(len(axis) == 1 for t in einsum.tensors for axis in t.axes
+                                           if any(term.dim == d for term in axis))]
     out = []
     for side in sides:
-        padded = pad_einsum(einsum, {d: side for d in einsum.separable_dims if einsum.bound[d] > side // 2})
-        if padded is not None and padded not in out:
-            out.append(padded)
+        for dims in (einsum.separable_dims, alone):
+            padded = pad_einsum(einsum, {d: side for d in dims if einsum.bound[d] > side // 2})
+            if padded is not None and padded not in out:
+                out.append(padded)
     return out
 
 

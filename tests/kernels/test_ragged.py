@@ -41,13 +41,6 @@ def test_ragged_kernel_equals_the_dense_kernel_on_dense_nests(two_fanout_archs, 
     assert got.energy_pj == pytest.approx(want.energy_pj, rel=1e-12)
 
 
-def _ragged_dims(einsum):
-    """Dims the ragged kernel counts ragged: every tensor that indexes them has one dim per axis."""
-    mixed = {term.dim for t in einsum.tensors if any(len(axis) > 1 for axis in t.axes)
-             for axis in t.axes for term in axis}
-    return [d for d in einsum.dims if d not in mixed]
-
-
 def draw_ragged(draw, arch):
     """A random layer and legal dense mapping (draw_nested_mapping), then, per dim the kernel may
     count ragged and that has two loops or more, at random: its size shrunk below the product of
@@ -63,7 +56,7 @@ def draw_ragged(draw, arch):
         einsum, mapping = draw(any_layer_and_mapping(arch))
     sizes = dict(einsum.bound)
     levels = [list(m.loops) for m in mapping.levels]
-    for d in _ragged_dims(einsum):
+    for d in einsum.separable_dims:
         where = [(i, q) for i, loops in enumerate(levels) for q, l in enumerate(loops) if l.dim == d and l.bound > 1]
         mode = draw(st.sampled_from(["shrink", "grow", "grow", "keep"]))
         if len(where) < 2 or mode == "keep":

@@ -1,0 +1,79 @@
+"""mapping/ragged.py: the templates' ragged fallback (a padded layer's mapping run ragged)."""
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import accelsim
+from accelsim.ir.einsum import parse_einsum
+from accelsim.ir.workload import Layer
+from accelsim.mapping.mapping import LevelMapping, Loop, Mapping, check_mapping
+from accelsim.mapping.ragged import padded_layers, unpad
+from conftest import ARCH_DIR
+
+GEMM = "O[m,n] += I[m,k] * W[k,n]"
+
+
+@settings(max_examples=300, deadline=None)
+@given(bounds=st.lists(st.integers(1, 9), min_size=1, max_size=4), size=st.integers(1, 400))
+def test_unpad_covers_the_dim_and_starts_every_last_iteration_inside(bounds, size):
+    """Any loops covering at least the size, unpadded: they still cover it, no loop runs past it
+    (check_mapping's rule), and no loop grows."""
+    covered = 1
+    for b in bounds:
+        covered *= b
+    if covered < size:
+        return
+    arch = accelsim.load_arch(ARCH_DIR / "simple_ws.yaml")
+    levels = [LevelMapping(l.name) for l in arch.levels[:-1]]
+    levels[0] = LevelMapping(levels[0].level, tuple(Loop("k", b) for b in bounds[:2]))
+    levels[-1] = LevelMapping(levels[-1].level, tuple(Loop("k", b) for b in bounds[2:]))
+    einsum = parse_einsum(GEMM, {"m": 1, "n": 1, "k": size})
+    shrunk = unpad(Mapping(tuple(levels)), einsum)
+    check_mapping(arch, einsum, shrunk)
+    assert all(a.bound <= b.bound for m0, m1 in zip(levels, shrunk.levels) for a, b in zip(m1.loops, m0.loops))
+
+
+def test_only_separable_dims_are_padded():
+    arch = accelsim.load_arch(ARCH_DIR / "simple_ws.yaml")  # a 16 × 16 array
+    conv = parse_einsum("O[k,p,q] += I[c,p+r,q+s] * W[c,k,r,s]", {"c": 3, "k": 100, "p": 7, "q": 7, "r": 3, "s": 3})
+    assert conv.separable_dims == ("k",)
+    (padded,) = padded_layers(arch, conv)
+    assert padded.bound == {**conv.bound, "k": 112}  # c = 3 is not even half a side: left alone
+    conv = replace(conv, bounds=tuple(12 if d == "c" else b for d, b in conv.bound.items()))
+    assert [p.bound for p in padded_layers(arch, conv)] == [{**conv.bound, "k": 112},
+                                                             {**conv.bound, "k": 112, "c": 16}]
+
+
+def test_the_template_default_fills_the_array_on_a_prime_gemm(tmp_path):
+    """Issue 15's opening case: 97×101×1009 on simple_ws ran on one PE under ws (9,885,173 cycles);
+    the padded layer's ws mapping, run ragged, fills 15 × 16 PEs."""
+    arch = accelsim.load_arch(ARCH_DIR / "simple_ws.yaml")
+    (tmp_path / "w.yaml").write_text("name: odd\nlayers:\n  - {name: odd, matmul: {m: 97, n: 101, k: 1009}}\n")
+    layer = accelsim.simulate(arch, accelsim.load_workload(tmp_path / "w.yaml")).layers[0]
+    assert layer.counts.compute_instances == 15 * 16
+    assert layer.cycles < 9_885_173 // 100
+    cycle = accelsim.simulate(arch, accelsim.load_workload(tmp_path / "w.yaml"),
+                              accelsim.SimOptions(model="cycle")).layers[0]
+    assert cycle.counts.levels[0].totals is None  # the cycle model keeps the dense template mapping
+
+
+@pytest.mark.parametrize("dims", [{"m": 64, "n": 64, "k": 64}, {"m": 97, "n": 101, "k": 1009}])
+def test_the_choice_is_never_worse_than_the_template_by_edp(dims):
+    """The fallback keeps the template's own mapping among its candidates, so the chosen EDP is at most
+    the template's (eyeriss_like: a 12 × 14 array that 64 does not divide)."""
+    from accelsim.energy.model import action_energies
+    from accelsim.mapping.dataflows import map_layer
+    from accelsim.mapping.lower import lower
+    from accelsim.model.packed import evaluate_packed, pack_problem
+    arch = accelsim.load_arch(ARCH_DIR / "eyeriss_like.yaml")
+    einsum = parse_einsum(GEMM, dims)
+    problem = pack_problem(arch, einsum, action_energies(arch))
+
+    def edp(mapping):
+        r = evaluate_packed(problem, lower(arch, einsum, mapping))
+        return r.energy_pj * r.cycles
+    from accelsim.simulate import _template_mapping
+    template = map_layer(arch, einsum, "rs")
+    chosen = _template_mapping(arch, Layer("g", einsum), accelsim.SimOptions(dataflow="rs"), action_energies(arch))
+    assert edp(chosen) <= edp(template)
