@@ -105,6 +105,7 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=()):
     from .search.cache import SearchCache, canonical, search_key
     from .search.constraints import NO_CONSTRAINTS, check_against_workload, settings_from, with_hardware
     from .search.mapper import search_mapping
+    from .search.ragged import search_with_ragged
     from .spec.schema import MapperSettingsSpec
     from .spec.validate import validate_model
 
@@ -128,13 +129,18 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=()):
             own = constraints.for_layer(layer.name, layer.run_einsum)
         except MappingError as exc:
             raise MappingError(f"layer '{layer.name}': {exc}") from None
-        key = (layer.run_einsum, layer.precision, layer.density, repr(canonical(own)))
+        ragged = not _ragged_refused(layer_arch, layer, options) and own.settings.rank != "cycle"
+        key = (layer.run_einsum, layer.precision, layer.density, repr(canonical(own)), ragged)
         if key not in found:
-            disk_key = cache and search_key(layer_arch, layer.run_einsum, energies, own, layer.density)
+            disk_key = cache and search_key(layer_arch, layer.run_einsum, energies, own, layer.density, ragged)
             found[key] = cache and cache.get(disk_key)
             if found[key] is None:
                 try:
-                    found[key] = search_mapping(layer_arch, layer.run_einsum, energies, own, layer.density)
+                    if ragged:  # also the layer padded to the array's sides, run ragged (search/ragged.py)
+                        found[key] = search_with_ragged(layer_arch, layer.run_einsum, energies, own, layer.density,
+                                                        lambda padded: constraints.for_layer(layer.name, padded))
+                    else:
+                        found[key] = search_mapping(layer_arch, layer.run_einsum, energies, own, layer.density)
                 except MappingError as exc:
                     raise MappingError(f"layer '{layer.name}': {exc}") from None
                 if cache:

@@ -54,15 +54,20 @@ def padded_layers(arch: Arch, einsum: Einsum) -> list[Einsum]:
     return out
 
 
-def ragged_candidates(arch: Arch, einsum: Einsum, mapping: Mapping, map_layer) -> list[Mapping]:
-    """The template's mappings of the padded layers, unpadded onto the real one (map_layer(einsum):
-    the template); none when the template's own mapping already fills every fan-out."""
+def spatial_positions(mapping: Mapping) -> int:
+    """Fan-out positions the mapping's spatial loops span (the MACs it can keep busy)."""
     used = 1
     for m in mapping.levels:
         for loop in m.loops:
             if loop.axis is not None:
                 used *= loop.bound
-    if used >= arch.compute.instances:
+    return used
+
+
+def ragged_candidates(arch: Arch, einsum: Einsum, mapping: Mapping, map_layer) -> list[Mapping]:
+    """The template's mappings of the padded layers, unpadded onto the real one (map_layer(einsum):
+    the template); none when the template's own mapping already fills every fan-out."""
+    if spatial_positions(mapping) >= arch.compute.instances:
         return []
     out = []
     for padded in padded_layers(arch, einsum):

@@ -48,9 +48,11 @@ def canonical(value):
     return repr(value)  # enums, functions: their repr names them
 
 
-def search_key(arch, einsum, energies, constraints, density) -> str:
+def search_key(arch, einsum, energies, constraints, density, ragged: bool = False) -> str:
+    """`ragged`: the search may answer with a ragged mapping (search/ragged.py), which only some
+    runs can count, so it is a different search."""
     payload = [FORMAT, source_digest(), canonical(arch), canonical(einsum), canonical(energies),
-               canonical(constraints), canonical(density)]
+               canonical(constraints), canonical(density)] + (["ragged"] if ragged else [])
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
