@@ -101,9 +101,20 @@ def _ragged_errors(mapping: Mapping, dim: str, size: int) -> list[str]:
     return errors
 
 
+def _inner_coverage(mapping: Mapping) -> dict:
+    """id(loop) -> what the loops inside it on its dim cover (its stride)."""
+    cover, out = {}, {}
+    for m in reversed(mapping.levels):
+        for loop in reversed(m.loops):
+            out[id(loop)] = cover.get(loop.dim, 1)
+            cover[loop.dim] = out[id(loop)] * loop.bound
+    return out
+
+
 def render_mapping(arch: Arch, mapping: Mapping, einsum: Einsum | None = None) -> str:
     """The loop nest, outer → inner, with each level's kept tensors."""
     lines, depth = [], 0
+    inner = _inner_coverage(mapping)
     for level, m in zip(arch.levels, mapping.levels):
         if isinstance(level, Memory):
             kept = [r for r in ("weights", "inputs", "outputs")
@@ -113,6 +124,9 @@ def render_mapping(arch: Arch, mapping: Mapping, einsum: Einsum | None = None) -
             if loop.bound == 1:
                 continue
             kind = f"spatial-{loop.axis}" if loop.axis else "temporal"
+            size, step = (einsum.bound[loop.dim], inner[id(loop)]) if einsum is not None else (0, 0)
+            if einsum is not None and loop.bound * step > size:  # ragged: a smaller last tile
+                kind += f"; the last covers {size - (loop.bound - 1) * step} of {step}"
             lines.append(f"{'  ' * depth}| for {loop.dim} in [0:{loop.bound})  ({kind})")
             depth += 1
     lines.append(f"{'  ' * depth}<< {arch.compute.name}: MAC >>")
