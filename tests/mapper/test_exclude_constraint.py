@@ -7,6 +7,7 @@ import accelsim
 from accelsim.errors import SpecError
 from accelsim.ir.einsum import parse_einsum
 from accelsim.ir.layers import conv2d
+from accelsim.mapping.mapping import LevelMapping, Loop, Mapping
 from accelsim.options import SimOptions
 from accelsim.search.constraints import Constraints, LevelConstraint, violations
 from accelsim.simulate import simulate
@@ -44,7 +45,6 @@ def test_a_mapping_with_filter_columns_on_the_array_breaks_the_arch():
     conv = conv2d(c=8, k=8, h=10, w=10, r=3, s=3)
     levels = Constraints(arch.constraints).for_layer("conv", conv).levels
     assert levels["PE_array"].x[1] is not None and "s" not in levels["PE_array"].x[1]
-    from accelsim.mapping.mapping import LevelMapping, Loop, Mapping
     spatial = LevelMapping("PE_array", (Loop("s", 3, "x"),))
     mapping = Mapping(tuple(spatial if l.name == "PE_array" else LevelMapping(l.name, ())
                             for l in arch.levels[:-1]), "test")
