@@ -1,12 +1,12 @@
 """A mapping's data movement in the normalized energy units Eyeriss's own mapper used.
 
 Chen, Emer, Sze, "Eyeriss: A Spatial Architecture for Energy-Efficient Dataflow for CNNs", ISCA 2016,
-Sec. VI and Table IV: a dataflow's energy is the accesses at each level of the hierarchy times that
-level's cost relative to a MAC in a commercial 65 nm process, DRAM 200×, global buffer 6×, the
-array's network 2×, a PE's register file 1×; a layer's RS mapping is the one of least such energy
-under the storage limits. The rs template scores its candidate mappings with it
-(mapping/rs_temporal.py). An estimate to choose between a template's own options, not the counting
-core (accelsim/counting), which gives the counts a result reports.
+its analysis framework and Table IV: a dataflow's energy is the accesses at each level of the
+hierarchy times that level's cost relative to a MAC in a commercial 65 nm process, DRAM 200×,
+global buffer 6×, the array's network 2×, a PE's register file 1×; the framework searches each
+layer's mapping of least such energy under the storage limits. The rs template scores its candidate
+mappings with it (mapping/rs_temporal.py). An estimate to choose between a template's own options,
+not the counting core (accelsim/counting), which gives the counts a result reports.
 """
 from __future__ import annotations
 

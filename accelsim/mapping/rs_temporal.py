@@ -1,7 +1,8 @@
 """Row stationary's temporal loops: each PE's primitive in its spads, then the global buffer's tiling
-and the loop orders, chosen as Eyeriss's own mapper chose them (Chen, Emer, Sze, ISCA 2016, Sec. VI;
-Chen et al., JSSC 52(1) 2017, Sec. IV–V): among a few candidate mappings, the one of least data
-movement energy in the paper's normalized costs (mapping/movement_cost.py).
+and the loop orders, chosen as Eyeriss's own mapper chose them (Chen, Emer, Sze, ISCA 2016: its
+analysis framework also searches each layer's most energy-efficient mapping; Chen et al., JSSC 52(1)
+2017, Sec. IV–V): among a few candidate mappings, the one of least data-movement energy in the
+paper's normalized costs (mapping/movement_cost.py).
 
 1. *The primitive* (the spads): the row's taps, the PE's channels (q), its filters (p), the row's
    outputs, each the largest divisor that fits, from the innermost spad outwards. A loop over a dim
