@@ -36,6 +36,7 @@ from ..ir.einsum import Einsum
 from ..ir.factors import divisors
 from ..registry import Registry
 from .mapping import LevelMapping, Loop, Mapping
+from .rs_temporal import rs_temporal
 
 DATAFLOWS = Registry("dataflow")
 
@@ -75,16 +76,13 @@ def window_pairs(einsum: Einsum) -> list[tuple[str, str]]:
 class Template:
     """Spatial preferences per axis and temporal priority (first = innermost)."""
 
-    def __init__(self, name: str, y, x, priority, spatial=None, padding=None, rounds=None, nesting=None):
+    def __init__(self, name: str, y, x, priority, spatial=None, padding=None, temporal=None):
         self.name, self._y, self._x, self._priority = name, y, x, priority
         # Optional: spatial(level, einsum, remaining) -> loops for a fan-out (None: the generic
         # rule); padding(arch, einsum) -> dims padded to a multiple before mapping;
-        # rounds(classes, einsum) -> None or options, each [(dims, 'inside' | 'outside' | 'any')]:
-        # temporal factors are chosen round by round (the fan-out's side) instead of by
-        # `priority` level by level, the option moving the fewest top-level words winning, and
-        # nesting(classes, einsum, region) orders each level's loops, innermost first, in the
-        # region 'inside' the fan-out, 'outside' it, or at the 'top' memory.
-        self.spatial, self.padding, self.rounds, self.nesting = spatial, padding, rounds, nesting
+        # temporal(arch, einsum, classes, window pairs, fan-outs' loops, remaining, spatial factor
+        # below each memory) -> every memory's loops (None: the generic fill by `priority`).
+        self.spatial, self.padding, self.temporal = spatial, padding, temporal
 
     def axes(self, einsum: Einsum) -> tuple[list[str], list[str]]:
         c = dim_classes(einsum)
@@ -222,41 +220,8 @@ def _rs_padding(arch: Arch, einsum: Einsum) -> dict[str, int]:
     return plan.padding if plan else {}
 
 
-def _rs_rounds(c, e):
-    """The order the paper fills its storage in (JSSC 2017 Sec. V-B): first each PE's 1-D
-    convolution primitive (the row's taps, q channels, p filters, the sliding window along the row)
-    in the spads; then either the output channels whose psums the global buffer keeps (m) and
-    then the images that share a pass's filters (n), or n then m, whichever moves fewer DRAM
-    words; whatever is left goes where it fits, else to DRAM."""
-    pairs = window_pairs(e)
-    if not pairs:
-        return None  # no rows to map (a matmul): the generic allocation by priority
-    col_tap, col_out = [t for _, t in pairs[1:2]], [o for o, _ in pairs[1:2]]
-    primitive = col_tap + [d for d in c["reduction"] if d not in col_tap] + c["out_channel"] + col_out
-    batch = [d for d in c["out_pixel"] if d not in col_out and d not in (o for o, _ in pairs)]
-    rest = (c["reduction"] + c["out_pixel"] + c["shared"], "any")
-    psums_first = [(primitive, "inside"), (c["out_channel"], "outside"), (batch, "any"), rest]
-    filters_first = [(primitive, "inside"), (batch, "any"), (c["out_channel"], "outside"), rest]
-    return [psums_first, filters_first]
-
-
-def _rs_nesting(c, e, region):
-    """Innermost first, per region ('inside' the array, 'outside' it, the 'top' memory). In a PE:
-    taps, channels, filters, the window's slide. In the buffers above the array: the images of a
-    pass innermost (its filters stay in the spads), then the filter groups (m). At the top: the
-    channel groups innermost (psums accumulate in the global buffer; ifmaps stream in), then the
-    strips, the filter groups and the images (the paper's order m → C → E → M)."""
-    if region == "inside":
-        return _rs_priority(c, e)
-    outs = [o for o, _ in window_pairs(e)]
-    batch = [d for d in c["out_pixel"] if d not in outs]
-    if region == "outside":
-        return batch + c["out_channel"] + c["reduction"] + outs + c["shared"]
-    return c["reduction"] + outs + c["out_channel"] + batch + c["shared"]
-
-
 _register(Template("rs", _rs_y, _rs_x, _rs_priority, spatial=_rs_spatial, padding=_rs_padding,
-                   rounds=_rs_rounds, nesting=_rs_nesting))
+                   temporal=rs_temporal))
 
 
 def template_padding(arch: Arch, einsum: Einsum, dataflow: str) -> dict[str, int]:
@@ -310,7 +275,7 @@ def _x_options(arch: Arch, einsum: Einsum, template: Template, y_pref: list[str]
         if level.x <= 1 or level.y <= 1:
             continue
         constraint = arch.constraints.get(level.name)
-        if constraint is not None and constraint.x[1] is not None:
+        if constraint is not None and (constraint.x[1] is not None or constraint.exclude_x):
             continue
         wide = [d for d in y_pref if d not in x_pref] + x_pref
         options += [{**o, i: wide} for o in options]
@@ -356,9 +321,12 @@ def _map_with(arch: Arch, einsum: Einsum, template: Template, dataflow: str, y_p
         loops[i] = [l for l in loops[i] if l.bound > 1]
 
     below = {j: spatial_below(j) for j in memories}
-    rounds = template.rounds(dim_classes(einsum), einsum) if template.rounds else None
-    if rounds is not None:
-        return None, _map_in_rounds(arch, einsum, template, rounds, loops, remaining, memories, below, dataflow)
+    own = template.temporal(arch, einsum, dim_classes(einsum), window_pairs(einsum),
+                            {i: ls for i, ls in loops.items() if i not in memories}, remaining,
+                            below) if template.temporal else None
+    if own is not None:
+        levels = tuple(LevelMapping(l.name, tuple(own.get(i, ()))) for i, l in enumerate(arch.levels[:-1]))
+        return None, Mapping(levels, dataflow)
     # Pass 1 keeps every tensor where the arch lets it; a tensor a buffer holds without reusing it
     # is then dropped there and the factors chosen again with the room it leaves (pass 2), kept
     # only if the buffer still does not reuse it.
@@ -487,45 +455,6 @@ def _unreused(arch: Arch, einsum: Einsum, memories: list[int], loops: dict) -> d
     return unreused
 
 
-def _map_in_rounds(arch: Arch, einsum: Einsum, template: Template, options: list, loops: dict,
-                   remaining: dict, memories: list[int], below: dict, dataflow: str) -> Mapping:
-    """Temporal factors in rounds: each round gives its dims, in order, the largest divisor that
-    fits, level by level from the innermost memory outwards, inside the fan-out (the PEs), outside
-    it, or anywhere. Loops are then nested by the template's order for each side of the fan-out.
-    A template may give several orders of rounds: the one whose top-level traffic (every tensor
-    re-read for each top loop it does not depend on) is smallest wins, the first on a tie."""
-    fanout = next((i for i, l in enumerate(arch.levels) if isinstance(l, Spatial)), len(arch.levels))
-    best = None
-    for rounds in options:
-        left, chosen = dict(remaining), {i: {} for i in memories}
-        for dims, where in rounds:
-            for i in reversed(memories[1:]):
-                inside = i > fanout
-                if (where == "inside" and not inside) or (where == "outside" and inside):
-                    continue
-                for d in dims:
-                    for f in sorted(divisors(left[d]), reverse=True):
-                        trial = {**chosen, i: {**chosen[i], d: chosen[i].get(d, 1) * f}}
-                        if f == 1 or _fits_levels(arch, einsum, memories, trial, below):
-                            if f > 1:
-                                chosen, left[d] = trial, left[d] // f
-                            break
-        top_order = template.nesting(dim_classes(einsum), einsum, "top")
-        traffic = _top_traffic(einsum, left, top_order + [d for d in einsum.dims if d not in top_order])
-        if best is None or traffic < best[0]:
-            best = (traffic, left, chosen)
-    _, left, chosen = best
-    for i in memories[1:]:
-        order = template.nesting(dim_classes(einsum), einsum, "inside" if i > fanout else "outside")
-        order += [d for d in einsum.dims if d not in order]
-        loops[i] = [Loop(d, chosen[i][d]) for d in reversed(order) if d in chosen[i]]
-    order = template.nesting(dim_classes(einsum), einsum, "top")
-    order += [d for d in einsum.dims if d not in order]
-    loops[memories[0]] = [Loop(d, left[d]) for d in reversed(order) if left[d] > 1]
-    levels = tuple(LevelMapping(l.name, tuple(loops[i])) for i, l in enumerate(arch.levels[:-1]))
-    return Mapping(levels, dataflow)
-
-
 def _dram_traffic(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, bypass: dict) -> int:
     """Words the top memory moves, estimated: each tensor's tile in the first level below the top
     that keeps it (a buffer that bypasses it does not shield it) is fetched once per iteration of
@@ -550,30 +479,6 @@ def _dram_traffic(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, 
         reloads = prod(l.bound for l in outer if l.dim not in t.dims)
         total += words * visits * (2 * reloads - 1 if t.role == "outputs" else reloads)
     return total
-
-
-def _top_traffic(einsum: Einsum, top: dict, inner_first: list[str]) -> int:
-    """Words the top memory moves if each tensor is re-read once per iteration of every top loop
-    over a dim it does not depend on that sits outside one it does (`inner_first`: the top's
-    nesting). A template's estimate to choose between its own options, not the counting core."""
-    full = [(d, b, 1) for d, b in einsum.bound.items()]
-    outer_first = [d for d in reversed(inner_first) if top.get(d, 1) > 1]
-    total = 0
-    for t in einsum.tensors:
-        relevant = [i for i, d in enumerate(outer_first) if d in t.dims]
-        reloads = prod(top[d] for d in outer_first[:max(relevant, default=-1) + 1] if d not in t.dims)
-        total += tile_size(t.axes, full) * reloads
-    return total
-
-
-def _fits_levels(arch: Arch, einsum: Einsum, memories: list[int], chosen: dict, below: dict) -> bool:
-    """Does every bounded memory hold its tile: its own loops, every memory's below it, and the
-    fan-outs below it?"""
-    for j in memories:
-        temporal = {d: prod(chosen[k].get(d, 1) for k in memories if k >= j) for d in einsum.dims}
-        if not _fits(arch, einsum, [j], temporal, below):
-            return False
-    return True
 
 
 def _fits(arch: Arch, einsum: Einsum, levels: list[int], temporal: dict, spatial_below: dict,

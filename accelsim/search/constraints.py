@@ -14,7 +14,7 @@ from math import prod
 from ..errors import MappingError, Problem, ProblemList, SpecError, did_you_mean
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
-from ..mapping.dataflows import RELEVANCE_CLASSES, dim_classes
+from ..mapping.dataflows import RELEVANCE_CLASSES, dim_classes, window_pairs
 from ..mapping.mapping import Mapping
 from ..spec.schema import ConstraintsSpec, LevelConstraintSpec, MapperSettingsSpec
 
@@ -27,6 +27,10 @@ class LevelConstraint:
     bypass: frozenset = frozenset()
     x: tuple = ({}, None)  # (fixed factors, allowed dims or None)
     y: tuple = ({}, None)
+    # Names (dims, relevance classes, window terms) that may not unroll on x / y; for_layer turns
+    # them into the allowed dims, so a dim a layer does not have excludes nothing there.
+    exclude_x: tuple = ()
+    exclude_y: tuple = ()
 
     def axis(self, axis: int) -> tuple:
         return self.x if axis == 0 else self.y
@@ -90,7 +94,7 @@ class Constraints:
         """This layer's constraints: the arch's, the file's own and every layer entry that selects it,
         each with the relevance classes in its x/y dims lists (reduction, out_channel, ...) replaced
         by this layer's dims first, then merged (so a class and a dim of it intersect as they should)."""
-        classes = dim_classes(einsum)
+        classes = {**dim_classes(einsum), **window_terms(einsum)}
 
         def own(levels):
             return {n: _with_dims(c, classes) for n, c in levels.items()}
@@ -104,20 +108,36 @@ class Constraints:
     def names_in_dims(self) -> set:
         """Every name the x/y dims lists use (dims or relevance classes), for checking a workload."""
         blocks = [self.hardware, self.levels, *(entry.levels for entry in self.layers)]
-        return {d for levels in blocks for c in levels.values() for axis in (c.x, c.y) if axis[1] for d in axis[1]}
+        return {d for levels in blocks for c in levels.values()
+                for names in (c.x[1], c.y[1], c.exclude_x, c.exclude_y) if names for d in names}
 
 
 NO_CONSTRAINTS = Constraints()
 
 
+# Names for a layer's sliding-window taps in x/y dims lists (mapping/dataflows.py: window_pairs): the
+# first window's tap (conv2d's filter rows r) and the others' (its filter columns s); none in a matmul.
+WINDOW_TERMS = ("row_taps", "column_taps")
+
+
+def window_terms(einsum: Einsum) -> dict[str, list[str]]:
+    taps = [t for _, t in window_pairs(einsum)]
+    return {"row_taps": taps[:1], "column_taps": taps[1:]}
+
+
 def _with_dims(c: LevelConstraint, classes: dict) -> LevelConstraint:
-    def expand(axis):
+    """The axes' allowed dims with every class or window term replaced by the layer's dims, and the
+    excluded names taken out of them (of all the layer's dims if the axis lists none)."""
+    every = tuple(d for name in RELEVANCE_CLASSES for d in classes[name])
+
+    def expand(axis, exclude):
         factors, only = axis
-        if only is None:
+        if only is None and not exclude:
             return axis
-        dims = tuple(d for name in only for d in classes.get(name, [name]))
-        return factors, dims
-    return replace(c, x=expand(c.x), y=expand(c.y))
+        dims = every if only is None else tuple(d for name in only for d in classes.get(name, [name]))
+        banned = {d for name in exclude for d in classes.get(name, [name])}
+        return factors, tuple(d for d in dims if d not in banned)
+    return replace(c, x=expand(c.x, c.exclude_x), y=expand(c.y, c.exclude_y), exclude_x=(), exclude_y=())
 
 
 def merge_levels(first: dict, second: dict, what: str) -> dict:
@@ -150,7 +170,8 @@ def _merge_level(name: str, a: LevelConstraint, b: LevelConstraint, what: str) -
     if keep & bypass:
         raise conflict(f"{sorted(keep & bypass)} must be both kept and bypassed")
     return LevelConstraint(factors(a.factors, b.factors, "factors"), a.order or b.order, keep, bypass,
-                           axis(a.x, b.x, "x"), axis(a.y, b.y, "y"))
+                           axis(a.x, b.x, "x"), axis(a.y, b.y, "y"),
+                           tuple(dict.fromkeys(a.exclude_x + b.exclude_x)), tuple(dict.fromkeys(a.exclude_y + b.exclude_y)))
 
 
 def violations(arch: Arch, mapping: Mapping, levels: dict) -> list[str]:
@@ -196,8 +217,10 @@ def violations(arch: Arch, mapping: Mapping, levels: dict) -> list[str]:
 def _level(c: LevelConstraintSpec) -> LevelConstraint:
     def axis(a):
         return ({}, None) if a is None else (dict(a.factors), None if a.dims is None else tuple(a.dims))
+    def exclude(a):
+        return () if a is None or a.exclude is None else tuple(a.exclude)
     return LevelConstraint(dict(c.factors), tuple(c.order or ()), frozenset(c.keep), frozenset(c.bypass),
-                           axis(c.x), axis(c.y))
+                           axis(c.x), axis(c.y), exclude(c.x), exclude(c.y))
 
 
 def settings_from(spec: MapperSettingsSpec) -> MapperSettings:
@@ -236,10 +259,10 @@ def check_against_workload(constraints: Constraints, layers) -> list[str]:
     """What in the constraints no layer of the workload can use: a dims name that is neither a
     relevance class nor any layer's dim is an error (SpecError by the caller); returns the notes
     for layers entries that select no layer (worth a warning: the file may serve other workloads)."""
-    known = set(RELEVANCE_CLASSES) | {d for l in layers for d in l.run_einsum.dims}
+    known = set(RELEVANCE_CLASSES) | set(WINDOW_TERMS) | {d for l in layers for d in l.run_einsum.dims}
     unknown = sorted(constraints.names_in_dims() - known)
     if unknown:
-        raise SpecError(Problem(f"x/y dims {unknown} are neither a relevance class nor a dim of any layer",
+        raise SpecError(Problem(f"x/y dims {unknown} are neither a relevance class, a window term nor a dim of any layer",
                                 key_path="constraints", allowed=tuple(sorted(known)),
                                 suggestion=did_you_mean(unknown[0], sorted(known))))
     return [f"the constraints' layers entry for {entry.name or entry.shape} selects no layer of the workload"

@@ -420,8 +420,9 @@ class ArchSpec(Strict):
         "buffer's tile; buffers leak only in utilized instances. `accelsim import timeloop` sets it")
     extends: Optional[str] = Field(None, description="base architecture file; this file's keys override it")
     constraints: dict[str, "LevelConstraintSpec"] = Field(default_factory=dict, description="what the hardware "
-        "cannot do, in a constraints file's format (level name → factors, order, keep, bypass, x/y dims; "
-        "dims may be relevance classes: reduction, out_channel, out_pixel, shared): the mapper never leaves "
+        "cannot do, in a constraints file's format (level name → factors, order, keep, bypass, x/y dims "
+        "and exclude; these may name relevance classes: reduction, out_channel, out_pixel, shared, and "
+        "window taps: row_taps, column_taps): the mapper never leaves "
         "it, and a template's or a mapping file's mapping that does is an error")
     residency: Optional[ResidencySpec] = Field(None, description="inter-layer residency of activations; "
                                                "omitted means every layer reads its inputs from, and writes "
@@ -599,6 +600,9 @@ class MappingSpec(Strict):
 
 class AxisConstraint(Strict):
     dims: Optional[list[str]] = Field(None, description="dims that may unroll on this axis; omitted: any")
+    exclude: Optional[list[str]] = Field(None, description="dims that may not unroll on this axis, as in "
+                                         "`dims` (relevance classes and row_taps/column_taps allowed; a dim a "
+                                         "layer does not have excludes nothing there); omitted: none")
     factors: dict[str, int] = Field(default_factory=dict, description="fixed spatial factors on this axis")
 
 
