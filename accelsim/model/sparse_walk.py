@@ -36,6 +36,8 @@ class SparseCycleStats:
     cycles: int                  # expected cycles with the busiest PE setting each step (rounded)
     balanced_cycles: int         # the same walk with every PE at the mean (perfect balance)
     load_imbalance: float        # cycles ÷ balanced cycles (unrounded)
+    exact_cycles: float          # the two before rounding
+    exact_balanced_cycles: float
     dense_per_step: int          # a PE's MAC cycles per step, dense
     balanced_per_step: float
     per_step: float              # E[busiest PE's effectual MAC cycles] per step
@@ -86,7 +88,7 @@ def simulate_sparse_cycles(arch: Arch, layer, nest, counts, result) -> SparseCyc
 
     cycles, skew, stalls = walk_at(per_step)
     even, _, _ = walk_at(balanced)
-    return SparseCycleStats(round(cycles), round(even), cycles / even if even else 1.0, ev.compute, balanced,
+    return SparseCycleStats(round(cycles), round(even), cycles / even if even else 1.0, cycles, even, ev.compute, balanced,
                             per_step, ev.n_steps, skew, stalls, imbalance)
 
 
