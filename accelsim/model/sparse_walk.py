@@ -14,7 +14,7 @@ interpolated, is the walk at c.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from math import floor, prod
+from math import ceil, floor, prod
 
 import numpy as np
 
@@ -33,7 +33,7 @@ OPS = {KIND_READS: "read", KIND_FILLS: "fill", KIND_UPDATES: "update"}
 
 @dataclass(frozen=True)
 class SparseCycleStats:
-    cycles: int                  # expected cycles with the busiest PE setting each step (rounded)
+    cycles: int                  # expected cycles with the busiest PE setting each step (rounded up)
     balanced_cycles: int         # the same walk with every PE at the mean (perfect balance)
     load_imbalance: float        # cycles ÷ balanced cycles (unrounded)
     exact_cycles: float          # the two before rounding
@@ -88,7 +88,8 @@ def simulate_sparse_cycles(arch: Arch, layer, nest, counts, result) -> SparseCyc
 
     cycles, skew, stalls = walk_at(per_step)
     even, _, _ = walk_at(balanced)
-    return SparseCycleStats(round(cycles), round(even), cycles / even if even else 1.0, cycles, even, ev.compute, balanced,
+    # expected cycles are real: report them rounded up (a dense walk's integers stay as they are)
+    return SparseCycleStats(ceil(cycles - 1e-9), ceil(even - 1e-9), cycles / even if even else 1.0, cycles, even, ev.compute, balanced,
                             per_step, ev.n_steps, skew, stalls, imbalance)
 
 

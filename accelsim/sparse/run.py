@@ -54,10 +54,10 @@ def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price,
                                    (lambda role, m=memory: activity.memory_factor(m, role)) if activity else None)
         by_tensor[lvl.name] = {r: pj * lvl.charged_instances for r, pj in per_role.items()}
         dynamic[lvl.name] = sum(by_tensor[lvl.name].values())
-    extra = {}
-    if cycles_of is not None:
-        total, extra = cycles_of(result)
     actual = ActionCounts(result.computes["random_compute"], counts.compute_instances, cycles, total, tuple(levels))
+    extra = {}
+    if cycles_of is not None:  # the counts keep the pass's bound, as the dense counts keep the analytical one
+        total, extra = cycles_of(result)
     base = price(actual, total)
     dynamic[arch.compute.name] = compute_energy_pj(arch.compute, result.computes, energies,
                                                    activity.mac if activity else 1.0)
