@@ -9,12 +9,13 @@ sparsity; over `p` PEs holding distinct tiles the step takes E[max]:
     E[max of p] = Σ_k k · (F(k)^p − F(k−1)^p)       (independent PEs; F the tile's occupancy CDF)
 
 The PEs' tiles are disjoint parts of one tensor (drawn without replacement), or overlapping
-windows, so they are not exactly independent; tests/sparse/test_sparse_cycle_mc.py measures the
+windows, so they are not exactly independent; tests/unit/test_sparse_cycle_mc.py measures the
 error against real random tensors.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
 from .density import Dense, FixedStructured, Hypergeometric, StructuredNM
@@ -51,7 +52,7 @@ def occupancy_pmf(model, tile: int, axis_extent: int = 0) -> tuple[np.ndarray, n
     elif isinstance(model, (Dense, FixedStructured, Hypergeometric)):
         pairs = model.occupancy_distribution(tile)
     else:
-        raise ValueError(f"no occupancy distribution for {type(model).__name__}")
+        raise TypeError(f"no occupancy distribution for {type(model).__name__}")
     values = np.array([k for k, _ in pairs], dtype=np.float64)
     probs = np.array([p for _, p in pairs], dtype=np.float64)
     return values, probs / probs.sum()

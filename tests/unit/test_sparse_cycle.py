@@ -231,3 +231,17 @@ def test_two_leaders_and_measured_leaders_are_refused(tmp_path):
     arch, wl, maps = setup(tmp_path, weights="{distribution: measured, file: w.npy}")
     with pytest.raises(accelsim.SpecError, match="measured"):
         run(arch, wl, maps)
+
+
+def test_the_reports_carry_the_load_imbalance(tmp_path, capsys):
+    import json
+
+    from accelsim.cli import main
+    setup(tmp_path)
+    assert main(["run", str(tmp_path / "a.yaml"), str(tmp_path / "w.yaml"), "--mapping", str(tmp_path / "m.yaml"),
+                 "--model", "cycle", "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    layers = json.loads((tmp_path / "r.json").read_text())["layers"]
+    layer = layers[0] if isinstance(layers, list) else next(iter(layers.values()))
+    factor = layer["load_imbalance"]
+    assert factor > 1.0 and "imbalance" in out and f"{factor:.3f}" in out
