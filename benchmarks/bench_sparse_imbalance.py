@@ -3,7 +3,7 @@ ResNet-50 with every weight layer's skipping leader at several densities, on arc
 and on Sparseloop's Eyeriss-like on-chip-compression example (imported from
 ../shared/timeloop_refcases/S_04.2.3-eyeriss-like-onchip-compression, edited as `eyeriss_s04()` says).
 
-    PYTHONPATH=. python benchmarks/bench_sparse_imbalance.py [sparse_tc|eyeriss_s04] [bert_base|resnet50]
+    PYTHONPATH=. python benchmarks/bench_sparse_imbalance.py [sparse_tc|eyeriss_s04] [bert_base|resnet50] [ROWS]
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ REFCASE = REPO.parent / "shared" / "timeloop_refcases" / "S_04.2.3-eyeriss-like-
 DENSITIES = (0.1, 0.2, 0.3, 0.5)
 
 
-def eyeriss_s04(tmp: Path) -> Path:
+def eyeriss_s04(tmp: Path, compressed: bool = True) -> Path:
     """The imported example with three edits for real layers: accelsim's own counting (the cycle model
     does not reproduce Timeloop's convention), each format's ranks flattened over all of a tensor's dims
     (`'*'`: the example names its problem's dims, not a layer's), and metadata storage deep enough for a
@@ -32,7 +32,9 @@ def eyeriss_s04(tmp: Path) -> Path:
                           folder / "ref" / "timeloop-mapper.map.yaml", folder / "ref" / "timeloop-mapper.ERT.yaml")
     text = Path(imp.arch_path).read_text().replace("counting: timeloop\n", "")
     text = re.sub(r"flatten: \[[a-z, ]+\]", "flatten: ['*']", text)
-    out = tmp / "eyeriss_s04.yaml"
+    if not compressed:  # for N:M inputs, whose groups its tiles split: no formats, the weights spad's skipping only
+        text = re.sub(r"    sparse:\n      formats:\n(?:      .*\n)+", "", text)
+    out = tmp / ("eyeriss_s04.yaml" if compressed else "eyeriss_s04_uncompressed.yaml")
     out.write_text(text)
     return out
 
@@ -52,7 +54,8 @@ def workload(base: Path, role: str, spec: str, tmp: Path):
         return accelsim.load_workload(path)
 
 
-def main(which: str, network: str) -> None:
+def main(which: str, network: str, only: str = "") -> None:
+    """`only`: a comma-separated subset of the rows' labels (dense,10%,20%,30%,50%,2:4)."""
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         if which == "sparse_tc":
@@ -66,6 +69,8 @@ def main(which: str, network: str) -> None:
         specs.append(("2:4", "{distribution: structured, n: 2, m: 4, axis: AXIS}"))
         print(f"| {which} | {network} ({role}) | analytical | cycle | balanced | imbalance |")
         for label, spec in specs:
+            if only and label not in only.split(","):
+                continue
             t = time.time()
             wl = workload(REPO / "workloads" / f"{network}.yaml", role, spec, tmp)
             try:
@@ -73,7 +78,12 @@ def main(which: str, network: str) -> None:
                 c = accelsim.simulate(arch, wl, accelsim.SimOptions(model="cycle"))
             except accelsim.SpecError as exc:  # e.g. N:M inputs compressed in tiles that split its groups
                 print(f"| {label} | refused: {str(exc).splitlines()[-2].strip()} |")
-                continue
+                if which == "sparse_tc" or "AXIS" not in spec:
+                    continue
+                arch = accelsim.load_arch(eyeriss_s04(tmp, False))
+                label += " (stored uncompressed)"
+                a = accelsim.simulate(arch, wl)
+                c = accelsim.simulate(arch, wl, accelsim.SimOptions(model="cycle"))
             balanced = sum(l.extra["cycle_model"]["balanced_cycles"] * l.count for l in c.layers)
             worst = max(l.extra["load_imbalance"] for l in c.layers)
             print(f"| {label} | | {a.cycles:,} | {c.cycles:,} | {balanced:,} | {c.cycles / balanced:.3f} "
