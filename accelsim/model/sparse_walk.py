@@ -89,8 +89,8 @@ def simulate_sparse_cycles(arch: Arch, layer, nest, counts, result) -> SparseCyc
     cycles, skew, stalls = walk_at(per_step)
     even, _, _ = walk_at(balanced)
     # expected cycles are real: report them rounded up (a dense walk's integers stay as they are)
-    return SparseCycleStats(ceil(cycles - 1e-9), ceil(even - 1e-9), cycles / even if even else 1.0, cycles, even, ev.compute, balanced,
-                            per_step, ev.n_steps, skew, stalls, imbalance)
+    return SparseCycleStats(ceil(cycles - 1e-9), ceil(even - 1e-9), cycles / even if even else 1.0, cycles, even,
+                            ev.compute, balanced, per_step, ev.n_steps, skew, stalls, imbalance)
 
 
 def scaled_traffic(arch: Arch, ev, result):

@@ -18,7 +18,7 @@ def is_sparse(arch: Arch, layer) -> bool:
 
 
 def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price, activity=None, cycles_of=None):
-    """(counts, cycles, energy, record). `price(counts, cycles)` prices counts the dense way (for
+    """(counts, cycles, energy, record, extra). `price(counts, cycles)` prices counts the dense way (for
     leakage and overheads); the memories' and the MACs' dynamic energy is replaced by the pass's.
     `activity`: the layer's LayerActivity (switching with `density:`), applied to the actual data
     accesses and MACs as the dense energy model applies it. `cycles_of(result) -> (cycles, extra)`:
