@@ -191,18 +191,24 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
         raise MappingError(f"layer '{layer.name}': {exc}") from None
     if counts.levels and counts.levels[0].totals is not None:  # ragged: the analytical model's counts only
         _check_ragged(arch, layer, options)
-    cycles, extra = model.layer_cycles(arch, layer, nest, counts)
     if is_sparse(arch, layer):  # Sparseloop's formats, gating and skipping: a pass over the counts
-        if options.performance_model != "analytical":
+        sparse_cycles = getattr(model, "sparse_layer_cycles", None)
+        if options.performance_model != "analytical" and sparse_cycles is None:
             raise SpecError(f"layer '{layer.name}': sparsity (sparse: levels, layer sparsity:) runs with the "
-                            f"analytical model only; the {options.performance_model} model is dense "
-                            "(use --model analytical)")
-        counts, cycles, energy, record = sparse_layer(
-            arch, layer, nest, counts, energies,
+                            f"analytical and cycle models; the {options.performance_model} model is dense "
+                            "(use --model analytical or --model cycle)")
+        dense = counts
+        cycles_of = None if options.performance_model == "analytical" else (
+            lambda result: sparse_cycles(arch, layer, nest, dense, result))
+        counts, cycles, energy, record, extra = sparse_layer(
+            arch, layer, nest, dense, energies,
             lambda c, cyc: _layer_energy(arch, layer, mapping, c, energies, cyc),
-            layer_activity(arch, layer.run_einsum, mapping, layer.density))
+            layer_activity(arch, layer.run_einsum, mapping, layer.density), cycles_of)
+        if not extra:
+            extra = model.layer_cycles(arch, layer, nest, dense)[1]
         extra = {**extra, "sparse": record}
     else:
+        cycles, extra = model.layer_cycles(arch, layer, nest, counts)
         energy = _layer_energy(arch, layer, mapping, counts, energies, cycles)
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, {**extra, **found},

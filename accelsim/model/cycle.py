@@ -87,6 +87,12 @@ def walk_units(ev) -> int:
 def simulate_cycles(arch: Arch, einsum: Einsum, nest: LoweredNest, output_words: dict | None = None) -> CycleStats:
     """`output_words`: level name → words per output element (the analytical counts'
     LevelCounts.output_words); taken from the analytical model when not given."""
+    ev = tile_events(arch, einsum, nest, output_words)
+    return stats_of_walk(arch, nest, ev, _walk_totals(ev, einsum))
+
+
+def tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_words: dict | None = None):
+    """The walk's tables, or a SpecError when the walk would take too long."""
     if output_words is None and arch.compute.psum_bits:
         from .analytical import analyze
         output_words = {level.name: level.output_words for level in analyze(arch, einsum, nest).levels}
@@ -95,10 +101,12 @@ def simulate_cycles(arch: Arch, einsum: Einsum, nest: LoweredNest, output_words:
         raise SpecError(f"the cycle model would walk {ev.n_steps:,} tile steps for {einsum.render()} (about "
                         f"{walk_units(ev) / WALK_UNITS_PER_S:,.0f} s); run it with --model analytical, or with a "
                         f"mapping whose inner levels hold bigger tiles (fewer steps above the innermost memory)")
-    ch_total = np.zeros(len(ev.ch_stream), dtype=np.int64)
-    fl_total = np.zeros(len(ev.fl_level), dtype=np.int64)
-    stall = np.zeros(len(ev.memory_levels), dtype=np.int64)
-    cycles, streams = _walk(ev, ch_total, fl_total, stall, einsum)
+    return ev
+
+
+def stats_of_walk(arch: Arch, nest: LoweredNest, ev, walk) -> CycleStats:
+    """A CycleStats from one walk's totals (_walk_totals), checked: cycles = compute + skew + stalls."""
+    cycles, streams, stall, ch_total, fl_total = walk
     steps = ev.n_steps
     compute, skew = steps * ev.compute, streams * ev.skew
     names = [arch.levels[i].name for i in ev.memory_levels]
@@ -141,6 +149,23 @@ class CycleModel(PerformanceModel):
     def layer_cycles(arch, layer, nest, counts) -> tuple[int, dict]:
         stats = simulate_cycles(arch, layer.run_einsum, nest, {l.name: l.output_words for l in counts.levels})
         return stats.cycles, stats.as_extra()
+
+    @staticmethod
+    def sparse_layer_cycles(arch, layer, nest, counts, result) -> tuple[int, dict]:
+        """A sparse layer's cycles: the walk with the sparse pass's traffic and the busiest PE's
+        compute per step (sparse_walk.py); `result`: the pass's SparseResult."""
+        from .sparse_walk import simulate_sparse_cycles
+        stats = simulate_sparse_cycles(arch, layer, nest, counts, result)
+        return stats.cycles, stats.as_extra()
+
+
+def _walk_totals(ev, einsum):
+    """(cycles, streams, stalls per memory level, words per charge, words per flow) of one walk."""
+    ch_total = np.zeros(len(ev.ch_stream), dtype=np.int64)
+    fl_total = np.zeros(len(ev.fl_level), dtype=np.int64)
+    stall = np.zeros(len(ev.memory_levels), dtype=np.int64)
+    cycles, streams = _walk(ev, ch_total, fl_total, stall, einsum)
+    return cycles, streams, stall, ch_total, fl_total
 
 
 def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int]:

@@ -31,6 +31,10 @@ def render_result(result: WorkloadResult) -> str:
             r = l.extra["residency"]
             row.append("+".join(t for t, on in (("in", r["inputs_resident"]), ("out", r["outputs_resident"])) if on)
                        or "-")
+    if any("load_imbalance" in l.extra for l in result.layers):  # sparse layers under the cycle model
+        headers.append("imbalance")
+        for row, l in zip(rows, result.layers):
+            row.append(f"{l.extra['load_imbalance']:.3f}" if "load_imbalance" in l.extra else "-")
     tpw = result.tops_per_watt()
     by_comp = result.energy_by_component_pj()
     total = result.energy_pj or 1.0

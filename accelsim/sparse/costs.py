@@ -105,17 +105,26 @@ def compute_cycles(computes: dict, instances: int) -> int:
     return ceil((computes["random_compute"] + computes["gated_compute"]) / instances)
 
 
+def port_demand(rec) -> dict:
+    """op -> (data accesses that take a slot, metadata bits that take a slot) of one tensor at one
+    level: actual and gated accesses (skipped ones take none), and their metadata. The one formula for
+    a sparse level's bandwidth demand: level_cycles (analytical) and the cycle model's per-step
+    traffic (demand_factors) both read it."""
+    d = rec.data
+    return {op: (d[f"random_{op}"] + d[f"gated_{op}"],
+                 metadata_bits(rec, f"random_metadata_{op}") + metadata_bits(rec, f"gated_metadata_{op}"))
+            for op in ("read", "fill", "update")}
+
+
 def level_cycles(level: Memory, recs: list, cycles: int) -> int:
     """The level's cycles under its bandwidths: gated accesses take their slot, skipped ones do
     not; metadata bits count in data words (integer division, as Timeloop's uint64 arithmetic)."""
     read = write = 0.0
     for rec in recs:
-        d = rec.data
-        r = d["random_read"] + d["gated_read"]
-        w = d["random_fill"] + d["gated_fill"] + d["random_update"] + d["gated_update"]
-        r += (metadata_bits(rec, "random_metadata_read") + metadata_bits(rec, "gated_metadata_read")) // level.word_bits
-        w += sum(metadata_bits(rec, f"{k}_metadata_{op}") for k in ("random", "gated")
-                 for op in ("fill", "update")) // level.word_bits
+        demand = port_demand(rec)
+        r = demand["read"][0] + demand["read"][1] // level.word_bits
+        w = (demand["fill"][0] + demand["update"][0]
+             + (demand["fill"][1] + demand["update"][1]) // level.word_bits)
         read += r / cycles
         write += w / cycles
     slowdown = 1.0
@@ -126,3 +135,14 @@ def level_cycles(level: Memory, recs: list, cycles: int) -> int:
     if level.shared_bw_words is not None and level.shared_bw_words < read + write:
         slowdown = min(slowdown, level.shared_bw_words / (read + write))
     return ceil(cycles / slowdown)
+
+
+def demand_factors(level: Memory, rec) -> dict:
+    """op -> words the level's port carries for this tensor per word the dense walk moves: (actual +
+    gated accesses + metadata bits ÷ word bits) ÷ the algorithmic (dense) accesses; 1 where the
+    dense count is 0. The cycle model scales each step's dense traffic by it."""
+    dense = {"read": rec.reads, "fill": rec.fills, "update": rec.updates}
+    out = {}
+    for op, (data, bits) in port_demand(rec).items():
+        out[op] = (data + bits / level.word_bits) / dense[op] if dense[op] else 1.0
+    return out

@@ -81,6 +81,9 @@ class Dense:
     def prob_empty_given(self, sub: int, tile: int, k: int) -> float:
         return 1.0 if sub == 0 or k == 0 else 0.0
 
+    def prob_empty(self, sub: int) -> float:
+        return 1.0 if sub == 0 else 0.0
+
     def expected_occupancy(self, tile: int) -> float:
         return float(tile)
 

@@ -17,11 +17,13 @@ def is_sparse(arch: Arch, layer) -> bool:
             or any(isinstance(l, Memory) and l.sparse is not None for l in arch.levels))
 
 
-def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price, activity=None):
-    """(counts, cycles, energy, record). `price(counts, cycles)` prices counts the dense way (for
+def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price, activity=None, cycles_of=None):
+    """(counts, cycles, energy, record, extra). `price(counts, cycles)` prices counts the dense way (for
     leakage and overheads); the memories' and the MACs' dynamic energy is replaced by the pass's.
     `activity`: the layer's LayerActivity (switching with `density:`), applied to the actual data
-    accesses and MACs as the dense energy model applies it."""
+    accesses and MACs as the dense energy model applies it. `cycles_of(result) -> (cycles, extra)`:
+    a performance model's cycles for the pass's result (the cycle model's walk); without it the
+    layer's cycles are the pass's bandwidth bound (Sparseloop's)."""
     einsum = layer.run_einsum
     wide = [lvl.name for lvl in counts.levels if lvl.output_words > 1]
     if wide:  # the pass prices every element as one word
@@ -53,12 +55,15 @@ def sparse_layer(arch: Arch, layer, nest, counts: ActionCounts, energies, price,
         by_tensor[lvl.name] = {r: pj * lvl.charged_instances for r, pj in per_role.items()}
         dynamic[lvl.name] = sum(by_tensor[lvl.name].values())
     actual = ActionCounts(result.computes["random_compute"], counts.compute_instances, cycles, total, tuple(levels))
+    extra = {}
+    if cycles_of is not None:  # the counts keep the pass's bound, as the dense counts keep the analytical one
+        total, extra = cycles_of(result)
     base = price(actual, total)
     dynamic[arch.compute.name] = compute_energy_pj(arch.compute, result.computes, energies,
                                                    activity.mac if activity else 1.0)
     energy = replace(base, dynamic_pj={**base.dynamic_pj, **dynamic}, by_tensor_pj={**base.by_tensor_pj, **by_tensor})
     record = {"computes": dict(result.computes), "compute_cycles": cycles, "levels": record}
-    return actual, total, energy, record
+    return actual, total, energy, record, extra
 
 
 def _check_metadata_capacity(arch: Arch, by_name: dict) -> None:

@@ -77,10 +77,12 @@ def check_layer_invariants(arch, einsum, lr):
             # parent reads less than that.
             children_fills = child.total(role).fills
             parent_sends = parent.total(role).reads * multicast
-            if spatial_window_between(arch, lr, einsum, parent_i, child_i, role):
+            window = spatial_window_between(arch, lr, einsum, parent_i, child_i, role)
+            if child.totals is not None:  # ragged: a multicast reaches the children with work, at least one
+                assert children_fills >= parent.total(role).reads
+                assert window or children_fills <= parent_sends
+            elif window:
                 assert children_fills >= parent_sends
-            elif child.totals is not None:  # ragged: a multicast reaches the children with work, at least one
-                assert parent.total(role).reads <= children_fills <= parent_sends
             else:
                 assert children_fills == parent_sends
     for level in arch.levels:

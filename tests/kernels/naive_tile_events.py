@@ -71,9 +71,11 @@ class _Stream:
         return loaded, new
 
 
-def naive_tile_events(arch, einsum, nest, output_words=None):
+def naive_tile_events(arch, einsum, nest, output_words=None, busy_compute=None, demand=None):
     """Return dict(cycles, compute, skew, stall{level}, traffic{level: {role: [reads, fills, updates]}}).
-    `output_words`: level name → words per output element on its ports (partial sums; default 1)."""
+    `output_words`: level name → words per output element on its ports (partial sums; default 1).
+    Sparse walks (model/sparse_walk.py): `busy_compute` (a real number) replaces the MAC cycles a
+    step lasts, and `demand(level name, role, kind)` scales the words each access puts on a port."""
     n = nest.n_loops
     start = [int(s) for s in nest.level_start]
     dims = nest.dims
@@ -86,8 +88,9 @@ def naive_tile_events(arch, einsum, nest, output_words=None):
     compute = prod(loop[j][1] for j in range(start[innermost], n) if not spatial[j])
     skew = sum(l.x + l.y - 2 for l in arch.levels if isinstance(l, Spatial) and l.interconnect == "systolic")
 
-    def width(level, role):  # words per element: partial sums may take several (psum_bits)
-        return (output_words or {}).get(names[level], 1) if role == "outputs" else 1
+    def width(level, role, kind=None):  # words per element: partial sums may take several (psum_bits)
+        scale = demand(names[level], role, kind) if demand and kind else 1
+        return ((output_words or {}).get(names[level], 1) if role == "outputs" else 1) * scale
 
     streams, flows = [], []  # flows: (level, port, words per step, role, kind, first-touch stream or None)
     for r, role in enumerate(nest.roles):
@@ -166,7 +169,7 @@ def naive_tile_events(arch, einsum, nest, output_words=None):
                     continue
                 words = loaded * st.mult - (new if phase == "fill" and st.first_tile is not None else 0)
                 traffic[names[level]][role][kinds[kind]] += words
-                words *= width(level, role)  # the ports carry words
+                words *= width(level, role, kind)  # the ports carry words
                 if not double:
                     exposed[(st.receiver, level, port)] += words
                 elif phase == "drain":
@@ -177,7 +180,7 @@ def naive_tile_events(arch, einsum, nest, output_words=None):
             if first is not None:
                 words -= first.visit(step_index, base_of)[1]
             traffic[names[level]][role][kinds[kind]] += words
-            window[(level, port)] += words * width(level, role)
+            window[(level, port)] += words * width(level, role, kind)
         records.append((exposed, prefetch, window))
     final = defaultdict(int)
     for st in streams:
@@ -185,7 +188,7 @@ def naive_tile_events(arch, einsum, nest, output_words=None):
             if phase == "drain":
                 words = len(st.prev_points) * st.mult
                 traffic[names[level]][role][kinds[kind]] += words
-                final[(st.receiver, level, port)] += words * width(level, role)
+                final[(st.receiver, level, port)] += words * width(level, role, kind)
 
     # ---------------------------------------------------------------- timing
     stall = {names[i]: 0 for i in memories}
@@ -214,7 +217,7 @@ def naive_tile_events(arch, einsum, nest, output_words=None):
 
     cycles = serialized(records[0][1])  # first tiles of double-buffered levels: nothing to hide behind
     for s, (exposed, _, window) in enumerate(records):
-        busy = compute + (skew if starts_stream[s] else 0)
+        busy = (compute if busy_compute is None else busy_compute) + (skew if starts_stream[s] else 0)
         cycles += serialized(exposed)
         during = defaultdict(int, window)
         if s + 1 < len(records):
