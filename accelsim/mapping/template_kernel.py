@@ -8,7 +8,8 @@ tensor, the x options on a fan-out of PEs), with the same tie-breaking, and
 tests/unit/test_template_kernel.py checks that its mapping equals `map_layer`'s on every layer of
 the shipped workloads on the shipped archs and on random shapes. Only the order-free work moves
 here: the template's dim orders (preferences per axis, temporal priority, the top-level orders
-tried) are computed once per layer in Python by the template's own functions (`pack_layer`).
+tried) are computed once per layer in Python by the template's own functions (mapping/template_pack.py). This module imports no dataflow code: Numba's cache is
+cleared whenever a module a kernel imports changes (kernel_cache.py).
 
 Two differences in means, not in results: a buffer's largest fitting factor is found by bisection
 over the divisors (a tile's size never shrinks as a factor grows, so the fitting divisors are a
@@ -16,40 +17,28 @@ prefix of the sorted list), and tile sizes are counted with counting/point_sets.
 (the ones counting/reuse.tile_size calls).
 
 The kernel's result is one candidate per level (loops outer → inner, X 0 / Y 1 / temporal −1 as
-counting/nest.py codes them) plus the bypass mask; `template_mapping` turns it into a Mapping and
-`lower_result` into the lowered nest arrays (mapping/lower.py's, built without a Mapping).
+counting/nest.py codes them) plus the bypass mask; mapping/template_pack.py packs the layer
+and the arch (Python: the template's own orders) and turns the result into a Mapping; `lower_best`
+writes it as the lowered nest arrays (mapping/lower.py's, built without a Mapping).
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from itertools import permutations
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from ..counting.nest import AXIS_CODE, TEMPORAL, X, Y
+from ..counting.nest import TEMPORAL, X, Y
 from ..counting.point_sets import axis_count, axis_shape
-from ..ir.arch import Arch, Memory, Spatial
-from ..ir.einsum import ROLES, Einsum
-from ..ir.factors import divisors
-from .dataflows import (
-    DATAFLOWS,
-    RELEVANCE_CLASSES,
-    SIMPLE_TEMPLATES,
-    _temporal_priority,
-    dim_classes,
-)
-from .mapping import LevelMapping, Loop, Mapping
 
 MEMORY, SPATIAL, COMPUTE = 0, 1, 2
-OUTPUTS = ROLES.index("outputs")
+N_ROLES = 3                # inputs, weights, outputs (ir.einsum.ROLES): the columns of keeps and bypass
 SPLIT_DIMS = 4            # _best_split looks at the first four preferred dims
-MAX_INT64_WORDS = 2 ** 62  # the traffic estimate must stay exact in int64 (see pack_layer)
 
 
 class TemplateLayer(NamedTuple):
-    """A layer and a template's orders, as arrays (`pack_layer`)."""
+    """A layer and a template's orders, as arrays (mapping/template_pack.py). This module imports no dataflow code: Numba's cache is
+cleared whenever a module a kernel imports changes (kernel_cache.py)."""
     bound: np.ndarray       # [dim] int64
     divs: np.ndarray        # [dim, k] int64: divisors of bound[d], ascending, n_divs[d] of them
     n_divs: np.ndarray      # [dim] int64
@@ -59,6 +48,7 @@ class TemplateLayer(NamedTuple):
     n_terms: np.ndarray     # [tensor, axis] int64
     has_dim: np.ndarray     # [tensor, dim] bool: the tensor is indexed by the dim
     role: np.ndarray        # [tensor] int64: index in einsum.ROLES
+    is_output: np.ndarray   # [tensor] bool
     of_role: np.ndarray     # [role] int64: the tensor with that role, −1 none
     held: np.ndarray        # [option] int64: −1 (each level's own tensors) or the held tensor
     priority: np.ndarray    # [dim] int64: the temporal priority, innermost first
@@ -72,7 +62,7 @@ class TemplateLayer(NamedTuple):
 
 
 class TemplateArch(NamedTuple):
-    """An arch as the kernel reads it (`pack_arch`); levels include the compute level."""
+    """An arch as the kernel reads it (template_pack.pack_arch); levels include the compute level."""
     kind: np.ndarray        # [level] MEMORY, SPATIAL, COMPUTE
     cap: np.ndarray         # [level] int64 capacity in words, −1 unbounded or not a memory
     fan_x: np.ndarray       # [level] int64
@@ -112,6 +102,8 @@ class TemplateScratch(NamedTuple):
     first: np.ndarray       # [dim] bool: fill's first group
     top: np.ndarray         # [dim] what a fill leaves for the top
     ones: np.ndarray        # [dim]
+    keeper: np.ndarray      # [tensor] dram_traffic's keeper level and tile words
+    words: np.ndarray
 
 
 # Slots of the loop sets: the spatial loops (and, at the end, the chosen mapping); the fill being
@@ -120,98 +112,6 @@ SPATIAL_SLOT, TRY, PASS_BEST, FIRST, SECOND, BEST = 0, 1, 2, 3, 4, 5
 N_SLOTS = 6
 # Mask slots: the bypass used by a pass, the first pass's unreused set, the second's, the best's.
 M_NONE, M_USELESS, M_AGAIN, M_BEST = 0, 1, 2, 3
-
-
-def supported(dataflow: str) -> bool:
-    """Is `dataflow` a template this kernel reproduces (the generic rule: no template hooks)?"""
-    return dataflow in SIMPLE_TEMPLATES
-
-
-@lru_cache(maxsize=4096)
-def pack_layer(einsum: Einsum, dataflow: str) -> TemplateLayer | None:
-    """The layer and the template's orders as arrays; None when the kernel cannot reproduce the
-    template exactly (two tensors with one role, a non-positive coefficient, or a layer so large
-    that the traffic estimate might leave int64): the caller then runs the Python template."""
-    if not supported(dataflow):
-        return None
-    template = DATAFLOWS.get(dataflow)
-    dims, roles = einsum.dims, einsum.roles
-    if len(set(roles)) != len(roles) or any(r not in ROLES for r in roles):
-        return None
-    if any(term.coef < 1 for t in einsum.tensors for axis in t.axes for term in axis):
-        return None
-    # words · visits · (2 · reloads − 1) ≤ 2 · tensor points · Π bounds (a bound on each term)
-    span = max(1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis)
-               for t in einsum.tensors for axis in t.axes)
-    points = sum(np.prod([1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis)
-                          for axis in t.axes], dtype=float) for t in einsum.tensors)
-    if 2.0 * points * float(einsum.macs) * len(roles) >= MAX_INT64_WORDS:
-        return None
-    index = {d: n for n, d in enumerate(dims)}
-    ids = lambda names: np.array([index[d] for d in names], dtype=np.int64)  # noqa: E731
-    divs = [divisors(b) for b in einsum.bounds]
-    divs_arr = np.zeros((len(dims), max(len(v) for v in divs)), dtype=np.int64)
-    for d, v in enumerate(divs):
-        divs_arr[d, :len(v)] = sorted(v)
-    n_axes = max(len(t.axes) for t in einsum.tensors)
-    n_terms = max(len(axis) for t in einsum.tensors for axis in t.axes)
-    term_dim = np.zeros((len(roles), n_axes, n_terms), dtype=np.int64)
-    term_coef = np.zeros((len(roles), n_axes, n_terms), dtype=np.int64)
-    terms = np.zeros((len(roles), n_axes), dtype=np.int64)
-    has_dim = np.zeros((len(roles), len(dims)), dtype=np.bool_)
-    for ti, t in enumerate(einsum.tensors):
-        for a, axis in enumerate(t.axes):
-            terms[ti, a] = len(axis)
-            for q, term in enumerate(axis):
-                term_dim[ti, a, q], term_coef[ti, a, q] = index[term.dim], term.coef
-        for d in t.dims:
-            has_dim[ti, index[d]] = True
-    y_pref, x_pref = template.axes(einsum)
-    wide = [d for d in y_pref if d not in x_pref] + x_pref
-    priority = _temporal_priority(einsum, template.priority(einsum))
-    classes = dim_classes(einsum)
-    groups = [[d for d in priority if d in classes[c]] for c in RELEVANCE_CLASSES]
-    orders = [priority] + [[d for g in perm for d in g] for perm in permutations(groups)]
-    held = [-1] + [roles.index(r) for r in ("weights", "inputs", "outputs") if r in roles]
-    return TemplateLayer(
-        np.array(einsum.bounds, dtype=np.int64), divs_arr, np.array([len(v) for v in divs], dtype=np.int64),
-        np.array([len(t.axes) for t in einsum.tensors], dtype=np.int64), term_dim, term_coef, terms, has_dim,
-        np.array([ROLES.index(r) for r in roles], dtype=np.int64),
-        np.array([roles.index(r) if r in roles else -1 for r in ROLES], dtype=np.int64),
-        np.array(held, dtype=np.int64), ids(priority), np.array([ids(o) for o in orders], dtype=np.int64),
-        ids(y_pref), len(y_pref), ids(x_pref), len(x_pref), ids(wide), len(wide))
-
-
-def pack_arch(arch: Arch) -> TemplateArch:
-    """The arch's levels, capacities, fan-outs and keeps, as the kernel reads them."""
-    n = len(arch.levels)
-    kind = np.full(n, COMPUTE, dtype=np.int64)
-    cap = np.full(n, -1, dtype=np.int64)
-    fan_x, fan_y = np.ones(n, dtype=np.int64), np.ones(n, dtype=np.int64)
-    keeps, forced = np.zeros((n, len(ROLES)), dtype=np.bool_), np.zeros((n, len(ROLES)), dtype=np.bool_)
-    wide_bit = np.full(n, -1, dtype=np.int64)
-    for i, level in enumerate(arch.levels):
-        if isinstance(level, Memory):
-            kind[i] = MEMORY
-            cap[i] = -1 if level.capacity_words is None else level.capacity_words
-            keeps[i] = [r in level.keeps for r in ROLES]
-            constraint = arch.constraints.get(level.name)
-            keep = set(constraint.keep) if constraint is not None else set()
-            if level.name == arch.residency_level:
-                keep |= {"inputs", "outputs"}
-            forced[i] = [r in keep for r in ROLES]
-        elif isinstance(level, Spatial):
-            kind[i], fan_x[i], fan_y[i] = SPATIAL, level.x, level.y
-    # dataflows._x_options: every fan-out but the innermost with rows and columns and a free x.
-    fanouts = [i for i, level in enumerate(arch.levels[:-1]) if isinstance(level, Spatial)]
-    bit = 0
-    for i in fanouts[:-1]:
-        level = arch.levels[i]
-        constraint = arch.constraints.get(level.name)
-        if level.x > 1 and level.y > 1 and not (constraint is not None and constraint.x[1] is not None):
-            wide_bit[i], bit = bit, bit + 1
-    memories = np.array([i for i, level in enumerate(arch.levels) if isinstance(level, Memory)], dtype=np.int64)
-    return TemplateArch(kind, cap, fan_x, fan_y, keeps, forced, wide_bit, memories)
 
 
 def template_scratch(layer: TemplateLayer, n_levels: int) -> TemplateScratch:
@@ -229,18 +129,19 @@ def template_scratch(layer: TemplateLayer, n_levels: int) -> TemplateScratch:
         np.zeros((N_SLOTS, n_levels, max_loops), i64), np.zeros((N_SLOTS, n_levels), i64),
         np.zeros(n_dims, i64), np.zeros((n_levels, n_dims), i64), np.zeros(n_dims, i64),
         np.zeros(n_dims, i64), np.zeros(n_dims, i64), np.zeros(layer.divs.shape[1], i64),
-        np.zeros((4, n_levels, len(ROLES)), np.bool_), np.zeros((n_axes, n_terms), i64),
+        np.zeros((4, n_levels, N_ROLES), np.bool_), np.zeros((n_axes, n_terms), i64),
         np.zeros((n_axes, n_terms), i64), np.zeros(n_axes, i64), np.zeros((n_axes, 4), i64),
         np.zeros(span + 1, np.bool_), np.zeros(span + 1, np.bool_),
         np.zeros(SPLIT_DIMS, i64), np.zeros((SPLIT_DIMS, layer.divs.shape[1]), i64), np.zeros(SPLIT_DIMS, i64),
         np.zeros(SPLIT_DIMS, i64), np.zeros(SPLIT_DIMS, i64), np.zeros(SPLIT_DIMS, i64),
-        np.zeros(n_dims, i64), np.zeros(n_dims, np.bool_), np.zeros(n_dims, i64), np.ones(n_dims, i64))
+        np.zeros(n_dims, i64), np.zeros(n_dims, np.bool_), np.zeros(n_dims, i64), np.ones(n_dims, i64),
+        np.zeros(len(layer.role), i64), np.zeros(len(layer.role), i64))
 
 
 # ---------------------------------------------------------------------------------------------
 # The kernel. Each function mirrors the dataflows.py function of the same name (less the '_').
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def tile_words(lay, t, ext, sc):
     """counting/reuse.tile_size of tensor t over loops of these per-dim extents (stride 1)."""
     words = 1
@@ -268,7 +169,7 @@ def tile_words(lay, t, ext, sc):
     return words
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def fits(lay, arc, top_level, ext_of, below, bypass, sc):
     """dataflows._fits over the memories at or above `top_level` (all memories: top_level = the
     last level), tiles of `ext_of` × the fan-outs below each level; the bypass: mask `bypass` of the scratch [level, role]."""
@@ -371,25 +272,26 @@ def copy_slot(sc, src, dst, n_levels):
             sc.s_axis[dst, i, q] = sc.s_axis[src, i, q]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def loop_at(arc, sc, slot, i, q):
     """(dim, bound, axis) of loop q at level i: a fan-out's from the spatial slot, else `slot`'s."""
     s = SPATIAL_SLOT if arc.kind[i] == SPATIAL else slot
     return sc.s_dim[s, i, q], sc.s_bound[s, i, q], sc.s_axis[s, i, q]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def n_loops_at(arc, sc, slot, i):
     return sc.s_n[SPATIAL_SLOT if arc.kind[i] == SPATIAL else slot, i]
 
 
-@njit(cache=True, _nrt=False)
-def dram_traffic(lay, arc, sc, slot, bypass):
-    """dataflows._dram_traffic of the loops in `slot` (fan-outs: the spatial slot)."""
+@njit(cache=True, _nrt=False, forceinline=True)
+def tensor_words(lay, arc, sc, slot, bypass):
+    """The first half of dataflows._dram_traffic: per tensor, the first level below the top that
+    keeps it (sc.keeper) and the words of its tile there (sc.words). The top's loops never enter
+    a tile, so one call serves every order of them."""
     n_levels = arc.kind.shape[0]
     n_dims = lay.bound.shape[0]
     ext = sc.ext2
-    total = 0
     for t in range(lay.role.shape[0]):
         r = lay.role[t]
         keeper = n_levels
@@ -405,9 +307,17 @@ def dram_traffic(lay, arc, sc, slot, bypass):
                 d, b, axis = loop_at(arc, sc, slot, j, q)
                 if j >= keeper or axis != TEMPORAL:
                     ext[d] *= b
-        words = tile_words(lay, t, ext, sc)
-        # the temporal loops of the memories above the keeper, outer first: up to the innermost
-        # one over a dim of the tensor
+        sc.keeper[t] = keeper
+        sc.words[t] = tile_words(lay, t, ext, sc)
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def traffic_of(lay, arc, sc, slot):
+    """The second half of dataflows._dram_traffic: each tile fetched once per iteration of the
+    temporal loops above its keeper, up to the innermost one over a dim the tensor indexes."""
+    total = 0
+    for t in range(lay.role.shape[0]):
+        keeper = sc.keeper[t]
         last_mi, last_q = -1, -1
         for mi in range(arc.memories.shape[0]):
             j = arc.memories[mi]
@@ -425,11 +335,18 @@ def dram_traffic(lay, arc, sc, slot, bypass):
                     visits *= sc.s_bound[slot, j, q]
                 else:
                     reloads *= sc.s_bound[slot, j, q]
-        if lay.of_role[OUTPUTS] == t:  # outputs: partial sums go up and come back
-            total += words * visits * (2 * reloads - 1)
+        if lay.is_output[t]:  # outputs: partial sums go up and come back
+            total += sc.words[t] * visits * (2 * reloads - 1)
         else:
-            total += words * visits * reloads
+            total += sc.words[t] * visits * reloads
     return total
+
+
+@njit(cache=True, _nrt=False)
+def dram_traffic(lay, arc, sc, slot, bypass):
+    """dataflows._dram_traffic of the loops in `slot` (fan-outs: the spatial slot)."""
+    tensor_words(lay, arc, sc, slot, bypass)
+    return traffic_of(lay, arc, sc, slot)
 
 
 @njit(cache=True, _nrt=False)
@@ -439,6 +356,7 @@ def top_loops(lay, arc, sc, slot, top, bypass):
     i = arc.memories[0]
     n_dims = lay.bound.shape[0]
     best, best_o = -1, 0
+    tensor_words(lay, arc, sc, slot, bypass)
     for o in range(lay.top_orders.shape[0]):
         n = 0
         for k in range(n_dims - 1, -1, -1):
@@ -447,7 +365,7 @@ def top_loops(lay, arc, sc, slot, top, bypass):
                 sc.s_dim[slot, i, n], sc.s_bound[slot, i, n], sc.s_axis[slot, i, n] = d, top[d], TEMPORAL
                 n += 1
         sc.s_n[slot, i] = n
-        traffic = dram_traffic(lay, arc, sc, slot, bypass)
+        traffic = traffic_of(lay, arc, sc, slot)
         if best < 0 or traffic < best:
             best, best_o = traffic, o
     n = 0
@@ -677,51 +595,3 @@ def lower_best(lay, arc, sc, loop_dim, loop_bound, loop_level, loop_spatial, loo
             r = lay.role[t]
             keeps[i, t] = arc.kind[i] == MEMORY and arc.keeps[i, r] and not sc.mask[M_BEST, i, r]
     return n
-
-
-# ---------------------------------------------------------------------------------------------
-# Python wrappers.
-
-_AXIS_NAME = {code: name for name, code in AXIS_CODE.items()}
-
-
-def _packed_arch(arch: Arch, _memo={}) -> TemplateArch:  # noqa: B006 — one arch at a time is enough
-    held = _memo.get("arch")
-    if held is None or held[0] is not arch:
-        held = (arch, pack_arch(arch))
-        _memo["arch"] = held
-    return held[1]
-
-
-def run_kernel(arch: Arch, einsum: Einsum, dataflow: str):
-    """(layer, arch, scratch) after the kernel ran, or None if the kernel does not cover the case."""
-    layer = pack_layer(einsum, dataflow)
-    if layer is None:
-        return None
-    arc = _packed_arch(arch)
-    sc = template_scratch(layer, len(arch.levels))
-    map_layer_kernel(layer, arc, sc)
-    return layer, arc, sc
-
-
-def template_mapping(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping | None:
-    """The Mapping `dataflows.map_layer(arch, einsum, dataflow)` returns, from the kernel; None
-    if the kernel does not cover this template or layer (then call map_layer)."""
-    ran = run_kernel(arch, einsum, dataflow)
-    if ran is None:
-        return None
-    _, _, sc = ran
-    dims = einsum.dims
-    levels = []
-    for i, level in enumerate(arch.levels[:-1]):
-        loops = tuple(Loop(dims[sc.s_dim[BEST, i, q]], int(sc.s_bound[BEST, i, q]),
-                           _AXIS_NAME[int(sc.s_axis[BEST, i, q])]) for q in range(sc.s_n[BEST, i]))
-        bypass = frozenset(r for k, r in enumerate(ROLES) if sc.mask[M_BEST, i, k])
-        levels.append(LevelMapping(level.name, loops, bypass))
-    return Mapping(tuple(levels), dataflow)
-
-
-def map_layer_fast(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:
-    """`dataflows.map_layer`, from the kernel where it covers the template (the same Mapping)."""
-    from .dataflows import map_layer
-    return template_mapping(arch, einsum, dataflow) or map_layer(arch, einsum, dataflow)
