@@ -24,13 +24,16 @@ from .results import LayerResult, WorkloadResult, off_chip_levels
 
 def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
              mappings: dict[str, Mapping] | None = None, inputs: dict | None = None,
-             search_cache=None, progress=None) -> WorkloadResult:
+             search_cache=None, progress=None, map_template=None) -> WorkloadResult:
     """Simulate every layer of `workload` on `arch`.
 
     `mappings` gives explicit per-layer mappings; other layers use `options.dataflow`.
     `search_cache`: a folder where the mapper keeps its results across runs (search/cache.py); it
     changes how long a run takes, never its result. `progress(done, total, layer_name, search)`
     is called after each layer (`search`: the mapper's MapperResult for it, or None).
+    `map_template(arch, einsum, dataflow)`: what maps a layer by a template instead of
+    `dataflows.map_layer`, which it must equal (the sweeps pass the jitted template kernel's,
+    mapping/template_pack.map_layer_fast).
     """
     model = performance_model(options.performance_model)
     dataflow = options.dataflow or arch.dataflow or "search"  # no template named: the mapper decides
@@ -73,11 +76,12 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
             found = search(layer_arch, layer, energies)
             mapping = found.mapping
         layer = _as_run(layer_arch, layer, options.dataflow, mapping)
-        # Only its name and count differ (a hardware constraint may select layers by name: not then).
-        key = None if mapping is not None or arch.constraints else replace(layer, name="", count=1)
+        # Only its name and count differ. An arch's hardware constraints are per level (the arch file
+        # has no per-layer entries: search/constraints.arch_constraints), so they hold for the copy too.
+        key = None if mapping is not None else replace(layer, name="", count=1)
         if key is None or key not in same:
             done = _simulate_layer(layer_arch, layer, options, model, mapping, energies, off_chip,
-                                   {"mapper": found.summary()} if found else {})
+                                   {"mapper": found.summary()} if found else {}, map_template or map_layer)
             if key is not None:
                 same[key] = done
         else:
@@ -164,12 +168,12 @@ def _as_run(arch: Arch, layer: Layer, dataflow: str, mapping: Mapping | None) ->
 
 
 def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mapping: Mapping | None,
-                    energies, off_chip, found: dict) -> LayerResult:
+                    energies, off_chip, found: dict, map_template=map_layer) -> LayerResult:
     """`model`: the performance model; `found`: what the mapper did for this layer (recorded beside
     the model's own extras)."""
     einsum = layer.run_einsum
     try:
-        mapping = mapping or map_layer(arch, einsum, options.dataflow)
+        mapping = mapping or map_template(arch, einsum, options.dataflow)
         check_mapping(arch, einsum, mapping)
         _check_hardware(arch, layer, mapping)
         nest = lower(arch, einsum, mapping)
