@@ -41,10 +41,22 @@ def _stamp(path: str) -> tuple:
 def _arch(stamp: tuple, overrides: tuple, allowed: tuple):
     """An arch as a point loads it. Every workload and dataflow of a sweep shares its arch
     variants, and parsing and validating one costs ~10 ms, more than evaluating a small network:
-    a worker builds each (file, overrides) once. Arch objects are frozen; errors are not kept."""
-    from ..load import load_arch
+    a worker builds each (file, overrides) once, from the file parsed once (most of that cost is
+    the YAML parse). Arch objects are frozen; errors are not kept."""
+    from ..load import arch_from_data
+    from ..spec.validate import apply_overrides
     with allow_paths(allowed):
-        return load_arch(stamp[0], list(overrides))
+        data = _arch_data(stamp, allowed)
+        return arch_from_data(stamp[0], apply_overrides(data, list(overrides)) if overrides else data)
+
+
+@lru_cache(maxsize=16)
+def _arch_data(stamp: tuple, allowed: tuple):
+    """An arch file as load_arch parses it (`extends:` merged), before overrides; apply_overrides
+    and the validation copy it, never change it."""
+    from ..spec.validate import load_with_extends
+    with allow_paths(allowed):
+        return load_with_extends(stamp[0])
 
 
 @lru_cache(maxsize=64)
