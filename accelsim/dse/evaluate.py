@@ -95,6 +95,23 @@ def evaluate_point(point: Point) -> dict:
             "mapper": {layer.name: layer.extra["mapper"] for layer in result.layers if "mapper" in layer.extra}}
 
 
+def load_kernels(points) -> None:
+    """Load the template kernel here, in the parent before its workers fork: they inherit it
+    instead of each loading it from Numba's cache (or, on a cold cache, each compiling it). A point
+    whose files do not load is left to report that itself."""
+    from ..ir.layers import matmul
+    from ..mapping.template_pack import supported, template_mapping
+    point = next((p for p in points if supported(p.dataflow)), None)
+    if point is None:
+        return
+    try:
+        with allow_paths(point.allowed_paths):
+            arch = _arch(_stamp(point.arch), tuple(_split(point.overrides)[0]), point.allowed_paths)
+            template_mapping(arch, matmul(m=2, n=2, k=2), point.dataflow)
+    except (SpecError, MappingError):
+        return
+
+
 REASON_CHARS = 500          # a failed row's reason: the exception's type and message, cut short
 TRACEBACK_CHARS = 20_000    # kept in the store for debugging, never printed by the CLI
 

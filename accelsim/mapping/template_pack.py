@@ -55,10 +55,7 @@ def pack_layer(einsum: Einsum, dataflow: str) -> TemplateLayer | None:
         return None
     if any(term.coef < 1 for t in einsum.tensors for axis in t.axes for term in axis):
         return None
-    # each tensor's words · visits · (2 · reloads − 1) ≤ 2 · its points · Π bounds
-    points = sum(np.prod([1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis)
-                          for axis in t.axes], dtype=float) for t in einsum.tensors)
-    if 2.0 * points * float(einsum.macs) >= MAX_INT64_WORDS:
+    if _traffic_bound(einsum) >= MAX_INT64_WORDS:
         return None
     index = {d: n for n, d in enumerate(dims)}
     ids = lambda names: np.array([index[d] for d in names], dtype=np.int64)  # noqa: E731
@@ -93,6 +90,25 @@ def pack_layer(einsum: Einsum, dataflow: str) -> TemplateLayer | None:
         np.array([roles.index(r) if r in roles else -1 for r in ROLES], dtype=np.int64),
         np.array(held, dtype=np.int64), ids(priority), np.array([ids(o) for o in orders], dtype=np.int64),
         ids(y_pref), len(y_pref), ids(x_pref), len(x_pref), ids(wide), len(wide))
+
+
+def _traffic_bound(einsum: Einsum) -> float:
+    """An upper bound on the kernel's traffic estimate (and every product in it). A tensor's term is
+    words · visits · (2 · reloads − 1) < 2 · words · visits · reloads; its tile spans at most
+    Σ coef · ext ≤ (Σ coef) · Π ext points on each axis, and the loops above its keeper multiply
+    to at most Π bounds / Π ext (the loops at and below the keeper and the fan-outs make the ext),
+    so when no dim indexes two of its axes the term is below 2 · Π_axes(Σ coef) · MACs. Otherwise
+    the tile is bounded by the tensor's points and the loops by the MACs."""
+    total = 0.0
+    for t in einsum.tensors:
+        dims = [term.dim for axis in t.axes for term in axis]
+        if len(dims) == len(set(dims)):
+            total += 2.0 * float(np.prod([sum(term.coef for term in axis) for axis in t.axes])) * einsum.macs
+        else:
+            points = np.prod([1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis)
+                              for axis in t.axes], dtype=float)
+            total += 2.0 * points * einsum.macs
+    return total
 
 
 def pack_arch(arch: Arch) -> TemplateArch:
