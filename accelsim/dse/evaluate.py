@@ -69,7 +69,7 @@ def _workload(stamp: tuple, overrides: tuple, allowed: tuple):
 
 def evaluate_point(point: Point) -> dict:
     """Metrics of one point. Spec and mapping errors make an infeasible row, not a crash."""
-    from ..mapping.template_pack import map_layer_fast  # the templates' mappings, from a jitted kernel
+    from ..mapping.template_pack import map_layer_fast
     from ..simulate import simulate
 
     row = {"key": point.key, **point.label(), "model": point.model}
@@ -78,6 +78,7 @@ def evaluate_point(point: Point) -> dict:
         with allow_paths(point.allowed_paths):  # a worker process has its own context: the point carries them
             arch = _arch(_stamp(point.arch), tuple(arch_over), point.allowed_paths)
             workload = _workload(_stamp(point.workload), tuple(wl_over), point.allowed_paths)
+            # the templates' mappings from their jitted kernel (the same Mapping as dataflows.map_layer)
             result = simulate(arch, workload, point_options(point), map_template=map_layer_fast)
     except (SpecError, MappingError) as exc:
         reason = exc.problems[0].message if isinstance(exc, SpecError) else str(exc)

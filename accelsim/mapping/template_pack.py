@@ -10,6 +10,7 @@ from itertools import permutations
 import numpy as np
 
 from ..counting.nest import AXIS_CODE
+from ..counting.records import Nest, nest_loops
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import ROLES, Einsum
 from ..ir.factors import divisors
@@ -30,6 +31,7 @@ from .template_kernel import (
     SPATIAL,
     TemplateArch,
     TemplateLayer,
+    lower_best,
     map_layer_kernel,
     template_scratch,
 )
@@ -157,38 +159,68 @@ def _packed_arch(arch: Arch, _memo={}) -> TemplateArch:  # noqa: B006 — one ar
     return held[1]
 
 
-@lru_cache(maxsize=4096)
-def _scratch(einsum: Einsum, dataflow: str, n_levels: int):
-    """The kernel's work arrays for a layer, reused by every call (each call overwrites them)."""
-    return template_scratch(pack_layer(einsum, dataflow), n_levels)
+MAX_LAYERS = 4096
+_LOOPS: dict = {}  # (dim, bound, axis code) -> Loop: frozen, so one object serves every mapping
 
 
-def run_kernel(arch: Arch, einsum: Einsum, dataflow: str):
-    """(layer, arch, scratch) after the kernel ran, or None if the kernel does not cover the case."""
-    layer = pack_layer(einsum, dataflow)
-    if layer is None:
-        return None
-    arc = _packed_arch(arch)
-    sc = _scratch(einsum, dataflow, len(arch.levels))
-    map_layer_kernel(layer, arc, sc)
-    return layer, arc, sc
+def _loop(dim: str, bound: int, axis: int) -> Loop:
+    loop = _LOOPS.get((dim, bound, axis))
+    if loop is None:
+        if len(_LOOPS) >= MAX_LAYERS:
+            _LOOPS.clear()
+        loop = _LOOPS[(dim, bound, axis)] = Loop(dim, bound, _AXIS_NAME[axis])
+    return loop
+
+
+_LAYERS: dict = {}  # (id(einsum), dataflow, levels) -> (einsum, TemplateLayer, TemplateScratch)
+
+
+def _packed_layer(einsum: Einsum, dataflow: str, n_levels: int):
+    """pack_layer's result and the kernel's work arrays (each call overwrites them), kept by the
+    einsum's identity: a sweep worker maps the same layer objects point after point, and hashing
+    an Einsum costs more than the kernel's dispatch. The memo holds the einsum, so its id stays its."""
+    key = (id(einsum), dataflow, n_levels)
+    held = _LAYERS.get(key)
+    if held is None or held[0] is not einsum:
+        layer = pack_layer(einsum, dataflow)
+        held = (einsum, layer, None if layer is None else template_scratch(layer, n_levels))
+        if len(_LAYERS) >= MAX_LAYERS:
+            _LAYERS.clear()
+        _LAYERS[key] = held
+    return held[1], held[2]
 
 
 def template_mapping(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping | None:
     """The Mapping `dataflows.map_layer(arch, einsum, dataflow)` returns, from the kernel; None
     if the kernel does not cover this template or layer (then call map_layer)."""
-    ran = run_kernel(arch, einsum, dataflow)
-    if ran is None:
+    layer, sc = _packed_layer(einsum, dataflow, len(arch.levels))
+    if layer is None:
         return None
-    _, _, sc = ran
+    map_layer_kernel(layer, _packed_arch(arch), sc)
     dims = einsum.dims
+    n, dim, bound, axis = (sc.s_n[BEST].tolist(), sc.s_dim[BEST].tolist(), sc.s_bound[BEST].tolist(),
+                           sc.s_axis[BEST].tolist())
+    bypass = sc.mask[M_BEST].tolist()
     levels = []
     for i, level in enumerate(arch.levels[:-1]):
-        loops = tuple(Loop(dims[sc.s_dim[BEST, i, q]], int(sc.s_bound[BEST, i, q]),
-                           _AXIS_NAME[int(sc.s_axis[BEST, i, q])]) for q in range(sc.s_n[BEST, i]))
-        bypass = frozenset(r for k, r in enumerate(ROLES) if sc.mask[M_BEST, i, k])
-        levels.append(LevelMapping(level.name, loops, bypass))
+        loops = tuple(_loop(dims[dim[i][q]], bound[i][q], axis[i][q]) for q in range(n[i]))
+        levels.append(LevelMapping(level.name, loops, frozenset(r for k, r in enumerate(ROLES) if bypass[i][k])))
     return Mapping(tuple(levels), dataflow)
+
+
+def template_nest(arch: Arch, einsum: Einsum, dataflow: str) -> Nest | None:
+    """evaluate_nest's `nest` for the template's mapping, written by the kernel without a Mapping
+    (what model/packed.nest_record(mapping/lower.lower(arch, einsum, map_layer(...))) gives);
+    None if the kernel does not cover this template or layer."""
+    layer, sc = _packed_layer(einsum, dataflow, len(arch.levels))
+    if layer is None:
+        return None
+    arc = _packed_arch(arch)
+    map_layer_kernel(layer, arc, sc)
+    loops = nest_loops(sc.s_dim.shape[1] * sc.s_dim.shape[2])
+    keeps = np.zeros((len(arch.levels), len(einsum.roles)), dtype=np.bool_)
+    n = lower_best(layer, arc, sc, *loops, keeps)
+    return Nest(*(a[:n] for a in loops), n, keeps)
 
 
 def map_layer_fast(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping:

@@ -11,7 +11,10 @@ from accelsim.errors import SpecError
 from accelsim.ir.arch import with_precision
 from accelsim.ir.layers import batched_matmul, conv2d, matmul
 from accelsim.mapping.dataflows import SIMPLE_TEMPLATES, map_layer
-from accelsim.mapping.template_pack import map_layer_fast, pack_layer, template_mapping
+from accelsim.mapping.lower import lower
+from accelsim.mapping.template_pack import map_layer_fast, pack_layer, template_mapping, template_nest
+from accelsim.model.packed import evaluate_packed, nest_record, outputs_and_scratch, pack_problem
+from accelsim.counting.nest_kernel import evaluate_nest
 from accelsim.report.serialize import result_dict
 from conftest import ARCH_DIR, WORKLOAD_DIR
 
@@ -75,6 +78,25 @@ def test_the_kernel_maps_random_layers_on_random_array_and_buffer_sizes_as_the_t
     for _ in range(24):
         arch, einsum = random_arch(rng), random_layer(rng)
         assert_same(arch, einsum, rng.choice(sorted(SIMPLE_TEMPLATES)))
+
+
+def test_the_kernel_writes_the_lowered_nest_that_lower_makes_of_the_templates_mapping():
+    arch = accelsim.load_arch(ARCH_DIR / "simba_like.yaml", ["levels.GlobalBuffer.size=32KiB"])
+    layers = distinct_layers(accelsim.load_workload(WORKLOAD_DIR / "conv_tiny.yaml"))
+    for einsum in [l.run_einsum for l in layers] + [matmul(m=49, n=1000, k=2048)]:
+        expected = nest_record(lower(arch, einsum, map_layer(arch, einsum, "ws")))
+        got = template_nest(arch, einsum, "ws")
+        assert got.n == expected.n
+        for name in got._fields:
+            a, b = getattr(got, name), getattr(expected, name)
+            assert a == b if name == "n" else (a.dtype == b.dtype and (a == b).all()), name
+        # and the counting kernel counts it as the lowered mapping
+        problem = pack_problem(arch, einsum)
+        out, scratch = outputs_and_scratch(problem, max(1, got.n))
+        status, energy, cycles = evaluate_nest(got, problem.record(), out, scratch)
+        reference = evaluate_packed(problem, lower(arch, einsum, map_layer(arch, einsum, "ws")))
+        assert (status, cycles) == (reference.status, reference.cycles)
+        assert (out.counts == reference.counts).all()
 
 
 def test_the_kernel_leaves_what_it_does_not_cover_to_the_python_template():
