@@ -60,7 +60,9 @@ def pack_layer(einsum: Einsum, dataflow: str) -> TemplateLayer | None:
     if _traffic_bound(einsum) >= MAX_INT64_WORDS:
         return None
     index = {d: n for n, d in enumerate(dims)}
-    ids = lambda names: np.array([index[d] for d in names], dtype=np.int64)  # noqa: E731
+
+    def ids(names):
+        return np.array([index[d] for d in names], dtype=np.int64)
     divs = [divisors(b) for b in einsum.bounds]
     divs_arr = np.zeros((len(dims), max(len(v) for v in divs)), dtype=np.int64)
     for d, v in enumerate(divs):

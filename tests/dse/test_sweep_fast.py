@@ -1,13 +1,13 @@
 """A sweep's fast path (template mappings from the jitted kernel, each arch file parsed once per
 worker) stores exactly the rows the Python templates and a fresh load of every arch give."""
 import pytest
+from conftest import ARCH_DIR, WORKLOAD_DIR
 
-import accelsim.mapping.template_pack as template_pack
 from accelsim.dse import evaluate
 from accelsim.dse.spec import load_sweep
 from accelsim.load import load_arch
+from accelsim.mapping import template_pack
 from accelsim.mapping.dataflows import map_layer
-from conftest import ARCH_DIR, WORKLOAD_DIR
 
 SWEEPS = {
     "simple_ws": f"""name: fast

@@ -5,18 +5,28 @@ import random
 from dataclasses import replace
 
 import pytest
+from conftest import ARCH_DIR, WORKLOAD_DIR
 
 import accelsim
+from accelsim.counting.nest_kernel import evaluate_nest
 from accelsim.errors import SpecError
 from accelsim.ir.arch import with_precision
 from accelsim.ir.layers import batched_matmul, conv2d, matmul
 from accelsim.mapping.dataflows import SIMPLE_TEMPLATES, map_layer
 from accelsim.mapping.lower import lower
-from accelsim.mapping.template_pack import map_layer_fast, pack_layer, template_mapping, template_nest
-from accelsim.model.packed import evaluate_packed, nest_record, outputs_and_scratch, pack_problem
-from accelsim.counting.nest_kernel import evaluate_nest
+from accelsim.mapping.template_pack import (
+    map_layer_fast,
+    pack_layer,
+    template_mapping,
+    template_nest,
+)
+from accelsim.model.packed import (
+    evaluate_packed,
+    nest_record,
+    outputs_and_scratch,
+    pack_problem,
+)
 from accelsim.report.serialize import result_dict
-from conftest import ARCH_DIR, WORKLOAD_DIR
 
 DATAFLOWS = ("ws", "os", "is")
 # The shipped archs whose own dataflow is a generic template (rs: Eyeriss, not this kernel's).
@@ -93,9 +103,9 @@ def test_the_kernel_writes_the_lowered_nest_that_lower_makes_of_the_templates_ma
         # and the counting kernel counts it as the lowered mapping
         problem = pack_problem(arch, einsum)
         out, scratch = outputs_and_scratch(problem, max(1, got.n))
-        status, energy, cycles = evaluate_nest(got, problem.record(), out, scratch)
+        status, energy, cycles = evaluate_nest(got, problem.record(), out, scratch)  # energy: 0, none packed
         reference = evaluate_packed(problem, lower(arch, einsum, map_layer(arch, einsum, "ws")))
-        assert (status, cycles) == (reference.status, reference.cycles)
+        assert (status, energy, cycles) == (reference.status, reference.energy_pj, reference.cycles)
         assert (out.counts == reference.counts).all()
 
 
