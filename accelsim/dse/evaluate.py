@@ -2,6 +2,7 @@
 exception that made it fail."""
 from __future__ import annotations
 
+import copy
 import os
 import traceback as _traceback
 from functools import lru_cache
@@ -46,14 +47,14 @@ def _arch(stamp: tuple, overrides: tuple, allowed: tuple):
     from ..load import arch_from_data
     from ..spec.validate import apply_overrides
     with allow_paths(allowed):
-        data = _arch_data(stamp, allowed)
-        return arch_from_data(stamp[0], apply_overrides(data, list(overrides)) if overrides else data)
+        data = _arch_data(stamp, allowed)  # apply_overrides works on a copy; so does a variant without any
+        return arch_from_data(stamp[0], apply_overrides(data, list(overrides)) if overrides else copy.deepcopy(data))
 
 
 @lru_cache(maxsize=16)
 def _arch_data(stamp: tuple, allowed: tuple):
-    """An arch file as load_arch parses it (`extends:` merged), before overrides; apply_overrides
-    and the validation copy it, never change it."""
+    """An arch file as load_arch parses it (`extends:` merged), before overrides; each variant is
+    built from a copy of it."""
     from ..spec.validate import load_with_extends
     with allow_paths(allowed):
         return load_with_extends(stamp[0])
@@ -109,7 +110,7 @@ def load_kernels(points) -> None:
         with allow_paths(point.allowed_paths):
             arch = _arch(_stamp(point.arch), tuple(_split(point.overrides)[0]), point.allowed_paths)
             template_mapping(arch, matmul(m=2, n=2, k=2), point.dataflow)
-    except (SpecError, MappingError):
+    except Exception:  # noqa: BLE001 — only a warm-up: the points report their own errors
         return
 
 
