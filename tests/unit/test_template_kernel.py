@@ -70,7 +70,7 @@ def random_layer(rng):
     r = rng.choice([1, 3, 5, 7])
     groups = rng.choice([1, 1, 1, 2])
     return conv2d(c=groups * rng.choice([3, 8, 16, 24]), k=groups * rng.choice([8, 16, 32, 64]),
-                  h=rng.choice([7, 14, 28, 31]), w=rng.choice([7, 14, 28]), r=r, s=rng.choice([1, r]),
+                  h=rng.choice([13, 14, 28, 31]), w=rng.choice([13, 14, 28]), r=r, s=rng.choice([1, r]),
                   n=rng.choice([1, 2]), stride=rng.choice([1, 2]), padding=rng.choice([0, r // 2]),
                   dilation=rng.choice([1, 1, 2]), groups=groups)
 
