@@ -35,7 +35,12 @@ def _load_raw(path, overrides):
 
 
 def load_arch(path, overrides=()) -> Arch:
-    data = _load_raw(path, overrides)
+    return arch_from_data(path, _load_raw(path, overrides))
+
+
+def arch_from_data(path, data) -> Arch:
+    """The arch of an arch file's data as `load_arch` reads it (load_with_extends, then any
+    overrides applied): a sweep parses the file once and builds each variant from a copy."""
     spec = validate_model(ArchSpec, data, str(path))
     _check_registered_names(spec, str(path), data)
     arch = build_arch(spec, str(path), lambda p: locate(data, p)[1])

@@ -27,13 +27,16 @@ from .results import LayerResult, WorkloadResult, off_chip_levels
 
 def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
              mappings: dict[str, Mapping] | None = None, inputs: dict | None = None,
-             search_cache=None, progress=None) -> WorkloadResult:
+             search_cache=None, progress=None, map_template=None) -> WorkloadResult:
     """Simulate every layer of `workload` on `arch`.
 
     `mappings` gives explicit per-layer mappings; other layers use `options.dataflow`.
     `search_cache`: a folder where the mapper keeps its results across runs (search/cache.py); it
     changes how long a run takes, never its result. `progress(done, total, layer_name, search)`
     is called after each layer (`search`: the mapper's MapperResult for it, or None).
+    `map_template(arch, einsum, dataflow)`: what maps a layer by a template instead of
+    `dataflows.map_layer`, which it must equal (the sweeps pass the jitted template kernel's,
+    mapping/template_pack.map_layer_fast).
     """
     model = performance_model(options.performance_model)
     dataflow = options.dataflow or arch.dataflow or "search"  # no template named: the mapper decides
@@ -76,11 +79,12 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
             found = search(layer_arch, layer, energies)
             mapping = found.mapping
         layer = _as_run(layer_arch, layer, options.dataflow, mapping)
-        # Only its name and count differ (a hardware constraint may select layers by name: not then).
-        key = None if mapping is not None or arch.constraints else replace(layer, name="", count=1)
+        # Only its name and count differ. An arch's hardware constraints are per level (the arch file
+        # has no per-layer entries: search/constraints.arch_constraints), so they hold for the copy too.
+        key = None if mapping is not None else replace(layer, name="", count=1)
         if key is None or key not in same:
             done = _simulate_layer(layer_arch, layer, options, model, mapping, energies, off_chip,
-                                   {"mapper": found.summary()} if found else {})
+                                   {"mapper": found.summary()} if found else {}, map_template or map_layer)
             if key is not None:
                 same[key] = done
         else:
@@ -177,12 +181,12 @@ def _as_run(arch: Arch, layer: Layer, dataflow: str, mapping: Mapping | None) ->
 
 
 def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mapping: Mapping | None,
-                    energies, off_chip, found: dict) -> LayerResult:
+                    energies, off_chip, found: dict, map_template=map_layer) -> LayerResult:
     """`model`: the performance model; `found`: what the mapper did for this layer (recorded beside
     the model's own extras)."""
     einsum = layer.run_einsum
     try:
-        mapping = mapping or _template_mapping(arch, layer, options, energies)
+        mapping = mapping or _template_mapping(arch, layer, options, energies, map_template)
         check_mapping(arch, einsum, mapping)
         _check_hardware(arch, layer, mapping)
         nest = lower(arch, einsum, mapping)
@@ -216,15 +220,16 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
                        outputs=einsum.tensor_size("outputs"))
 
 
-def _template_mapping(arch: Arch, layer: Layer, options: SimOptions, energies) -> Mapping:
+def _template_mapping(arch: Arch, layer: Layer, options: SimOptions, energies, map_template=map_layer) -> Mapping:
     """The template's mapping, or the template's mapping of the layer padded to the array's sides
     run ragged on the real layer (mapping/ragged.py), whichever has the lower energy-delay product
-    (the mapper's default objective); ragged only where it is counted (_check_ragged)."""
+    (the mapper's default objective); ragged only where it is counted (_check_ragged).
+    `map_template(arch, einsum, dataflow)`: the template (simulate's)."""
     einsum, dataflow = layer.run_einsum, options.dataflow
-    mapping = map_layer(arch, einsum, dataflow)
+    mapping = map_template(arch, einsum, dataflow)
     if _ragged_refused(arch, layer, options):
         return mapping
-    candidates = ragged_candidates(arch, einsum, mapping, lambda padded: map_layer(arch, padded, dataflow))
+    candidates = ragged_candidates(arch, einsum, mapping, lambda padded: map_template(arch, padded, dataflow))
     if not candidates:
         return mapping
     problem = pack_problem(arch, einsum, energies, layer.density)

@@ -1,11 +1,13 @@
 """Sweep throughput: whole-network design points per second, as `accelsim sweep` runs them.
 
-Run:  python benchmarks/bench_sweep.py [--jobs 1 2] [--models analytical cycle]
+Run:  python benchmarks/bench_sweep.py [--jobs 1 2] [--models analytical cycle] [--grid issue15 large]
 The sweep is issue 15's: ResNet-50 and BERT-Base on the Simba-like arch, the PE array's width
 (x: 2, 4, 8 PEs) × the global buffer's size (32 KiB … 256 KiB) × dataflow (ws, os, is): 72 points,
-each a whole network (54 and 8 layers). Each configuration runs into a fresh store; the worker
-pool's start-up and the store's writes are included, the parent's imports are not (the kernels
-are loaded once before the first configuration, as a warm cache does). Not a pass/fail test.
+each a whole network (54 and 8 layers). `--grid large` sweeps the PE array's width and height
+(x: 1 … 16, y: 1 … 8) × the global buffer (16 KiB … 512 KiB) × dataflow: 720 points, so that
+the pool's start-up weighs less. Each configuration runs into a fresh store; the worker pool's
+start-up and the store's writes are included, the parent's imports are not (the kernels are
+loaded once before the first configuration, as a warm cache does). Not a pass/fail test.
 """
 from __future__ import annotations
 
@@ -28,9 +30,16 @@ model: MODEL
 dataflows: [ws, os, is]
 combine: cartesian
 axes:
-  arch.levels.PE_array.x: [2, 4, 8]
+AXES"""
+GRIDS = {
+    "issue15": """  arch.levels.PE_array.x: [2, 4, 8]
   arch.levels.GlobalBuffer.size: [32KiB, 64KiB, 128KiB, 256KiB]
-"""
+""",
+    "large": """  arch.levels.PE_array.x: [1, 2, 4, 8, 16]
+  arch.levels.PE_array.y: [1, 2, 4, 8]
+  arch.levels.GlobalBuffer.size: [16KiB, 32KiB, 64KiB, 128KiB, 256KiB, 512KiB]
+""",
+}
 
 
 def rows_digest(store: Path) -> str:
@@ -45,18 +54,19 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--models", nargs="+", default=["analytical", "cycle"])
+    ap.add_argument("--grid", nargs="+", default=["issue15"], choices=sorted(GRIDS))
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        for model in a.models:
-            path = Path(tmp) / f"{model}.yaml"
-            path.write_text(SWEEP.replace("MODEL", model))
+        for grid, model in ((g, m) for g in a.grid for m in a.models):
+            path = Path(tmp) / f"{grid}_{model}.yaml"
+            path.write_text(SWEEP.replace("MODEL", model).replace("AXES", GRIDS[grid]))
             for jobs in a.jobs:
-                store = Path(tmp) / f"{model}_{jobs}.sqlite"
+                store = Path(tmp) / f"{grid}_{model}_{jobs}.sqlite"
                 start = time.perf_counter()
                 counts = run_sweep(load_sweep(path), jobs=jobs, store_path=store, progress=False)
                 seconds = time.perf_counter() - start
                 n = counts["ok"] + counts["infeasible"]
-                print(f"{model:10s} jobs={jobs}: {n} points ({counts['infeasible']} infeasible) in {seconds:.1f} s "
+                print(f"{grid:8s} {model:10s} jobs={jobs}: {n} points ({counts['infeasible']} infeasible) in {seconds:.1f} s "
                       f"= {n / seconds:.1f} points/s (whole networks: ResNet-50 54 layers, BERT-Base 8 layers); "
                       f"rows {rows_digest(store)}")
 

@@ -400,7 +400,7 @@ def cmd_cache(args) -> int:
     package_dir = PACKAGE
     if args.action == "warm":
         seconds = warm_kernels()
-        print(f"accelsim's kernels (counting, mapper, cycle model, SCALE-Sim emulator) are compiled and "
+        print(f"accelsim's kernels (counting, mapper, templates, cycle model, SCALE-Sim emulator) are compiled and "
               f"cached ({seconds:.1f} s); later runs load them")
     elif args.action == "clear":
         files, size = clear_numba_cache(package_dir)
@@ -452,6 +452,8 @@ def warm_kernels() -> float:
         (Path(tmp) / "workload.yaml").write_text(WARM_WORKLOAD)
         arch, workload = load_arch(Path(tmp) / "arch.yaml"), load_workload(Path(tmp) / "workload.yaml")
         simulate(arch, workload, SimOptions(model="cycle"))  # the counting kernel and the tile walk
+        from ..mapping.template_pack import template_nest
+        template_nest(arch, workload.layers[0].run_einsum, "ws")  # the sweeps' template kernel
         unlimited = replace(arch, levels=tuple(replace(l, read_bw_words=None, write_bw_words=None)
                                                if l.name == "DRAM" else l for l in arch.levels))
         for variant in (arch, unlimited):  # SCALE-Sim's USER and CALC bandwidth modes

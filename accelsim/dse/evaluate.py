@@ -2,6 +2,7 @@
 exception that made it fail."""
 from __future__ import annotations
 
+import copy
 import os
 import traceback as _traceback
 from functools import lru_cache
@@ -41,10 +42,22 @@ def _stamp(path: str) -> tuple:
 def _arch(stamp: tuple, overrides: tuple, allowed: tuple):
     """An arch as a point loads it. Every workload and dataflow of a sweep shares its arch
     variants, and parsing and validating one costs ~10 ms, more than evaluating a small network:
-    a worker builds each (file, overrides) once. Arch objects are frozen; errors are not kept."""
-    from ..load import load_arch
+    a worker builds each (file, overrides) once, from the file parsed once (most of that cost is
+    the YAML parse). Arch objects are frozen; errors are not kept."""
+    from ..load import arch_from_data
+    from ..spec.validate import apply_overrides
     with allow_paths(allowed):
-        return load_arch(stamp[0], list(overrides))
+        data = _arch_data(stamp, allowed)  # apply_overrides works on a copy; so does a variant without any
+        return arch_from_data(stamp[0], apply_overrides(data, list(overrides)) if overrides else copy.deepcopy(data))
+
+
+@lru_cache(maxsize=16)
+def _arch_data(stamp: tuple, allowed: tuple):
+    """An arch file as load_arch parses it (`extends:` merged), before overrides; each variant is
+    built from a copy of it."""
+    from ..spec.validate import load_with_extends
+    with allow_paths(allowed):
+        return load_with_extends(stamp[0])
 
 
 @lru_cache(maxsize=64)
@@ -57,6 +70,7 @@ def _workload(stamp: tuple, overrides: tuple, allowed: tuple):
 
 def evaluate_point(point: Point) -> dict:
     """Metrics of one point. Spec and mapping errors make an infeasible row, not a crash."""
+    from ..mapping.template_pack import map_layer_fast
     from ..simulate import simulate
 
     row = {"key": point.key, **point.label(), "model": point.model}
@@ -65,7 +79,8 @@ def evaluate_point(point: Point) -> dict:
         with allow_paths(point.allowed_paths):  # a worker process has its own context: the point carries them
             arch = _arch(_stamp(point.arch), tuple(arch_over), point.allowed_paths)
             workload = _workload(_stamp(point.workload), tuple(wl_over), point.allowed_paths)
-            result = simulate(arch, workload, point_options(point))
+            # the templates' mappings from their jitted kernel (the same Mapping as dataflows.map_layer)
+            result = simulate(arch, workload, point_options(point), map_template=map_layer_fast)
     except (SpecError, MappingError) as exc:
         reason = exc.problems[0].message if isinstance(exc, SpecError) else str(exc)
         return {**row, "status": "infeasible", "reason": reason}
@@ -80,6 +95,23 @@ def evaluate_point(point: Point) -> dict:
             "peak_macs_per_cycle": arch.peak_macs_per_cycle,
             "energy_by_component_pj": result.energy_by_component_pj(),
             "mapper": {layer.name: layer.extra["mapper"] for layer in result.layers if "mapper" in layer.extra}}
+
+
+def load_kernels(points) -> None:
+    """Load the template kernel here, in the parent before its workers fork: they inherit it
+    instead of each loading it from Numba's cache (or, on a cold cache, each compiling it). A point
+    whose files do not load is left to report that itself."""
+    from ..ir.layers import matmul
+    from ..mapping.template_pack import supported, template_mapping
+    point = next((p for p in points if supported(p.dataflow)), None)
+    if point is None:
+        return
+    try:
+        with allow_paths(point.allowed_paths):
+            arch = _arch(_stamp(point.arch), tuple(_split(point.overrides)[0]), point.allowed_paths)
+            template_mapping(arch, matmul(m=2, n=2, k=2), point.dataflow)
+    except Exception:  # noqa: BLE001 — only a warm-up: the points report their own errors
+        return
 
 
 REASON_CHARS = 500          # a failed row's reason: the exception's type and message, cut short

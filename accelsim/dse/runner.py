@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SpecError
-from .evaluate import evaluate_or_fail, exception_reason, failed_row
+from .evaluate import evaluate_or_fail, exception_reason, failed_row, load_kernels
 from .pool import LocalPool
 from .spec import Sweep, load_sweep
 from .store import Store
@@ -125,6 +125,8 @@ def run_sweep(sweep: Sweep, jobs: int = 1, scheduler: str | None = None, store_p
         if not pending:
             return counts
         bar = Progress(len(points), skipped) if progress else None
+        if not scheduler:
+            load_kernels(pending)
         pool = None if scheduler else LocalPool(jobs, point_timeout_s)
         rows = _dask_rows(pending, scheduler) if scheduler else pool.rows(pending)
         try:

@@ -1,0 +1,597 @@
+"""The generic dataflow templates' mapping choice (ws, os, is and the other SIMPLE_TEMPLATES of
+mapping/dataflows.py) as one jitted kernel, for sweeps that map thousands of layers.
+
+mapping/dataflows.py is the definition and stays the reference: this kernel makes the same choices
+in the same order (the fan-outs' best splits and their narrowing, the greedy fill of each buffer
+for every held tensor, the top memory's loop order, the bypass of buffers that do not reuse a
+tensor, the x options on a fan-out of PEs), with the same tie-breaking, and
+tests/unit/test_template_kernel.py checks that its mapping equals `map_layer`'s on every layer of
+the shipped workloads on the shipped archs and on random shapes. Only the order-free work moves
+here: the template's dim orders (preferences per axis, temporal priority, the top-level orders
+tried) are computed once per layer in Python by the template's own functions (mapping/template_pack.py). This module imports no dataflow code: Numba's cache is
+cleared whenever a module a kernel imports changes (kernel_cache.py).
+
+Two differences in means, not in results: a buffer's largest fitting factor is found by bisection
+over the divisors (a tile's size never shrinks as a factor grows, so the fitting divisors are a
+prefix of the sorted list), and tile sizes are counted with counting/point_sets.py's jitted rules
+(the ones counting/reuse.tile_size calls).
+
+The kernel's result is one candidate per level (loops outer → inner, X 0 / Y 1 / temporal −1 as
+counting/nest.py codes them) plus the bypass mask; mapping/template_pack.py packs the layer
+and the arch (Python: the template's own orders) and turns the result into a Mapping; `lower_best`
+writes it as the lowered nest arrays (mapping/lower.py's, built without a Mapping).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from ..counting.nest import TEMPORAL, X, Y
+from ..counting.point_sets import axis_count, axis_shape
+
+MEMORY, SPATIAL, COMPUTE = 0, 1, 2
+N_ROLES = 3                # inputs, weights, outputs (ir.einsum.ROLES): the columns of keeps and bypass
+SPLIT_DIMS = 4            # _best_split looks at the first four preferred dims
+
+
+class TemplateLayer(NamedTuple):
+    """A layer and a template's orders, as arrays (mapping/template_pack.py). This module imports no dataflow code: Numba's cache is
+cleared whenever a module a kernel imports changes (kernel_cache.py)."""
+    bound: np.ndarray       # [dim] int64
+    divs: np.ndarray        # [dim, k] int64: divisors of bound[d], ascending, n_divs[d] of them
+    n_divs: np.ndarray      # [dim] int64
+    n_axes: np.ndarray      # [tensor] int64
+    term_dim: np.ndarray    # [tensor, axis, term] int64
+    term_coef: np.ndarray   # [tensor, axis, term] int64
+    n_terms: np.ndarray     # [tensor, axis] int64
+    has_dim: np.ndarray     # [tensor, dim] bool: the tensor is indexed by the dim
+    role: np.ndarray        # [tensor] int64: index in einsum.ROLES
+    is_output: np.ndarray   # [tensor] bool
+    of_role: np.ndarray     # [role] int64: the tensor with that role, −1 none
+    held: np.ndarray        # [option] int64: −1 (each level's own tensors) or the held tensor
+    priority: np.ndarray    # [dim] int64: the temporal priority, innermost first
+    top_orders: np.ndarray  # [order, dim] int64: the top memory's orders to try, innermost first
+    y_pref: np.ndarray      # [n] int64: dims preferred on a fan-out's y, n_y of them
+    n_y: int
+    x_pref: np.ndarray
+    n_x: int
+    wide: np.ndarray        # x preferences of the 'reduction on x too' option (dataflows._x_options)
+    n_wide: int
+
+
+class TemplateArch(NamedTuple):
+    """An arch as the kernel reads it (template_pack.pack_arch); levels include the compute level."""
+    kind: np.ndarray        # [level] MEMORY, SPATIAL, COMPUTE
+    cap: np.ndarray         # [level] int64 capacity in words, −1 unbounded or not a memory
+    fan_x: np.ndarray       # [level] int64
+    fan_y: np.ndarray       # [level] int64
+    keeps: np.ndarray       # [level, role] bool: the arch's keeps
+    forced: np.ndarray      # [level, role] bool: may not be bypassed (constraints keep, residency)
+    wide_bit: np.ndarray    # [level] int64: the x option's bit for this fan-out, −1 none
+    memories: np.ndarray    # [m] int64: memory level indices, top-down
+
+
+class TemplateScratch(NamedTuple):
+    """Work arrays: loop sets (slot, level, loop) and the point-set scratch."""
+    s_dim: np.ndarray       # [slot, level, loop] int64
+    s_bound: np.ndarray
+    s_axis: np.ndarray
+    s_n: np.ndarray         # [slot, level]
+    rem: np.ndarray         # [dim] what the fan-outs leave for the memories
+    below: np.ndarray       # [level, dim] spatial factors below each level
+    temporal: np.ndarray    # [dim]
+    ext: np.ndarray         # [dim]
+    chosen: np.ndarray      # [dim]
+    cand: np.ndarray        # [k] divisors
+    mask: np.ndarray        # [slot, level, role] bool: bypass sets
+    tc: np.ndarray          # [axis, term] point-set terms
+    te: np.ndarray
+    mm: np.ndarray          # [axis]
+    shape: np.ndarray       # [axis, 4]
+    occ: np.ndarray         # [span + 1] bool
+    base: np.ndarray
+    sp_dims: np.ndarray     # [SPLIT_DIMS] best_split's dims, candidates, digits
+    sp_cand: np.ndarray     # [SPLIT_DIMS, k]
+    sp_nc: np.ndarray
+    sp_best: np.ndarray
+    sp_digit: np.ndarray
+    sp_cur: np.ndarray
+    ext2: np.ndarray        # [dim] dram_traffic's tile extents
+    first: np.ndarray       # [dim] bool: fill's first group
+    top: np.ndarray         # [dim] what a fill leaves for the top
+    ones: np.ndarray        # [dim]
+    keeper: np.ndarray      # [tensor] dram_traffic's keeper level and tile words
+    words: np.ndarray
+
+
+# Slots of the loop sets: the spatial loops (and, at the end, the chosen mapping); the fill being
+# tried; the best fill of a pass; the first pass; the second pass; the best x option.
+SPATIAL_SLOT, TRY, PASS_BEST, FIRST, SECOND, BEST = 0, 1, 2, 3, 4, 5
+N_SLOTS = 6
+# Mask slots: the bypass used by a pass, the first pass's unreused set, the second's, the best's.
+M_NONE, M_USELESS, M_AGAIN, M_BEST = 0, 1, 2, 3
+
+
+def template_scratch(layer: TemplateLayer, n_levels: int) -> TemplateScratch:
+    n_dims = len(layer.bound)
+    max_loops = max(n_dims, 2 * SPLIT_DIMS)
+    n_axes, n_terms = layer.term_dim.shape[1], layer.term_dim.shape[2]
+    span = 1
+    for t in range(len(layer.n_axes)):
+        for a in range(layer.n_axes[t]):
+            span = max(span, 1 + sum(int(layer.term_coef[t, a, q]) * (int(layer.bound[layer.term_dim[t, a, q]]) - 1)
+                                     for q in range(layer.n_terms[t, a])))
+    i64 = np.int64
+    return TemplateScratch(
+        np.zeros((N_SLOTS, n_levels, max_loops), i64), np.zeros((N_SLOTS, n_levels, max_loops), i64),
+        np.zeros((N_SLOTS, n_levels, max_loops), i64), np.zeros((N_SLOTS, n_levels), i64),
+        np.zeros(n_dims, i64), np.zeros((n_levels, n_dims), i64), np.zeros(n_dims, i64),
+        np.zeros(n_dims, i64), np.zeros(n_dims, i64), np.zeros(layer.divs.shape[1], i64),
+        np.zeros((4, n_levels, N_ROLES), np.bool_), np.zeros((n_axes, n_terms), i64),
+        np.zeros((n_axes, n_terms), i64), np.zeros(n_axes, i64), np.zeros((n_axes, 4), i64),
+        np.zeros(span + 1, np.bool_), np.zeros(span + 1, np.bool_),
+        np.zeros(SPLIT_DIMS, i64), np.zeros((SPLIT_DIMS, layer.divs.shape[1]), i64), np.zeros(SPLIT_DIMS, i64),
+        np.zeros(SPLIT_DIMS, i64), np.zeros(SPLIT_DIMS, i64), np.zeros(SPLIT_DIMS, i64),
+        np.zeros(n_dims, i64), np.zeros(n_dims, np.bool_), np.zeros(n_dims, i64), np.ones(n_dims, i64),
+        np.zeros(len(layer.role), i64), np.zeros(len(layer.role), i64))
+
+
+# ---------------------------------------------------------------------------------------------
+# The kernel. Each function mirrors the dataflows.py function of the same name (less the '_').
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def tile_words(lay, t, ext, sc):
+    """counting/reuse.tile_size of tensor t over loops of these per-dim extents (stride 1)."""
+    words = 1
+    for a in range(lay.n_axes[t]):
+        m = 0
+        for q in range(lay.n_terms[t, a]):
+            d = lay.term_dim[t, a, q]
+            if ext[d] > 1:
+                # insert in (step, count) order, as axis_terms sorts them
+                c, e = lay.term_coef[t, a, q], ext[d]
+                b = m - 1
+                while b >= 0 and (sc.tc[a, b] > c or (sc.tc[a, b] == c and sc.te[a, b] > e)):
+                    sc.tc[a, b + 1], sc.te[a, b + 1] = sc.tc[a, b], sc.te[a, b]
+                    b -= 1
+                sc.tc[a, b + 1], sc.te[a, b + 1] = c, e
+                m += 1
+        if m == 0:
+            continue
+        if m == 1:
+            words *= sc.te[a, 0]
+            continue
+        sc.mm[a] = m
+        axis_shape(sc.tc, sc.te, a, m, sc.shape)
+        words *= axis_count(sc.tc, sc.te, a, sc.mm, sc.shape, 0, sc.occ, sc.base)
+    return words
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def fits(lay, arc, top_level, ext_of, below, bypass, sc):
+    """dataflows._fits over the memories at or above `top_level` (all memories: top_level = the
+    last level), tiles of `ext_of` × the fan-outs below each level; the bypass: mask `bypass` of the scratch [level, role]."""
+    n_dims = lay.bound.shape[0]
+    for mi in range(arc.memories.shape[0]):
+        i = arc.memories[mi]
+        if i > top_level:
+            break
+        if arc.cap[i] < 0:
+            continue
+        for d in range(n_dims):
+            sc.ext[d] = ext_of[d] * below[i, d]
+        used = 0
+        for t in range(lay.role.shape[0]):
+            r = lay.role[t]
+            if arc.keeps[i, r] and not sc.mask[bypass, i, r]:
+                used += tile_words(lay, t, sc.ext, sc)
+        if used > arc.cap[i]:
+            return False
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def best_split(lay, pref, n_pref, remaining, size, level, axis, sc):
+    """dataflows._best_split of the first four preferred dims that remain, appended as loops of
+    `level` on `axis` (in preference order); the largest product ≤ size, then the
+    lexicographically largest factors."""
+    dims, cand, nc, best, digit, cur = sc.sp_dims, sc.sp_cand, sc.sp_nc, sc.sp_best, sc.sp_digit, sc.sp_cur
+    nd = 0
+    for k in range(n_pref):
+        if remaining[pref[k]] > 1 and nd < SPLIT_DIMS:
+            dims[nd] = pref[k]
+            nd += 1
+    if nd == 0:
+        return
+    # candidates per dim: divisors of what remains that are ≤ size (lay.divs filtered)
+    for k in range(nd):
+        nc[k], best[k], digit[k], cur[k] = 0, 1, 0, 1
+        d = dims[k]
+        for j in range(lay.n_divs[d]):
+            f = lay.divs[d, j]
+            if f <= size and remaining[d] % f == 0:
+                cand[k, nc[k]] = f
+                nc[k] += 1
+    best_total = 0
+    while True:
+        total = 1
+        for k in range(nd):
+            cur[k] = cand[k, digit[k]]
+            total *= cur[k]
+        if total <= size:
+            better = total > best_total
+            if total == best_total:
+                for k in range(nd):
+                    if cur[k] != best[k]:
+                        better = cur[k] > best[k]
+                        break
+            if better:
+                best_total = total
+                for k in range(nd):
+                    best[k] = cur[k]
+        k = nd - 1  # the next combination (mixed radix)
+        while k >= 0:
+            digit[k] += 1
+            if digit[k] < nc[k]:
+                break
+            digit[k] = 0
+            k -= 1
+        if k < 0:
+            break
+    for k in range(nd):
+        if best[k] > 1:
+            n = sc.s_n[SPATIAL_SLOT, level]
+            sc.s_dim[SPATIAL_SLOT, level, n] = dims[k]
+            sc.s_bound[SPATIAL_SLOT, level, n] = best[k]
+            sc.s_axis[SPATIAL_SLOT, level, n] = axis
+            sc.s_n[SPATIAL_SLOT, level] = n + 1
+            remaining[dims[k]] //= best[k]
+
+
+@njit(cache=True, _nrt=False)
+def spatial_below(lay, arc, sc):
+    """Per level, each dim's product of the fan-out loops below it."""
+    n_levels = arc.kind.shape[0]
+    for j in range(n_levels):
+        for d in range(lay.bound.shape[0]):
+            sc.below[j, d] = 1
+        for k in range(j + 1, n_levels - 1):
+            for q in range(sc.s_n[SPATIAL_SLOT, k]):
+                sc.below[j, sc.s_dim[SPATIAL_SLOT, k, q]] *= sc.s_bound[SPATIAL_SLOT, k, q]
+
+
+@njit(cache=True, _nrt=False)
+def copy_slot(sc, src, dst, n_levels):
+    for i in range(n_levels):
+        sc.s_n[dst, i] = sc.s_n[src, i]
+        for q in range(sc.s_n[src, i]):
+            sc.s_dim[dst, i, q] = sc.s_dim[src, i, q]
+            sc.s_bound[dst, i, q] = sc.s_bound[src, i, q]
+            sc.s_axis[dst, i, q] = sc.s_axis[src, i, q]
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def loop_at(arc, sc, slot, i, q):
+    """(dim, bound, axis) of loop q at level i: a fan-out's from the spatial slot, else `slot`'s."""
+    s = SPATIAL_SLOT if arc.kind[i] == SPATIAL else slot
+    return sc.s_dim[s, i, q], sc.s_bound[s, i, q], sc.s_axis[s, i, q]
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def n_loops_at(arc, sc, slot, i):
+    return sc.s_n[SPATIAL_SLOT if arc.kind[i] == SPATIAL else slot, i]
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def tensor_words(lay, arc, sc, slot, bypass):
+    """The first half of dataflows._dram_traffic: per tensor, the first level below the top that
+    keeps it (sc.keeper) and the words of its tile there (sc.words). The top's loops never enter
+    a tile, so one call serves every order of them."""
+    n_levels = arc.kind.shape[0]
+    n_dims = lay.bound.shape[0]
+    ext = sc.ext2
+    for t in range(lay.role.shape[0]):
+        r = lay.role[t]
+        keeper = n_levels
+        for mi in range(1, arc.memories.shape[0]):
+            j = arc.memories[mi]
+            if arc.keeps[j, r] and not sc.mask[bypass, j, r]:
+                keeper = j
+                break
+        for d in range(n_dims):
+            ext[d] = 1
+        for j in range(n_levels - 1):
+            for q in range(n_loops_at(arc, sc, slot, j)):
+                d, b, axis = loop_at(arc, sc, slot, j, q)
+                if j >= keeper or axis != TEMPORAL:
+                    ext[d] *= b
+        sc.keeper[t] = keeper
+        sc.words[t] = tile_words(lay, t, ext, sc)
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def traffic_of(lay, arc, sc, slot):
+    """The second half of dataflows._dram_traffic: each tile fetched once per iteration of the
+    temporal loops above its keeper, up to the innermost one over a dim the tensor indexes."""
+    total = 0
+    for t in range(lay.role.shape[0]):
+        keeper = sc.keeper[t]
+        last_mi, last_q = -1, -1
+        for mi in range(arc.memories.shape[0]):
+            j = arc.memories[mi]
+            if j >= keeper:
+                break
+            for q in range(sc.s_n[slot, j]):
+                if lay.has_dim[t, sc.s_dim[slot, j, q]]:
+                    last_mi, last_q = mi, q
+        visits, reloads = 1, 1
+        for mi in range(last_mi + 1):
+            j = arc.memories[mi]
+            stop = sc.s_n[slot, j] if mi < last_mi else last_q + 1
+            for q in range(stop):
+                if lay.has_dim[t, sc.s_dim[slot, j, q]]:
+                    visits *= sc.s_bound[slot, j, q]
+                else:
+                    reloads *= sc.s_bound[slot, j, q]
+        if lay.is_output[t]:  # outputs: partial sums go up and come back
+            total += sc.words[t] * visits * (2 * reloads - 1)
+        else:
+            total += sc.words[t] * visits * reloads
+    return total
+
+
+@njit(cache=True, _nrt=False)
+def dram_traffic(lay, arc, sc, slot, bypass):
+    """dataflows._dram_traffic of the loops in `slot` (fan-outs: the spatial slot)."""
+    tensor_words(lay, arc, sc, slot, bypass)
+    return traffic_of(lay, arc, sc, slot)
+
+
+@njit(cache=True, _nrt=False)
+def top_loops(lay, arc, sc, slot, top, bypass):
+    """dataflows._top_loops: the top memory's loops in `slot` (the order of least traffic, the
+    first on a tie); returns the traffic."""
+    i = arc.memories[0]
+    n_dims = lay.bound.shape[0]
+    best, best_o = -1, 0
+    tensor_words(lay, arc, sc, slot, bypass)
+    for o in range(lay.top_orders.shape[0]):
+        n = 0
+        for k in range(n_dims - 1, -1, -1):
+            d = lay.top_orders[o, k]
+            if top[d] > 1:
+                sc.s_dim[slot, i, n], sc.s_bound[slot, i, n], sc.s_axis[slot, i, n] = d, top[d], TEMPORAL
+                n += 1
+        sc.s_n[slot, i] = n
+        traffic = traffic_of(lay, arc, sc, slot)
+        if best < 0 or traffic < best:
+            best, best_o = traffic, o
+    n = 0
+    for k in range(n_dims - 1, -1, -1):
+        d = lay.top_orders[best_o, k]
+        if top[d] > 1:
+            sc.s_dim[slot, i, n], sc.s_bound[slot, i, n], sc.s_axis[slot, i, n] = d, top[d], TEMPORAL
+            n += 1
+    sc.s_n[slot, i] = n
+    return best
+
+
+@njit(cache=True, _nrt=False)
+def fill(lay, arc, sc, slot, held, bypass, spatial_rem, top):
+    """dataflows._fill into `slot`'s memories below the top; what remains for the top in `top`."""
+    n_dims = lay.bound.shape[0]
+    for d in range(n_dims):
+        top[d] = spatial_rem[d]
+        sc.temporal[d] = 1
+    first = sc.first
+    for mi in range(arc.memories.shape[0] - 1, 0, -1):
+        i = arc.memories[mi]
+        for d in range(n_dims):
+            sc.chosen[d] = 1
+            if held < 0:
+                first[d] = False
+                for t in range(lay.role.shape[0]):
+                    r = lay.role[t]
+                    if arc.keeps[i, r] and not sc.mask[bypass, i, r] and lay.has_dim[t, d]:
+                        first[d] = True
+            else:
+                first[d] = lay.has_dim[held, d]
+        for group in range(2):
+            for k in range(n_dims):
+                d = lay.priority[k]
+                if first[d] != (group == 0) or top[d] == 1:
+                    continue
+                # the divisors of what remains, ascending; the fitting ones are a prefix
+                nc = 0
+                for j in range(lay.n_divs[d]):
+                    f = lay.divs[d, j]
+                    if top[d] % f == 0:
+                        sc.cand[nc] = f
+                        nc += 1
+                lo, hi = 0, nc - 1  # cand[lo] (1) always fits
+                base = sc.temporal[d]
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    sc.temporal[d] = base * sc.cand[mid]
+                    if fits(lay, arc, i, sc.temporal, sc.below, bypass, sc):
+                        lo = mid
+                    else:
+                        hi = mid - 1
+                f = sc.cand[lo]
+                sc.temporal[d] = base * f
+                if f > 1:
+                    sc.chosen[d] = f
+                    top[d] //= f
+        n = 0
+        for k in range(n_dims - 1, -1, -1):
+            d = lay.priority[k]
+            if sc.chosen[d] > 1:
+                sc.s_dim[slot, i, n], sc.s_bound[slot, i, n], sc.s_axis[slot, i, n] = d, sc.chosen[d], TEMPORAL
+                n += 1
+        sc.s_n[slot, i] = n
+
+
+@njit(cache=True, _nrt=False)
+def allocate(lay, arc, sc, out_slot, bypass, spatial_rem):
+    """dataflows._allocate: the fill (each level's own tensors, or one tensor held) whose top-level
+    traffic is least, the first on a tie, into `out_slot`; returns its traffic."""
+    n_levels = arc.kind.shape[0]
+    top = sc.top
+    best = -1
+    for h in range(lay.held.shape[0]):
+        fill(lay, arc, sc, TRY, lay.held[h], bypass, spatial_rem, top)
+        traffic = top_loops(lay, arc, sc, TRY, top, bypass)
+        if best < 0 or traffic < best:
+            best = traffic
+            copy_slot(sc, TRY, out_slot, n_levels)
+    return best
+
+
+@njit(cache=True, _nrt=False)
+def unreused(lay, arc, sc, slot, out):
+    """dataflows._unreused of the loops in `slot` into mask `out` [level, role]; any found?"""
+    n_levels = arc.kind.shape[0]
+    n_mem = arc.memories.shape[0]
+    found = False
+    for i in range(n_levels):
+        for r in range(sc.mask.shape[2]):
+            sc.mask[out, i, r] = False
+    for n in range(1, n_mem):
+        i = arc.memories[n]
+        for r in range(arc.keeps.shape[1]):
+            t = lay.of_role[r]
+            if not arc.keeps[i, r] or t < 0 or arc.forced[i, r]:
+                continue
+            child = -1
+            for m in range(n + 1, n_mem):
+                if arc.keeps[arc.memories[m], r]:
+                    child = arc.memories[m]
+                    break
+            if child < 0:
+                continue
+            reused = False
+            for m in range(n, n_mem):
+                j = arc.memories[m]
+                if j >= child:
+                    break
+                for q in range(sc.s_n[slot, j]):
+                    if lay.has_dim[t, sc.s_dim[slot, j, q]]:
+                        reused = True
+            if not reused:
+                sc.mask[out, i, r] = True
+                found = True
+    return found
+
+
+@njit(cache=True, _nrt=False)
+def map_with(lay, arc, sc, option):
+    """dataflows._map_with for x option `option` (bit b: the wide preferences on that fan-out):
+    the mapping in the spatial slot (fan-outs) and FIRST or SECOND (memories), the bypass in
+    mask M_USELESS; returns (traffic, the memories' slot)."""
+    n_levels = arc.kind.shape[0]
+    n_dims = lay.bound.shape[0]
+    rem = sc.rem
+    for d in range(n_dims):
+        rem[d] = lay.bound[d]
+    for i in range(n_levels):
+        for s in range(BEST):  # the best x option so far stays
+            sc.s_n[s, i] = 0
+    for i in range(n_levels - 1):
+        if arc.kind[i] != SPATIAL:
+            continue
+        best_split(lay, lay.y_pref, lay.n_y, rem, arc.fan_y[i], i, Y, sc)
+        if arc.wide_bit[i] >= 0 and (option >> arc.wide_bit[i]) & 1:
+            best_split(lay, lay.wide, lay.n_wide, rem, arc.fan_x[i], i, X, sc)
+        else:
+            best_split(lay, lay.x_pref, lay.n_x, rem, arc.fan_x[i], i, X, sc)
+    # Narrow a fan-out too wide for the buffers above it (the largest factor, the innermost on a tie).
+    ones = sc.ones
+    for i in range(n_levels):
+        for r in range(sc.mask.shape[2]):
+            sc.mask[M_NONE, i, r] = False
+    spatial_below(lay, arc, sc)
+    while not fits(lay, arc, n_levels, ones, sc.below, M_NONE, sc):
+        bi, bq, bb = -1, -1, 0
+        for i in range(n_levels - 1):
+            if arc.kind[i] != SPATIAL:
+                continue
+            for q in range(sc.s_n[SPATIAL_SLOT, i]):
+                if sc.s_bound[SPATIAL_SLOT, i, q] >= bb:
+                    bi, bq, bb = i, q, sc.s_bound[SPATIAL_SLOT, i, q]
+        if bi < 0:
+            break
+        d = sc.s_dim[SPATIAL_SLOT, bi, bq]
+        smaller = 1
+        for j in range(lay.n_divs[d]):
+            f = lay.divs[d, j]
+            if f < bb and bb % f == 0:
+                smaller = f
+        rem[d] *= bb // smaller
+        sc.s_bound[SPATIAL_SLOT, bi, bq] = smaller
+        if smaller == 1:
+            n = sc.s_n[SPATIAL_SLOT, bi]
+            for q in range(bq, n - 1):
+                sc.s_dim[SPATIAL_SLOT, bi, q] = sc.s_dim[SPATIAL_SLOT, bi, q + 1]
+                sc.s_bound[SPATIAL_SLOT, bi, q] = sc.s_bound[SPATIAL_SLOT, bi, q + 1]
+                sc.s_axis[SPATIAL_SLOT, bi, q] = sc.s_axis[SPATIAL_SLOT, bi, q + 1]
+            sc.s_n[SPATIAL_SLOT, bi] = n - 1
+        spatial_below(lay, arc, sc)
+    traffic = allocate(lay, arc, sc, FIRST, M_NONE, rem)
+    if not unreused(lay, arc, sc, FIRST, M_USELESS):
+        return traffic, FIRST
+    again = allocate(lay, arc, sc, SECOND, M_USELESS, rem)
+    unreused(lay, arc, sc, SECOND, M_AGAIN)
+    for i in range(n_levels):
+        for r in range(sc.mask.shape[2]):
+            if sc.mask[M_USELESS, i, r] and not sc.mask[M_AGAIN, i, r]:
+                return dram_traffic(lay, arc, sc, FIRST, M_USELESS), FIRST
+    return again, SECOND
+
+
+@njit(cache=True, _nrt=False)
+def map_layer_kernel(lay, arc, sc):
+    """dataflows.map_layer for a generic template: the x option of least traffic (the first on a
+    tie). The mapping is left in the BEST slot (fan-outs included) and mask M_BEST."""
+    n_levels = arc.kind.shape[0]
+    n_opts = 1
+    for i in range(n_levels):
+        if arc.wide_bit[i] >= 0:
+            n_opts *= 2
+    best = -1
+    for option in range(n_opts):
+        traffic, slot = map_with(lay, arc, sc, option)
+        if best < 0 or traffic < best:
+            best = traffic
+            for i in range(n_levels):
+                src = SPATIAL_SLOT if arc.kind[i] == SPATIAL else slot
+                sc.s_n[BEST, i] = sc.s_n[src, i]
+                for q in range(sc.s_n[src, i]):
+                    sc.s_dim[BEST, i, q] = sc.s_dim[src, i, q]
+                    sc.s_bound[BEST, i, q] = sc.s_bound[src, i, q]
+                    sc.s_axis[BEST, i, q] = sc.s_axis[src, i, q]
+                for r in range(sc.mask.shape[2]):  # the bypass: the unreused (none: all False)
+                    sc.mask[M_BEST, i, r] = sc.mask[M_USELESS, i, r]
+    return best
+
+
+@njit(cache=True, _nrt=False)
+def lower_best(lay, arc, sc, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, keeps):
+    """The BEST slot as mapping/lower.py's nest arrays (outer → inner, every bound > 1) and the
+    nest's keeps[level, tensor]; returns the number of loops."""
+    n_levels = arc.kind.shape[0]
+    n = 0
+    for i in range(n_levels - 1):
+        for q in range(sc.s_n[BEST, i]):
+            loop_dim[n] = sc.s_dim[BEST, i, q]
+            loop_bound[n] = sc.s_bound[BEST, i, q]
+            loop_level[n] = i
+            loop_axis[n] = sc.s_axis[BEST, i, q]
+            loop_spatial[n] = sc.s_axis[BEST, i, q] != TEMPORAL
+            n += 1
+    for i in range(n_levels):
+        for t in range(lay.role.shape[0]):
+            r = lay.role[t]
+            keeps[i, t] = arc.kind[i] == MEMORY and arc.keeps[i, r] and not sc.mask[M_BEST, i, r]
+    return n
