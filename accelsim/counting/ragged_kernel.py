@@ -82,11 +82,17 @@ class Ragged(NamedTuple):
     steps: np.ndarray   # [2] temporal steps of the busiest MAC, MACs utilized (spatial positions used)
     member: np.ndarray  # [loop] bool: the loop set a count_below product takes
     fan: np.ndarray     # [loop] bool: fan-out loops between a level and its child that merge the tensor
+    lo: np.ndarray      # [dim] an extent class: offsets in [lo, hi) on each dim (_moved)
+    hi: np.ndarray      # [dim]
+    rd: np.ndarray      # [dim] the ragged dims of the tensor being counted
+    saved: np.ndarray   # [dim] their extents at the level, while a class replaces them
 
 
-def ragged_work(max_loops: int, n_levels: int, n_tensors: int) -> Ragged:
+def ragged_work(max_loops: int, n_levels: int, n_tensors: int, n_dims: int) -> Ragged:
+    loops, dims = max(1, max_loops), max(1, n_dims)
     return Ragged(np.zeros((n_levels, n_tensors, 3), np.int64), np.zeros(2, np.int64),
-                  np.zeros(max(1, max_loops), np.bool_), np.zeros(max(1, max_loops), np.bool_))
+                  np.zeros(loops, np.bool_), np.zeros(loops, np.bool_), np.zeros(dims, np.int64),
+                  np.zeros(dims, np.int64), np.zeros(dims, np.int64), np.zeros(dims, np.int64))
 
 
 @njit(cache=True, _nrt=False)
@@ -164,31 +170,85 @@ def _ragged_in(nest, p, sc, t):
 
 
 @njit(cache=True, _nrt=False)
-def _moved(nest, p, sc, rg, t, n_moves, full, kept):
-    """Loads of a tile of `full` points (same at every visit) moving with the first n_moves temporal
-    loops, plus the loops already in rg.member (enumerated alongside): full · visits − kept · Σ of
-    the steps of each loop in the innermost loop's reuse class (nest_kernel._reuse_classes). Steps
-    of loop k: valid tuples of the loops before it and it with its digit ≥ 1."""
-    member = rg.member
-    _add_temporal(sc, member, n_moves)
-    visits = _valid(nest, p, sc, member)
-    for k in range(n_moves):
-        member[sc.temporal[k]] = False
-    steps = 0
-    k = n_moves - 1
-    while k >= 0:
-        _add_temporal(sc, member, k)
-        without = _valid(nest, p, sc, member)
-        member[sc.temporal[k]] = True
-        steps += _valid(nest, p, sc, member) - without
-        for q in range(k + 1):
-            member[sc.temporal[q]] = False
-        k = sc.reuse_link[t, k]
-    return full * visits - kept * steps
+def _in_range(nest, sc, member, d, lo, hi):
+    """Tuples of the member loops on dim d (the others at 0) whose offset lies in [lo, hi)."""
+    n = 0
+    if hi > 0:
+        n += count_below(nest.loop_dim, nest.loop_bound, sc.stride, nest.n, member, d, hi)
+    if lo > 0:
+        n -= count_below(nest.loop_dim, nest.loop_bound, sc.stride, nest.n, member, d, lo)
+    return n
 
 
 @njit(cache=True, _nrt=False)
-def _kept(nest, p, sc, t, n_moves, level, extra, n_extra, full):
+def _valid_in(nest, p, sc, rg, member):
+    """Π_d (tuples of the member loops on d with offset in [rg.lo[d], rg.hi[d]))."""
+    total = 1
+    for d in range(p.dim_size.shape[0]):
+        total *= _in_range(nest, sc, member, d, rg.lo[d], rg.hi[d])
+    return total
+
+
+@njit(cache=True, _nrt=False)
+def _moved(nest, p, sc, rg, t, level, n_moves, n_extra):
+    """Loads of the set of t's points over the loops at or below `level` and sc.idx[:n_extra] (its
+    tile, or a child's tile and the fan-outs that merge t), moving with the first n_moves temporal
+    loops, the loops already in rg.member enumerated alongside.
+
+    The dense kernel's full · visits − kept · steps (steps: those of the loops in the innermost
+    loop's reuse class, nest_kernel._reuse_classes; of loop k: valid tuples of the loops before it
+    and it, its digit ≥ 1), summed over the extent classes of t's ragged dims: at a visit, a dim's
+    offset from the loops above the level is a multiple of the tile's extent E there, so the tile
+    has all of E (offset below F = ⌊D/E⌋·E) or the remainder D − F (offset F): at most 2^dims
+    classes, each a set of one shape, its visits and steps counted over the offsets in its range."""
+    member = rg.member
+    n_rd = 0
+    for d in range(p.dim_size.shape[0]):
+        rg.lo[d], rg.hi[d] = 0, p.dim_size[d]
+        if p.axis_of[t, d] >= 0 and sc.ext[0, d] != p.dim_size[d]:
+            rg.rd[n_rd] = d
+            rg.saved[n_rd] = sc.ext[level, d]
+            n_rd += 1
+    total = 0
+    for combo in range(1 << n_rd):
+        empty = False
+        for q in range(n_rd):
+            d, extent = rg.rd[q], rg.saved[q]
+            whole = (p.dim_size[d] // extent) * extent
+            if combo >> q & 1:  # the remainder tile
+                rg.lo[d], rg.hi[d] = whole, p.dim_size[d]
+                sc.ext[level, d] = p.dim_size[d] - whole
+            else:
+                rg.lo[d], rg.hi[d] = 0, whole
+                sc.ext[level, d] = extent
+            empty |= rg.hi[d] == rg.lo[d]
+        if empty:
+            continue
+        _set_terms(p, nest, sc, t, level, sc.idx, n_extra)
+        full = _set_size(sc, p.n_axes[t])
+        kept = _kept(nest, p, sc, t, n_moves, full)
+        _add_temporal(sc, member, n_moves)
+        visits = _valid_in(nest, p, sc, rg, member)
+        for k in range(n_moves):
+            member[sc.temporal[k]] = False
+        steps = 0
+        k = n_moves - 1
+        while k >= 0:
+            _add_temporal(sc, member, k)
+            without = _valid_in(nest, p, sc, rg, member)
+            member[sc.temporal[k]] = True
+            steps += _valid_in(nest, p, sc, rg, member) - without
+            for q in range(k + 1):
+                member[sc.temporal[q]] = False
+            k = sc.reuse_link[t, k]
+        total += full * visits - kept * steps
+    for q in range(n_rd):
+        sc.ext[level, rg.rd[q]] = rg.saved[q]
+    return total
+
+
+@njit(cache=True, _nrt=False)
+def _kept(nest, p, sc, t, n_moves, full):
     """Points of the set _set_terms built (for `level` and extra loops) that a reuse step keeps: the
     overlap after a shift by the innermost moving loop's step (nest_kernel._moved_loads)."""
     if n_moves == 0:
@@ -205,7 +265,7 @@ def _kept(nest, p, sc, t, n_moves, level, extra, n_extra, full):
 
 
 @njit(cache=True, _nrt=False)
-def _loads(nest, p, sc, rg, i, t, which, full_tile):
+def _loads(nest, p, sc, rg, i, t, which):
     """Elements loaded into level i's tile of t (per busiest instance, or over ALL instances)."""
     member = rg.member
     _clear(member, nest.n)
@@ -215,8 +275,7 @@ def _loads(nest, p, sc, rg, i, t, which, full_tile):
         _add_temporal(sc, member, _prefix_end(nest, p, sc, t, n_moves))
         _add_inside(nest, p, sc, member, i, t)
         return _valid(nest, p, sc, member)
-    _set_terms(p, nest, sc, t, i, sc.idx, 0)
-    return _moved(nest, p, sc, rg, t, n_moves, full_tile, _kept(nest, p, sc, t, n_moves, i, sc.idx, 0, full_tile))
+    return _moved(nest, p, sc, rg, t, i, n_moves, 0)
 
 
 @njit(cache=True, _nrt=False)
@@ -253,12 +312,16 @@ def _served(nest, p, sc, rg, i, t, hold, n_t, which):
             _add_inside(nest, p, sc, member, child, t)
         _add_temporal(sc, member, n_t if unheld else _prefix_end(nest, p, sc, t, n_moves))
         return _valid(nest, p, sc, member)
-    _set_terms(p, nest, sc, t, child, sc.idx, n_u)
-    merged = _set_size(sc, p.n_axes[t])
-    if unheld:
+    for j in range(nest.n):
+        if fan[j] and sc.ext[0, nest.loop_dim[j]] != p.dim_size[nest.loop_dim[j]] \
+                and p.axis_of[t, nest.loop_dim[j]] >= 0:
+            return -1  # a merged fan-out on a ragged dim of t: a truncated set with holes, not counted
+    if unheld:  # the merged fan-outs' points: the same at every step (none of their dims is ragged)
+        _set_terms(p, nest, sc, t, child, sc.idx, n_u)
+        merged = _set_size(sc, p.n_axes[t])
         _add_temporal(sc, member, n_t)
         return _valid(nest, p, sc, member) * merged
-    return _moved(nest, p, sc, rg, t, n_moves, merged, _kept(nest, p, sc, t, n_moves, child, sc.idx, n_u, merged))
+    return _moved(nest, p, sc, rg, t, child, n_moves, n_u)
 
 
 @njit(cache=True, _nrt=False)
@@ -286,8 +349,8 @@ def evaluate_ragged(nest, p, out, sc, rg):
     n_t = _reuse_classes(p.axis_of, p.coef, nest, sc)
     n_tensors = p.axis_of.shape[0]
     for t in range(n_tensors):
-        if not p.one_dim[t] and _ragged_in(nest, p, sc, t):
-            return RAGGED_UNSUPPORTED, 0.0, 0
+        if not p.one_dim[t] and p.is_output[t] and _ragged_in(nest, p, sc, t):
+            return RAGGED_UNSUPPORTED, 0.0, 0  # (every shipped layer's outputs have one dim per axis)
     member = rg.member
     for l in range(n_levels):  # utilized instances: fan-out positions with a valid offset
         _clear(member, nest.n)
@@ -319,8 +382,14 @@ def evaluate_ragged(nest, p, out, sc, rg):
                 _clear(member, nest.n)
                 _add_inside(nest, p, sc, member, i, t)
                 counts[i, t, TILE] = _valid(nest, p, sc, member)
-            else:
+            else:  # the first visit's: each ragged dim's extent at most its size
+                for d in range(p.dim_size.shape[0]):
+                    rg.saved[d] = sc.ext[i, d]
+                    if p.axis_of[t, d] >= 0:
+                        sc.ext[i, d] = min(sc.ext[i, d], p.dim_size[d])
                 counts[i, t, TILE] = _tile(nest, p, sc, i, t)
+                for d in range(p.dim_size.shape[0]):
+                    sc.ext[i, d] = rg.saved[d]
             used += counts[i, t, TILE]
         if p.level_int[i, CAPACITY] >= 0 and used > p.level_int[i, CAPACITY]:
             return OVER_CAPACITY, 0.0, 0
@@ -343,8 +412,10 @@ def evaluate_ragged(nest, p, out, sc, rg):
             held = hold or p.latched[t]
             w = 1
             for which in range(2):
-                loads = 0 if i == top else _loads(nest, p, sc, rg, i, t, which, counts[i, t, TILE])
+                loads = 0 if i == top else _loads(nest, p, sc, rg, i, t, which)
                 served = _served(nest, p, sc, rg, i, t, held, n_t, which)
+                if served < 0:
+                    return RAGGED_UNSUPPORTED, 0.0, 0
                 if p.is_output[t]:
                     distinct = _distinct_outputs(nest, p, sc, rg, i, t, which, inst)
                     fills = 0 if i == top else loads - distinct

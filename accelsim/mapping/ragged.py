@@ -37,17 +37,20 @@ def unpad(mapping: Mapping, einsum: Einsum) -> Mapping:
 
 
 def padded_layers(arch: Arch, einsum: Einsum) -> list[Einsum]:
-    """The layer padded to a multiple of each fan-out side (largest first) on the dims a ragged
-    tile may truncate (Einsum.separable_dims), and also on every dim no axis mixes with another (a
-    convolution's channels): a ragged tile there is not counted, but the padded layer's mapping
-    may unpad to factors that divide the dim, which the template alone did not find."""
+    """The layer padded to a multiple of each fan-out side (largest first), three ways: on the dims
+    only one-dim tensors index (Einsum.separable_dims), on every dim no axis mixes with another (a
+    convolution's channels too), and on every dim (its planes too). Dims below half a side stay
+    (a 3-tap filter is not padded to 16). A candidate the ragged kernel cannot count (a fan-out
+    that multicasts a sliding window over a ragged plane) is dropped when evaluated; one whose
+    padded mapping unpads to factors that divide the dims is a dense mapping the template alone
+    had not found."""
     sides = sorted({s for level in arch.levels if isinstance(level, Spatial) for s in (level.x, level.y) if s > 1},
                    reverse=True)
     alone = [d for d in einsum.dims if all(len(axis) == 1 for t in einsum.tensors for axis in t.axes
                                            if any(term.dim == d for term in axis))]
     out = []
     for side in sides:
-        for dims in (einsum.separable_dims, alone):
+        for dims in (einsum.separable_dims, alone, einsum.dims):
             padded = pad_einsum(einsum, {d: side for d in dims if einsum.bound[d] > side // 2})
             if padded is not None and padded not in out:
                 out.append(padded)

@@ -193,7 +193,7 @@ def evaluate_packed(problem: PackedProblem, nest: LoweredNest, ragged: bool | No
         raise AccelsimBug("evaluate_packed takes a lowered nest, which has no unit loops")
     out, scratch = outputs_and_scratch(problem, max(1, nest.n_loops))
     if is_ragged(problem, nest) if ragged is None else ragged:
-        work = ragged_work(nest.n_loops, len(problem.level_int), len(problem.roles))
+        work = ragged_work(nest.n_loops, len(problem.level_int), len(problem.roles), len(problem.dims))
         status, energy, cycles = evaluate_ragged(nest_record(nest), problem.record(), out, scratch, work)
         return PackedResult(int(status), float(energy), int(cycles), *out, work.totals,
                             (int(work.steps[0]), int(work.steps[1])))

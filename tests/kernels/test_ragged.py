@@ -41,6 +41,12 @@ def test_ragged_kernel_equals_the_dense_kernel_on_dense_nests(two_fanout_archs, 
     assert got.energy_pj == pytest.approx(want.energy_pj, rel=1e-12)
 
 
+def ragged_dims(einsum):
+    """Dims the kernel may count ragged: any but those of outputs with a sliding window (none here)."""
+    out = einsum.tensor("outputs")
+    return [d for d in einsum.dims if d not in out.dims or all(len(axis) == 1 for axis in out.axes)]
+
+
 def draw_ragged(draw, arch):
     """A random layer and legal dense mapping (draw_nested_mapping), then, per dim the kernel may
     count ragged and that has two loops or more, at random: its size shrunk below the product of
@@ -49,14 +55,21 @@ def draw_ragged(draw, arch):
     from dataclasses import replace
     from accelsim.ir.einsum import parse_einsum
     from accelsim.mapping.mapping import MappingError, check_mapping
-    if draw(st.booleans()):  # a GEMM large enough for dims split over several loops
+    kind = draw(st.sampled_from(["gemm", "conv", "any"]))
+    if kind == "gemm":  # large enough for dims split over several loops
         einsum = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {d: draw(st.sampled_from([4, 6, 8, 12, 16])) for d in "mnk"})
+        mapping = draw_nested_mapping(draw, arch, einsum)
+    elif kind == "conv":  # sliding windows (stride 1 or 2, dilation 1 or 2) over planes split over several loops
+        stride, dilation = draw(st.sampled_from(["", "2*"])), draw(st.sampled_from(["", "", "2*"]))
+        einsum = parse_einsum(f"O[k,p] += I[c,{stride}p+{dilation}r] * W[c,k,r]",
+                              {"c": draw(st.sampled_from([1, 2, 4, 6])), "k": draw(st.sampled_from([2, 4, 6])),
+                               "r": draw(st.sampled_from([1, 2, 3, 4])), "p": draw(st.sampled_from([4, 6, 8, 12]))})
         mapping = draw_nested_mapping(draw, arch, einsum)
     else:
         einsum, mapping = draw(any_layer_and_mapping(arch))
     sizes = dict(einsum.bound)
     levels = [list(m.loops) for m in mapping.levels]
-    for d in einsum.separable_dims:
+    for d in ragged_dims(einsum):
         where = [(i, q) for i, loops in enumerate(levels) for q, l in enumerate(loops) if l.dim == d and l.bound > 1]
         mode = draw(st.sampled_from(["shrink", "grow", "grow", "keep"]))
         if len(where) < 2 or mode == "keep":
@@ -82,8 +95,18 @@ def draw_ragged(draw, arch):
     return einsum, mapping
 
 
+def _merged_on_ragged(arch, einsum, nest, convention):
+    covered = {d: 1 for d in einsum.dims}
+    for d, b in zip(nest.loop_dim, nest.loop_bound):
+        covered[einsum.dims[d]] *= int(b)
+    return any(nest.loop_spatial[j] and covered[d := einsum.dims[nest.loop_dim[j]]] != einsum.bound[d]
+               and convention.merges(arch, einsum, int(nest.loop_level[j]), t.role, d) and d in t.dims
+               for j in range(nest.n_loops) for t in einsum.tensors if any(len(a) > 1 for a in t.axes))
+
+
 def _equals_the_walk(two_fanout_archs, data, multicast):
     from accelsim.counting.conventions import convention_of
+    from accelsim.counting.ragged_kernel import RAGGED_UNSUPPORTED
     from accelsim.counting.records import OVER_CAPACITY, TILE
     from naive_ragged import ragged_counts
     arch = two_fanout_archs[multicast]
@@ -99,6 +122,9 @@ def _equals_the_walk(two_fanout_archs, data, multicast):
         assert got.instances[i] == n, i
     if got.status == OVER_CAPACITY:
         return  # (the capacity check is the dense kernel's, on the busiest instance's tiles)
+    if got.status == RAGGED_UNSUPPORTED:  # only a fan-out that merges a tensor on one of its ragged dims
+        assert _merged_on_ragged(arch, einsum, nest, convention)
+        return
     assert got.status == OK
     for key, value in want.items():
         if not isinstance(key, tuple):
@@ -129,6 +155,7 @@ def test_ragged_is_never_worse_than_padded(two_fanout_archs, data, multicast):
     """The same mapping on the layer padded to its loops' product (hand padding): the ragged nest
     runs a subset of its iterations with tiles no larger, so no count, cycle or pJ is higher."""
     from dataclasses import replace
+    from accelsim.counting.ragged_kernel import RAGGED_UNSUPPORTED
     from accelsim.counting.records import OVER_CAPACITY
     arch = two_fanout_archs[multicast]
     einsum, mapping = draw_ragged(data.draw, arch)
@@ -136,7 +163,7 @@ def test_ragged_is_never_worse_than_padded(two_fanout_archs, data, multicast):
     energies = action_energies(arch)
     got = evaluate_packed(pack_problem(arch, einsum, energies), lower(arch, einsum, mapping))
     pad = evaluate_packed(pack_problem(arch, padded, energies), lower(arch, padded, mapping))
-    if pad.status == OVER_CAPACITY:
+    if pad.status == OVER_CAPACITY or got.status == RAGGED_UNSUPPORTED:
         return
     assert got.status == OK
     assert got.cycles <= pad.cycles and got.steps[0] <= pad.steps[0] and got.steps[1] <= pad.steps[1]

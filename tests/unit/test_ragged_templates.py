@@ -34,15 +34,16 @@ def test_unpad_covers_the_dim_and_starts_every_last_iteration_inside(bounds, siz
     assert all(a.bound <= b.bound for m0, m1 in zip(levels, shrunk.levels) for a, b in zip(m1.loops, m0.loops))
 
 
-def test_only_separable_dims_are_padded():
+def test_padded_candidates():
     arch = accelsim.load_arch(ARCH_DIR / "simple_ws.yaml")  # a 16 × 16 array
     conv = parse_einsum("O[k,p,q] += I[c,p+r,q+s] * W[c,k,r,s]", {"c": 3, "k": 100, "p": 7, "q": 7, "r": 3, "s": 3})
     assert conv.separable_dims == ("k",)
     (padded,) = padded_layers(arch, conv)
     assert padded.bound == {**conv.bound, "k": 112}  # c = 3 is not even half a side: left alone
-    conv = replace(conv, bounds=tuple(12 if d == "c" else b for d, b in conv.bound.items()))
+    conv = replace(conv, bounds=tuple({"c": 12, "p": 14}.get(d, b) for d, b in conv.bound.items()))
     assert [p.bound for p in padded_layers(arch, conv)] == [{**conv.bound, "k": 112},
-                                                             {**conv.bound, "k": 112, "c": 16}]
+                                                             {**conv.bound, "k": 112, "c": 16},
+                                                             {**conv.bound, "k": 112, "c": 16, "p": 16}]
 
 
 def test_the_template_default_fills_the_array_on_a_prime_gemm(tmp_path):
