@@ -344,9 +344,11 @@ def load_mapping_file(path, arch: Arch, workload: Workload) -> dict[str, Mapping
                 levels.append(LevelMapping(name))
                 continue
             loops = [Loop(d, b) for d, b in m.temporal.items()]
-            if m.spatial is not None:
-                loops += [Loop(d, b, "x") for d, b in m.spatial.x.items()]
-                loops += [Loop(d, b, "y") for d, b in m.spatial.y.items()]
+            if m.spatial is not None:  # the axes in the file's order (outer first), x then y if unsaid
+                raw = ((data.get("layers") or {}).get(layer_name) or {}).get(name) or {}
+                written = [a for a in (raw.get("spatial") or {}) if a in ("x", "y")] if isinstance(raw, dict) else []
+                for axis in written + [a for a in ("x", "y") if a not in written]:
+                    loops += [Loop(d, b, axis) for d, b in getattr(m.spatial, axis).items()]
             levels.append(LevelMapping(name, tuple(loops), frozenset(m.bypass)))
         out[layer_name] = Mapping(tuple(levels), "explicit")
     problems.raise_if_any()

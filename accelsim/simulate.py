@@ -175,9 +175,21 @@ def _as_run(arch: Arch, layer: Layer, dataflow: str, mapping: Mapping | None) ->
     given mapping's factors are for the layer as written."""
     template = dataflow if mapping is None or mapping.dataflow == "explicit" else mapping.dataflow
     padded = pad_einsum(layer.run_einsum, template_padding(arch, layer.run_einsum, template))
-    if padded is None or (mapping is not None and any(mapping.factor(d) != b for d, b in padded.bound.items())):
+    if padded is None or (mapping is not None and not _made_for(arch, padded, layer.run_einsum, mapping)):
         return layer
     return replace(layer, padded=padded)
+
+
+def _made_for(arch: Arch, padded, einsum, mapping: Mapping) -> bool:
+    """A given mapping is for the padded layer when it covers each padded dim at least to its padded
+    size (a ragged candidate may cover more) and is legal there."""
+    if any(mapping.factor(d) < b for d, b in padded.bound.items() if b != einsum.bound[d]):
+        return False
+    try:
+        check_mapping(arch, padded, mapping)
+    except MappingError:
+        return False
+    return True
 
 
 def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mapping: Mapping | None,
@@ -214,6 +226,9 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
     else:
         cycles, extra = model.layer_cycles(arch, layer, nest, counts)
         energy = _layer_energy(arch, layer, mapping, counts, energies, cycles)
+    if counts.levels and counts.levels[0].totals is not None:  # which dims run ragged: [covered, size]
+        extra = {**extra, "ragged": {d: [mapping.factor(d), b] for d, b in einsum.bound.items()
+                                     if mapping.factor(d) != b}}
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, {**extra, **found},
                        arch.compute.format, layer.density, energies=(arch, energies),
@@ -255,9 +270,10 @@ def _ragged_refused(arch: Arch, layer: Layer, options: SimOptions) -> str | None
 def _check_ragged(arch: Arch, layer: Layer, options: SimOptions) -> None:
     why = _ragged_refused(arch, layer, options)
     if why:
-        raise SpecError(f"layer '{layer.name}': its mapping has ragged tiles (a dim's factors multiply to more "
-                        f"than the dim), which only the analytical model counts so far: {why}; use --model "
-                        f"analytical without it, or give that layer factors that multiply to its dims")
+        raise MappingError(f"layer '{layer.name}': its mapping has ragged tiles (a dim's factors multiply to "
+                           f"more than the dim), which only the analytical model of a dense layer without "
+                           f"residency counts so far: {why}; give that layer factors that multiply to its dims "
+                           f"(or pad it: pad: in the workload)")
 
 
 def _layer_energy(arch: Arch, layer: Layer, mapping: Mapping, counts, energies, cycles: int):

@@ -16,10 +16,6 @@ class TensorCounts:
     updates: int
     tile_elements: int  # utilized capacity per instance
 
-    def total(self, instances: int) -> "TensorCounts":
-        return TensorCounts(self.reads * instances, self.fills * instances,
-                            self.updates * instances, self.tile_elements * instances)
-
 
 @dataclass(frozen=True)
 class LevelCounts:

@@ -470,6 +470,25 @@ def _distinct_outputs(nest, p, out, sc, i, t, top):
     return _set_size(sc, p.n_axes[t])
 
 
+ACCUMULATES = -1  # level_actions: an output level that holds partial sums (OK otherwise, or BROKEN)
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def level_actions(is_output, is_top, loads, served, distinct):
+    """A level's reads, fills and updates of one tensor from its tile loads, what it serves below
+    and (outputs) the distinct outputs it sees, and a status: operands are read as served and filled
+    as loaded; outputs are updated as served, read back for all but each first update, and filled
+    with partial sums for all but each first load (none at the top). BROKEN if fewer loads or serves
+    than distinct outputs; ACCUMULATES if the level receives more updates than outputs or loads
+    partial sums from its parent (it then holds partial sums)."""
+    if not is_output:
+        return served, loads, 0, OK
+    fills = 0 if is_top else loads - distinct
+    if fills < 0 or served < distinct:
+        return 0, 0, 0, BROKEN
+    return served - distinct, fills, served, ACCUMULATES if fills > 0 or served > distinct else OK
+
+
 @njit(cache=True, _nrt=False, forceinline=True)
 def _charged_instances(nest, p, i, inst, first):
     """Instances of memory level i (inst utilized; its loops start at `first`) charged dynamic
@@ -511,17 +530,12 @@ def _served_and_energy(nest, p, out, sc, top, hold, n_t):
             if not nest.keeps[i, t]:
                 continue
             served = _served(nest, p, out, sc, i, t, hold or p.latched[t], n_t)
-            loads = counts[i, t, FILLS]
-            if p.is_output[t]:
-                distinct = _distinct_outputs(nest, p, out, sc, i, t, top)
-                fills = 0 if i == top else loads - distinct
-                if fills < 0 or served < distinct:
-                    return BROKEN, 0.0, 0
-                reads, updates = served - distinct, served
-                if fills > 0 or updates > distinct:  # it accumulates, so it holds partial sums
-                    out.output_words[i] = p.psum_words[i]
-            else:
-                reads, fills, updates = served, loads, 0
+            distinct = _distinct_outputs(nest, p, out, sc, i, t, top) if p.is_output[t] else 0
+            reads, fills, updates, status = level_actions(p.is_output[t], i == top, counts[i, t, FILLS], served, distinct)
+            if status == BROKEN:
+                return BROKEN, 0.0, 0
+            if status == ACCUMULATES:  # it holds partial sums
+                out.output_words[i] = p.psum_words[i]
             counts[i, t, READS] = reads
             counts[i, t, FILLS] = fills  # parents, processed first, have read the loads
             counts[i, t, UPDATES] = updates

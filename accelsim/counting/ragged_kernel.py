@@ -41,6 +41,7 @@ import numpy as np
 from numba import njit
 
 from .nest_kernel import (
+    ACCUMULATES,
     _charged_instances,
     _levels_and_extents,
     _mac_energy,
@@ -48,6 +49,7 @@ from .nest_kernel import (
     _set_size,
     _set_terms,
     _tile,
+    level_actions,
 )
 from .point_sets import axis_count
 from .records import (
@@ -416,17 +418,13 @@ def evaluate_ragged(nest, p, out, sc, rg):
                 served = _served(nest, p, sc, rg, i, t, held, n_t, which)
                 if served < 0:
                     return RAGGED_UNSUPPORTED, 0.0, 0
-                if p.is_output[t]:
-                    distinct = _distinct_outputs(nest, p, sc, rg, i, t, which, inst)
-                    fills = 0 if i == top else loads - distinct
-                    if fills < 0 or served < distinct:
-                        return BROKEN, 0.0, 0
-                    reads, updates = served - distinct, served
-                    if which == BUSIEST and (fills > 0 or updates > distinct):  # accumulates: partial sums
-                        out.output_words[i] = p.psum_words[i]
-                        w = p.psum_words[i]
-                else:
-                    reads, fills, updates = served, loads, 0
+                distinct = _distinct_outputs(nest, p, sc, rg, i, t, which, inst) if p.is_output[t] else 0
+                reads, fills, updates, status = level_actions(p.is_output[t], i == top, loads, served, distinct)
+                if status == BROKEN:
+                    return BROKEN, 0.0, 0
+                if which == BUSIEST and status == ACCUMULATES:  # partial sums
+                    out.output_words[i] = p.psum_words[i]
+                    w = p.psum_words[i]
                 if which == BUSIEST:
                     counts[i, t, READS], counts[i, t, FILLS], counts[i, t, UPDATES] = reads, fills, updates
                     read_words += reads * w

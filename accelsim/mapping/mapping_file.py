@@ -8,14 +8,16 @@ from .mapping import Mapping
 
 
 def mapping_file_data(mappings: dict[str, Mapping]) -> dict:
-    """{layers: {layer: {level: {temporal, spatial, bypass}}}}; temporal loops outer → inner."""
+    """{layers: {layer: {level: {temporal, spatial, bypass}}}}; temporal loops outer → inner, and
+    a level's spatial axes outer first (the order matters to a ragged dim on both axes)."""
     layers = {}
     for name, mapping in mappings.items():
         levels = {}
         for m in mapping.levels:
             entry = {}
             temporal = {l.dim: l.bound for l in m.loops if l.axis is None}
-            spatial = {axis: {l.dim: l.bound for l in m.loops if l.axis == axis} for axis in ("x", "y")}
+            axes = list(dict.fromkeys(l.axis for l in m.loops if l.axis is not None))  # outer first
+            spatial = {axis: {l.dim: l.bound for l in m.loops if l.axis == axis} for axis in axes}
             if temporal:
                 entry["temporal"] = temporal
             if any(spatial.values()):

@@ -61,21 +61,17 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProble
 
 
 def _ragged_unsupported(einsum: Einsum, nest: LoweredNest, result) -> str:
-    """Which ragged dims a tensor with mixed axes (a sliding window) indexes."""
+    """The one ragged case the kernel refuses: a fan-out that merges a sliding-window tensor (or
+    outputs whose axes mix dims) on a ragged dim."""
     covered = {d: 1 for d in einsum.dims}
     for d, b in zip(nest.loop_dim, nest.loop_bound):
         covered[einsum.dims[d]] *= int(b)
-    ragged = [d for d in einsum.dims if covered[d] != einsum.bound[d]]
-    mixed = [t for t in einsum.tensors if any(len(axis) > 1 for axis in t.axes) and ragged_in(t, ragged)]
-    names = ", ".join(f"{d} ({covered[d]} covers {einsum.bound[d]})" for d in ragged
-                      if any(d in t.dims for t in mixed))
-    return (f"ragged tiles on {names}: {mixed[0].name} ({mixed[0].role}) indexes it on an axis that mixes dims "
-            f"(a sliding window), which ragged tiles do not count yet; make the factors of those dims multiply "
-            f"to their sizes, or pad the layer (pad:)")
+    ragged = ", ".join(f"{d} ({covered[d]} covers {einsum.bound[d]})" for d in einsum.dims
+                       if covered[d] != einsum.bound[d])
+    return (f"ragged tiles on {ragged}: a fan-out multicasts (or reduces) a tensor whose axes mix dims "
+            f"(a sliding window) over a ragged dim, which ragged tiles do not count yet; make that dim's "
+            f"factors multiply to its size, or pad the layer (pad:)")
 
-
-def ragged_in(tensor, dims) -> bool:
-    return any(d in tensor.dims for d in dims)
 
 
 def _over_capacity(arch: Arch, roles, counts, output_words) -> str:

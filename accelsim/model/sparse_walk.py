@@ -7,9 +7,10 @@ The tile walk (cycle.py) runs on the dense mapping with two changes taken from t
     MAC cycles × the pass's (actual + gated) ÷ algorithmic MACs; PEs in lock step under unstructured
     sparsity stretch it by E[max over the PEs] ÷ mean (sparse/imbalance.py).
 
-A step's compute time c is then real. The walk's cycles are exactly linear in c between two
-integers (each step lasts max(c + skew, t) with integer t, skew), so the walk at ⌊c⌋ and ⌈c⌉,
-interpolated, is the walk at c.
+A step's compute time c is then real. The walk runs at integer times, so the walks at ⌊c⌋ and
+⌈c⌉ are interpolated. Each step's own time, max(c + skew, t) with integer t and skew, bends only at
+integers, so where that is all the walk does the interpolation is exact. Waits carried from step to
+step (a port busy into the next step) could bend it between integers; that is not checked yet.
 """
 from __future__ import annotations
 

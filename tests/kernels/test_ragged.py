@@ -11,18 +11,10 @@ from accelsim.energy.model import action_energies
 from accelsim.mapping.lower import lower
 from accelsim.model.packed import evaluate_packed, pack_problem
 from strategies import draw_nested_mapping
-from test_nest_kernel import TWO_FANOUTS_TEXT, any_layer_and_mapping
+from test_nest_kernel import any_layer_and_mapping, two_fanout_archs  # noqa: F401 (a fixture)
 
 
-@pytest.fixture(scope="module", params=["accelsim", "timeloop"])
-def two_fanout_archs(arch_from_text, request):
-    def text(mc1, mc2):
-        return (TWO_FANOUTS_TEXT.replace("{counting}", request.param)
-                .replace("{mc1}", str(mc1).lower()).replace("{mc2}", str(mc2).lower()))
-    return {(mc1, mc2): arch_from_text(text(mc1, mc2)) for mc1 in (False, True) for mc2 in (False, True)}
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()))
 def test_ragged_kernel_equals_the_dense_kernel_on_dense_nests(two_fanout_archs, data, multicast):
     arch = two_fanout_archs[multicast]
@@ -136,7 +128,7 @@ def _equals_the_walk(two_fanout_archs, data, multicast):
         assert got.counts[i, t, TILE] == busiest[3]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()))
 def test_ragged_kernel_equals_the_walk(two_fanout_archs, data, multicast):
     _equals_the_walk(two_fanout_archs, data, multicast)

@@ -11,7 +11,7 @@ from accelsim.search.ragged import search_with_ragged
 from conftest import ARCH_DIR
 
 
-def test_a_prime_gemm_fills_the_array_and_the_objective_never_gets_worse():
+def test_a_prime_gemm_fills_the_array_and_halves_the_edp():
     arch = accelsim.load_arch(ARCH_DIR / "simple_ws.yaml")  # 16 × 16 PEs
     einsum = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {"m": 13, "n": 17, "k": 31})
     energies = action_energies(arch)
@@ -20,5 +20,5 @@ def test_a_prime_gemm_fills_the_array_and_the_objective_never_gets_worse():
     check_mapping(arch, einsum, ragged.mapping)
     assert spatial_positions(dense.mapping) <= 17  # primes: one dim on the array at most
     assert spatial_positions(ragged.mapping) > 4 * spatial_positions(dense.mapping)
-    assert ragged.energy_pj * ragged.cycles <= dense.energy_pj * dense.cycles  # EDP, the default objective
+    assert ragged.energy_pj * ragged.cycles < 0.5 * dense.energy_pj * dense.cycles  # EDP, the default objective
     assert ragged.evaluations > dense.evaluations  # the padded layers were searched too
