@@ -11,7 +11,9 @@ from accelsim.energy.model import action_energies
 from accelsim.mapping.lower import lower
 from accelsim.model.packed import evaluate_packed, pack_problem
 from strategies import draw_nested_mapping
-from test_nest_kernel import any_layer_and_mapping, two_fanout_archs  # noqa: F401 (a fixture)
+from test_nest_kernel import any_layer_and_mapping, two_fanout_archs as _shared_fixture
+
+two_fanout_archs = _shared_fixture  # test_nest_kernel's archs (a module fixture), shared
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

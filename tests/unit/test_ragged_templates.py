@@ -1,7 +1,6 @@
 """mapping/ragged.py: the templates' ragged fallback (a padded layer's mapping run ragged)."""
 from dataclasses import replace
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
 import accelsim
