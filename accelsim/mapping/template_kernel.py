@@ -358,24 +358,24 @@ def top_loops(lay, arc, sc, slot, top, bypass):
     best, best_o = -1, 0
     tensor_words(lay, arc, sc, slot, bypass)
     for o in range(lay.top_orders.shape[0]):
-        n = 0
-        for k in range(n_dims - 1, -1, -1):
-            d = lay.top_orders[o, k]
-            if top[d] > 1:
-                sc.s_dim[slot, i, n], sc.s_bound[slot, i, n], sc.s_axis[slot, i, n] = d, top[d], TEMPORAL
-                n += 1
-        sc.s_n[slot, i] = n
+        _write_top_order(lay, sc, slot, i, top, o, n_dims)
         traffic = traffic_of(lay, arc, sc, slot)
         if best < 0 or traffic < best:
             best, best_o = traffic, o
+    _write_top_order(lay, sc, slot, i, top, best_o, n_dims)
+    return best
+
+
+@njit(cache=True, _nrt=False)
+def _write_top_order(lay, sc, slot, i, top, o, n_dims):
+    """The top memory's loops (top[d] > 1) in loop order o, into `slot`."""
     n = 0
     for k in range(n_dims - 1, -1, -1):
-        d = lay.top_orders[best_o, k]
+        d = lay.top_orders[o, k]
         if top[d] > 1:
             sc.s_dim[slot, i, n], sc.s_bound[slot, i, n], sc.s_axis[slot, i, n] = d, top[d], TEMPORAL
             n += 1
     sc.s_n[slot, i] = n
-    return best
 
 
 @njit(cache=True, _nrt=False)
