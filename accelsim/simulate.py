@@ -164,9 +164,28 @@ def _check_hardware(arch: Arch, layer: Layer, mapping: Mapping) -> None:
 
 
 def _violations(arch: Arch, layer: Layer, mapping: Mapping) -> list[str]:
-    from .search.constraints import Constraints, violations
+    from .search.constraints import violations
 
-    return violations(arch, mapping, Constraints(arch.constraints).for_layer(layer.name, layer.run_einsum).levels)
+    return violations(arch, mapping, _hardware_levels(arch.constraints, layer.run_einsum))
+
+
+_RESOLVED: dict = {}  # id(arch.constraints) -> (that dict, {einsum: its levels resolved for the layer})
+
+
+def _hardware_levels(constraints: dict, einsum) -> dict:
+    """The arch's constraints resolved for a layer (relevance classes → its dims), once per
+    constraints dict and layer shape: a sweep checks every layer of every point against them. No
+    layer entries, so the layer's name plays no part (Constraints.for_layer)."""
+    from .search.constraints import Constraints
+
+    hit = _RESOLVED.get(id(constraints))
+    if hit is None or hit[0] is not constraints:
+        if len(_RESOLVED) >= 64:
+            _RESOLVED.clear()
+        hit = _RESOLVED[id(constraints)] = (constraints, {})
+    if einsum not in hit[1]:
+        hit[1][einsum] = Constraints(constraints).for_layer("", einsum).levels
+    return hit[1][einsum]
 
 
 def _as_run(arch: Arch, layer: Layer, dataflow: str, mapping: Mapping | None) -> Layer:
