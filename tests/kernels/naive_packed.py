@@ -20,7 +20,12 @@ from accelsim.energy.domains import background_pj
 from accelsim.energy.model import ActionEnergies, leaking_instances
 from accelsim.ir.arch import Memory, Spatial, cluster_span
 from accelsim.ir.workload import DENSE
-from accelsim.model.packed import PackedProblem, _build_no_energies, _check_int64_range, psum_words_per_level
+from accelsim.model.packed import (
+    PackedProblem,
+    _build_no_energies,
+    _check_int64_range,
+    psum_words_per_level,
+)
 
 
 def pack_problem_reference(arch, einsum, energies: ActionEnergies | None = None,

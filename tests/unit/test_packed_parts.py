@@ -8,14 +8,14 @@ from dataclasses import fields, replace
 
 import numpy as np
 import pytest
+from conftest import ARCH_DIR
+from naive_packed import pack_problem_reference
 
 from accelsim.energy.model import action_energies
 from accelsim.ir.layers import conv2d, matmul
 from accelsim.ir.workload import DENSE, Density
 from accelsim.load import load_arch
 from accelsim.model.packed import PackedProblem, pack_problem
-from conftest import ARCH_DIR
-from naive_packed import pack_problem_reference
 
 LAYERS = [matmul(m=97, n=64, k=768), conv2d(c=16, k=32, h=15, w=15, r=3, s=3, stride=2)]
 
