@@ -150,7 +150,7 @@ class _ByIdentity:
         if hit is not None and all(a is b for a, b in zip(hit[0], objects)):
             return hit[1]
         if len(self.entries) >= self.size:
-            self.entries.pop(next(iter(self.entries)))  # the oldest
+            self.entries.clear()  # rare (a worker sees few archs at a time); safe under threads (Dask)
         value = build(*objects)
         self.entries[key] = (objects, value)
         return value
