@@ -164,9 +164,33 @@ def _check_hardware(arch: Arch, layer: Layer, mapping: Mapping) -> None:
 
 
 def _violations(arch: Arch, layer: Layer, mapping: Mapping) -> list[str]:
-    from .search.constraints import Constraints, violations
+    from .search.constraints import violations
 
-    return violations(arch, mapping, Constraints(arch.constraints).for_layer(layer.name, layer.run_einsum).levels)
+    return violations(arch, mapping, _hardware_levels(arch.constraints, layer.run_einsum))
+
+
+_RESOLVED: dict = {}  # repr of an arch's constraints -> {einsum: its levels resolved for the layer}
+_RESOLVED_KEY: dict = {}  # id(constraints dict) -> (that dict, its repr)
+
+
+def _hardware_levels(constraints: dict, einsum) -> dict:
+    """The arch's constraints resolved for a layer (relevance classes → its dims), once per
+    constraints and layer shape: a sweep checks every layer of every point, and its arch variants
+    carry equal constraints (keyed by their repr: frozen dataclasses, so equal reprs are equal
+    constraints). No layer entries, so the layer's name plays no part (Constraints.for_layer)."""
+    from .search.constraints import Constraints
+
+    known = _RESOLVED_KEY.get(id(constraints))
+    if known is None or known[0] is not constraints:
+        if len(_RESOLVED_KEY) >= 256:
+            _RESOLVED_KEY.clear()
+        known = _RESOLVED_KEY[id(constraints)] = (constraints, repr(constraints))
+    if len(_RESOLVED) >= 64 and known[1] not in _RESOLVED:
+        _RESOLVED.clear()
+    resolved = _RESOLVED.setdefault(known[1], {})
+    if einsum not in resolved:
+        resolved[einsum] = Constraints(constraints).for_layer("", einsum).levels
+    return resolved[einsum]
 
 
 def _as_run(arch: Arch, layer: Layer, dataflow: str, mapping: Mapping | None) -> Layer:

@@ -12,6 +12,7 @@ padded layer would. Only dims that no tensor indexes in a sliding window are pad
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 from ..errors import MappingError
 from ..ir.arch import Arch, Spatial
@@ -46,6 +47,11 @@ def padded_layers(arch: Arch, einsum: Einsum) -> list[Einsum]:
     had not found."""
     sides = sorted({s for level in arch.levels if isinstance(level, Spatial) for s in (level.x, level.y) if s > 1},
                    reverse=True)
+    return list(_padded_layers(tuple(sides), einsum))
+
+
+@lru_cache(maxsize=4096)  # per fan-out sides and layer shape: a sweep asks for every layer of every point
+def _padded_layers(sides: tuple, einsum: Einsum) -> tuple[Einsum, ...]:
     alone = [d for d in einsum.dims if all(len(axis) == 1 for t in einsum.tensors for axis in t.axes
                                            if any(term.dim == d for term in axis))]
     out = []
@@ -54,7 +60,7 @@ def padded_layers(arch: Arch, einsum: Einsum) -> list[Einsum]:
             padded = pad_einsum(einsum, {d: side for d in dims if einsum.bound[d] > side // 2})
             if padded is not None and padded not in out:
                 out.append(padded)
-    return out
+    return tuple(out)
 
 
 def spatial_positions(mapping: Mapping) -> int:

@@ -8,6 +8,7 @@ give, which tests/kernels/test_nest_kernel.py checks).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -74,11 +75,43 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
     """`density`: the operands' non-zero fractions, for data-dependent energy (energy/activity.py):
     storage factors per tensor, and the MACs' factor for each held operand and reduction fan-in,
     which the kernel picks from the loops as layer_activity does from the mapping. Without
-    `energies` the kernel counts only (every energy is 0)."""
-    dims, roles = einsum.dims, einsum.roles
-    convention = convention_of(arch)
+    `energies` the kernel counts only (every energy is 0).
+
+    Built from three parts, each computed once and shared (a sweep packs every distinct layer of
+    every point; the arrays are read-only to the kernels): the layer's (`_layer_part`, once per
+    layer shape in a process), the arch's at its energies (`_arch_part`, once per arch and
+    energies object: once per point), and what needs both (`_mixed_part`, once per arch and layer).
+    tests/unit/test_packed_parts.py checks the result against the one-piece packing."""
+    lay = _layer_part(einsum)
     energies = energies or _no_energies(arch)
-    activity = DENSE_ACTIVITY if is_dense(density) else LayerActivity(1.0, storage_activity(einsum, density))
+    level_int, cluster_axes, level_float, per_cycle, psum_words = _arch_part(arch, energies)
+    merging, e_factor, latched, mac_table = _mixed_part(arch, einsum, density)
+    return PackedProblem(einsum.dims, einsum.roles, lay.axis_of, lay.coef, lay.axis_dims, lay.axis_nd, lay.n_axes,
+                         lay.is_output, lay.one_dim, level_int, cluster_axes, level_float, merging, e_factor,
+                         einsum.macs * energies.mac_pj * mac_table, lay.held_by_dim, lay.output_ignores, per_cycle,
+                         convention_of(arch).operands_held_when_spatial_innermost, convention_of(arch).cluster_rule,
+                         latched, psum_words, lay.span, lay.dim_size)
+
+
+@dataclass(frozen=True)
+class _LayerPart:
+    axis_of: np.ndarray
+    coef: np.ndarray
+    axis_dims: np.ndarray
+    axis_nd: np.ndarray
+    n_axes: np.ndarray
+    is_output: np.ndarray
+    one_dim: np.ndarray
+    held_by_dim: np.ndarray
+    output_ignores: np.ndarray
+    span: int
+    dim_size: np.ndarray
+
+
+@lru_cache(maxsize=4096)
+def _layer_part(einsum: Einsum) -> _LayerPart:
+    """The layer's own arrays (its tensors' axes, dims and bounds): the same on every arch."""
+    dims, roles = einsum.dims, einsum.roles
     tensors = [einsum.tensor(r) for r in roles]
     axis_of = np.full((len(roles), len(dims)), -1, dtype=np.int64)
     coef = np.zeros((len(roles), len(dims)), dtype=np.int64)
@@ -94,13 +127,50 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
                 axis_dims[ti, a, q] = dims.index(term.dim)
             axis_nd[ti, a] = len(axis)
             span = max(span, 1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis))
-    _check_int64_range(einsum, span)
+    _check_int64_range(einsum, span)  # raised again on every call: lru_cache keeps no exceptions
+    return _LayerPart(axis_of, coef, axis_dims, axis_nd,
+                      np.array([len(t.axes) for t in tensors], dtype=np.int64),
+                      np.array([r == "outputs" for r in roles], dtype=np.bool_),
+                      np.array([all(len(axis) == 1 for axis in t.axes) for t in tensors], dtype=np.bool_),
+                      np.array([HELD.index(held_by(einsum, d)) for d in dims], dtype=np.int64),
+                      np.array([not einsum.relevant("outputs", d) for d in dims], dtype=np.bool_), span,
+                      np.array([einsum.bound[d] for d in dims], dtype=np.int64))
+
+
+class _ByIdentity:
+    """A small cache keyed by objects' identities (an Arch, its ActionEnergies: frozen, but hashing
+    one walks every level). It keeps the keys alive, so an id is never reused while cached."""
+
+    def __init__(self, size: int):
+        self.size, self.entries = size, {}
+
+    def get(self, objects: tuple, build):
+        key = tuple(map(id, objects))
+        hit = self.entries.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], objects)):
+            return hit[1]
+        if len(self.entries) >= self.size:
+            self.entries.clear()  # rare (a worker sees few archs at a time); safe under threads (Dask)
+        value = build(*objects)
+        self.entries[key] = (objects, value)
+        return value
+
+
+_ARCH_PARTS = _ByIdentity(64)
+_MIXED_PARTS = _ByIdentity(64)   # per arch: {(einsum, density): parts}
+_NO_ENERGIES = _ByIdentity(64)
+
+
+def _arch_part(arch: Arch, energies: ActionEnergies):
+    return _ARCH_PARTS.get((arch, energies), _build_arch_part)
+
+
+def _build_arch_part(arch: Arch, energies: ActionEnergies):
+    """The levels' records at these energies, leakage and the per-cycle energy: the same for every layer."""
     n_levels = len(arch.levels)
     level_int = np.zeros((n_levels, 8), dtype=np.int64)
     cluster_axes = np.zeros((n_levels, 2 * n_levels, 2), dtype=np.int64)
     level_float = np.zeros((n_levels, 7), dtype=np.float64)
-    merging = np.zeros((n_levels, len(roles), len(dims)), dtype=np.bool_)
-    e_factor = np.ones((n_levels, len(roles)), dtype=np.float64)
     for i, level in enumerate(arch.levels):
         if isinstance(level, Memory):
             cap = level.capacity_words
@@ -117,10 +187,8 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
                                        energies.read_pj[level.name], energies.write_pj[level.name],
                                        energies.update_pj[level.name])
             level_float[i, R.SHARED_BW] = level.shared_bw_words or 0.0
-            e_factor[i] = [activity.memory_factor(level, r) for r in roles]
         elif isinstance(level, Spatial):
             level_int[i, R.KIND] = R.SPATIAL
-            merging[i] = [[convention.merges(arch, einsum, i, r, d) for d in dims] for r in roles]
         else:
             level_int[i, R.KIND] = R.COMPUTE
     # Leakage per cycle: of every hardware instance, or of a buffer's utilized instances only (None
@@ -133,18 +201,28 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
     per_cycle = sum((energies.overhead_pj_per_cycle or {}).values()) + sum(
         pj * instances[name] for name, pj in pj_per_cycle.items() if instances[name] is not None)
     per_cycle += sum(background_pj(arch, 1.0 / arch.frequency_hz).values())  # declared domains' background power
-    return PackedProblem(dims, roles, axis_of, coef, axis_dims, axis_nd,
-                         np.array([len(t.axes) for t in tensors], dtype=np.int64),
-                         np.array([r == "outputs" for r in roles], dtype=np.bool_),
-                         np.array([all(len(axis) == 1 for axis in t.axes) for t in tensors], dtype=np.bool_),
-                         level_int, cluster_axes, level_float,
-                         merging, e_factor, einsum.macs * energies.mac_pj * mac_activity_table(arch, density),
-                         np.array([HELD.index(held_by(einsum, d)) for d in dims], dtype=np.int64),
-                         np.array([not einsum.relevant("outputs", d) for d in dims], dtype=np.bool_), per_cycle,
-                         convention.operands_held_when_spatial_innermost, convention.cluster_rule,
-                         np.array([r in arch.compute.operand_latch for r in roles], dtype=np.bool_),
-                         psum_words_per_level(arch), span,
-                         np.array([einsum.bound[d] for d in dims], dtype=np.int64))
+    return level_int, cluster_axes, level_float, per_cycle, psum_words_per_level(arch)
+
+
+def _mixed_part(arch: Arch, einsum: Einsum, density: Density):
+    """What needs both the arch and the layer: the fan-outs' merging, the storage activity factors,
+    the latched operands and the MACs' activity table (energy-free: the same at any energies)."""
+    per_arch = _MIXED_PARTS.get((arch,), lambda _: {})
+    key = (einsum, density)
+    if key not in per_arch:
+        dims, roles = einsum.dims, einsum.roles
+        convention = convention_of(arch)
+        activity = DENSE_ACTIVITY if is_dense(density) else LayerActivity(1.0, storage_activity(einsum, density))
+        merging = np.zeros((len(arch.levels), len(roles), len(dims)), dtype=np.bool_)
+        e_factor = np.ones((len(arch.levels), len(roles)), dtype=np.float64)
+        for i, level in enumerate(arch.levels):
+            if isinstance(level, Memory):
+                e_factor[i] = [activity.memory_factor(level, r) for r in roles]
+            elif isinstance(level, Spatial):
+                merging[i] = [[convention.merges(arch, einsum, i, r, d) for d in dims] for r in roles]
+        per_arch[key] = (merging, e_factor, np.array([r in arch.compute.operand_latch for r in roles], dtype=np.bool_),
+                         mac_activity_table(arch, density))
+    return per_arch[key]
 
 
 @dataclass(frozen=True)
@@ -213,7 +291,12 @@ def psum_words_per_level(arch: Arch) -> np.ndarray:
 
 
 def _no_energies(arch: Arch) -> ActionEnergies:
-    """Every per-action energy 0: the kernel then counts without pricing (model/analytical.py)."""
+    """Every per-action energy 0: the kernel then counts without pricing (model/analytical.py);
+    one object per arch, so that its arch part is built once."""
+    return _NO_ENERGIES.get((arch,), _build_no_energies)
+
+
+def _build_no_energies(arch: Arch) -> ActionEnergies:
     zero = {level.name: 0.0 for level in arch.memories}
     return ActionEnergies(0.0, zero, zero, zero, {}, {}, 1.0)
 

@@ -1,13 +1,23 @@
 """A sweep's fast path (template mappings from the jitted kernel, each arch file parsed once per
-worker) stores exactly the rows the Python templates and a fresh load of every arch give."""
+worker, the layers packed for the counting kernel from cached parts, the arch's constraints
+resolved once per layer shape, the ragged fallback's padded layers cached) stores exactly the rows
+the Python templates, a fresh load of every arch, the one-piece packing and uncached resolutions give."""
+import importlib
+from pathlib import Path
+
 import pytest
 from conftest import ARCH_DIR, WORKLOAD_DIR
+from naive_packed import pack_problem_reference
 
 from accelsim.dse import evaluate
 from accelsim.dse.spec import load_sweep
 from accelsim.load import load_arch
-from accelsim.mapping import template_pack
+from accelsim.mapping import ragged, template_pack
 from accelsim.mapping.dataflows import map_layer
+from accelsim.model import analytical
+from accelsim.search.constraints import Constraints, violations
+
+simulate = importlib.import_module("accelsim.simulate")  # the module (the package exports its function)
 
 SWEEPS = {
     "simple_ws": f"""name: fast
@@ -44,9 +54,37 @@ def test_the_fast_sweep_path_stores_the_rows_of_the_python_templates(tmp_path, m
     evaluate._arch.cache_clear()
     fast = [evaluate.evaluate_point(p) for p in points]
     assert kernel_calls, "the sweep did not map through the kernel"
-    # the reference: the Python templates, and every arch variant loaded from its file
-    monkeypatch.setattr(template_pack, "map_layer_fast", map_layer)
-    monkeypatch.setattr(evaluate, "_arch", lambda stamp, overrides, allowed: load_arch(stamp[0], list(overrides)))
-    slow = [evaluate.evaluate_point(p) for p in points]
+    slow = _reference_rows(monkeypatch, points)
     assert fast == slow
     assert {r["status"] for r in fast} >= {"ok"}
+
+
+def _reference_rows(monkeypatch, points) -> list[dict]:
+    """The rows without any of the fast path's kernels and caches."""
+    monkeypatch.setattr(template_pack, "map_layer_fast", map_layer)  # the Python templates
+    monkeypatch.setattr(evaluate, "_arch", lambda stamp, overrides, allowed: load_arch(stamp[0], list(overrides)))
+    monkeypatch.setattr(simulate, "pack_problem", pack_problem_reference)
+    monkeypatch.setattr(analytical, "pack_problem", pack_problem_reference)
+    monkeypatch.setattr(simulate, "_violations", lambda arch, layer, mapping: violations(
+        arch, mapping, Constraints(arch.constraints).for_layer(layer.name, layer.run_einsum).levels))
+    monkeypatch.setattr(ragged, "_padded_layers", ragged._padded_layers.__wrapped__)
+    return [evaluate.evaluate_point(p) for p in points]
+
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["analytical", "cycle"])
+def test_the_benchmark_sweeps_rows_equal_the_reference_path(tmp_path, monkeypatch, model):
+    """benchmarks/bench_sweep.py's issue 15 grid (ResNet-50 and BERT-Base on Simba: ragged
+    candidates, hardware constraints, infeasible points), every point, fast path against reference."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_sweep
+    path = tmp_path / "s.yaml"
+    path.write_text(bench_sweep.SWEEP.replace("MODEL", model).replace("AXES", bench_sweep.GRIDS["issue15"]))
+    points = load_sweep(path).points()
+    evaluate._arch.cache_clear()
+    fast = [evaluate.evaluate_point(p) for p in points]
+    assert fast == _reference_rows(monkeypatch, points)
+    assert {r["status"] for r in fast} == {"ok", "infeasible"}
