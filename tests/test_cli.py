@@ -314,3 +314,24 @@ def test_info_tables_shows_values_and_sources(capsys):
         assert f"{name}: {table.node_nm:g} nm" in out and table.source in out
         assert f"{table.dram_pj_per_bit:.4g} pJ/bit" in out
     assert "interpolated:" in out
+
+
+def test_the_layer_progress_shows_the_layer_and_the_searchs_speed_on_a_terminal(monkeypatch):
+    import io
+    from types import SimpleNamespace
+
+    from accelsim.cli.commands import _layer_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    with _layer_progress(2) as step:
+        step(1, 2, "conv1", SimpleNamespace(evaluations=3_000_000, seconds=2.0))
+        shown = screen.getvalue()
+    assert "1/2" in shown and "conv1" in shown and "1.50 M evals/s" in shown
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: no bar
+    with _layer_progress(2) as step:
+        assert step is None

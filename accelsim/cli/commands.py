@@ -378,7 +378,8 @@ def _layer_progress(total: int):
         return
     from tqdm import tqdm
 
-    with tqdm(total=total, unit="layer", file=sys.stderr, disable=None, leave=False) as bar:
+    # mininterval=0: a layer can take seconds (a search), so every step is shown
+    with tqdm(total=total, unit="layer", file=sys.stderr, disable=None, leave=False, mininterval=0) as bar:
         def step(done, total, name, search):
             info = {"layer": name}
             if search is not None and search.seconds > 0:

@@ -201,6 +201,7 @@ def _build_arch_part(arch: Arch, energies: ActionEnergies):
     per_cycle = sum((energies.overhead_pj_per_cycle or {}).values()) + sum(
         pj * instances[name] for name, pj in pj_per_cycle.items() if instances[name] is not None)
     per_cycle += sum(background_pj(arch, 1.0 / arch.frequency_hz).values())  # declared domains' background power
+    per_cycle = float(per_cycle)  # 0 when nothing leaks: an int would compile the kernels a second time
     return level_int, cluster_axes, level_float, per_cycle, psum_words_per_level(arch)
 
 

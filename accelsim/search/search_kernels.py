@@ -14,8 +14,11 @@ first; _offer); K = 1 unless the mapper re-ranks candidates by the cycle model.
 Random numbers come from search/rng.py, its state `state.rng`, seeded by each search.
 
 The evaluation (_score, with evaluate_nest), the moves and the samples are inlined into each
-search loop (forceinline): a call passes every array as its exploded fields — evaluate_nest's
-records hold about fifty — and passing them cost a fifth of an evaluation.
+search loop: a call passes every array as its exploded fields — evaluate_nest's records hold
+about fifty — and passing them cost a fifth of an evaluation. The search's own helpers are inlined
+by Numba (inline='always': merged before compilation) and evaluate_nest by LLVM (forceinline): an
+LLVM-inlined helper is also compiled on its own first, and _score and _sample each cost a full
+compile of the inlined model that way (≈4 s of a cold run; docs/dse.md).
 """
 from __future__ import annotations
 
@@ -87,7 +90,7 @@ def _fits(fac, slot_axis, slot_size):
     return True
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@njit(cache=True, _nrt=False, inline='always')
 def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis):
     n = 0
     n_dims = fac.shape[1]
@@ -100,7 +103,7 @@ def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loo
     return n
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@njit(cache=True, _nrt=False, inline='always')
 def _objective(a, b, energy, cycles):
     """A score ordered as energy^a · cycles^b: the product itself when a and b are each 0 or 1
     (every named objective; two logs cost ≈3 % of an evaluation), else a·log(energy) +
@@ -110,7 +113,7 @@ def _objective(a, b, energy, cycles):
     return a * np.log(energy) + b * np.log(cycles)
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@njit(cache=True, _nrt=False, inline='always')
 def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
     """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible."""
     lp = work.loops
@@ -158,7 +161,7 @@ def _keep(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best):
         best[q] = out[q]
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@njit(cache=True, _nrt=False, inline='always')
 def _offer(fac, perm, keeps, score, top_fac, top_perm, top_keeps, top, stats):
     """Keep the point among the K best (top[0] best, sorted; K = top.shape[0]) if it beats the
     K-th. A point with the energy and cycles of one already kept is not kept again: the search
@@ -298,7 +301,7 @@ def _random_orders_and_bypass(space, perm, keeps, rng):
         keeps[free_bits[b, 0], free_bits[b, 1]] = uniform(rng) < 0.5
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@njit(cache=True, _nrt=False, inline='always')
 def _sample(space, problem, weights, work, stats, fac, perm, keeps, out, rng):
     """Draw one uniform point (the factors first: most draws over-fill a fan-out, and those need
     no orders) and evaluate it if its fan-outs fit; True if it fits every buffer (score in out)."""
@@ -351,7 +354,7 @@ def _nth_active(fac, perm, mi, s, n_free, nth):
     return -1
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@njit(cache=True, _nrt=False, inline='always')
 def _move(space, fixed, allowed, fac, perm, keeps, undo, rng):
     """Apply one random neighbour in place and record in undo how to revert it: a prime factor
     of one dim moves to another slot (60 %), two active loops of one level swap (25 %), or one
