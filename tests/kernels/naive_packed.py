@@ -92,6 +92,7 @@ def pack_problem_reference(arch, einsum, energies: ActionEnergies | None = None,
     per_cycle = sum((energies.overhead_pj_per_cycle or {}).values()) + sum(
         pj * instances[name] for name, pj in pj_per_cycle.items() if instances[name] is not None)
     per_cycle += sum(background_pj(arch, 1.0 / arch.frequency_hz).values())  # declared domains' background power
+    per_cycle = float(per_cycle)  # as pack_problem: a float even when nothing leaks
     return PackedProblem(dims, roles, axis_of, coef, axis_dims, axis_nd,
                          np.array([len(t.axes) for t in tensors], dtype=np.int64),
                          np.array([r == "outputs" for r in roles], dtype=np.bool_),
