@@ -189,10 +189,11 @@ def compile_note(options) -> str | None:
 
     wanted = [("the counting kernel", evaluate_nest, 18)]
     if options.dataflow == "search" or options.dataflow is None:  # None: search if the arch names no template
-        from .counting.ragged_kernel import evaluate_ragged  # imported only when it runs (start-up)
         from .search.search_kernels import search_hill_climb
         wanted.append(("the mapper's search kernels", search_hill_climb, 25))
-        wanted.append(("the ragged-loop kernel", evaluate_ragged, 18))  # padded layers' best mappings, ragged
+    if options.performance_model == "analytical":  # templates' and the mapper's padded layers run ragged
+        from .counting.ragged_kernel import evaluate_ragged  # imported only when it runs (start-up)
+        wanted.append(("the ragged-loop kernel", evaluate_ragged, 18))
     if options.performance_model == "cycle":
         from .model.tile_events import walk_steps
         wanted.append(("the cycle model", walk_steps, 5))

@@ -76,7 +76,7 @@ def test_cache_warm_runs_every_kernel_and_leaves_none_to_compile(capsys):
     from accelsim.kernel_cache import compile_note
     assert main(["cache", "warm"]) == 0
     assert "compiled and cached" in capsys.readouterr().out
-    for options in (accelsim.SimOptions(dataflow="search"), accelsim.SimOptions(model="cycle"),
+    for options in (accelsim.SimOptions(dataflow="search"), accelsim.SimOptions(), accelsim.SimOptions(model="cycle"),
                     accelsim.SimOptions(model="cycle", scalesim_compat=True)):
         assert compile_note(options) is None
 
@@ -259,6 +259,8 @@ def test_a_run_says_which_kernels_it_compiles_first(monkeypatch):
     note = kernel_cache.compile_note(SimOptions(dataflow="search", model="cycle"))
     assert "the counting kernel" in note and "the mapper's search kernels" in note and "the cycle model" in note
     assert "SCALE-Sim" not in note and "load them from the cache" in note
+    assert "the ragged-loop kernel" in kernel_cache.compile_note(SimOptions(dataflow="ws"))  # analytical: may run ragged
+    monkeypatch.setattr(kernel_cache, "is_compiled", lambda kernel: kernel.__name__ != "evaluate_nest")
     assert "load it" in kernel_cache.compile_note(SimOptions(dataflow="ws"))
     monkeypatch.setattr(kernel_cache, "is_compiled", lambda kernel: True)
     assert kernel_cache.compile_note(SimOptions(dataflow="search")) is None

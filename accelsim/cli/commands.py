@@ -453,6 +453,11 @@ def warm_kernels() -> float:
         (Path(tmp) / "workload.yaml").write_text(WARM_WORKLOAD)
         arch, workload = load_arch(Path(tmp) / "arch.yaml"), load_workload(Path(tmp) / "workload.yaml")
         simulate(arch, workload, SimOptions(model="cycle"))  # the counting kernel and the tile walk
+        from ..mapping.dataflows import map_layer
+        from ..mapping.lower import lower
+        from ..model.packed import evaluate_packed, pack_problem
+        einsum = workload.layers[0].run_einsum  # the ragged-loop kernel (templates' and the mapper's padded layers)
+        evaluate_packed(pack_problem(arch, einsum), lower(arch, einsum, map_layer(arch, einsum, "os")), ragged=True)
         from ..mapping.template_pack import template_nest
         template_nest(arch, workload.layers[0].run_einsum, "ws")  # the sweeps' template kernel
         unlimited = replace(arch, levels=tuple(replace(l, read_bw_words=None, write_bw_words=None)
