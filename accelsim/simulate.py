@@ -15,8 +15,7 @@ from .mapping.dataflows import map_layer, template_padding
 from .mapping.lower import lower
 from .mapping.mapping import Mapping, check_mapping
 from .mapping.ragged import ragged_candidates
-from .counting.records import OK
-from .model.packed import evaluate_packed, pack_problem
+from .model.packed import lowest_scoring, pack_problem
 from .model.analytical import analyze
 from .model.performance import performance_model
 from .options import SimOptions
@@ -229,7 +228,7 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
         counts = analyze(arch, einsum, nest)
     except MappingError as exc:
         raise MappingError(f"layer '{layer.name}': {exc}") from None
-    if counts.levels and counts.levels[0].totals is not None:  # ragged: the analytical model's counts only
+    if counts.ragged:  # the analytical model's counts only
         _check_ragged(arch, layer, options)
     if is_sparse(arch, layer):  # Sparseloop's formats, gating and skipping: a pass over the counts
         sparse_cycles = getattr(model, "sparse_layer_cycles", None)
@@ -250,7 +249,7 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
     else:
         cycles, extra = model.layer_cycles(arch, layer, nest, counts)
         energy = _layer_energy(arch, layer, mapping, counts, energies, cycles)
-    if counts.levels and counts.levels[0].totals is not None:  # which dims run ragged: [covered, size]
+    if counts.ragged:  # which dims run ragged: [covered, size]
         extra = {**extra, "ragged": {d: [mapping.factor(d), b] for d, b in einsum.bound.items()
                                      if mapping.factor(d) != b}}
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
@@ -271,15 +270,10 @@ def _template_mapping(arch: Arch, layer: Layer, options: SimOptions, energies, m
     candidates = ragged_candidates(arch, einsum, mapping, lambda padded: map_template(arch, padded, dataflow))
     if not candidates:
         return mapping
-    problem = pack_problem(arch, einsum, energies, layer.density)
-    best, best_edp = mapping, None
-    for candidate in [mapping, *candidates]:
-        if arch.constraints and _violations(arch, layer, candidate):
-            continue
-        result = evaluate_packed(problem, lower(arch, einsum, candidate))
-        if result.status == OK and (best_edp is None or result.energy_pj * result.cycles < best_edp):
-            best, best_edp = candidate, result.energy_pj * result.cycles
-    return best
+    best, _ = lowest_scoring(pack_problem(arch, einsum, energies, layer.density), arch, einsum,
+                             [mapping, *candidates], lambda energy, cycles: energy * cycles,
+                             lambda m: not (arch.constraints and _violations(arch, layer, m)))
+    return best or mapping
 
 
 def _ragged_refused(arch: Arch, layer: Layer, options: SimOptions) -> str | None:

@@ -57,3 +57,8 @@ class ActionCounts:
     compute_cycles: int        # temporal steps
     cycles: int                # max of compute and every level's bandwidth time
     levels: tuple              # LevelCounts for each memory, top-down
+
+    @property
+    def ragged(self) -> bool:
+        """Counted from a ragged nest (instances differ: the levels carry totals)."""
+        return bool(self.levels) and self.levels[0].totals is not None

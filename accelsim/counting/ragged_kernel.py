@@ -163,10 +163,16 @@ def _prefix_end(nest, p, sc, t, n_moves):
 
 
 @njit(cache=True, _nrt=False)
+def _ragged_dim_of(p, sc, t, d):
+    """Dim d is ragged (its loops cover more than it) and tensor t indexes it."""
+    return p.axis_of[t, d] >= 0 and sc.ext[0, d] != p.dim_size[d]
+
+
+@njit(cache=True, _nrt=False)
 def _ragged_in(nest, p, sc, t):
     """Tensor t indexes a ragged dim."""
     for d in range(p.dim_size.shape[0]):
-        if p.axis_of[t, d] >= 0 and sc.ext[0, d] != p.dim_size[d]:
+        if _ragged_dim_of(p, sc, t, d):
             return True
     return False
 
@@ -207,7 +213,7 @@ def _moved(nest, p, sc, rg, t, level, n_moves, n_extra):
     n_rd = 0
     for d in range(p.dim_size.shape[0]):
         rg.lo[d], rg.hi[d] = 0, p.dim_size[d]
-        if p.axis_of[t, d] >= 0 and sc.ext[0, d] != p.dim_size[d]:
+        if _ragged_dim_of(p, sc, t, d):
             rg.rd[n_rd] = d
             rg.saved[n_rd] = sc.ext[level, d]
             n_rd += 1
@@ -315,8 +321,7 @@ def _served(nest, p, sc, rg, i, t, hold, n_t, which):
         _add_temporal(sc, member, n_t if unheld else _prefix_end(nest, p, sc, t, n_moves))
         return _valid(nest, p, sc, member)
     for j in range(nest.n):
-        if fan[j] and sc.ext[0, nest.loop_dim[j]] != p.dim_size[nest.loop_dim[j]] \
-                and p.axis_of[t, nest.loop_dim[j]] >= 0:
+        if fan[j] and _ragged_dim_of(p, sc, t, nest.loop_dim[j]):
             return -1  # a merged fan-out on a ragged dim of t: a truncated set with holes, not counted
     if unheld:  # the merged fan-outs' points: the same at every step (none of their dims is ragged)
         _set_terms(p, nest, sc, t, child, sc.idx, n_u)

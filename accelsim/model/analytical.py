@@ -23,7 +23,7 @@ from ..errors import AccelsimBug, MappingError, SpecError
 from ..ir.arch import Arch, Memory
 from ..ir.einsum import Einsum
 from ..counting.ragged_kernel import RAGGED_UNSUPPORTED
-from .packed import PackedProblem, evaluate_packed, is_ragged, pack_problem
+from .packed import PackedProblem, covered, evaluate_packed, is_ragged, pack_problem
 from .performance import PERFORMANCE_MODELS, PerformanceModel
 
 
@@ -63,11 +63,9 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProble
 def _ragged_unsupported(einsum: Einsum, nest: LoweredNest, result) -> str:
     """The one ragged case the kernel refuses: a fan-out that merges a sliding-window tensor (or
     outputs whose axes mix dims) on a ragged dim."""
-    covered = {d: 1 for d in einsum.dims}
-    for d, b in zip(nest.loop_dim, nest.loop_bound):
-        covered[einsum.dims[d]] *= int(b)
-    ragged = ", ".join(f"{d} ({covered[d]} covers {einsum.bound[d]})" for d in einsum.dims
-                       if covered[d] != einsum.bound[d])
+    loops = dict(zip(einsum.dims, covered(nest).tolist()))
+    ragged = ", ".join(f"{d} ({loops[d]} covers {einsum.bound[d]})" for d in einsum.dims
+                       if loops[d] != einsum.bound[d])
     return (f"ragged tiles on {ragged}: a fan-out multicasts (or reduces) a tensor whose axes mix dims "
             f"(a sliding window) over a ragged dim, which ragged tiles do not count yet; make that dim's "
             f"factors multiply to its size, or pad the layer (pad:)")

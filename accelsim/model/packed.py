@@ -257,11 +257,31 @@ def nest_record(nest: LoweredNest) -> R.Nest:
                   nest.loop_axis, nest.n_loops, np.ascontiguousarray(nest.keeps))
 
 
+def covered(nest: LoweredNest) -> np.ndarray:
+    """[dim] what each dim's loops cover: the product of their bounds."""
+    extent = np.ones(len(nest.dims), dtype=np.int64)
+    np.multiply.at(extent, nest.loop_dim, nest.loop_bound)
+    return extent
+
+
 def is_ragged(problem: PackedProblem, nest: LoweredNest) -> bool:
     """Some dim's loop bounds multiply to more than the dim (a smaller last tile)."""
-    extent = np.ones(len(problem.dims), dtype=np.int64)
-    np.multiply.at(extent, nest.loop_dim, nest.loop_bound)
-    return bool((extent != problem.dim_size).any())
+    return bool((covered(nest) != problem.dim_size).any())
+
+
+def lowest_scoring(problem: PackedProblem, arch: Arch, einsum: Einsum, candidates, score, allowed=None):
+    """Among candidate mappings of the packed layer, the one the counting kernel (dense or ragged)
+    counts with the lowest score(energy pJ, cycles), passing over those `allowed(mapping)` refuses
+    and those it cannot count; (mapping, PackedResult), or (None, None)."""
+    from ..mapping.lower import lower
+    best, best_result, best_score = None, None, None
+    for mapping in candidates:
+        if allowed is not None and not allowed(mapping):
+            continue
+        result = evaluate_packed(problem, lower(arch, einsum, mapping))
+        if result.status == R.OK and (best_score is None or score(result.energy_pj, result.cycles) < best_score):
+            best, best_result, best_score = mapping, result, score(result.energy_pj, result.cycles)
+    return best, best_result
 
 
 def evaluate_packed(problem: PackedProblem, nest: LoweredNest, ragged: bool | None = None) -> PackedResult:

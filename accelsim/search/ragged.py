@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..counting.records import OK
 from ..energy.model import ActionEnergies
 from ..errors import MappingError
 from ..ir.arch import Arch
 from ..ir.einsum import Einsum
 from ..ir.workload import DENSE, Density
-from ..mapping.lower import lower
-from ..mapping.mapping import check_mapping
 from ..mapping.ragged import padded_layers, spatial_positions, unpad
-from ..model.packed import evaluate_packed, pack_problem
+from ..model.packed import lowest_scoring, pack_problem
 from . import search_kernels as S
 from .constraints import Constraints, violations
 from .mapper import MapperResult, search_mapping
@@ -32,14 +29,12 @@ def search_with_ragged(arch: Arch, einsum: Einsum, energies: ActionEnergies, con
     best = search_mapping(arch, einsum, energies, constraints, density)
     if spatial_positions(best.mapping) >= arch.compute.instances:
         return best
-    problem = pack_problem(arch, einsum, energies, density)
     weights = constraints.settings.objective.weights
 
     def score(energy, cycles):
         return tuple(S._objective(a, b, energy, float(cycles)) for a, b in weights)
 
-    chosen, chosen_score = best, score(best.energy_pj, best.cycles)
-    evaluations, seconds = best.evaluations, best.seconds
+    candidates, evaluations, seconds = [], best.evaluations, best.seconds
     for padded in padded_layers(arch, einsum):
         own = padded_constraints(padded) if padded_constraints else constraints
         try:
@@ -47,21 +42,9 @@ def search_with_ragged(arch: Arch, einsum: Einsum, energies: ActionEnergies, con
         except MappingError:
             continue
         evaluations, seconds = evaluations + found.evaluations, seconds + found.seconds
-        mapping = unpad_checked(arch, einsum, found.mapping, constraints)
-        if mapping is None:
-            continue
-        result = evaluate_packed(problem, lower(arch, einsum, mapping))
-        if result.status == OK and score(result.energy_pj, result.cycles) < chosen_score:
-            chosen_score = score(result.energy_pj, result.cycles)
-            chosen = replace(best, mapping=mapping, energy_pj=result.energy_pj, cycles=result.cycles)
-    return replace(chosen, evaluations=evaluations, seconds=seconds)
-
-
-def unpad_checked(arch: Arch, einsum: Einsum, mapping, constraints: Constraints):
-    """A padded layer's mapping on the real one, if it is legal there and within the constraints."""
-    mapping = unpad(mapping, einsum)
-    try:
-        check_mapping(arch, einsum, mapping)
-    except MappingError:
-        return None
-    return None if violations(arch, mapping, constraints.levels) else mapping
+        candidates.append(unpad(found.mapping, einsum))  # legal on the real layer: unpad keeps it so
+    mapping, result = lowest_scoring(pack_problem(arch, einsum, energies, density), arch, einsum, candidates, score,
+                                     lambda m: not violations(arch, m, constraints.levels))
+    if mapping is not None and score(result.energy_pj, result.cycles) < score(best.energy_pj, best.cycles):
+        best = replace(best, mapping=mapping, energy_pj=result.energy_pj, cycles=result.cycles)
+    return replace(best, evaluations=evaluations, seconds=seconds)
