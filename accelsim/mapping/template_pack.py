@@ -199,6 +199,11 @@ def template_mapping(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping | Non
     if layer is None:
         return None
     map_layer_kernel(layer, _packed_arch(arch), sc)
+    return scratch_mapping(arch, einsum, dataflow, sc)
+
+
+def scratch_mapping(arch: Arch, einsum: Einsum, dataflow: str, sc) -> Mapping:
+    """The Mapping the kernel left in its scratch's BEST slot (map_layer_kernel has run on `sc`)."""
     dims = einsum.dims
     n, dim, bound, axis = (sc.s_n[BEST].tolist(), sc.s_dim[BEST].tolist(), sc.s_bound[BEST].tolist(),
                            sc.s_axis[BEST].tolist())

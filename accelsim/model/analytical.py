@@ -23,7 +23,7 @@ from ..errors import AccelsimBug, MappingError, SpecError
 from ..ir.arch import Arch, Memory
 from ..ir.einsum import Einsum
 from ..counting.ragged_kernel import RAGGED_UNSUPPORTED
-from .packed import PackedProblem, covered, evaluate_packed, is_ragged, pack_problem
+from .packed import PackedProblem, PackedResult, covered, evaluate_packed, is_ragged, pack_problem
 from .performance import PERFORMANCE_MODELS, PerformanceModel
 
 
@@ -31,7 +31,12 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProble
     """`problem`: the layer packed for the kernel (pack_problem), if the caller has it."""
     problem = problem or pack_problem(arch, einsum)
     ragged = is_ragged(problem, nest)
-    result = evaluate_packed(problem, nest, ragged)
+    return action_counts(arch, einsum, nest, evaluate_packed(problem, nest, ragged), ragged)
+
+
+def action_counts(arch: Arch, einsum: Einsum, nest, result: PackedResult, ragged: bool) -> ActionCounts:
+    """The counting kernel's result as count objects, or the error it means. `nest`: what has the
+    nest's roles, keeps and loops (a LoweredNest; for a dense result, roles and keeps suffice)."""
     if result.status == R.OVER_CAPACITY:
         raise MappingError(_over_capacity(arch, nest.roles, result.counts, result.output_words))
     if result.status == RAGGED_UNSUPPORTED:
