@@ -79,8 +79,11 @@ def evaluate_point(point: Point) -> dict:
         with allow_paths(point.allowed_paths):  # a worker process has its own context: the point carries them
             arch = _arch(_stamp(point.arch), tuple(arch_over), point.allowed_paths)
             workload = _workload(_stamp(point.workload), tuple(wl_over), point.allowed_paths)
-            # the templates' mappings from their jitted kernel (the same Mapping as dataflows.map_layer)
-            result = simulate(arch, workload, point_options(point), map_template=map_layer_fast)
+            # the whole network in one jitted call where it covers the point (the same result), else
+            # simulate with the templates' mappings from their jitted kernel (the same Mapping as
+            # dataflows.map_layer)
+            result = (_network_result(arch, workload, point_options(point))
+                      or simulate(arch, workload, point_options(point), map_template=map_layer_fast))
     except (SpecError, MappingError) as exc:
         reason = exc.problems[0].message if isinstance(exc, SpecError) else str(exc)
         return {**row, "status": "infeasible", "reason": reason}
@@ -97,6 +100,23 @@ def evaluate_point(point: Point) -> dict:
             "mapper": {layer.name: layer.extra["mapper"] for layer in result.layers if "mapper" in layer.extra}}
 
 
+def _network_result(arch, workload, options):
+    """dse/network.network_result once its kernel is in Numba's cache (`accelsim cache warm`
+    compiles it; compiling it in a sweep, minutes on 2 cores, would cost more than it saves
+    unless the sweep is very large), else None (simulate runs the point)."""
+    if not _network_kernel_ready():
+        return None
+    from .network import network_result
+    return network_result(arch, workload, options)
+
+
+@lru_cache(maxsize=1)
+def _network_kernel_ready() -> bool:
+    from ..kernel_cache import is_compiled
+    from ..model.network_kernel import evaluate_network
+    return bool(evaluate_network.signatures) or is_compiled(evaluate_network)
+
+
 def load_kernels(points) -> None:
     """Load the template kernel here, in the parent before its workers fork: they inherit it
     instead of each loading it from Numba's cache (or, on a cold cache, each compiling it). A point
@@ -110,6 +130,11 @@ def load_kernels(points) -> None:
         with allow_paths(point.allowed_paths):
             arch = _arch(_stamp(point.arch), tuple(_split(point.overrides)[0]), point.allowed_paths)
             template_mapping(arch, matmul(m=2, n=2, k=2), point.dataflow)
+            if _network_kernel_ready():  # the whole-network kernel, from the cache
+                from ..ir.workload import Layer, Workload
+                from .network import network_result
+                layer = Layer("warm", matmul(m=2, n=2, k=2))
+                network_result(arch, Workload("warm", "", (layer,)), point_options(point))
     except Exception:  # noqa: BLE001 — only a warm-up: the points report their own errors
         return
 

@@ -1,4 +1,4 @@
-"""A sweep's fast path (template mappings from the jitted kernel, each arch file parsed once per
+"""A sweep's fast path (the whole network in one jitted call, template mappings from the jitted kernel, each arch file parsed once per
 worker, the layers packed for the counting kernel from cached parts, the arch's constraints
 resolved once per layer shape, the ragged fallback's padded layers cached) stores exactly the rows
 the Python templates, a fresh load of every arch, the one-piece packing and uncached resolutions give."""
@@ -51,6 +51,9 @@ def test_the_fast_sweep_path_stores_the_rows_of_the_python_templates(tmp_path, m
         kernel_calls.append(args[2])
         return real(*args)
     monkeypatch.setattr(template_pack, "template_mapping", counted)
+    whole = evaluate._network_result  # the whole-network kernel maps without template_mapping
+    monkeypatch.setattr(evaluate, "_network_result",
+                        lambda *a: (lambda r: r and kernel_calls.append("network") or r)(whole(*a)))
     evaluate._arch.cache_clear()
     fast = [evaluate.evaluate_point(p) for p in points]
     assert kernel_calls, "the sweep did not map through the kernel"
@@ -61,6 +64,7 @@ def test_the_fast_sweep_path_stores_the_rows_of_the_python_templates(tmp_path, m
 
 def _reference_rows(monkeypatch, points) -> list[dict]:
     """The rows without any of the fast path's kernels and caches."""
+    monkeypatch.setattr(evaluate, "_network_result", lambda arch, workload, options: None)  # layer by layer
     monkeypatch.setattr(template_pack, "map_layer_fast", map_layer)  # the Python templates
     monkeypatch.setattr(evaluate, "_arch", lambda stamp, overrides, allowed: load_arch(stamp[0], list(overrides)))
     monkeypatch.setattr(simulate, "pack_problem", pack_problem_reference)

@@ -1,0 +1,278 @@
+"""A sweep point's whole network through one jitted call (model/network_kernel.py), with the
+result `simulate` gives, field for field.
+
+`network_result(arch, workload, options)` covers the points a template sweep is made of: the
+analytical model, a template the template kernel reproduces (template_pack.supported), dense
+layers in the arch's own number format, no inter-layer residency, no explicit mappings. It returns
+None for any other point, and for a point on which some layer does not map or count cleanly
+(over capacity, a hardware constraint the template breaks, a level too slow): `simulate` then
+runs the point and reports it its own way, so an infeasible row's reason is simulate's.
+
+Per distinct layer (simulate's: a layer of a shape run before copies its result) the kernel maps
+and counts; Python then builds what the row needs from its arrays with simulate's own functions:
+the Mapping (template_pack.scratch_mapping) for the mapping and hardware checks, the count objects
+(analytical.action_counts) and the energy (simulate._layer_energy), so one formula stays in one
+place. A layer the templates' ragged fallback may remap (its mapping leaves MACs idle and padded
+layers offer candidates) runs through simulate's own per-layer path.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from numba import typed
+
+from ..counting import records as R
+from ..counting.conventions import convention_of
+from ..errors import MappingError
+from ..ir.arch import Arch
+from ..ir.workload import Workload
+from ..mapping.mapping import check_mapping
+from ..mapping.ragged import ragged_candidates
+from ..mapping.template_kernel import BEST, M_BEST, template_scratch
+from ..mapping.template_pack import (
+    _packed_arch,
+    map_layer_fast,
+    pack_layer,
+    scratch_mapping,
+    supported,
+)
+from ..model.analytical import action_counts
+from ..model.network_kernel import (
+    ArchArrays,
+    LayerArrays,
+    Mixed,
+    Work,
+    evaluate_network,
+)
+from ..model.packed import PackedResult, _arch_part, _layer_part, _mixed_part
+from ..model.performance import performance_model
+from ..options import SimOptions
+from ..results import LayerResult, WorkloadResult, off_chip_levels
+from ..sparse.run import is_sparse
+
+
+class NetworkPack:
+    """A workload's distinct layers packed for one template and arch depth, with every work array
+    (built once per worker and reused point after point; see network_kernel's docstring)."""
+
+    def __init__(self, workload: Workload, dataflow: str, n_levels: int):
+        self.workload, self.dataflow, self.n_levels = workload, dataflow, n_levels
+        self.index, self.distinct = [], []  # per layer: its distinct layer; the distinct layers
+        seen = {}
+        for layer in workload.layers:
+            key = replace(layer, name="", count=1)
+            if key not in seen:
+                seen[key] = len(self.distinct)
+                self.distinct.append(layer)
+            self.index.append(seen[key])
+        self.mappings, self.work = {}, {}  # the kernel's mappings seen; Work arrays per MAC table width
+        records = {name: [] for name in ("templates", "t_scratch", "layers", "loops", "keeps", "outs", "scratch")}
+        self.ok = True
+        for layer in self.distinct:
+            einsum = layer.run_einsum
+            template = pack_layer(einsum, dataflow)
+            if template is None:  # the kernel does not reproduce the template on this layer
+                self.ok = False
+                return
+            part = _layer_part(einsum)
+            n_t, n_d = len(einsum.roles), len(einsum.dims)
+            sc = template_scratch(template, n_levels)
+            max_loops = sc.s_dim.shape[1] * sc.s_dim.shape[2]
+            records["templates"].append(template)
+            records["t_scratch"].append(sc)
+            records["layers"].append(LayerArrays(part.axis_of, part.coef, part.axis_dims, part.axis_nd, part.n_axes,
+                                                 part.is_output, part.one_dim, part.held_by_dim, part.output_ignores,
+                                                 part.dim_size, einsum.macs))
+            records["loops"].append(R.nest_loops(max_loops))
+            records["keeps"].append(np.zeros((n_levels, n_t), dtype=np.bool_))
+            records["outs"].append(R.Outputs(np.zeros((n_levels, n_t, 4), dtype=np.int64),
+                                             np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
+                                             np.zeros(n_levels, dtype=np.int64), np.zeros(1),
+                                             np.ones(n_levels, dtype=np.int64)))
+            records["scratch"].append(R.nest_scratch(max_loops, int(part.n_axes.max()), part.span, n_d, n_levels, n_t))
+        # The records twice: typed lists for the kernel, Python lists for the wrapper to read (a typed
+        # list's item costs ~10 µs from Python); both hold the same arrays.
+        self.t_scratch, self.outs, self.keeps = records["t_scratch"], records["outs"], records["keeps"]
+        self.lists = tuple(typed.List(records[name]) for name in records)
+        self.max_tensors = max(len(layer.run_einsum.roles) for layer in self.distinct)
+        self.max_dims = max(len(layer.run_einsum.dims) for layer in self.distinct)
+        n = len(self.distinct)
+        self.status, self.energy_pj = np.zeros(n, dtype=np.int64), np.zeros(n)
+        self.cycles, self.steps = np.zeros(n, dtype=np.int64), np.zeros((n, 2), dtype=np.int64)
+
+    def work_for(self, mac_table: np.ndarray):
+        """The layers' Work arrays (typed list) for a MAC table of this many fan-in columns."""
+        width = mac_table.shape[1]
+        if width not in self.work:
+            self.work[width] = typed.List([
+                Work(np.zeros((self.n_levels, len(layer.run_einsum.roles), len(layer.run_einsum.dims)), dtype=np.bool_),
+                     np.zeros((self.n_levels, len(layer.run_einsum.roles))),
+                     np.zeros(len(layer.run_einsum.roles), dtype=np.bool_), np.zeros(mac_table.shape))
+                for layer in self.distinct])
+        return self.work[width]
+
+    def mapping(self, arch: Arch, l: int):
+        """The Mapping the kernel chose for distinct layer l (template_pack.scratch_mapping), built
+        once per choice: a sweep's points mostly repeat the mappings of others."""
+        sc = self.t_scratch[l]
+        key = (l, tuple(level.name for level in arch.levels[:-1]), sc.s_n[BEST].tobytes(), sc.s_dim[BEST].tobytes(),
+               sc.s_bound[BEST].tobytes(), sc.s_axis[BEST].tobytes(), sc.mask[M_BEST].tobytes())
+        mapping = self.mappings.get(key)
+        if mapping is None:
+            if len(self.mappings) >= 4096:
+                self.mappings.clear()
+            mapping = self.mappings[key] = scratch_mapping(arch, self.distinct[l].run_einsum, self.dataflow, sc)
+        return mapping
+
+
+_PACKS: dict = {}  # (id(workload), dataflow, levels) -> (workload, NetworkPack)
+
+
+def network_pack(workload: Workload, dataflow: str, n_levels: int) -> NetworkPack:
+    """The workload's pack, kept by identity (a sweep worker's workloads are cached objects)."""
+    key = (id(workload), dataflow, n_levels)
+    held = _PACKS.get(key)
+    if held is None or held[0] is not workload:
+        if len(_PACKS) >= 64:
+            _PACKS.clear()
+        held = _PACKS[key] = (workload, NetworkPack(workload, dataflow, n_levels))
+    return held[1]
+
+
+_MIXED: dict = {}  # (id(arch), id(workload)) -> (arch, workload, Mixed, MAC table)
+
+
+def mixed_for(arch: Arch, pack: NetworkPack) -> tuple[Mixed, np.ndarray]:
+    """The arch × layer parts of the pack's distinct layers stacked (model/packed._mixed_part's), and
+    the MACs' activity table; once per arch variant and workload (its templates share them)."""
+    key = (id(arch), id(pack.workload))
+    held = _MIXED.get(key)
+    if held is None or held[0] is not arch or held[1] is not pack.workload:
+        if len(_MIXED) >= 64:
+            _MIXED.clear()
+        n, n_levels = len(pack.distinct), len(arch.levels)
+        merges = np.zeros((n, n_levels, pack.max_tensors, pack.max_dims), dtype=np.bool_)
+        e_factor = np.ones((n, n_levels, pack.max_tensors))
+        latched = np.zeros((n, pack.max_tensors), dtype=np.bool_)
+        for l, layer in enumerate(pack.distinct):
+            einsum = layer.run_einsum
+            merging, factor, latch, mac_table = _mixed_part(arch, einsum, layer.density)
+            n_t, n_d = len(einsum.roles), len(einsum.dims)
+            merges[l, :, :n_t, :n_d], e_factor[l, :, :n_t], latched[l, :n_t] = merging, factor, latch
+        held = _MIXED[key] = (arch, pack.workload, Mixed(merges, e_factor, latched), mac_table)
+    return held[2], held[3]
+
+
+_ENERGIES: dict = {}  # id(arch) -> (arch, its ActionEnergies): a sweep's arch variant serves several points
+
+
+def _action_energies(arch: Arch):
+    from ..energy.model import action_energies
+    held = _ENERGIES.get(id(arch))
+    if held is None or held[0] is not arch:
+        if len(_ENERGIES) >= 64:
+            _ENERGIES.clear()
+        held = _ENERGIES[id(arch)] = (arch, action_energies(arch))
+    return held[1]
+
+
+def covered(arch: Arch, workload: Workload, options: SimOptions) -> bool:
+    """Does the fast path cover this point (else simulate runs it)?"""
+    dataflow = options.dataflow or arch.dataflow
+    density = workload.layers[0].density if workload.layers else None
+    return (bool(workload.layers) and options.performance_model == "analytical" and dataflow is not None
+            and supported(dataflow) and options.precision is None and options.density is None
+            and not arch.residency_level
+            and all(layer.precision is None and not is_sparse(arch, layer) and layer.density == density
+                    and layer.density.inputs_data is None and layer.density.weights_data is None
+                    and not (layer.weight_nm and layer.weight_nm[0] < layer.weight_nm[1])
+                    for layer in workload.layers))
+
+
+def network_result(arch: Arch, workload: Workload, options: SimOptions) -> WorkloadResult | None:
+    """simulate(arch, workload, options, map_template=map_layer_fast)'s result, or None when the
+    fast path does not cover the point (see the module docstring)."""
+    from ..residency import check_model
+    from ..simulate import _layer_energy, _simulate_layer
+
+    if not covered(arch, workload, options):
+        return None
+    dataflow = options.dataflow or arch.dataflow
+    options = replace(options, dataflow=dataflow)
+    model = performance_model(options.performance_model)
+    model.check(arch, options)
+    check_model(arch, options.performance_model)
+    pack = network_pack(workload, dataflow, len(arch.levels))
+    if not pack.ok:
+        return None
+    energies = _action_energies(arch)
+    level_int, cluster_axes, level_float, per_cycle, psum_words = _arch_part(arch, energies)
+    convention = convention_of(arch)
+    mixed, mac_table = mixed_for(arch, pack)
+    arch_arrays = ArchArrays(level_int, cluster_axes, level_float, per_cycle, psum_words,
+                             convention.operands_held_when_spatial_innermost, convention.cluster_rule,
+                             energies.mac_pj, mac_table)
+    arc = _packed_arch(arch)
+    off_chip = frozenset(off_chip_levels(arch))
+    done = []
+    # The first layer alone, then the rest: a point whose template the hardware refuses (or that does
+    # not fit) stops at its first layer, as simulate does, and costs one layer's kernel.
+    for first, stop in ((0, 1), (1, len(pack.distinct))):
+        evaluate_network(*pack.lists, pack.work_for(mac_table), arc, arch_arrays, mixed, pack.status, pack.energy_pj, pack.cycles, pack.steps,
+                         first, stop)
+        for l in range(first, stop):
+            layer = _layer_result(pack, l, arch, options, model, energies, off_chip, _layer_energy, _simulate_layer)
+            if layer is None:
+                return None
+            done.append(layer)
+    layers, ran = [], set()
+    for layer, l in zip(workload.layers, pack.index):  # simulate's copies of a shape run before
+        layers.append(replace(done[l], name=layer.name, count=layer.count, extra=dict(done[l].extra))
+                      if l in ran else done[l])
+        ran.add(l)
+    return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), {})
+
+
+def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, model, energies, off_chip,
+                  layer_energy, simulate_layer) -> LayerResult | None:
+    """Distinct layer l's LayerResult from the kernel's arrays, as simulate._simulate_layer builds it;
+    None where simulate must run the point (a status other than OK, a check that fails)."""
+    from ..simulate import _check_hardware, _ragged_refused
+
+    if pack.status[l] != R.OK:
+        return None  # simulate says what does not fit
+    layer = pack.distinct[l]
+    einsum = layer.run_einsum
+    mapping = pack.mapping(arch, l)
+    try:
+        check_mapping(arch, einsum, mapping)
+        _check_hardware(arch, layer, mapping)
+    except MappingError:
+        return None
+    if not _ragged_refused(arch, layer, options) and ragged_candidates(
+            arch, einsum, mapping, lambda padded: map_layer_fast(arch, padded, options.dataflow)):
+        try:  # the ragged fallback may pick a padded mapping: simulate's own layer
+            return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, map_layer_fast)
+        except MappingError:
+            return None
+    out = pack.outs[l]
+    steps = (int(pack.steps[l, 0]), int(pack.steps[l, 1]))
+    result = PackedResult(int(pack.status[l]), float(pack.energy_pj[l]), int(pack.cycles[l]), *out,
+                          out.counts[:, :, :R.TILE] * out.instances[:, None, None], steps)
+    try:
+        counts = action_counts(arch, einsum, _Keeps(einsum.roles, pack.keeps[l]), result, False)
+    except Exception:  # noqa: BLE001 — a SpecError (too slow a level) or a bug: simulate reports it
+        return None
+    cycles, extra = model.layer_cycles(arch, layer, None, counts)
+    energy = layer_energy(arch, layer, mapping, counts, energies, cycles)
+    return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
+                       arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, extra, arch.compute.format,
+                       layer.density, energies=(arch, energies), outputs=einsum.tensor_size("outputs"))
+
+
+class _Keeps:
+    """What action_counts reads of a dense nest: its roles and keeps."""
+
+    def __init__(self, roles, keeps):
+        self.roles, self.keeps = roles, keeps

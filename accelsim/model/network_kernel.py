@@ -1,0 +1,127 @@
+"""A whole network's template layers in one jitted call: per distinct layer, the template's choice
+(mapping/template_kernel.map_layer_kernel), its lowering (lower_best) and the counting kernel
+(counting/nest_kernel.evaluate_nest) — the same kernels `simulate` runs one layer at a time through
+their Python wrappers (template_pack.map_layer_fast, mapping/lower.lower, model/analytical.analyze).
+
+A sweep point re-maps and re-counts every distinct layer of its network on its arch variant; what
+does not change from point to point is packed once per (workload, template, number of levels)
+(`NetworkPack`, built by dse/network.py): the layers' template records, their layer-part arrays
+(model/packed._layer_part) and every work array. Per point only the arch's records and the arch ×
+layer parts change (`evaluate_network`'s other arguments). The kernel writes, per layer, the
+counting kernel's status, energy and cycles, and leaves its counts in the layer's Outputs record
+and its mapping in the template scratch's BEST slot, for the wrapper to read.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from ..counting import records as R
+from ..counting.nest_kernel import evaluate_nest
+from ..mapping.template_kernel import lower_best, map_layer_kernel
+
+
+class LayerArrays(NamedTuple):
+    """A layer's own arrays (model/packed._layer_part's fields of the same names)."""
+    axis_of: np.ndarray
+    coef: np.ndarray
+    axis_dims: np.ndarray
+    axis_nd: np.ndarray
+    n_axes: np.ndarray
+    is_output: np.ndarray
+    one_dim: np.ndarray
+    held_by_dim: np.ndarray
+    output_ignores: np.ndarray
+    dim_size: np.ndarray
+    macs: int
+
+
+class ArchArrays(NamedTuple):
+    """A point's arch as the counting kernel reads it (model/packed._arch_part, the convention's rules)."""
+    level_int: np.ndarray
+    cluster_axes: np.ndarray
+    level_float: np.ndarray
+    energy_per_cycle_pj: float
+    psum_words: np.ndarray
+    hold_spatial_innermost: bool
+    cluster_rule: int
+    mac_pj: float             # ActionEnergies.mac_pj
+    mac_table: np.ndarray     # [held, fan-in] energy.activity.mac_activity_table (one density for every layer)
+
+
+class Mixed(NamedTuple):
+    """The arch × layer parts of every layer (model/packed._mixed_part), padded to the widest layer."""
+    merges: np.ndarray        # [layer, level, tensor, dim] bool
+    e_factor: np.ndarray      # [layer, level, tensor] float64
+    latched: np.ndarray       # [layer, tensor] bool
+
+
+class Work(NamedTuple):
+    """A layer's copy of its Mixed rows and its MAC energies, shaped as pack_problem's (C-contiguous,
+    so evaluate_nest runs with the argument types `simulate` compiles it for, and Numba loads that
+    compilation from its cache instead of compiling the counting kernel again)."""
+    merges: np.ndarray        # [level, tensor, dim] bool
+    e_factor: np.ndarray      # [level, tensor] float64
+    latched: np.ndarray       # [tensor] bool
+    mac_energy_pj: np.ndarray  # [held, fan-in] float64: pack_problem's einsum.macs * energies.mac_pj * mac_table
+
+
+@njit(cache=True, _nrt=False)
+def _clear(out):
+    """An Outputs record as model/packed.outputs_and_scratch allocates it (zeros; one word per output)."""
+    out.counts[:] = 0
+    out.instances[:] = 0
+    out.charged[:] = 0
+    out.level_cycles[:] = 0
+    out.per_cycle_pj[:] = 0.0
+    out.output_words[:] = 1
+
+
+@njit(cache=True, _nrt=False)
+def _fill_work(w, mixed, l, macs, mac_pj, mac_table):
+    """Layer l's Work from the point's Mixed rows and MAC energy (pack_problem's product, in its order)."""
+    n_levels, n_t, n_d = w.merges.shape[0], w.merges.shape[1], w.merges.shape[2]
+    for i in range(n_levels):
+        for t in range(n_t):
+            w.e_factor[i, t] = mixed.e_factor[l, i, t]
+            for d in range(n_d):
+                w.merges[i, t, d] = mixed.merges[l, i, t, d]
+    for t in range(n_t):
+        w.latched[t] = mixed.latched[l, t]
+    for h in range(mac_table.shape[0]):
+        for f in range(mac_table.shape[1]):
+            w.mac_energy_pj[h, f] = macs * mac_pj * mac_table[h, f]
+
+
+@njit(cache=True)
+def evaluate_network(templates, t_scratch, layers, loops, keeps, outs, scratch, work, arc, arch, mixed,
+                     status, energy_pj, cycles, steps, first, stop):
+    """For each layer l in [first, stop): the template's mapping on `arc` (TemplateArch), lowered into
+    loops[l] and keeps[l], counted by evaluate_nest into outs[l]; status[l], energy_pj[l], cycles[l]
+    as evaluate_nest returns them, steps[l] = (temporal steps, spatial positions) of the nest.
+    templates … work: typed lists, one entry per layer."""
+    for l in range(first, stop):
+        lay, sc, part, lp, kp, out, ns, w = (templates[l], t_scratch[l], layers[l], loops[l], keeps[l], outs[l],
+                                             scratch[l], work[l])
+        map_layer_kernel(lay, arc, sc)
+        n = lower_best(lay, arc, sc, lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, kp)
+        _fill_work(w, mixed, l, part.macs, arch.mac_pj, arch.mac_table)
+        problem = R.Problem(part.axis_of, part.coef, part.axis_dims, part.axis_nd, part.n_axes, part.is_output,
+                            part.one_dim, arch.level_int, arch.cluster_axes, arch.level_float, w.merges, w.e_factor,
+                            w.mac_energy_pj, part.held_by_dim, part.output_ignores, arch.energy_per_cycle_pj,
+                            arch.hold_spatial_innermost, w.latched, arch.cluster_rule, arch.psum_words, part.dim_size)
+        nest = R.Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, n, kp)
+        _clear(out)
+        ns.memo_ext[:] = -1  # its tiles were for another point's problem
+        ns.memo_tile[:] = -1
+        s, e, c = evaluate_nest(nest, problem, out, ns)
+        status[l], energy_pj[l], cycles[l] = s, e, c
+        temporal, spatial = 1, 1
+        for j in range(n):
+            if lp.loop_spatial[j]:
+                spatial *= lp.loop_bound[j]
+            else:
+                temporal *= lp.loop_bound[j]
+        steps[l, 0], steps[l, 1] = temporal, spatial

@@ -1,0 +1,102 @@
+"""The whole-network kernel's path (dse/network.py, model/network_kernel.py) against its slow
+reference, `simulate` one layer at a time: every LayerResult equal field for field (counts,
+energies, mappings, cycles: bit for bit, the energy computed by the same functions), so every
+stored row is too."""
+import importlib
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import ARCH_DIR, WORKLOAD_DIR
+
+from accelsim.dse import evaluate
+from accelsim.dse.network import covered, network_pack, network_result
+from accelsim.dse.spec import load_sweep
+from accelsim.load import load_arch, load_workload
+from accelsim.mapping.template_pack import map_layer_fast
+from accelsim.options import SimOptions
+
+simulate = importlib.import_module("accelsim.simulate")  # the module (the package exports its function)
+
+
+def _same(arch, workload, options):
+    """The network path's result equals simulate's; returns it (None: the path declined)."""
+    fast = network_result(arch, workload, options)
+    if fast is None:
+        return None
+    slow = simulate.simulate(arch, workload, options, map_template=map_layer_fast)
+    assert fast.layers == slow.layers  # counts, energy breakdowns, mappings, cycles, extras
+    assert (fast.macs, fast.cycles, fast.latency_s, fast.boundary_energy_pj(), fast.energy_by_component_pj(),
+            fast.options) == (slow.macs, slow.cycles, slow.latency_s, slow.boundary_energy_pj(),
+                              slow.energy_by_component_pj(), slow.options)
+    return fast
+
+
+def test_the_network_path_equals_simulate_on_resnet50_and_bert(monkeypatch):
+    base = load_arch(ARCH_DIR / "simba_like.yaml")
+    calls = []
+    real = simulate._simulate_layer
+    monkeypatch.setattr(simulate, "_simulate_layer", lambda *a: calls.append(a[1].name) or real(*a))
+    for name, x, size in (("resnet50", 1, "32KiB"), ("bert_base", 8, "64KiB")):
+        workload = load_workload(WORKLOAD_DIR / f"{name}.yaml")
+        arch = load_arch(ARCH_DIR / "simba_like.yaml", [f"levels.PE_array.x={x}", f"levels.GlobalBuffer.size={size}"])
+        calls.clear()
+        fast = network_result(arch, workload, SimOptions(dataflow="ws"))
+        fallback = len(calls)
+        assert fast is not None and _same(arch, workload, SimOptions(dataflow="ws"))
+        if x == 1:  # both kinds of layer ran: from the kernel's arrays, and the ragged fallback's
+            assert 0 < fallback < len(network_pack(workload, "ws", len(arch.levels)).distinct)
+    assert base.constraints  # Simba's hardware constraints were checked on every layer
+
+
+def test_the_network_path_declines_what_it_does_not_cover():
+    arch = load_arch(ARCH_DIR / "simba_like.yaml")
+    workload = load_workload(WORKLOAD_DIR / "conv_tiny.yaml")
+    assert network_result(arch, workload, SimOptions(dataflow="os")) is None  # the hardware refuses os
+    assert not covered(arch, workload, SimOptions(model="cycle", dataflow="ws"))
+    assert not covered(arch, workload, SimOptions(dataflow="rs"))       # not a generic template
+    assert not covered(arch, workload, SimOptions(dataflow="ws", density=0.5))
+    other_format = replace(workload, layers=(replace(workload.layers[0], precision="int4"),) + workload.layers[1:])
+    assert not covered(arch, other_format, SimOptions(dataflow="ws"))
+
+
+def test_a_tiny_buffer_is_left_to_simulate():
+    """A point whose tiles do not fit is simulate's to report (its message)."""
+    arch = load_arch(ARCH_DIR / "simple_ws.yaml", ["levels.GLB.size=16b", "levels.pe_spad.size=16b"])
+    workload = load_workload(WORKLOAD_DIR / "conv_tiny.yaml")
+    assert network_result(arch, workload, SimOptions(dataflow="ws")) is None  # GLB holds 1 word
+    roomier = load_arch(ARCH_DIR / "simple_ws.yaml", ["levels.GLB.size=32b", "levels.pe_spad.size=16b"])
+    assert _same(roomier, workload, SimOptions(dataflow="ws"))
+
+
+@pytest.mark.parametrize("arch_file, workload", [("simple_ws", "gemm_small"), ("simple_ws", "conv_tiny"),
+                                                 ("tpu_like", "conv_tiny")])
+def test_the_network_path_equals_simulate_on_small_archs(arch_file, workload):
+    workload = load_workload(WORKLOAD_DIR / f"{workload}.yaml")
+    ran = 0
+    for dataflow in ("ws", "os", "is"):
+        arch = load_arch(ARCH_DIR / f"{arch_file}.yaml")
+        ran += _same(arch, workload, SimOptions(dataflow=dataflow)) is not None
+    assert ran >= 1
+
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("grid", ["issue15", "large"])
+def test_the_benchmark_grids_rows_equal_simulate(tmp_path, monkeypatch, grid):
+    """benchmarks/bench_sweep.py's grids (ResNet-50 and BERT-Base on Simba × array × buffer ×
+    dataflow), every point: the row with the network path equals the row without it, bit for bit."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_sweep
+    path = tmp_path / "s.yaml"
+    path.write_text(bench_sweep.SWEEP.replace("MODEL", "analytical").replace("AXES", bench_sweep.GRIDS[grid]))
+    points = load_sweep(path).points()
+    used = []
+    real = evaluate._network_result
+    monkeypatch.setattr(evaluate, "_network_result", lambda *a: used.append(1) or real(*a))
+    fast = [evaluate.evaluate_point(p) for p in points]
+    monkeypatch.setattr(evaluate, "_network_result", lambda *a: None)
+    assert fast == [evaluate.evaluate_point(p) for p in points]
+    assert len(used) == len(points) and {r["status"] for r in fast} == {"ok", "infeasible"}
