@@ -460,6 +460,8 @@ def warm_kernels() -> float:
         evaluate_packed(pack_problem(arch, einsum), lower(arch, einsum, map_layer(arch, einsum, "os")), ragged=True)
         from ..mapping.template_pack import template_nest
         template_nest(arch, workload.layers[0].run_einsum, "ws")  # the sweeps' template kernel
+        from ..dse.network import network_result
+        network_result(arch, workload, SimOptions(dataflow="ws"))  # the sweeps' whole-network kernel
         unlimited = replace(arch, levels=tuple(replace(l, read_bw_words=None, write_bw_words=None)
                                                if l.name == "DRAM" else l for l in arch.levels))
         for variant in (arch, unlimited):  # SCALE-Sim's USER and CALC bandwidth modes
