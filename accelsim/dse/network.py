@@ -3,17 +3,18 @@ result `simulate` gives, field for field.
 
 `network_result(arch, workload, options)` covers the points a template sweep is made of: the
 analytical model, a template the template kernel reproduces (template_pack.supported), dense
-layers in the arch's own number format, no inter-layer residency, no explicit mappings. It returns
-None for any other point, and for a point on which some layer does not map or count cleanly
-(over capacity, a hardware constraint the template breaks, a level too slow): `simulate` then
-runs the point and reports it its own way, so an infeasible row's reason is simulate's.
+layers in the arch's own number format, no inter-layer residency, no explicit mappings; it returns
+None for any other point (then `simulate` runs it). A layer that does not map or count cleanly
+(over capacity, a hardware constraint the template breaks) runs simulate's own per-layer path,
+which raises simulate's error, so an infeasible row's reason is simulate's.
 
 Per distinct layer (simulate's: a layer of a shape run before copies its result) the kernel maps
 and counts; Python then builds what the row needs from its arrays with simulate's own functions:
 the Mapping (template_pack.scratch_mapping) for the mapping and hardware checks, the count objects
 (analytical.action_counts) and the energy (simulate._layer_energy), so one formula stays in one
 place. A layer the templates' ragged fallback may remap (its mapping leaves MACs idle and padded
-layers offer candidates) runs through simulate's own per-layer path.
+layers offer candidates) goes through simulate's choice (simulate._template_mapping, given the
+kernel's mapping); a layer that takes a candidate runs simulate's own per-layer path.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from ..errors import MappingError
 from ..ir.arch import Arch
 from ..ir.workload import Workload
 from ..mapping.mapping import check_mapping
-from ..mapping.ragged import ragged_candidates
+from ..mapping.ragged import spatial_positions
 from ..mapping.template_kernel import BEST, M_BEST, template_scratch
 from ..mapping.template_pack import (
     _packed_arch,
@@ -97,6 +98,7 @@ class NetworkPack:
         self.lists = tuple(typed.List(records[name]) for name in records)
         self.max_tensors = max(len(layer.run_einsum.roles) for layer in self.distinct)
         self.max_dims = max(len(layer.run_einsum.dims) for layer in self.distinct)
+        self.outputs = [layer.run_einsum.tensor_size("outputs") for layer in self.distinct]
         n = len(self.distinct)
         self.status, self.energy_pj = np.zeros(n, dtype=np.int64), np.zeros(n)
         self.cycles, self.steps = np.zeros(n, dtype=np.int64), np.zeros((n, 2), dtype=np.int64)
@@ -180,14 +182,29 @@ def _action_energies(arch: Arch):
 def covered(arch: Arch, workload: Workload, options: SimOptions) -> bool:
     """Does the fast path cover this point (else simulate runs it)?"""
     dataflow = options.dataflow or arch.dataflow
-    density = workload.layers[0].density if workload.layers else None
-    return (bool(workload.layers) and options.performance_model == "analytical" and dataflow is not None
-            and supported(dataflow) and options.precision is None and options.density is None
-            and not arch.residency_level
-            and all(layer.precision is None and not is_sparse(arch, layer) and layer.density == density
-                    and layer.density.inputs_data is None and layer.density.weights_data is None
-                    and not (layer.weight_nm and layer.weight_nm[0] < layer.weight_nm[1])
-                    for layer in workload.layers))
+    return (options.performance_model == "analytical" and dataflow is not None and supported(dataflow)
+            and options.precision is None and options.density is None and not arch.residency_level
+            and _layers_covered(workload)
+            and not is_sparse(arch, workload.layers[0]))  # no layer has sparsity: the arch's alone decides
+
+
+_LAYERS_COVERED: dict = {}  # id(workload) -> (workload, verdict)
+
+
+def _layers_covered(workload: Workload) -> bool:
+    """Every layer dense (no sparsity, no N:M pruning), in the arch's number format, one density
+    without data to re-measure it from; once per workload object."""
+    held = _LAYERS_COVERED.get(id(workload))
+    if held is None or held[0] is not workload:
+        if len(_LAYERS_COVERED) >= 64:
+            _LAYERS_COVERED.clear()
+        density = workload.layers[0].density if workload.layers else None
+        verdict = bool(workload.layers) and all(
+            layer.precision is None and not layer.sparsity and layer.density == density
+            and layer.density.inputs_data is None and layer.density.weights_data is None
+            and not (layer.weight_nm and layer.weight_nm[0] < layer.weight_nm[1]) for layer in workload.layers)
+        held = _LAYERS_COVERED[id(workload)] = (workload, verdict)
+    return held[1]
 
 
 def network_result(arch: Arch, workload: Workload, options: SimOptions) -> WorkloadResult | None:
@@ -217,15 +234,13 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions) -> Workl
     off_chip = frozenset(off_chip_levels(arch))
     done = []
     # The first layer alone, then the rest: a point whose template the hardware refuses (or that does
-    # not fit) stops at its first layer, as simulate does, and costs one layer's kernel.
+    # not fit) stops at its first layer, as simulate does, having run one layer's kernel.
     for first, stop in ((0, 1), (1, len(pack.distinct))):
         evaluate_network(*pack.lists, pack.work_for(mac_table), arc, arch_arrays, mixed, pack.status, pack.energy_pj, pack.cycles, pack.steps,
                          first, stop)
         for l in range(first, stop):
-            layer = _layer_result(pack, l, arch, options, model, energies, off_chip, _layer_energy, _simulate_layer)
-            if layer is None:
-                return None
-            done.append(layer)
+            done.append(_layer_result(pack, l, arch, options, model, energies, off_chip, _layer_energy,
+                                      _simulate_layer))
     layers, ran = [], set()
     for layer, l in zip(workload.layers, pack.index):  # simulate's copies of a shape run before
         layers.append(replace(done[l], name=layer.name, count=layer.count, extra=dict(done[l].extra))
@@ -235,40 +250,41 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions) -> Workl
 
 
 def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, model, energies, off_chip,
-                  layer_energy, simulate_layer) -> LayerResult | None:
-    """Distinct layer l's LayerResult from the kernel's arrays, as simulate._simulate_layer builds it;
-    None where simulate must run the point (a status other than OK, a check that fails)."""
-    from ..simulate import _check_hardware, _ragged_refused
+                  layer_energy, simulate_layer) -> LayerResult:
+    """Distinct layer l's LayerResult from the kernel's arrays, as simulate._simulate_layer builds it.
+    A layer that does not map or count cleanly here (a status other than OK, a failed check) is
+    simulate's own layer, which gives its result or raises the error simulate would (the layers
+    before it have run alike)."""
+    from ..simulate import _check_hardware, _ragged_refused, _template_mapping
 
-    if pack.status[l] != R.OK:
-        return None  # simulate says what does not fit
     layer = pack.distinct[l]
+    if pack.status[l] != R.OK:
+        return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, map_layer_fast)
     einsum = layer.run_einsum
     mapping = pack.mapping(arch, l)
     try:
         check_mapping(arch, einsum, mapping)
         _check_hardware(arch, layer, mapping)
     except MappingError:
-        return None
-    if not _ragged_refused(arch, layer, options) and ragged_candidates(
-            arch, einsum, mapping, lambda padded: map_layer_fast(arch, padded, options.dataflow)):
-        try:  # the ragged fallback may pick a padded mapping: simulate's own layer
-            return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, map_layer_fast)
-        except MappingError:
-            return None
+        return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, map_layer_fast)
+    if not _ragged_refused(arch, layer, options) and spatial_positions(mapping) < arch.compute.instances:
+        # MACs left idle: simulate's choice between the template's mapping (the kernel's, already
+        # made) and its ragged candidates (mapping/ragged.py); a candidate runs simulate's own layer
+        def template(a, e, dataflow):
+            return mapping if e is einsum else map_layer_fast(a, e, dataflow)
+        chosen = _template_mapping(arch, layer, options, energies, template)
+        if chosen is not mapping:
+            return simulate_layer(arch, layer, options, model, chosen, energies, off_chip, {}, map_layer_fast)
     out = pack.outs[l]
     steps = (int(pack.steps[l, 0]), int(pack.steps[l, 1]))
     result = PackedResult(int(pack.status[l]), float(pack.energy_pj[l]), int(pack.cycles[l]), *out,
                           out.counts[:, :, :R.TILE] * out.instances[:, None, None], steps)
-    try:
-        counts = action_counts(arch, einsum, _Keeps(einsum.roles, pack.keeps[l]), result, False)
-    except Exception:  # noqa: BLE001 — a SpecError (too slow a level) or a bug: simulate reports it
-        return None
+    counts = action_counts(arch, einsum, _Keeps(einsum.roles, pack.keeps[l]), result, False)  # status OK
     cycles, extra = model.layer_cycles(arch, layer, None, counts)
     energy = layer_energy(arch, layer, mapping, counts, energies, cycles)
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, extra, arch.compute.format,
-                       layer.density, energies=(arch, energies), outputs=einsum.tensor_size("outputs"))
+                       layer.density, energies=(arch, energies), outputs=pack.outputs[l])
 
 
 class _Keeps:

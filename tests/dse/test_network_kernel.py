@@ -12,6 +12,7 @@ from conftest import ARCH_DIR, WORKLOAD_DIR
 from accelsim.dse import evaluate
 from accelsim.dse.network import covered, network_pack, network_result
 from accelsim.dse.spec import load_sweep
+from accelsim.errors import MappingError, SpecError
 from accelsim.load import load_arch, load_workload
 from accelsim.mapping.template_pack import map_layer_fast
 from accelsim.options import SimOptions
@@ -19,12 +20,22 @@ from accelsim.options import SimOptions
 simulate = importlib.import_module("accelsim.simulate")  # the module (the package exports its function)
 
 
+def _outcome(run):
+    try:
+        return run()
+    except (MappingError, SpecError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
 def _same(arch, workload, options):
-    """The network path's result equals simulate's; returns it (None: the path declined)."""
-    fast = network_result(arch, workload, options)
+    """The network path's result (or error) equals simulate's; returns it (None: the path declined)."""
+    fast = _outcome(lambda: network_result(arch, workload, options))
     if fast is None:
         return None
-    slow = simulate.simulate(arch, workload, options, map_template=map_layer_fast)
+    slow = _outcome(lambda: simulate.simulate(arch, workload, options, map_template=map_layer_fast))
+    if isinstance(slow, str) or isinstance(fast, str):
+        assert fast == slow
+        return fast
     assert fast.layers == slow.layers  # counts, energy breakdowns, mappings, cycles, extras
     assert (fast.macs, fast.cycles, fast.latency_s, fast.boundary_energy_pj(), fast.energy_by_component_pj(),
             fast.options) == (slow.macs, slow.cycles, slow.latency_s, slow.boundary_energy_pj(),
@@ -52,7 +63,6 @@ def test_the_network_path_equals_simulate_on_resnet50_and_bert(monkeypatch):
 def test_the_network_path_declines_what_it_does_not_cover():
     arch = load_arch(ARCH_DIR / "simba_like.yaml")
     workload = load_workload(WORKLOAD_DIR / "conv_tiny.yaml")
-    assert network_result(arch, workload, SimOptions(dataflow="os")) is None  # the hardware refuses os
     assert not covered(arch, workload, SimOptions(model="cycle", dataflow="ws"))
     assert not covered(arch, workload, SimOptions(dataflow="rs"))       # not a generic template
     assert not covered(arch, workload, SimOptions(dataflow="ws", density=0.5))
@@ -60,11 +70,18 @@ def test_the_network_path_declines_what_it_does_not_cover():
     assert not covered(arch, other_format, SimOptions(dataflow="ws"))
 
 
-def test_a_tiny_buffer_is_left_to_simulate():
-    """A point whose tiles do not fit is simulate's to report (its message)."""
-    arch = load_arch(ARCH_DIR / "simple_ws.yaml", ["levels.GLB.size=16b", "levels.pe_spad.size=16b"])
+def test_a_layer_that_does_not_fit_fails_as_in_simulate():
+    """A layer whose tiles do not fit (or that the hardware refuses) is simulate's own layer: the
+    same error, word for word."""
     workload = load_workload(WORKLOAD_DIR / "conv_tiny.yaml")
-    assert network_result(arch, workload, SimOptions(dataflow="ws")) is None  # GLB holds 1 word
+    cases = [(load_arch(ARCH_DIR / "simple_ws.yaml", ["levels.GLB.size=16b", "levels.pe_spad.size=16b"]), "ws"),
+             (load_arch(ARCH_DIR / "simba_like.yaml"), "os")]
+    for arch, dataflow in cases:
+        with pytest.raises(MappingError) as fast:
+            network_result(arch, workload, SimOptions(dataflow=dataflow))
+        with pytest.raises(MappingError) as slow:
+            simulate.simulate(arch, workload, SimOptions(dataflow=dataflow), map_template=map_layer_fast)
+        assert str(fast.value) == str(slow.value)
     roomier = load_arch(ARCH_DIR / "simple_ws.yaml", ["levels.GLB.size=32b", "levels.pe_spad.size=16b"])
     assert _same(roomier, workload, SimOptions(dataflow="ws"))
 
@@ -73,11 +90,9 @@ def test_a_tiny_buffer_is_left_to_simulate():
                                                  ("tpu_like", "conv_tiny")])
 def test_the_network_path_equals_simulate_on_small_archs(arch_file, workload):
     workload = load_workload(WORKLOAD_DIR / f"{workload}.yaml")
-    ran = 0
-    for dataflow in ("ws", "os", "is"):
-        arch = load_arch(ARCH_DIR / f"{arch_file}.yaml")
-        ran += _same(arch, workload, SimOptions(dataflow=dataflow)) is not None
-    assert ran >= 1
+    outcomes = [_same(load_arch(ARCH_DIR / f"{arch_file}.yaml"), workload, SimOptions(dataflow=dataflow))
+                for dataflow in ("ws", "os", "is")]
+    assert any(o is not None and not isinstance(o, str) for o in outcomes)
 
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
