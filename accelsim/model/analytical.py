@@ -45,18 +45,20 @@ def action_counts(arch: Arch, einsum: Einsum, nest, result: PackedResult, ragged
         raise AccelsimBug(f"the counting kernel found fewer output loads or serves than distinct outputs "
                           f"(status {result.status})")
     levels = []
+    # the arrays as Python ints, in bulk (tolist: one call, not one int() per count)
+    counts, keeps, all_totals = result.counts.tolist(), nest.keeps.tolist(), result.totals.tolist() if ragged else None
+    instances, level_cycles = result.instances.tolist(), result.level_cycles.tolist()
+    charged, output_words = result.charged.tolist(), result.output_words.tolist()
     for i, mem in enumerate(arch.levels):
         if not isinstance(mem, Memory):
             continue
-        tensors = {role: TensorCounts(*(int(x) for x in result.counts[i, t]))
-                   for t, role in enumerate(nest.roles) if nest.keeps[i, t]}
+        tensors = {role: TensorCounts(*counts[i][t]) for t, role in enumerate(nest.roles) if keeps[i][t]}
         totals = None
         if ragged:  # instances differ: the sums over them (tile: the busiest's)
-            totals = {role: TensorCounts(*(int(x) for x in result.totals[i, t]), tensors[role].tile_elements)
-                      for t, role in enumerate(nest.roles) if nest.keeps[i, t]}
-        levels.append(LevelCounts(mem.name, int(result.instances[i]), mem.instances, mem.block_words, tensors,
-                                  int(result.level_cycles[i]), int(result.charged[i]), int(result.output_words[i]),
-                                  totals))
+            totals = {role: TensorCounts(*all_totals[i][t], tensors[role].tile_elements)
+                      for t, role in enumerate(nest.roles) if keeps[i][t]}
+        levels.append(LevelCounts(mem.name, instances[i], mem.instances, mem.block_words, tensors,
+                                  level_cycles[i], charged[i], output_words[i], totals))
     if result.cycles >= MAX_CYCLES:
         slow = [arch.levels[i].name for i in range(len(arch.levels)) if result.level_cycles[i] >= MAX_CYCLES]
         raise SpecError(f"{', '.join(slow)}: at its bandwidth the layer would take more than 2^62 cycles; "
