@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from numba import typed
 
 from ..counting import records as R
 from ..counting.conventions import convention_of
@@ -45,6 +44,7 @@ from ..model.network_kernel import (
     Mixed,
     Work,
     evaluate_network,
+    typed_list,
 )
 from ..model.packed import PackedResult, _arch_part, _layer_part, _mixed_part
 from ..model.performance import performance_model
@@ -95,7 +95,7 @@ class NetworkPack:
         # The records twice: typed lists for the kernel, Python lists for the wrapper to read (a typed
         # list's item costs ~10 µs from Python); both hold the same arrays.
         self.t_scratch, self.outs, self.keeps = records["t_scratch"], records["outs"], records["keeps"]
-        self.lists = tuple(typed.List(records[name]) for name in records)
+        self.lists = tuple(typed_list(records[name]) for name in records)
         self.max_tensors = max(len(layer.run_einsum.roles) for layer in self.distinct)
         self.max_dims = max(len(layer.run_einsum.dims) for layer in self.distinct)
         self.outputs = [layer.run_einsum.tensor_size("outputs") for layer in self.distinct]
@@ -107,7 +107,7 @@ class NetworkPack:
         """The layers' Work arrays (typed list) for a MAC table of this many fan-in columns."""
         width = mac_table.shape[1]
         if width not in self.work:
-            self.work[width] = typed.List([
+            self.work[width] = typed_list([
                 Work(np.zeros((self.n_levels, len(layer.run_einsum.roles), len(layer.run_einsum.dims)), dtype=np.bool_),
                      np.zeros((self.n_levels, len(layer.run_einsum.roles))),
                      np.zeros(len(layer.run_einsum.roles), dtype=np.bool_), np.zeros(mac_table.shape))

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+from numba.typed import List
 
 from ..counting import records as R
 from ..counting.nest_kernel import evaluate_nest
@@ -66,6 +67,28 @@ class Work(NamedTuple):
     e_factor: np.ndarray      # [level, tensor] float64
     latched: np.ndarray       # [tensor] bool
     mac_energy_pj: np.ndarray  # [held, fan-in] float64: pack_problem's einsum.macs * energies.mac_pj * mac_table
+
+
+@njit(cache=True)
+def list_of(item):
+    """A typed list holding `item` (jitted and cached: a typed list built from Python compiles its
+    methods in every process, ~1 s per item type; built here they are compiled once, with this)."""
+    items = List()
+    items.append(item)
+    return items
+
+
+@njit(cache=True)
+def append(items, item):
+    items.append(item)
+
+
+def typed_list(items: list):
+    """A Python list of records (one type) as a typed list for evaluate_network."""
+    out = list_of(items[0])
+    for item in items[1:]:
+        append(out, item)
+    return out
 
 
 @njit(cache=True, _nrt=False)
