@@ -45,6 +45,19 @@ class Einsum:
     bounds: tuple[int, ...]
     tensors: tuple[Tensor, ...]
 
+    # Computed once per object (an Einsum keys many caches, and a sweep looks its layers up at every
+    # point): the dataclass's own hash of the fields, and each tensor's size. Kept out of pickles
+    # (another process hashes strings with another seed).
+    def __hash__(self) -> int:
+        known = self.__dict__.get("_hash")
+        if known is None:
+            known = hash((self.dims, self.bounds, self.tensors))
+            object.__setattr__(self, "_hash", known)
+        return known
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_hash", "_sizes")}
+
     @property
     def bound(self) -> dict[str, int]:
         return dict(zip(self.dims, self.bounds))
@@ -78,8 +91,13 @@ class Einsum:
     def tensor_size(self, role: str) -> int:
         """Elements in the whole tensor (exact point count of each affine axis)."""
         from .footprint import axis_points
-        t = self.tensor(role)
-        return prod(len(axis_points(axis, self.bound)) for axis in t.axes)
+        sizes = self.__dict__.get("_sizes")
+        if sizes is None:
+            sizes = {}
+            object.__setattr__(self, "_sizes", sizes)
+        if role not in sizes:
+            sizes[role] = prod(len(axis_points(axis, self.bound)) for axis in self.tensor(role).axes)
+        return sizes[role]
 
     def render(self) -> str:
         out = self.tensor("outputs").render()
