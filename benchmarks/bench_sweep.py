@@ -7,7 +7,9 @@ each a whole network (54 and 8 layers). `--grid large` sweeps the PE array's wid
 (x: 1 … 16, y: 1 … 8) × the global buffer (16 KiB … 512 KiB) × dataflow: 720 points, so that
 the pool's start-up weighs less. Each configuration runs into a fresh store; the worker pool's
 start-up and the store's writes are included, the parent's imports are not (the kernels are
-loaded once before the first configuration, as a warm cache does). Not a pass/fail test.
+loaded once before the first configuration, as a warm cache does). The analytical points run
+through the whole-network kernel (dse/network.py) when it is in Numba's cache (`accelsim cache
+warm`), else layer by layer. Not a pass/fail test.
 
 Besides the wall-clock rate it prints the CPU time the workers and the parent used (getrusage): on a
 shared machine the wall clock mostly measures the other jobs, while CPU milliseconds per point
