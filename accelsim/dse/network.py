@@ -18,6 +18,7 @@ kernel's mapping); a layer that takes a candidate runs simulate's own per-layer 
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -68,6 +69,7 @@ class NetworkPack:
                 self.distinct.append(layer)
             self.index.append(seen[key])
         self.mappings, self.work = {}, {}  # the kernel's mappings seen; Work arrays per MAC table width
+        self.lock = threading.Lock()
         records = {name: [] for name in ("templates", "t_scratch", "layers", "loops", "keeps", "outs", "scratch")}
         self.ok = True
         for layer in self.distinct:
@@ -235,12 +237,13 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions) -> Workl
     done = []
     # The first layer alone, then the rest: a point whose template the hardware refuses (or that does
     # not fit) stops at its first layer, as simulate does, having run one layer's kernel.
-    for first, stop in ((0, 1), (1, len(pack.distinct))):
-        evaluate_network(*pack.lists, pack.work_for(mac_table), arc, arch_arrays, mixed, pack.status, pack.energy_pj, pack.cycles, pack.steps,
-                         first, stop)
-        for l in range(first, stop):
-            done.append(_layer_result(pack, l, arch, options, model, energies, off_chip, _layer_energy,
-                                      _simulate_layer))
+    with pack.lock:  # its work arrays serve one point at a time (a Dask worker runs points in threads)
+        for first, stop in ((0, 1), (1, len(pack.distinct))):
+            evaluate_network(*pack.lists, pack.work_for(mac_table), arc, arch_arrays, mixed, pack.status,
+                             pack.energy_pj, pack.cycles, pack.steps, first, stop)
+            for l in range(first, stop):
+                done.append(_layer_result(pack, l, arch, options, model, energies, off_chip, _layer_energy,
+                                          _simulate_layer))
     layers, ran = [], set()
     for layer, l in zip(workload.layers, pack.index):  # simulate's copies of a shape run before
         layers.append(replace(done[l], name=layer.name, count=layer.count, extra=dict(done[l].extra))
