@@ -67,12 +67,12 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         layer = replace(layer, precision=options.precision or layer.precision,
                         density=layer.density if options.density is None
                         else Density(options.density, options.density))
-        layer = replace(layer, density=density_in_format(layer.density, layer.precision or arch.compute.format))
         try:
             layer_arch, energies = arch_for(layer.precision)
         except SpecError as exc:
             raise SpecError(f"layer '{layer.name}': {exc.problems[0].message}; run it with "
                             f"--precision {arch.compute.format} or on an arch that supports it") from None
+        layer = replace(layer, density=density_in_format(layer.density, layer.precision or arch.compute.format))
         mapping, found = (mappings or {}).get(layer.name), None
         if mapping is None and search is not None:
             found = search(layer_arch, layer, energies)
