@@ -53,6 +53,9 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
                         f"sparsity: {{weights: {{distribution: structured, n: {n}, m: {m}, axis: <a reduction dim>}}}} "
                         f"(docs/sparsity.md)")
     options = replace(options, dataflow=dataflow)
+    if arch.constraint_names and dataflow != "search":  # the mapper checks them with its own (_mapper)
+        from .search.constraints import check_names
+        check_names(arch.constraint_names, workload.layers)
     search = _mapper(arch, options, search_cache, workload.layers) if dataflow == "search" else None
 
     @lru_cache(maxsize=None)

@@ -159,6 +159,7 @@ class Arch:
     source: str | None = None    # the arch file, for paths in claims
     counting: str = "accelsim"   # a registered counting convention (counting/conventions)
     constraints: dict = field(default_factory=dict)  # level name -> search.constraints.LevelConstraint
+    constraint_names: tuple = ()  # search.constraints.NameSite: the constraints' dims/exclude names, located
     tech_table: object = None    # the TechTable of the arch's own table file (energy/tables.py); None: energy_table names one
     domains: tuple = ()          # Domain: clock/voltage domains besides the core's
     min_frequency_hz: float | None = None  # the core's lowest clock (voltage_frequency.min_frequency)
