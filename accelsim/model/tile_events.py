@@ -248,7 +248,7 @@ class _Tables:
                 dims.append(on[0])
             else:
                 raise SpecError(f"the cycle model walks ragged tiles of tensors whose ragged dims are axes of their "
-                                f"own; {role} index {' + '.join(f'{t.coef}·{t.dim}' for t in axis)} mixes ragged "
+                                f"own; {role} index {'+'.join(t.dim if t.coef == 1 else f'{t.coef}*{t.dim}' for t in axis)} mixes ragged "
                                 f"dim(s) {', '.join(self.nest.dims[d] for d in on if d in self.rg_dim)} with "
                                 f"another term; give that dim factors that multiply to its size, or use "
                                 f"--model analytical")
