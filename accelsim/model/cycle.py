@@ -105,6 +105,21 @@ def tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_words: dic
     return ev
 
 
+def walk_refusal(arch: Arch, einsum: Einsum, nest: LoweredNest) -> str | None:
+    """Why the walk refuses a ragged nest (a sliding window over a ragged dim, or a fan-out that
+    copies a tensor over one), or None: templates and the mapper pass over such candidates."""
+    covered = {d: 1 for d in nest.dims}
+    for d, bound in zip(nest.loop_dim, nest.loop_bound):
+        covered[nest.dims[d]] *= int(bound)
+    if all(covered[d] == einsum.bound[d] for d in nest.dims):
+        return None  # dense: not this question
+    try:
+        build_tile_events(arch, einsum, nest)
+    except SpecError as exc:
+        return str(exc)
+    return None
+
+
 def stats_of_walk(arch: Arch, nest: LoweredNest, ev, walk) -> CycleStats:
     """A CycleStats from one walk's totals (_walk_totals), checked: cycles = compute + skew + stalls."""
     cycles, streams, compute, stall, ch_total, fl_total = walk
@@ -127,7 +142,7 @@ def stats_of_walk(arch: Arch, nest: LoweredNest, ev, walk) -> CycleStats:
         raise AccelsimBug(f"cycle model: {cycles} cycles ≠ compute {compute} + skew {skew} + stalls {stalls}")
     if any(v < 0 for t in sums.values() for c in t.values() for v in c):
         raise AccelsimBug(f"cycle model: negative traffic {sums}")
-    return CycleStats(cycles, compute, skew, stalls, traffic, steps, ev.compute)
+    return CycleStats(cycles, compute, skew, stalls, traffic, steps, ev.compute * ev.compute_rg)
 
 
 @PERFORMANCE_MODELS.register("cycle")

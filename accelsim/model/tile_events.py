@@ -62,7 +62,7 @@ class TileEvents:
     roles: tuple[str, ...]
     step_loop: np.ndarray      # flat loop index (into the LoweredNest) of each step loop
     step_bound: np.ndarray
-    compute: int               # MAC cycles per step (a whole step: every ragged dim's tile full)
+    compute: int               # MAC cycles per step (over the dims that are not ragged)
     skew: int                  # systolic fill/drain cycles per stream
     stream_loop: np.ndarray    # 1 where advancing a step loop starts a new systolic stream
     out_irrelevant: np.ndarray  # 1 where a step loop does not index the outputs
@@ -106,6 +106,7 @@ class TileEvents:
     fl_rg: np.ndarray          # [flow, r] 1 if the flow's count depends on r's dim
     fl_mask: np.ndarray        # [flow, r, loop]
     fl_first_mask: np.ndarray  # [flow, r, loop]
+    compute_rg: int            # Π of the MAC loops' bounds on ragged dims: a whole step is compute × this
 
 
 def _i64(values) -> np.ndarray:
@@ -171,7 +172,9 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_word
         nest.loop_dim.astype(np.int64), nest.loop_bound.astype(np.int64), nest.loop_stride.astype(np.int64),
         tables.mask(range(tables.start[memories[-1]], n_loops), rg_dim, temporal_only=True).reshape(n_rg, n_loops),
         masks(ev["rg"], np.int64), masks(ev["tile_mask"], np.bool_), masks(ev["first_mask"], np.bool_),
-        masks(fl["rg"], np.int64), masks(fl["mask"], np.bool_), masks(fl["first_mask"], np.bool_))
+        masks(fl["rg"], np.int64), masks(fl["mask"], np.bool_), masks(fl["first_mask"], np.bool_),
+        prod(int(nest.loop_bound[j]) for j in range(tables.start[memories[-1]], n_loops)
+             if not nest.loop_spatial[j] and tables.ragged(j)))
 
 
 def _stream_loops(arch: Arch, einsum: Einsum, nest: LoweredNest, step_loop) -> np.ndarray:
