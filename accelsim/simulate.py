@@ -134,7 +134,7 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=()):
             raise MappingError(f"layer '{layer.name}': {exc}") from None
         ragged = not _ragged_refused(layer_arch, layer, options) and own.settings.rank != "cycle"
         best = searched(layer_arch, layer, energies, own, ragged)
-        if ragged and _unwalked(layer_arch, layer, options, best.mapping):  # a ragged tile the walk refuses
+        if ragged and _unwalked(layer_arch, layer, options, best.mapping):  # ragged tiles the walk refuses
             best = searched(layer_arch, layer, energies, own, False)
         return best
 
@@ -235,7 +235,7 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
     except MappingError as exc:
         raise MappingError(f"layer '{layer.name}': {exc}") from None
     if counts.ragged:  # the analytical model's counts only
-        _check_ragged(arch, layer, options)
+        _check_ragged(arch, layer, options, mapping)
     if is_sparse(arch, layer):  # Sparseloop's formats, gating and skipping: a pass over the counts
         sparse_cycles = getattr(model, "sparse_layer_cycles", None)
         if options.performance_model != "analytical" and sparse_cycles is None:
@@ -293,17 +293,20 @@ def _ragged_refused(arch: Arch, layer: Layer, options: SimOptions) -> str | None
             "inter-layer residency (residency:) re-prices equal instances" if arch.residency_level else None)
 
 
-def _unwalked(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping) -> bool:
-    """A ragged candidate the cycle model's walk refuses (a sliding window over a ragged dim, or a
-    fan-out that copies a tensor over one: model/tile_events.py); such a layer keeps a mapping the
-    walk takes."""
+def _unwalked(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping) -> str | None:
+    """Why the cycle model's walk refuses a ragged mapping (a sliding window over a ragged dim, or a
+    fan-out that copies a tensor over one: model/tile_events.py), or None; templates and the mapper
+    then keep a candidate the walk takes."""
     if options.performance_model != "cycle":
-        return False
+        return None
     from .model.cycle import walk_refusal
-    return walk_refusal(arch, layer.run_einsum, lower(arch, layer.run_einsum, mapping)) is not None
+    return walk_refusal(arch, layer.run_einsum, lower(arch, layer.run_einsum, mapping))
 
 
-def _check_ragged(arch: Arch, layer: Layer, options: SimOptions) -> None:
+def _check_ragged(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping) -> None:
+    walk = _unwalked(arch, layer, options, mapping)
+    if walk:
+        raise MappingError(f"layer '{layer.name}': {walk}")
     why = _ragged_refused(arch, layer, options)
     if why:
         raise MappingError(f"layer '{layer.name}': its mapping has ragged tiles (a dim's factors multiply to "

@@ -66,3 +66,16 @@ def test_the_cycle_model_walks_a_ragged_gemm_never_slower_than_padded(tmp_path):
     # The walk is never faster than the analytical model's bound on the same counts.
     assert main(["run", ARCH, workload, "--mapping", mapping, "--json", str(out)]) == 0
     assert odd["cycles"] >= json.loads(out.read_text())["layers"][0]["cycles"]
+
+
+def test_a_ragged_window_under_the_cycle_model_exits_2_with_the_layer(tmp_path, capsys):
+    # p = 7 covered by p: 4 × 2 = 8; the inputs' index p+r mixes it with r, which the walk refuses.
+    (tmp_path / "w.yaml").write_text("name: c\nlayers:\n  - {name: c1, conv2d: {c: 4, k: 8, h: 9, w: 9, r: 3, s: 3}}\n")
+    (tmp_path / "m.yaml").write_text("layers:\n  c1:\n    DRAM: {temporal: {p: 4, q: 7, k: 8, c: 4}}\n"
+                                     "    pe_spad: {temporal: {p: 2, r: 3, s: 3}}\n")
+    args = ["run", ARCH, str(tmp_path / "w.yaml"), "--mapping", str(tmp_path / "m.yaml")]
+    assert main(args) == 0  # the analytical model counts it
+    capsys.readouterr()
+    assert main([*args, "--model", "cycle"]) == 2
+    err = capsys.readouterr().err
+    assert "layer 'c1'" in err and "inputs index p+r mixes ragged dim(s) p" in err

@@ -116,7 +116,7 @@ def walk_refusal(arch: Arch, einsum: Einsum, nest: LoweredNest) -> str | None:
     try:
         build_tile_events(arch, einsum, nest)
     except SpecError as exc:
-        return str(exc)
+        return "; ".join(problem.message for problem in exc.problems)
     return None
 
 
