@@ -419,9 +419,10 @@ def _top_loops(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, top
     classes = dim_classes(einsum)
     groups = [[d for d in priority if d in classes[c]] for c in RELEVANCE_CLASSES]
     best = None
+    words = {}  # the orders share the tiles below the top
     for order in [priority] + [[d for g in perm for d in g] for perm in permutations(groups)]:
         nest = [Loop(d, top[d]) for d in reversed(order) if top[d] > 1]
-        traffic = _dram_traffic(arch, einsum, memories, {**loops, memories[0]: nest}, bypass)
+        traffic = _dram_traffic(arch, einsum, memories, {**loops, memories[0]: nest}, bypass, words)
         if best is None or traffic < best[0]:
             best = (traffic, nest)
     return best
@@ -455,16 +456,19 @@ def _unreused(arch: Arch, einsum: Einsum, memories: list[int], loops: dict) -> d
     return unreused
 
 
-def _dram_traffic(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, bypass: dict) -> int:
+def _dram_traffic(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, bypass: dict,
+                  words_memo: dict | None = None) -> int:
     """Words the top memory moves, estimated: each tensor's tile in the first level below the top
     that keeps it (a buffer that bypasses it does not shield it) is fetched once per iteration of
     the temporal loops above that level, up to the innermost one over a dim the tensor indexes
     (the loops inside that leave the tile in place); tiles along a sliding window overlap, so a
     filter window split above the buffer re-reads the shared rows. Partial sums sent back up count
     twice (written, read again). A template's estimate to choose between its own options, not the
-    counting core."""
+    counting core. `words_memo`: the tiles' words, remembered between calls for one einsum (the
+    top memory's orders share their tiles)."""
     total = 0
-    for t in einsum.tensors:
+    for n_tensor, t in enumerate(einsum.tensors):
+        dims = t.dims
         keeper = next((j for j in memories[1:] if t.role in _keeps(arch, j, bypass)), len(arch.levels))
         above = [l for j in memories if j < keeper for l in loops.get(j, ()) if l.bound > 1]
         tile = dict.fromkeys(einsum.dims, 1)
@@ -472,11 +476,16 @@ def _dram_traffic(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, 
             for l in level_loops:
                 if j >= keeper or (l.axis and j < keeper):
                     tile[l.dim] *= l.bound
-        words = tile_size(t.axes, [(d, b, 1) for d, b in tile.items()])
-        relevant = [n for n, l in enumerate(above) if l.dim in t.dims]
+        key = (n_tensor, *tile.values())
+        words = None if words_memo is None else words_memo.get(key)
+        if words is None:
+            words = tile_size(t.axes, [(d, b, 1) for d, b in tile.items()])
+            if words_memo is not None:
+                words_memo[key] = words
+        relevant = [n for n, l in enumerate(above) if l.dim in dims]
         outer = above[:max(relevant, default=-1) + 1]
-        visits = prod(l.bound for l in outer if l.dim in t.dims)
-        reloads = prod(l.bound for l in outer if l.dim not in t.dims)
+        visits = prod(l.bound for l in outer if l.dim in dims)
+        reloads = prod(l.bound for l in outer if l.dim not in dims)
         total += words * visits * (2 * reloads - 1 if t.role == "outputs" else reloads)
     return total
 
