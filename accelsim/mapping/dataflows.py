@@ -419,10 +419,11 @@ def _top_loops(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, top
     classes = dim_classes(einsum)
     groups = [[d for d in priority if d in classes[c]] for c in RELEVANCE_CLASSES]
     best = None
-    words = {}  # the orders share the tiles below the top
+    # The top's loops are temporal: they leave the tiles below it as they are (computed once).
+    below = _tiles_below_top(arch, einsum, memories, {j: ls for j, ls in loops.items() if j != memories[0]}, bypass)
     for order in [priority] + [[d for g in perm for d in g] for perm in permutations(groups)]:
         nest = [Loop(d, top[d]) for d in reversed(order) if top[d] > 1]
-        traffic = _dram_traffic(arch, einsum, memories, {**loops, memories[0]: nest}, bypass, words)
+        traffic = _top_traffic(below, nest)
         if best is None or traffic < best[0]:
             best = (traffic, nest)
     return best
@@ -456,37 +457,47 @@ def _unreused(arch: Arch, einsum: Einsum, memories: list[int], loops: dict) -> d
     return unreused
 
 
-def _dram_traffic(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, bypass: dict,
-                  words_memo: dict | None = None) -> int:
+def _dram_traffic(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, bypass: dict) -> int:
     """Words the top memory moves, estimated: each tensor's tile in the first level below the top
     that keeps it (a buffer that bypasses it does not shield it) is fetched once per iteration of
     the temporal loops above that level, up to the innermost one over a dim the tensor indexes
     (the loops inside that leave the tile in place); tiles along a sliding window overlap, so a
     filter window split above the buffer re-reads the shared rows. Partial sums sent back up count
     twice (written, read again). A template's estimate to choose between its own options, not the
-    counting core. `words_memo`: the tiles' words, remembered between calls for one einsum (the
-    top memory's orders share their tiles)."""
-    total = 0
-    for n_tensor, t in enumerate(einsum.tensors):
-        dims = t.dims
+    counting core."""
+    return _top_traffic(_tiles_below_top(arch, einsum, memories, loops, bypass), loops.get(memories[0], ()))
+
+
+def _tiles_below_top(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, bypass: dict) -> list[tuple]:
+    """The part of `_dram_traffic` the top memory's temporal loops leave alone (its order is chosen
+    over many of them): per tensor, its dims, whether it is the outputs, the words of its tile in
+    the first level below the top that keeps it, and the temporal loops above that level below the
+    top (outer → inner)."""
+    tiles = []
+    for t in einsum.tensors:
         keeper = next((j for j in memories[1:] if t.role in _keeps(arch, j, bypass)), len(arch.levels))
-        above = [l for j in memories if j < keeper for l in loops.get(j, ()) if l.bound > 1]
+        below_top = [l for j in memories[1:] if j < keeper for l in loops.get(j, ()) if l.bound > 1]
         tile = dict.fromkeys(einsum.dims, 1)
         for j, level_loops in loops.items():
             for l in level_loops:
                 if j >= keeper or (l.axis and j < keeper):
                     tile[l.dim] *= l.bound
-        key = (n_tensor, *tile.values())
-        words = None if words_memo is None else words_memo.get(key)
-        if words is None:
-            words = tile_size(t.axes, [(d, b, 1) for d, b in tile.items()])
-            if words_memo is not None:
-                words_memo[key] = words
+        words = tile_size(t.axes, [(d, b, 1) for d, b in tile.items()])
+        tiles.append((t.dims, t.role == "outputs", words, below_top))
+    return tiles
+
+
+def _top_traffic(tiles: list[tuple], top_loops) -> int:
+    """`_dram_traffic` from `_tiles_below_top` and the top memory's loops."""
+    top = [l for l in top_loops if l.bound > 1]
+    total = 0
+    for dims, is_outputs, words, below_top in tiles:
+        above = top + below_top
         relevant = [n for n, l in enumerate(above) if l.dim in dims]
         outer = above[:max(relevant, default=-1) + 1]
         visits = prod(l.bound for l in outer if l.dim in dims)
         reloads = prod(l.bound for l in outer if l.dim not in dims)
-        total += words * visits * (2 * reloads - 1 if t.role == "outputs" else reloads)
+        total += words * visits * (2 * reloads - 1 if is_outputs else reloads)
     return total
 
 
