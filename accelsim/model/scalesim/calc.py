@@ -5,7 +5,8 @@ and filter read buffers only count DRAM words and their prefetch window: a word 
 first time it occurs inside an "epoch" of 50 sets of S = size/100 words (§4.1), so the kernel
 walks the fold's valid addresses with an array of epoch stamps (no hashing).  Folds whose
 address set repeats are walked only until the epoch state repeats; the remaining repetitions
-are added in closed form.
+are added in closed form, right after the first when it reads each word once and is at least
+an epoch long (every later read is then a fetch).
 """
 from __future__ import annotations
 
