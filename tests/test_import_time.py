@@ -125,10 +125,36 @@ print(gc.isenabled(), gc.get_freeze_count(), alive() is None)
 """
 
 
+FROZEN_BEFORE_IMPORT = r"""
+import gc
+import weakref
+
+
+class Node:
+    pass
+
+
+a, b = Node(), Node()
+a.other, b.other = b, a
+alive = weakref.ref(a)
+gc.freeze()  # the caller's: its garbage cycle stays uncollected
+del a, b
+import accelsim  # noqa: E402,F401
+
+gc.collect()
+print(alive() is not None)
+"""
+
+
 def test_importing_accelsim_leaves_the_collector_as_it_was():
     # The package pauses collection while it imports and moves what it made to the oldest
-    # generation (freeze + unfreeze): nothing stays frozen, a caller's garbage is still collected.
+    # generation (freeze + unfreeze): nothing stays frozen, a caller's garbage is still collected,
+    # and what a caller froze before the import stays frozen.
     proc = subprocess.run([sys.executable, "-c", GC_AFTER_IMPORT], capture_output=True, text=True, cwd=REPO,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "0", "True"]
+    proc = subprocess.run([sys.executable, "-c", FROZEN_BEFORE_IMPORT], capture_output=True, text=True, cwd=REPO,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True"]
