@@ -16,6 +16,12 @@ fan-out digits above the level; it exists iff its offsets are valid):
            hold the operand, the distinct points each valid step reads;
   distinct the tensor's points over every loop but the fan-outs above.
 The busiest instance is the one at offset 0; totals sum every instance.
+
+Per-transfer block accesses (docs/energy.md#block-rounding; `transfer_blocks`): every load the walk
+makes (a visit's whole tile or its new points) is a transfer, rounded up to whole blocks on its own;
+for outputs, a transfer's points already seen by the instance (tracked as the walk goes) are its
+partial sums read back or loaded, the others first touches. What a level feeds the MACs is not a
+transfer (the layer rule, which the kernels share with the energy model, prices it).
 """
 from __future__ import annotations
 
@@ -62,10 +68,14 @@ def _points(nn: _Nest, tensor, fixed: dict, free) -> set:
     return out
 
 
-def _walk_loads(nn: _Nest, tensor, fixed: dict, moving, free) -> int:
-    """Loads of the set over `free` loops as the `moving` temporal loops step (see the module)."""
+def _walk_loads(nn: _Nest, tensor, fixed: dict, moving, free, transfers=None) -> int:
+    """Loads of the set over `free` loops as the `moving` temporal loops step (see the module); each
+    transfer's (loaded points, points it loads) appended to `transfers` if given."""
     if not moving:
-        return len(_points(nn, tensor, fixed, free))
+        points = _points(nn, tensor, fixed, free)
+        if transfers is not None:
+            transfers.append(points)
+        return len(points)
     moves = []
     for j in moving:
         move = np.zeros(len(tensor.axes), dtype=np.int64)
@@ -80,28 +90,45 @@ def _walk_loads(nn: _Nest, tensor, fixed: dict, moving, free) -> int:
         if nn.values(at) is None:
             continue
         points = _points(nn, tensor, at, free)
-        if prev is None:
-            total += len(points)
-        else:
+        new = points
+        if prev is not None:
             k = next(q for q in range(len(moving)) if digits[q] != prev_digits[q])  # the loop that stepped
             back = {tuple(int(c) for c in np.array(q) - moves[-1]) for q in points}  # the tile one step back
-            total += len(points - back) if reuses[k] else len(points)
+            new = points - back if reuses[k] else points
+        total += len(new)
+        if transfers is not None:
+            transfers.append(new)
         prev, prev_digits = points, digits
     return total
 
 
-def ragged_counts(arch: Arch, einsum: Einsum, nest: LoweredNest, merges, hold: bool) -> dict:
+def _blocks(transfers, words: int, block: int, seen: set | None) -> tuple[int, int]:
+    """(block accesses of the transfers, of their points already in `seen`), each transfer rounded
+    up to whole blocks of `words`-word elements; `seen` (outputs) grows with every transfer."""
+    every = again = 0
+    for points in transfers:
+        every += -(-len(points) * words // block)
+        if seen is not None:
+            again += -(-len(points & seen) * words // block)
+            seen |= points
+    return every, again
+
+
+def ragged_counts(arch: Arch, einsum: Einsum, nest: LoweredNest, merges, hold: bool,
+                  words: dict | None = None) -> dict:
     """{(level index, role): (busiest (reads, fills, updates, tile), totals (reads, fills, updates))},
-    'instances': {level index: utilized}, 'steps': (temporal steps of the busiest MAC, MACs used).
+    'instances': {level index: utilized}, 'steps': (temporal steps of the busiest MAC, MACs used),
+    'blocks': {(level index, role): (reads, fills, updates) per-transfer block accesses over every
+    instance, None where the level feeds the MACs} (docs/energy.md#block-rounding).
     `merges(level, role, dim)`: the counting convention's; `hold`: its operands held under a
-    spatial innermost loop."""
+    spatial innermost loop; `words`: {level index: words an output takes there} (partial sums)."""
     nn = _Nest(arch, einsum, nest, merges)
     temporal = [j for j in range(nn.n) if not nn.spatial[j]]
     spatial = [j for j in range(nn.n) if nn.spatial[j]]
     compute = len(arch.levels) - 1
     memories = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
     top = memories[0]
-    out = {"instances": {}, "steps": (
+    out = {"instances": {}, "blocks": {}, "steps": (
         sum(1 for d in nn.tuples(temporal) if nn.values(dict(zip(temporal, d))) is not None),
         sum(1 for d in nn.tuples(spatial) if nn.values(dict(zip(spatial, d))) is not None))}
     for i in range(len(arch.levels)):
@@ -124,8 +151,12 @@ def ragged_counts(arch: Arch, einsum: Einsum, nest: LoweredNest, merges, hold: b
             moves_i = [j for j in temporal if j < nn.start[i]]
             moves_child = temporal if child == compute else [j for j in temporal if j < nn.start[child]]
             per_instance = []
+            w = (words or {}).get(i, 1) if role == "outputs" else 1
+            block = arch.levels[i].block_words
+            level_blocks = [0, 0, 0]
             for sigma in instances:
-                loads = 0 if i == top else _walk_loads(nn, tensor, sigma, moves_i, inside)
+                load_transfers, served_transfers = [], []
+                loads = 0 if i == top else _walk_loads(nn, tensor, sigma, moves_i, inside, load_transfers)
                 served = 0
                 for sep in nn.tuples(separate):
                     at = {**sigma, **dict(zip(separate, sep))}
@@ -135,7 +166,17 @@ def ragged_counts(arch: Arch, einsum: Einsum, nest: LoweredNest, merges, hold: b
                             if nn.values(step) is not None:
                                 served += len(_points(nn, tensor, step, merged))
                     else:
-                        served += _walk_loads(nn, tensor, at, moves_child, merged + child_inside)
+                        served += _walk_loads(nn, tensor, at, moves_child, merged + child_inside, served_transfers)
+                # the transfers in time order (the separate positions' alike: one of each per visit)
+                if role == "outputs":
+                    every, again = _blocks(load_transfers, w, block, set())
+                    level_blocks[1] += again  # a load of seen outputs brings their partial sums
+                    every, again = _blocks(served_transfers, w, block, set())
+                    level_blocks[0] += again  # an update of a seen output reads it back
+                    level_blocks[2] += every
+                else:
+                    level_blocks[1] += _blocks(load_transfers, w, block, None)[0]
+                    level_blocks[0] += _blocks(served_transfers, w, block, None)[0]
                 tile = len(_points(nn, tensor, sigma, inside)) if not sigma or all(v == 0 for v in sigma.values()) \
                     else None
                 if role == "outputs":
@@ -148,4 +189,5 @@ def ragged_counts(arch: Arch, einsum: Einsum, nest: LoweredNest, merges, hold: b
             busiest = per_instance[0]  # instance 0 (offset 0) comes first
             totals = tuple(sum(c[q] for c in per_instance) for q in range(3))
             out[(i, role)] = (busiest, totals)
+            out["blocks"][(i, role)] = None if child == compute else tuple(level_blocks)
     return out

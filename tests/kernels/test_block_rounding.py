@@ -1,0 +1,62 @@
+"""Per-transfer block rounding (docs/energy.md#block-rounding): the counting kernels' block accesses
+(dense nest_kernel, ragged ragged_kernel) against a walk that rounds every transfer it makes
+(naive_ragged.ragged_counts, which walks dense nests too), on random nests of an arch whose levels
+are 6, 4 and 1 words wide; and the energy model pricing the kernel's blocks."""
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from accelsim.counting.conventions import block_rounding_of, convention_of
+from accelsim.counting.records import OK, OVER_CAPACITY
+from accelsim.counting.ragged_kernel import RAGGED_UNSUPPORTED
+from accelsim.energy.model import action_energies
+from accelsim.ir.arch import Memory
+from accelsim.mapping.lower import lower
+from accelsim.model.packed import evaluate_packed, pack_problem
+from test_nest_kernel import any_layer_and_mapping, two_fanout_archs as _shared_fixture
+from test_ragged import draw_ragged
+
+two_fanout_archs = _shared_fixture
+
+
+def _blocks_equal_the_walk(arch, einsum, mapping, ragged):
+    from naive_ragged import ragged_counts
+    nest = lower(arch, einsum, mapping)
+    got = evaluate_packed(pack_problem(arch, einsum, action_energies(arch)), nest, ragged=ragged)
+    if got.status in (OVER_CAPACITY, RAGGED_UNSUPPORTED):
+        return
+    assert got.status == OK
+    convention = convention_of(arch)
+    want = ragged_counts(arch, einsum, nest, lambda l, r, d: convention.merges(arch, einsum, l, r, d),
+                         convention.holds_operands(nest), {i: int(w) for i, w in enumerate(got.output_words)})
+    for (i, role), blocks in want["blocks"].items():
+        level = arch.levels[i]
+        if blocks is None or block_rounding_of(arch, level) != "transfer" or level.block_words == 1:
+            continue  # what feeds the MACs, or a level under the layer rule
+        t = einsum.roles.index(role)
+        per_instance = 1 if ragged else int(got.instances[i])  # the dense kernel's are per instance
+        assert tuple(int(b) * per_instance for b in got.blocks[i, t]) == blocks, (level.name, role)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()))
+def test_dense_kernel_blocks_equal_the_walk(two_fanout_archs, data, multicast):
+    arch = two_fanout_archs[multicast]
+    einsum, mapping = data.draw(any_layer_and_mapping(arch), label="layer and mapping")
+    _blocks_equal_the_walk(arch, einsum, mapping, ragged=False)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()))
+def test_ragged_kernel_blocks_equal_the_walk(two_fanout_archs, data, multicast):
+    arch = two_fanout_archs[multicast]
+    einsum, mapping = draw_ragged(data.draw, arch)
+    _blocks_equal_the_walk(arch, einsum, mapping, ragged=True)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()), ragged=st.booleans())
+def test_kernel_blocks_equal_the_walk_many(two_fanout_archs, data, multicast, ragged):
+    arch = two_fanout_archs[multicast]
+    einsum, mapping = draw_ragged(data.draw, arch) if ragged else data.draw(any_layer_and_mapping(arch))
+    _blocks_equal_the_walk(arch, einsum, mapping, ragged=ragged)
