@@ -255,13 +255,18 @@ def _loads_of(sc, i, t, full, kept, n_moves):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _served_moves(sc, separate, full, kept, n_moves, t):
-    """What a level serves a memory child: `separate` positions apart, each a set of `full` points
-    moving as _transfers; its transfers kept in sc.served_ev."""
+def _served_moves(sc, separate, full, kept, n_moves, t, mac, steps):
+    """What a level serves: `separate` positions apart, each a set of `full` points moving as
+    _transfers (`steps` times over, each step whole: unheld MAC operands); its transfers kept in
+    sc.served_ev. A memory child's fills are transfers of their own, one per position; what the MACs
+    take in a step is one transfer of every position's points (Scratch.served_ev)."""
     whole, whole_el, deltas, delta_el, loads = _transfers(sc, full, kept, n_moves, t)
     ev = sc.served_ev
-    ev[1], ev[2], ev[3], ev[4] = whole, whole_el, deltas, delta_el
-    return separate * loads
+    if mac:
+        ev[0], ev[1], ev[2], ev[3], ev[4] = 1, whole * steps, separate * whole_el, deltas * steps, separate * delta_el
+    else:
+        ev[0], ev[1], ev[2], ev[3], ev[4] = separate, whole * steps, whole_el, deltas * steps, delta_el
+    return separate * loads * steps
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -466,6 +471,7 @@ def _served(nest, p, out, sc, i, t, hold, n_t):
     # multicast (or reduce) this tensor; the other fan-outs are served apart.
     n_u = 0
     separate = 1
+    copies = 1  # the separate fan-outs on dims t ignores: the same data served apart
     for j in range(sc.starts[i], sc.starts[child]):
         if nest.loop_spatial[j]:
             if p.merges[nest.loop_level[j], t, nest.loop_dim[j]]:
@@ -473,12 +479,16 @@ def _served(nest, p, out, sc, i, t, hold, n_t):
                 n_u += 1
             else:
                 separate *= nest.loop_bound[j]
+                if p.axis_of[t, nest.loop_dim[j]] < 0:
+                    copies *= nest.loop_bound[j]
     steps = sc.above[n_t]
-    ev = sc.served_ev  # the transfers, for per-transfer block rounding (memory children only)
-    ev[0] = separate if child != compute else -1
-    if n_u == 0 and child == compute and not hold:
-        return steps * separate
-    if n_u == 0 and child != compute:  # nothing merged on the way: the child's own loads
+    mac = child == compute
+    sc.served_ev[5] = copies if mac else 1
+    if n_u == 0 and mac and not hold:
+        return _served_moves(sc, separate, 1, 1, 0, t, mac, steps)
+    if n_u == 0 and not mac:  # nothing merged on the way: the child's own loads
+        ev = sc.served_ev
+        ev[0] = separate
         for q in range(4):
             ev[q + 1] = sc.events[child, t, q]
         return separate * out.counts[child, t, FILLS]
@@ -487,15 +497,15 @@ def _served(nest, p, out, sc, i, t, hold, n_t):
     n_moves = n_t if child == compute else sc.moves_before[child]
     if p.one_dim[t]:  # the merged set as a product of loop bounds
         merged = _one_dim_points(p, nest, sc, t, child, sc.idx, n_u)
-        if child == compute and not hold:
-            return steps * separate * merged
+        if mac and not hold:
+            return _served_moves(sc, separate, merged, merged, 0, t, mac, steps)
         kept = _one_dim_kept(p, nest, sc, merged, n_moves, t, child, sc.idx, n_u)
-        return _served_moves(sc, separate, merged, kept, n_moves, t)
+        return _served_moves(sc, separate, merged, kept, n_moves, t, mac, 1)
     _set_terms(p, nest, sc, t, child, sc.idx, n_u)
     merged = _set_size(sc, p.n_axes[t])
-    if child == compute and not hold:
-        return steps * separate * merged
-    return _served_moves(sc, separate, merged, _kept(sc, merged, n_moves, t, p.n_axes[t]), n_moves, t)
+    if mac and not hold:
+        return _served_moves(sc, separate, merged, merged, 0, t, mac, steps)
+    return _served_moves(sc, separate, merged, _kept(sc, merged, n_moves, t, p.n_axes[t]), n_moves, t, mac, 1)
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -553,10 +563,10 @@ def _blocks(p, sc, blocks, i, t, read_words, fill_words, update_words, w, distin
     """Level i's block accesses of tensor t per instance into blocks[i, t, READS|FILLS|UPDATES], under
     its block rounding (docs/energy.md#block-rounding). `layer`: each action's words over the layer,
     rounded up to blocks once. `transfer`: each tile transfer rounded up to whole blocks — fills
-    from the level's tile loads (sc.events), reads and updates from what it serves a memory child
-    (sc.served_ev, which _served just wrote); for outputs, the transfers that first bring an output
-    need no partial sum, so they are subtracted from read-backs and fills. What the level feeds the
-    MACs stays under the layer rule (docs/energy.md)."""
+    from the level's tile loads (sc.events), reads and updates from what it serves (sc.served_ev,
+    which _served just wrote): a memory child's fills, or what the MACs take in a step; for outputs,
+    the transfers that first bring an output need no partial sum, so they are subtracted from
+    read-backs and fills."""
     block, shift = p.level_int[i, BLOCK], p.level_int[i, BLOCK_SHIFT]
     blocks[i, t, READS] = block_accesses(read_words, block, shift)
     blocks[i, t, FILLS] = block_accesses(fill_words, block, shift)
@@ -568,16 +578,15 @@ def _blocks(p, sc, blocks, i, t, read_words, fill_words, update_words, w, distin
         ev = sc.events
         fills = transfer_blocks(1, ev[i, t, 0], ev[i, t, 1], ev[i, t, 2], ev[i, t, 3], w, block, shift)
         if output:
-            fills = max(0, fills - first_touch_blocks(distinct, ev[i, t, 1], w, block, shift))
+            fills = max(0, fills - first_touch_blocks(distinct, ev[i, t, 1], 1, w, block, shift))
         blocks[i, t, FILLS] = fills
     se = sc.served_ev
-    if se[0] >= 0:  # a memory child: its fills (drains, for outputs) are the transfers
-        served = transfer_blocks(se[0], se[1], se[2], se[3], se[4], w, block, shift)
-        if output:
-            blocks[i, t, UPDATES] = served
-            blocks[i, t, READS] = max(0, served - first_touch_blocks(distinct, se[2], w, block, shift))
-        else:
-            blocks[i, t, READS] = served
+    served = transfer_blocks(se[0], se[1], se[2], se[3], se[4], w, block, shift)
+    if output:  # updates: a child's drains, or the MACs' partial sums of a step
+        blocks[i, t, UPDATES] = served
+        blocks[i, t, READS] = max(0, served - first_touch_blocks(distinct, se[2] // se[5], se[5], w, block, shift))
+    else:
+        blocks[i, t, READS] = served
 
 
 @njit(cache=True, _nrt=False, forceinline=True)

@@ -363,19 +363,18 @@ def _child(nest, p, i, t):
 
 
 @njit(cache=True, _nrt=False)
-def _transfer_blocks(nest, p, sc, rg, t, w, block):
-    """Block accesses of a one_dim tensor's transfers, each rounded on its own: a transfer per valid
-    tuple of the rg.member loops (the outer ones), of t's points over the rg.inner loops at those
-    offsets, Π_{d of t} count_below(D_d − o_d, inner loops on d). Per dim of t a histogram of those
-    extents over its outer tuples (few distinct: a whole extent and a remainder when the inner loops
-    are contiguous), then a sum over their products; dims t ignores multiply the transfers."""
+def _transfer_blocks(nest, p, sc, rg, t, scale, w, block, first):
+    """Block accesses of transfers each rounded on its own: a transfer per valid tuple of the
+    rg.member loops (the outer ones), of scale · Π_d count_below(D_d − o_d, rg.inner loops on d)
+    elements at the offsets o_d those give (on t's dims of a one_dim tensor, its points; on other
+    dims, positions served apart: copies). Per dim a histogram of those extents over its outer
+    tuples (few distinct: a whole extent and a remainder when the inner loops are contiguous), then
+    a sum over their products. `first` (outputs, rg.member holding the first-touch transfers):
+    the blocks their first copy saves, ⌈box·copies⌉ − ⌈box·(copies − 1)⌉ (rules.first_touch_blocks)."""
     member, inner, digit = rg.member, rg.inner, rg.digit
-    events = 1
-    for d in range(p.dim_size.shape[0]):
+    n_dims = p.dim_size.shape[0]
+    for d in range(n_dims):
         size = p.dim_size[d]
-        if p.axis_of[t, d] < 0:
-            events *= count_below(nest.loop_dim, nest.loop_bound, sc.stride, nest.n, member, d, size)
-            continue
         rg.h_n[d] = 0
         for j in range(nest.n):
             digit[j] = 0
@@ -406,23 +405,27 @@ def _transfer_blocks(nest, p, sc, rg, t, w, block):
         rg.h_at[d] = 0
     total = 0
     while True:
-        extent, count = 1, 1
-        for d in range(p.dim_size.shape[0]):
+        box, copies, count = scale, 1, 1
+        for d in range(n_dims):
             if p.axis_of[t, d] >= 0:
-                extent *= rg.h_size[d, rg.h_at[d]]
-                count *= rg.h_count[d, rg.h_at[d]]
-        total += count * block_accesses(extent * w, block)
-        d = p.dim_size.shape[0] - 1
+                box *= rg.h_size[d, rg.h_at[d]]
+            else:
+                copies *= rg.h_size[d, rg.h_at[d]]
+            count *= rg.h_count[d, rg.h_at[d]]
+        saved = block_accesses(box * copies * w, block)
+        if first:
+            saved -= block_accesses(box * (copies - 1) * w, block)
+        total += count * saved
+        d = n_dims - 1
         while d >= 0:
-            if p.axis_of[t, d] >= 0:
-                rg.h_at[d] += 1
-                if rg.h_at[d] < rg.h_n[d]:
-                    break
-                rg.h_at[d] = 0
+            rg.h_at[d] += 1
+            if rg.h_at[d] < rg.h_n[d]:
+                break
+            rg.h_at[d] = 0
             d -= 1
         if d < 0:
             break
-    return events * total
+    return total
 
 
 @njit(cache=True, _nrt=False)
@@ -432,7 +435,7 @@ def _first_touches(nest, p, sc, rg, t, i, w, block):
     for j in range(nest.n):
         if (j >= sc.starts[i] or not nest.loop_spatial[j]) and p.axis_of[t, nest.loop_dim[j]] < 0:
             rg.member[j] = False
-    return _transfer_blocks(nest, p, sc, rg, t, w, block)
+    return _transfer_blocks(nest, p, sc, rg, t, 1, w, block, True)
 
 
 @njit(cache=True, _nrt=False)
@@ -445,32 +448,59 @@ def _one_dim_fill_blocks(nest, p, sc, rg, i, t, w, block):
     _add_fanouts_above(nest, sc, member, i, ALL)
     _add_temporal(sc, member, _prefix_end(nest, p, sc, t, sc.moves_before[i]))
     _add_inside(nest, p, sc, rg.inner, i, t)
-    blocks = _transfer_blocks(nest, p, sc, rg, t, w, block)
+    blocks = _transfer_blocks(nest, p, sc, rg, t, 1, w, block, False)
     if p.is_output[t]:
         blocks = max(0, blocks - _first_touches(nest, p, sc, rg, t, i, w, block))
     return blocks
 
 
 @njit(cache=True, _nrt=False)
-def _one_dim_served_blocks(nest, p, sc, rg, i, t, child, w, block):
-    """Per-transfer block accesses of what level i serves a memory child of one_dim t, every instance,
-    as _served counts it: (all transfers, first touches) — the set is the child's tile and the merged
-    fan-outs on t's dims, a transfer per tuple of the temporal prefix and the separate fan-outs."""
+def _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block):
+    """Per-transfer block accesses of what level i serves, every instance, as _served counts it:
+    (all transfers, what first touches save). A memory child's fill is a transfer per position of
+    the separate fan-outs; what the MACs take in a step is one transfer of every position's points.
+    A one_dim tensor's set is the child's tile and the merged fan-outs on t's dims, a transfer per
+    tuple of the temporal prefix (every temporal loop for unheld MAC operands); any other tensor
+    feeding unheld MACs moves its merged set (no ragged dim of t in it) at every position and step.
+    (-1, 0): not counted here (a held sliding-window operand of the MACs: _moved's blocks do not
+    group its positions by step; outputs whose axes mix dims), which keeps the layer rule."""
     member, inner = rg.member, rg.inner
+    compute = p.level_int.shape[0] - 1
+    mac = child == compute
+    unheld = mac and not held
     _clear(member, nest.n)
     _clear(inner, nest.n)
     _add_fanouts_above(nest, sc, member, i, ALL)
+    n_u = 0
     for j in range(sc.starts[i], sc.starts[child]):
         if nest.loop_spatial[j]:
             if not p.merges[nest.loop_level[j], t, nest.loop_dim[j]]:
-                member[j] = True
-            elif p.axis_of[t, nest.loop_dim[j]] >= 0:
-                inner[j] = True
-    _add_inside(nest, p, sc, inner, child, t)
-    _add_temporal(sc, member, _prefix_end(nest, p, sc, t, sc.moves_before[child]))
-    blocks = _transfer_blocks(nest, p, sc, rg, t, w, block)
-    first = _first_touches(nest, p, sc, rg, t, i, w, block) if p.is_output[t] else 0
-    return blocks, first
+                if mac:
+                    inner[j] = True  # served apart, in the same step
+                else:
+                    member[j] = True
+            else:
+                sc.idx[n_u] = j
+                n_u += 1
+                if p.axis_of[t, nest.loop_dim[j]] >= 0 and p.one_dim[t]:
+                    inner[j] = True
+    scale = 1
+    if p.one_dim[t]:
+        if mac:
+            _add_temporal(sc, member, n_t if unheld else _prefix_end(nest, p, sc, t, n_t))
+        else:
+            _add_inside(nest, p, sc, inner, child, t)
+            _add_temporal(sc, member, _prefix_end(nest, p, sc, t, sc.moves_before[child]))
+    elif unheld and not p.is_output[t]:  # separate positions on t's dims each serve `scale` points
+        _set_terms(p, nest, sc, t, child, sc.idx, n_u)
+        scale = _set_size(sc, p.n_axes[t])
+        _add_temporal(sc, member, n_t)
+    else:
+        return -1, 0
+    blocks = _transfer_blocks(nest, p, sc, rg, t, scale, w, block, False)
+    if not p.is_output[t]:
+        return blocks, 0
+    return blocks, _first_touches(nest, p, sc, rg, t, i, w, block)
 
 
 @njit(cache=True, _nrt=False)
@@ -489,21 +519,22 @@ def _distinct_outputs(nest, p, sc, rg, i, t, which, instances):
 
 
 @njit(cache=True, _nrt=False)
-def _per_transfer(nest, p, sc, rg, blocks, i, t, top, w, block, load_blocks, served_blocks):
+def _per_transfer(nest, p, sc, rg, blocks, i, t, top, w, block, load_blocks, served_blocks, held, n_t):
     """Level i's block accesses of t over every instance under per-transfer rounding (nest_kernel._blocks'
-    rule): fills from its loads, reads and updates from what it serves a memory child; what it feeds
-    the MACs keeps the layer rule. A non-one_dim tensor (no ragged outputs among them) takes the
-    blocks _moved counted (load_blocks, served_blocks)."""
+    rule): fills from its loads, reads and updates from what it serves (_served_blocks). A non-one_dim
+    tensor (no ragged outputs among them) takes the blocks _moved counted (load_blocks, served_blocks)
+    for a memory child; a held one feeding the MACs keeps the layer rule (_served_blocks)."""
     if i != top:
         if p.one_dim[t]:
             blocks[i, t, FILLS] = _one_dim_fill_blocks(nest, p, sc, rg, i, t, w, block)
         elif not p.is_output[t]:
             blocks[i, t, FILLS] = load_blocks
     child = _child(nest, p, i, t)
-    if child == p.level_int.shape[0] - 1:
-        return
-    if p.one_dim[t]:
-        served, first = _one_dim_served_blocks(nest, p, sc, rg, i, t, child, w, block)
+    mac = child == p.level_int.shape[0] - 1
+    if p.one_dim[t] or mac:
+        served, first = _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block)
+        if served < 0:
+            return
     elif not p.is_output[t]:
         served, first = served_blocks, 0
     else:
@@ -614,7 +645,8 @@ def evaluate_ragged(nest, p, out, sc, rg):
                     blocks[i, t, FILLS] = average_block_accesses(fills * w, inst, block) * inst
                     blocks[i, t, UPDATES] = average_block_accesses(updates * w, inst, block) * inst
                     if per_transfer:
-                        _per_transfer(nest, p, sc, rg, blocks, i, t, top, w, block, load_blocks, served_blocks)
+                        _per_transfer(nest, p, sc, rg, blocks, i, t, top, w, block, load_blocks, served_blocks,
+                                      held, n_t)
                     level_energy += p.e_factor[i, t] * (
                         blocks[i, t, READS] / inst * level_float[i, E_READ]
                         + blocks[i, t, FILLS] / inst * level_float[i, E_WRITE]

@@ -105,8 +105,8 @@ class Scratch(NamedTuple):
     memo_tile: np.ndarray     # [level, tensor] that tile's points (−1: not built)
     events: np.ndarray        # [level, tensor, 4] a tile's loads as transfers: (whole-tile loads, their
                               # elements, reuse steps, the elements each loads) (nest_kernel._tile_loads)
-    served_ev: np.ndarray     # [5] what _served last counted as transfers: (positions served apart, then the
-                              # four of `events`); positions −1: it fed the MACs
+    served_ev: np.ndarray     # [6] what _served last counted as transfers: (positions served apart, the four
+                              # of `events`, copies: the same elements served apart within a transfer)
 
 
 def nest_loops(max_loops: int) -> Loops:
@@ -128,4 +128,4 @@ def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_le
                    np.zeros(max_loops, INDEX), np.zeros(max_loops + 1, i64), loop_table(), loop_table(), loop_table(), loop_table(),
                    np.zeros((n_levels, n_tensors, max_axes, 4), i64), np.zeros((n_levels, n_tensors), np.bool_),
                    np.full((n_levels, n_dims), -1, i64), np.full((n_levels, n_tensors), -1, i64),
-                   np.zeros((n_levels, n_tensors, 4), i64), np.zeros(5, i64))
+                   np.zeros((n_levels, n_tensors, 4), i64), np.zeros(6, i64))

@@ -30,13 +30,17 @@ def transfer_blocks(events, whole, whole_elements, deltas, delta_elements, words
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def first_touch_blocks(distinct, box, words_per_element, block, shift=-1):
-    """Block accesses of the transfers that first bring each of `distinct` outputs, in transfers of
-    `box` elements (output tiles partition the outputs: each box is first moved whole, once): these
-    need no partial sum read back or loaded, so per-transfer rounding subtracts them."""
+def first_touch_blocks(distinct, box, copies, words_per_element, block, shift=-1):
+    """Block accesses saved by the transfers that first bring each of `distinct` outputs, in
+    transfers of `copies` × `box` elements (a box of distinct outputs, each `copies` times: fan-outs
+    that do not reduce). Output tiles partition the outputs, so each box is first moved whole, once;
+    its first copy needs no partial sum read back or loaded, so per-transfer rounding subtracts
+    ⌈copies·box⌉ − ⌈(copies − 1)·box⌉ blocks for it (a last, partial box: its own blocks)."""
     if box <= 0:
         return 0
-    return ((distinct // box) * block_accesses(box * words_per_element, block, shift)
+    whole = copies * box * words_per_element
+    return ((distinct // box) * (block_accesses(whole, block, shift)
+                                 - block_accesses(whole - box * words_per_element, block, shift))
             + block_accesses((distinct % box) * words_per_element, block, shift))
 
 

@@ -33,8 +33,10 @@ def test_the_worked_example():
 
 def test_first_touches_are_whole_output_tiles():
     # 40 outputs drained in tiles of 12 (the last one 4): 3 · ⌈12/8⌉ + ⌈4/8⌉ blocks need no read-back
-    assert first_touch_blocks(40, 12, 1, 8) == 3 * 2 + 1
-    assert first_touch_blocks(40, 12, 3, 8) == 3 * 5 + 2  # partial sums of 3 words
+    assert first_touch_blocks(40, 12, 1, 1, 8) == 3 * 2 + 1
+    assert first_touch_blocks(40, 12, 1, 3, 8) == 3 * 5 + 2  # partial sums of 3 words
+    # each box updated twice a transfer (a fan-out that does not reduce): the first copy is saved
+    assert first_touch_blocks(36, 12, 2, 1, 8) == 3 * (3 - 2)
 
 
 def test_default_follows_the_counting_convention(arch_from_text):
