@@ -1,7 +1,7 @@
 """Per-transfer block rounding (docs/energy.md#block-rounding): the counting kernels' block accesses
 (dense nest_kernel, ragged ragged_kernel) against a walk that rounds every transfer it makes
 (naive_ragged.ragged_counts, which walks dense nests too), on random nests of an arch whose levels
-are 6, 4 and 1 words wide; and the energy model pricing the kernel's blocks."""
+are 6, 4 and 1 words wide."""
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -12,10 +12,19 @@ from accelsim.energy.model import action_energies
 from accelsim.ir.arch import Memory
 from accelsim.mapping.lower import lower
 from accelsim.model.packed import evaluate_packed, pack_problem
-from test_nest_kernel import any_layer_and_mapping, two_fanout_archs as _shared_fixture
+from test_nest_kernel import TWO_FANOUTS_TEXT, any_layer_and_mapping
 from test_ragged import draw_ragged
 
-two_fanout_archs = _shared_fixture
+
+@pytest.fixture(scope="module", params=["accelsim", "timeloop"])
+def two_fanout_archs(arch_from_text, request):
+    """test_nest_kernel's archs, every level rounded per transfer: under timeloop's counting too
+    (which holds the MACs' operands under a spatial innermost loop: their new part per step)."""
+    def text(mc1, mc2):
+        return (TWO_FANOUTS_TEXT.replace("{counting}", request.param)
+                .replace("{mc1}", str(mc1).lower()).replace("{mc2}", str(mc2).lower())
+                .replace("keeps: [weights, inputs, outputs]", "keeps: [weights, inputs, outputs], block_rounding: transfer"))
+    return {(mc1, mc2): arch_from_text(text(mc1, mc2)) for mc1 in (False, True) for mc2 in (False, True)}
 
 
 def _blocks_equal_the_walk(arch, einsum, mapping, ragged):
