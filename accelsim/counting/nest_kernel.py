@@ -44,7 +44,9 @@ PackedProblem.record):
                        over its dims of mixed-radix digit sets, its size the product of the loops' bounds
   level_int[l, :]      KIND, CAPACITY (words, -1 unlimited), BLOCK (words per access), CLUSTER
                        (instances per shared array), HW_INSTANCES, BLOCK_SHIFT (log2 BLOCK if a power
-                       of two, else −1), CLUSTER_R and CLUSTER_AXES with
+                       of two, else −1), BLOCK_RULE (TRANSFER_BLOCKS: each tile transfer whole blocks,
+                       LAYER_BLOCKS: a layer's words rounded once; out.blocks, _blocks), CLUSTER_R and
+                       CLUSTER_AXES with
   cluster_axes[l, q]   the fan-out axes (spatial level, x 0 | y 1) its clusters are counted on:
                        ⌈u_0 / CLUSTER_R⌉ · Π_{q>0} u_q (CLUSTERS_TOUCHED; tests/kernels/naive_analytical._clusters_used)
   level_float[l, :]    READ_BW, WRITE_BW, SHARED_BW (words/cycle, 0 unlimited), E_READ, E_WRITE, E_UPDATE (pJ),
