@@ -80,7 +80,12 @@ from .records import (
     UPDATES,
     WRITE_BW,
 )
-from .rules import average_block_accesses, bandwidth_cycles, block_accesses, transfer_blocks
+from .rules import (
+    average_block_accesses,
+    bandwidth_cycles,
+    block_accesses,
+    transfer_blocks,
+)
 
 RAGGED_UNSUPPORTED = 3  # status: a ragged dim of a tensor whose axes mix dims (see the docstring)
 BUSIEST, ALL = 0, 1     # which instances a count covers: the one at spatial offset 0, or every one

@@ -3,17 +3,17 @@
 (naive_ragged.ragged_counts, which walks dense nests too), on random nests of an arch whose levels
 are 6, 4 and 1 words wide."""
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
-from accelsim.counting.conventions import block_rounding_of, convention_of
-from accelsim.counting.records import OK, OVER_CAPACITY
-from accelsim.counting.ragged_kernel import RAGGED_UNSUPPORTED
-from accelsim.energy.model import action_energies
-from accelsim.ir.arch import Memory
-from accelsim.mapping.lower import lower
-from accelsim.model.packed import evaluate_packed, pack_problem
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_nest_kernel import TWO_FANOUTS_TEXT, any_layer_and_mapping
 from test_ragged import draw_ragged
+
+from accelsim.counting.conventions import block_rounding_of, convention_of
+from accelsim.counting.ragged_kernel import RAGGED_UNSUPPORTED
+from accelsim.counting.records import OK, OVER_CAPACITY
+from accelsim.energy.model import action_energies
+from accelsim.mapping.lower import lower
+from accelsim.model.packed import evaluate_packed, pack_problem
 
 
 @pytest.fixture(scope="module", params=["accelsim", "timeloop"])

@@ -3,7 +3,11 @@ default per counting convention, and a bad value's error."""
 import pytest
 
 from accelsim.counting.conventions import block_rounding_of
-from accelsim.counting.rules import average_block_accesses, first_touch_blocks, transfer_blocks
+from accelsim.counting.rules import (
+    average_block_accesses,
+    first_touch_blocks,
+    transfer_blocks,
+)
 from accelsim.errors import SpecError
 
 ARCH = """
