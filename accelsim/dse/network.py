@@ -92,7 +92,8 @@ class NetworkPack:
             records["outs"].append(R.Outputs(np.zeros((n_levels, n_t, 4), dtype=np.int64),
                                              np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
                                              np.zeros(n_levels, dtype=np.int64), np.zeros(1),
-                                             np.ones(n_levels, dtype=np.int64)))
+                                             np.ones(n_levels, dtype=np.int64),
+                                             np.zeros((n_levels, n_t, 3), dtype=np.int64)))
             records["scratch"].append(R.nest_scratch(max_loops, int(part.n_axes.max()), part.span, n_d, n_levels, n_t))
         # The records twice: typed lists for the kernel, Python lists for the wrapper to read (a typed
         # list's item costs ~10 µs from Python); both hold the same arrays.
@@ -222,6 +223,9 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions) -> Workl
     model = performance_model(options.performance_model)
     model.check(arch, options)
     check_model(arch, options.performance_model)
+    if arch.constraint_names:  # as simulate checks them for a template
+        from ..search.constraints import check_names
+        check_names(arch.constraint_names, workload.layers)
     pack = network_pack(workload, dataflow, len(arch.levels))
     if not pack.ok:
         return None

@@ -48,14 +48,16 @@ def action_counts(arch: Arch, einsum: Einsum, nest, result: PackedResult, ragged
     # the arrays as Python ints, in bulk (tolist: one call, not one int() per count)
     counts, keeps, all_totals = result.counts.tolist(), nest.keeps.tolist(), result.totals.tolist() if ragged else None
     instances, level_cycles = result.instances.tolist(), result.level_cycles.tolist()
-    charged, output_words = result.charged.tolist(), result.output_words.tolist()
+    charged, output_words, all_blocks = result.charged.tolist(), result.output_words.tolist(), result.blocks.tolist()
     for i, mem in enumerate(arch.levels):
         if not isinstance(mem, Memory):
             continue
-        tensors = {role: TensorCounts(*counts[i][t]) for t, role in enumerate(nest.roles) if keeps[i][t]}
+        blocks = [tuple(b) for b in all_blocks[i]]
+        tensors = {role: TensorCounts(*counts[i][t], None if ragged else blocks[t])
+                   for t, role in enumerate(nest.roles) if keeps[i][t]}
         totals = None
-        if ragged:  # instances differ: the sums over them (tile: the busiest's)
-            totals = {role: TensorCounts(*all_totals[i][t], tensors[role].tile_elements)
+        if ragged:  # instances differ: the sums over them (tile: the busiest's; blocks: every instance's)
+            totals = {role: TensorCounts(*all_totals[i][t], tensors[role].tile_elements, blocks[t])
                       for t, role in enumerate(nest.roles) if keeps[i][t]}
         levels.append(LevelCounts(mem.name, instances[i], mem.instances, mem.block_words, tensors,
                                   level_cycles[i], charged[i], output_words[i], totals))

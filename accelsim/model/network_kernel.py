@@ -100,6 +100,7 @@ def _clear(out):
     out.level_cycles[:] = 0
     out.per_cycle_pj[:] = 0.0
     out.output_words[:] = 1
+    out.blocks[:] = 0
 
 
 @njit(cache=True, _nrt=False)
