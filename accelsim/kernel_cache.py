@@ -189,8 +189,8 @@ def compile_note(options) -> str | None:
 
     wanted = [("the counting kernel", evaluate_nest, 18)]
     if options.dataflow == "search" or options.dataflow is None:  # None: search if the arch names no template
-        from .search.search_kernels import search_hill_climb
-        wanted.append(("the mapper's search kernels", search_hill_climb, 25))
+        from .search.search_kernels import search_heuristic
+        wanted.append(("the mapper's search kernels", search_heuristic, 25))
     if options.performance_model == "analytical":  # templates' and the mapper's padded layers run ragged
         from .counting.ragged_kernel import evaluate_ragged  # imported only when it runs (start-up)
         wanted.append(("the ragged-loop kernel", evaluate_ragged, 18))
