@@ -76,6 +76,8 @@ def test_cache_warm_runs_every_kernel_and_leaves_none_to_compile(capsys):
     from accelsim.kernel_cache import compile_note
     assert main(["cache", "warm"]) == 0
     assert "compiled and cached" in capsys.readouterr().out
+    from accelsim.compile_ahead import JOBS, pending
+    assert pending(JOBS) == []
     for options in (accelsim.SimOptions(dataflow="search"), accelsim.SimOptions(), accelsim.SimOptions(model="cycle"),
                     accelsim.SimOptions(model="cycle", scalesim_compat=True)):
         assert compile_note(options) is None

@@ -1,4 +1,5 @@
-"""Mapspace search kernels: exhaustive, random sampling and hill climbing, all jitted.
+"""Mapspace search kernels, jitted: exhaustive (search_exhaustive), and random sampling then hill
+climbing (search_heuristic; either phase may be empty).
 
 Each candidate point (fac, perm, keeps — see search/mapspace.py) is lowered to loop arrays
 and evaluated by counting/nest_kernel.evaluate_nest. The objective is lexicographic over two
@@ -13,12 +14,15 @@ kernels keep the K best distinct points in best_fac/best_perm/best_keeps/best (l
 first; _offer); K = 1 unless the mapper re-ranks candidates by the cycle model.
 Random numbers come from search/rng.py, its state `state.rng`, seeded by each search.
 
-The evaluation (_score, with evaluate_nest), the moves and the samples are inlined into each
-search loop: a call passes every array as its exploded fields — evaluate_nest's records hold
-about fifty — and passing them cost a fifth of an evaluation. The search's own helpers are inlined
-by Numba (inline='always': merged before compilation) and evaluate_nest by LLVM (forceinline): an
-LLVM-inlined helper is also compiled on its own first, and _score and _sample each cost a full
-compile of the inlined model that way (≈4 s of a cold run; docs/dse.md).
+The evaluation (_score, with evaluate_nest) and the moves are inlined into each search loop: a
+call passes every array as its exploded fields — evaluate_nest's records hold about fifty — and
+passing them cost a fifth of an evaluation. The search's own helpers are inlined by Numba
+(inline='always': merged before compilation) and evaluate_nest by LLVM (forceinline): an
+LLVM-inlined helper is also compiled on its own first, and _score and a sampling helper each cost
+a full compile of the inlined model that way (≈4 s of a cold run; docs/dse.md). Each inlined copy
+of the model costs seconds of compilation, so each kernel evaluates at one place: random sampling
+and the climb share one loop (search_heuristic), ≈10 s of compilation instead of ≈23 s for the two
+kernels they were, with three copies.
 """
 from __future__ import annotations
 
