@@ -259,7 +259,7 @@ def test_a_run_says_which_kernels_it_compiles_first(monkeypatch):
     from accelsim.options import SimOptions
     monkeypatch.setattr(kernel_cache, "is_compiled", lambda kernel: False)
     note = kernel_cache.compile_note(SimOptions(dataflow="search", model="cycle"))
-    assert "the counting kernel" in note and "the mapper's search kernels" in note and "the cycle model" in note
+    assert "the counting kernel" in note and "the mapper's search kernel" in note and "the cycle model" in note
     assert "SCALE-Sim" not in note and "load them from the cache" in note
     assert "the ragged-loop kernel" in kernel_cache.compile_note(SimOptions(dataflow="ws"))  # analytical: may run ragged
     monkeypatch.setattr(kernel_cache, "is_compiled", lambda kernel: kernel.__name__ != "evaluate_nest")
