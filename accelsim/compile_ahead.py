@@ -99,7 +99,8 @@ def compile_in_parallel(jobs, processes: int | None = None, report=None) -> dict
         while todo or running:
             while todo and len(running) < processes:
                 chain = todo.pop(0)
-                log = tempfile.TemporaryFile()  # a file, not a pipe: Numba's warnings cannot fill it and block
+                # A file, not a pipe: Numba's warnings cannot fill it and block; closed when the process ends.
+                log = tempfile.TemporaryFile()  # noqa: SIM115
                 proc = subprocess.Popen([sys.executable, "-m", __name__, *chain], stdout=subprocess.DEVNULL,
                                         stderr=log, env=env)
                 running.append((chain, proc, log, time.perf_counter()))

@@ -79,9 +79,10 @@ def cmd_run(args) -> int:
         if getattr(args, key):
             inputs[key] = {"path": str(getattr(args, key)), "sha256_16": _file_hash(getattr(args, key))}
     from ..kernel_cache import compile_note
-    if note := compile_note(replace(options, dataflow=options.dataflow or arch.dataflow or "search")):
+    resolved = replace(options, dataflow=options.dataflow or arch.dataflow or "search")
+    if note := compile_note(resolved):
         print(note, file=sys.stderr, flush=True)
-        _compile_ahead(replace(options, dataflow=options.dataflow or arch.dataflow or "search"))
+        _compile_ahead(resolved)
     with _layer_progress(len(workload.layers)) as progress:
         result = simulate(arch, workload, options, mappings, inputs,
                           search_cache=None if args.no_search_cache else args.search_cache, progress=progress)

@@ -1,5 +1,14 @@
 """compile_ahead: which kernels a run compiles ahead, in which processes, and a job that fails."""
-from accelsim.compile_ahead import COUNTING, JOBS, RAGGED, SEARCH, Job, chains, compile_in_parallel, jobs_for
+from accelsim.compile_ahead import (
+    COUNTING,
+    JOBS,
+    RAGGED,
+    SEARCH,
+    Job,
+    chains,
+    compile_in_parallel,
+    jobs_for,
+)
 from accelsim.options import SimOptions
 
 
