@@ -52,7 +52,7 @@ def jobs_for(options) -> list[str]:
     """The jobs a run with these SimOptions needs (dataflow None: it searches if the arch names no
     template; as kernel_cache.compile_note)."""
     jobs = [COUNTING]
-    if options.performance_model == "analytical":  # templates' and the mapper's padded layers run ragged
+    if options.performance_model in ("analytical", "cycle"):  # templates' and the mapper's padded layers run ragged
         jobs.append(RAGGED)
     if options.dataflow in ("search", None):
         jobs.append(SEARCH)

@@ -191,7 +191,7 @@ def compile_note(options) -> str | None:
     if options.dataflow == "search" or options.dataflow is None:  # None: search if the arch names no template
         from .search.search_kernels import search_heuristic
         wanted.append(("the mapper's search kernel", search_heuristic, 10))
-    if options.performance_model == "analytical":  # templates' and the mapper's padded layers run ragged
+    if options.performance_model in ("analytical", "cycle"):  # templates' and the mapper's padded layers run ragged
         from .counting.ragged_kernel import evaluate_ragged  # imported only when it runs (start-up)
         wanted.append(("the ragged-loop kernel", evaluate_ragged, 14))
     if options.performance_model == "cycle":

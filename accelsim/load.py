@@ -46,7 +46,8 @@ def arch_from_data(path, data) -> Arch:
     arch = build_arch(spec, str(path), lambda p: locate(data, p)[1])
     if spec.constraints:
         from .search.constraints import arch_constraints
-        arch = replace(arch, constraints=arch_constraints(spec.constraints, arch, str(path), lambda p: locate(data, p)[1]))
+        levels, names = arch_constraints(spec.constraints, arch, str(path), lambda p: locate(data, p)[1])
+        arch = replace(arch, constraints=levels, constraint_names=names)
     if spec.technology.table_file is not None:
         table = _table_file(spec.technology.table_file, path, data)
         arch = replace(arch, energy_table=table.name, tech_table=table)

@@ -164,7 +164,7 @@ def resident_counts(arch: Arch, counts: ActionCounts, level: str, resident: set[
             continue
         tensors = {role: (c if role not in resident else
                           TensorCounts(0, 0, 0, c.tile_elements) if d < depth else
-                          replace(c, fills=0))
+                          replace(c, fills=0, blocks=None if c.blocks is None else (c.blocks[0], 0, c.blocks[2])))
                    for role, c in lc.tensors.items()}
         kept = replace(lc, tensors=tensors)
         levels.append(replace(kept, cycles=_level_cycles(arch.level(lc.name), kept)))

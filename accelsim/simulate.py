@@ -53,6 +53,9 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
                         f"sparsity: {{weights: {{distribution: structured, n: {n}, m: {m}, axis: <a reduction dim>}}}} "
                         f"(docs/sparsity.md)")
     options = replace(options, dataflow=dataflow)
+    if arch.constraint_names and dataflow != "search":  # the mapper checks them with its own (_mapper)
+        from .search.constraints import check_names
+        check_names(arch.constraint_names, workload.layers)
     search = _mapper(arch, options, search_cache, workload.layers) if dataflow == "search" else None
 
     @lru_cache(maxsize=None)
@@ -67,12 +70,12 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         layer = replace(layer, precision=options.precision or layer.precision,
                         density=layer.density if options.density is None
                         else Density(options.density, options.density))
-        layer = replace(layer, density=density_in_format(layer.density, layer.precision or arch.compute.format))
         try:
             layer_arch, energies = arch_for(layer.precision)
         except SpecError as exc:
             raise SpecError(f"layer '{layer.name}': {exc.problems[0].message}; run it with "
                             f"--precision {arch.compute.format} or on an arch that supports it") from None
+        layer = replace(layer, density=density_in_format(layer.density, layer.precision or arch.compute.format))
         mapping, found = (mappings or {}).get(layer.name), None
         if mapping is None and search is not None:
             found = search(layer_arch, layer, energies)
@@ -133,6 +136,12 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=()):
         except MappingError as exc:
             raise MappingError(f"layer '{layer.name}': {exc}") from None
         ragged = not _ragged_refused(layer_arch, layer, options) and own.settings.rank != "cycle"
+        best = searched(layer_arch, layer, energies, own, ragged)
+        if ragged and _unwalked(layer_arch, layer, options, best.mapping):  # ragged tiles the walk refuses
+            best = searched(layer_arch, layer, energies, own, False)
+        return best
+
+    def searched(layer_arch: Arch, layer: Layer, energies, own, ragged: bool):
         key = (layer.run_einsum, layer.precision, layer.density, repr(canonical(own)), ragged)
         if key not in found:
             disk_key = cache and search_key(layer_arch, layer.run_einsum, energies, own, layer.density, ragged)
@@ -229,7 +238,7 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
     except MappingError as exc:
         raise MappingError(f"layer '{layer.name}': {exc}") from None
     if counts.ragged:  # the analytical model's counts only
-        _check_ragged(arch, layer, options)
+        _check_ragged(arch, layer, options, mapping)
     if is_sparse(arch, layer):  # Sparseloop's formats, gating and skipping: a pass over the counts
         sparse_cycles = getattr(model, "sparse_layer_cycles", None)
         if options.performance_model != "analytical" and sparse_cycles is None:
@@ -272,25 +281,40 @@ def _template_mapping(arch: Arch, layer: Layer, options: SimOptions, energies, m
         return mapping
     best, _ = lowest_scoring(pack_problem(arch, einsum, energies, layer.density), arch, einsum,
                              [mapping, *candidates], lambda energy, cycles: energy * cycles,
-                             lambda m: not (arch.constraints and _violations(arch, layer, m)))
+                             lambda m: not (arch.constraints and _violations(arch, layer, m))
+                             and not _unwalked(arch, layer, options, m))
     return best or mapping
 
 
 def _ragged_refused(arch: Arch, layer: Layer, options: SimOptions) -> str | None:
-    """Why a ragged mapping cannot run here: the analytical model counts ragged tiles (a mapping
-    whose factors of a dim multiply to more than it); the other models and passes assume equal
-    tiles and instances."""
-    return ("the cycle model walks equal tiles" if options.performance_model != "analytical" else
+    """Why a ragged mapping cannot run here: the analytical and cycle models count ragged tiles (a
+    mapping whose factors of a dim multiply to more than it); the other models and passes assume
+    equal tiles and instances."""
+    return (f"the {options.performance_model} model runs equal tiles"
+            if options.performance_model not in ("analytical", "cycle") else
             "sparsity (sparse:, layer sparsity:) prices equal instances" if is_sparse(arch, layer) else
             "inter-layer residency (residency:) re-prices equal instances" if arch.residency_level else None)
 
 
-def _check_ragged(arch: Arch, layer: Layer, options: SimOptions) -> None:
+def _unwalked(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping) -> str | None:
+    """Why the cycle model's walk refuses a ragged mapping (a sliding window over a ragged dim, or a
+    fan-out that copies a tensor over one: model/tile_events.py), or None; templates and the mapper
+    then keep a candidate the walk takes."""
+    if options.performance_model != "cycle":
+        return None
+    from .model.cycle import walk_refusal
+    return walk_refusal(arch, layer.run_einsum, lower(arch, layer.run_einsum, mapping))
+
+
+def _check_ragged(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping) -> None:
+    walk = _unwalked(arch, layer, options, mapping)
+    if walk:
+        raise MappingError(f"layer '{layer.name}': {walk}")
     why = _ragged_refused(arch, layer, options)
     if why:
         raise MappingError(f"layer '{layer.name}': its mapping has ragged tiles (a dim's factors multiply to "
-                           f"more than the dim), which only the analytical model of a dense layer without "
-                           f"residency counts so far: {why}; give that layer factors that multiply to its dims "
+                           f"more than the dim), which only the analytical and cycle models of a dense layer "
+                           f"without residency count so far: {why}; give that layer factors that multiply to its dims "
                            f"(or pad it: pad: in the workload)")
 
 

@@ -11,8 +11,9 @@ SCALE-Sim v3.0.0's and ZigZag's whole processes, in the same run.
    padding) into a temporary folder, and converts them with `accelsim import scalesim`.
 2. Times `accelsim run ARCH WORKLOAD --model cycle --scalesim-compat` as a whole process: cold
    (an empty Numba cache: NUMBA_CACHE_DIR points at a new folder) once, warm `--runs` times, half
-   before and half after the peers (so a drift of the machine's speed shows in the spread). Python
-   writes bytecode as in a user's install (PYTHONDONTWRITEBYTECODE is dropped for these runs).
+   before and half after the peers (so a drift of the machine's speed shows in the spread); wall
+   time and the process's CPU time (user + sys, steadier on a shared machine). Python writes
+   bytecode as in a user's install (PYTHONDONTWRITEBYTECODE is dropped for these runs).
 3. With --scalesim-python, runs SCALE-Sim's own command (`python -m scalesim.scale -c CFG -t TOPO`)
    on the same files, as a whole process, and checks that both report the same total cycles per
    layer; --save-scalesim FILE keeps its seconds and cycles. SCALE-Sim takes 10–25 minutes for the
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -70,10 +72,16 @@ def spread(values: list[float]) -> str:
             f"{len(values)} runs)")
 
 
+CPU_SECONDS = []  # user + sys of each timed command, in order: on a shared machine the steadier figure
+
+
 def timed(command: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, str]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_SECONDS.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
     return seconds, done.stdout
@@ -109,6 +117,7 @@ def main(argv=None):
         cold, _ = timed(run, env=user_env(NUMBA_CACHE_DIR=str(tmp / "numba-cache")))
         timed(run, env=user_env())  # fills the default cache and the bytecode, as a user's first run does
         warm = [timed(run, env=user_env())[0] for _ in range(a.runs // 2)]
+        warm_cpu = CPU_SECONDS[-len(warm):] if warm else []
         import json
         ours = [l["cycles"] for l in json.loads((tmp / "accelsim.json").read_text())["layers"]]
         peers = []
@@ -138,9 +147,12 @@ def main(argv=None):
         if a.zigzag_python:
             seconds, out = timed([a.zigzag_python, str(Path(__file__).with_name("bench_zigzag_resnet50.py"))])
             peers.append(("ZigZag (zigzag-dse)", seconds, out.strip().splitlines()[-1], len(ours)))
-        warm += [timed(run, env=user_env())[0] for _ in range(a.runs - a.runs // 2)]
+        later = [timed(run, env=user_env())[0] for _ in range(a.runs - a.runs // 2)]
+        warm += later
+        warm_cpu += CPU_SECONDS[-len(later):] if later else []
         print(f"accelsim {a.dataflow}, ResNet-50 ({len(ours)} weight layers) on 32×32, whole process: "
               f"cold {cold:.2f} s (empty Numba cache), warm {spread(warm)}; total cycles {sum(ours):,}")
+        print(f"  warm CPU (user + sys): {spread(warm_cpu)}; load average {os.getloadavg()[0]:.1f}")
         for name, seconds, note, n in peers:
             share = "" if n == len(ours) else f" (first {n} of {len(ours)} layers)"
             print(f"{name}{share}, whole process: {seconds:.1f} s; {note}")

@@ -186,6 +186,9 @@ def test_json_energy_per_action_and_its_source(args, arch_sourced, tmp_path):
             expected = level["instances"] * sum(
                 blocks(c["reads_per_instance"]) * e["read_pj"] + blocks(c["fills_per_instance"]) * e["write_pj"]
                 + blocks(c["updates_per_instance"]) * e["update_pj"] for c in level["tensors"].values())
+            if e["block_rounding"] == "transfer":  # each transfer whole blocks: the JSON's block accesses
+                expected = sum(b["reads"] * e["read_pj"] + b["fills"] * e["write_pj"] + b["updates"] * e["update_pj"]
+                               for b in (c["block_accesses"] for c in level["tensors"].values()))
             assert dynamic[name] == pytest.approx(expected, rel=1e-12, abs=1e-9)
         (mac,) = [name for name, e in ert.items() if "mac_pj" in e]
         assert dynamic[mac] == pytest.approx(layer["macs"] * ert[mac]["mac_pj"], rel=1e-12)
@@ -261,6 +264,7 @@ def test_a_run_says_which_kernels_it_compiles_first(monkeypatch):
     note = kernel_cache.compile_note(SimOptions(dataflow="search", model="cycle"))
     assert "the counting kernel" in note and "the mapper's search kernel" in note and "the cycle model" in note
     assert "SCALE-Sim" not in note and "load them from the cache" in note
+    assert "the ragged-loop kernel" in note  # the cycle model runs templates' ragged candidates too
     assert "the ragged-loop kernel" in kernel_cache.compile_note(SimOptions(dataflow="ws"))  # analytical: may run ragged
     monkeypatch.setattr(kernel_cache, "is_compiled", lambda kernel: kernel.__name__ != "evaluate_nest")
     assert "load it" in kernel_cache.compile_note(SimOptions(dataflow="ws"))

@@ -3,6 +3,7 @@ test instead of breaking the collection of a whole module. Fixtures and test bod
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
 # Imports every test module with the model entry points replaced by functions that refuse to run;
@@ -89,13 +90,70 @@ print("HEAVY", heavy, code)
 """
 
 
-def test_a_run_imports_no_plotting_or_table_library(tmp_path):
+@pytest.mark.parametrize("model", [["--model", "cycle", "--scalesim-compat"], []], ids=["scalesim-compat", "analytical"])
+def test_a_run_imports_no_plotting_or_table_library(tmp_path, model):
     # matplotlib and pandas are for `accelsim plot` / `export` / the store's frames: a run (table and
-    # JSON) loads neither (they cost ~0.3 s of start-up), nor the sweep store or the progress bars.
+    # JSON), SCALE-Sim-compatible or the default analytical one, loads neither (they cost ~0.3 s of
+    # start-up), nor the sweep store or the progress bars.
     out = tmp_path / "r.json"
     proc = subprocess.run([sys.executable, "-c", RUN_IMPORTS, "run", str(REPO / "arch" / "simple_os.yaml"),
-                           str(REPO / "workloads" / "gemm_tiny.yaml"), "--model", "cycle", "--scalesim-compat",
+                           str(REPO / "workloads" / "gemm_tiny.yaml"), *model,
                            "--json", str(out)], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "HEAVY [] 0", proc.stdout[-2000:]
     assert out.exists()
+
+
+GC_AFTER_IMPORT = r"""
+import gc
+import weakref
+
+
+class Node:
+    pass
+
+
+a, b = Node(), Node()
+a.other, b.other = b, a  # a cycle made before the import, garbage after it
+alive = weakref.ref(a)
+del a, b
+import accelsim  # noqa: E402,F401
+
+gc.collect()
+print(gc.isenabled(), gc.get_freeze_count(), alive() is None)
+"""
+
+
+FROZEN_BEFORE_IMPORT = r"""
+import gc
+import weakref
+
+
+class Node:
+    pass
+
+
+a, b = Node(), Node()
+a.other, b.other = b, a
+alive = weakref.ref(a)
+gc.freeze()  # the caller's: its garbage cycle stays uncollected
+del a, b
+import accelsim  # noqa: E402,F401
+
+gc.collect()
+print(alive() is not None)
+"""
+
+
+def test_importing_accelsim_leaves_the_collector_as_it_was():
+    # The package pauses collection while it imports and moves what it made to the oldest
+    # generation (freeze + unfreeze): nothing stays frozen, a caller's garbage is still collected,
+    # and what a caller froze before the import stays frozen.
+    proc = subprocess.run([sys.executable, "-c", GC_AFTER_IMPORT], capture_output=True, text=True, cwd=REPO,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "0", "True"]
+    proc = subprocess.run([sys.executable, "-c", FROZEN_BEFORE_IMPORT], capture_output=True, text=True, cwd=REPO,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .rules import average_block_accesses
+
 
 @dataclass(frozen=True)
 class TensorCounts:
@@ -15,6 +17,17 @@ class TensorCounts:
     fills: int
     updates: int
     tile_elements: int  # utilized capacity per instance
+    blocks: tuple | None = None  # (reads, fills, updates) in block accesses of the level, as the counting
+                                 # kernel rounded them (the level's block_rounding, docs/energy.md); None:
+                                 # not given (a pass that changes a count drops them): the layer rule
+
+    def block_accesses(self, words_per_element: int, instances: int, block_words: int) -> tuple:
+        """(reads, fills, updates) in block accesses of the average of `instances` instances whose
+        counts these are the sum of: the kernel's, else each action's words rounded up to blocks once."""
+        if self.blocks is not None:
+            return tuple(b / instances for b in self.blocks)
+        return tuple(average_block_accesses(x * words_per_element, instances, block_words)
+                     for x in (self.reads, self.fills, self.updates))
 
 
 @dataclass(frozen=True)
@@ -35,8 +48,9 @@ class LevelCounts:
         if self.totals is not None:
             return self.totals[role]
         c = self.tensors[role]
-        return TensorCounts(c.reads * self.instances, c.fills * self.instances, c.updates * self.instances,
-                            c.tile_elements)
+        n = self.instances
+        return TensorCounts(c.reads * n, c.fills * n, c.updates * n, c.tile_elements,
+                            None if c.blocks is None else tuple(b * n for b in c.blocks))
 
     def words_per_element(self, role: str) -> int:
         return self.output_words if role == "outputs" else 1

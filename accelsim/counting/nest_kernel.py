@@ -44,7 +44,9 @@ PackedProblem.record):
                        over its dims of mixed-radix digit sets, its size the product of the loops' bounds
   level_int[l, :]      KIND, CAPACITY (words, -1 unlimited), BLOCK (words per access), CLUSTER
                        (instances per shared array), HW_INSTANCES, BLOCK_SHIFT (log2 BLOCK if a power
-                       of two, else −1), CLUSTER_R and CLUSTER_AXES with
+                       of two, else −1), BLOCK_RULE (TRANSFER_BLOCKS: each tile transfer whole blocks,
+                       LAYER_BLOCKS: a layer's words rounded once; out.blocks, _blocks), CLUSTER_R and
+                       CLUSTER_AXES with
   cluster_axes[l, q]   the fan-out axes (spatial level, x 0 | y 1) its clusters are counted on:
                        ⌈u_0 / CLUSTER_R⌉ · Π_{q>0} u_q (CLUSTERS_TOUCHED; tests/kernels/naive_analytical._clusters_used)
   level_float[l, :]    READ_BW, WRITE_BW, SHARED_BW (words/cycle, 0 unlimited), E_READ, E_WRITE, E_UPDATE (pJ),
@@ -88,6 +90,7 @@ from .conventions import CLUSTERS_SPREAD
 from .point_sets import axis_count, axis_shape, closed_count
 from .records import (
     BLOCK,
+    BLOCK_RULE,
     BLOCK_SHIFT,
     BROKEN,
     CAPACITY,
@@ -108,10 +111,11 @@ from .records import (
     READS,
     SHARED_BW,
     TILE,
+    TRANSFER_BLOCKS,
     UPDATES,
     WRITE_BW,
 )
-from .rules import bandwidth_cycles, block_accesses
+from .rules import bandwidth_cycles, block_accesses, first_touch_blocks, transfer_blocks
 
 # The helpers and passes are inlined by LLVM (forceinline): a call passes every array as its
 # exploded fields (a record's too), which cost more than the helpers' work (≈20 % of an
@@ -216,9 +220,9 @@ def _reuse_classes(axis_of, coef, nest, sc):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _moved_loads(sc, full, n_moves, t, n_axes):
-    """Elements loaded into one instance of the set _set_terms described (`full` points) as it
-    moves with the first n_moves temporal loops (see _reuse_classes)."""
+def _kept(sc, full, n_moves, t, n_axes):
+    """Points of the set _set_terms described (`full` points) that a reuse step keeps as it moves
+    with the first n_moves temporal loops: the overlap after a shift by the innermost one's step."""
     if n_moves == 0:
         return full
     last = n_moves - 1
@@ -230,7 +234,41 @@ def _moved_loads(sc, full, n_moves, t, n_axes):
             for b in range(n_axes):
                 if b != a:
                     kept *= axis_count(sc.tc, sc.te, b, sc.m, sc.shape, 0, sc.occ, sc.base)
-    return full * sc.above[n_moves] - sc.reuse_weight[t, last] * kept
+    return kept
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _transfers(sc, full, kept, n_moves, t):
+    """The loads of a set of `full` points moving with the first n_moves temporal loops (keeping
+    `kept` at each reuse step) as transfers (Scratch.events' four) and their sum: (whole-set loads,
+    full, reuse steps, full − kept, loads = full · visits − kept · reuse steps; see _reuse_classes)."""
+    if n_moves == 0:
+        return 1, full, 0, 0, full
+    reuse = sc.reuse_weight[t, n_moves - 1]
+    return sc.above[n_moves] - reuse, full, reuse, full - kept, full * sc.above[n_moves] - reuse * kept
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _loads_of(sc, i, t, full, kept, n_moves):
+    """Level i's tile loads of t (_transfers), its transfers kept in sc.events[i, t]."""
+    whole, whole_el, deltas, delta_el, loads = _transfers(sc, full, kept, n_moves, t)
+    sc.events[i, t, 0], sc.events[i, t, 1], sc.events[i, t, 2], sc.events[i, t, 3] = whole, whole_el, deltas, delta_el
+    return loads
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _served_moves(sc, separate, full, kept, n_moves, t, mac, steps):
+    """What a level serves: `separate` positions apart, each a set of `full` points moving as
+    _transfers (`steps` times over, each step whole: unheld MAC operands); its transfers kept in
+    sc.served_ev. A memory child's fills are transfers of their own, one per position; what the MACs
+    take in a step is one transfer of every position's points (Scratch.served_ev)."""
+    whole, whole_el, deltas, delta_el, loads = _transfers(sc, full, kept, n_moves, t)
+    ev = sc.served_ev
+    if mac:
+        ev[0], ev[1], ev[2], ev[3], ev[4] = 1, whole * steps, separate * whole_el, deltas * steps, separate * delta_el
+    else:
+        ev[0], ev[1], ev[2], ev[3], ev[4] = separate, whole * steps, whole_el, deltas * steps, delta_el
+    return separate * loads * steps
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -247,8 +285,8 @@ def _one_dim_points(p, nest, sc, t, level, extra, n_extra):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _one_dim_moved(p, nest, sc, full, n_moves, t, level, extra, n_extra):
-    """_moved_loads for the set _one_dim_points counted (`full` points): only the moving axis is
+def _one_dim_kept(p, nest, sc, full, n_moves, t, level, extra, n_extra):
+    """_kept for the set _one_dim_points counted (`full` points): only the moving axis is
     built, for its overlap; the other axes keep all their points, full / (that axis's points)."""
     if n_moves == 0:
         return full
@@ -261,7 +299,7 @@ def _one_dim_moved(p, nest, sc, full, n_moves, t, level, extra, n_extra):
         for q in range(sc.m[a]):
             on_axis *= sc.te[a, q]
         kept = axis_count(sc.tc, sc.te, a, sc.m, sc.shape, sc.move_by[t, last], sc.occ, sc.base) * (full // on_axis)
-    return full * sc.above[n_moves] - sc.reuse_weight[t, last] * kept
+    return kept
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -352,6 +390,8 @@ def _tiles_and_capacity(nest, p, out, sc):
             counts[i, t, FILLS] = 0
             counts[i, t, UPDATES] = 0
             counts[i, t, TILE] = 0
+            for q in range(3):
+                out.blocks[i, t, q] = 0
             if not nest.keeps[i, t]:
                 continue
             if memo_tile[i, t] < 0:
@@ -378,7 +418,7 @@ def _tile_loads(nest, p, out, sc, top):
                 continue
             full = counts[i, t, TILE]
             if last < 0:
-                counts[i, t, FILLS] = full
+                counts[i, t, FILLS] = _loads_of(sc, i, t, full, full, 0)
                 continue
             a = sc.move_axis[t, last]
             if a < 0 or sc.regular[i, t]:  # from pass 1's shapes: only axis a moves
@@ -389,10 +429,10 @@ def _tile_loads(nest, p, out, sc, top):
                     for b in range(p.n_axes[t]):
                         if b != a:
                             kept *= shape[i, t, b, 1] * shape[i, t, b, 3]  # L · n points
-                counts[i, t, FILLS] = full * sc.above[last + 1] - sc.reuse_weight[t, last] * kept
-                continue
-            _set_terms(p, nest, sc, t, i, sc.idx, 0)
-            counts[i, t, FILLS] = _moved_loads(sc, full, sc.moves_before[i], t, p.n_axes[t])
+            else:
+                _set_terms(p, nest, sc, t, i, sc.idx, 0)
+                kept = _kept(sc, full, sc.moves_before[i], t, p.n_axes[t])
+            counts[i, t, FILLS] = _loads_of(sc, i, t, full, kept, sc.moves_before[i])
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -433,6 +473,7 @@ def _served(nest, p, out, sc, i, t, hold, n_t):
     # multicast (or reduce) this tensor; the other fan-outs are served apart.
     n_u = 0
     separate = 1
+    copies = 1  # the separate fan-outs on dims t ignores: the same data served apart
     for j in range(sc.starts[i], sc.starts[child]):
         if nest.loop_spatial[j]:
             if p.merges[nest.loop_level[j], t, nest.loop_dim[j]]:
@@ -440,23 +481,33 @@ def _served(nest, p, out, sc, i, t, hold, n_t):
                 n_u += 1
             else:
                 separate *= nest.loop_bound[j]
+                if p.axis_of[t, nest.loop_dim[j]] < 0:
+                    copies *= nest.loop_bound[j]
     steps = sc.above[n_t]
-    if n_u == 0 and child == compute and not hold:
-        return steps * separate
-    if n_u == 0 and child != compute:  # nothing merged on the way: the child's own loads
+    mac = child == compute
+    sc.served_ev[5] = copies if mac else 1
+    if n_u == 0 and mac and not hold:
+        return _served_moves(sc, separate, 1, 1, 0, t, mac, steps)
+    if n_u == 0 and not mac:  # nothing merged on the way: the child's own loads
+        ev = sc.served_ev
+        ev[0] = separate
+        for q in range(4):
+            ev[q + 1] = sc.events[child, t, q]
         return separate * out.counts[child, t, FILLS]
     # Else the merged set, which (unless it feeds the MACs unheld) moves with the loops above the
     # child as the child's tile does (the MACs' operands, when held, over every temporal loop).
     n_moves = n_t if child == compute else sc.moves_before[child]
     if p.one_dim[t]:  # the merged set as a product of loop bounds
         merged = _one_dim_points(p, nest, sc, t, child, sc.idx, n_u)
-        if child == compute and not hold:
-            return steps * separate * merged
-        return separate * _one_dim_moved(p, nest, sc, merged, n_moves, t, child, sc.idx, n_u)
+        if mac and not hold:
+            return _served_moves(sc, separate, merged, merged, 0, t, mac, steps)
+        kept = _one_dim_kept(p, nest, sc, merged, n_moves, t, child, sc.idx, n_u)
+        return _served_moves(sc, separate, merged, kept, n_moves, t, mac, 1)
     _set_terms(p, nest, sc, t, child, sc.idx, n_u)
-    if child == compute and not hold:
-        return steps * separate * _set_size(sc, p.n_axes[t])
-    return separate * _moved_loads(sc, _set_size(sc, p.n_axes[t]), n_moves, t, p.n_axes[t])
+    merged = _set_size(sc, p.n_axes[t])
+    if mac and not hold:
+        return _served_moves(sc, separate, merged, merged, 0, t, mac, steps)
+    return _served_moves(sc, separate, merged, _kept(sc, merged, n_moves, t, p.n_axes[t]), n_moves, t, mac, 1)
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -510,6 +561,37 @@ def _charged_instances(nest, p, i, inst, first):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
+def _blocks(p, sc, blocks, i, t, read_words, fill_words, update_words, w, distinct, is_top):
+    """Level i's block accesses of tensor t per instance into blocks[i, t, READS|FILLS|UPDATES], under
+    its block rounding (docs/energy.md#block-rounding). `layer`: each action's words over the layer,
+    rounded up to blocks once. `transfer`: each tile transfer rounded up to whole blocks — fills
+    from the level's tile loads (sc.events), reads and updates from what it serves (sc.served_ev,
+    which _served just wrote): a memory child's fills, or what the MACs take in a step; for outputs,
+    the transfers that first bring an output need no partial sum, so they are subtracted from
+    read-backs and fills."""
+    block, shift = p.level_int[i, BLOCK], p.level_int[i, BLOCK_SHIFT]
+    blocks[i, t, READS] = block_accesses(read_words, block, shift)
+    blocks[i, t, FILLS] = block_accesses(fill_words, block, shift)
+    blocks[i, t, UPDATES] = block_accesses(update_words, block, shift)
+    if p.level_int[i, BLOCK_RULE] != TRANSFER_BLOCKS or block == 1:
+        return
+    output = p.is_output[t]
+    if not is_top:
+        ev = sc.events
+        fills = transfer_blocks(1, ev[i, t, 0], ev[i, t, 1], ev[i, t, 2], ev[i, t, 3], w, block, shift)
+        if output:
+            fills = max(0, fills - first_touch_blocks(distinct, ev[i, t, 1], 1, w, block, shift))
+        blocks[i, t, FILLS] = fills
+    se = sc.served_ev
+    served = transfer_blocks(se[0], se[1], se[2], se[3], se[4], w, block, shift)
+    if output:  # updates: a child's drains, or the MACs' partial sums of a step
+        blocks[i, t, UPDATES] = served
+        blocks[i, t, READS] = max(0, served - first_touch_blocks(distinct, se[2] // se[5], se[5], w, block, shift))
+    else:
+        blocks[i, t, READS] = served
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
 def _served_and_energy(nest, p, out, sc, top, hold, n_t):
     """Pass 3: what each level serves its child (or the MACs) as reads, fills and updates, the
     bandwidth-bound cycles and the energy. Returns (status, energy pJ, cycles)."""
@@ -525,7 +607,6 @@ def _served_and_energy(nest, p, out, sc, top, hold, n_t):
         read_words = 0
         write_words = 0
         level_energy = 0.0
-        block, shift = p.level_int[i, BLOCK], p.level_int[i, BLOCK_SHIFT]
         for t in range(p.axis_of.shape[0]):
             if not nest.keeps[i, t]:
                 continue
@@ -539,17 +620,18 @@ def _served_and_energy(nest, p, out, sc, top, hold, n_t):
             counts[i, t, READS] = reads
             counts[i, t, FILLS] = fills  # parents, processed first, have read the loads
             counts[i, t, UPDATES] = updates
+            w = 1
             if p.is_output[t] and out.output_words[i] > 1:  # elements to words
                 w = out.output_words[i]
-                reads, fills, updates = reads * w, fills * w, updates * w
                 capacity = p.level_int[i, CAPACITY]
                 if capacity >= 0 and _tiled_words(counts, nest.keeps, i) + (w - 1) * counts[i, t, TILE] > capacity:
                     return OVER_CAPACITY, 0.0, 0
-            read_words += reads
-            write_words += fills + updates
-            level_energy += p.e_factor[i, t] * (block_accesses(reads, block, shift) * level_float[i, E_READ]
-                                                + block_accesses(fills, block, shift) * level_float[i, E_WRITE]
-                                                + block_accesses(updates, block, shift) * level_float[i, E_UPDATE])
+            read_words += reads * w
+            write_words += (fills + updates) * w
+            _blocks(p, sc, out.blocks, i, t, reads * w, fills * w, updates * w, w, distinct, i == top)
+            level_energy += p.e_factor[i, t] * (out.blocks[i, t, READS] * level_float[i, E_READ]
+                                                + out.blocks[i, t, FILLS] * level_float[i, E_WRITE]
+                                                + out.blocks[i, t, UPDATES] * level_float[i, E_UPDATE])
         bw_cycles = bandwidth_cycles(read_words, write_words, level_float[i, READ_BW], level_float[i, WRITE_BW],
                                      level_float[i, SHARED_BW])
         out.level_cycles[i] = bw_cycles

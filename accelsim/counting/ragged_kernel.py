@@ -32,6 +32,12 @@ What is counted in closed form:
 A ragged dim of a tensor of the second kind (a convolution's input channels or batch) returns
 RAGGED_UNSUPPORTED: its tile changes size from visit to visit while a sliding window reuses part
 of it, which this closed form does not count.
+
+Block accesses (docs/energy.md#block-rounding) are summed over every utilized instance. Under
+per-transfer rounding each transfer between memory levels is rounded to blocks on its own: a one_dim
+tensor's transfer is a product over its dims of count_below(D_d − o_d, the set's loops on d) at the
+offsets o_d the loops outside the set give, so a histogram of those sizes per dim (_transfer_blocks)
+counts them; any other tensor's transfers come per extent class from _moved.
 """
 from __future__ import annotations
 
@@ -54,6 +60,7 @@ from .nest_kernel import (
 from .point_sets import axis_count
 from .records import (
     BLOCK,
+    BLOCK_RULE,
     BROKEN,
     CAPACITY,
     E_READ,
@@ -69,10 +76,16 @@ from .records import (
     READS,
     SHARED_BW,
     TILE,
+    TRANSFER_BLOCKS,
     UPDATES,
     WRITE_BW,
 )
-from .rules import average_block_accesses, bandwidth_cycles
+from .rules import (
+    average_block_accesses,
+    bandwidth_cycles,
+    block_accesses,
+    transfer_blocks,
+)
 
 RAGGED_UNSUPPORTED = 3  # status: a ragged dim of a tensor whose axes mix dims (see the docstring)
 BUSIEST, ALL = 0, 1     # which instances a count covers: the one at spatial offset 0, or every one
@@ -88,13 +101,23 @@ class Ragged(NamedTuple):
     hi: np.ndarray      # [dim]
     rd: np.ndarray      # [dim] the ragged dims of the tensor being counted
     saved: np.ndarray   # [dim] their extents at the level, while a class replaces them
+    inner: np.ndarray   # [loop] bool: the loops a transfer spans (_transfer_blocks)
+    digit: np.ndarray   # [loop] an outer tuple's digits while _transfer_blocks walks them
+    h_size: np.ndarray  # [dim, size] per dim, the distinct transfer extents (a histogram)
+    h_count: np.ndarray  # [dim, size] and how many outer tuples give each
+    h_n: np.ndarray     # [dim] entries
+    h_at: np.ndarray    # [dim] an entry per dim, while their products are walked
+    blocks: np.ndarray  # [1] the block accesses of the transfers _moved last counted
 
 
-def ragged_work(max_loops: int, n_levels: int, n_tensors: int, n_dims: int) -> Ragged:
-    loops, dims = max(1, max_loops), max(1, n_dims)
+def ragged_work(max_loops: int, n_levels: int, n_tensors: int, n_dims: int, max_dim_size: int = 1) -> Ragged:
+    loops, dims, sizes = max(1, max_loops), max(1, n_dims), max(1, max_dim_size)
     return Ragged(np.zeros((n_levels, n_tensors, 3), np.int64), np.zeros(2, np.int64),
                   np.zeros(loops, np.bool_), np.zeros(loops, np.bool_), np.zeros(dims, np.int64),
-                  np.zeros(dims, np.int64), np.zeros(dims, np.int64), np.zeros(dims, np.int64))
+                  np.zeros(dims, np.int64), np.zeros(dims, np.int64), np.zeros(dims, np.int64),
+                  np.zeros(loops, np.bool_), np.zeros(loops, np.int64), np.zeros((dims, sizes), np.int64),
+                  np.zeros((dims, sizes), np.int64), np.zeros(dims, np.int64), np.zeros(dims, np.int64),
+                  np.zeros(1, np.int64))
 
 
 @njit(cache=True, _nrt=False)
@@ -198,7 +221,7 @@ def _valid_in(nest, p, sc, rg, member):
 
 
 @njit(cache=True, _nrt=False)
-def _moved(nest, p, sc, rg, t, level, n_moves, n_extra):
+def _moved(nest, p, sc, rg, t, level, n_moves, n_extra, w=1, block=1):
     """Loads of the set of t's points over the loops at or below `level` and sc.idx[:n_extra] (its
     tile, or a child's tile and the fan-outs that merge t), moving with the first n_moves temporal
     loops, the loops already in rg.member enumerated alongside.
@@ -208,8 +231,10 @@ def _moved(nest, p, sc, rg, t, level, n_moves, n_extra):
     and it, its digit ≥ 1), summed over the extent classes of t's ragged dims: at a visit, a dim's
     offset from the loops above the level is a multiple of the tile's extent E there, so the tile
     has all of E (offset below F = ⌊D/E⌋·E) or the remainder D − F (offset F): at most 2^dims
-    classes, each a set of one shape, its visits and steps counted over the offsets in its range."""
+    classes, each a set of one shape, its visits and steps counted over the offsets in its range.
+    Their transfers' block accesses (each rounded on its own, `w` words per element) into rg.blocks."""
     member = rg.member
+    rg.blocks[0] = 0
     n_rd = 0
     for d in range(p.dim_size.shape[0]):
         rg.lo[d], rg.hi[d] = 0, p.dim_size[d]
@@ -250,6 +275,7 @@ def _moved(nest, p, sc, rg, t, level, n_moves, n_extra):
                 member[sc.temporal[q]] = False
             k = sc.reuse_link[t, k]
         total += full * visits - kept * steps
+        rg.blocks[0] += transfer_blocks(1, visits - steps, full, steps, full - kept, w, block)
     for q in range(n_rd):
         sc.ext[level, rg.rd[q]] = rg.saved[q]
     return total
@@ -273,7 +299,7 @@ def _kept(nest, p, sc, t, n_moves, full):
 
 
 @njit(cache=True, _nrt=False)
-def _loads(nest, p, sc, rg, i, t, which):
+def _loads(nest, p, sc, rg, i, t, which, w=1, block=1):
     """Elements loaded into level i's tile of t (per busiest instance, or over ALL instances)."""
     member = rg.member
     _clear(member, nest.n)
@@ -283,11 +309,11 @@ def _loads(nest, p, sc, rg, i, t, which):
         _add_temporal(sc, member, _prefix_end(nest, p, sc, t, n_moves))
         _add_inside(nest, p, sc, member, i, t)
         return _valid(nest, p, sc, member)
-    return _moved(nest, p, sc, rg, t, i, n_moves, 0)
+    return _moved(nest, p, sc, rg, t, i, n_moves, 0, w, block)
 
 
 @njit(cache=True, _nrt=False)
-def _served(nest, p, sc, rg, i, t, hold, n_t, which):
+def _served(nest, p, sc, rg, i, t, hold, n_t, which, w=1, block=1):
     """Elements of t level i serves its child (the next level keeping t) or the MACs: nest_kernel's
     _served with every product of bounds a count of valid tuples. Fan-outs on the way that merge
     t are served once (their positions are t's points); the others apart (enumerated)."""
@@ -328,7 +354,158 @@ def _served(nest, p, sc, rg, i, t, hold, n_t, which):
         merged = _set_size(sc, p.n_axes[t])
         _add_temporal(sc, member, n_t)
         return _valid(nest, p, sc, member) * merged
-    return _moved(nest, p, sc, rg, t, child, n_moves, n_u)
+    return _moved(nest, p, sc, rg, t, child, n_moves, n_u, w, block)
+
+
+@njit(cache=True, _nrt=False)
+def _child(nest, p, i, t):
+    """The next memory level below i that keeps t (the compute level if none)."""
+    compute = p.level_int.shape[0] - 1
+    for c in range(i + 1, compute):
+        if p.level_int[c, KIND] == MEMORY and nest.keeps[c, t]:
+            return c
+    return compute
+
+
+@njit(cache=True, _nrt=False)
+def _transfer_blocks(nest, p, sc, rg, t, scale, w, block, first):
+    """Block accesses of transfers each rounded on its own: a transfer per valid tuple of the
+    rg.member loops (the outer ones), of scale · Π_d count_below(D_d − o_d, rg.inner loops on d)
+    elements at the offsets o_d those give (on t's dims of a one_dim tensor, its points; on other
+    dims, positions served apart: copies). Per dim a histogram of those extents over its outer
+    tuples (few distinct: a whole extent and a remainder when the inner loops are contiguous), then
+    a sum over their products. `first` (outputs, rg.member holding the first-touch transfers):
+    the blocks their first copy saves, ⌈box·copies⌉ − ⌈box·(copies − 1)⌉ (rules.first_touch_blocks)."""
+    member, inner, digit = rg.member, rg.inner, rg.digit
+    n_dims = p.dim_size.shape[0]
+    for d in range(n_dims):
+        size = p.dim_size[d]
+        rg.h_n[d] = 0
+        for j in range(nest.n):
+            digit[j] = 0
+        while True:
+            offset = 0
+            for j in range(nest.n):
+                if member[j] and nest.loop_dim[j] == d:
+                    offset += digit[j] * sc.stride[j]
+            if offset < size:
+                extent = count_below(nest.loop_dim, nest.loop_bound, sc.stride, nest.n, inner, d, size - offset)
+                q = 0
+                while q < rg.h_n[d] and rg.h_size[d, q] != extent:
+                    q += 1
+                if q == rg.h_n[d]:
+                    rg.h_size[d, q], rg.h_count[d, q] = extent, 0
+                    rg.h_n[d] += 1
+                rg.h_count[d, q] += 1
+            j = nest.n - 1  # the next outer tuple on d (an odometer, innermost loop fastest)
+            while j >= 0:
+                if member[j] and nest.loop_dim[j] == d:
+                    digit[j] += 1
+                    if digit[j] < nest.loop_bound[j]:
+                        break
+                    digit[j] = 0
+                j -= 1
+            if j < 0:
+                break
+        rg.h_at[d] = 0
+    total = 0
+    while True:
+        box, copies, count = scale, 1, 1
+        for d in range(n_dims):
+            if p.axis_of[t, d] >= 0:
+                box *= rg.h_size[d, rg.h_at[d]]
+            else:
+                copies *= rg.h_size[d, rg.h_at[d]]
+            count *= rg.h_count[d, rg.h_at[d]]
+        saved = block_accesses(box * copies * w, block)
+        if first:
+            saved -= block_accesses(box * (copies - 1) * w, block)
+        total += count * saved
+        d = n_dims - 1
+        while d >= 0:
+            rg.h_at[d] += 1
+            if rg.h_at[d] < rg.h_n[d]:
+                break
+            rg.h_at[d] = 0
+            d -= 1
+        if d < 0:
+            break
+    return total
+
+
+@njit(cache=True, _nrt=False)
+def _first_touches(nest, p, sc, rg, t, i, w, block):
+    """_transfer_blocks of the outputs' transfers that first bring each output to an instance of
+    level i: the outer loops on dims t ignores dropped, but for the fan-outs above i (instances apart)."""
+    for j in range(nest.n):
+        if (j >= sc.starts[i] or not nest.loop_spatial[j]) and p.axis_of[t, nest.loop_dim[j]] < 0:
+            rg.member[j] = False
+    return _transfer_blocks(nest, p, sc, rg, t, 1, w, block, True)
+
+
+@njit(cache=True, _nrt=False)
+def _one_dim_fill_blocks(nest, p, sc, rg, i, t, w, block):
+    """Per-transfer block accesses of level i's tile loads of one_dim t, every instance (for outputs,
+    less the first touches), as _loads counts them: a tile per tuple of the temporal prefix."""
+    member = rg.member
+    _clear(member, nest.n)
+    _clear(rg.inner, nest.n)
+    _add_fanouts_above(nest, sc, member, i, ALL)
+    _add_temporal(sc, member, _prefix_end(nest, p, sc, t, sc.moves_before[i]))
+    _add_inside(nest, p, sc, rg.inner, i, t)
+    blocks = _transfer_blocks(nest, p, sc, rg, t, 1, w, block, False)
+    if p.is_output[t]:
+        blocks = max(0, blocks - _first_touches(nest, p, sc, rg, t, i, w, block))
+    return blocks
+
+
+@njit(cache=True, _nrt=False)
+def _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block):
+    """Per-transfer block accesses of what level i serves, every instance, as _served counts it:
+    (all transfers, what first touches save). A memory child's fill is a transfer per position of
+    the separate fan-outs; what the MACs take in a step is one transfer of every position's points.
+    A one_dim tensor's set is the child's tile and the merged fan-outs on t's dims, a transfer per
+    tuple of the temporal prefix (every temporal loop for unheld MAC operands); any other tensor
+    feeding unheld MACs moves its merged set (no ragged dim of t in it) at every position and step.
+    (-1, 0): not counted here (a held sliding-window operand of the MACs: _moved's blocks do not
+    group its positions by step; outputs whose axes mix dims), which keeps the layer rule."""
+    member, inner = rg.member, rg.inner
+    compute = p.level_int.shape[0] - 1
+    mac = child == compute
+    unheld = mac and not held
+    _clear(member, nest.n)
+    _clear(inner, nest.n)
+    _add_fanouts_above(nest, sc, member, i, ALL)
+    n_u = 0
+    for j in range(sc.starts[i], sc.starts[child]):
+        if nest.loop_spatial[j]:
+            if not p.merges[nest.loop_level[j], t, nest.loop_dim[j]]:
+                if mac:
+                    inner[j] = True  # served apart, in the same step
+                else:
+                    member[j] = True
+            else:
+                sc.idx[n_u] = j
+                n_u += 1
+                if p.axis_of[t, nest.loop_dim[j]] >= 0 and p.one_dim[t]:
+                    inner[j] = True
+    scale = 1
+    if p.one_dim[t]:
+        if mac:
+            _add_temporal(sc, member, n_t if unheld else _prefix_end(nest, p, sc, t, n_t))
+        else:
+            _add_inside(nest, p, sc, inner, child, t)
+            _add_temporal(sc, member, _prefix_end(nest, p, sc, t, sc.moves_before[child]))
+    elif unheld and not p.is_output[t]:  # separate positions on t's dims each serve `scale` points
+        _set_terms(p, nest, sc, t, child, sc.idx, n_u)
+        scale = _set_size(sc, p.n_axes[t])
+        _add_temporal(sc, member, n_t)
+    else:
+        return -1, 0
+    blocks = _transfer_blocks(nest, p, sc, rg, t, scale, w, block, False)
+    if not p.is_output[t]:
+        return blocks, 0
+    return blocks, _first_touches(nest, p, sc, rg, t, i, w, block)
 
 
 @njit(cache=True, _nrt=False)
@@ -344,6 +521,34 @@ def _distinct_outputs(nest, p, sc, rg, i, t, which, instances):
         return _valid(nest, p, sc, member)
     _set_terms(p, nest, sc, t, i, sc.temporal, sc.moves_before[i])  # t has no ragged dim here
     return _set_size(sc, p.n_axes[t]) * (instances if which == ALL else 1)
+
+
+@njit(cache=True, _nrt=False)
+def _per_transfer(nest, p, sc, rg, blocks, i, t, top, w, block, load_blocks, served_blocks, held, n_t):
+    """Level i's block accesses of t over every instance under per-transfer rounding (nest_kernel._blocks'
+    rule): fills from its loads, reads and updates from what it serves (_served_blocks). A non-one_dim
+    tensor (no ragged outputs among them) takes the blocks _moved counted (load_blocks, served_blocks)
+    for a memory child; a held one feeding the MACs keeps the layer rule (_served_blocks)."""
+    if i != top:
+        if p.one_dim[t]:
+            blocks[i, t, FILLS] = _one_dim_fill_blocks(nest, p, sc, rg, i, t, w, block)
+        elif not p.is_output[t]:
+            blocks[i, t, FILLS] = load_blocks
+    child = _child(nest, p, i, t)
+    mac = child == p.level_int.shape[0] - 1
+    if p.one_dim[t] or mac:
+        served, first = _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block)
+        if served < 0:
+            return
+    elif not p.is_output[t]:
+        served, first = served_blocks, 0
+    else:
+        return
+    if p.is_output[t]:
+        blocks[i, t, UPDATES] = served
+        blocks[i, t, READS] = max(0, served - first)
+    else:
+        blocks[i, t, READS] = served
 
 
 @njit(cache=True, _nrt=False)
@@ -383,6 +588,7 @@ def evaluate_ragged(nest, p, out, sc, rg):
             counts[i, t, TILE] = 0
             for q in range(3):
                 rg.totals[i, t, q] = 0
+                out.blocks[i, t, q] = 0
             if not nest.keeps[i, t]:
                 continue
             if p.one_dim[t]:
@@ -413,14 +619,17 @@ def evaluate_ragged(nest, p, out, sc, rg):
         out.output_words[i] = 1
         read_words, write_words, level_energy = 0, 0, 0.0
         block = p.level_int[i, BLOCK]
+        per_transfer = p.level_int[i, BLOCK_RULE] == TRANSFER_BLOCKS and block > 1
         for t in range(n_tensors):
             if not nest.keeps[i, t]:
                 continue
             held = hold or p.latched[t]
             w = 1
             for which in range(2):
-                loads = 0 if i == top else _loads(nest, p, sc, rg, i, t, which)
-                served = _served(nest, p, sc, rg, i, t, held, n_t, which)
+                loads = 0 if i == top else _loads(nest, p, sc, rg, i, t, which, w, block)
+                load_blocks = rg.blocks[0]  # (when _loads ran _moved)
+                served = _served(nest, p, sc, rg, i, t, held, n_t, which, w, block)
+                served_blocks = rg.blocks[0]
                 if served < 0:
                     return RAGGED_UNSUPPORTED, 0.0, 0
                 distinct = _distinct_outputs(nest, p, sc, rg, i, t, which, inst) if p.is_output[t] else 0
@@ -436,10 +645,17 @@ def evaluate_ragged(nest, p, out, sc, rg):
                     write_words += (fills + updates) * w
                 else:
                     rg.totals[i, t, READS], rg.totals[i, t, FILLS], rg.totals[i, t, UPDATES] = reads, fills, updates
+                    blocks = out.blocks  # every instance's: the layer rule prices their average
+                    blocks[i, t, READS] = average_block_accesses(reads * w, inst, block) * inst
+                    blocks[i, t, FILLS] = average_block_accesses(fills * w, inst, block) * inst
+                    blocks[i, t, UPDATES] = average_block_accesses(updates * w, inst, block) * inst
+                    if per_transfer:
+                        _per_transfer(nest, p, sc, rg, blocks, i, t, top, w, block, load_blocks, served_blocks,
+                                      held, n_t)
                     level_energy += p.e_factor[i, t] * (
-                        average_block_accesses(reads * w, inst, block) * level_float[i, E_READ]
-                        + average_block_accesses(fills * w, inst, block) * level_float[i, E_WRITE]
-                        + average_block_accesses(updates * w, inst, block) * level_float[i, E_UPDATE])
+                        blocks[i, t, READS] / inst * level_float[i, E_READ]
+                        + blocks[i, t, FILLS] / inst * level_float[i, E_WRITE]
+                        + blocks[i, t, UPDATES] / inst * level_float[i, E_UPDATE])
             if w > 1:
                 capacity = p.level_int[i, CAPACITY]
                 used = 0

@@ -9,7 +9,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-KIND, CAPACITY, BLOCK, CLUSTER, HW_INSTANCES, CLUSTER_R, CLUSTER_AXES, BLOCK_SHIFT = 0, 1, 2, 3, 4, 5, 6, 7
+KIND, CAPACITY, BLOCK, CLUSTER, HW_INSTANCES, CLUSTER_R, CLUSTER_AXES, BLOCK_SHIFT, BLOCK_RULE = 0, 1, 2, 3, 4, 5, 6, 7, 8
+LEVEL_INT_COLUMNS = 9
+LAYER_BLOCKS, TRANSFER_BLOCKS = 0, 1  # level_int BLOCK_RULE: a level's block rounding (docs/energy.md)
 READ_BW, WRITE_BW, E_READ, E_WRITE, E_UPDATE, LEAK, SHARED_BW = 0, 1, 2, 3, 4, 5, 6
 MEMORY, SPATIAL, COMPUTE = 0, 1, 2
 READS, FILLS, UPDATES, TILE = 0, 1, 2, 3
@@ -73,6 +75,8 @@ class Outputs(NamedTuple):
     per_cycle_pj: np.ndarray  # [1] the energy charged per cycle (leakage, clocked overheads): energy is
                               # dynamic + per_cycle_pj · cycles, so it can be re-priced at another cycle count
     output_words: np.ndarray  # [level] words an output element takes there: psum_words while it is partial
+    blocks: np.ndarray        # [level, tensor, READS|FILLS|UPDATES] block accesses per instance under the level's
+                              # block rounding (ragged_kernel: summed over the utilized instances)
 
 
 class Scratch(NamedTuple):
@@ -99,6 +103,10 @@ class Scratch(NamedTuple):
     regular: np.ndarray       # [level, tensor] bool: all of a tile's axes in closed form
     memo_ext: np.ndarray      # [level, dim] the ext row tile_shape/memo_tile were built for
     memo_tile: np.ndarray     # [level, tensor] that tile's points (−1: not built)
+    events: np.ndarray        # [level, tensor, 4] a tile's loads as transfers: (whole-tile loads, their
+                              # elements, reuse steps, the elements each loads) (nest_kernel._tile_loads)
+    served_ev: np.ndarray     # [6] what _served last counted as transfers: (positions served apart, the four
+                              # of `events`, copies: the same elements served apart within a transfer)
 
 
 def nest_loops(max_loops: int) -> Loops:
@@ -119,4 +127,5 @@ def nest_scratch(max_loops: int, max_axes: int, max_span: int, n_dims: int, n_le
                    np.zeros(max_span + 1, np.bool_), np.zeros(max_span + 1, np.bool_),
                    np.zeros(max_loops, INDEX), np.zeros(max_loops + 1, i64), loop_table(), loop_table(), loop_table(), loop_table(),
                    np.zeros((n_levels, n_tensors, max_axes, 4), i64), np.zeros((n_levels, n_tensors), np.bool_),
-                   np.full((n_levels, n_dims), -1, i64), np.full((n_levels, n_tensors), -1, i64))
+                   np.full((n_levels, n_dims), -1, i64), np.full((n_levels, n_tensors), -1, i64),
+                   np.zeros((n_levels, n_tensors, 4), i64), np.zeros(6, i64))

@@ -20,6 +20,31 @@ def block_accesses(words, block, shift=-1):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
+def transfer_blocks(events, whole, whole_elements, deltas, delta_elements, words_per_element, block, shift=-1):
+    """Block accesses of a tile's transfers under per-transfer rounding: `whole` transfers of
+    whole_elements and `deltas` of delta_elements (a sliding window's new part), each a whole number
+    of blocks, times `events` (the positions that transfer apart: separate fan-outs). Elements are
+    words_per_element words each (partial sums may take several). docs/energy.md#block-rounding."""
+    return events * (whole * block_accesses(whole_elements * words_per_element, block, shift)
+                     + deltas * block_accesses(delta_elements * words_per_element, block, shift))
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def first_touch_blocks(distinct, box, copies, words_per_element, block, shift=-1):
+    """Block accesses saved by the transfers that first bring each of `distinct` outputs, in
+    transfers of `copies` × `box` elements (a box of distinct outputs, each `copies` times: fan-outs
+    that do not reduce). Output tiles partition the outputs, so each box is first moved whole, once;
+    its first copy needs no partial sum read back or loaded, so per-transfer rounding subtracts
+    ⌈copies·box⌉ − ⌈(copies − 1)·box⌉ blocks for it (a last, partial box: its own blocks)."""
+    if box <= 0:
+        return 0
+    whole = copies * box * words_per_element
+    return ((distinct // box) * (block_accesses(whole, block, shift)
+                                 - block_accesses(whole - box * words_per_element, block, shift))
+            + block_accesses((distinct % box) * words_per_element, block, shift))
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
 def average_block_accesses(total_words, instances, block):
     """Block accesses of the average instance that moves total_words / instances words: a partial
     block costs a whole access. Every instance alike (a dense nest), it is block_accesses of one

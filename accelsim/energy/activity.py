@@ -163,9 +163,11 @@ def quantized_density(tensor, precision: str | None, axis: int = -1) -> float:
     """
     import numpy as np
 
-    from ..numerics.vsquant import quantize
+    from ..numerics.vsquant import DATAPATHS, quantize, quantize_per_tensor
 
     x = np.asarray(tensor, dtype=float)
     if precision is None or precision.startswith(("fp", "bf")):
         return float(np.count_nonzero(x) / x.size)
+    if precision not in DATAPATHS:  # a plain integer format the 5 nm chip does not run (int16, int32)
+        return float(np.count_nonzero(quantize_per_tensor(x, ELEMENT_BITS[precision]).codes) / x.size)
     return float(np.count_nonzero(quantize(x, precision, axis=axis).codes) / x.size)

@@ -1,7 +1,8 @@
 """Energy = action counts × per-action energies (scaled by (V/Vnom)²) + leakage × time.
 
-Storage actions are charged per block access: ceil(elements / block_words) per instance,
-per tensor and action, as Timeloop/Accelergy do. Fills use the write energy, updates the
+Storage actions are charged per block access, as the counting kernel rounds them under the level's
+block rounding (docs/energy.md#block-rounding): each tile transfer a whole number of blocks, or (Timeloop/
+Accelergy's rule) ceil(elements / block_words) per instance, per tensor and action. Fills use the write energy, updates the
 update energy, reads the read energy. Data-dependent parts scale with the operands' switching
 activity (energy/activity.py). Overhead components (clock tree, control) cost energy per cycle.
 Leakage power scales with V — linearly, or V·exp((V − Vnom)/efold) when the technology gives
@@ -18,7 +19,6 @@ from math import exp
 
 from ..counting.conventions import convention_of
 from ..counting.counts import ActionCounts
-from ..counting.rules import average_block_accesses
 from ..ir.arch import Arch, Compute, Memory
 from .activity import DENSE_ACTIVITY, LayerActivity
 from .domains import background_pj, cycles_per_core_cycle, supply_scales
@@ -111,11 +111,11 @@ def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, run
         per_role = {}
         for role in level.tensors:
             c = level.total(role)  # over the utilized instances, priced as their average
-            w, n, block = level.words_per_element(role), level.instances, level.block_words  # psums: several words
+            # psums may take several words; the kernel's block accesses follow the level's block rounding
+            reads, fills, updates = c.block_accesses(level.words_per_element(role), level.instances, level.block_words)
             per_role[role] = level.charged_instances * activity.memory_factor(memory, role) * (
-                average_block_accesses(c.reads * w, n, block) * energies.read_pj[level.name]
-                + average_block_accesses(c.fills * w, n, block) * energies.write_pj[level.name]
-                + average_block_accesses(c.updates * w, n, block) * energies.update_pj[level.name])
+                reads * energies.read_pj[level.name] + fills * energies.write_pj[level.name]
+                + updates * energies.update_pj[level.name])
         by_tensor[level.name] = per_role
         dynamic[level.name] = sum(per_role.values())
     for name, pj_per_cycle in (energies.overhead_pj_per_cycle or {}).items():

@@ -149,7 +149,10 @@ class _Builder:
                       f"datawidth ({cluster} × {word}); width is {width}", self.file, f"{where}.attributes.width",
                       allowed=(f"width: a multiple of {cluster * word}",),
                       suggestion="Timeloop gives each instance width / (cluster_size × datawidth) words per access")
-        memory = {"name": name, "class": kind, "word_bits": word, "width_bits": width, "keeps": list(keeps)}
+        memory = {"name": name, "class": kind, "word_bits": word, "width_bits": width, "keeps": list(keeps),
+                  # Timeloop rounds a layer's accesses of one action up to blocks once (buffer.cpp,
+                  # ComputeScalarAccesses); said here too, so the file keeps it under any counting
+                  "block_rounding": "layer"}
         if cluster > 1:
             memory["cluster"] = cluster
         depth = attrs.get("depth")

@@ -40,6 +40,8 @@ class Memory:
     area_um2: float | None = None      # explicit area per instance; None: from the technology table
     clock_hz: float | None = None      # its domain's clock when not the core's (per-cycle bandwidths tick on it)
     sparse: "SparseLevel | None" = None  # formats, gating, skipping (accelsim/sparse); None: dense
+    block_rounding: str | None = None  # "transfer" | "layer"; None: the counting convention's
+                                       # (counting/conventions.block_rounding_of; docs/energy.md)
 
     @property
     def capacity_words(self) -> int | None:
@@ -159,6 +161,7 @@ class Arch:
     source: str | None = None    # the arch file, for paths in claims
     counting: str = "accelsim"   # a registered counting convention (counting/conventions)
     constraints: dict = field(default_factory=dict)  # level name -> search.constraints.LevelConstraint
+    constraint_names: tuple = ()  # search.constraints.NameSite: the constraints' dims/exclude names, located
     tech_table: object = None    # the TechTable of the arch's own table file (energy/tables.py); None: energy_table names one
     domains: tuple = ()          # Domain: clock/voltage domains besides the core's
     min_frequency_hz: float | None = None  # the core's lowest clock (voltage_frequency.min_frequency)
@@ -470,7 +473,7 @@ def _build_levels(spec: ArchSpec, compute_spec, frequency: float) -> list:
                 b.double_buffered, instances, e.read if e else None, e.write if e else None,
                 (e.update if e.update is not None else e.write) if e else None, b.leakage_power,
                 b.switching_share, from_precision, b.width_bits, (b.read_bandwidth, b.write_bandwidth, b.shared_bandwidth),
-                b.cluster, area_um2=b.area, sparse=_sparse_level(b.sparse))
+                b.cluster, area_um2=b.area, sparse=_sparse_level(b.sparse), block_rounding=b.block_rounding)
             levels.append(_memory_for_word(memory, word, frequency))
         elif lvl.spatial:
             levels.append(Spatial(b.name, b.x, b.y, b.multicast, b.reduction, b.interconnect, instances))

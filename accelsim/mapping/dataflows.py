@@ -419,9 +419,11 @@ def _top_loops(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, top
     classes = dim_classes(einsum)
     groups = [[d for d in priority if d in classes[c]] for c in RELEVANCE_CLASSES]
     best = None
+    # The top's loops are temporal: they leave the tiles below it as they are (computed once).
+    below = _tiles_below_top(arch, einsum, memories, {j: ls for j, ls in loops.items() if j != memories[0]}, bypass)
     for order in [priority] + [[d for g in perm for d in g] for perm in permutations(groups)]:
         nest = [Loop(d, top[d]) for d in reversed(order) if top[d] > 1]
-        traffic = _dram_traffic(arch, einsum, memories, {**loops, memories[0]: nest}, bypass)
+        traffic = _top_traffic(below, nest)
         if best is None or traffic < best[0]:
             best = (traffic, nest)
     return best
@@ -463,21 +465,39 @@ def _dram_traffic(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, 
     filter window split above the buffer re-reads the shared rows. Partial sums sent back up count
     twice (written, read again). A template's estimate to choose between its own options, not the
     counting core."""
-    total = 0
+    return _top_traffic(_tiles_below_top(arch, einsum, memories, loops, bypass), loops.get(memories[0], ()))
+
+
+def _tiles_below_top(arch: Arch, einsum: Einsum, memories: list[int], loops: dict, bypass: dict) -> list[tuple]:
+    """The part of `_dram_traffic` the top memory's temporal loops leave alone (its order is chosen
+    over many of them): per tensor, its dims, whether it is the outputs, the words of its tile in
+    the first level below the top that keeps it, and the temporal loops above that level below the
+    top (outer → inner)."""
+    tiles = []
     for t in einsum.tensors:
         keeper = next((j for j in memories[1:] if t.role in _keeps(arch, j, bypass)), len(arch.levels))
-        above = [l for j in memories if j < keeper for l in loops.get(j, ()) if l.bound > 1]
+        below_top = [l for j in memories[1:] if j < keeper for l in loops.get(j, ()) if l.bound > 1]
         tile = dict.fromkeys(einsum.dims, 1)
         for j, level_loops in loops.items():
             for l in level_loops:
                 if j >= keeper or (l.axis and j < keeper):
                     tile[l.dim] *= l.bound
         words = tile_size(t.axes, [(d, b, 1) for d, b in tile.items()])
-        relevant = [n for n, l in enumerate(above) if l.dim in t.dims]
+        tiles.append((t.dims, t.role == "outputs", words, below_top))
+    return tiles
+
+
+def _top_traffic(tiles: list[tuple], top_loops) -> int:
+    """`_dram_traffic` from `_tiles_below_top` and the top memory's loops."""
+    top = [l for l in top_loops if l.bound > 1]
+    total = 0
+    for dims, is_outputs, words, below_top in tiles:
+        above = top + below_top
+        relevant = [n for n, l in enumerate(above) if l.dim in dims]
         outer = above[:max(relevant, default=-1) + 1]
-        visits = prod(l.bound for l in outer if l.dim in t.dims)
-        reloads = prod(l.bound for l in outer if l.dim not in t.dims)
-        total += words * visits * (2 * reloads - 1 if t.role == "outputs" else reloads)
+        visits = prod(l.bound for l in outer if l.dim in dims)
+        reloads = prod(l.bound for l in outer if l.dim not in dims)
+        total += words * visits * (2 * reloads - 1 if is_outputs else reloads)
     return total
 
 

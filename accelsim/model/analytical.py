@@ -43,11 +43,13 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProble
     for i, mem in enumerate(arch.levels):
         if not isinstance(mem, Memory):
             continue
-        tensors = {role: TensorCounts(*(int(x) for x in result.counts[i, t]))
+        blocks = {t: tuple(int(x) for x in result.blocks[i, t]) for t in range(len(nest.roles))}
+        tensors = {role: TensorCounts(*(int(x) for x in result.counts[i, t]), None if ragged else blocks[t])
                    for t, role in enumerate(nest.roles) if nest.keeps[i, t]}
         totals = None
-        if ragged:  # instances differ: the sums over them (tile: the busiest's)
-            totals = {role: TensorCounts(*(int(x) for x in result.totals[i, t]), tensors[role].tile_elements)
+        if ragged:  # instances differ: the sums over them (tile: the busiest's; blocks: every instance's)
+            totals = {role: TensorCounts(*(int(x) for x in result.totals[i, t]), tensors[role].tile_elements,
+                                         blocks[t])
                       for t, role in enumerate(nest.roles) if nest.keeps[i, t]}
         levels.append(LevelCounts(mem.name, int(result.instances[i]), mem.instances, mem.block_words, tensors,
                                   int(result.level_cycles[i]), int(result.charged[i]), int(result.output_words[i]),

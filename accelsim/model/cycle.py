@@ -25,6 +25,7 @@ from .tile_events import (
     KIND_READS,
     KIND_UPDATES,
     build_tile_events,
+    ragged_tables,
     walk_begin,
     walk_end,
     walk_state,
@@ -44,12 +45,12 @@ class Traffic:
 @dataclass(frozen=True)
 class CycleStats:
     cycles: int
-    compute_cycles: int          # steps × MAC cycles per step
+    compute_cycles: int          # the busiest MAC's cycles over the steps (steps × MAC cycles per step, dense)
     skew_cycles: int             # streams × systolic fill/drain cycles per stream
     stall_cycles: dict           # memory level name -> cycles lost waiting on its ports
     traffic: dict                # memory level name -> role -> Traffic (per instance)
-    steps: int
-    compute_per_step: int
+    steps: int                   # steps walked (inside every dim, on a ragged nest)
+    compute_per_step: int        # MAC cycles of a whole step
 
     def traffic_bound(self, arch: Arch) -> int:
         """max(compute, each level's words ÷ bandwidth) over this walk's own traffic: the
@@ -104,11 +105,26 @@ def tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_words: dic
     return ev
 
 
+def walk_refusal(arch: Arch, einsum: Einsum, nest: LoweredNest) -> str | None:
+    """Why the walk refuses a ragged nest (a sliding window over a ragged dim, or a fan-out that
+    copies a tensor over one), or None: templates and the mapper pass over such candidates."""
+    covered = {d: 1 for d in nest.dims}
+    for d, bound in zip(nest.loop_dim, nest.loop_bound):
+        covered[nest.dims[d]] *= int(bound)
+    if all(covered[d] == einsum.bound[d] for d in nest.dims):
+        return None  # dense: not this question
+    try:
+        build_tile_events(arch, einsum, nest)
+    except SpecError as exc:
+        return "; ".join(problem.message for problem in exc.problems)
+    return None
+
+
 def stats_of_walk(arch: Arch, nest: LoweredNest, ev, walk) -> CycleStats:
     """A CycleStats from one walk's totals (_walk_totals), checked: cycles = compute + skew + stalls."""
-    cycles, streams, stall, ch_total, fl_total = walk
+    cycles, streams, compute, stall, ch_total, fl_total = walk
     steps = ev.n_steps
-    compute, skew = steps * ev.compute, streams * ev.skew
+    skew = streams * ev.skew
     names = [arch.levels[i].name for i in ev.memory_levels]
     sums: dict = {name: {} for name in names}
     for level, role, kind, words in [*zip(ev.ch_level, ev.ch_role, ev.ch_kind, ch_total),
@@ -126,7 +142,7 @@ def stats_of_walk(arch: Arch, nest: LoweredNest, ev, walk) -> CycleStats:
         raise AccelsimBug(f"cycle model: {cycles} cycles ≠ compute {compute} + skew {skew} + stalls {stalls}")
     if any(v < 0 for t in sums.values() for c in t.values() for v in c):
         raise AccelsimBug(f"cycle model: negative traffic {sums}")
-    return CycleStats(cycles, compute, skew, stalls, traffic, steps, ev.compute)
+    return CycleStats(cycles, compute, skew, stalls, traffic, steps, ev.compute * ev.compute_rg)
 
 
 @PERFORMANCE_MODELS.register("cycle")
@@ -160,22 +176,23 @@ class CycleModel(PerformanceModel):
 
 
 def _walk_totals(ev, einsum):
-    """(cycles, streams, stalls per memory level, words per charge, words per flow) of one walk."""
+    """(cycles, streams, MAC cycles, stalls per memory level, words per charge, words per flow) of one walk."""
     ch_total = np.zeros(len(ev.ch_stream), dtype=np.int64)
     fl_total = np.zeros(len(ev.fl_level), dtype=np.int64)
     stall = np.zeros(len(ev.memory_levels), dtype=np.int64)
-    cycles, streams = _walk(ev, ch_total, fl_total, stall, einsum)
-    return cycles, streams, stall, ch_total, fl_total
+    cycles, streams, compute = _walk(ev, ch_total, fl_total, stall, einsum)
+    return cycles, streams, compute, stall, ch_total, fl_total
 
 
-def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int]:
-    """Walk every tile step (tile_events: begin, steps in chunks, end); (cycles, systolic streams).
+def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int, int]:
+    """Walk every tile step (tile_events: begin, steps in chunks, end); (cycles, systolic streams,
+    the busiest MAC's cycles).
     A walk estimated at more than a few seconds logs its progress (logger accelsim.cycle; the CLI
     shows it on stderr)."""
-    st = walk_state(ev)
-    cycles = walk_begin(ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_delta, ev.ev_class,
+    st, rt = walk_state(ev), ragged_tables(ev)
+    cycles = walk_begin(ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_kept, ev.ev_class,
                         ev.out_irrelevant, ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
-                        ev.ch_scale, ev.receiver_db, ev.bandwidth, ch_total, stall, st)
+                        ev.ch_scale, ev.receiver_db, ev.bandwidth, ch_total, stall, rt, st)
     n, units = ev.n_steps, walk_units(ev)
     long_walk = units > PROGRESS_AFTER_S * WALK_UNITS_PER_S
     chunk = max(1, n * int(WALK_UNITS_PER_S) // max(1, units)) if long_walk else n  # about a second each
@@ -184,16 +201,16 @@ def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int]:
         last = min(n, done + chunk)
         cycles += walk_steps(done, last, n, ev.step_bound, np.int64(ev.compute), np.int64(ev.skew), ev.stream_loop,
                              ev.out_irrelevant,
-                             ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_delta,
+                             ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_kept,
                              ev.ev_class, ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
                              ev.ch_scale, ev.fl_level, ev.fl_port, ev.fl_words, ev.fl_first, ev.fl_scale,
                              ev.receiver_db, ev.bandwidth,
-                             ch_total, fl_total, stall, st)
+                             ch_total, fl_total, stall, rt, st)
         done = last
         if long_walk and (time.monotonic() - shown > 1.0 or done == n):
             shown = time.monotonic()
             LOG.info("cycle model, %s: %s of %s tile steps (%.0f %%)", einsum.render(), f"{done:,}", f"{n:,}",
                      100.0 * done / n)
-    cycles += walk_end(ev.ev_full, ev.ev_mult, ev.ev_receiver, ev.ch_stream, ev.ch_level, ev.ch_port,
+    cycles += walk_end(ev.ev_mult, ev.ev_receiver, ev.ch_stream, ev.ch_level, ev.ch_port,
                        ev.ch_drain, ev.ch_scale, ev.bandwidth, ch_total, stall, st)
-    return int(cycles), int(st.stream[1])
+    return int(cycles), int(st.stream[1]), int(st.stream[2])

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..counting import records as R
-from ..counting.conventions import convention_of
+from ..counting.conventions import block_rounding_of, convention_of
 from ..counting.nest import LoweredNest
 from ..counting.nest_kernel import evaluate_nest
 from ..counting.ragged_kernel import evaluate_ragged, ragged_work
@@ -168,7 +168,7 @@ def _arch_part(arch: Arch, energies: ActionEnergies):
 def _build_arch_part(arch: Arch, energies: ActionEnergies):
     """The levels' records at these energies, leakage and the per-cycle energy: the same for every layer."""
     n_levels = len(arch.levels)
-    level_int = np.zeros((n_levels, 8), dtype=np.int64)
+    level_int = np.zeros((n_levels, R.LEVEL_INT_COLUMNS), dtype=np.int64)
     cluster_axes = np.zeros((n_levels, 2 * n_levels, 2), dtype=np.int64)
     level_float = np.zeros((n_levels, 7), dtype=np.float64)
     for i, level in enumerate(arch.levels):
@@ -178,6 +178,8 @@ def _build_arch_part(arch: Arch, energies: ActionEnergies):
                                           level.instances)
             block = level.block_words  # accesses by a shift when a power of two (nest_kernel._accesses)
             level_int[i, R.BLOCK_SHIFT] = block.bit_length() - 1 if block & (block - 1) == 0 else -1
+            level_int[i, R.BLOCK_RULE] = (R.TRANSFER_BLOCKS if block_rounding_of(arch, level) == "transfer"
+                                          else R.LAYER_BLOCKS)
             if level.cluster > 1:  # the fan-out axes its clusters are counted on (ir/arch.clusters_used)
                 axes, level_int[i, R.CLUSTER_R] = cluster_span(arch.levels, i)
                 level_int[i, R.CLUSTER_AXES] = len(axes)
@@ -237,6 +239,7 @@ class PackedResult:
     level_cycles: np.ndarray  # [level] bandwidth-bound cycles
     per_cycle_pj: np.ndarray  # [1] energy per cycle (leakage, clocked overheads) in energy_pj
     output_words: np.ndarray  # [level] words an output element takes there (psum_words while partial)
+    blocks: np.ndarray        # [level, tensor, READS|FILLS|UPDATES] block accesses per instance (ragged: all instances')
     totals: np.ndarray        # [level, tensor, READS|FILLS|UPDATES] over every utilized instance
     steps: tuple[int, int]    # temporal steps of the busiest MAC, MACs utilized
 
@@ -246,7 +249,7 @@ def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple[R.Outpu
     n_levels = problem.level_int.shape[0]
     return (R.Outputs(np.zeros((n_levels, len(problem.roles), 4), dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
                       np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64), np.zeros(1),
-                      np.ones(n_levels, dtype=np.int64)),
+                      np.ones(n_levels, dtype=np.int64), np.zeros((n_levels, len(problem.roles), 3), dtype=np.int64)),
             R.nest_scratch(max_loops, problem.max_axes, problem.max_span, len(problem.dims), n_levels,
                            len(problem.roles)))
 
@@ -292,7 +295,8 @@ def evaluate_packed(problem: PackedProblem, nest: LoweredNest, ragged: bool | No
         raise AccelsimBug("evaluate_packed takes a lowered nest, which has no unit loops")
     out, scratch = outputs_and_scratch(problem, max(1, nest.n_loops))
     if is_ragged(problem, nest) if ragged is None else ragged:
-        work = ragged_work(nest.n_loops, len(problem.level_int), len(problem.roles), len(problem.dims))
+        work = ragged_work(nest.n_loops, len(problem.level_int), len(problem.roles), len(problem.dims),
+                           int(problem.dim_size.max()))
         status, energy, cycles = evaluate_ragged(nest_record(nest), problem.record(), out, scratch, work)
         return PackedResult(int(status), float(energy), int(cycles), *out, work.totals,
                             (int(work.steps[0]), int(work.steps[1])))

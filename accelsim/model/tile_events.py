@@ -18,6 +18,14 @@ charge   words that a stream's event puts on one port (read or write) of one mem
 flow     words a level moves on a port during every step's compute: the reads (and, for
          outputs, updates) of a level whose child is the MAC array.
 
+Ragged nests (a dim's loops cover more than it: ceil-division tiles, docs/notes/ragged-tiles.md):
+the odometer skips the steps whose offset reaches a dim's size, and every count on a ragged dim
+is taken at the step's offset, as counting/ragged_kernel.count_below of the loops involved (the
+full product of their bounds when the tile is whole, less for the last tile). A table entry is
+then its part over the other dims (`ev_full`, `fl_words`, `compute`, …) times, per ragged dim r
+the tensor indexes, count_below(D_r − offset_r, the loops marked in its mask). A tile on a ragged
+dim moves to disjoint points, so a move keeps nothing of it unless its offset there stays put.
+
 See docs/cycle-model.md for the timing rules the kernel applies.
 """
 from __future__ import annotations
@@ -31,7 +39,8 @@ from numba import njit
 
 from ..counting.conventions import convention_of
 from ..counting.nest import LoweredNest
-from ..counting.point_sets import axis_overlap, axis_size
+from ..counting.point_sets import axis_overlap
+from ..counting.ragged_kernel import count_below
 from ..counting.reuse import axis_terms, tile_size
 from ..counting.rules import bandwidth_cycles
 from ..errors import SpecError
@@ -45,23 +54,25 @@ KIND_READS, KIND_FILLS, KIND_UPDATES = 0, 1, 2
 
 @dataclass(frozen=True)
 class TileEvents:
-    """Flat arrays for the walk (walk_begin, walk_steps, walk_end); memory levels are numbered 0.. top-down."""
+    """Flat arrays for the walk (walk_begin, walk_steps, walk_end); memory levels are numbered 0.. top-down.
+    On a ragged dim r (index into rg_dim) a count is its entry times count_below(rg_size[r] − the
+    offset on that dim, the loops of the nest marked in the entry's mask[r]) (module docstring)."""
 
     memory_levels: tuple[int, ...]  # arch level index of each memory
     roles: tuple[str, ...]
     step_loop: np.ndarray      # flat loop index (into the LoweredNest) of each step loop
     step_bound: np.ndarray
-    compute: int               # MAC cycles per step
+    compute: int               # MAC cycles per step (over the dims that are not ragged)
     skew: int                  # systolic fill/drain cycles per stream
     stream_loop: np.ndarray    # 1 where advancing a step loop starts a new systolic stream
     out_irrelevant: np.ndarray  # 1 where a step loop does not index the outputs
     ev_limit: np.ndarray       # the stream moves when a step loop k < limit advances
-    ev_full: np.ndarray        # tile words
+    ev_full: np.ndarray        # tile words (over the dims that are not ragged)
     ev_mult: np.ndarray        # copies (fan-outs that do not merge the tensor)
     ev_first: np.ndarray       # output words first touched when the tile is new (0: operands)
     ev_receiver: np.ndarray    # memory level whose tile moves (whose buffering applies)
-    ev_delta: np.ndarray       # [stream, step loop] words loaded on a repeated translation
-    ev_class: np.ndarray       # [stream, step loop] translation id
+    ev_kept: np.ndarray        # [stream, step loop] words a repeated translation keeps (dims not ragged)
+    ev_class: np.ndarray       # [stream, step loop] translation id (on the axes of dims not ragged)
     ch_stream: np.ndarray
     ch_level: np.ndarray
     ch_port: np.ndarray        # READ or WRITE
@@ -79,25 +90,48 @@ class TileEvents:
     fl_scale: np.ndarray       # words per element (as ch_scale)
     receiver_db: np.ndarray    # 1 if the memory level is double-buffered
     bandwidth: np.ndarray      # float64 [memory level, READ|WRITE|SHARED] words/cycle per instance; inf: unlimited
-
-    @property
-    def n_steps(self) -> int:
-        return prod(int(b) for b in self.step_bound)
+    # Ragged dims (none on a dense nest: every mask empty, every count its entry).
+    n_steps: int               # steps the walk visits: those whose offset is inside every dim
+    rg_dim: np.ndarray         # [r] dim index (into LoweredNest.dims) of each ragged dim
+    rg_size: np.ndarray        # [r] its size
+    sl_rg: np.ndarray          # [step loop] r of its dim, −1 if not ragged
+    sl_stride: np.ndarray      # [step loop] its stride on its dim
+    lp_dim: np.ndarray         # the nest's loop_dim, loop_bound, loop_stride (count_below's arguments)
+    lp_bound: np.ndarray
+    lp_stride: np.ndarray
+    compute_mask: np.ndarray   # [r, loop] the temporal loops below the innermost memory on r's dim
+    ev_rg: np.ndarray          # [stream, r] 1 if the stream's tensor indexes r's dim
+    ev_tile_mask: np.ndarray   # [stream, r, loop] the tile's loops on r's dim
+    ev_first_mask: np.ndarray  # [stream, r, loop] the first-touched set's loops on r's dim (outputs)
+    fl_rg: np.ndarray          # [flow, r] 1 if the flow's count depends on r's dim
+    fl_mask: np.ndarray        # [flow, r, loop]
+    fl_first_mask: np.ndarray  # [flow, r, loop]
+    compute_rg: int            # Π of the MAC loops' bounds on ragged dims: a whole step is compute × this
 
 
 def _i64(values) -> np.ndarray:
     return np.array(values, dtype=np.int64)
 
 
-def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_words: dict | None = None) -> TileEvents:
+def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_words: dict | None = None,
+                      ragged_dims=None) -> TileEvents:
     """Precompute every table the kernel needs (Python; microseconds to milliseconds).
     `output_words`: level name → words an output element takes there (LevelCounts.output_words:
-    partial sums wider than a word, from the analytical counts); omitted levels take one."""
+    partial sums wider than a word, from the analytical counts); omitted levels take one.
+    `ragged_dims`: the dims counted per step with count_below (default: those whose loops cover
+    more than the dim); a test may name dense dims too, which must change nothing."""
     outputs = einsum.tensor("outputs")
     if any(len(axis) != 1 for axis in outputs.axes):
         raise SpecError(f"the cycle model needs every output index to be one dimension, got "
                         f"{outputs.render()}; use the analytical model for this layer")
-    tables = _Tables(arch, nest, {arch.index(name): w for name, w in (output_words or {}).items()})
+    sizes = [int(einsum.bound[d]) for d in nest.dims]
+    if ragged_dims is None:
+        covered = [1] * len(sizes)
+        for j in range(nest.n_loops):
+            covered[int(nest.loop_dim[j])] *= int(nest.loop_bound[j])
+        ragged_dims = [d for d, c, size in zip(nest.dims, covered, sizes) if c != size]
+    rg_dim = [nest.dims.index(d) for d in ragged_dims]
+    tables = _Tables(arch, nest, {arch.index(name): w for name, w in (output_words or {}).items()}, rg_dim, sizes)
     convention = convention_of(arch)
     for r, role in enumerate(nest.roles):
         _tensor_events(tables, arch, einsum, nest, convention, r, role)
@@ -110,16 +144,37 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_word
     def bw(value):
         return float(value) if value else np.inf
 
-    shape = (len(ev["limit"]), len(step_loop))
+    n_sl, n_loops, n_rg = len(step_loop), nest.n_loops, len(rg_dim)
+    shape = (len(ev["limit"]), n_sl)
+    rg_of = {d: r for r, d in enumerate(rg_dim)}
+    steps_member = np.zeros(n_loops, dtype=np.bool_)
+    for j in step_loop:
+        steps_member[j] = True
+    n_steps = 1
+    for d, size in enumerate(sizes):
+        n_steps *= int(count_below(nest.loop_dim, nest.loop_bound, nest.loop_stride, n_loops, steps_member, d, size))
+
+    def masks(rows, kind):
+        return np.array(rows, dtype=kind).reshape(len(rows), n_rg, n_loops) if kind == np.bool_ else \
+            np.array(rows, dtype=kind).reshape(len(rows), n_rg)
+
     return TileEvents(
         tuple(memories), tuple(nest.roles), _i64(step_loop), _i64([nest.loop_bound[j] for j in step_loop]),
         tables.compute, skew, stream_loop, out_irrelevant,
         _i64(ev["limit"]), _i64(ev["full"]), _i64(ev["mult"]), _i64(ev["first"]), _i64(ev["receiver"]),
-        np.array(ev["delta"], dtype=np.int64).reshape(shape), np.array(ev["class"], dtype=np.int64).reshape(shape),
-        *(_i64(ch[k]) for k in ch), *(_i64(fl[k]) for k in fl),
+        np.array(ev["kept"], dtype=np.int64).reshape(shape), np.array(ev["class"], dtype=np.int64).reshape(shape),
+        *(_i64(ch[k]) for k in ch), *(_i64(fl[k]) for k in fl if k not in tables.RAGGED_FLOW),
         _i64([arch.levels[i].double_buffered for i in memories]),
         np.array([[bw(arch.levels[i].read_bw_words), bw(arch.levels[i].write_bw_words),
-                   bw(arch.levels[i].shared_bw_words)] for i in memories], dtype=np.float64).reshape(len(memories), 3))
+                   bw(arch.levels[i].shared_bw_words)] for i in memories], dtype=np.float64).reshape(len(memories), 3),
+        n_steps, _i64(rg_dim), _i64([sizes[d] for d in rg_dim]),
+        _i64([rg_of.get(int(nest.loop_dim[j]), -1) for j in step_loop]), _i64([nest.loop_stride[j] for j in step_loop]),
+        nest.loop_dim.astype(np.int64), nest.loop_bound.astype(np.int64), nest.loop_stride.astype(np.int64),
+        tables.mask(range(tables.start[memories[-1]], n_loops), rg_dim, temporal_only=True).reshape(n_rg, n_loops),
+        masks(ev["rg"], np.int64), masks(ev["tile_mask"], np.bool_), masks(ev["first_mask"], np.bool_),
+        masks(fl["rg"], np.int64), masks(fl["mask"], np.bool_), masks(fl["first_mask"], np.bool_),
+        prod(int(nest.loop_bound[j]) for j in range(tables.start[memories[-1]], n_loops)
+             if not nest.loop_spatial[j] and tables.ragged(j)))
 
 
 def _stream_loops(arch: Arch, einsum: Einsum, nest: LoweredNest, step_loop) -> np.ndarray:
@@ -143,30 +198,87 @@ def _stream_loops(arch: Arch, einsum: Einsum, nest: LoweredNest, step_loop) -> n
 class _Tables:
     """The streams, charges and flows of a nest as they are built (columns of TileEvents)."""
 
-    def __init__(self, arch: Arch, nest: LoweredNest, output_words: dict):
+    RAGGED_FLOW = ("rg", "mask", "first_mask")  # flow columns kept apart from the dense ones
+
+    def __init__(self, arch: Arch, nest: LoweredNest, output_words: dict, rg_dim: list[int], sizes: list[int]):
         self.nest = nest
         self.output_words = output_words  # arch level index → words per output element
+        self.rg_dim, self.sizes = rg_dim, sizes
         self.start = [int(s) for s in nest.level_start]
         self.memories = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
         self.mem_no = {lvl: k for k, lvl in enumerate(self.memories)}
         innermost = self.memories[-1]
         self.step_loop = [j for j in range(self.start[innermost]) if not nest.loop_spatial[j]]
-        self.compute = prod(int(nest.loop_bound[j]) for j in range(self.start[innermost], nest.n_loops)
-                            if not nest.loop_spatial[j])
-        self.ev = {k: [] for k in ("limit", "full", "mult", "first", "receiver", "delta", "class")}
+        self.compute = self.dense_product(j for j in range(self.start[innermost], nest.n_loops)
+                                          if not nest.loop_spatial[j])
+        self.ev = {k: [] for k in ("limit", "full", "mult", "first", "receiver", "kept", "class",
+                                   "rg", "tile_mask", "first_mask")}
         self.ch = {k: [] for k in ("stream", "level", "port", "minus_first", "drain", "role", "kind", "scale")}
-        self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind", "scale")}
+        self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind", "scale", *self.RAGGED_FLOW)}
 
     def loops(self, indices):
         nest = self.nest
         return [(nest.dims[nest.loop_dim[j]], int(nest.loop_bound[j]), int(nest.loop_stride[j])) for j in indices]
 
-    def add_stream(self, axes, tile_indices, flat_limit, mult, first, receiver) -> int:
+    def ragged(self, j) -> bool:
+        return int(self.nest.loop_dim[j]) in self.rg_dim
+
+    def dense_product(self, indices) -> int:
+        """Π bounds of the loops on dims that are not ragged (the ragged ones: count_below per step)."""
+        return prod(int(self.nest.loop_bound[j]) for j in indices if not self.ragged(j))
+
+    def mask(self, indices, dims, temporal_only=False) -> np.ndarray:
+        """[r, loop]: the loops among `indices` on ragged dim r, for the r whose dim is in `dims`."""
+        nest = self.nest
+        out = np.zeros((len(self.rg_dim), nest.n_loops), dtype=np.bool_)
+        for j in indices:
+            d = int(nest.loop_dim[j])
+            if d in self.rg_dim and d in dims and not (temporal_only and nest.loop_spatial[j]):
+                out[self.rg_dim.index(d), j] = True
+        return out
+
+    def split_axes(self, role, axes):
+        """(the axes on dims that are not ragged, the ragged dims the tensor indexes). A ragged dim
+        must be an axis of its own (outputs, GEMM operands, weights, a convolution's channels): a
+        tile whose window mixes a ragged dim with another is not walked (the windowed sets of
+        different extents overlap in part)."""
+        dense, dims = [], []
+        for axis in axes:
+            on = [self.nest.dims.index(t.dim) for t in axis]
+            if not any(d in self.rg_dim for d in on):
+                dense.append(axis)
+            elif len(axis) == 1 and on[0] not in dims:
+                dims.append(on[0])
+            else:
+                raise SpecError(f"the cycle model walks ragged tiles of tensors whose ragged dims are axes of their "
+                                f"own; {role} index {'+'.join(t.dim if t.coef == 1 else f'{t.coef}*{t.dim}' for t in axis)} mixes ragged "
+                                f"dim(s) {', '.join(self.nest.dims[d] for d in on if d in self.rg_dim)} with "
+                                f"another term; give that dim factors that multiply to its size, or use "
+                                f"--model analytical")
+        return dense, dims
+
+    def refuse_separate(self, role, separate):
+        """Fan-outs that do not merge the tensor serve copies counted as equal (`mult`): on a ragged dim
+        the copies' tiles differ, which the walk does not follow."""
+        for j in separate:
+            if self.ragged(j):
+                raise SpecError(f"the cycle model walks ragged tiles only where every fan-out on a ragged dim "
+                                f"merges the tensor (multicast or reduction); {role} are copied over fan-out "
+                                f"'{self.nest.dims[self.nest.loop_dim[j]]}' of level "
+                                f"{int(self.nest.loop_level[j])}; give that dim factors that multiply to its size, "
+                                f"or use --model analytical")
+
+    def add_stream(self, role, axes, tile_indices, flat_limit, mult, first_indices, receiver) -> int:
+        """A moving tile: `first_indices` (outputs) the loops of the set first touched with it."""
+        dense_axes, dims = self.split_axes(role, axes)
         limit = sum(1 for j in self.step_loop if j < flat_limit)
-        delta, cls = _translation_tables(axes, self.loops(tile_indices), self.loops(self.step_loop[:limit]),
-                                         len(self.step_loop))
-        for key, value in zip(self.ev, (limit, tile_size(axes, self.loops(tile_indices)), mult, first,
-                                        self.mem_no[receiver], delta, cls)):
+        kept, cls = _translation_tables(dense_axes, self.loops(tile_indices), self.loops(self.step_loop[:limit]),
+                                        len(self.step_loop))
+        first = 0 if first_indices is None else tile_size(dense_axes, self.loops(first_indices))
+        first_mask = self.mask(first_indices or (), dims)
+        for key, value in zip(self.ev, (limit, tile_size(dense_axes, self.loops(tile_indices)), mult, first,
+                                        self.mem_no[receiver], kept, cls, [int(d in dims) for d in self.rg_dim],
+                                        self.mask(tile_indices, dims), first_mask)):
             self.ev[key].append(value)
         return len(self.ev["limit"]) - 1
 
@@ -178,9 +290,12 @@ class _Tables:
                                         self.words_per_element(level, r))):
             self.ch[key].append(value)
 
-    def add_flow(self, level, port, words, first, r, kind):
+    def add_flow(self, level, port, words, first, r, kind, dims, indices, first_indices):
+        """A per-step flow: `words` over the dims that are not ragged; on ragged dim r, × count_below of
+        the loops among `indices` on it (for r's dim in `dims`); the first touches likewise."""
         for key, value in zip(self.fl, (self.mem_no[level], port, words, first, r, kind,
-                                        self.words_per_element(level, r))):
+                                        self.words_per_element(level, r), [int(d in dims) for d in self.rg_dim],
+                                        self.mask(indices, dims), self.mask(first_indices, dims))):
             self.fl[key].append(value)
 
 
@@ -194,70 +309,72 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
     axes = einsum.tensor(role).axes
     is_out = role == "outputs"
     keepers = [i for i in tables.memories if nest.keeps[i, r]]
+    dense_axes, rg_dims = tables.split_axes(role, axes)
+    all_dims = set(range(len(nest.dims)))
     for i in keepers:
         child = next((c for c in keepers if c > i), compute_idx)
         if i != tables.memories[0]:  # the level's own tile: its fills
-            first = tile_size(axes, loops(range(start[i], n))) if is_out else 0
-            e = tables.add_stream(axes, range(start[i], n), start[i], 1, first, i)
+            e = tables.add_stream(role, axes, range(start[i], n), start[i], 1, range(start[i], n) if is_out else None, i)
             tables.add_charge(e, i, WRITE, int(is_out), 0, r, KIND_FILLS)
-        merged, separate = [], 1
+        merged, separate = [], []
         for j in range(start[i], start[child]):
             if nest.loop_spatial[j]:
                 if convention.merges(arch, einsum, int(nest.loop_level[j]), role, nest.dims[nest.loop_dim[j]]):
                     merged.append(j)
                 else:
-                    separate *= int(nest.loop_bound[j])
+                    separate.append(j)
+        tables.refuse_separate(role, separate)
+        copies = prod(int(nest.loop_bound[j]) for j in separate)
         spatial_below = [j for j in range(start[i], start[child]) if nest.loop_spatial[j]]
         if child == compute_idx:  # streamed to the MACs during every step
-            per_step = tables.compute
+            compute_loops = [j for j in range(start[innermost], n) if not nest.loop_spatial[j]]
             if role in arch.compute.operand_latch:
-                per_step = _latched_reads(einsum, nest, role, range(start[innermost], n))
-            words = per_step * tile_size(axes, loops(merged)) * separate
+                compute_loops = _latched_loops(einsum, nest, role, compute_loops)
+            # The busiest MAC's reads in a step × the merged group: on a ragged dim the tensor indexes,
+            # one count over both (the MACs at the edge do fewer steps); on the others, the MAC's steps.
+            words = tables.dense_product(compute_loops) * tile_size(dense_axes, loops(merged)) * copies
+            indices = compute_loops + [j for j in merged if int(nest.loop_dim[j]) in rg_dims]
             if is_out:
-                first = tile_size(axes, loops(spatial_below + [j for j in range(start[innermost], n)
-                                                               if not nest.loop_spatial[j]]))
-                tables.add_flow(i, WRITE, words, 0, r, KIND_UPDATES)
-                tables.add_flow(i, READ, words, first, r, KIND_READS)
+                touched = spatial_below + compute_loops
+                first = tile_size(dense_axes, loops(touched))
+                tables.add_flow(i, WRITE, words, 0, r, KIND_UPDATES, all_dims, indices, ())
+                tables.add_flow(i, READ, words, first, r, KIND_READS, all_dims, indices,
+                                [j for j in touched if int(nest.loop_dim[j]) in rg_dims])
             else:
-                tables.add_flow(i, READ, words, 0, r, KIND_READS)
+                tables.add_flow(i, READ, words, 0, r, KIND_READS, all_dims, indices, ())
         else:  # served to the child's tile when it moves
             union = merged + list(range(start[child], n))
-            first = tile_size(axes, loops(spatial_below + list(range(start[child], n)))) if is_out else 0
-            e = tables.add_stream(axes, union, start[child], separate, first, child)
+            first = spatial_below + list(range(start[child], n)) if is_out else None
+            e = tables.add_stream(role, axes, union, start[child], copies, first, child)
             tables.add_charge(e, i, READ, int(is_out), 0, r, KIND_READS)
             if is_out:
                 tables.add_charge(e, i, WRITE, 0, 1, r, KIND_UPDATES)
 
 
-def _latched_reads(einsum: Einsum, nest: LoweredNest, role: str, compute_loops) -> int:
-    """Reads of a latched operand by one MAC during one step: it changes only when a loop that
-    indexes it moves, so the innermost temporal loops that do not index it reuse the latch."""
+def _latched_loops(einsum: Einsum, nest: LoweredNest, role: str, compute_loops) -> list[int]:
+    """The loops whose steps read a latched operand during one step: it changes only when a loop that
+    indexes it moves, so the innermost temporal loops that do not index it reuse the latch; its
+    reads are the tuples of the loops down to the innermost one that indexes it."""
     dims = einsum.tensor(role).dims
-    reads, indexed = 1, False
-    for j in reversed(compute_loops):
-        if nest.loop_spatial[j]:
-            continue
-        indexed = indexed or nest.dims[nest.loop_dim[j]] in dims
-        if indexed:
-            reads *= int(nest.loop_bound[j])
-    return reads
+    for q in range(len(compute_loops) - 1, -1, -1):
+        if nest.dims[nest.loop_dim[compute_loops[q]]] in dims:
+            return list(compute_loops[:q + 1])
+    return []
 
 
 def _translation_tables(axes, tile_loops, movers, n_sl) -> tuple[list[int], list[int]]:
-    """Per mover k: words loaded when k advances and the movers inside it rewind, and an id
+    """Per mover k: words a move kept when k advances and the movers inside it rewind, and an id
     of that translation (equal ids ⇔ equal translation vectors). Unused entries are 0."""
     terms = [axis_terms(axis, tile_loops) for axis in axes]
-    full = prod(axis_size(tt) for tt in terms)
     # How far each axis moves per unit of each mover's index.
     moves = [[sum(t.coef for t in axis if t.dim == dim) * stride for axis in axes] for dim, _, stride in movers]
-    delta, cls, ids = [0] * n_sl, [0] * n_sl, {}
+    kept, cls, ids = [0] * n_sl, [0] * n_sl, {}
     for k in range(len(movers)):
         translation = tuple(moves[k][a] - sum((movers[m][1] - 1) * moves[m][a] for m in range(k + 1, len(movers)))
                             for a in range(len(axes)))
-        kept = prod(axis_overlap(tt, s) for tt, s in zip(terms, translation))
-        delta[k] = full - kept
+        kept[k] = prod(axis_overlap(tt, s) for tt, s in zip(terms, translation))
         cls[k] = ids.setdefault(translation, len(ids))
-    return delta, cls
+    return kept, cls
 
 
 # ------------------------------------------------------------------------------ the kernel
@@ -284,45 +401,102 @@ def _serialized_transfers(words, bandwidth, stall):
     return total
 
 
+class RaggedTables(NamedTuple):
+    """The ragged dims' columns of TileEvents, as the kernel takes them (ragged_tables)."""
+
+    rg_dim: np.ndarray
+    rg_size: np.ndarray
+    sl_rg: np.ndarray
+    sl_stride: np.ndarray
+    lp_dim: np.ndarray
+    lp_bound: np.ndarray
+    lp_stride: np.ndarray
+    compute_mask: np.ndarray
+    ev_rg: np.ndarray
+    ev_tile_mask: np.ndarray
+    ev_first_mask: np.ndarray
+    fl_rg: np.ndarray
+    fl_mask: np.ndarray
+    fl_first_mask: np.ndarray
+
+
+def ragged_tables(ev: TileEvents) -> RaggedTables:
+    return RaggedTables(*(getattr(ev, name) for name in RaggedTables._fields))
+
+
+@njit(cache=True, forceinline=True)
+def _count_at(rt, mask, r, offset):
+    """Tuples of the loops in mask[r] (on ragged dim r) whose offset from `offset` is inside the dim."""
+    return count_below(rt.lp_dim, rt.lp_bound, rt.lp_stride, rt.lp_dim.shape[0], mask[r], rt.rg_dim[r],
+                       rt.rg_size[r] - offset)
+
+
 @njit(cache=True)
-def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
-                 out_irrelevant, has_translation, last_class, ev_words, ev_new):
-    """Tile moves caused by step loop `carry` advancing (-1: the first step, all tiles load)."""
+def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
+                 out_irrelevant, rt, st):
+    """Tile moves caused by step loop `carry` advancing (-1: the first step, all tiles load). On
+    ragged dims a tile is counted at its offset (the movers' digits), and a move that changes
+    that offset keeps nothing of it (a tile of a dim moves to disjoint points)."""
+    n_rg = rt.rg_dim.shape[0]
     for e in range(ev_limit.shape[0]):
+        st.ev_old[e] = st.prev_size[e]
         if carry >= ev_limit[e]:
-            ev_words[e] = -1  # no event: this tile did not move
+            st.ev_words[e] = -1  # no event: this tile did not move
             continue
+        size, factor, moved, same = ev_full[e], 1, False, True
+        first = ev_first[e]
+        if n_rg > 0:
+            for r in range(n_rg):
+                st.eo[r] = 0
+            for k in range(ev_limit[e]):
+                if rt.sl_rg[k] >= 0:
+                    st.eo[rt.sl_rg[k]] += idx[k] * rt.sl_stride[k]
+            for r in range(n_rg):
+                if rt.ev_rg[e, r] == 0:
+                    continue
+                factor *= _count_at(rt, rt.ev_tile_mask[e], r, st.eo[r])
+                if first > 0:
+                    first *= _count_at(rt, rt.ev_first_mask[e], r, st.eo[r])
+                shift = st.eo[r] - st.prev_o[e, r]
+                moved |= shift != 0
+                same &= shift == st.last_rt[e, r]
+                st.prev_o[e, r] = st.eo[r]
+                st.eo[r] = shift  # kept as the translation, stored below if it starts one
+            size *= factor
         if carry < 0:
-            delta = ev_full[e]
-            has_translation[e] = False
-        elif not has_translation[e] or ev_class[e, carry] == last_class[e]:
-            delta = ev_delta[e, carry]
-            has_translation[e] = True
-            last_class[e] = ev_class[e, carry]
+            delta = size
+            st.has_translation[e] = False
+        elif not st.has_translation[e] or (ev_class[e, carry] == st.last_class[e] and same):
+            delta = size if moved else size - ev_kept[e, carry] * factor
+            st.has_translation[e] = True
+            st.last_class[e] = ev_class[e, carry]
+            for r in range(n_rg):
+                if rt.ev_rg[e, r] != 0:
+                    st.last_rt[e, r] = st.eo[r]
         else:  # the stride changed: reload the whole tile
-            delta = ev_full[e]
-            has_translation[e] = False
-        ev_words[e] = delta
-        new = ev_first[e]
-        if new > 0:
+            delta = size
+            st.has_translation[e] = False
+        st.prev_size[e] = size
+        st.ev_words[e] = delta
+        if first > 0:
             for k in range(ev_limit[e]):
                 if out_irrelevant[k] == 1 and idx[k] != 0:
-                    new = 0
+                    first = 0
                     break
-        ev_new[e] = new
+        st.ev_new[e] = first
 
 
 @njit(cache=True)
-def _place_charges(first_step, ev_words, ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
+def _place_charges(first_step, ev_words, ev_new, ev_old, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
                    ch_minus_first, ch_drain, ch_scale, receiver_db, ch_total, exposed, prefetch, drains):
     for q in range(ch_stream.shape[0]):
         e = ch_stream[q]
         if ev_words[e] < 0:
             continue
         if ch_drain[q] == 1:
-            if first_step:
-                continue  # nothing to drain before the first tile
-            words = ev_words[e] * ev_mult[e]
+            if first_step or ev_words[e] == 0:
+                continue  # nothing to drain before the first tile, nor while it stays
+            words = ev_old[e] * ev_mult[e]  # the leaving tile (outputs: a move reloads all of it)
         else:
             words = ev_words[e] * ev_mult[e]
             if ch_minus_first[q] == 1:
@@ -341,31 +515,60 @@ def _place_charges(first_step, ev_words, ev_new, ev_mult, ev_receiver, ch_stream
 
 
 @njit(cache=True, forceinline=True)
-def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_total, window):
+def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_total, window, rt, off):
     """The flows of one step's compute onto their ports (first touches skipped while every
-    reduction loop is at 0: no partial sum to read yet)."""
+    reduction loop is at 0: no partial sum to read yet); on ragged dims, counted at the step's offset."""
     all_zero = True
     for k in range(idx.shape[0]):
         if out_irrelevant[k] == 1 and idx[k] != 0:
             all_zero = False
             break
+    n_rg = rt.rg_dim.shape[0]
     for f in range(fl_level.shape[0]):
         words = fl_words[f]
-        if all_zero:
-            words -= fl_first[f]
+        first = fl_first[f] if all_zero else 0
+        for r in range(n_rg):
+            if rt.fl_rg[f, r] != 0:
+                words *= _count_at(rt, rt.fl_mask[f], r, off[r])
+                if first > 0:
+                    first *= _count_at(rt, rt.fl_first_mask[f], r, off[r])
+        words -= first
         fl_total[f] += words
         window[fl_level[f], fl_port[f]] += words * fl_scale[f]
 
 
 @njit(cache=True, forceinline=True)
-def _advance(idx, step_bound):
-    """Step the odometer (innermost loop fastest); returns the loop that advanced."""
+def _advance(idx, step_bound, rt, off):
+    """Step the odometer (innermost loop fastest) to the next step inside every dim; returns the
+    outermost loop that advanced (the loops inside it restart at 0). A loop whose next digit puts
+    its ragged dim's offset past the dim's size is past its last tile there: it restarts too."""
     carry = idx.shape[0] - 1
-    while idx[carry] == step_bound[carry] - 1:
-        idx[carry] = 0
-        carry -= 1
-    idx[carry] += 1
-    return carry
+    while True:
+        r = rt.sl_rg[carry]
+        if idx[carry] == step_bound[carry] - 1:
+            if r >= 0:
+                off[r] -= idx[carry] * rt.sl_stride[carry]
+            idx[carry] = 0
+            carry -= 1
+            continue
+        idx[carry] += 1
+        if r >= 0:
+            off[r] += rt.sl_stride[carry]
+            if off[r] >= rt.rg_size[r]:
+                off[r] -= idx[carry] * rt.sl_stride[carry]
+                idx[carry] = 0
+                carry -= 1
+                continue
+        return carry
+
+
+@njit(cache=True, forceinline=True)
+def _step_compute(compute, rt, off):
+    """The busiest MAC's cycles in a step: on a ragged dim, its loops below the innermost memory
+    counted at the step's offset."""
+    for r in range(rt.rg_dim.shape[0]):
+        compute *= _count_at(rt, rt.compute_mask, r, off[r])
+    return compute
 
 
 @njit(cache=True, forceinline=True)
@@ -397,27 +600,36 @@ class WalkState(NamedTuple):
     next_exposed: np.ndarray
     next_drains: np.ndarray
     window: np.ndarray           # [level, port] words on each port during one step
-    stream: np.ndarray           # [2]: 1 if the current step starts a systolic stream; streams so far
+    stream: np.ndarray           # [3]: 1 if the current step starts a systolic stream; streams so far;
+    #                              MAC cycles so far (the busiest MAC's)
+    off: np.ndarray              # [ragged dim] the step's offset on it
+    eo: np.ndarray               # [ragged dim] a stream's offset (work array)
+    prev_o: np.ndarray           # [stream, ragged dim] the stream's offset at its last move
+    last_rt: np.ndarray          # [stream, ragged dim] its translation there at its last move
+    prev_size: np.ndarray        # [stream] its tile's words now
+    ev_old: np.ndarray           # [stream] its tile's words before the current move
 
 
 def walk_state(ev) -> WalkState:
-    n_sl, n_ev, n_mem = len(ev.step_bound), len(ev.ev_limit), len(ev.memory_levels)
+    n_sl, n_ev, n_mem, n_rg = len(ev.step_bound), len(ev.ev_limit), len(ev.memory_levels), len(ev.rg_dim)
     i64 = np.int64
     return WalkState(np.zeros(n_sl, i64), np.zeros(n_ev, np.bool_), np.zeros(n_ev, i64), np.zeros(n_ev, i64),
                      np.zeros(n_ev, i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64),
                      np.zeros((n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, 2), i64),
-                     np.zeros((n_mem, 2), i64), np.array([1, 0], i64))
+                     np.zeros((n_mem, 2), i64), np.array([1, 0, 0], i64), np.zeros(n_rg, i64), np.zeros(n_rg, i64),
+                     np.zeros((n_ev, n_rg), i64), np.zeros((n_ev, n_rg), i64), np.zeros(n_ev, i64),
+                     np.zeros(n_ev, i64))
 
 
 @njit(cache=True)
-def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class, out_irrelevant,
+def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class, out_irrelevant,
                ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, bandwidth,
-               ch_total, stall, st):
+               ch_total, stall, rt, st):
     """The first tiles: every stream loads; those of double-buffered levels have nothing to hide
     behind (the prologue). Returns its cycles."""
-    _fire_events(-1, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
-                 out_irrelevant, st.has_translation, st.last_class, st.ev_words, st.ev_new)
-    _place_charges(True, st.ev_words, st.ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
+    _fire_events(-1, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
+                 out_irrelevant, rt, st)
+    _place_charges(True, st.ev_words, st.ev_new, st.ev_old, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
                    ch_minus_first, ch_drain, ch_scale, receiver_db, ch_total, st.exposed, st.prefetch, st.drains)
     cycles = _serialized_transfers(st.prefetch, bandwidth, stall)
     st.prefetch[:, :, :] = 0
@@ -426,32 +638,36 @@ def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_c
 
 @njit(cache=True)
 def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out_irrelevant,
-               ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
+               ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale,
                fl_level, fl_port, fl_words, fl_first, fl_scale, receiver_db, bandwidth,
-               ch_total, fl_total, stall, st):
-    """Steps first … last − 1 of n_steps (`compute` cycles each, and `skew` more for a step that starts
-    a systolic stream); returns their cycles. The state carries over, so consecutive ranges walk as
-    one; st.stream[1] counts the streams."""
+               ch_total, fl_total, stall, rt, st):
+    """Steps first … last − 1 of the n_steps steps inside every dim (the busiest MAC's cycles each,
+    `compute` on a dense nest, and `skew` more for a step that starts a systolic stream); returns
+    their cycles. The state carries over, so consecutive ranges walk as one; st.stream[1] counts
+    the streams, st.stream[2] the MAC cycles."""
     n_mem = bandwidth.shape[0]
     cycles = 0
     for s in range(first, last):
-        busy = compute + skew * st.stream[0]
+        mac = _step_compute(compute, rt, st.off)
+        st.stream[2] += mac
+        busy = mac + skew * st.stream[0]
         st.stream[1] += st.stream[0]
         cycles += _serialized_transfers(st.exposed, bandwidth, stall)
         st.window[:, :] = st.drains
-        _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_total, st.window)
+        _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_total, st.window,
+                    rt, st.off)
         # The next step's tile moves: its double-buffered fills overlap this step.
         st.next_exposed[:, :, :] = 0
         st.next_drains[:, :] = 0
         if s + 1 < n_steps:
-            carry = _advance(st.idx, step_bound)
+            carry = _advance(st.idx, step_bound, rt, st.off)
             st.stream[0] = stream_loop[carry]
-            _fire_events(carry, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_delta, ev_class,
-                         out_irrelevant, st.has_translation, st.last_class, st.ev_words, st.ev_new)
-            _place_charges(False, st.ev_words, st.ev_new, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
-                           ch_minus_first, ch_drain, ch_scale, receiver_db, ch_total, st.next_exposed, st.prefetch,
-                           st.next_drains)
+            _fire_events(carry, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
+                         out_irrelevant, rt, st)
+            _place_charges(False, st.ev_words, st.ev_new, st.ev_old, ev_mult, ev_receiver, ch_stream, ch_level,
+                           ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, ch_total, st.next_exposed,
+                           st.prefetch, st.next_drains)
             for c in range(n_mem):
                 for m in range(n_mem):
                     for p in range(2):
@@ -464,13 +680,13 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
 
 
 @njit(cache=True)
-def walk_end(ev_full, ev_mult, ev_receiver, ch_stream, ch_level, ch_port, ch_drain, ch_scale, bandwidth, ch_total,
+def walk_end(ev_mult, ev_receiver, ch_stream, ch_level, ch_port, ch_drain, ch_scale, bandwidth, ch_total,
              stall, st):
     """The epilogue: the last output tiles drain to their parents. Returns its cycles."""
     for q in range(ch_stream.shape[0]):
         if ch_drain[q] == 1:
             e = ch_stream[q]
-            words = ev_full[e] * ev_mult[e]
+            words = st.prev_size[e] * ev_mult[e]
             ch_total[q] += words
             st.exposed[ev_receiver[e], ch_level[q], ch_port[q]] += words * ch_scale[q]
     return _serialized_transfers(st.exposed, bandwidth, stall)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from ..counting.conventions import block_rounding_of
 from ..energy.formats import SCALE_PATH, vector_size_of
 from ..energy.model import ActionEnergies
 from ..files import write_atomic
@@ -22,10 +23,19 @@ def _counts(layer: LayerResult) -> dict:
             "tensors": {role: {"reads": level.total(role).reads, "fills": level.total(role).fills,
                                "updates": level.total(role).updates,
                                "reads_per_instance": c.reads, "fills_per_instance": c.fills,
-                               "updates_per_instance": c.updates, "tile_elements": c.tile_elements}
+                               "updates_per_instance": c.updates, "tile_elements": c.tile_elements,
+                               "block_accesses": _block_accesses(level, role)}
                         for role, c in level.tensors.items()},
         }
     return out
+
+
+def _block_accesses(level, role: str) -> dict:
+    """Reads, fills and updates in block accesses over the utilized instances, as energy prices them
+    (the level's block rounding, docs/energy.md#block-rounding; priced per average instance)."""
+    n = level.instances
+    per = level.total(role).block_accesses(level.words_per_element(role), n, level.block_words)
+    return dict(zip(("reads", "fills", "updates"), (int(round(x * n)) for x in per)))
 
 
 def _mapping(layer: LayerResult) -> dict:
@@ -44,7 +54,8 @@ def energy_reference_table(arch: Arch, energies: ActionEnergies) -> dict:
             name = level.name
             out[name] = {"source": energies.sources[name], "read_pj": energies.read_pj[name],
                          "write_pj": energies.write_pj[name], "update_pj": energies.update_pj[name],
-                         "block_words": level.block_words, "leakage_w": energies.leakage_w[name]}
+                         "block_words": level.block_words, "block_rounding": block_rounding_of(arch, level),
+                         "leakage_w": energies.leakage_w[name]}
         elif isinstance(level, Compute):
             out[level.name] = {"source": energies.sources[level.name], "mac_pj": energies.mac_pj,
                                "leakage_w": energies.leakage_w[level.name]}

@@ -84,11 +84,22 @@ class LayerConstraints:
 
 
 @dataclass(frozen=True)
+class NameSite:
+    """A name an x/y `dims:` or `exclude:` list gives, and where: checked against the workload's
+    dims once it is known (check_names), so a misspelt name is an error at its line."""
+    name: str
+    file: str | None
+    line: int | None
+    key_path: str
+
+
+@dataclass(frozen=True)
 class Constraints:
     levels: dict = field(default_factory=dict)  # level name -> LevelConstraint
     settings: MapperSettings = MapperSettings()
     layers: tuple = ()  # LayerConstraints, applied in order to the layers they select
     hardware: dict = field(default_factory=dict)  # the arch's own (with_hardware), merged per layer
+    names: tuple = ()   # NameSite of every dims/exclude name, the file's and (with_hardware) the arch's
 
     def for_layer(self, layer_name: str, einsum: Einsum) -> Constraints:
         """This layer's constraints: the arch's, the file's own and every layer entry that selects it,
@@ -104,12 +115,6 @@ class Constraints:
             if entry.selects(layer_name, einsum.bound):
                 levels = merge_levels(levels, own(entry.levels), f"the layers entry for {entry.name or entry.shape}")
         return Constraints(levels, self.settings)
-
-    def names_in_dims(self) -> set:
-        """Every name the x/y dims lists use (dims or relevance classes), for checking a workload."""
-        blocks = [self.hardware, self.levels, *(entry.levels for entry in self.layers)]
-        return {d for levels in blocks for c in levels.values()
-                for names in (c.x[1], c.y[1], c.exclude_x, c.exclude_y) if names for d in names}
 
 
 NO_CONSTRAINTS = Constraints()
@@ -238,36 +243,53 @@ def build_constraints(spec: ConstraintsSpec, arch: Arch, file: str | None, line_
                                                   line_of))
                    for i, entry in enumerate(spec.layers))
     problems.raise_if_any()
-    return Constraints(levels, settings_from(spec.mapper), layers)
+    names = _name_sites(spec.constraints, ("constraints",), file, line_of) + tuple(
+        site for i, entry in enumerate(spec.layers)
+        for site in _name_sites(entry.constraints, ("layers", i, "constraints"), file, line_of))
+    return Constraints(levels, settings_from(spec.mapper), layers, names=names)
 
 
-def arch_constraints(spec_levels: dict, arch: Arch, file: str | None, line_of) -> dict:
-    """An arch file's `constraints:` block (what its hardware cannot do), checked and frozen."""
+def arch_constraints(spec_levels: dict, arch: Arch, file: str | None, line_of) -> tuple[dict, tuple]:
+    """An arch file's `constraints:` block (what its hardware cannot do), checked and frozen, and
+    the NameSite of every name its axes list (checked per workload: check_names)."""
     problems = ProblemList(file)
     levels = _check_levels(spec_levels, ("constraints",), arch, problems, line_of)
     problems.raise_if_any()
-    return levels
+    return levels, _name_sites(spec_levels, ("constraints",), file, line_of)
+
+
+def _name_sites(spec_levels: dict, at: tuple, file: str | None, line_of) -> tuple:
+    return tuple(NameSite(name, file, line_of(where), ".".join(map(str, where)))
+                 for level, c in spec_levels.items() for axis in ("x", "y") if getattr(c, axis) is not None
+                 for key in ("dims", "exclude") for where in [at + (level, axis, key)]
+                 for name in getattr(getattr(c, axis), key) or ())
 
 
 def with_hardware(constraints: Constraints, arch: Arch) -> Constraints:
     """`constraints` with the arch's own beside them: for_layer merges both, so the mapper searches
     what both allow."""
-    return replace(constraints, hardware=arch.constraints)
+    return replace(constraints, hardware=arch.constraints, names=constraints.names + arch.constraint_names)
 
 
 def check_against_workload(constraints: Constraints, layers) -> list[str]:
-    """What in the constraints no layer of the workload can use: a dims name that is neither a
-    relevance class nor any layer's dim is an error (SpecError by the caller); returns the notes
-    for layers entries that select no layer (worth a warning: the file may serve other workloads)."""
-    known = set(RELEVANCE_CLASSES) | set(WINDOW_TERMS) | {d for l in layers for d in l.run_einsum.dims}
-    unknown = sorted(constraints.names_in_dims() - known)
-    if unknown:
-        raise SpecError(Problem(f"x/y dims {unknown} are neither a relevance class, a window term nor a dim of any layer",
-                                key_path="constraints", allowed=tuple(sorted(known)),
-                                suggestion=did_you_mean(unknown[0], sorted(known))))
+    """What in the constraints no layer of the workload can use: a dims or exclude name that is
+    neither a relevance class nor any layer's dim is an error (check_names); returns the notes for
+    layers entries that select no layer (worth a warning: the file may serve other workloads)."""
+    check_names(constraints.names, layers)
     return [f"the constraints' layers entry for {entry.name or entry.shape} selects no layer of the workload"
             for entry in constraints.layers
             if not any(entry.selects(l.name, l.run_einsum.bound) for l in layers)]
+
+
+def check_names(sites: tuple, layers) -> None:
+    """SpecError (at each name's file and line) for x/y dims or exclude names that are neither a
+    relevance class, a window term nor a dim of any of `layers`: such a name would constrain nothing."""
+    known = sorted(set(RELEVANCE_CLASSES) | set(WINDOW_TERMS) | {d for l in layers for d in l.run_einsum.dims})
+    unknown = [site for site in sites if site.name not in known]
+    if unknown:
+        raise SpecError([Problem(f"'{site.name}' is neither a relevance class, a window term nor a dim of any "
+                                 f"layer of the workload", site.file, site.line, site.key_path, tuple(known),
+                                 did_you_mean(site.name, known)) for site in unknown])
 
 
 def _check_levels(spec_levels: dict, at: tuple, arch: Arch, problems: ProblemList, line_of) -> dict:

@@ -113,6 +113,11 @@ class MemorySpec(Strict):
         "datawidth), or 'precision': the element width of the layer's number format (4 for int4)")
     width_bits: Optional[int] = Field(None, gt=0, description="bits per access (one block); "
                                       "omitted means one word; energy is charged per block")
+    block_rounding: Optional[Literal["transfer", "layer"]] = Field(None, description="how accesses of a "
+        "level wider than a word are charged in blocks (docs/energy.md#block-rounding): transfer: every "
+        "tile transfer (a fill, a read that serves a child's fill, a drain of partial sums) costs whole "
+        "blocks; layer: a layer's words of one action are rounded up to blocks once (Timeloop's "
+        "convention). Omitted: the counting convention's (transfer; layer under counting: timeloop)")
     keeps: list[Role] = Field(description="tensors this level may hold (mappings may bypass more)")
     read_bandwidth: Optional[BandwidthText] = Field(None, description="per instance, e.g. "
         "'16 words/cycle', '64 B/cycle' or '25.6 GB/s' (bytes per second, decimal, converted at the "

@@ -55,7 +55,7 @@ def pack_problem_reference(arch, einsum, energies: ActionEnergies | None = None,
             span = max(span, 1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis))
     _check_int64_range(einsum, span)
     n_levels = len(arch.levels)
-    level_int = np.zeros((n_levels, 8), dtype=np.int64)
+    level_int = np.zeros((n_levels, 9), dtype=np.int64)
     cluster_axes = np.zeros((n_levels, 2 * n_levels, 2), dtype=np.int64)
     level_float = np.zeros((n_levels, 7), dtype=np.float64)
     merging = np.zeros((n_levels, len(roles), len(dims)), dtype=np.bool_)
@@ -67,6 +67,8 @@ def pack_problem_reference(arch, einsum, energies: ActionEnergies | None = None,
                                           level.instances)
             block = level.block_words  # accesses by a shift when a power of two (nest_kernel._accesses)
             level_int[i, R.BLOCK_SHIFT] = block.bit_length() - 1 if block & (block - 1) == 0 else -1
+            rounding = level.block_rounding or convention.block_rounding
+            level_int[i, R.BLOCK_RULE] = {"layer": R.LAYER_BLOCKS, "transfer": R.TRANSFER_BLOCKS}[rounding]
             if level.cluster > 1:  # the fan-out axes its clusters are counted on (ir/arch.clusters_used)
                 axes, level_int[i, R.CLUSTER_R] = cluster_span(arch.levels, i)
                 level_int[i, R.CLUSTER_AXES] = len(axes)

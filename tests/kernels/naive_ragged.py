@@ -16,6 +16,13 @@ fan-out digits above the level; it exists iff its offsets are valid):
            hold the operand, the distinct points each valid step reads;
   distinct the tensor's points over every loop but the fan-outs above.
 The busiest instance is the one at offset 0; totals sum every instance.
+
+Per-transfer block accesses (docs/energy.md#block-rounding; `transfer_blocks`): every load the walk
+makes (a visit's whole tile or its new points) is a transfer, rounded up to whole blocks on its own;
+for outputs, a transfer's points already seen by the instance (tracked as the walk goes) are its
+partial sums read back or loaded, the others first touches. A memory child's fill is a transfer per
+position of the separate fan-outs; what the MACs take in a step (or, held, the new part of it) is one
+transfer of every separate position's points, copies included.
 """
 from __future__ import annotations
 
@@ -62,10 +69,14 @@ def _points(nn: _Nest, tensor, fixed: dict, free) -> set:
     return out
 
 
-def _walk_loads(nn: _Nest, tensor, fixed: dict, moving, free) -> int:
-    """Loads of the set over `free` loops as the `moving` temporal loops step (see the module)."""
+def _walk_loads(nn: _Nest, tensor, fixed: dict, moving, free, transfers=None) -> int:
+    """Loads of the set over `free` loops as the `moving` temporal loops step (see the module); each
+    transfer's (digits of the moving loops, points it loads) appended to `transfers` if given."""
     if not moving:
-        return len(_points(nn, tensor, fixed, free))
+        points = _points(nn, tensor, fixed, free)
+        if transfers is not None:
+            transfers.append(((), points))
+        return len(points)
     moves = []
     for j in moving:
         move = np.zeros(len(tensor.axes), dtype=np.int64)
@@ -80,28 +91,49 @@ def _walk_loads(nn: _Nest, tensor, fixed: dict, moving, free) -> int:
         if nn.values(at) is None:
             continue
         points = _points(nn, tensor, at, free)
-        if prev is None:
-            total += len(points)
-        else:
+        new = points
+        if prev is not None:
             k = next(q for q in range(len(moving)) if digits[q] != prev_digits[q])  # the loop that stepped
             back = {tuple(int(c) for c in np.array(q) - moves[-1]) for q in points}  # the tile one step back
-            total += len(points - back) if reuses[k] else len(points)
+            new = points - back if reuses[k] else points
+        total += len(new)
+        if transfers is not None:
+            transfers.append((digits, new))
         prev, prev_digits = points, digits
     return total
 
 
-def ragged_counts(arch: Arch, einsum: Einsum, nest: LoweredNest, merges, hold: bool) -> dict:
+def _blocks(transfers, words: int, block: int, seen: set | None) -> tuple[int, int]:
+    """(block accesses of the transfers, of their elements already in `seen`), each transfer (a
+    list of point sets, served apart: copies count) rounded up to whole blocks of `words`-word
+    elements; `seen` (outputs) grows with every transfer."""
+    every = again = 0
+    for parts in transfers:
+        size = sum(len(points) for points in parts)
+        every += -(-size * words // block)
+        if seen is not None:
+            union = set().union(*parts)
+            again += -(-(size - len(union - seen)) * words // block)
+            seen |= union
+    return every, again
+
+
+def ragged_counts(arch: Arch, einsum: Einsum, nest: LoweredNest, merges, hold: bool,
+                  words: dict | None = None) -> dict:
     """{(level index, role): (busiest (reads, fills, updates, tile), totals (reads, fills, updates))},
-    'instances': {level index: utilized}, 'steps': (temporal steps of the busiest MAC, MACs used).
+    'instances': {level index: utilized}, 'steps': (temporal steps of the busiest MAC, MACs used),
+    'blocks': {(level index, role): (reads, fills, updates) per-transfer block accesses over every
+    instance} (docs/energy.md#block-rounding), 'feeds_macs': {(level index, role): (the level feeds the
+    MACs, they hold the operand)}.
     `merges(level, role, dim)`: the counting convention's; `hold`: its operands held under a
-    spatial innermost loop."""
+    spatial innermost loop; `words`: {level index: words an output takes there} (partial sums)."""
     nn = _Nest(arch, einsum, nest, merges)
     temporal = [j for j in range(nn.n) if not nn.spatial[j]]
     spatial = [j for j in range(nn.n) if nn.spatial[j]]
     compute = len(arch.levels) - 1
     memories = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
     top = memories[0]
-    out = {"instances": {}, "steps": (
+    out = {"instances": {}, "blocks": {}, "feeds_macs": {}, "steps": (
         sum(1 for d in nn.tuples(temporal) if nn.values(dict(zip(temporal, d))) is not None),
         sum(1 for d in nn.tuples(spatial) if nn.values(dict(zip(spatial, d))) is not None))}
     for i in range(len(arch.levels)):
@@ -124,18 +156,44 @@ def ragged_counts(arch: Arch, einsum: Einsum, nest: LoweredNest, merges, hold: b
             moves_i = [j for j in temporal if j < nn.start[i]]
             moves_child = temporal if child == compute else [j for j in temporal if j < nn.start[child]]
             per_instance = []
+            w = (words or {}).get(i, 1) if role == "outputs" else 1
+            block = arch.levels[i].block_words
+            level_blocks = [0, 0, 0]
             for sigma in instances:
-                loads = 0 if i == top else _walk_loads(nn, tensor, sigma, moves_i, inside)
+                load_transfers, served_transfers = [], []
+                loads = 0 if i == top else _walk_loads(nn, tensor, sigma, moves_i, inside, load_transfers)
+                load_transfers = [[points] for _, points in load_transfers]
                 served = 0
+                by_step = {}  # what the MACs take: a step's points over every separate position
                 for sep in nn.tuples(separate):
                     at = {**sigma, **dict(zip(separate, sep))}
                     if child == compute and not held:
                         for digits in nn.tuples(temporal):
                             step = {**at, **dict(zip(temporal, digits))}
                             if nn.values(step) is not None:
-                                served += len(_points(nn, tensor, step, merged))
+                                points = _points(nn, tensor, step, merged)
+                                served += len(points)
+                                by_step.setdefault(digits, []).append(points)
                     else:
-                        served += _walk_loads(nn, tensor, at, moves_child, merged + child_inside)
+                        moved = []
+                        served += _walk_loads(nn, tensor, at, moves_child, merged + child_inside, moved)
+                        for digits, points in moved:
+                            if child == compute:
+                                by_step.setdefault(digits, []).append(points)
+                            else:  # a memory child's fill: a transfer of its own
+                                served_transfers.append([points])
+                if child == compute:
+                    served_transfers = [by_step[digits] for digits in sorted(by_step)]
+                # the transfers in time order (a memory child's positions one after the other)
+                if role == "outputs":
+                    every, again = _blocks(load_transfers, w, block, set())
+                    level_blocks[1] += again  # a load of seen outputs brings their partial sums
+                    every, again = _blocks(served_transfers, w, block, set())
+                    level_blocks[0] += again  # an update of a seen output reads it back
+                    level_blocks[2] += every
+                else:
+                    level_blocks[1] += _blocks(load_transfers, w, block, None)[0]
+                    level_blocks[0] += _blocks(served_transfers, w, block, None)[0]
                 tile = len(_points(nn, tensor, sigma, inside)) if not sigma or all(v == 0 for v in sigma.values()) \
                     else None
                 if role == "outputs":
@@ -148,4 +206,6 @@ def ragged_counts(arch: Arch, einsum: Einsum, nest: LoweredNest, merges, hold: b
             busiest = per_instance[0]  # instance 0 (offset 0) comes first
             totals = tuple(sum(c[q] for c in per_instance) for q in range(3))
             out[(i, role)] = (busiest, totals)
+            out["blocks"][(i, role)] = tuple(level_blocks)
+            out["feeds_macs"][(i, role)] = (child == compute, held)
     return out

@@ -12,6 +12,10 @@ lowered nest it reads. Traffic per step (per instance of each level):
   leaving tile's partial sums are written into the parent, and the last tiles at the end;
 - a level that feeds the MACs directly is read once per MAC step per merged group (outputs:
   updated, and read except for the first touch of each output).
+Ragged nests (a dim's loops cover more than its size): a step whose dim offsets reach a size is
+not walked, every point set drops the points past a size, a step computes the busiest MAC's
+valid iterations, and a leaving output tile drains the points it holds. Fan-outs that copy a
+tensor (`mult`) must not lie on a ragged dim (the model refuses them; so does this walk).
 Timing: see docs/cycle-model.md (the same rules, written out plainly below).
 """
 from collections import defaultdict
@@ -21,14 +25,23 @@ from math import ceil, prod
 from accelsim.ir.arch import Memory, Spatial
 
 
+SIZES: dict = {}  # dim -> size while a walk runs (points past a size do not exist)
+
+
+def _inside(value) -> bool:
+    return all(v < SIZES.get(d, v + 1) for d, v in value.items())
+
+
 def _points(axes, loops, base):
-    """Tensor points covered by `loops` (list of (dim, bound, stride)) with dim offsets `base`."""
+    """Tensor points covered by `loops` (list of (dim, bound, stride)) with dim offsets `base`,
+    those inside every dim."""
     pts = set()
     for idx in product(*[range(b) for _, b, _ in loops]):
         value = dict(base)
         for (d, _, stride), i in zip(loops, idx):
             value[d] = value.get(d, 0) + i * stride
-        pts.add(tuple(sum(t.coef * value.get(t.dim, 0) for t in axis) for axis in axes))
+        if _inside(value):
+            pts.add(tuple(sum(t.coef * value.get(t.dim, 0) for t in axis) for axis in axes))
     return pts
 
 
@@ -43,7 +56,8 @@ class _Stream:
         self.prev_index = None
 
     def visit(self, step_index, base_of):
-        """(loaded words, first-touched words) if the tile moved at this step, else None."""
+        """(loaded words, first-touched words, words the previous tile held) if the tile moved at
+        this step, else None."""
         index = tuple(step_index[k] for k in self.movers)
         if index == self.prev_index:
             return None
@@ -62,13 +76,14 @@ class _Stream:
             else:
                 loaded = len(points)
                 self.prev_translation = None
+        held = 0 if self.prev_points is None else len(self.prev_points)
         self.prev_points, self.prev_origin = points, origin
         new = 0
         if self.first_tile is not None:
             touched = _points(self.axes, self.first_tile, base)
             new = len(touched - self.seen)
             self.seen |= touched
-        return loaded, new
+        return loaded, new, held
 
 
 def naive_tile_events(arch, einsum, nest, output_words=None, busy_compute=None, demand=None):
@@ -76,6 +91,15 @@ def naive_tile_events(arch, einsum, nest, output_words=None, busy_compute=None, 
     `output_words`: level name → words per output element on its ports (partial sums; default 1).
     Sparse walks (model/sparse_walk.py): `busy_compute` (a real number) replaces the MAC cycles a
     step lasts, and `demand(level name, role, kind)` scales the words each access puts on a port."""
+    SIZES.clear()
+    SIZES.update(einsum.bound)
+    try:
+        return _walk(arch, einsum, nest, output_words, busy_compute, demand)
+    finally:
+        SIZES.clear()
+
+
+def _walk(arch, einsum, nest, output_words, busy_compute, demand):
     n = nest.n_loops
     start = [int(s) for s in nest.level_start]
     dims = nest.dims
@@ -83,16 +107,29 @@ def naive_tile_events(arch, einsum, nest, output_words=None, busy_compute=None, 
     spatial = [bool(nest.loop_spatial[j]) for j in range(n)]
     memories = [i for i, l in enumerate(arch.levels) if isinstance(l, Memory)]
     names = {i: arch.levels[i].name for i in memories}
+    covered = defaultdict(lambda: 1)
+    for d, b, _ in loop:
+        covered[d] *= b
+    ragged = {d for d in dims if covered[d] != einsum.bound[d]}
     innermost, compute_idx = memories[-1], len(arch.levels) - 1
     steps = [j for j in range(start[innermost]) if not spatial[j]]
-    compute = prod(loop[j][1] for j in range(start[innermost], n) if not spatial[j])
+    inner = [j for j in range(start[innermost], n) if not spatial[j]]  # a step's MAC loops
+
+    def mac_tuples(base):
+        """The busiest MAC's iterations in a step at dim offsets `base`: digit tuples of the inner loops."""
+        for idx in product(*[range(loop[j][1]) for j in inner]):
+            value = dict(base)
+            for j, i in zip(inner, idx):
+                value[loop[j][0]] = value.get(loop[j][0], 0) + i * loop[j][2]
+            if _inside(value):
+                yield idx, value
     skew = sum(l.x + l.y - 2 for l in arch.levels if isinstance(l, Spatial) and l.interconnect == "systolic")
 
     def width(level, role, kind=None):  # words per element: partial sums may take several (psum_bits)
         scale = demand(names[level], role, kind) if demand and kind else 1
         return ((output_words or {}).get(names[level], 1) if role == "outputs" else 1) * scale
 
-    streams, flows = [], []  # flows: (level, port, words per step, role, kind, first-touch stream or None)
+    streams, flows = [], []  # flows: (level, port, words at a step's offsets, role, kind, first-touch stream or None)
     for r, role in enumerate(nest.roles):
         axes = einsum.tensor(role).axes
         out = role == "outputs"
@@ -110,23 +147,34 @@ def naive_tile_events(arch, einsum, nest, output_words=None, busy_compute=None, 
                 level = arch.levels[int(nest.loop_level[j])]
                 capable.append(level.reduction if out else level.multicast)
             merged = [loop[j] for j, c in zip(between, capable) if c]
-            separate = prod(loop[j][1] for j, c in zip(between, capable) if not c)
+            copied = [loop[j] for j, c in zip(between, capable) if not c]
+            assert not any(d in ragged for d, _, _ in copied), "copies over a ragged dim are not walked"
+            separate = prod(b for _, b, _ in copied)
             if child == compute_idx:
-                below = len(_points(axes, merged, {})) * separate
-                touched = [loop[j] for j in between] + [loop[j] for j in range(start[innermost], n) if not spatial[j]]
+                latched = not out and role in arch.compute.operand_latch
+                dims_t = {t.dim for axis in axes for t in axis}
+
+                # A latched operand is addressed by the loops down to the innermost one that indexes it:
+                # it is read again when one of them moves (an inner loop that does not index it reuses it).
+                address = max((q + 1 for q, j in enumerate(inner) if loop[j][0] in dims_t), default=0)
+
+                def served(base, merged=merged, separate=separate, latched=latched, address=address, axes=axes):
+                    """Words the busiest MAC's iterations read in a step: the merged group's points at each
+                    (a latched operand: only when its address moves)."""
+                    words, previous = 0, None
+                    for idx, value in mac_tuples(base):
+                        key = idx[:address]
+                        if not latched or key != previous:
+                            words += len(_points(axes, merged, value))
+                        previous = key
+                    return words * separate
+                touched = [loop[j] for j in between] + [loop[j] for j in inner]
                 if out:
-                    flows.append((i, "write", compute * below, role, "updates", None))
-                    flows.append((i, "read", compute * below, role, "reads",
+                    flows.append((i, "write", served, role, "updates", None))
+                    flows.append((i, "read", served, role, "reads",
                                   _Stream(axes, touched, touched, list(range(len(steps))), 1, i, [])))
                 else:
-                    reads = compute
-                    if role in arch.compute.operand_latch:  # distinct consecutive operand values in a step
-                        inner = [j for j in range(start[innermost], n) if not spatial[j]]
-                        dims_t = {t.dim for axis in axes for t in axis}
-                        seen = [tuple(v for v, j in zip(idx, inner) if loop[j][0] in dims_t)
-                                for idx in product(*[range(loop[j][1]) for j in inner])]
-                        reads = sum(1 for q, key in enumerate(seen) if q == 0 or key != seen[q - 1])
-                    flows.append((i, "read", reads * below, role, "reads", None))
+                    flows.append((i, "read", served, role, "reads", None))
             else:
                 tile = merged + [loop[j] for j in range(start[child], n)]
                 first_tile = [loop[j] for j in between] + [loop[j] for j in range(start[child], n)]
@@ -146,8 +194,11 @@ def naive_tile_events(arch, einsum, nest, output_words=None, busy_compute=None, 
     systolic = [i for i, l in enumerate(arch.levels) if isinstance(l, Spatial) and l.interconnect == "systolic"]
     held = [r for r in range(len(nest.roles)) if systolic and any(nest.keeps[i, r] for i in memories if i > systolic[0])]
     held_dims = {t.dim for r in held for axis in einsum.tensor(nest.roles[r]).axes for t in axis}
-    starts_stream, previous = [], None
-    for s, step_index in enumerate(product(*[range(loop[j][1]) for j in steps])):
+    starts_stream, previous, busy_steps = [], None, []
+    walked = (index for index in product(*[range(loop[j][1]) for j in steps])
+              if _inside({loop[j][0]: sum(i * loop[q][2] for i, q in zip(index, steps) if loop[q][0] == loop[j][0])
+                          for j in steps}))
+    for s, step_index in enumerate(walked):
         held_at = tuple(step_index[k] for k, j in enumerate(steps) if loop[j][0] in held_dims)
         starts_stream.append(s == 0 or not held or held_at != previous)
         previous = held_at
@@ -157,17 +208,22 @@ def naive_tile_events(arch, einsum, nest, output_words=None, busy_compute=None, 
                 d, _, stride = loop[steps[k]]
                 base[d] = base.get(d, 0) + step_index[k] * stride
             return base
+        at = base_of(range(len(steps)))
+        busy_steps.append(sum(1 for _ in mac_tuples(at)))
         exposed, prefetch, window = defaultdict(int), defaultdict(int), defaultdict(int)
         for st in streams:
             moved = st.visit(step_index, base_of)
             if moved is None:
                 continue
-            loaded, new = moved
+            loaded, new, held_words = moved
             double = arch.levels[st.receiver].double_buffered
             for level, port, role, kind, phase in st.charges:
-                if phase == "drain" and s == 0:
+                if phase == "drain" and (s == 0 or loaded == 0):
                     continue
-                words = loaded * st.mult - (new if phase == "fill" and st.first_tile is not None else 0)
+                if phase == "drain":  # the leaving tile's partial sums go up
+                    words = held_words * st.mult
+                else:
+                    words = loaded * st.mult - (new if st.first_tile is not None else 0)
                 traffic[names[level]][role][kinds[kind]] += words
                 words *= width(level, role, kind)  # the ports carry words
                 if not double:
@@ -176,7 +232,8 @@ def naive_tile_events(arch, einsum, nest, output_words=None, busy_compute=None, 
                     window[(level, port)] += words
                 else:
                     prefetch[(st.receiver, level, port)] += words
-        for level, port, words, role, kind, first in flows:
+        for level, port, served, role, kind, first in flows:
+            words = served(at)
             if first is not None:
                 words -= first.visit(step_index, base_of)[1]
             traffic[names[level]][role][kinds[kind]] += words
@@ -217,7 +274,7 @@ def naive_tile_events(arch, einsum, nest, output_words=None, busy_compute=None, 
 
     cycles = serialized(records[0][1])  # first tiles of double-buffered levels: nothing to hide behind
     for s, (exposed, _, window) in enumerate(records):
-        busy = (compute if busy_compute is None else busy_compute) + (skew if starts_stream[s] else 0)
+        busy = (busy_steps[s] if busy_compute is None else busy_compute) + (skew if starts_stream[s] else 0)
         cycles += serialized(exposed)
         during = defaultdict(int, window)
         if s + 1 < len(records):
@@ -229,5 +286,5 @@ def naive_tile_events(arch, einsum, nest, output_words=None, busy_compute=None, 
             stall[names[next(m for t, m in times if t == worst)]] += worst - busy
         cycles += max(worst, busy)
     cycles += serialized(final)
-    return {"cycles": cycles, "compute": len(records) * compute, "skew": sum(starts_stream) * skew,
+    return {"cycles": cycles, "compute": sum(busy_steps), "skew": sum(starts_stream) * skew,
             "stall": stall, "traffic": traffic}

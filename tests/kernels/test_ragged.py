@@ -32,6 +32,7 @@ def test_ragged_kernel_equals_the_dense_kernel_on_dense_nests(two_fanout_archs, 
     assert got.steps == want.steps
     for name in ("counts", "instances", "charged", "level_cycles", "output_words", "totals"):
         assert (getattr(got, name) == getattr(want, name)).all(), name
+    assert (got.blocks == want.blocks * want.instances[:, None, None]).all()  # every instance's, per instance
     assert got.energy_pj == pytest.approx(want.energy_pj, rel=1e-12)
 
 

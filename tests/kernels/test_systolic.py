@@ -85,11 +85,18 @@ def test_kernel_matches_reference(params):
 @pytest.mark.parametrize("df,layer,isz", [
     ("os", SystolicLayer(10, 10, 3, 3, 4, 24, 1), 300),
     ("ws", SystolicLayer(6, 6, 3, 3, 2, 12, 1), 100),
-    ("is", SystolicLayer(10, 10, 3, 3, 4, 24, 1), 300)])
+    ("is", SystolicLayer(10, 10, 3, 3, 4, 24, 1), 300),
+    # a pass over the ifmap that reads each word once and outlasts the window (1x1 windows):
+    # the later passes in closed form at once, the last window shift in the middle of a pass
+    ("os", SystolicLayer.from_gemm(20, 12, 15), 100),
+    ("ws", SystolicLayer.from_gemm(20, 12, 15), 100),
+    ("os", SystolicLayer(8, 8, 1, 1, 4, 9, 2), 100),
+    ("ws", SystolicLayer(9, 9, 1, 1, 6, 7, 1), 130)])
 def test_large_layer_repetition_shortcut(df, layer, isz):
     """Many folds with operands bigger than the 50-set window: the kernel skips repeated
-    ifmap passes once the window state repeats (os, ws) and counts filter passes in closed
-    form (all); the reference walks every address."""
+    ifmap passes once the window state repeats (os, ws), or after the first when a pass reads
+    each word once and is longer than the window, and counts filter passes in closed form
+    (all); the reference walks every address."""
     assert_same(*run_both(layer, 4, 2, df, isz, 250, 40))
 
 

@@ -57,5 +57,9 @@ def test_an_unknown_excluded_name_is_a_clear_error(tmp_path):
                                                                         "exclude: [colum_taps]}\n    y"))
     path = tmp_path / "w.yaml"
     path.write_text("name: w\nlayers:\n  - name: conv\n    conv2d: {n: 1, c: 8, k: 8, h: 10, w: 10, r: 3, s: 3}\n")
-    with pytest.raises(SpecError, match="colum_taps"):
-        simulate(accelsim.load_arch(arch), accelsim.load_workload(path), SimOptions(dataflow="search"))
+    line = next(i for i, text in enumerate(arch.read_text().splitlines(), 1) if "colum_taps" in text)
+    for dataflow in ("search", None):  # the mapper's run and the template's (rs) both check it
+        with pytest.raises(SpecError, match="colum_taps") as err:
+            simulate(accelsim.load_arch(arch), accelsim.load_workload(path), SimOptions(dataflow=dataflow))
+        text = err.value.render()
+        assert f"{arch}:{line}: constraints.PE_array.x.exclude" in text and "did you mean 'column_taps'" in text

@@ -2,11 +2,14 @@
 densities the chip workloads state, recomputed from real (random) tensors."""
 import numpy as np
 import pytest
+from conftest import ARCH_DIR, WORKLOAD_DIR
 from hypothesis import given
 from hypothesis import strategies as st
 
+import accelsim
 from accelsim.energy.activity import (accumulate_activity, bit_activity, product_activity,
                                       quantized_density, tree_activity)
+from accelsim.simulate import SimOptions, simulate
 
 unit = st.floats(0.0, 1.0)
 
@@ -47,9 +50,10 @@ def test_held_operand_gates_the_multiplier():
 
 
 @pytest.mark.parametrize("fmt, gauss, relu", [("int4_vsq", 0.85, 0.43), ("int4", 0.72, 0.36),
-                                              ("int8", 0.98, 0.49)])
+                                              ("int8", 0.98, 0.49), ("int16", 1.00, 0.50)])
 def test_workload_densities_follow_from_the_formats(fmt, gauss, relu):
     # The densities the chip workloads (bert_*_s*, deit_*, resnet50_vsquant) get from named data (energy/formats.py).
+    # int16 (no chip datapath, per-tensor scale): codes are zero below max|x|/65534 ≈ 7e-5, so ≈ all non-zero.
     rng = np.random.default_rng(0)
     x = rng.standard_normal((256, 4096))
     assert quantized_density(x, fmt) == pytest.approx(gauss, abs=0.01)
@@ -115,3 +119,13 @@ def test_the_mappers_mac_activity_table_equals_the_scalar_model():
         want = [[mac_activity(arch.compute, density, held, max(1, f)) for f in range(table.shape[1])] for held in HELD]
         assert np.allclose(table, want, rtol=1e-14, atol=0)
     assert (mac_activity_table(arch, Density()) == 1.0).all()
+
+
+@pytest.mark.parametrize("precision", ["int16", "int17"])
+def test_a_precision_the_arch_lacks_is_refused_before_named_data_is_quantized(precision):
+    # deit_small names its operands' data (gaussian, relu): re-measuring them in a format is done
+    # only once the arch is known to run it, so an unknown format is a spec error, not a KeyError.
+    arch = accelsim.load_arch(ARCH_DIR / "simba_like.yaml")
+    workload = accelsim.load_workload(WORKLOAD_DIR / "deit_small.yaml")
+    with pytest.raises(accelsim.SpecError, match=f"does not run precision '{precision}'"):
+        simulate(arch, workload, SimOptions(precision=precision))

@@ -15,7 +15,8 @@ from accelsim.options import SimOptions
 def test_jobs_follow_the_run():
     assert jobs_for(SimOptions(dataflow="search")) == [COUNTING, RAGGED, SEARCH]
     assert jobs_for(SimOptions(dataflow="os")) == [COUNTING, RAGGED]
-    assert jobs_for(SimOptions(dataflow="os", model="cycle")) == [COUNTING]
+    assert jobs_for(SimOptions(dataflow="os", model="cycle")) == [COUNTING, RAGGED]
+    assert jobs_for(SimOptions(dataflow="os", scalesim_compat=True)) == [COUNTING]
 
 
 def test_a_job_runs_after_the_kernel_it_inlines_in_its_process():

@@ -17,6 +17,10 @@ A convention answers five questions; every model asks it instead of testing a na
       Do buffers leak in utilized instances only (else in every hardware instance)?
   cycle_model
       Does the cycle model reproduce this convention (else only the analytical model runs it)?
+  block_rounding
+      How a memory wider than a word is charged when the arch does not say (a level's
+      `block_rounding`): "transfer" (each tile transfer a whole number of blocks) or "layer" (a
+      layer's words of one action rounded up to blocks once, as Timeloop does); docs/energy.md.
 
 Adding a convention: one module here that builds a CountingConvention and registers it, and
 its name in the import line at the bottom of this file.
@@ -41,6 +45,7 @@ class CountingConvention:
     leaks_utilized_only: bool
     cycle_model: bool
     doc: str                     # where the convention comes from
+    block_rounding: str = "transfer"  # a memory's block rounding when its spec does not give one
 
     def merges(self, arch, einsum, level_index: int, role: str, dim: str) -> bool:
         if not spatial_capable(arch, level_index, role):
@@ -59,6 +64,11 @@ def spatial_capable(arch, level_index: int, role: str) -> bool:
 
 def convention_of(arch) -> CountingConvention:
     return CONVENTIONS.get(arch.counting)
+
+
+def block_rounding_of(arch, memory) -> str:
+    """A memory level's block rounding: its own (`block_rounding`), else its convention's."""
+    return memory.block_rounding or convention_of(arch).block_rounding
 
 
 from . import accelsim, timeloop  # noqa: E402,F401  (the built-in conventions register themselves)

@@ -8,7 +8,9 @@
   (nest-analysis.cpp, ComputeTemporalWorkingSet: the level-0 base case);
 - a clustered buffer charges min(utilized instances, clusters) (src/model/buffer.cpp,
   ComputeScalarAccesses);
-- buffers leak only in utilized instances (buffer.cpp: ComputeLeaksPerCycle, FinalizeBufferEnergy).
+- buffers leak only in utilized instances (buffer.cpp: ComputeLeaksPerCycle, FinalizeBufferEnergy);
+- a level's accesses of one action over the layer are rounded up to blocks once (block_rounding
+  "layer": buffer.cpp, ComputeScalarAccesses divides the layer's scalar accesses by block_size).
 The cycle model does not implement these rules.
 """
 from . import CLUSTERS_SPREAD, CONVENTIONS, CountingConvention
@@ -16,4 +18,4 @@ from . import CLUSTERS_SPREAD, CONVENTIONS, CountingConvention
 TIMELOOP = CONVENTIONS.register("timeloop")(CountingConvention(
     name="timeloop", merge_different_tiles=False, operands_held_when_spatial_innermost=True,
     cluster_rule=CLUSTERS_SPREAD, leaks_utilized_only=True, cycle_model=False,
-    doc="Timeloop v0.4 (see accelsim/counting/conventions/timeloop.py)"))
+    doc="Timeloop v0.4 (see accelsim/counting/conventions/timeloop.py)", block_rounding="layer"))

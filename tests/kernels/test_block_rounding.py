@@ -1,0 +1,74 @@
+"""Per-transfer block rounding (docs/energy.md#block-rounding): the counting kernels' block accesses
+(dense nest_kernel, ragged ragged_kernel) against a walk that rounds every transfer it makes
+(naive_ragged.ragged_counts, which walks dense nests too), on random nests of an arch whose levels
+are 6, 4 and 1 words wide."""
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_nest_kernel import TWO_FANOUTS_TEXT, any_layer_and_mapping
+from test_ragged import draw_ragged
+
+from accelsim.counting.conventions import block_rounding_of, convention_of
+from accelsim.counting.ragged_kernel import RAGGED_UNSUPPORTED
+from accelsim.counting.records import OK, OVER_CAPACITY
+from accelsim.energy.model import action_energies
+from accelsim.mapping.lower import lower
+from accelsim.model.packed import evaluate_packed, pack_problem
+
+
+@pytest.fixture(scope="module", params=["accelsim", "timeloop"])
+def two_fanout_archs(arch_from_text, request):
+    """test_nest_kernel's archs, every level rounded per transfer: under timeloop's counting too
+    (which holds the MACs' operands under a spatial innermost loop: their new part per step)."""
+    def text(mc1, mc2):
+        return (TWO_FANOUTS_TEXT.replace("{counting}", request.param)
+                .replace("{mc1}", str(mc1).lower()).replace("{mc2}", str(mc2).lower())
+                .replace("keeps: [weights, inputs, outputs]", "keeps: [weights, inputs, outputs], block_rounding: transfer"))
+    return {(mc1, mc2): arch_from_text(text(mc1, mc2)) for mc1 in (False, True) for mc2 in (False, True)}
+
+
+def _blocks_equal_the_walk(arch, einsum, mapping, ragged):
+    from naive_ragged import ragged_counts
+    nest = lower(arch, einsum, mapping)
+    got = evaluate_packed(pack_problem(arch, einsum, action_energies(arch)), nest, ragged=ragged)
+    if got.status in (OVER_CAPACITY, RAGGED_UNSUPPORTED):
+        return
+    assert got.status == OK
+    convention = convention_of(arch)
+    want = ragged_counts(arch, einsum, nest, lambda l, r, d: convention.merges(arch, einsum, l, r, d),
+                         convention.holds_operands(nest), {i: int(w) for i, w in enumerate(got.output_words)})
+    for (i, role), blocks in want["blocks"].items():
+        level = arch.levels[i]
+        if block_rounding_of(arch, level) != "transfer" or level.block_words == 1:
+            continue  # a level under the layer rule
+        t = einsum.roles.index(role)
+        mixed = any(len(axis) > 1 for axis in einsum.tensor(role).axes)
+        if ragged and mixed and (role == "outputs" or want["feeds_macs"][(i, role)] == (True, True)):
+            continue  # the ragged kernel keeps the layer rule there (docs/energy.md#block-rounding)
+        per_instance = 1 if ragged else int(got.instances[i])  # the dense kernel's are per instance
+        assert tuple(int(b) * per_instance for b in got.blocks[i, t]) == blocks, (level.name, role)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()))
+def test_dense_kernel_blocks_equal_the_walk(two_fanout_archs, data, multicast):
+    arch = two_fanout_archs[multicast]
+    einsum, mapping = data.draw(any_layer_and_mapping(arch), label="layer and mapping")
+    _blocks_equal_the_walk(arch, einsum, mapping, ragged=False)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()))
+def test_ragged_kernel_blocks_equal_the_walk(two_fanout_archs, data, multicast):
+    arch = two_fanout_archs[multicast]
+    einsum, mapping = draw_ragged(data.draw, arch)
+    _blocks_equal_the_walk(arch, einsum, mapping, ragged=True)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), multicast=st.tuples(st.booleans(), st.booleans()), ragged=st.booleans())
+def test_kernel_blocks_equal_the_walk_many(two_fanout_archs, data, multicast, ragged):
+    arch = two_fanout_archs[multicast]
+    einsum, mapping = draw_ragged(data.draw, arch) if ragged else data.draw(any_layer_and_mapping(arch))
+    _blocks_equal_the_walk(arch, einsum, mapping, ragged=ragged)

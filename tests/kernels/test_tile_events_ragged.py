@@ -1,0 +1,261 @@
+"""The cycle model on ragged nests (a dim's loops cover more than it: ceil-division tiles).
+
+- On dense nests, the walk with dims counted as ragged (count_below at each step's offset) equals
+  the walk with the dense tables in every output.
+- On random ragged nests it equals the slow walk over explicit, truncated point sets
+  (naive_tile_events.py) in every output; its traffic equals the ragged kernel's busiest-instance
+  counts where the full walk and Timeloop's extrapolation agree (tensors whose axes each index one
+  dim); its compute is the ragged kernel's busiest-MAC steps, and with unlimited bandwidth and no
+  skew that is its cycle count.
+- A ragged nest never takes more cycles than the same loops on the layer padded to them, nor
+  fewer than the bandwidth bound of its own traffic (and, for a GEMM, of the analytical counts).
+"""
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import accelsim
+from accelsim.errors import SpecError
+from accelsim.ir.arch import Memory, Spatial
+from accelsim.ir.einsum import parse_einsum
+from accelsim.mapping.lower import lower
+from accelsim.mapping.mapping import LevelMapping, Loop, Mapping, MappingError, check_mapping
+from accelsim.model.analytical import analyze
+from accelsim.model.cycle import _walk_totals, simulate_cycles, stats_of_walk
+from accelsim.model.tile_events import build_tile_events
+from naive_tile_events import naive_tile_events
+from strategies import draw_nested_mapping
+from test_tile_events import ARCH_2L, ARCH_5L, BANDWIDTHS, LATCHES, with_levels
+
+EINSUMS = ["O[m,n] += I[m,k] * W[k,n]", "O[m,n] += I[m,k] * W[k,n]", "O[k,p] += I[c,p+r] * W[c,k,r]",
+           "O[k,p] += I[c,2*p+r] * W[c,k,r]"]
+
+
+@pytest.fixture(scope="module")
+def base_archs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("arch")
+    (folder / "a2.yaml").write_text(ARCH_2L)
+    (folder / "a5.yaml").write_text(ARCH_5L)
+    return [accelsim.load_arch(folder / "a2.yaml"), accelsim.load_arch(folder / "a5.yaml")]
+
+
+def traffic_of(stats):
+    return {lvl: {role: [t.reads, t.fills, t.updates] for role, t in tensors.items()}
+            for lvl, tensors in stats.traffic.items()}
+
+
+def outputs_of(stats):
+    return (stats.cycles, stats.compute_cycles, stats.skew_cycles, stats.stall_cycles, traffic_of(stats),
+            stats.steps)
+
+
+def walk(arch, einsum, nest, widths, ragged_dims=None):
+    ev = build_tile_events(arch, einsum, nest, widths, ragged_dims)
+    return stats_of_walk(arch, nest, ev, _walk_totals(ev, einsum))
+
+
+def widths_of(counts):
+    return {level.name: level.output_words for level in counts.levels}
+
+
+@st.composite
+def random_arch(draw, base_archs, unlimited=False):
+    """A shipped-shape arch with random bandwidths, buffering, interconnect, latches, partial sums."""
+    arch = draw(st.sampled_from(base_archs))
+    changes = {}
+    for level in arch.levels:
+        if isinstance(level, Memory):
+            bw = (lambda: None) if unlimited else (lambda: draw(st.sampled_from(BANDWIDTHS)))
+            changes[level.name] = {"read_bw_words": bw(), "write_bw_words": bw(), "shared_bw_words": bw(),
+                                   "double_buffered": draw(st.booleans())}
+        elif isinstance(level, Spatial):
+            changes[level.name] = {"interconnect": "broadcast" if unlimited else
+                                   draw(st.sampled_from(["broadcast", "systolic"])),
+                                   "multicast": draw(st.booleans()), "reduction": draw(st.booleans())}
+        else:
+            changes[level.name] = {"operand_latch": frozenset(draw(st.sampled_from(LATCHES))),
+                                   "psum_bits": draw(st.sampled_from([None, None, 16, 24]))}
+    return with_levels(arch, **changes)
+
+
+def raggedize(draw, arch, einsum, mapping):
+    """Per dim with two loops or more, at random: its size shrunk below the product of its loops, or
+    an inner loop's bound grown (as far as every loop's last iteration stays inside the dim and
+    spatial loops inside their fan-out)."""
+    sizes = dict(einsum.bound)
+    levels = [list(m.loops) for m in mapping.levels]
+    for d in einsum.dims:
+        where = [(i, q) for i, loops in enumerate(levels) for q, l in enumerate(loops) if l.dim == d and l.bound > 1]
+        mode = draw(st.sampled_from(["shrink", "grow", "keep"]))
+        if len(where) < 2 or mode == "keep":
+            continue
+        if mode == "grow":
+            i, q = where[draw(st.integers(1, len(where) - 1))]  # not the outermost
+            levels[i][q] = replace(levels[i][q], bound=levels[i][q].bound + draw(st.integers(1, 3)))
+            trial = replace(mapping, levels=tuple(replace(m, loops=tuple(l)) for m, l in zip(mapping.levels, levels)))
+            try:
+                check_mapping(arch, einsum, trial)
+            except MappingError:  # past the dim or the fan-out: undo
+                levels[i] = list(mapping.levels[i].loops)
+            continue
+        stride, low = 1, 1
+        for i, q in reversed(where):
+            low = max(low, 1 + (levels[i][q].bound - 1) * stride)
+            stride *= levels[i][q].bound
+        if low < sizes[d]:
+            sizes[d] = draw(st.integers(low, sizes[d] - 1))
+    mapping = replace(mapping, levels=tuple(replace(m, loops=tuple(l)) for m, l in zip(mapping.levels, levels)))
+    einsum = replace(einsum, bounds=tuple(sizes[d] for d in einsum.dims))
+    check_mapping(arch, einsum, mapping)
+    return einsum, mapping
+
+
+def draw_layer(draw, arch):
+    text = draw(st.sampled_from(EINSUMS))
+    dims = sorted({c for c in text if c.isalpha() and c.islower()} - {"o"})
+    einsum = parse_einsum(text, {d: draw(st.sampled_from([2, 3, 4, 6, 8])) for d in dims})
+    return einsum, draw_nested_mapping(draw, arch, einsum)
+
+
+def single_dim_dims(einsum):
+    """Dims that are an axis of their own in every tensor that has them (the walk's ragged dims)."""
+    mixed = {t.dim for tensor in einsum.tensors for axis in tensor.axes if len(axis) > 1 for t in axis}
+    return [d for d in einsum.dims if d not in mixed]
+
+
+def cut_to_one(einsum, nest) -> bool:
+    """Some loop of more than one iteration runs a single one in its dim's last tile."""
+    for j in range(nest.n_loops):
+        d, b, stride = nest.dims[nest.loop_dim[j]], int(nest.loop_bound[j]), int(nest.loop_stride[j])
+        if b > 1 and (einsum.bound[d] - 1) % (stride * b) < stride:
+            return True
+    return False
+
+
+def padded(einsum, mapping):
+    return replace(einsum, bounds=tuple(mapping.factor(d) for d in einsum.dims))
+
+
+# ------------------------------------------------------------------ dense nests: the same walk
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_dense_nest_walked_as_ragged_equals_the_dense_walk(base_archs, data):
+    arch = data.draw(random_arch(base_archs))
+    einsum, mapping = draw_layer(data.draw, arch)
+    nest = lower(arch, einsum, mapping)
+    widths = widths_of(analyze(arch, einsum, nest))
+    dense = walk(arch, einsum, nest, widths)
+    try:
+        as_ragged = walk(arch, einsum, nest, widths, single_dim_dims(einsum))
+    except SpecError as exc:  # a fan-out that copies a tensor over one of those dims
+        assert "merges the tensor" in str(exc)
+        return
+    assert outputs_of(as_ragged) == outputs_of(dense)
+
+
+# ------------------------------------------------------------------ ragged nests
+
+def ragged_case(data, base_archs, unlimited=False):
+    arch = data.draw(random_arch(base_archs, unlimited))
+    einsum, mapping = raggedize(data.draw, arch, *draw_layer(data.draw, arch))
+    nest = lower(arch, einsum, mapping)
+    try:
+        counts = analyze(arch, einsum, nest)
+    except MappingError:  # a case the ragged kernel refuses (a window merged over a ragged dim)
+        return None
+    try:
+        stats = simulate_cycles(arch, einsum, nest, widths_of(counts))
+    except SpecError as exc:  # the walk's two refusals
+        assert "axes of their own" in str(exc) or "merges the tensor" in str(exc), exc
+        return None
+    return arch, einsum, mapping, nest, counts, stats
+
+
+def check_against_the_references(arch, einsum, mapping, nest, counts, stats):
+    slow = naive_tile_events(arch, einsum, nest, widths_of(counts))
+    assert traffic_of(stats) == slow["traffic"]
+    assert stats.stall_cycles == slow["stall"]
+    assert (stats.cycles, stats.compute_cycles, stats.skew_cycles) == (slow["cycles"], slow["compute"], slow["skew"])
+    # The busiest MAC's steps are the ragged kernel's (every step counted at its offset).
+    assert stats.compute_cycles == counts.compute_cycles
+    # The same reuse rule as the kernel's where the full walk and the extrapolation agree: tensors
+    # whose axes each index one dim, read by MACs without a latch (the kernel holds a latched operand
+    # across steps, the walk reloads it at each step's start). Where a loop's last tile leaves it one
+    # iteration, the loops outside it move without moving the tile: the walk sees that and loads
+    # less than the kernel's one load per iteration of those loops.
+    cut = cut_to_one(einsum, nest)
+    for level in counts.levels:
+        for role, t in level.tensors.items():
+            if level.name in stats.traffic and all(len(a) == 1 for a in einsum.tensor(role).axes) \
+                    and not arch.compute.operand_latch:
+                walked = stats.traffic[level.name][role]
+                walked, counted = (walked.reads, walked.fills, walked.updates), (t.reads, t.fills, t.updates)
+                if cut:
+                    assert all(w <= c for w, c in zip(walked, counted)), (level.name, role, walked, counted)
+                else:
+                    assert walked == counted, (level.name, role)
+    assert stats.cycles >= stats.traffic_bound(arch) >= stats.compute_cycles
+    if all(len(a) == 1 for tensor in einsum.tensors for a in tensor.axes):
+        assert stats.cycles >= counts.cycles  # the analytical bound, on the same counts
+    # Never slower than the same loops on the layer padded to them.
+    full = padded(einsum, mapping)
+    full_nest = lower(arch, full, mapping)
+    assert stats.cycles <= simulate_cycles(arch, full, full_nest, widths_of(analyze(arch, full, full_nest))).cycles
+
+
+def _ragged_walk(base_archs, data):
+    case = ragged_case(data, base_archs)
+    if case is not None:
+        check_against_the_references(*case)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_ragged_walk_equals_the_reference(base_archs, data):
+    _ragged_walk(base_archs, data)
+
+
+@pytest.mark.slow
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_ragged_walk_equals_the_reference_many(base_archs, data):
+    _ragged_walk(base_archs, data)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_unlimited_bandwidth_ragged_cycles_are_the_busiest_macs_steps(base_archs, data):
+    case = ragged_case(data, base_archs, unlimited=True)
+    if case is None:
+        return
+    _, _, _, _, counts, stats = case
+    assert stats.cycles == stats.compute_cycles == counts.compute_cycles
+
+
+def test_hand_case_ragged_gemm(base_archs):
+    # m = 5 over DRAM m:3 × RF m:2 (6 covered): steps m = 0, 1, 2, the last with one row. RF holds
+    # k (4) and n (2): 8 MAC cycles a whole step, 4 in the last. Inputs I[m,k]: 8 + 8 + 4 words from
+    # DRAM; weights W[k,n] stay (8 words once); outputs O[m,n] go up as 4 + 4 + 2 partial sums.
+    arch = with_levels(base_archs[0], DRAM={"read_bw_words": None, "write_bw_words": None})
+    gemm = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {"m": 5, "n": 2, "k": 4})
+    mapping = Mapping((LevelMapping("DRAM", (Loop("m", 3),)), LevelMapping("PE"),
+                       LevelMapping("RF", (Loop("m", 2), Loop("n", 2), Loop("k", 4)))))
+    check_mapping(arch, gemm, mapping)
+    nest = lower(arch, gemm, mapping)
+    stats = simulate_cycles(arch, gemm, nest)
+    assert (stats.steps, stats.compute_cycles, stats.cycles) == (3, 16 + 16 + 8, 40)
+    dram = stats.traffic["DRAM"]
+    assert (dram["inputs"].reads, dram["weights"].reads, dram["outputs"].updates) == (20, 8, 10)
+    check_against_the_references(arch, gemm, mapping, nest, analyze(arch, gemm, nest), stats)
+
+
+def test_a_ragged_window_is_refused_with_the_dim(base_archs):
+    conv = parse_einsum("O[k,p] += I[c,p+r] * W[c,k,r]", {"c": 2, "k": 2, "r": 3, "p": 7})
+    mapping = Mapping((LevelMapping("DRAM", (Loop("p", 4),)), LevelMapping("PE"),
+                       LevelMapping("RF", (Loop("p", 2), Loop("c", 2), Loop("k", 2), Loop("r", 3)))))
+    arch = base_archs[0]
+    check_mapping(arch, conv, mapping)
+    with pytest.raises(SpecError, match=r"inputs index p\+r mixes ragged dim\(s\) p"):
+        simulate_cycles(arch, conv, lower(arch, conv, mapping))
