@@ -193,7 +193,7 @@ def compile_note(options) -> str | None:
         wanted.append(("the mapper's search kernel", search_heuristic, 10))
     if options.performance_model in ("analytical", "cycle"):  # templates' and the mapper's padded layers run ragged
         from .counting.ragged_kernel import evaluate_ragged  # imported only when it runs (start-up)
-        wanted.append(("the ragged-loop kernel", evaluate_ragged, 14))
+        wanted.append(("the ragged-loop kernel", evaluate_ragged, 30))
     if options.performance_model == "cycle":
         from .model.tile_events import walk_steps
         wanted.append(("the cycle model", walk_steps, 5))
