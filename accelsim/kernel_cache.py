@@ -189,11 +189,11 @@ def compile_note(options) -> str | None:
 
     wanted = [("the counting kernel", evaluate_nest, 18)]
     if options.dataflow == "search" or options.dataflow is None:  # None: search if the arch names no template
-        from .search.search_kernels import search_hill_climb
-        wanted.append(("the mapper's search kernels", search_hill_climb, 25))
+        from .search.search_kernels import search_heuristic
+        wanted.append(("the mapper's search kernel", search_heuristic, 10))
     if options.performance_model in ("analytical", "cycle"):  # templates' and the mapper's padded layers run ragged
         from .counting.ragged_kernel import evaluate_ragged  # imported only when it runs (start-up)
-        wanted.append(("the ragged-loop kernel", evaluate_ragged, 18))
+        wanted.append(("the ragged-loop kernel", evaluate_ragged, 30))
     if options.performance_model == "cycle":
         from .model.tile_events import walk_steps
         wanted.append(("the cycle model", walk_steps, 5))
@@ -204,5 +204,5 @@ def compile_note(options) -> str | None:
     if not pending:
         return None
     return (f"accelsim: compiling {' and '.join(w for w, _ in pending)} once (about "
-            f"{sum(s for _, s in pending)} s); later runs load {'it' if len(pending) == 1 else 'them'} "
-            f"from the cache")
+            f"{sum(s for _, s in pending)} s of CPU); later runs load "
+            f"{'it' if len(pending) == 1 else 'them'} from the cache")

@@ -76,6 +76,8 @@ def test_cache_warm_runs_every_kernel_and_leaves_none_to_compile(capsys):
     from accelsim.kernel_cache import compile_note
     assert main(["cache", "warm"]) == 0
     assert "compiled and cached" in capsys.readouterr().out
+    from accelsim.compile_ahead import JOBS, pending
+    assert pending(JOBS) == []
     for options in (accelsim.SimOptions(dataflow="search"), accelsim.SimOptions(), accelsim.SimOptions(model="cycle"),
                     accelsim.SimOptions(model="cycle", scalesim_compat=True)):
         assert compile_note(options) is None
@@ -260,7 +262,7 @@ def test_a_run_says_which_kernels_it_compiles_first(monkeypatch):
     from accelsim.options import SimOptions
     monkeypatch.setattr(kernel_cache, "is_compiled", lambda kernel: False)
     note = kernel_cache.compile_note(SimOptions(dataflow="search", model="cycle"))
-    assert "the counting kernel" in note and "the mapper's search kernels" in note and "the cycle model" in note
+    assert "the counting kernel" in note and "the mapper's search kernel" in note and "the cycle model" in note
     assert "SCALE-Sim" not in note and "load them from the cache" in note
     assert "the ragged-loop kernel" in note  # the cycle model runs templates' ragged candidates too
     assert "the ragged-loop kernel" in kernel_cache.compile_note(SimOptions(dataflow="ws"))  # analytical: may run ragged

@@ -79,8 +79,10 @@ def cmd_run(args) -> int:
         if getattr(args, key):
             inputs[key] = {"path": str(getattr(args, key)), "sha256_16": _file_hash(getattr(args, key))}
     from ..kernel_cache import compile_note
-    if note := compile_note(replace(options, dataflow=options.dataflow or arch.dataflow or "search")):
+    resolved = replace(options, dataflow=options.dataflow or arch.dataflow or "search")
+    if note := compile_note(resolved):
         print(note, file=sys.stderr, flush=True)
+        _compile_ahead(resolved)
     with _layer_progress(len(workload.layers)) as progress:
         result = simulate(arch, workload, options, mappings, inputs,
                           search_cache=None if args.no_search_cache else args.search_cache, progress=progress)
@@ -389,6 +391,14 @@ def _layer_progress(total: int):
         yield step
 
 
+def _compile_ahead(options) -> None:
+    """Compile the run's uncached kernels in parallel processes first (compile_ahead.py), saying so."""
+    from ..compile_ahead import compile_in_parallel, jobs_for, pending
+
+    compile_in_parallel(pending(jobs_for(options)), report=lambda line: print(f"accelsim: {line}", file=sys.stderr,
+                                                                                flush=True))
+
+
 def cmd_cache(args) -> int:
     from ..kernel_cache import (
         PACKAGE,
@@ -400,7 +410,7 @@ def cmd_cache(args) -> int:
 
     package_dir = PACKAGE
     if args.action == "warm":
-        seconds = warm_kernels()
+        seconds = warm_kernels(report=lambda line: print(line, flush=True))
         print(f"accelsim's kernels (counting, mapper, templates, cycle model, SCALE-Sim emulator) are compiled and "
               f"cached ({seconds:.1f} s); later runs load them")
     elif args.action == "clear":
@@ -418,57 +428,36 @@ def cmd_cache(args) -> int:
     return 0
 
 
-# A tiny GEMM on a systolic array: enough to call every kernel once.
-WARM_ARCH = """name: warm
-technology: {node: 45nm, energy_table: horowitz_45nm}
-operating_point: {voltage: 0.9V, frequency: 1GHz}
-dataflow: os
-levels:
-  - memory: {name: DRAM, class: dram, size: unlimited, word_bits: 8, keeps: [weights, inputs, outputs],
-             read_bandwidth: 4 words/cycle, write_bandwidth: 4 words/cycle}
-  - memory: {name: SRAM, class: sram, size: 64KiB, word_bits: 8, keeps: [weights, inputs, outputs]}
-  - spatial: {name: PE, x: 4, y: 4, interconnect: systolic}
-  - memory: {name: RF, class: regfile, size: 64b, word_bits: 8, keeps: [outputs]}
-  - compute: {name: MAC, format: int8}
-"""
-WARM_WORKLOAD = """name: warm
-layers:
-  - {name: small, matmul: {m: 8, n: 8, k: 8}}
-"""
-
-
-def warm_kernels() -> float:
-    """Run every kernel once on a tiny problem (Numba compiles and caches them); returns seconds."""
-    import tempfile
+def warm_kernels(report=None) -> float:
+    """Run every kernel once on a tiny problem (Numba compiles and caches them); returns seconds.
+    The counting, ragged-loop and search kernels compile first, in parallel processes
+    (compile_ahead.py); `report(line)` hears those."""
     import time
-    from pathlib import Path
 
-    from ..load import load_arch, load_workload
+    from ..compile_ahead import JOBS, compile_in_parallel, pending, warm_problem
     from ..options import SimOptions
     from ..simulate import simulate
 
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "arch.yaml").write_text(WARM_ARCH)
-        (Path(tmp) / "workload.yaml").write_text(WARM_WORKLOAD)
-        arch, workload = load_arch(Path(tmp) / "arch.yaml"), load_workload(Path(tmp) / "workload.yaml")
-        simulate(arch, workload, SimOptions(model="cycle"))  # the counting kernel and the tile walk
-        from ..mapping.dataflows import map_layer
-        from ..mapping.lower import lower
-        from ..model.packed import evaluate_packed, pack_problem
-        einsum = workload.layers[0].run_einsum  # the ragged-loop kernel (templates' and the mapper's padded layers)
-        evaluate_packed(pack_problem(arch, einsum), lower(arch, einsum, map_layer(arch, einsum, "os")), ragged=True)
-        from ..mapping.template_pack import template_nest
-        template_nest(arch, workload.layers[0].run_einsum, "ws")  # the sweeps' template kernel
-        from ..dse.network import network_result
-        network_result(arch, workload, SimOptions(dataflow="ws"))  # the sweeps' whole-network kernel
-        unlimited = replace(arch, levels=tuple(replace(l, read_bw_words=None, write_bw_words=None)
-                                               if l.name == "DRAM" else l for l in arch.levels))
-        for variant in (arch, unlimited):  # SCALE-Sim's USER and CALC bandwidth modes
-            simulate(variant, workload, SimOptions(model="cycle", scalesim_compat=True))
-        for settings in ({"search": "exhaustive"},  # and random sampling + hill climbing:
-                         {"search": "auto", "exhaustive_limit": 1, "evaluations": 2000}):
-            simulate(arch, workload, SimOptions(dataflow="search", mapper_settings=settings))
+    compile_in_parallel(pending(JOBS), report=report)
+    arch, workload = warm_problem()
+    simulate(arch, workload, SimOptions(model="cycle"))  # the counting kernel and the tile walk
+    from ..mapping.dataflows import map_layer
+    from ..mapping.lower import lower
+    from ..model.packed import evaluate_packed, pack_problem
+    einsum = workload.layers[0].run_einsum  # the ragged-loop kernel (templates' and the mapper's padded layers)
+    evaluate_packed(pack_problem(arch, einsum), lower(arch, einsum, map_layer(arch, einsum, "os")), ragged=True)
+    from ..mapping.template_pack import template_nest
+    template_nest(arch, workload.layers[0].run_einsum, "ws")  # the sweeps' template kernel
+    from ..dse.network import network_result
+    network_result(arch, workload, SimOptions(dataflow="ws"))  # the sweeps' whole-network kernel
+    unlimited = replace(arch, levels=tuple(replace(l, read_bw_words=None, write_bw_words=None)
+                                           if l.name == "DRAM" else l for l in arch.levels))
+    for variant in (arch, unlimited):  # SCALE-Sim's USER and CALC bandwidth modes
+        simulate(variant, workload, SimOptions(model="cycle", scalesim_compat=True))
+    for settings in ({"search": "exhaustive"},  # and random sampling + hill climbing:
+                     {"search": "auto", "exhaustive_limit": 1, "evaluations": 2000}):
+        simulate(arch, workload, SimOptions(dataflow="search", mapper_settings=settings))
     return time.perf_counter() - start
 
 

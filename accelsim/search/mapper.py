@@ -166,13 +166,10 @@ def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraint
     else:
         budget = settings.evaluations
         random_evals = max(1, int(budget * HEURISTIC_RANDOM_SHARE)) if algorithm != "hill_climb" else 0
-        if algorithm in ("random", "heuristic"):
-            S.search_random(arrays, record, weights, work, state,
-                            budget if algorithm == "random" else random_evals, settings.seed, *args)
-        if algorithm in ("hill_climb", "heuristic"):
-            S.search_hill_climb(arrays, space.fixed, space.allowed, record, weights, work, state,
-                                budget - random_evals, settings.seed + 1, PATIENCE, RESTART_SAMPLES, KICK, FRESH_EVERY,
-                                *args)
+        sampled = budget if algorithm == "random" else random_evals
+        climbed = budget - random_evals if algorithm in ("hill_climb", "heuristic") else 0
+        S.search_heuristic(arrays, space.fixed, space.allowed, record, weights, work, state, sampled, settings.seed,
+                           climbed, settings.seed + 1, PATIENCE, RESTART_SAMPLES, KICK, FRESH_EVERY, *args)
         algorithm = {"heuristic": "random+hill_climb"}.get(algorithm, algorithm)
     if not np.isfinite(best[0, 0]):
         raise MappingError(f"the mapper found no mapping that fits every buffer ({stats[S.EVALS]} evaluated, "

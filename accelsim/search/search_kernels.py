@@ -1,4 +1,5 @@
-"""Mapspace search kernels: exhaustive, random sampling and hill climbing, all jitted.
+"""Mapspace search kernels, jitted: exhaustive (search_exhaustive), and random sampling then hill
+climbing (search_heuristic; either phase may be empty).
 
 Each candidate point (fac, perm, keeps — see search/mapspace.py) is lowered to loop arrays
 and evaluated by counting/nest_kernel.evaluate_nest. The objective is lexicographic over two
@@ -13,12 +14,15 @@ kernels keep the K best distinct points in best_fac/best_perm/best_keeps/best (l
 first; _offer); K = 1 unless the mapper re-ranks candidates by the cycle model.
 Random numbers come from search/rng.py, its state `state.rng`, seeded by each search.
 
-The evaluation (_score, with evaluate_nest), the moves and the samples are inlined into each
-search loop: a call passes every array as its exploded fields — evaluate_nest's records hold
-about fifty — and passing them cost a fifth of an evaluation. The search's own helpers are inlined
-by Numba (inline='always': merged before compilation) and evaluate_nest by LLVM (forceinline): an
-LLVM-inlined helper is also compiled on its own first, and _score and _sample each cost a full
-compile of the inlined model that way (≈4 s of a cold run; docs/dse.md).
+The evaluation (_score, with evaluate_nest) and the moves are inlined into each search loop: a
+call passes every array as its exploded fields — evaluate_nest's records hold about fifty — and
+passing them cost a fifth of an evaluation. The search's own helpers are inlined by Numba
+(inline='always': merged before compilation) and evaluate_nest by LLVM (forceinline): an
+LLVM-inlined helper is also compiled on its own first, and _score and a sampling helper each cost
+a full compile of the inlined model that way (≈4 s of a cold run; docs/dse.md). Each inlined copy
+of the model costs seconds of compilation, so each kernel evaluates at one place: random sampling
+and the climb share one loop (search_heuristic), ≈10 s of compilation instead of ≈23 s for the two
+kernels they were, with three copies.
 """
 from __future__ import annotations
 
@@ -301,32 +305,6 @@ def _random_orders_and_bypass(space, perm, keeps, rng):
         keeps[free_bits[b, 0], free_bits[b, 1]] = uniform(rng) < 0.5
 
 
-@njit(cache=True, _nrt=False, inline='always')
-def _sample(space, problem, weights, work, stats, fac, perm, keeps, out, rng):
-    """Draw one uniform point (the factors first: most draws over-fill a fan-out, and those need
-    no orders) and evaluate it if its fan-outs fit; True if it fits every buffer (score in out)."""
-    _random_factors(space, fac, rng)
-    if not _fits(fac, space.slot_axis, space.slot_size):
-        stats[UNFIT] += 1
-        return False
-    _random_orders_and_bypass(space, perm, keeps, rng)
-    return _score(fac, perm, keeps, space, problem, weights, work, stats, out)
-
-
-@njit(cache=True, _nrt=False)
-def search_random(space, problem, weights, work, state, n_evals, seed, best_fac, best_perm, best_keeps, best, stats):
-    """Uniform samples: a factorization per dim, a free order per level, each bypass bit."""
-    fac, perm, keeps, out, rng = state.fac, state.perm, state.keeps, state.out, state.rng
-    seed_rng(rng, seed)
-    _reset(space, state)
-    start = stats[EVALS]
-    tries = 0
-    while stats[EVALS] - start < n_evals and tries < 50 * n_evals:
-        tries += 1
-        if _sample(space, problem, weights, work, stats, fac, perm, keeps, out, rng):
-            _offer(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best, stats)
-
-
 @njit(cache=True, _nrt=False)
 def _pick(rng, count):
     """Reservoir sampling: take the count-th candidate with probability 1/count."""
@@ -447,50 +425,105 @@ def _undo(space, fac, perm, keeps, undo):
 
 
 @njit(cache=True, _nrt=False)
-def search_hill_climb(space, fixed, allowed, problem, weights, work, state, n_evals, seed, patience,
-                      restart_samples, kick, fresh_every, best_fac, best_perm, best_keeps, best, stats):
-    """Hill climbing with restarts: accept any neighbour no worse than the current point (moves
-    are made in place and undone if worse) and restart after `patience` moves without gain —
-    from the best point so far kicked by `kick` random moves (iterated local search), and every
+def search_heuristic(space, fixed, allowed, problem, weights, work, state, random_evals, random_seed, n_evals, seed,
+                     patience, restart_samples, kick, fresh_every, best_fac, best_perm, best_keeps, best, stats):
+    """Uniform random sampling for `random_evals` evaluations (seeded with `random_seed`), then hill
+    climbing for `n_evals` (seeded with `seed`); either may be 0.
+
+    Sampling: a factorization per dim (the factors first: most draws over-fill a fan-out, and those
+    need no orders), then a free order per level and each bypass bit.
+
+    Hill climbing with restarts: accept any neighbour no worse than the current point (moves are
+    made in place and undone if worse) and restart after `patience` moves without gain — from the
+    best point so far kicked by `kick` random moves (iterated local search), and every
     `fresh_every`-th restart (≥ 1; the first, and any while nothing feasible is known) from the
-    best of `restart_samples` random samples. A restart that finds nothing feasible still counts."""
+    best of `restart_samples` random samples. A restart that finds nothing feasible still counts.
+
+    One loop evaluates every candidate at one place (a sample of either phase, a move, a kicked
+    start): the model is inlined once, not at each site (each copy costs seconds of compilation)."""
     fac, perm, keeps, cur_fac, cur_perm, cur_keeps = state.fac, state.perm, state.keeps, state.cur_fac, \
         state.cur_perm, state.cur_keeps
     cur, out, undo, rng = state.cur, state.out, state.undo, state.rng
-    seed_rng(rng, seed)
+    seed_rng(rng, random_seed)
     _reset(space, state)
     start = stats[EVALS]
+    tries = 0
+    climbing = False
     stale = patience
     restarts = 0
     kicked = False  # this round's cur is the best point kicked, not evaluated yet
     guard = 0
-    while stats[EVALS] - start < n_evals and guard < 100 * n_evals:
-        guard += 1
-        if stale >= patience:
-            fresh = restarts % fresh_every == 0 or best[0, 0] == INF
-            restarts += 1
-            if fresh:  # from the best of fresh samples
-                for q in range(4):
-                    cur[q] = INF
-                restart_start = stats[EVALS]
-                for _ in range(restart_samples * 20):
-                    if _sample(space, problem, weights, work, stats, fac, perm, keeps, out, rng) and _better(out, cur):
-                        _keep(fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps, cur)
-                    if (stats[EVALS] - restart_start >= restart_samples and cur[0] < INF) \
-                            or stats[EVALS] - start >= n_evals:  # the budget holds restarts too
-                        break
+    sampled = -1    # samples drawn so far in a fresh restart (-1: not in one)
+    restart_start = 0
+    move_now = False  # a fresh restart just ended: its first move comes in the same round
+    while True:
+        # What to evaluate: a sample (into fac, perm, keeps) or the current point moved or kicked.
+        sample = True
+        if not climbing:
+            if not (stats[EVALS] - start < random_evals and tries < 50 * random_evals):
+                climbing = True
+                seed_rng(rng, seed)
+                _reset(space, state)
+                start = stats[EVALS]
+                continue
+            tries += 1
+        elif sampled >= 0:
+            sampled += 1
+        else:
+            if not move_now:
+                if not (stats[EVALS] - start < n_evals and guard < 100 * n_evals):
+                    return
+                guard += 1
+                if stale >= patience:
+                    fresh = restarts % fresh_every == 0 or best[0, 0] == INF
+                    restarts += 1
+                    if fresh:  # from the best of fresh samples
+                        for q in range(4):
+                            cur[q] = INF
+                        restart_start = stats[EVALS]
+                        if restart_samples > 0:
+                            sampled = 0
+                        continue
+                    # from the best, kicked: evaluated below, as a move is
+                    _keep(best_fac[0], best_perm[0], best_keeps[0], best[0], cur_fac, cur_perm, cur_keeps, cur)
+                    for _ in range(kick):
+                        _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, rng)
+                    kicked = True
+            move_now = False
+            if not kicked and not _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, rng):
+                continue
+            sample = False
+        feasible = False
+        evaluate = True
+        if sample:
+            _random_factors(space, fac, rng)
+            if _fits(fac, space.slot_axis, space.slot_size):
+                _random_orders_and_bypass(space, perm, keeps, rng)
+            else:
+                stats[UNFIT] += 1
+                evaluate = False
+        if evaluate:  # the one evaluation site
+            if sample:
+                e_fac, e_perm, e_keeps = fac, perm, keeps
+            else:
+                e_fac, e_perm, e_keeps = cur_fac, cur_perm, cur_keeps
+            feasible = _score(e_fac, e_perm, e_keeps, space, problem, weights, work, stats, out)
+        if not climbing:
+            if feasible:
+                _offer(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best, stats)
+            continue
+        if sample:  # one of a fresh restart's samples: keep the best, and end the restart when it has enough
+            if feasible and _better(out, cur):
+                _keep(fac, perm, keeps, out, cur_fac, cur_perm, cur_keeps, cur)
+            if (stats[EVALS] - restart_start >= restart_samples and cur[0] < INF) \
+                    or stats[EVALS] - start >= n_evals or sampled == restart_samples * 20:  # the budget holds restarts too
+                sampled = -1
                 if cur[0] == INF or stats[EVALS] - start >= n_evals:
                     continue
                 stale = 0
                 _offer(cur_fac, cur_perm, cur_keeps, cur, best_fac, best_perm, best_keeps, best, stats)
-            else:  # from the best, kicked: evaluated below, as a move is (one copy of the inlined model)
-                _keep(best_fac[0], best_perm[0], best_keeps[0], best[0], cur_fac, cur_perm, cur_keeps, cur)
-                for _ in range(kick):
-                    _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, rng)
-                kicked = True
-        if not kicked and not _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, rng):
+                move_now = True
             continue
-        feasible = _score(cur_fac, cur_perm, cur_keeps, space, problem, weights, work, stats, out)
         if kicked:  # the climb starts there if it fits, else the next round restarts again
             kicked = False
             if not feasible:

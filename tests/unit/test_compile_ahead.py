@@ -1,0 +1,34 @@
+"""compile_ahead: which kernels a run compiles ahead, in which processes, and a job that fails."""
+from accelsim.compile_ahead import (
+    COUNTING,
+    JOBS,
+    RAGGED,
+    SEARCH,
+    Job,
+    chains,
+    compile_in_parallel,
+    jobs_for,
+)
+from accelsim.options import SimOptions
+
+
+def test_jobs_follow_the_run():
+    assert jobs_for(SimOptions(dataflow="search")) == [COUNTING, RAGGED, SEARCH]
+    assert jobs_for(SimOptions(dataflow="os")) == [COUNTING, RAGGED]
+    assert jobs_for(SimOptions(dataflow="os", model="cycle")) == [COUNTING, RAGGED]
+    assert jobs_for(SimOptions(dataflow="os", scalesim_compat=True)) == [COUNTING]
+
+
+def test_a_job_runs_after_the_kernel_it_inlines_in_its_process():
+    assert chains([COUNTING, RAGGED, SEARCH]) == [[COUNTING, SEARCH], [RAGGED]]
+    assert chains([RAGGED, SEARCH]) == [[RAGGED], [SEARCH]]  # the counting kernel is cached already
+
+
+def test_a_failed_job_is_reported(monkeypatch):
+    # The child process knows no job "nosuch": it exits with an error, which the parent reports.
+    monkeypatch.setitem(JOBS, "nosuch", Job("a job no child knows"))
+    lines = []
+    assert compile_in_parallel(["nosuch"], processes=2, report=lines.append) == {}
+    assert lines[0] == "compiling a job no child knows (process 1 of 1)"
+    assert "failed (ValueError: unknown compile job 'nosuch'" in lines[1] and "the run compiles" in lines[1]
+    assert len(lines) == 2
