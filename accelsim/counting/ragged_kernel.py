@@ -318,11 +318,7 @@ def _served(nest, p, sc, rg, i, t, hold, n_t, which, w=1, block=1):
     _served with every product of bounds a count of valid tuples. Fan-outs on the way that merge
     t are served once (their positions are t's points); the others apart (enumerated)."""
     compute = p.level_int.shape[0] - 1
-    child = compute
-    for c in range(i + 1, compute):
-        if p.level_int[c, KIND] == MEMORY and nest.keeps[c, t]:
-            child = c
-            break
+    child = _child(nest, p, i, t)
     member, fan = rg.member, rg.fan
     _clear(member, nest.n)
     _clear(fan, nest.n)

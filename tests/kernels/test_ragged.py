@@ -47,9 +47,7 @@ def draw_ragged(draw, arch):
     count ragged and that has two loops or more, at random: its size shrunk below the product of
     its loops, or an inner loop's bound grown (each to a value that keeps every loop's last
     iteration inside the dim, and spatial loops inside their fan-out)."""
-    from dataclasses import replace
     from accelsim.ir.einsum import parse_einsum
-    from accelsim.mapping.mapping import MappingError, check_mapping
     kind = draw(st.sampled_from(["gemm", "conv", "any"]))
     if kind == "gemm":  # large enough for dims split over several loops
         einsum = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {d: draw(st.sampled_from([4, 6, 8, 12, 16])) for d in "mnk"})
@@ -62,11 +60,20 @@ def draw_ragged(draw, arch):
         mapping = draw_nested_mapping(draw, arch, einsum)
     else:
         einsum, mapping = draw(any_layer_and_mapping(arch))
+    return raggedize(draw, arch, einsum, mapping, ragged_dims(einsum), ["shrink", "grow", "grow", "keep"])
+
+
+def raggedize(draw, arch, einsum, mapping, dims, modes=("shrink", "grow", "keep")):
+    """Per dim of `dims` with two loops or more, at random (`modes`): its size shrunk below the
+    product of its loops, or an inner loop's bound grown (as far as every loop's last iteration
+    stays inside the dim and spatial loops inside their fan-out)."""
+    from dataclasses import replace
+    from accelsim.mapping.mapping import MappingError, check_mapping
     sizes = dict(einsum.bound)
     levels = [list(m.loops) for m in mapping.levels]
-    for d in ragged_dims(einsum):
+    for d in dims:
         where = [(i, q) for i, loops in enumerate(levels) for q, l in enumerate(loops) if l.dim == d and l.bound > 1]
-        mode = draw(st.sampled_from(["shrink", "grow", "grow", "keep"]))
+        mode = draw(st.sampled_from(list(modes)))
         if len(where) < 2 or mode == "keep":
             continue
         if mode == "grow":

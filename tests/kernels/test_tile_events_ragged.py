@@ -26,6 +26,7 @@ from accelsim.model.cycle import _walk_totals, simulate_cycles, stats_of_walk
 from accelsim.model.tile_events import build_tile_events
 from naive_tile_events import naive_tile_events
 from strategies import draw_nested_mapping
+from test_ragged import raggedize
 from test_tile_events import ARCH_2L, ARCH_5L, BANDWIDTHS, LATCHES, with_levels
 
 EINSUMS = ["O[m,n] += I[m,k] * W[k,n]", "O[m,n] += I[m,k] * W[k,n]", "O[k,p] += I[c,p+r] * W[c,k,r]",
@@ -79,36 +80,6 @@ def random_arch(draw, base_archs, unlimited=False):
     return with_levels(arch, **changes)
 
 
-def raggedize(draw, arch, einsum, mapping):
-    """Per dim with two loops or more, at random: its size shrunk below the product of its loops, or
-    an inner loop's bound grown (as far as every loop's last iteration stays inside the dim and
-    spatial loops inside their fan-out)."""
-    sizes = dict(einsum.bound)
-    levels = [list(m.loops) for m in mapping.levels]
-    for d in einsum.dims:
-        where = [(i, q) for i, loops in enumerate(levels) for q, l in enumerate(loops) if l.dim == d and l.bound > 1]
-        mode = draw(st.sampled_from(["shrink", "grow", "keep"]))
-        if len(where) < 2 or mode == "keep":
-            continue
-        if mode == "grow":
-            i, q = where[draw(st.integers(1, len(where) - 1))]  # not the outermost
-            levels[i][q] = replace(levels[i][q], bound=levels[i][q].bound + draw(st.integers(1, 3)))
-            trial = replace(mapping, levels=tuple(replace(m, loops=tuple(l)) for m, l in zip(mapping.levels, levels)))
-            try:
-                check_mapping(arch, einsum, trial)
-            except MappingError:  # past the dim or the fan-out: undo
-                levels[i] = list(mapping.levels[i].loops)
-            continue
-        stride, low = 1, 1
-        for i, q in reversed(where):
-            low = max(low, 1 + (levels[i][q].bound - 1) * stride)
-            stride *= levels[i][q].bound
-        if low < sizes[d]:
-            sizes[d] = draw(st.integers(low, sizes[d] - 1))
-    mapping = replace(mapping, levels=tuple(replace(m, loops=tuple(l)) for m, l in zip(mapping.levels, levels)))
-    einsum = replace(einsum, bounds=tuple(sizes[d] for d in einsum.dims))
-    check_mapping(arch, einsum, mapping)
-    return einsum, mapping
 
 
 def draw_layer(draw, arch):
@@ -159,7 +130,8 @@ def test_dense_nest_walked_as_ragged_equals_the_dense_walk(base_archs, data):
 
 def ragged_case(data, base_archs, unlimited=False):
     arch = data.draw(random_arch(base_archs, unlimited))
-    einsum, mapping = raggedize(data.draw, arch, *draw_layer(data.draw, arch))
+    einsum, mapping = draw_layer(data.draw, arch)
+    einsum, mapping = raggedize(data.draw, arch, einsum, mapping, einsum.dims)
     nest = lower(arch, einsum, mapping)
     try:
         counts = analyze(arch, einsum, nest)
@@ -236,7 +208,7 @@ def test_unlimited_bandwidth_ragged_cycles_are_the_busiest_macs_steps(base_archs
 
 def test_hand_case_ragged_gemm(base_archs):
     # m = 5 over DRAM m:3 × RF m:2 (6 covered): steps m = 0, 1, 2, the last with one row. RF holds
-    # k (4) and n (2): 8 MAC cycles a whole step, 4 in the last. Inputs I[m,k]: 8 + 8 + 4 words from
+    # m (2), n (2) and k (4): 16 MAC cycles a whole step, 8 in the last. Inputs I[m,k]: 8 + 8 + 4 words from
     # DRAM; weights W[k,n] stay (8 words once); outputs O[m,n] go up as 4 + 4 + 2 partial sums.
     arch = with_levels(base_archs[0], DRAM={"read_bw_words": None, "write_bw_words": None})
     gemm = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {"m": 5, "n": 2, "k": 4})
