@@ -47,7 +47,7 @@ from ..model.network_kernel import (
     evaluate_network,
     typed_list,
 )
-from ..model.packed import PackedResult, _arch_part, _layer_part, _mixed_part
+from ..model.packed import PackedResult, _arch_part, _layer_part, _mixed_part, new_outputs
 from ..model.performance import performance_model
 from ..options import SimOptions
 from ..results import LayerResult, WorkloadResult, off_chip_levels
@@ -89,11 +89,7 @@ class NetworkPack:
                                                  part.dim_size, einsum.macs))
             records["loops"].append(R.nest_loops(max_loops))
             records["keeps"].append(np.zeros((n_levels, n_t), dtype=np.bool_))
-            records["outs"].append(R.Outputs(np.zeros((n_levels, n_t, 4), dtype=np.int64),
-                                             np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
-                                             np.zeros(n_levels, dtype=np.int64), np.zeros(1),
-                                             np.ones(n_levels, dtype=np.int64),
-                                             np.zeros((n_levels, n_t, 3), dtype=np.int64)))
+            records["outs"].append(new_outputs(n_levels, n_t))
             records["scratch"].append(R.nest_scratch(max_loops, int(part.n_axes.max()), part.span, n_d, n_levels, n_t))
         # The records twice: typed lists for the kernel, Python lists for the wrapper to read (a typed
         # list's item costs ~10 µs from Python); both hold the same arrays.

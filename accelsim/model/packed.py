@@ -244,12 +244,18 @@ class PackedResult:
     steps: tuple[int, int]    # temporal steps of the busiest MAC, MACs utilized
 
 
+def new_outputs(n_levels: int, n_tensors: int) -> R.Outputs:
+    """A fresh `out` for evaluate_nest (records.Outputs: counts, instances, charged instances, level
+    cycles, per-cycle energy, output words, block accesses)."""
+    return R.Outputs(np.zeros((n_levels, n_tensors, 4), dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
+                     np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64), np.zeros(1),
+                     np.ones(n_levels, dtype=np.int64), np.zeros((n_levels, n_tensors, 3), dtype=np.int64))
+
+
 def outputs_and_scratch(problem: PackedProblem, max_loops: int) -> tuple[R.Outputs, R.Scratch]:
     """evaluate_nest's `out` (counts, instances, charged instances, level cycles) and `scratch`."""
     n_levels = problem.level_int.shape[0]
-    return (R.Outputs(np.zeros((n_levels, len(problem.roles), 4), dtype=np.int64), np.zeros(n_levels, dtype=np.int64),
-                      np.zeros(n_levels, dtype=np.int64), np.zeros(n_levels, dtype=np.int64), np.zeros(1),
-                      np.ones(n_levels, dtype=np.int64), np.zeros((n_levels, len(problem.roles), 3), dtype=np.int64)),
+    return (new_outputs(n_levels, len(problem.roles)),
             R.nest_scratch(max_loops, problem.max_axes, problem.max_span, len(problem.dims), n_levels,
                            len(problem.roles)))
 
