@@ -153,7 +153,8 @@ def pack_arch(arch: Arch) -> TemplateArch:
 _AXIS_NAME = {code: name for name, code in AXIS_CODE.items()}
 
 
-def _packed_arch(arch: Arch, _memo={}) -> TemplateArch:  # noqa: B006 — one arch at a time is enough
+def packed_arch(arch: Arch, _memo={}) -> TemplateArch:  # noqa: B006 — one arch at a time is enough
+    """pack_arch(arch), kept for the last arch asked (a sweep worker asks for one arch many times)."""
     held = _memo.get("arch")
     if held is None or held[0] is not arch:
         held = (arch, pack_arch(arch))
@@ -198,7 +199,7 @@ def template_mapping(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping | Non
     layer, sc = _packed_layer(einsum, dataflow, len(arch.levels))
     if layer is None:
         return None
-    map_layer_kernel(layer, _packed_arch(arch), sc)
+    map_layer_kernel(layer, packed_arch(arch), sc)
     return scratch_mapping(arch, einsum, dataflow, sc)
 
 
@@ -222,7 +223,7 @@ def template_nest(arch: Arch, einsum: Einsum, dataflow: str) -> Nest | None:
     layer, sc = _packed_layer(einsum, dataflow, len(arch.levels))
     if layer is None:
         return None
-    arc = _packed_arch(arch)
+    arc = packed_arch(arch)
     map_layer_kernel(layer, arc, sc)
     loops = nest_loops(sc.s_dim.shape[1] * sc.s_dim.shape[2])
     keeps = np.zeros((len(arch.levels), len(einsum.roles)), dtype=np.bool_)
