@@ -46,8 +46,8 @@ def _same(arch, workload, options):
 def test_the_network_path_equals_simulate_on_resnet50_and_bert(monkeypatch):
     base = load_arch(ARCH_DIR / "simba_like.yaml")
     calls = []
-    real = simulate._simulate_layer
-    monkeypatch.setattr(simulate, "_simulate_layer", lambda *a: calls.append(a[1].name) or real(*a))
+    real = simulate.simulate_layer
+    monkeypatch.setattr(simulate, "simulate_layer", lambda *a: calls.append(a[1].name) or real(*a))
     for name, x, size in (("resnet50", 1, "32KiB"), ("bert_base", 8, "64KiB")):
         workload = load_workload(WORKLOAD_DIR / f"{name}.yaml")
         arch = load_arch(ARCH_DIR / "simba_like.yaml", [f"levels.PE_array.x={x}", f"levels.GlobalBuffer.size={size}"])

@@ -50,3 +50,19 @@ def test_a_cache_hit_is_per_arch_and_energies_object():
     pack_problem(arch, einsum, energies)
     for a, e in ((arch, other), (bigger, energies), (arch, energies)):
         assert_same(pack_problem(a, einsum, e), pack_problem_reference(a, einsum, e))
+
+
+def test_archs_share_mixed_parts_only_when_they_agree_on_what_they_read():
+    """mixed_part's cache is shared by archs equal in all it reads (a sweep's size variants), and
+    never by two that differ there: a fan-out without multicast merges nothing."""
+    from accelsim.model.packed import mixed_part, mixed_reads
+    arch = load_arch(ARCH_DIR / "simba_like.yaml")
+    bigger = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=8", "levels.GlobalBuffer.size=256KiB"])
+    unicast = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.multicast=false"])
+    assert mixed_reads(arch) == mixed_reads(bigger) != mixed_reads(unicast)
+    einsum = LAYERS[1]
+    assert mixed_part(arch, einsum, DENSE)[0] is mixed_part(bigger, einsum, DENSE)[0]  # one cached array
+    for a in (arch, unicast, bigger):
+        assert_same(pack_problem(a, einsum, action_energies(a)), pack_problem_reference(a, einsum, action_energies(a)))
+    assert mixed_part(arch, einsum, DENSE)[0].any() and not np.array_equal(mixed_part(unicast, einsum, DENSE)[0],
+                                                                          mixed_part(arch, einsum, DENSE)[0])
