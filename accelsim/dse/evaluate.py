@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from ..errors import MappingError, SpecError
 from ..options import SimOptions
+from ..results import ops_per_pj
 from ..spec.files import allow_paths
 from .spec import Point
 
@@ -87,8 +88,8 @@ def evaluate_point(point: Point) -> dict:
     except (SpecError, MappingError) as exc:
         reason = exc.problems[0].message if isinstance(exc, SpecError) else str(exc)
         return {**row, "status": "infeasible", "reason": reason}
-    tpw = result.tops_per_watt()
     energy = result.boundary_energy_pj()
+    tpw = ops_per_pj(result.macs, energy)  # result.tops_per_watt(), without summing the energies again
     return {**row, "status": "ok", "reason": "",
             "macs": result.macs, "cycles": result.cycles, "latency_s": result.latency_s,
             "energy_pj": energy["system"], "energy_chip_pj": energy["chip"],
