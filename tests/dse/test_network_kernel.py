@@ -1,7 +1,11 @@
 """The whole-network kernel's path (dse/network.py, model/network_kernel.py) against its slow
 reference, `simulate` one layer at a time: every LayerResult equal field for field (counts,
 energies, mappings, cycles: bit for bit, the energy computed by the same functions), so every
-stored row is too."""
+stored row is too.
+
+The kernel takes minutes to compile; `accelsim cache warm` compiles it (the CI runs it before the
+default tier, .ci/run), so these tests load it from Numba's cache. On a cold cache the first of
+them compiles it (≈ 1.5–2.5 min on 2 shared cores)."""
 import importlib
 from dataclasses import replace
 from pathlib import Path
@@ -115,3 +119,13 @@ def test_the_benchmark_grids_rows_equal_simulate(tmp_path, monkeypatch, grid):
     monkeypatch.setattr(evaluate, "_network_result", lambda *a: None)
     assert fast == [evaluate.evaluate_point(p) for p in points]
     assert len(used) == len(points) and {r["status"] for r in fast} == {"ok", "infeasible"}
+
+
+def test_cache_warm_compiles_the_network_kernel():
+    """`accelsim cache warm` (cli warm_kernels) runs network_result on compile_ahead's tiny GEMM: the
+    point must be one the network path covers, or the kernel would first compile in a test or a sweep."""
+    from accelsim.compile_ahead import warm_problem
+    arch, workload = warm_problem()
+    assert covered(arch, workload, SimOptions(dataflow="ws"))
+    assert network_pack(workload, "ws", len(arch.levels)).ok
+    assert _same(arch, workload, SimOptions(dataflow="ws"))
