@@ -18,6 +18,7 @@ kernel's mapping); a layer that takes a candidate runs simulate's own per-layer 
 """
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import replace
 
@@ -245,10 +246,19 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions) -> Workl
                                           simulate_layer))
     layers, ran = [], set()
     for layer, l in zip(workload.layers, pack.index):  # simulate's copies of a shape run before
-        layers.append(replace(done[l], name=layer.name, count=layer.count, extra=dict(done[l].extra))
-                      if l in ran else done[l])
+        layers.append(_renamed(done[l], layer.name, layer.count) if l in ran else done[l])
         ran.add(l)
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), {})
+
+
+def _renamed(result: LayerResult, name: str, count: int) -> LayerResult:
+    """replace(result, name=name, count=count, extra=dict(result.extra)) (simulate's copy of a layer
+    of a shape run before), without re-running the dataclass's __init__: a copy of its fields."""
+    copied = copy.copy(result)
+    object.__setattr__(copied, "name", name)
+    object.__setattr__(copied, "count", count)
+    object.__setattr__(copied, "extra", dict(result.extra))
+    return copied
 
 
 def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, model, energies, off_chip,

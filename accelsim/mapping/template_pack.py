@@ -209,11 +209,17 @@ def scratch_mapping(arch: Arch, einsum: Einsum, dataflow: str, sc) -> Mapping:
     n, dim, bound, axis = (sc.s_n[BEST].tolist(), sc.s_dim[BEST].tolist(), sc.s_bound[BEST].tolist(),
                            sc.s_axis[BEST].tolist())
     bypass = sc.mask[M_BEST].tolist()
-    levels = []
-    for i, level in enumerate(arch.levels[:-1]):
-        loops = tuple(_loop(dims[dim[i][q]], bound[i][q], axis[i][q]) for q in range(n[i]))
-        levels.append(LevelMapping(level.name, loops, frozenset(r for k, r in enumerate(ROLES) if bypass[i][k])))
-    return Mapping(tuple(levels), dataflow)
+    return Mapping(tuple(
+        LevelMapping(level.name, tuple(_loop(dims[d], b, a) for d, b, a in zip(dim[i][:n[i]], bound[i][:n[i]],
+                                                                                 axis[i][:n[i]])),
+                     _bypassed(tuple(bypass[i])))
+        for i, level in enumerate(arch.levels[:-1])), dataflow)
+
+
+@lru_cache(maxsize=64)
+def _bypassed(mask: tuple) -> frozenset:
+    """The roles a level's bypass mask (one bool per ROLES) names: one frozenset per mask."""
+    return frozenset(r for k, r in enumerate(ROLES) if mask[k])
 
 
 def template_nest(arch: Arch, einsum: Einsum, dataflow: str) -> Nest | None:
