@@ -274,11 +274,14 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
         return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, map_layer_fast)
     einsum = layer.run_einsum
     mapping = pack.mapping(arch, l)
+
+    def template(a, e, dataflow):  # the template (map_layer's mapping), the kernel's on this layer
+        return mapping if e is einsum else map_layer_fast(a, e, dataflow)
     try:
         check_mapping(arch, einsum, mapping)
         check_hardware(arch, layer, mapping)
-    except MappingError:
-        return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, map_layer_fast)
+    except MappingError:  # simulate's own layer: its ragged choice, or its error
+        return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, template)
     out = pack.outs[l]
     steps = (int(pack.steps[l, 0]), int(pack.steps[l, 1]))
     result = PackedResult(int(pack.status[l]), float(pack.energy_pj[l]), int(pack.cycles[l]), *out,
@@ -287,8 +290,6 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
         # MACs left idle: simulate's choice between the template's mapping (the kernel's, already
         # made and counted) and its ragged candidates (mapping/ragged.py); a candidate runs
         # simulate's own layer
-        def template(a, e, dataflow):
-            return mapping if e is einsum else map_layer_fast(a, e, dataflow)
         chosen = choose_template_mapping(arch, layer, options, energies, template, (mapping, result))
         if chosen is not mapping:
             return simulate_layer(arch, layer, options, model, chosen, energies, off_chip, {}, map_layer_fast)
