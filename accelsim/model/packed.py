@@ -326,10 +326,16 @@ def lowest_scoring(problem: PackedProblem, arch: Arch, einsum: Einsum, candidate
     counts with the lowest score(energy pJ, cycles), passing over those `allowed(mapping)` refuses
     and those it cannot count; (mapping, PackedResult), or (None, None). `counted`: a candidate's
     (mapping, PackedResult) already counted on this problem (the sweeps' network kernel counts the
-    template's mapping), not counted again."""
+    template's mapping), not counted again. A candidate equal to an earlier one is passed over: it
+    would be refused or counted alike, and the earlier one wins a tie (the templates' padded
+    layers often unpad to the same mapping, or to the template's own)."""
     from ..mapping.lower import lower
     best, best_result, best_score = None, None, None
+    seen = []
     for mapping in candidates:
+        if any(mapping == earlier for earlier in seen):
+            continue
+        seen.append(mapping)
         if allowed is not None and not allowed(mapping):
             continue
         result = (counted[1] if counted is not None and mapping is counted[0]
