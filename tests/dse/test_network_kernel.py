@@ -129,3 +129,26 @@ def test_cache_warm_compiles_the_network_kernel():
     assert covered(arch, workload, SimOptions(dataflow="ws"))
     assert network_pack(workload, "ws", len(arch.levels)).ok
     assert _same(arch, workload, SimOptions(dataflow="ws"))
+
+
+def test_the_parent_loads_and_packs_the_sweeps_workloads_before_its_workers_fork(tmp_path):
+    """load_kernels (run in a sweep's parent) leaves the template points' workloads in the points'
+    own cache and their network packs built, so a forked worker inherits them instead of building them."""
+    from accelsim.dse.network import _PACKS
+    path = tmp_path / "s.yaml"
+    path.write_text(f"""name: t
+arch: {ARCH_DIR / 'simple_ws.yaml'}
+workloads: [{WORKLOAD_DIR / 'conv_tiny.yaml'}, {WORKLOAD_DIR / 'gemm_small.yaml'}]
+model: analytical
+dataflows: [ws, rs]
+axes:
+  arch.levels.GLB.size: [32KiB, 64KiB]
+""")
+    points = load_sweep(path).points()
+    evaluate._workload.cache_clear()
+    evaluate.load_kernels(points)
+    loaded = [evaluate._workload(evaluate._stamp(p.workload), (), p.allowed_paths) for p in points[:1]]
+    assert evaluate._workload.cache_info().hits >= 1 and evaluate._workload.cache_info().currsize == 2
+    packed = {(held[0].name, key[1]) for key, held in _PACKS.items()}
+    assert {("conv_tiny", "ws"), ("gemm_small", "ws")} <= packed and not any(d == "rs" for _, d in packed)
+    assert loaded[0].name in ("conv_tiny", "gemm_small")
