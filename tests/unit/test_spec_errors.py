@@ -155,3 +155,16 @@ def test_layer_kind_descriptions_name_the_builders_parameters():
         named = {word.strip() for word in re.split("[,;]", listed)}
         params = set(inspect.signature(LAYER_BUILDERS.get(kind)).parameters)
         assert named == params, (kind, named ^ params)
+
+
+@pytest.mark.parametrize("where", ["workload", "layer"])
+def test_a_precision_the_arch_does_not_run_names_where_it_was_written(write, where):
+    top, own = ("precision: int4_vsq\n", "") if where == "workload" else ("", "    precision: int4_vsq\n")
+    path = write("wl.yaml", f"name: w\n{top}layers:\n  - name: a\n    matmul: {{m: 4, n: 4, k: 4}}\n{own}")
+    arch = accelsim.load_arch(ARCH_DIR / "simple_ws.yaml")
+    with pytest.raises(SpecError) as exc:
+        accelsim.simulate(arch, accelsim.load_workload(path), accelsim.SimOptions(dataflow="ws"))
+    (p,) = exc.value.problems
+    assert p.file == str(path) and "does not run precision 'int4_vsq'" in p.message
+    assert (p.key_path, p.line) == (("precision", 2) if where == "workload" else ("layers.0.precision", 5))
+    assert p.suggestion.startswith("run it with --precision int16")
