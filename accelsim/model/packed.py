@@ -83,7 +83,8 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
     Built from three parts, each computed once and shared (a sweep packs every distinct layer of
     every point; the arrays are read-only to the kernels): the layer's (`layer_part`, once per
     layer shape in a process), the arch's at its energies (`arch_part`, once per arch and
-    energies object: once per point), and what needs both (`mixed_part`, once per arch and layer).
+    energies object: once per point), and what needs both (`mixed_part`, once per layer and set of
+    arch fields it reads: `mixed_reads`, shared by a sweep's size variants).
     tests/unit/test_packed_parts.py checks the result against the one-piece packing."""
     lay = layer_part(einsum)
     energies = energies or _no_energies(arch)
@@ -250,18 +251,17 @@ def mixed_reads(arch: Arch) -> int:
     each memory's switching share (activity.memory_factor), each fan-out's multicast and reduction
     (the built-in conventions' merges: conventions.spatial_capable), the MACs' operand latches (the
     MACs' activity table, which reads their number, is not shared). A convention of another class
-    may read more: then the arch itself is the key."""
+    may read more: then the arch gets a number of its own."""
     return _MIXED_READS.get((arch,), _build_mixed_reads)
 
 
 def _build_mixed_reads(arch: Arch) -> int:
     if type(convention_of(arch)) is not CountingConvention:
-        reads = (arch,)
-    else:
-        reads = (arch.counting, arch.compute.operand_latch, tuple(
-            ("memory", level.switching_share) if isinstance(level, Memory) else
-            ("spatial", level.multicast, level.reduction) if isinstance(level, Spatial) else ("compute",)
-            for level in arch.levels))
+        return next(_NUMBERS)  # a number of its own (an Arch holds dicts: it is no dict key itself)
+    reads = (arch.counting, arch.compute.operand_latch, tuple(
+        ("memory", level.switching_share) if isinstance(level, Memory) else
+        ("spatial", level.multicast, level.reduction) if isinstance(level, Spatial) else ("compute",)
+        for level in arch.levels))
     number = _READS_NUMBER.get(reads)
     if number is None:
         if len(_READS_NUMBER) >= 4096:

@@ -66,3 +66,23 @@ def test_archs_share_mixed_parts_only_when_they_agree_on_what_they_read():
         assert_same(pack_problem(a, einsum, action_energies(a)), pack_problem_reference(a, einsum, action_energies(a)))
     assert mixed_part(arch, einsum, DENSE)[0].any() and not np.array_equal(mixed_part(unicast, einsum, DENSE)[0],
                                                                           mixed_part(arch, einsum, DENSE)[0])
+
+
+def test_a_convention_of_another_class_packs_with_a_mixed_part_of_its_own(monkeypatch):
+    """A plugin's convention may read more of the arch than the built-in ones: its arch is not shared
+    (it once became a dict key, and an Arch holds dicts: TypeError on every layer)."""
+    from dataclasses import replace
+
+    from accelsim.counting.conventions import CONVENTIONS, CountingConvention, convention_of
+    from accelsim.model.packed import mixed_reads
+
+    class Mine(CountingConvention):
+        pass
+
+    arch = load_arch(ARCH_DIR / "simba_like.yaml")
+    monkeypatch.setitem(CONVENTIONS._items, "mine", Mine(**{**vars(convention_of(arch)), "name": "mine"}))
+    mine = replace(arch, counting="mine")
+    twin = replace(arch, counting="mine")
+    assert mixed_reads(mine) != mixed_reads(twin)  # each its own: nothing says what Mine reads
+    einsum = LAYERS[1]
+    assert_same(pack_problem(mine, einsum, action_energies(mine)), pack_problem_reference(mine, einsum, action_energies(mine)))
