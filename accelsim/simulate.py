@@ -73,7 +73,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         try:
             layer_arch, energies = arch_for(layer.precision)
         except SpecError as exc:
-            file, line, key = (("--precision", None, "") if options.precision
+            file, line, key = (("command line", None, "--precision") if options.precision
                                else workload.precision_source.get(layer.name, (None, None, "")))
             raise SpecError(Problem(f"layer '{layer.name}': {exc.problems[0].message}", file, line, key,
                                     suggestion=f"run it with --precision {arch.compute.format} or on an "

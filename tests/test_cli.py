@@ -365,7 +365,9 @@ def test_a_sweep_says_which_kernels_it_compiles_and_compiles_them_before_its_wor
     assert asked == [[compile_ahead.COUNTING, compile_ahead.RAGGED, compile_ahead.TEMPLATE]]
     _compile_for_sweep(sweep_file("[search]"))
     assert "the mapper's search kernel" in capsys.readouterr().err
+    _compile_for_sweep(sweep_file("[arch]\naxes: {arch.dataflow: [search]}"))  # an axis sets the arch's own
+    assert "the mapper's search kernel" in capsys.readouterr().err
     assert asked[-1] == [compile_ahead.COUNTING, compile_ahead.RAGGED, compile_ahead.SEARCH]
     monkeypatch.setattr(kernel_cache, "is_compiled", lambda kernel: True)
     _compile_for_sweep(sweep_file("[arch, search]"))
-    assert capsys.readouterr().err == "" and len(asked) == 2  # all cached: no note, nothing compiled
+    assert capsys.readouterr().err == "" and len(asked) == 3  # all cached: no note, nothing compiled

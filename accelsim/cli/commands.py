@@ -256,12 +256,9 @@ def cmd_claims(args) -> int:
 
 def cmd_sweep(args) -> int:
     from ..dse.runner import sweep
-    from ..dse.spec import load_sweep
 
-    spec = load_sweep(args.file)
-    _compile_for_sweep(spec.points())
-    run = sweep(spec, store=args.store, jobs=args.jobs, scheduler=args.scheduler, progress=True,
-                retry_failed=args.retry_failed, point_timeout_s=args.point_timeout)
+    run = sweep(args.file, store=args.store, jobs=args.jobs, scheduler=args.scheduler, progress=True,
+                retry_failed=args.retry_failed, point_timeout_s=args.point_timeout, prepare=_compile_for_sweep)
     print(f"{run.name}: {run.total} points, {run.skipped} already in {run.store}, "
           f"{run.ok} run, {run.infeasible} infeasible, {run.failed} failed")
     if run.failed or run.skipped_failed:
@@ -418,12 +415,14 @@ def _compile_for_sweep(points) -> None:
     def resolved(point):
         options = point_options(point)
         if options.dataflow is None:
+            # an axis may set the arch's dataflow (--set's form: arch.dataflow=os)
+            given = [o.partition("=")[2] for o in point.overrides if o.startswith("arch.dataflow=")]
             if point.arch not in own:
                 try:
                     own[point.arch] = load_arch(point.arch).dataflow
                 except SpecError:  # the point reports it as its own error
                     own[point.arch] = None
-            options = replace(options, dataflow=own[point.arch] or "search")
+            options = replace(options, dataflow=(given[-1] if given else own[point.arch]) or "search")
         return options
 
     options = list({repr(o): o for o in map(resolved, points)}.values())  # (mapper_settings: a dict)

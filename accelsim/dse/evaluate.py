@@ -113,8 +113,12 @@ def _network_result(arch, workload, options):
 
 @lru_cache(maxsize=1)
 def _network_kernel_ready() -> bool:
+    from numba import config
+
     from ..kernel_cache import is_compiled
     from ..model.network_kernel import evaluate_network
+    if config.DISABLE_JIT:  # a plain function then: the network in Python is no faster than simulate
+        return False
     return bool(evaluate_network.signatures) or is_compiled(evaluate_network)
 
 
@@ -156,7 +160,7 @@ def _preload_workloads(points, n_levels: int) -> None:
     done = set()
     for p in points:
         key = (p.workload, tuple(_split(p.overrides)[1]), p.allowed_paths, p.dataflow)
-        if not supported(p.dataflow) or key in done:
+        if p.model != "analytical" or not supported(p.dataflow) or key in done:  # (network.covered's rule)
             continue
         if len({k[:3] for k in done} | {key[:3]}) > PRELOADED_WORKLOADS:
             return
