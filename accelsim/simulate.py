@@ -148,9 +148,8 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=()):
             found[key] = cache and cache.get(disk_key)
             if found[key] is None:
                 try:
-                    if ragged:  # also the layer padded to the array's sides, run ragged (search/ragged.py)
-                        found[key] = search_with_ragged(layer_arch, layer.run_einsum, energies, own, layer.density,
-                                                        lambda padded: constraints.for_layer(layer.name, padded))
+                    if ragged:  # also the ragged mapspace, when dense tiles leave the array idle (search/ragged.py)
+                        found[key] = search_with_ragged(layer_arch, layer.run_einsum, energies, own, layer.density)
                     else:
                         found[key] = search_mapping(layer_arch, layer.run_einsum, energies, own, layer.density)
                 except MappingError as exc:

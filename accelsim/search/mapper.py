@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..counting.records import INDEX, nest_loops
+from ..counting.records import INDEX, OK, nest_loops
 from ..energy.model import ActionEnergies
 from ..errors import AccelsimBug, MappingError, SpecError
 from ..ir.arch import Arch, Memory
@@ -43,6 +43,8 @@ PATIENCE = 400          # hill-climb moves without gain before a restart
 RESTART_SAMPLES = 100   # random samples a fresh restart picks its start from
 KICK = 4                # random moves that kick the best point into a restart
 FRESH_EVERY = 8         # one restart in this many starts from fresh samples, the others from the best, kicked
+RAGGED_CANDIDATES = 16  # a ragged mapspace's best points by the kernel's (padded) counts, counted again exactly
+RAGGED_ROW_SHARE = 0.15  # of the climb's moves in a ragged mapspace: a dim takes another of its rows
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def _space_arrays(space: Mapspace) -> S.Space:
     # C order always: a kernel compiles once per array layout, and argwhere's varies.
     free_bits = np.ascontiguousarray(np.argwhere(space.keep_free).astype(np.int64).reshape(-1, 2))
     return S.Space(space.slot_level, space.slot_axis, space.slot_size, space.slot_mem, space.rows, space.row_start,
-                   mem_slot, space.order_matters, base_perm, n_free, space.keep_base, free_bits)
+                   mem_slot, space.order_matters, base_perm, n_free, space.keep_base, free_bits, space.bound)
 
 
 def search_state(space: Mapspace) -> S.State:
@@ -97,7 +99,7 @@ def search_state(space: Mapspace) -> S.State:
                      np.zeros_like(space.keep_base))
     return S.State(*point(), *point(), np.full(4, np.inf), np.zeros(4), np.zeros(5, np.int64),
                    np.zeros(n_dims, np.int64), np.zeros((n_mem, n_dims), INDEX), np.zeros(n_mem, np.int64),
-                   np.ones(n_mem, np.int64), new_rng())
+                   np.ones(n_mem, np.int64), new_rng(), np.ones(n_slots, np.int64))
 
 
 @dataclass(frozen=True)
@@ -121,14 +123,15 @@ class Search:
 
 def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
                    constraints: Constraints = NO_CONSTRAINTS,
-                   density: Density = DENSE) -> MapperResult:
+                   density: Density = DENSE, ragged: bool = False) -> MapperResult:
     """The best mapping of `einsum` on `arch` that the constraints allow, by their objective (with
     `rank: cycle`, the best of the search's `candidates` best points once the cycle model's cycles
-    replace the bandwidth bound)."""
+    replace the bandwidth bound). `ragged`: in the ragged mapspace (best_points)."""
     settings = constraints.settings
     start = time.perf_counter()
     by_cycles = settings.rank == "cycle"
-    found = best_points(arch, einsum, energies, constraints, density, settings.candidates if by_cycles else 1)
+    found = best_points(arch, einsum, energies, constraints, density, settings.candidates if by_cycles else 1,
+                        ragged)
     chosen, ranked_cycles = _rank_by_cycle_model(arch, einsum, found.points, settings) if by_cycles else (0, None)
     best = found.points[chosen]
     stats = found.stats
@@ -139,11 +142,15 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
 
 
 def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraints: Constraints = NO_CONSTRAINTS,
-                density: Density = DENSE, k: int = 1) -> Search:
+                density: Density = DENSE, k: int = 1, ragged: bool = False) -> Search:
     """The k best distinct points (by energy and cycles) the search finds under the constraints'
-    objective, best first."""
+    objective, best first. `ragged`: the mapspace also holds ragged rows (mapspace.py); the kernel
+    counts a ragged point as its loops on the layer padded to them (the dense kernel: an upper bound
+    on every count, tests/kernels/test_ragged.py), so it keeps the RAGGED_CANDIDATES best, and those
+    are counted again exactly (counting/ragged_kernel.py) and ranked by the same objective."""
     settings = constraints.settings
-    space = build_mapspace(arch, einsum, constraints)
+    space = build_mapspace(arch, einsum, constraints, ragged)
+    kept = max(k, RAGGED_CANDIDATES) if space.ragged else k
     problem = pack_problem(arch, einsum, energies, density)
     size = space.size(limit=settings.exhaustive_limit)
     algorithm = settings.search
@@ -155,10 +162,10 @@ def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraint
     arrays = _space_arrays(space)
     state = search_state(space)
     weights = np.array(settings.objective.weights, dtype=np.float64)
-    best_fac = np.ones((k, space.n_slots, len(space.dims)), dtype=np.int64)
-    best_perm = np.repeat(arrays.base_perm[None], k, axis=0)
-    best_keeps = np.repeat(space.keep_base[None], k, axis=0)
-    best = np.full((k, 4), np.inf)
+    best_fac = np.ones((kept, space.n_slots, len(space.dims)), dtype=np.int64)
+    best_perm = np.repeat(arrays.base_perm[None], kept, axis=0)
+    best_keeps = np.repeat(space.keep_base[None], kept, axis=0)
+    best = np.full((kept, 4), np.inf)
     stats = np.zeros(4, dtype=np.int64)
     args = (best_fac, best_perm, best_keeps, best, stats)
     if algorithm == "exhaustive":
@@ -169,24 +176,38 @@ def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraint
         sampled = budget if algorithm == "random" else random_evals
         climbed = budget - random_evals if algorithm in ("hill_climb", "heuristic") else 0
         S.search_heuristic(arrays, space.fixed, space.allowed, record, weights, work, state, sampled, settings.seed,
-                           climbed, settings.seed + 1, PATIENCE, RESTART_SAMPLES, KICK, FRESH_EVERY, *args)
+                           climbed, settings.seed + 1, PATIENCE, RESTART_SAMPLES, KICK, FRESH_EVERY,
+                           RAGGED_ROW_SHARE if space.ragged else 0.0, *args)
         algorithm = {"heuristic": "random+hill_climb"}.get(algorithm, algorithm)
     if not np.isfinite(best[0, 0]):
         raise MappingError(f"the mapper found no mapping that fits every buffer ({stats[S.EVALS]} evaluated, "
                            f"{stats[S.UNFIT]} over-full fan-outs, mapspace ≈ {size:.3g} points); relax the "
                            f"constraints or raise the evaluation budget")
-    points = tuple(_decoded(arch, einsum, space, problem, best_fac[q], best_perm[q], best_keeps[q], best[q])
-                   for q in range(k) if np.isfinite(best[q, 0]))
-    return Search(points, algorithm, int(size), stats)
+    points = [_decoded(arch, einsum, space, problem, best_fac[q], best_perm[q], best_keeps[q], best[q])
+              for q in range(kept) if np.isfinite(best[q, 0])]
+    points = [p for p in points if p is not None]
+    if space.ragged:  # by the exact counts, the kernel's order among ties
+        points = sorted(points, key=lambda p: tuple(S._objective(a, b, p.energy_pj, float(p.cycles))
+                                                    for a, b in settings.objective.weights))[:k]
+    if not points:
+        raise MappingError(f"the mapper found no mapping the ragged kernel can count among its {kept} best "
+                           f"({stats[S.EVALS]} evaluated); search with dense tiles only")
+    return Search(tuple(points), algorithm, int(size), stats)
 
 
 def _decoded(arch: Arch, einsum: Einsum, space: Mapspace, problem, fac, perm, keeps, score):
-    """A kept point, decoded and re-evaluated through the Python wrapper as a check on the search's
-    own numbers."""
+    """A kept point, decoded and re-evaluated through the Python wrapper: a check on the search's
+    own numbers for a dense point, the exact counts for a ragged one (None if the ragged kernel
+    cannot count it)."""
     mapping = decode(arch, space, fac, perm, keeps)
     check_mapping(arch, einsum, mapping)
+    ragged = bool((np.prod(fac, axis=0) != space.bound).any())
     again = evaluate_packed(problem, lower(arch, einsum, mapping))
-    if again.cycles != int(score[3]) or abs(again.energy_pj - score[2]) > 1e-9 * score[2]:
+    if ragged:
+        if again.status != OK:  # a sliding window multicast over a ragged plane (ragged_kernel.py)
+            return None
+        score = (0.0, 0.0, again.energy_pj, again.cycles)
+    elif again.cycles != int(score[3]) or abs(again.energy_pj - score[2]) > 1e-9 * score[2]:
         raise AccelsimBug(f"the decoded best mapping evaluates to {again.energy_pj} pJ / {again.cycles} cycles, "
                           f"the search saw {score[2]} pJ / {int(score[3])} cycles")
     words = {level.name: int(again.output_words[i]) for i, level in enumerate(arch.levels) if isinstance(level, Memory)}

@@ -37,7 +37,7 @@ from ..counting.records import OK, Loops, Nest, Outputs, Scratch
 from .rng import draw, seed_rng, uniform
 
 EVALS, FEASIBLE, UNFIT, IMPROVED = 0, 1, 2, 3
-FACTOR, SWAP, FLIP = 1, 2, 3  # hill-climb move kinds
+FACTOR, SWAP, FLIP, ROW = 1, 2, 3, 4  # hill-climb move kinds
 INF = np.inf
 
 
@@ -55,6 +55,7 @@ class Space(NamedTuple):
     n_free: np.ndarray         # [mem] free dims at the front of base_perm
     keep_base: np.ndarray      # [level, tensor] kept when its free bit is off
     free_bits: np.ndarray      # [bit, 2] (level, tensor) of each bit the search decides
+    dim_bound: np.ndarray      # [dim] the layer's dims (a ragged row's factors multiply to more)
 
 
 class State(NamedTuple):
@@ -73,6 +74,7 @@ class State(NamedTuple):
     n_active: np.ndarray       # [memory]
     radix: np.ndarray          # [memory] orders per level
     rng: np.ndarray            # search/rng.py's state
+    saved: np.ndarray          # [slot] a row move's replaced factors
 
 
 class Work(NamedTuple):
@@ -332,16 +334,53 @@ def _nth_active(fac, perm, mi, s, n_free, nth):
     return -1
 
 
+@njit(cache=True, _nrt=False)
+def _whole(fac, d, bound):
+    """No loop of dim d has a wholly idle iteration: (f − 1) · inner < bound at every slot, slots
+    top-down = outer → inner (check_mapping's rule; always so when the factors multiply to bound)."""
+    inner = 1
+    for s in range(fac.shape[0] - 1, -1, -1):
+        if (fac[s, d] - 1) * inner >= bound:
+            return False
+        inner *= fac[s, d]
+    return True
+
+
 @njit(cache=True, _nrt=False, inline='always')
-def _move(space, fixed, allowed, fac, perm, keeps, undo, rng):
-    """Apply one random neighbour in place and record in undo how to revert it: a prime factor
-    of one dim moves to another slot (60 %), two active loops of one level swap (25 %), or one
-    bypass bit flips. The kind (and for a factor move the dim) is drawn first, then the move
-    among those of that kind that change the point; False if that kind has none."""
+def _move(space, fixed, allowed, fac, perm, keeps, undo, saved, rng, row_share):
+    """Apply one random neighbour in place and record in undo how to revert it: with probability
+    `row_share` one dim takes another of its rows (a random one: the only move that changes a
+    ragged dim's padded size), else a prime factor of one dim moves to another slot (up to 60 %),
+    two active loops of one level swap (25 %), or one bypass bit flips. The kind (and for a factor
+    or row move the dim) is drawn first, then the move among those of that kind that change the
+    point; False if that kind has none (or a factor move would leave a ragged dim an idle iteration)."""
     slot_axis, slot_size, mem_slot = space.slot_axis, space.slot_size, space.mem_slot
     order_matters, n_free, free_bits = space.order_matters, space.n_free, space.free_bits
     n_slots, n_dims = fac.shape
     kind = uniform(rng)
+    if kind < row_share:
+        d = draw(rng, n_dims)
+        n_rows = space.row_start[d + 1] - space.row_start[d]
+        if n_rows < 2:
+            return False
+        row = space.row_start[d] + draw(rng, n_rows)
+        same = True
+        for s in range(n_slots):
+            same = same and space.rows[row, s] == fac[s, d]
+            if slot_axis[s] != TEMPORAL:  # the fan-out must still fit
+                used = space.rows[row, s]
+                for e in range(n_dims):
+                    if e != d:
+                        used *= fac[s, e]
+                if used > slot_size[s]:
+                    return False
+        if same:
+            return False
+        for s in range(n_slots):
+            saved[s] = fac[s, d]
+            fac[s, d] = space.rows[row, s]
+        undo[0], undo[1] = ROW, d
+        return True
     if kind < 0.6:
         d = draw(rng, n_dims)
         s1, count = -1, 0
@@ -381,6 +420,10 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo, rng):
             return False
         fac[s1, d] //= chosen
         fac[s2, d] *= chosen
+        if not _whole(fac, d, space.dim_bound[d]):  # a ragged dim's factors moved into an idle iteration
+            fac[s2, d] //= chosen
+            fac[s1, d] *= chosen
+            return False
         undo[0], undo[1], undo[2], undo[3], undo[4] = FACTOR, d, s1, s2, chosen
         return True
     if kind < 0.85 or free_bits.shape[0] == 0:
@@ -409,10 +452,14 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo, rng):
 
 
 @njit(cache=True, _nrt=False)
-def _undo(space, fac, perm, keeps, undo):
+def _undo(space, fac, perm, keeps, undo, saved):
     """Revert the move _move recorded in undo."""
     free_bits = space.free_bits
-    if undo[0] == FACTOR:
+    if undo[0] == ROW:
+        d = undo[1]
+        for s in range(fac.shape[0]):
+            fac[s, d] = saved[s]
+    elif undo[0] == FACTOR:
         d, s1, s2, chosen = undo[1], undo[2], undo[3], undo[4]
         fac[s2, d] //= chosen
         fac[s1, d] *= chosen
@@ -426,7 +473,8 @@ def _undo(space, fac, perm, keeps, undo):
 
 @njit(cache=True, _nrt=False)
 def search_heuristic(space, fixed, allowed, problem, weights, work, state, random_evals, random_seed, n_evals, seed,
-                     patience, restart_samples, kick, fresh_every, best_fac, best_perm, best_keeps, best, stats):
+                     patience, restart_samples, kick, fresh_every, row_share, best_fac, best_perm, best_keeps, best,
+                     stats):
     """Uniform random sampling for `random_evals` evaluations (seeded with `random_seed`), then hill
     climbing for `n_evals` (seeded with `seed`); either may be 0.
 
@@ -443,7 +491,7 @@ def search_heuristic(space, fixed, allowed, problem, weights, work, state, rando
     start): the model is inlined once, not at each site (each copy costs seconds of compilation)."""
     fac, perm, keeps, cur_fac, cur_perm, cur_keeps = state.fac, state.perm, state.keeps, state.cur_fac, \
         state.cur_perm, state.cur_keeps
-    cur, out, undo, rng = state.cur, state.out, state.undo, state.rng
+    cur, out, undo, rng, saved = state.cur, state.out, state.undo, state.rng, state.saved
     seed_rng(rng, random_seed)
     _reset(space, state)
     start = stats[EVALS]
@@ -487,10 +535,11 @@ def search_heuristic(space, fixed, allowed, problem, weights, work, state, rando
                     # from the best, kicked: evaluated below, as a move is
                     _keep(best_fac[0], best_perm[0], best_keeps[0], best[0], cur_fac, cur_perm, cur_keeps, cur)
                     for _ in range(kick):
-                        _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, rng)
+                        _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, saved, rng, row_share)
                     kicked = True
             move_now = False
-            if not kicked and not _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, rng):
+            if not kicked and not _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, saved, rng,
+                                        row_share):
                 continue
             sample = False
         feasible = False
@@ -532,7 +581,7 @@ def search_heuristic(space, fixed, allowed, problem, weights, work, state, rando
         else:
             stale += 1
             if not feasible or _better(cur, out):
-                _undo(space, cur_fac, cur_perm, cur_keeps, undo)
+                _undo(space, cur_fac, cur_perm, cur_keeps, undo, saved)
                 continue
             if _better(out, cur):  # no worse: stay there (plateaus are crossed)
                 stale = 0
