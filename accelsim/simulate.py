@@ -8,7 +8,7 @@ from functools import lru_cache
 from .energy.activity import held_operand, layer_activity
 from .energy.formats import density_in_format, format_energies_pj
 from .energy.model import action_energies, layer_energy
-from .errors import MappingError, SpecError
+from .errors import MappingError, Problem, SpecError
 from .ir.arch import Arch, with_precision
 from .ir.workload import Density, Layer, Workload, pad_einsum
 from .mapping.dataflows import map_layer, template_padding
@@ -73,8 +73,11 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         try:
             layer_arch, energies = arch_for(layer.precision)
         except SpecError as exc:
-            raise SpecError(f"layer '{layer.name}': {exc.problems[0].message}; run it with "
-                            f"--precision {arch.compute.format} or on an arch that supports it") from None
+            file, line, key = (("--precision", None, "") if options.precision
+                               else workload.precision_source.get(layer.name, (None, None, "")))
+            raise SpecError(Problem(f"layer '{layer.name}': {exc.problems[0].message}", file, line, key,
+                                    suggestion=f"run it with --precision {arch.compute.format} or on an "
+                                    "arch that supports it")) from None
         layer = replace(layer, density=density_in_format(layer.density, layer.precision or arch.compute.format))
         mapping, found = (mappings or {}).get(layer.name), None
         if mapping is None and search is not None:
@@ -148,8 +151,9 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=()):
             found[key] = cache and cache.get(disk_key)
             if found[key] is None:
                 try:
-                    if ragged:  # also the ragged mapspace, when dense tiles leave the array idle (search/ragged.py)
-                        found[key] = search_with_ragged(layer_arch, layer.run_einsum, energies, own, layer.density)
+                    if ragged:  # also the layer padded to the array's sides, run ragged (search/ragged.py)
+                        found[key] = search_with_ragged(layer_arch, layer.run_einsum, energies, own, layer.density,
+                                                        lambda padded: constraints.for_layer(layer.name, padded))
                     else:
                         found[key] = search_mapping(layer_arch, layer.run_einsum, energies, own, layer.density)
                 except MappingError as exc:

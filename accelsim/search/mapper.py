@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..counting.nest import TEMPORAL
 from ..counting.records import INDEX, OK, nest_loops
 from ..energy.model import ActionEnergies
 from ..errors import AccelsimBug, MappingError, SpecError
@@ -72,7 +73,20 @@ class MapperResult:
                 "ranked_cycles": self.ranked_cycles}
 
 
-def _space_arrays(space: Mapspace) -> S.Space:
+def _not_ragged(space: Mapspace, problem) -> np.ndarray:
+    """[slot, dim] a fan-out slot that merges a sliding-window tensor (one whose axes mix dims) over
+    the dim: the ragged kernel refuses that dim ragged with a factor > 1 there (ragged_kernel._served)."""
+    out = np.zeros((space.n_slots, len(space.dims)), dtype=np.bool_)
+    windowed = [t for t in range(len(space.roles)) if not problem.one_dim[t]]
+    for s in range(space.n_slots):
+        if space.slot_axis[s] != TEMPORAL:
+            level = space.slot_level[s]
+            for d in range(len(space.dims)):
+                out[s, d] = any(problem.axis_of[t, d] >= 0 and problem.merges[level, t, d] for t in windowed)
+    return out
+
+
+def _space_arrays(space: Mapspace, problem) -> S.Space:
     n_mem, n_dims = space.tail.shape
     mem_slot = np.zeros(n_mem, dtype=np.int64)
     for s in range(space.n_slots):
@@ -88,7 +102,8 @@ def _space_arrays(space: Mapspace) -> S.Space:
     # C order always: a kernel compiles once per array layout, and argwhere's varies.
     free_bits = np.ascontiguousarray(np.argwhere(space.keep_free).astype(np.int64).reshape(-1, 2))
     return S.Space(space.slot_level, space.slot_axis, space.slot_size, space.slot_mem, space.rows, space.row_start,
-                   mem_slot, space.order_matters, base_perm, n_free, space.keep_base, free_bits, space.bound)
+                   mem_slot, space.order_matters, base_perm, n_free, space.keep_base, free_bits, space.bound,
+                   _not_ragged(space, problem))
 
 
 def search_state(space: Mapspace) -> S.State:
@@ -159,7 +174,7 @@ def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraint
     max_loops = space.n_slots * len(space.dims)
     work = S.Work(nest_loops(max_loops), *outputs_and_scratch(problem, max_loops))
     record = problem.record()
-    arrays = _space_arrays(space)
+    arrays = _space_arrays(space, problem)
     state = search_state(space)
     weights = np.array(settings.objective.weights, dtype=np.float64)
     best_fac = np.ones((kept, space.n_slots, len(space.dims)), dtype=np.int64)
@@ -206,6 +221,9 @@ def _decoded(arch: Arch, einsum: Einsum, space: Mapspace, problem, fac, perm, ke
     if ragged:
         if again.status != OK:  # a sliding window multicast over a ragged plane (ragged_kernel.py)
             return None
+        if again.cycles > score[3] or again.energy_pj > score[2] * (1 + 1e-9):
+            raise AccelsimBug(f"a ragged point counts more than its loops on the padded layer: {again.energy_pj} "
+                              f"pJ / {again.cycles} cycles against {score[2]} pJ / {int(score[3])} cycles")
         score = (0.0, 0.0, again.energy_pj, again.cycles)
     elif again.cycles != int(score[3]) or abs(again.energy_pj - score[2]) > 1e-9 * score[2]:
         raise AccelsimBug(f"the decoded best mapping evaluates to {again.energy_pj} pJ / {again.cycles} cycles, "

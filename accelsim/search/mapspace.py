@@ -183,6 +183,9 @@ def build_mapspace(arch: Arch, einsum: Einsum, constraints: Constraints, ragged:
                 allowed[s, di] = d in only or d in factors
     rows, row_start, n_dense = [], [0], []
     sizes = [size for _, _, size in slots]
+    # the ragged kernel counts no output whose axes mix dims with a ragged dim (ragged_kernel.py)
+    fixed_size = {term.dim for t in einsum.tensors if t.role == "outputs" and any(len(a) > 1 for a in t.axes)
+                  for a in t.axes for term in a}
     for di, d in enumerate(dims):
         found = _factorizations(einsum.bound[d], list(fixed[:, di]), list(allowed[:, di]), sizes)
         if not found:
@@ -192,7 +195,7 @@ def build_mapspace(arch: Arch, einsum: Einsum, constraints: Constraints, ragged:
             raise MappingError(f"{d}={einsum.bound[d]} has more than {MAX_FACTORIZATIONS} factorizations; "
                                f"constrain some of its factors")
         n_dense.append(len(found))
-        if ragged and found:
+        if ragged and found and d not in fixed_size:
             found = found + ragged_rows(einsum.bound[d], [int(f) for f in fixed[:, di]], list(allowed[:, di]),
                                         sizes, found)
         rows += found

@@ -9,7 +9,8 @@ the layer's nest_kernel.Problem, `work` a Work (the loop arrays each candidate i
 and evaluate_nest's outputs and scratch), `state` a State, the other work arrays
 (mapper.search_state allocates them: the kernels allocate nothing and run without Numba's
 runtime, so passing arrays costs no reference counting). `stats` counts EVALS (calls to the
-model), FEASIBLE, UNFIT (pruned before evaluation: a fan-out axis over-full) and IMPROVED. The
+model), FEASIBLE, UNFIT (pruned before evaluation: a fan-out axis over-full, or a ragged point the
+ragged kernel cannot count) and IMPROVED. The
 kernels keep the K best distinct points in best_fac/best_perm/best_keeps/best (leading axis K, best
 first; _offer); K = 1 unless the mapper re-ranks candidates by the cycle model.
 Random numbers come from search/rng.py, its state `state.rng`, seeded by each search.
@@ -56,6 +57,8 @@ class Space(NamedTuple):
     keep_base: np.ndarray      # [level, tensor] kept when its free bit is off
     free_bits: np.ndarray      # [bit, 2] (level, tensor) of each bit the search decides
     dim_bound: np.ndarray      # [dim] the layer's dims (a ragged row's factors multiply to more)
+    not_ragged: np.ndarray     # [slot, dim] bool: a factor > 1 here cannot go with a ragged dim (the ragged
+                               # kernel refuses a fan-out that merges a sliding-window tensor over a ragged dim)
 
 
 class State(NamedTuple):
@@ -119,9 +122,27 @@ def _objective(a, b, energy, cycles):
     return a * np.log(energy) + b * np.log(cycles)
 
 
+@njit(cache=True, _nrt=False)
+def _refused(fac, not_ragged, dim_bound):
+    """A ragged dim has a factor > 1 at a slot not_ragged marks: the ragged kernel cannot count it."""
+    for d in range(fac.shape[1]):
+        there = False
+        covered = 1
+        for s in range(fac.shape[0]):
+            there = there or (not_ragged[s, d] and fac[s, d] > 1)
+            covered *= fac[s, d]
+        if there and covered != dim_bound[d]:
+            return True
+    return False
+
+
 @njit(cache=True, _nrt=False, inline='always')
 def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
-    """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible."""
+    """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible (or, in a
+    ragged mapspace, a point the ragged kernel cannot count: UNFIT, not evaluated)."""
+    if _refused(fac, space.not_ragged, space.dim_bound):
+        stats[UNFIT] += 1
+        return False
     lp = work.loops
     n = _lower(fac, perm, space.slot_level, space.slot_axis, space.slot_mem, lp.loop_dim, lp.loop_bound, lp.loop_level,
                lp.loop_spatial, lp.loop_axis)

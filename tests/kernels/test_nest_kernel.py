@@ -225,7 +225,7 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     einsum = draw_small_einsum(data.draw)
     space = build_mapspace(arch, einsum, NO_CONSTRAINTS, ragged=True)
     problem = pack_problem(arch, einsum, action_energies(arch))
-    arrays, state = mapper._space_arrays(space), mapper.search_state(space)
+    arrays, state = mapper._space_arrays(space, problem), mapper.search_state(space)
     fac, perm, keeps, undo, saved, rng = state.fac, state.perm, state.keeps, state.undo, state.saved, state.rng
     max_loops = space.n_slots * len(space.dims)
     loops = nest_loops(max_loops)

@@ -120,25 +120,28 @@ def test_the_searchs_ragged_points_are_counted_exactly(small_arch):
     assert ragged > 0  # the best points include ragged ones: 12 PEs, dims 3, 5, 7
 
 
-def test_the_ragged_search_is_never_worse_than_the_padded_layers(small_arch):
-    """Against the path it replaced (each layer padded to a fan-out side searched densely, the
+def test_the_ragged_mapspace_alone_is_never_worse_than_the_padded_layers(small_arch):
+    """Against the padded-layer path (each layer padded to a fan-out side searched densely, the
     answer unpadded onto the real dims), on tiny GEMMs searched exhaustively: the ragged mapspace
-    holds every such unpadded point, so its answer is never worse by the objective."""
+    holds every such unpadded point, and its best (the dense best among the candidates, as
+    search_with_ragged takes it) is never worse by the objective, though the kernel ranks ragged
+    points by their padded counts."""
     from accelsim.mapping.ragged import padded_layers
     from accelsim.model.packed import lowest_scoring
     from accelsim.search.mapper import search_mapping
-    from accelsim.search.ragged import search_with_ragged
     energies = action_energies(small_arch)
     own = replace(NO_CONSTRAINTS, settings=MapperSettings(search="exhaustive"))
     for dims in ({"m": 3, "n": 5, "k": 7}, {"m": 2, "n": 11, "k": 5}):
         einsum = parse_einsum(GEMM, dims)
-        new = search_with_ragged(small_arch, einsum, energies, own)
-        old = [search_mapping(small_arch, einsum, energies, own).mapping]
-        old += [unpad(search_mapping(small_arch, padded, energies, own).mapping, einsum)
-                for padded in padded_layers(small_arch, einsum)]
+        dense = search_mapping(small_arch, einsum, energies, own)
+        ragged = search_mapping(small_arch, einsum, energies, own, ragged=True)
+        new = min(dense.energy_pj * dense.cycles, ragged.energy_pj * ragged.cycles)
+        old = [dense.mapping] + [unpad(search_mapping(small_arch, padded, energies, own).mapping, einsum)
+                                 for padded in padded_layers(small_arch, einsum)]
         _, result = lowest_scoring(pack_problem(small_arch, einsum, energies), small_arch, einsum, old,
                                    lambda e, c: e * c)
-        assert new.energy_pj * new.cycles <= result.energy_pj * result.cycles * (1 + 1e-12), dims
+        assert new <= result.energy_pj * result.cycles * (1 + 1e-12), dims
+        assert ragged.energy_pj * ragged.cycles < dense.energy_pj * dense.cycles  # ragged tiles pay here
 
 
 @pytest.mark.slow
@@ -173,3 +176,33 @@ def test_decode_of_a_ragged_row_keeps_its_bounds(small_arch):
     for di, d in enumerate(einsum.dims):
         assert prod(l.bound for m in mapping.levels for l in m.loops if l.dim == d) == prod(fac[:, di])
     check_mapping(small_arch, einsum, mapping)
+
+
+def test_the_search_passes_over_exactly_the_points_the_ragged_kernel_refuses(small_arch):
+    """search_kernels._refused (with mapper._not_ragged) marks a ragged point the ragged kernel
+    cannot count (a multicast fan-out over a ragged dim of a sliding-window input): on random points
+    of a small convolution's ragged mapspace it agrees with the kernel's status."""
+    from accelsim.counting.ragged_kernel import RAGGED_UNSUPPORTED
+    from accelsim.counting.records import OVER_CAPACITY
+    from accelsim.search import mapper
+    from accelsim.search import search_kernels as S
+    from accelsim.search.rng import seed_rng
+    einsum = parse_einsum("O[k,p,q] += I[c,p+r,q+s] * W[c,k,r,s]", {"k": 5, "c": 3, "p": 7, "q": 3, "r": 3, "s": 1})
+    space = build_mapspace(small_arch, einsum, NO_CONSTRAINTS, ragged=True)
+    problem = pack_problem(small_arch, einsum, action_energies(small_arch))
+    arrays, state = mapper._space_arrays(space, problem), mapper.search_state(space)
+    seed_rng(state.rng, 3)
+    seen = {True: 0, False: 0}
+    while min(seen.values()) < 20:
+        S._random_factors(arrays, state.fac, state.rng)
+        if not S._fits(state.fac, arrays.slot_axis, arrays.slot_size) or \
+                (state.fac.prod(axis=0) == space.bound).all():
+            continue
+        S._random_orders_and_bypass(arrays, state.perm, state.keeps, state.rng)
+        refused = S._refused(state.fac, arrays.not_ragged, arrays.dim_bound)
+        mapping = decode(small_arch, space, state.fac, state.perm, state.keeps)
+        status = evaluate_packed(problem, lower(small_arch, einsum, mapping), ragged=True).status
+        if status == OVER_CAPACITY:
+            continue
+        assert (status == RAGGED_UNSUPPORTED) == refused
+        seen[bool(refused)] += 1
