@@ -23,6 +23,7 @@ the factorizations of a few nearby padded sizes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from math import factorial, prod
 
 import numpy as np
@@ -90,7 +91,13 @@ class Mapspace:
         return sum(n * prod(factorial(m) for m in state) for state, n in states.items()) * bypasses
 
 
-def _factorizations(bound: int, fixed: list[int], allowed: list[bool], sizes: list[int]) -> list[tuple]:
+def _factorizations(bound: int, fixed, allowed, sizes) -> list[tuple]:
+    return list(_factorizations_of(int(bound), tuple(int(f) for f in fixed), tuple(bool(a) for a in allowed),
+                                   tuple(int(s) for s in sizes)))
+
+
+@lru_cache(maxsize=256)  # a network's layers share dims: one enumeration per dim, slots and constraints
+def _factorizations_of(bound: int, fixed: tuple, allowed: tuple, sizes: tuple) -> tuple:
     out = []
     factors = divisors(bound)  # every factor divides the bound
 
@@ -115,7 +122,7 @@ def _factorizations(bound: int, fixed: list[int], allowed: list[bool], sizes: li
                 rec(s + 1, remaining // f, acc + (f,))
 
     rec(0, bound, ())
-    return out
+    return tuple(out)
 
 
 def shrink(row: tuple, bound: int) -> tuple:
