@@ -8,7 +8,7 @@ from functools import lru_cache
 from .energy.activity import held_operand, layer_activity
 from .energy.formats import density_in_format, format_energies_pj
 from .energy.model import action_energies, layer_energy
-from .errors import MappingError, Problem, SpecError
+from .errors import MappingError, SpecError
 from .ir.arch import Arch, with_precision
 from .ir.workload import Density, Layer, Workload, pad_einsum
 from .mapping.dataflows import map_layer, template_padding
@@ -73,11 +73,8 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         try:
             layer_arch, energies = arch_for(layer.precision)
         except SpecError as exc:
-            file, line, key = (("--precision", None, "") if options.precision
-                               else workload.precision_source.get(layer.name, (None, None, "")))
-            raise SpecError(Problem(f"layer '{layer.name}': {exc.problems[0].message}", file, line, key,
-                                    suggestion=f"run it with --precision {arch.compute.format} or on an "
-                                    "arch that supports it")) from None
+            raise SpecError(f"layer '{layer.name}': {exc.problems[0].message}; run it with "
+                            f"--precision {arch.compute.format} or on an arch that supports it") from None
         layer = replace(layer, density=density_in_format(layer.density, layer.precision or arch.compute.format))
         mapping, found = (mappings or {}).get(layer.name), None
         if mapping is None and search is not None:

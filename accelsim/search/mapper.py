@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from math import prod
 
 import numpy as np
 
 from ..counting.nest import TEMPORAL
-from ..counting.records import INDEX, OK, nest_loops
+from ..counting.records import INDEX, OK, nest_loops, nest_scratch
 from ..energy.model import ActionEnergies
 from ..errors import AccelsimBug, MappingError, SpecError
 from ..ir.arch import Arch, Memory
@@ -71,6 +72,23 @@ class MapperResult:
                 "evaluations": self.evaluations, "feasible": self.feasible, "unfit": self.unfit,
                 "improvements": self.improvements, "ranked_by": self.ranked_by, "ranked": self.ranked,
                 "ranked_cycles": self.ranked_cycles}
+
+
+def _outputs_and_scratch(space: Mapspace, problem, einsum: Einsum, max_loops: int):
+    """evaluate_nest's out and scratch for the search: its point-set scratch sized for the longest
+    axis any row reaches, since the kernel counts a ragged point on the layer padded to its loops
+    (whose axes are longer than the layer's: outputs_and_scratch sizes them for the layer's)."""
+    out, scratch = outputs_and_scratch(problem, max_loops)
+    if not space.ragged:
+        return out, scratch
+    covers = {d: max(prod(int(f) for f in row) for row in space.rows[space.row_start[i]:space.row_start[i + 1]])
+              for i, d in enumerate(space.dims)}
+    span = max(1 + sum(term.coef * (covers[term.dim] - 1) for term in axis)
+               for t in einsum.tensors for axis in t.axes)
+    if span <= problem.max_span:
+        return out, scratch
+    n_levels, n_tensors = problem.level_int.shape[0], len(problem.roles)
+    return out, nest_scratch(max_loops, problem.max_axes, span, len(space.dims), n_levels, n_tensors)
 
 
 def _not_ragged(space: Mapspace, problem) -> np.ndarray:
@@ -172,7 +190,7 @@ def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraint
     if algorithm == "auto":
         algorithm = "exhaustive" if size <= settings.exhaustive_limit else "heuristic"
     max_loops = space.n_slots * len(space.dims)
-    work = S.Work(nest_loops(max_loops), *outputs_and_scratch(problem, max_loops))
+    work = S.Work(nest_loops(max_loops), *_outputs_and_scratch(space, problem, einsum, max_loops))
     record = problem.record()
     arrays = _space_arrays(space, problem)
     state = search_state(space)

@@ -220,7 +220,6 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     from accelsim.search.rng import seed_rng, uniform
     from accelsim.counting.nest_kernel import evaluate_nest
     from accelsim.counting.records import Nest, nest_loops
-    from accelsim.model.packed import outputs_and_scratch
     arch = two_fanout_archs[(True, False)]
     einsum = draw_small_einsum(data.draw)
     space = build_mapspace(arch, einsum, NO_CONSTRAINTS, ragged=True)
@@ -229,7 +228,7 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
     fac, perm, keeps, undo, saved, rng = state.fac, state.perm, state.keeps, state.undo, state.saved, state.rng
     max_loops = space.n_slots * len(space.dims)
     loops = nest_loops(max_loops)
-    shared = outputs_and_scratch(problem, max_loops)
+    shared = mapper._outputs_and_scratch(space, problem, einsum, max_loops)  # point sets sized for padded loops
     seed_rng(rng, seed)
     S._random_factors(arrays, fac, rng)
     S._random_orders_and_bypass(arrays, perm, keeps, rng)
@@ -240,7 +239,7 @@ def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, 
         if not S._fits(fac, arrays.slot_axis, arrays.slot_size):
             continue
         n = S._lower(fac, perm, arrays.slot_level, arrays.slot_axis, arrays.slot_mem, *loops)
-        fresh = outputs_and_scratch(problem, max_loops)
+        fresh = mapper._outputs_and_scratch(space, problem, einsum, max_loops)
         want = evaluate_nest(Nest(*loops, n, keeps), problem.record(), *fresh)
         got = evaluate_nest(Nest(*loops, n, keeps), problem.record(), *shared)
         assert got == want, step

@@ -206,3 +206,19 @@ def test_the_search_passes_over_exactly_the_points_the_ragged_kernel_refuses(sma
             continue
         assert (status == RAGGED_UNSUPPORTED) == refused
         seen[bool(refused)] += 1
+
+
+def test_the_searchs_point_sets_hold_the_padded_axes(small_arch):
+    """The search counts a ragged point on the layer padded to its loops, whose sliding-window axes
+    are longer than the layer's: its scratch holds the longest axis of the layer padded to every
+    dim's largest cover (packed's own span rule on that layer), not just the layer's."""
+    from accelsim.search import mapper
+    einsum = parse_einsum("O[k,p,q] += I[c,p+r,q+s] * W[c,k,r,s]", {"k": 5, "c": 3, "p": 7, "q": 3, "r": 3, "s": 1})
+    space = build_mapspace(small_arch, einsum, NO_CONSTRAINTS, ragged=True)
+    problem = pack_problem(small_arch, einsum, action_energies(small_arch))
+    covers = {d: max(prod(int(f) for f in row) for row in space.rows[space.row_start[i]:space.row_start[i + 1]])
+              for i, d in enumerate(space.dims)}
+    padded = pack_problem(small_arch, parse_einsum("O[k,p,q] += I[c,p+r,q+s] * W[c,k,r,s]", covers))
+    _, scratch = mapper._outputs_and_scratch(space, problem, einsum, space.n_slots * len(space.dims))
+    assert padded.max_span > problem.max_span  # p: 7 → 8 (side 4), 9 (side 3)
+    assert len(scratch.occ) >= padded.max_span + 1 and len(scratch.base) >= padded.max_span + 1
