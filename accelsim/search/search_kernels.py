@@ -2,7 +2,9 @@
 climbing (search_heuristic; either phase may be empty).
 
 Each candidate point (fac, perm, keeps — see search/mapspace.py) is lowered to loop arrays
-and evaluated by counting/nest_kernel.evaluate_nest. The objective is lexicographic over two
+and evaluated by counting/nest_kernel.evaluate_nest. A ragged point (a dim's factors multiply to
+more than it) is evaluated as its loops on the layer padded to them, an upper bound on its ragged
+counts; mapper.best_points counts the best such points again exactly. The objective is lexicographic over two
 scores, each ordered as energy^a · cycles^b (_objective). The kernels take records (named tuples
 of arrays; Numba passes them field by field): `space` a Space (mapper._space_arrays), `problem`
 the layer's nest_kernel.Problem, `work` a Work (the loop arrays each candidate is lowered into,
