@@ -144,7 +144,6 @@ def test_the_ragged_mapspace_alone_is_never_worse_than_the_padded_layers(small_a
         assert ragged.energy_pj * ragged.cycles < dense.energy_pj * dense.cycles  # ragged tiles pay here
 
 
-@pytest.mark.slow
 def test_the_prime_gemm_fills_the_array():
     """Issue 15's opening case, 97×101×1009 on simple_ws (16 × 16 PEs): the ragged mapspace's answer
     is no worse by EDP than the mapper's on the hand-padded layer 97×112×1024 (n and k padded to
