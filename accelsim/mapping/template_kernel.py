@@ -112,6 +112,8 @@ SPATIAL_SLOT, TRY, PASS_BEST, FIRST, SECOND, BEST = 0, 1, 2, 3, 4, 5
 N_SLOTS = 6
 # Mask slots: the bypass used by a pass, the first pass's unreused set, the second's, the best's.
 M_NONE, M_USELESS, M_AGAIN, M_BEST = 0, 1, 2, 3
+# A slot passed to another kernel goes as np.int64(SLOT): Numba types a module constant as a literal
+# and compiles the callee once per literal value (tests/kernels/test_kernel_signatures.py).
 
 
 def template_scratch(layer: TemplateLayer, n_levels: int) -> TemplateScratch:
@@ -146,7 +148,7 @@ def tile_words(lay, t, ext, sc):
     """counting/reuse.tile_size of tensor t over loops of these per-dim extents (stride 1)."""
     words = 1
     for a in range(lay.n_axes[t]):
-        m = 0
+        m = np.int64(0)
         for q in range(lay.n_terms[t, a]):
             d = lay.term_dim[t, a, q]
             if ext[d] > 1:
@@ -165,7 +167,7 @@ def tile_words(lay, t, ext, sc):
             continue
         sc.mm[a] = m
         axis_shape(sc.tc, sc.te, a, m, sc.shape)
-        words *= axis_count(sc.tc, sc.te, a, sc.mm, sc.shape, 0, sc.occ, sc.base)
+        words *= axis_count(sc.tc, sc.te, a, sc.mm, sc.shape, np.int64(0), sc.occ, sc.base)
     return words
 
 
@@ -355,7 +357,7 @@ def top_loops(lay, arc, sc, slot, top, bypass):
     first on a tie); returns the traffic."""
     i = arc.memories[0]
     n_dims = lay.bound.shape[0]
-    best, best_o = -1, 0
+    best, best_o = -1, np.int64(0)
     tensor_words(lay, arc, sc, slot, bypass)
     for o in range(lay.top_orders.shape[0]):
         _write_top_order(lay, sc, slot, i, top, o, n_dims)
@@ -441,11 +443,11 @@ def allocate(lay, arc, sc, out_slot, bypass, spatial_rem):
     top = sc.top
     best = -1
     for h in range(lay.held.shape[0]):
-        fill(lay, arc, sc, TRY, lay.held[h], bypass, spatial_rem, top)
-        traffic = top_loops(lay, arc, sc, TRY, top, bypass)
+        fill(lay, arc, sc, np.int64(TRY), lay.held[h], bypass, spatial_rem, top)
+        traffic = top_loops(lay, arc, sc, np.int64(TRY), top, bypass)
         if best < 0 or traffic < best:
             best = traffic
-            copy_slot(sc, TRY, out_slot, n_levels)
+            copy_slot(sc, np.int64(TRY), out_slot, n_levels)
     return best
 
 
@@ -501,18 +503,18 @@ def map_with(lay, arc, sc, option):
     for i in range(n_levels - 1):
         if arc.kind[i] != SPATIAL:
             continue
-        best_split(lay, lay.y_pref, lay.n_y, rem, arc.fan_y[i], i, Y, sc)
+        best_split(lay, lay.y_pref, lay.n_y, rem, arc.fan_y[i], i, np.int64(Y), sc)
         if arc.wide_bit[i] >= 0 and (option >> arc.wide_bit[i]) & 1:
-            best_split(lay, lay.wide, lay.n_wide, rem, arc.fan_x[i], i, X, sc)
+            best_split(lay, lay.wide, lay.n_wide, rem, arc.fan_x[i], i, np.int64(X), sc)
         else:
-            best_split(lay, lay.x_pref, lay.n_x, rem, arc.fan_x[i], i, X, sc)
+            best_split(lay, lay.x_pref, lay.n_x, rem, arc.fan_x[i], i, np.int64(X), sc)
     # Narrow a fan-out too wide for the buffers above it (the largest factor, the innermost on a tie).
     ones = sc.ones
     for i in range(n_levels):
         for r in range(sc.mask.shape[2]):
             sc.mask[M_NONE, i, r] = False
     spatial_below(lay, arc, sc)
-    while not fits(lay, arc, n_levels, ones, sc.below, M_NONE, sc):
+    while not fits(lay, arc, n_levels, ones, sc.below, np.int64(M_NONE), sc):
         bi, bq, bb = -1, -1, 0
         for i in range(n_levels - 1):
             if arc.kind[i] != SPATIAL:
@@ -538,15 +540,15 @@ def map_with(lay, arc, sc, option):
                 sc.s_axis[SPATIAL_SLOT, bi, q] = sc.s_axis[SPATIAL_SLOT, bi, q + 1]
             sc.s_n[SPATIAL_SLOT, bi] = n - 1
         spatial_below(lay, arc, sc)
-    traffic = allocate(lay, arc, sc, FIRST, M_NONE, rem)
-    if not unreused(lay, arc, sc, FIRST, M_USELESS):
+    traffic = allocate(lay, arc, sc, np.int64(FIRST), np.int64(M_NONE), rem)
+    if not unreused(lay, arc, sc, np.int64(FIRST), np.int64(M_USELESS)):
         return traffic, FIRST
-    again = allocate(lay, arc, sc, SECOND, M_USELESS, rem)
-    unreused(lay, arc, sc, SECOND, M_AGAIN)
+    again = allocate(lay, arc, sc, np.int64(SECOND), np.int64(M_USELESS), rem)
+    unreused(lay, arc, sc, np.int64(SECOND), np.int64(M_AGAIN))
     for i in range(n_levels):
         for r in range(sc.mask.shape[2]):
             if sc.mask[M_USELESS, i, r] and not sc.mask[M_AGAIN, i, r]:
-                return dram_traffic(lay, arc, sc, FIRST, M_USELESS), FIRST
+                return dram_traffic(lay, arc, sc, np.int64(FIRST), np.int64(M_USELESS)), FIRST
     return again, SECOND
 
 

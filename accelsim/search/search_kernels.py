@@ -103,7 +103,7 @@ def _fits(fac, slot_axis, slot_size):
 
 @njit(cache=True, _nrt=False, inline='always')
 def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis):
-    n = 0
+    n = np.int64(0)  # not the literal 0: append_loop would compile once more for it
     n_dims = fac.shape[1]
     for s in range(fac.shape[0]):
         temporal = slot_axis[s] == TEMPORAL
@@ -450,7 +450,9 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo, saved, rng, row_share):
         undo[0], undo[1], undo[2], undo[3], undo[4] = FACTOR, d, s1, s2, chosen
         return True
     if kind < 0.85 or free_bits.shape[0] == 0:
-        mi, count = -1, 0  # a level whose order matters, with two or more active free loops
+        # a level whose order matters, with two or more active free loops (np.int64, not the literal −1:
+        # Numba would compile _n_active once more for it)
+        mi, count = np.int64(-1), 0
         for candidate in range(perm.shape[0]):
             if order_matters[candidate] and _n_active(fac, perm, candidate, mem_slot[candidate],
                                                       n_free[candidate]) >= 2:
