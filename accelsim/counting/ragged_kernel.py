@@ -508,8 +508,9 @@ def _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block):
     tuple of the temporal prefix (every temporal loop for unheld MAC operands); any other tensor
     feeding unheld MACs moves its merged set (no ragged dim of t in it) at every position and step.
     (-1, 0): not counted here (a held sliding-window operand of the MACs: _moved's blocks do not
-    group its positions by step; an unheld one merged over a ragged dim of its own; outputs whose
-    axes mix dims), which keeps the layer rule."""
+    group its positions by step; an unheld one merged over a ragged dim of its own with copies;
+    outputs whose axes mix dims), which keeps the layer rule; (-2, 0): an unheld one merged over a
+    ragged dim of its own without copies, whose step transfers _moved counted (_per_transfer)."""
     member, inner = rg.member, rg.inner
     compute = p.level_int.shape[0] - 1
     mac = child == compute
@@ -540,7 +541,13 @@ def _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block):
     elif unheld and not p.is_output[t]:  # separate positions on t's dims each serve `scale` points
         for q in range(n_u):
             if nest.loop_bound[sc.idx[q]] > 1 and _ragged_dim_of(p, sc, t, nest.loop_dim[sc.idx[q]]):
-                return -1, 0  # a merged fan-out on a ragged dim of t: the set changes from step to step
+                # a merged fan-out on a ragged dim of t: the set changes from step to step. Without
+                # copies a step's transfer is that set, as _moved counted it (-2: take its blocks);
+                # with copies their sets differ and join one transfer: the layer rule (-1).
+                for j in range(nest.n):
+                    if inner[j] and nest.loop_bound[j] > 1:
+                        return -1, 0
+                return -2, 0
         _set_terms(p, nest, sc, t, child, sc.idx, n_u)
         scale = _set_size(sc, p.n_axes[t])
         _add_temporal(sc, member, n_t)
@@ -582,7 +589,9 @@ def _per_transfer(nest, p, sc, rg, blocks, i, t, top, w, block, load_blocks, ser
     mac = child == p.level_int.shape[0] - 1
     if p.one_dim[t] or mac:
         served, first = _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block)
-        if served < 0:
+        if served == -2:  # an unheld operand merged over its own ragged dim: _moved's step transfers
+            served = served_blocks
+        elif served < 0:
             return
     elif not p.is_output[t]:
         served, first = served_blocks, 0
