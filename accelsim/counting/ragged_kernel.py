@@ -314,7 +314,7 @@ def _loads(nest, p, sc, rg, i, t, which, w=1, block=1):
         _add_temporal(sc, member, _prefix_end(nest, p, sc, t, n_moves))
         _add_inside(nest, p, sc, member, i, t)
         return _valid(nest, p, sc, member)
-    return _moved(nest, p, sc, rg, t, i, n_moves, 0, w, block)
+    return _moved(nest, p, sc, rg, t, i, n_moves, 0, w, block, True)  # (every argument: one specialization)
 
 
 @njit(cache=True, _nrt=False)
