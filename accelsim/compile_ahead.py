@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-COUNTING, RAGGED, SEARCH = "counting", "ragged", "search"
+COUNTING, RAGGED, SEARCH, TEMPLATE = "counting", "ragged", "search", "template"
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class Job:
 
 JOBS = {COUNTING: Job("the counting kernel"),
         RAGGED: Job("the ragged-loop kernel"),
-        SEARCH: Job("the mapper's search kernel", after=COUNTING)}
+        SEARCH: Job("the mapper's search kernel", after=COUNTING),
+        TEMPLATE: Job("the sweeps' template kernel")}
 
 
 def _kernel(job: str):
@@ -44,6 +45,9 @@ def _kernel(job: str):
     if job == RAGGED:
         from .counting.ragged_kernel import evaluate_ragged
         return evaluate_ragged
+    if job == TEMPLATE:
+        from .mapping.template_kernel import map_layer_kernel
+        return map_layer_kernel
     from .search.search_kernels import search_heuristic
     return search_heuristic
 
@@ -184,6 +188,10 @@ def run_job(job: str) -> None:
         from .search.mapper import best_points
         settings = MapperSettings(search="auto", exhaustive_limit=1, evaluations=200)
         best_points(arch, einsum, action_energies(arch), Constraints(settings=settings))
+    elif job == TEMPLATE:
+        from .ir.layers import matmul
+        from .mapping.template_pack import template_mapping
+        template_mapping(arch, matmul(m=2, n=2, k=2), "ws")
     else:
         raise ValueError(f"unknown compile job {job!r}; the jobs are {', '.join(JOBS)}")
 

@@ -182,9 +182,8 @@ def is_compiled(kernel) -> bool:
         return True
 
 
-def compile_note(options) -> str | None:
-    """A line to print before a run whose kernels are not in the cache yet: what compiles, and
-    roughly how long it takes once (measured on a 2-core machine; docs/dse.md)."""
+def _wanted(options) -> list[tuple]:
+    """(what, dispatcher, CPU seconds to compile once) of the kernels a run with `options` calls."""
     from .counting.nest_kernel import evaluate_nest
 
     wanted = [("the counting kernel", evaluate_nest, 18)]
@@ -200,9 +199,23 @@ def compile_note(options) -> str | None:
     if options.performance_model == "scalesim":
         from .model.scalesim.calc import systolic_calc_kernel
         wanted.append(("the SCALE-Sim emulator", systolic_calc_kernel, 6))
-    pending = [(what, seconds) for what, kernel, seconds in wanted if not is_compiled(kernel)]
+    return wanted
+
+
+def compile_note(*options, template_kernel: bool = False, later: str = "runs") -> str | None:
+    """A line to print before a run (or a sweep: every point's options) whose kernels are not in the
+    cache yet: what compiles, and roughly how long it takes once (measured on a 2-core machine;
+    docs/dse.md). `template_kernel`: the sweeps' template kernel too (mapping/template_kernel.py)."""
+    wanted = {}
+    for one in options:
+        for what, kernel, seconds in _wanted(one):
+            wanted.setdefault(what, (kernel, seconds))
+    if template_kernel:
+        from .mapping.template_kernel import map_layer_kernel
+        wanted["the sweeps' template kernel"] = (map_layer_kernel, 27)
+    pending = [(what, seconds) for what, (kernel, seconds) in wanted.items() if not is_compiled(kernel)]
     if not pending:
         return None
     return (f"accelsim: compiling {' and '.join(w for w, _ in pending)} once (about "
-            f"{sum(s for _, s in pending)} s of CPU); later runs load "
+            f"{sum(s for _, s in pending)} s of CPU); later {later} load "
             f"{'it' if len(pending) == 1 else 'them'} from the cache")

@@ -96,7 +96,7 @@ def workload_from_data(data, path) -> Workload:
     as a file is; `path` names it in errors."""
     spec = validate_model(WorkloadSpec, data, str(path))
     problems = ProblemList(str(path))
-    layers, seen = [], set()
+    layers, seen, precision_source = [], set(), {}
     for i, layer in enumerate(spec.layers):
         where = ("layers", i)
         if layer.name in seen:
@@ -157,7 +157,10 @@ def workload_from_data(data, path) -> Workload:
             problems.add(f"sparsity: {exc}", f"layers.{i}.sparsity", locate(data, where + ("sparsity",))[1],
                          suggestion="see docs/sparsity.md for the density models and their fields")
             continue
-        layers.append(Layer(layer.name, einsum, count, layer.precision or spec.precision, density,
+        if precision is not None:
+            key = where + ("precision",) if layer.precision else ("precision",)
+            precision_source[layer.name] = (str(path), locate(data, key)[1], ".".join(map(str, key)))
+        layers.append(Layer(layer.name, einsum, count, precision, density,
                             pad_einsum(einsum, pad), input_size,
                             None if kind == "einsum" else _input_elements(kind, values), sparsity,
                             weight_nm=weight_nm))
@@ -187,7 +190,7 @@ def workload_from_data(data, path) -> Workload:
                              "parameters", locate(data, ("phase",))[1])
     problems.raise_if_any()
     return Workload(spec.name, spec.description, tuple(layers), spec.phase, dict(spec.parameters),
-                    vector)
+                    vector, precision_source)
 
 
 def _vector_ops(spec: WorkloadSpec, data, problems: ProblemList) -> tuple[VectorOp, ...]:

@@ -8,7 +8,7 @@ from functools import lru_cache
 from .energy.activity import held_operand, layer_activity
 from .energy.formats import density_in_format, format_energies_pj
 from .energy.model import action_energies, layer_energy
-from .errors import MappingError, SpecError
+from .errors import MappingError, Problem, SpecError
 from .ir.arch import Arch, with_precision
 from .ir.workload import Density, Layer, Workload, pad_einsum
 from .mapping.dataflows import map_layer, template_padding
@@ -74,8 +74,11 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         try:
             layer_arch, energies = arch_for(layer.precision)
         except SpecError as exc:
-            raise SpecError(f"layer '{layer.name}': {exc.problems[0].message}; run it with "
-                            f"--precision {arch.compute.format} or on an arch that supports it") from None
+            file, line, key = (("command line", None, "--precision") if options.precision
+                               else workload.precision_source.get(layer.name, (None, None, "")))
+            raise SpecError(Problem(f"layer '{layer.name}': {exc.problems[0].message}", file, line, key,
+                                    suggestion=f"run it with --precision {arch.compute.format} or on an "
+                                    "arch that supports it")) from None
         layer = replace(layer, density=density_in_format(layer.density, layer.precision or arch.compute.format))
         mapping, found = (mappings or {}).get(layer.name), None
         if mapping is None and search is not None:
@@ -86,8 +89,8 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         # has no per-layer entries: search/constraints.arch_constraints), so they hold for the copy too.
         key = None if mapping is not None else replace(layer, name="", count=1)
         if key is None or key not in same:
-            done = _simulate_layer(layer_arch, layer, options, model, mapping, energies, off_chip,
-                                   {"mapper": found.summary()} if found else {}, map_template or map_layer)
+            done = simulate_layer(layer_arch, layer, options, model, mapping, energies, off_chip,
+                                  {"mapper": found.summary()} if found else {}, map_template or map_layer)
             if key is not None:
                 same[key] = done
         else:
@@ -100,7 +103,7 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
         raise SpecError("inter-layer residency (residency:) and sparsity (sparse: levels, layer sparsity:) "
                         "are not modelled together; drop one of them")
     if arch.residency_level:  # activations left on chip between layers: a pass over the whole chain
-        layers = apply_residency(arch, ran, layers, _layer_energy)
+        layers = apply_residency(arch, ran, layers, price_layer)
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
 
 
@@ -136,7 +139,7 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=()):
             own = constraints.for_layer(layer.name, layer.run_einsum)
         except MappingError as exc:
             raise MappingError(f"layer '{layer.name}': {exc}") from None
-        ragged = not _ragged_refused(layer_arch, layer, options) and own.settings.rank != "cycle"
+        ragged = not ragged_refused(layer_arch, layer, options) and own.settings.rank != "cycle"
         best = searched(layer_arch, layer, energies, own, ragged)
         if ragged and _unwalked(layer_arch, layer, options, best.mapping):  # ragged tiles the walk refuses
             best = searched(layer_arch, layer, energies, own, False)
@@ -162,7 +165,7 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=()):
     return search
 
 
-def _check_hardware(arch: Arch, layer: Layer, mapping: Mapping) -> None:
+def check_hardware(arch: Arch, layer: Layer, mapping: Mapping) -> None:
     """A mapping the arch's hardware cannot run (its `constraints:`) is an error, not a result."""
     if not arch.constraints:
         return
@@ -225,15 +228,15 @@ def _made_for(arch: Arch, padded, einsum, mapping: Mapping) -> bool:
     return True
 
 
-def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mapping: Mapping | None,
-                    energies, off_chip, found: dict, map_template=map_layer) -> LayerResult:
+def simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mapping: Mapping | None,
+                   energies, off_chip, found: dict, map_template=map_layer) -> LayerResult:
     """`model`: the performance model; `found`: what the mapper did for this layer (recorded beside
     the model's own extras)."""
     einsum = layer.run_einsum
     try:
-        mapping = mapping or _template_mapping(arch, layer, options, energies, map_template)
+        mapping = mapping or choose_template_mapping(arch, layer, options, energies, map_template)
         check_mapping(arch, einsum, mapping)
-        _check_hardware(arch, layer, mapping)
+        check_hardware(arch, layer, mapping)
         nest = lower(arch, einsum, mapping)
         counts = analyze(arch, einsum, nest)
     except MappingError as exc:
@@ -251,14 +254,14 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
             lambda result: sparse_cycles(arch, layer, nest, dense, result))
         counts, cycles, energy, record, extra = sparse_layer(
             arch, layer, nest, dense, energies,
-            lambda c, cyc: _layer_energy(arch, layer, mapping, c, energies, cyc),
+            lambda c, cyc: price_layer(arch, layer, mapping, c, energies, cyc),
             layer_activity(arch, layer.run_einsum, mapping, layer.density), cycles_of)
         if not extra:
             extra = model.layer_cycles(arch, layer, nest, dense)[1]
         extra = {**extra, "sparse": record}
     else:
         cycles, extra = model.layer_cycles(arch, layer, nest, counts)
-        energy = _layer_energy(arch, layer, mapping, counts, energies, cycles)
+        energy = price_layer(arch, layer, mapping, counts, energies, cycles)
     if counts.ragged:  # which dims run ragged: [covered, size]
         extra = {**extra, "ragged": {d: [mapping.factor(d), b] for d, b in einsum.bound.items()
                                      if mapping.factor(d) != b}}
@@ -268,14 +271,16 @@ def _simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mappin
                        outputs=einsum.tensor_size("outputs"))
 
 
-def _template_mapping(arch: Arch, layer: Layer, options: SimOptions, energies, map_template=map_layer) -> Mapping:
+def choose_template_mapping(arch: Arch, layer: Layer, options: SimOptions, energies, map_template=map_layer,
+                            counted=None) -> Mapping:
     """The template's mapping, or the template's mapping of the layer padded to the array's sides
     run ragged on the real layer (mapping/ragged.py), whichever has the lower energy-delay product
     (the mapper's default objective); ragged only where it is counted (_check_ragged).
-    `map_template(arch, einsum, dataflow)`: the template (simulate's)."""
+    `map_template(arch, einsum, dataflow)`: the template (simulate's). `counted`: the template's
+    mapping and its PackedResult, if the caller has counted it (model/packed.lowest_scoring)."""
     einsum, dataflow = layer.run_einsum, options.dataflow
     mapping = map_template(arch, einsum, dataflow)
-    if _ragged_refused(arch, layer, options):
+    if ragged_refused(arch, layer, options):
         return mapping
     pairs = padded_candidates(arch, einsum, mapping, lambda padded: map_template(arch, padded, dataflow))
     if not pairs:
@@ -285,7 +290,7 @@ def _template_mapping(arch: Arch, layer: Layer, options: SimOptions, energies, m
                              [mapping, *(ragged for _, _, ragged in pairs)],
                              lambda energy, cycles: (cycles > limit, energy * cycles),
                              lambda m: not (arch.constraints and _violations(arch, layer, m))
-                             and not _unwalked(arch, layer, options, m))
+                             and not _unwalked(arch, layer, options, m), counted)
     return best or mapping
 
 
@@ -302,7 +307,7 @@ def _hand_padded_cycles(arch: Arch, pairs, energies, density) -> float:
     return fastest
 
 
-def _ragged_refused(arch: Arch, layer: Layer, options: SimOptions) -> str | None:
+def ragged_refused(arch: Arch, layer: Layer, options: SimOptions) -> str | None:
     """Why a ragged mapping cannot run here: the analytical and cycle models count ragged tiles (a
     mapping whose factors of a dim multiply to more than it); the other models and passes assume
     equal tiles and instances."""
@@ -326,7 +331,7 @@ def _check_ragged(arch: Arch, layer: Layer, options: SimOptions, mapping: Mappin
     walk = _unwalked(arch, layer, options, mapping)
     if walk:
         raise MappingError(f"layer '{layer.name}': {walk}")
-    why = _ragged_refused(arch, layer, options)
+    why = ragged_refused(arch, layer, options)
     if why:
         raise MappingError(f"layer '{layer.name}': its mapping has ragged tiles (a dim's factors multiply to "
                            f"more than the dim), which only the analytical and cycle models of a dense layer "
@@ -334,7 +339,7 @@ def _check_ragged(arch: Arch, layer: Layer, options: SimOptions, mapping: Mappin
                            f"(or pad it: pad: in the workload)")
 
 
-def _layer_energy(arch: Arch, layer: Layer, mapping: Mapping, counts, energies, cycles: int):
+def price_layer(arch: Arch, layer: Layer, mapping: Mapping, counts, energies, cycles: int):
     """A layer's energy from its counts and cycles: simulate() and the residency pass price alike."""
     einsum = layer.run_einsum
     activity = layer_activity(arch, einsum, mapping, layer.density)

@@ -343,3 +343,31 @@ def test_the_layer_progress_shows_the_layer_and_the_searchs_speed_on_a_terminal(
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: no bar
     with _layer_progress(2) as step:
         assert step is None
+
+
+def test_a_sweep_says_which_kernels_it_compiles_and_compiles_them_before_its_workers(monkeypatch, tmp_path, capsys):
+    """A sweep on a cold cache printed nothing and stood at 0 points/s while its first point compiled."""
+    from accelsim import compile_ahead, kernel_cache
+    from accelsim.cli.commands import _compile_for_sweep
+    from accelsim.dse.spec import load_sweep
+    def sweep_file(dataflows):
+        (tmp_path / "s.yaml").write_text(f"name: s\narch: {ARCH_DIR / 'simba_like.yaml'}\n"
+                                         f"workloads: [{WORKLOAD_DIR / 'gemm_tiny.yaml'}]\ndataflows: {dataflows}\n")
+        return load_sweep(tmp_path / "s.yaml").points()
+
+    asked = []
+    monkeypatch.setattr(kernel_cache, "is_compiled", lambda kernel: False)
+    monkeypatch.setattr(compile_ahead, "pending", lambda jobs: jobs)
+    monkeypatch.setattr(compile_ahead, "compile_in_parallel", lambda jobs, report=None: asked.append(jobs))
+    _compile_for_sweep(sweep_file("[arch]"))  # simba_like's own template, ws: the template kernel, no search
+    note = capsys.readouterr().err
+    assert "the sweeps' template kernel" in note and "search" not in note and "later sweeps load them" in note
+    assert asked == [[compile_ahead.COUNTING, compile_ahead.RAGGED, compile_ahead.TEMPLATE]]
+    _compile_for_sweep(sweep_file("[search]"))
+    assert "the mapper's search kernel" in capsys.readouterr().err
+    _compile_for_sweep(sweep_file("[arch]\naxes: {arch.dataflow: [search]}"))  # an axis sets the arch's own
+    assert "the mapper's search kernel" in capsys.readouterr().err
+    assert asked[-1] == [compile_ahead.COUNTING, compile_ahead.RAGGED, compile_ahead.SEARCH]
+    monkeypatch.setattr(kernel_cache, "is_compiled", lambda kernel: True)
+    _compile_for_sweep(sweep_file("[arch, search]"))
+    assert capsys.readouterr().err == "" and len(asked) == 3  # all cached: no note, nothing compiled

@@ -28,7 +28,7 @@ def refuse(name):
 
 
 for module, name in ((accelsim, "simulate"), (simulate_module, "simulate"),
-                     (simulate_module, "_simulate_layer"), (analytical, "analyze"),
+                     (simulate_module, "simulate_layer"), (analytical, "analyze"),
                      (cycle, "simulate_cycles"), (systolic, "simulate_systolic"),
                      (mapper, "search_mapping")):
     setattr(module, name, refuse(f"{module.__name__}.{name}"))

@@ -20,7 +20,7 @@ def test_a_repeated_template_layer_is_run_once_with_its_own_result(tmp_path, mon
     # simulate() copies the result of a template layer whose shape it ran before (ResNet-50
     # repeats 30 of its 54 weight layers): each copy equals the layer's own run, its name and count its own.
     simulate = sys.modules["accelsim.simulate"]
-    real, ran = simulate._simulate_layer, []
+    real, ran = simulate.simulate_layer, []
 
     def counted(arch, layer, *args):
         ran.append(layer.name)
@@ -30,11 +30,11 @@ def test_a_repeated_template_layer_is_run_once_with_its_own_result(tmp_path, mon
     workload = accelsim.load_workload(tmp_path / "w.yaml")
     for model in ("analytical", "cycle"):
         options = accelsim.SimOptions(model=model, dataflow="ws")
-        monkeypatch.setattr(simulate, "_simulate_layer", counted)
+        monkeypatch.setattr(simulate, "simulate_layer", counted)
         ran.clear()
         together = simulate.simulate(arch, workload, options)
         assert ran == ["a", "c"]
-        monkeypatch.setattr(simulate, "_simulate_layer", real)
+        monkeypatch.setattr(simulate, "simulate_layer", real)
         alone = [simulate.simulate(arch, replace(workload, layers=(layer,)), options) for layer in workload.layers]
         assert result_dict(together)["layers"] == [result_dict(r)["layers"][0] for r in alone]
         assert [l.count for l in together.layers] == [1, 3, 1, 1]

@@ -258,7 +258,7 @@ def cmd_sweep(args) -> int:
     from ..dse.runner import sweep
 
     run = sweep(args.file, store=args.store, jobs=args.jobs, scheduler=args.scheduler, progress=True,
-                retry_failed=args.retry_failed, point_timeout_s=args.point_timeout)
+                retry_failed=args.retry_failed, point_timeout_s=args.point_timeout, prepare=_compile_for_sweep)
     print(f"{run.name}: {run.total} points, {run.skipped} already in {run.store}, "
           f"{run.ok} run, {run.infeasible} infeasible, {run.failed} failed")
     if run.failed or run.skipped_failed:
@@ -391,12 +391,45 @@ def _layer_progress(total: int):
         yield step
 
 
-def _compile_ahead(options) -> None:
-    """Compile the run's uncached kernels in parallel processes first (compile_ahead.py), saying so."""
+def _compile_ahead(*options, extra=()) -> None:
+    """Compile the uncached kernels of runs with these options (and the `extra` jobs) in parallel
+    processes first (compile_ahead.py), saying so."""
     from ..compile_ahead import compile_in_parallel, jobs_for, pending
 
-    compile_in_parallel(pending(jobs_for(options)), report=lambda line: print(f"accelsim: {line}", file=sys.stderr,
-                                                                                flush=True))
+    jobs = list(dict.fromkeys([job for one in options for job in jobs_for(one)] + list(extra)))
+    compile_in_parallel(pending(jobs), report=lambda line: print(f"accelsim: {line}", file=sys.stderr, flush=True))
+
+
+def _compile_for_sweep(points) -> None:
+    """Before a sweep's workers start: say what compiles and compile it in parallel processes, so
+    the workers load every kernel from the cache instead of each compiling it (or a progress line
+    standing at 0 points/s for a minute with no word why)."""
+    from ..compile_ahead import TEMPLATE
+    from ..dse.evaluate import point_options
+    from ..kernel_cache import compile_note
+    from ..load import load_arch
+    from ..mapping.template_pack import supported
+
+    own = {}  # the base arch's own dataflow, for the points that run it
+
+    def resolved(point):
+        options = point_options(point)
+        if options.dataflow is None:
+            # an axis may set the arch's dataflow (--set's form: arch.dataflow=os)
+            given = [o.partition("=")[2] for o in point.overrides if o.startswith("arch.dataflow=")]
+            if point.arch not in own:
+                try:
+                    own[point.arch] = load_arch(point.arch).dataflow
+                except SpecError:  # the point reports it as its own error
+                    own[point.arch] = None
+            options = replace(options, dataflow=(given[-1] if given else own[point.arch]) or "search")
+        return options
+
+    options = list({repr(o): o for o in map(resolved, points)}.values())  # (mapper_settings: a dict)
+    templates = any(supported(o.dataflow) for o in options)  # evaluate_point maps them with map_layer_fast
+    if note := compile_note(*options, template_kernel=templates, later="sweeps"):
+        print(note, file=sys.stderr, flush=True)
+        _compile_ahead(*options, extra=[TEMPLATE] if templates else [])
 
 
 def cmd_cache(args) -> int:

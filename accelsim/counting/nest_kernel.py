@@ -84,6 +84,7 @@ are only subscripts, copied or compared.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from .conventions import CLUSTERS_SPREAD
@@ -166,7 +167,7 @@ def _set_size(sc, n_axes):
     """Points of the set _set_terms described."""
     size = 1
     for a in range(n_axes):
-        size *= axis_count(sc.tc, sc.te, a, sc.m, sc.shape, 0, sc.occ, sc.base)
+        size *= axis_count(sc.tc, sc.te, a, sc.m, sc.shape, np.int64(0), sc.occ, sc.base)
     return size
 
 
@@ -233,7 +234,7 @@ def _kept(sc, full, n_moves, t, n_axes):
         if kept > 0:
             for b in range(n_axes):
                 if b != a:
-                    kept *= axis_count(sc.tc, sc.te, b, sc.m, sc.shape, 0, sc.occ, sc.base)
+                    kept *= axis_count(sc.tc, sc.te, b, sc.m, sc.shape, np.int64(0), sc.occ, sc.base)
     return kept
 
 
@@ -355,7 +356,7 @@ def _tile(nest, p, sc, i, t):
             sc.tile_shape[i, t, a, 1], sc.tile_shape[i, t, a, 2], sc.tile_shape[i, t, a, 3] = sc.ext[i, d], 0, 1
         sc.regular[i, t] = True
         return tile
-    _set_terms(p, nest, sc, t, i, sc.idx, 0)
+    _set_terms(p, nest, sc, t, i, sc.idx, np.int64(0))
     tile = _set_size(sc, p.n_axes[t])
     closed = True
     for a in range(p.n_axes[t]):
@@ -418,7 +419,7 @@ def _tile_loads(nest, p, out, sc, top):
                 continue
             full = counts[i, t, TILE]
             if last < 0:
-                counts[i, t, FILLS] = _loads_of(sc, i, t, full, full, 0)
+                counts[i, t, FILLS] = _loads_of(sc, i, t, full, full, np.int64(0))
                 continue
             a = sc.move_axis[t, last]
             if a < 0 or sc.regular[i, t]:  # from pass 1's shapes: only axis a moves
@@ -430,7 +431,7 @@ def _tile_loads(nest, p, out, sc, top):
                         if b != a:
                             kept *= shape[i, t, b, 1] * shape[i, t, b, 3]  # L · n points
             else:
-                _set_terms(p, nest, sc, t, i, sc.idx, 0)
+                _set_terms(p, nest, sc, t, i, sc.idx, np.int64(0))
                 kept = _kept(sc, full, sc.moves_before[i], t, p.n_axes[t])
             counts[i, t, FILLS] = _loads_of(sc, i, t, full, kept, sc.moves_before[i])
 
@@ -471,8 +472,8 @@ def _served(nest, p, out, sc, i, t, hold, n_t):
             break
     # The child's data (its tile, or one operand per MAC) merged over the fan-outs on the way that
     # multicast (or reduce) this tensor; the other fan-outs are served apart.
-    n_u = 0
-    separate = 1
+    n_u = np.int64(0)
+    separate = np.int64(1)
     copies = 1  # the separate fan-outs on dims t ignores: the same data served apart
     for j in range(sc.starts[i], sc.starts[child]):
         if nest.loop_spatial[j]:
@@ -487,7 +488,7 @@ def _served(nest, p, out, sc, i, t, hold, n_t):
     mac = child == compute
     sc.served_ev[5] = copies if mac else 1
     if n_u == 0 and mac and not hold:
-        return _served_moves(sc, separate, 1, 1, 0, t, mac, steps)
+        return _served_moves(sc, separate, np.int64(1), np.int64(1), np.int64(0), t, mac, steps)
     if n_u == 0 and not mac:  # nothing merged on the way: the child's own loads
         ev = sc.served_ev
         ev[0] = separate
@@ -500,14 +501,14 @@ def _served(nest, p, out, sc, i, t, hold, n_t):
     if p.one_dim[t]:  # the merged set as a product of loop bounds
         merged = _one_dim_points(p, nest, sc, t, child, sc.idx, n_u)
         if mac and not hold:
-            return _served_moves(sc, separate, merged, merged, 0, t, mac, steps)
+            return _served_moves(sc, separate, merged, merged, np.int64(0), t, mac, steps)
         kept = _one_dim_kept(p, nest, sc, merged, n_moves, t, child, sc.idx, n_u)
-        return _served_moves(sc, separate, merged, kept, n_moves, t, mac, 1)
+        return _served_moves(sc, separate, merged, kept, n_moves, t, mac, np.int64(1))
     _set_terms(p, nest, sc, t, child, sc.idx, n_u)
     merged = _set_size(sc, p.n_axes[t])
     if mac and not hold:
-        return _served_moves(sc, separate, merged, merged, 0, t, mac, steps)
-    return _served_moves(sc, separate, merged, _kept(sc, merged, n_moves, t, p.n_axes[t]), n_moves, t, mac, 1)
+        return _served_moves(sc, separate, merged, merged, np.int64(0), t, mac, steps)
+    return _served_moves(sc, separate, merged, _kept(sc, merged, n_moves, t, p.n_axes[t]), n_moves, t, mac, np.int64(1))
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -578,9 +579,9 @@ def _blocks(p, sc, blocks, i, t, read_words, fill_words, update_words, w, distin
     output = p.is_output[t]
     if not is_top:
         ev = sc.events
-        fills = transfer_blocks(1, ev[i, t, 0], ev[i, t, 1], ev[i, t, 2], ev[i, t, 3], w, block, shift)
+        fills = transfer_blocks(np.int64(1), ev[i, t, 0], ev[i, t, 1], ev[i, t, 2], ev[i, t, 3], w, block, shift)
         if output:
-            fills = max(0, fills - first_touch_blocks(distinct, ev[i, t, 1], 1, w, block, shift))
+            fills = max(0, fills - first_touch_blocks(distinct, ev[i, t, 1], np.int64(1), w, block, shift))
         blocks[i, t, FILLS] = fills
     se = sc.served_ev
     served = transfer_blocks(se[0], se[1], se[2], se[3], se[4], w, block, shift)
@@ -604,8 +605,8 @@ def _served_and_energy(nest, p, out, sc, top, hold, n_t):
             continue
         inst = out.instances[i]
         out.output_words[i] = 1
-        read_words = 0
-        write_words = 0
+        read_words = np.int64(0)
+        write_words = np.int64(0)
         level_energy = 0.0
         for t in range(p.axis_of.shape[0]):
             if not nest.keeps[i, t]:

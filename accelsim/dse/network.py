@@ -11,13 +11,14 @@ which raises simulate's error, so an infeasible row's reason is simulate's.
 Per distinct layer (simulate's: a layer of a shape run before copies its result) the kernel maps
 and counts; Python then builds what the row needs from its arrays with simulate's own functions:
 the Mapping (template_pack.scratch_mapping) for the mapping and hardware checks, the count objects
-(analytical.action_counts) and the energy (simulate._layer_energy), so one formula stays in one
+(analytical.action_counts) and the energy (simulate.price_layer), so one formula stays in one
 place. A layer the templates' ragged fallback may remap (its mapping leaves MACs idle and padded
-layers offer candidates) goes through simulate's choice (simulate._template_mapping, given the
+layers offer candidates) goes through simulate's choice (simulate.choose_template_mapping, given the
 kernel's mapping); a layer that takes a candidate runs simulate's own per-layer path.
 """
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import replace
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from ..counting import records as R
 from ..counting.conventions import convention_of
+from ..energy.activity import mac_activity_table
 from ..errors import MappingError
 from ..ir.arch import Arch
 from ..ir.workload import Workload
@@ -32,22 +34,21 @@ from ..mapping.mapping import check_mapping
 from ..mapping.ragged import spatial_positions
 from ..mapping.template_kernel import BEST, M_BEST, template_scratch
 from ..mapping.template_pack import (
-    _packed_arch,
     map_layer_fast,
     pack_layer,
+    packed_arch,
     scratch_mapping,
     supported,
 )
 from ..model.analytical import action_counts
 from ..model.network_kernel import (
     ArchArrays,
-    LayerArrays,
     Mixed,
     Work,
     evaluate_network,
     typed_list,
 )
-from ..model.packed import PackedResult, _arch_part, _layer_part, _mixed_part, new_outputs
+from ..model.packed import PackedResult, arch_part, layer_part, mixed_part, mixed_reads, new_outputs
 from ..model.performance import performance_model
 from ..options import SimOptions
 from ..results import LayerResult, WorkloadResult, off_chip_levels
@@ -78,15 +79,13 @@ class NetworkPack:
             if template is None:  # the kernel does not reproduce the template on this layer
                 self.ok = False
                 return
-            part = _layer_part(einsum)
+            part = layer_part(einsum)
             n_t, n_d = len(einsum.roles), len(einsum.dims)
             sc = template_scratch(template, n_levels)
             max_loops = sc.s_dim.shape[1] * sc.s_dim.shape[2]
             records["templates"].append(template)
             records["t_scratch"].append(sc)
-            records["layers"].append(LayerArrays(part.axis_of, part.coef, part.axis_dims, part.axis_nd, part.n_axes,
-                                                 part.is_output, part.one_dim, part.held_by_dim, part.output_ignores,
-                                                 part.dim_size, einsum.macs))
+            records["layers"].append(part)
             records["loops"].append(R.nest_loops(max_loops))
             records["keeps"].append(np.zeros((n_levels, n_t), dtype=np.bool_))
             records["outs"].append(new_outputs(n_levels, n_t))
@@ -141,15 +140,16 @@ def network_pack(workload: Workload, dataflow: str, n_levels: int) -> NetworkPac
     return held[1]
 
 
-_MIXED: dict = {}  # (id(arch), id(workload)) -> (arch, workload, Mixed, MAC table)
+_MIXED: dict = {}  # (mixed_reads(arch), id(workload)) -> (workload, Mixed)
 
 
 def mixed_for(arch: Arch, pack: NetworkPack) -> tuple[Mixed, np.ndarray]:
-    """The arch × layer parts of the pack's distinct layers stacked (model/packed._mixed_part's), and
-    the MACs' activity table; once per arch variant and workload (its templates share them)."""
-    key = (id(arch), id(pack.workload))
+    """The arch × layer parts of the pack's distinct layers stacked (model/packed.mixed_part's), and
+    the MACs' activity table; once per workload and what mixed_part reads of an arch (a sweep's
+    variants of an arch's sizes share them; its templates too)."""
+    key = (mixed_reads(arch), id(pack.workload))
     held = _MIXED.get(key)
-    if held is None or held[0] is not arch or held[1] is not pack.workload:
+    if held is None or held[0] is not pack.workload:
         if len(_MIXED) >= 64:
             _MIXED.clear()
         n, n_levels = len(pack.distinct), len(arch.levels)
@@ -158,11 +158,11 @@ def mixed_for(arch: Arch, pack: NetworkPack) -> tuple[Mixed, np.ndarray]:
         latched = np.zeros((n, pack.max_tensors), dtype=np.bool_)
         for l, layer in enumerate(pack.distinct):
             einsum = layer.run_einsum
-            merging, factor, latch, mac_table = _mixed_part(arch, einsum, layer.density)
+            merging, factor, latch, _ = mixed_part(arch, einsum, layer.density)
             n_t, n_d = len(einsum.roles), len(einsum.dims)
             merges[l, :, :n_t, :n_d], e_factor[l, :, :n_t], latched[l, :n_t] = merging, factor, latch
-        held = _MIXED[key] = (arch, pack.workload, Mixed(merges, e_factor, latched), mac_table)
-    return held[2], held[3]
+        held = _MIXED[key] = (pack.workload, Mixed(merges, e_factor, latched))
+    return held[1], mac_activity_table(arch, pack.distinct[0].density)  # _layers_covered: one density
 
 
 _ENERGIES: dict = {}  # id(arch) -> (arch, its ActionEnergies): a sweep's arch variant serves several points
@@ -210,7 +210,7 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions) -> Workl
     """simulate(arch, workload, options, map_template=map_layer_fast)'s result, or None when the
     fast path does not cover the point (see the module docstring)."""
     from ..residency import check_model
-    from ..simulate import _layer_energy, _simulate_layer
+    from ..simulate import price_layer, simulate_layer
 
     if not covered(arch, workload, options):
         return None
@@ -226,13 +226,13 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions) -> Workl
     if not pack.ok:
         return None
     energies = _action_energies(arch)
-    level_int, cluster_axes, level_float, per_cycle, psum_words = _arch_part(arch, energies)
+    level_int, cluster_axes, level_float, per_cycle, psum_words = arch_part(arch, energies)
     convention = convention_of(arch)
     mixed, mac_table = mixed_for(arch, pack)
     arch_arrays = ArchArrays(level_int, cluster_axes, level_float, per_cycle, psum_words,
                              convention.operands_held_when_spatial_innermost, convention.cluster_rule,
                              energies.mac_pj, mac_table)
-    arc = _packed_arch(arch)
+    arc = packed_arch(arch)
     off_chip = frozenset(off_chip_levels(arch))
     done = []
     # The first layer alone, then the rest: a point whose template the hardware refuses (or that does
@@ -242,46 +242,57 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions) -> Workl
             evaluate_network(*pack.lists, pack.work_for(mac_table), arc, arch_arrays, mixed, pack.status,
                              pack.energy_pj, pack.cycles, pack.steps, first, stop)
             for l in range(first, stop):
-                done.append(_layer_result(pack, l, arch, options, model, energies, off_chip, _layer_energy,
-                                          _simulate_layer))
+                done.append(_layer_result(pack, l, arch, options, model, energies, off_chip, price_layer,
+                                          simulate_layer))
     layers, ran = [], set()
     for layer, l in zip(workload.layers, pack.index):  # simulate's copies of a shape run before
-        layers.append(replace(done[l], name=layer.name, count=layer.count, extra=dict(done[l].extra))
-                      if l in ran else done[l])
+        layers.append(_renamed(done[l], layer.name, layer.count) if l in ran else done[l])
         ran.add(l)
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), {})
 
 
+def _renamed(result: LayerResult, name: str, count: int) -> LayerResult:
+    """replace(result, name=name, count=count, extra=dict(result.extra)) (simulate's copy of a layer
+    of a shape run before), without re-running the dataclass's __init__: a copy of its fields."""
+    copied = copy.copy(result)
+    object.__setattr__(copied, "name", name)
+    object.__setattr__(copied, "count", count)
+    object.__setattr__(copied, "extra", dict(result.extra))
+    return copied
+
+
 def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, model, energies, off_chip,
                   layer_energy, simulate_layer) -> LayerResult:
-    """Distinct layer l's LayerResult from the kernel's arrays, as simulate._simulate_layer builds it.
+    """Distinct layer l's LayerResult from the kernel's arrays, as simulate.simulate_layer builds it.
     A layer that does not map or count cleanly here (a status other than OK, a failed check) is
     simulate's own layer, which gives its result or raises the error simulate would (the layers
     before it have run alike)."""
-    from ..simulate import _check_hardware, _ragged_refused, _template_mapping
+    from ..simulate import check_hardware, choose_template_mapping, ragged_refused
 
     layer = pack.distinct[l]
     if pack.status[l] != R.OK:
         return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, map_layer_fast)
     einsum = layer.run_einsum
     mapping = pack.mapping(arch, l)
+
+    def template(a, e, dataflow):  # the template (map_layer's mapping), the kernel's on this layer
+        return mapping if e is einsum else map_layer_fast(a, e, dataflow)
     try:
         check_mapping(arch, einsum, mapping)
-        _check_hardware(arch, layer, mapping)
-    except MappingError:
-        return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, map_layer_fast)
-    if not _ragged_refused(arch, layer, options) and spatial_positions(mapping) < arch.compute.instances:
-        # MACs left idle: simulate's choice between the template's mapping (the kernel's, already
-        # made) and its ragged candidates (mapping/ragged.py); a candidate runs simulate's own layer
-        def template(a, e, dataflow):
-            return mapping if e is einsum else map_layer_fast(a, e, dataflow)
-        chosen = _template_mapping(arch, layer, options, energies, template)
-        if chosen is not mapping:
-            return simulate_layer(arch, layer, options, model, chosen, energies, off_chip, {}, map_layer_fast)
+        check_hardware(arch, layer, mapping)
+    except MappingError:  # simulate's own layer: its ragged choice, or its error
+        return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, template)
     out = pack.outs[l]
     steps = (int(pack.steps[l, 0]), int(pack.steps[l, 1]))
     result = PackedResult(int(pack.status[l]), float(pack.energy_pj[l]), int(pack.cycles[l]), *out,
                           out.counts[:, :, :R.TILE] * out.instances[:, None, None], steps)
+    if not ragged_refused(arch, layer, options) and spatial_positions(mapping) < arch.compute.instances:
+        # MACs left idle: simulate's choice between the template's mapping (the kernel's, already
+        # made and counted) and its ragged candidates (mapping/ragged.py); a candidate runs
+        # simulate's own layer
+        chosen = choose_template_mapping(arch, layer, options, energies, template, (mapping, result))
+        if chosen is not mapping:
+            return simulate_layer(arch, layer, options, model, chosen, energies, off_chip, {}, map_layer_fast)
     counts = action_counts(arch, einsum, _Keeps(einsum.roles, pack.keeps[l]), result, False)  # status OK
     cycles, extra = model.layer_cycles(arch, layer, None, counts)
     energy = layer_energy(arch, layer, mapping, counts, energies, cycles)

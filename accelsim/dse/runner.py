@@ -105,14 +105,15 @@ def _check_timeout(point_timeout_s, scheduler) -> None:
 
 def run_sweep(sweep: Sweep, jobs: int = 1, scheduler: str | None = None, store_path=None,
               progress: bool = True, retry_failed: bool = False,
-              point_timeout_s: float | None = None) -> dict:
+              point_timeout_s: float | None = None, prepare=None) -> dict:
     """Evaluate every point not yet in the store (and, with `retry_failed`, the 'failed' ones
     again, their rows replaced). Returns counts of points by outcome: total, skipped (stored
     already: not run), skipped_failed (of those, how many are 'failed'), ok, infeasible, failed.
 
     A point that raises, overruns `point_timeout_s` (local pool only) or loses its worker is a
     'failed' row and the sweep goes on. Leaving, however it happens, ends the workers and
-    checkpoints the store's WAL."""
+    checkpoints the store's WAL. `prepare(points)` hears the points a local pool is about to run,
+    before it starts (the CLI compiles their kernels ahead: cli/commands._compile_for_sweep)."""
     _check_timeout(point_timeout_s, scheduler)
     with Store(store_path or sweep.store_path) as store:
         points = sweep.points()
@@ -124,6 +125,8 @@ def run_sweep(sweep: Sweep, jobs: int = 1, scheduler: str | None = None, store_p
                   "skipped_failed": sum(1 for p in points if stored.get(p.key) == "failed" and p.key not in retry)}
         if not pending:
             return counts
+        if prepare and not scheduler:  # (a Dask cluster's workers compile on their own machines)
+            prepare(pending)
         bar = Progress(len(points), skipped) if progress else None
         if not scheduler:
             load_kernels(pending)
@@ -175,7 +178,7 @@ class SweepRun:
 
 def sweep(sweep_file, store=None, jobs: int = 1, scheduler: str | None = None,
           progress: bool = False, retry_failed: bool = False,
-          point_timeout_s: float | None = None) -> SweepRun:
+          point_timeout_s: float | None = None, prepare=None) -> SweepRun:
     """Run a sweep file (a path, or a `Sweep` from `load_sweep`) into its resumable SQLite store
     (default: the sweep file's `store:`, else <name>.sqlite beside it), as `accelsim sweep` does:
     points already stored are skipped — 'failed' ones too unless `retry_failed`. `jobs` local
@@ -183,6 +186,6 @@ def sweep(sweep_file, store=None, jobs: int = 1, scheduler: str | None = None,
     spec = sweep_file if isinstance(sweep_file, Sweep) else load_sweep(sweep_file)
     store_path = Path(store) if store else spec.store_path
     counts = run_sweep(spec, jobs=jobs, scheduler=scheduler, store_path=store_path, progress=progress,
-                       retry_failed=retry_failed, point_timeout_s=point_timeout_s)
+                       retry_failed=retry_failed, point_timeout_s=point_timeout_s, prepare=prepare)
     return SweepRun(spec.spec.name, store_path, counts["total"], counts["skipped"], counts["ok"],
                     counts["infeasible"], counts["failed"], counts["skipped_failed"])

@@ -77,6 +77,7 @@ def held_operand(einsum: Einsum, mapping: Mapping) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # per layer shape and dim: priced on every layer of every sweep point
 def held_by(einsum: Einsum, dim: str) -> str | None:
     """The one operand an innermost temporal loop over `dim` holds (None: both, or neither, move)."""
     held = [r for r in ("weights", "inputs") if einsum.tensor(r) is not None and not einsum.relevant(r, dim)]

@@ -8,6 +8,7 @@ with access width. Register files and latches: energy per bit. DRAM: energy per 
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from math import log
 
 import numpy as np
@@ -57,10 +58,18 @@ def mac_energy_pj(table: TechTable, fmt: str) -> float:
 
 @MEMORY_ESTIMATORS.register("sram")
 def sram_access_pj(table: TechTable, size_bits: int | None, width_bits: int) -> float:
-    points = np.array(table.sram_64b_access, dtype=float)
-    slope, intercept = np.polyfit(np.log(points[:, 0]), np.log(points[:, 1]), 1)
-    size_bytes = (size_bits or 8 * points[-1, 0]) / 8
+    slope, intercept, largest_bytes = _sram_fit(table.sram_64b_access)
+    size_bytes = (size_bits or 8 * largest_bytes) / 8
     return float(np.exp(intercept + slope * np.log(size_bytes))) * width_bits / 64
+
+
+@lru_cache(maxsize=64)  # per table: a sweep prices every buffer of every arch variant with it
+def _sram_fit(access: tuple) -> tuple:
+    """The power law through a table's 64-bit SRAM accesses ((bytes, pJ), ...): slope, intercept
+    (log-log), and the largest size listed (bytes)."""
+    points = np.array(access, dtype=float)
+    slope, intercept = np.polyfit(np.log(points[:, 0]), np.log(points[:, 1]), 1)
+    return slope, intercept, points[-1, 0]
 
 
 @MEMORY_ESTIMATORS.register("regfile")

@@ -23,6 +23,7 @@ from ..ir.arch import Arch, Compute, Memory
 from .activity import DENSE_ACTIVITY, LayerActivity
 from .domains import background_pj, cycles_per_core_cycle, supply_scales
 from .estimators import MEMORY_ESTIMATORS, mac_energy_pj
+from .mac import mac_dynamic_pj
 from .tables import TechTable, arch_table
 
 
@@ -104,7 +105,7 @@ def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, run
                  cycles: int = 0, activity: LayerActivity = DENSE_ACTIVITY,
                  extra_dynamic_pj: dict | None = None) -> EnergyBreakdown:
     """`extra_dynamic_pj`: format-dependent energies (energy/formats.py), added per component."""
-    dynamic = {arch.compute.name: counts.macs * energies.mac_pj * activity.mac}
+    dynamic = {arch.compute.name: mac_dynamic_pj(counts.macs, energies.mac_pj, activity.mac)}
     by_tensor = {}
     for level in counts.levels:
         memory = arch.level(level.name)

@@ -73,6 +73,8 @@ class Workload:
     phase: str | None = None   # LLM inference phase: "prefill", "decode" or None
     parameters: dict = field(default_factory=dict, compare=False)  # named integers, after overrides
     vector: tuple[VectorOp, ...] = ()   # non-MAC work, counted beside the layers (VectorOp)
+    # where each layer's precision was written: layer name → (file, line, key path), for errors
+    precision_source: dict = field(default_factory=dict, compare=False)
 
     @property
     def macs(self) -> int:

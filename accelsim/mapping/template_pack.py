@@ -153,7 +153,8 @@ def pack_arch(arch: Arch) -> TemplateArch:
 _AXIS_NAME = {code: name for name, code in AXIS_CODE.items()}
 
 
-def _packed_arch(arch: Arch, _memo={}) -> TemplateArch:  # noqa: B006 — one arch at a time is enough
+def packed_arch(arch: Arch, _memo={}) -> TemplateArch:  # noqa: B006 — one arch at a time is enough
+    """pack_arch(arch), kept for the last arch asked (a sweep worker asks for one arch many times)."""
     held = _memo.get("arch")
     if held is None or held[0] is not arch:
         held = (arch, pack_arch(arch))
@@ -198,7 +199,7 @@ def template_mapping(arch: Arch, einsum: Einsum, dataflow: str) -> Mapping | Non
     layer, sc = _packed_layer(einsum, dataflow, len(arch.levels))
     if layer is None:
         return None
-    map_layer_kernel(layer, _packed_arch(arch), sc)
+    map_layer_kernel(layer, packed_arch(arch), sc)
     return scratch_mapping(arch, einsum, dataflow, sc)
 
 
@@ -208,11 +209,17 @@ def scratch_mapping(arch: Arch, einsum: Einsum, dataflow: str, sc) -> Mapping:
     n, dim, bound, axis = (sc.s_n[BEST].tolist(), sc.s_dim[BEST].tolist(), sc.s_bound[BEST].tolist(),
                            sc.s_axis[BEST].tolist())
     bypass = sc.mask[M_BEST].tolist()
-    levels = []
-    for i, level in enumerate(arch.levels[:-1]):
-        loops = tuple(_loop(dims[dim[i][q]], bound[i][q], axis[i][q]) for q in range(n[i]))
-        levels.append(LevelMapping(level.name, loops, frozenset(r for k, r in enumerate(ROLES) if bypass[i][k])))
-    return Mapping(tuple(levels), dataflow)
+    return Mapping(tuple(
+        LevelMapping(level.name, tuple(_loop(dims[d], b, a) for d, b, a in zip(dim[i][:n[i]], bound[i][:n[i]],
+                                                                                 axis[i][:n[i]])),
+                     _bypassed(tuple(bypass[i])))
+        for i, level in enumerate(arch.levels[:-1])), dataflow)
+
+
+@lru_cache(maxsize=64)
+def _bypassed(mask: tuple) -> frozenset:
+    """The roles a level's bypass mask (one bool per ROLES) names: one frozenset per mask."""
+    return frozenset(r for k, r in enumerate(ROLES) if mask[k])
 
 
 def template_nest(arch: Arch, einsum: Einsum, dataflow: str) -> Nest | None:
@@ -222,7 +229,7 @@ def template_nest(arch: Arch, einsum: Einsum, dataflow: str) -> Nest | None:
     layer, sc = _packed_layer(einsum, dataflow, len(arch.levels))
     if layer is None:
         return None
-    arc = _packed_arch(arch)
+    arc = packed_arch(arch)
     map_layer_kernel(layer, arc, sc)
     loops = nest_loops(sc.s_dim.shape[1] * sc.s_dim.shape[2])
     keeps = np.zeros((len(arch.levels), len(einsum.roles)), dtype=np.bool_)

@@ -5,8 +5,8 @@ their Python wrappers (template_pack.map_layer_fast, mapping/lower.lower, model/
 
 A sweep point re-maps and re-counts every distinct layer of its network on its arch variant; what
 does not change from point to point is packed once per (workload, template, number of levels)
-(`NetworkPack`, built by dse/network.py): the layers' template records, their layer-part arrays
-(model/packed._layer_part) and every work array. Per point only the arch's records and the arch ×
+(`NetworkPack`, built by dse/network.py): the layers' template records, their layer parts
+(model/packed.layer_part) and every work array. Per point only the arch's records and the arch ×
 layer parts change (`evaluate_network`'s other arguments). The kernel writes, per layer, the
 counting kernel's status, energy and cycles, and leaves its counts in the layer's Outputs record
 and its mapping in the template scratch's BEST slot, for the wrapper to read.
@@ -21,26 +21,12 @@ from numba.typed import List
 
 from ..counting import records as R
 from ..counting.nest_kernel import evaluate_nest
+from ..energy.mac import mac_dynamic_pj
 from ..mapping.template_kernel import lower_best, map_layer_kernel
 
 
-class LayerArrays(NamedTuple):
-    """A layer's own arrays (model/packed._layer_part's fields of the same names)."""
-    axis_of: np.ndarray
-    coef: np.ndarray
-    axis_dims: np.ndarray
-    axis_nd: np.ndarray
-    n_axes: np.ndarray
-    is_output: np.ndarray
-    one_dim: np.ndarray
-    held_by_dim: np.ndarray
-    output_ignores: np.ndarray
-    dim_size: np.ndarray
-    macs: int
-
-
 class ArchArrays(NamedTuple):
-    """A point's arch as the counting kernel reads it (model/packed._arch_part, the convention's rules)."""
+    """A point's arch as the counting kernel reads it (model/packed.arch_part, the convention's rules)."""
     level_int: np.ndarray
     cluster_axes: np.ndarray
     level_float: np.ndarray
@@ -53,7 +39,7 @@ class ArchArrays(NamedTuple):
 
 
 class Mixed(NamedTuple):
-    """The arch × layer parts of every layer (model/packed._mixed_part), padded to the widest layer."""
+    """The arch × layer parts of every layer (model/packed.mixed_part), padded to the widest layer."""
     merges: np.ndarray        # [layer, level, tensor, dim] bool
     e_factor: np.ndarray      # [layer, level, tensor] float64
     latched: np.ndarray       # [layer, tensor] bool
@@ -66,7 +52,10 @@ class Work(NamedTuple):
     merges: np.ndarray        # [level, tensor, dim] bool
     e_factor: np.ndarray      # [level, tensor] float64
     latched: np.ndarray       # [tensor] bool
-    mac_energy_pj: np.ndarray  # [held, fan-in] float64: pack_problem's einsum.macs * energies.mac_pj * mac_table
+    mac_energy_pj: np.ndarray  # [held, fan-in] float64: pack_problem's (energy/mac.mac_dynamic_pj)
+
+
+_mac_dynamic_pj = njit(cache=True)(mac_dynamic_pj)  # the energy model's own formula, compiled
 
 
 @njit(cache=True)
@@ -105,7 +94,7 @@ def _clear(out):
 
 @njit(cache=True, _nrt=False)
 def _fill_work(w, mixed, l, macs, mac_pj, mac_table):
-    """Layer l's Work from the point's Mixed rows and MAC energy (pack_problem's product, in its order)."""
+    """Layer l's Work from the point's Mixed rows and MAC energy (pack_problem's, by the same formula)."""
     n_levels, n_t, n_d = w.merges.shape[0], w.merges.shape[1], w.merges.shape[2]
     for i in range(n_levels):
         for t in range(n_t):
@@ -116,7 +105,7 @@ def _fill_work(w, mixed, l, macs, mac_pj, mac_table):
         w.latched[t] = mixed.latched[l, t]
     for h in range(mac_table.shape[0]):
         for f in range(mac_table.shape[1]):
-            w.mac_energy_pj[h, f] = macs * mac_pj * mac_table[h, f]
+            w.mac_energy_pj[h, f] = _mac_dynamic_pj(macs, mac_pj, mac_table[h, f])
 
 
 @njit(cache=True)

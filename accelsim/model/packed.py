@@ -7,13 +7,15 @@ give, which tests/kernels/test_nest_kernel.py checks).
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
 from ..counting import records as R
-from ..counting.conventions import block_rounding_of, convention_of
+from ..counting.conventions import CountingConvention, block_rounding_of, convention_of
 from ..counting.nest import LoweredNest
 from ..counting.nest_kernel import evaluate_nest
 from ..counting.ragged_kernel import evaluate_ragged, ragged_work
@@ -27,6 +29,7 @@ from ..energy.activity import (
     storage_activity,
 )
 from ..energy.domains import background_pj
+from ..energy.mac import mac_dynamic_pj
 from ..energy.model import ActionEnergies, leaking_instances
 from ..errors import AccelsimBug, SpecError
 from ..ir.arch import Arch, Memory, Spatial, cluster_span
@@ -78,23 +81,26 @@ def pack_problem(arch: Arch, einsum: Einsum, energies: ActionEnergies | None = N
     `energies` the kernel counts only (every energy is 0).
 
     Built from three parts, each computed once and shared (a sweep packs every distinct layer of
-    every point; the arrays are read-only to the kernels): the layer's (`_layer_part`, once per
-    layer shape in a process), the arch's at its energies (`_arch_part`, once per arch and
-    energies object: once per point), and what needs both (`_mixed_part`, once per arch and layer).
+    every point; the arrays are read-only to the kernels): the layer's (`layer_part`, once per
+    layer shape in a process), the arch's at its energies (`arch_part`, once per arch and
+    energies object: once per point), and what needs both (`mixed_part`, once per layer and set of
+    arch fields it reads: `mixed_reads`, shared by a sweep's size variants).
     tests/unit/test_packed_parts.py checks the result against the one-piece packing."""
-    lay = _layer_part(einsum)
+    lay = layer_part(einsum)
     energies = energies or _no_energies(arch)
-    level_int, cluster_axes, level_float, per_cycle, psum_words = _arch_part(arch, energies)
-    merging, e_factor, latched, mac_table = _mixed_part(arch, einsum, density)
+    level_int, cluster_axes, level_float, per_cycle, psum_words = arch_part(arch, energies)
+    merging, e_factor, latched, mac_table = mixed_part(arch, einsum, density)
     return PackedProblem(einsum.dims, einsum.roles, lay.axis_of, lay.coef, lay.axis_dims, lay.axis_nd, lay.n_axes,
                          lay.is_output, lay.one_dim, level_int, cluster_axes, level_float, merging, e_factor,
-                         einsum.macs * energies.mac_pj * mac_table, lay.held_by_dim, lay.output_ignores, per_cycle,
-                         convention_of(arch).operands_held_when_spatial_innermost, convention_of(arch).cluster_rule,
+                         mac_dynamic_pj(lay.macs, energies.mac_pj, mac_table), lay.held_by_dim, lay.output_ignores,
+                         per_cycle, convention_of(arch).operands_held_when_spatial_innermost,
+                         convention_of(arch).cluster_rule,
                          latched, psum_words, lay.span, lay.dim_size)
 
 
-@dataclass(frozen=True)
-class _LayerPart:
+class LayerPart(NamedTuple):
+    """A layer's own arrays, the same on every arch (PackedProblem's fields of the same names; a
+    NamedTuple, so the sweeps' whole-network kernel takes it as it is: model/network_kernel.py)."""
     axis_of: np.ndarray
     coef: np.ndarray
     axis_dims: np.ndarray
@@ -104,12 +110,13 @@ class _LayerPart:
     one_dim: np.ndarray
     held_by_dim: np.ndarray
     output_ignores: np.ndarray
-    span: int
+    span: int                 # PackedProblem.max_span
     dim_size: np.ndarray
+    macs: int                 # the layer's MACs (Einsum.macs)
 
 
 @lru_cache(maxsize=4096)
-def _layer_part(einsum: Einsum) -> _LayerPart:
+def layer_part(einsum: Einsum) -> LayerPart:
     """The layer's own arrays (its tensors' axes, dims and bounds): the same on every arch."""
     dims, roles = einsum.dims, einsum.roles
     tensors = [einsum.tensor(r) for r in roles]
@@ -128,13 +135,13 @@ def _layer_part(einsum: Einsum) -> _LayerPart:
             axis_nd[ti, a] = len(axis)
             span = max(span, 1 + sum(term.coef * (einsum.bound[term.dim] - 1) for term in axis))
     _check_int64_range(einsum, span)  # raised again on every call: lru_cache keeps no exceptions
-    return _LayerPart(axis_of, coef, axis_dims, axis_nd,
+    return LayerPart(axis_of, coef, axis_dims, axis_nd,
                       np.array([len(t.axes) for t in tensors], dtype=np.int64),
                       np.array([r == "outputs" for r in roles], dtype=np.bool_),
                       np.array([all(len(axis) == 1 for axis in t.axes) for t in tensors], dtype=np.bool_),
                       np.array([HELD.index(held_by(einsum, d)) for d in dims], dtype=np.int64),
                       np.array([not einsum.relevant("outputs", d) for d in dims], dtype=np.bool_), span,
-                      np.array([einsum.bound[d] for d in dims], dtype=np.int64))
+                      np.array([einsum.bound[d] for d in dims], dtype=np.int64), einsum.macs)
 
 
 class _ByIdentity:
@@ -157,11 +164,16 @@ class _ByIdentity:
 
 
 _ARCH_PARTS = _ByIdentity(64)
-_MIXED_PARTS = _ByIdentity(64)   # per arch: {(einsum, density): parts}
+_MIXED_READS = _ByIdentity(64)   # per arch: what mixed_part reads of it (mixed_reads)
+_MIXED_PARTS: dict = {}          # mixed_reads(arch) -> {(einsum, density): parts}
+_READS_NUMBER: dict = {}         # what mixed_part reads of an arch -> mixed_reads' number for it
+_NUMBERS = itertools.count()
 _NO_ENERGIES = _ByIdentity(64)
 
 
-def _arch_part(arch: Arch, energies: ActionEnergies):
+def arch_part(arch: Arch, energies: ActionEnergies):
+    """(level_int, cluster_axes, level_float, energy per cycle pJ, psum_words): PackedProblem's fields
+    of those names, once per arch and energies object."""
     return _ARCH_PARTS.get((arch, energies), _build_arch_part)
 
 
@@ -207,10 +219,17 @@ def _build_arch_part(arch: Arch, energies: ActionEnergies):
     return level_int, cluster_axes, level_float, per_cycle, psum_words_per_level(arch)
 
 
-def _mixed_part(arch: Arch, einsum: Einsum, density: Density):
+def mixed_part(arch: Arch, einsum: Einsum, density: Density):
     """What needs both the arch and the layer: the fan-outs' merging, the storage activity factors,
-    the latched operands and the MACs' activity table (energy-free: the same at any energies)."""
-    per_arch = _MIXED_PARTS.get((arch,), lambda _: {})
+    the latched operands and the MACs' activity table (energy-free: the same at any energies).
+    Shared by the archs that agree on all it reads of them (mixed_reads): a sweep's variants of an
+    arch's sizes share them."""
+    reads = mixed_reads(arch)
+    per_arch = _MIXED_PARTS.get(reads)
+    if per_arch is None:
+        if len(_MIXED_PARTS) >= 64:
+            _MIXED_PARTS.clear()
+        per_arch = _MIXED_PARTS[reads] = {}
     key = (einsum, density)
     if key not in per_arch:
         dims, roles = einsum.dims, einsum.roles
@@ -223,9 +242,32 @@ def _mixed_part(arch: Arch, einsum: Einsum, density: Density):
                 e_factor[i] = [activity.memory_factor(level, r) for r in roles]
             elif isinstance(level, Spatial):
                 merging[i] = [[convention.merges(arch, einsum, i, r, d) for d in dims] for r in roles]
-        per_arch[key] = (merging, e_factor, np.array([r in arch.compute.operand_latch for r in roles], dtype=np.bool_),
-                         mac_activity_table(arch, density))
-    return per_arch[key]
+        per_arch[key] = merging, e_factor, np.array([r in arch.compute.operand_latch for r in roles], dtype=np.bool_)
+    return (*per_arch[key], mac_activity_table(arch, density))  # per compute level (its MACs) and density
+
+
+def mixed_reads(arch: Arch) -> int:
+    """All mixed_part reads of an arch, as a number (once per arch object): its counting convention,
+    each memory's switching share (activity.memory_factor), each fan-out's multicast and reduction
+    (the built-in conventions' merges: conventions.spatial_capable), the MACs' operand latches (the
+    MACs' activity table, which reads their number, is not shared). A convention of another class
+    may read more: then the arch gets a number of its own."""
+    return _MIXED_READS.get((arch,), _build_mixed_reads)
+
+
+def _build_mixed_reads(arch: Arch) -> int:
+    if type(convention_of(arch)) is not CountingConvention:
+        return next(_NUMBERS)  # a number of its own (an Arch holds dicts: it is no dict key itself)
+    reads = (arch.counting, arch.compute.operand_latch, tuple(
+        ("memory", level.switching_share) if isinstance(level, Memory) else
+        ("spatial", level.multicast, level.reduction) if isinstance(level, Spatial) else ("compute",)
+        for level in arch.levels))
+    number = _READS_NUMBER.get(reads)
+    if number is None:
+        if len(_READS_NUMBER) >= 4096:
+            _READS_NUMBER.clear()  # a number is never given twice, so none can name other reads
+        number = _READS_NUMBER[reads] = next(_NUMBERS)
+    return number
 
 
 @dataclass(frozen=True)
@@ -278,16 +320,26 @@ def is_ragged(problem: PackedProblem, nest: LoweredNest) -> bool:
     return bool((covered(nest) != problem.dim_size).any())
 
 
-def lowest_scoring(problem: PackedProblem, arch: Arch, einsum: Einsum, candidates, score, allowed=None):
+def lowest_scoring(problem: PackedProblem, arch: Arch, einsum: Einsum, candidates, score, allowed=None,
+                   counted=None):
     """Among candidate mappings of the packed layer, the one the counting kernel (dense or ragged)
     counts with the lowest score(energy pJ, cycles), passing over those `allowed(mapping)` refuses
-    and those it cannot count; (mapping, PackedResult), or (None, None)."""
+    and those it cannot count; (mapping, PackedResult), or (None, None). `counted`: a candidate's
+    (mapping, PackedResult) already counted on this problem (the sweeps' network kernel counts the
+    template's mapping), not counted again. A candidate equal to an earlier one is passed over: it
+    would be refused or counted alike, and the earlier one wins a tie (the templates' padded
+    layers often unpad to the same mapping, or to the template's own)."""
     from ..mapping.lower import lower
     best, best_result, best_score = None, None, None
+    seen = []
     for mapping in candidates:
+        if any(mapping == earlier for earlier in seen):
+            continue
+        seen.append(mapping)
         if allowed is not None and not allowed(mapping):
             continue
-        result = evaluate_packed(problem, lower(arch, einsum, mapping))
+        result = (counted[1] if counted is not None and mapping is counted[0]
+                  else evaluate_packed(problem, lower(arch, einsum, mapping)))
         if result.status == R.OK and (best_score is None or score(result.energy_pj, result.cycles) < best_score):
             best, best_result, best_score = mapping, result, score(result.energy_pj, result.cycles)
     return best, best_result

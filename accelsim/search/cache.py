@@ -1,8 +1,9 @@
 """On-disk cache of the mapper's results: a layer shape searched once on this machine is not searched
 again by a later run.
 
-The key is a SHA-256 of everything that decides a search's result: accelsim's own source (every
-.py file of the package, so any edit invalidates the cache), the arch as the layer runs it (levels,
+The key is a SHA-256 of everything that decides a search's result: the mapspace's version
+(MAPSPACE), accelsim's own source (every .py file of the package, so any edit invalidates the
+cache), the arch as the layer runs it (levels,
 operating point, counting convention), its per-action energies, the layer's einsum and operand
 density, and the constraints with the mapper settings (objective, algorithm, seed, budget). The
 value is the mapping and the search's record, as JSON, written atomically; an unreadable entry is
@@ -24,6 +25,7 @@ from ..version import source_digest
 from .mapper import MapperResult
 
 FORMAT = 2  # of the entries; bump when their layout changes (2: the key is stored and checked)
+MAPSPACE = 2  # bump when the mapspace changes answers (2: ragged factors in the mapspace); in the key
 
 
 def canonical(value):
@@ -51,7 +53,7 @@ def canonical(value):
 def search_key(arch, einsum, energies, constraints, density, ragged: bool = False) -> str:
     """`ragged`: the search may answer with a ragged mapping (search/ragged.py), which only some
     runs can count, so it is a different search."""
-    payload = [FORMAT, source_digest(), canonical(arch), canonical(einsum), canonical(energies),
+    payload = [FORMAT, MAPSPACE, source_digest(), canonical(arch), canonical(einsum), canonical(energies),
                canonical(constraints), canonical(density)] + (["ragged"] if ragged else [])
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

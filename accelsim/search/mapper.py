@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from math import prod
 
 import numpy as np
 
-from ..counting.records import INDEX, nest_loops
+from ..counting.nest import TEMPORAL
+from ..counting.records import INDEX, OK, nest_loops, nest_scratch
 from ..energy.model import ActionEnergies
 from ..errors import AccelsimBug, MappingError, SpecError
 from ..ir.arch import Arch, Memory
@@ -43,6 +45,8 @@ PATIENCE = 400          # hill-climb moves without gain before a restart
 RESTART_SAMPLES = 100   # random samples a fresh restart picks its start from
 KICK = 4                # random moves that kick the best point into a restart
 FRESH_EVERY = 8         # one restart in this many starts from fresh samples, the others from the best, kicked
+RAGGED_CANDIDATES = 16  # a ragged mapspace's best points by the kernel's (padded) counts, counted again exactly
+RAGGED_ROW_SHARE = 0.15  # of the climb's moves in a ragged mapspace: a dim takes another of its rows
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,37 @@ class MapperResult:
                 "ranked_cycles": self.ranked_cycles}
 
 
-def _space_arrays(space: Mapspace) -> S.Space:
+def _outputs_and_scratch(space: Mapspace, problem, einsum: Einsum, max_loops: int):
+    """evaluate_nest's out and scratch for the search: its point-set scratch sized for the longest
+    axis any row reaches, since the kernel counts a ragged point on the layer padded to its loops
+    (whose axes are longer than the layer's: outputs_and_scratch sizes them for the layer's)."""
+    out, scratch = outputs_and_scratch(problem, max_loops)
+    if not space.ragged:
+        return out, scratch
+    covers = {d: max(prod(int(f) for f in row) for row in space.rows[space.row_start[i]:space.row_start[i + 1]])
+              for i, d in enumerate(space.dims)}
+    span = max(1 + sum(term.coef * (covers[term.dim] - 1) for term in axis)
+               for t in einsum.tensors for axis in t.axes)
+    if span <= problem.max_span:
+        return out, scratch
+    n_levels, n_tensors = problem.level_int.shape[0], len(problem.roles)
+    return out, nest_scratch(max_loops, problem.max_axes, span, len(space.dims), n_levels, n_tensors)
+
+
+def _not_ragged(space: Mapspace, problem) -> np.ndarray:
+    """[slot, dim] a fan-out slot that merges a sliding-window tensor (one whose axes mix dims) over
+    the dim: the ragged kernel refuses that dim ragged with a factor > 1 there (ragged_kernel._served)."""
+    out = np.zeros((space.n_slots, len(space.dims)), dtype=np.bool_)
+    windowed = [t for t in range(len(space.roles)) if not problem.one_dim[t]]
+    for s in range(space.n_slots):
+        if space.slot_axis[s] != TEMPORAL:
+            level = space.slot_level[s]
+            for d in range(len(space.dims)):
+                out[s, d] = any(problem.axis_of[t, d] >= 0 and problem.merges[level, t, d] for t in windowed)
+    return out
+
+
+def _space_arrays(space: Mapspace, problem) -> S.Space:
     n_mem, n_dims = space.tail.shape
     mem_slot = np.zeros(n_mem, dtype=np.int64)
     for s in range(space.n_slots):
@@ -86,7 +120,8 @@ def _space_arrays(space: Mapspace) -> S.Space:
     # C order always: a kernel compiles once per array layout, and argwhere's varies.
     free_bits = np.ascontiguousarray(np.argwhere(space.keep_free).astype(np.int64).reshape(-1, 2))
     return S.Space(space.slot_level, space.slot_axis, space.slot_size, space.slot_mem, space.rows, space.row_start,
-                   mem_slot, space.order_matters, base_perm, n_free, space.keep_base, free_bits)
+                   mem_slot, space.order_matters, base_perm, n_free, space.keep_base, free_bits, space.bound,
+                   _not_ragged(space, problem))
 
 
 def search_state(space: Mapspace) -> S.State:
@@ -97,7 +132,7 @@ def search_state(space: Mapspace) -> S.State:
                      np.zeros_like(space.keep_base))
     return S.State(*point(), *point(), np.full(4, np.inf), np.zeros(4), np.zeros(5, np.int64),
                    np.zeros(n_dims, np.int64), np.zeros((n_mem, n_dims), INDEX), np.zeros(n_mem, np.int64),
-                   np.ones(n_mem, np.int64), new_rng())
+                   np.ones(n_mem, np.int64), new_rng(), np.ones(n_slots, np.int64))
 
 
 @dataclass(frozen=True)
@@ -121,14 +156,15 @@ class Search:
 
 def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
                    constraints: Constraints = NO_CONSTRAINTS,
-                   density: Density = DENSE) -> MapperResult:
+                   density: Density = DENSE, ragged: bool = False) -> MapperResult:
     """The best mapping of `einsum` on `arch` that the constraints allow, by their objective (with
     `rank: cycle`, the best of the search's `candidates` best points once the cycle model's cycles
-    replace the bandwidth bound)."""
+    replace the bandwidth bound). `ragged`: in the ragged mapspace (best_points)."""
     settings = constraints.settings
     start = time.perf_counter()
     by_cycles = settings.rank == "cycle"
-    found = best_points(arch, einsum, energies, constraints, density, settings.candidates if by_cycles else 1)
+    found = best_points(arch, einsum, energies, constraints, density, settings.candidates if by_cycles else 1,
+                        ragged)
     chosen, ranked_cycles = _rank_by_cycle_model(arch, einsum, found.points, settings) if by_cycles else (0, None)
     best = found.points[chosen]
     stats = found.stats
@@ -139,26 +175,30 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
 
 
 def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraints: Constraints = NO_CONSTRAINTS,
-                density: Density = DENSE, k: int = 1) -> Search:
+                density: Density = DENSE, k: int = 1, ragged: bool = False) -> Search:
     """The k best distinct points (by energy and cycles) the search finds under the constraints'
-    objective, best first."""
+    objective, best first. `ragged`: the mapspace also holds ragged rows (mapspace.py); the kernel
+    counts a ragged point as its loops on the layer padded to them (the dense kernel: an upper bound
+    on every count, tests/kernels/test_ragged.py), so it keeps the RAGGED_CANDIDATES best, and those
+    are counted again exactly (counting/ragged_kernel.py) and ranked by the same objective."""
     settings = constraints.settings
-    space = build_mapspace(arch, einsum, constraints)
+    space = build_mapspace(arch, einsum, constraints, ragged)
+    kept = max(k, RAGGED_CANDIDATES) if space.ragged else k
     problem = pack_problem(arch, einsum, energies, density)
     size = space.size(limit=settings.exhaustive_limit)
     algorithm = settings.search
     if algorithm == "auto":
         algorithm = "exhaustive" if size <= settings.exhaustive_limit else "heuristic"
     max_loops = space.n_slots * len(space.dims)
-    work = S.Work(nest_loops(max_loops), *outputs_and_scratch(problem, max_loops))
+    work = S.Work(nest_loops(max_loops), *_outputs_and_scratch(space, problem, einsum, max_loops))
     record = problem.record()
-    arrays = _space_arrays(space)
+    arrays = _space_arrays(space, problem)
     state = search_state(space)
     weights = np.array(settings.objective.weights, dtype=np.float64)
-    best_fac = np.ones((k, space.n_slots, len(space.dims)), dtype=np.int64)
-    best_perm = np.repeat(arrays.base_perm[None], k, axis=0)
-    best_keeps = np.repeat(space.keep_base[None], k, axis=0)
-    best = np.full((k, 4), np.inf)
+    best_fac = np.ones((kept, space.n_slots, len(space.dims)), dtype=np.int64)
+    best_perm = np.repeat(arrays.base_perm[None], kept, axis=0)
+    best_keeps = np.repeat(space.keep_base[None], kept, axis=0)
+    best = np.full((kept, 4), np.inf)
     stats = np.zeros(4, dtype=np.int64)
     args = (best_fac, best_perm, best_keeps, best, stats)
     if algorithm == "exhaustive":
@@ -169,24 +209,41 @@ def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraint
         sampled = budget if algorithm == "random" else random_evals
         climbed = budget - random_evals if algorithm in ("hill_climb", "heuristic") else 0
         S.search_heuristic(arrays, space.fixed, space.allowed, record, weights, work, state, sampled, settings.seed,
-                           climbed, settings.seed + 1, PATIENCE, RESTART_SAMPLES, KICK, FRESH_EVERY, *args)
+                           climbed, settings.seed + 1, PATIENCE, RESTART_SAMPLES, KICK, FRESH_EVERY,
+                           RAGGED_ROW_SHARE if space.ragged else 0.0, *args)
         algorithm = {"heuristic": "random+hill_climb"}.get(algorithm, algorithm)
     if not np.isfinite(best[0, 0]):
         raise MappingError(f"the mapper found no mapping that fits every buffer ({stats[S.EVALS]} evaluated, "
                            f"{stats[S.UNFIT]} over-full fan-outs, mapspace ≈ {size:.3g} points); relax the "
                            f"constraints or raise the evaluation budget")
-    points = tuple(_decoded(arch, einsum, space, problem, best_fac[q], best_perm[q], best_keeps[q], best[q])
-                   for q in range(k) if np.isfinite(best[q, 0]))
-    return Search(points, algorithm, int(size), stats)
+    points = [_decoded(arch, einsum, space, problem, best_fac[q], best_perm[q], best_keeps[q], best[q])
+              for q in range(kept) if np.isfinite(best[q, 0])]
+    points = [p for p in points if p is not None]
+    if space.ragged:  # by the exact counts, the kernel's order among ties
+        points = sorted(points, key=lambda p: tuple(S._objective(a, b, p.energy_pj, float(p.cycles))
+                                                    for a, b in settings.objective.weights))[:k]
+    if not points:
+        raise MappingError(f"the mapper found no mapping the ragged kernel can count among its {kept} best "
+                           f"({stats[S.EVALS]} evaluated); search with dense tiles only")
+    return Search(tuple(points), algorithm, int(size), stats)
 
 
 def _decoded(arch: Arch, einsum: Einsum, space: Mapspace, problem, fac, perm, keeps, score):
-    """A kept point, decoded and re-evaluated through the Python wrapper as a check on the search's
-    own numbers."""
+    """A kept point, decoded and re-evaluated through the Python wrapper: a check on the search's
+    own numbers for a dense point, the exact counts for a ragged one (None if the ragged kernel
+    cannot count it)."""
     mapping = decode(arch, space, fac, perm, keeps)
     check_mapping(arch, einsum, mapping)
+    ragged = bool((np.prod(fac, axis=0) != space.bound).any())
     again = evaluate_packed(problem, lower(arch, einsum, mapping))
-    if again.cycles != int(score[3]) or abs(again.energy_pj - score[2]) > 1e-9 * score[2]:
+    if ragged:
+        if again.status != OK:  # a sliding window multicast over a ragged plane (ragged_kernel.py)
+            return None
+        if again.cycles > score[3] or again.energy_pj > score[2] * (1 + 1e-9):
+            raise AccelsimBug(f"a ragged point counts more than its loops on the padded layer: {again.energy_pj} "
+                              f"pJ / {again.cycles} cycles against {score[2]} pJ / {int(score[3])} cycles")
+        score = (0.0, 0.0, again.energy_pj, again.cycles)
+    elif again.cycles != int(score[3]) or abs(again.energy_pj - score[2]) > 1e-9 * score[2]:
         raise AccelsimBug(f"the decoded best mapping evaluates to {again.energy_pj} pJ / {again.cycles} cycles, "
                           f"the search saw {score[2]} pJ / {int(score[3])} cycles")
     words = {level.name: int(again.output_words[i]) for i, level in enumerate(arch.levels) if isinstance(level, Memory)}

@@ -2,17 +2,28 @@
 
 A point of the mapspace is
   fac[slot, dim]   the loop bound of each dim at each slot: a memory level's temporal loops,
-                   or one axis (x, y) of a spatial fan-out; per dim the factors multiply to its bound;
+                   or one axis (x, y) of a spatial fan-out; per dim the factors multiply to its bound,
+                   or, in a ragged mapspace, to more (below);
   perm[mem, :]     each memory level's loop order, outer → inner (a permutation of all dims; unit
                    loops drop out): the free dims first, then the constrained innermost tail;
   keeps[level, t]  which tensors each memory keeps (the top keeps all).
 Equivalent points are pruned where that is exact: unit loops carry no order; the loop order of a
 memory level with no keeping memory below it cannot change any count; a fixed factor or a
 forbidden dim is not searched.
+
+A ragged mapspace (build_mapspace(ragged=True)) also holds rows whose factors multiply to more
+than the dim: ceil-division tiling, a smaller last tile (docs/notes/ragged-tiles.md). Such a row is
+the factorization of the dim padded to a multiple of a fan-out side (D' = ⌈D/side⌉·side, for each
+side the arch has, dims above half a side, as mapping/ragged.padded_layers pads) shrunk onto D as
+mapping/ragged.unpad shrinks a padded mapping: inner → outer, each factor to at most ⌈D / what the
+factors inside cover⌉. So the outermost non-unit factor is ⌈D / inner⌉, no iteration is wholly
+idle ((f − 1)·inner < D at every slot: check_mapping's rule), and each such dim's rows are finite:
+the factorizations of a few nearby padded sizes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from math import factorial, prod
 
 import numpy as np
@@ -38,7 +49,7 @@ class Mapspace:
     slot_mem: np.ndarray       # [slot] index into mem_levels for temporal slots, else −1
     fixed: np.ndarray          # [slot, dim] a fixed factor, 0 = free
     allowed: np.ndarray        # [slot, dim] may this dim have a factor > 1 here
-    rows: np.ndarray           # [row, slot] every factorization of each dim over the slots
+    rows: np.ndarray           # [row, slot] every factorization of each dim over the slots (ragged ones after)
     row_start: np.ndarray      # [dim + 1] the dim's rows are rows[row_start[d]:row_start[d+1]]
     mem_levels: np.ndarray     # [mem] arch level index of each memory level
     order_matters: np.ndarray  # [mem] bool
@@ -46,6 +57,13 @@ class Mapspace:
     n_tail: np.ndarray         # [mem]
     keep_base: np.ndarray      # [level, tensor] kept when its free bit is off
     keep_free: np.ndarray      # [level, tensor] the search decides
+    bound: np.ndarray          # [dim] the layer's dims
+    n_dense: np.ndarray        # [dim] the dim's first rows that multiply to its bound; the rest are ragged
+
+    @property
+    def ragged(self) -> bool:
+        """Some dim has ragged rows."""
+        return bool((np.diff(self.row_start) > self.n_dense).any())
 
     @property
     def n_slots(self) -> int:
@@ -73,7 +91,13 @@ class Mapspace:
         return sum(n * prod(factorial(m) for m in state) for state, n in states.items()) * bypasses
 
 
-def _factorizations(bound: int, fixed: list[int], allowed: list[bool], sizes: list[int]) -> list[tuple]:
+def _factorizations(bound: int, fixed, allowed, sizes) -> list[tuple]:
+    return list(_factorizations_of(int(bound), tuple(int(f) for f in fixed), tuple(bool(a) for a in allowed),
+                                   tuple(int(s) for s in sizes)))
+
+
+@lru_cache(maxsize=256)  # a network's layers share dims: one enumeration per dim, slots and constraints
+def _factorizations_of(bound: int, fixed: tuple, allowed: tuple, sizes: tuple) -> tuple:
     out = []
     factors = divisors(bound)  # every factor divides the bound
 
@@ -98,10 +122,47 @@ def _factorizations(bound: int, fixed: list[int], allowed: list[bool], sizes: li
                 rec(s + 1, remaining // f, acc + (f,))
 
     rec(0, bound, ())
+    return tuple(out)
+
+
+def shrink(row: tuple, bound: int) -> tuple:
+    """A factorization of a padded bound shrunk onto `bound` (mapping/ragged.unpad's rule on one
+    dim, slots top-down = outer → inner): each factor to at most ⌈bound / what the ones inside cover⌉."""
+    out, stride = [], 1
+    for f in reversed(row):
+        f = min(f, -(-bound // stride))
+        stride *= f
+        out.append(f)
+    return tuple(reversed(out))
+
+
+def padded_bounds(bound: int, sides) -> list[int]:
+    """The padded sizes whose factorizations give a dim's ragged rows: the dim rounded up to a
+    multiple of each fan-out side it exceeds half of (as mapping/ragged.padded_layers pads)."""
+    out = []
+    for side in sorted(set(sides), reverse=True):
+        padded = -(-bound // side) * side
+        if side > 1 and bound > side // 2 and padded != bound and padded not in out:
+            out.append(padded)
     return out
 
 
-def build_mapspace(arch: Arch, einsum: Einsum, constraints: Constraints) -> Mapspace:
+def ragged_rows(bound: int, fixed: list[int], allowed: list[bool], sizes: list[int], dense: list[tuple]) -> list[tuple]:
+    """A dim's ragged rows: each padded bound's factorizations shrunk onto the dim, those that still
+    multiply to more than it, each once, none that changed a fixed factor."""
+    seen, out = set(dense), []
+    for padded in padded_bounds(bound, [s for s in sizes if s > 1]):
+        for row in _factorizations(padded, fixed, allowed, sizes):
+            row = shrink(row, bound)
+            if row in seen or prod(row) == bound or any(f and f != r for f, r in zip(fixed, row)):
+                continue
+            seen.add(row)
+            out.append(row)
+    return out
+
+
+def build_mapspace(arch: Arch, einsum: Einsum, constraints: Constraints, ragged: bool = False) -> Mapspace:
+    """`ragged`: also the rows whose factors multiply to more than their dim (the module docstring)."""
     dims, roles = einsum.dims, einsum.roles
     slots = []  # (level index, axis, size)
     for i, level in enumerate(arch.levels[:-1]):
@@ -127,16 +188,23 @@ def build_mapspace(arch: Arch, einsum: Einsum, constraints: Constraints) -> Maps
         if only is not None:
             for di, d in enumerate(dims):
                 allowed[s, di] = d in only or d in factors
-    rows, row_start = [], [0]
+    rows, row_start, n_dense = [], [0], []
+    sizes = [size for _, _, size in slots]
+    # the ragged kernel counts no output whose axes mix dims with a ragged dim (ragged_kernel.py)
+    fixed_size = {term.dim for t in einsum.tensors if t.role == "outputs" and any(len(a) > 1 for a in t.axes)
+                  for a in t.axes for term in a}
     for di, d in enumerate(dims):
-        found = _factorizations(einsum.bound[d], list(fixed[:, di]), list(allowed[:, di]),
-                                [size for _, _, size in slots])
+        found = _factorizations(einsum.bound[d], list(fixed[:, di]), list(allowed[:, di]), sizes)
         if not found:
             raise MappingError(f"the constraints leave no way to split {d}={einsum.bound[d]} over the "
                                f"levels (fixed factors {[(arch.levels[slots[s][0]].name, int(f)) for s, f in enumerate(fixed[:, di]) if f]})")
         if len(found) > MAX_FACTORIZATIONS:
             raise MappingError(f"{d}={einsum.bound[d]} has more than {MAX_FACTORIZATIONS} factorizations; "
                                f"constrain some of its factors")
+        n_dense.append(len(found))
+        if ragged and found and d not in fixed_size:
+            found = found + ragged_rows(einsum.bound[d], [int(f) for f in fixed[:, di]], list(allowed[:, di]),
+                                        sizes, found)
         rows += found
         row_start.append(len(rows))
     keep_base = np.zeros((len(arch.levels), len(roles)), dtype=np.bool_)
@@ -163,7 +231,8 @@ def build_mapspace(arch: Arch, einsum: Einsum, constraints: Constraints) -> Maps
     return Mapspace(dims, roles, as_i64([s[0] for s in slots]), as_i64([s[1] for s in slots]),
                     as_i64([s[2] for s in slots]), as_i64(slot_mem), fixed, allowed,
                     np.array(rows, dtype=np.int64).reshape(len(rows), len(slots)), as_i64(row_start),
-                    as_i64(mem_levels), order_matters, tail, n_tail, keep_base, keep_free)
+                    as_i64(mem_levels), order_matters, tail, n_tail, keep_base, keep_free,
+                    as_i64([einsum.bound[d] for d in dims]), as_i64(n_dense))
 
 
 def decode(arch: Arch, space: Mapspace, fac: np.ndarray, perm: np.ndarray, keeps: np.ndarray,

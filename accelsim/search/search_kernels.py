@@ -2,14 +2,17 @@
 climbing (search_heuristic; either phase may be empty).
 
 Each candidate point (fac, perm, keeps — see search/mapspace.py) is lowered to loop arrays
-and evaluated by counting/nest_kernel.evaluate_nest. The objective is lexicographic over two
+and evaluated by counting/nest_kernel.evaluate_nest. A ragged point (a dim's factors multiply to
+more than it) is evaluated as its loops on the layer padded to them, an upper bound on its ragged
+counts; mapper.best_points counts the best such points again exactly. The objective is lexicographic over two
 scores, each ordered as energy^a · cycles^b (_objective). The kernels take records (named tuples
 of arrays; Numba passes them field by field): `space` a Space (mapper._space_arrays), `problem`
 the layer's nest_kernel.Problem, `work` a Work (the loop arrays each candidate is lowered into,
 and evaluate_nest's outputs and scratch), `state` a State, the other work arrays
 (mapper.search_state allocates them: the kernels allocate nothing and run without Numba's
 runtime, so passing arrays costs no reference counting). `stats` counts EVALS (calls to the
-model), FEASIBLE, UNFIT (pruned before evaluation: a fan-out axis over-full) and IMPROVED. The
+model), FEASIBLE, UNFIT (pruned before evaluation: a fan-out axis over-full, or a ragged point the
+ragged kernel cannot count) and IMPROVED. The
 kernels keep the K best distinct points in best_fac/best_perm/best_keeps/best (leading axis K, best
 first; _offer); K = 1 unless the mapper re-ranks candidates by the cycle model.
 Random numbers come from search/rng.py, its state `state.rng`, seeded by each search.
@@ -37,7 +40,7 @@ from ..counting.records import OK, Loops, Nest, Outputs, Scratch
 from .rng import draw, seed_rng, uniform
 
 EVALS, FEASIBLE, UNFIT, IMPROVED = 0, 1, 2, 3
-FACTOR, SWAP, FLIP = 1, 2, 3  # hill-climb move kinds
+FACTOR, SWAP, FLIP, ROW = 1, 2, 3, 4  # hill-climb move kinds
 INF = np.inf
 
 
@@ -55,6 +58,9 @@ class Space(NamedTuple):
     n_free: np.ndarray         # [mem] free dims at the front of base_perm
     keep_base: np.ndarray      # [level, tensor] kept when its free bit is off
     free_bits: np.ndarray      # [bit, 2] (level, tensor) of each bit the search decides
+    dim_bound: np.ndarray      # [dim] the layer's dims (a ragged row's factors multiply to more)
+    not_ragged: np.ndarray     # [slot, dim] bool: a factor > 1 here cannot go with a ragged dim (the ragged
+                               # kernel refuses a fan-out that merges a sliding-window tensor over a ragged dim)
 
 
 class State(NamedTuple):
@@ -73,6 +79,7 @@ class State(NamedTuple):
     n_active: np.ndarray       # [memory]
     radix: np.ndarray          # [memory] orders per level
     rng: np.ndarray            # search/rng.py's state
+    saved: np.ndarray          # [slot] a row move's replaced factors
 
 
 class Work(NamedTuple):
@@ -117,9 +124,27 @@ def _objective(a, b, energy, cycles):
     return a * np.log(energy) + b * np.log(cycles)
 
 
+@njit(cache=True, _nrt=False)
+def _refused(fac, not_ragged, dim_bound):
+    """A ragged dim has a factor > 1 at a slot not_ragged marks: the ragged kernel cannot count it."""
+    for d in range(fac.shape[1]):
+        there = False
+        covered = 1
+        for s in range(fac.shape[0]):
+            there = there or (not_ragged[s, d] and fac[s, d] > 1)
+            covered *= fac[s, d]
+        if there and covered != dim_bound[d]:
+            return True
+    return False
+
+
 @njit(cache=True, _nrt=False, inline='always')
 def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
-    """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible."""
+    """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible (or, in a
+    ragged mapspace, a point the ragged kernel cannot count: UNFIT, not evaluated)."""
+    if _refused(fac, space.not_ragged, space.dim_bound):
+        stats[UNFIT] += 1
+        return False
     lp = work.loops
     n = _lower(fac, perm, space.slot_level, space.slot_axis, space.slot_mem, lp.loop_dim, lp.loop_bound, lp.loop_level,
                lp.loop_spatial, lp.loop_axis)
@@ -332,16 +357,53 @@ def _nth_active(fac, perm, mi, s, n_free, nth):
     return -1
 
 
+@njit(cache=True, _nrt=False)
+def _whole(fac, d, bound):
+    """No loop of dim d has a wholly idle iteration: (f − 1) · inner < bound at every slot, slots
+    top-down = outer → inner (check_mapping's rule; always so when the factors multiply to bound)."""
+    inner = 1
+    for s in range(fac.shape[0] - 1, -1, -1):
+        if (fac[s, d] - 1) * inner >= bound:
+            return False
+        inner *= fac[s, d]
+    return True
+
+
 @njit(cache=True, _nrt=False, inline='always')
-def _move(space, fixed, allowed, fac, perm, keeps, undo, rng):
-    """Apply one random neighbour in place and record in undo how to revert it: a prime factor
-    of one dim moves to another slot (60 %), two active loops of one level swap (25 %), or one
-    bypass bit flips. The kind (and for a factor move the dim) is drawn first, then the move
-    among those of that kind that change the point; False if that kind has none."""
+def _move(space, fixed, allowed, fac, perm, keeps, undo, saved, rng, row_share):
+    """Apply one random neighbour in place and record in undo how to revert it: with probability
+    `row_share` one dim takes another of its rows (a random one: the only move that changes a
+    ragged dim's padded size), else a prime factor of one dim moves to another slot (up to 60 %),
+    two active loops of one level swap (25 %), or one bypass bit flips. The kind (and for a factor
+    or row move the dim) is drawn first, then the move among those of that kind that change the
+    point; False if that kind has none (or a factor move would leave a ragged dim an idle iteration)."""
     slot_axis, slot_size, mem_slot = space.slot_axis, space.slot_size, space.mem_slot
     order_matters, n_free, free_bits = space.order_matters, space.n_free, space.free_bits
     n_slots, n_dims = fac.shape
     kind = uniform(rng)
+    if kind < row_share:
+        d = draw(rng, n_dims)
+        n_rows = space.row_start[d + 1] - space.row_start[d]
+        if n_rows < 2:
+            return False
+        row = space.row_start[d] + draw(rng, n_rows)
+        same = True
+        for s in range(n_slots):
+            same = same and space.rows[row, s] == fac[s, d]
+            if slot_axis[s] != TEMPORAL:  # the fan-out must still fit
+                used = space.rows[row, s]
+                for e in range(n_dims):
+                    if e != d:
+                        used *= fac[s, e]
+                if used > slot_size[s]:
+                    return False
+        if same:
+            return False
+        for s in range(n_slots):
+            saved[s] = fac[s, d]
+            fac[s, d] = space.rows[row, s]
+        undo[0], undo[1] = ROW, d
+        return True
     if kind < 0.6:
         d = draw(rng, n_dims)
         s1, count = -1, 0
@@ -381,6 +443,10 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo, rng):
             return False
         fac[s1, d] //= chosen
         fac[s2, d] *= chosen
+        if not _whole(fac, d, space.dim_bound[d]):  # a ragged dim's factors moved into an idle iteration
+            fac[s2, d] //= chosen
+            fac[s1, d] *= chosen
+            return False
         undo[0], undo[1], undo[2], undo[3], undo[4] = FACTOR, d, s1, s2, chosen
         return True
     if kind < 0.85 or free_bits.shape[0] == 0:
@@ -409,10 +475,14 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo, rng):
 
 
 @njit(cache=True, _nrt=False)
-def _undo(space, fac, perm, keeps, undo):
+def _undo(space, fac, perm, keeps, undo, saved):
     """Revert the move _move recorded in undo."""
     free_bits = space.free_bits
-    if undo[0] == FACTOR:
+    if undo[0] == ROW:
+        d = undo[1]
+        for s in range(fac.shape[0]):
+            fac[s, d] = saved[s]
+    elif undo[0] == FACTOR:
         d, s1, s2, chosen = undo[1], undo[2], undo[3], undo[4]
         fac[s2, d] //= chosen
         fac[s1, d] *= chosen
@@ -426,7 +496,8 @@ def _undo(space, fac, perm, keeps, undo):
 
 @njit(cache=True, _nrt=False)
 def search_heuristic(space, fixed, allowed, problem, weights, work, state, random_evals, random_seed, n_evals, seed,
-                     patience, restart_samples, kick, fresh_every, best_fac, best_perm, best_keeps, best, stats):
+                     patience, restart_samples, kick, fresh_every, row_share, best_fac, best_perm, best_keeps, best,
+                     stats):
     """Uniform random sampling for `random_evals` evaluations (seeded with `random_seed`), then hill
     climbing for `n_evals` (seeded with `seed`); either may be 0.
 
@@ -443,7 +514,7 @@ def search_heuristic(space, fixed, allowed, problem, weights, work, state, rando
     start): the model is inlined once, not at each site (each copy costs seconds of compilation)."""
     fac, perm, keeps, cur_fac, cur_perm, cur_keeps = state.fac, state.perm, state.keeps, state.cur_fac, \
         state.cur_perm, state.cur_keeps
-    cur, out, undo, rng = state.cur, state.out, state.undo, state.rng
+    cur, out, undo, rng, saved = state.cur, state.out, state.undo, state.rng, state.saved
     seed_rng(rng, random_seed)
     _reset(space, state)
     start = stats[EVALS]
@@ -487,10 +558,11 @@ def search_heuristic(space, fixed, allowed, problem, weights, work, state, rando
                     # from the best, kicked: evaluated below, as a move is
                     _keep(best_fac[0], best_perm[0], best_keeps[0], best[0], cur_fac, cur_perm, cur_keeps, cur)
                     for _ in range(kick):
-                        _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, rng)
+                        _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, saved, rng, row_share)
                     kicked = True
             move_now = False
-            if not kicked and not _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, rng):
+            if not kicked and not _move(space, fixed, allowed, cur_fac, cur_perm, cur_keeps, undo, saved, rng,
+                                        row_share):
                 continue
             sample = False
         feasible = False
@@ -532,7 +604,7 @@ def search_heuristic(space, fixed, allowed, problem, weights, work, state, rando
         else:
             stale += 1
             if not feasible or _better(cur, out):
-                _undo(space, cur_fac, cur_perm, cur_keeps, undo)
+                _undo(space, cur_fac, cur_perm, cur_keeps, undo, saved)
                 continue
             if _better(out, cur):  # no worse: stay there (plateaus are crossed)
                 stale = 0

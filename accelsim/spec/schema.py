@@ -4,7 +4,7 @@ The docs' spec reference and `accelsim info` are generated from these models.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated, ClassVar, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -440,15 +440,29 @@ class ArchSpec(Strict):
 # ----------------------------------------------------------------------------- workload
 
 class LayerSpec(Strict):
+    # `type: conv` or top-level dims (C, K, M, ...) are the usual unknown keys: say where shapes go
+    UNKNOWN_KEY_HINT: ClassVar[str] = (
+        "a layer's shape goes under its kind, e.g. conv2d: {c: 3, k: 64, h: 224, w: 224, r: 7, s: 7, "
+        "stride: 2, padding: 3} or matmul: {m: 197, n: 1000, k: 768}; the kinds are conv2d, "
+        "depthwise_conv2d, matmul, fully_connected, batched_matmul, pool2d, einsum (docs/spec-reference.md)")
+
     name: str
     count: int | str = Field(1, description="how many identical copies run (totals multiply); "
                              "an integer or an expression over the workload parameters")
-    conv2d: Optional[dict] = None
-    depthwise_conv2d: Optional[dict] = None
-    matmul: Optional[dict] = None
-    fully_connected: Optional[dict] = None
-    batched_matmul: Optional[dict] = None
-    pool2d: Optional[dict] = None
+    # A layer gives exactly one kind. The parameters are ir/layers.py's builders' (a test checks these
+    # texts name the same ones); values are integers or expressions over the workload parameters.
+    conv2d: Optional[dict] = Field(None, description="2-D convolution: c, k (input, output channels), h, w "
+        "(input rows, columns), r, s (filter rows, columns); optional n (batch, 1), stride (1), padding (0), "
+        "dilation (1), groups (1), ceil_mode (false)")
+    depthwise_conv2d: Optional[dict] = Field(None, description="one filter per channel: c, h, w, r, s; "
+        "optional n (1), stride (1), padding (0), dilation (1)")
+    matmul: Optional[dict] = Field(None, description="O[m,n] += I[m,k] * W[k,n]: m, n, k")
+    fully_connected: Optional[dict] = Field(None, description="a matmul on n vectors: c_in, c_out; "
+        "optional n (1)")
+    batched_matmul: Optional[dict] = Field(None, description="O[b,m,n] += I[b,m,k] * W[b,k,n] (attention): "
+        "b, m, n, k")
+    pool2d: Optional[dict] = Field(None, description="pooling window, one operand: c, h, w, r, s; optional "
+        "n (1), stride (1), padding (0)")
     einsum: Optional["EinsumSpec"] = None
     precision: Optional[MacFormat] = Field(None, description="number format of this layer; omitted "
                                            "means the workload's, else the arch's compute format")

@@ -14,19 +14,22 @@ from .yaml_io import SourcedDict, load_yaml_file, load_yaml_text, locate
 MAX_EXTENDS_CHAIN = 32
 
 
-def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names (aliases where set) of the model that `loc` points into."""
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The model that `loc` points into (None: not a model's key)."""
     current = model
     for key in loc[:-1]:
         if isinstance(key, int) or current is None:
             continue
         field = _field_by_name(current, key)
         if field is None:
-            return []
+            return None
         current = _inner_model(field.annotation)
-    if current is None:
-        return []
-    return [f.alias or name for name, f in current.model_fields.items()]
+    return current
+
+
+def _allowed_keys(model: type[BaseModel] | None) -> list[str]:
+    """Field names (aliases where set) of `model`."""
+    return [f.alias or name for name, f in model.model_fields.items()] if model is not None else []
 
 
 def _field_by_name(model, key):
@@ -80,9 +83,12 @@ def validate_model(model: type[BaseModel], data, file: str | None = None):
             key_path = ".".join(short(k, 40) for k in loc)
             allowed, suggestion = (), None
             if err["type"] == "extra_forbidden":
-                allowed = tuple(_allowed_keys(model, loc))
+                inner = _model_at(model, loc)
+                allowed = tuple(_allowed_keys(inner))
                 message = f"unknown key '{short(loc[-1] if loc else '')}'"
-                suggestion = did_you_mean(loc[-1] if loc else "", allowed) or "remove it"
+                # a model may say what a key that is no near miss usually means (UNKNOWN_KEY_HINT)
+                suggestion = (did_you_mean(loc[-1] if loc else "", allowed)
+                              or getattr(inner, "UNKNOWN_KEY_HINT", None) or "remove it")
             elif err["type"] == "missing":
                 message = "required key is missing"
                 suggestion = f"add '{loc[-1] if loc else ''}'"

@@ -1,8 +1,13 @@
 """The whole-network kernel's path (dse/network.py, model/network_kernel.py) against its slow
 reference, `simulate` one layer at a time: every LayerResult equal field for field (counts,
 energies, mappings, cycles: bit for bit, the energy computed by the same functions), so every
-stored row is too."""
+stored row is too.
+
+The kernel takes minutes to compile; `accelsim cache warm` compiles it (the CI runs it before the
+default tier, .ci/run), so these tests load it from Numba's cache. On a cold cache the first of
+them compiles it (≈ 1.5–2.5 min on 2 shared cores)."""
 import importlib
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,8 +51,8 @@ def _same(arch, workload, options):
 def test_the_network_path_equals_simulate_on_resnet50_and_bert(monkeypatch):
     base = load_arch(ARCH_DIR / "simba_like.yaml")
     calls = []
-    real = simulate._simulate_layer
-    monkeypatch.setattr(simulate, "_simulate_layer", lambda *a: calls.append(a[1].name) or real(*a))
+    real = simulate.simulate_layer
+    monkeypatch.setattr(simulate, "simulate_layer", lambda *a: calls.append(a[1].name) or real(*a))
     for name, x, size in (("resnet50", 1, "32KiB"), ("bert_base", 8, "64KiB")):
         workload = load_workload(WORKLOAD_DIR / f"{name}.yaml")
         arch = load_arch(ARCH_DIR / "simba_like.yaml", [f"levels.PE_array.x={x}", f"levels.GlobalBuffer.size={size}"])
@@ -115,3 +120,41 @@ def test_the_benchmark_grids_rows_equal_simulate(tmp_path, monkeypatch, grid):
     monkeypatch.setattr(evaluate, "_network_result", lambda *a: None)
     assert fast == [evaluate.evaluate_point(p) for p in points]
     assert len(used) == len(points) and {r["status"] for r in fast} == {"ok", "infeasible"}
+
+
+def test_cache_warm_compiles_the_network_kernel():
+    """`accelsim cache warm` (cli warm_kernels) runs network_result on compile_ahead's tiny GEMM: the
+    point must be one the network path covers, or the kernel would first compile in a test or a sweep."""
+    from accelsim.compile_ahead import warm_problem
+    arch, workload = warm_problem()
+    assert covered(arch, workload, SimOptions(dataflow="ws"))
+    assert network_pack(workload, "ws", len(arch.levels)).ok
+    assert _same(arch, workload, SimOptions(dataflow="ws"))
+
+
+def test_the_parent_loads_and_packs_the_sweeps_workloads_before_its_workers_fork(tmp_path):
+    """load_kernels (run in a sweep's parent) leaves the template points' workloads in the points'
+    own cache and their network packs built, so a forked worker inherits them instead of building them."""
+    from accelsim.dse.network import _PACKS
+    if not evaluate._network_kernel_ready():  # the parent preloads only for the cached kernel
+        message = "the network kernel is not in Numba's cache: run `accelsim cache warm` first"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (the CI does, before this tier)")
+        pytest.skip(message)
+    path = tmp_path / "s.yaml"
+    path.write_text(f"""name: t
+arch: {ARCH_DIR / 'simple_ws.yaml'}
+workloads: [{WORKLOAD_DIR / 'conv_tiny.yaml'}, {WORKLOAD_DIR / 'gemm_small.yaml'}]
+model: analytical
+dataflows: [ws, rs]
+axes:
+  arch.levels.GLB.size: [32KiB, 64KiB]
+""")
+    points = load_sweep(path).points()
+    evaluate._workload.cache_clear()
+    evaluate.load_kernels(points)
+    loaded = [evaluate._workload(evaluate._stamp(p.workload), (), p.allowed_paths) for p in points[:1]]
+    assert evaluate._workload.cache_info().hits >= 1 and evaluate._workload.cache_info().currsize == 2
+    packed = {(held[0].name, key[1]) for key, held in _PACKS.items()}
+    assert {("conv_tiny", "ws"), ("gemm_small", "ws")} <= packed and not any(d == "rs" for _, d in packed)
+    assert loaded[0].name in ("conv_tiny", "gemm_small")

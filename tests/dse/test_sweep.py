@@ -155,10 +155,12 @@ def test_infeasible_points_are_rows_with_a_reason(tmp_path):
 
 def test_rerun_skips_finished_points(tmp_path):
     sweep = load_sweep(write(tmp_path, SWEEP))
-    first = run_sweep(sweep, jobs=2, store_path=tmp_path / "s.sqlite", progress=False)
-    second = run_sweep(sweep, jobs=2, store_path=tmp_path / "s.sqlite", progress=False)
+    prepared = []  # `prepare` hears the points about to run (the CLI compiles their kernels): none the second time
+    first = run_sweep(sweep, jobs=2, store_path=tmp_path / "s.sqlite", progress=False, prepare=prepared.append)
+    second = run_sweep(sweep, jobs=2, store_path=tmp_path / "s.sqlite", progress=False, prepare=prepared.append)
     assert first["ok"] == 12 and second == {"total": 12, "skipped": 12, "ok": 0, "infeasible": 0, "failed": 0,
                                          "skipped_failed": 0}
+    assert [len(points) for points in prepared] == [12]
 
 
 def test_a_killed_sweep_resumes_with_nothing_lost(tmp_path):

@@ -212,33 +212,34 @@ def test_reuse_classes_equal_the_prefix_vectors(loops):
 def test_kernel_reusing_its_scratch_along_a_search_walk(two_fanout_archs, data, seed):
     """evaluate_nest keeps tiles from call to call in its scratch (the rows of dim ranges it saw
     last): along a hill-climb walk (the mapper's own moves, undone or not at random), each
-    evaluation with the shared scratch equals one with a fresh scratch."""
+    evaluation with the shared scratch equals one with a fresh scratch. The mapspace is the ragged
+    one (the search counts its ragged points as their padded loops), with the row moves."""
     from accelsim.search import mapper, search_kernels as S
     from accelsim.search.constraints import NO_CONSTRAINTS
     from accelsim.search.mapspace import build_mapspace
     from accelsim.search.rng import seed_rng, uniform
     from accelsim.counting.nest_kernel import evaluate_nest
     from accelsim.counting.records import Nest, nest_loops
-    from accelsim.model.packed import outputs_and_scratch
     arch = two_fanout_archs[(True, False)]
     einsum = draw_small_einsum(data.draw)
-    space = build_mapspace(arch, einsum, NO_CONSTRAINTS)
+    space = build_mapspace(arch, einsum, NO_CONSTRAINTS, ragged=True)
     problem = pack_problem(arch, einsum, action_energies(arch))
-    arrays, state = mapper._space_arrays(space), mapper.search_state(space)
-    fac, perm, keeps, undo, rng = state.fac, state.perm, state.keeps, state.undo, state.rng
+    arrays, state = mapper._space_arrays(space, problem), mapper.search_state(space)
+    fac, perm, keeps, undo, saved, rng = state.fac, state.perm, state.keeps, state.undo, state.saved, state.rng
     max_loops = space.n_slots * len(space.dims)
     loops = nest_loops(max_loops)
-    shared = outputs_and_scratch(problem, max_loops)
+    shared = mapper._outputs_and_scratch(space, problem, einsum, max_loops)  # point sets sized for padded loops
     seed_rng(rng, seed)
     S._random_factors(arrays, fac, rng)
     S._random_orders_and_bypass(arrays, perm, keeps, rng)
     for step in range(200):
-        if S._move(arrays, space.fixed, space.allowed, fac, perm, keeps, undo, rng) and uniform(rng) < 0.5:
-            S._undo(arrays, fac, perm, keeps, undo)
+        if S._move(arrays, space.fixed, space.allowed, fac, perm, keeps, undo, saved, rng, mapper.RAGGED_ROW_SHARE) \
+                and uniform(rng) < 0.5:
+            S._undo(arrays, fac, perm, keeps, undo, saved)
         if not S._fits(fac, arrays.slot_axis, arrays.slot_size):
             continue
         n = S._lower(fac, perm, arrays.slot_level, arrays.slot_axis, arrays.slot_mem, *loops)
-        fresh = outputs_and_scratch(problem, max_loops)
+        fresh = mapper._outputs_and_scratch(space, problem, einsum, max_loops)
         want = evaluate_nest(Nest(*loops, n, keeps), problem.record(), *fresh)
         got = evaluate_nest(Nest(*loops, n, keeps), problem.record(), *shared)
         assert got == want, step

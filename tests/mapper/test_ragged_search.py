@@ -1,5 +1,5 @@
-"""search/ragged.py: the mapper also searches the layer padded to the array's sides and runs the
-unpadded mapping ragged when the objective prefers it."""
+"""search/ragged.py: when dense tiles leave the array idle, the mapper also searches the ragged
+mapspace and runs a ragged mapping when the objective prefers it."""
 import accelsim
 from accelsim.energy.model import action_energies
 from accelsim.ir.einsum import parse_einsum
@@ -21,4 +21,4 @@ def test_a_prime_gemm_fills_the_array_and_halves_the_edp():
     assert spatial_positions(dense.mapping) <= 17  # primes: one dim on the array at most
     assert spatial_positions(ragged.mapping) > 4 * spatial_positions(dense.mapping)
     assert ragged.energy_pj * ragged.cycles < 0.5 * dense.energy_pj * dense.cycles  # EDP, the default objective
-    assert ragged.evaluations > dense.evaluations  # the padded layers were searched too
+    assert ragged.evaluations > dense.evaluations  # the ragged mapspace was searched too

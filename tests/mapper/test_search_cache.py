@@ -60,6 +60,16 @@ def test_the_key_follows_what_decides_the_search(arch, arch_from_text):
               search_key(arch, EINSUM, energies, seeded, Density(1.0, 1.0)),
               search_key(arch, EINSUM, energies, NO_CONSTRAINTS, Density(0.5, 1.0))]
     assert base not in others and len(set(others)) == 3
+    assert search_key(arch, EINSUM, energies, NO_CONSTRAINTS, Density(1.0, 1.0), ragged=True) != base
+
+
+def test_the_key_follows_the_mapspace_version(arch, monkeypatch):
+    """A change to what the mapspace holds (cache.MAPSPACE) changes every key."""
+    from accelsim.search import cache
+    energies = action_energies(arch)
+    base = search_key(arch, EINSUM, energies, NO_CONSTRAINTS, Density(1.0, 1.0))
+    monkeypatch.setattr(cache, "MAPSPACE", cache.MAPSPACE + 1)
+    assert search_key(arch, EINSUM, energies, NO_CONSTRAINTS, Density(1.0, 1.0)) != base
 
 
 def test_the_key_does_not_depend_on_hash_order():

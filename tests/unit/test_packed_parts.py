@@ -50,3 +50,39 @@ def test_a_cache_hit_is_per_arch_and_energies_object():
     pack_problem(arch, einsum, energies)
     for a, e in ((arch, other), (bigger, energies), (arch, energies)):
         assert_same(pack_problem(a, einsum, e), pack_problem_reference(a, einsum, e))
+
+
+def test_archs_share_mixed_parts_only_when_they_agree_on_what_they_read():
+    """mixed_part's cache is shared by archs equal in all it reads (a sweep's size variants), and
+    never by two that differ there: a fan-out without multicast merges nothing."""
+    from accelsim.model.packed import mixed_part, mixed_reads
+    arch = load_arch(ARCH_DIR / "simba_like.yaml")
+    bigger = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=8", "levels.GlobalBuffer.size=256KiB"])
+    unicast = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.multicast=false"])
+    assert mixed_reads(arch) == mixed_reads(bigger) != mixed_reads(unicast)
+    einsum = LAYERS[1]
+    assert mixed_part(arch, einsum, DENSE)[0] is mixed_part(bigger, einsum, DENSE)[0]  # one cached array
+    for a in (arch, unicast, bigger):
+        assert_same(pack_problem(a, einsum, action_energies(a)), pack_problem_reference(a, einsum, action_energies(a)))
+    assert mixed_part(arch, einsum, DENSE)[0].any() and not np.array_equal(mixed_part(unicast, einsum, DENSE)[0],
+                                                                          mixed_part(arch, einsum, DENSE)[0])
+
+
+def test_a_convention_of_another_class_packs_with_a_mixed_part_of_its_own(monkeypatch):
+    """A plugin's convention may read more of the arch than the built-in ones: its arch is not shared
+    (it once became a dict key, and an Arch holds dicts: TypeError on every layer)."""
+    from dataclasses import replace
+
+    from accelsim.counting.conventions import CONVENTIONS, CountingConvention, convention_of
+    from accelsim.model.packed import mixed_reads
+
+    class Mine(CountingConvention):
+        pass
+
+    arch = load_arch(ARCH_DIR / "simba_like.yaml")
+    monkeypatch.setitem(CONVENTIONS._items, "mine", Mine(**{**vars(convention_of(arch)), "name": "mine"}))
+    mine = replace(arch, counting="mine")
+    twin = replace(arch, counting="mine")
+    assert mixed_reads(mine) != mixed_reads(twin)  # each its own: nothing says what Mine reads
+    einsum = LAYERS[1]
+    assert_same(pack_problem(mine, einsum, action_energies(mine)), pack_problem_reference(mine, einsum, action_energies(mine)))

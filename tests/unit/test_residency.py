@@ -17,7 +17,7 @@ from accelsim.residency import (
     held_words,
     resident_counts,
 )
-from accelsim.simulate import _layer_energy
+from accelsim.simulate import price_layer
 
 TPU = ARCH_DIR / "tpu_v1.yaml"
 CHAIN = """name: chain
@@ -123,7 +123,7 @@ def test_capacity_is_exact(runs):
         levels = tuple(replace(l, size_bits=words * 8) if l.name == "UnifiedBuffer" else l for l in off.arch.levels)
         arch = replace(off.arch, levels=levels, residency_level="UnifiedBuffer")
         ran = [replace(r, energies=(arch, r.energies[1])) for r in results]  # the layers ran on it
-        return [r.extra["residency"] for r in apply_residency(arch, layers, ran, _layer_energy)]
+        return [r.extra["residency"] for r in apply_residency(arch, layers, ran, price_layer)]
 
     assert [r["outputs_resident"] for r in with_buffer(need)] == [True, True, False]
     tight = with_buffer(need - 1)

@@ -126,3 +126,45 @@ def test_timeloop_counting_is_for_the_analytical_model(write):
     assert p.key_path == "counting" and p.allowed == ("--model analytical",) and p.file.endswith("arch.yaml")
     with pytest.raises(SpecError, match="counting"):
         accelsim.load_arch(write("bad.yaml", GOOD_ARCH + "counting: timelop\n"))
+
+
+def test_layer_keys_outside_a_kind_say_where_the_shape_goes(write):
+    path = write("wl.yaml", "name: w\nlayers:\n  - name: a\n    type: conv\n    C: 3\n"
+                 "  - name: b\n    matmul: {m: 2, n: 4, k: 4}\n    precison: int8\n")
+    with pytest.raises(SpecError) as exc:
+        accelsim.load_workload(path)
+    by_key = {p.key_path: p for p in exc.value.problems}
+    assert by_key["layers.0.type"].line == 4 and by_key["layers.0.C"].line == 5
+    assert "goes under its kind, e.g. conv2d: {c: 3" in by_key["layers.0.type"].suggestion
+    assert by_key["layers.1.precison"].suggestion == "did you mean 'precision'?"  # a near miss stays a near miss
+
+
+def test_layer_kind_descriptions_name_the_builders_parameters():
+    """The spec reference's text for each layer kind lists exactly its builder's parameters."""
+    import inspect
+    import re
+
+    from accelsim.ir.layers import LAYER_BUILDERS
+    from accelsim.spec.schema import LAYER_KINDS, LayerSpec
+
+    for kind in LAYER_KINDS:
+        if kind == "einsum":
+            continue
+        text = LayerSpec.model_fields[kind].description
+        listed = re.sub(r"\([^)]*\)", "", text.split(": ", 1)[1]).replace("optional", "")
+        named = {word.strip() for word in re.split("[,;]", listed)}
+        params = set(inspect.signature(LAYER_BUILDERS.get(kind)).parameters)
+        assert named == params, (kind, named ^ params)
+
+
+@pytest.mark.parametrize("where", ["workload", "layer"])
+def test_a_precision_the_arch_does_not_run_names_where_it_was_written(write, where):
+    top, own = ("precision: int4_vsq\n", "") if where == "workload" else ("", "    precision: int4_vsq\n")
+    path = write("wl.yaml", f"name: w\n{top}layers:\n  - name: a\n    matmul: {{m: 4, n: 4, k: 4}}\n{own}")
+    arch = accelsim.load_arch(ARCH_DIR / "simple_ws.yaml")
+    with pytest.raises(SpecError) as exc:
+        accelsim.simulate(arch, accelsim.load_workload(path), accelsim.SimOptions(dataflow="ws"))
+    (p,) = exc.value.problems
+    assert p.file == str(path) and "does not run precision 'int4_vsq'" in p.message
+    assert (p.key_path, p.line) == (("precision", 2) if where == "workload" else ("layers.0.precision", 5))
+    assert p.suggestion.startswith("run it with --precision int16")
