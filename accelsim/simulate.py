@@ -14,9 +14,10 @@ from .ir.workload import Density, Layer, Workload, pad_einsum
 from .mapping.dataflows import map_layer, template_padding
 from .mapping.lower import lower
 from .mapping.mapping import Mapping, check_mapping
-from .mapping.ragged import ragged_candidates
-from .model.packed import lowest_scoring, pack_problem
+from .mapping.ragged import padded_candidates
+from .model.packed import evaluate_packed, lowest_scoring, pack_problem
 from .model.analytical import analyze
+from .counting import records as R
 from .model.performance import performance_model
 from .options import SimOptions
 from .residency import apply_residency, check_model
@@ -281,14 +282,29 @@ def choose_template_mapping(arch: Arch, layer: Layer, options: SimOptions, energ
     mapping = map_template(arch, einsum, dataflow)
     if ragged_refused(arch, layer, options):
         return mapping
-    candidates = ragged_candidates(arch, einsum, mapping, lambda padded: map_template(arch, padded, dataflow))
-    if not candidates:
+    pairs = padded_candidates(arch, einsum, mapping, lambda padded: map_template(arch, padded, dataflow))
+    if not pairs:
         return mapping
+    limit = _hand_padded_cycles(arch, pairs, energies, layer.density)
     best, _ = lowest_scoring(pack_problem(arch, einsum, energies, layer.density), arch, einsum,
-                             [mapping, *candidates], lambda energy, cycles: energy * cycles,
+                             [mapping, *(ragged for _, _, ragged in pairs)],
+                             lambda energy, cycles: (cycles > limit, energy * cycles),
                              lambda m: not (arch.constraints and _violations(arch, layer, m))
                              and not _unwalked(arch, layer, options, m), counted)
     return best or mapping
+
+
+def _hand_padded_cycles(arch: Arch, pairs, energies, density) -> float:
+    """The fewest cycles of the padded layers run padded with the template's mappings (what padding
+    by hand gives): the choice takes the lowest EDP among the candidates no slower than that (issue
+    15's rule; the candidate unpadded from the fastest one is, as a ragged run never exceeds its
+    padded one), and the lowest EDP of all only if none is allowed."""
+    fastest = float("inf")
+    for padded, padded_mapping, _ in pairs:
+        result = evaluate_packed(pack_problem(arch, padded, energies, density), lower(arch, padded, padded_mapping))
+        if result.status == R.OK:
+            fastest = min(fastest, result.cycles)
+    return fastest
 
 
 def ragged_refused(arch: Arch, layer: Layer, options: SimOptions) -> str | None:

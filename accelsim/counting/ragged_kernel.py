@@ -26,12 +26,13 @@ What is counted in closed form:
   are a tile per distinct tuple of the temporal loops down to the innermost one that indexes it
   (nest_kernel's reuse rule reduces to this: such a tensor's tiles at two offsets are disjoint),
   so loads = Π_d count_below(D_d, those loops ∪ the loops inside the tile on t's dims);
-- any other tensor, if none of its dims is ragged: its tile is the same at every visit, and its
-  loads are full · visits − kept · Σ (steps of each loop in the innermost loop's reuse class),
-  the dense kernel's formula with visits and steps counted over valid iterations.
-A ragged dim of a tensor of the second kind (a convolution's input channels or batch) returns
-RAGGED_UNSUPPORTED: its tile changes size from visit to visit while a sliding window reuses part
-of it, which this closed form does not count.
+- any other tensor: its loads are full · visits − kept · Σ (steps of each loop in the innermost
+  loop's reuse class), the dense kernel's formula with visits and steps counted over valid
+  iterations, per extent class of its ragged dims (_moved: on each, the tile's full extent or the
+  remainder). A fan-out that merges it on a ragged dim is folded into the child's extent there when
+  the two make one interval (_fold_ragged_fans).
+RAGGED_UNSUPPORTED: a merged fan-out on a ragged dim with a loop on that dim between it and the
+child (the truncated set has holes), or a ragged dim of outputs whose axes mix dims.
 
 Block accesses (docs/energy.md#block-rounding) are summed over every utilized instance. Under
 per-transfer rounding each transfer between memory levels is rounded to blocks on its own: a one_dim
@@ -108,6 +109,9 @@ class Ragged(NamedTuple):
     h_n: np.ndarray     # [dim] entries
     h_at: np.ndarray    # [dim] an entry per dim, while their products are walked
     blocks: np.ndarray  # [1] the block accesses of the transfers _moved last counted
+    fold_dim: np.ndarray  # [dim] the ragged dims whose merged fan-outs _fold_ragged_fans folded
+    fold_ext: np.ndarray  # [dim] the child's extents there before
+    n_fold: np.ndarray    # [1] how many
 
 
 def ragged_work(max_loops: int, n_levels: int, n_tensors: int, n_dims: int, max_dim_size: int = 1) -> Ragged:
@@ -117,7 +121,7 @@ def ragged_work(max_loops: int, n_levels: int, n_tensors: int, n_dims: int, max_
                   np.zeros(dims, np.int64), np.zeros(dims, np.int64), np.zeros(dims, np.int64),
                   np.zeros(loops, np.bool_), np.zeros(loops, np.int64), np.zeros((dims, sizes), np.int64),
                   np.zeros((dims, sizes), np.int64), np.zeros(dims, np.int64), np.zeros(dims, np.int64),
-                  np.zeros(1, np.int64))
+                  np.zeros(1, np.int64), np.zeros(dims, np.int64), np.zeros(dims, np.int64), np.zeros(1, np.int64))
 
 
 @njit(cache=True, _nrt=False)
@@ -221,7 +225,7 @@ def _valid_in(nest, p, sc, rg, member):
 
 
 @njit(cache=True, _nrt=False)
-def _moved(nest, p, sc, rg, t, level, n_moves, n_extra, w=1, block=1):
+def _moved(nest, p, sc, rg, t, level, n_moves, n_extra, w=1, block=1, reuse=True):
     """Loads of the set of t's points over the loops at or below `level` and sc.idx[:n_extra] (its
     tile, or a child's tile and the fan-outs that merge t), moving with the first n_moves temporal
     loops, the loops already in rg.member enumerated alongside.
@@ -232,7 +236,8 @@ def _moved(nest, p, sc, rg, t, level, n_moves, n_extra, w=1, block=1):
     offset from the loops above the level is a multiple of the tile's extent E there, so the tile
     has all of E (offset below F = ⌊D/E⌋·E) or the remainder D − F (offset F): at most 2^dims
     classes, each a set of one shape, its visits and steps counted over the offsets in its range.
-    Their transfers' block accesses (each rounded on its own, `w` words per element) into rg.blocks."""
+    Their transfers' block accesses (each rounded on its own, `w` words per element) into rg.blocks.
+    reuse=False: every visit loads the whole set (what unheld MACs read at each step)."""
     member = rg.member
     rg.blocks[0] = 0
     n_rd = 0
@@ -265,7 +270,7 @@ def _moved(nest, p, sc, rg, t, level, n_moves, n_extra, w=1, block=1):
         for k in range(n_moves):
             member[sc.temporal[k]] = False
         steps = 0
-        k = n_moves - 1
+        k = n_moves - 1 if reuse else -1  # without reuse (unheld MAC operands) every step is whole
         while k >= 0:
             _add_temporal(sc, member, k)
             without = _valid_in(nest, p, sc, rg, member)
@@ -309,7 +314,7 @@ def _loads(nest, p, sc, rg, i, t, which, w=1, block=1):
         _add_temporal(sc, member, _prefix_end(nest, p, sc, t, n_moves))
         _add_inside(nest, p, sc, member, i, t)
         return _valid(nest, p, sc, member)
-    return _moved(nest, p, sc, rg, t, i, n_moves, 0, w, block)
+    return _moved(nest, p, sc, rg, t, i, n_moves, 0, w, block, True)  # (every argument: one specialization)
 
 
 @njit(cache=True, _nrt=False)
@@ -342,15 +347,54 @@ def _served(nest, p, sc, rg, i, t, hold, n_t, which, w=1, block=1):
             _add_inside(nest, p, sc, member, child, t)
         _add_temporal(sc, member, n_t if unheld else _prefix_end(nest, p, sc, t, n_moves))
         return _valid(nest, p, sc, member)
-    for j in range(nest.n):
-        if fan[j] and _ragged_dim_of(p, sc, t, nest.loop_dim[j]):
-            return -1  # a merged fan-out on a ragged dim of t: a truncated set with holes, not counted
-    if unheld:  # the merged fan-outs' points: the same at every step (none of their dims is ragged)
+    n_u = _fold_ragged_fans(nest, p, sc, rg, t, child, n_u)
+    if n_u < 0:
+        return -1  # a merged fan-out on a ragged dim of t that leaves holes in the set: not counted
+    if rg.n_fold[0] == 0 and unheld:  # the merged fan-outs' points: the same at every step
         _set_terms(p, nest, sc, t, child, sc.idx, n_u)
         merged = _set_size(sc, p.n_axes[t])
         _add_temporal(sc, member, n_t)
         return _valid(nest, p, sc, member) * merged
-    return _moved(nest, p, sc, rg, t, child, n_moves, n_u, w, block)
+    served = _moved(nest, p, sc, rg, t, child, n_moves, n_u, w, block, not unheld)
+    for q in range(rg.n_fold[0]):  # the child's own extents back
+        sc.ext[child, rg.fold_dim[q]] = rg.fold_ext[q]
+    return served
+
+
+@njit(cache=True, _nrt=False)
+def _fold_ragged_fans(nest, p, sc, rg, t, child, n_u):
+    """Fold the merged fan-outs sc.idx[:n_u] on ragged dims of t into the child's extent there: on
+    such a dim d the set is the child's range [0, ext[child, d]) and the fan-outs' digits; when each
+    fan-out's stride is the range the ones inside it (and the child) cover, the set is the interval
+    [0, F_d) (F_d = ext · their bounds), every loop outside it on d moves by multiples of F_d, and
+    _moved's extent classes count it with ext[child, d] = F_d (the child's extents kept in
+    rg.fold_dim/fold_ext, restored by the caller). Returns the fan-outs left in sc.idx, or −1 when
+    a fan-out on a ragged dim leaves holes (a loop on d between it and the child's range)."""
+    rg.n_fold[0] = 0
+    for q in range(n_u - 1, -1, -1):  # inner → outer (sc.idx is top-down)
+        j = sc.idx[q]
+        d = nest.loop_dim[j]
+        if nest.loop_bound[j] == 1 or not _ragged_dim_of(p, sc, t, d):
+            continue
+        f = 0
+        while f < rg.n_fold[0] and rg.fold_dim[f] != d:
+            f += 1
+        if f == rg.n_fold[0]:
+            rg.fold_dim[f], rg.fold_ext[f] = d, sc.ext[child, d]
+            rg.n_fold[0] += 1
+        if sc.stride[j] != sc.ext[child, d]:
+            for g in range(rg.n_fold[0]):
+                sc.ext[child, rg.fold_dim[g]] = rg.fold_ext[g]
+            rg.n_fold[0] = 0
+            return -1
+        sc.ext[child, d] *= nest.loop_bound[j]
+    kept = 0
+    for q in range(n_u):  # the fan-outs not folded, in order
+        j = sc.idx[q]
+        if nest.loop_bound[j] == 1 or not _ragged_dim_of(p, sc, t, nest.loop_dim[j]):
+            sc.idx[kept] = j
+            kept += 1
+    return kept
 
 
 @njit(cache=True, _nrt=False)
@@ -464,7 +508,9 @@ def _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block):
     tuple of the temporal prefix (every temporal loop for unheld MAC operands); any other tensor
     feeding unheld MACs moves its merged set (no ragged dim of t in it) at every position and step.
     (-1, 0): not counted here (a held sliding-window operand of the MACs: _moved's blocks do not
-    group its positions by step; outputs whose axes mix dims), which keeps the layer rule."""
+    group its positions by step; an unheld one merged over a ragged dim of its own with copies;
+    outputs whose axes mix dims), which keeps the layer rule; (-2, 0): an unheld one merged over a
+    ragged dim of its own without copies, whose step transfers _moved counted (_per_transfer)."""
     member, inner = rg.member, rg.inner
     compute = p.level_int.shape[0] - 1
     mac = child == compute
@@ -493,6 +539,15 @@ def _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block):
             _add_inside(nest, p, sc, inner, child, t)
             _add_temporal(sc, member, _prefix_end(nest, p, sc, t, sc.moves_before[child]))
     elif unheld and not p.is_output[t]:  # separate positions on t's dims each serve `scale` points
+        for q in range(n_u):
+            if nest.loop_bound[sc.idx[q]] > 1 and _ragged_dim_of(p, sc, t, nest.loop_dim[sc.idx[q]]):
+                # a merged fan-out on a ragged dim of t: the set changes from step to step. Without
+                # copies a step's transfer is that set, as _moved counted it (-2: take its blocks);
+                # with copies their sets differ and join one transfer: the layer rule (-1).
+                for j in range(nest.n):
+                    if inner[j] and nest.loop_bound[j] > 1:
+                        return -1, 0
+                return -2, 0
         _set_terms(p, nest, sc, t, child, sc.idx, n_u)
         scale = _set_size(sc, p.n_axes[t])
         _add_temporal(sc, member, n_t)
@@ -534,7 +589,9 @@ def _per_transfer(nest, p, sc, rg, blocks, i, t, top, w, block, load_blocks, ser
     mac = child == p.level_int.shape[0] - 1
     if p.one_dim[t] or mac:
         served, first = _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block)
-        if served < 0:
+        if served == -2:  # an unheld operand merged over its own ragged dim: _moved's step transfers
+            served = served_blocks
+        elif served < 0:
             return
     elif not p.is_output[t]:
         served, first = served_blocks, 0

@@ -76,12 +76,20 @@ def spatial_positions(mapping: Mapping) -> int:
 def ragged_candidates(arch: Arch, einsum: Einsum, mapping: Mapping, map_layer) -> list[Mapping]:
     """The template's mappings of the padded layers, unpadded onto the real one (map_layer(einsum):
     the template); none when the template's own mapping already fills every fan-out."""
+    return [ragged for _, _, ragged in padded_candidates(arch, einsum, mapping, map_layer)]
+
+
+def padded_candidates(arch: Arch, einsum: Einsum, mapping: Mapping, map_layer) -> list[tuple[Einsum, Mapping, Mapping]]:
+    """ragged_candidates with where each comes from: (padded layer, the template's mapping of it,
+    that mapping unpadded onto the real layer). The padded layer run with its own mapping is what a
+    user who pads by hand gets, which the ragged one never exceeds (the choice's cycle limit)."""
     if spatial_positions(mapping) >= arch.compute.instances:
         return []
     out = []
     for padded in padded_layers(arch, einsum):
         try:
-            out.append(unpad(map_layer(padded), einsum))
+            padded_mapping = map_layer(padded)
+            out.append((padded, padded_mapping, unpad(padded_mapping, einsum)))
         except MappingError:  # the template cannot map this padded layer: no candidate
             continue
     return out

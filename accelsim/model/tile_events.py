@@ -239,12 +239,16 @@ class _Tables:
 
     def split_axes(self, role, axes):
         """(the axes on dims that are not ragged, the ragged dims the tensor indexes). A ragged dim
-        must be an axis of its own (outputs, GEMM operands, weights, a convolution's channels): a
-        tile whose window mixes a ragged dim with another is not walked (the windowed sets of
-        different extents overlap in part)."""
+        must be an axis of its own (outputs, GEMM operands, weights, a convolution's channels, a
+        global pool's taps: terms on dims of size 1 are dropped, being 0 everywhere): a tile whose
+        window mixes a ragged dim with another is not walked (the windowed sets of different extents
+        overlap in part)."""
         dense, dims = [], []
         for axis in axes:
             on = [self.nest.dims.index(t.dim) for t in axis]
+            if len(axis) > 1 and any(d in self.rg_dim for d in on):  # a term on a dim of size 1 is 0
+                axis = tuple(t for t, d in zip(axis, on) if self.sizes[d] > 1)  # (a global pool's p + r)
+                on = [self.nest.dims.index(t.dim) for t in axis]
             if not any(d in self.rg_dim for d in on):
                 dense.append(axis)
             elif len(axis) == 1 and on[0] not in dims:

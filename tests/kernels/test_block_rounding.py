@@ -43,10 +43,25 @@ def _blocks_equal_the_walk(arch, einsum, mapping, ragged):
             continue  # a level under the layer rule
         t = einsum.roles.index(role)
         mixed = any(len(axis) > 1 for axis in einsum.tensor(role).axes)
-        if ragged and mixed and (role == "outputs" or want["feeds_macs"][(i, role)] == (True, True)):
+        if ragged and mixed and (role == "outputs" or want["feeds_macs"][(i, role)] == (True, True)
+                                 or _copies_of_a_ragged_merged_window(arch, einsum, nest, convention, i, role)):
             continue  # the ragged kernel keeps the layer rule there (docs/energy.md#block-rounding)
         per_instance = 1 if ragged else int(got.instances[i])  # the dense kernel's are per instance
         assert tuple(int(b) * per_instance for b in got.blocks[i, t]) == blocks, (level.name, role)
+
+
+def _copies_of_a_ragged_merged_window(arch, einsum, nest, convention, i, role):
+    """Below level i, a fan-out merges the tensor (whose axes mix dims) on one of its ragged dims
+    and another copies it: a step's transfer joins sets of different truncations (layer rule)."""
+    covered = {d: 1 for d in einsum.dims}
+    for d, b in zip(nest.loop_dim, nest.loop_bound):
+        covered[einsum.dims[d]] *= int(b)
+    tensor = einsum.tensor(role)
+    fans = [j for j in range(int(nest.level_start[i]), nest.n_loops) if nest.loop_spatial[j] and nest.loop_bound[j] > 1]
+    dim = [einsum.dims[nest.loop_dim[j]] for j in range(nest.n_loops)]
+    merged = [j for j in fans if convention.merges(arch, einsum, int(nest.loop_level[j]), role, dim[j])]
+    return (any(dim[j] in tensor.dims and covered[dim[j]] != einsum.bound[dim[j]] for j in merged)
+            and len(merged) < len(fans))
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -72,3 +87,16 @@ def test_kernel_blocks_equal_the_walk_many(two_fanout_archs, data, multicast, ra
     arch = two_fanout_archs[multicast]
     einsum, mapping = draw_ragged(data.draw, arch) if ragged else data.draw(any_layer_and_mapping(arch))
     _blocks_equal_the_walk(arch, einsum, mapping, ragged=ragged)
+
+
+def test_an_unheld_window_merged_over_a_ragged_dim_is_rounded_per_step(two_fanout_archs):
+    """Hypothesis's case: inputs I[c, p+r] go from DRAM to the MACs over a CL fan-out that multicasts
+    them on p (3 of the loops' 4): each step's transfer is the truncated set, its own blocks."""
+    from accelsim.ir.einsum import parse_einsum
+    from accelsim.mapping.mapping import LevelMapping, Loop, Mapping
+    arch = two_fanout_archs[(True, False)]
+    conv = parse_einsum("O[k,p] += I[c,p+r] * W[c,k,r]", {"c": 1, "k": 1, "r": 1, "p": 3})
+    mapping = Mapping((LevelMapping("DRAM", (Loop("p", 2),)), LevelMapping("CL", (Loop("p", 2, "y"),)),
+                       LevelMapping("GLB", (), frozenset({"inputs"})), LevelMapping("PE"),
+                       LevelMapping("RF", (), frozenset({"inputs"}))))
+    _blocks_equal_the_walk(arch, conv, mapping, ragged=True)

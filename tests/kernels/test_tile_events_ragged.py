@@ -128,10 +128,21 @@ def test_dense_nest_walked_as_ragged_equals_the_dense_walk(base_archs, data):
 
 # ------------------------------------------------------------------ ragged nests
 
-def ragged_case(data, base_archs, unlimited=False):
+def draw_global_window(draw, arch):
+    """A convolution whose output plane is one point (p = 1: a global pool's window p + r is r)."""
+    text = draw(st.sampled_from(EINSUMS[2:]))
+    einsum = parse_einsum(text, {"c": draw(st.sampled_from([1, 2, 3])), "k": draw(st.sampled_from([1, 2, 4])),
+                                 "r": draw(st.sampled_from([4, 6, 8, 12])), "p": 1})
+    return einsum, draw_nested_mapping(draw, arch, einsum)
+
+
+def ragged_case(data, base_archs, unlimited=False, layer=draw_layer):
     arch = data.draw(random_arch(base_archs, unlimited))
-    einsum, mapping = draw_layer(data.draw, arch)
-    einsum, mapping = raggedize(data.draw, arch, einsum, mapping, einsum.dims)
+    einsum, mapping = layer(data.draw, arch)
+    if layer is draw_layer:
+        einsum, mapping = raggedize(data.draw, arch, einsum, mapping, einsum.dims)
+    else:  # the window's tap dim ragged whenever it has two loops
+        einsum, mapping = raggedize(data.draw, arch, einsum, mapping, ["r"], ("shrink", "grow"))
     nest = lower(arch, einsum, mapping)
     try:
         counts = analyze(arch, einsum, nest)
@@ -139,8 +150,8 @@ def ragged_case(data, base_archs, unlimited=False):
         return None
     try:
         stats = simulate_cycles(arch, einsum, nest, widths_of(counts))
-    except SpecError as exc:  # the walk's two refusals
-        assert "axes of their own" in str(exc) or "merges the tensor" in str(exc), exc
+    except SpecError as exc:  # the walk's two refusals (a window over a size-1 dim is walked)
+        assert ("axes of their own" in str(exc) and layer is draw_layer) or "merges the tensor" in str(exc), exc
         return None
     return arch, einsum, mapping, nest, counts, stats
 
@@ -194,6 +205,27 @@ def test_ragged_walk_equals_the_reference(base_archs, data):
 @given(data=st.data())
 def test_ragged_walk_equals_the_reference_many(base_archs, data):
     _ragged_walk(base_archs, data)
+
+
+def _global_window_walk(base_archs, data):
+    case = ragged_case(data, base_archs, layer=draw_global_window)
+    if case is not None:
+        check_against_the_references(*case)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_window_over_a_size_one_dim_is_walked_as_the_reference(base_archs, data):
+    """A global pool's input index p + r with p = 1 is r alone: a ragged r is walked (not refused)
+    and equals the slow walk over truncated point sets."""
+    _global_window_walk(base_archs, data)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_window_over_a_size_one_dim_is_walked_as_the_reference_many(base_archs, data):
+    _global_window_walk(base_archs, data)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

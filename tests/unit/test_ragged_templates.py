@@ -90,13 +90,6 @@ HAND_PADDED_PAIRS = [("eyeriss_like", "resnet50"), ("eyeriss_like", "alexnet"), 
                      ("simba_like", "resnet50")]
 
 
-# Known exception: simba_like's global average pool (7 × 7 taps on 8 vector lanes). Padded to 8 × 8 taps
-# the ws template fills the lanes; run ragged, that mapping multicasts the sliding-window input over a
-# ragged tap dim, which the ragged kernel refuses (RAGGED_UNSUPPORTED), so the default keeps 7 lanes
-# busy: 14,336 cycles against the hand-padded layer's 4,096. Listed so that a fix makes the test say so.
-SLOWER_THAN_HAND_PADDED = {("simba_like", "pool5")}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("arch_name, workload_name", HAND_PADDED_PAIRS)
 def test_no_layer_is_slower_than_its_hand_padded_version(arch_name, workload_name):
@@ -119,5 +112,4 @@ def test_no_layer_is_slower_than_its_hand_padded_version(arch_name, workload_nam
                 continue
             fastest = min(fastest or by_hand.cycles, by_hand.cycles)
         if fastest is not None:
-            assert (ran.cycles > fastest) == ((arch_name, layer.name) in SLOWER_THAN_HAND_PADDED), \
-                (layer.name, ran.cycles, fastest)
+            assert ran.cycles <= fastest, (layer.name, ran.cycles, fastest)
