@@ -280,7 +280,7 @@ def _moved(nest, p, sc, rg, t, level, n_moves, n_extra, w=1, block=1, reuse=True
                 member[sc.temporal[q]] = False
             k = sc.reuse_link[t, k]
         total += full * visits - kept * steps
-        rg.blocks[0] += transfer_blocks(1, visits - steps, full, steps, full - kept, w, block)
+        rg.blocks[0] += transfer_blocks(np.int64(1), visits - steps, full, steps, full - kept, w, block, np.int64(-1))
     for q in range(n_rd):
         sc.ext[level, rg.rd[q]] = rg.saved[q]
     return total
@@ -299,7 +299,7 @@ def _kept(nest, p, sc, t, n_moves, full):
     if kept > 0:
         for b in range(p.n_axes[t]):
             if b != a:
-                kept *= axis_count(sc.tc, sc.te, b, sc.m, sc.shape, 0, sc.occ, sc.base)
+                kept *= axis_count(sc.tc, sc.te, b, sc.m, sc.shape, np.int64(0), sc.occ, sc.base)
     return kept
 
 
@@ -314,7 +314,7 @@ def _loads(nest, p, sc, rg, i, t, which, w=1, block=1):
         _add_temporal(sc, member, _prefix_end(nest, p, sc, t, n_moves))
         _add_inside(nest, p, sc, member, i, t)
         return _valid(nest, p, sc, member)
-    return _moved(nest, p, sc, rg, t, i, n_moves, 0, w, block, True)  # (every argument: one specialization)
+    return _moved(nest, p, sc, rg, t, i, n_moves, np.int64(0), w, block, np.bool_(True))  # (no literal: one specialization)
 
 
 @njit(cache=True, _nrt=False)
@@ -328,7 +328,7 @@ def _served(nest, p, sc, rg, i, t, hold, n_t, which, w=1, block=1):
     _clear(member, nest.n)
     _clear(fan, nest.n)
     _add_fanouts_above(nest, sc, member, i, which)
-    n_u = 0
+    n_u = np.int64(0)
     for j in range(sc.starts[i], sc.starts[child]):
         if nest.loop_spatial[j]:
             if p.merges[nest.loop_level[j], t, nest.loop_dim[j]]:
@@ -457,9 +457,9 @@ def _transfer_blocks(nest, p, sc, rg, t, scale, w, block, first):
             else:
                 copies *= rg.h_size[d, rg.h_at[d]]
             count *= rg.h_count[d, rg.h_at[d]]
-        saved = block_accesses(box * copies * w, block)
+        saved = block_accesses(box * copies * w, block, np.int64(-1))
         if first:
-            saved -= block_accesses(box * (copies - 1) * w, block)
+            saved -= block_accesses(box * (copies - 1) * w, block, np.int64(-1))
         total += count * saved
         d = n_dims - 1
         while d >= 0:
@@ -480,7 +480,7 @@ def _first_touches(nest, p, sc, rg, t, i, w, block):
     for j in range(nest.n):
         if (j >= sc.starts[i] or not nest.loop_spatial[j]) and p.axis_of[t, nest.loop_dim[j]] < 0:
             rg.member[j] = False
-    return _transfer_blocks(nest, p, sc, rg, t, 1, w, block, True)
+    return _transfer_blocks(nest, p, sc, rg, t, np.int64(1), w, block, np.bool_(True))
 
 
 @njit(cache=True, _nrt=False)
@@ -490,10 +490,10 @@ def _one_dim_fill_blocks(nest, p, sc, rg, i, t, w, block):
     member = rg.member
     _clear(member, nest.n)
     _clear(rg.inner, nest.n)
-    _add_fanouts_above(nest, sc, member, i, ALL)
+    _add_fanouts_above(nest, sc, member, i, np.int64(ALL))
     _add_temporal(sc, member, _prefix_end(nest, p, sc, t, sc.moves_before[i]))
     _add_inside(nest, p, sc, rg.inner, i, t)
-    blocks = _transfer_blocks(nest, p, sc, rg, t, 1, w, block, False)
+    blocks = _transfer_blocks(nest, p, sc, rg, t, np.int64(1), w, block, np.bool_(False))
     if p.is_output[t]:
         blocks = max(0, blocks - _first_touches(nest, p, sc, rg, t, i, w, block))
     return blocks
@@ -517,8 +517,8 @@ def _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block):
     unheld = mac and not held
     _clear(member, nest.n)
     _clear(inner, nest.n)
-    _add_fanouts_above(nest, sc, member, i, ALL)
-    n_u = 0
+    _add_fanouts_above(nest, sc, member, i, np.int64(ALL))
+    n_u = np.int64(0)
     for j in range(sc.starts[i], sc.starts[child]):
         if nest.loop_spatial[j]:
             if not p.merges[nest.loop_level[j], t, nest.loop_dim[j]]:
@@ -553,7 +553,7 @@ def _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block):
         _add_temporal(sc, member, n_t)
     else:
         return -1, 0
-    blocks = _transfer_blocks(nest, p, sc, rg, t, scale, w, block, False)
+    blocks = _transfer_blocks(nest, p, sc, rg, t, scale, w, block, np.bool_(False))
     if not p.is_output[t]:
         return blocks, 0
     return blocks, _first_touches(nest, p, sc, rg, t, i, w, block)
@@ -619,7 +619,7 @@ def evaluate_ragged(nest, p, out, sc, rg):
     member = rg.member
     for l in range(n_levels):  # utilized instances: fan-out positions with a valid offset
         _clear(member, nest.n)
-        _add_fanouts_above(nest, sc, member, l, ALL)
+        _add_fanouts_above(nest, sc, member, l, np.int64(ALL))
         out.instances[l] = _valid(nest, p, sc, member)
     _clear(member, nest.n)
     _add_temporal(sc, member, n_t)
@@ -670,14 +670,14 @@ def evaluate_ragged(nest, p, out, sc, rg):
             continue
         inst = out.instances[i]
         out.output_words[i] = 1
-        read_words, write_words, level_energy = 0, 0, 0.0
+        read_words, write_words, level_energy = np.int64(0), np.int64(0), 0.0
         block = p.level_int[i, BLOCK]
         per_transfer = p.level_int[i, BLOCK_RULE] == TRANSFER_BLOCKS and block > 1
         for t in range(n_tensors):
             if not nest.keeps[i, t]:
                 continue
             held = hold or p.latched[t]
-            w = 1
+            w = np.int64(1)  # no literal arguments: Numba compiles a callee once per literal value
             for which in range(2):
                 loads = 0 if i == top else _loads(nest, p, sc, rg, i, t, which, w, block)
                 load_blocks = rg.blocks[0]  # (when _loads ran _moved)

@@ -631,9 +631,9 @@ def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_cl
                ch_total, stall, rt, st):
     """The first tiles: every stream loads; those of double-buffered levels have nothing to hide
     behind (the prologue). Returns its cycles."""
-    _fire_events(-1, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
+    _fire_events(np.int64(-1), st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                  out_irrelevant, rt, st)
-    _place_charges(True, st.ev_words, st.ev_new, st.ev_old, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
+    _place_charges(np.bool_(True), st.ev_words, st.ev_new, st.ev_old, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
                    ch_minus_first, ch_drain, ch_scale, receiver_db, ch_total, st.exposed, st.prefetch, st.drains)
     cycles = _serialized_transfers(st.prefetch, bandwidth, stall)
     st.prefetch[:, :, :] = 0
@@ -669,7 +669,7 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
             st.stream[0] = stream_loop[carry]
             _fire_events(carry, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                          out_irrelevant, rt, st)
-            _place_charges(False, st.ev_words, st.ev_new, st.ev_old, ev_mult, ev_receiver, ch_stream, ch_level,
+            _place_charges(np.bool_(False), st.ev_words, st.ev_new, st.ev_old, ev_mult, ev_receiver, ch_stream, ch_level,
                            ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, ch_total, st.next_exposed,
                            st.prefetch, st.next_drains)
             for c in range(n_mem):
