@@ -180,8 +180,11 @@ def check_against_the_references(arch, einsum, mapping, nest, counts, stats):
                 else:
                     assert walked == counted, (level.name, role)
     assert stats.cycles >= stats.traffic_bound(arch) >= stats.compute_cycles
-    if all(len(a) == 1 for tensor in einsum.tensors for a in tensor.axes):
-        assert stats.cycles >= counts.cycles  # the analytical bound, on the same counts
+    # The analytical bound, on the same counts; not where a last tile leaves a loop one iteration
+    # (`cut`: the walk loads less than the kernel counts, so its port time may be below the kernel's
+    # bound: hypothesis found 156 against 160 cycles on a shared port).
+    if not cut and all(len(a) == 1 for tensor in einsum.tensors for a in tensor.axes):
+        assert stats.cycles >= counts.cycles
     # Never slower than the same loops on the layer padded to them.
     full = padded(einsum, mapping)
     full_nest = lower(arch, full, mapping)
