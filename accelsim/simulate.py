@@ -5,6 +5,7 @@ import logging
 from dataclasses import replace
 from functools import lru_cache
 
+from .counting.records import OK
 from .energy.activity import held_operand, layer_activity
 from .energy.formats import density_in_format, format_energies_pj
 from .energy.model import action_energies, layer_energy
@@ -17,7 +18,6 @@ from .mapping.mapping import Mapping, check_mapping
 from .mapping.ragged import padded_candidates
 from .model.packed import evaluate_packed, lowest_scoring, pack_problem
 from .model.analytical import analyze
-from .counting import records as R
 from .model.performance import performance_model
 from .options import SimOptions
 from .residency import apply_residency, check_model
@@ -302,7 +302,7 @@ def _hand_padded_cycles(arch: Arch, pairs, energies, density) -> float:
     fastest = float("inf")
     for padded, padded_mapping, _ in pairs:
         result = evaluate_packed(pack_problem(arch, padded, energies, density), lower(arch, padded, padded_mapping))
-        if result.status == R.OK:
+        if result.status == OK:
             fastest = min(fastest, result.cycles)
     return fastest
 

@@ -73,15 +73,10 @@ def spatial_positions(mapping: Mapping) -> int:
     return used
 
 
-def ragged_candidates(arch: Arch, einsum: Einsum, mapping: Mapping, map_layer) -> list[Mapping]:
-    """The template's mappings of the padded layers, unpadded onto the real one (map_layer(einsum):
-    the template); none when the template's own mapping already fills every fan-out."""
-    return [ragged for _, _, ragged in padded_candidates(arch, einsum, mapping, map_layer)]
-
-
 def padded_candidates(arch: Arch, einsum: Einsum, mapping: Mapping, map_layer) -> list[tuple[Einsum, Mapping, Mapping]]:
-    """ragged_candidates with where each comes from: (padded layer, the template's mapping of it,
-    that mapping unpadded onto the real layer). The padded layer run with its own mapping is what a
+    """The template's candidates for the real layer, with where each comes from: (padded layer, the
+    template's mapping of it, that mapping unpadded onto the real layer; map_layer(einsum): the
+    template); none when the template's own mapping already fills every fan-out. The padded layer run with its own mapping is what a
     user who pads by hand gets, which the ragged one never exceeds (the choice's cycle limit)."""
     if spatial_positions(mapping) >= arch.compute.instances:
         return []
