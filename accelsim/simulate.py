@@ -285,10 +285,11 @@ def choose_template_mapping(arch: Arch, layer: Layer, options: SimOptions, energ
     pairs = padded_candidates(arch, einsum, mapping, lambda padded: map_template(arch, padded, dataflow))
     if not pairs:
         return mapping
-    limit = _hand_padded_cycles(arch, pairs, energies, layer.density)
+    # the cycle limit counts the padded layers: only once two candidates are to be compared
+    limit = lru_cache(maxsize=None)(lambda: _hand_padded_cycles(arch, pairs, energies, layer.density))
     best, _ = lowest_scoring(pack_problem(arch, einsum, energies, layer.density), arch, einsum,
                              [mapping, *(ragged for _, _, ragged in pairs)],
-                             lambda energy, cycles: (cycles > limit, energy * cycles),
+                             lambda energy, cycles: (cycles > limit(), energy * cycles),
                              lambda m: not (arch.constraints and _violations(arch, layer, m))
                              and not _unwalked(arch, layer, options, m), counted)
     return best or mapping

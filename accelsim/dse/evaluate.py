@@ -24,6 +24,12 @@ def _split(overrides):
     return arch, workload
 
 
+def arch_variant(point: Point) -> tuple:
+    """What names the arch a point runs (its file and arch overrides): the key of _arch's cache,
+    which the local pool groups a worker's points by."""
+    return point.arch, tuple(_split(point.overrides)[0]), point.allowed_paths
+
+
 def point_options(point: Point) -> SimOptions:
     """The options a point runs with, as `accelsim run` takes them (the mapper's from the sweep)."""
     return SimOptions(model=point.model, dataflow=point.dataflow, constraints_file=point.constraints,

@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from multiprocessing.connection import wait
 
 from . import evaluate
@@ -83,9 +84,10 @@ class _Worker:
         child.close()
         self.point = None
         self.deadline = None
+        self.variant = None  # the arch variant of the last point it was given (_ByArch)
 
-    def give(self, point, timeout_s: float | None) -> None:
-        self.point = point
+    def give(self, point, variant, timeout_s: float | None) -> None:
+        self.point, self.variant = point, variant
         self.deadline = time.monotonic() + timeout_s if timeout_s else None
         self.conn.send(point)
 
@@ -107,6 +109,34 @@ def _how_it_ended(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
+class _ByArch:
+    """The points left, grouped by arch variant (evaluate.arch_variant) in the order each variant
+    first appears. A worker builds and caches each arch variant it runs (the parse, the action
+    energies, the packed arch), and a sweep's variant serves several points (its workloads and
+    dataflows): a free worker takes the next point of the variant it ran last, else the first
+    variant no other worker is running, else the first one left (with one worker: every point of a
+    variant, then the next variant's)."""
+
+    def __init__(self, points):
+        self.groups: dict = {}  # variant -> deque of its points left (a dict keeps the first-seen order)
+        for point in points:
+            self.groups.setdefault(evaluate.arch_variant(point), deque()).append(point)
+
+    def __bool__(self) -> bool:
+        return bool(self.groups)
+
+    def take(self, last, others: set):
+        """(point, variant): the next point for a worker whose last point was of variant `last`
+        while the other workers run the variants `others`."""
+        variant = last if last in self.groups else next(
+            (v for v in self.groups if v not in others), next(iter(self.groups)))
+        group = self.groups[variant]
+        point = group.popleft()
+        if not group:
+            del self.groups[variant]
+        return point, variant
+
+
 class LocalPool:
     """`jobs` worker processes; `rows(points)` yields one row per point as each finishes.
     Use as a context manager: leaving it (normally, by an exception or Ctrl-C) ends every worker."""
@@ -123,12 +153,12 @@ class LocalPool:
         self.close()
 
     def rows(self, points):
-        queue = list(reversed(points))
-        while len(self.workers) < min(self.jobs, len(queue)):
+        queue = _ByArch(points)
+        while len(self.workers) < min(self.jobs, len(points)):
             self.workers.append(_Worker(self.ctx))
         for worker in self.workers:
             if queue:
-                worker.give(queue.pop(), self.timeout_s)
+                self._give(worker, queue)
         while True:
             busy = [w for w in self.workers if w.point is not None]
             if not busy:
@@ -142,7 +172,11 @@ class LocalPool:
                     continue
                 yield row
                 if worker.point is None and queue:  # the worker (or its replacement) takes the next
-                    worker.give(queue.pop(), self.timeout_s)
+                    self._give(worker, queue)
+
+    def _give(self, worker: _Worker, queue: _ByArch) -> None:
+        others = {w.variant for w in self.workers if w is not worker and w.point is not None}
+        worker.give(*queue.take(worker.variant, others), self.timeout_s)
 
     def _finished(self, worker: _Worker) -> dict | None:
         """The row of the worker's point if it is done (a result, a death or a timeout), else None.
@@ -168,6 +202,7 @@ class LocalPool:
     def _replace(self, worker: _Worker) -> None:
         fresh = _Worker(self.ctx)
         worker.conn, worker.proc, worker.point, worker.deadline = fresh.conn, fresh.proc, None, None
+        worker.variant = None  # a new process: it has built no arch variant
 
     def close(self) -> None:
         for worker in self.workers:

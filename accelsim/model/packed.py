@@ -328,7 +328,9 @@ def lowest_scoring(problem: PackedProblem, arch: Arch, einsum: Einsum, candidate
     (mapping, PackedResult) already counted on this problem (the sweeps' network kernel counts the
     template's mapping), not counted again. A candidate equal to an earlier one is passed over: it
     would be refused or counted alike, and the earlier one wins a tie (the templates' padded
-    layers often unpad to the same mapping, or to the template's own)."""
+    layers often unpad to the same mapping, or to the template's own). `score` is called only to
+    compare two counted candidates (a lone one wins unscored: simulate's score needs the padded
+    layers counted)."""
     from ..mapping.lower import lower
     best, best_result, best_score = None, None, None
     seen = []
@@ -340,8 +342,16 @@ def lowest_scoring(problem: PackedProblem, arch: Arch, einsum: Einsum, candidate
             continue
         result = (counted[1] if counted is not None and mapping is counted[0]
                   else evaluate_packed(problem, lower(arch, einsum, mapping)))
-        if result.status == R.OK and (best_score is None or score(result.energy_pj, result.cycles) < best_score):
-            best, best_result, best_score = mapping, result, score(result.energy_pj, result.cycles)
+        if result.status != R.OK:
+            continue
+        if best is None:
+            best, best_result = mapping, result
+            continue
+        if best_score is None:
+            best_score = score(best_result.energy_pj, best_result.cycles)
+        this = score(result.energy_pj, result.cycles)
+        if this < best_score:
+            best, best_result, best_score = mapping, result, this
     return best, best_result
 
 
