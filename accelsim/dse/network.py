@@ -70,6 +70,7 @@ class NetworkPack:
                 self.distinct.append(layer)
             self.index.append(seen[key])
         self.mappings, self.work = {}, {}  # the kernel's mappings seen; Work arrays per MAC table width
+        self.verdicts = {}  # (mapping key, _check_reads) -> whether simulate's checks pass
         self.lock = threading.Lock()
         records = {name: [] for name in ("templates", "t_scratch", "layers", "loops", "keeps", "outs", "scratch")}
         self.ok = True
@@ -112,9 +113,9 @@ class NetworkPack:
                 for layer in self.distinct])
         return self.work[width]
 
-    def mapping(self, arch: Arch, l: int):
-        """The Mapping the kernel chose for distinct layer l (template_pack.scratch_mapping), built
-        once per choice: a sweep's points mostly repeat the mappings of others."""
+    def mapping(self, arch: Arch, l: int) -> tuple:
+        """(key, the Mapping) the kernel chose for distinct layer l (template_pack.scratch_mapping),
+        built once per choice (the key): a sweep's points often repeat the mappings of others."""
         sc = self.t_scratch[l]
         key = (l, tuple(level.name for level in arch.levels[:-1]), sc.s_n[BEST].tobytes(), sc.s_dim[BEST].tobytes(),
                sc.s_bound[BEST].tobytes(), sc.s_axis[BEST].tobytes(), sc.mask[M_BEST].tobytes())
@@ -123,7 +124,27 @@ class NetworkPack:
             if len(self.mappings) >= 4096:
                 self.mappings.clear()
             mapping = self.mappings[key] = scratch_mapping(arch, self.distinct[l].run_einsum, self.dataflow, sc)
-        return mapping
+        return key, mapping
+
+    def passes_checks(self, arch: Arch, l: int, key: tuple, mapping) -> bool:
+        """Does the kernel's mapping of distinct layer l (`key`: self.mapping's) pass simulate's
+        checks (check_mapping, check_hardware)? Once per mapping and what the checks read of an arch
+        (_check_reads): a sweep's variants of the buffers' sizes share their fan-outs and constraints."""
+        from ..simulate import check_hardware
+
+        verdict_key = (key, _check_reads(arch))
+        verdict = self.verdicts.get(verdict_key)
+        if verdict is None:
+            try:
+                check_mapping(arch, self.distinct[l].run_einsum, mapping)
+                check_hardware(arch, self.distinct[l], mapping)
+                verdict = True
+            except MappingError:
+                verdict = False
+            if len(self.verdicts) >= 4096:
+                self.verdicts.clear()
+            self.verdicts[verdict_key] = verdict
+        return verdict
 
 
 _PACKS: dict = {}  # (id(workload), dataflow, levels) -> (workload, NetworkPack)
@@ -163,6 +184,24 @@ def mixed_for(arch: Arch, pack: NetworkPack) -> tuple[Mixed, np.ndarray]:
             merges[l, :, :n_t, :n_d], e_factor[l, :, :n_t], latched[l, :n_t] = merging, factor, latch
         held = _MIXED[key] = (pack.workload, Mixed(merges, e_factor, latched))
     return held[1], mac_activity_table(arch, pack.distinct[0].density)  # _layers_covered: one density
+
+
+_CHECK_READS: dict = {}  # id(arch) -> (arch, _check_reads's tuple)
+
+
+def _check_reads(arch: Arch) -> tuple:
+    """What check_mapping and check_hardware read of an arch besides its levels' names (which a
+    mapping's key holds): each level's kind, a fan-out's sides, a memory's kept tensors, and the
+    hardware constraints (their repr: frozen dataclasses, so equal reprs are equal constraints).
+    The error's wording (the arch's name) is not read: a failed check runs simulate's layer."""
+    held = _CHECK_READS.get(id(arch))
+    if held is None or held[0] is not arch:
+        if len(_CHECK_READS) >= 64:
+            _CHECK_READS.clear()
+        levels = tuple((type(level).__name__, getattr(level, "x", None), getattr(level, "y", None),
+                        getattr(level, "keeps", None)) for level in arch.levels)
+        held = _CHECK_READS[id(arch)] = (arch, (levels, repr(arch.constraints)))
+    return held[1]
 
 
 _ENERGIES: dict = {}  # id(arch) -> (arch, its ActionEnergies): a sweep's arch variant serves several points
@@ -267,20 +306,17 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
     A layer that does not map or count cleanly here (a status other than OK, a failed check) is
     simulate's own layer, which gives its result or raises the error simulate would (the layers
     before it have run alike)."""
-    from ..simulate import check_hardware, choose_template_mapping, ragged_refused
+    from ..simulate import choose_template_mapping, ragged_refused
 
     layer = pack.distinct[l]
     if pack.status[l] != R.OK:
         return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, map_layer_fast)
     einsum = layer.run_einsum
-    mapping = pack.mapping(arch, l)
+    key, mapping = pack.mapping(arch, l)
 
     def template(a, e, dataflow):  # the template (map_layer's mapping), the kernel's on this layer
         return mapping if e is einsum else map_layer_fast(a, e, dataflow)
-    try:
-        check_mapping(arch, einsum, mapping)
-        check_hardware(arch, layer, mapping)
-    except MappingError:  # simulate's own layer: its ragged choice, or its error
+    if not pack.passes_checks(arch, l, key, mapping):  # simulate's own layer: its ragged choice, or its error
         return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, template)
     out = pack.outs[l]
     steps = (int(pack.steps[l, 0]), int(pack.steps[l, 1]))
