@@ -158,3 +158,33 @@ axes:
     packed = {(held[0].name, key[1]) for key, held in _PACKS.items()}
     assert {("conv_tiny", "ws"), ("gemm_small", "ws")} <= packed and not any(d == "rs" for _, d in packed)
     assert loaded[0].name in ("conv_tiny", "gemm_small")
+
+
+def test_the_checks_verdict_is_kept_per_mapping_and_what_the_checks_read_of_the_arch():
+    """passes_checks keeps simulate's checks' verdict per kernel mapping and _check_reads (the
+    fan-outs' sides, the kept tensors, the constraints): a verdict kept for one arch never answers
+    for an arch that differs in those; arch variants of the buffers' sizes share it; a kept verdict
+    equals the checks' own."""
+    from accelsim.dse.network import _check_reads
+    from accelsim.mapping.mapping import check_mapping
+    workload = load_workload(WORKLOAD_DIR / "conv_tiny.yaml")
+    wide = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=8"])
+    narrow = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=1"])
+    roomy = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=8", "levels.GlobalBuffer.size=512KiB"])
+    assert _check_reads(wide) == _check_reads(roomy) and _check_reads(wide) != _check_reads(narrow)
+    free = replace(wide, constraints={})
+    assert _check_reads(free) != _check_reads(wide)
+    assert _same(wide, workload, SimOptions(dataflow="ws"))  # the pack now holds wide's mappings and verdicts
+    pack = network_pack(workload, "ws", len(wide.levels))
+    spread = [(key, m) for key, m in pack.mappings.items() if any(l.axis == "x" and l.bound > 1
+                                                                  for lm in m.levels for l in lm.loops)]
+    assert spread  # a mapping that unrolls x: the narrow array's fan-out cannot hold it
+    for key, mapping in spread:
+        layer = pack.distinct[key[0]]
+        assert pack.passes_checks(wide, key[0], key, mapping)
+        assert not pack.passes_checks(narrow, key[0], key, mapping)  # kept for wide, not used for narrow
+        with pytest.raises(MappingError):
+            check_mapping(narrow, layer.run_einsum, mapping)
+        assert pack.passes_checks(roomy, key[0], key, mapping)
+    assert _same(roomy, workload, SimOptions(dataflow="ws"))  # a kept verdict: the same result as simulate's
+    assert _same(narrow, workload, SimOptions(dataflow="ws"))
