@@ -110,26 +110,36 @@ def _how_it_ended(exitcode: int | None) -> str:
 
 
 class _ByArch:
-    """The points left, grouped by arch variant (evaluate.arch_variant) in the order each variant
-    first appears. A worker builds and caches each arch variant it runs (the parse, the action
-    energies, the packed arch), and a sweep's variant serves several points (its workloads and
-    dataflows): a free worker takes the next point of the variant it ran last, else the first
-    variant no other worker is running, else the first one left (with one worker: every point of a
-    variant, then the next variant's)."""
+    """The points left, grouped by arch variant (evaluate.arch_variant). A worker builds and caches
+    each arch variant it runs (the parse, the action energies, the packed arch) and what it shares
+    with its neighbours in the sweep's order (the layers padded to the same fan-out sides, when only
+    a buffer's size changes), and a variant serves several points (its workloads and dataflows).
+    So the variants, in the order each first appears, are cut into one run per worker: a worker
+    takes the points of the variant it ran last, then the next variant of its run; once its run is
+    done it takes the last variant of the longest run left, then any point left."""
 
-    def __init__(self, points):
+    def __init__(self, points, workers: int = 1):
         self.groups: dict = {}  # variant -> deque of its points left (a dict keeps the first-seen order)
         for point in points:
             self.groups.setdefault(evaluate.arch_variant(point), deque()).append(point)
+        variants, workers = list(self.groups), max(1, workers)
+        size = -(-len(variants) // workers)
+        self.runs = [deque(variants[k * size:(k + 1) * size]) for k in range(workers)]
 
     def __bool__(self) -> bool:
         return bool(self.groups)
 
-    def take(self, last, others: set):
-        """(point, variant): the next point for a worker whose last point was of variant `last`
-        while the other workers run the variants `others`."""
-        variant = last if last in self.groups else next(
-            (v for v in self.groups if v not in others), next(iter(self.groups)))
+    def take(self, worker: int, last):
+        """(point, variant): the next point for worker number `worker`, whose last point was of
+        variant `last` (None: it has run none)."""
+        if last in self.groups:
+            variant = last
+        elif self.runs[worker]:
+            variant = self.runs[worker].popleft()
+        elif any(self.runs):
+            variant = max(self.runs, key=len).pop()  # the end of another worker's run
+        else:
+            variant = next(iter(self.groups))  # a variant another worker is running
         group = self.groups[variant]
         point = group.popleft()
         if not group:
@@ -153,9 +163,9 @@ class LocalPool:
         self.close()
 
     def rows(self, points):
-        queue = _ByArch(points)
         while len(self.workers) < min(self.jobs, len(points)):
             self.workers.append(_Worker(self.ctx))
+        queue = _ByArch(points, len(self.workers))
         for worker in self.workers:
             if queue:
                 self._give(worker, queue)
@@ -175,8 +185,7 @@ class LocalPool:
                     self._give(worker, queue)
 
     def _give(self, worker: _Worker, queue: _ByArch) -> None:
-        others = {w.variant for w in self.workers if w is not worker and w.point is not None}
-        worker.give(*queue.take(worker.variant, others), self.timeout_s)
+        worker.give(*queue.take(self.workers.index(worker), worker.variant), self.timeout_s)
 
     def _finished(self, worker: _Worker) -> dict | None:
         """The row of the worker's point if it is done (a result, a death or a timeout), else None.
