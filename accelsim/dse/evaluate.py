@@ -108,13 +108,13 @@ def evaluate_point(point: Point) -> dict:
 
 
 def _network_result(arch, workload, options):
-    """dse/network.network_result once its kernel is in Numba's cache (`accelsim cache warm`
+    """dse/network.network_result (the result a row reads: `row_only`) once its kernel is in Numba's cache (`accelsim cache warm`
     compiles it; compiling it in a sweep, minutes on 2 cores, would cost more than it saves
     unless the sweep is very large), else None (simulate runs the point)."""
     if not _network_kernel_ready():
         return None
     from .network import network_result
-    return network_result(arch, workload, options)
+    return network_result(arch, workload, options, row_only=True)  # the row's figures only (same bits)
 
 
 @lru_cache(maxsize=1)

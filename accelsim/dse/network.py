@@ -26,9 +26,11 @@ import numpy as np
 
 from ..counting import records as R
 from ..counting.conventions import convention_of
+from ..counting.rules import MAX_CYCLES
 from ..energy.activity import mac_activity_table
+from ..energy.model import BlockCounts
 from ..errors import MappingError
-from ..ir.arch import Arch
+from ..ir.arch import Arch, Memory
 from ..ir.workload import Workload
 from ..mapping.mapping import check_mapping
 from ..mapping.ragged import spatial_positions
@@ -245,9 +247,14 @@ def _layers_covered(workload: Workload) -> bool:
     return held[1]
 
 
-def network_result(arch: Arch, workload: Workload, options: SimOptions) -> WorkloadResult | None:
+def network_result(arch: Arch, workload: Workload, options: SimOptions, row_only: bool = False) -> WorkloadResult | None:
     """simulate(arch, workload, options, map_template=map_layer_fast)'s result, or None when the
-    fast path does not cover the point (see the module docstring)."""
+    fast path does not cover the point (see the module docstring).
+
+    `row_only`: the result a sweep's row reads (dse/evaluate.py: the workload's sums, each layer's
+    energy breakdown, cycles and extras), bit for bit, without the count objects: a layer the kernel
+    mapped and counted cleanly carries the energy model's BlockCounts (priced straight from the
+    kernel's arrays, `_block_counts`) instead of an ActionCounts. Any other layer is as without it."""
     from ..residency import check_model
     from ..simulate import price_layer, simulate_layer
 
@@ -282,7 +289,7 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions) -> Workl
                              pack.energy_pj, pack.cycles, pack.steps, first, stop)
             for l in range(first, stop):
                 done.append(_layer_result(pack, l, arch, options, model, energies, off_chip, price_layer,
-                                          simulate_layer))
+                                          simulate_layer, row_only))
     layers, ran = [], set()
     for layer, l in zip(workload.layers, pack.index):  # simulate's copies of a shape run before
         layers.append(_renamed(done[l], layer.name, layer.count) if l in ran else done[l])
@@ -301,7 +308,7 @@ def _renamed(result: LayerResult, name: str, count: int) -> LayerResult:
 
 
 def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, model, energies, off_chip,
-                  layer_energy, simulate_layer) -> LayerResult:
+                  layer_energy, simulate_layer, row_only: bool = False) -> LayerResult:
     """Distinct layer l's LayerResult from the kernel's arrays, as simulate.simulate_layer builds it.
     A layer that does not map or count cleanly here (a status other than OK, a failed check) is
     simulate's own layer, which gives its result or raises the error simulate would (the layers
@@ -329,12 +336,32 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
         chosen = choose_template_mapping(arch, layer, options, energies, template, (mapping, result))
         if chosen is not mapping:
             return simulate_layer(arch, layer, options, model, chosen, energies, off_chip, {}, map_layer_fast)
-    counts = action_counts(arch, einsum, _Keeps(einsum.roles, pack.keeps[l]), result, False)  # status OK
-    cycles, extra = model.layer_cycles(arch, layer, None, counts)
+    if row_only and result.cycles < MAX_CYCLES and result.instances.all():  # (else action_counts's error; b * 0 / 0)
+        counts = _block_counts(arch, einsum, pack.keeps[l], result)
+        cycles, extra = model.layer_cycles(arch, layer, None, result)  # (the analytical model's: its cycles)
+    else:
+        counts = action_counts(arch, einsum, _Keeps(einsum.roles, pack.keeps[l]), result, False)  # status OK
+        cycles, extra = model.layer_cycles(arch, layer, None, counts)
     energy = layer_energy(arch, layer, mapping, counts, energies, cycles)
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, extra, arch.compute.format,
                        layer.density, energies=(arch, energies), outputs=pack.outputs[l])
+
+
+def _block_counts(arch: Arch, einsum, keeps: np.ndarray, result: PackedResult) -> BlockCounts:
+    """energy.model.block_counts(action_counts(…)) of a dense kernel result, from its arrays: per
+    memory level the kept tensors' block accesses over the utilized instances (LevelCounts.total:
+    blocks × instances) as the average instance's (TensorCounts.block_accesses: ÷ instances), the
+    same Python int and float operations in the same order, so the energy is bit for bit the same."""
+    blocks, instances, charged = result.blocks.tolist(), result.instances.tolist(), result.charged.tolist()
+    kept, roles = keeps.tolist(), einsum.roles
+    levels = []
+    for i, mem in enumerate(arch.levels):
+        if isinstance(mem, Memory):
+            n = instances[i]
+            levels.append((mem.name, n, charged[i], {role: tuple(b * n / n for b in blocks[i][t])
+                                                     for t, role in enumerate(roles) if kept[i][t]}))
+    return BlockCounts(einsum.macs, tuple(levels))
 
 
 class _Keeps:

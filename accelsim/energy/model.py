@@ -101,31 +101,50 @@ class EnergyBreakdown:
         return sum(self.dynamic_pj.values()) + sum(self.leakage_pj.values())
 
 
-def layer_energy(arch: Arch, counts: ActionCounts, energies: ActionEnergies, runtime_s: float,
+@dataclass(frozen=True)
+class BlockCounts:
+    """What layer_energy prices of a layer's counts: its MACs and, per memory level top-down,
+    (name, utilized instances, charged instances, {role: (reads, fills, updates)}) in block accesses
+    of the average utilized instance. `block_counts` reads them off an ActionCounts; a sweep's row
+    path (dse/network.py) off the counting kernel's arrays, without building the count objects."""
+
+    macs: int
+    levels: tuple
+
+
+def block_counts(counts: ActionCounts) -> BlockCounts:
+    """An ActionCounts' priced figures: each level's counts over every utilized instance, as the
+    average instance's block accesses (psums may take several words; the kernel's block accesses
+    follow the level's block rounding)."""
+    return BlockCounts(counts.macs, tuple(
+        (level.name, level.instances, level.charged_instances,
+         {role: level.total(role).block_accesses(level.words_per_element(role), level.instances, level.block_words)
+          for role in level.tensors})
+        for level in counts.levels))
+
+
+def layer_energy(arch: Arch, counts: ActionCounts | BlockCounts, energies: ActionEnergies, runtime_s: float,
                  cycles: int = 0, activity: LayerActivity = DENSE_ACTIVITY,
                  extra_dynamic_pj: dict | None = None) -> EnergyBreakdown:
     """`extra_dynamic_pj`: format-dependent energies (energy/formats.py), added per component."""
-    dynamic = {arch.compute.name: mac_dynamic_pj(counts.macs, energies.mac_pj, activity.mac)}
+    priced = counts if isinstance(counts, BlockCounts) else block_counts(counts)
+    dynamic = {arch.compute.name: mac_dynamic_pj(priced.macs, energies.mac_pj, activity.mac)}
     by_tensor = {}
-    for level in counts.levels:
-        memory = arch.level(level.name)
+    for name, _, charged, accesses in priced.levels:
+        memory = arch.level(name)
         per_role = {}
-        for role in level.tensors:
-            c = level.total(role)  # over the utilized instances, priced as their average
-            # psums may take several words; the kernel's block accesses follow the level's block rounding
-            reads, fills, updates = c.block_accesses(level.words_per_element(role), level.instances, level.block_words)
-            per_role[role] = level.charged_instances * activity.memory_factor(memory, role) * (
-                reads * energies.read_pj[level.name] + fills * energies.write_pj[level.name]
-                + updates * energies.update_pj[level.name])
-        by_tensor[level.name] = per_role
-        dynamic[level.name] = sum(per_role.values())
+        for role, (reads, fills, updates) in accesses.items():
+            per_role[role] = charged * activity.memory_factor(memory, role) * (
+                reads * energies.read_pj[name] + fills * energies.write_pj[name] + updates * energies.update_pj[name])
+        by_tensor[name] = per_role
+        dynamic[name] = sum(per_role.values())
     for name, pj_per_cycle in (energies.overhead_pj_per_cycle or {}).items():
         dynamic[name] = pj_per_cycle * cycles
     for name, pj in (extra_dynamic_pj or {}).items():
         dynamic[name] = dynamic.get(name, 0.0) + pj
     leakage = {}
     instances = leaking_instances(arch)
-    utilized = {level.name: level.instances for level in counts.levels}
+    utilized = {name: n for name, n, _, _ in priced.levels}
     for name, watts in energies.leakage_w.items():
         leakage[name] = watts * (instances[name] or utilized[name]) * runtime_s * 1e12
     leakage.update(background_pj(arch, runtime_s))  # declared domains' background power

@@ -188,3 +188,42 @@ def test_the_checks_verdict_is_kept_per_mapping_and_what_the_checks_read_of_the_
         assert pack.passes_checks(roomy, key[0], key, mapping)
     assert _same(roomy, workload, SimOptions(dataflow="ws"))  # a kept verdict: the same result as simulate's
     assert _same(narrow, workload, SimOptions(dataflow="ws"))
+
+
+def _rows(points, monkeypatch, row_only):
+    """evaluate_point's rows with the network path, with or without `row_only`."""
+    from accelsim.dse import network
+    monkeypatch.setattr(network, "network_result", lambda a, w, o, **_: network_result(a, w, o, row_only))
+    return [evaluate.evaluate_point(p) for p in points]
+
+
+def test_the_row_only_path_gives_the_object_paths_rows_and_energies(tmp_path, monkeypatch):
+    """The sweep's row path (network_result(…, row_only=True): the energy priced from the kernel's
+    arrays, no count objects) gives the same rows, bit for bit, as the LayerResults built in full, on
+    points of both benchmark grids (ResNet-50 and BERT-Base on Simba: ws, os, is), and the same
+    BlockCounts per layer as the count objects give."""
+    from accelsim.dse.network import _block_counts
+    from accelsim.energy.model import BlockCounts, block_counts
+    from accelsim.model import analytical
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_sweep
+    points = []
+    for grid, picks in (("issue15", (0, 5, 13, 30)), ("large", (200, 361, 500))):
+        path = tmp_path / f"{grid}.yaml"
+        path.write_text(bench_sweep.SWEEP.replace("MODEL", "analytical").replace("AXES", bench_sweep.GRIDS[grid]))
+        grid_points = load_sweep(path).points()
+        points += [grid_points[i] for i in picks]
+    # the row path's BlockCounts equal energy.model.block_counts of action_counts on the same arrays
+    seen = []
+    real_block_counts = _block_counts
+    def checked(arch, einsum, keeps, result):
+        priced = real_block_counts(arch, einsum, keeps, result)
+        nest = type("Nest", (), {"roles": einsum.roles, "keeps": keeps})
+        assert priced == block_counts(analytical.action_counts(arch, einsum, nest, result, False))
+        seen.append(priced)
+        return priced
+    from accelsim.dse import network
+    monkeypatch.setattr(network, "_block_counts", checked)
+    assert _rows(points, monkeypatch, True) == _rows(points, monkeypatch, False)
+    assert len(seen) > 20 and all(isinstance(b, BlockCounts) for b in seen)
+    assert {r["status"] for r in _rows(points, monkeypatch, True)} == {"ok", "infeasible"}
