@@ -359,8 +359,12 @@ def _block_counts(arch: Arch, einsum, keeps: np.ndarray, result: PackedResult) -
     for i, mem in enumerate(arch.levels):
         if isinstance(mem, Memory):
             n = instances[i]
-            levels.append((mem.name, n, charged[i], {role: tuple(b * n / n for b in blocks[i][t])
-                                                     for t, role in enumerate(roles) if kept[i][t]}))
+            accesses = {}
+            for t, role in enumerate(roles):
+                if kept[i][t]:
+                    reads, fills, updates = blocks[i][t]
+                    accesses[role] = (reads * n / n, fills * n / n, updates * n / n)
+            levels.append((mem.name, n, charged[i], accesses))
     return BlockCounts(einsum.macs, tuple(levels))
 
 
