@@ -107,7 +107,8 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 @pytest.mark.parametrize("grid", ["issue15", "large"])
 def test_the_benchmark_grids_rows_equal_simulate(tmp_path, monkeypatch, grid):
     """benchmarks/bench_sweep.py's grids (ResNet-50 and BERT-Base on Simba × array × buffer ×
-    dataflow), every point: the row with the network path equals the row without it, bit for bit."""
+    dataflow), every point: the row with the network path (evaluate_point's: the row-only path,
+    network_result(…, row_only=True)) equals the row without it (simulate's LayerResults), bit for bit."""
     monkeypatch.syspath_prepend(str(BENCH))
     import bench_sweep
     path = tmp_path / "s.yaml"
