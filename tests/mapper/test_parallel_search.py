@@ -6,12 +6,12 @@ import os
 from dataclasses import replace
 
 import pytest
+from test_mapper import ARCH_TEXT, EINSUM
 
 import accelsim
 from accelsim.errors import MappingError
 from accelsim.ir.einsum import parse_einsum
 from accelsim.ir.workload import Layer, Workload
-from test_mapper import ARCH_TEXT, EINSUM
 
 simulate_module = importlib.import_module("accelsim.simulate")  # accelsim.simulate is the function
 
