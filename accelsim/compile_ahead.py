@@ -92,8 +92,7 @@ def compile_in_parallel(jobs, processes: int | None = None, report=None) -> dict
     wall seconds by its jobs joined with '+'. `report(line)` hears each start, end and failure. A
     failed chain is reported and left to the run (its kernels compile at their first call)."""
     report = report or (lambda line: None)
-    processes = processes or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                 else os.cpu_count() or 1)
+    processes = processes or usable_cpus()
     todo, running, done = chains(jobs), [], {}
     n_chains = len(todo)
     # The children import this very package, wherever the parent found it.
@@ -137,6 +136,11 @@ def compile_in_parallel(jobs, processes: int | None = None, report=None) -> dict
             proc.wait()
             log.close()
     return done
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may use."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def _what(chain) -> str:

@@ -186,13 +186,13 @@ def _wanted(options) -> list[tuple]:
     """(what, dispatcher, CPU seconds to compile once) of the kernels a run with `options` calls."""
     from .counting.nest_kernel import evaluate_nest
 
-    wanted = [("the counting kernel", evaluate_nest, 18)]
+    wanted = [("the counting kernel", evaluate_nest, 13)]
     if options.dataflow == "search" or options.dataflow is None:  # None: search if the arch names no template
         from .search.search_kernels import search_heuristic
-        wanted.append(("the mapper's search kernel", search_heuristic, 10))
+        wanted.append(("the mapper's search kernel", search_heuristic, 12))
     if options.performance_model in ("analytical", "cycle"):  # templates' and the mapper's padded layers run ragged
         from .counting.ragged_kernel import evaluate_ragged  # imported only when it runs (start-up)
-        wanted.append(("the ragged-loop kernel", evaluate_ragged, 30))
+        wanted.append(("the ragged-loop kernel", evaluate_ragged, 22))
     if options.performance_model == "cycle":
         from .model.tile_events import walk_steps
         wanted.append(("the cycle model", walk_steps, 5))

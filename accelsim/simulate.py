@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from dataclasses import replace
 from functools import lru_cache
 
@@ -27,7 +28,7 @@ from .results import LayerResult, WorkloadResult, off_chip_levels
 
 def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
              mappings: dict[str, Mapping] | None = None, inputs: dict | None = None,
-             search_cache=None, progress=None, map_template=None) -> WorkloadResult:
+             search_cache=None, progress=None, map_template=None, search_processes: int = 1) -> WorkloadResult:
     """Simulate every layer of `workload` on `arch`.
 
     `mappings` gives explicit per-layer mappings; other layers use `options.dataflow`.
@@ -37,6 +38,9 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     `map_template(arch, einsum, dataflow)`: what maps a layer by a template instead of
     `dataflows.map_layer`, which it must equal (the sweeps pass the jitted template kernel's,
     mapping/template_pack.map_layer_fast).
+    `search_processes`: with more than one, the mapper searches the layers' distinct shapes in that
+    many worker processes (forked: they inherit the loaded kernels) while the layers are simulated
+    in order; the results are the same as searched one after another.
     """
     model = performance_model(options.performance_model)
     dataflow = options.dataflow or arch.dataflow or "search"  # no template named: the mapper decides
@@ -57,17 +61,14 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     if arch.constraint_names and dataflow != "search":  # the mapper checks them with its own (_mapper)
         from .search.constraints import check_names
         check_names(arch.constraint_names, workload.layers)
-    search = _mapper(arch, options, search_cache, workload.layers) if dataflow == "search" else None
+    search = _mapper(arch, options, search_cache, workload.layers, search_processes) if dataflow == "search" else None
 
     @lru_cache(maxsize=None)
     def arch_for(precision):  # the arch as it runs one number format, with its energies
         variant = with_precision(arch, precision)
         return variant, action_energies(variant)
 
-    off_chip = frozenset(off_chip_levels(arch))
-    layers, ran = [], []
-    same = {}  # a template layer of a shape run before (ResNet-50: 30 of 54) copies its result
-    for index, layer in enumerate(workload.layers):
+    def prepared(layer: Layer):  # the layer as it runs (precision, density), with its arch and energies
         layer = replace(layer, precision=options.precision or layer.precision,
                         density=layer.density if options.density is None
                         else Density(options.density, options.density))
@@ -79,7 +80,35 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
             raise SpecError(Problem(f"layer '{layer.name}': {exc.problems[0].message}", file, line, key,
                                     suggestion=f"run it with --precision {arch.compute.format} or on an "
                                     "arch that supports it")) from None
-        layer = replace(layer, density=density_in_format(layer.density, layer.precision or arch.compute.format))
+        return replace(layer, density=density_in_format(layer.density, layer.precision or arch.compute.format)), \
+            layer_arch, energies
+
+    try:
+        if search is not None and search_processes > 1:
+            ahead = []
+            for layer in workload.layers:
+                if (mappings or {}).get(layer.name) is None:
+                    try:
+                        run, layer_arch, energies = prepared(layer)
+                    except SpecError:  # raised in its turn by the loop below
+                        break
+                    ahead.append((layer_arch, run, energies))
+            search.ahead(ahead)
+        return _simulate_layers(arch, workload, options, mappings, inputs, map_template, model, search, prepared,
+                                progress)
+    finally:
+        if search is not None:
+            search.close()
+
+
+def _simulate_layers(arch: Arch, workload: Workload, options: SimOptions, mappings, inputs, map_template, model,
+                     search, prepared, progress) -> WorkloadResult:
+    """simulate's layer loop, in order; `prepared(layer)`: (the layer as it runs, its arch, its energies)."""
+    off_chip = frozenset(off_chip_levels(arch))
+    layers, ran = [], []
+    same = {}  # a template layer of a shape run before (ResNet-50: 30 of 54) copies its result
+    for index, layer in enumerate(workload.layers):
+        layer, layer_arch, energies = prepared(layer)
         mapping, found = (mappings or {}).get(layer.name), None
         if mapping is None and search is not None:
             found = search(layer_arch, layer, energies)
@@ -107,15 +136,18 @@ def simulate(arch: Arch, workload: Workload, options: SimOptions = SimOptions(),
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), inputs or {})
 
 
-def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=()):
+def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=(), processes: int = 1):
     """The mapper for --dataflow search, with the constraints file's settings (those named in
     mapper_settings / mapper_seed replaced); a layer shape seen before (per number format and density) reuses
-    its search, in this run and, with a cache folder, in later ones."""
+    its search, in this run and, with a cache folder, in later ones.
+
+    `search(layer_arch, layer, energies)` returns a layer's MapperResult. `search.ahead(jobs)` (the
+    same arguments, one tuple per layer) starts the distinct searches they need in `processes` worker
+    processes, when there are two or more and processes > 1; `search` then waits for a layer's
+    search there instead of running it. `search.close()` stops the workers."""
     from .load import load_constraints
     from .search.cache import SearchCache, canonical, search_key
     from .search.constraints import NO_CONSTRAINTS, check_against_workload, settings_from, with_hardware
-    from .search.mapper import search_mapping
-    from .search.ragged import search_with_ragged
     from .spec.schema import MapperSettingsSpec
     from .spec.validate import validate_model
 
@@ -133,36 +165,109 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=()):
         logging.getLogger("accelsim.mapper").warning(note)
     found = {}
     cache = SearchCache(cache_folder) if cache_folder else None
+    running = {}  # key -> a search in a worker process (AsyncResult), started by ahead
+    workers = []  # the worker pool, while there is one
 
-    def search(layer_arch: Arch, layer: Layer, energies):
+    def first_search(layer_arch: Arch, layer: Layer):
+        """(the layer's own constraints, whether its first search is in the ragged mapspace)."""
         try:
             own = constraints.for_layer(layer.name, layer.run_einsum)
         except MappingError as exc:
             raise MappingError(f"layer '{layer.name}': {exc}") from None
-        ragged = not ragged_refused(layer_arch, layer, options) and own.settings.rank != "cycle"
+        return own, not ragged_refused(layer_arch, layer, options) and own.settings.rank != "cycle"
+
+    def search(layer_arch: Arch, layer: Layer, energies):
+        own, ragged = first_search(layer_arch, layer)
         best = searched(layer_arch, layer, energies, own, ragged)
         if ragged and _unwalked(layer_arch, layer, options, best.mapping):  # ragged tiles the walk refuses
             best = searched(layer_arch, layer, energies, own, False)
         return best
 
+    def key_of(layer: Layer, own, ragged: bool):
+        return (layer.run_einsum, layer.precision, layer.density, repr(canonical(own)), ragged)
+
     def searched(layer_arch: Arch, layer: Layer, energies, own, ragged: bool):
-        key = (layer.run_einsum, layer.precision, layer.density, repr(canonical(own)), ragged)
+        key = key_of(layer, own, ragged)
         if key not in found:
             disk_key = cache and search_key(layer_arch, layer.run_einsum, energies, own, layer.density, ragged)
-            found[key] = cache and cache.get(disk_key)
-            if found[key] is None:
+            elsewhere = running.pop(key, None)  # a worker's search (None: it failed, searched here to raise)
+            result = elsewhere.get() if elsewhere is not None else cache and cache.get(disk_key)
+            fresh = elsewhere is not None or result is None  # searched in this run: kept on disk
+            if result is None:
                 try:
-                    if ragged:  # also the layer padded to the array's sides, run ragged (search/ragged.py)
-                        found[key] = search_with_ragged(layer_arch, layer.run_einsum, energies, own, layer.density,
-                                                        lambda padded: constraints.for_layer(layer.name, padded))
-                    else:
-                        found[key] = search_mapping(layer_arch, layer.run_einsum, energies, own, layer.density)
+                    result = _search_layer(constraints, layer_arch, layer, energies, own, ragged)
                 except MappingError as exc:
                     raise MappingError(f"layer '{layer.name}': {exc}") from None
-                if cache:
-                    cache.put(disk_key, found[key])
+            if cache and fresh:
+                cache.put(disk_key, result)
+            found[key] = result
         return found[key]
+
+    def ahead(jobs) -> None:
+        if processes < 2 or workers or multiprocessing.current_process().daemon \
+                or "fork" not in multiprocessing.get_all_start_methods():
+            return
+        tasks = {}
+        for layer_arch, layer, energies in jobs:
+            try:
+                own, ragged = first_search(layer_arch, layer)
+            except MappingError:  # raised in its turn
+                break
+            key = key_of(layer, own, ragged)
+            if key in found or key in tasks:
+                continue
+            hit = cache and cache.get(search_key(layer_arch, layer.run_einsum, energies, own, layer.density, ragged))
+            if hit is not None:
+                found[key] = hit
+            else:
+                tasks[key] = (layer_arch, layer, energies, own, ragged)
+        if len(tasks) < 2:
+            return
+        global _AHEAD
+        _AHEAD = (constraints, list(tasks.values()))
+        try:  # forked now: the workers inherit _AHEAD and the kernels loaded so far
+            workers.append(multiprocessing.get_context("fork").Pool(min(processes, len(tasks))))
+        finally:
+            _AHEAD = None
+        logging.getLogger("accelsim.mapper").info(f"searching {len(tasks)} distinct layers in "
+                                                  f"{min(processes, len(tasks))} processes")
+        for index, key in enumerate(tasks):  # in the layers' order: the loop waits for them in that order
+            running[key] = workers[0].apply_async(_search_ahead, (index,))
+
+    def close() -> None:
+        running.clear()
+        while workers:
+            workers.pop().terminate()  # idle by now unless the run stopped early
+
+    search.ahead, search.close = ahead, close
     return search
+
+
+_AHEAD = None  # (constraints, [(layer_arch, layer, energies, own, ragged)]): a search pool's work, while it forks
+
+
+def _search_ahead(index: int):
+    """In a worker process of _mapper's pool: the index-th search of _AHEAD, or None if it fails (the
+    run searches that layer again in its turn, to raise the error there)."""
+    if _AHEAD is None:  # a worker the pool started again after one died: the run searches it itself
+        return None
+    constraints, tasks = _AHEAD
+    try:
+        return _search_layer(constraints, *tasks[index])
+    except MappingError:
+        return None
+
+
+def _search_layer(constraints, layer_arch: Arch, layer: Layer, energies, own, ragged: bool):
+    """One layer's search under its own constraints `own`; `ragged`: in the ragged mapspace, and also
+    the layer padded to the array's sides, run ragged (search/ragged.py)."""
+    from .search.mapper import search_mapping
+    from .search.ragged import search_with_ragged
+
+    if ragged:
+        return search_with_ragged(layer_arch, layer.run_einsum, energies, own, layer.density,
+                                  lambda padded: constraints.for_layer(layer.name, padded))
+    return search_mapping(layer_arch, layer.run_einsum, energies, own, layer.density)
 
 
 def check_hardware(arch: Arch, layer: Layer, mapping: Mapping) -> None:

@@ -9,8 +9,9 @@ committed files) into a temporary folder, whose __pycache__ folders hold no kern
 from there; the warm runs repeat it in the same clone. Each figure is the child process's own
 accounting (wall, and user + system CPU from os.wait4), median of the runs. The machine's load
 average is printed before and after: on a shared machine, quote the CPU seconds beside the wall.
-A cold run may compile in child processes (accelsim/compile_ahead.py): its CPU seconds include
-theirs (os.wait4 counts the children a process waited for).
+A cold run may compile in child processes (accelsim/compile_ahead.py), and a run searches distinct
+layers in worker processes (simulate's search_processes): its CPU seconds include theirs (os.wait4
+counts the children a process waited for).
 
 With --vs, a second checkout (e.g. a worktree of the base commit) runs in turn with this one, a
 pair at a time (this one first in odd pairs, the other first in even ones), and the ratio

@@ -83,9 +83,11 @@ def cmd_run(args) -> int:
     if note := compile_note(resolved):
         print(note, file=sys.stderr, flush=True)
         _compile_ahead(resolved)
-    with _layer_progress(len(workload.layers)) as progress:
+    from ..compile_ahead import usable_cpus
+    with _layer_progress(len(workload.layers)) as progress:  # distinct searches in a process per CPU
         result = simulate(arch, workload, options, mappings, inputs,
-                          search_cache=None if args.no_search_cache else args.search_cache, progress=progress)
+                          search_cache=None if args.no_search_cache else args.search_cache, progress=progress,
+                          search_processes=usable_cpus())
     if args.save_mapping:
         from ..mapping.mapping_file import save_mapping_file
         save_mapping_file(args.save_mapping, {l.name: l.mapping for l in result.layers})
