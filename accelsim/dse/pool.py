@@ -211,7 +211,8 @@ class LocalPool:
     def _replace(self, worker: _Worker) -> None:
         fresh = _Worker(self.ctx)
         worker.conn, worker.proc, worker.point, worker.deadline = fresh.conn, fresh.proc, None, None
-        worker.variant = None  # a new process: it has built no arch variant
+        # worker.variant stays: the new process goes on with the rest of that variant (some worker
+        # must build it for them; left, its points would wait for the end of every run)
 
     def close(self) -> None:
         for worker in self.workers:

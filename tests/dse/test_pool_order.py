@@ -1,7 +1,11 @@
 """The local pool's order of points (dse/pool._ByArch): a worker keeps to the arch variants of its
 run (it has built and cached them, and what neighbouring variants share), takes over the end of
 another's run once its own is done, and every point is given exactly once."""
-from accelsim.dse.pool import _ByArch
+import os
+import signal
+
+from accelsim.dse import evaluate
+from accelsim.dse.pool import LocalPool, _ByArch
 from accelsim.dse.spec import Point
 
 
@@ -50,3 +54,22 @@ def test_workload_overrides_do_not_split_an_arch_variant():
     b = Point("arch.yaml", "w.yaml", ("arch.x=1", "workload.batch=2"), "ws", "analytical", "k2")
     c = Point("arch.yaml", "w.yaml", ("arch.x=2", "workload.batch=1"), "ws", "analytical", "k3")
     assert [key for _, key in _run(_ByArch([a, c, b], 1), [0])] == ["k1", "k2", "k3"]
+
+
+def _dies_on_a1(point):
+    if point.key == "a1":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"key": point.key, "status": "ok"}
+
+
+def test_a_replaced_worker_goes_on_with_the_variant_it_was_running(monkeypatch):
+    """A worker that dies mid-point is replaced; the fresh process takes the rest of the variant it
+    was running (its points must be built by some worker anyway), not the next variant of its run,
+    which would leave that variant's points to the end of the sweep."""
+    monkeypatch.setattr(evaluate, "evaluate_point", _dies_on_a1)  # the workers fork after the patch
+    points = [Point("arch.yaml", "w.yaml", (f"arch.levels.PE_array.x={x}",), "ws", "analytical", f"{v}{k}")
+              for v, x in (("a", 1), ("b", 2)) for k in (1, 2, 3)]
+    with LocalPool(1) as pool:
+        rows = list(pool.rows(points))
+    assert [row["key"] for row in rows] == ["a1", "a2", "a3", "b1", "b2", "b3"]
+    assert rows[0]["status"] == "failed" and {row["status"] for row in rows[1:]} == {"ok"}
