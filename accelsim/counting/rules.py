@@ -65,3 +65,17 @@ def bandwidth_cycles(read_words, write_words, read_bw, write_bw, shared_bw):
     if shared_bw > 0:
         cycles = max(cycles, np.ceil((read_words + write_words) / shared_bw))
     return int(min(cycles, MAX_CYCLES))  # saturated, not wrapped: a vanishing bandwidth stays slow
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def port_words(words, blocks, instances, block, per_transfer):
+    """Words one instance's port moves for `words` words whose transfers cost `blocks` block accesses
+    over `instances` instances (1: the blocks are one instance's; a ragged nest's: summed over them).
+    A port `block` words wide moves one block per access, so under per-transfer rounding a narrow
+    tile occupies it for the whole blocks it touches: blocks × block (never fewer than the words: a
+    ragged nest's blocks are its average instance's, its words the busiest's). Under the layer rule
+    (Timeloop's, per_transfer False) or with one-word blocks: the words. docs/energy.md#port-time."""
+    if not per_transfer or block <= 1:
+        return words
+    return max(words, (blocks * block + instances - 1) // instances)
+
