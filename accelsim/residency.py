@@ -18,7 +18,7 @@ layer leave its outputs in L for the next layer, which then reads them there:
 A resident tensor's traffic with the memories above L disappears (their reads, fills and updates
 of it), and so do L's fills of it (the data are there, and partial sums no longer return from
 above). Each changed level's bandwidth-bound cycles are recomputed with the kernel's own rule
-(counting/rules.bandwidth_cycles), the layer's cycles are the largest of its compute steps and
+(counting/rules.bandwidth_cycles of the port words, LevelCounts.port_words), the layer's cycles are the largest of its compute steps and
 its levels' cycles, and its energy is priced again from the changed counts. Every other count is
 the kernel's. Without the option, simulate() never calls this module.
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .counting.conventions import block_rounding_of
 from .counting.counts import ActionCounts, LevelCounts, TensorCounts
 from .counting.rules import bandwidth_cycles
 from .errors import AccelsimBug, SpecError
@@ -162,18 +163,21 @@ def resident_counts(arch: Arch, counts: ActionCounts, level: str, resident: set[
         if d > depth or not resident & set(lc.tensors):
             levels.append(lc)
             continue
-        tensors = {role: (c if role not in resident else
-                          TensorCounts(0, 0, 0, c.tile_elements) if d < depth else
-                          replace(c, fills=0, blocks=None if c.blocks is None else (c.blocks[0], 0, c.blocks[2])))
-                   for role, c in lc.tensors.items()}
-        kept = replace(lc, tensors=tensors)
-        levels.append(replace(kept, cycles=_level_cycles(arch.level(lc.name), kept)))
+        def held(role, c):
+            return (c if role not in resident else TensorCounts(0, 0, 0, c.tile_elements) if d < depth else
+                    replace(c, fills=0, blocks=None if c.blocks is None else (c.blocks[0], 0, c.blocks[2])))
+        # a ragged nest's sums over its instances (energy and port time read them) change alike
+        kept = replace(lc, tensors={role: held(role, c) for role, c in lc.tensors.items()},
+                       totals=None if lc.totals is None else {role: held(role, c) for role, c in lc.totals.items()})
+        levels.append(replace(kept, cycles=_level_cycles(arch, arch.level(lc.name), kept)))
     return replace(counts, levels=tuple(levels), cycles=_cycles(counts, levels))
 
 
-def _level_cycles(memory: Memory, level: LevelCounts) -> int:
-    """The level's bandwidth time, in words (partial sums may take several: LevelCounts.read_words)."""
-    return int(bandwidth_cycles(level.read_words, level.write_words, memory.read_bw_words or 0.0,
+def _level_cycles(arch: Arch, memory: Memory, level: LevelCounts) -> int:
+    """The level's bandwidth time, in words (partial sums may take several), in whole blocks under
+    per-transfer block rounding (LevelCounts.port_words: the kernels' rule)."""
+    reads, writes = level.port_words(block_rounding_of(arch, memory) == "transfer")
+    return int(bandwidth_cycles(reads, writes, memory.read_bw_words or 0.0,
                                 memory.write_bw_words or 0.0, memory.shared_bw_words or 0.0))
 
 

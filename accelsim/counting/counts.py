@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .rules import average_block_accesses
+from .rules import average_block_accesses, port_words
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,20 @@ class LevelCounts:
     @property
     def write_words(self) -> int:
         return sum((c.fills + c.updates) * self.words_per_element(r) for r, c in self.tensors.items())
+
+    def port_words(self, per_transfer: bool) -> tuple[int, int]:
+        """(read, write) words one instance's ports move, as the counting kernels time them
+        (counting/rules.port_words): whole blocks under per-transfer block rounding, else the words
+        (of the busiest instance). A tensor without the kernel's blocks counts the layer rule's."""
+        n = 1 if self.totals is None else self.instances  # a ragged nest's blocks: every instance's
+        read_blocks = write_blocks = 0
+        for role, c in (self.tensors if self.totals is None else self.totals).items():
+            blocks = c.blocks or tuple(average_block_accesses(x * self.words_per_element(role), n, self.block_words) * n
+                                       for x in (c.reads, c.fills, c.updates))
+            read_blocks += blocks[0]
+            write_blocks += blocks[1] + blocks[2]
+        return (int(port_words(self.read_words, read_blocks, n, self.block_words, per_transfer)),
+                int(port_words(self.write_words, write_blocks, n, self.block_words, per_transfer)))
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ from .records import (
     UPDATES,
     WRITE_BW,
 )
-from .rules import bandwidth_cycles, block_accesses, first_touch_blocks, transfer_blocks
+from .rules import bandwidth_cycles, block_accesses, first_touch_blocks, port_words, transfer_blocks
 
 # The helpers and passes are inlined: a call passes every array as its exploded fields (a
 # record's too), which cost more than the helpers' work (≈20 % of an evaluation). Those called at
@@ -613,6 +613,8 @@ def _served_and_energy(nest, p, out, sc, top, hold, n_t):
         out.output_words[i] = 1
         read_words = np.int64(0)
         write_words = np.int64(0)
+        read_blocks = np.int64(0)
+        write_blocks = np.int64(0)
         level_energy = 0.0
         for t in range(p.axis_of.shape[0]):
             if not nest.keeps[i, t]:
@@ -636,11 +638,15 @@ def _served_and_energy(nest, p, out, sc, top, hold, n_t):
             read_words += reads * w
             write_words += (fills + updates) * w
             _blocks(p, sc, out.blocks, i, t, reads * w, fills * w, updates * w, w, distinct, i == top)
+            read_blocks += out.blocks[i, t, READS]
+            write_blocks += out.blocks[i, t, FILLS] + out.blocks[i, t, UPDATES]
             level_energy += p.e_factor[i, t] * (out.blocks[i, t, READS] * level_float[i, E_READ]
                                                 + out.blocks[i, t, FILLS] * level_float[i, E_WRITE]
                                                 + out.blocks[i, t, UPDATES] * level_float[i, E_UPDATE])
-        bw_cycles = bandwidth_cycles(read_words, write_words, level_float[i, READ_BW], level_float[i, WRITE_BW],
-                                     level_float[i, SHARED_BW])
+        block, whole = p.level_int[i, BLOCK], p.level_int[i, BLOCK_RULE] == TRANSFER_BLOCKS  # port time in blocks
+        bw_cycles = bandwidth_cycles(port_words(read_words, read_blocks, np.int64(1), block, whole),
+                                     port_words(write_words, write_blocks, np.int64(1), block, whole),
+                                     level_float[i, READ_BW], level_float[i, WRITE_BW], level_float[i, SHARED_BW])
         out.level_cycles[i] = bw_cycles
         cycles = max(cycles, bw_cycles)
         charged = _charged_instances(nest, p, i, inst, sc.starts[i])

@@ -85,6 +85,7 @@ from .rules import (
     average_block_accesses,
     bandwidth_cycles,
     block_accesses,
+    port_words,
     transfer_blocks,
 )
 
@@ -674,6 +675,7 @@ def evaluate_ragged(nest, p, out, sc, rg):
         inst = out.instances[i]
         out.output_words[i] = 1
         read_words, write_words, level_energy = np.int64(0), np.int64(0), 0.0
+        read_blocks, write_blocks = np.int64(0), np.int64(0)  # every instance's
         block = p.level_int[i, BLOCK]
         per_transfer = p.level_int[i, BLOCK_RULE] == TRANSFER_BLOCKS and block > 1
         for t in range(n_tensors):
@@ -708,6 +710,8 @@ def evaluate_ragged(nest, p, out, sc, rg):
                     if per_transfer:
                         _per_transfer(nest, p, sc, rg, blocks, i, t, top, w, block, load_blocks, served_blocks,
                                       held, n_t)
+                    read_blocks += blocks[i, t, READS]
+                    write_blocks += blocks[i, t, FILLS] + blocks[i, t, UPDATES]
                     level_energy += p.e_factor[i, t] * (
                         blocks[i, t, READS] / inst * level_float[i, E_READ]
                         + blocks[i, t, FILLS] / inst * level_float[i, E_WRITE]
@@ -720,8 +724,9 @@ def evaluate_ragged(nest, p, out, sc, rg):
                         used += counts[i, t2, TILE] * (w if p.is_output[t2] else 1)
                 if capacity >= 0 and used > capacity:
                     return OVER_CAPACITY, 0.0, 0
-        bw_cycles = bandwidth_cycles(read_words, write_words, level_float[i, READ_BW], level_float[i, WRITE_BW],
-                                     level_float[i, SHARED_BW])
+        bw_cycles = bandwidth_cycles(port_words(read_words, read_blocks, inst, block, per_transfer),
+                                     port_words(write_words, write_blocks, inst, block, per_transfer),
+                                     level_float[i, READ_BW], level_float[i, WRITE_BW], level_float[i, SHARED_BW])
         out.level_cycles[i] = bw_cycles
         cycles = max(cycles, bw_cycles)
         charged = min(inst, _charged_instances(nest, p, i, inst, sc.starts[i]))

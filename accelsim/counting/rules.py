@@ -65,3 +65,49 @@ def bandwidth_cycles(read_words, write_words, read_bw, write_bw, shared_bw):
     if shared_bw > 0:
         cycles = max(cycles, np.ceil((read_words + write_words) / shared_bw))
     return int(min(cycles, MAX_CYCLES))  # saturated, not wrapped: a vanishing bandwidth stays slow
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def port_words(words, blocks, instances, block, per_transfer):
+    """Words one instance's port moves for `words` words whose transfers cost `blocks` block accesses
+    over `instances` instances (1: the blocks are one instance's; a ragged nest's: summed over them).
+    A port `block` words wide moves one block per access, so under per-transfer rounding a narrow
+    tile occupies it for the whole blocks it touches: blocks × block (never fewer than the words: a
+    ragged nest's blocks are its average instance's, its words the busiest's). Under the layer rule
+    (Timeloop's, per_transfer False) or with one-word blocks: the words. docs/energy.md#port-time."""
+    if not per_transfer or block <= 1:
+        return words
+    return max(words, (blocks * block + instances - 1) // instances)
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def copies_port_words(elements, size, scale, block):
+    """Port words of a tile move that carries `elements` elements (`scale` words each) in transfers of
+    `size` (one per fan-out position served apart; outputs first touched are whole transfers left
+    out), each whole `block`-word blocks (a remainder: one more transfer). The cycle walk's charges;
+    block 1: the words."""
+    if block <= 1 or size <= 0:
+        return elements * scale
+    return ((elements // size) * block_accesses(size * scale, block, np.int64(-1))
+            + block_accesses((elements % size) * scale, block, np.int64(-1))) * block
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def step_port_words(elements, first, transfers, unit, box, scale, block):
+    """Port words of a step's flow to the MACs: `elements` elements (`scale` words each) in `transfers`
+    transfers (one per MAC cycle that reads) of at most `unit` (the merged group's operands, or
+    partial sums), whole `block`-word blocks each; `box` of a transfer's elements are distinct outputs,
+    and `first` of the elements are outputs first touched (no partial sum to read), so a transfer
+    that first touches its box moves unit − box (copies over fan-outs that do not reduce). A ragged
+    step's transfers cut on a ragged dim count whole (an upper bound, at most the padded layer's),
+    its first touches in proportion to its average transfer. The cycle walk's flows; block 1: the words."""
+    if block <= 1:
+        return (elements - first) * scale
+    if elements <= 0 or transfers <= 0:
+        return 0
+    f = 0
+    if first > 0:
+        size_box = max(1, (((elements + transfers - 1) // transfers) * box + unit - 1) // unit)
+        f = min(transfers, (first + size_box - 1) // size_box)
+    return ((transfers - f) * block_accesses(unit * scale, block, np.int64(-1))
+            + f * block_accesses((unit - box) * scale, block, np.int64(-1))) * block

@@ -192,7 +192,7 @@ def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int, int]:
     st, rt = walk_state(ev), ragged_tables(ev)
     cycles = walk_begin(ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_kept, ev.ev_class,
                         ev.out_irrelevant, ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
-                        ev.ch_scale, ev.receiver_db, ev.bandwidth, ch_total, stall, rt, st)
+                        ev.ch_scale, ev.receiver_db, ev.bandwidth, ev.port_block, ch_total, stall, rt, st)
     n, units = ev.n_steps, walk_units(ev)
     long_walk = units > PROGRESS_AFTER_S * WALK_UNITS_PER_S
     chunk = max(1, n * int(WALK_UNITS_PER_S) // max(1, units)) if long_walk else n  # about a second each
@@ -204,7 +204,7 @@ def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int, int]:
                              ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_kept,
                              ev.ev_class, ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
                              ev.ch_scale, ev.fl_level, ev.fl_port, ev.fl_words, ev.fl_first, ev.fl_scale,
-                             ev.receiver_db, ev.bandwidth,
+                             ev.fl_unit, ev.fl_box, ev.fl_latched, ev.receiver_db, ev.bandwidth, ev.port_block,
                              ch_total, fl_total, stall, rt, st)
         done = last
         if long_walk and (time.monotonic() - shown > 1.0 or done == n):
@@ -212,5 +212,5 @@ def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int, int]:
             LOG.info("cycle model, %s: %s of %s tile steps (%.0f %%)", einsum.render(), f"{done:,}", f"{n:,}",
                      100.0 * done / n)
     cycles += walk_end(ev.ev_mult, ev.ev_receiver, ev.ch_stream, ev.ch_level, ev.ch_port,
-                       ev.ch_drain, ev.ch_scale, ev.bandwidth, ch_total, stall, st)
+                       ev.ch_drain, ev.ch_scale, ev.bandwidth, ev.port_block, ch_total, stall, st)
     return int(cycles), int(st.stream[1]), int(st.stream[2])

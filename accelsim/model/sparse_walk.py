@@ -113,7 +113,8 @@ def scaled_traffic(arch: Arch, ev, result):
 
     return replace(ev, ch_scale=scale(ev.ch_level, ev.ch_role, ev.ch_kind, ev.ch_scale),
                    fl_scale=scale(ev.fl_level, ev.fl_role, ev.fl_kind, ev.fl_scale),
-                   bandwidth=ev.bandwidth * FIXED_POINT)
+                   bandwidth=ev.bandwidth * FIXED_POINT,
+                   port_block=np.ones_like(ev.port_block))  # the sparse pass prices per block of the layer: words
 
 
 def skip_leaders(arch: Arch, einsum, sparsity: dict, result) -> set:

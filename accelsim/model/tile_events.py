@@ -42,7 +42,8 @@ from ..counting.nest import LoweredNest
 from ..counting.point_sets import axis_overlap
 from ..counting.ragged_kernel import count_below
 from ..counting.reuse import axis_terms, tile_size
-from ..counting.rules import bandwidth_cycles
+from ..counting.conventions import block_rounding_of
+from ..counting.rules import bandwidth_cycles, copies_port_words, step_port_words
 from ..errors import SpecError
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
@@ -88,8 +89,13 @@ class TileEvents:
     fl_role: np.ndarray
     fl_kind: np.ndarray
     fl_scale: np.ndarray       # words per element (as ch_scale)
+    fl_unit: np.ndarray        # elements a MAC cycle's transfer moves (the merged group × copies)
+    fl_box: np.ndarray         # distinct outputs in it (its first touch reads unit − box; operands 0)
+    fl_latched: np.ndarray     # 1: a latched operand, read when its address moves (else every MAC cycle)
     receiver_db: np.ndarray    # 1 if the memory level is double-buffered
     bandwidth: np.ndarray      # float64 [memory level, READ|WRITE|SHARED] words/cycle per instance; inf: unlimited
+    port_block: np.ndarray     # [memory level] words a port access moves: its block under per-transfer block
+    #                            rounding (each transfer whole blocks, docs/energy.md#port-time), else 1
     # Ragged dims (none on a dense nest: every mask empty, every count its entry).
     n_steps: int               # steps the walk visits: those whose offset is inside every dim
     rg_dim: np.ndarray         # [r] dim index (into LoweredNest.dims) of each ragged dim
@@ -167,6 +173,8 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_word
         _i64([arch.levels[i].double_buffered for i in memories]),
         np.array([[bw(arch.levels[i].read_bw_words), bw(arch.levels[i].write_bw_words),
                    bw(arch.levels[i].shared_bw_words)] for i in memories], dtype=np.float64).reshape(len(memories), 3),
+        _i64([arch.levels[i].block_words if block_rounding_of(arch, arch.levels[i]) == "transfer" else 1
+              for i in memories]),
         n_steps, _i64(rg_dim), _i64([sizes[d] for d in rg_dim]),
         _i64([rg_of.get(int(nest.loop_dim[j]), -1) for j in step_loop]), _i64([nest.loop_stride[j] for j in step_loop]),
         nest.loop_dim.astype(np.int64), nest.loop_bound.astype(np.int64), nest.loop_stride.astype(np.int64),
@@ -214,7 +222,8 @@ class _Tables:
         self.ev = {k: [] for k in ("limit", "full", "mult", "first", "receiver", "kept", "class",
                                    "rg", "tile_mask", "first_mask")}
         self.ch = {k: [] for k in ("stream", "level", "port", "minus_first", "drain", "role", "kind", "scale")}
-        self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind", "scale", *self.RAGGED_FLOW)}
+        self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind", "scale", "unit", "box", "latched",
+                                   *self.RAGGED_FLOW)}
 
     def loops(self, indices):
         nest = self.nest
@@ -294,11 +303,12 @@ class _Tables:
                                         self.words_per_element(level, r))):
             self.ch[key].append(value)
 
-    def add_flow(self, level, port, words, first, r, kind, dims, indices, first_indices):
+    def add_flow(self, level, port, words, first, r, kind, dims, indices, first_indices, unit, box, latched=0):
         """A per-step flow: `words` over the dims that are not ragged; on ragged dim r, × count_below of
-        the loops among `indices` on it (for r's dim in `dims`); the first touches likewise."""
+        the loops among `indices` on it (for r's dim in `dims`); the first touches likewise. `unit`:
+        elements per MAC cycle's transfer, `box`: distinct outputs in it (step_port_words)."""
         for key, value in zip(self.fl, (self.mem_no[level], port, words, first, r, kind,
-                                        self.words_per_element(level, r), [int(d in dims) for d in self.rg_dim],
+                                        self.words_per_element(level, r), unit, box, latched, [int(d in dims) for d in self.rg_dim],
                                         self.mask(indices, dims), self.mask(first_indices, dims))):
             self.fl[key].append(value)
 
@@ -336,16 +346,22 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
                 compute_loops = _latched_loops(einsum, nest, role, compute_loops)
             # The busiest MAC's reads in a step × the merged group: on a ragged dim the tensor indexes,
             # one count over both (the MACs at the edge do fewer steps); on the others, the MAC's steps.
+            def whole(spatial):  # elements of a MAC cycle's transfer over these fan-outs, ragged dims whole
+                return tile_size(dense_axes, loops(spatial)) * prod(
+                    int(nest.loop_bound[j]) for j in spatial if int(nest.loop_dim[j]) in rg_dims)
+            unit = whole(merged) * copies  # one transfer a MAC cycle
             words = tables.dense_product(compute_loops) * tile_size(dense_axes, loops(merged)) * copies
             indices = compute_loops + [j for j in merged if int(nest.loop_dim[j]) in rg_dims]
             if is_out:
                 touched = spatial_below + compute_loops
                 first = tile_size(dense_axes, loops(touched))
-                tables.add_flow(i, WRITE, words, 0, r, KIND_UPDATES, all_dims, indices, ())
+                box = whole(spatial_below)
+                tables.add_flow(i, WRITE, words, 0, r, KIND_UPDATES, all_dims, indices, (), unit, box)
                 tables.add_flow(i, READ, words, first, r, KIND_READS, all_dims, indices,
-                                [j for j in touched if int(nest.loop_dim[j]) in rg_dims])
+                                [j for j in touched if int(nest.loop_dim[j]) in rg_dims], unit, box)
             else:
-                tables.add_flow(i, READ, words, 0, r, KIND_READS, all_dims, indices, ())
+                tables.add_flow(i, READ, words, 0, r, KIND_READS, all_dims, indices, (), unit, 0,
+                                int(role in arch.compute.operand_latch))
         else:  # served to the child's tile when it moves
             union = merged + list(range(start[child], n))
             first = spatial_below + list(range(start[child], n)) if is_out else None
@@ -492,7 +508,7 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
 
 @njit(cache=True)
 def _place_charges(first_step, ev_words, ev_new, ev_old, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
-                   ch_minus_first, ch_drain, ch_scale, receiver_db, ch_total, exposed, prefetch, drains):
+                   ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total, exposed, prefetch, drains):
     for q in range(ch_stream.shape[0]):
         e = ch_stream[q]
         if ev_words[e] < 0:
@@ -507,9 +523,9 @@ def _place_charges(first_step, ev_words, ev_new, ev_old, ev_mult, ev_receiver, c
                 words -= ev_new[e]
         if words == 0:
             continue
-        ch_total[q] += words  # elements; the ports carry words
-        words *= ch_scale[q]
+        ch_total[q] += words  # elements; the ports carry words, each copy whole blocks
         c, m, p = ev_receiver[e], ch_level[q], ch_port[q]
+        words = copies_port_words(words, ev_old[e] if ch_drain[q] == 1 else ev_words[e], ch_scale[q], port_block[m])
         if receiver_db[c] == 0:
             exposed[c, m, p] += words
         elif ch_drain[q] == 1:
@@ -519,7 +535,8 @@ def _place_charges(first_step, ev_words, ev_new, ev_old, ev_mult, ev_receiver, c
 
 
 @njit(cache=True, forceinline=True)
-def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_total, window, rt, off):
+def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, fl_latched,
+                port_block, mac, fl_total, window, rt, off):
     """The flows of one step's compute onto their ports (first touches skipped while every
     reduction loop is at 0: no partial sum to read yet); on ragged dims, counted at the step's offset."""
     all_zero = True
@@ -536,9 +553,10 @@ def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_s
                 words *= _count_at(rt, rt.fl_mask[f], r, off[r])
                 if first > 0:
                     first *= _count_at(rt, rt.fl_first_mask[f], r, off[r])
-        words -= first
-        fl_total[f] += words
-        window[fl_level[f], fl_port[f]] += words * fl_scale[f]
+        fl_total[f] += words - first  # one transfer a MAC cycle, whole blocks each
+        transfers = (words + fl_unit[f] - 1) // fl_unit[f] if fl_latched[f] == 1 else mac
+        window[fl_level[f], fl_port[f]] += step_port_words(words, first, transfers, fl_unit[f], fl_box[f], fl_scale[f],
+                                                           port_block[fl_level[f]])
 
 
 @njit(cache=True, forceinline=True)
@@ -627,14 +645,15 @@ def walk_state(ev) -> WalkState:
 
 @njit(cache=True)
 def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class, out_irrelevant,
-               ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, bandwidth,
+               ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, bandwidth, port_block,
                ch_total, stall, rt, st):
     """The first tiles: every stream loads; those of double-buffered levels have nothing to hide
     behind (the prologue). Returns its cycles."""
     _fire_events(np.int64(-1), st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                  out_irrelevant, rt, st)
     _place_charges(np.bool_(True), st.ev_words, st.ev_new, st.ev_old, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
-                   ch_minus_first, ch_drain, ch_scale, receiver_db, ch_total, st.exposed, st.prefetch, st.drains)
+                   ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total, st.exposed, st.prefetch,
+                   st.drains)
     cycles = _serialized_transfers(st.prefetch, bandwidth, stall)
     st.prefetch[:, :, :] = 0
     return cycles
@@ -644,7 +663,8 @@ def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_cl
 def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out_irrelevant,
                ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale,
-               fl_level, fl_port, fl_words, fl_first, fl_scale, receiver_db, bandwidth,
+               fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, fl_latched, receiver_db, bandwidth,
+               port_block,
                ch_total, fl_total, stall, rt, st):
     """Steps first … last − 1 of the n_steps steps inside every dim (the busiest MAC's cycles each,
     `compute` on a dense nest, and `skew` more for a step that starts a systolic stream); returns
@@ -659,8 +679,8 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
         st.stream[1] += st.stream[0]
         cycles += _serialized_transfers(st.exposed, bandwidth, stall)
         st.window[:, :] = st.drains
-        _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_total, st.window,
-                    rt, st.off)
+        _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box,
+                    fl_latched, port_block, mac, fl_total, st.window, rt, st.off)
         # The next step's tile moves: its double-buffered fills overlap this step.
         st.next_exposed[:, :, :] = 0
         st.next_drains[:, :] = 0
@@ -670,8 +690,8 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
             _fire_events(carry, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                          out_irrelevant, rt, st)
             _place_charges(np.bool_(False), st.ev_words, st.ev_new, st.ev_old, ev_mult, ev_receiver, ch_stream, ch_level,
-                           ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, ch_total, st.next_exposed,
-                           st.prefetch, st.next_drains)
+                           ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total,
+                           st.next_exposed, st.prefetch, st.next_drains)
             for c in range(n_mem):
                 for m in range(n_mem):
                     for p in range(2):
@@ -684,13 +704,14 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
 
 
 @njit(cache=True)
-def walk_end(ev_mult, ev_receiver, ch_stream, ch_level, ch_port, ch_drain, ch_scale, bandwidth, ch_total,
-             stall, st):
+def walk_end(ev_mult, ev_receiver, ch_stream, ch_level, ch_port, ch_drain, ch_scale, bandwidth, port_block,
+             ch_total, stall, st):
     """The epilogue: the last output tiles drain to their parents. Returns its cycles."""
     for q in range(ch_stream.shape[0]):
         if ch_drain[q] == 1:
             e = ch_stream[q]
             words = st.prev_size[e] * ev_mult[e]
             ch_total[q] += words
-            st.exposed[ev_receiver[e], ch_level[q], ch_port[q]] += words * ch_scale[q]
+            st.exposed[ev_receiver[e], ch_level[q], ch_port[q]] += copies_port_words(words, st.prev_size[e], ch_scale[q],
+                                                                                     port_block[ch_level[q]])
     return _serialized_transfers(st.exposed, bandwidth, stall)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from math import ceil, prod
 
-from accelsim.counting.conventions import CLUSTERS_SPREAD, convention_of
+from accelsim.counting.conventions import CLUSTERS_SPREAD, block_rounding_of, convention_of
 from accelsim.counting.counts import ActionCounts, LevelCounts, TensorCounts
 from accelsim.counting.nest import LoweredNest
 from accelsim.counting.reuse import axis_terms, tile_size
@@ -112,14 +112,37 @@ def _check_capacity(mem: Memory, level: LevelCounts, in_words: bool) -> None:
 
 
 def _with_bandwidth_cycles(mem: Memory, level: LevelCounts) -> LevelCounts:
+    return replace(level, cycles=_port_cycles(mem, level.read_words, level.write_words))
+
+
+def _port_cycles(mem: Memory, reads: int, writes: int) -> int:
     cycles = 0
     if mem.read_bw_words:
-        cycles = max(cycles, ceil(level.read_words / mem.read_bw_words))
+        cycles = max(cycles, ceil(reads / mem.read_bw_words))
     if mem.write_bw_words:
-        cycles = max(cycles, ceil(level.write_words / mem.write_bw_words))
+        cycles = max(cycles, ceil(writes / mem.write_bw_words))
     if mem.shared_bw_words:  # one port that reads and writes share
-        cycles = max(cycles, ceil((level.read_words + level.write_words) / mem.shared_bw_words))
-    return replace(level, cycles=cycles)
+        cycles = max(cycles, ceil((reads + writes) / mem.shared_bw_words))
+    return cycles
+
+
+def timed_in_blocks(arch: Arch, counts: ActionCounts, kernel_counts: ActionCounts) -> ActionCounts:
+    """`counts` (this walk's) with each level's port time in whole blocks where the level rounds per
+    transfer (docs/energy.md#port-time): a port `block_words` wide moves Σ block accesses × block_words
+    words (never fewer than the words), the block accesses being the kernel's per instance (dense;
+    test_block_rounding.py checks them against a walk that rounds every transfer). Other levels: words."""
+    levels = []
+    for level, kernel_level in zip(counts.levels, kernel_counts.levels):
+        mem = arch.level(level.name)
+        blocks = [kernel_level.tensors[r].blocks for r in level.tensors]
+        if block_rounding_of(arch, mem) != "transfer" or mem.block_words == 1:
+            levels.append(level)
+            continue
+        reads = max(level.read_words, sum(b[0] for b in blocks) * mem.block_words)
+        writes = max(level.write_words, sum(b[1] + b[2] for b in blocks) * mem.block_words)
+        levels.append(replace(level, cycles=_port_cycles(mem, reads, writes)))
+    cycles = max([counts.compute_cycles] + [l.cycles for l in levels])
+    return replace(counts, levels=tuple(levels), cycles=cycles)
 
 
 def _charged(arch: Arch, nest: LoweredNest, index: int, instances: int) -> int:

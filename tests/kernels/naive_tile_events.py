@@ -12,6 +12,9 @@ lowered nest it reads. Traffic per step (per instance of each level):
   leaving tile's partial sums are written into the parent, and the last tiles at the end;
 - a level that feeds the MACs directly is read once per MAC step per merged group (outputs:
   updated, and read except for the first touch of each output).
+Ports (docs/energy.md#port-time): a level whose block rounding is per transfer moves whole blocks
+per transfer: each copy of a tile move, each MAC step's read or update (less its first-touched
+outputs), ⌈words / block⌉ blocks.
 Ragged nests (a dim's loops cover more than its size): a step whose dim offsets reach a size is
 not walked, every point set drops the points past a size, a step computes the busiest MAC's
 valid iterations, and a leaving output tile drains the points it holds. Fan-outs that copy a
@@ -22,6 +25,7 @@ from collections import defaultdict
 from itertools import product
 from math import ceil, prod
 
+from accelsim.counting.conventions import block_rounding_of
 from accelsim.ir.arch import Memory, Spatial
 
 
@@ -32,15 +36,15 @@ def _inside(value) -> bool:
     return all(v < SIZES.get(d, v + 1) for d, v in value.items())
 
 
-def _points(axes, loops, base):
+def _points(axes, loops, base, inside=True):
     """Tensor points covered by `loops` (list of (dim, bound, stride)) with dim offsets `base`,
-    those inside every dim."""
+    those inside every dim (`inside` False: all of them)."""
     pts = set()
     for idx in product(*[range(b) for _, b, _ in loops]):
         value = dict(base)
         for (d, _, stride), i in zip(loops, idx):
             value[d] = value.get(d, 0) + i * stride
-        if _inside(value):
+        if not inside or _inside(value):
             pts.add(tuple(sum(t.coef * value.get(t.dim, 0) for t in axis) for axis in axes))
     return pts
 
@@ -129,6 +133,14 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
         scale = demand(names[level], role, kind) if demand and kind else 1
         return ((output_words or {}).get(names[level], 1) if role == "outputs" else 1) * scale
 
+    def whole(level, words):
+        """A transfer's words on the level's port: whole blocks under per-transfer block rounding
+        (sparse walks keep the words: the sparse pass prices per block of the layer)."""
+        block = arch.levels[level].block_words
+        if demand or block == 1 or block_rounding_of(arch, arch.levels[level]) != "transfer":
+            return words
+        return ceil(words / block) * block
+
     streams, flows = [], []  # flows: (level, port, words at a step's offsets, role, kind, first-touch stream or None)
     for r, role in enumerate(nest.roles):
         axes = einsum.tensor(role).axes
@@ -158,21 +170,41 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                 # it is read again when one of them moves (an inner loop that does not index it reuses it).
                 address = max((q + 1 for q, j in enumerate(inner) if loop[j][0] in dims_t), default=0)
 
-                def served(base, merged=merged, separate=separate, latched=latched, address=address, axes=axes):
-                    """Words the busiest MAC's iterations read in a step: the merged group's points at each
-                    (a latched operand: only when its address moves)."""
-                    words, previous = 0, None
+                def served(base, level, port_width, seen=None, merged=merged, separate=separate, latched=latched,
+                           address=address, axes=axes, box=[loop[j] for j in between]):
+                    """(elements, port words) the busiest MAC's iterations read in a step: the merged group's
+                    points at each (a latched operand: only when its address moves), each read a transfer
+                    of whole blocks; `seen` (partial-sum reads): the outputs touched so far, whose first
+                    touch reads nothing. A step whose transfers are not all the whole group (a ragged
+                    dim's last tile): the walk's rule for it, transfers of the step's average size."""
+                    words, port, previous, firsts, transfers, cut = 0, 0, None, 0, 0, False
+                    unit, box_size = len(_points(axes, merged, {}, False)) * separate, len(_points(axes, box, {}, False))
                     for idx, value in mac_tuples(base):
                         key = idx[:address]
                         if not latched or key != previous:
-                            words += len(_points(axes, merged, value))
+                            n = len(_points(axes, merged, value)) * separate
+                            cut |= n != unit
+                            transfers += 1
+                            if seen is not None:
+                                touched = _points(axes, box, value)
+                                new = len(touched - seen)
+                                cut |= new not in (0, box_size)
+                                firsts += new
+                                n -= new
+                                seen |= touched
+                            words += n
+                            port += whole(level, n * port_width)
                         previous = key
-                    return words * separate
-                touched = [loop[j] for j in between] + [loop[j] for j in inner]
+                    if cut and transfers and whole(level, 1) > 1:  # the walk's rule: cut transfers count whole,
+                        every = words + firsts                       # first touches in proportion
+                        n = ceil(every / unit) if latched else transfers
+                        size_box = max(1, ceil(ceil(every / n) * box_size / unit))
+                        f = min(n, ceil(firsts / size_box))
+                        port = (n - f) * whole(level, unit * port_width) + f * whole(level, (unit - box_size) * port_width)
+                    return words, port
                 if out:
                     flows.append((i, "write", served, role, "updates", None))
-                    flows.append((i, "read", served, role, "reads",
-                                  _Stream(axes, touched, touched, list(range(len(steps))), 1, i, [])))
+                    flows.append((i, "read", served, role, "reads", set()))
                 else:
                     flows.append((i, "read", served, role, "reads", None))
             else:
@@ -225,19 +257,19 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                 else:
                     words = loaded * st.mult - (new if st.first_tile is not None else 0)
                 traffic[names[level]][role][kinds[kind]] += words
-                words *= width(level, role, kind)  # the ports carry words
+                # the ports carry words; each copy whole blocks (first touches leave out whole copies)
+                size, w = (held_words if phase == "drain" else loaded), width(level, role, kind)
+                words = words // size * whole(level, size * w) + whole(level, words % size * w) if size else words * w
                 if not double:
                     exposed[(st.receiver, level, port)] += words
                 elif phase == "drain":
                     window[(level, port)] += words
                 else:
                     prefetch[(st.receiver, level, port)] += words
-        for level, port, served, role, kind, first in flows:
-            words = served(at)
-            if first is not None:
-                words -= first.visit(step_index, base_of)[1]
+        for level, port, served, role, kind, seen in flows:
+            words, port_words = served(at, level, width(level, role, kind), seen)
             traffic[names[level]][role][kinds[kind]] += words
-            window[(level, port)] += words * width(level, role, kind)
+            window[(level, port)] += port_words
         records.append((exposed, prefetch, window))
     final = defaultdict(int)
     for st in streams:
@@ -245,7 +277,7 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
             if phase == "drain":
                 words = len(st.prev_points) * st.mult
                 traffic[names[level]][role][kinds[kind]] += words
-                final[(st.receiver, level, port)] += words * width(level, role, kind)
+                final[(st.receiver, level, port)] += st.mult * whole(level, len(st.prev_points) * width(level, role, kind))
 
     # ---------------------------------------------------------------- timing
     stall = {names[i]: 0 for i in memories}

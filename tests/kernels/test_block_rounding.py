@@ -2,6 +2,9 @@
 (dense nest_kernel, ragged ragged_kernel) against a walk that rounds every transfer it makes
 (naive_ragged.ragged_counts, which walks dense nests too), on random nests of an arch whose levels
 are 6, 4 and 1 words wide."""
+from dataclasses import replace
+from math import ceil
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +15,7 @@ from accelsim.counting.conventions import block_rounding_of, convention_of
 from accelsim.counting.ragged_kernel import RAGGED_UNSUPPORTED
 from accelsim.counting.records import OK, OVER_CAPACITY
 from accelsim.energy.model import action_energies
+from accelsim.ir.arch import Memory
 from accelsim.mapping.lower import lower
 from accelsim.model.packed import evaluate_packed, pack_problem
 
@@ -48,6 +52,41 @@ def _blocks_equal_the_walk(arch, einsum, mapping, ragged):
             continue  # the ragged kernel keeps the layer rule there (docs/energy.md#block-rounding)
         per_instance = 1 if ragged else int(got.instances[i])  # the dense kernel's are per instance
         assert tuple(int(b) * per_instance for b in got.blocks[i, t]) == blocks, (level.name, role)
+    _ports_move_whole_blocks(arch, einsum, nest, got, want["blocks"], ragged)
+
+
+def _ports_move_whole_blocks(arch, einsum, nest, got, walked, ragged):
+    """Port time (docs/energy.md#port-time): a level rounded per transfer moves its walked block
+    accesses × block_words words (the average instance's, at least the busiest's words), and takes
+    at least as long as under the layer rule, which times the words themselves."""
+    layer_arch = replace(arch, levels=tuple(replace(l, block_rounding="layer") if isinstance(l, Memory) else l
+                                            for l in arch.levels))
+    layer = evaluate_packed(pack_problem(layer_arch, einsum, action_energies(layer_arch)), nest, ragged=ragged)
+    assert layer.status == got.status and layer.cycles <= got.cycles
+    for i, level in enumerate(arch.levels):
+        if not isinstance(level, Memory):
+            continue
+        words = [0, 0]
+        blocks = [0, 0]
+        for t, role in enumerate(einsum.roles):
+            if (i, role) not in walked:
+                continue
+            w = int(got.output_words[i]) if role == "outputs" else 1
+            words[0] += int(got.counts[i, t, 0]) * w
+            words[1] += int(got.counts[i, t, 1] + got.counts[i, t, 2]) * w
+            blocks[0] += walked[(i, role)][0]
+            blocks[1] += walked[(i, role)][1] + walked[(i, role)][2]
+        bw = (level.read_bw_words, level.write_bw_words)
+        in_words = max([0] + [ceil(words[p] / bw[p]) for p in (0, 1) if bw[p]])
+        assert layer.level_cycles[i] == in_words, level.name
+        assert got.level_cycles[i] >= in_words, level.name
+        n = int(got.instances[i])
+        in_blocks = max([0] + [ceil(max(words[p], ceil(blocks[p] * level.block_words / n)) / bw[p])
+                               for p in (0, 1) if bw[p]])
+        if level.block_words == 1:
+            assert got.level_cycles[i] == in_words == in_blocks, level.name
+        elif not ragged:  # (a ragged level may keep the layer rule on some counts: _blocks_equal_the_walk)
+            assert got.level_cycles[i] == in_blocks, level.name
 
 
 def _copies_of_a_ragged_merged_window(arch, einsum, nest, convention, i, role):

@@ -219,7 +219,9 @@ def random_case(draw, base_archs):
             changes[level.name] = {"read_bw_words": draw(st.sampled_from(BANDWIDTHS)),
                                    "write_bw_words": draw(st.sampled_from(BANDWIDTHS)),
                                    "shared_bw_words": draw(st.sampled_from(BANDWIDTHS)),
-                                   "double_buffered": draw(st.booleans())}
+                                   "double_buffered": draw(st.booleans()),
+                                   # ports a block of 1-4 words wide (per-transfer rounding: whole blocks)
+                                   "block_words": draw(st.sampled_from([1, 1, 2, 4]))}
         elif isinstance(level, Spatial):
             changes[level.name] = {"interconnect": draw(st.sampled_from(["broadcast", "systolic"])),
                                    "multicast": draw(st.booleans()), "reduction": draw(st.booleans())}

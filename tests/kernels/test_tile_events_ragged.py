@@ -69,7 +69,8 @@ def random_arch(draw, base_archs, unlimited=False):
         if isinstance(level, Memory):
             bw = (lambda: None) if unlimited else (lambda: draw(st.sampled_from(BANDWIDTHS)))
             changes[level.name] = {"read_bw_words": bw(), "write_bw_words": bw(), "shared_bw_words": bw(),
-                                   "double_buffered": draw(st.booleans())}
+                                   "double_buffered": draw(st.booleans()),
+                                   "block_words": draw(st.sampled_from([1, 1, 2, 4]))}  # whole-block ports
         elif isinstance(level, Spatial):
             changes[level.name] = {"interconnect": "broadcast" if unlimited else
                                    draw(st.sampled_from(["broadcast", "systolic"])),

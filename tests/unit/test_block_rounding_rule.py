@@ -5,7 +5,9 @@ import pytest
 from accelsim.counting.conventions import block_rounding_of
 from accelsim.counting.rules import (
     average_block_accesses,
+    bandwidth_cycles,
     first_touch_blocks,
+    port_words,
     transfer_blocks,
 )
 from accelsim.errors import SpecError
@@ -33,6 +35,25 @@ def test_the_worked_example():
     assert transfer_blocks(1, 10, 6, 90, 2, 1, 8, 3) == 100  # by a shift: the same
     # one-word blocks: the rules agree
     assert transfer_blocks(3, 10, 6, 90, 2, 2, 1) == 3 * (10 * 12 + 90 * 4)
+
+
+def test_the_port_time_worked_example():
+    # docs/energy.md#port-time: 8-word blocks, 8 words/cycle on each port (one block a cycle)
+    fills, reads = transfer_blocks(1, 100, 12, 0, 0, 1, 8), transfer_blocks(1, 10, 6, 90, 2, 1, 8)
+    assert (fills, reads) == (200, 100)
+    for per_transfer, write_words, read_words in ((False, 1200, 240), (True, 1600, 800)):
+        assert port_words(1200, fills, 1, 8, per_transfer) == write_words
+        assert port_words(240, reads, 1, 8, per_transfer) == read_words
+    layer = bandwidth_cycles(port_words(240, reads, 1, 8, False), port_words(1200, fills, 1, 8, False), 8.0, 8.0, 0.0)
+    whole = bandwidth_cycles(port_words(240, reads, 1, 8, True), port_words(1200, fills, 1, 8, True), 8.0, 8.0, 0.0)
+    assert (layer, whole) == (150, 200)
+    shared = [bandwidth_cycles(port_words(240, reads, 1, 8, r), port_words(1200, fills, 1, 8, r), 0.0, 0.0, 8.0)
+              for r in (False, True)]
+    assert shared == [180, 300]
+    # one-word blocks: the words under either rule; a ragged nest's sum over 3 instances (average
+    # instance 10 blocks of 8 = 80 words) and a busiest instance that moves more words than that
+    assert port_words(240, 240, 1, 1, True) == port_words(240, 240, 1, 1, False) == 240
+    assert port_words(70, 30, 3, 8, True) == 80 and port_words(90, 30, 3, 8, True) == 90
 
 
 def test_first_touches_are_whole_output_tiles():

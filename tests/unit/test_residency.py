@@ -102,7 +102,7 @@ def test_the_kernels_level_cycles_are_reproduced(runs):
     arch = off.arch
     for layer in off.layers:
         for lc in layer.counts.levels:
-            assert _level_cycles(arch.level(lc.name), lc) == lc.cycles
+            assert _level_cycles(arch, arch.level(lc.name), lc) == lc.cycles
         assert resident_counts(arch, layer.counts, "UnifiedBuffer", set()) == layer.counts
 
 
