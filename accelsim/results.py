@@ -42,7 +42,7 @@ class LayerResult:
     name: str
     count: int
     macs: int                 # per copy
-    counts: ActionCounts
+    counts: ActionCounts      # a sweep row's layer (dse/network.py, row_only): its BlockCounts
     energy: EnergyBreakdown
     mapping: Mapping
     cycles: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from .counting.records import OK
 from .energy.activity import held_operand, layer_activity
@@ -391,7 +391,7 @@ def choose_template_mapping(arch: Arch, layer: Layer, options: SimOptions, energ
     if not pairs:
         return mapping
     # the cycle limit counts the padded layers: only once two candidates are to be compared
-    limit = lru_cache(maxsize=None)(lambda: _hand_padded_cycles(arch, pairs, energies, layer.density))
+    limit = cache(lambda: _hand_padded_cycles(arch, pairs, energies, layer.density))
     best, _ = lowest_scoring(pack_problem(arch, einsum, energies, layer.density), arch, einsum,
                              [mapping, *(ragged for _, _, ragged in pairs)],
                              lambda energy, cycles: (cycles > limit(), energy * cycles),

@@ -7,6 +7,17 @@ from dataclasses import dataclass
 from .rules import average_block_accesses, port_words
 
 
+def total_blocks(blocks: tuple, instances: int) -> tuple:
+    """Per-instance block accesses of a dense level over its `instances` alike instances."""
+    return tuple(b * instances for b in blocks)
+
+
+def average_blocks(blocks: tuple, instances: int) -> tuple:
+    """Block accesses summed over `instances` instances as the average instance's (a float: a
+    ragged nest's instances differ)."""
+    return tuple(b / instances for b in blocks)
+
+
 @dataclass(frozen=True)
 class TensorCounts:
     """Scalar (element) counts per instance of a level, for one tensor (in a ragged nest, of the
@@ -25,7 +36,7 @@ class TensorCounts:
         """(reads, fills, updates) in block accesses of the average of `instances` instances whose
         counts these are the sum of: the kernel's, else each action's words rounded up to blocks once."""
         if self.blocks is not None:
-            return tuple(b / instances for b in self.blocks)
+            return average_blocks(self.blocks, instances)
         return tuple(average_block_accesses(x * words_per_element, instances, block_words)
                      for x in (self.reads, self.fills, self.updates))
 
@@ -50,7 +61,7 @@ class LevelCounts:
         c = self.tensors[role]
         n = self.instances
         return TensorCounts(c.reads * n, c.fills * n, c.updates * n, c.tile_elements,
-                            None if c.blocks is None else tuple(b * n for b in c.blocks))
+                            None if c.blocks is None else total_blocks(c.blocks, n))
 
     def words_per_element(self, role: str) -> int:
         return self.output_words if role == "outputs" else 1

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..counting import records as R
 from ..counting.conventions import convention_of
+from ..counting.counts import average_blocks, total_blocks
 from ..counting.rules import MAX_CYCLES
 from ..energy.activity import mac_activity_table
 from ..energy.model import BlockCounts
@@ -350,9 +351,9 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
 
 def _block_counts(arch: Arch, einsum, keeps: np.ndarray, result: PackedResult) -> BlockCounts:
     """energy.model.block_counts(action_counts(…)) of a dense kernel result, from its arrays: per
-    memory level the kept tensors' block accesses over the utilized instances (LevelCounts.total:
-    blocks × instances) as the average instance's (TensorCounts.block_accesses: ÷ instances), the
-    same Python int and float operations in the same order, so the energy is bit for bit the same."""
+    memory level the kept tensors' block accesses over the utilized instances as the average
+    instance's, with the helpers LevelCounts.total and TensorCounts.block_accesses use, so the
+    energy is bit for bit the same."""
     blocks, instances, charged = result.blocks.tolist(), result.instances.tolist(), result.charged.tolist()
     kept, roles = keeps.tolist(), einsum.roles
     levels = []
@@ -362,8 +363,7 @@ def _block_counts(arch: Arch, einsum, keeps: np.ndarray, result: PackedResult) -
             accesses = {}
             for t, role in enumerate(roles):
                 if kept[i][t]:
-                    reads, fills, updates = blocks[i][t]
-                    accesses[role] = (reads * n / n, fills * n / n, updates * n / n)
+                    accesses[role] = average_blocks(total_blocks(blocks[i][t], n), n)
             levels.append((mem.name, n, charged[i], accesses))
     return BlockCounts(einsum.macs, tuple(levels))
 
