@@ -50,6 +50,7 @@ from ..ir.einsum import Einsum
 READ, WRITE = 0, 1  # ports; the bandwidth table has a third column, SHARED
 SHARED = 2
 KIND_READS, KIND_FILLS, KIND_UPDATES = 0, 1, 2
+RG_TILE, RG_COPIES = 1, 2  # ev_rg: the stream's tile is on the ragged dim / only its copies are (a fan-out)
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,9 @@ class TileEvents:
     lp_bound: np.ndarray
     lp_stride: np.ndarray
     compute_mask: np.ndarray   # [r, loop] the temporal loops below the innermost memory on r's dim
-    ev_rg: np.ndarray          # [stream, r] 1 if the stream's tensor indexes r's dim
-    ev_tile_mask: np.ndarray   # [stream, r, loop] the tile's loops on r's dim
+    ev_rg: np.ndarray          # [stream, r] RG_TILE if the stream's tensor indexes r's dim, RG_COPIES if
+    #                            only fan-outs that copy it lie on that dim, else 0
+    ev_tile_mask: np.ndarray   # [stream, r, loop] the tile's loops on r's dim and the copying fan-outs there
     ev_first_mask: np.ndarray  # [stream, r, loop] the first-touched set's loops on r's dim (outputs)
     fl_rg: np.ndarray          # [flow, r] 1 if the flow's count depends on r's dim
     fl_mask: np.ndarray        # [flow, r, loop]
@@ -261,28 +263,21 @@ class _Tables:
                                 f"--model analytical")
         return dense, dims
 
-    def refuse_separate(self, role, separate):
-        """Fan-outs that do not merge the tensor serve copies counted as equal (`mult`): on a ragged dim
-        the copies' tiles differ, which the walk does not follow."""
-        for j in separate:
-            if self.ragged(j):
-                raise SpecError(f"the cycle model walks ragged tiles only where every fan-out on a ragged dim "
-                                f"merges the tensor (multicast or reduction); {role} are copied over fan-out "
-                                f"'{self.nest.dims[self.nest.loop_dim[j]]}' of level "
-                                f"{int(self.nest.loop_level[j])}; give that dim factors that multiply to its size, "
-                                f"or use --model analytical")
-
-    def add_stream(self, role, axes, tile_indices, flat_limit, mult, first_indices, receiver) -> int:
-        """A moving tile: `first_indices` (outputs) the loops of the set first touched with it."""
+    def add_stream(self, role, axes, tile_indices, flat_limit, mult, first_indices, receiver, copy_loops=()) -> int:
+        """A moving tile: `first_indices` (outputs) the loops of the set first touched with it;
+        `copy_loops` the fan-outs on ragged dims that do not merge the tensor (a copy of the tile per
+        position inside the dim: counted at each move, not in `mult`)."""
         dense_axes, dims = self.split_axes(role, axes)
         limit = sum(1 for j in self.step_loop if j < flat_limit)
         kept, cls = _translation_tables(dense_axes, self.loops(tile_indices), self.loops(self.step_loop[:limit]),
                                         len(self.step_loop))
         first = 0 if first_indices is None else tile_size(dense_axes, self.loops(first_indices))
         first_mask = self.mask(first_indices or (), dims)
+        copied = {int(self.nest.loop_dim[j]) for j in copy_loops}
+        kinds = [RG_TILE if d in dims else RG_COPIES if d in copied else 0 for d in self.rg_dim]
+        tile_mask = self.mask(tile_indices, dims) | self.mask(copy_loops, copied)
         for key, value in zip(self.ev, (limit, tile_size(dense_axes, self.loops(tile_indices)), mult, first,
-                                        self.mem_no[receiver], kept, cls, [int(d in dims) for d in self.rg_dim],
-                                        self.mask(tile_indices, dims), first_mask)):
+                                        self.mem_no[receiver], kept, cls, kinds, tile_mask, first_mask)):
             self.ev[key].append(value)
         return len(self.ev["limit"]) - 1
 
@@ -327,8 +322,10 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
                     merged.append(j)
                 else:
                     separate.append(j)
-        tables.refuse_separate(role, separate)
-        copies = prod(int(nest.loop_bound[j]) for j in separate)
+        # Copies over a ragged dim differ in number from step to step (the last tile has fewer
+        # positions inside the dim): counted at each step's offset, like a tile on that dim.
+        copy_rg = [j for j in separate if tables.ragged(j)]
+        copies = prod(int(nest.loop_bound[j]) for j in separate if not tables.ragged(j))
         spatial_below = [j for j in range(start[i], start[child]) if nest.loop_spatial[j]]
         if child == compute_idx:  # streamed to the MACs during every step
             compute_loops = [j for j in range(start[innermost], n) if not nest.loop_spatial[j]]
@@ -337,7 +334,7 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
             # The busiest MAC's reads in a step × the merged group: on a ragged dim the tensor indexes,
             # one count over both (the MACs at the edge do fewer steps); on the others, the MAC's steps.
             words = tables.dense_product(compute_loops) * tile_size(dense_axes, loops(merged)) * copies
-            indices = compute_loops + [j for j in merged if int(nest.loop_dim[j]) in rg_dims]
+            indices = compute_loops + [j for j in merged if int(nest.loop_dim[j]) in rg_dims] + copy_rg
             if is_out:
                 touched = spatial_below + compute_loops
                 first = tile_size(dense_axes, loops(touched))
@@ -349,7 +346,7 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
         else:  # served to the child's tile when it moves
             union = merged + list(range(start[child], n))
             first = spatial_below + list(range(start[child], n)) if is_out else None
-            e = tables.add_stream(role, axes, union, start[child], copies, first, child)
+            e = tables.add_stream(role, axes, union, start[child], copies, first, child, copy_rg)
             tables.add_charge(e, i, READ, int(is_out), 0, r, KIND_READS)
             if is_out:
                 tables.add_charge(e, i, WRITE, 0, 1, r, KIND_UPDATES)
@@ -440,14 +437,16 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
                  out_irrelevant, rt, st):
     """Tile moves caused by step loop `carry` advancing (-1: the first step, all tiles load). On
     ragged dims a tile is counted at its offset (the movers' digits), and a move that changes
-    that offset keeps nothing of it (a tile of a dim moves to disjoint points)."""
+    that offset keeps nothing of it (a tile of a dim moves to disjoint points). Copies over a
+    ragged dim the tensor does not index (RG_COPIES) are the fan-out's positions inside the dim: a
+    position inside it at both moves keeps its copy as the dense rule says, a new one loads all."""
     n_rg = rt.rg_dim.shape[0]
     for e in range(ev_limit.shape[0]):
         st.ev_old[e] = st.prev_size[e]
         if carry >= ev_limit[e]:
             st.ev_words[e] = -1  # no event: this tile did not move
             continue
-        size, factor, moved, same = ev_full[e], 1, False, True
+        size, factor, kept_factor, moved, same = ev_full[e], 1, 1, False, True
         first = ev_first[e]
         if n_rg > 0:
             for r in range(n_rg):
@@ -458,7 +457,13 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
             for r in range(n_rg):
                 if rt.ev_rg[e, r] == 0:
                     continue
-                factor *= _count_at(rt, rt.ev_tile_mask[e], r, st.eo[r])
+                count = _count_at(rt, rt.ev_tile_mask[e], r, st.eo[r])
+                factor *= count
+                if rt.ev_rg[e, r] == RG_COPIES:  # prev_o holds the copies of the last move
+                    kept_factor *= min(count, st.prev_o[e, r])
+                    st.prev_o[e, r] = count
+                    continue
+                kept_factor *= count
                 if first > 0:
                     first *= _count_at(rt, rt.ev_first_mask[e], r, st.eo[r])
                 shift = st.eo[r] - st.prev_o[e, r]
@@ -471,11 +476,11 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
             delta = size
             st.has_translation[e] = False
         elif not st.has_translation[e] or (ev_class[e, carry] == st.last_class[e] and same):
-            delta = size if moved else size - ev_kept[e, carry] * factor
+            delta = size if moved else size - ev_kept[e, carry] * kept_factor
             st.has_translation[e] = True
             st.last_class[e] = ev_class[e, carry]
             for r in range(n_rg):
-                if rt.ev_rg[e, r] != 0:
+                if rt.ev_rg[e, r] == RG_TILE:
                     st.last_rt[e, r] = st.eo[r]
         else:  # the stride changed: reload the whole tile
             delta = size
@@ -608,7 +613,7 @@ class WalkState(NamedTuple):
     #                              MAC cycles so far (the busiest MAC's)
     off: np.ndarray              # [ragged dim] the step's offset on it
     eo: np.ndarray               # [ragged dim] a stream's offset (work array)
-    prev_o: np.ndarray           # [stream, ragged dim] the stream's offset at its last move
+    prev_o: np.ndarray           # [stream, ragged dim] the stream's offset at its last move (RG_COPIES: its copies)
     last_rt: np.ndarray          # [stream, ragged dim] its translation there at its last move
     prev_size: np.ndarray        # [stream] its tile's words now
     ev_old: np.ndarray           # [stream] its tile's words before the current move

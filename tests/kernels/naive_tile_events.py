@@ -14,8 +14,11 @@ lowered nest it reads. Traffic per step (per instance of each level):
   updated, and read except for the first touch of each output).
 Ragged nests (a dim's loops cover more than its size): a step whose dim offsets reach a size is
 not walked, every point set drops the points past a size, a step computes the busiest MAC's
-valid iterations, and a leaving output tile drains the points it holds. Fan-outs that copy a
-tensor (`mult`) must not lie on a ragged dim (the model refuses them; so does this walk).
+valid iterations, and a leaving output tile drains the points it holds. A fan-out that copies a
+tensor (neither multicasts nor reduces it) over a ragged dim is walked position by position: each
+position keeps its own tile (empty while the position is past the dim), loads what its new tile
+does not share with its previous one, and drains what it holds; the fan-outs that copy over dims
+that are not ragged stay a multiplier (their positions' tiles are alike).
 Timing: see docs/cycle-model.md (the same rules, written out plainly below).
 """
 from collections import defaultdict
@@ -45,39 +48,52 @@ def _points(axes, loops, base):
     return pts
 
 
+def _offsets(pairs):
+    """(dim, offset) pairs summed per dim."""
+    out = {}
+    for d, v in pairs:
+        out[d] = out.get(d, 0) + v
+    return out
+
+
 class _Stream:
     """A moving tile whose loads are charged to ports."""
 
-    def __init__(self, axes, tile, first_tile, movers, mult, receiver, charges):
+    def __init__(self, axes, tile, first_tile, movers, mult, receiver, charges, positions=({},)):
+        """`positions`: the offsets (dim → offset) of the copies over ragged dims, each a tile of its own."""
         self.axes, self.tile, self.first_tile, self.movers = axes, tile, first_tile, movers
         self.mult, self.receiver, self.charges = mult, receiver, charges
-        self.prev_points = self.prev_origin = self.prev_translation = None
+        self.positions = list(positions)
+        self.prev_points = [set() for _ in self.positions]
+        self.prev_origin = self.prev_translation = None
         self.seen = set()
         self.prev_index = None
 
     def visit(self, step_index, base_of):
-        """(loaded words, first-touched words, words the previous tile held) if the tile moved at
-        this step, else None."""
+        """(loaded words, first-touched words, words the previous tiles held) if the tile moved at
+        this step, else None (summed over the ragged copies' positions)."""
         index = tuple(step_index[k] for k in self.movers)
         if index == self.prev_index:
             return None
         first_step = self.prev_index is None
         self.prev_index = index
         base = base_of(self.movers)
-        points = _points(self.axes, self.tile, base)
         origin = tuple(sum(t.coef * base.get(t.dim, 0) for t in axis) for axis in self.axes)
-        if first_step:
-            loaded = len(points)
-        else:
+        whole = first_step  # the translation changed: every tile reloads all of it
+        if not first_step:
             translation = tuple(o - p for o, p in zip(origin, self.prev_origin))
-            if self.prev_translation is None or translation == self.prev_translation:
-                loaded = len(points - self.prev_points)
-                self.prev_translation = translation
-            else:
-                loaded = len(points)
-                self.prev_translation = None
-        held = 0 if self.prev_points is None else len(self.prev_points)
-        self.prev_points, self.prev_origin = points, origin
+            whole = self.prev_translation is not None and translation != self.prev_translation
+            self.prev_translation = None if whole else translation
+        loaded = held = 0
+        for q, position in enumerate(self.positions):
+            at = dict(base)
+            for d, v in position.items():
+                at[d] = at.get(d, 0) + v
+            points = _points(self.axes, self.tile, at)
+            loaded += len(points) if whole else len(points - self.prev_points[q])
+            held += len(self.prev_points[q])
+            self.prev_points[q] = points
+        self.prev_origin = origin
         new = 0
         if self.first_tile is not None:
             touched = _points(self.axes, self.first_tile, base)
@@ -148,8 +164,9 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                 capable.append(level.reduction if out else level.multicast)
             merged = [loop[j] for j, c in zip(between, capable) if c]
             copied = [loop[j] for j, c in zip(between, capable) if not c]
-            assert not any(d in ragged for d, _, _ in copied), "copies over a ragged dim are not walked"
-            separate = prod(b for _, b, _ in copied)
+            positions = [dict(_offsets(combo)) for combo in product(
+                *[[(d, i * stride) for i in range(b)] for d, b, stride in copied if d in ragged])]
+            separate = prod(b for d, b, _ in copied if d not in ragged)
             if child == compute_idx:
                 latched = not out and role in arch.compute.operand_latch
                 dims_t = {t.dim for axis in axes for t in axis}
@@ -158,15 +175,20 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                 # it is read again when one of them moves (an inner loop that does not index it reuses it).
                 address = max((q + 1 for q, j in enumerate(inner) if loop[j][0] in dims_t), default=0)
 
-                def served(base, merged=merged, separate=separate, latched=latched, address=address, axes=axes):
+                def served(base, merged=merged, separate=separate, latched=latched, address=address, axes=axes,
+                           positions=positions):
                     """Words the busiest MAC's iterations read in a step: the merged group's points at each
-                    (a latched operand: only when its address moves)."""
-                    words, previous = 0, None
-                    for idx, value in mac_tuples(base):
-                        key = idx[:address]
-                        if not latched or key != previous:
-                            words += len(_points(axes, merged, value))
-                        previous = key
+                    (a latched operand: only when its address moves), at each ragged copy's position."""
+                    words = 0
+                    for position in positions:
+                        at, previous = dict(base), None
+                        for d, v in position.items():
+                            at[d] = at.get(d, 0) + v
+                        for idx, value in mac_tuples(at):
+                            key = idx[:address]
+                            if not latched or key != previous:
+                                words += len(_points(axes, merged, value))
+                            previous = key
                     return words * separate
                 touched = [loop[j] for j in between] + [loop[j] for j in inner]
                 if out:
@@ -182,7 +204,8 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                 charges = [(i, "read", role, "reads", "fill")]
                 if out:
                     charges.append((i, "write", role, "updates", "drain"))
-                streams.append(_Stream(axes, tile, first_tile if out else None, movers, separate, child, charges))
+                streams.append(_Stream(axes, tile, first_tile if out else None, movers, separate, child, charges,
+                                       positions))
 
     traffic = {names[i]: {role: [0, 0, 0] for r, role in enumerate(nest.roles) if nest.keeps[i, r]} for i in memories}
     kinds = {"reads": 0, "fills": 1, "updates": 2}
@@ -243,7 +266,7 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
     for st in streams:
         for level, port, role, kind, phase in st.charges:
             if phase == "drain":
-                words = len(st.prev_points) * st.mult
+                words = sum(len(points) for points in st.prev_points) * st.mult
                 traffic[names[level]][role][kinds[kind]] += words
                 final[(st.receiver, level, port)] += words * width(level, role, kind)
 
