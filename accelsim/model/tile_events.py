@@ -50,7 +50,8 @@ from ..ir.einsum import Einsum
 READ, WRITE = 0, 1  # ports; the bandwidth table has a third column, SHARED
 SHARED = 2
 KIND_READS, KIND_FILLS, KIND_UPDATES = 0, 1, 2
-RG_TILE, RG_COPIES = 1, 2  # ev_rg: the stream's tile is on the ragged dim / only its copies are (a fan-out)
+RG_TILE, RG_COPIES, RG_WINDOW = 1, 2, 3  # ev_rg: the stream's tile is on the ragged dim / only its copies
+#                                          are (a fan-out) / the dim is in a window axis (wa_*)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class TileEvents:
     step_bound: np.ndarray
     compute: int               # MAC cycles per step (over the dims that are not ragged)
     skew: int                  # systolic fill/drain cycles per stream
-    stream_loop: np.ndarray    # 1 where advancing a step loop starts a new systolic stream
+    stream_loop: np.ndarray    # 1 where a step loop moves the tiles held below a systolic fan-out (a new stream)
     out_irrelevant: np.ndarray  # 1 where a step loop does not index the outputs
     ev_limit: np.ndarray       # the stream moves when a step loop k < limit advances
     ev_full: np.ndarray        # tile words (over the dims that are not ragged)
@@ -109,6 +110,12 @@ class TileEvents:
     fl_mask: np.ndarray        # [flow, r, loop]
     fl_first_mask: np.ndarray  # [flow, r, loop]
     compute_rg: int            # Π of the MAC loops' bounds on ragged dims: a whole step is compute × this
+    # Sliding-window axes over ragged dims (s·p + r with p or r ragged): counted point by point per move.
+    wa_start: np.ndarray       # [stream] its window axes are wa_start[e] … wa_start[e + 1] − 1
+    wa_rg: np.ndarray          # [axis, term] r of the term's dim (−1: no term)
+    wa_coef: np.ndarray        # [axis, term] the term's coefficient on the axis
+    wa_step: np.ndarray        # [axis, term] coefficient × the lowest stride of the tile's loops on the dim
+    wa_span: int               # the largest span of one window axis of a whole tile (scratch size)
 
 
 def _i64(values) -> np.ndarray:
@@ -132,6 +139,12 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_word
         for j in range(nest.n_loops):
             covered[int(nest.loop_dim[j])] *= int(nest.loop_bound[j])
         ragged_dims = [d for d, c, size in zip(nest.dims, covered, sizes) if c != size]
+    ragged_dims = list(ragged_dims)
+    for tensor in einsum.tensors:  # a window over a ragged dim: its other dims are counted per step too
+        for axis in tensor.axes:
+            on = [t.dim for t in axis if einsum.bound[t.dim] > 1]
+            if len(on) > 1 and any(d in ragged_dims for d in on):
+                ragged_dims += [d for d in on if d not in ragged_dims]
     rg_dim = [nest.dims.index(d) for d in ragged_dims]
     tables = _Tables(arch, nest, {arch.index(name): w for name, w in (output_words or {}).items()}, rg_dim, sizes)
     convention = convention_of(arch)
@@ -176,15 +189,17 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_word
         masks(ev["rg"], np.int64), masks(ev["tile_mask"], np.bool_), masks(ev["first_mask"], np.bool_),
         masks(fl["rg"], np.int64), masks(fl["mask"], np.bool_), masks(fl["first_mask"], np.bool_),
         prod(int(nest.loop_bound[j]) for j in range(tables.start[memories[-1]], n_loops)
-             if not nest.loop_spatial[j] and tables.ragged(j)))
+             if not nest.loop_spatial[j] and tables.ragged(j)),
+        *tables.window_tables())
 
 
 def _stream_loops(arch: Arch, einsum: Einsum, nest: LoweredNest, step_loop) -> np.ndarray:
-    """Which step loops start a new systolic stream when they advance. The wavefront fills and
-    drains the array once per stream: while the tiles held below the systolic fan-out (the PEs'
-    stationary data) stay put, back-to-back steps pipeline through it. A step moves those tiles when
-    its advancing loop, or an inner one that rewinds, indexes a held tensor; with nothing held below
-    the fan-out every step is a stream of its own."""
+    """Which step loops move the tiles held below the systolic fan-out. The wavefront fills and
+    drains the array once per stream: while those tiles (the PEs' stationary data) stay put,
+    back-to-back steps pipeline through it. A step starts a stream when its advancing loop, or an
+    inner one that rewinds from a digit other than 0, is marked (walk_steps: on a ragged nest a loop
+    cut to one iteration by a last tile rewinds from 0 and moves nothing); with nothing held below
+    the fan-out every loop is marked: every step is a stream of its own."""
     systolic = [i for i, l in enumerate(arch.levels) if isinstance(l, Spatial) and l.interconnect == "systolic"]
     if not systolic:
         return np.ones(len(step_loop), dtype=np.int64)
@@ -193,8 +208,7 @@ def _stream_loops(arch: Arch, einsum: Einsum, nest: LoweredNest, step_loop) -> n
     if not held:
         return np.ones(len(step_loop), dtype=np.int64)
     dims = {nest.dims.index(d) for role in held for d in einsum.tensor(role).dims}
-    moves = [int(nest.loop_dim[j]) in dims for j in step_loop]
-    return _i64([any(moves[k:]) for k in range(len(step_loop))])
+    return _i64([int(nest.loop_dim[j]) in dims for j in step_loop])
 
 
 class _Tables:
@@ -217,6 +231,7 @@ class _Tables:
                                    "rg", "tile_mask", "first_mask")}
         self.ch = {k: [] for k in ("stream", "level", "port", "minus_first", "drain", "role", "kind", "scale")}
         self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind", "scale", *self.RAGGED_FLOW)}
+        self.wa, self.wa_start, self.wa_spans = [], [], []  # window axes: rows of (r, coef, step) per axis
 
     def loops(self, indices):
         nest = self.nest
@@ -239,13 +254,12 @@ class _Tables:
                 out[self.rg_dim.index(d), j] = True
         return out
 
-    def split_axes(self, role, axes):
-        """(the axes on dims that are not ragged, the ragged dims the tensor indexes). A ragged dim
-        must be an axis of its own (outputs, GEMM operands, weights, a convolution's channels, a
-        global pool's taps: terms on dims of size 1 are dropped, being 0 everywhere): a tile whose
-        window mixes a ragged dim with another is not walked (the windowed sets of different extents
-        overlap in part)."""
-        dense, dims = [], []
+    def split_axes(self, role, axes, windows=None):
+        """(the axes on dims that are not ragged, the ragged dims that are axes of their own). A
+        window over ragged dims (s·p + r: terms on dims of size 1 are dropped, being 0 everywhere, so
+        a global pool's p + r is r) goes to `windows` as ((dim, coef), …): counted point by point at
+        each move. Every dim of a window must be in no other index of the tensor."""
+        dense, dims, seen = [], [], []
         for axis in axes:
             on = [self.nest.dims.index(t.dim) for t in axis]
             if len(axis) > 1 and any(d in self.rg_dim for d in on):  # a term on a dim of size 1 is 0
@@ -253,29 +267,77 @@ class _Tables:
                 on = [self.nest.dims.index(t.dim) for t in axis]
             if not any(d in self.rg_dim for d in on):
                 dense.append(axis)
-            elif len(axis) == 1 and on[0] not in dims:
+                continue
+            if any(d in seen for d in on) or len(set(on)) != len(on):
+                raise SpecError(f"the cycle model walks a ragged dim of a tensor in one index of it; {role} index "
+                                f"{self.render(axis)} shares dim(s) with another index or repeats one; give "
+                                f"that dim factors that multiply to its size, or use --model analytical")
+            seen += on
+            if len(axis) == 1:
                 dims.append(on[0])
-            else:
-                raise SpecError(f"the cycle model walks ragged tiles of tensors whose ragged dims are axes of their "
-                                f"own; {role} index {'+'.join(t.dim if t.coef == 1 else f'{t.coef}*{t.dim}' for t in axis)} mixes ragged "
-                                f"dim(s) {', '.join(self.nest.dims[d] for d in on if d in self.rg_dim)} with "
-                                f"another term; give that dim factors that multiply to its size, or use "
-                                f"--model analytical")
+            elif windows is not None:
+                windows.append(tuple((d, t.coef) for t, d in zip(axis, on)))
         return dense, dims
+
+    @staticmethod
+    def render(axis) -> str:
+        return '+'.join(t.dim if t.coef == 1 else f'{t.coef}*{t.dim}' for t in axis)
+
+    def contiguous_step(self, role, indices, d) -> int:
+        """The lowest stride of the loops among `indices` on dim d (1 if none), after checking that
+        their offsets are one run of it (each stride the one below times its bound): a loop on d
+        outside the set but between two of its loops leaves holes, which the walk does not count."""
+        loops = sorted((int(self.nest.loop_stride[j]), int(self.nest.loop_bound[j])) for j in indices
+                       if int(self.nest.loop_dim[j]) == d and self.nest.loop_bound[j] > 1)
+        for (stride, bound), (above, _) in zip(loops, loops[1:]):
+            if above != stride * bound:
+                raise SpecError(f"the cycle model walks a sliding window over a ragged dim where each tile's "
+                                f"offsets on it are one run; {role}'s tile on '{self.nest.dims[d]}' has a loop "
+                                f"of another level between two of its own (holes); give that dim factors that "
+                                f"multiply to its size, or use --model analytical")
+        return loops[0][0] if loops else 1
+
+    def window_tables(self):
+        """wa_start, wa_rg, wa_coef, wa_step (padded to the most terms) and the scratch size."""
+        rows = self.wa
+        terms = max((len(row) for row in rows), default=1)
+
+        def table(q):
+            return np.array([[term[q] for term in row] + [-1 if q == 0 else 0] * (terms - len(row)) for row in rows],
+                            dtype=np.int64).reshape(len(rows), terms)
+        return (_i64(self.wa_start + [len(rows)]), table(0), table(1), table(2),
+                max((self.wa_spans or [1])))
 
     def add_stream(self, role, axes, tile_indices, flat_limit, mult, first_indices, receiver, copy_loops=()) -> int:
         """A moving tile: `first_indices` (outputs) the loops of the set first touched with it;
         `copy_loops` the fan-outs on ragged dims that do not merge the tensor (a copy of the tile per
         position inside the dim: counted at each move, not in `mult`)."""
-        dense_axes, dims = self.split_axes(role, axes)
+        windows = []
+        dense_axes, dims = self.split_axes(role, axes, windows)
+        self.wa_start.append(len(self.wa))
+        window_dims = {d for window in windows for d, _ in window}
+        for window in windows:
+            row, span = [], 1
+            for d, coef in window:
+                step = coef * self.contiguous_step(role, tile_indices, d)
+                row.append((self.rg_dim.index(d), coef, step))
+                span += step * (prod(int(self.nest.loop_bound[j]) for j in tile_indices
+                                     if int(self.nest.loop_dim[j]) == d) - 1)
+            self.wa.append(row)
+            self.wa_spans.append(span)
+        if any(int(self.nest.loop_dim[j]) in window_dims for j in copy_loops):
+            raise SpecError(f"the cycle model walks copies over a ragged dim of a tensor's own index only; {role} "
+                            f"are copied over a dim of their sliding window; give that dim factors that multiply "
+                            f"to its size, or use --model analytical")
         limit = sum(1 for j in self.step_loop if j < flat_limit)
         kept, cls = _translation_tables(dense_axes, self.loops(tile_indices), self.loops(self.step_loop[:limit]),
                                         len(self.step_loop))
         first = 0 if first_indices is None else tile_size(dense_axes, self.loops(first_indices))
         first_mask = self.mask(first_indices or (), dims)
         copied = {int(self.nest.loop_dim[j]) for j in copy_loops}
-        kinds = [RG_TILE if d in dims else RG_COPIES if d in copied else 0 for d in self.rg_dim]
-        tile_mask = self.mask(tile_indices, dims) | self.mask(copy_loops, copied)
+        kinds = [RG_TILE if d in dims else RG_WINDOW if d in window_dims else RG_COPIES if d in copied else 0
+                 for d in self.rg_dim]
+        tile_mask = self.mask(tile_indices, set(dims) | window_dims) | self.mask(copy_loops, copied)
         for key, value in zip(self.ev, (limit, tile_size(dense_axes, self.loops(tile_indices)), mult, first,
                                         self.mem_no[receiver], kept, cls, kinds, tile_mask, first_mask)):
             self.ev[key].append(value)
@@ -308,7 +370,9 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
     axes = einsum.tensor(role).axes
     is_out = role == "outputs"
     keepers = [i for i in tables.memories if nest.keeps[i, r]]
-    dense_axes, rg_dims = tables.split_axes(role, axes)
+    windows = []
+    dense_axes, rg_dims = tables.split_axes(role, axes, windows)
+    window_dims = {d for window in windows for d, _ in window}
     all_dims = set(range(len(nest.dims)))
     for i in keepers:
         child = next((c for c in keepers if c > i), compute_idx)
@@ -334,7 +398,15 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
             # The busiest MAC's reads in a step × the merged group: on a ragged dim the tensor indexes,
             # one count over both (the MACs at the edge do fewer steps); on the others, the MAC's steps.
             words = tables.dense_product(compute_loops) * tile_size(dense_axes, loops(merged)) * copies
-            indices = compute_loops + [j for j in merged if int(nest.loop_dim[j]) in rg_dims] + copy_rg
+            for window in windows:  # one dim of a window merged: per MAC step, a run of points on it
+                on = {d for d, _ in window for j in merged if int(nest.loop_dim[j]) == d and nest.loop_bound[j] > 1}
+                if len(on) > 1:
+                    raise SpecError(f"the cycle model walks a sliding window over a ragged dim read by the MACs "
+                                    f"with fan-outs merging it on one of its dims; {role} are merged over "
+                                    f"{', '.join(sorted(nest.dims[d] for d in on))}; give those dims factors that "
+                                    f"multiply to their sizes, or use --model analytical")
+            indices = compute_loops + [j for j in merged if int(nest.loop_dim[j]) in rg_dims
+                                       or int(nest.loop_dim[j]) in window_dims] + copy_rg
             if is_out:
                 touched = spatial_below + compute_loops
                 first = tile_size(dense_axes, loops(touched))
@@ -419,6 +491,10 @@ class RaggedTables(NamedTuple):
     fl_rg: np.ndarray
     fl_mask: np.ndarray
     fl_first_mask: np.ndarray
+    wa_start: np.ndarray
+    wa_rg: np.ndarray
+    wa_coef: np.ndarray
+    wa_step: np.ndarray
 
 
 def ragged_tables(ev: TileEvents) -> RaggedTables:
@@ -430,6 +506,50 @@ def _count_at(rt, mask, r, offset):
     """Tuples of the loops in mask[r] (on ragged dim r) whose offset from `offset` is inside the dim."""
     return count_below(rt.lp_dim, rt.lp_bound, rt.lp_stride, rt.lp_dim.shape[0], mask[r], rt.rg_dim[r],
                        rt.rg_size[r] - offset)
+
+
+@njit(cache=True)
+def _mark(step, n, k, mark):
+    """Marks the points Σ_t step[t]·k[t] (k[t] < n[t]) of a window axis from 0; returns the span
+    (0: an empty set). k: work array."""
+    span = 1
+    for t in range(step.shape[0]):
+        if n[t] == 0:
+            return 0
+        span += step[t] * (n[t] - 1)
+        k[t] = 0
+    while True:
+        x = 0
+        for t in range(step.shape[0]):
+            x += step[t] * k[t]
+        mark[x] = True
+        t = step.shape[0] - 1
+        while t >= 0:
+            k[t] += 1
+            if k[t] < n[t]:
+                break
+            k[t] = 0
+            t -= 1
+        if t < 0:
+            return span
+
+
+@njit(cache=True)
+def _window_points(step, n_new, n_old, shift, k, mark_new, mark_old):
+    """(points of a window axis's set at a move, points of it the old set held): the old set's
+    origin lies `shift` before the new one's on the axis."""
+    span_new = _mark(step, n_new, k, mark_new)
+    span_old = _mark(step, n_old, k, mark_old)
+    words, kept = 0, 0
+    for x in range(span_new):
+        if mark_new[x]:
+            words += 1
+            y = x + shift
+            if 0 <= y < span_old and mark_old[y]:
+                kept += 1
+    mark_new[:span_new] = False
+    mark_old[:span_old] = False
+    return words, kept
 
 
 @njit(cache=True)
@@ -454,8 +574,24 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
             for k in range(ev_limit[e]):
                 if rt.sl_rg[k] >= 0:
                     st.eo[rt.sl_rg[k]] += idx[k] * rt.sl_stride[k]
+            for a in range(rt.wa_start[e], rt.wa_start[e + 1]):  # windows over ragged dims, point by point
+                origin = 0
+                for t in range(rt.wa_rg.shape[1]):
+                    r = rt.wa_rg[a, t]
+                    st.wa_n[a, t] = 1 if r < 0 else _count_at(rt, rt.ev_tile_mask[e], r, st.eo[r])
+                    if r >= 0:
+                        origin += rt.wa_coef[a, t] * st.eo[r]
+                shift = origin - st.wa_origin[a]
+                words, held = _window_points(rt.wa_step[a], st.wa_n[a], st.wa_prev_n[a], shift, st.wa_k,
+                                             st.mark_new, st.mark_old)
+                factor *= words
+                kept_factor *= held
+                same &= shift == st.wa_last[a]
+                st.wa_shift[a] = shift
+                st.wa_origin[a] = origin
+                st.wa_prev_n[a, :] = st.wa_n[a, :]
             for r in range(n_rg):
-                if rt.ev_rg[e, r] == 0:
+                if rt.ev_rg[e, r] == 0 or rt.ev_rg[e, r] == RG_WINDOW:
                     continue
                 count = _count_at(rt, rt.ev_tile_mask[e], r, st.eo[r])
                 factor *= count
@@ -482,6 +618,8 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
             for r in range(n_rg):
                 if rt.ev_rg[e, r] == RG_TILE:
                     st.last_rt[e, r] = st.eo[r]
+            for a in range(rt.wa_start[e], rt.wa_start[e + 1]):
+                st.wa_last[a] = st.wa_shift[a]
         else:  # the stride changed: reload the whole tile
             delta = size
             st.has_translation[e] = False
@@ -617,17 +755,28 @@ class WalkState(NamedTuple):
     last_rt: np.ndarray          # [stream, ragged dim] its translation there at its last move
     prev_size: np.ndarray        # [stream] its tile's words now
     ev_old: np.ndarray           # [stream] its tile's words before the current move
+    wa_origin: np.ndarray        # [window axis] its origin at the stream's last move
+    wa_shift: np.ndarray         # [window axis] the origin's change at the current move
+    wa_last: np.ndarray          # [window axis] the change at the last move whose translation repeated
+    wa_n: np.ndarray             # [window axis, term] the tile's offsets on the term's dim now
+    wa_prev_n: np.ndarray        # [window axis, term] … at the last move (0: none yet)
+    wa_k: np.ndarray             # [term] work array
+    mark_new: np.ndarray         # [span] bool work arrays: a window axis's points
+    mark_old: np.ndarray
 
 
 def walk_state(ev) -> WalkState:
     n_sl, n_ev, n_mem, n_rg = len(ev.step_bound), len(ev.ev_limit), len(ev.memory_levels), len(ev.rg_dim)
+    n_wa, n_terms = ev.wa_rg.shape
     i64 = np.int64
     return WalkState(np.zeros(n_sl, i64), np.zeros(n_ev, np.bool_), np.zeros(n_ev, i64), np.zeros(n_ev, i64),
                      np.zeros(n_ev, i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64),
                      np.zeros((n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, 2), i64),
                      np.zeros((n_mem, 2), i64), np.array([1, 0, 0], i64), np.zeros(n_rg, i64), np.zeros(n_rg, i64),
                      np.zeros((n_ev, n_rg), i64), np.zeros((n_ev, n_rg), i64), np.zeros(n_ev, i64),
-                     np.zeros(n_ev, i64))
+                     np.zeros(n_ev, i64), np.zeros(n_wa, i64), np.zeros(n_wa, i64), np.zeros(n_wa, i64),
+                     np.zeros((n_wa, n_terms), i64), np.zeros((n_wa, n_terms), i64), np.zeros(n_terms, i64),
+                     np.zeros(ev.wa_span, np.bool_), np.zeros(ev.wa_span, np.bool_))
 
 
 @njit(cache=True)
@@ -670,8 +819,13 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
         st.next_exposed[:, :, :] = 0
         st.next_drains[:, :] = 0
         if s + 1 < n_steps:
+            held = -1  # the innermost marked loop whose digit is not 0: it moves if the carry is outside it
+            for k in range(st.idx.shape[0] - 1, -1, -1):
+                if stream_loop[k] == 1 and st.idx[k] != 0:
+                    held = k
+                    break
             carry = _advance(st.idx, step_bound, rt, st.off)
-            st.stream[0] = stream_loop[carry]
+            st.stream[0] = 1 if stream_loop[carry] == 1 or held > carry else 0
             _fire_events(carry, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                          out_irrelevant, rt, st)
             _place_charges(np.bool_(False), st.ev_words, st.ev_new, st.ev_old, ev_mult, ev_receiver, ch_stream, ch_level,
