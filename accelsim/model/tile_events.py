@@ -25,6 +25,9 @@ full product of their bounds when the tile is whole, less for the last tile). A 
 then its part over the other dims (`ev_full`, `fl_words`, `compute`, …) times, per ragged dim r
 the tensor indexes, count_below(D_r − offset_r, the loops marked in its mask). A tile on a ragged
 dim moves to disjoint points, so a move keeps nothing of it unless its offset there stays put.
+Fan-outs that copy a tensor over a ragged dim are counted the same way (their positions inside the
+dim). A sliding-window axis over ragged dims (s·p + r) is counted point by point at each move
+(`_window_points`: its points and those the old tile held).
 
 See docs/cycle-model.md for the timing rules the kernel applies.
 """
