@@ -282,6 +282,21 @@ class _Tables:
                 windows.append(tuple((d, t.coef) for t, d in zip(axis, on)))
         return dense, dims
 
+    def refuse_returning_copies(self, role, copy_dims, limit):
+        """Copies over a ragged dim the tensor does not index: a position past the dim holds no copy,
+        so the walk takes them only where the stream's offset on the dim never goes back (its loops
+        among the movers lie outside every other mover): no position past the dim comes back inside
+        it, which an idle PE keeping its data would not reload."""
+        movers = [j for j in self.step_loop[:limit] if self.nest.loop_bound[j] > 1]
+        for d in copy_dims:
+            on = [q for q, j in enumerate(movers) if int(self.nest.loop_dim[j]) == d]
+            if on and any(int(self.nest.loop_dim[j]) != d for j in movers[:max(on)]):
+                raise SpecError(f"the cycle model walks copies over a ragged dim where the copies' positions "
+                                f"past it never come back inside it; {role} are copied over "
+                                f"'{self.nest.dims[d]}' with a loop on '{self.nest.dims[d]}' inside a loop of "
+                                f"another dim; give that dim factors that multiply to its size, or use "
+                                f"--model analytical")
+
     @staticmethod
     def render(axis) -> str:
         return '+'.join(t.dim if t.coef == 1 else f'{t.coef}*{t.dim}' for t in axis)
@@ -328,16 +343,17 @@ class _Tables:
                                      if int(self.nest.loop_dim[j]) == d) - 1)
             self.wa.append(row)
             self.wa_spans.append(span)
+        copied = {int(self.nest.loop_dim[j]) for j in copy_loops}
         if any(int(self.nest.loop_dim[j]) in window_dims for j in copy_loops):
             raise SpecError(f"the cycle model walks copies over a ragged dim of a tensor's own index only; {role} "
                             f"are copied over a dim of their sliding window; give that dim factors that multiply "
                             f"to its size, or use --model analytical")
         limit = sum(1 for j in self.step_loop if j < flat_limit)
+        self.refuse_returning_copies(role, copied - set(dims), limit)
         kept, cls = _translation_tables(dense_axes, self.loops(tile_indices), self.loops(self.step_loop[:limit]),
                                         len(self.step_loop))
         first = 0 if first_indices is None else tile_size(dense_axes, self.loops(first_indices))
         first_mask = self.mask(first_indices or (), dims)
-        copied = {int(self.nest.loop_dim[j]) for j in copy_loops}
         kinds = [RG_TILE if d in dims else RG_WINDOW if d in window_dims else RG_COPIES if d in copied else 0
                  for d in self.rg_dim]
         tile_mask = self.mask(tile_indices, set(dims) | window_dims) | self.mask(copy_loops, copied)
