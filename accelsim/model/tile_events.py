@@ -289,6 +289,8 @@ class _Tables:
         it, which an idle PE keeping its data would not reload."""
         movers = [j for j in self.step_loop[:limit] if self.nest.loop_bound[j] > 1]
         for d in copy_dims:
+            if prod(int(b) for b, dim in zip(self.nest.loop_bound, self.nest.loop_dim) if dim == d) == self.sizes[d]:
+                continue  # a dense dim (named ragged by a test): no position is ever past it
             on = [q for q, j in enumerate(movers) if int(self.nest.loop_dim[j]) == d]
             if on and any(int(self.nest.loop_dim[j]) != d for j in movers[:max(on)]):
                 raise SpecError(f"the cycle model walks copies over a ragged dim where the copies' positions "
