@@ -424,9 +424,8 @@ def ragged_refused(arch: Arch, layer: Layer, options: SimOptions) -> str | None:
 
 
 def _unwalked(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping) -> str | None:
-    """Why the cycle model's walk refuses a ragged mapping (a sliding window over a ragged dim, or a
-    fan-out that copies a tensor over one: model/tile_events.py), or None; templates and the mapper
-    then keep a candidate the walk takes."""
+    """Why the cycle model's walk refuses a ragged mapping (model/cycle.walk_refusal), or None;
+    templates and the mapper then keep a candidate the walk takes."""
     if options.performance_model != "cycle":
         return None
     from .model.cycle import walk_refusal

@@ -75,8 +75,9 @@ def test_every_pair_runs_with_the_cycle_model(arch_name, workload_name):
             accelsim.simulate(arch, wl, accelsim.SimOptions(model="cycle"))
         arch = accelsim.load_arch(ARCH_DIR / arch_name, ["residency="])
     cycle = accelsim.simulate(arch, wl, accelsim.SimOptions(model="cycle"))
-    # the same mappings: the analytical model's own may be a ragged candidate the walk refuses (a ragged
-    # sliding window), which the cycle run passes over
+    # the same mappings: the analytical model's own may be a ragged candidate the walk refuses (a window
+    # tile with holes, a window merged over two of its dims for the MACs, copies over a window dim),
+    # which the cycle run passes over
     analytical = accelsim.simulate(arch, wl, mappings={l.name: l.mapping for l in cycle.layers})
     for a, c in zip(analytical.layers, cycle.layers):
         assert c.counts == a.counts  # the cycle model reports the same action counts (a sparse layer's: the pass's)

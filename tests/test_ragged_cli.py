@@ -68,14 +68,29 @@ def test_the_cycle_model_walks_a_ragged_gemm_never_slower_than_padded(tmp_path):
     assert odd["cycles"] >= json.loads(out.read_text())["layers"][0]["cycles"]
 
 
-def test_a_ragged_window_under_the_cycle_model_exits_2_with_the_layer(tmp_path, capsys):
-    # p = 7 covered by p: 4 × 2 = 8; the inputs' index p+r mixes it with r, which the walk refuses.
+def test_a_ragged_window_runs_under_the_cycle_model(tmp_path):
+    # p = 7 covered by p: 4 × 2 = 8; the inputs' index p+r mixes it with r: walked point by point.
     (tmp_path / "w.yaml").write_text("name: c\nlayers:\n  - {name: c1, conv2d: {c: 4, k: 8, h: 9, w: 9, r: 3, s: 3}}\n")
     (tmp_path / "m.yaml").write_text("layers:\n  c1:\n    DRAM: {temporal: {p: 4, q: 7, k: 8, c: 4}}\n"
                                      "    pe_spad: {temporal: {p: 2, r: 3, s: 3}}\n")
+    args = ["run", ARCH, str(tmp_path / "w.yaml"), "--mapping", str(tmp_path / "m.yaml")]
+    assert main([*args, "--json", str(tmp_path / "a.json")]) == 0
+    assert main([*args, "--model", "cycle", "--json", str(tmp_path / "c.json")]) == 0
+    analytical, cycle = (json.loads((tmp_path / f"{m}.json").read_text())["layers"][0] for m in "ac")
+    assert cycle["ragged"] == {"p": [8, 7]} and cycle["macs"] == analytical["macs"]
+    assert cycle["cycles"] >= analytical["compute_cycles"]
+
+
+def test_a_window_merged_over_two_of_its_dims_under_the_cycle_model_exits_2(tmp_path, capsys):
+    # The MACs read the inputs (index p+r) multicast over the array's p and r positions, p ragged
+    # (7 covered by 2 × 4): the points per MAC step depend on both, which the walk refuses.
+    (tmp_path / "w.yaml").write_text("name: c\nlayers:\n  - {name: c1, conv2d: {c: 4, k: 8, h: 9, w: 9, r: 3, s: 3}}\n")
+    (tmp_path / "m.yaml").write_text("layers:\n  c1:\n    DRAM: {temporal: {p: 2, q: 7, k: 8, c: 4}}\n"
+                                     "    PE_array: {spatial: {x: {p: 4}, y: {r: 3}}}\n"
+                                     "    pe_spad: {temporal: {s: 3}}\n")
     args = ["run", ARCH, str(tmp_path / "w.yaml"), "--mapping", str(tmp_path / "m.yaml")]
     assert main(args) == 0  # the analytical model counts it
     capsys.readouterr()
     assert main([*args, "--model", "cycle"]) == 2
     err = capsys.readouterr().err
-    assert "layer 'c1'" in err and "inputs index p+r mixes ragged dim(s) p" in err
+    assert "layer 'c1'" in err and "inputs are merged over p, r" in err

@@ -106,8 +106,10 @@ def tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_words: dic
 
 
 def walk_refusal(arch: Arch, einsum: Einsum, nest: LoweredNest) -> str | None:
-    """Why the walk refuses a ragged nest (a sliding window over a ragged dim, or a fan-out that
-    copies a tensor over one), or None: templates and the mapper pass over such candidates."""
+    """Why the walk refuses a ragged nest (a sliding window over a ragged dim whose tile has holes
+    there, that the MACs read merged over two of its dims, or that a fan-out copies over one of its
+    dims; copies whose positions past a ragged dim would come back inside it), or None: templates
+    and the mapper pass over such candidates."""
     covered = {d: 1 for d in nest.dims}
     for d, bound in zip(nest.loop_dim, nest.loop_bound):
         covered[nest.dims[d]] *= int(bound)

@@ -25,6 +25,9 @@ full product of their bounds when the tile is whole, less for the last tile). A 
 then its part over the other dims (`ev_full`, `fl_words`, `compute`, …) times, per ragged dim r
 the tensor indexes, count_below(D_r − offset_r, the loops marked in its mask). A tile on a ragged
 dim moves to disjoint points, so a move keeps nothing of it unless its offset there stays put.
+Fan-outs that copy a tensor over a ragged dim are counted the same way (their positions inside the
+dim). A sliding-window axis over ragged dims (s·p + r) is counted point by point at each move
+(`_window_points`: its points and those the old tile held).
 
 See docs/cycle-model.md for the timing rules the kernel applies.
 """
@@ -51,6 +54,8 @@ from ..ir.einsum import Einsum
 READ, WRITE = 0, 1  # ports; the bandwidth table has a third column, SHARED
 SHARED = 2
 KIND_READS, KIND_FILLS, KIND_UPDATES = 0, 1, 2
+RG_TILE, RG_COPIES, RG_WINDOW = 1, 2, 3  # ev_rg: the stream's tile is on the ragged dim / only its copies
+#                                          are (a fan-out) / the dim is in a window axis (wa_*)
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ class TileEvents:
     step_bound: np.ndarray
     compute: int               # MAC cycles per step (over the dims that are not ragged)
     skew: int                  # systolic fill/drain cycles per stream
-    stream_loop: np.ndarray    # 1 where advancing a step loop starts a new systolic stream
+    stream_loop: np.ndarray    # 1 where a step loop moves the tiles held below a systolic fan-out (a new stream)
     out_irrelevant: np.ndarray  # 1 where a step loop does not index the outputs
     ev_limit: np.ndarray       # the stream moves when a step loop k < limit advances
     ev_full: np.ndarray        # tile words (over the dims that are not ragged)
@@ -106,13 +111,20 @@ class TileEvents:
     lp_bound: np.ndarray
     lp_stride: np.ndarray
     compute_mask: np.ndarray   # [r, loop] the temporal loops below the innermost memory on r's dim
-    ev_rg: np.ndarray          # [stream, r] 1 if the stream's tensor indexes r's dim
-    ev_tile_mask: np.ndarray   # [stream, r, loop] the tile's loops on r's dim
+    ev_rg: np.ndarray          # [stream, r] RG_TILE if the stream's tensor indexes r's dim, RG_COPIES if
+    #                            only fan-outs that copy it lie on that dim, else 0
+    ev_tile_mask: np.ndarray   # [stream, r, loop] the tile's loops on r's dim and the copying fan-outs there
     ev_first_mask: np.ndarray  # [stream, r, loop] the first-touched set's loops on r's dim (outputs)
     fl_rg: np.ndarray          # [flow, r] 1 if the flow's count depends on r's dim
     fl_mask: np.ndarray        # [flow, r, loop]
     fl_first_mask: np.ndarray  # [flow, r, loop]
     compute_rg: int            # Π of the MAC loops' bounds on ragged dims: a whole step is compute × this
+    # Sliding-window axes over ragged dims (s·p + r with p or r ragged): counted point by point per move.
+    wa_start: np.ndarray       # [stream] its window axes are wa_start[e] … wa_start[e + 1] − 1
+    wa_rg: np.ndarray          # [axis, term] r of the term's dim (−1: no term)
+    wa_coef: np.ndarray        # [axis, term] the term's coefficient on the axis
+    wa_step: np.ndarray        # [axis, term] coefficient × the lowest stride of the tile's loops on the dim
+    wa_span: int               # the largest span of one window axis of a whole tile (scratch size)
 
 
 def _i64(values) -> np.ndarray:
@@ -136,6 +148,12 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_word
         for j in range(nest.n_loops):
             covered[int(nest.loop_dim[j])] *= int(nest.loop_bound[j])
         ragged_dims = [d for d, c, size in zip(nest.dims, covered, sizes) if c != size]
+    ragged_dims = list(ragged_dims)
+    for tensor in einsum.tensors:  # a window over a ragged dim: its other dims are counted per step too
+        for axis in tensor.axes:
+            on = [t.dim for t in axis if einsum.bound[t.dim] > 1]
+            if len(on) > 1 and any(d in ragged_dims for d in on):
+                ragged_dims += [d for d in on if d not in ragged_dims]
     rg_dim = [nest.dims.index(d) for d in ragged_dims]
     tables = _Tables(arch, nest, {arch.index(name): w for name, w in (output_words or {}).items()}, rg_dim, sizes)
     convention = convention_of(arch)
@@ -182,15 +200,17 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_word
         masks(ev["rg"], np.int64), masks(ev["tile_mask"], np.bool_), masks(ev["first_mask"], np.bool_),
         masks(fl["rg"], np.int64), masks(fl["mask"], np.bool_), masks(fl["first_mask"], np.bool_),
         prod(int(nest.loop_bound[j]) for j in range(tables.start[memories[-1]], n_loops)
-             if not nest.loop_spatial[j] and tables.ragged(j)))
+             if not nest.loop_spatial[j] and tables.ragged(j)),
+        *tables.window_tables())
 
 
 def _stream_loops(arch: Arch, einsum: Einsum, nest: LoweredNest, step_loop) -> np.ndarray:
-    """Which step loops start a new systolic stream when they advance. The wavefront fills and
-    drains the array once per stream: while the tiles held below the systolic fan-out (the PEs'
-    stationary data) stay put, back-to-back steps pipeline through it. A step moves those tiles when
-    its advancing loop, or an inner one that rewinds, indexes a held tensor; with nothing held below
-    the fan-out every step is a stream of its own."""
+    """Which step loops move the tiles held below the systolic fan-out. The wavefront fills and
+    drains the array once per stream: while those tiles (the PEs' stationary data) stay put,
+    back-to-back steps pipeline through it. A step starts a stream when its advancing loop, or an
+    inner one that rewinds from a digit other than 0, is marked (walk_steps: on a ragged nest a loop
+    cut to one iteration by a last tile rewinds from 0 and moves nothing); with nothing held below
+    the fan-out every loop is marked: every step is a stream of its own."""
     systolic = [i for i, l in enumerate(arch.levels) if isinstance(l, Spatial) and l.interconnect == "systolic"]
     if not systolic:
         return np.ones(len(step_loop), dtype=np.int64)
@@ -199,8 +219,7 @@ def _stream_loops(arch: Arch, einsum: Einsum, nest: LoweredNest, step_loop) -> n
     if not held:
         return np.ones(len(step_loop), dtype=np.int64)
     dims = {nest.dims.index(d) for role in held for d in einsum.tensor(role).dims}
-    moves = [int(nest.loop_dim[j]) in dims for j in step_loop]
-    return _i64([any(moves[k:]) for k in range(len(step_loop))])
+    return _i64([int(nest.loop_dim[j]) in dims for j in step_loop])
 
 
 class _Tables:
@@ -224,6 +243,7 @@ class _Tables:
         self.ch = {k: [] for k in ("stream", "level", "port", "minus_first", "drain", "role", "kind", "scale")}
         self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind", "scale", "unit", "box", "latched",
                                    *self.RAGGED_FLOW)}
+        self.wa, self.wa_start, self.wa_spans = [], [], []  # window axes: rows of (r, coef, step) per axis
 
     def loops(self, indices):
         nest = self.nest
@@ -246,13 +266,12 @@ class _Tables:
                 out[self.rg_dim.index(d), j] = True
         return out
 
-    def split_axes(self, role, axes):
-        """(the axes on dims that are not ragged, the ragged dims the tensor indexes). A ragged dim
-        must be an axis of its own (outputs, GEMM operands, weights, a convolution's channels, a
-        global pool's taps: terms on dims of size 1 are dropped, being 0 everywhere): a tile whose
-        window mixes a ragged dim with another is not walked (the windowed sets of different extents
-        overlap in part)."""
-        dense, dims = [], []
+    def split_axes(self, role, axes, windows=None):
+        """(the axes on dims that are not ragged, the ragged dims that are axes of their own). A
+        window over ragged dims (s·p + r: terms on dims of size 1 are dropped, being 0 everywhere, so
+        a global pool's p + r is r) goes to `windows` as ((dim, coef), …): counted point by point at
+        each move. Every dim of a window must be in no other index of the tensor."""
+        dense, dims, seen = [], [], []
         for axis in axes:
             on = [self.nest.dims.index(t.dim) for t in axis]
             if len(axis) > 1 and any(d in self.rg_dim for d in on):  # a term on a dim of size 1 is 0
@@ -260,38 +279,97 @@ class _Tables:
                 on = [self.nest.dims.index(t.dim) for t in axis]
             if not any(d in self.rg_dim for d in on):
                 dense.append(axis)
-            elif len(axis) == 1 and on[0] not in dims:
+                continue
+            if any(d in seen for d in on) or len(set(on)) != len(on):
+                raise SpecError(f"the cycle model walks a ragged dim of a tensor in one index of it; {role} index "
+                                f"{self.render(axis)} shares dim(s) with another index or repeats one; give "
+                                f"that dim factors that multiply to its size, or use --model analytical")
+            seen += on
+            if len(axis) == 1:
                 dims.append(on[0])
-            else:
-                raise SpecError(f"the cycle model walks ragged tiles of tensors whose ragged dims are axes of their "
-                                f"own; {role} index {'+'.join(t.dim if t.coef == 1 else f'{t.coef}*{t.dim}' for t in axis)} mixes ragged "
-                                f"dim(s) {', '.join(self.nest.dims[d] for d in on if d in self.rg_dim)} with "
-                                f"another term; give that dim factors that multiply to its size, or use "
-                                f"--model analytical")
+            elif windows is not None:
+                windows.append(tuple((d, t.coef) for t, d in zip(axis, on)))
         return dense, dims
 
-    def refuse_separate(self, role, separate):
-        """Fan-outs that do not merge the tensor serve copies counted as equal (`mult`): on a ragged dim
-        the copies' tiles differ, which the walk does not follow."""
-        for j in separate:
-            if self.ragged(j):
-                raise SpecError(f"the cycle model walks ragged tiles only where every fan-out on a ragged dim "
-                                f"merges the tensor (multicast or reduction); {role} are copied over fan-out "
-                                f"'{self.nest.dims[self.nest.loop_dim[j]]}' of level "
-                                f"{int(self.nest.loop_level[j])}; give that dim factors that multiply to its size, "
-                                f"or use --model analytical")
+    def refuse_returning_copies(self, role, copy_dims, limit):
+        """Copies over a ragged dim the tensor does not index: a position past the dim holds no copy,
+        so the walk takes them only where the stream's offset on the dim never goes back (its loops
+        among the movers lie outside every other mover): no position past the dim comes back inside
+        it, which an idle PE keeping its data would not reload."""
+        movers = [j for j in self.step_loop[:limit] if self.nest.loop_bound[j] > 1]
+        for d in copy_dims:
+            if prod(int(b) for b, dim in zip(self.nest.loop_bound, self.nest.loop_dim) if dim == d) == self.sizes[d]:
+                continue  # a dense dim (named ragged by a test): no position is ever past it
+            on = [q for q, j in enumerate(movers) if int(self.nest.loop_dim[j]) == d]
+            if on and any(int(self.nest.loop_dim[j]) != d for j in movers[:max(on)]):
+                raise SpecError(f"the cycle model walks copies over a ragged dim where the copies' positions "
+                                f"past it never come back inside it; {role} are copied over "
+                                f"'{self.nest.dims[d]}' with a loop on '{self.nest.dims[d]}' inside a loop of "
+                                f"another dim; give that dim factors that multiply to its size, or use "
+                                f"--model analytical")
 
-    def add_stream(self, role, axes, tile_indices, flat_limit, mult, first_indices, receiver) -> int:
-        """A moving tile: `first_indices` (outputs) the loops of the set first touched with it."""
-        dense_axes, dims = self.split_axes(role, axes)
+    @staticmethod
+    def render(axis) -> str:
+        return '+'.join(t.dim if t.coef == 1 else f'{t.coef}*{t.dim}' for t in axis)
+
+    def contiguous_step(self, role, indices, d) -> int:
+        """The lowest stride of the loops among `indices` on dim d (1 if none), after checking that
+        their offsets are one run of it (each stride the one below times its bound): a loop on d
+        outside the set but between two of its loops leaves holes, which the walk does not count."""
+        loops = sorted((int(self.nest.loop_stride[j]), int(self.nest.loop_bound[j])) for j in indices
+                       if int(self.nest.loop_dim[j]) == d and self.nest.loop_bound[j] > 1)
+        for (stride, bound), (above, _) in zip(loops, loops[1:]):
+            if above != stride * bound:
+                raise SpecError(f"the cycle model walks a sliding window over a ragged dim where each tile's "
+                                f"offsets on it are one run; {role}'s tile on '{self.nest.dims[d]}' has a loop "
+                                f"of another level between two of its own (holes); give that dim factors that "
+                                f"multiply to its size, or use --model analytical")
+        return loops[0][0] if loops else 1
+
+    def window_tables(self):
+        """wa_start, wa_rg, wa_coef, wa_step (padded to the most terms) and the scratch size."""
+        rows = self.wa
+        terms = max((len(row) for row in rows), default=1)
+
+        def table(q):
+            return np.array([[term[q] for term in row] + [-1 if q == 0 else 0] * (terms - len(row)) for row in rows],
+                            dtype=np.int64).reshape(len(rows), terms)
+        return (_i64(self.wa_start + [len(rows)]), table(0), table(1), table(2),
+                max((self.wa_spans or [1])))
+
+    def add_stream(self, role, axes, tile_indices, flat_limit, mult, first_indices, receiver, copy_loops=()) -> int:
+        """A moving tile: `first_indices` (outputs) the loops of the set first touched with it;
+        `copy_loops` the fan-outs on ragged dims that do not merge the tensor (a copy of the tile per
+        position inside the dim: counted at each move, not in `mult`)."""
+        windows = []
+        dense_axes, dims = self.split_axes(role, axes, windows)
+        self.wa_start.append(len(self.wa))
+        window_dims = {d for window in windows for d, _ in window}
+        for window in windows:
+            row, span = [], 1
+            for d, coef in window:
+                step = coef * self.contiguous_step(role, tile_indices, d)
+                row.append((self.rg_dim.index(d), coef, step))
+                span += step * (prod(int(self.nest.loop_bound[j]) for j in tile_indices
+                                     if int(self.nest.loop_dim[j]) == d) - 1)
+            self.wa.append(row)
+            self.wa_spans.append(span)
+        copied = {int(self.nest.loop_dim[j]) for j in copy_loops}
+        if any(int(self.nest.loop_dim[j]) in window_dims for j in copy_loops):
+            raise SpecError(f"the cycle model walks copies over a ragged dim of a tensor's own index only; {role} "
+                            f"are copied over a dim of their sliding window; give that dim factors that multiply "
+                            f"to its size, or use --model analytical")
         limit = sum(1 for j in self.step_loop if j < flat_limit)
+        self.refuse_returning_copies(role, copied - set(dims), limit)
         kept, cls = _translation_tables(dense_axes, self.loops(tile_indices), self.loops(self.step_loop[:limit]),
                                         len(self.step_loop))
         first = 0 if first_indices is None else tile_size(dense_axes, self.loops(first_indices))
         first_mask = self.mask(first_indices or (), dims)
+        kinds = [RG_TILE if d in dims else RG_WINDOW if d in window_dims else RG_COPIES if d in copied else 0
+                 for d in self.rg_dim]
+        tile_mask = self.mask(tile_indices, set(dims) | window_dims) | self.mask(copy_loops, copied)
         for key, value in zip(self.ev, (limit, tile_size(dense_axes, self.loops(tile_indices)), mult, first,
-                                        self.mem_no[receiver], kept, cls, [int(d in dims) for d in self.rg_dim],
-                                        self.mask(tile_indices, dims), first_mask)):
+                                        self.mem_no[receiver], kept, cls, kinds, tile_mask, first_mask)):
             self.ev[key].append(value)
         return len(self.ev["limit"]) - 1
 
@@ -323,7 +401,9 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
     axes = einsum.tensor(role).axes
     is_out = role == "outputs"
     keepers = [i for i in tables.memories if nest.keeps[i, r]]
-    dense_axes, rg_dims = tables.split_axes(role, axes)
+    windows = []
+    dense_axes, rg_dims = tables.split_axes(role, axes, windows)
+    window_dims = {d for window in windows for d, _ in window}
     all_dims = set(range(len(nest.dims)))
     for i in keepers:
         child = next((c for c in keepers if c > i), compute_idx)
@@ -337,8 +417,10 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
                     merged.append(j)
                 else:
                     separate.append(j)
-        tables.refuse_separate(role, separate)
-        copies = prod(int(nest.loop_bound[j]) for j in separate)
+        # Copies over a ragged dim differ in number from step to step (the last tile has fewer
+        # positions inside the dim): counted at each step's offset, like a tile on that dim.
+        copy_rg = [j for j in separate if tables.ragged(j)]
+        copies = prod(int(nest.loop_bound[j]) for j in separate if not tables.ragged(j))
         spatial_below = [j for j in range(start[i], start[child]) if nest.loop_spatial[j]]
         if child == compute_idx:  # streamed to the MACs during every step
             compute_loops = [j for j in range(start[innermost], n) if not nest.loop_spatial[j]]
@@ -349,9 +431,18 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
             def whole(spatial):  # elements of a MAC cycle's transfer over these fan-outs, ragged dims whole
                 return tile_size(dense_axes, loops(spatial)) * prod(
                     int(nest.loop_bound[j]) for j in spatial if int(nest.loop_dim[j]) in rg_dims)
-            unit = whole(merged) * copies  # one transfer a MAC cycle
+            # one transfer a MAC cycle, every copy's (a step with fewer copies inside the dim: a cut transfer)
+            unit = whole(merged) * copies * prod(int(nest.loop_bound[j]) for j in copy_rg)
             words = tables.dense_product(compute_loops) * tile_size(dense_axes, loops(merged)) * copies
-            indices = compute_loops + [j for j in merged if int(nest.loop_dim[j]) in rg_dims]
+            for window in windows:  # one dim of a window merged: per MAC step, a run of points on it
+                on = {d for d, _ in window for j in merged if int(nest.loop_dim[j]) == d and nest.loop_bound[j] > 1}
+                if len(on) > 1:
+                    raise SpecError(f"the cycle model walks a sliding window over a ragged dim read by the MACs "
+                                    f"with fan-outs merging it on one of its dims; {role} are merged over "
+                                    f"{', '.join(sorted(nest.dims[d] for d in on))}; give those dims factors that "
+                                    f"multiply to their sizes, or use --model analytical")
+            indices = compute_loops + [j for j in merged if int(nest.loop_dim[j]) in rg_dims
+                                       or int(nest.loop_dim[j]) in window_dims] + copy_rg
             if is_out:
                 touched = spatial_below + compute_loops
                 first = tile_size(dense_axes, loops(touched))
@@ -363,9 +454,19 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
                 tables.add_flow(i, READ, words, 0, r, KIND_READS, all_dims, indices, (), unit, 0,
                                 int(role in arch.compute.operand_latch))
         else:  # served to the child's tile when it moves
+            level = arch.levels[i]
+            own = sorted({nest.dims[nest.loop_dim[j]] for j in copy_rg if int(nest.loop_dim[j]) in rg_dims})
+            if own and level.block_words > 1 and block_rounding_of(arch, level) == "transfer":
+                # each copy is a transfer of whole blocks, and over a dim of the tensor's own the last
+                # position's tile is smaller than the others: not walked yet
+                raise SpecError(f"the cycle model walks copies over a ragged dim of a tensor's own index from a "
+                                f"level whose ports move whole blocks per transfer only with one-word blocks; "
+                                f"{role} are copied from {level.name} ({level.block_words}-word blocks) over "
+                                f"{', '.join(own)}; give that dim factors that multiply to its size, or use "
+                                f"--model analytical")
             union = merged + list(range(start[child], n))
             first = spatial_below + list(range(start[child], n)) if is_out else None
-            e = tables.add_stream(role, axes, union, start[child], copies, first, child)
+            e = tables.add_stream(role, axes, union, start[child], copies, first, child, copy_rg)
             tables.add_charge(e, i, READ, int(is_out), 0, r, KIND_READS)
             if is_out:
                 tables.add_charge(e, i, WRITE, 0, 1, r, KIND_UPDATES)
@@ -438,6 +539,10 @@ class RaggedTables(NamedTuple):
     fl_rg: np.ndarray
     fl_mask: np.ndarray
     fl_first_mask: np.ndarray
+    wa_start: np.ndarray
+    wa_rg: np.ndarray
+    wa_coef: np.ndarray
+    wa_step: np.ndarray
 
 
 def ragged_tables(ev: TileEvents) -> RaggedTables:
@@ -452,18 +557,65 @@ def _count_at(rt, mask, r, offset):
 
 
 @njit(cache=True)
+def _mark(step, n, k, mark):
+    """Marks the points Σ_t step[t]·k[t] (k[t] < n[t]) of a window axis from 0; returns the span
+    (0: an empty set). k: work array."""
+    span = 1
+    for t in range(step.shape[0]):
+        if n[t] == 0:
+            return 0
+        span += step[t] * (n[t] - 1)
+        k[t] = 0
+    while True:
+        x = 0
+        for t in range(step.shape[0]):
+            x += step[t] * k[t]
+        mark[x] = True
+        t = step.shape[0] - 1
+        while t >= 0:
+            k[t] += 1
+            if k[t] < n[t]:
+                break
+            k[t] = 0
+            t -= 1
+        if t < 0:
+            return span
+
+
+@njit(cache=True)
+def _window_points(step, n_new, n_old, shift, k, mark_new, mark_old):
+    """(points of a window axis's set at a move, points of it the old set held): the old set's
+    origin lies `shift` before the new one's on the axis."""
+    span_new = _mark(step, n_new, k, mark_new)
+    span_old = _mark(step, n_old, k, mark_old)
+    words, kept = 0, 0
+    for x in range(span_new):
+        if mark_new[x]:
+            words += 1
+            y = x + shift
+            if 0 <= y < span_old and mark_old[y]:
+                kept += 1
+    mark_new[:span_new] = False
+    mark_old[:span_old] = False
+    return words, kept
+
+
+@njit(cache=True)
 def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                  out_irrelevant, rt, st):
     """Tile moves caused by step loop `carry` advancing (-1: the first step, all tiles load). On
     ragged dims a tile is counted at its offset (the movers' digits), and a move that changes
-    that offset keeps nothing of it (a tile of a dim moves to disjoint points)."""
+    that offset keeps nothing of it (a tile of a dim moves to disjoint points). Copies over a
+    ragged dim the tensor does not index (RG_COPIES) are the fan-out's positions inside the dim: a
+    position inside it at both moves keeps its copy as the dense rule says, a new one loads all."""
     n_rg = rt.rg_dim.shape[0]
     for e in range(ev_limit.shape[0]):
         st.ev_old[e] = st.prev_size[e]
+        st.old_copies[e] = st.copies[e]
         if carry >= ev_limit[e]:
             st.ev_words[e] = -1  # no event: this tile did not move
             continue
-        size, factor, moved, same = ev_full[e], 1, False, True
+        size, factor, kept_factor, moved, same, copies = ev_full[e], 1, 1, False, True, 1
         first = ev_first[e]
         if n_rg > 0:
             for r in range(n_rg):
@@ -471,10 +623,33 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
             for k in range(ev_limit[e]):
                 if rt.sl_rg[k] >= 0:
                     st.eo[rt.sl_rg[k]] += idx[k] * rt.sl_stride[k]
+            for a in range(rt.wa_start[e], rt.wa_start[e + 1]):  # windows over ragged dims, point by point
+                origin = 0
+                for t in range(rt.wa_rg.shape[1]):
+                    r = rt.wa_rg[a, t]
+                    st.wa_n[a, t] = 1 if r < 0 else _count_at(rt, rt.ev_tile_mask[e], r, st.eo[r])
+                    if r >= 0:
+                        origin += rt.wa_coef[a, t] * st.eo[r]
+                shift = origin - st.wa_origin[a]
+                words, held = _window_points(rt.wa_step[a], st.wa_n[a], st.wa_prev_n[a], shift, st.wa_k,
+                                             st.mark_new, st.mark_old)
+                factor *= words
+                kept_factor *= held
+                same &= shift == st.wa_last[a]
+                st.wa_shift[a] = shift
+                st.wa_origin[a] = origin
+                st.wa_prev_n[a, :] = st.wa_n[a, :]
             for r in range(n_rg):
-                if rt.ev_rg[e, r] == 0:
+                if rt.ev_rg[e, r] == 0 or rt.ev_rg[e, r] == RG_WINDOW:
                     continue
-                factor *= _count_at(rt, rt.ev_tile_mask[e], r, st.eo[r])
+                count = _count_at(rt, rt.ev_tile_mask[e], r, st.eo[r])
+                factor *= count
+                if rt.ev_rg[e, r] == RG_COPIES:  # prev_o holds the copies of the last move
+                    copies *= count
+                    kept_factor *= min(count, st.prev_o[e, r])
+                    st.prev_o[e, r] = count
+                    continue
+                kept_factor *= count
                 if first > 0:
                     first *= _count_at(rt, rt.ev_first_mask[e], r, st.eo[r])
                 shift = st.eo[r] - st.prev_o[e, r]
@@ -487,16 +662,19 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
             delta = size
             st.has_translation[e] = False
         elif not st.has_translation[e] or (ev_class[e, carry] == st.last_class[e] and same):
-            delta = size if moved else size - ev_kept[e, carry] * factor
+            delta = size if moved else size - ev_kept[e, carry] * kept_factor
             st.has_translation[e] = True
             st.last_class[e] = ev_class[e, carry]
             for r in range(n_rg):
-                if rt.ev_rg[e, r] != 0:
+                if rt.ev_rg[e, r] == RG_TILE:
                     st.last_rt[e, r] = st.eo[r]
+            for a in range(rt.wa_start[e], rt.wa_start[e + 1]):
+                st.wa_last[a] = st.wa_shift[a]
         else:  # the stride changed: reload the whole tile
             delta = size
             st.has_translation[e] = False
         st.prev_size[e] = size
+        st.copies[e] = copies
         st.ev_words[e] = delta
         if first > 0:
             for k in range(ev_limit[e]):
@@ -507,8 +685,11 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
 
 
 @njit(cache=True)
-def _place_charges(first_step, ev_words, ev_new, ev_old, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
-                   ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total, exposed, prefetch, drains):
+def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, ev_mult, ev_receiver, ch_stream,
+                   ch_level, ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total, exposed,
+                   prefetch, drains):
+    """A move's charges on its level's ports: each copy (the fan-outs' `ev_mult`, and the positions
+    over ragged dims, which all load alike: returning copies are refused) a transfer of whole blocks."""
     for q in range(ch_stream.shape[0]):
         e = ch_stream[q]
         if ev_words[e] < 0:
@@ -525,7 +706,8 @@ def _place_charges(first_step, ev_words, ev_new, ev_old, ev_mult, ev_receiver, c
             continue
         ch_total[q] += words  # elements; the ports carry words, each copy whole blocks
         c, m, p = ev_receiver[e], ch_level[q], ch_port[q]
-        words = copies_port_words(words, ev_old[e] if ch_drain[q] == 1 else ev_words[e], ch_scale[q], port_block[m])
+        copy = ev_old[e] // old_copies[e] if ch_drain[q] == 1 else ev_words[e] // ev_copies[e]  # words ≠ 0: copies ≥ 1
+        words = copies_port_words(words, copy, ch_scale[q], port_block[m])
         if receiver_db[c] == 0:
             exposed[c, m, p] += words
         elif ch_drain[q] == 1:
@@ -626,21 +808,35 @@ class WalkState(NamedTuple):
     #                              MAC cycles so far (the busiest MAC's)
     off: np.ndarray              # [ragged dim] the step's offset on it
     eo: np.ndarray               # [ragged dim] a stream's offset (work array)
-    prev_o: np.ndarray           # [stream, ragged dim] the stream's offset at its last move
+    prev_o: np.ndarray           # [stream, ragged dim] the stream's offset at its last move (RG_COPIES: its copies)
     last_rt: np.ndarray          # [stream, ragged dim] its translation there at its last move
     prev_size: np.ndarray        # [stream] its tile's words now
     ev_old: np.ndarray           # [stream] its tile's words before the current move
+    wa_origin: np.ndarray        # [window axis] its origin at the stream's last move
+    wa_shift: np.ndarray         # [window axis] the origin's change at the current move
+    wa_last: np.ndarray          # [window axis] the change at the last move whose translation repeated
+    wa_n: np.ndarray             # [window axis, term] the tile's offsets on the term's dim now
+    wa_prev_n: np.ndarray        # [window axis, term] … at the last move (0: none yet)
+    wa_k: np.ndarray             # [term] work array
+    mark_new: np.ndarray         # [span] bool work arrays: a window axis's points
+    mark_old: np.ndarray
+    copies: np.ndarray           # [stream] its copies over ragged dims now (RG_COPIES positions inside them; 1: none)
+    old_copies: np.ndarray       # [stream] … before the current move (a copy's words: prev_size / old_copies)
 
 
 def walk_state(ev) -> WalkState:
     n_sl, n_ev, n_mem, n_rg = len(ev.step_bound), len(ev.ev_limit), len(ev.memory_levels), len(ev.rg_dim)
+    n_wa, n_terms = ev.wa_rg.shape
     i64 = np.int64
     return WalkState(np.zeros(n_sl, i64), np.zeros(n_ev, np.bool_), np.zeros(n_ev, i64), np.zeros(n_ev, i64),
                      np.zeros(n_ev, i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64),
                      np.zeros((n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, 2), i64),
                      np.zeros((n_mem, 2), i64), np.array([1, 0, 0], i64), np.zeros(n_rg, i64), np.zeros(n_rg, i64),
                      np.zeros((n_ev, n_rg), i64), np.zeros((n_ev, n_rg), i64), np.zeros(n_ev, i64),
-                     np.zeros(n_ev, i64))
+                     np.zeros(n_ev, i64), np.zeros(n_wa, i64), np.zeros(n_wa, i64), np.zeros(n_wa, i64),
+                     np.zeros((n_wa, n_terms), i64), np.zeros((n_wa, n_terms), i64), np.zeros(n_terms, i64),
+                     np.zeros(ev.wa_span, np.bool_), np.zeros(ev.wa_span, np.bool_), np.ones(n_ev, i64),
+                     np.ones(n_ev, i64))
 
 
 @njit(cache=True)
@@ -651,7 +847,8 @@ def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_cl
     behind (the prologue). Returns its cycles."""
     _fire_events(np.int64(-1), st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                  out_irrelevant, rt, st)
-    _place_charges(np.bool_(True), st.ev_words, st.ev_new, st.ev_old, ev_mult, ev_receiver, ch_stream, ch_level, ch_port,
+    _place_charges(np.bool_(True), st.ev_words, st.ev_new, st.ev_old, st.copies, st.old_copies, ev_mult, ev_receiver,
+                   ch_stream, ch_level, ch_port,
                    ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total, st.exposed, st.prefetch,
                    st.drains)
     cycles = _serialized_transfers(st.prefetch, bandwidth, stall)
@@ -685,11 +882,17 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
         st.next_exposed[:, :, :] = 0
         st.next_drains[:, :] = 0
         if s + 1 < n_steps:
+            held = -1  # the innermost marked loop whose digit is not 0: it moves if the carry is outside it
+            for k in range(st.idx.shape[0] - 1, -1, -1):
+                if stream_loop[k] == 1 and st.idx[k] != 0:
+                    held = k
+                    break
             carry = _advance(st.idx, step_bound, rt, st.off)
-            st.stream[0] = stream_loop[carry]
+            st.stream[0] = 1 if stream_loop[carry] == 1 or held > carry else 0
             _fire_events(carry, st.idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                          out_irrelevant, rt, st)
-            _place_charges(np.bool_(False), st.ev_words, st.ev_new, st.ev_old, ev_mult, ev_receiver, ch_stream, ch_level,
+            _place_charges(np.bool_(False), st.ev_words, st.ev_new, st.ev_old, st.copies, st.old_copies, ev_mult,
+                           ev_receiver, ch_stream, ch_level,
                            ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total,
                            st.next_exposed, st.prefetch, st.next_drains)
             for c in range(n_mem):
@@ -712,6 +915,7 @@ def walk_end(ev_mult, ev_receiver, ch_stream, ch_level, ch_port, ch_drain, ch_sc
             e = ch_stream[q]
             words = st.prev_size[e] * ev_mult[e]
             ch_total[q] += words
-            st.exposed[ev_receiver[e], ch_level[q], ch_port[q]] += copies_port_words(words, st.prev_size[e], ch_scale[q],
+            copy = st.prev_size[e] // max(st.copies[e], 1)
+            st.exposed[ev_receiver[e], ch_level[q], ch_port[q]] += copies_port_words(words, copy, ch_scale[q],
                                                                                      port_block[ch_level[q]])
     return _serialized_transfers(st.exposed, bandwidth, stall)

@@ -17,8 +17,11 @@ per transfer: each copy of a tile move, each MAC step's read or update (less its
 outputs), ⌈words / block⌉ blocks.
 Ragged nests (a dim's loops cover more than its size): a step whose dim offsets reach a size is
 not walked, every point set drops the points past a size, a step computes the busiest MAC's
-valid iterations, and a leaving output tile drains the points it holds. Fan-outs that copy a
-tensor (`mult`) must not lie on a ragged dim (the model refuses them; so does this walk).
+valid iterations, and a leaving output tile drains the points it holds. A fan-out that copies a
+tensor (neither multicasts nor reduces it) over a ragged dim is walked position by position: each
+position keeps its own tile (empty while the position is past the dim), loads what its new tile
+does not share with its previous one, and drains what it holds; the fan-outs that copy over dims
+that are not ragged stay a multiplier (their positions' tiles are alike).
 Timing: see docs/cycle-model.md (the same rules, written out plainly below).
 """
 from collections import defaultdict
@@ -49,39 +52,61 @@ def _points(axes, loops, base, inside=True):
     return pts
 
 
+def _shifted(value, position):
+    """Dim offsets `value` moved by a copy's `position` (dim → offset)."""
+    out = dict(value)
+    for d, v in position.items():
+        out[d] = out.get(d, 0) + v
+    return out
+
+
+def _offsets(pairs):
+    """(dim, offset) pairs summed per dim."""
+    out = {}
+    for d, v in pairs:
+        out[d] = out.get(d, 0) + v
+    return out
+
+
 class _Stream:
     """A moving tile whose loads are charged to ports."""
 
-    def __init__(self, axes, tile, first_tile, movers, mult, receiver, charges):
+    def __init__(self, axes, tile, first_tile, movers, mult, receiver, charges, positions=({},)):
+        """`positions`: the offsets (dim → offset) of the copies over ragged dims, each a tile of its own."""
         self.axes, self.tile, self.first_tile, self.movers = axes, tile, first_tile, movers
         self.mult, self.receiver, self.charges = mult, receiver, charges
-        self.prev_points = self.prev_origin = self.prev_translation = None
+        self.positions = list(positions)
+        self.prev_points = [set() for _ in self.positions]
+        self.prev_origin = self.prev_translation = None
         self.seen = set()
         self.prev_index = None
 
     def visit(self, step_index, base_of):
-        """(loaded words, first-touched words, words the previous tile held) if the tile moved at
-        this step, else None."""
+        """(loaded words, first-touched words, words the previous tiles held) if the tile moved at
+        this step, else None (summed over the ragged copies' positions)."""
         index = tuple(step_index[k] for k in self.movers)
         if index == self.prev_index:
             return None
         first_step = self.prev_index is None
         self.prev_index = index
         base = base_of(self.movers)
-        points = _points(self.axes, self.tile, base)
         origin = tuple(sum(t.coef * base.get(t.dim, 0) for t in axis) for axis in self.axes)
-        if first_step:
-            loaded = len(points)
-        else:
+        whole = first_step  # the translation changed: every tile reloads all of it
+        if not first_step:
             translation = tuple(o - p for o, p in zip(origin, self.prev_origin))
-            if self.prev_translation is None or translation == self.prev_translation:
-                loaded = len(points - self.prev_points)
-                self.prev_translation = translation
-            else:
-                loaded = len(points)
-                self.prev_translation = None
-        held = 0 if self.prev_points is None else len(self.prev_points)
-        self.prev_points, self.prev_origin = points, origin
+            whole = self.prev_translation is not None and translation != self.prev_translation
+            self.prev_translation = None if whole else translation
+        loaded = held = 0
+        self.loaded_copy = self.held_copy = 0  # a copy's words: the positions inside the dim move alike
+        for q, position in enumerate(self.positions):
+            points = _points(self.axes, self.tile, _shifted(base, position))
+            copy = len(points) if whole else len(points - self.prev_points[q])
+            loaded += copy
+            held += len(self.prev_points[q])
+            self.loaded_copy = max(self.loaded_copy, copy)
+            self.held_copy = max(self.held_copy, len(self.prev_points[q]))
+            self.prev_points[q] = points
+        self.prev_origin = origin
         new = 0
         if self.first_tile is not None:
             touched = _points(self.axes, self.first_tile, base)
@@ -160,8 +185,9 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                 capable.append(level.reduction if out else level.multicast)
             merged = [loop[j] for j, c in zip(between, capable) if c]
             copied = [loop[j] for j, c in zip(between, capable) if not c]
-            assert not any(d in ragged for d, _, _ in copied), "copies over a ragged dim are not walked"
-            separate = prod(b for _, b, _ in copied)
+            positions = [dict(_offsets(combo)) for combo in product(
+                *[[(d, i * stride) for i in range(b)] for d, b, stride in copied if d in ragged])]
+            separate = prod(b for d, b, _ in copied if d not in ragged)
             if child == compute_idx:
                 latched = not out and role in arch.compute.operand_latch
                 dims_t = {t.dim for axis in axes for t in axis}
@@ -171,18 +197,21 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                 address = max((q + 1 for q, j in enumerate(inner) if loop[j][0] in dims_t), default=0)
 
                 def served(base, level, port_width, seen=None, merged=merged, separate=separate, latched=latched,
-                           address=address, axes=axes, box=[loop[j] for j in between]):
+                           address=address, axes=axes, box=[loop[j] for j in between], positions=positions):
                     """(elements, port words) the busiest MAC's iterations read in a step: the merged group's
-                    points at each (a latched operand: only when its address moves), each read a transfer
-                    of whole blocks; `seen` (partial-sum reads): the outputs touched so far, whose first
+                    points at each (a latched operand: only when its address moves), at every copy's
+                    position, each MAC cycle's read one transfer of whole blocks (its copies too, as the
+                    kernels count them); `seen` (partial-sum reads): the outputs touched so far, whose first
                     touch reads nothing. A step whose transfers are not all the whole group (a ragged
                     dim's last tile): the walk's rule for it, transfers of the step's average size."""
                     words, port, previous, firsts, transfers, cut = 0, 0, None, 0, 0, False
-                    unit, box_size = len(_points(axes, merged, {}, False)) * separate, len(_points(axes, box, {}, False))
+                    unit = len(_points(axes, merged, {}, False)) * separate * len(positions)
+                    box_size = len(_points(axes, box, {}, False))
                     for idx, value in mac_tuples(base):
                         key = idx[:address]
                         if not latched or key != previous:
-                            n = len(_points(axes, merged, value)) * separate
+                            n = separate * sum(len(_points(axes, merged, _shifted(value, position)))
+                                               for position in positions)
                             cut |= n != unit
                             transfers += 1
                             if seen is not None:
@@ -214,7 +243,8 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                 charges = [(i, "read", role, "reads", "fill")]
                 if out:
                     charges.append((i, "write", role, "updates", "drain"))
-                streams.append(_Stream(axes, tile, first_tile if out else None, movers, separate, child, charges))
+                streams.append(_Stream(axes, tile, first_tile if out else None, movers, separate, child, charges,
+                                       positions))
 
     traffic = {names[i]: {role: [0, 0, 0] for r, role in enumerate(nest.roles) if nest.keeps[i, r]} for i in memories}
     kinds = {"reads": 0, "fills": 1, "updates": 2}
@@ -258,7 +288,7 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                     words = loaded * st.mult - (new if st.first_tile is not None else 0)
                 traffic[names[level]][role][kinds[kind]] += words
                 # the ports carry words; each copy whole blocks (first touches leave out whole copies)
-                size, w = (held_words if phase == "drain" else loaded), width(level, role, kind)
+                size, w = (st.held_copy if phase == "drain" else st.loaded_copy), width(level, role, kind)
                 words = words // size * whole(level, size * w) + whole(level, words % size * w) if size else words * w
                 if not double:
                     exposed[(st.receiver, level, port)] += words
@@ -275,9 +305,10 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
     for st in streams:
         for level, port, role, kind, phase in st.charges:
             if phase == "drain":
-                words = len(st.prev_points) * st.mult
+                words = sum(len(points) for points in st.prev_points) * st.mult
                 traffic[names[level]][role][kinds[kind]] += words
-                final[(st.receiver, level, port)] += st.mult * whole(level, len(st.prev_points) * width(level, role, kind))
+                final[(st.receiver, level, port)] += st.mult * sum(whole(level, len(points) * width(level, role, kind))
+                                                                   for points in st.prev_points)
 
     # ---------------------------------------------------------------- timing
     stall = {names[i]: 0 for i in memories}
