@@ -428,9 +428,8 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
                 compute_loops = _latched_loops(einsum, nest, role, compute_loops)
             # The busiest MAC's reads in a step × the merged group: on a ragged dim the tensor indexes,
             # one count over both (the MACs at the edge do fewer steps); on the others, the MAC's steps.
-            def whole(spatial):  # elements of a MAC cycle's transfer over these fan-outs, ragged dims whole
-                return tile_size(dense_axes, loops(spatial)) * prod(
-                    int(nest.loop_bound[j]) for j in spatial if int(nest.loop_dim[j]) in rg_dims)
+            def whole(spatial):  # elements of a MAC cycle's transfer over these fan-outs, ragged dims (and
+                return tile_size(axes, loops(spatial))  # sliding windows over them) whole
             # one transfer a MAC cycle, every copy's (a step with fewer copies inside the dim: a cut transfer)
             unit = whole(merged) * copies * prod(int(nest.loop_bound[j]) for j in copy_rg)
             words = tables.dense_product(compute_loops) * tile_size(dense_axes, loops(merged)) * copies
