@@ -6,6 +6,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI draws the same examples every run (derandomize), so a red CI run is one anyone can rerun;
+# local runs draw new ones and keep finding new cases.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 ARCH_DIR = REPO / "arch"

@@ -100,14 +100,15 @@ def step_port_words(elements, first, transfers, unit, box, scale, block):
     and `first` of the elements are outputs first touched (no partial sum to read), so a transfer
     that first touches its box moves unit − box (copies over fan-outs that do not reduce). A ragged
     step's transfers cut on a ragged dim count whole (an upper bound, at most the padded layer's),
-    its first touches in proportion to its average transfer. The cycle walk's flows; block 1: the words."""
+    its first touches in proportion to its average transfer (rounded down: the whole group's box on a
+    step that is not cut). The cycle walk's flows; block 1: the words."""
     if block <= 1:
         return (elements - first) * scale
     if elements <= 0 or transfers <= 0:
         return 0
     f = 0
     if first > 0:
-        size_box = max(1, (((elements + transfers - 1) // transfers) * box + unit - 1) // unit)
+        size_box = max(1, (elements * box) // (transfers * unit))  # a cut transfer first-touches fewer
         f = min(transfers, (first + size_box - 1) // size_box)
     return ((transfers - f) * block_accesses(unit * scale, block, np.int64(-1))
             + f * block_accesses((unit - box) * scale, block, np.int64(-1))) * block

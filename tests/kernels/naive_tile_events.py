@@ -227,7 +227,7 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                     if cut and transfers and whole(level, 1) > 1:  # the walk's rule: cut transfers count whole,
                         every = words + firsts                       # first touches in proportion
                         n = ceil(every / unit) if latched else transfers
-                        size_box = max(1, ceil(ceil(every / n) * box_size / unit))
+                        size_box = max(1, (every * box_size) // (n * unit))
                         f = min(n, ceil(firsts / size_box))
                         port = (n - f) * whole(level, unit * port_width) + f * whole(level, (unit - box_size) * port_width)
                     return words, port
