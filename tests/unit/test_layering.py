@@ -3,6 +3,7 @@ functions) and check that the graph of its units — each subpackage, each top-l
 the package's face (accelsim/__init__.py) — is acyclic, and that the core never imports the
 importers. docs/architecture.md draws the layers this test keeps."""
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,7 @@ def _imported_units(path: Path) -> set[str]:
     return units
 
 
+@functools.cache  # one walk of the package's sources serves every test here
 def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
