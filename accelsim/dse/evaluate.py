@@ -2,7 +2,6 @@
 exception that made it fail."""
 from __future__ import annotations
 
-import copy
 import os
 import traceback as _traceback
 from functools import lru_cache
@@ -53,9 +52,10 @@ def _arch(stamp: tuple, overrides: tuple, allowed: tuple):
     the YAML parse). Arch objects are frozen; errors are not kept."""
     from ..load import arch_from_data
     from ..spec.validate import apply_overrides
+    from ..spec.yaml_io import copy_tree
     with allow_paths(allowed):
         data = _arch_data(stamp, allowed)  # apply_overrides works on a copy; so does a variant without any
-        return arch_from_data(stamp[0], apply_overrides(data, list(overrides)) if overrides else copy.deepcopy(data))
+        return arch_from_data(stamp[0], apply_overrides(data, list(overrides)) if overrides else copy_tree(data))
 
 
 @lru_cache(maxsize=16)
