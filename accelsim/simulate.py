@@ -334,16 +334,18 @@ def _made_for(arch: Arch, padded, einsum, mapping: Mapping) -> bool:
 
 
 def simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mapping: Mapping | None,
-                   energies, off_chip, found: dict, map_template=map_layer) -> LayerResult:
+                   energies, off_chip, found: dict, map_template=map_layer, counted=None) -> LayerResult:
     """`model`: the performance model; `found`: what the mapper did for this layer (recorded beside
-    the model's own extras)."""
+    the model's own extras); `counted`: the given mapping's PackedResult on this layer, if the
+    caller has counted it (choose_template_counted's), not counted again."""
     einsum = layer.run_einsum
     try:
-        mapping = mapping or choose_template_mapping(arch, layer, options, energies, map_template)
+        if mapping is None:
+            mapping, counted = choose_template_counted(arch, layer, options, energies, map_template)
         check_mapping(arch, einsum, mapping)
         check_hardware(arch, layer, mapping)
         nest = lower(arch, einsum, mapping)
-        counts = analyze(arch, einsum, nest)
+        counts = analyze(arch, einsum, nest, result=counted)
     except MappingError as exc:
         raise MappingError(f"layer '{layer.name}': {exc}") from None
     if counts.ragged:  # the analytical model's counts only
@@ -383,21 +385,28 @@ def choose_template_mapping(arch: Arch, layer: Layer, options: SimOptions, energ
     (the mapper's default objective); ragged only where it is counted (_check_ragged).
     `map_template(arch, einsum, dataflow)`: the template (simulate's). `counted`: the template's
     mapping and its PackedResult, if the caller has counted it (model/packed.lowest_scoring)."""
+    return choose_template_counted(arch, layer, options, energies, map_template, counted)[0]
+
+
+def choose_template_counted(arch: Arch, layer: Layer, options: SimOptions, energies, map_template=map_layer,
+                            counted=None) -> tuple[Mapping, object]:
+    """choose_template_mapping's mapping and, where the choice counted it on this layer, its
+    PackedResult (else None): simulate_layer then does not count the chosen mapping again."""
     einsum, dataflow = layer.run_einsum, options.dataflow
     mapping = map_template(arch, einsum, dataflow)
     if ragged_refused(arch, layer, options):
-        return mapping
+        return mapping, None
     pairs = padded_candidates(arch, einsum, mapping, lambda padded: map_template(arch, padded, dataflow))
     if not pairs:
-        return mapping
+        return mapping, None
     # the cycle limit counts the padded layers: only once two candidates are to be compared
     limit = cache(lambda: _hand_padded_cycles(arch, pairs, energies, layer.density))
-    best, _ = lowest_scoring(pack_problem(arch, einsum, energies, layer.density), arch, einsum,
-                             [mapping, *(ragged for _, _, ragged in pairs)],
-                             lambda energy, cycles: (cycles > limit(), energy * cycles),
-                             lambda m: not (arch.constraints and _violations(arch, layer, m))
-                             and not _unwalked(arch, layer, options, m), counted)
-    return best or mapping
+    best, result = lowest_scoring(pack_problem(arch, einsum, energies, layer.density), arch, einsum,
+                                  [mapping, *(ragged for _, _, ragged in pairs)],
+                                  lambda energy, cycles: (cycles > limit(), energy * cycles),
+                                  lambda m: not (arch.constraints and _violations(arch, layer, m))
+                                  and not _unwalked(arch, layer, options, m), counted)
+    return (best, result) if best is not None else (mapping, None)
 
 
 def _hand_padded_cycles(arch: Arch, pairs, energies, density) -> float:

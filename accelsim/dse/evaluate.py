@@ -2,7 +2,6 @@
 exception that made it fail."""
 from __future__ import annotations
 
-import copy
 import os
 import traceback as _traceback
 from functools import lru_cache
@@ -53,9 +52,10 @@ def _arch(stamp: tuple, overrides: tuple, allowed: tuple):
     the YAML parse). Arch objects are frozen; errors are not kept."""
     from ..load import arch_from_data
     from ..spec.validate import apply_overrides
+    from ..spec.yaml_io import copy_tree
     with allow_paths(allowed):
         data = _arch_data(stamp, allowed)  # apply_overrides works on a copy; so does a variant without any
-        return arch_from_data(stamp[0], apply_overrides(data, list(overrides)) if overrides else copy.deepcopy(data))
+        return arch_from_data(stamp[0], apply_overrides(data, list(overrides)) if overrides else copy_tree(data))
 
 
 @lru_cache(maxsize=16)
@@ -145,7 +145,8 @@ def load_kernels(points) -> None:
     try:
         with allow_paths(point.allowed_paths):
             arch = _arch(_stamp(point.arch), tuple(_split(point.overrides)[0]), point.allowed_paths)
-            template_mapping(arch, matmul(m=2, n=2, k=2), point.dataflow)
+            mapping = template_mapping(arch, matmul(m=2, n=2, k=2), point.dataflow)
+            _load_counting_kernels(arch, matmul(m=2, n=2, k=2), mapping)
             if _network_kernel_ready():  # the whole-network kernel, from the cache
                 from ..ir.workload import Layer, Workload
                 from .network import network_result
@@ -155,6 +156,20 @@ def load_kernels(points) -> None:
                 _preload_workloads(points, len(arch.levels))
     except Exception:  # noqa: BLE001 — only a warm-up: the points report their own errors
         return
+
+
+def _load_counting_kernels(arch, einsum, mapping) -> None:
+    """The counting kernels, dense and ragged (the templates' ragged choice counts its candidates
+    with them, as simulate does), loaded from Numba's cache here: each worker would load them
+    again (≈ 50 ms of CPU a worker)."""
+    from ..energy.model import action_energies
+    from ..mapping.lower import lower
+    from ..model.packed import evaluate_packed, pack_problem
+    if mapping is None:
+        return
+    problem, nest = pack_problem(arch, einsum, action_energies(arch)), lower(arch, einsum, mapping)
+    for ragged in (False, True):  # (the ragged kernel counts a dense nest too)
+        evaluate_packed(problem, nest, ragged)
 
 
 def _preload_workloads(points, n_levels: int) -> None:

@@ -13,7 +13,7 @@ and counts; Python then builds what the row needs from its arrays with simulate'
 the Mapping (template_pack.scratch_mapping) for the mapping and hardware checks, the count objects
 (analytical.action_counts) and the energy (simulate.price_layer), so one formula stays in one
 place. A layer the templates' ragged fallback may remap (its mapping leaves MACs idle and padded
-layers offer candidates) goes through simulate's choice (simulate.choose_template_mapping, given the
+layers offer candidates) goes through simulate's choice (simulate.choose_template_counted, given the
 kernel's mapping); a layer that takes a candidate runs simulate's own per-layer path.
 """
 from __future__ import annotations
@@ -314,7 +314,7 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
     A layer that does not map or count cleanly here (a status other than OK, a failed check) is
     simulate's own layer, which gives its result or raises the error simulate would (the layers
     before it have run alike)."""
-    from ..simulate import choose_template_mapping, ragged_refused
+    from ..simulate import choose_template_counted, ragged_refused
 
     layer = pack.distinct[l]
     if pack.status[l] != R.OK:
@@ -334,9 +334,10 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
         # MACs left idle: simulate's choice between the template's mapping (the kernel's, already
         # made and counted) and its ragged candidates (mapping/ragged.py); a candidate runs
         # simulate's own layer
-        chosen = choose_template_mapping(arch, layer, options, energies, template, (mapping, result))
-        if chosen is not mapping:
-            return simulate_layer(arch, layer, options, model, chosen, energies, off_chip, {}, map_layer_fast)
+        chosen, counted = choose_template_counted(arch, layer, options, energies, template, (mapping, result))
+        if chosen is not mapping:  # (counted there: simulate_layer does not count it again)
+            return simulate_layer(arch, layer, options, model, chosen, energies, off_chip, {}, map_layer_fast,
+                                  counted)
     if row_only and result.cycles < MAX_CYCLES and result.instances.all():  # (else action_counts's error; b * 0 / 0)
         counts = _block_counts(arch, einsum, pack.keeps[l], result)
         cycles, extra = model.layer_cycles(arch, layer, None, result)  # (the analytical model's: its cycles)

@@ -16,6 +16,7 @@ kernels, so starting a replacement costs milliseconds), spawned elsewhere.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -51,6 +52,10 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _worker_main(conn, parent_pid: int) -> None:
+    # What the worker inherited (modules, kernels, the preloaded workloads and packs) lives as long
+    # as it does: out of the collector's sight, a collection no longer walks it (≈ 5 % of a sweep's
+    # CPU in full collections) nor writes to its pages (copy-on-write), as the gc docs advise for fork.
+    gc.freeze()
     _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     while True:

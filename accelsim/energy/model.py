@@ -130,8 +130,9 @@ def layer_energy(arch: Arch, counts: ActionCounts | BlockCounts, energies: Actio
     priced = counts if isinstance(counts, BlockCounts) else block_counts(counts)
     dynamic = {arch.compute.name: mac_dynamic_pj(priced.macs, energies.mac_pj, activity.mac)}
     by_tensor = {}
+    by_name, instances = _arch_view(arch)
     for name, _, charged, accesses in priced.levels:
-        memory = arch.level(name)
+        memory = by_name[name]
         per_role = {}
         for role, (reads, fills, updates) in accesses.items():
             per_role[role] = charged * activity.memory_factor(memory, role) * (
@@ -143,7 +144,6 @@ def layer_energy(arch: Arch, counts: ActionCounts | BlockCounts, energies: Actio
     for name, pj in (extra_dynamic_pj or {}).items():
         dynamic[name] = dynamic.get(name, 0.0) + pj
     leakage = {}
-    instances = leaking_instances(arch)
     utilized = {name: n for name, n, _, _ in priced.levels}
     for name, watts in energies.leakage_w.items():
         leakage[name] = watts * (instances[name] or utilized[name]) * runtime_s * 1e12
@@ -157,3 +157,16 @@ def leaking_instances(arch: Arch) -> dict:
     utilized_only = convention_of(arch).leaks_utilized_only
     return ({l.name: None if utilized_only and isinstance(l, Memory) else l.instances for l in arch.levels}
             | {o.name: 1 for o in arch.overhead})
+
+
+_VIEWS: dict = {}  # id(arch) -> (arch, its levels by name, leaking_instances): a sweep prices every layer
+
+
+def _arch_view(arch: Arch) -> tuple[dict, dict]:
+    """What layer_energy looks up in an arch, once per arch object (frozen: its levels never change)."""
+    held = _VIEWS.get(id(arch))
+    if held is None or held[0] is not arch:
+        if len(_VIEWS) >= 64:
+            _VIEWS.clear()
+        held = _VIEWS[id(arch)] = (arch, {level.name: level for level in arch.levels}, leaking_instances(arch))
+    return held[1], held[2]

@@ -52,15 +52,18 @@ def check_mapping(arch: Arch, einsum: Einsum, mapping: Mapping) -> None:
     if got != expected:
         raise MappingError(f"the mapping must list the levels {expected} in order, got {got}")
     bounds = einsum.bound
+    by_dim = {dim: [] for dim in bounds}  # each dim's loops, outer → inner (one pass: a sweep checks every layer)
     for m in mapping.levels:
         for loop in m.loops:
             if loop.dim not in bounds:
                 errors.append(f"{m.level}: dimension '{loop.dim}' is not in the layer "
                               f"(dims: {', '.join(einsum.dims)})")
+            else:
+                by_dim[loop.dim].append((m.level, loop))
             if loop.bound < 1:
                 errors.append(f"{m.level}: loop bound {loop.bound} for '{loop.dim}' must be ≥ 1")
     for dim, bound in bounds.items():
-        errors += _ragged_errors(mapping, dim, bound)
+        errors += _loop_errors(by_dim[dim], dim, bound)
     for level, m in zip(arch.levels, mapping.levels):
         if isinstance(level, Spatial):
             for axis, size in (("x", level.x), ("y", level.y)):
@@ -84,11 +87,13 @@ def check_mapping(arch: Arch, einsum: Einsum, mapping: Mapping) -> None:
         raise MappingError("; ".join(errors))
 
 
-def _ragged_errors(mapping: Mapping, dim: str, size: int) -> list[str]:
-    """A dim's loops (outer → inner over every level) must cover it, and each loop's last iteration
-    must start below its size: (bound − 1) · stride < size, stride = the product of the loops inside."""
-    loops = [(m.level, l) for m in mapping.levels for l in m.loops if l.dim == dim]
-    covered = prod(l.bound for _, l in loops)
+def _loop_errors(loops: list, dim: str, size: int) -> list[str]:
+    """A dim's loops ((level name, loop), outer → inner over every level) must cover it, and each
+    loop's last iteration must start below its size: (bound − 1) · stride < size, stride = the
+    product of the loops inside."""
+    covered = 1
+    for _, loop in loops:
+        covered *= loop.bound
     if covered < size:
         return [f"the factors of '{dim}' multiply to {covered}, but the layer has {dim}={size}"]
     errors, stride = [], 1

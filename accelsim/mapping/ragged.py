@@ -26,13 +26,14 @@ def unpad(mapping: Mapping, einsum: Einsum) -> Mapping:
     ⌈D / stride⌉ iterations at most (stride: what the loops inside it on the dim cover), so every
     loop's last iteration starts inside the dim and the loops still cover it."""
     stride = {d: 1 for d in einsum.dims}
+    sizes = einsum.bound
     levels = []
     for m in reversed(mapping.levels):
         loops = []
         for loop in reversed(m.loops):
-            bound = min(loop.bound, -(-einsum.bound[loop.dim] // stride[loop.dim]))
+            bound = min(loop.bound, -(-sizes[loop.dim] // stride[loop.dim]))
             stride[loop.dim] *= bound
-            loops.append(replace(loop, bound=bound))
+            loops.append(loop if bound == loop.bound else replace(loop, bound=bound))  # (frozen: shared)
         levels.append(LevelMapping(m.level, tuple(reversed(loops)), m.bypass))
     return replace(mapping, levels=tuple(reversed(levels)))
 

@@ -23,12 +23,17 @@ from ..errors import AccelsimBug, MappingError, SpecError
 from ..ir.arch import Arch, Memory
 from ..ir.einsum import Einsum
 from ..counting.ragged_kernel import RAGGED_UNSUPPORTED
-from .packed import PackedProblem, PackedResult, covered, evaluate_packed, is_ragged, pack_problem
+from .packed import PackedProblem, PackedResult, covered, evaluate_packed, is_ragged, layer_part, pack_problem
 from .performance import PERFORMANCE_MODELS, PerformanceModel
 
 
-def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProblem | None = None) -> ActionCounts:
-    """`problem`: the layer packed for the kernel (pack_problem), if the caller has it."""
+def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProblem | None = None,
+            result: PackedResult | None = None) -> ActionCounts:
+    """`problem`: the layer packed for the kernel (pack_problem), if the caller has it; `result`:
+    the nest's PackedResult, if the caller has counted it (evaluate_packed on this layer, at any
+    energies and density: they price the counts, they do not change them)."""
+    if result is not None:
+        return action_counts(arch, einsum, nest, result, bool((covered(nest) != layer_part(einsum).dim_size).any()))
     problem = problem or pack_problem(arch, einsum)
     ragged = is_ragged(problem, nest)
     return action_counts(arch, einsum, nest, evaluate_packed(problem, nest, ragged), ragged)

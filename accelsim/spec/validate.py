@@ -1,7 +1,6 @@
 """Turn raw YAML into validated spec models; every problem becomes one located `Problem`."""
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 
@@ -9,7 +8,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import Problem, SpecError, did_you_mean
 from .files import allowed_roots, resolve_inside, short
-from .yaml_io import SourcedDict, load_yaml_file, load_yaml_text, locate
+from .yaml_io import SourcedDict, copy_tree, load_yaml_file, load_yaml_text, locate
 
 MAX_EXTENDS_CHAIN = 32
 
@@ -124,7 +123,7 @@ def apply_overrides(data, overrides: list[str], origin: str = "--set"):
 def _apply_values(data, items, origin: str):
     """Set (dotted path, value, line) items in a copy of `data`; values are not re-parsed, so
     a `set:` value built from aliases is never expanded into text."""
-    data = copy.deepcopy(data)
+    data = copy_tree(data)
     problems = []
     for path_text, value, line in items:
         if not isinstance(path_text, str) or not path_text.strip():
