@@ -33,7 +33,7 @@ def analyze(arch: Arch, einsum: Einsum, nest: LoweredNest, problem: PackedProble
     the nest's PackedResult, if the caller has counted it (evaluate_packed on this layer, at any
     energies and density: they price the counts, they do not change them)."""
     if result is not None:
-        return action_counts(arch, einsum, nest, result, bool((covered(nest) != layer_part(einsum).dim_size).any()))
+        return action_counts(arch, einsum, nest, result, is_ragged(layer_part(einsum), nest))
     problem = problem or pack_problem(arch, einsum)
     ragged = is_ragged(problem, nest)
     return action_counts(arch, einsum, nest, evaluate_packed(problem, nest, ragged), ragged)

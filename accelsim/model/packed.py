@@ -315,8 +315,9 @@ def covered(nest: LoweredNest) -> np.ndarray:
     return extent
 
 
-def is_ragged(problem: PackedProblem, nest: LoweredNest) -> bool:
-    """Some dim's loop bounds multiply to more than the dim (a smaller last tile)."""
+def is_ragged(problem: PackedProblem | LayerPart, nest: LoweredNest) -> bool:
+    """Some dim's loop bounds multiply to more than the dim (a smaller last tile); `problem`: the
+    packed layer, or its layer part (both hold dim_size)."""
     return bool((covered(nest) != problem.dim_size).any())
 
 
