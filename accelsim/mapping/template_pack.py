@@ -209,11 +209,23 @@ def scratch_mapping(arch: Arch, einsum: Einsum, dataflow: str, sc) -> Mapping:
     n, dim, bound, axis = (sc.s_n[BEST].tolist(), sc.s_dim[BEST].tolist(), sc.s_bound[BEST].tolist(),
                            sc.s_axis[BEST].tolist())
     bypass = sc.mask[M_BEST].tolist()
-    return Mapping(tuple(
-        LevelMapping(level.name, tuple(_loop(dims[d], b, a) for d, b, a in zip(dim[i][:n[i]], bound[i][:n[i]],
-                                                                                 axis[i][:n[i]])),
-                     _bypassed(tuple(bypass[i])))
-        for i, level in enumerate(arch.levels[:-1])), dataflow)
+    levels = []
+    for i, level in enumerate(arch.levels[:-1]):
+        k = n[i]
+        key = (level.name, dims, tuple(dim[i][:k]), tuple(bound[i][:k]), tuple(axis[i][:k]), tuple(bypass[i]))
+        held = _LEVEL_MAPPINGS.get(key)
+        if held is None:
+            if len(_LEVEL_MAPPINGS) >= MAX_LAYERS:
+                _LEVEL_MAPPINGS.clear()
+            held = _LEVEL_MAPPINGS[key] = LevelMapping(
+                level.name, tuple(_loop(dims[d], b, a) for d, b, a in zip(key[2], key[3], key[4])), _bypassed(key[5]))
+        levels.append(held)
+    return Mapping(tuple(levels), dataflow)
+
+
+# (level name, dims, the level's loops' dim indices, bounds and axis codes, bypass mask) -> LevelMapping:
+# frozen, so one object serves every mapping (a sweep's points share most levels but the outermost)
+_LEVEL_MAPPINGS: dict = {}
 
 
 @lru_cache(maxsize=64)
