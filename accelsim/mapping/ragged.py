@@ -34,7 +34,10 @@ def unpad(mapping: Mapping, einsum: Einsum) -> Mapping:
             bound = min(loop.bound, -(-sizes[loop.dim] // stride[loop.dim]))
             stride[loop.dim] *= bound
             loops.append(loop if bound == loop.bound else replace(loop, bound=bound))  # (frozen: shared)
-        levels.append(LevelMapping(m.level, tuple(reversed(loops)), m.bypass))
+        loops.reverse()
+        # a level whose loops all stay is the padded mapping's own (shared, as its checks' memo reads it)
+        same = all(a is b for a, b in zip(loops, m.loops))
+        levels.append(m if same else LevelMapping(m.level, tuple(loops), m.bypass))
     return replace(mapping, levels=tuple(reversed(levels)))
 
 

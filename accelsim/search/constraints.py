@@ -185,37 +185,60 @@ def violations(arch: Arch, mapping: Mapping, levels: dict) -> list[str]:
     found = []
     for level, m in zip(arch.levels, mapping.levels):
         c = levels.get(level.name)
-        if c is None:
-            continue
-        loops = [l for l in m.loops if l.bound > 1]
-        if isinstance(level, Spatial):
-            for key, (fixed, only) in (("x", c.x), ("y", c.y)):
-                on_axis = [l for l in loops if l.axis == key]
-                for d, f in fixed.items():
-                    got = prod(l.bound for l in on_axis if l.dim == d)
-                    if got != f:
-                        found.append(f"{level.name}: {key} must unroll {d} by {f}, the mapping unrolls {got}")
-                if only is not None:
-                    bad = sorted({l.dim for l in on_axis if l.dim not in only and l.dim not in fixed})
-                    if bad:
-                        found.append(f"{level.name}: {key} may unroll only {list(only)}, the mapping unrolls {bad}")
-            continue
-        for d, f in c.factors.items():
-            got = prod(l.bound for l in loops if l.dim == d)
-            if got != f:
-                found.append(f"{level.name}: the factor of {d} must be {f}, the mapping has {got}")
-        kept = {r for r in level.keeps if r not in m.bypass}
-        if c.keep - kept:
-            found.append(f"{level.name}: must keep {sorted(c.keep - kept)}, the mapping bypasses them")
-        if c.bypass & kept:
-            found.append(f"{level.name}: cannot keep {sorted(c.bypass & kept)}, the mapping keeps them")
-        if c.order:
-            dims = [l.dim for l in loops]
-            listed = [d for d in dims if d in c.order]
-            tail = dims[len(dims) - len(listed):]
-            if tail != listed or listed != [d for d in c.order if d in listed]:
-                found.append(f"{level.name}: the innermost loops must be {list(c.order)} (outer → inner), "
-                             f"the mapping has {dims}")
+        if c is not None:
+            found += _level_violations(level, m, c)
+    return found
+
+
+_LEVEL_VIOLATIONS: dict = {}  # (id(level mapping), id(constraint), what is read of the level) -> (m, c, found)
+
+
+def _level_violations(level, m, c: LevelConstraint) -> tuple[str, ...]:
+    """One level's violations, once per level mapping and constraint object and what is read of the
+    level (its name, kind and kept tensors): a sweep's mappings share their inner levels' objects
+    (template_pack.scratch_mapping), and its arch variants their resolved constraints."""
+    key = (id(m), id(c), level.name, isinstance(level, Spatial), getattr(level, "keeps", None))
+    held = _LEVEL_VIOLATIONS.get(key)
+    if held is not None and held[0] is m and held[1] is c:
+        return held[2]
+    found = tuple(_check_level(level, m, c))
+    if len(_LEVEL_VIOLATIONS) >= 4096:
+        _LEVEL_VIOLATIONS.clear()
+    _LEVEL_VIOLATIONS[key] = (m, c, found)  # (holds m and c: their ids stay theirs)
+    return found
+
+
+def _check_level(level, m, c: LevelConstraint) -> list[str]:
+    found = []
+    loops = [l for l in m.loops if l.bound > 1]
+    if isinstance(level, Spatial):
+        for key, (fixed, only) in (("x", c.x), ("y", c.y)):
+            on_axis = [l for l in loops if l.axis == key]
+            for d, f in fixed.items():
+                got = prod(l.bound for l in on_axis if l.dim == d)
+                if got != f:
+                    found.append(f"{level.name}: {key} must unroll {d} by {f}, the mapping unrolls {got}")
+            if only is not None:
+                bad = sorted({l.dim for l in on_axis if l.dim not in only and l.dim not in fixed})
+                if bad:
+                    found.append(f"{level.name}: {key} may unroll only {list(only)}, the mapping unrolls {bad}")
+        return found
+    for d, f in c.factors.items():
+        got = prod(l.bound for l in loops if l.dim == d)
+        if got != f:
+            found.append(f"{level.name}: the factor of {d} must be {f}, the mapping has {got}")
+    kept = {r for r in level.keeps if r not in m.bypass}
+    if c.keep - kept:
+        found.append(f"{level.name}: must keep {sorted(c.keep - kept)}, the mapping bypasses them")
+    if c.bypass & kept:
+        found.append(f"{level.name}: cannot keep {sorted(c.bypass & kept)}, the mapping keeps them")
+    if c.order:
+        dims = [l.dim for l in loops]
+        listed = [d for d in dims if d in c.order]
+        tail = dims[len(dims) - len(listed):]
+        if tail != listed or listed != [d for d in c.order if d in listed]:
+            found.append(f"{level.name}: the innermost loops must be {list(c.order)} (outer → inner), "
+                         f"the mapping has {dims}")
     return found
 
 
