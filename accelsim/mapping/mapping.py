@@ -107,12 +107,15 @@ def _loop_errors(loops: list, dim: str, size: int) -> list[str]:
 
 
 def _inner_coverage(mapping: Mapping) -> dict:
-    """id(loop) -> what the loops inside it on its dim cover (its stride)."""
+    """(level index, loop index) -> what the loops inside that loop on its dim cover (its stride).
+    Keyed by position, not id(loop): mappings share equal Loop objects (template_pack._loop, unpad)."""
     cover, out = {}, {}
-    for m in reversed(mapping.levels):
-        for loop in reversed(m.loops):
-            out[id(loop)] = cover.get(loop.dim, 1)
-            cover[loop.dim] = out[id(loop)] * loop.bound
+    for i in reversed(range(len(mapping.levels))):
+        loops = mapping.levels[i].loops
+        for j in reversed(range(len(loops))):
+            loop = loops[j]
+            out[i, j] = cover.get(loop.dim, 1)
+            cover[loop.dim] = out[i, j] * loop.bound
     return out
 
 
@@ -120,16 +123,16 @@ def render_mapping(arch: Arch, mapping: Mapping, einsum: Einsum | None = None) -
     """The loop nest, outer → inner, with each level's kept tensors."""
     lines, depth = [], 0
     inner = _inner_coverage(mapping)
-    for level, m in zip(arch.levels, mapping.levels):
+    for i, (level, m) in enumerate(zip(arch.levels, mapping.levels)):
         if isinstance(level, Memory):
             kept = [r for r in ("weights", "inputs", "outputs")
                     if r in level.keeps and r not in m.bypass and (einsum is None or einsum.tensor(r))]
             lines.append(f"{'  ' * depth}{level.name} [keeps {', '.join(kept) or 'nothing'}]")
-        for loop in m.loops:
+        for j, loop in enumerate(m.loops):
             if loop.bound == 1:
                 continue
             kind = f"spatial-{loop.axis}" if loop.axis else "temporal"
-            size, step = (einsum.bound[loop.dim], inner[id(loop)]) if einsum is not None else (0, 0)
+            size, step = (einsum.bound[loop.dim], inner[i, j]) if einsum is not None else (0, 0)
             if einsum is not None and loop.bound * step > size:  # ragged: a smaller last tile
                 kind += f"; the last covers {size - (loop.bound - 1) * step} of {step}"
             lines.append(f"{'  ' * depth}| for {loop.dim} in [0:{loop.bound})  ({kind})")
