@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 import accelsim
 from accelsim.ir.einsum import parse_einsum
 from accelsim.errors import MappingError
-from accelsim.ir.workload import Layer
+from accelsim.ir.workload import Density, Layer
 from accelsim.mapping.mapping import LevelMapping, Loop, Mapping, check_mapping
 from accelsim.mapping.ragged import padded_layers, unpad
 from conftest import ARCH_DIR, WORKLOAD_DIR
@@ -113,3 +113,22 @@ def test_no_layer_is_slower_than_its_hand_padded_version(arch_name, workload_nam
             fastest = min(fastest or by_hand.cycles, by_hand.cycles)
         if fastest is not None:
             assert ran.cycles <= fastest, (layer.name, ran.cycles, fastest)
+
+
+@pytest.mark.parametrize("density", [Density(), Density(0.3, 0.6)])
+def test_the_choices_count_is_a_fresh_count_of_the_chosen_mapping(density):
+    # simulate_layer prices the PackedResult choose_template_counted hands back (counted at the
+    # layer's energies and density) instead of counting the chosen mapping again (analyze without
+    # energies): energies and density price the counts, they must not change them.
+    from accelsim.energy.model import action_energies
+    from accelsim.mapping.lower import lower
+    from accelsim.model.analytical import analyze
+    from accelsim.simulate import choose_template_counted
+    arch = accelsim.load_arch(ARCH_DIR / "eyeriss_like.yaml")
+    einsum = parse_einsum(GEMM, {"m": 97, "n": 101, "k": 1009})
+    layer = Layer("g", einsum, density=density)
+    chosen, counted = choose_template_counted(arch, layer, accelsim.SimOptions(dataflow="rs"), action_energies(arch))
+    assert counted is not None  # a ragged candidate won (the test above: half the template's EDP)
+    nest = lower(arch, einsum, chosen)
+    with_result = analyze(arch, einsum, nest, result=counted)
+    assert with_result.ragged and with_result == analyze(arch, einsum, nest)
