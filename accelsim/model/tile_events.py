@@ -134,6 +134,8 @@ class TileEvents:
     # A partial-sum read's transfers that first touch their box, in a step whose reduction loops are at 0.
     fl_first_tr: np.ndarray    # [flow] the busiest MAC's tuples of its loops on output dims (dims not ragged)
     fl_first_tr_mask: np.ndarray  # [flow, r, loop] those loops on ragged dim r
+    fl_tr: np.ndarray          # [flow] its transfers in a step: the busiest MAC's tuples of its loops (a latched
+    fl_tr_mask: np.ndarray     # operand's: down to its address), over dims not ragged; [flow, r, loop] on r
 
 
 def _i64(values) -> np.ndarray:
@@ -211,7 +213,7 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_word
         prod(int(nest.loop_bound[j]) for j in range(tables.start[memories[-1]], n_loops)
              if not nest.loop_spatial[j] and tables.ragged(j)),
         *tables.window_tables(), masks(ev["part_mask"], np.bool_), *tables.own_copy_tables(),
-        _i64(fl["first_tr"]), masks(fl["first_tr_mask"], np.bool_))
+        _i64(fl["first_tr"]), masks(fl["first_tr_mask"], np.bool_), _i64(fl["tr"]), masks(fl["tr_mask"], np.bool_))
 
 
 def _stream_loops(arch: Arch, einsum: Einsum, nest: LoweredNest, step_loop) -> np.ndarray:
@@ -235,7 +237,7 @@ def _stream_loops(arch: Arch, einsum: Einsum, nest: LoweredNest, step_loop) -> n
 class _Tables:
     """The streams, charges and flows of a nest as they are built (columns of TileEvents)."""
 
-    RAGGED_FLOW = ("rg", "mask", "first_mask", "first_tr", "first_tr_mask")  # flow columns kept apart
+    RAGGED_FLOW = ("rg", "mask", "first_mask", "first_tr", "first_tr_mask", "tr", "tr_mask")  # columns kept apart
 
     def __init__(self, arch: Arch, nest: LoweredNest, output_words: dict, rg_dim: list[int], sizes: list[int]):
         self.nest = nest
@@ -401,18 +403,20 @@ class _Tables:
                                         self.words_per_element(level, r))):
             self.ch[key].append(value)
 
-    def add_flow(self, level, port, words, first, r, kind, dims, indices, first_indices, unit, box, latched=0,
-                 first_loops=None):
+    def add_flow(self, level, port, words, first, r, kind, dims, indices, first_indices, unit, box, latched,
+                 transfer_loops, first_loops=None):
         """A per-step flow: `words` over the dims that are not ragged; on ragged dim r, × count_below of
         the loops among `indices` on it (for r's dim in `dims`); the first touches likewise. `unit`:
         elements per MAC cycle's transfer, `box`: distinct outputs in it (step_port_words);
-        `first_loops` (partial-sum reads): the MAC loops whose tuples are the transfers that first touch
-        their box."""
+        `transfer_loops`: the MAC loops whose tuples are its transfers (one a MAC cycle, a latched
+        operand's when its address moves); `first_loops` (partial-sum reads): those whose tuples are the
+        transfers that first touch their box."""
         for key, value in zip(self.fl, (self.mem_no[level], port, words, first, r, kind,
                                         self.words_per_element(level, r), unit, box, latched, [int(d in dims) for d in self.rg_dim],
                                         self.mask(indices, dims), self.mask(first_indices, dims),
                                         0 if first_loops is None else self.dense_product(first_loops),
-                                        self.mask(first_loops or (), dims))):
+                                        self.mask(first_loops or (), dims), self.dense_product(transfer_loops),
+                                        self.mask(transfer_loops, dims))):
             self.fl[key].append(value)
 
 
@@ -472,13 +476,13 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
                 touched = spatial_below + compute_loops
                 first = tile_size(dense_axes, loops(touched))
                 box = whole(spatial_below)
-                tables.add_flow(i, WRITE, words, 0, r, KIND_UPDATES, all_dims, indices, (), unit, box)
+                tables.add_flow(i, WRITE, words, 0, r, KIND_UPDATES, all_dims, indices, (), unit, box, 0, compute_loops)
                 tables.add_flow(i, READ, words, first, r, KIND_READS, all_dims, indices,
-                                [j for j in touched if int(nest.loop_dim[j]) in rg_dims], unit, box,
+                                [j for j in touched if int(nest.loop_dim[j]) in rg_dims], unit, box, 0, compute_loops,
                                 first_loops=[j for j in compute_loops if nest.dims[nest.loop_dim[j]] in outputs_dims])
             else:
                 tables.add_flow(i, READ, words, 0, r, KIND_READS, all_dims, indices, (), unit, 0,
-                                int(role in arch.compute.operand_latch))
+                                int(role in arch.compute.operand_latch), compute_loops)
         else:  # served to the child's tile when it moves
             union = merged + list(range(start[child], n))
             first = spatial_below + list(range(start[child], n)) if is_out else None
@@ -566,6 +570,8 @@ class RaggedTables(NamedTuple):
     oc_stride: np.ndarray
     fl_first_tr: np.ndarray
     fl_first_tr_mask: np.ndarray
+    fl_tr: np.ndarray
+    fl_tr_mask: np.ndarray
 
 
 def ragged_tables(ev: TileEvents) -> RaggedTables:
@@ -793,7 +799,7 @@ def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, 
 
 @njit(cache=True, forceinline=True)
 def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, fl_latched,
-                port_block, mac, fl_total, window, rt, off):
+                port_block, fl_total, window, rt, off):
     """The flows of one step's compute onto their ports (first touches skipped while every
     reduction loop is at 0: no partial sum to read yet); on ragged dims, counted at the step's offset."""
     all_zero = True
@@ -806,14 +812,15 @@ def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_s
         words = fl_words[f]
         first = fl_first[f] if all_zero else 0
         first_transfers = rt.fl_first_tr[f] if first > 0 else 0
+        transfers = rt.fl_tr[f]
         for r in range(n_rg):
+            transfers *= _count_at(rt, rt.fl_tr_mask[f], r, off[r])
             if rt.fl_rg[f, r] != 0:
                 words *= _count_at(rt, rt.fl_mask[f], r, off[r])
                 if first > 0:
                     first *= _count_at(rt, rt.fl_first_mask[f], r, off[r])
                     first_transfers *= _count_at(rt, rt.fl_first_tr_mask[f], r, off[r])
-        fl_total[f] += words - first  # one transfer a MAC cycle, whole blocks each
-        transfers = (words + fl_unit[f] - 1) // fl_unit[f] if fl_latched[f] == 1 else mac
+        fl_total[f] += words - first  # one transfer a MAC cycle (a latched operand's: per address), whole blocks each
         window[fl_level[f], fl_port[f]] += step_port_words(words, first, first_transfers, transfers, fl_unit[f],
                                                            fl_box[f], fl_scale[f], port_block[fl_level[f]])
 
@@ -960,7 +967,7 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
         cycles += _serialized_transfers(st.exposed, bandwidth, stall)
         st.window[:, :] = st.drains
         _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box,
-                    fl_latched, port_block, mac, fl_total, st.window, rt, st.off)
+                    fl_latched, port_block, fl_total, st.window, rt, st.off)
         # The next step's tile moves: its double-buffered fills overlap this step.
         st.next_exposed[:, :, :] = 0
         st.next_drains[:, :] = 0

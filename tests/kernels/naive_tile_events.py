@@ -226,8 +226,7 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                             port += whole(level, n * port_width)
                         previous = key
                     if cut and transfers and whole(level, 1) > 1:  # the walk's rule: cut transfers count whole
-                        n = ceil((words + firsts) / unit) if latched else transfers
-                        f = first_transfers
+                        n, f = transfers, first_transfers
                         port = (n - f) * whole(level, unit * port_width) + f * whole(level, (unit - box_size) * port_width)
                     return words, port
                 if out:

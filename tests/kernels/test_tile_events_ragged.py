@@ -431,6 +431,29 @@ def test_hand_case_copies_leaving_a_ragged_dim_drain_their_partial_sums(base_arc
     assert (counts.levels[0].tensors["outputs"].reads, counts.levels[0].tensors["outputs"].updates) == (8, 12)
     check_against_the_references(arch, gemm, mapping, nest, counts, stats)
 
+
+def test_hand_case_a_latched_operand_cut_by_a_ragged_copy_reads_once_per_address(base_archs):
+    # Found by hypothesis: n = 6 over PE n:2 (x, copies: no multicast) × RF n:4 (8 covered); RF
+    # bypasses every tensor, so DRAM (2-word blocks per transfer, a shared port of 0.5 words/cycle)
+    # feeds the MACs. The latched weights W[k,n] are read at each of RF's 4 n digits: 2 transfers of
+    # both positions' words and 2 of position 0's alone (position 1 is past n), 4 blocks a step. The
+    # walk took a latched operand's transfers as words ÷ the group (6 ÷ 2 = 3 blocks), and its cycles
+    # fell below the analytical model's (624 against 672); now 4, as the reference and the kernel.
+    arch = with_levels(base_archs[0], PE={"multicast": False, "reduction": False},
+                       DRAM={"read_bw_words": None, "write_bw_words": None, "shared_bw_words": 0.5, "block_words": 2},
+                       MAC={"operand_latch": frozenset({"weights"})})
+    gemm = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {"m": 6, "n": 6, "k": 2})
+    mapping = Mapping((LevelMapping("DRAM", (Loop("k", 2), Loop("m", 2), Loop("m", 4))),
+                       LevelMapping("PE", (Loop("n", 2, "x"),)),
+                       LevelMapping("RF", (Loop("n", 4),), frozenset({"inputs", "weights", "outputs"}))))
+    check_mapping(arch, gemm, mapping)
+    nest = lower(arch, gemm, mapping)
+    counts = analyze(arch, gemm, nest)
+    stats = simulate_cycles(arch, gemm, nest, widths_of(counts))
+    assert counts.levels[0].totals["weights"].blocks[0] == 48  # 12 steps × 4
+    assert stats.cycles >= counts.cycles == 672
+    check_against_the_references(arch, gemm, mapping, nest, counts, stats)
+
 def own_copies_from_blocks(arch, einsum, nest) -> bool:
     """A fan-out copies a tile over a ragged dim the tensor indexes, from a level whose port moves
     blocks of more than one word per transfer (each position's copy rounded apart)."""
