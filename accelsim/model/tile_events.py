@@ -642,6 +642,7 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
         st.ev_old[e] = st.prev_size[e]
         st.old_copies[e] = st.copies[e]
         st.old_o[e, :] = st.prev_o[e, :]
+        st.ev_idle[e] = 0
         if carry >= ev_limit[e]:
             st.ev_words[e] = -1  # no event: this tile did not move
             continue
@@ -703,6 +704,11 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
         else:  # the stride changed: reload the whole tile
             delta = size
             st.has_translation[e] = False
+        if delta > 0:  # the tile leaves: so do the partial sums of the copies idle since they left the dim
+            st.ev_idle[e] = st.idle[e]
+            st.idle[e] = 0
+        elif copies < st.old_copies[e]:  # copies left a ragged dim while the tile stays: their PEs keep them
+            st.idle[e] += st.prev_size[e] // st.old_copies[e] * (st.old_copies[e] - copies)
         st.prev_size[e] = size
         st.copies[e] = copies
         st.ev_words[e] = delta
@@ -769,12 +775,19 @@ def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, 
         if ev_words[e] < 0:
             continue
         if ch_drain[q] == 1:
-            if first_step:
-                continue  # nothing to drain before the first tile
-            if ev_words[e] > 0:
-                words = ev_old[e] * ev_mult[e]  # the leaving tile (outputs: a move reloads all of it)
-            else:  # while it stays, the copies past a ragged dim's last tile leave (their partial sums go up)
-                words = ev_old[e] // old_copies[e] * (old_copies[e] - ev_copies[e]) * ev_mult[e]
+            if first_step or ev_words[e] == 0:
+                continue  # nothing to drain before the first tile, nor while it stays
+            words = ev_old[e] * ev_mult[e]  # the leaving tile (outputs: a move reloads all of it)
+            idle = st.ev_idle[e] * ev_mult[e]  # and what copies idle past a ragged dim kept of it
+            if idle > 0:
+                ch_total[q] += idle
+                c, m, p = ev_receiver[e], ch_level[q], ch_port[q]
+                idle = _own_copies_port_words(idle, ev_old[e] // old_copies[e], ch_scale[q], port_block[m], e,
+                                              st.old_o[e], rt, st)
+                if receiver_db[c] == 0:
+                    exposed[c, m, p] += idle
+                else:
+                    drains[m, p] += idle
         else:
             words = ev_words[e] * ev_mult[e]
             if ch_minus_first[q] == 1:
@@ -909,6 +922,8 @@ class WalkState(NamedTuple):
     old_o: np.ndarray            # [stream, ragged dim] prev_o before the current move (the leaving tile's offsets)
     oc_digit: np.ndarray         # [fan-out] work arrays: a position of the fan-outs copying over own ragged dims,
     oc_count: np.ndarray         # [position] and each position's count
+    idle: np.ndarray             # [stream] words kept by copies that left a ragged dim while the tile stayed
+    ev_idle: np.ndarray          # [stream] … drained with the tile at the current move
 
 
 def walk_state(ev) -> WalkState:
@@ -926,7 +941,7 @@ def walk_state(ev) -> WalkState:
                      np.zeros((n_wa, n_terms), i64), np.zeros((n_wa, n_terms), i64), np.zeros(n_terms, i64),
                      np.zeros(ev.wa_span, np.bool_), np.zeros(ev.wa_span, np.bool_), np.ones(n_ev, i64),
                      np.ones(n_ev, i64), np.zeros((n_ev, n_rg), i64), np.zeros(max(n_oc, 1), i64),
-                     np.zeros(max(positions, 1), i64))
+                     np.zeros(max(positions, 1), i64), np.zeros(n_ev, i64), np.zeros(n_ev, i64))
 
 
 @njit(cache=True)
@@ -1003,9 +1018,9 @@ def walk_end(ev_mult, ev_receiver, ch_stream, ch_level, ch_port, ch_drain, ch_sc
     for q in range(ch_stream.shape[0]):
         if ch_drain[q] == 1:
             e = ch_stream[q]
-            words = st.prev_size[e] * ev_mult[e]
-            ch_total[q] += words
             copy = st.prev_size[e] // max(st.copies[e], 1)
-            st.exposed[ev_receiver[e], ch_level[q], ch_port[q]] += _own_copies_port_words(
-                words, copy, ch_scale[q], port_block[ch_level[q]], e, st.prev_o[e], rt, st)
+            for words in (st.prev_size[e] * ev_mult[e], st.idle[e] * ev_mult[e]):  # (idle copies' partial sums)
+                ch_total[q] += words
+                st.exposed[ev_receiver[e], ch_level[q], ch_port[q]] += _own_copies_port_words(
+                    words, copy, ch_scale[q], port_block[ch_level[q]], e, st.prev_o[e], rt, st)
     return _serialized_transfers(st.exposed, bandwidth, stall)

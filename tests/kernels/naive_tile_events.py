@@ -78,6 +78,7 @@ class _Stream:
         self.mult, self.receiver, self.charges = mult, receiver, charges
         self.positions = list(positions)
         self.prev_points = [set() for _ in self.positions]
+        self.idle = [0 for _ in self.positions]  # partial sums a position keeps after leaving a ragged dim
         self.prev_origin = self.prev_translation = None
         self.seen = set()
         self.prev_index = None
@@ -277,9 +278,14 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
             if moved is None:
                 continue
             loaded, new, _ = moved
-            # Outputs leave when the tile moves (all it held), or, while it stays, from the positions
-            # that left a ragged dim (their partial sums, now empty there, go up all the same).
-            leaving = st.held if loaded else [h if not points else 0 for h, points in zip(st.held, st.prev_points)]
+            # Outputs leave when the tile moves: all it held, and what positions that left a ragged dim
+            # while it stayed kept of it (an idle PE keeps its partial sums until then).
+            if loaded:
+                leaving = [h + i for h, i in zip(st.held, st.idle)]
+                st.idle = [0 for _ in st.positions]
+            else:
+                leaving = []
+                st.idle = [i + (h if not points else 0) for i, h, points in zip(st.idle, st.held, st.prev_points)]
             double = arch.levels[st.receiver].double_buffered
             for level, port, role, kind, phase in st.charges:
                 if phase == "drain" and (s == 0 or not any(leaving)):
@@ -310,10 +316,10 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
     for st in streams:
         for level, port, role, kind, phase in st.charges:
             if phase == "drain":
-                words = sum(len(points) for points in st.prev_points) * st.mult
-                traffic[names[level]][role][kinds[kind]] += words
-                final[(st.receiver, level, port)] += st.mult * sum(whole(level, len(points) * width(level, role, kind))
-                                                                   for points in st.prev_points)
+                held = [len(points) for points in st.prev_points] + st.idle
+                traffic[names[level]][role][kinds[kind]] += sum(held) * st.mult
+                final[(st.receiver, level, port)] += st.mult * sum(whole(level, h * width(level, role, kind))
+                                                                   for h in held)
 
     # ---------------------------------------------------------------- timing
     stall = {names[i]: 0 for i in memories}

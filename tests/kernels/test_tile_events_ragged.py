@@ -414,9 +414,9 @@ def test_hand_case_copies_leaving_a_ragged_dim_drain_their_partial_sums(base_arc
     # k = 5 over DRAM k:2 × PE k:3 (x; 6 covered), n = 2 over PE n:2 (y), m = 2 in RF; the PE neither
     # multicasts nor reduces, so each k position keeps partial sums of the same outputs O[m,n]
     # (2 words per PE). At k offset 0 the positions k = 0, 1, 2 hold copies (3 × 2 PEs); at k offset 3
-    # only k = 3, 4 are inside: the copies at k = 2 send their 4 partial sums up then, and the 4
-    # copies left send 8 at the end: 12 DRAM updates, the ragged kernel's count (the walk and the
-    # reference used to drop the copies that left: 8). Reads: 8 (4 copies × 2), the kernel's too.
+    # only k = 3, 4 are inside: the idle PEs at k = 2 keep their 4 partial sums until the tile leaves
+    # (here the end), when they go up with the 8 of the others: 12 DRAM updates, the ragged kernel's
+    # count (the walk and the reference used to drop them: 8). Reads: 8 (4 copies × 2), the kernel's too.
     arch = with_levels(base_archs[0], PE={"multicast": False, "reduction": False})
     gemm = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {"m": 2, "n": 2, "k": 5})
     mapping = Mapping((LevelMapping("DRAM", (Loop("k", 2),)),
