@@ -93,22 +93,19 @@ def copies_port_words(elements, size, scale, block):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def step_port_words(elements, first, transfers, unit, box, scale, block):
+def step_port_words(elements, first, first_transfers, transfers, unit, box, scale, block):
     """Port words of a step's flow to the MACs: `elements` elements (`scale` words each) in `transfers`
     transfers (one per MAC cycle that reads) of at most `unit` (the merged group's operands, or
     partial sums), whole `block`-word blocks each; `box` of a transfer's elements are distinct outputs,
-    and `first` of the elements are outputs first touched (no partial sum to read), so a transfer
-    that first touches its box moves unit − box (copies over fan-outs that do not reduce). A ragged
-    step's transfers cut on a ragged dim count whole (an upper bound, at most the padded layer's),
-    its first touches in proportion to its average transfer (rounded down: the whole group's box on a
-    step that is not cut). The cycle walk's flows; block 1: the words."""
+    and `first` of the elements are outputs first touched (no partial sum to read) by
+    `first_transfers` of the transfers, each of which moves unit − box (copies over fan-outs that do
+    not reduce). A ragged step's transfers cut on a ragged dim count whole (an upper bound, at most
+    the padded layer's: the cut removes transfers, first-touching or not). The cycle walk's flows;
+    block 1: the words."""
     if block <= 1:
         return (elements - first) * scale
     if elements <= 0 or transfers <= 0:
         return 0
-    f = 0
-    if first > 0:
-        size_box = max(1, (elements * box) // (transfers * unit))  # a cut transfer first-touches fewer
-        f = min(transfers, (first + size_box - 1) // size_box)
+    f = min(transfers, first_transfers) if first > 0 else 0
     return ((transfers - f) * block_accesses(unit * scale, block, np.int64(-1))
             + f * block_accesses((unit - box) * scale, block, np.int64(-1))) * block

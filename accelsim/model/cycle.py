@@ -214,5 +214,5 @@ def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int, int]:
             LOG.info("cycle model, %s: %s of %s tile steps (%.0f %%)", einsum.render(), f"{done:,}", f"{n:,}",
                      100.0 * done / n)
     cycles += walk_end(ev.ev_mult, ev.ev_receiver, ev.ch_stream, ev.ch_level, ev.ch_port,
-                       ev.ch_drain, ev.ch_scale, ev.bandwidth, ev.port_block, ch_total, stall, st)
+                       ev.ch_drain, ev.ch_scale, ev.bandwidth, ev.port_block, ch_total, stall, rt, st)
     return int(cycles), int(st.stream[1]), int(st.stream[2])

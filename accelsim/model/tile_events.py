@@ -125,6 +125,17 @@ class TileEvents:
     wa_coef: np.ndarray        # [axis, term] the term's coefficient on the axis
     wa_step: np.ndarray        # [axis, term] coefficient × the lowest stride of the tile's loops on the dim
     wa_span: int               # the largest span of one window axis of a whole tile (scratch size)
+    # Fan-outs that copy a tensor over a ragged dim it indexes (each position's copy its own size).
+    ev_part_mask: np.ndarray   # [stream, r, loop] the tile's loops on r's dim without those fan-outs (a copy's)
+    oc_start: np.ndarray       # [stream] its fan-outs are oc_start[e] … oc_start[e + 1] − 1
+    oc_rg: np.ndarray          # [fan-out] r of its dim
+    oc_bound: np.ndarray       # [fan-out] its positions
+    oc_stride: np.ndarray      # [fan-out] its stride on its dim
+    # A partial-sum read's transfers that first touch their box, in a step whose reduction loops are at 0.
+    fl_first_tr: np.ndarray    # [flow] the busiest MAC's tuples of its loops on output dims (dims not ragged)
+    fl_first_tr_mask: np.ndarray  # [flow, r, loop] those loops on ragged dim r
+    fl_tr: np.ndarray          # [flow] its transfers in a step: the busiest MAC's tuples of its loops (a latched
+    fl_tr_mask: np.ndarray     # operand's: down to its address), over dims not ragged; [flow, r, loop] on r
 
 
 def _i64(values) -> np.ndarray:
@@ -201,7 +212,8 @@ def build_tile_events(arch: Arch, einsum: Einsum, nest: LoweredNest, output_word
         masks(fl["rg"], np.int64), masks(fl["mask"], np.bool_), masks(fl["first_mask"], np.bool_),
         prod(int(nest.loop_bound[j]) for j in range(tables.start[memories[-1]], n_loops)
              if not nest.loop_spatial[j] and tables.ragged(j)),
-        *tables.window_tables())
+        *tables.window_tables(), masks(ev["part_mask"], np.bool_), *tables.own_copy_tables(),
+        _i64(fl["first_tr"]), masks(fl["first_tr_mask"], np.bool_), _i64(fl["tr"]), masks(fl["tr_mask"], np.bool_))
 
 
 def _stream_loops(arch: Arch, einsum: Einsum, nest: LoweredNest, step_loop) -> np.ndarray:
@@ -225,7 +237,7 @@ def _stream_loops(arch: Arch, einsum: Einsum, nest: LoweredNest, step_loop) -> n
 class _Tables:
     """The streams, charges and flows of a nest as they are built (columns of TileEvents)."""
 
-    RAGGED_FLOW = ("rg", "mask", "first_mask")  # flow columns kept apart from the dense ones
+    RAGGED_FLOW = ("rg", "mask", "first_mask", "first_tr", "first_tr_mask", "tr", "tr_mask")  # columns kept apart
 
     def __init__(self, arch: Arch, nest: LoweredNest, output_words: dict, rg_dim: list[int], sizes: list[int]):
         self.nest = nest
@@ -239,11 +251,12 @@ class _Tables:
         self.compute = self.dense_product(j for j in range(self.start[innermost], nest.n_loops)
                                           if not nest.loop_spatial[j])
         self.ev = {k: [] for k in ("limit", "full", "mult", "first", "receiver", "kept", "class",
-                                   "rg", "tile_mask", "first_mask")}
+                                   "rg", "tile_mask", "first_mask", "part_mask")}
         self.ch = {k: [] for k in ("stream", "level", "port", "minus_first", "drain", "role", "kind", "scale")}
         self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind", "scale", "unit", "box", "latched",
                                    *self.RAGGED_FLOW)}
         self.wa, self.wa_start, self.wa_spans = [], [], []  # window axes: rows of (r, coef, step) per axis
+        self.oc, self.oc_start = [], []  # fan-outs copying a stream's tile over its own ragged dims: (r, bound, stride)
 
     def loops(self, indices):
         nest = self.nest
@@ -337,10 +350,15 @@ class _Tables:
         return (_i64(self.wa_start + [len(rows)]), table(0), table(1), table(2),
                 max((self.wa_spans or [1])))
 
+    def own_copy_tables(self):
+        """oc_start, oc_rg, oc_bound, oc_stride."""
+        return (_i64(self.oc_start + [len(self.oc)]), *(_i64([row[q] for row in self.oc]) for q in range(3)))
+
     def add_stream(self, role, axes, tile_indices, flat_limit, mult, first_indices, receiver, copy_loops=()) -> int:
         """A moving tile: `first_indices` (outputs) the loops of the set first touched with it;
         `copy_loops` the fan-outs on ragged dims that do not merge the tensor (a copy of the tile per
-        position inside the dim: counted at each move, not in `mult`)."""
+        position inside the dim: counted at each move, not in `mult`; on a dim the tensor indexes,
+        each position's copy is counted apart too, for its port's whole blocks: oc_*)."""
         windows = []
         dense_axes, dims = self.split_axes(role, axes, windows)
         self.wa_start.append(len(self.wa))
@@ -368,8 +386,12 @@ class _Tables:
         kinds = [RG_TILE if d in dims else RG_WINDOW if d in window_dims else RG_COPIES if d in copied else 0
                  for d in self.rg_dim]
         tile_mask = self.mask(tile_indices, set(dims) | window_dims) | self.mask(copy_loops, copied)
+        self.oc_start.append(len(self.oc))
+        self.oc += [(self.rg_dim.index(int(self.nest.loop_dim[j])), int(self.nest.loop_bound[j]),
+                     int(self.nest.loop_stride[j])) for j in copy_loops if int(self.nest.loop_dim[j]) in dims]
         for key, value in zip(self.ev, (limit, tile_size(dense_axes, self.loops(tile_indices)), mult, first,
-                                        self.mem_no[receiver], kept, cls, kinds, tile_mask, first_mask)):
+                                        self.mem_no[receiver], kept, cls, kinds, tile_mask, first_mask,
+                                        self.mask(tile_indices, dims))):
             self.ev[key].append(value)
         return len(self.ev["limit"]) - 1
 
@@ -381,13 +403,20 @@ class _Tables:
                                         self.words_per_element(level, r))):
             self.ch[key].append(value)
 
-    def add_flow(self, level, port, words, first, r, kind, dims, indices, first_indices, unit, box, latched=0):
+    def add_flow(self, level, port, words, first, r, kind, dims, indices, first_indices, unit, box, latched,
+                 transfer_loops, first_loops=None):
         """A per-step flow: `words` over the dims that are not ragged; on ragged dim r, × count_below of
         the loops among `indices` on it (for r's dim in `dims`); the first touches likewise. `unit`:
-        elements per MAC cycle's transfer, `box`: distinct outputs in it (step_port_words)."""
+        elements per MAC cycle's transfer, `box`: distinct outputs in it (step_port_words);
+        `transfer_loops`: the MAC loops whose tuples are its transfers (one a MAC cycle, a latched
+        operand's when its address moves); `first_loops` (partial-sum reads): those whose tuples are the
+        transfers that first touch their box."""
         for key, value in zip(self.fl, (self.mem_no[level], port, words, first, r, kind,
                                         self.words_per_element(level, r), unit, box, latched, [int(d in dims) for d in self.rg_dim],
-                                        self.mask(indices, dims), self.mask(first_indices, dims))):
+                                        self.mask(indices, dims), self.mask(first_indices, dims),
+                                        0 if first_loops is None else self.dense_product(first_loops),
+                                        self.mask(first_loops or (), dims), self.dense_product(transfer_loops),
+                                        self.mask(transfer_loops, dims))):
             self.fl[key].append(value)
 
 
@@ -400,6 +429,7 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
     innermost = tables.memories[-1]
     axes = einsum.tensor(role).axes
     is_out = role == "outputs"
+    outputs_dims = einsum.tensor("outputs").dims
     keepers = [i for i in tables.memories if nest.keeps[i, r]]
     windows = []
     dense_axes, rg_dims = tables.split_axes(role, axes, windows)
@@ -446,23 +476,14 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
                 touched = spatial_below + compute_loops
                 first = tile_size(dense_axes, loops(touched))
                 box = whole(spatial_below)
-                tables.add_flow(i, WRITE, words, 0, r, KIND_UPDATES, all_dims, indices, (), unit, box)
+                tables.add_flow(i, WRITE, words, 0, r, KIND_UPDATES, all_dims, indices, (), unit, box, 0, compute_loops)
                 tables.add_flow(i, READ, words, first, r, KIND_READS, all_dims, indices,
-                                [j for j in touched if int(nest.loop_dim[j]) in rg_dims], unit, box)
+                                [j for j in touched if int(nest.loop_dim[j]) in rg_dims], unit, box, 0, compute_loops,
+                                first_loops=[j for j in compute_loops if nest.dims[nest.loop_dim[j]] in outputs_dims])
             else:
                 tables.add_flow(i, READ, words, 0, r, KIND_READS, all_dims, indices, (), unit, 0,
-                                int(role in arch.compute.operand_latch))
+                                int(role in arch.compute.operand_latch), compute_loops)
         else:  # served to the child's tile when it moves
-            level = arch.levels[i]
-            own = sorted({nest.dims[nest.loop_dim[j]] for j in copy_rg if int(nest.loop_dim[j]) in rg_dims})
-            if own and level.block_words > 1 and block_rounding_of(arch, level) == "transfer":
-                # each copy is a transfer of whole blocks, and over a dim of the tensor's own the last
-                # position's tile is smaller than the others: not walked yet
-                raise SpecError(f"the cycle model walks copies over a ragged dim of a tensor's own index from a "
-                                f"level whose ports move whole blocks per transfer only with one-word blocks; "
-                                f"{role} are copied from {level.name} ({level.block_words}-word blocks) over "
-                                f"{', '.join(own)}; give that dim factors that multiply to its size, or use "
-                                f"--model analytical")
             union = merged + list(range(start[child], n))
             first = spatial_below + list(range(start[child], n)) if is_out else None
             e = tables.add_stream(role, axes, union, start[child], copies, first, child, copy_rg)
@@ -542,6 +563,15 @@ class RaggedTables(NamedTuple):
     wa_rg: np.ndarray
     wa_coef: np.ndarray
     wa_step: np.ndarray
+    ev_part_mask: np.ndarray
+    oc_start: np.ndarray
+    oc_rg: np.ndarray
+    oc_bound: np.ndarray
+    oc_stride: np.ndarray
+    fl_first_tr: np.ndarray
+    fl_first_tr_mask: np.ndarray
+    fl_tr: np.ndarray
+    fl_tr_mask: np.ndarray
 
 
 def ragged_tables(ev: TileEvents) -> RaggedTables:
@@ -611,6 +641,8 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
     for e in range(ev_limit.shape[0]):
         st.ev_old[e] = st.prev_size[e]
         st.old_copies[e] = st.copies[e]
+        st.old_o[e, :] = st.prev_o[e, :]
+        st.ev_idle[e] = 0
         if carry >= ev_limit[e]:
             st.ev_words[e] = -1  # no event: this tile did not move
             continue
@@ -672,6 +704,11 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
         else:  # the stride changed: reload the whole tile
             delta = size
             st.has_translation[e] = False
+        if delta > 0:  # the tile leaves: so do the partial sums of the copies idle since they left the dim
+            st.ev_idle[e] = st.idle[e]
+            st.idle[e] = 0
+        elif copies < st.old_copies[e]:  # copies left a ragged dim while the tile stays: their PEs keep them
+            st.idle[e] += st.prev_size[e] // st.old_copies[e] * (st.old_copies[e] - copies)
         st.prev_size[e] = size
         st.copies[e] = copies
         st.ev_words[e] = delta
@@ -684,11 +721,55 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
 
 
 @njit(cache=True)
+def _own_copies_port_words(elements, copy, scale, block, e, offset, rt, st):
+    """Port words of a tile move of `elements` elements in copies of `copy` (copies_port_words), where
+    fan-outs copy the tile over ragged dims of its own index (oc_*): there each position's copy is the
+    tile at the position's offset, the last ones smaller, and each is rounded apart. A move's words
+    (and a copy's) are the positions' counts summed times a part over the other dims, so a position's
+    share is in proportion to its count. `offset`: the tile's offsets on the ragged dims."""
+    lo, hi = rt.oc_start[e], rt.oc_start[e + 1]
+    if lo == hi or block <= 1:
+        return copies_port_words(elements, copy, scale, block)
+    for q in range(lo, hi):
+        st.oc_digit[q - lo] = 0
+    n, total = 0, 0
+    while True:  # every position of the fan-outs: its count over the dims they copy over
+        count = 1
+        for r in range(rt.rg_dim.shape[0]):
+            at, on = offset[r], False
+            for q in range(lo, hi):
+                if rt.oc_rg[q] == r:
+                    at += st.oc_digit[q - lo] * rt.oc_stride[q]
+                    on = True
+            if on:  # (count_below counts from an offset inside the dim)
+                count *= _count_at(rt, rt.ev_part_mask[e], r, at) if at < rt.rg_size[r] else 0
+        st.oc_count[n] = count
+        total += count
+        n += 1
+        q = hi - 1
+        while q >= lo:
+            st.oc_digit[q - lo] += 1
+            if st.oc_digit[q - lo] < rt.oc_bound[q]:
+                break
+            st.oc_digit[q - lo] = 0
+            q -= 1
+        if q < lo:
+            break
+    words = 0
+    for p in range(n):
+        if st.oc_count[p] > 0:
+            words += copies_port_words(elements * st.oc_count[p] // total, copy * st.oc_count[p] // total, scale,
+                                       block)
+    return words
+
+
+@njit(cache=True)
 def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, ev_mult, ev_receiver, ch_stream,
                    ch_level, ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total, exposed,
-                   prefetch, drains):
+                   prefetch, drains, rt, st):
     """A move's charges on its level's ports: each copy (the fan-outs' `ev_mult`, and the positions
-    over ragged dims, which all load alike: returning copies are refused) a transfer of whole blocks."""
+    over ragged dims: over a dim the tensor does not index they all load alike, returning copies
+    being refused; over one it indexes, each its own tile) a transfer of whole blocks."""
     for q in range(ch_stream.shape[0]):
         e = ch_stream[q]
         if ev_words[e] < 0:
@@ -697,6 +778,16 @@ def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, 
             if first_step or ev_words[e] == 0:
                 continue  # nothing to drain before the first tile, nor while it stays
             words = ev_old[e] * ev_mult[e]  # the leaving tile (outputs: a move reloads all of it)
+            idle = st.ev_idle[e] * ev_mult[e]  # and what copies idle past a ragged dim kept of it
+            if idle > 0:
+                ch_total[q] += idle
+                c, m, p = ev_receiver[e], ch_level[q], ch_port[q]
+                idle = _own_copies_port_words(idle, ev_old[e] // old_copies[e], ch_scale[q], port_block[m], e,
+                                              st.old_o[e], rt, st)
+                if receiver_db[c] == 0:
+                    exposed[c, m, p] += idle
+                else:
+                    drains[m, p] += idle
         else:
             words = ev_words[e] * ev_mult[e]
             if ch_minus_first[q] == 1:
@@ -705,8 +796,12 @@ def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, 
             continue
         ch_total[q] += words  # elements; the ports carry words, each copy whole blocks
         c, m, p = ev_receiver[e], ch_level[q], ch_port[q]
-        copy = ev_old[e] // old_copies[e] if ch_drain[q] == 1 else ev_words[e] // ev_copies[e]  # words ≠ 0: copies ≥ 1
-        words = copies_port_words(words, copy, ch_scale[q], port_block[m])
+        if ch_drain[q] == 1:  # words ≠ 0: copies ≥ 1
+            words = _own_copies_port_words(words, ev_old[e] // old_copies[e], ch_scale[q], port_block[m], e,
+                                           st.old_o[e], rt, st)
+        else:
+            words = _own_copies_port_words(words, ev_words[e] // ev_copies[e], ch_scale[q], port_block[m], e,
+                                           st.prev_o[e], rt, st)
         if receiver_db[c] == 0:
             exposed[c, m, p] += words
         elif ch_drain[q] == 1:
@@ -717,7 +812,7 @@ def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, 
 
 @njit(cache=True, forceinline=True)
 def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, fl_latched,
-                port_block, mac, fl_total, window, rt, off):
+                port_block, fl_total, window, rt, off):
     """The flows of one step's compute onto their ports (first touches skipped while every
     reduction loop is at 0: no partial sum to read yet); on ragged dims, counted at the step's offset."""
     all_zero = True
@@ -729,15 +824,18 @@ def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_s
     for f in range(fl_level.shape[0]):
         words = fl_words[f]
         first = fl_first[f] if all_zero else 0
+        first_transfers = rt.fl_first_tr[f] if first > 0 else 0
+        transfers = rt.fl_tr[f]
         for r in range(n_rg):
+            transfers *= _count_at(rt, rt.fl_tr_mask[f], r, off[r])
             if rt.fl_rg[f, r] != 0:
                 words *= _count_at(rt, rt.fl_mask[f], r, off[r])
                 if first > 0:
                     first *= _count_at(rt, rt.fl_first_mask[f], r, off[r])
-        fl_total[f] += words - first  # one transfer a MAC cycle, whole blocks each
-        transfers = (words + fl_unit[f] - 1) // fl_unit[f] if fl_latched[f] == 1 else mac
-        window[fl_level[f], fl_port[f]] += step_port_words(words, first, transfers, fl_unit[f], fl_box[f], fl_scale[f],
-                                                           port_block[fl_level[f]])
+                    first_transfers *= _count_at(rt, rt.fl_first_tr_mask[f], r, off[r])
+        fl_total[f] += words - first  # one transfer a MAC cycle (a latched operand's: per address), whole blocks each
+        window[fl_level[f], fl_port[f]] += step_port_words(words, first, first_transfers, transfers, fl_unit[f],
+                                                           fl_box[f], fl_scale[f], port_block[fl_level[f]])
 
 
 @njit(cache=True, forceinline=True)
@@ -821,11 +919,18 @@ class WalkState(NamedTuple):
     mark_old: np.ndarray
     copies: np.ndarray           # [stream] its copies over ragged dims now (RG_COPIES positions inside them; 1: none)
     old_copies: np.ndarray       # [stream] … before the current move (a copy's words: prev_size / old_copies)
+    old_o: np.ndarray            # [stream, ragged dim] prev_o before the current move (the leaving tile's offsets)
+    oc_digit: np.ndarray         # [fan-out] work arrays: a position of the fan-outs copying over own ragged dims,
+    oc_count: np.ndarray         # [position] and each position's count
+    idle: np.ndarray             # [stream] words kept by copies that left a ragged dim while the tile stayed
+    ev_idle: np.ndarray          # [stream] … drained with the tile at the current move
 
 
 def walk_state(ev) -> WalkState:
     n_sl, n_ev, n_mem, n_rg = len(ev.step_bound), len(ev.ev_limit), len(ev.memory_levels), len(ev.rg_dim)
     n_wa, n_terms = ev.wa_rg.shape
+    n_oc = max((int(b - a) for a, b in zip(ev.oc_start, ev.oc_start[1:])), default=0)
+    positions = max((int(np.prod(ev.oc_bound[a:b])) for a, b in zip(ev.oc_start, ev.oc_start[1:])), default=0)
     i64 = np.int64
     return WalkState(np.zeros(n_sl, i64), np.zeros(n_ev, np.bool_), np.zeros(n_ev, i64), np.zeros(n_ev, i64),
                      np.zeros(n_ev, i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64),
@@ -835,7 +940,8 @@ def walk_state(ev) -> WalkState:
                      np.zeros(n_ev, i64), np.zeros(n_wa, i64), np.zeros(n_wa, i64), np.zeros(n_wa, i64),
                      np.zeros((n_wa, n_terms), i64), np.zeros((n_wa, n_terms), i64), np.zeros(n_terms, i64),
                      np.zeros(ev.wa_span, np.bool_), np.zeros(ev.wa_span, np.bool_), np.ones(n_ev, i64),
-                     np.ones(n_ev, i64))
+                     np.ones(n_ev, i64), np.zeros((n_ev, n_rg), i64), np.zeros(max(n_oc, 1), i64),
+                     np.zeros(max(positions, 1), i64), np.zeros(n_ev, i64), np.zeros(n_ev, i64))
 
 
 @njit(cache=True)
@@ -849,7 +955,7 @@ def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_cl
     _place_charges(np.bool_(True), st.ev_words, st.ev_new, st.ev_old, st.copies, st.old_copies, ev_mult, ev_receiver,
                    ch_stream, ch_level, ch_port,
                    ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total, st.exposed, st.prefetch,
-                   st.drains)
+                   st.drains, rt, st)
     cycles = _serialized_transfers(st.prefetch, bandwidth, stall)
     st.prefetch[:, :, :] = 0
     return cycles
@@ -876,7 +982,7 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
         cycles += _serialized_transfers(st.exposed, bandwidth, stall)
         st.window[:, :] = st.drains
         _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box,
-                    fl_latched, port_block, mac, fl_total, st.window, rt, st.off)
+                    fl_latched, port_block, fl_total, st.window, rt, st.off)
         # The next step's tile moves: its double-buffered fills overlap this step.
         st.next_exposed[:, :, :] = 0
         st.next_drains[:, :] = 0
@@ -893,7 +999,7 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
             _place_charges(np.bool_(False), st.ev_words, st.ev_new, st.ev_old, st.copies, st.old_copies, ev_mult,
                            ev_receiver, ch_stream, ch_level,
                            ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total,
-                           st.next_exposed, st.prefetch, st.next_drains)
+                           st.next_exposed, st.prefetch, st.next_drains, rt, st)
             for c in range(n_mem):
                 for m in range(n_mem):
                     for p in range(2):
@@ -907,14 +1013,14 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
 
 @njit(cache=True)
 def walk_end(ev_mult, ev_receiver, ch_stream, ch_level, ch_port, ch_drain, ch_scale, bandwidth, port_block,
-             ch_total, stall, st):
+             ch_total, stall, rt, st):
     """The epilogue: the last output tiles drain to their parents. Returns its cycles."""
     for q in range(ch_stream.shape[0]):
         if ch_drain[q] == 1:
             e = ch_stream[q]
-            words = st.prev_size[e] * ev_mult[e]
-            ch_total[q] += words
             copy = st.prev_size[e] // max(st.copies[e], 1)
-            st.exposed[ev_receiver[e], ch_level[q], ch_port[q]] += copies_port_words(words, copy, ch_scale[q],
-                                                                                     port_block[ch_level[q]])
+            for words in (st.prev_size[e] * ev_mult[e], st.idle[e] * ev_mult[e]):  # (idle copies' partial sums)
+                ch_total[q] += words
+                st.exposed[ev_receiver[e], ch_level[q], ch_port[q]] += _own_copies_port_words(
+                    words, copy, ch_scale[q], port_block[ch_level[q]], e, st.prev_o[e], rt, st)
     return _serialized_transfers(st.exposed, bandwidth, stall)

@@ -72,18 +72,21 @@ class _Stream:
     """A moving tile whose loads are charged to ports."""
 
     def __init__(self, axes, tile, first_tile, movers, mult, receiver, charges, positions=({},)):
-        """`positions`: the offsets (dim → offset) of the copies over ragged dims, each a tile of its own."""
+        """`positions`: the offsets (dim → offset) of the copies over ragged dims, each a tile of its own
+        (`first_tile`: one position's first-touched set, outputs)."""
         self.axes, self.tile, self.first_tile, self.movers = axes, tile, first_tile, movers
         self.mult, self.receiver, self.charges = mult, receiver, charges
         self.positions = list(positions)
         self.prev_points = [set() for _ in self.positions]
+        self.idle = [0 for _ in self.positions]  # partial sums a position keeps after leaving a ragged dim
         self.prev_origin = self.prev_translation = None
         self.seen = set()
         self.prev_index = None
 
     def visit(self, step_index, base_of):
         """(loaded words, first-touched words, words the previous tiles held) if the tile moved at
-        this step, else None (summed over the ragged copies' positions)."""
+        this step, else None (summed over the ragged copies' positions; each position's in
+        self.loaded, self.new, self.held)."""
         index = tuple(step_index[k] for k in self.movers)
         if index == self.prev_index:
             return None
@@ -96,23 +99,20 @@ class _Stream:
             translation = tuple(o - p for o, p in zip(origin, self.prev_origin))
             whole = self.prev_translation is not None and translation != self.prev_translation
             self.prev_translation = None if whole else translation
-        loaded = held = 0
-        self.loaded_copy = self.held_copy = 0  # a copy's words: the positions inside the dim move alike
+        self.loaded, self.new, self.held = [], [], []
         for q, position in enumerate(self.positions):
             points = _points(self.axes, self.tile, _shifted(base, position))
-            copy = len(points) if whole else len(points - self.prev_points[q])
-            loaded += copy
-            held += len(self.prev_points[q])
-            self.loaded_copy = max(self.loaded_copy, copy)
-            self.held_copy = max(self.held_copy, len(self.prev_points[q]))
+            self.loaded.append(len(points) if whole else len(points - self.prev_points[q]))
+            self.held.append(len(self.prev_points[q]))
             self.prev_points[q] = points
+            new = 0
+            if self.first_tile is not None:
+                touched = _points(self.axes, self.first_tile, _shifted(base, position))
+                new = len(touched - self.seen)
+                self.seen |= touched
+            self.new.append(new)
         self.prev_origin = origin
-        new = 0
-        if self.first_tile is not None:
-            touched = _points(self.axes, self.first_tile, base)
-            new = len(touched - self.seen)
-            self.seen |= touched
-        return loaded, new, held
+        return sum(self.loaded), sum(self.new), sum(self.held)
 
 
 def naive_tile_events(arch, einsum, nest, output_words=None, busy_compute=None, demand=None):
@@ -203,8 +203,9 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                     position, each MAC cycle's read one transfer of whole blocks (its copies too, as the
                     kernels count them); `seen` (partial-sum reads): the outputs touched so far, whose first
                     touch reads nothing. A step whose transfers are not all the whole group (a ragged
-                    dim's last tile): the walk's rule for it, transfers of the step's average size."""
-                    words, port, previous, firsts, transfers, cut = 0, 0, None, 0, 0, False
+                    dim's last tile): the walk's rule for it, each transfer the whole group (those that
+                    first touch their box: the group less the box)."""
+                    words, port, previous, firsts, transfers, cut, first_transfers = 0, 0, None, 0, 0, False, 0
                     unit = len(_points(axes, merged, {}, False)) * separate * len(positions)
                     box_size = len(_points(axes, box, {}, False))
                     for idx, value in mac_tuples(base):
@@ -219,16 +220,14 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                                 new = len(touched - seen)
                                 cut |= new not in (0, box_size)
                                 firsts += new
+                                first_transfers += new > 0
                                 n -= new
                                 seen |= touched
                             words += n
                             port += whole(level, n * port_width)
                         previous = key
-                    if cut and transfers and whole(level, 1) > 1:  # the walk's rule: cut transfers count whole,
-                        every = words + firsts                       # first touches in proportion
-                        n = ceil(every / unit) if latched else transfers
-                        size_box = max(1, (every * box_size) // (n * unit))
-                        f = min(n, ceil(firsts / size_box))
+                    if cut and transfers and whole(level, 1) > 1:  # the walk's rule: cut transfers count whole
+                        n, f = transfers, first_transfers
                         port = (n - f) * whole(level, unit * port_width) + f * whole(level, (unit - box_size) * port_width)
                     return words, port
                 if out:
@@ -238,7 +237,8 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                     flows.append((i, "read", served, role, "reads", None))
             else:
                 tile = merged + [loop[j] for j in range(start[child], n)]
-                first_tile = [loop[j] for j in between] + [loop[j] for j in range(start[child], n)]
+                first_tile = [loop[j] for j, c in zip(between, capable) if c or loop[j][0] not in ragged] + \
+                    [loop[j] for j in range(start[child], n)]  # a position's (the positions: `positions`)
                 movers = [k for k, j in enumerate(steps) if j < start[child]]
                 charges = [(i, "read", role, "reads", "fill")]
                 if out:
@@ -277,19 +277,30 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
             moved = st.visit(step_index, base_of)
             if moved is None:
                 continue
-            loaded, new, held_words = moved
+            loaded, new, _ = moved
+            # Outputs leave when the tile moves: all it held, and what positions that left a ragged dim
+            # while it stayed kept of it (an idle PE keeps its partial sums until then).
+            if loaded:
+                leaving = [h + i for h, i in zip(st.held, st.idle)]
+                st.idle = [0 for _ in st.positions]
+            else:
+                leaving = []
+                st.idle = [i + (h if not points else 0) for i, h, points in zip(st.idle, st.held, st.prev_points)]
             double = arch.levels[st.receiver].double_buffered
             for level, port, role, kind, phase in st.charges:
-                if phase == "drain" and (s == 0 or loaded == 0):
+                if phase == "drain" and (s == 0 or not any(leaving)):
                     continue
                 if phase == "drain":  # the leaving tile's partial sums go up
-                    words = held_words * st.mult
+                    words = sum(leaving) * st.mult
                 else:
-                    words = loaded * st.mult - (new if st.first_tile is not None else 0)
+                    words = loaded * st.mult - new
                 traffic[names[level]][role][kinds[kind]] += words
-                # the ports carry words; each copy whole blocks (first touches leave out whole copies)
-                size, w = (st.held_copy if phase == "drain" else st.loaded_copy), width(level, role, kind)
-                words = words // size * whole(level, size * w) + whole(level, words % size * w) if size else words * w
+                # the ports carry words: each position's copies (st.mult of them) whole blocks each, apart
+                # (first touches leave out whole copies)
+                w, words = width(level, role, kind), 0
+                for size, first_words in zip(leaving if phase == "drain" else st.loaded, st.new):
+                    part = size * st.mult - (0 if phase == "drain" else first_words)
+                    words += part // size * whole(level, size * w) + whole(level, part % size * w) if size else 0
                 if not double:
                     exposed[(st.receiver, level, port)] += words
                 elif phase == "drain":
@@ -305,10 +316,10 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
     for st in streams:
         for level, port, role, kind, phase in st.charges:
             if phase == "drain":
-                words = sum(len(points) for points in st.prev_points) * st.mult
-                traffic[names[level]][role][kinds[kind]] += words
-                final[(st.receiver, level, port)] += st.mult * sum(whole(level, len(points) * width(level, role, kind))
-                                                                   for points in st.prev_points)
+                held = [len(points) for points in st.prev_points] + st.idle
+                traffic[names[level]][role][kinds[kind]] += sum(held) * st.mult
+                final[(st.receiver, level, port)] += st.mult * sum(whole(level, h * width(level, role, kind))
+                                                                   for h in held)
 
     # ---------------------------------------------------------------- timing
     stall = {names[i]: 0 for i in memories}
