@@ -1,6 +1,7 @@
 """A memory's shared read/write port (shared_bandwidth): one limit on reads + writes together, in the
 native spec, in the analytical and cycle models, and imported from Timeloop."""
 import pytest
+from conftest import ARCH_DIR, WORKLOAD_DIR
 
 from accelsim.cli import main
 from accelsim.ir.einsum import parse_einsum
@@ -56,8 +57,8 @@ def test_timeloop_shared_bandwidth_imports(tmp_path, capsys):
 def test_scalesim_compat_refuses_a_shared_port(arch_from_text, tmp_path):
     import accelsim
     from accelsim.errors import SpecError
-    arch = accelsim.load_arch("arch/tpu_like.yaml", ["levels.DRAM.shared_bandwidth=4 words/cycle"])
-    workload = accelsim.load_workload("workloads/gemm_small.yaml")
+    arch = accelsim.load_arch(ARCH_DIR / "tpu_like.yaml", ["levels.DRAM.shared_bandwidth=4 words/cycle"])
+    workload = accelsim.load_workload(WORKLOAD_DIR / "gemm_small.yaml")
     with pytest.raises(SpecError, match="shared_bandwidth has no SCALE-Sim counterpart"):
         accelsim.simulate(arch, workload, accelsim.SimOptions(model="cycle", scalesim_compat=True))
 
