@@ -460,8 +460,9 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
             # one count over both (the MACs at the edge do fewer steps); on the others, the MAC's steps.
             def whole(spatial):  # elements of a MAC cycle's transfer over these fan-outs, ragged dims (and
                 return tile_size(axes, loops(spatial))  # sliding windows over them) whole
-            # one transfer a MAC cycle, every copy's (a step with fewer copies inside the dim: a cut transfer)
-            unit = whole(merged) * copies * prod(int(nest.loop_bound[j]) for j in copy_rg)
+            # one transfer a MAC cycle, every copy's: all the separate fan-outs' positions (a step with
+            # fewer copies inside a ragged dim: a cut transfer)
+            unit = whole(merged) * prod(int(nest.loop_bound[j]) for j in separate)
             words = tables.dense_product(compute_loops) * tile_size(dense_axes, loops(merged)) * copies
             for window in windows:  # one dim of a window merged: per MAC step, a run of points on it
                 on = {d for d, _ in window for j in merged if int(nest.loop_dim[j]) == d and nest.loop_bound[j] > 1}
