@@ -11,7 +11,9 @@ stream   one tile that moves with the step loops above it: a level's own tile (i
          words the tile loads when step loop k advances (the loops inside k rewind) and the
          tile keeps moving with the same translation; `ev_class[e, k]` identifies that
          translation; a changed translation reloads the whole tile `ev_full[e]`
-         (Timeloop's reset-on-stride-change rule, walked in full, not extrapolated).
+         (Timeloop's reset-on-stride-change rule, walked in full, not extrapolated); a step of
+         the innermost mover keeps its translation (its reuse class), also after a ragged last
+         tile ran it once.
 charge   words that a stream's event puts on one port (read or write) of one memory level.
          Fills of outputs skip the first touch of each output (no partial sum exists yet);
          drains (partial sums sent up) happen when an output tile leaves and at the end.
@@ -378,6 +380,8 @@ class _Tables:
                             f"are copied over a dim of their sliding window; give that dim factors that multiply "
                             f"to its size, or use --model analytical")
         limit = sum(1 for j in self.step_loop if j < flat_limit)
+        while limit > 0 and self.nest.loop_bound[self.step_loop[limit - 1]] == 1:
+            limit -= 1  # loops of one iteration never move it: limit − 1 is its innermost mover
         self.refuse_returning_copies(role, copied - set(dims), limit)
         kept, cls = _translation_tables(dense_axes, self.loops(tile_indices), self.loops(self.step_loop[:limit]),
                                         len(self.step_loop))
@@ -693,7 +697,9 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
         if carry < 0:
             delta = size
             st.has_translation[e] = False
-        elif not st.has_translation[e] or (ev_class[e, carry] == st.last_class[e] and same):
+        # a step of the innermost mover keeps its translation (Timeloop's reuse class), even after a
+        # last tile that ran it once and left the outer loops' moves in a row
+        elif not st.has_translation[e] or carry == ev_limit[e] - 1 or (ev_class[e, carry] == st.last_class[e] and same):
             delta = size if moved else size - ev_kept[e, carry] * kept_factor
             st.has_translation[e] = True
             st.last_class[e] = ev_class[e, carry]

@@ -5,7 +5,8 @@ Nothing here is shared with accelsim/model/tile_events.py except the arch, einsu
 lowered nest it reads. Traffic per step (per instance of each level):
 - a level's own tile moves when a step loop above it advances: it loads the points the new
   tile does not share with the previous one while the tile keeps moving with the same
-  translation, the whole tile when the translation changes (Timeloop's rule, full walk);
+  translation, the whole tile when the translation changes (Timeloop's rule, full walk); a step
+  of the innermost loop that moves it (of more than one iteration) never counts as a change;
   an output point never touched before needs no load (no partial sum exists yet);
 - the parent serves the child's moving tile, merged over fan-outs that multicast (operands)
   or reduce (outputs), once per fan-out position that does not; outputs also go up: the
@@ -91,13 +92,17 @@ class _Stream:
         if index == self.prev_index:
             return None
         first_step = self.prev_index is None
+        # A step of the innermost mover alone keeps its translation by definition (Timeloop's reuse
+        # class): after a last tile that runs it once, outer steps in a row must not flip that.
+        changed = [q for q, (a, b) in enumerate(zip(index, self.prev_index or index)) if a != b]
+        innermost = not first_step and changed == [self.inner]
         self.prev_index = index
         base = base_of(self.movers)
         origin = tuple(sum(t.coef * base.get(t.dim, 0) for t in axis) for axis in self.axes)
         whole = first_step  # the translation changed: every tile reloads all of it
         if not first_step:
             translation = tuple(o - p for o, p in zip(origin, self.prev_origin))
-            whole = self.prev_translation is not None and translation != self.prev_translation
+            whole = self.prev_translation is not None and translation != self.prev_translation and not innermost
             self.prev_translation = None if whole else translation
         self.loaded, self.new, self.held = [], [], []
         for q, position in enumerate(self.positions):
@@ -246,6 +251,8 @@ def _walk(arch, einsum, nest, output_words, busy_compute, demand):
                 streams.append(_Stream(axes, tile, first_tile if out else None, movers, separate, child, charges,
                                        positions))
 
+    for st in streams:  # the position (in st.movers) of its innermost mover of more than one iteration
+        st.inner = max((q for q, k in enumerate(st.movers) if loop[steps[k]][1] > 1), default=-1)
     traffic = {names[i]: {role: [0, 0, 0] for r, role in enumerate(nest.roles) if nest.keeps[i, r]} for i in memories}
     kinds = {"reads": 0, "fills": 1, "updates": 2}
     # Per step: exposed[(receiver, level, port)], prefetch[(receiver, level, port)] (double-buffered

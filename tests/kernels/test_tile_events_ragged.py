@@ -512,6 +512,27 @@ def test_hand_case_ragged_gemm(base_archs):
     check_against_the_references(arch, gemm, mapping, nest, analyze(arch, gemm, nest), stats)
 
 
+def test_hand_case_a_cut_inner_loop_does_not_reload_an_unmoved_tile(base_archs):
+    # m = 5 over GLB m:3 × RFA m:2 (6 covered), n = 5 over DRAM n:2 × GLB n:3, k = 2 over PE k:2 (x,
+    # copies: no multicast). GLB serves RFB one weight W[k,n] per PE; RFA's m loop moves it not.
+    # Per PE the tile changes 15 times (n changes; RFA m steps keep it): 30 GLB weight reads, the
+    # ragged kernel's count. The last m tile runs RFA m once, so GLB's n moves came in a row and the
+    # walk took the RFA m steps after them for a changed translation, reloading the same word:
+    # 38 (4 steps × 2 PEs more).
+    arch = with_levels(base_archs[1], PE={"multicast": False, "reduction": False},
+                       lanes={"multicast": False, "reduction": False})
+    gemm = parse_einsum("O[m,n] += I[m,k] * W[k,n]", {"m": 5, "n": 5, "k": 2})
+    mapping = Mapping((LevelMapping("DRAM", (Loop("n", 2),)), LevelMapping("GLB", (Loop("m", 3), Loop("n", 3))),
+                       LevelMapping("PE", (Loop("k", 2, "x"),)), LevelMapping("RFA", (Loop("m", 2),)),
+                       LevelMapping("RFB"), LevelMapping("lanes")))
+    check_mapping(arch, gemm, mapping)
+    nest = lower(arch, gemm, mapping)
+    counts = analyze(arch, gemm, nest)
+    stats = simulate_cycles(arch, gemm, nest, widths_of(counts))
+    assert stats.traffic["GLB"]["weights"].reads == counts.levels[1].tensors["weights"].reads == 30
+    check_against_the_references(arch, gemm, mapping, nest, counts, stats)
+
+
 def test_hand_case_ragged_window(base_archs):
     # p = 7 over DRAM p:4 × RF p:2 (8 covered): input rows h = p + r (r = 3), c = 2. The RF's input
     # tiles: h 0..3 (8 words), then h 2..5, 4..7 (4 new words each: the translation repeats), and
