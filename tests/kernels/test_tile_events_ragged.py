@@ -343,12 +343,14 @@ def copying_case(data, base_archs, blocks=None):
         return None
 
 
-def _copying_walk(base_archs, data):
-    case = copying_case(data, base_archs)
+def _copying_walk(base_archs, data, blocks=None, drew=None):
+    """A copying case walked and checked against the references; whether it drew what `drew`
+    (arch, einsum, nest) looks for (copies_over_ragged unless given)."""
+    case = copying_case(data, base_archs, blocks)
     if case is None:
         return False
     check_against_the_references(*case)
-    return copies_over_ragged(case[0], case[1], case[3])
+    return (drew or copies_over_ragged)(case[0], case[1], case[3])
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -463,11 +465,7 @@ def own_copies_from_blocks(arch, einsum, nest) -> bool:
 
 
 def _own_copies_walk(base_archs, data):
-    case = copying_case(data, base_archs, blocks=[2, 4])
-    if case is None:
-        return False
-    check_against_the_references(*case)
-    return own_copies_from_blocks(case[0], case[1], case[3])
+    return _copying_walk(base_archs, data, [2, 4], own_copies_from_blocks)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
