@@ -73,8 +73,8 @@ def main(argv=None):
         for grid, model in ((g, m) for g in a.grid for m in a.models):
             path = Path(tmp) / f"{grid}_{model}.yaml"
             path.write_text(SWEEP.replace("MODEL", model).replace("AXES", GRIDS[grid]))
-            for jobs in a.jobs:
-                store = Path(tmp) / f"{grid}_{model}_{jobs}.sqlite"
+            for run, jobs in enumerate(a.jobs):
+                store = Path(tmp) / f"{grid}_{model}_{run}.sqlite"
                 start, cpu = time.perf_counter(), _cpu_s()
                 counts = run_sweep(load_sweep(path), jobs=jobs, store_path=store, progress=False)
                 seconds = time.perf_counter() - start
