@@ -185,9 +185,11 @@ class LocalPool:
                 row = self._finished(worker)
                 if row is None:
                     continue
-                yield row
-                if worker.point is None and queue:  # the worker (or its replacement) takes the next
+                # The worker (or its replacement) takes its next point before the row is stored: it
+                # computes while the caller stores, instead of waiting for it.
+                if worker.point is None and queue:
                     self._give(worker, queue)
+                yield row
 
     def _give(self, worker: _Worker, queue: _ByArch) -> None:
         worker.give(*queue.take(self.workers.index(worker), worker.variant), self.timeout_s)
