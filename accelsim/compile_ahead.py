@@ -176,6 +176,14 @@ def warm_problem():
         return load_arch(Path(tmp) / "arch.yaml"), load_workload(Path(tmp) / "workload.yaml")
 
 
+def odd_dims_workload():
+    """A GEMM whose prime dims leave MACs idle under a template on an array of sides up to 128: the
+    templates' ragged choice runs on it (warming the sweeps' choice kernel)."""
+    from .ir.layers import matmul
+    from .ir.workload import Layer, Workload
+    return Workload("warm_odd", "", (Layer("odd", matmul(m=97, n=101, k=103)),))
+
+
 def run_job(job: str) -> None:
     """Compile the job's kernels in this process: call them once on the `accelsim cache warm` GEMM."""
     arch, workload = warm_problem()

@@ -469,7 +469,7 @@ def warm_kernels(report=None) -> float:
     (compile_ahead.py); `report(line)` hears those."""
     import time
 
-    from ..compile_ahead import JOBS, compile_in_parallel, pending, warm_problem
+    from ..compile_ahead import JOBS, compile_in_parallel, odd_dims_workload, pending, warm_problem
     from ..options import SimOptions
     from ..simulate import simulate
 
@@ -486,6 +486,7 @@ def warm_kernels(report=None) -> float:
     template_nest(arch, workload.layers[0].run_einsum, "ws")  # the sweeps' template kernel
     from ..dse.network import network_result
     network_result(arch, workload, SimOptions(dataflow="ws"))  # the sweeps' whole-network kernel
+    network_result(arch, odd_dims_workload(), SimOptions(dataflow="ws"))  # and its ragged choice kernel
     unlimited = replace(arch, levels=tuple(replace(l, read_bw_words=None, write_bw_words=None)
                                            if l.name == "DRAM" else l for l in arch.levels))
     for variant in (arch, unlimited):  # SCALE-Sim's USER and CALC bandwidth modes

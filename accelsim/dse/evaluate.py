@@ -122,10 +122,10 @@ def _network_kernel_ready() -> bool:
     from numba import config
 
     from ..kernel_cache import is_compiled
-    from ..model.network_kernel import evaluate_network
+    from ..model.network_kernel import choose_ragged, evaluate_network
     if config.DISABLE_JIT:  # a plain function then: the network in Python is no faster than simulate
         return False
-    return bool(evaluate_network.signatures) or is_compiled(evaluate_network)
+    return all(bool(kernel.signatures) or is_compiled(kernel) for kernel in (evaluate_network, choose_ragged))
 
 
 PRELOADED_WORKLOADS = 8  # at most this many of a sweep's workloads are loaded and packed in the parent
@@ -137,6 +137,7 @@ def load_kernels(points) -> None:
     whole-network kernel, also the sweep's first workloads and their network packs (each worker
     would read the files and build the packs again: ≈ 0.2–0.4 s a worker for ResNet-50 and
     BERT-Base). A point whose files do not load is left to report that itself."""
+    from ..compile_ahead import odd_dims_workload
     from ..ir.layers import matmul
     from ..mapping.template_pack import supported, template_mapping
     point = next((p for p in points if supported(p.dataflow)), None)
@@ -150,9 +151,11 @@ def load_kernels(points) -> None:
             if _network_kernel_ready():  # the whole-network kernel, from the cache
                 from ..ir.workload import Layer, Workload
                 from .network import network_result
-                # two layers: the pack's typed lists take their append too, not only their first item
+                # two layers: the pack's typed lists take their append too, not only their first item;
+                # then odd dims, which leave MACs idle: the choice kernel (compile_ahead.odd_dims_workload)
                 layers = (Layer("warm", matmul(m=2, n=2, k=2)), Layer("warm2", matmul(m=2, n=2, k=4)))
                 network_result(arch, Workload("warm", "", layers), point_options(point))
+                network_result(arch, odd_dims_workload(), point_options(point))
                 _preload_workloads(points, len(arch.levels))
     except Exception:  # noqa: BLE001 — only a warm-up: the points report their own errors
         return

@@ -21,20 +21,22 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 
 from ..counting import records as R
 from ..counting.conventions import convention_of
 from ..counting.counts import average_blocks, total_blocks
+from ..counting.ragged_kernel import ragged_work
 from ..counting.rules import MAX_CYCLES
 from ..energy.activity import mac_activity_table
 from ..energy.model import BlockCounts
-from ..errors import MappingError
+from ..errors import MappingError, SpecError
 from ..ir.arch import Arch, Memory
 from ..ir.workload import Workload
 from ..mapping.mapping import check_mapping
-from ..mapping.ragged import spatial_positions
+from ..mapping.ragged import fanout_sides, padded_layers_for, spatial_positions, unpad
 from ..mapping.template_kernel import BEST, M_BEST, template_scratch
 from ..mapping.template_pack import (
     map_layer_fast,
@@ -48,6 +50,7 @@ from ..model.network_kernel import (
     ArchArrays,
     Mixed,
     Work,
+    choose_ragged,
     evaluate_network,
     typed_list,
 )
@@ -97,24 +100,34 @@ class NetworkPack:
         # The records twice: typed lists for the kernel, Python lists for the wrapper to read (a typed
         # list's item costs ~10 µs from Python); both hold the same arrays.
         self.t_scratch, self.outs, self.keeps = records["t_scratch"], records["outs"], records["keeps"]
+        self.parts, self.loops = records["layers"], records["loops"]
+        self.candidates = {}  # (layer, fan-out sides, MAC table shape) -> its _Candidates
         self.lists = tuple(typed_list(records[name]) for name in records)
         self.max_tensors = max(len(layer.run_einsum.roles) for layer in self.distinct)
         self.max_dims = max(len(layer.run_einsum.dims) for layer in self.distinct)
         self.outputs = [layer.run_einsum.tensor_size("outputs") for layer in self.distinct]
         n = len(self.distinct)
         self.status, self.energy_pj = np.zeros(n, dtype=np.int64), np.zeros(n)
-        self.cycles, self.steps = np.zeros(n, dtype=np.int64), np.zeros((n, 2), dtype=np.int64)
+        self.cycles, self.steps = np.zeros(n, dtype=np.int64), np.zeros((n, 3), dtype=np.int64)
 
     def work_for(self, mac_table: np.ndarray):
-        """The layers' Work arrays (typed list) for a MAC table of this many fan-in columns."""
+        """The layers' Work arrays (a typed list, and the same as a Python list) for a MAC table of
+        this many fan-in columns."""
         width = mac_table.shape[1]
         if width not in self.work:
-            self.work[width] = typed_list([
-                Work(np.zeros((self.n_levels, len(layer.run_einsum.roles), len(layer.run_einsum.dims)), dtype=np.bool_),
-                     np.zeros((self.n_levels, len(layer.run_einsum.roles))),
-                     np.zeros(len(layer.run_einsum.roles), dtype=np.bool_), np.zeros(mac_table.shape))
-                for layer in self.distinct])
+            work = [new_work(layer.run_einsum, self.n_levels, mac_table.shape) for layer in self.distinct]
+            self.work[width] = (typed_list(work), work)
         return self.work[width]
+
+    def candidates_for(self, l: int, sides: tuple, mac_shape: tuple) -> _Candidates:
+        """Distinct layer l's padded layers for these fan-out sides, packed (once per worker)."""
+        key = (l, sides, mac_shape)
+        held = self.candidates.get(key)
+        if held is None:
+            if len(self.candidates) >= 4096:
+                self.candidates.clear()
+            held = self.candidates[key] = _Candidates(self, l, sides, mac_shape)
+        return held
 
     def mapping(self, arch: Arch, l: int) -> tuple:
         """(key, the Mapping) the kernel chose for distinct layer l (template_pack.scratch_mapping),
@@ -148,6 +161,85 @@ class NetworkPack:
                 self.verdicts.clear()
             self.verdicts[verdict_key] = verdict
         return verdict
+
+
+def new_work(einsum, n_levels: int, mac_shape: tuple) -> Work:
+    """A layer's Work arrays (filled by the kernels from the point's Mixed rows)."""
+    n_t, n_d = len(einsum.roles), len(einsum.dims)
+    return Work(np.zeros((n_levels, n_t, n_d), dtype=np.bool_), np.zeros((n_levels, n_t)),
+                np.zeros(n_t, dtype=np.bool_), np.zeros(mac_shape))
+
+
+class _Candidates:
+    """A distinct layer's padded layers for one set of fan-out sides (mapping/ragged.padded_layers'),
+    packed for network_kernel.choose_ragged with every work array, and its per-candidate results.
+    `ok` is False where the kernel does not reproduce simulate's choice (a padded layer the
+    template kernel does not cover, or whose counting would refuse it): simulate's choice runs."""
+
+    def __init__(self, pack: NetworkPack, l: int, sides: tuple, mac_shape: tuple):
+        einsum = pack.distinct[l].run_einsum
+        self.einsum, self.padded, self.dataflow = einsum, padded_layers_for(sides, einsum), pack.dataflow
+        self.ok, self.same_mixed = True, {}
+        n_levels, n_t, n_d = pack.n_levels, len(einsum.roles), len(einsum.dims)
+        real = pack.parts[l]
+        names = ("templates", "t_scratch", "layers", "loops", "keeps", "outs", "scratch", "work", "u_loops",
+                 "u_outs", "u_scratch", "rgs")
+        records = {name: [] for name in names}
+        for padded in self.padded:
+            template = pack_layer(padded, pack.dataflow)
+            try:
+                part = layer_part(padded)
+            except SpecError:  # simulate's choice raises it (its padded layer's count)
+                template = None
+            if template is None:
+                self.ok = False
+                return
+            sc = template_scratch(template, n_levels)
+            max_loops = sc.s_dim.shape[1] * sc.s_dim.shape[2]
+            for name, item in (("templates", template), ("t_scratch", sc), ("layers", part),
+                               ("loops", R.nest_loops(max_loops)), ("keeps", np.zeros((n_levels, n_t), dtype=np.bool_)),
+                               ("outs", new_outputs(n_levels, n_t)),
+                               ("scratch", R.nest_scratch(max_loops, int(part.n_axes.max()), part.span, n_d, n_levels, n_t)),
+                               ("work", new_work(padded, n_levels, mac_shape)), ("u_loops", R.nest_loops(max_loops)),
+                               ("u_outs", new_outputs(n_levels, n_t)),
+                               ("u_scratch", R.nest_scratch(max_loops, int(real.n_axes.max()), real.span, n_d, n_levels, n_t)),
+                               ("rgs", ragged_work(max_loops, n_levels, n_t, n_d, int(real.dim_size.max())))):
+                records[name].append(item)
+        self.t_scratch, self.u_loops, self.u_outs, self.rgs = (records[k] for k in ("t_scratch", "u_loops", "u_outs", "rgs"))
+        self.lists = tuple(typed_list(records[name]) for name in names) if self.padded else ()
+        n = len(self.padded)
+        self.status, self.energy_pj = np.zeros(n, dtype=np.int64), np.zeros(n)
+        self.cycles, self.ragged, self.u_n = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.int64)
+
+    def shares_mixed(self, arch: Arch, density) -> bool:
+        """Do the padded layers take the real layer's Mixed rows on this arch (the kernel reuses
+        them; the built-in counting conventions read no dim's size there)? Once per mixed_reads."""
+        reads = mixed_reads(arch)
+        verdict = self.same_mixed.get(reads)
+        if verdict is None:
+            real = mixed_part(arch, self.einsum, density)[:3]
+            verdict = self.same_mixed[reads] = all(
+                all(np.array_equal(a, b) for a, b in zip(mixed_part(arch, padded, density)[:3], real))
+                for padded in self.padded)
+        return verdict
+
+    def result(self, c: int) -> PackedResult:
+        """Candidate c's count as evaluate_packed gives it (copies: the arrays serve the next point)."""
+        out = self.u_outs[c]
+        if self.ragged[c]:
+            totals, steps = self.rgs[c].totals.copy(), (int(self.rgs[c].steps[0]), int(self.rgs[c].steps[1]))
+        else:
+            loops, n = self.u_loops[c], int(self.u_n[c])
+            spatial = loops.loop_spatial[:n]
+            totals = out.counts[:, :, :R.TILE] * out.instances[:, None, None]
+            steps = (int(np.prod(loops.loop_bound[:n][~spatial])), int(np.prod(loops.loop_bound[:n][spatial])))
+        return PackedResult(int(self.status[c]), float(self.energy_pj[c]), int(self.cycles[c]),
+                            *(a.copy() for a in out), totals, steps)
+
+    def mapping(self, arch: Arch, c: int):
+        """Candidate c's Mapping: the template's of its padded layer (the kernel left it in the
+        scratch's BEST slot), unpadded onto the real layer."""
+        return unpad(scratch_mapping(arch, self.padded[c], self.dataflow, self.t_scratch[c]), self.einsum)
 
 
 _PACKS: dict = {}  # (id(workload), dataflow, levels) -> (workload, NetworkPack)
@@ -284,13 +376,14 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions, row_only
     done = []
     # The first layer alone, then the rest: a point whose template the hardware refuses (or that does
     # not fit) stops at its first layer, as simulate does, having run one layer's kernel.
+    kernel = _Kernel(arc, arch_arrays, mixed, pack.work_for(mac_table), fanout_sides(arch))
     with pack.lock:  # its work arrays serve one point at a time (a Dask worker runs points in threads)
         for first, stop in ((0, 1), (1, len(pack.distinct))):
-            evaluate_network(*pack.lists, pack.work_for(mac_table), arc, arch_arrays, mixed, pack.status,
+            evaluate_network(*pack.lists, kernel.work[0], arc, arch_arrays, mixed, pack.status,
                              pack.energy_pj, pack.cycles, pack.steps, first, stop)
             for l in range(first, stop):
                 done.append(_layer_result(pack, l, arch, options, model, energies, off_chip, price_layer,
-                                          simulate_layer, row_only))
+                                          simulate_layer, kernel, row_only))
     layers, ran = [], set()
     for layer, l in zip(workload.layers, pack.index):  # simulate's copies of a shape run before
         layers.append(_renamed(done[l], layer.name, layer.count) if l in ran else done[l])
@@ -308,8 +401,17 @@ def _renamed(result: LayerResult, name: str, count: int) -> LayerResult:
     return copied
 
 
+class _Kernel(NamedTuple):
+    """What the kernels take of a point besides a pack (network_result builds it once per point)."""
+    arc: object            # the TemplateArch
+    arch: ArchArrays
+    mixed: Mixed
+    work: tuple            # the pack's Work arrays for the point's MAC table: (typed list, list)
+    sides: tuple           # the fan-outs' sides (mapping/ragged.fanout_sides)
+
+
 def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, model, energies, off_chip,
-                  layer_energy, simulate_layer, row_only: bool = False) -> LayerResult:
+                  layer_energy, simulate_layer, kernel: _Kernel, row_only: bool = False) -> LayerResult:
     """Distinct layer l's LayerResult from the kernel's arrays, as simulate.simulate_layer builds it.
     A layer that does not map or count cleanly here (a status other than OK, a failed check) is
     simulate's own layer, which gives its result or raises the error simulate would (the layers
@@ -332,9 +434,10 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
                           out.counts[:, :, :R.TILE] * out.instances[:, None, None], steps)
     if not ragged_refused(arch, layer, options) and spatial_positions(mapping) < arch.compute.instances:
         # MACs left idle: simulate's choice between the template's mapping (the kernel's, already
-        # made and counted) and its ragged candidates (mapping/ragged.py); a candidate runs
-        # simulate's own layer
-        chosen, counted = choose_template_counted(arch, layer, options, energies, template, (mapping, result))
+        # made and counted) and its ragged candidates (mapping/ragged.py), by the choice kernel where
+        # it reproduces it, else by simulate; a candidate runs simulate's own layer
+        chosen, counted = (_kernel_choice(pack, l, arch, layer, mapping, result, kernel)
+                           or choose_template_counted(arch, layer, options, energies, template, (mapping, result)))
         if chosen is not mapping:  # (counted there: simulate_layer does not count it again)
             return simulate_layer(arch, layer, options, model, chosen, energies, off_chip, {}, map_layer_fast,
                                   counted)
@@ -348,6 +451,30 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, extra, arch.compute.format,
                        layer.density, energies=(arch, energies), outputs=pack.outputs[l])
+
+
+def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result: PackedResult,
+                   kernel: _Kernel) -> tuple | None:
+    """simulate.choose_template_counted(…, (mapping, result)) by network_kernel.choose_ragged:
+    (the chosen mapping, its PackedResult), or None where simulate's choice must decide (the kernel
+    does not reproduce it on this layer, or its choice breaks a hardware constraint: simulate then
+    passes over that candidate and takes the next)."""
+    from ..simulate import _violations
+
+    cands = pack.candidates_for(l, kernel.sides, kernel.arch.mac_table.shape)
+    if not cands.ok or not cands.shares_mixed(arch, layer.density):
+        return None
+    if not cands.padded:
+        return mapping, result
+    best = choose_ragged(*cands.lists, kernel.arc, kernel.arch, kernel.mixed, l, pack.parts[l], kernel.work[1][l],
+                         pack.loops[l], int(pack.steps[l, 2]), pack.keeps[l], result.energy_pj, result.cycles,
+                         cands.status, cands.energy_pj, cands.cycles, cands.ragged, cands.u_n)
+    if best < 0:
+        return mapping, result
+    chosen = cands.mapping(arch, best)
+    if arch.constraints and _violations(arch, layer, chosen):
+        return None
+    return chosen, cands.result(best)
 
 
 def _block_counts(arch: Arch, einsum, keeps: np.ndarray, result: PackedResult) -> BlockCounts:

@@ -49,13 +49,18 @@ def padded_layers(arch: Arch, einsum: Einsum) -> list[Einsum]:
     that multicasts a sliding window over a ragged plane) is dropped when evaluated; one whose
     padded mapping unpads to factors that divide the dims is a dense mapping the template alone
     had not found."""
-    sides = sorted({s for level in arch.levels if isinstance(level, Spatial) for s in (level.x, level.y) if s > 1},
-                   reverse=True)
-    return list(_padded_layers(tuple(sides), einsum))
+    return list(padded_layers_for(fanout_sides(arch), einsum))
+
+
+def fanout_sides(arch: Arch) -> tuple[int, ...]:
+    """The fan-outs' sides above 1, largest first: what padded_layers pads to."""
+    return tuple(sorted({s for level in arch.levels if isinstance(level, Spatial) for s in (level.x, level.y) if s > 1},
+                        reverse=True))
 
 
 @lru_cache(maxsize=4096)  # per fan-out sides and layer shape: a sweep asks for every layer of every point
-def _padded_layers(sides: tuple, einsum: Einsum) -> tuple[Einsum, ...]:
+def padded_layers_for(sides: tuple, einsum: Einsum) -> tuple[Einsum, ...]:
+    """padded_layers for these fan-out sides (fanout_sides')."""
     alone = [d for d in einsum.dims if all(len(axis) == 1 for t in einsum.tensors for axis in t.axes
                                            if any(term.dim == d for term in axis))]
     out = []

@@ -10,17 +10,24 @@ does not change from point to point is packed once per (workload, template, numb
 layer parts change (`evaluate_network`'s other arguments). The kernel writes, per layer, the
 counting kernel's status, energy and cycles, and leaves its counts in the layer's Outputs record
 and its mapping in the template scratch's BEST slot, for the wrapper to read.
+
+`choose_ragged` is the templates' ragged choice (simulate.choose_template_counted) for one layer
+whose template mapping leaves MACs idle: the layer padded to the array's sides, each padded layer
+mapped by the template and counted, and its mapping unpadded onto the real layer and counted
+(dense or ragged kernel), in one call instead of a Mapping, a lowering and a count per candidate
+in Python. Its inputs are packed once per (layer, fan-out sides) by dse/network.py.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import literal_unroll, njit
 from numba.typed import List
 
 from ..counting import records as R
 from ..counting.nest_kernel import evaluate_nest
+from ..counting.ragged_kernel import evaluate_ragged
 from ..energy.mac import mac_dynamic_pj
 from ..mapping.template_kernel import lower_best, map_layer_kernel
 
@@ -113,7 +120,7 @@ def evaluate_network(templates, t_scratch, layers, loops, keeps, outs, scratch, 
                      status, energy_pj, cycles, steps, first, stop):
     """For each layer l in [first, stop): the template's mapping on `arc` (TemplateArch), lowered into
     loops[l] and keeps[l], counted by evaluate_nest into outs[l]; status[l], energy_pj[l], cycles[l]
-    as evaluate_nest returns them, steps[l] = (temporal steps, spatial positions) of the nest.
+    as evaluate_nest returns them, steps[l] = (temporal steps, spatial positions, loops) of the nest.
     templates … work: typed lists, one entry per layer."""
     for l in range(first, stop):
         lay, sc, part, lp, kp, out, ns, w = (templates[l], t_scratch[l], layers[l], loops[l], keeps[l], outs[l],
@@ -137,4 +144,143 @@ def evaluate_network(templates, t_scratch, layers, loops, keeps, outs, scratch, 
                 spatial *= lp.loop_bound[j]
             else:
                 temporal *= lp.loop_bound[j]
-        steps[l, 0], steps[l, 1] = temporal, spatial
+        steps[l, 0], steps[l, 1], steps[l, 2] = temporal, spatial, n
+
+
+NOT_COUNTED, TO_COUNT = -1, -2  # choose_ragged's status of a candidate it passes over, or has yet to count
+
+
+@njit(cache=True, _nrt=False)
+def _fresh(record):
+    """Every array of a record zeroed, as nest_scratch and ragged_work allocate them (the ragged
+    kernel is only ever given fresh ones)."""
+    for a in literal_unroll(record):
+        a.fill(0)
+
+
+@njit(cache=True)
+def _count(nest, problem, out, scratch, rg):
+    """evaluate_packed's count of a lowered nest: the ragged kernel when a dim's bounds multiply to
+    more than the dim, else the dense one; returns (status, energy pJ, cycles, ragged)."""
+    n_d = problem.dim_size.shape[0]
+    ragged = False
+    for d in range(n_d):
+        covered = 1
+        for j in range(nest.n):
+            if nest.loop_dim[j] == d:
+                covered *= nest.loop_bound[j]
+        ragged = ragged or covered != problem.dim_size[d]
+    _clear(out)
+    if ragged:
+        _fresh(scratch)
+        _fresh(rg)
+    scratch.memo_ext[:] = -1  # (evaluate_network's reset for the dense kernel; nest_scratch's start)
+    scratch.memo_tile[:] = -1
+    if ragged:
+        s, e, c = evaluate_ragged(nest, problem, out, scratch, rg)
+    else:
+        s, e, c = evaluate_nest(nest, problem, out, scratch)
+    return s, e, c, ragged
+
+
+@njit(cache=True)
+def _unpad(lp, n, dim_size, up):
+    """mapping/ragged.unpad on a lowered nest, lowered again (mapping/lower.py drops unit loops):
+    inner → outer, each loop takes at most ⌈D / stride⌉ iterations (stride: what the loops inside
+    it on its dim cover). Writes `up`; returns its number of loops."""
+    stride = np.ones(dim_size.shape[0], dtype=np.int64)
+    bound = np.empty(n, dtype=np.int64)
+    for j in range(n - 1, -1, -1):
+        d = lp.loop_dim[j]
+        bound[j] = min(lp.loop_bound[j], -(-dim_size[d] // stride[d]))
+        stride[d] *= bound[j]
+    m = 0
+    for j in range(n):
+        if bound[j] > 1:
+            up.loop_dim[m], up.loop_bound[m], up.loop_level[m] = lp.loop_dim[j], bound[j], lp.loop_level[j]
+            up.loop_spatial[m], up.loop_axis[m] = lp.loop_spatial[j], lp.loop_axis[j]
+            m += 1
+    return m
+
+
+@njit(cache=True)
+def _same_nest(a, n_a, keeps_a, b, n_b, keeps_b):
+    """Two lowered nests alike (loops and keeps): one mapping, which counts alike."""
+    if n_a != n_b:
+        return False
+    for j in range(n_a):
+        if (a.loop_dim[j] != b.loop_dim[j] or a.loop_bound[j] != b.loop_bound[j] or a.loop_level[j] != b.loop_level[j]
+                or a.loop_axis[j] != b.loop_axis[j]):
+            return False
+    for i in range(keeps_a.shape[0]):
+        for t in range(keeps_a.shape[1]):
+            if keeps_a[i, t] != keeps_b[i, t]:
+                return False
+    return True
+
+
+@njit(cache=True)
+def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, u_outs, u_scratch,
+                  rgs, arc, arch, mixed, l, part, w, t_loops, t_n, t_keeps, template_energy_pj, template_cycles,
+                  status, energy_pj, cycles, ragged, u_n):
+    """simulate.choose_template_counted for distinct layer l, whose template mapping (lowered by
+    evaluate_network into t_loops, t_n loops, t_keeps; counted there: template_energy_pj,
+    template_cycles, status OK) leaves MACs idle. Each of the layer padded to the array's sides (the
+    typed lists, one entry per padded layer, in mapping/ragged.padded_layers' order) is mapped by
+    the template, and its mapping unpadded onto the real layer is counted there unless it equals the
+    template's or an earlier candidate's (status −1: passed over, as model/packed.lowest_scoring
+    does): status, energy_pj, cycles, ragged per candidate, its nest in u_loops (u_n loops), its
+    counts in u_outs, and rgs' totals and steps when ragged. When one is counted, so are the padded
+    layers with their own mappings: the fewest cycles is the limit (what padding by hand gives).
+    Returns the candidate of lowest (cycles > limit, energy · cycles), the first on a tie, or −1 for
+    the template's own mapping. Hardware constraints are not checked here: the caller checks the
+    chosen one's (if it breaks one, simulate's own choice decides)."""
+    n_c = len(templates)
+    n_padded = np.zeros(n_c, dtype=np.int64)
+    distinct = False
+    for c in range(n_c):
+        lay, sc, lp, kp, up = templates[c], t_scratch[c], loops[c], keeps[c], u_loops[c]
+        map_layer_kernel(lay, arc, sc)
+        n_padded[c] = lower_best(lay, arc, sc, lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial,
+                                 lp.loop_axis, kp)
+        u_n[c] = _unpad(lp, n_padded[c], part.dim_size, up)
+        status[c] = NOT_COUNTED
+        seen = _same_nest(up, u_n[c], kp, t_loops, t_n, t_keeps)
+        for e in range(c):
+            seen = seen or _same_nest(up, u_n[c], kp, u_loops[e], u_n[e], keeps[e])
+        if not seen:
+            status[c] = TO_COUNT
+            distinct = True
+    if not distinct:
+        return -1
+    limit = -1  # the fewest cycles of a padded layer counted OK (−1: none, an unbounded limit)
+    for c in range(n_c):
+        lp, pp, pw = loops[c], layers[c], work[c]
+        _fill_work(pw, mixed, l, pp.macs, arch.mac_pj, arch.mac_table)
+        padded = R.Problem(pp.axis_of, pp.coef, pp.axis_dims, pp.axis_nd, pp.n_axes, pp.is_output, pp.one_dim,
+                           arch.level_int, arch.cluster_axes, arch.level_float, pw.merges, pw.e_factor,
+                           pw.mac_energy_pj, pp.held_by_dim, pp.output_ignores, arch.energy_per_cycle_pj,
+                           arch.hold_spatial_innermost, pw.latched, arch.cluster_rule, arch.psum_words,
+                           pp.dim_size)
+        s, _, c_cycles, _ = _count(R.Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis,
+                                          n_padded[c], keeps[c]), padded, outs[c], scratch[c], rgs[c])
+        if s == R.OK and (limit < 0 or c_cycles < limit):
+            limit = c_cycles
+    real = R.Problem(part.axis_of, part.coef, part.axis_dims, part.axis_nd, part.n_axes, part.is_output,
+                     part.one_dim, arch.level_int, arch.cluster_axes, arch.level_float, w.merges, w.e_factor,
+                     w.mac_energy_pj, part.held_by_dim, part.output_ignores, arch.energy_per_cycle_pj,
+                     arch.hold_spatial_innermost, w.latched, arch.cluster_rule, arch.psum_words, part.dim_size)
+    best, best_late, best_edp = -1, 0 <= limit < template_cycles, template_energy_pj * template_cycles
+    for c in range(n_c):
+        if status[c] != TO_COUNT:
+            continue
+        up = u_loops[c]
+        status[c], energy_pj[c], cycles[c], ragged[c] = _count(
+            R.Nest(up.loop_dim, up.loop_bound, up.loop_level, up.loop_spatial, up.loop_axis, u_n[c], keeps[c]), real,
+            u_outs[c], u_scratch[c], rgs[c])
+        if status[c] != R.OK:
+            continue
+        late, edp = 0 <= limit < cycles[c], energy_pj[c] * cycles[c]
+        if (not late and best_late) or (late == best_late and edp < best_edp):
+            best, best_late, best_edp = c, late, edp
+    return best

@@ -228,3 +228,51 @@ def test_the_row_only_path_gives_the_object_paths_rows_and_energies(tmp_path, mo
     assert _rows(points, monkeypatch, True) == _rows(points, monkeypatch, False)
     assert len(seen) > 20 and all(isinstance(b, BlockCounts) for b in seen)
     assert {r["status"] for r in _rows(points, monkeypatch, True)} == {"ok", "infeasible"}
+
+
+def _counting_choices(monkeypatch):
+    """Count network_kernel.choose_ragged's calls and the candidates it chose (≥ 0)."""
+    from accelsim.dse import network
+    calls, real = [], network.choose_ragged
+    monkeypatch.setattr(network, "choose_ragged", lambda *a: (lambda best: calls.append(best) or best)(real(*a)))
+    return calls
+
+
+def test_the_choice_kernel_chooses_as_simulate_does(monkeypatch):
+    """Layers whose template leaves MACs idle take the templates' ragged choice in the choice kernel
+    (network_kernel.choose_ragged): the same mapping and counts as simulate's choice, in Python."""
+    calls = _counting_choices(monkeypatch)
+    for name, x, y in (("resnet50", 1, 8), ("bert_base", 16, 4), ("alexnet", 4, 2)):
+        arch = load_arch(ARCH_DIR / "simba_like.yaml", [f"levels.PE_array.x={x}", f"levels.PE_array.y={y}"])
+        assert _same(arch, load_workload(WORKLOAD_DIR / f"{name}.yaml"), SimOptions(dataflow="ws"))
+    assert any(best >= 0 for best in calls) and any(best < 0 for best in calls)  # candidates and templates won
+
+
+def test_a_chosen_candidate_the_hardware_refuses_leaves_the_choice_to_simulate(monkeypatch):
+    """The kernel does not check hardware constraints; when its choice breaks one, simulate's choice
+    (which passes over that candidate) decides. Here every ragged mapping is refused."""
+    real = simulate._violations
+
+    def no_ragged(arch, layer, mapping):
+        over = [d for d, b in layer.run_einsum.bound.items() if mapping.factor(d) > b]
+        return real(arch, layer, mapping) + ([f"ragged on {over}"] if over else [])
+    monkeypatch.setattr(simulate, "_violations", no_ragged)
+    calls = _counting_choices(monkeypatch)
+    python = []
+    real_choice = simulate.choose_template_counted
+    monkeypatch.setattr(simulate, "choose_template_counted", lambda *a: python.append(1) or real_choice(*a))
+    arch = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=1"])
+    workload = load_workload(WORKLOAD_DIR / "resnet50.yaml")
+    network_result(arch, workload, SimOptions(dataflow="ws"))
+    assert any(best >= 0 for best in calls) and python  # the kernel chose a ragged one; simulate decided
+    fast = _same(arch, workload, SimOptions(dataflow="ws"))
+    assert fast and not any(layer.counts.ragged for layer in fast.layers)
+
+
+def test_cache_warm_compiles_the_choice_kernel(monkeypatch):
+    """`accelsim cache warm` runs compile_ahead's odd-dims GEMM through the network path: its template
+    leaves MACs idle, so the choice kernel compiles there, not in a sweep."""
+    from accelsim.compile_ahead import odd_dims_workload, warm_problem
+    arch, _ = warm_problem()
+    calls = _counting_choices(monkeypatch)
+    assert _same(arch, odd_dims_workload(), SimOptions(dataflow="ws")) and calls
