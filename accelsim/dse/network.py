@@ -78,7 +78,7 @@ class NetworkPack:
         self.mappings, self.work = {}, {}  # the kernel's mappings seen; Work arrays per MAC table width
         self.verdicts = {}  # (mapping key, _check_reads) -> whether simulate's checks pass
         self.lock = threading.Lock()
-        records = {name: [] for name in ("templates", "t_scratch", "layers", "loops", "keeps", "outs", "scratch")}
+        records = {name: [] for name in LAYER_RECORDS}
         self.ok = True
         for layer in self.distinct:
             einsum = layer.run_einsum
@@ -86,17 +86,8 @@ class NetworkPack:
             if template is None:  # the kernel does not reproduce the template on this layer
                 self.ok = False
                 return
-            part = layer_part(einsum)
-            n_t, n_d = len(einsum.roles), len(einsum.dims)
-            sc = template_scratch(template, n_levels)
-            max_loops = sc.s_dim.shape[1] * sc.s_dim.shape[2]
-            records["templates"].append(template)
-            records["t_scratch"].append(sc)
-            records["layers"].append(part)
-            records["loops"].append(R.nest_loops(max_loops))
-            records["keeps"].append(np.zeros((n_levels, n_t), dtype=np.bool_))
-            records["outs"].append(new_outputs(n_levels, n_t))
-            records["scratch"].append(R.nest_scratch(max_loops, int(part.n_axes.max()), part.span, n_d, n_levels, n_t))
+            for name, item in zip(LAYER_RECORDS, layer_records(einsum, template, layer_part(einsum), n_levels)):
+                records[name].append(item)
         # The records twice: typed lists for the kernel, Python lists for the wrapper to read (a typed
         # list's item costs ~10 µs from Python); both hold the same arrays.
         self.t_scratch, self.outs, self.keeps = records["t_scratch"], records["outs"], records["keeps"]
@@ -163,6 +154,19 @@ class NetworkPack:
         return verdict
 
 
+LAYER_RECORDS = ("templates", "t_scratch", "layers", "loops", "keeps", "outs", "scratch")
+
+
+def layer_records(einsum, template, part, n_levels: int) -> tuple:
+    """What the kernels take of a layer to map it with the template and count it (LAYER_RECORDS):
+    its template record and scratch, its layer part, and the nest's loops, keeps, outputs and scratch."""
+    n_t, n_d = len(einsum.roles), len(einsum.dims)
+    sc = template_scratch(template, n_levels)
+    max_loops = sc.s_dim.shape[1] * sc.s_dim.shape[2]
+    return (template, sc, part, R.nest_loops(max_loops), np.zeros((n_levels, n_t), dtype=np.bool_),
+            new_outputs(n_levels, n_t), R.nest_scratch(max_loops, int(part.n_axes.max()), part.span, n_d, n_levels, n_t))
+
+
 def new_work(einsum, n_levels: int, mac_shape: tuple) -> Work:
     """A layer's Work arrays (filled by the kernels from the point's Mixed rows)."""
     n_t, n_d = len(einsum.roles), len(einsum.dims)
@@ -182,8 +186,7 @@ class _Candidates:
         self.ok, self.same_mixed = True, {}
         n_levels, n_t, n_d = pack.n_levels, len(einsum.roles), len(einsum.dims)
         real = pack.parts[l]
-        names = ("templates", "t_scratch", "layers", "loops", "keeps", "outs", "scratch", "work", "u_loops",
-                 "u_outs", "u_scratch", "rgs")
+        names = (*LAYER_RECORDS, "work", "u_loops", "u_outs", "u_scratch", "rgs")
         records = {name: [] for name in names}
         for padded in self.padded:
             template = pack_layer(padded, pack.dataflow)
@@ -194,16 +197,14 @@ class _Candidates:
             if template is None:
                 self.ok = False
                 return
-            sc = template_scratch(template, n_levels)
-            max_loops = sc.s_dim.shape[1] * sc.s_dim.shape[2]
-            for name, item in (("templates", template), ("t_scratch", sc), ("layers", part),
-                               ("loops", R.nest_loops(max_loops)), ("keeps", np.zeros((n_levels, n_t), dtype=np.bool_)),
-                               ("outs", new_outputs(n_levels, n_t)),
-                               ("scratch", R.nest_scratch(max_loops, int(part.n_axes.max()), part.span, n_d, n_levels, n_t)),
-                               ("work", new_work(padded, n_levels, mac_shape)), ("u_loops", R.nest_loops(max_loops)),
-                               ("u_outs", new_outputs(n_levels, n_t)),
-                               ("u_scratch", R.nest_scratch(max_loops, int(real.n_axes.max()), real.span, n_d, n_levels, n_t)),
-                               ("rgs", ragged_work(max_loops, n_levels, n_t, n_d, int(real.dim_size.max())))):
+            padded_records = layer_records(padded, template, part, n_levels)
+            max_loops = len(padded_records[3].loop_dim)
+            # the padded layer's MAC energies; the unpadded nest's loops (no more than the padded
+            # one's), outputs, scratch and ragged work
+            unpadded = (new_work(padded, n_levels, mac_shape), R.nest_loops(max_loops), new_outputs(n_levels, n_t),
+                        R.nest_scratch(max_loops, int(real.n_axes.max()), real.span, n_d, n_levels, n_t),
+                        ragged_work(max_loops, n_levels, n_t, n_d, int(real.dim_size.max())))
+            for name, item in zip(names, padded_records + unpadded):
                 records[name].append(item)
         self.t_scratch, self.u_loops, self.u_outs, self.rgs = (records[k] for k in ("t_scratch", "u_loops", "u_outs", "rgs"))
         self.lists = tuple(typed_list(records[name]) for name in names) if self.padded else ()
