@@ -378,20 +378,16 @@ def simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mapping
                        outputs=einsum.tensor_size("outputs"))
 
 
-def choose_template_mapping(arch: Arch, layer: Layer, options: SimOptions, energies, map_template=map_layer,
-                            counted=None) -> Mapping:
-    """The template's mapping, or the template's mapping of the layer padded to the array's sides
-    run ragged on the real layer (mapping/ragged.py), whichever has the lower energy-delay product
-    (the mapper's default objective); ragged only where it is counted (_check_ragged).
-    `map_template(arch, einsum, dataflow)`: the template (simulate's). `counted`: the template's
-    mapping and its PackedResult, if the caller has counted it (model/packed.lowest_scoring)."""
-    return choose_template_counted(arch, layer, options, energies, map_template, counted)[0]
-
-
 def choose_template_counted(arch: Arch, layer: Layer, options: SimOptions, energies, map_template=map_layer,
                             counted=None) -> tuple[Mapping, object]:
-    """choose_template_mapping's mapping and, where the choice counted it on this layer, its
-    PackedResult (else None): simulate_layer then does not count the chosen mapping again."""
+    """The template's mapping, or the template's mapping of the layer padded to the array's sides
+    run ragged on the real layer (mapping/ragged.py), whichever has the lower energy-delay product
+    (the mapper's default objective); ragged only where it is counted (_check_ragged). With it,
+    where the choice counted it on this layer, its PackedResult (else None): simulate_layer then
+    does not count the chosen mapping again. `map_template(arch, einsum, dataflow)`: the template
+    (simulate's). `counted`: the template's mapping and its PackedResult, if the caller has counted
+    it (model/packed.lowest_scoring). The sweeps' network path runs this choice in a kernel
+    (dse/network._kernel_choice)."""
     einsum, dataflow = layer.run_einsum, options.dataflow
     mapping = map_template(arch, einsum, dataflow)
     if ragged_refused(arch, layer, options):

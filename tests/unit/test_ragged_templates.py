@@ -71,7 +71,7 @@ def test_the_ragged_choice_beats_the_template_on_a_prime_gemm():
     from accelsim.mapping.dataflows import map_layer
     from accelsim.mapping.lower import lower
     from accelsim.model.packed import evaluate_packed, pack_problem
-    from accelsim.simulate import choose_template_mapping
+    from accelsim.simulate import choose_template_counted
     arch = accelsim.load_arch(ARCH_DIR / "eyeriss_like.yaml")
     einsum = parse_einsum(GEMM, {"m": 97, "n": 101, "k": 1009})
     problem = pack_problem(arch, einsum, action_energies(arch))
@@ -80,7 +80,8 @@ def test_the_ragged_choice_beats_the_template_on_a_prime_gemm():
         r = evaluate_packed(problem, lower(arch, einsum, mapping))
         return r.energy_pj * r.cycles
     template = map_layer(arch, einsum, "rs")
-    chosen = choose_template_mapping(arch, Layer("g", einsum), accelsim.SimOptions(dataflow="rs"), action_energies(arch))
+    chosen, _ = choose_template_counted(arch, Layer("g", einsum), accelsim.SimOptions(dataflow="rs"),
+                                        action_energies(arch))
     assert edp(chosen) < 0.5 * edp(template)
 
 
