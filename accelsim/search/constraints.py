@@ -199,7 +199,7 @@ def _level_violations(level, m, c: LevelConstraint) -> tuple[str, ...]:
     (template_pack.scratch_mapping), and its arch variants their resolved constraints."""
     key = (id(m), id(c), level.name, isinstance(level, Spatial), getattr(level, "keeps", None))
     held = _LEVEL_VIOLATIONS.get(key)
-    if held is not None and held[0] is m and held[1] is c:
+    if held is not None:  # (the entry holds m and c, so no other object has their ids meanwhile)
         return held[2]
     found = tuple(_check_level(level, m, c))
     if len(_LEVEL_VIOLATIONS) >= 4096:
