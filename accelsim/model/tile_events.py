@@ -525,7 +525,7 @@ def _translation_tables(axes, tile_loops, movers, n_sl) -> tuple[list[int], list
 
 # ------------------------------------------------------------------------------ the kernel
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _serialized_transfers(words, bandwidth, stall):
     """Transfers grouped by receiving level, one after another; each takes its slowest level's
     ports (counting/rules.bandwidth_cycles).
@@ -545,6 +545,15 @@ def _serialized_transfers(words, bandwidth, stall):
             stall[who] += worst
             total += worst
     return total
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _copy2(dst, src):
+    """dst[:, :] = src, element by element (a whole-array assignment may allocate a temporary,
+    and the walk's kernels run without Numba's allocator and its reference counts)."""
+    for i in range(dst.shape[0]):
+        for j in range(dst.shape[1]):
+            dst[i, j] = src[i, j]
 
 
 class RaggedTables(NamedTuple):
@@ -583,14 +592,14 @@ def ragged_tables(ev: TileEvents) -> RaggedTables:
     return RaggedTables(*(getattr(ev, name) for name in RaggedTables._fields))
 
 
-@njit(cache=True, forceinline=True)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _count_at(rt, mask, r, offset):
     """Tuples of the loops in mask[r] (on ragged dim r) whose offset from `offset` is inside the dim."""
     return count_below(rt.lp_dim, rt.lp_bound, rt.lp_stride, rt.lp_dim.shape[0], mask[r], rt.rg_dim[r],
                        rt.rg_size[r] - offset)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _mark(step, n, k, mark):
     """Marks the points Σ_t step[t]·k[t] (k[t] < n[t]) of a window axis from 0; returns the span
     (0: an empty set). k: work array."""
@@ -616,7 +625,7 @@ def _mark(step, n, k, mark):
             return span
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _window_points(step, n_new, n_old, shift, k, mark_new, mark_old):
     """(points of a window axis's set at a move, points of it the old set held): the old set's
     origin lies `shift` before the new one's on the axis."""
@@ -634,7 +643,7 @@ def _window_points(step, n_new, n_old, shift, k, mark_new, mark_old):
     return words, kept
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                  out_irrelevant, rt, st):
     """Tile moves caused by step loop `carry` advancing (-1: the first step, all tiles load). On
@@ -646,7 +655,8 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
     for e in range(ev_limit.shape[0]):
         st.ev_old[e] = st.prev_size[e]
         st.old_copies[e] = st.copies[e]
-        st.old_o[e, :] = st.prev_o[e, :]
+        for r in range(n_rg):
+            st.old_o[e, r] = st.prev_o[e, r]
         st.ev_idle[e] = 0
         if carry >= ev_limit[e]:
             st.ev_words[e] = -1  # no event: this tile did not move
@@ -674,7 +684,8 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
                 same &= shift == st.wa_last[a]
                 st.wa_shift[a] = shift
                 st.wa_origin[a] = origin
-                st.wa_prev_n[a, :] = st.wa_n[a, :]
+                for t in range(rt.wa_rg.shape[1]):
+                    st.wa_prev_n[a, t] = st.wa_n[a, t]
             for r in range(n_rg):
                 if rt.ev_rg[e, r] == 0 or rt.ev_rg[e, r] == RG_WINDOW:
                     continue
@@ -727,7 +738,7 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
         st.ev_new[e] = first
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _own_copies_port_words(elements, copy, scale, block, e, offset, rt, st):
     """Port words of a tile move of `elements` elements in copies of `copy` (copies_port_words), where
     fan-outs copy the tile over ragged dims of its own index (oc_*): there each position's copy is the
@@ -770,7 +781,7 @@ def _own_copies_port_words(elements, copy, scale, block, e, offset, rt, st):
     return words
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, ev_mult, ev_receiver, ch_stream,
                    ch_level, ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total, exposed,
                    prefetch, drains, rt, st):
@@ -817,7 +828,7 @@ def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, 
             prefetch[c, m, p] += words  # loaded while the previous tile computes
 
 
-@njit(cache=True, forceinline=True)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, fl_latched,
                 port_block, fl_total, window, rt, off):
     """The flows of one step's compute onto their ports (first touches skipped while every
@@ -845,7 +856,7 @@ def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_s
                                                            fl_box[f], fl_scale[f], port_block[fl_level[f]])
 
 
-@njit(cache=True, forceinline=True)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _advance(idx, step_bound, rt, off):
     """Step the odometer (innermost loop fastest) to the next step inside every dim; returns the
     outermost loop that advanced (the loops inside it restart at 0). A loop whose next digit puts
@@ -870,7 +881,7 @@ def _advance(idx, step_bound, rt, off):
         return carry
 
 
-@njit(cache=True, forceinline=True)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _step_compute(compute, rt, off):
     """The busiest MAC's cycles in a step: on a ragged dim, its loops below the innermost memory
     counted at the step's offset."""
@@ -879,7 +890,7 @@ def _step_compute(compute, rt, off):
     return compute
 
 
-@njit(cache=True, forceinline=True)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _step_cycles(window, bandwidth, busy, stall):
     """A step lasts its compute (and skew) or its slowest level's traffic on its ports, whichever
     is longer; the excess is charged as a stall to that level."""
@@ -951,7 +962,7 @@ def walk_state(ev) -> WalkState:
                      np.zeros(max(positions, 1), i64), np.zeros(n_ev, i64), np.zeros(n_ev, i64))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class, out_irrelevant,
                ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, bandwidth, port_block,
                ch_total, stall, rt, st):
@@ -968,7 +979,7 @@ def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_cl
     return cycles
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out_irrelevant,
                ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale,
@@ -987,7 +998,7 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
         busy = mac + skew * st.stream[0]
         st.stream[1] += st.stream[0]
         cycles += _serialized_transfers(st.exposed, bandwidth, stall)
-        st.window[:, :] = st.drains
+        _copy2(st.window, st.drains)
         _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box,
                     fl_latched, port_block, fl_total, st.window, rt, st.off)
         # The next step's tile moves: its double-buffered fills overlap this step.
@@ -1013,12 +1024,13 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
                         st.window[m, p] += st.prefetch[c, m, p]
                         st.prefetch[c, m, p] = 0
         cycles += _step_cycles(st.window, bandwidth, busy, stall)
-        st.exposed[:, :, :] = st.next_exposed
-        st.drains[:, :] = st.next_drains
+        for c in range(n_mem):
+            _copy2(st.exposed[c], st.next_exposed[c])
+        _copy2(st.drains, st.next_drains)
     return cycles
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def walk_end(ev_mult, ev_receiver, ch_stream, ch_level, ch_port, ch_drain, ch_scale, bandwidth, port_block,
              ch_total, stall, rt, st):
     """The epilogue: the last output tiles drain to their parents. Returns its cycles."""
