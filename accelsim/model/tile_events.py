@@ -537,6 +537,8 @@ def _serialized_transfers(words, bandwidth, stall):
     for c in range(n_mem):
         worst, who = 0, -1
         for m in range(n_mem):
+            if words[c, m, READ] == 0 and words[c, m, WRITE] == 0:
+                continue  # no traffic takes no cycles (most pairs: divisions saved)
             t = bandwidth_cycles(words[c, m, READ], words[c, m, WRITE], bandwidth[m, READ], bandwidth[m, WRITE],
                                  bandwidth[m, SHARED])
             if t > worst:
@@ -738,7 +740,7 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
         st.ev_new[e] = first
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _own_copies_port_words(elements, copy, scale, block, e, offset, rt, st):
     """Port words of a tile move of `elements` elements in copies of `copy` (copies_port_words), where
     fan-outs copy the tile over ragged dims of its own index (oc_*): there each position's copy is the
@@ -746,8 +748,14 @@ def _own_copies_port_words(elements, copy, scale, block, e, offset, rt, st):
     (and a copy's) are the positions' counts summed times a part over the other dims, so a position's
     share is in proportion to its count. `offset`: the tile's offsets on the ragged dims."""
     lo, hi = rt.oc_start[e], rt.oc_start[e + 1]
-    if lo == hi or block <= 1:
+    if lo == hi or block <= 1:  # inlined: most charges take this branch, without a call
         return copies_port_words(elements, copy, scale, block)
+    return _positions_port_words(elements, copy, scale, block, e, offset, rt, st, lo, hi)
+
+
+@njit(cache=True, _nrt=False)
+def _positions_port_words(elements, copy, scale, block, e, offset, rt, st, lo, hi):
+    """_own_copies_port_words over the positions of the fan-outs lo … hi − 1 (oc_*)."""
     for q in range(lo, hi):
         st.oc_digit[q - lo] = 0
     n, total = 0, 0
@@ -896,6 +904,8 @@ def _step_cycles(window, bandwidth, busy, stall):
     is longer; the excess is charged as a stall to that level."""
     worst, who = busy, -1
     for m in range(window.shape[0]):
+        if window[m, READ] == 0 and window[m, WRITE] == 0:
+            continue  # no traffic: 0 cycles, never the longest
         t = bandwidth_cycles(window[m, READ], window[m, WRITE], bandwidth[m, READ], bandwidth[m, WRITE],
                              bandwidth[m, SHARED])
         if t > worst:
