@@ -588,10 +588,51 @@ class RaggedTables(NamedTuple):
     fl_first_tr_mask: np.ndarray
     fl_tr: np.ndarray
     fl_tr_mask: np.ndarray
+    rg_grain: np.ndarray  # [r] the lowest stride of the step loops on r's dim: every offset is a multiple
 
 
 def ragged_tables(ev: TileEvents) -> RaggedTables:
-    return RaggedTables(*(getattr(ev, name) for name in RaggedTables._fields))
+    return RaggedTables(*(getattr(ev, name) for name in RaggedTables._fields[:-1]), _rg_grain(ev))
+
+
+def _rg_grain(ev: TileEvents) -> np.ndarray:
+    grain = np.zeros(len(ev.rg_dim), dtype=np.int64)
+    for r, stride in zip(ev.sl_rg, ev.sl_stride):
+        if r >= 0 and (grain[r] == 0 or stride < grain[r]):
+            grain[r] = stride
+    return np.maximum(grain, 1)
+
+
+# Memo sites of _count_memo: one per mask row counted at a step's or a stream's offset.
+SITE_COMPUTE, FLOW_SITES, STREAM_SITES = 0, 4, 2  # a flow's: transfers, words, first, first transfers;
+#                                                   a stream's: its tile, its first touches
+
+
+def _n_sites(ev: TileEvents) -> int:
+    return 1 + FLOW_SITES * len(ev.fl_level) + STREAM_SITES * len(ev.ev_limit)
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _flow_site(f, j):
+    return 1 + FLOW_SITES * f + j
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _stream_site(rt, e, j):
+    return 1 + FLOW_SITES * rt.fl_rg.shape[0] + STREAM_SITES * e + j
+
+
+MEMO_ENTRIES = 1 << 20  # at most this many remembered counts (per key and value arrays: 8 MiB each)
+
+
+def _memo_slots(ev: TileEvents, grain) -> int:
+    """Slots per site and ragged dim: a power of two, every offset's own where the entries allow."""
+    need = max((int(-(-int(size) // int(g))) for size, g in zip(ev.rg_size, grain)), default=1)
+    cap = max(64, MEMO_ENTRIES // max(1, _n_sites(ev) * len(ev.rg_dim)))
+    slots = 1
+    while slots < min(need, cap):
+        slots *= 2
+    return slots
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
@@ -599,6 +640,17 @@ def _count_at(rt, mask, r, offset):
     """Tuples of the loops in mask[r] (on ragged dim r) whose offset from `offset` is inside the dim."""
     return count_below(rt.lp_dim, rt.lp_bound, rt.lp_stride, rt.lp_dim.shape[0], mask[r], rt.rg_dim[r],
                        rt.rg_size[r] - offset)
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _count_memo(rt, st, mask, site, r, offset):
+    """_count_at, remembered per memo site (the mask row's) and offset: a walk's offsets on a ragged dim
+    are multiples of its grain, few, and each recurs at many steps (a slot's last offset is kept)."""
+    slot = (offset // rt.rg_grain[r]) & (st.memo_key.shape[2] - 1)
+    if st.memo_key[site, r, slot] != offset:
+        st.memo_key[site, r, slot] = offset
+        st.memo_val[site, r, slot] = _count_at(rt, mask, r, offset)
+    return st.memo_val[site, r, slot]
 
 
 @njit(cache=True, _nrt=False)
@@ -675,7 +727,8 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
                 origin = 0
                 for t in range(rt.wa_rg.shape[1]):
                     r = rt.wa_rg[a, t]
-                    st.wa_n[a, t] = 1 if r < 0 else _count_at(rt, rt.ev_tile_mask[e], r, st.eo[r])
+                    st.wa_n[a, t] = 1 if r < 0 else _count_memo(rt, st, rt.ev_tile_mask[e], _stream_site(rt, e, 0), r,
+                                                                   st.eo[r])
                     if r >= 0:
                         origin += rt.wa_coef[a, t] * st.eo[r]
                 shift = origin - st.wa_origin[a]
@@ -691,7 +744,7 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
             for r in range(n_rg):
                 if rt.ev_rg[e, r] == 0 or rt.ev_rg[e, r] == RG_WINDOW:
                     continue
-                count = _count_at(rt, rt.ev_tile_mask[e], r, st.eo[r])
+                count = _count_memo(rt, st, rt.ev_tile_mask[e], _stream_site(rt, e, 0), r, st.eo[r])
                 factor *= count
                 if rt.ev_rg[e, r] == RG_COPIES:  # prev_o holds the copies of the last move
                     copies *= count
@@ -700,7 +753,7 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
                     continue
                 kept_factor *= count
                 if first > 0:
-                    first *= _count_at(rt, rt.ev_first_mask[e], r, st.eo[r])
+                    first *= _count_memo(rt, st, rt.ev_first_mask[e], _stream_site(rt, e, 1), r, st.eo[r])
                 shift = st.eo[r] - st.prev_o[e, r]
                 moved |= shift != 0
                 same &= shift == st.last_rt[e, r]
@@ -838,7 +891,7 @@ def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, 
 
 @njit(cache=True, _nrt=False, forceinline=True)
 def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, fl_latched,
-                port_block, fl_total, window, rt, off):
+                port_block, fl_total, window, rt, st, off):
     """The flows of one step's compute onto their ports (first touches skipped while every
     reduction loop is at 0: no partial sum to read yet); on ragged dims, counted at the step's offset."""
     all_zero = True
@@ -853,12 +906,12 @@ def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_s
         first_transfers = rt.fl_first_tr[f] if first > 0 else 0
         transfers = rt.fl_tr[f]
         for r in range(n_rg):
-            transfers *= _count_at(rt, rt.fl_tr_mask[f], r, off[r])
+            transfers *= _count_memo(rt, st, rt.fl_tr_mask[f], _flow_site(f, 0), r, off[r])
             if rt.fl_rg[f, r] != 0:
-                words *= _count_at(rt, rt.fl_mask[f], r, off[r])
+                words *= _count_memo(rt, st, rt.fl_mask[f], _flow_site(f, 1), r, off[r])
                 if first > 0:
-                    first *= _count_at(rt, rt.fl_first_mask[f], r, off[r])
-                    first_transfers *= _count_at(rt, rt.fl_first_tr_mask[f], r, off[r])
+                    first *= _count_memo(rt, st, rt.fl_first_mask[f], _flow_site(f, 2), r, off[r])
+                    first_transfers *= _count_memo(rt, st, rt.fl_first_tr_mask[f], _flow_site(f, 3), r, off[r])
         fl_total[f] += words - first  # one transfer a MAC cycle (a latched operand's: per address), whole blocks each
         window[fl_level[f], fl_port[f]] += step_port_words(words, first, first_transfers, transfers, fl_unit[f],
                                                            fl_box[f], fl_scale[f], port_block[fl_level[f]])
@@ -890,11 +943,11 @@ def _advance(idx, step_bound, rt, off):
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _step_compute(compute, rt, off):
+def _step_compute(compute, rt, st, off):
     """The busiest MAC's cycles in a step: on a ragged dim, its loops below the innermost memory
     counted at the step's offset."""
     for r in range(rt.rg_dim.shape[0]):
-        compute *= _count_at(rt, rt.compute_mask, r, off[r])
+        compute *= _count_memo(rt, st, rt.compute_mask, SITE_COMPUTE, r, off[r])
     return compute
 
 
@@ -952,6 +1005,8 @@ class WalkState(NamedTuple):
     oc_count: np.ndarray         # [position] and each position's count
     idle: np.ndarray             # [stream] words kept by copies that left a ragged dim while the tile stayed
     ev_idle: np.ndarray          # [stream] … drained with the tile at the current move
+    memo_key: np.ndarray         # [memo site, ragged dim, slot] the offset whose count a slot holds (−1: none)
+    memo_val: np.ndarray         # … that count (_count_memo)
 
 
 def walk_state(ev) -> WalkState:
@@ -960,6 +1015,7 @@ def walk_state(ev) -> WalkState:
     n_oc = max((int(b - a) for a, b in zip(ev.oc_start, ev.oc_start[1:])), default=0)
     positions = max((int(np.prod(ev.oc_bound[a:b])) for a, b in zip(ev.oc_start, ev.oc_start[1:])), default=0)
     i64 = np.int64
+    memo = (_n_sites(ev), n_rg, _memo_slots(ev, _rg_grain(ev)))
     return WalkState(np.zeros(n_sl, i64), np.zeros(n_ev, np.bool_), np.zeros(n_ev, i64), np.zeros(n_ev, i64),
                      np.zeros(n_ev, i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64),
                      np.zeros((n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, 2), i64),
@@ -969,7 +1025,8 @@ def walk_state(ev) -> WalkState:
                      np.zeros((n_wa, n_terms), i64), np.zeros((n_wa, n_terms), i64), np.zeros(n_terms, i64),
                      np.zeros(ev.wa_span, np.bool_), np.zeros(ev.wa_span, np.bool_), np.ones(n_ev, i64),
                      np.ones(n_ev, i64), np.zeros((n_ev, n_rg), i64), np.zeros(max(n_oc, 1), i64),
-                     np.zeros(max(positions, 1), i64), np.zeros(n_ev, i64), np.zeros(n_ev, i64))
+                     np.zeros(max(positions, 1), i64), np.zeros(n_ev, i64), np.zeros(n_ev, i64),
+                     np.full(memo, -1, i64), np.zeros(memo, i64))
 
 
 @njit(cache=True, _nrt=False)
@@ -1003,14 +1060,14 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
     n_mem = bandwidth.shape[0]
     cycles = 0
     for s in range(first, last):
-        mac = _step_compute(compute, rt, st.off)
+        mac = _step_compute(compute, rt, st, st.off)
         st.stream[2] += mac
         busy = mac + skew * st.stream[0]
         st.stream[1] += st.stream[0]
         cycles += _serialized_transfers(st.exposed, bandwidth, stall)
         _copy2(st.window, st.drains)
         _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box,
-                    fl_latched, port_block, fl_total, st.window, rt, st.off)
+                    fl_latched, port_block, fl_total, st.window, rt, st, st.off)
         # The next step's tile moves: its double-buffered fills overlap this step.
         st.next_exposed[:, :, :] = 0
         st.next_drains[:, :] = 0
