@@ -98,7 +98,6 @@ class TileEvents:
     fl_scale: np.ndarray       # words per element (as ch_scale)
     fl_unit: np.ndarray        # elements a MAC cycle's transfer moves (the merged group × copies)
     fl_box: np.ndarray         # distinct outputs in it (its first touch reads unit − box; operands 0)
-    fl_latched: np.ndarray     # 1: a latched operand, read when its address moves (else every MAC cycle)
     receiver_db: np.ndarray    # 1 if the memory level is double-buffered
     bandwidth: np.ndarray      # float64 [memory level, READ|WRITE|SHARED] words/cycle per instance; inf: unlimited
     port_block: np.ndarray     # [memory level] words a port access moves: its block under per-transfer block
@@ -255,7 +254,7 @@ class _Tables:
         self.ev = {k: [] for k in ("limit", "full", "mult", "first", "receiver", "kept", "class",
                                    "rg", "tile_mask", "first_mask", "part_mask")}
         self.ch = {k: [] for k in ("stream", "level", "port", "minus_first", "drain", "role", "kind", "scale")}
-        self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind", "scale", "unit", "box", "latched",
+        self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind", "scale", "unit", "box",
                                    *self.RAGGED_FLOW)}
         self.wa, self.wa_start, self.wa_spans = [], [], []  # window axes: rows of (r, coef, step) per axis
         self.oc, self.oc_start = [], []  # fan-outs copying a stream's tile over its own ragged dims: (r, bound, stride)
@@ -407,7 +406,7 @@ class _Tables:
                                         self.words_per_element(level, r))):
             self.ch[key].append(value)
 
-    def add_flow(self, level, port, words, first, r, kind, dims, indices, first_indices, unit, box, latched,
+    def add_flow(self, level, port, words, first, r, kind, dims, indices, first_indices, unit, box,
                  transfer_loops, first_loops=None):
         """A per-step flow: `words` over the dims that are not ragged; on ragged dim r, × count_below of
         the loops among `indices` on it (for r's dim in `dims`); the first touches likewise. `unit`:
@@ -416,7 +415,7 @@ class _Tables:
         operand's when its address moves); `first_loops` (partial-sum reads): those whose tuples are the
         transfers that first touch their box."""
         for key, value in zip(self.fl, (self.mem_no[level], port, words, first, r, kind,
-                                        self.words_per_element(level, r), unit, box, latched, [int(d in dims) for d in self.rg_dim],
+                                        self.words_per_element(level, r), unit, box, [int(d in dims) for d in self.rg_dim],
                                         self.mask(indices, dims), self.mask(first_indices, dims),
                                         0 if first_loops is None else self.dense_product(first_loops),
                                         self.mask(first_loops or (), dims), self.dense_product(transfer_loops),
@@ -481,13 +480,12 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
                 touched = spatial_below + compute_loops
                 first = tile_size(dense_axes, loops(touched))
                 box = whole(spatial_below)
-                tables.add_flow(i, WRITE, words, 0, r, KIND_UPDATES, all_dims, indices, (), unit, box, 0, compute_loops)
+                tables.add_flow(i, WRITE, words, 0, r, KIND_UPDATES, all_dims, indices, (), unit, box, compute_loops)
                 tables.add_flow(i, READ, words, first, r, KIND_READS, all_dims, indices,
-                                [j for j in touched if int(nest.loop_dim[j]) in rg_dims], unit, box, 0, compute_loops,
+                                [j for j in touched if int(nest.loop_dim[j]) in rg_dims], unit, box, compute_loops,
                                 first_loops=[j for j in compute_loops if nest.dims[nest.loop_dim[j]] in outputs_dims])
             else:
-                tables.add_flow(i, READ, words, 0, r, KIND_READS, all_dims, indices, (), unit, 0,
-                                int(role in arch.compute.operand_latch), compute_loops)
+                tables.add_flow(i, READ, words, 0, r, KIND_READS, all_dims, indices, (), unit, 0, compute_loops)
         else:  # served to the child's tile when it moves
             union = merged + list(range(start[child], n))
             first = spatial_below + list(range(start[child], n)) if is_out else None
@@ -890,8 +888,8 @@ def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, 
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, fl_latched,
-                port_block, fl_total, window, rt, st, off):
+def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, port_block,
+                fl_total, window, rt, st, off):
     """The flows of one step's compute onto their ports (first touches skipped while every
     reduction loop is at 0: no partial sum to read yet); on ragged dims, counted at the step's offset."""
     all_zero = True
@@ -1050,7 +1048,7 @@ def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_cl
 def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out_irrelevant,
                ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale,
-               fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, fl_latched, receiver_db, bandwidth,
+               fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, receiver_db, bandwidth,
                port_block,
                ch_total, fl_total, stall, rt, st):
     """Steps first … last − 1 of the n_steps steps inside every dim (the busiest MAC's cycles each,
@@ -1067,7 +1065,7 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
         cycles += _serialized_transfers(st.exposed, bandwidth, stall)
         _copy2(st.window, st.drains)
         _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box,
-                    fl_latched, port_block, fl_total, st.window, rt, st, st.off)
+                    port_block, fl_total, st.window, rt, st, st.off)
         # The next step's tile moves: its double-buffered fills overlap this step.
         st.next_exposed[:, :, :] = 0
         st.next_drains[:, :] = 0
