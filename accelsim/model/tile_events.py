@@ -695,7 +695,7 @@ def _window_points(step, n_new, n_old, shift, k, mark_new, mark_old):
     return words, kept
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                  out_irrelevant, rt, st):
     """Tile moves caused by step loop `carry` advancing (-1: the first step, all tiles load). On
@@ -840,7 +840,7 @@ def _positions_port_words(elements, copy, scale, block, e, offset, rt, st, lo, h
     return words
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, ev_mult, ev_receiver, ch_stream,
                    ch_level, ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total, exposed,
                    prefetch, drains, rt, st):
