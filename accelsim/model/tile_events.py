@@ -628,7 +628,7 @@ def _memo_slots(ev: TileEvents, grain) -> int:
     need = max((int(-(-int(size) // int(g))) for size, g in zip(ev.rg_size, grain)), default=1)
     cap = max(64, MEMO_ENTRIES // max(1, _n_sites(ev) * len(ev.rg_dim)))
     slots = 1
-    while slots < min(need, cap):
+    while slots < need and 2 * slots <= cap:
         slots *= 2
     return slots
 
