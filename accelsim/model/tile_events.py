@@ -613,13 +613,15 @@ def _n_sites(ev: TileEvents) -> int:
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _flow_site(f, j):
-    return 1 + FLOW_SITES * f + j
+def _flow_site(f):
+    """Flow f's first memo site (the kernels add 0 … FLOW_SITES − 1 to it: no literal argument)."""
+    return 1 + FLOW_SITES * f
 
 
 @njit(cache=True, _nrt=False, forceinline=True)
-def _stream_site(rt, e, j):
-    return 1 + FLOW_SITES * rt.fl_rg.shape[0] + STREAM_SITES * e + j
+def _stream_site(rt, e):
+    """Stream e's first memo site."""
+    return 1 + FLOW_SITES * rt.fl_rg.shape[0] + STREAM_SITES * e
 
 
 MEMO_ENTRIES = 1 << 20  # at most this many remembered counts (per key and value arrays: 8 MiB each)
@@ -727,7 +729,7 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
                 origin = 0
                 for t in range(rt.wa_rg.shape[1]):
                     r = rt.wa_rg[a, t]
-                    st.wa_n[a, t] = 1 if r < 0 else _count_memo(rt, st, rt.ev_tile_mask[e], _stream_site(rt, e, 0), r,
+                    st.wa_n[a, t] = 1 if r < 0 else _count_memo(rt, st, rt.ev_tile_mask[e], _stream_site(rt, e), r,
                                                                    st.eo[r])
                     if r >= 0:
                         origin += rt.wa_coef[a, t] * st.eo[r]
@@ -744,7 +746,7 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
             for r in range(n_rg):
                 if rt.ev_rg[e, r] == 0 or rt.ev_rg[e, r] == RG_WINDOW:
                     continue
-                count = _count_memo(rt, st, rt.ev_tile_mask[e], _stream_site(rt, e, 0), r, st.eo[r])
+                count = _count_memo(rt, st, rt.ev_tile_mask[e], _stream_site(rt, e), r, st.eo[r])
                 factor *= count
                 if rt.ev_rg[e, r] == RG_COPIES:  # prev_o holds the copies of the last move
                     copies *= count
@@ -753,7 +755,7 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
                     continue
                 kept_factor *= count
                 if first > 0:
-                    first *= _count_memo(rt, st, rt.ev_first_mask[e], _stream_site(rt, e, 1), r, st.eo[r])
+                    first *= _count_memo(rt, st, rt.ev_first_mask[e], _stream_site(rt, e) + 1, r, st.eo[r])
                 shift = st.eo[r] - st.prev_o[e, r]
                 moved |= shift != 0
                 same &= shift == st.last_rt[e, r]
@@ -906,12 +908,12 @@ def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_s
         first_transfers = rt.fl_first_tr[f] if first > 0 else 0
         transfers = rt.fl_tr[f]
         for r in range(n_rg):
-            transfers *= _count_memo(rt, st, rt.fl_tr_mask[f], _flow_site(f, 0), r, off[r])
+            transfers *= _count_memo(rt, st, rt.fl_tr_mask[f], _flow_site(f), r, off[r])
             if rt.fl_rg[f, r] != 0:
-                words *= _count_memo(rt, st, rt.fl_mask[f], _flow_site(f, 1), r, off[r])
+                words *= _count_memo(rt, st, rt.fl_mask[f], _flow_site(f) + 1, r, off[r])
                 if first > 0:
-                    first *= _count_memo(rt, st, rt.fl_first_mask[f], _flow_site(f, 2), r, off[r])
-                    first_transfers *= _count_memo(rt, st, rt.fl_first_tr_mask[f], _flow_site(f, 3), r, off[r])
+                    first *= _count_memo(rt, st, rt.fl_first_mask[f], _flow_site(f) + 2, r, off[r])
+                    first_transfers *= _count_memo(rt, st, rt.fl_first_tr_mask[f], _flow_site(f) + 3, r, off[r])
         fl_total[f] += words - first  # one transfer a MAC cycle (a latched operand's: per address), whole blocks each
         window[fl_level[f], fl_port[f]] += step_port_words(words, first, first_transfers, transfers, fl_unit[f],
                                                            fl_box[f], fl_scale[f], port_block[fl_level[f]])
@@ -947,7 +949,7 @@ def _step_compute(compute, rt, st, off):
     """The busiest MAC's cycles in a step: on a ragged dim, its loops below the innermost memory
     counted at the step's offset."""
     for r in range(rt.rg_dim.shape[0]):
-        compute *= _count_memo(rt, st, rt.compute_mask, SITE_COMPUTE, r, off[r])
+        compute *= _count_memo(rt, st, rt.compute_mask, np.int64(SITE_COMPUTE), r, off[r])
     return compute
 
 
