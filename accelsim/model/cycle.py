@@ -206,7 +206,7 @@ def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int, int]:
                              ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_kept,
                              ev.ev_class, ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
                              ev.ch_scale, ev.fl_level, ev.fl_port, ev.fl_words, ev.fl_first, ev.fl_scale,
-                             ev.fl_unit, ev.fl_box, ev.fl_latched, ev.receiver_db, ev.bandwidth, ev.port_block,
+                             ev.fl_unit, ev.fl_box, ev.receiver_db, ev.bandwidth, ev.port_block,
                              ch_total, fl_total, stall, rt, st)
         done = last
         if long_walk and (time.monotonic() - shown > 1.0 or done == n):

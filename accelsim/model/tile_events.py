@@ -98,7 +98,6 @@ class TileEvents:
     fl_scale: np.ndarray       # words per element (as ch_scale)
     fl_unit: np.ndarray        # elements a MAC cycle's transfer moves (the merged group × copies)
     fl_box: np.ndarray         # distinct outputs in it (its first touch reads unit − box; operands 0)
-    fl_latched: np.ndarray     # 1: a latched operand, read when its address moves (else every MAC cycle)
     receiver_db: np.ndarray    # 1 if the memory level is double-buffered
     bandwidth: np.ndarray      # float64 [memory level, READ|WRITE|SHARED] words/cycle per instance; inf: unlimited
     port_block: np.ndarray     # [memory level] words a port access moves: its block under per-transfer block
@@ -255,7 +254,7 @@ class _Tables:
         self.ev = {k: [] for k in ("limit", "full", "mult", "first", "receiver", "kept", "class",
                                    "rg", "tile_mask", "first_mask", "part_mask")}
         self.ch = {k: [] for k in ("stream", "level", "port", "minus_first", "drain", "role", "kind", "scale")}
-        self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind", "scale", "unit", "box", "latched",
+        self.fl = {k: [] for k in ("level", "port", "words", "first", "role", "kind", "scale", "unit", "box",
                                    *self.RAGGED_FLOW)}
         self.wa, self.wa_start, self.wa_spans = [], [], []  # window axes: rows of (r, coef, step) per axis
         self.oc, self.oc_start = [], []  # fan-outs copying a stream's tile over its own ragged dims: (r, bound, stride)
@@ -407,7 +406,7 @@ class _Tables:
                                         self.words_per_element(level, r))):
             self.ch[key].append(value)
 
-    def add_flow(self, level, port, words, first, r, kind, dims, indices, first_indices, unit, box, latched,
+    def add_flow(self, level, port, words, first, r, kind, dims, indices, first_indices, unit, box,
                  transfer_loops, first_loops=None):
         """A per-step flow: `words` over the dims that are not ragged; on ragged dim r, × count_below of
         the loops among `indices` on it (for r's dim in `dims`); the first touches likewise. `unit`:
@@ -416,7 +415,7 @@ class _Tables:
         operand's when its address moves); `first_loops` (partial-sum reads): those whose tuples are the
         transfers that first touch their box."""
         for key, value in zip(self.fl, (self.mem_no[level], port, words, first, r, kind,
-                                        self.words_per_element(level, r), unit, box, latched, [int(d in dims) for d in self.rg_dim],
+                                        self.words_per_element(level, r), unit, box, [int(d in dims) for d in self.rg_dim],
                                         self.mask(indices, dims), self.mask(first_indices, dims),
                                         0 if first_loops is None else self.dense_product(first_loops),
                                         self.mask(first_loops or (), dims), self.dense_product(transfer_loops),
@@ -481,13 +480,12 @@ def _tensor_events(tables: _Tables, arch: Arch, einsum: Einsum, nest: LoweredNes
                 touched = spatial_below + compute_loops
                 first = tile_size(dense_axes, loops(touched))
                 box = whole(spatial_below)
-                tables.add_flow(i, WRITE, words, 0, r, KIND_UPDATES, all_dims, indices, (), unit, box, 0, compute_loops)
+                tables.add_flow(i, WRITE, words, 0, r, KIND_UPDATES, all_dims, indices, (), unit, box, compute_loops)
                 tables.add_flow(i, READ, words, first, r, KIND_READS, all_dims, indices,
-                                [j for j in touched if int(nest.loop_dim[j]) in rg_dims], unit, box, 0, compute_loops,
+                                [j for j in touched if int(nest.loop_dim[j]) in rg_dims], unit, box, compute_loops,
                                 first_loops=[j for j in compute_loops if nest.dims[nest.loop_dim[j]] in outputs_dims])
             else:
-                tables.add_flow(i, READ, words, 0, r, KIND_READS, all_dims, indices, (), unit, 0,
-                                int(role in arch.compute.operand_latch), compute_loops)
+                tables.add_flow(i, READ, words, 0, r, KIND_READS, all_dims, indices, (), unit, 0, compute_loops)
         else:  # served to the child's tile when it moves
             union = merged + list(range(start[child], n))
             first = spatial_below + list(range(start[child], n)) if is_out else None
@@ -524,8 +522,10 @@ def _translation_tables(axes, tile_loops, movers, n_sl) -> tuple[list[int], list
 
 
 # ------------------------------------------------------------------------------ the kernel
+# Every kernel here is compiled with _nrt=False: no reference counts on the ~65 arrays of the walk's
+# state and tables at each call (they were most of its time), and no allocation inside the walk.
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _serialized_transfers(words, bandwidth, stall):
     """Transfers grouped by receiving level, one after another; each takes its slowest level's
     ports (counting/rules.bandwidth_cycles).
@@ -537,6 +537,8 @@ def _serialized_transfers(words, bandwidth, stall):
     for c in range(n_mem):
         worst, who = 0, -1
         for m in range(n_mem):
+            if words[c, m, READ] == 0 and words[c, m, WRITE] == 0:
+                continue  # no traffic takes no cycles (most pairs: divisions saved)
             t = bandwidth_cycles(words[c, m, READ], words[c, m, WRITE], bandwidth[m, READ], bandwidth[m, WRITE],
                                  bandwidth[m, SHARED])
             if t > worst:
@@ -545,6 +547,15 @@ def _serialized_transfers(words, bandwidth, stall):
             stall[who] += worst
             total += worst
     return total
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _copy2(dst, src):
+    """dst[:, :] = src, element by element (a whole-array assignment may allocate a temporary,
+    and the walk's kernels run without Numba's allocator and its reference counts)."""
+    for i in range(dst.shape[0]):
+        for j in range(dst.shape[1]):
+            dst[i, j] = src[i, j]
 
 
 class RaggedTables(NamedTuple):
@@ -577,20 +588,74 @@ class RaggedTables(NamedTuple):
     fl_first_tr_mask: np.ndarray
     fl_tr: np.ndarray
     fl_tr_mask: np.ndarray
+    rg_grain: np.ndarray  # [r] the lowest stride of the step loops on r's dim: every offset is a multiple
 
 
 def ragged_tables(ev: TileEvents) -> RaggedTables:
-    return RaggedTables(*(getattr(ev, name) for name in RaggedTables._fields))
+    return RaggedTables(*(getattr(ev, name) for name in RaggedTables._fields[:-1]), _rg_grain(ev))
 
 
-@njit(cache=True, forceinline=True)
+def _rg_grain(ev: TileEvents) -> np.ndarray:
+    grain = np.zeros(len(ev.rg_dim), dtype=np.int64)
+    for r, stride in zip(ev.sl_rg, ev.sl_stride):
+        if r >= 0 and (grain[r] == 0 or stride < grain[r]):
+            grain[r] = stride
+    return np.maximum(grain, 1)
+
+
+# Memo sites of _count_memo: one per mask row counted at a step's or a stream's offset.
+SITE_COMPUTE, FLOW_SITES, STREAM_SITES = 0, 4, 2  # a flow's: transfers, words, first, first transfers;
+#                                                   a stream's: its tile, its first touches
+
+
+def _n_sites(ev: TileEvents) -> int:
+    return 1 + FLOW_SITES * len(ev.fl_level) + STREAM_SITES * len(ev.ev_limit)
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _flow_site(f):
+    """Flow f's first memo site (the kernels add 0 … FLOW_SITES − 1 to it: no literal argument)."""
+    return 1 + FLOW_SITES * f
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
+def _stream_site(rt, e):
+    """Stream e's first memo site."""
+    return 1 + FLOW_SITES * rt.fl_rg.shape[0] + STREAM_SITES * e
+
+
+MEMO_ENTRIES = 1 << 20  # at most this many remembered counts (per key and value arrays: 8 MiB each)
+
+
+def _memo_slots(ev: TileEvents, grain) -> int:
+    """Slots per site and ragged dim: a power of two, every offset's own where the entries allow."""
+    need = max((int(-(-int(size) // int(g))) for size, g in zip(ev.rg_size, grain)), default=1)
+    cap = max(64, MEMO_ENTRIES // max(1, _n_sites(ev) * len(ev.rg_dim)))
+    slots = 1
+    while slots < need and 2 * slots <= cap:
+        slots *= 2
+    return slots
+
+
+@njit(cache=True, _nrt=False, forceinline=True)
 def _count_at(rt, mask, r, offset):
     """Tuples of the loops in mask[r] (on ragged dim r) whose offset from `offset` is inside the dim."""
     return count_below(rt.lp_dim, rt.lp_bound, rt.lp_stride, rt.lp_dim.shape[0], mask[r], rt.rg_dim[r],
                        rt.rg_size[r] - offset)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, forceinline=True)
+def _count_memo(rt, st, mask, site, r, offset):
+    """_count_at, remembered per memo site (the mask row's) and offset: a walk's offsets on a ragged dim
+    are multiples of its grain, few, and each recurs at many steps (a slot's last offset is kept)."""
+    slot = (offset // rt.rg_grain[r]) & (st.memo_key.shape[2] - 1)
+    if st.memo_key[site, r, slot] != offset:
+        st.memo_key[site, r, slot] = offset
+        st.memo_val[site, r, slot] = _count_at(rt, mask, r, offset)
+    return st.memo_val[site, r, slot]
+
+
+@njit(cache=True, _nrt=False)
 def _mark(step, n, k, mark):
     """Marks the points Σ_t step[t]·k[t] (k[t] < n[t]) of a window axis from 0; returns the span
     (0: an empty set). k: work array."""
@@ -616,7 +681,7 @@ def _mark(step, n, k, mark):
             return span
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _window_points(step, n_new, n_old, shift, k, mark_new, mark_old):
     """(points of a window axis's set at a move, points of it the old set held): the old set's
     origin lies `shift` before the new one's on the axis."""
@@ -634,7 +699,7 @@ def _window_points(step, n_new, n_old, shift, k, mark_new, mark_old):
     return words, kept
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                  out_irrelevant, rt, st):
     """Tile moves caused by step loop `carry` advancing (-1: the first step, all tiles load). On
@@ -646,7 +711,8 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
     for e in range(ev_limit.shape[0]):
         st.ev_old[e] = st.prev_size[e]
         st.old_copies[e] = st.copies[e]
-        st.old_o[e, :] = st.prev_o[e, :]
+        for r in range(n_rg):
+            st.old_o[e, r] = st.prev_o[e, r]
         st.ev_idle[e] = 0
         if carry >= ev_limit[e]:
             st.ev_words[e] = -1  # no event: this tile did not move
@@ -663,7 +729,8 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
                 origin = 0
                 for t in range(rt.wa_rg.shape[1]):
                     r = rt.wa_rg[a, t]
-                    st.wa_n[a, t] = 1 if r < 0 else _count_at(rt, rt.ev_tile_mask[e], r, st.eo[r])
+                    st.wa_n[a, t] = 1 if r < 0 else _count_memo(rt, st, rt.ev_tile_mask[e], _stream_site(rt, e), r,
+                                                                   st.eo[r])
                     if r >= 0:
                         origin += rt.wa_coef[a, t] * st.eo[r]
                 shift = origin - st.wa_origin[a]
@@ -674,11 +741,12 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
                 same &= shift == st.wa_last[a]
                 st.wa_shift[a] = shift
                 st.wa_origin[a] = origin
-                st.wa_prev_n[a, :] = st.wa_n[a, :]
+                for t in range(rt.wa_rg.shape[1]):
+                    st.wa_prev_n[a, t] = st.wa_n[a, t]
             for r in range(n_rg):
                 if rt.ev_rg[e, r] == 0 or rt.ev_rg[e, r] == RG_WINDOW:
                     continue
-                count = _count_at(rt, rt.ev_tile_mask[e], r, st.eo[r])
+                count = _count_memo(rt, st, rt.ev_tile_mask[e], _stream_site(rt, e), r, st.eo[r])
                 factor *= count
                 if rt.ev_rg[e, r] == RG_COPIES:  # prev_o holds the copies of the last move
                     copies *= count
@@ -687,7 +755,7 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
                     continue
                 kept_factor *= count
                 if first > 0:
-                    first *= _count_at(rt, rt.ev_first_mask[e], r, st.eo[r])
+                    first *= _count_memo(rt, st, rt.ev_first_mask[e], _stream_site(rt, e) + 1, r, st.eo[r])
                 shift = st.eo[r] - st.prev_o[e, r]
                 moved |= shift != 0
                 same &= shift == st.last_rt[e, r]
@@ -727,7 +795,7 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
         st.ev_new[e] = first
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _own_copies_port_words(elements, copy, scale, block, e, offset, rt, st):
     """Port words of a tile move of `elements` elements in copies of `copy` (copies_port_words), where
     fan-outs copy the tile over ragged dims of its own index (oc_*): there each position's copy is the
@@ -735,8 +803,14 @@ def _own_copies_port_words(elements, copy, scale, block, e, offset, rt, st):
     (and a copy's) are the positions' counts summed times a part over the other dims, so a position's
     share is in proportion to its count. `offset`: the tile's offsets on the ragged dims."""
     lo, hi = rt.oc_start[e], rt.oc_start[e + 1]
-    if lo == hi or block <= 1:
+    if lo == hi or block <= 1:  # inlined: most charges take this branch, without a call
         return copies_port_words(elements, copy, scale, block)
+    return _positions_port_words(elements, copy, scale, block, e, offset, rt, st, lo, hi)
+
+
+@njit(cache=True, _nrt=False)
+def _positions_port_words(elements, copy, scale, block, e, offset, rt, st, lo, hi):
+    """_own_copies_port_words over the positions of the fan-outs lo … hi − 1 (oc_*)."""
     for q in range(lo, hi):
         st.oc_digit[q - lo] = 0
     n, total = 0, 0
@@ -770,7 +844,7 @@ def _own_copies_port_words(elements, copy, scale, block, e, offset, rt, st):
     return words
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, ev_mult, ev_receiver, ch_stream,
                    ch_level, ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total, exposed,
                    prefetch, drains, rt, st):
@@ -817,9 +891,9 @@ def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, 
             prefetch[c, m, p] += words  # loaded while the previous tile computes
 
 
-@njit(cache=True, forceinline=True)
-def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, fl_latched,
-                port_block, fl_total, window, rt, off):
+@njit(cache=True, _nrt=False, forceinline=True)
+def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, port_block,
+                fl_total, window, rt, st, off):
     """The flows of one step's compute onto their ports (first touches skipped while every
     reduction loop is at 0: no partial sum to read yet); on ragged dims, counted at the step's offset."""
     all_zero = True
@@ -834,18 +908,18 @@ def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_s
         first_transfers = rt.fl_first_tr[f] if first > 0 else 0
         transfers = rt.fl_tr[f]
         for r in range(n_rg):
-            transfers *= _count_at(rt, rt.fl_tr_mask[f], r, off[r])
+            transfers *= _count_memo(rt, st, rt.fl_tr_mask[f], _flow_site(f), r, off[r])
             if rt.fl_rg[f, r] != 0:
-                words *= _count_at(rt, rt.fl_mask[f], r, off[r])
+                words *= _count_memo(rt, st, rt.fl_mask[f], _flow_site(f) + 1, r, off[r])
                 if first > 0:
-                    first *= _count_at(rt, rt.fl_first_mask[f], r, off[r])
-                    first_transfers *= _count_at(rt, rt.fl_first_tr_mask[f], r, off[r])
+                    first *= _count_memo(rt, st, rt.fl_first_mask[f], _flow_site(f) + 2, r, off[r])
+                    first_transfers *= _count_memo(rt, st, rt.fl_first_tr_mask[f], _flow_site(f) + 3, r, off[r])
         fl_total[f] += words - first  # one transfer a MAC cycle (a latched operand's: per address), whole blocks each
         window[fl_level[f], fl_port[f]] += step_port_words(words, first, first_transfers, transfers, fl_unit[f],
                                                            fl_box[f], fl_scale[f], port_block[fl_level[f]])
 
 
-@njit(cache=True, forceinline=True)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _advance(idx, step_bound, rt, off):
     """Step the odometer (innermost loop fastest) to the next step inside every dim; returns the
     outermost loop that advanced (the loops inside it restart at 0). A loop whose next digit puts
@@ -870,21 +944,23 @@ def _advance(idx, step_bound, rt, off):
         return carry
 
 
-@njit(cache=True, forceinline=True)
-def _step_compute(compute, rt, off):
+@njit(cache=True, _nrt=False, forceinline=True)
+def _step_compute(compute, rt, st, off):
     """The busiest MAC's cycles in a step: on a ragged dim, its loops below the innermost memory
     counted at the step's offset."""
     for r in range(rt.rg_dim.shape[0]):
-        compute *= _count_at(rt, rt.compute_mask, r, off[r])
+        compute *= _count_memo(rt, st, rt.compute_mask, np.int64(SITE_COMPUTE), r, off[r])
     return compute
 
 
-@njit(cache=True, forceinline=True)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _step_cycles(window, bandwidth, busy, stall):
     """A step lasts its compute (and skew) or its slowest level's traffic on its ports, whichever
     is longer; the excess is charged as a stall to that level."""
     worst, who = busy, -1
     for m in range(window.shape[0]):
+        if window[m, READ] == 0 and window[m, WRITE] == 0:
+            continue  # no traffic: 0 cycles, never the longest
         t = bandwidth_cycles(window[m, READ], window[m, WRITE], bandwidth[m, READ], bandwidth[m, WRITE],
                              bandwidth[m, SHARED])
         if t > worst:
@@ -931,6 +1007,8 @@ class WalkState(NamedTuple):
     oc_count: np.ndarray         # [position] and each position's count
     idle: np.ndarray             # [stream] words kept by copies that left a ragged dim while the tile stayed
     ev_idle: np.ndarray          # [stream] … drained with the tile at the current move
+    memo_key: np.ndarray         # [memo site, ragged dim, slot] the offset whose count a slot holds (−1: none)
+    memo_val: np.ndarray         # … that count (_count_memo)
 
 
 def walk_state(ev) -> WalkState:
@@ -939,6 +1017,7 @@ def walk_state(ev) -> WalkState:
     n_oc = max((int(b - a) for a, b in zip(ev.oc_start, ev.oc_start[1:])), default=0)
     positions = max((int(np.prod(ev.oc_bound[a:b])) for a, b in zip(ev.oc_start, ev.oc_start[1:])), default=0)
     i64 = np.int64
+    memo = (_n_sites(ev), n_rg, _memo_slots(ev, _rg_grain(ev)))
     return WalkState(np.zeros(n_sl, i64), np.zeros(n_ev, np.bool_), np.zeros(n_ev, i64), np.zeros(n_ev, i64),
                      np.zeros(n_ev, i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64),
                      np.zeros((n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, 2), i64),
@@ -948,10 +1027,11 @@ def walk_state(ev) -> WalkState:
                      np.zeros((n_wa, n_terms), i64), np.zeros((n_wa, n_terms), i64), np.zeros(n_terms, i64),
                      np.zeros(ev.wa_span, np.bool_), np.zeros(ev.wa_span, np.bool_), np.ones(n_ev, i64),
                      np.ones(n_ev, i64), np.zeros((n_ev, n_rg), i64), np.zeros(max(n_oc, 1), i64),
-                     np.zeros(max(positions, 1), i64), np.zeros(n_ev, i64), np.zeros(n_ev, i64))
+                     np.zeros(max(positions, 1), i64), np.zeros(n_ev, i64), np.zeros(n_ev, i64),
+                     np.full(memo, -1, i64), np.zeros(memo, i64))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class, out_irrelevant,
                ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, bandwidth, port_block,
                ch_total, stall, rt, st):
@@ -968,11 +1048,11 @@ def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_cl
     return cycles
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out_irrelevant,
                ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale,
-               fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, fl_latched, receiver_db, bandwidth,
+               fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, receiver_db, bandwidth,
                port_block,
                ch_total, fl_total, stall, rt, st):
     """Steps first … last − 1 of the n_steps steps inside every dim (the busiest MAC's cycles each,
@@ -982,14 +1062,14 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
     n_mem = bandwidth.shape[0]
     cycles = 0
     for s in range(first, last):
-        mac = _step_compute(compute, rt, st.off)
+        mac = _step_compute(compute, rt, st, st.off)
         st.stream[2] += mac
         busy = mac + skew * st.stream[0]
         st.stream[1] += st.stream[0]
         cycles += _serialized_transfers(st.exposed, bandwidth, stall)
-        st.window[:, :] = st.drains
+        _copy2(st.window, st.drains)
         _step_flows(st.idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box,
-                    fl_latched, port_block, fl_total, st.window, rt, st.off)
+                    port_block, fl_total, st.window, rt, st, st.off)
         # The next step's tile moves: its double-buffered fills overlap this step.
         st.next_exposed[:, :, :] = 0
         st.next_drains[:, :] = 0
@@ -1013,12 +1093,13 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
                         st.window[m, p] += st.prefetch[c, m, p]
                         st.prefetch[c, m, p] = 0
         cycles += _step_cycles(st.window, bandwidth, busy, stall)
-        st.exposed[:, :, :] = st.next_exposed
-        st.drains[:, :] = st.next_drains
+        for c in range(n_mem):
+            _copy2(st.exposed[c], st.next_exposed[c])
+        _copy2(st.drains, st.next_drains)
     return cycles
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def walk_end(ev_mult, ev_receiver, ch_stream, ch_level, ch_port, ch_drain, ch_scale, bandwidth, port_block,
              ch_total, stall, rt, st):
     """The epilogue: the last output tiles drain to their parents. Returns its cycles."""

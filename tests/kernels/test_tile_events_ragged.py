@@ -23,6 +23,7 @@ from accelsim.mapping.lower import lower
 from accelsim.mapping.mapping import LevelMapping, Loop, Mapping, MappingError, check_mapping
 from accelsim.model.analytical import analyze
 from accelsim.model.cycle import _walk_totals, simulate_cycles, stats_of_walk
+from accelsim.model import tile_events
 from accelsim.model.tile_events import build_tile_events
 from naive_tile_events import naive_tile_events
 from strategies import draw_nested_mapping
@@ -293,6 +294,18 @@ def test_ragged_windows_are_walked_as_the_reference(base_archs, data):
 @given(data=st.data())
 def test_ragged_windows_are_walked_as_the_reference_many(base_archs, data):
     _window_walk(base_archs, data)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_ragged_counts_remembered_in_one_slot_are_walked_as_the_reference(base_archs, data):
+    """The walk remembers each ragged count per mask row and offset (tile_events._count_memo); with
+    one slot per row and dim, a slot is overwritten at each new offset (a lookup that missed its key
+    would return another offset's count), and the walk still equals the slow walk."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tile_events, "_memo_slots", lambda ev, grain: 1)
+        _ragged_walk(base_archs, data)
+        _window_walk(base_archs, data)
 
 
 def copies_over_ragged(arch, einsum, nest) -> bool:
