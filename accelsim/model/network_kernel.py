@@ -115,6 +115,16 @@ def _fill_work(w, mixed, l, macs, mac_pj, mac_table):
             w.mac_energy_pj[h, f] = _mac_dynamic_pj(macs, mac_pj, mac_table[h, f])
 
 
+@njit(cache=True)  # (with reference counts: it returns arrays)
+def _problem(part, arch, w):
+    """evaluate_nest's Problem of a layer (its LayerPart, model/packed.layer_part) on the point's arch
+    (ArchArrays), with the layer's Work (its Mixed rows and MAC energies, filled by _fill_work)."""
+    return R.Problem(part.axis_of, part.coef, part.axis_dims, part.axis_nd, part.n_axes, part.is_output,
+                     part.one_dim, arch.level_int, arch.cluster_axes, arch.level_float, w.merges, w.e_factor,
+                     w.mac_energy_pj, part.held_by_dim, part.output_ignores, arch.energy_per_cycle_pj,
+                     arch.hold_spatial_innermost, w.latched, arch.cluster_rule, arch.psum_words, part.dim_size)
+
+
 @njit(cache=True)
 def evaluate_network(templates, t_scratch, layers, loops, keeps, outs, scratch, work, arc, arch, mixed,
                      status, energy_pj, cycles, steps, first, stop):
@@ -128,10 +138,7 @@ def evaluate_network(templates, t_scratch, layers, loops, keeps, outs, scratch, 
         map_layer_kernel(lay, arc, sc)
         n = lower_best(lay, arc, sc, lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, kp)
         _fill_work(w, mixed, l, part.macs, arch.mac_pj, arch.mac_table)
-        problem = R.Problem(part.axis_of, part.coef, part.axis_dims, part.axis_nd, part.n_axes, part.is_output,
-                            part.one_dim, arch.level_int, arch.cluster_axes, arch.level_float, w.merges, w.e_factor,
-                            w.mac_energy_pj, part.held_by_dim, part.output_ignores, arch.energy_per_cycle_pj,
-                            arch.hold_spatial_innermost, w.latched, arch.cluster_rule, arch.psum_words, part.dim_size)
+        problem = _problem(part, arch, w)
         nest = R.Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, n, kp)
         _clear(out)
         ns.memo_ext[:] = -1  # its tiles were for another point's problem
@@ -257,19 +264,11 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
     for c in range(n_c):
         lp, pp, pw = loops[c], layers[c], work[c]
         _fill_work(pw, mixed, l, pp.macs, arch.mac_pj, arch.mac_table)
-        padded = R.Problem(pp.axis_of, pp.coef, pp.axis_dims, pp.axis_nd, pp.n_axes, pp.is_output, pp.one_dim,
-                           arch.level_int, arch.cluster_axes, arch.level_float, pw.merges, pw.e_factor,
-                           pw.mac_energy_pj, pp.held_by_dim, pp.output_ignores, arch.energy_per_cycle_pj,
-                           arch.hold_spatial_innermost, pw.latched, arch.cluster_rule, arch.psum_words,
-                           pp.dim_size)
         s, _, c_cycles, _ = _count(R.Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis,
-                                          n_padded[c], keeps[c]), padded, outs[c], scratch[c], rgs[c])
+                                          n_padded[c], keeps[c]), _problem(pp, arch, pw), outs[c], scratch[c], rgs[c])
         if s == R.OK and (limit < 0 or c_cycles < limit):
             limit = c_cycles
-    real = R.Problem(part.axis_of, part.coef, part.axis_dims, part.axis_nd, part.n_axes, part.is_output,
-                     part.one_dim, arch.level_int, arch.cluster_axes, arch.level_float, w.merges, w.e_factor,
-                     w.mac_energy_pj, part.held_by_dim, part.output_ignores, arch.energy_per_cycle_pj,
-                     arch.hold_spatial_innermost, w.latched, arch.cluster_rule, arch.psum_words, part.dim_size)
+    real = _problem(part, arch, w)
     best, best_late, best_edp = -1, 0 <= limit < template_cycles, template_energy_pj * template_cycles
     for c in range(n_c):
         if status[c] != TO_COUNT:
