@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -114,10 +115,26 @@ def apply_overrides(data, overrides: list[str], origin: str = "--set"):
             problems.append(Problem(f"override {short(text)!r} needs the form dotted.path=value", origin))
             continue
         path_text, value_text = text.split("=", 1)
-        items.append((path_text, load_yaml_text(value_text, origin) if value_text.strip() else None, None))
+        items.append((path_text, _override_value(value_text, origin) if value_text.strip() else None, None))
     if problems:
         raise SpecError(problems)
     return _apply_values(data, items, origin)
+
+
+_NOT_SCALAR = object()
+
+
+def _override_value(text: str, origin: str):
+    """An override's value parsed as YAML; a scalar (immutable) once per text and origin: a sweep
+    applies the same few values to every arch variant."""
+    value = _scalar_value(text, origin)
+    return load_yaml_text(text, origin) if value is _NOT_SCALAR else value
+
+
+@lru_cache(maxsize=1024)
+def _scalar_value(text: str, origin: str):
+    value = load_yaml_text(text, origin)
+    return value if value is None or isinstance(value, (str, int, float, bool)) else _NOT_SCALAR
 
 
 def _apply_values(data, items, origin: str):
