@@ -12,8 +12,8 @@
 * Ctrl-C: workers ignore SIGINT; the parent kills them on its way out.
 
 A worker holds up to IN_FLIGHT points: it starts the next one as soon as it has sent a row, without
-waiting for the parent to wake up, store the row and send another (on 2 cores that wait was ~5 %
-of a worker's time). The first point it holds is the running one: its deadline runs from when the
+waiting for the parent to wake up, store the row and send another (on 2 cores beside another job,
+≈ 8 % more points a second; nothing measurable on an idle machine). The first point it holds is the running one: its deadline runs from when the
 parent saw the row before it; when a worker dies or overruns, that point fails and the others it
 held go back to the queue.
 
