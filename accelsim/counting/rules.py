@@ -57,6 +57,8 @@ def bandwidth_cycles(read_words, write_words, read_bw, write_bw, shared_bw):
     """Cycles a level's ports need for its traffic: the largest of reads ÷ read bandwidth, writes ÷
     write bandwidth and (reads + writes) ÷ shared bandwidth (one port both share, as Timeloop's
     shared_bandwidth and ZigZag's shared port). Words per cycle; 0 or inf: unlimited."""
+    if read_words == 0 and write_words == 0:
+        return 0  # no traffic, no cycles, without the divisions (the walk asks for every level each step)
     cycles = 0.0
     if read_bw > 0:
         cycles = max(cycles, np.ceil(read_words / read_bw))

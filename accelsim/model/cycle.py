@@ -191,7 +191,8 @@ def _walk(ev, ch_total, fl_total, stall, einsum) -> tuple[int, int, int]:
     the busiest MAC's cycles).
     A walk estimated at more than a few seconds logs its progress (logger accelsim.cycle; the CLI
     shows it on stderr)."""
-    st, rt = walk_state(ev), ragged_tables(ev)
+    rt = ragged_tables(ev)
+    st = walk_state(ev, rt)
     cycles = walk_begin(ev.ev_limit, ev.ev_full, ev.ev_mult, ev.ev_first, ev.ev_receiver, ev.ev_kept, ev.ev_class,
                         ev.out_irrelevant, ev.ch_stream, ev.ch_level, ev.ch_port, ev.ch_minus_first, ev.ch_drain,
                         ev.ch_scale, ev.receiver_db, ev.bandwidth, ev.port_block, ch_total, stall, rt, st)

@@ -537,8 +537,6 @@ def _serialized_transfers(words, bandwidth, stall):
     for c in range(n_mem):
         worst, who = 0, -1
         for m in range(n_mem):
-            if words[c, m, READ] == 0 and words[c, m, WRITE] == 0:
-                continue  # no traffic takes no cycles (most pairs: divisions saved)
             t = bandwidth_cycles(words[c, m, READ], words[c, m, WRITE], bandwidth[m, READ], bandwidth[m, WRITE],
                                  bandwidth[m, SHARED])
             if t > worst:
@@ -959,8 +957,6 @@ def _step_cycles(window, bandwidth, busy, stall):
     is longer; the excess is charged as a stall to that level."""
     worst, who = busy, -1
     for m in range(window.shape[0]):
-        if window[m, READ] == 0 and window[m, WRITE] == 0:
-            continue  # no traffic: 0 cycles, never the longest
         t = bandwidth_cycles(window[m, READ], window[m, WRITE], bandwidth[m, READ], bandwidth[m, WRITE],
                              bandwidth[m, SHARED])
         if t > worst:
@@ -1011,13 +1007,13 @@ class WalkState(NamedTuple):
     memo_val: np.ndarray         # … that count (_count_memo)
 
 
-def walk_state(ev) -> WalkState:
+def walk_state(ev, rt: RaggedTables) -> WalkState:
     n_sl, n_ev, n_mem, n_rg = len(ev.step_bound), len(ev.ev_limit), len(ev.memory_levels), len(ev.rg_dim)
     n_wa, n_terms = ev.wa_rg.shape
     n_oc = max((int(b - a) for a, b in zip(ev.oc_start, ev.oc_start[1:])), default=0)
     positions = max((int(np.prod(ev.oc_bound[a:b])) for a, b in zip(ev.oc_start, ev.oc_start[1:])), default=0)
     i64 = np.int64
-    memo = (_n_sites(ev), n_rg, _memo_slots(ev, _rg_grain(ev)))
+    memo = (_n_sites(ev), n_rg, _memo_slots(ev, rt.rg_grain))
     return WalkState(np.zeros(n_sl, i64), np.zeros(n_ev, np.bool_), np.zeros(n_ev, i64), np.zeros(n_ev, i64),
                      np.zeros(n_ev, i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64),
                      np.zeros((n_mem, 2), i64), np.zeros((n_mem, n_mem, 2), i64), np.zeros((n_mem, 2), i64),
