@@ -54,7 +54,16 @@ from ..model.network_kernel import (
     evaluate_network,
     typed_list,
 )
-from ..model.packed import PackedResult, arch_part, layer_part, mixed_part, mixed_reads, new_outputs
+from ..model.packed import (
+    PackedResult,
+    arch_part,
+    layer_part,
+    mixed_part,
+    mixed_reads,
+    nest_steps,
+    new_outputs,
+    packed_result,
+)
 from ..model.performance import performance_model
 from ..options import SimOptions
 from ..results import LayerResult, WorkloadResult, off_chip_levels
@@ -226,16 +235,13 @@ class _Candidates:
 
     def result(self, c: int) -> PackedResult:
         """Candidate c's count as evaluate_packed gives it (copies: the arrays serve the next point)."""
-        out = self.u_outs[c]
+        out = R.Outputs(*(a.copy() for a in self.u_outs[c]))
         if self.ragged[c]:
-            totals, steps = self.rgs[c].totals.copy(), (int(self.rgs[c].steps[0]), int(self.rgs[c].steps[1]))
-        else:
-            loops, n = self.u_loops[c], int(self.u_n[c])
-            spatial = loops.loop_spatial[:n]
-            totals = out.counts[:, :, :R.TILE] * out.instances[:, None, None]
-            steps = (int(np.prod(loops.loop_bound[:n][~spatial])), int(np.prod(loops.loop_bound[:n][spatial])))
-        return PackedResult(int(self.status[c]), float(self.energy_pj[c]), int(self.cycles[c]),
-                            *(a.copy() for a in out), totals, steps)
+            return packed_result(self.status[c], self.energy_pj[c], self.cycles[c], out, self.rgs[c].steps,
+                                 self.rgs[c].totals.copy())
+        loops, n = self.u_loops[c], int(self.u_n[c])
+        return packed_result(self.status[c], self.energy_pj[c], self.cycles[c], out,
+                             nest_steps(loops.loop_bound[:n], loops.loop_spatial[:n]))
 
     def mapping(self, arch: Arch, c: int):
         """Candidate c's Mapping: the template's of its padded layer (the kernel left it in the
@@ -429,10 +435,7 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
         return mapping if e is einsum else map_layer_fast(a, e, dataflow)
     if not pack.passes_checks(arch, l, key, mapping):  # simulate's own layer: its ragged choice, or its error
         return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, template)
-    out = pack.outs[l]
-    steps = (int(pack.steps[l, 0]), int(pack.steps[l, 1]))
-    result = PackedResult(int(pack.status[l]), float(pack.energy_pj[l]), int(pack.cycles[l]), *out,
-                          out.counts[:, :, :R.TILE] * out.instances[:, None, None], steps)
+    result = packed_result(pack.status[l], pack.energy_pj[l], pack.cycles[l], pack.outs[l], pack.steps[l])
     if not ragged_refused(arch, layer, options) and spatial_positions(mapping) < arch.compute.instances:
         # MACs left idle: simulate's choice between the template's mapping (the kernel's, already
         # made and counted) and its ragged candidates (mapping/ragged.py), by the choice kernel where

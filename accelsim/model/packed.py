@@ -367,13 +367,22 @@ def evaluate_packed(problem: PackedProblem, nest: LoweredNest, ragged: bool | No
         work = ragged_work(nest.n_loops, len(problem.level_int), len(problem.roles), len(problem.dims),
                            int(problem.dim_size.max()))
         status, energy, cycles = evaluate_ragged(nest_record(nest), problem.record(), out, scratch, work)
-        return PackedResult(int(status), float(energy), int(cycles), *out, work.totals,
-                            (int(work.steps[0]), int(work.steps[1])))
+        return packed_result(status, energy, cycles, out, work.steps, work.totals)
     status, energy, cycles = evaluate_nest(nest_record(nest), problem.record(), out, scratch)
-    temporal = int(np.prod(nest.loop_bound[~nest.loop_spatial]))
-    spatial = int(np.prod(nest.loop_bound[nest.loop_spatial]))
-    totals = out.counts[:, :, :R.TILE] * out.instances[:, None, None]  # every instance alike
-    return PackedResult(int(status), float(energy), int(cycles), *out, totals, (temporal, spatial))
+    return packed_result(status, energy, cycles, out, nest_steps(nest.loop_bound, nest.loop_spatial))
+
+
+def packed_result(status, energy_pj, cycles, out: R.Outputs, steps, totals=None) -> PackedResult:
+    """A count as a PackedResult: `steps` (temporal steps, MACs utilized); `totals` the ragged
+    kernel's over every utilized instance, or None for a dense count, whose instances are alike."""
+    if totals is None:
+        totals = out.counts[:, :, :R.TILE] * out.instances[:, None, None]
+    return PackedResult(int(status), float(energy_pj), int(cycles), *out, totals, (int(steps[0]), int(steps[1])))
+
+
+def nest_steps(loop_bound: np.ndarray, loop_spatial: np.ndarray) -> tuple[int, int]:
+    """A dense nest's (temporal steps, spatial positions): its temporal and its spatial bounds' products."""
+    return int(np.prod(loop_bound[~loop_spatial])), int(np.prod(loop_bound[loop_spatial]))
 
 
 def psum_words_per_level(arch: Arch) -> np.ndarray:
