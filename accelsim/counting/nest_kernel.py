@@ -87,6 +87,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..jit import helper
 from .conventions import CLUSTERS_SPREAD
 from .point_sets import axis_count, axis_shape, closed_count
 from .records import (
@@ -129,7 +130,7 @@ from .rules import bandwidth_cycles, block_accesses, first_touch_blocks, port_wo
 # once per call site). evaluate_nest itself is inlined into the search kernels
 # (search/search_kernels.py) for the same reason.
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _axis_terms(p, nest, sc, t, a, level, extra, n_extra):
     """Axis a of tensor t's point set as (step, count) terms in sc.tc[a]/te[a]/m[a] and its shape
     (see axis_shape), for a loop set made of every loop below `level` — whose range per dim d is
@@ -161,14 +162,14 @@ def _axis_terms(p, nest, sc, t, a, level, extra, n_extra):
     axis_shape(tc, te, a, m[a], sc.shape)
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _set_terms(p, nest, sc, t, level, extra, n_extra):
     """Every axis of tensor t's point set (_axis_terms)."""
     for a in range(p.n_axes[t]):
         _axis_terms(p, nest, sc, t, a, level, extra, n_extra)
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _set_size(sc, n_axes):
     """Points of the set _set_terms described."""
     size = 1
@@ -226,7 +227,7 @@ def _reuse_classes(axis_of, coef, nest, sc):
     return n_t
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _kept(sc, full, n_moves, t, n_axes):
     """Points of the set _set_terms described (`full` points) that a reuse step keeps as it moves
     with the first n_moves temporal loops: the overlap after a shift by the innermost one's step."""
@@ -244,7 +245,7 @@ def _kept(sc, full, n_moves, t, n_axes):
     return kept
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _transfers(sc, full, kept, n_moves, t):
     """The loads of a set of `full` points moving with the first n_moves temporal loops (keeping
     `kept` at each reuse step) as transfers (Scratch.events' four) and their sum: (whole-set loads,
@@ -255,7 +256,7 @@ def _transfers(sc, full, kept, n_moves, t):
     return sc.above[n_moves] - reuse, full, reuse, full - kept, full * sc.above[n_moves] - reuse * kept
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _loads_of(sc, i, t, full, kept, n_moves):
     """Level i's tile loads of t (_transfers), its transfers kept in sc.events[i, t]."""
     whole, whole_el, deltas, delta_el, loads = _transfers(sc, full, kept, n_moves, t)
@@ -263,7 +264,7 @@ def _loads_of(sc, i, t, full, kept, n_moves):
     return loads
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _served_moves(sc, separate, full, kept, n_moves, t, mac, steps):
     """What a level serves: `separate` positions apart, each a set of `full` points moving as
     _transfers (`steps` times over, each step whole: unheld MAC operands); its transfers kept in
@@ -278,7 +279,7 @@ def _served_moves(sc, separate, full, kept, n_moves, t, mac, steps):
     return separate * loads * steps
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _one_dim_points(p, nest, sc, t, level, extra, n_extra):
     """Points of a one-dim-axis tensor's set (one_dim): the loops below `level` and
     extra[:n_extra], all distinct, so the product of their bounds on t's dims."""
@@ -291,7 +292,7 @@ def _one_dim_points(p, nest, sc, t, level, extra, n_extra):
     return points
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _one_dim_kept(p, nest, sc, full, n_moves, t, level, extra, n_extra):
     """_kept for the set _one_dim_points counted (`full` points): only the moving axis is
     built, for its overlap; the other axes keep all their points, full / (that axis's points)."""
@@ -309,7 +310,7 @@ def _one_dim_kept(p, nest, sc, full, n_moves, t, level, extra, n_extra):
     return kept
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _levels_and_extents(nest, p, out, sc):
     """Each level's first loop (sc.starts), temporal loops above (moves_before) and utilized
     instances (out.instances: the product of the fan-out loops above); bottom-up, each loop's
@@ -349,7 +350,7 @@ def _levels_and_extents(nest, p, out, sc):
     return top
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _tile(nest, p, sc, i, t):
     """Points of tensor t's tile at memory level i; its axis shapes into sc.tile_shape[i, t] and
     whether all are closed forms into sc.regular[i, t] (pass 2 then needs no terms)."""
@@ -373,7 +374,7 @@ def _tile(nest, p, sc, i, t):
     return tile
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _tiles_and_capacity(nest, p, out, sc):
     """Pass 1: every memory level's tiles (out.counts TILE; READS, FILLS, UPDATES zeroed); False
     as soon as a level's tiles overflow it. A tile depends on its level's dim ranges alone: each
@@ -411,7 +412,7 @@ def _tiles_and_capacity(nest, p, out, sc):
     return True
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _tile_loads(nest, p, out, sc, top):
     """Pass 2: each kept tile's loads (into out.counts FILLS) over the temporal loops above its
     level (the top loads nothing), from _reuse_classes' terms."""
@@ -442,7 +443,7 @@ def _tile_loads(nest, p, out, sc, top):
             counts[i, t, FILLS] = _loads_of(sc, i, t, full, kept, sc.moves_before[i])
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _tiled_words(counts, keeps, i):
     """Elements level i's kept tiles hold (pass 1's capacity sum)."""
     used = 0
@@ -452,7 +453,7 @@ def _tiled_words(counts, keeps, i):
     return used
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _mac_energy(nest, p):
     """The MACs' energy: data-dependent through the operand the innermost temporal loop holds and
     the fan-in of the spatial reduction (energy/activity.layer_activity)."""
@@ -466,7 +467,7 @@ def _mac_energy(nest, p):
     return p.mac_energy_pj[held, min(fan_in, p.mac_energy_pj.shape[1] - 1)]
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _served(nest, p, out, sc, i, t, hold, n_t):
     """Elements of tensor t memory level i serves per instance: to its child (the next level
     down keeping t) or one operand per MAC."""
@@ -517,7 +518,7 @@ def _served(nest, p, out, sc, i, t, hold, n_t):
     return _served_moves(sc, separate, merged, _kept(sc, merged, n_moves, t, p.n_axes[t]), n_moves, t, mac, np.int64(1))
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _distinct_outputs(nest, p, out, sc, i, t, top):
     """Distinct outputs (tensor t) one instance of memory level i sees over every temporal step."""
     if out.instances[i] == 1:  # no fan-out above: every output is distinct here
@@ -531,7 +532,7 @@ def _distinct_outputs(nest, p, out, sc, i, t, top):
 ACCUMULATES = -1  # level_actions: an output level that holds partial sums (OK otherwise, or BROKEN)
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def level_actions(is_output, is_top, loads, served, distinct):
     """A level's reads, fills and updates of one tensor from its tile loads, what it serves below
     and (outputs) the distinct outputs it sees, and a status: operands are read as served and filled
@@ -547,7 +548,7 @@ def level_actions(is_output, is_top, loads, served, distinct):
     return served - distinct, fills, served, ACCUMULATES if fills > 0 or served > distinct else OK
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _charged_instances(nest, p, i, inst, first):
     """Instances of memory level i (inst utilized; its loops start at `first`) charged dynamic
     energy: per cluster (CountingConvention.cluster_rule)."""
@@ -567,7 +568,7 @@ def _charged_instances(nest, p, i, inst, first):
     return ch
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _blocks(p, sc, blocks, i, t, read_words, fill_words, update_words, w, distinct, is_top):
     """Level i's block accesses of tensor t per instance into blocks[i, t, READS|FILLS|UPDATES], under
     its block rounding (docs/energy.md#block-rounding). `layer`: each action's words over the layer,
@@ -598,7 +599,7 @@ def _blocks(p, sc, blocks, i, t, read_words, fill_words, update_words, w, distin
         blocks[i, t, READS] = served
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _served_and_energy(nest, p, out, sc, top, hold, n_t):
     """Pass 3: what each level serves its child (or the MACs) as reads, fills and updates, the
     bandwidth-bound cycles and the energy. Returns (status, energy pJ, cycles)."""

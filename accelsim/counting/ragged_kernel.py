@@ -47,6 +47,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ..jit import helper
 from .nest_kernel import (
     ACCUMULATES,
     _charged_instances,
@@ -145,7 +146,7 @@ def count_below(loop_dim, loop_bound, stride, n, member, d, size):
     return count + 1
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _valid(nest, p, sc, member):
     """Π_d count_below(D_d, member loops on d): valid tuples of the member loops."""
     total = 1
@@ -154,20 +155,20 @@ def _valid(nest, p, sc, member):
     return total
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _clear(member, n):
     for j in range(n):
         member[j] = False
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _add_temporal(sc, member, k_end):
     """The first k_end temporal loops."""
     for k in range(k_end):
         member[sc.temporal[k]] = True
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _add_fanouts_above(nest, sc, member, level, which):
     """With ALL, the fan-out loops above `level`: its instances enumerated."""
     if which == ALL:
@@ -176,7 +177,7 @@ def _add_fanouts_above(nest, sc, member, level, which):
                 member[j] = True
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _add_inside(nest, p, sc, member, level, t):
     """The loops at or below `level` on tensor t's dims: the tile's own digits."""
     for j in range(sc.starts[level], nest.n):
@@ -184,7 +185,7 @@ def _add_inside(nest, p, sc, member, level, t):
             member[j] = True
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _prefix_end(nest, p, sc, t, n_moves):
     """1 + the innermost of the first n_moves temporal loops that indexes t (0: none does)."""
     for k in range(n_moves - 1, -1, -1):
@@ -193,13 +194,13 @@ def _prefix_end(nest, p, sc, t, n_moves):
     return 0
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _ragged_dim_of(p, sc, t, d):
     """Dim d is ragged (its loops cover more than it) and tensor t indexes it."""
     return p.axis_of[t, d] >= 0 and sc.ext[0, d] != p.dim_size[d]
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _ragged_in(nest, p, sc, t):
     """Tensor t indexes a ragged dim."""
     for d in range(p.dim_size.shape[0]):
@@ -208,7 +209,7 @@ def _ragged_in(nest, p, sc, t):
     return False
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _in_range(nest, sc, member, d, lo, hi):
     """Tuples of the member loops on dim d (the others at 0) whose offset lies in [lo, hi)."""
     n = 0
@@ -219,7 +220,7 @@ def _in_range(nest, sc, member, d, lo, hi):
     return n
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _valid_in(nest, p, sc, rg, member):
     """Π_d (tuples of the member loops on d with offset in [rg.lo[d], rg.hi[d]))."""
     total = 1
@@ -228,7 +229,7 @@ def _valid_in(nest, p, sc, rg, member):
     return total
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _moved(nest, p, sc, rg, t, level, n_moves, n_extra, w=1, block=1, reuse=True):
     """Loads of the set of t's points over the loops at or below `level` and sc.idx[:n_extra] (its
     tile, or a child's tile and the fan-outs that merge t), moving with the first n_moves temporal
@@ -290,7 +291,7 @@ def _moved(nest, p, sc, rg, t, level, n_moves, n_extra, w=1, block=1, reuse=True
     return total
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _kept(nest, p, sc, t, n_moves, full):
     """Points of the set _set_terms built (for `level` and extra loops) that a reuse step keeps: the
     overlap after a shift by the innermost moving loop's step (nest_kernel._moved_loads)."""
@@ -307,7 +308,7 @@ def _kept(nest, p, sc, t, n_moves, full):
     return kept
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _loads(nest, p, sc, rg, i, t, which, w=1, block=1):
     """Elements loaded into level i's tile of t (per busiest instance, or over ALL instances)."""
     member = rg.member
@@ -321,7 +322,7 @@ def _loads(nest, p, sc, rg, i, t, which, w=1, block=1):
     return _moved(nest, p, sc, rg, t, i, n_moves, np.int64(0), w, block, np.bool_(True))  # (no literal: one specialization)
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _served(nest, p, sc, rg, i, t, hold, n_t, which, w=1, block=1):
     """Elements of t level i serves its child (the next level keeping t) or the MACs: nest_kernel's
     _served with every product of bounds a count of valid tuples. Fan-outs on the way that merge
@@ -365,7 +366,7 @@ def _served(nest, p, sc, rg, i, t, hold, n_t, which, w=1, block=1):
     return served
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _fold_ragged_fans(nest, p, sc, rg, t, child, n_u):
     """Fold the merged fan-outs sc.idx[:n_u] on ragged dims of t into the child's extent there: on
     such a dim d the set is the child's range [0, ext[child, d]) and the fan-outs' digits; when each
@@ -401,7 +402,7 @@ def _fold_ragged_fans(nest, p, sc, rg, t, child, n_u):
     return kept
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _child(nest, p, i, t):
     """The next memory level below i that keeps t (the compute level if none)."""
     compute = p.level_int.shape[0] - 1
@@ -411,7 +412,7 @@ def _child(nest, p, i, t):
     return compute
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _transfer_blocks(nest, p, sc, rg, t, scale, w, block, first):
     """Block accesses of transfers each rounded on its own: a transfer per valid tuple of the
     rg.member loops (the outer ones), of scale · Π_d count_below(D_d − o_d, rg.inner loops on d)
@@ -477,7 +478,7 @@ def _transfer_blocks(nest, p, sc, rg, t, scale, w, block, first):
     return total
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _first_touches(nest, p, sc, rg, t, i, w, block):
     """_transfer_blocks of the outputs' transfers that first bring each output to an instance of
     level i: the outer loops on dims t ignores dropped, but for the fan-outs above i (instances apart)."""
@@ -487,7 +488,7 @@ def _first_touches(nest, p, sc, rg, t, i, w, block):
     return _transfer_blocks(nest, p, sc, rg, t, np.int64(1), w, block, np.bool_(True))
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _one_dim_fill_blocks(nest, p, sc, rg, i, t, w, block):
     """Per-transfer block accesses of level i's tile loads of one_dim t, every instance (for outputs,
     less the first touches), as _loads counts them: a tile per tuple of the temporal prefix."""
@@ -503,7 +504,7 @@ def _one_dim_fill_blocks(nest, p, sc, rg, i, t, w, block):
     return blocks
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block):
     """Per-transfer block accesses of what level i serves, every instance, as _served counts it:
     (all transfers, what first touches save). A memory child's fill is a transfer per position of
@@ -563,7 +564,7 @@ def _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block):
     return blocks, _first_touches(nest, p, sc, rg, t, i, w, block)
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _distinct_outputs(nest, p, sc, rg, i, t, which, instances):
     """Distinct outputs (tensor t) level i's busiest instance, or ALL of them, sees."""
     if p.one_dim[t]:
@@ -578,7 +579,7 @@ def _distinct_outputs(nest, p, sc, rg, i, t, which, instances):
     return _set_size(sc, p.n_axes[t]) * (instances if which == ALL else 1)
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _per_transfer(nest, p, sc, rg, blocks, i, t, top, w, block, load_blocks, served_blocks, held, n_t):
     """Level i's block accesses of t over every instance under per-transfer rounding (nest_kernel._blocks'
     rule): fills from its loads, reads and updates from what it serves (_served_blocks). A non-one_dim

@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ..jit import helper
 from ..counting.nest import TEMPORAL, X, Y
 from ..counting.point_sets import axis_count, axis_shape
 
@@ -143,7 +144,7 @@ def template_scratch(layer: TemplateLayer, n_levels: int) -> TemplateScratch:
 # ---------------------------------------------------------------------------------------------
 # The kernel. Each function mirrors the dataflows.py function of the same name (less the '_').
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def tile_words(lay, t, ext, sc):
     """counting/reuse.tile_size of tensor t over loops of these per-dim extents (stride 1)."""
     words = 1
@@ -171,7 +172,7 @@ def tile_words(lay, t, ext, sc):
     return words
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def fits(lay, arc, top_level, ext_of, below, bypass, sc):
     """dataflows._fits over the memories at or above `top_level` (all memories: top_level = the
     last level), tiles of `ext_of` × the fan-outs below each level; the bypass: mask `bypass` of the scratch [level, role]."""
@@ -194,7 +195,7 @@ def fits(lay, arc, top_level, ext_of, below, bypass, sc):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def best_split(lay, pref, n_pref, remaining, size, level, axis, sc):
     """dataflows._best_split of the first four preferred dims that remain, appended as loops of
     `level` on `axis` (in preference order); the largest product ≤ size, then the
@@ -252,7 +253,7 @@ def best_split(lay, pref, n_pref, remaining, size, level, axis, sc):
             remaining[dims[k]] //= best[k]
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def spatial_below(lay, arc, sc):
     """Per level, each dim's product of the fan-out loops below it."""
     n_levels = arc.kind.shape[0]
@@ -264,7 +265,7 @@ def spatial_below(lay, arc, sc):
                 sc.below[j, sc.s_dim[SPATIAL_SLOT, k, q]] *= sc.s_bound[SPATIAL_SLOT, k, q]
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def copy_slot(sc, src, dst, n_levels):
     for i in range(n_levels):
         sc.s_n[dst, i] = sc.s_n[src, i]
@@ -274,19 +275,19 @@ def copy_slot(sc, src, dst, n_levels):
             sc.s_axis[dst, i, q] = sc.s_axis[src, i, q]
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def loop_at(arc, sc, slot, i, q):
     """(dim, bound, axis) of loop q at level i: a fan-out's from the spatial slot, else `slot`'s."""
     s = SPATIAL_SLOT if arc.kind[i] == SPATIAL else slot
     return sc.s_dim[s, i, q], sc.s_bound[s, i, q], sc.s_axis[s, i, q]
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def n_loops_at(arc, sc, slot, i):
     return sc.s_n[SPATIAL_SLOT if arc.kind[i] == SPATIAL else slot, i]
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def tensor_words(lay, arc, sc, slot, bypass):
     """The first half of dataflows._dram_traffic: per tensor, the first level below the top that
     keeps it (sc.keeper) and the words of its tile there (sc.words). The top's loops never enter
@@ -313,7 +314,7 @@ def tensor_words(lay, arc, sc, slot, bypass):
         sc.words[t] = tile_words(lay, t, ext, sc)
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def traffic_of(lay, arc, sc, slot):
     """The second half of dataflows._dram_traffic: each tile fetched once per iteration of the
     temporal loops above its keeper, up to the innermost one over a dim the tensor indexes."""
@@ -344,14 +345,14 @@ def traffic_of(lay, arc, sc, slot):
     return total
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def dram_traffic(lay, arc, sc, slot, bypass):
     """dataflows._dram_traffic of the loops in `slot` (fan-outs: the spatial slot)."""
     tensor_words(lay, arc, sc, slot, bypass)
     return traffic_of(lay, arc, sc, slot)
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def top_loops(lay, arc, sc, slot, top, bypass):
     """dataflows._top_loops: the top memory's loops in `slot` (the order of least traffic, the
     first on a tie); returns the traffic."""
@@ -368,7 +369,7 @@ def top_loops(lay, arc, sc, slot, top, bypass):
     return best
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _write_top_order(lay, sc, slot, i, top, o, n_dims):
     """The top memory's loops (top[d] > 1) in loop order o, into `slot`."""
     n = 0
@@ -380,7 +381,7 @@ def _write_top_order(lay, sc, slot, i, top, o, n_dims):
     sc.s_n[slot, i] = n
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def fill(lay, arc, sc, slot, held, bypass, spatial_rem, top):
     """dataflows._fill into `slot`'s memories below the top; what remains for the top in `top`."""
     n_dims = lay.bound.shape[0]
@@ -435,7 +436,7 @@ def fill(lay, arc, sc, slot, held, bypass, spatial_rem, top):
         sc.s_n[slot, i] = n
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def allocate(lay, arc, sc, out_slot, bypass, spatial_rem):
     """dataflows._allocate: the fill (each level's own tensors, or one tensor held) whose top-level
     traffic is least, the first on a tie, into `out_slot`; returns its traffic."""
@@ -451,7 +452,7 @@ def allocate(lay, arc, sc, out_slot, bypass, spatial_rem):
     return best
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def unreused(lay, arc, sc, slot, out):
     """dataflows._unreused of the loops in `slot` into mask `out` [level, role]; any found?"""
     n_levels = arc.kind.shape[0]
@@ -487,7 +488,7 @@ def unreused(lay, arc, sc, slot, out):
     return found
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def map_with(lay, arc, sc, option):
     """dataflows._map_with for x option `option` (bit b: the wide preferences on that fan-out):
     the mapping in the spatial slot (fan-outs) and FIRST or SECOND (memories), the bypass in

@@ -25,6 +25,7 @@ import numpy as np
 from numba import literal_unroll, njit
 from numba.typed import List
 
+from ..jit import helper
 from ..counting import records as R
 from ..counting.nest_kernel import evaluate_nest
 from ..counting.ragged_kernel import evaluate_ragged
@@ -87,7 +88,7 @@ def typed_list(items: list):
     return out
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _clear(out):
     """An Outputs record as model/packed.outputs_and_scratch allocates it (zeros; one word per output)."""
     out.counts[:] = 0
@@ -99,7 +100,7 @@ def _clear(out):
     out.blocks[:] = 0
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _fill_work(w, mixed, l, macs, mac_pj, mac_table):
     """Layer l's Work from the point's Mixed rows and MAC energy (pack_problem's, by the same formula)."""
     n_levels, n_t, n_d = w.merges.shape[0], w.merges.shape[1], w.merges.shape[2]
@@ -157,7 +158,7 @@ def evaluate_network(templates, t_scratch, layers, loops, keeps, outs, scratch, 
 NOT_COUNTED, TO_COUNT = -1, -2  # choose_ragged's status of a candidate it passes over, or has yet to count
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _fresh(record):
     """Every array of a record zeroed, as nest_scratch and ragged_work allocate them (the ragged
     kernel is only ever given fresh ones)."""

@@ -42,6 +42,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ..jit import helper
 from ..counting.conventions import convention_of
 from ..counting.nest import LoweredNest
 from ..counting.point_sets import axis_overlap
@@ -525,7 +526,7 @@ def _translation_tables(axes, tile_loops, movers, n_sl) -> tuple[list[int], list
 # Every kernel here is compiled with _nrt=False: no reference counts on the ~65 arrays of the walk's
 # state and tables at each call (they were most of its time), and no allocation inside the walk.
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _serialized_transfers(words, bandwidth, stall):
     """Transfers grouped by receiving level, one after another; each takes its slowest level's
     ports (counting/rules.bandwidth_cycles).
@@ -547,7 +548,7 @@ def _serialized_transfers(words, bandwidth, stall):
     return total
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _copy2(dst, src):
     """dst[:, :] = src, element by element (a whole-array assignment may allocate a temporary,
     and the walk's kernels run without Numba's allocator and its reference counts)."""
@@ -610,13 +611,13 @@ def _n_sites(ev: TileEvents) -> int:
     return 1 + FLOW_SITES * len(ev.fl_level) + STREAM_SITES * len(ev.ev_limit)
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _flow_site(f):
     """Flow f's first memo site (the kernels add 0 … FLOW_SITES − 1 to it: no literal argument)."""
     return 1 + FLOW_SITES * f
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _stream_site(rt, e):
     """Stream e's first memo site."""
     return 1 + FLOW_SITES * rt.fl_rg.shape[0] + STREAM_SITES * e
@@ -635,7 +636,7 @@ def _memo_slots(ev: TileEvents, grain) -> int:
     return slots
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _count_at(rt, mask, r, offset):
     """Tuples of the loops in mask[r] (on ragged dim r) whose offset from `offset` is inside the dim."""
     return count_below(rt.lp_dim, rt.lp_bound, rt.lp_stride, rt.lp_dim.shape[0], mask[r], rt.rg_dim[r],
@@ -653,7 +654,7 @@ def _count_memo(rt, st, mask, site, r, offset):
     return st.memo_val[site, r, slot]
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _mark(step, n, k, mark):
     """Marks the points Σ_t step[t]·k[t] (k[t] < n[t]) of a window axis from 0; returns the span
     (0: an empty set). k: work array."""
@@ -679,7 +680,7 @@ def _mark(step, n, k, mark):
             return span
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _window_points(step, n_new, n_old, shift, k, mark_new, mark_old):
     """(points of a window axis's set at a move, points of it the old set held): the old set's
     origin lies `shift` before the new one's on the axis."""
@@ -697,7 +698,7 @@ def _window_points(step, n_new, n_old, shift, k, mark_new, mark_old):
     return words, kept
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                  out_irrelevant, rt, st):
     """Tile moves caused by step loop `carry` advancing (-1: the first step, all tiles load). On
@@ -793,7 +794,7 @@ def _fire_events(carry, idx, ev_limit, ev_full, ev_mult, ev_first, ev_receiver, 
         st.ev_new[e] = first
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _own_copies_port_words(elements, copy, scale, block, e, offset, rt, st):
     """Port words of a tile move of `elements` elements in copies of `copy` (copies_port_words), where
     fan-outs copy the tile over ragged dims of its own index (oc_*): there each position's copy is the
@@ -806,7 +807,7 @@ def _own_copies_port_words(elements, copy, scale, block, e, offset, rt, st):
     return _positions_port_words(elements, copy, scale, block, e, offset, rt, st, lo, hi)
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _positions_port_words(elements, copy, scale, block, e, offset, rt, st, lo, hi):
     """_own_copies_port_words over the positions of the fan-outs lo … hi − 1 (oc_*)."""
     for q in range(lo, hi):
@@ -842,7 +843,7 @@ def _positions_port_words(elements, copy, scale, block, e, offset, rt, st, lo, h
     return words
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, ev_mult, ev_receiver, ch_stream,
                    ch_level, ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, port_block, ch_total, exposed,
                    prefetch, drains, rt, st):
@@ -889,7 +890,7 @@ def _place_charges(first_step, ev_words, ev_new, ev_old, ev_copies, old_copies, 
             prefetch[c, m, p] += words  # loaded while the previous tile computes
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_scale, fl_unit, fl_box, port_block,
                 fl_total, window, rt, st, off):
     """The flows of one step's compute onto their ports (first touches skipped while every
@@ -917,7 +918,7 @@ def _step_flows(idx, out_irrelevant, fl_level, fl_port, fl_words, fl_first, fl_s
                                                            fl_box[f], fl_scale[f], port_block[fl_level[f]])
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _advance(idx, step_bound, rt, off):
     """Step the odometer (innermost loop fastest) to the next step inside every dim; returns the
     outermost loop that advanced (the loops inside it restart at 0). A loop whose next digit puts
@@ -942,7 +943,7 @@ def _advance(idx, step_bound, rt, off):
         return carry
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _step_compute(compute, rt, st, off):
     """The busiest MAC's cycles in a step: on a ragged dim, its loops below the innermost memory
     counted at the step's offset."""
@@ -951,7 +952,7 @@ def _step_compute(compute, rt, st, off):
     return compute
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@helper(forceinline=True)
 def _step_cycles(window, bandwidth, busy, stall):
     """A step lasts its compute (and skew) or its slowest level's traffic on its ports, whichever
     is longer; the excess is charged as a stall to that level."""

@@ -34,6 +34,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ..jit import helper
 from ..counting.nest import TEMPORAL, append_loop
 from ..counting.nest_kernel import evaluate_nest
 from ..counting.records import OK, Loops, Nest, Outputs, Scratch
@@ -89,7 +90,7 @@ class Work(NamedTuple):
     scratch: Scratch
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False)  # (the tests drive a search walk from Python)
 def _fits(fac, slot_axis, slot_size):
     for s in range(fac.shape[0]):
         if slot_axis[s] != TEMPORAL:
@@ -101,7 +102,7 @@ def _fits(fac, slot_axis, slot_size):
     return True
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@njit(cache=True, _nrt=False, inline='always')  # (the tests drive a search walk from Python)
 def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis):
     n = np.int64(0)  # not the literal 0: append_loop would compile once more for it
     n_dims = fac.shape[1]
@@ -124,7 +125,7 @@ def _objective(a, b, energy, cycles):
     return a * np.log(energy) + b * np.log(cycles)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False)  # (the tests drive a search walk from Python)
 def _refused(fac, not_ragged, dim_bound):
     """A ragged dim has a factor > 1 at a slot not_ragged marks: the ragged kernel cannot count it."""
     for d in range(fac.shape[1]):
@@ -138,7 +139,7 @@ def _refused(fac, not_ragged, dim_bound):
     return False
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
     """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible (or, in a
     ragged mapspace, a point the ragged kernel cannot count: UNFIT, not evaluated)."""
@@ -161,7 +162,7 @@ def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _better(a, b):
     """Is score pair a strictly better than b (relative tie tolerance on the first)?"""
     if b[0] == INF:
@@ -174,14 +175,14 @@ def _better(a, b):
     return a[1] < b[1] - 1e-12 * max(1.0, abs(b[1]))
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _copy(src, dest):
     for i in range(src.shape[0]):
         for j in range(src.shape[1]):
             dest[i, j] = src[i, j]
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _keep(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best):
     _copy(fac, best_fac)
     _copy(perm, best_perm)
@@ -190,7 +191,7 @@ def _keep(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best):
         best[q] = out[q]
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@helper(inline='always')
 def _offer(fac, perm, keeps, score, top_fac, top_perm, top_keeps, top, stats):
     """Keep the point among the K best (top[0] best, sorted; K = top.shape[0]) if it beats the
     K-th. A point with the energy and cycles of one already kept is not kept again: the search
@@ -212,7 +213,7 @@ def _offer(fac, perm, keeps, score, top_fac, top_perm, top_keeps, top, stats):
         stats[IMPROVED] += 1
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _reset(space, state):
     """The candidate at the mapspace's base point, the current score unset, the counters at 0."""
     _copy(space.base_perm, state.perm)
@@ -284,7 +285,7 @@ def search_exhaustive(space, problem, weights, work, state, best_fac, best_perm,
             return
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _nth_permutation(items, row, n, index, dest):
     """dest[row, :n] = the index-th permutation (factorial number system) of items[row, :n]."""
     for q in range(n):
@@ -301,7 +302,7 @@ def _nth_permutation(items, row, n, index, dest):
         dest[row, q] = chosen
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False)  # (the tests drive a search walk from Python)
 def _random_factors(space, fac, rng):
     """A uniform factorization per dim (plain loops, not slices: this runs once per sample)."""
     rows, row_start = space.rows, space.row_start
@@ -311,7 +312,7 @@ def _random_factors(space, fac, rng):
             fac[s, d] = rows[row, s]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False)  # (the tests drive a search walk from Python)
 def _random_orders_and_bypass(space, perm, keeps, rng):
     """A uniform free order per level and each bypass bit."""
     order_matters, base_perm, n_free = space.order_matters, space.base_perm, space.n_free
@@ -330,13 +331,13 @@ def _random_orders_and_bypass(space, perm, keeps, rng):
         keeps[free_bits[b, 0], free_bits[b, 1]] = uniform(rng) < 0.5
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _pick(rng, count):
     """Reservoir sampling: take the count-th candidate with probability 1/count."""
     return draw(rng, count) == 0
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _n_active(fac, perm, mi, s, n_free):
     """How many of level mi's free loops (its slot s) have a factor > 1."""
     count = 0
@@ -345,7 +346,7 @@ def _n_active(fac, perm, mi, s, n_free):
     return count
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _nth_active(fac, perm, mi, s, n_free, nth):
     """The position in perm[mi] of level mi's nth free loop with a factor > 1."""
     seen = 0
@@ -357,7 +358,7 @@ def _nth_active(fac, perm, mi, s, n_free, nth):
     return -1
 
 
-@njit(cache=True, _nrt=False)
+@helper()
 def _whole(fac, d, bound):
     """No loop of dim d has a wholly idle iteration: (f − 1) · inner < bound at every slot, slots
     top-down = outer → inner (check_mapping's rule; always so when the factors multiply to bound)."""
@@ -369,7 +370,7 @@ def _whole(fac, d, bound):
     return True
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@njit(cache=True, _nrt=False, inline='always')  # (the tests drive a search walk from Python)
 def _move(space, fixed, allowed, fac, perm, keeps, undo, saved, rng, row_share):
     """Apply one random neighbour in place and record in undo how to revert it: with probability
     `row_share` one dim takes another of its rows (a random one: the only move that changes a
@@ -476,7 +477,7 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo, saved, rng, row_share):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False)  # (the tests drive a search walk from Python)
 def _undo(space, fac, perm, keeps, undo, saved):
     """Revert the move _move recorded in undo."""
     free_bits = space.free_bits
