@@ -26,9 +26,10 @@ class HelperDispatcher(CPUDispatcher):
 
 def helper(**options):
     """@njit(cache=True, _nrt=False, **options) for a function only jitted code calls, compiled
-    without its Python and C entry points."""
+    without its Python and C entry points (`_nrt=True` for one that allocates)."""
     def decorate(func):
-        jitted = njit(cache=True, _nrt=False, no_cpython_wrapper=True, no_cfunc_wrapper=True, **options)(func)
+        jitted = njit(**{"cache": True, "_nrt": False, **options, "no_cpython_wrapper": True,
+                         "no_cfunc_wrapper": True})(func)
         if config.DISABLE_JIT:  # the plain function: Python calls it
             return jitted
         jitted.__class__ = HelperDispatcher  # (a subclass adding no state: calls from Python raise)

@@ -15,6 +15,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from ...jit import helper
 from .counts import ERR_NONE, ERR_RING_OVERFLOW, KernelCounts
 from .geometry import (
     FILTER,
@@ -39,7 +40,7 @@ Stalls = namedtuple("Stalls", "rows cum n")
 _NEVER = np.int64(1) << 62     # an epoch that never closes (S = 0)
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _row_cycle(row, stalls):
     """Cycle of demand row `row` = row + stalls accumulated by earlier rows."""
     j = np.searchsorted(stalls.rows[:stalls.n], row) - 1
@@ -48,7 +49,7 @@ def _row_cycle(row, stalls):
     return row + stalls.cum[j]
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _ofmap_drain(df, R, C, M, N, K, wb):
     """Step the write buffer over every row that writes ofmap words.  Returns (stalls,
     first and last serviced cycles)."""
@@ -82,7 +83,7 @@ def _ofmap_drain(df, R, C, M, N, K, wb):
     return Stalls(rows, cum, n), first, o
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _calc_read(op, df, R, C, M, N, K, ix, naddr, S, rows_buf, addr_buf):
     """read_buffer_estimate_bw: returns (dram reads, #window shifts, row of the last shift,
     first row with a valid address).  Epoch = 50 closed sets of S unique words."""
@@ -174,7 +175,7 @@ def _calc_read(op, df, R, C, M, N, K, ix, naddr, S, rows_buf, addr_buf):
     return adds, nshift, last_shift_row, first_row
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _stream_row(op, df, R, C, M, N, K, ix, kind, g, rep, ufolds, p, rows_buf, addr_buf):
     """Demand row of the p-th valid read of repetition `rep` of group g (`ufolds` folds)."""
     _, _, _, rf, _, cpf = geometry(df, R, C, M, N, K)
@@ -187,7 +188,7 @@ def _stream_row(op, df, R, C, M, N, K, ix, kind, g, rep, ufolds, p, rows_buf, ad
     return np.int64(-1)
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _calc_read_distinct(df, R, C, M, N, K, ix, S, rows_buf, addr_buf):
     """_calc_read for the filter operand in closed form.  A filter fold never repeats a word
     and different groups never share one, so within a group of `reps` identical units of L
@@ -241,7 +242,7 @@ def _calc_read_distinct(df, R, C, M, N, K, ix, S, rows_buf, addr_buf):
     return adds, nshift, last_shift_row, rows_buf[0]
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _calc_operand(op, df, R, C, M, N, K, ix, naddr, words, stalls, rows_buf, addr_buf):
     """(dram reads, dram start, dram stop, sram start, sram stop) of one read operand."""
     S = words // 100

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from numba import njit
+from ...jit import helper
 
 # Cycles as SCALE-Sim reports them (total = index of the last cycle); *_start/*_stop are the
 # first and last cycles of each SRAM and DRAM stream; error is one of the ERR_* codes.
@@ -28,7 +28,7 @@ ERROR_MESSAGES = {
 }
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def failed(error):
     """The counts of a kernel that stopped on an internal error (the wrapper raises)."""
     z = 0

@@ -11,6 +11,8 @@ from collections import namedtuple
 
 from numba import njit
 
+from ...jit import helper
+
 DATAFLOWS = ("os", "ws", "is")
 OS, WS, IS = 0, 1, 2
 IFMAP, FILTER = 0, 1
@@ -26,7 +28,7 @@ KIND_FR, KIND_FC, KIND_ALL = 0, 1, 2
 IfmapIndex = namedtuple("IfmapIndex", "H W mrow mcol mbase krow kcol kbase bs Kd F")
 
 
-@njit(cache=True)
+@njit(cache=True)  # (Python calls it too: fold_geometry, api._assemble)
 def geometry(df, R, C, M, N, K):
     """(Sr, Sc, T, row folds, column folds, cycles per fold)."""
     if df == OS:
@@ -43,7 +45,7 @@ def geometry(df, R, C, M, N, K):
     return Sr, Sc, T, rf, cf, cpf
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def ofmap_rows(df, fc, fr, R, C, M, N, T):
     """(a, b, Cp): row t of the fold holds min(Cp−1, t−a) − max(0, t−b) + 1 ofmap words
     for t in [a, b + Cp − 1] and none elsewhere."""
@@ -58,17 +60,17 @@ def ofmap_rows(df, fc, fr, R, C, M, N, T):
     return 2 * R - 1, 2 * R - 2 + T, Cp
 
 
-@njit(cache=True, inline="always")
+@helper(_nrt=True, inline="always")
 def ifmap_ok(m, k, ix):
     return ix.mrow[m] + ix.krow[k] < ix.H and ix.mcol[m] + ix.kcol[k] < ix.W
 
 
-@njit(cache=True, inline="always")
+@helper(_nrt=True, inline="always")
 def ifmap_addr(m, k, ix):
     return ix.mbase[m] + ix.kbase[k]
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def fold_reads(op, df, fc, fr, R, C, M, N, K, ix, rows_out, addr_out):
     """Valid read addresses of one fold in SCALE-Sim's demand order (row, then column); returns
     how many.  ifmap addresses are relative to the ifmap offset, filter ones to the filter's."""
@@ -138,7 +140,7 @@ def fold_reads(op, df, fc, fr, R, C, M, N, K, ix, rows_out, addr_out):
     return n
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _rowwise_fold_reads(op, fc, fr, R, C, M, N, Kh, ix, rows_out, addr_out):
     """ws with row-wise N:M (systolic_compute_ws with OptimizedMapping): the ifmap demand of
     fold fr is skew_matrix_row_sparsity of ifmap columns [2R·fr, 2R·fr + 2R) after R empty rows:
@@ -173,7 +175,7 @@ def _rowwise_fold_reads(op, fc, fr, R, C, M, N, Kh, ix, rows_out, addr_out):
     return n
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def fold_capacity(df, R, C, M, N, K, bs):
     """An upper bound on fold_reads' count: the size of its output buffers (bs: the row-wise
     block size, 0 without)."""
@@ -184,7 +186,7 @@ def fold_capacity(df, R, C, M, N, K, bs):
     return N * R + R * C + 1
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def operand_kind(op, df):
     if df == OS:
         return KIND_FR if op == IFMAP else KIND_FC
@@ -193,7 +195,7 @@ def operand_kind(op, df):
     return KIND_ALL if op == IFMAP else KIND_FR
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def unit_fold(kind, g, rep, u, rf):
     """(fc, fr) of fold u of repetition rep of group g, for an operand of this kind: a group
     is a run of folds with distinct content, a repetition replays the same addresses."""
@@ -204,7 +206,7 @@ def unit_fold(kind, g, rep, u, rf):
     return g // rf, g % rf
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def groups(kind, rf, cf):
     """(groups, repetitions per group, folds per repetition) for an operand of this kind."""
     if kind == KIND_FR:
@@ -214,7 +216,7 @@ def groups(kind, rf, cf):
     return rf * cf, 1, 1
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def filter_fold_count(df, fc, fr, R, C, M, N, K):
     """Valid filter reads of one fold (each filter word occurs once per fold)."""
     if df == OS:
@@ -224,7 +226,7 @@ def filter_fold_count(df, fc, fr, R, C, M, N, K):
     return N * min(R, K - fr * R)
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def last_read_row(op, df, R, C, M, N, K, ix, rows_buf, addr_buf):
     """Global demand row of the operand's last valid read (−1 if none)."""
     _, _, _, rf, cf, cpf = geometry(df, R, C, M, N, K)

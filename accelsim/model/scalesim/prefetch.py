@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ...jit import helper
 from .geometry import IFMAP, OS, WS, geometry, ifmap_addr, ifmap_ok
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _prefetch_elem(op, df, x, col, R, C, M, N, K, ix):
     """Element (x, col) of the stacked prefetch matrix, or −1 (no word)."""
     if df == OS:
@@ -44,7 +44,7 @@ def _prefetch_elem(op, df, x, col, R, C, M, N, K, ix):
     return n * K + k if k < K else -1
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def prefetch_stream(op, df, R, C, M, N, K, ix):
     """The operand's addresses in fetch order, −1 where the matrix holds no word.  Row-wise
     (ix.bs > 0) the ifmap is prefetched as the dense ws ifmap (ix.Kd columns)."""
@@ -72,7 +72,7 @@ def prefetch_stream(op, df, R, C, M, N, K, ix):
     return out
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def build_sets(stream, eps, naddr):
     """Cut the stream into sets of eps valid words.  Returns (ptr, ids, number of sets): the
     set ids holding address a, ascending, are ids[ptr[a]:ptr[a + 1]] (CSR)."""

@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit, types
 from numba.experimental import structref
 
+from ...jit import helper
 from .counts import (
     ERR_NO_PREFETCH_WINDOW,
     ERR_NONE,
@@ -61,7 +62,7 @@ READ_BUFFER = ReadBufferType([
 ])
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _rb_new(op, df, R, C, M, N, K, ix, size, bw, naddr):
     stream = prefetch_stream(op, df, R, C, M, N, K, ix)
     eps = (size + 99) // 100                 # words per set
@@ -91,7 +92,7 @@ def _rb_new(op, df, R, C, M, N, K, ix, size, bw, naddr):
     return rb
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _rb_hit(rb, a):
     """Is address a in one of the window's sets?"""
     s = rb.win_start
@@ -107,7 +108,7 @@ def _rb_hit(rb, a):
     return False
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _rb_start(rb, cycle):
     """The first request: the active window is fetched before `cycle`."""
     bw = rb.bw
@@ -119,7 +120,7 @@ def _rb_start(rb, cycle):
     rb.started = True
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _rb_row(rb, cycle, rows_buf, addr_buf, p, n, t):
     """service_reads of the addresses of row t (entries p.. of the fold buffer).
     Returns (serviced cycle, next entry, error)."""

@@ -9,9 +9,10 @@ one WRITE_BUFFER struct (a Numba structref, fields named below).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.experimental import structref
 
+from ...jit import helper
 from .structs import new_struct
 
 
@@ -40,7 +41,7 @@ WRITE_BUFFER = WriteBufferType([
 ])
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def wb_new(size, bw):
     wb = new_struct(WRITE_BUFFER)
     active = (size + 1) // 2
@@ -62,7 +63,7 @@ def wb_new(size, bw):
     return wb
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _store(wb, n):
     """Store n words: fill the open line and close every line that fills."""
     bw = wb.bw
@@ -80,7 +81,7 @@ def _store(wb, n):
         wb.overflow = True
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _close_open_line(wb):
     if wb.open_words > 0:
         wb.lines[wb.n_lines % wb.lines.shape[0]] = wb.open_words
@@ -88,7 +89,7 @@ def _close_open_line(wb):
         wb.open_words = 0
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def _drain(wb, start):
     """Drain up to drain_words of closed lines from cycle `start`; returns the last cycle.
     SCALE-Sim counts every drained line as full except the last (the partial-line over-count)."""
@@ -109,7 +110,7 @@ def _drain(wb, start):
     return stop
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def wb_row(wb, cycle, k):
     """service_writes of one demand row holding k valid words; returns the serviced cycle."""
     cur = cycle
@@ -130,7 +131,7 @@ def wb_row(wb, cycle, k):
     return cur
 
 
-@njit(cache=True)
+@helper(_nrt=True)
 def wb_finish(wb, cycle):
     """Drain everything left after the last row, one drain after another."""
     _close_open_line(wb)
