@@ -1,10 +1,15 @@
 """Kernel helpers (accelsim/jit.py) are compiled without a Python entry point: a call from Python
 is a TypeError that names the helper, not a jump to an entry point that does not exist (a crash)."""
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 from numba import config
 
 from accelsim.counting import ragged_kernel
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.skipif(config.DISABLE_JIT, reason="without the JIT a helper is the plain Python function")
@@ -14,3 +19,61 @@ def test_a_helper_called_from_python_is_a_clear_error():
         ragged_kernel._clear(member, np.int64(4))
     ragged_kernel._clear.py_func(member, 4)  # the Python function stays callable (slow references)
 
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _decorated_by(node, names) -> bool:
+    return any((isinstance(d, ast.Call) and getattr(d.func, "id", None) in names) or getattr(d, "id", None) in names
+               for d in node.decorator_list)
+
+
+def _imports(tree, module: str) -> dict:
+    """Local name -> the dotted name it stands for (`from m import f as g`: g -> m.f; `import m as n`: n -> m)."""
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = module.split(".")[:-node.level]
+                base = ".".join(parts + ([base] if base else []))
+            for alias in node.names:
+                names[alias.asname or alias.name] = f"{base}.{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                names[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+    return names
+
+
+def test_no_python_code_calls_a_helper():
+    """Every call of a helper (accelsim/jit.py) by name or through its module, found in the package,
+    the tests and the benchmarks, is inside a jitted function: Python never calls one (it would be a
+    TypeError at run time)."""
+    files = [*(REPO / "accelsim").rglob("*.py"), *(REPO / "tests").rglob("*.py"), *(REPO / "benchmarks").rglob("*.py")]
+    trees = {path: ast.parse(path.read_text()) for path in files}
+    helpers = {f"{_module_name(path)}.{node.name}" for path, tree in trees.items() if path.is_relative_to(REPO / "accelsim")
+               for node in tree.body if isinstance(node, ast.FunctionDef) and _decorated_by(node, {"helper"})}
+    assert len(helpers) > 100  # the counting, ragged-loop, search, template, network, walk and emulator helpers
+    calls = []
+    for path, tree in trees.items():
+        module = _module_name(path)
+        imported = _imports(tree, module)
+        own = {node.name: f"{module}.{node.name}" for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+        def visit(node, jitted: bool):
+            if isinstance(node, ast.FunctionDef):
+                jitted = jitted or _decorated_by(node, {"helper", "njit", "jit"})
+            if isinstance(node, ast.Call) and not jitted:
+                f = node.func
+                if isinstance(f, ast.Name):
+                    target = imported.get(f.id) or own.get(f.id)
+                elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in imported:
+                    target = f"{imported[f.value.id]}.{f.attr}"
+                else:
+                    target = None
+                if target in helpers:
+                    calls.append(f"{path.relative_to(REPO)}:{node.lineno} calls {target}")
+            for child in ast.iter_child_nodes(node):
+                visit(child, jitted)
+        visit(tree, False)
