@@ -186,19 +186,19 @@ def _wanted(options) -> list[tuple]:
     """(what, dispatcher, CPU seconds to compile once) of the kernels a run with `options` calls."""
     from .counting.nest_kernel import evaluate_nest
 
-    wanted = [("the counting kernel", evaluate_nest, 13)]
+    wanted = [("the counting kernel", evaluate_nest, 10)]
     if options.dataflow == "search" or options.dataflow is None:  # None: search if the arch names no template
         from .search.search_kernels import search_heuristic
-        wanted.append(("the mapper's search kernel", search_heuristic, 12))
+        wanted.append(("the mapper's search kernel", search_heuristic, 11))
     if options.performance_model in ("analytical", "cycle"):  # templates' and the mapper's padded layers run ragged
         from .counting.ragged_kernel import evaluate_ragged  # imported only when it runs (start-up)
-        wanted.append(("the ragged-loop kernel", evaluate_ragged, 22))
+        wanted.append(("the ragged-loop kernel", evaluate_ragged, 14))
     if options.performance_model == "cycle":
         from .model.tile_events import walk_steps
-        wanted.append(("the cycle model", walk_steps, 5))
+        wanted.append(("the cycle model", walk_steps, 8))
     if options.performance_model == "scalesim":
         from .model.scalesim.calc import systolic_calc_kernel
-        wanted.append(("the SCALE-Sim emulator", systolic_calc_kernel, 6))
+        wanted.append(("the SCALE-Sim emulator", systolic_calc_kernel, 7))
     return wanted
 
 
@@ -212,7 +212,7 @@ def compile_note(*options, template_kernel: bool = False, later: str = "runs") -
             wanted.setdefault(what, (kernel, seconds))
     if template_kernel:
         from .mapping.template_kernel import map_layer_kernel
-        wanted["the sweeps' template kernel"] = (map_layer_kernel, 27)
+        wanted["the sweeps' template kernel"] = (map_layer_kernel, 11)
     pending = [(what, seconds) for what, (kernel, seconds) in wanted.items() if not is_compiled(kernel)]
     if not pending:
         return None
