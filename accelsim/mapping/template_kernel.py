@@ -28,9 +28,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ..jit import helper
 from ..counting.nest import TEMPORAL, X, Y
 from ..counting.point_sets import axis_count, axis_shape
+from ..jit import helper
 
 MEMORY, SPATIAL, COMPUTE = 0, 1, 2
 N_ROLES = 3                # inputs, weights, outputs (ir.einsum.ROLES): the columns of keeps and bypass

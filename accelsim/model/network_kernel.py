@@ -25,11 +25,11 @@ import numpy as np
 from numba import literal_unroll, njit
 from numba.typed import List
 
-from ..jit import helper
 from ..counting import records as R
 from ..counting.nest_kernel import evaluate_nest
 from ..counting.ragged_kernel import evaluate_ragged
 from ..energy.mac import mac_dynamic_pj
+from ..jit import helper
 from ..mapping.template_kernel import lower_best, map_layer_kernel
 
 

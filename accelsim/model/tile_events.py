@@ -42,7 +42,6 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ..jit import helper
 from ..counting.conventions import convention_of
 from ..counting.nest import LoweredNest
 from ..counting.point_sets import axis_overlap
@@ -53,6 +52,7 @@ from ..counting.rules import bandwidth_cycles, copies_port_words, step_port_word
 from ..errors import SpecError
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
+from ..jit import helper
 
 READ, WRITE = 0, 1  # ports; the bandwidth table has a third column, SHARED
 SHARED = 2

@@ -34,10 +34,10 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ..jit import helper
 from ..counting.nest import TEMPORAL, append_loop
 from ..counting.nest_kernel import evaluate_nest
 from ..counting.records import OK, Loops, Nest, Outputs, Scratch
+from ..jit import helper
 from .rng import draw, seed_rng, uniform
 
 EVALS, FEASIBLE, UNFIT, IMPROVED = 0, 1, 2, 3
