@@ -121,20 +121,16 @@ def apply_overrides(data, overrides: list[str], origin: str = "--set"):
     return _apply_values(data, items, origin)
 
 
-_NOT_SCALAR = object()
-
-
 def _override_value(text: str, origin: str):
-    """An override's value parsed as YAML; a scalar (immutable) once per text and origin: a sweep
-    applies the same few values to every arch variant."""
-    value = _scalar_value(text, origin)
-    return load_yaml_text(text, origin) if value is _NOT_SCALAR else value
+    """An override's value parsed as YAML, once per text and origin (a sweep applies the same few
+    values to every arch variant); a copy, so that the tree it goes into never shares the cached
+    one's lists and mappings."""
+    return copy_tree(_parsed_value(text, origin))
 
 
 @lru_cache(maxsize=1024)
-def _scalar_value(text: str, origin: str):
-    value = load_yaml_text(text, origin)
-    return value if value is None or isinstance(value, (str, int, float, bool)) else _NOT_SCALAR
+def _parsed_value(text: str, origin: str):
+    return load_yaml_text(text, origin)
 
 
 def _apply_values(data, items, origin: str):
