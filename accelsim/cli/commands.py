@@ -469,7 +469,7 @@ def warm_kernels(report=None) -> float:
     (compile_ahead.py); `report(line)` hears those."""
     import time
 
-    from ..compile_ahead import JOBS, compile_in_parallel, odd_dims_workload, pending, warm_problem
+    from ..compile_ahead import JOBS, compile_in_parallel, pending, warm_network_kernels, warm_problem
     from ..options import SimOptions
     from ..simulate import simulate
 
@@ -484,9 +484,7 @@ def warm_kernels(report=None) -> float:
     evaluate_packed(pack_problem(arch, einsum), lower(arch, einsum, map_layer(arch, einsum, "os")), ragged=True)
     from ..mapping.template_pack import template_nest
     template_nest(arch, workload.layers[0].run_einsum, "ws")  # the sweeps' template kernel
-    from ..dse.network import network_result
-    network_result(arch, workload, SimOptions(dataflow="ws"))  # the sweeps' whole-network kernel
-    network_result(arch, odd_dims_workload(), SimOptions(dataflow="ws"))  # and its ragged choice kernel
+    warm_network_kernels(arch, SimOptions(dataflow="ws"))  # the sweeps' whole-network and choice kernels
     unlimited = replace(arch, levels=tuple(replace(l, read_bw_words=None, write_bw_words=None)
                                            if l.name == "DRAM" else l for l in arch.levels))
     for variant in (arch, unlimited):  # SCALE-Sim's USER and CALC bandwidth modes

@@ -137,7 +137,6 @@ def load_kernels(points) -> None:
     whole-network kernel, also the sweep's first workloads and their network packs (each worker
     would read the files and build the packs again: ≈ 0.2–0.4 s a worker for ResNet-50 and
     BERT-Base). A point whose files do not load is left to report that itself."""
-    from ..compile_ahead import odd_dims_workload
     from ..ir.layers import matmul
     from ..mapping.template_pack import supported, template_mapping
     point = next((p for p in points if supported(p.dataflow)), None)
@@ -148,14 +147,9 @@ def load_kernels(points) -> None:
             arch = _arch(_stamp(point.arch), tuple(_split(point.overrides)[0]), point.allowed_paths)
             mapping = template_mapping(arch, matmul(m=2, n=2, k=2), point.dataflow)
             _load_counting_kernels(arch, matmul(m=2, n=2, k=2), mapping)
-            if _network_kernel_ready():  # the whole-network kernel, from the cache
-                from ..ir.workload import Layer, Workload
-                from .network import network_result
-                # two layers: the pack's typed lists take their append too, not only their first item;
-                # then odd dims, which leave MACs idle: the choice kernel (compile_ahead.odd_dims_workload)
-                layers = (Layer("warm", matmul(m=2, n=2, k=2)), Layer("warm2", matmul(m=2, n=2, k=4)))
-                network_result(arch, Workload("warm", "", layers), point_options(point))
-                network_result(arch, odd_dims_workload(), point_options(point))
+            if _network_kernel_ready():  # the whole-network kernels, from the cache
+                from ..compile_ahead import warm_network_kernels
+                warm_network_kernels(arch, point_options(point))
                 _preload_workloads(points, len(arch.levels))
     except Exception:  # noqa: BLE001 — only a warm-up: the points report their own errors
         return
