@@ -184,18 +184,6 @@ def odd_dims_workload():
     return Workload("warm_odd", "", (Layer("odd", matmul(m=97, n=101, k=103)),))
 
 
-def warm_network_kernels(arch, options) -> None:
-    """Call the sweeps' whole-network kernels once on `arch` (Numba compiles them, or loads them from
-    its cache): two layers, so that the packs' typed lists take an append besides their first item,
-    then odd_dims_workload, on which the templates' ragged choice (its kernel) runs."""
-    from .dse.network import network_result
-    from .ir.layers import matmul
-    from .ir.workload import Layer, Workload
-    layers = (Layer("warm", matmul(m=2, n=2, k=2)), Layer("warm2", matmul(m=2, n=2, k=4)))
-    network_result(arch, Workload("warm", "", layers), options)
-    network_result(arch, odd_dims_workload(), options)
-
-
 def run_job(job: str) -> None:
     """Compile the job's kernels in this process: call them once on the `accelsim cache warm` GEMM."""
     arch, workload = warm_problem()

@@ -469,7 +469,8 @@ def warm_kernels(report=None) -> float:
     (compile_ahead.py); `report(line)` hears those."""
     import time
 
-    from ..compile_ahead import JOBS, compile_in_parallel, pending, warm_network_kernels, warm_problem
+    from ..compile_ahead import JOBS, compile_in_parallel, pending, warm_problem
+    from ..dse.network import warm_network_kernels
     from ..options import SimOptions
     from ..simulate import simulate
 

@@ -148,7 +148,7 @@ def load_kernels(points) -> None:
             mapping = template_mapping(arch, matmul(m=2, n=2, k=2), point.dataflow)
             _load_counting_kernels(arch, matmul(m=2, n=2, k=2), mapping)
             if _network_kernel_ready():  # the whole-network kernels, from the cache
-                from ..compile_ahead import warm_network_kernels
+                from .network import warm_network_kernels
                 warm_network_kernels(arch, point_options(point))
                 _preload_workloads(points, len(arch.levels))
     except Exception:  # noqa: BLE001 — only a warm-up: the points report their own errors

@@ -505,3 +505,15 @@ class _Keeps:
 
     def __init__(self, roles, keeps):
         self.roles, self.keeps = roles, keeps
+
+
+def warm_network_kernels(arch: Arch, options: SimOptions) -> None:
+    """Call the whole-network kernels once on `arch` (Numba compiles them, or loads them from its
+    cache): two layers, so that the packs' typed lists take an append besides their first item,
+    then compile_ahead.odd_dims_workload, on which the templates' ragged choice (its kernel) runs."""
+    from ..compile_ahead import odd_dims_workload
+    from ..ir.layers import matmul
+    from ..ir.workload import Layer
+    layers = (Layer("warm", matmul(m=2, n=2, k=2)), Layer("warm2", matmul(m=2, n=2, k=4)))
+    network_result(arch, Workload("warm", "", layers), options)
+    network_result(arch, odd_dims_workload(), options)
