@@ -101,6 +101,15 @@ def _clear(out):
 
 
 @helper()
+def _ready(out, scratch):
+    """Outputs zeroed and the scratch's tile memos emptied (their tiles were for another nest or
+    problem), as model/packed.outputs_and_scratch leaves them for a count."""
+    _clear(out)
+    scratch.memo_ext[:] = -1
+    scratch.memo_tile[:] = -1
+
+
+@helper()
 def _fill_work(w, mixed, l, macs, mac_pj, mac_table):
     """Layer l's Work from the point's Mixed rows and MAC energy (pack_problem's, by the same formula)."""
     n_levels, n_t, n_d = w.merges.shape[0], w.merges.shape[1], w.merges.shape[2]
@@ -141,9 +150,7 @@ def evaluate_network(templates, t_scratch, layers, loops, keeps, outs, scratch, 
         _fill_work(w, mixed, l, part.macs, arch.mac_pj, arch.mac_table)
         problem = _problem(part, arch, w)
         nest = R.Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, n, kp)
-        _clear(out)
-        ns.memo_ext[:] = -1  # its tiles were for another point's problem
-        ns.memo_tile[:] = -1
+        _ready(out, ns)  # (its tiles were for another point's problem)
         s, e, c = evaluate_nest(nest, problem, out, ns)
         status[l], energy_pj[l], cycles[l] = s, e, c
         temporal, spatial = 1, 1
@@ -178,12 +185,10 @@ def _count(nest, problem, out, scratch, rg):
             if nest.loop_dim[j] == d:
                 covered *= nest.loop_bound[j]
         ragged = ragged or covered != problem.dim_size[d]
-    _clear(out)
     if ragged:
         _fresh(scratch)
         _fresh(rg)
-    scratch.memo_ext[:] = -1  # (evaluate_network's reset for the dense kernel; nest_scratch's start)
-    scratch.memo_tile[:] = -1
+    _ready(out, scratch)
     if ragged:
         s, e, c = evaluate_ragged(nest, problem, out, scratch, rg)
     else:
