@@ -13,9 +13,9 @@
 
 A worker holds up to IN_FLIGHT points: it starts the next one as soon as it has sent a row, without
 waiting for the parent to wake up, store the row and send another (on 2 cores beside another job,
-≈ 8 % more points a second; nothing measurable on an idle machine). The first point it holds is the running one: its deadline runs from when the
-parent saw the row before it; when a worker dies or overruns, that point fails and the others it
-held go back to the queue.
+≈ 8 % more points a second; nothing measurable on an idle machine). The first point it holds is
+the running one: its deadline runs from when the parent saw the row before it; when a worker dies
+or overruns, that point fails and the others it held go back to the queue.
 
 Workers are forked where the platform allows it (they inherit the loaded modules and compiled
 kernels, so starting a replacement costs milliseconds), spawned elsewhere.
