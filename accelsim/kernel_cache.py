@@ -63,11 +63,14 @@ def cache_location_notes(package_dir: Path) -> list[str]:
 
 
 def kernel_sources(package_dir=PACKAGE) -> list[Path]:
-    """The modules a compiled kernel can depend on: every module of the package that mentions numba,
-    and every package module those import, transitively (Numba bakes imported constants, e.g. the
-    column codes in counting/records.py, into the compiled code)."""
+    """The modules a compiled kernel can depend on: every module of the package that imports numba
+    or the package's jit decorators (jit.py), and every package module those import, transitively
+    (Numba bakes imported constants, e.g. the column codes in counting/records.py, into the
+    compiled code)."""
     package_dir = Path(package_dir)
-    modules = {path for path in package_dir.rglob("*.py") if _imports_numba(path)}
+    decorators = package_dir / "jit.py"
+    modules = {path for path in package_dir.rglob("*.py")
+               if _imports_numba(path) or decorators in _imported_modules(path, package_dir)}
     todo = list(modules)
     while todo:
         for path in _imported_modules(todo.pop(), package_dir):

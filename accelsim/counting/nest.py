@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+
+from ..jit import kernel
 
 TEMPORAL, X, Y = -1, 0, 1  # loop_axis codes
 AXIS_CODE = {None: TEMPORAL, "x": X, "y": Y}
@@ -31,7 +32,7 @@ class LoweredNest:
         return len(self.loop_dim)
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def append_loop(loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, n, dim, bound, level, axis):
     """Lower one loop into the nest arrays at position n; returns the next position. A loop of
     bound 1 changes nothing and is dropped (the counting kernel's reuse steps assume every loop

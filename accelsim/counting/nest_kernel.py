@@ -85,9 +85,8 @@ are only subscripts, copied or compared.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from ..jit import helper
+from ..jit import helper, kernel
 from .conventions import CLUSTERS_SPREAD
 from .point_sets import axis_count, axis_shape, closed_count
 from .records import (
@@ -178,7 +177,7 @@ def _set_size(sc, n_axes):
     return size
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def _reuse_classes(axis_of, coef, nest, sc):
     """The closed form's reuse terms for every level at once, over the temporal loops in order
     (temporal[k], k < n_t; returns n_t). A tile under the first K of them reuses its overlap at
@@ -659,7 +658,7 @@ def _served_and_energy(nest, p, out, sc, top, hold, n_t):
     return OK, energy, cycles
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def evaluate_nest(nest, problem, out, scratch):
     """Counts, cycles and energy of one lowered mapping (Nest) of a Problem. Returns (status,
     energy pJ, cycles).

@@ -11,10 +11,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
+
+from ..jit import kernel
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def axis_shape(tc, te, a, m, shape):
     """Sort axis a's terms by step and classify its point set S for closed-form counting:
     S = g · ∪_{k<n} [k·P, k·P + L) (n = 1: an interval of L points; P > L: blocks with holes
@@ -61,7 +62,7 @@ def axis_shape(tc, te, a, m, shape):
     shape[a, 2], shape[a, 3] = period, blocks
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def occupancy(tc, te, a, m, occ, base):
     """Mark the points Σ c·x, x ∈ [0, e), of axis a's terms in occ; returns the span."""
     span = 1
@@ -83,7 +84,7 @@ def occupancy(tc, te, a, m, occ, base):
     return span
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def closed_count(g, length, period, n, shift):
     """|S ∩ (S + shift)| for S = g · ∪_{k<n} [k·P, k·P + L) (see axis_shape; n ≥ 1)."""
     s = abs(shift)  # |S ∩ (S + s)| = |S ∩ (S − s)|
@@ -100,7 +101,7 @@ def closed_count(g, length, period, n, shift):
     return (n - u) * max(0, length - v) + (n - u - 1) * max(0, v + length - period)
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def axis_count(tc, te, a, m, shape, shift, occ, base):
     """|S ∩ (S + shift)| for axis a's point set S (shift 0: |S|), from its shape."""
     if shape[a, 3] >= 0:

@@ -45,9 +45,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
-from ..jit import helper
+from ..jit import helper, kernel
 from .nest_kernel import (
     ACCUMULATES,
     _charged_instances,
@@ -129,7 +128,7 @@ def ragged_work(max_loops: int, n_levels: int, n_tensors: int, n_dims: int, max_
                   np.zeros(1, np.int64), np.zeros(dims, np.int64), np.zeros(dims, np.int64), np.zeros(1, np.int64))
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def count_below(loop_dim, loop_bound, stride, n, member, d, size):
     """Digit tuples of the member loops on dim d (the others at 0) whose offset is below `size`."""
     lower = 1  # Π of the member bounds not yet passed
@@ -609,7 +608,7 @@ def _per_transfer(nest, p, sc, rg, blocks, i, t, top, w, block, load_blocks, ser
         blocks[i, t, READS] = served
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def evaluate_ragged(nest, p, out, sc, rg):
     """Counts, cycles and energy of a lowered nest whose bounds may not divide their dims (see the
     module docstring). Returns (status, energy pJ, cycles): OK, OVER_CAPACITY, BROKEN or

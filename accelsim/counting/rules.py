@@ -5,12 +5,13 @@ Each is a small jitted function; kernels inline it (forceinline) and Python call
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ..jit import kernel
 
 MAX_CYCLES = 2 ** 62  # a level time this long is saturated here and refused by the models
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def block_accesses(words, block, shift=-1):
     """Block accesses that move `words` words: a partial block costs a whole access. `shift` =
     log2(block) when block is a power of two (the kernels pass it: a shift, not a division)."""
@@ -19,7 +20,7 @@ def block_accesses(words, block, shift=-1):
     return (words + block - 1) // block
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def transfer_blocks(events, whole, whole_elements, deltas, delta_elements, words_per_element, block, shift=-1):
     """Block accesses of a tile's transfers under per-transfer rounding: `whole` transfers of
     whole_elements and `deltas` of delta_elements (a sliding window's new part), each a whole number
@@ -29,7 +30,7 @@ def transfer_blocks(events, whole, whole_elements, deltas, delta_elements, words
                      + deltas * block_accesses(delta_elements * words_per_element, block, shift))
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def first_touch_blocks(distinct, box, copies, words_per_element, block, shift=-1):
     """Block accesses saved by the transfers that first bring each of `distinct` outputs, in
     transfers of `copies` × `box` elements (a box of distinct outputs, each `copies` times: fan-outs
@@ -44,7 +45,7 @@ def first_touch_blocks(distinct, box, copies, words_per_element, block, shift=-1
             + block_accesses((distinct % box) * words_per_element, block, shift))
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def average_block_accesses(total_words, instances, block):
     """Block accesses of the average instance that moves total_words / instances words: a partial
     block costs a whole access. Every instance alike (a dense nest), it is block_accesses of one
@@ -52,7 +53,7 @@ def average_block_accesses(total_words, instances, block):
     return (total_words + instances * block - 1) // (instances * block)
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def bandwidth_cycles(read_words, write_words, read_bw, write_bw, shared_bw):
     """Cycles a level's ports need for its traffic: the largest of reads ÷ read bandwidth, writes ÷
     write bandwidth and (reads + writes) ÷ shared bandwidth (one port both share, as Timeloop's
@@ -69,7 +70,7 @@ def bandwidth_cycles(read_words, write_words, read_bw, write_bw, shared_bw):
     return int(min(cycles, MAX_CYCLES))  # saturated, not wrapped: a vanishing bandwidth stays slow
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def port_words(words, blocks, instances, block, per_transfer):
     """Words one instance's port moves for `words` words whose transfers cost `blocks` block accesses
     over `instances` instances (1: the blocks are one instance's; a ragged nest's: summed over them).
@@ -82,7 +83,7 @@ def port_words(words, blocks, instances, block, per_transfer):
     return max(words, (blocks * block + instances - 1) // instances)
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def copies_port_words(elements, size, scale, block):
     """Port words of a tile move that carries `elements` elements (`scale` words each) in transfers of
     `size` (one per fan-out position served apart; outputs first touched are whole transfers left
@@ -94,7 +95,7 @@ def copies_port_words(elements, size, scale, block):
             + block_accesses((elements % size) * scale, block, np.int64(-1))) * block
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def step_port_words(elements, first, first_transfers, transfers, unit, box, scale, block):
     """Port words of a step's flow to the MACs: `elements` elements (`scale` words each) in `transfers`
     transfers (one per MAC cycle that reads) of at most `unit` (the merged group's operands, or

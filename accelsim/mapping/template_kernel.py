@@ -26,11 +26,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from ..counting.nest import TEMPORAL, X, Y
 from ..counting.point_sets import axis_count, axis_shape
-from ..jit import helper
+from ..jit import helper, kernel
 
 MEMORY, SPATIAL, COMPUTE = 0, 1, 2
 N_ROLES = 3                # inputs, weights, outputs (ir.einsum.ROLES): the columns of keeps and bypass
@@ -553,7 +552,7 @@ def map_with(lay, arc, sc, option):
     return again, SECOND
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def map_layer_kernel(lay, arc, sc):
     """dataflows.map_layer for a generic template: the x option of least traffic (the first on a
     tie). The mapping is left in the BEST slot (fan-outs included) and mask M_BEST."""
@@ -579,7 +578,7 @@ def map_layer_kernel(lay, arc, sc):
     return best
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def lower_best(lay, arc, sc, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis, keeps):
     """The BEST slot as mapping/lower.py's nest arrays (outer → inner, every bound > 1) and the
     nest's keeps[level, tensor]; returns the number of loops."""

@@ -22,14 +22,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import literal_unroll, njit
+from numba import literal_unroll
 from numba.typed import List
 
 from ..counting import records as R
 from ..counting.nest_kernel import evaluate_nest
 from ..counting.ragged_kernel import evaluate_ragged
 from ..energy.mac import mac_dynamic_pj
-from ..jit import helper
+from ..jit import helper, kernel
 from ..mapping.template_kernel import lower_best, map_layer_kernel
 
 
@@ -63,10 +63,10 @@ class Work(NamedTuple):
     mac_energy_pj: np.ndarray  # [held, fan-in] float64: pack_problem's (energy/mac.mac_dynamic_pj)
 
 
-_mac_dynamic_pj = njit(cache=True)(mac_dynamic_pj)  # the energy model's own formula, compiled
+_mac_dynamic_pj = kernel()(mac_dynamic_pj)  # the energy model's own formula, compiled
 
 
-@njit(cache=True)
+@kernel()
 def list_of(item):
     """A typed list holding `item` (jitted and cached: a typed list built from Python compiles its
     methods in every process, ~1 s per item type; built here they are compiled once, with this)."""
@@ -75,7 +75,7 @@ def list_of(item):
     return items
 
 
-@njit(cache=True)
+@kernel()
 def append(items, item):
     items.append(item)
 
@@ -125,7 +125,7 @@ def _fill_work(w, mixed, l, macs, mac_pj, mac_table):
             w.mac_energy_pj[h, f] = _mac_dynamic_pj(macs, mac_pj, mac_table[h, f])
 
 
-@njit(cache=True)  # (with reference counts: it returns arrays)
+@kernel()  # (with reference counts: it returns arrays)
 def _problem(part, arch, w):
     """evaluate_nest's Problem of a layer (its LayerPart, model/packed.layer_part) on the point's arch
     (ArchArrays), with the layer's Work (its Mixed rows and MAC energies, filled by _fill_work)."""
@@ -135,7 +135,7 @@ def _problem(part, arch, w):
                      arch.hold_spatial_innermost, w.latched, arch.cluster_rule, arch.psum_words, part.dim_size)
 
 
-@njit(cache=True)
+@kernel()
 def evaluate_network(templates, t_scratch, layers, loops, keeps, outs, scratch, work, arc, arch, mixed,
                      status, energy_pj, cycles, steps, first, stop):
     """For each layer l in [first, stop): the template's mapping on `arc` (TemplateArch), lowered into
@@ -173,7 +173,7 @@ def _fresh(record):
         a.fill(0)
 
 
-@njit(cache=True)
+@kernel()
 def _count(nest, problem, out, scratch, rg):
     """evaluate_packed's count of a lowered nest: the ragged kernel when a dim's bounds multiply to
     more than the dim, else the dense one; returns (status, energy pJ, cycles, ragged)."""
@@ -196,7 +196,7 @@ def _count(nest, problem, out, scratch, rg):
     return s, e, c, ragged
 
 
-@njit(cache=True)
+@kernel()
 def _unpad(lp, n, dim_size, up):
     """mapping/ragged.unpad on a lowered nest, lowered again (mapping/lower.py drops unit loops):
     inner → outer, each loop takes at most ⌈D / stride⌉ iterations (stride: what the loops inside
@@ -216,7 +216,7 @@ def _unpad(lp, n, dim_size, up):
     return m
 
 
-@njit(cache=True)
+@kernel()
 def _same_nest(a, n_a, keeps_a, b, n_b, keeps_b):
     """Two lowered nests alike (loops and keeps): one mapping, which counts alike."""
     if n_a != n_b:
@@ -232,7 +232,7 @@ def _same_nest(a, n_a, keeps_a, b, n_b, keeps_b):
     return True
 
 
-@njit(cache=True)
+@kernel()
 def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, u_outs, u_scratch,
                   rgs, arc, arch, mixed, l, part, w, t_loops, t_n, t_keeps, template_energy_pj, template_cycles,
                   status, energy_pj, cycles, ragged, u_n):

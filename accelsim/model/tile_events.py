@@ -40,19 +40,17 @@ from math import prod
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
-from ..counting.conventions import convention_of
+from ..counting.conventions import block_rounding_of, convention_of
 from ..counting.nest import LoweredNest
 from ..counting.point_sets import axis_overlap
 from ..counting.ragged_kernel import count_below
 from ..counting.reuse import axis_terms, tile_size
-from ..counting.conventions import block_rounding_of
 from ..counting.rules import bandwidth_cycles, copies_port_words, step_port_words
 from ..errors import SpecError
 from ..ir.arch import Arch, Memory, Spatial
 from ..ir.einsum import Einsum
-from ..jit import helper
+from ..jit import helper, kernel
 
 READ, WRITE = 0, 1  # ports; the bandwidth table has a third column, SHARED
 SHARED = 2
@@ -643,7 +641,7 @@ def _count_at(rt, mask, r, offset):
                        rt.rg_size[r] - offset)
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def _count_memo(rt, st, mask, site, r, offset):
     """_count_at, remembered per memo site (the mask row's) and offset: a walk's offsets on a ragged dim
     are multiples of its grain, few, and each recurs at many steps (a slot's last offset is kept)."""
@@ -1028,7 +1026,7 @@ def walk_state(ev, rt: RaggedTables) -> WalkState:
                      np.full(memo, -1, i64), np.zeros(memo, i64))
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class, out_irrelevant,
                ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale, receiver_db, bandwidth, port_block,
                ch_total, stall, rt, st):
@@ -1045,7 +1043,7 @@ def walk_begin(ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_cl
     return cycles
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out_irrelevant,
                ev_limit, ev_full, ev_mult, ev_first, ev_receiver, ev_kept, ev_class,
                ch_stream, ch_level, ch_port, ch_minus_first, ch_drain, ch_scale,
@@ -1096,7 +1094,7 @@ def walk_steps(first, last, n_steps, step_bound, compute, skew, stream_loop, out
     return cycles
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def walk_end(ev_mult, ev_receiver, ch_stream, ch_level, ch_port, ch_drain, ch_scale, bandwidth, port_block,
              ch_total, stall, rt, st):
     """The epilogue: the last output tiles drain to their parents. Returns its cycles."""

@@ -10,7 +10,8 @@ test settings in pyproject.toml silence it).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ..jit import kernel
 
 GAMMA = np.uint64(0x9E3779B97F4A7C15)  # the state's increment (2^64 / golden ratio)
 MIX1, MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -23,12 +24,12 @@ def new_rng() -> np.ndarray:
     return np.zeros(1, dtype=np.uint64)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def seed_rng(rng, seed):
     rng[0] = np.uint64(seed)
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def next_u64(rng):
     """The next 64 random bits."""
     rng[0] += GAMMA
@@ -38,13 +39,13 @@ def next_u64(rng):
     return z ^ (z >> U31)
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def uniform(rng):
     """A uniform double in [0, 1): the top 53 bits."""
     return np.float64(next_u64(rng) >> U11) / TWO_TO_53
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@kernel(_nrt=False, forceinline=True)
 def draw(rng, n):
     """A uniform integer in [0, n) for 1 ≤ n < 2^32: the top 32 bits times n, shifted (no
     division; the bias is below n / 2^32)."""

@@ -32,12 +32,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from ..counting.nest import TEMPORAL, append_loop
 from ..counting.nest_kernel import evaluate_nest
 from ..counting.records import OK, Loops, Nest, Outputs, Scratch
-from ..jit import helper
+from ..jit import helper, kernel
 from .rng import draw, seed_rng, uniform
 
 EVALS, FEASIBLE, UNFIT, IMPROVED = 0, 1, 2, 3
@@ -90,7 +89,7 @@ class Work(NamedTuple):
     scratch: Scratch
 
 
-@njit(cache=True, _nrt=False)  # (the tests drive a search walk from Python)
+@kernel(_nrt=False)  # (the tests drive a search walk from Python)
 def _fits(fac, slot_axis, slot_size):
     for s in range(fac.shape[0]):
         if slot_axis[s] != TEMPORAL:
@@ -102,7 +101,7 @@ def _fits(fac, slot_axis, slot_size):
     return True
 
 
-@njit(cache=True, _nrt=False, inline='always')  # (the tests drive a search walk from Python)
+@kernel(_nrt=False, inline='always')  # (the tests drive a search walk from Python)
 def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis):
     n = np.int64(0)  # not the literal 0: append_loop would compile once more for it
     n_dims = fac.shape[1]
@@ -115,7 +114,7 @@ def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loo
     return n
 
 
-@njit(cache=True, _nrt=False, inline='always')
+@kernel(_nrt=False, inline='always')
 def _objective(a, b, energy, cycles):
     """A score ordered as energy^a · cycles^b: the product itself when a and b are each 0 or 1
     (every named objective; two logs cost ≈3 % of an evaluation), else a·log(energy) +
@@ -125,7 +124,7 @@ def _objective(a, b, energy, cycles):
     return a * np.log(energy) + b * np.log(cycles)
 
 
-@njit(cache=True, _nrt=False)  # (the tests drive a search walk from Python)
+@kernel(_nrt=False)  # (the tests drive a search walk from Python)
 def _refused(fac, not_ragged, dim_bound):
     """A ragged dim has a factor > 1 at a slot not_ragged marks: the ragged kernel cannot count it."""
     for d in range(fac.shape[1]):
@@ -224,7 +223,7 @@ def _reset(space, state):
         state.choice[d] = 0
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def search_exhaustive(space, problem, weights, work, state, best_fac, best_perm, best_keeps, best, stats):
     """Every factorization × every order of the levels whose order matters × every bypass."""
     slot_axis, slot_size, rows, row_start = space.slot_axis, space.slot_size, space.rows, space.row_start
@@ -302,7 +301,7 @@ def _nth_permutation(items, row, n, index, dest):
         dest[row, q] = chosen
 
 
-@njit(cache=True, _nrt=False)  # (the tests drive a search walk from Python)
+@kernel(_nrt=False)  # (the tests drive a search walk from Python)
 def _random_factors(space, fac, rng):
     """A uniform factorization per dim (plain loops, not slices: this runs once per sample)."""
     rows, row_start = space.rows, space.row_start
@@ -312,7 +311,7 @@ def _random_factors(space, fac, rng):
             fac[s, d] = rows[row, s]
 
 
-@njit(cache=True, _nrt=False)  # (the tests drive a search walk from Python)
+@kernel(_nrt=False)  # (the tests drive a search walk from Python)
 def _random_orders_and_bypass(space, perm, keeps, rng):
     """A uniform free order per level and each bypass bit."""
     order_matters, base_perm, n_free = space.order_matters, space.base_perm, space.n_free
@@ -370,7 +369,7 @@ def _whole(fac, d, bound):
     return True
 
 
-@njit(cache=True, _nrt=False, inline='always')  # (the tests drive a search walk from Python)
+@kernel(_nrt=False, inline='always')  # (the tests drive a search walk from Python)
 def _move(space, fixed, allowed, fac, perm, keeps, undo, saved, rng, row_share):
     """Apply one random neighbour in place and record in undo how to revert it: with probability
     `row_share` one dim takes another of its rows (a random one: the only move that changes a
@@ -477,7 +476,7 @@ def _move(space, fixed, allowed, fac, perm, keeps, undo, saved, rng, row_share):
     return True
 
 
-@njit(cache=True, _nrt=False)  # (the tests drive a search walk from Python)
+@kernel(_nrt=False)  # (the tests drive a search walk from Python)
 def _undo(space, fac, perm, keeps, undo, saved):
     """Revert the move _move recorded in undo."""
     free_bits = space.free_bits
@@ -497,7 +496,7 @@ def _undo(space, fac, perm, keeps, undo, saved):
         keeps[free_bits[b, 0], free_bits[b, 1]] = not keeps[free_bits[b, 0], free_bits[b, 1]]
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def search_heuristic(space, fixed, allowed, problem, weights, work, state, random_evals, random_seed, n_evals, seed,
                      patience, restart_samples, kick, fresh_every, row_share, best_fac, best_perm, best_keeps, best,
                      stats):

@@ -1,13 +1,15 @@
-"""Kernel helpers (accelsim/jit.py) are compiled without a Python entry point: a call from Python
-is a TypeError that names the helper, not a jump to an entry point that does not exist (a crash)."""
+"""accelsim/jit.py's decorators: kernels and helpers compile without LLVM's loop vectorizer, and
+helpers without a Python entry point (a call from Python is a TypeError that names the helper, not
+a jump to an entry point that does not exist: a crash)."""
 import ast
 from pathlib import Path
 
 import numpy as np
 import pytest
-from numba import config
+from numba import config, njit
 
 from accelsim.counting import ragged_kernel
+from accelsim.jit import kernel
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,6 +20,26 @@ def test_a_helper_called_from_python_is_a_clear_error():
     with pytest.raises(TypeError, match=r"ragged_kernel\._clear is compiled for kernels only"):
         ragged_kernel._clear(member, np.int64(4))
     ragged_kernel._clear.py_func(member, 4)  # the Python function stays callable (slow references)
+
+
+def _dot(a, b):
+    total = 0
+    for i in range(a.shape[0]):
+        total += a[i] * b[i]
+    return total
+
+
+@pytest.mark.skipif(config.DISABLE_JIT, reason="without the JIT nothing is compiled")
+@pytest.mark.skipif(not config.LOOP_VECTORIZE, reason="the loop vectorizer is off in this process (NUMBA_LOOP_VECTORIZE=0)")
+def test_a_kernel_compiles_without_the_loop_vectorizer_and_leaves_the_setting_as_it_was():
+    a = np.arange(1000, dtype=np.int64)
+    plain, ours = njit(_dot), kernel(cache=False)(_dot)
+    assert plain(a, a) == ours(a, a) == int(a @ a)
+
+    def vectorized(dispatcher):
+        return "vector.body" in "".join(dispatcher.inspect_llvm().values())
+    assert vectorized(plain) and not vectorized(ours)  # the same loop: Numba's default vectorizes it
+    assert config.LOOP_VECTORIZE  # the process's own setting, back after the kernel's compile
 
 
 def _module_name(path: Path) -> str:
@@ -63,7 +85,7 @@ def test_no_python_code_calls_a_helper():
 
         def visit(node, jitted: bool):
             if isinstance(node, ast.FunctionDef):
-                jitted = jitted or _decorated_by(node, {"helper", "njit", "jit"})
+                jitted = jitted or _decorated_by(node, {"helper", "kernel", "njit", "jit"})
             if isinstance(node, ast.Call) and not jitted:
                 f = node.func
                 if isinstance(f, ast.Name):

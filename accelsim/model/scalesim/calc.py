@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from ...jit import helper
+from ...jit import helper, kernel
 from .counts import ERR_NONE, ERR_RING_OVERFLOW, KernelCounts
 from .geometry import (
     FILTER,
@@ -267,7 +266,7 @@ def _calc_operand(op, df, R, C, M, N, K, ix, naddr, words, stalls, rows_buf, add
     return adds, t0, t1, first_cycle + 1, _row_cycle(last_row, stalls) + 1
 
 
-@njit(cache=True)
+@kernel()
 def systolic_calc_kernel(df, R, C, M, N, K, H, W, mrow, mcol, mbase, krow, kcol, kbase,
                          n_ifmap_addr, n_filter_addr, ifmap_words, filter_words, ofmap_words,
                          bs, Kd, F):

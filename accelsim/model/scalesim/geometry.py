@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from numba import njit
-
-from ...jit import helper
+from ...jit import helper, kernel
 
 DATAFLOWS = ("os", "ws", "is")
 OS, WS, IS = 0, 1, 2
@@ -28,7 +26,7 @@ KIND_FR, KIND_FC, KIND_ALL = 0, 1, 2
 IfmapIndex = namedtuple("IfmapIndex", "H W mrow mcol mbase krow kcol kbase bs Kd F")
 
 
-@njit(cache=True)  # (Python calls it too: fold_geometry, api._assemble)
+@kernel()  # (Python calls it too: fold_geometry, api._assemble)
 def geometry(df, R, C, M, N, K):
     """(Sr, Sc, T, row folds, column folds, cycles per fold)."""
     if df == OS:

@@ -7,10 +7,10 @@ costs DRAM words and stalls the array.  The OFMAP side is the write buffer of wr
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.experimental import structref
 
-from ...jit import helper
+from ...jit import helper, kernel
 from .counts import (
     ERR_NO_PREFETCH_WINDOW,
     ERR_NONE,
@@ -154,7 +154,7 @@ def _rb_row(rb, cycle, rows_buf, addr_buf, p, n, t):
     return cycle + off, p, ERR_NONE
 
 
-@njit(cache=True)
+@kernel()
 def systolic_user_kernel(df, R, C, M, N, K, H, W, mrow, mcol, mbase, krow, kcol, kbase,
                          n_ifmap_addr, n_filter_addr, ifmap_words, filter_words, ofmap_words,
                          bs, Kd, F, ifmap_bw, filter_bw, ofmap_bw):
