@@ -19,10 +19,12 @@ Random numbers come from search/rng.py, its state `state.rng`, seeded by each se
 
 The evaluation (_score, with evaluate_nest) and the moves are inlined into each search loop: a
 call passes every array as its exploded fields — evaluate_nest's records hold about fifty — and
-passing them cost a fifth of an evaluation. The search's own helpers are inlined by Numba
-(inline='always': merged before compilation) and evaluate_nest by LLVM (forceinline): an
-LLVM-inlined helper is also compiled on its own first, and _score and a sampling helper each cost
-a full compile of the inlined model that way (≈4 s of a cold run; docs/dse.md). Each inlined copy
+passing them cost a fifth of an evaluation. _score is inlined by Numba (inline='always': merged
+before compilation), the other helpers and evaluate_nest by LLVM (forceinline). An LLVM-inlined
+helper is also compiled on its own first, so one holding the model (_score, a sampling helper)
+cost a full compile of it that way (≈4 s of a cold run; docs/dse.md); one without it (_move,
+_lower, _offer) costs less than Numba's inlining, which types and lowers it again at each call
+site (the search kernel's compile 10.7 → 8.4 s of CPU; docs/dse.md, session 18). Each inlined copy
 of the model costs seconds of compilation, so each kernel evaluates at one place: random sampling
 and the climb share one loop (search_heuristic), ≈10 s of compilation instead of ≈23 s for the two
 kernels they were, with three copies.
@@ -101,7 +103,7 @@ def _fits(fac, slot_axis, slot_size):
     return True
 
 
-@kernel(_nrt=False, inline='always')  # (the tests drive a search walk from Python)
+@kernel(_nrt=False, forceinline=True)  # (the tests drive a search walk from Python)
 def _lower(fac, perm, slot_level, slot_axis, slot_mem, loop_dim, loop_bound, loop_level, loop_spatial, loop_axis):
     n = np.int64(0)  # not the literal 0: append_loop would compile once more for it
     n_dims = fac.shape[1]
@@ -190,7 +192,7 @@ def _keep(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best):
         best[q] = out[q]
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _offer(fac, perm, keeps, score, top_fac, top_perm, top_keeps, top, stats):
     """Keep the point among the K best (top[0] best, sorted; K = top.shape[0]) if it beats the
     K-th. A point with the energy and cycles of one already kept is not kept again: the search
@@ -369,7 +371,7 @@ def _whole(fac, d, bound):
     return True
 
 
-@kernel(_nrt=False, inline='always')  # (the tests drive a search walk from Python)
+@kernel(_nrt=False, forceinline=True)  # (the tests drive a search walk from Python)
 def _move(space, fixed, allowed, fac, perm, keeps, undo, saved, rng, row_share):
     """Apply one random neighbour in place and record in undo how to revert it: with probability
     `row_share` one dim takes another of its rows (a random one: the only move that changes a
