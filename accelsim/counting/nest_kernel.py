@@ -118,16 +118,14 @@ from .records import (
 )
 from .rules import bandwidth_cycles, block_accesses, first_touch_blocks, port_words, transfer_blocks
 
-# The helpers and passes are inlined: a call passes every array as its exploded fields (a
-# record's too), which cost more than the helpers' work (≈20 % of an evaluation). Those called at
-# one place in this module only are inlined by Numba (inline='always': merged before lowering);
-# the others (several call sites, or shared with ragged_kernel.py) by LLVM (forceinline). An
-# LLVM-inlined helper is first compiled on its own, and a helper's compiled module is optimized
-# again in every module that links it: with the passes LLVM-inlined, each pass and each helper in
-# it was compiled once more per level of nesting (evaluate_nest's first compile ≈18 → ≈12 s of
-# CPU; docs/dse.md, session 14). Inlining every helper by Numba is slower (Numba lowers a helper
-# once per call site). evaluate_nest itself is inlined into the search kernels
-# (search/search_kernels.py) for the same reason.
+# The helpers and passes are inlined, by LLVM (forceinline): a call passes every array as its
+# exploded fields (a record's too), which cost more than the helpers' work (≈20 % of an
+# evaluation). A helper is compiled on its own first, only as far as the code its callers link
+# (accelsim/jit.py, _LinkOnlyLibrary): once a helper's module was optimized and made machine code
+# in full, and again in every module linking it, so the passes called at one place were inlined by
+# Numba instead (merged before lowering); since then LLVM's inlining compiles faster (the counting
+# kernel 7.8 → 7.2 s of CPU; docs/dse.md, session 18). evaluate_nest itself is inlined into the
+# search kernels (search/search_kernels.py) for the same reason.
 
 @helper(forceinline=True)
 def _axis_terms(p, nest, sc, t, a, level, extra, n_extra):
@@ -291,7 +289,7 @@ def _one_dim_points(p, nest, sc, t, level, extra, n_extra):
     return points
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _one_dim_kept(p, nest, sc, full, n_moves, t, level, extra, n_extra):
     """_kept for the set _one_dim_points counted (`full` points): only the moving axis is
     built, for its overlap; the other axes keep all their points, full / (that axis's points)."""
@@ -373,7 +371,7 @@ def _tile(nest, p, sc, i, t):
     return tile
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _tiles_and_capacity(nest, p, out, sc):
     """Pass 1: every memory level's tiles (out.counts TILE; READS, FILLS, UPDATES zeroed); False
     as soon as a level's tiles overflow it. A tile depends on its level's dim ranges alone: each
@@ -411,7 +409,7 @@ def _tiles_and_capacity(nest, p, out, sc):
     return True
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _tile_loads(nest, p, out, sc, top):
     """Pass 2: each kept tile's loads (into out.counts FILLS) over the temporal loops above its
     level (the top loads nothing), from _reuse_classes' terms."""
@@ -442,7 +440,7 @@ def _tile_loads(nest, p, out, sc, top):
             counts[i, t, FILLS] = _loads_of(sc, i, t, full, kept, sc.moves_before[i])
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _tiled_words(counts, keeps, i):
     """Elements level i's kept tiles hold (pass 1's capacity sum)."""
     used = 0
@@ -466,7 +464,7 @@ def _mac_energy(nest, p):
     return p.mac_energy_pj[held, min(fan_in, p.mac_energy_pj.shape[1] - 1)]
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _served(nest, p, out, sc, i, t, hold, n_t):
     """Elements of tensor t memory level i serves per instance: to its child (the next level
     down keeping t) or one operand per MAC."""
@@ -517,7 +515,7 @@ def _served(nest, p, out, sc, i, t, hold, n_t):
     return _served_moves(sc, separate, merged, _kept(sc, merged, n_moves, t, p.n_axes[t]), n_moves, t, mac, np.int64(1))
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _distinct_outputs(nest, p, out, sc, i, t, top):
     """Distinct outputs (tensor t) one instance of memory level i sees over every temporal step."""
     if out.instances[i] == 1:  # no fan-out above: every output is distinct here
@@ -567,7 +565,7 @@ def _charged_instances(nest, p, i, inst, first):
     return ch
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _blocks(p, sc, blocks, i, t, read_words, fill_words, update_words, w, distinct, is_top):
     """Level i's block accesses of tensor t per instance into blocks[i, t, READS|FILLS|UPDATES], under
     its block rounding (docs/energy.md#block-rounding). `layer`: each action's words over the layer,
@@ -598,7 +596,7 @@ def _blocks(p, sc, blocks, i, t, read_words, fill_words, update_words, w, distin
         blocks[i, t, READS] = served
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _served_and_energy(nest, p, out, sc, top, hold, n_t):
     """Pass 3: what each level serves its child (or the MACs) as reads, fills and updates, the
     bandwidth-bound cycles and the energy. Returns (status, energy pJ, cycles)."""

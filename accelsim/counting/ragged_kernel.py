@@ -89,9 +89,8 @@ from .rules import (
     transfer_blocks,
 )
 
-# Helpers called at one place only are inlined by Numba (inline='always'): a called helper is
-# compiled on its own and its module optimized again in every module that links it, once per level
-# of nesting (docs/dse.md, session 14); those called at several places stay calls.
+# Helpers called at one place only are inlined by LLVM (forceinline; nest_kernel.py says why not by
+# Numba); those called at several places stay calls.
 RAGGED_UNSUPPORTED = 3  # status: a ragged dim of a tensor whose axes mix dims (see the docstring)
 BUSIEST, ALL = 0, 1     # which instances a count covers: the one at spatial offset 0, or every one
 
@@ -199,7 +198,7 @@ def _ragged_dim_of(p, sc, t, d):
     return p.axis_of[t, d] >= 0 and sc.ext[0, d] != p.dim_size[d]
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _ragged_in(nest, p, sc, t):
     """Tensor t indexes a ragged dim."""
     for d in range(p.dim_size.shape[0]):
@@ -208,7 +207,7 @@ def _ragged_in(nest, p, sc, t):
     return False
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _in_range(nest, sc, member, d, lo, hi):
     """Tuples of the member loops on dim d (the others at 0) whose offset lies in [lo, hi)."""
     n = 0
@@ -290,7 +289,7 @@ def _moved(nest, p, sc, rg, t, level, n_moves, n_extra, w=1, block=1, reuse=True
     return total
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _kept(nest, p, sc, t, n_moves, full):
     """Points of the set _set_terms built (for `level` and extra loops) that a reuse step keeps: the
     overlap after a shift by the innermost moving loop's step (nest_kernel._moved_loads)."""
@@ -307,7 +306,7 @@ def _kept(nest, p, sc, t, n_moves, full):
     return kept
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _loads(nest, p, sc, rg, i, t, which, w=1, block=1):
     """Elements loaded into level i's tile of t (per busiest instance, or over ALL instances)."""
     member = rg.member
@@ -321,7 +320,7 @@ def _loads(nest, p, sc, rg, i, t, which, w=1, block=1):
     return _moved(nest, p, sc, rg, t, i, n_moves, np.int64(0), w, block, np.bool_(True))  # (no literal: one specialization)
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _served(nest, p, sc, rg, i, t, hold, n_t, which, w=1, block=1):
     """Elements of t level i serves its child (the next level keeping t) or the MACs: nest_kernel's
     _served with every product of bounds a count of valid tuples. Fan-outs on the way that merge
@@ -365,7 +364,7 @@ def _served(nest, p, sc, rg, i, t, hold, n_t, which, w=1, block=1):
     return served
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _fold_ragged_fans(nest, p, sc, rg, t, child, n_u):
     """Fold the merged fan-outs sc.idx[:n_u] on ragged dims of t into the child's extent there: on
     such a dim d the set is the child's range [0, ext[child, d]) and the fan-outs' digits; when each
@@ -487,7 +486,7 @@ def _first_touches(nest, p, sc, rg, t, i, w, block):
     return _transfer_blocks(nest, p, sc, rg, t, np.int64(1), w, block, np.bool_(True))
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _one_dim_fill_blocks(nest, p, sc, rg, i, t, w, block):
     """Per-transfer block accesses of level i's tile loads of one_dim t, every instance (for outputs,
     less the first touches), as _loads counts them: a tile per tuple of the temporal prefix."""
@@ -503,7 +502,7 @@ def _one_dim_fill_blocks(nest, p, sc, rg, i, t, w, block):
     return blocks
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block):
     """Per-transfer block accesses of what level i serves, every instance, as _served counts it:
     (all transfers, what first touches save). A memory child's fill is a transfer per position of
@@ -563,7 +562,7 @@ def _served_blocks(nest, p, sc, rg, i, t, child, held, n_t, w, block):
     return blocks, _first_touches(nest, p, sc, rg, t, i, w, block)
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _distinct_outputs(nest, p, sc, rg, i, t, which, instances):
     """Distinct outputs (tensor t) level i's busiest instance, or ALL of them, sees."""
     if p.one_dim[t]:
@@ -578,7 +577,7 @@ def _distinct_outputs(nest, p, sc, rg, i, t, which, instances):
     return _set_size(sc, p.n_axes[t]) * (instances if which == ALL else 1)
 
 
-@helper(inline='always')
+@helper(forceinline=True)
 def _per_transfer(nest, p, sc, rg, blocks, i, t, top, w, block, load_blocks, served_blocks, held, n_t):
     """Level i's block accesses of t over every instance under per-transfer rounding (nest_kernel._blocks'
     rule): fills from its loads, reads and updates from what it serves (_served_blocks). A non-one_dim

@@ -9,7 +9,7 @@ import pytest
 from numba import config, njit
 
 from accelsim.counting import ragged_kernel
-from accelsim.jit import kernel
+from accelsim.jit import LINK_ONLY, _LinkOnlyLibrary, helper, kernel
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,6 +40,32 @@ def test_a_kernel_compiles_without_the_loop_vectorizer_and_leaves_the_setting_as
         return "vector.body" in "".join(dispatcher.inspect_llvm().values())
     assert vectorized(plain) and not vectorized(ours)  # the same loop: Numba's default vectorizes it
     assert config.LOOP_VECTORIZE  # the process's own setting, back after the kernel's compile
+
+
+@helper(forceinline=True)
+def _twice(x):
+    return 2 * x
+
+
+def _quadruple_sum(a):
+    total = 0
+    for i in range(a.shape[0]):
+        total += _twice(_twice(a[i]))
+    return total
+
+
+@pytest.mark.skipif(config.DISABLE_JIT, reason="without the JIT nothing is compiled")
+def test_a_helper_is_compiled_only_for_linking_into_its_kernels():
+    """With the Numba internals _LinkOnlyLibrary relies on (else helpers fall back to full libraries
+    and the first compiles are slower: this fails to say so), a helper's library has no machine
+    code and the kernel that links it runs right."""
+    assert LINK_ONLY
+    a = np.arange(100, dtype=np.int64)
+    assert kernel(cache=False)(_quadruple_sum)(a) == 4 * int(a.sum())
+    (compiled,) = _twice.overloads.values()
+    assert isinstance(compiled.library, _LinkOnlyLibrary)
+    engine = compiled.library._codegen._engine
+    assert not engine.is_symbol_defined(compiled.fndesc.mangled_name)  # never made machine code
 
 
 def _module_name(path: Path) -> str:
