@@ -189,16 +189,16 @@ def _wanted(options) -> list[tuple]:
     """(what, dispatcher, CPU seconds to compile once) of the kernels a run with `options` calls."""
     from .counting.nest_kernel import evaluate_nest
 
-    wanted = [("the counting kernel", evaluate_nest, 10)]
+    wanted = [("the counting kernel", evaluate_nest, 7)]
     if options.dataflow == "search" or options.dataflow is None:  # None: search if the arch names no template
         from .search.search_kernels import search_heuristic
-        wanted.append(("the mapper's search kernel", search_heuristic, 11))
+        wanted.append(("the mapper's search kernel", search_heuristic, 8))
     if options.performance_model in ("analytical", "cycle"):  # templates' and the mapper's padded layers run ragged
         from .counting.ragged_kernel import evaluate_ragged  # imported only when it runs (start-up)
-        wanted.append(("the ragged-loop kernel", evaluate_ragged, 14))
+        wanted.append(("the ragged-loop kernel", evaluate_ragged, 12))
     if options.performance_model == "cycle":
         from .model.tile_events import walk_steps
-        wanted.append(("the cycle model", walk_steps, 8))
+        wanted.append(("the cycle model", walk_steps, 7))
     if options.performance_model == "scalesim":
         from .model.scalesim.calc import systolic_calc_kernel
         wanted.append(("the SCALE-Sim emulator", systolic_calc_kernel, 7))
@@ -215,7 +215,7 @@ def compile_note(*options, template_kernel: bool = False, later: str = "runs") -
             wanted.setdefault(what, (kernel, seconds))
     if template_kernel:
         from .mapping.template_kernel import map_layer_kernel
-        wanted["the sweeps' template kernel"] = (map_layer_kernel, 11)
+        wanted["the sweeps' template kernel"] = (map_layer_kernel, 6)
     pending = [(what, seconds) for what, (kernel, seconds) in wanted.items() if not is_compiled(kernel)]
     if not pending:
         return None
