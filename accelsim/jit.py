@@ -10,7 +10,8 @@ without), with no change in run time (the warm ResNet-50 search, the cycle model
 SCALE-Sim emulator) and identical results. Numba reads its setting (numba.config.LOOP_VECTORIZE,
 NUMBA_LOOP_VECTORIZE) as it builds each pass pipeline, so `kernel` sets it for the duration of its
 own compiles only, under Numba's compiler lock: other Numba code in the process keeps its own
-setting. A helper is compiled inside the compile of the kernel that calls it.
+setting, unless it is first compiled inside a kernel's compile (a NumPy overload a kernel uses).
+A helper is compiled inside the compile of the kernel that calls it.
 
 A helper is compiled as little as a kernel needs of it. Numba compiles every @njit function with a
 CPython wrapper (unboxing each argument from a Python object) and a C wrapper (for first-class
@@ -32,6 +33,7 @@ from numba.core.codegen import JITCodeLibrary
 from numba.core.compiler import CompilerBase, DefaultPassBuilder
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.compiler_machinery import FunctionPass, register_pass
+from numba.core.environment import lookup_environment
 from numba.core.registry import CPUDispatcher
 from numba.core.typed_passes import NoPythonSupportedFeatureValidation
 
@@ -49,11 +51,29 @@ def _kernel_compile_settings():
 
 
 class KernelDispatcher(CPUDispatcher):
-    """A dispatcher that compiles (or loads from the cache) under _kernel_compile_settings."""
+    """A dispatcher that compiles (or loads from the cache) under _kernel_compile_settings, and
+    sets its helpers' environments (_set_environments)."""
 
     def compile(self, sig):
         with _kernel_compile_settings():
             return super().compile(sig)
+
+    def add_overload(self, cres):
+        super().add_overload(cres)
+        _set_environments(cres.library)
+
+
+def _set_environments(library):
+    """Point every Numba environment global a kernel's module defines at its Environment, as Numba
+    does when it loads a kernel from its cache (CompileResult._rebuild). A helper's environment
+    (the Python objects its code may reach: a print, an exception with run-time arguments) is set
+    nowhere else: its _LinkOnlyLibrary is not in the execution engine. A kernel loaded from the
+    cache has no module text here (nothing to do)."""
+    engine = library.codegen._engine
+    for gv in library._final_module.global_variables:
+        env = lookup_environment(gv.name) if gv.name.startswith("_ZN08NumbaEnv") else None
+        if env is not None and engine.get_global_value_address(gv.name):
+            library.codegen.set_env(gv.name, env)
 
 
 def kernel(**options):
@@ -84,12 +104,12 @@ class _LinkOnlyLibrary(JITCodeLibrary):
     is never run (it has no entry point, and each kernel holds its own inlined copy), and its
     module is optimized as part of each kernel that links it; so its library stops after the
     per-function passes (which shrink its code before it is copied into its callers): no module
-    passes, no machine code, no execution-engine entry. Its environment pointer is never set, as
-    in a kernel loaded from Numba's cache, where no helper's is."""
+    passes, no machine code, no execution-engine entry. Its own environment global is therefore
+    nowhere to set (its codegen, _NoEnvironment, skips that); each kernel's copy of it is set when
+    the kernel is compiled (_set_environments) or loaded from the cache (Numba)."""
 
-    @property
-    def codegen(self):
-        return _NoEnvironment(self._codegen)
+    def __init__(self, codegen, name):
+        super().__init__(_NoEnvironment(codegen), name)
 
     def _optimize_final_module(self):
         pass
@@ -101,7 +121,8 @@ class _LinkOnlyLibrary(JITCodeLibrary):
 
 
 class _NoEnvironment:
-    """The codegen, but setting no environment (_LinkOnlyLibrary's code is not in the engine)."""
+    """The codegen, but setting no environment: _LinkOnlyLibrary's code is not in the engine, where
+    setting one would write through a null address."""
 
     def __init__(self, codegen):
         self._codegen = codegen

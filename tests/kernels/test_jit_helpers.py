@@ -68,6 +68,34 @@ def test_a_helper_is_compiled_only_for_linking_into_its_kernels():
     assert not engine.is_symbol_defined(compiled.fndesc.mangled_name)  # never made machine code
 
 
+@helper(_nrt=True)
+def _checked(x):
+    if x < 0:
+        raise ValueError("negative", x)  # run-time arguments: reached through the helper's environment
+    return x
+
+
+def _checked_sum(a):
+    total = 0
+    for i in range(a.shape[0]):
+        total += _checked(a[i])
+    return total
+
+
+@pytest.mark.skipif(config.DISABLE_JIT, reason="without the JIT nothing is compiled")
+def test_a_helper_reaches_its_environment_in_the_process_that_compiled_its_kernel():
+    """A link-only helper's environment global is set in each kernel that links it (jit.
+    _set_environments), as Numba sets it when it loads a kernel from the cache: here the kernels are
+    compiled, not loaded, and one reaches the helper through another kernel."""
+    outer = kernel(cache=False)(_checked_sum)
+    inner = kernel(cache=False)(lambda a: outer(a) + 1)
+    assert outer(np.arange(5)) == 10 and inner(np.arange(5)) == 11
+    for run in (outer, inner):
+        with pytest.raises(ValueError) as raised:
+            run(np.array([1, -3]))
+        assert raised.value.args == ("negative", -3)
+
+
 def _module_name(path: Path) -> str:
     return ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
 
