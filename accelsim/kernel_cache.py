@@ -68,45 +68,53 @@ def kernel_sources(package_dir=PACKAGE) -> list[Path]:
     (Numba bakes imported constants, e.g. the column codes in counting/records.py, into the
     compiled code)."""
     package_dir = Path(package_dir)
+    # Each module parsed once, keeping only its module-level imports (whole trees kept alive slow
+    # the parse of the next ones down: the collector walks them).
+    statements = {path: [node for node in ast.parse(path.read_bytes(), str(path)).body
+                         if isinstance(node, (ast.Import, ast.ImportFrom))]
+                  for path in package_dir.rglob("*.py")}
+    imports = {}  # path -> the package modules it imports, resolved once (each costs a few stats)
+
+    def imported(path):
+        if path not in imports:
+            imports[path] = _imported_modules(path, statements[path], package_dir)
+        return imports[path]
+
     decorators = package_dir / "jit.py"
-    modules = {path for path in package_dir.rglob("*.py")
-               if _imports_numba(path) or decorators in _imported_modules(path, package_dir)}
+    modules = {path for path, nodes in statements.items() if _imports_numba(nodes) or decorators in imported(path)}
     todo = list(modules)
     while todo:
-        for path in _imported_modules(todo.pop(), package_dir):
+        for path in imported(todo.pop()):
             if path not in modules:
                 modules.add(path)
                 todo.append(path)
     return sorted(modules)
 
 
-def _imports_numba(path: Path) -> bool:
-    return any(isinstance(node, (ast.Import, ast.ImportFrom))
-               and any(name.split(".")[0] == "numba" for name in _import_names(node))
-               for node in ast.parse(path.read_bytes(), str(path)).body)
+def _imports_numba(statements) -> bool:
+    return any(name.split(".")[0] == "numba" for node in statements for name in _import_names(node))
 
 
 def _import_names(node) -> list[str]:
     return [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
 
 
-def _imported_modules(path: Path, package_dir: Path) -> set[Path]:
-    """The package's modules (files) that `path` imports at module level (what a kernel can see)."""
+def _imported_modules(path: Path, statements, package_dir: Path) -> set[Path]:
+    """The package's modules (files) that `path` imports at module level (its import `statements`:
+    what a kernel can see)."""
     found = set()
     here = path.parent
-    for node in ast.parse(path.read_bytes(), str(path)).body:
+    for node in statements:
         if isinstance(node, ast.ImportFrom) and node.level > 0:
             base = here
             for _ in range(node.level - 1):
                 base = base.parent
             target = base.joinpath(*node.module.split(".")) if node.module else base
             names = [target / alias.name for alias in node.names] + ([target] if node.module else [])
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        else:
             dotted = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
             names = [package_dir.joinpath(*d.split(".")[1:]) for d in dotted
                      if d and d.split(".")[0] == package_dir.name]
-        else:
-            continue
         for name in names:
             for candidate in (name.with_suffix(".py"), name / "__init__.py"):
                 if candidate.is_file() and candidate.resolve().is_relative_to(package_dir.resolve()):
