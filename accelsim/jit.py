@@ -68,7 +68,9 @@ def _set_environments(library):
     does when it loads a kernel from its cache (CompileResult._rebuild). A helper's environment
     (the Python objects its code may reach: a print, an exception with run-time arguments) is set
     nowhere else: its _LinkOnlyLibrary is not in the execution engine. A kernel loaded from the
-    cache has no module text here (nothing to do)."""
+    cache has no module text here, and a helper's own library is in no engine (nothing to do)."""
+    if isinstance(library, _LinkOnlyLibrary):
+        return
     engine = library.codegen._engine
     for gv in library._final_module.global_variables:
         env = lookup_environment(gv.name) if gv.name.startswith("_ZN08NumbaEnv") else None
@@ -79,10 +81,16 @@ def _set_environments(library):
 def kernel(**options):
     """@njit(cache=True, **options) for a function Python calls, compiled under
     _kernel_compile_settings."""
+    return _decorator(KernelDispatcher, {"cache": True, **options})
+
+
+def _decorator(dispatcher_class, njit_options):
+    """njit(**njit_options), its dispatcher made a `dispatcher_class` (a subclass adding no state;
+    without the JIT, the plain function)."""
     def decorate(func):
-        jitted = njit(**{"cache": True, **options})(func)
-        if not config.DISABLE_JIT:  # (without the JIT, the plain function)
-            jitted.__class__ = KernelDispatcher  # (a subclass adding no state)
+        jitted = njit(**njit_options)(func)
+        if not config.DISABLE_JIT:
+            jitted.__class__ = dispatcher_class
         return jitted
     return decorate
 
@@ -168,11 +176,5 @@ def helper(**options):
     Python and C entry points (`_nrt=True` for one that allocates), into a _LinkOnlyLibrary (not
     cached: a kernel's cache entry holds its helpers' code)."""
     compiled = {"cache": False, "pipeline_class": _HelperCompiler} if LINK_ONLY else {"cache": True}
-    def decorate(func):
-        jitted = njit(**{"_nrt": False, **options, "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
-                         **compiled})(func)
-        if config.DISABLE_JIT:  # the plain function: Python calls it
-            return jitted
-        jitted.__class__ = HelperDispatcher  # (a subclass adding no state: calls from Python raise)
-        return jitted
-    return decorate
+    return _decorator(HelperDispatcher, {"_nrt": False, **options, "no_cpython_wrapper": True,
+                                         "no_cfunc_wrapper": True, **compiled})
