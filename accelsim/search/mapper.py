@@ -38,6 +38,7 @@ from ..model.packed import evaluate_packed, outputs_and_scratch, pack_problem
 from . import search_kernels as S
 from .constraints import NO_CONSTRAINTS, Constraints
 from .mapspace import Mapspace, build_mapspace, decode
+from .memo import new_memo
 from .rng import new_rng
 
 HEURISTIC_RANDOM_SHARE = 0.05  # of the budget: uniform samples before the climb
@@ -57,7 +58,7 @@ class MapperResult:
     algorithm: str         # 'exhaustive' or 'random+hill_climb'
     objective: str
     mapspace_size: int     # points before the fit/capacity prunes (a lower bound past the limit)
-    evaluations: int       # calls to the model
+    evaluations: int       # points evaluated (the budget)
     feasible: int          # of those, mappings that fit every buffer
     unfit: int             # candidates pruned before evaluation (a fan-out axis over-full)
     improvements: int      # times the best so far improved
@@ -65,13 +66,14 @@ class MapperResult:
     ranked_by: str = "analytical"  # whose cycles chose among the best points (settings.rank)
     ranked: int = 1        # points the cycle model walked to choose (1: the search's best as it is)
     ranked_cycles: int | None = None  # the chosen mapping's cycle-model cycles, when ranked by them
+    repeats: int = 0       # of the evaluations, nests evaluated before, answered from the memo (search/memo.py)
 
     def summary(self) -> dict:
         """What a result records about the search (no wall-clock time: results stay reproducible)."""
         return {"algorithm": self.algorithm, "objective": self.objective, "mapspace_size": self.mapspace_size,
                 "evaluations": self.evaluations, "feasible": self.feasible, "unfit": self.unfit,
                 "improvements": self.improvements, "ranked_by": self.ranked_by, "ranked": self.ranked,
-                "ranked_cycles": self.ranked_cycles}
+                "ranked_cycles": self.ranked_cycles, "repeats": self.repeats}
 
 
 def _outputs_and_scratch(space: Mapspace, problem, einsum: Einsum, max_loops: int):
@@ -171,7 +173,7 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
     return MapperResult(best.mapping, best.energy_pj, best.cycles, found.algorithm, settings.objective.text,
                         found.mapspace_size, int(stats[S.EVALS]), int(stats[S.FEASIBLE]), int(stats[S.UNFIT]),
                         int(stats[S.IMPROVED]), time.perf_counter() - start, settings.rank,
-                        len(found.points) if by_cycles else 1, ranked_cycles)
+                        len(found.points) if by_cycles else 1, ranked_cycles, int(stats[S.REPEATS]))
 
 
 def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraints: Constraints = NO_CONSTRAINTS,
@@ -190,7 +192,8 @@ def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraint
     if algorithm == "auto":
         algorithm = "exhaustive" if size <= settings.exhaustive_limit else "heuristic"
     max_loops = space.n_slots * len(space.dims)
-    work = S.Work(nest_loops(max_loops), *_outputs_and_scratch(space, problem, einsum, max_loops))
+    work = S.Work(nest_loops(max_loops), *_outputs_and_scratch(space, problem, einsum, max_loops),
+                  new_memo(max_loops, *space.keep_base.shape))
     record = problem.record()
     arrays = _space_arrays(space, problem)
     state = search_state(space)
@@ -199,7 +202,7 @@ def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraint
     best_perm = np.repeat(arrays.base_perm[None], kept, axis=0)
     best_keeps = np.repeat(space.keep_base[None], kept, axis=0)
     best = np.full((kept, 4), np.inf)
-    stats = np.zeros(4, dtype=np.int64)
+    stats = np.zeros(5, dtype=np.int64)
     args = (best_fac, best_perm, best_keeps, best, stats)
     if algorithm == "exhaustive":
         S.search_exhaustive(arrays, record, weights, work, state, *args)

@@ -44,14 +44,15 @@ def search_with_ragged(arch: Arch, einsum: Einsum, energies: ActionEnergies, con
     def score(energy, cycles):
         return tuple(S._objective(a, b, energy, float(cycles)) for a, b in weights)
 
-    evaluations, seconds = best.evaluations, best.seconds
+    evaluations, seconds, repeats = best.evaluations, best.seconds, best.repeats
     settings = constraints.settings
     share = max(1, int(settings.evaluations * RAGGED_SHARE))
     lighter = replace(constraints, settings=replace(settings, evaluations=share,
                                                     exhaustive_limit=min(settings.exhaustive_limit, share)))
     try:
         found = search_mapping(arch, einsum, energies, lighter, density, ragged=True)
-        evaluations, seconds = evaluations + found.evaluations, seconds + found.seconds
+        evaluations, seconds, repeats = (evaluations + found.evaluations, seconds + found.seconds,
+                                         repeats + found.repeats)
         if score(found.energy_pj, found.cycles) < score(best.energy_pj, best.cycles):
             best = found
     except MappingError:  # none of the ragged search's best could be counted
@@ -63,10 +64,11 @@ def search_with_ragged(arch: Arch, einsum: Einsum, energies: ActionEnergies, con
             result = search_mapping(arch, padded, energies, own, density)
         except MappingError:
             continue
-        evaluations, seconds = evaluations + result.evaluations, seconds + result.seconds
+        evaluations, seconds, repeats = (evaluations + result.evaluations, seconds + result.seconds,
+                                         repeats + result.repeats)
         candidates.append(unpad(result.mapping, einsum))  # legal on the real layer: unpad keeps it so
     mapping, result = lowest_scoring(pack_problem(arch, einsum, energies, density), arch, einsum, candidates, score,
                                      lambda m: not violations(arch, m, constraints.levels))
     if mapping is not None and score(result.energy_pj, result.cycles) < score(best.energy_pj, best.cycles):
         best = replace(best, mapping=mapping, energy_pj=result.energy_pj, cycles=result.cycles)
-    return replace(best, evaluations=evaluations, seconds=seconds)
+    return replace(best, evaluations=evaluations, seconds=seconds, repeats=repeats)

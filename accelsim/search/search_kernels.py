@@ -10,9 +10,10 @@ of arrays; Numba passes them field by field): `space` a Space (mapper._space_arr
 the layer's nest_kernel.Problem, `work` a Work (the loop arrays each candidate is lowered into,
 and evaluate_nest's outputs and scratch), `state` a State, the other work arrays
 (mapper.search_state allocates them: the kernels allocate nothing and run without Numba's
-runtime, so passing arrays costs no reference counting). `stats` counts EVALS (calls to the
-model), FEASIBLE, UNFIT (pruned before evaluation: a fan-out axis over-full, or a ragged point the
-ragged kernel cannot count) and IMPROVED. The
+runtime, so passing arrays costs no reference counting). `stats` counts EVALS (points evaluated:
+the budget), FEASIBLE, UNFIT (pruned before evaluation: a fan-out axis over-full, or a ragged point
+the ragged kernel cannot count), IMPROVED, and REPEATS (of EVALS, those answered from the memo of
+nests evaluated before, search/memo.py, not by the model). The
 kernels keep the K best distinct points in best_fac/best_perm/best_keeps/best (leading axis K, best
 first; _offer); K = 1 unless the mapper re-ranks candidates by the cycle model.
 Random numbers come from search/rng.py, its state `state.rng`, seeded by each search.
@@ -39,9 +40,10 @@ from ..counting.nest import TEMPORAL, append_loop
 from ..counting.nest_kernel import evaluate_nest
 from ..counting.records import OK, Loops, Nest, Outputs, Scratch
 from ..jit import helper, kernel
+from .memo import Memo, key_hash, nest_key, recall, remember, set_of
 from .rng import draw, seed_rng, uniform
 
-EVALS, FEASIBLE, UNFIT, IMPROVED = 0, 1, 2, 3
+EVALS, FEASIBLE, UNFIT, IMPROVED, REPEATS = 0, 1, 2, 3, 4
 FACTOR, SWAP, FLIP, ROW = 1, 2, 3, 4  # hill-climb move kinds
 INF = np.inf
 
@@ -89,6 +91,7 @@ class Work(NamedTuple):
     loops: Loops
     out: Outputs
     scratch: Scratch
+    memo: Memo                 # the nests evaluated lately, with the model's answers (search/memo.py)
 
 
 @kernel(_nrt=False)  # (the tests drive a search walk from Python)
@@ -151,8 +154,21 @@ def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
     n = _lower(fac, perm, space.slot_level, space.slot_axis, space.slot_mem, lp.loop_dim, lp.loop_bound, lp.loop_level,
                lp.loop_spatial, lp.loop_axis)
     stats[EVALS] += 1
-    nest = Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, n, keeps)
-    status, energy, cycles = evaluate_nest(nest, problem, work.out, work.scratch)
+    memo = work.memo
+    used = nest_key(lp, n, keeps, memo.probe) if memo.age.shape[0] > 0 else 0
+    h, s, w = np.int64(0), np.int64(0), -1
+    if used > 0:
+        h = key_hash(memo.probe, used)
+        s = set_of(h, memo.age.shape[0])
+        w = recall(memo, used, h, s, stats[EVALS])
+    if w >= 0:  # evaluated before in this search: the model's answer again, without the model
+        stats[REPEATS] += 1
+        status, energy, cycles = memo.result[s, w, 0], memo.energy[s, w], memo.result[s, w, 1]
+    else:  # the one call of the model (each call site is an inlined copy)
+        nest = Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, n, keeps)
+        status, energy, cycles = evaluate_nest(nest, problem, work.out, work.scratch)
+        if used > 0:
+            remember(memo, used, h, s, stats[EVALS], status, energy, cycles)
     if status != OK:
         return False
     stats[FEASIBLE] += 1
