@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from math import prod
 
 import numpy as np
+from numba import typeof
 
 from ..counting.nest import TEMPORAL
 from ..counting.records import INDEX, OK, nest_loops, nest_scratch
@@ -39,6 +40,7 @@ from . import search_kernels as S
 from .constraints import NO_CONSTRAINTS, Constraints
 from .mapspace import Mapspace, build_mapspace, decode
 from .memo import new_memo
+from .model_call import model_address
 from .rng import new_rng
 
 HEURISTIC_RANDOM_SHARE = 0.05  # of the budget: uniform samples before the climb
@@ -177,12 +179,13 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
 
 
 def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraints: Constraints = NO_CONSTRAINTS,
-                density: Density = DENSE, k: int = 1, ragged: bool = False) -> Search:
+                density: Density = DENSE, k: int = 1, ragged: bool = False, compile_only: bool = False) -> Search | None:
     """The k best distinct points (by energy and cycles) the search finds under the constraints'
     objective, best first. `ragged`: the mapspace also holds ragged rows (mapspace.py); the kernel
     counts a ragged point as its loops on the layer padded to them (the dense kernel: an upper bound
     on every count, tests/kernels/test_ragged.py), so it keeps the RAGGED_CANDIDATES best, and those
-    are counted again exactly (counting/ragged_kernel.py) and ranked by the same objective."""
+    are counted again exactly (counting/ragged_kernel.py) and ranked by the same objective.
+    `compile_only`: compile (or load) the search kernel this search would call, and return None."""
     settings = constraints.settings
     space = build_mapspace(arch, einsum, constraints, ragged)
     kept = max(k, RAGGED_CANDIDATES) if space.ragged else k
@@ -203,18 +206,23 @@ def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraint
     best_keeps = np.repeat(space.keep_base[None], kept, axis=0)
     best = np.full((kept, 4), np.inf)
     stats = np.zeros(5, dtype=np.int64)
-    args = (best_fac, best_perm, best_keeps, best, stats)
+    model = 0 if compile_only else model_address(work.loops, state.keeps, record, work.out, work.scratch)
+    args = (model, best_fac, best_perm, best_keeps, best, stats)
     if algorithm == "exhaustive":
-        S.search_exhaustive(arrays, record, weights, work, state, *args)
+        kernel, args = S.search_exhaustive, (arrays, record, weights, work, state, *args)
     else:
         budget = settings.evaluations
         random_evals = max(1, int(budget * HEURISTIC_RANDOM_SHARE)) if algorithm != "hill_climb" else 0
         sampled = budget if algorithm == "random" else random_evals
         climbed = budget - random_evals if algorithm in ("hill_climb", "heuristic") else 0
-        S.search_heuristic(arrays, space.fixed, space.allowed, record, weights, work, state, sampled, settings.seed,
-                           climbed, settings.seed + 1, PATIENCE, RESTART_SAMPLES, KICK, FRESH_EVERY,
-                           RAGGED_ROW_SHARE if space.ragged else 0.0, *args)
+        kernel, args = S.search_heuristic, (arrays, space.fixed, space.allowed, record, weights, work, state, sampled,
+                                            settings.seed, climbed, settings.seed + 1, PATIENCE, RESTART_SAMPLES,
+                                            KICK, FRESH_EVERY, RAGGED_ROW_SHARE if space.ragged else 0.0, *args)
         algorithm = {"heuristic": "random+hill_climb"}.get(algorithm, algorithm)
+    if compile_only:  # (compile_ahead: the kernel for these types, without evaluate_nest compiled)
+        kernel.compile(tuple(typeof(a) for a in args))
+        return None
+    kernel(*args)
     if not np.isfinite(best[0, 0]):
         raise MappingError(f"the mapper found no mapping that fits every buffer ({stats[S.EVALS]} evaluated, "
                            f"{stats[S.UNFIT]} over-full fan-outs, mapspace ≈ {size:.3g} points); relax the "

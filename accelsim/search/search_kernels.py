@@ -37,10 +37,10 @@ from typing import NamedTuple
 import numpy as np
 
 from ..counting.nest import TEMPORAL, append_loop
-from ..counting.nest_kernel import evaluate_nest
 from ..counting.records import OK, Loops, Nest, Outputs, Scratch
 from ..jit import helper, kernel
 from .memo import Memo, key_hash, nest_key, recall, remember, set_of
+from .model_call import call_model
 from .rng import draw, seed_rng, uniform
 
 EVALS, FEASIBLE, UNFIT, IMPROVED, REPEATS = 0, 1, 2, 3, 4
@@ -144,7 +144,7 @@ def _refused(fac, not_ragged, dim_bound):
 
 
 @helper(inline='always')
-def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
+def _score(fac, perm, keeps, space, problem, weights, work, stats, out, model):
     """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible (or, in a
     ragged mapspace, a point the ragged kernel cannot count: UNFIT, not evaluated)."""
     if _refused(fac, space.not_ragged, space.dim_bound):
@@ -166,7 +166,7 @@ def _score(fac, perm, keeps, space, problem, weights, work, stats, out):
         status, energy, cycles = memo.result[s, w, 0], memo.energy[s, w], memo.result[s, w, 1]
     else:  # the one call of the model (each call site is an inlined copy)
         nest = Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, n, keeps)
-        status, energy, cycles = evaluate_nest(nest, problem, work.out, work.scratch)
+        status, energy, cycles = call_model(model, nest, problem, work.out, work.scratch)
         if used > 0:
             remember(memo, used, h, s, stats[EVALS], status, energy, cycles)
     if status != OK:
@@ -242,7 +242,7 @@ def _reset(space, state):
 
 
 @kernel(_nrt=False)
-def search_exhaustive(space, problem, weights, work, state, best_fac, best_perm, best_keeps, best, stats):
+def search_exhaustive(space, problem, weights, work, state, model, best_fac, best_perm, best_keeps, best, stats):
     """Every factorization × every order of the levels whose order matters × every bypass."""
     slot_axis, slot_size, rows, row_start = space.slot_axis, space.slot_size, space.rows, space.row_start
     mem_slot, order_matters, base_perm, n_free = space.mem_slot, space.order_matters, space.base_perm, space.n_free
@@ -289,7 +289,7 @@ def search_exhaustive(space, problem, weights, work, state, best_fac, best_perm,
                 for mask in range(1 << n_bits):
                     for b in range(n_bits):
                         keeps[free_bits[b, 0], free_bits[b, 1]] = (mask >> b) & 1 == 0
-                    if _score(fac, perm, keeps, space, problem, weights, work, stats, out):
+                    if _score(fac, perm, keeps, space, problem, weights, work, stats, out, model):
                         _offer(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best, stats)
         d = 0  # odometer over each dim's factorizations
         while d < n_dims:
@@ -516,8 +516,8 @@ def _undo(space, fac, perm, keeps, undo, saved):
 
 @kernel(_nrt=False)
 def search_heuristic(space, fixed, allowed, problem, weights, work, state, random_evals, random_seed, n_evals, seed,
-                     patience, restart_samples, kick, fresh_every, row_share, best_fac, best_perm, best_keeps, best,
-                     stats):
+                     patience, restart_samples, kick, fresh_every, row_share, model, best_fac, best_perm, best_keeps,
+                     best, stats):
     """Uniform random sampling for `random_evals` evaluations (seeded with `random_seed`), then hill
     climbing for `n_evals` (seeded with `seed`); either may be 0.
 
@@ -599,7 +599,7 @@ def search_heuristic(space, fixed, allowed, problem, weights, work, state, rando
                 e_fac, e_perm, e_keeps = fac, perm, keeps
             else:
                 e_fac, e_perm, e_keeps = cur_fac, cur_perm, cur_keeps
-            feasible = _score(e_fac, e_perm, e_keeps, space, problem, weights, work, stats, out)
+            feasible = _score(e_fac, e_perm, e_keeps, space, problem, weights, work, stats, out, model)
         if not climbing:
             if feasible:
                 _offer(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best, stats)

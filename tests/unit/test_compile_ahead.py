@@ -19,7 +19,7 @@ def test_jobs_follow_the_run():
     assert jobs_for(SimOptions(dataflow="os", scalesim_compat=True)) == [COUNTING]
 
 
-def test_a_job_runs_after_the_kernel_it_inlines_in_its_process():
+def test_the_search_job_shares_the_counting_jobs_process():
     assert chains([COUNTING, RAGGED, SEARCH]) == [[COUNTING, SEARCH], [RAGGED]]
     assert chains([RAGGED, SEARCH]) == [[RAGGED], [SEARCH]]  # the counting kernel is cached already
 
