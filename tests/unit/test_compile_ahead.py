@@ -1,4 +1,7 @@
 """compile_ahead: which kernels a run compiles ahead, in which processes, and a job that fails."""
+import pytest
+
+from accelsim import compile_ahead
 from accelsim.compile_ahead import (
     COUNTING,
     JOBS,
@@ -24,8 +27,10 @@ def test_the_search_job_shares_the_counting_jobs_process():
     assert chains([RAGGED, SEARCH]) == [[RAGGED], [SEARCH]]  # the counting kernel is cached already
 
 
-def test_a_failed_job_is_reported(monkeypatch):
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "spawned"])
+def test_a_failed_job_is_reported(monkeypatch, fork):
     # The child process knows no job "nosuch": it exits with an error, which the parent reports.
+    monkeypatch.setattr(compile_ahead, "_can_fork", lambda: fork)
     monkeypatch.setitem(JOBS, "nosuch", Job("a job no child knows"))
     lines = []
     assert compile_in_parallel(["nosuch"], processes=2, report=lines.append) == {}
