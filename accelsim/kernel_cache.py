@@ -197,13 +197,13 @@ def _wanted(options) -> list[tuple]:
     """(what, dispatcher, CPU seconds to compile once) of the kernels a run with `options` calls."""
     from .counting.nest_kernel import evaluate_nest
 
-    wanted = [("the counting kernel", evaluate_nest, 7)]
+    wanted = [("the counting kernel", evaluate_nest, 6)]
     if options.dataflow == "search" or options.dataflow is None:  # None: search if the arch names no template
         from .search.search_kernels import search_heuristic
-        wanted.append(("the mapper's search kernel", search_heuristic, 8))
+        wanted.append(("the mapper's search kernel", search_heuristic, 5))
     if options.performance_model in ("analytical", "cycle"):  # templates' and the mapper's padded layers run ragged
         from .counting.ragged_kernel import evaluate_ragged  # imported only when it runs (start-up)
-        wanted.append(("the ragged-loop kernel", evaluate_ragged, 12))
+        wanted.append(("the ragged-loop kernel", evaluate_ragged, 11))
     if options.performance_model == "cycle":
         from .model.tile_events import walk_steps
         wanted.append(("the cycle model", walk_steps, 7))
