@@ -9,7 +9,8 @@ that gains nothing for `patience` moves restarts from the best point so far kick
 random moves (iterated local search), and one restart in eight from the best of fresh random
 samples (a fresh point costs about twice a move: no tile of the last point carries over). The
 same seed gives the same mapping. Every evaluation is the jitted analytical model on lowered
-arrays; the winner is decoded to a Mapping and re-evaluated through the Python wrapper as a check.
+arrays (a nest evaluated before in the same search takes its stored answer: search/memo.py); the
+winner is decoded to a Mapping and re-evaluated through the Python wrapper as a check.
 
 The search ranks by the analytical model's cycles (the bandwidth bound). With `rank: cycle` the
 kernels keep the `candidates` best distinct points instead of one, and the cycle model (stalls,

@@ -18,17 +18,16 @@ kernels keep the K best distinct points in best_fac/best_perm/best_keeps/best (l
 first; _offer); K = 1 unless the mapper re-ranks candidates by the cycle model.
 Random numbers come from search/rng.py, its state `state.rng`, seeded by each search.
 
-The evaluation (_score, with evaluate_nest) and the moves are inlined into each search loop: a
-call passes every array as its exploded fields — evaluate_nest's records hold about fifty — and
-passing them cost a fifth of an evaluation. _score is inlined by Numba (inline='always': merged
-before compilation), the other helpers and evaluate_nest by LLVM (forceinline). An LLVM-inlined
-helper is also compiled on its own first, so one holding the model (_score, a sampling helper)
-cost a full compile of it that way (≈4 s of a cold run; docs/dse.md); one without it (_move,
-_lower, _offer) costs less than Numba's inlining, which types and lowers it again at each call
-site (the search kernel's compile 10.7 → 8.4 s of CPU; docs/dse.md, session 18). Each inlined copy
-of the model costs seconds of compilation, so each kernel evaluates at one place: random sampling
-and the climb share one loop (search_heuristic), ≈10 s of compilation instead of ≈23 s for the two
-kernels they were, with three copies.
+The model is not linked into the kernels: _score calls evaluate_nest at the address of its
+compiled code (`model`, search/model_call.py), so a search kernel compiles without it, beside the
+counting kernel instead of after it (5.1 s of CPU alone, against 7.1 s after it; docs/dse.md,
+session 19). That call passes the records' exploded fields (about fifty arrays), which costs a
+share of each evaluation; the memo (search/memo.py) takes a revisited nest's answer without any
+call, more than paying for it. _score and the moves are inlined into each search loop: _score by
+Numba (inline='always': merged before compilation), _move, _lower and _offer by LLVM
+(forceinline; cheaper to compile than Numba's inlining, which types and lowers a helper again at
+each call site: the search kernel 10.7 → 8.4 s of CPU, session 18). Each kernel evaluates at one
+place: random sampling and the climb share one loop (search_heuristic).
 """
 from __future__ import annotations
 
