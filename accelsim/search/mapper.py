@@ -40,7 +40,7 @@ from ..model.packed import evaluate_packed, outputs_and_scratch, pack_problem
 from . import search_kernels as S
 from .constraints import NO_CONSTRAINTS, Constraints
 from .mapspace import Mapspace, build_mapspace, decode
-from .memo import new_memo
+from .memo import SETS as MEMO_SETS, new_memo
 from .model_call import model_address
 from .rng import new_rng
 
@@ -180,7 +180,8 @@ def search_mapping(arch: Arch, einsum: Einsum, energies: ActionEnergies,
 
 
 def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraints: Constraints = NO_CONSTRAINTS,
-                density: Density = DENSE, k: int = 1, ragged: bool = False, compile_only: bool = False) -> Search | None:
+                density: Density = DENSE, k: int = 1, ragged: bool = False,
+                compile_only: bool = False) -> Search | None:
     """The k best distinct points (by energy and cycles) the search finds under the constraints'
     objective, best first. `ragged`: the mapspace also holds ragged rows (mapspace.py); the kernel
     counts a ragged point as its loops on the layer padded to them (the dense kernel: an upper bound
@@ -196,8 +197,9 @@ def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraint
     if algorithm == "auto":
         algorithm = "exhaustive" if size <= settings.exhaustive_limit else "heuristic"
     max_loops = space.n_slots * len(space.dims)
-    work = S.Work(nest_loops(max_loops), *_outputs_and_scratch(space, problem, einsum, max_loops),
-                  new_memo(max_loops, *space.keep_base.shape))
+    # An exhaustive search visits each point once (mapspace.py prunes the orders that lower alike): no memo.
+    memo = new_memo(max_loops, *space.keep_base.shape, sets=0 if algorithm == "exhaustive" else MEMO_SETS)
+    work = S.Work(nest_loops(max_loops), *_outputs_and_scratch(space, problem, einsum, max_loops), memo)
     record = problem.record()
     arrays = _space_arrays(space, problem)
     state = search_state(space)

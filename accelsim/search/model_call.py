@@ -9,11 +9,13 @@ under 20 s (docs/dse.md, session 19). The price: each evaluation is a real call 
 records' fields (≈ +9 % on a warm search, measured in session 17; the memo, search/memo.py, more
 than pays for it).
 
-`call_model(address, nest, problem, out, scratch)` makes Numba's native call (its calling
+`model_at(address, nest, problem, out, scratch)` makes Numba's native call (its calling
 convention: a return slot, an exception slot, then each record's fields) on the function at
 `address`; model_address gives that address for the records a search passes, compiling
 evaluate_nest for their types or loading it from Numba's cache. With NUMBA_DISABLE_JIT the kernels
-run as Python and call_model calls evaluate_nest itself.
+run as Python and model_at calls evaluate_nest itself. The exhaustive kernel links the model in
+(model_linked): it is not among the kernels a first search compiles ahead, and its evaluations are
+cheap enough for the call's cost to show.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from numba.extending import intrinsic
 from ..counting.nest_kernel import evaluate_nest
 from ..counting.records import Nest
 from ..errors import AccelsimBug
+from ..jit import helper
 
 RESULT = types.Tuple((types.int64, types.float64, types.int64))  # evaluate_nest's (status, energy pJ, cycles)
 
@@ -43,11 +46,22 @@ def _call_at(typingctx, address, nest, problem, out, scratch):
     return RESULT(types.int64, *argtys), codegen
 
 
-if config.DISABLE_JIT:
-    def call_model(address, nest, problem, out, scratch):
+if config.DISABLE_JIT:  # the kernels run as Python: evaluate_nest itself
+    def model_at(address, nest, problem, out, scratch):
         return evaluate_nest(nest, problem, out, scratch)
 else:
-    call_model = _call_at
+    @helper(forceinline=True)
+    def model_at(address, nest, problem, out, scratch):
+        """evaluate_nest's answer, called at `address` (the heuristic kernel's way)."""
+        return _call_at(address, nest, problem, out, scratch)
+
+
+@helper(forceinline=True)
+def model_linked(address, nest, problem, out, scratch):
+    """evaluate_nest's answer, as a call that links it in (`address` unused): the exhaustive kernel's
+    way, compiled only when a search is exhaustive, where the call at an address cost a quarter of
+    its rate (T05 2.70 → 1.95 M evaluations/s: its evaluations are cheap and none repeats)."""
+    return evaluate_nest(nest, problem, out, scratch)
 
 
 def model_address(loops, keeps, problem, out, scratch) -> int:

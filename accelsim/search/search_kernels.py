@@ -39,7 +39,7 @@ from ..counting.nest import TEMPORAL, append_loop
 from ..counting.records import OK, Loops, Nest, Outputs, Scratch
 from ..jit import helper, kernel
 from .memo import Memo, key_hash, nest_key, recall, remember, set_of
-from .model_call import call_model
+from .model_call import model_at, model_linked
 from .rng import draw, seed_rng, uniform
 
 EVALS, FEASIBLE, UNFIT, IMPROVED, REPEATS = 0, 1, 2, 3, 4
@@ -143,7 +143,7 @@ def _refused(fac, not_ragged, dim_bound):
 
 
 @helper(inline='always')
-def _score(fac, perm, keeps, space, problem, weights, work, stats, out, model):
+def _score(fac, perm, keeps, space, problem, weights, work, stats, out, model, evaluate):
     """Evaluate one point; out[0:4] = score1, score2, energy, cycles. False if infeasible (or, in a
     ragged mapspace, a point the ragged kernel cannot count: UNFIT, not evaluated)."""
     if _refused(fac, space.not_ragged, space.dim_bound):
@@ -165,7 +165,7 @@ def _score(fac, perm, keeps, space, problem, weights, work, stats, out, model):
         status, energy, cycles = memo.result[s, w, 0], memo.energy[s, w], memo.result[s, w, 1]
     else:  # the one call of the model (each call site is an inlined copy)
         nest = Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, n, keeps)
-        status, energy, cycles = call_model(model, nest, problem, work.out, work.scratch)
+        status, energy, cycles = evaluate(model, nest, problem, work.out, work.scratch)
         if used > 0:
             remember(memo, used, h, s, stats[EVALS], status, energy, cycles)
     if status != OK:
@@ -288,7 +288,7 @@ def search_exhaustive(space, problem, weights, work, state, model, best_fac, bes
                 for mask in range(1 << n_bits):
                     for b in range(n_bits):
                         keeps[free_bits[b, 0], free_bits[b, 1]] = (mask >> b) & 1 == 0
-                    if _score(fac, perm, keeps, space, problem, weights, work, stats, out, model):
+                    if _score(fac, perm, keeps, space, problem, weights, work, stats, out, model, model_linked):
                         _offer(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best, stats)
         d = 0  # odometer over each dim's factorizations
         while d < n_dims:
@@ -598,7 +598,8 @@ def search_heuristic(space, fixed, allowed, problem, weights, work, state, rando
                 e_fac, e_perm, e_keeps = fac, perm, keeps
             else:
                 e_fac, e_perm, e_keeps = cur_fac, cur_perm, cur_keeps
-            feasible = _score(e_fac, e_perm, e_keeps, space, problem, weights, work, stats, out, model)
+            feasible = _score(e_fac, e_perm, e_keeps, space, problem, weights, work, stats, out, model,
+                              model_at)
         if not climbing:
             if feasible:
                 _offer(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best, stats)

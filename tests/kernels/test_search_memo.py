@@ -3,8 +3,6 @@ search finds the same points, with the same counts, with or without it; and a ke
 apart by every field the model reads."""
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 from accelsim.counting.records import INDEX, nest_loops
@@ -25,7 +23,7 @@ def test_a_search_finds_the_same_points_with_and_without_the_memo(monkeypatch):
     arch = load_arch(ARCH_DIR / "simba_like.yaml")
     einsum = conv2d(c=32, k=64, h=14, w=14, r=3, s=3, padding=1)
     kept = _search(arch, einsum)
-    monkeypatch.setattr(mapper, "new_memo", partial(memo.new_memo, sets=0))
+    monkeypatch.setattr(mapper, "MEMO_SETS", 0)
     plain = _search(arch, einsum)
     assert kept.stats[S.REPEATS] > 0 and plain.stats[S.REPEATS] == 0  # the memo answered some
     assert (kept.stats[:S.REPEATS] == plain.stats[:S.REPEATS]).all()  # the same walk: evaluations, feasible, ...
