@@ -21,6 +21,9 @@ cache, the workers, the store), `--runs` times per grid, the grids in turn. Besi
 wall and CPU seconds it prints the marginal rate between the smallest and the largest grid
 (their points' difference over their median walls' difference): the rate the sweep runs at once
 started, which its fixed start-up does not enter. `--grid large large2x` (720 and 1440 points).
+`--grid every_shape` sweeps every array side (x: 1 … 16, y: 1 … 8) × 12 buffer sizes: 9216 points,
+most of whose arrays leave MACs idle on the layers' dims (the templates' ragged choice runs on
+nearly every layer; docs/dse.md, session 19).
 """
 from __future__ import annotations
 
@@ -59,6 +62,10 @@ GRIDS = {
 """,
     "large2x": """  arch.levels.PE_array.x: [1, 2, 4, 8, 16]
   arch.levels.PE_array.y: [1, 2, 4, 8]
+  arch.levels.GlobalBuffer.size: [16KiB, 24KiB, 32KiB, 48KiB, 64KiB, 96KiB, 128KiB, 192KiB, 256KiB, 384KiB, 512KiB, 768KiB]
+""",
+    "every_shape": """  arch.levels.PE_array.x: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+  arch.levels.PE_array.y: [1, 2, 3, 4, 5, 6, 7, 8]
   arch.levels.GlobalBuffer.size: [16KiB, 24KiB, 32KiB, 48KiB, 64KiB, 96KiB, 128KiB, 192KiB, 256KiB, 384KiB, 512KiB, 768KiB]
 """,
 }

@@ -3,11 +3,11 @@ compiled code, not as a Numba call that links it in.
 
 Why: a kernel that calls evaluate_nest as a jitted function gets the whole model linked into its
 module, optimized and made into machine code once more, and can only compile after evaluate_nest
-has. Called at an address, the search kernel compiles in ≈ 4 s instead of ≈ 7–8 s and beside the
-counting kernel rather than after it, which is what brings the first search after an install
-under 20 s (docs/dse.md, session 19). The price: each evaluation is a real call passing the
-records' fields (≈ +9 % on a warm search, measured in session 17; the memo, search/memo.py, more
-than pays for it).
+has. Called at an address, the heuristic search kernel compiles in 5.1–5.4 s of CPU on its own
+instead of 7.1 s after the counting kernel, which brings the first search after an install under
+20 s (docs/dse.md, session 19). The price: each evaluation the memo (search/memo.py) does not answer
+is a real call passing the records' fields: ≈ 3 % on the warm ResNet-50 search, where the memo
+saves ≈ 7 %.
 
 `model_at(address, nest, problem, out, scratch)` makes Numba's native call (its calling
 convention: a return slot, an exception slot, then each record's fields) on the function at
