@@ -5,11 +5,12 @@ Numba compiles a kernel at its first call, in the calling process, one kernel af
 kernels a search run needs are independent (the mapper's search kernel calls the counting kernel
 at its address, search/model_call.py, so it compiles without it). On two CPUs a search run's
 chains are [the counting kernel, then the search kernel] (≈ 6 + 5 s of CPU) and [the ragged-loop
-kernel] (≈ 11 s), one process each, at once: a third process would pay the imports again and share
-the same two CPUs. Each job calls its kernels on a tiny problem (the `accelsim cache warm` GEMM), so Numba
-compiles them with the signatures a run uses and writes its on-disk cache; the run then loads
-them. A chain that fails leaves nothing behind but a note: the run compiles what is missing
-itself, as it would without this module.
+kernel] (≈ 11 s), one process each, at once (a third would only share the same two CPUs). The
+children are forked where that is safe (they start with this process's imports), else spawned.
+Each job calls its kernels on a tiny problem (the `accelsim cache warm` GEMM), so Numba compiles
+them with the signatures a run uses and writes its on-disk cache; the run then loads them. A chain
+that fails leaves nothing behind but a note: the run compiles what is missing itself, as it would
+without this module.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The search kernels call the model (counting/nest_kernel.evaluate_nest) through the address of its
-compiled code, not as a Numba call that links it in.
+"""The heuristic search kernel calls the model (counting/nest_kernel.evaluate_nest) through the
+address of its compiled code, not as a Numba call that links it in.
 
 Why: a kernel that calls evaluate_nest as a jitted function gets the whole model linked into its
 module, optimized and made into machine code once more, and can only compile after evaluate_nest
@@ -12,10 +12,12 @@ saves ≈ 7 %.
 `model_at(address, nest, problem, out, scratch)` makes Numba's native call (its calling
 convention: a return slot, an exception slot, then each record's fields) on the function at
 `address`; model_address gives that address for the records a search passes, compiling
-evaluate_nest for their types or loading it from Numba's cache. With NUMBA_DISABLE_JIT the kernels
-run as Python and model_at calls evaluate_nest itself. The exhaustive kernel links the model in
-(model_linked): it is not among the kernels a first search compiles ahead, and its evaluations are
-cheap enough for the call's cost to show.
+evaluate_nest for their types or loading it from Numba's cache. The types must be the ones the
+kernel passes (a call at an address is not checked): model_address builds the Nest from the same
+loop arrays and keep bits, and the search tests compare the answers with the Python reference.
+With NUMBA_DISABLE_JIT the kernels run as Python and model_at calls evaluate_nest itself. The
+exhaustive kernel links the model in (model_linked): it is not among the kernels a first search
+compiles ahead, and its evaluations are cheap enough for the call's cost to show.
 """
 from __future__ import annotations
 

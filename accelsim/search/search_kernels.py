@@ -18,12 +18,13 @@ kernels keep the K best distinct points in best_fac/best_perm/best_keeps/best (l
 first; _offer); K = 1 unless the mapper re-ranks candidates by the cycle model.
 Random numbers come from search/rng.py, its state `state.rng`, seeded by each search.
 
-The model is not linked into the kernels: _score calls evaluate_nest at the address of its
-compiled code (`model`, search/model_call.py), so a search kernel compiles without it, beside the
+The heuristic kernel does not link the model in: _score calls evaluate_nest at the address of its
+compiled code (`model`, search/model_call.model_at), so the kernel compiles without it, beside the
 counting kernel instead of after it (5.1 s of CPU alone, against 7.1 s after it; docs/dse.md,
 session 19). That call passes the records' exploded fields (about fifty arrays), which costs a
 share of each evaluation; the memo (search/memo.py) takes a revisited nest's answer without any
-call, more than paying for it. _score and the moves are inlined into each search loop: _score by
+call, more than paying for it. The exhaustive kernel, compiled only when a search is exhaustive,
+links the model in (model_linked): its evaluations are cheap and none repeats. _score and the moves are inlined into each search loop: _score by
 Numba (inline='always': merged before compilation), _move, _lower and _offer by LLVM
 (forceinline; cheaper to compile than Numba's inlining, which types and lowers a helper again at
 each call site: the search kernel 10.7 → 8.4 s of CPU, session 18). Each kernel evaluates at one
