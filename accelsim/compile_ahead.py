@@ -100,7 +100,10 @@ def compile_in_parallel(jobs, processes: int | None = None, report=None) -> dict
     n_chains = len(todo)
     fork = _can_fork()
     if fork:  # what the jobs import, imported once here (the run needs it too) instead of in each child
-        _import_for(jobs)
+        try:
+            _import_for(jobs)
+        except Exception:  # noqa: BLE001 — spawned children report it as their chain's failure
+            fork = False
     try:
         while todo or running:
             while todo and len(running) < processes:
@@ -158,22 +161,42 @@ def _forked(chain, log) -> _Child:
     one spends ≈ 0.45 s of CPU importing them before it compiles). Its stderr goes to `log`."""
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # the child: compile, then leave at once (no exit handlers of the parent's)
-        code = 1
+    # Ctrl-C blocked until the child ignores it (the parent kills its children on Ctrl-C): a
+    # KeyboardInterrupt in the child before its os._exit would run the caller's code on in it.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pid = os.fork()
+        if pid == 0:
+            _child(chain, log, mask)  # never returns
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    return _Child(pid)
+
+
+def _child(chain, log, mask) -> None:
+    """A forked child's life: run the chain's jobs, then leave at once, whatever happens (no exit
+    handlers of the parent's); exit status 1 and the traceback in `log` if a job fails."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.dup2(log.fileno(), 2)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        for job in chain:
+            run_job(job)
+        code = 0
+    except BaseException:  # noqa: BLE001 (a failed chain: its last line is the parent's report)
         try:
-            os.dup2(log.fileno(), 2)
-            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-            for job in chain:
-                run_job(job)
-            code = 0
-        except BaseException:  # noqa: BLE001 (a failed chain: its last line is the parent's report)
             log.write(traceback.format_exc().encode())
-        finally:
+        except BaseException:  # noqa: BLE001 (a log that cannot be written: the exit status says it)
+            pass
+    finally:
+        try:
             sys.stderr.flush()
             log.flush()
-            os._exit(code)
-    return _Child(pid)
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(code)
 
 
 def _spawned(chain, log) -> subprocess.Popen:

@@ -209,6 +209,8 @@ def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraint
     best_keeps = np.repeat(space.keep_base[None], kept, axis=0)
     best = np.full((kept, 4), np.inf)
     stats = np.zeros(5, dtype=np.int64)
+    if typeof(state.cur_keeps) != typeof(state.keeps):  # the kernel passes either to the model's one address
+        raise AccelsimBug("the search's current and candidate keep bits differ in type (search_state)")
     model = 0 if compile_only else model_address(work.loops, state.keeps, record, work.out, work.scratch)
     args = (model, best_fac, best_perm, best_keeps, best, stats)
     if algorithm == "exhaustive":

@@ -61,9 +61,10 @@ def nest_key(loops, n, keeps, key):
     key[0] = n
     for i in range(n):
         bound, dim, level = loops.loop_bound[i], np.int64(loops.loop_dim[i]), np.int64(loops.loop_level[i])
-        if bound >= BOUND_LIMIT or dim >= FIELD_LIMIT or level >= FIELD_LIMIT:
+        axis = loops.loop_axis[i]
+        if not (1 <= bound < BOUND_LIMIT and dim < FIELD_LIMIT and level < FIELD_LIMIT and -1 <= axis <= 1):
             return 0
-        key[1 + i] = (((bound * FIELD_LIMIT + dim) * FIELD_LIMIT + level) * 4 + loops.loop_axis[i] + 1) * 2 \
+        key[1 + i] = (((bound * FIELD_LIMIT + dim) * FIELD_LIMIT + level) * 4 + axis + 1) * 2 \
             + np.int64(loops.loop_spatial[i])
     word, bit, w = np.int64(0), 0, 1 + n
     for level in range(keeps.shape[0]):

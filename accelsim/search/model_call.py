@@ -78,4 +78,7 @@ def model_address(loops, keeps, problem, out, scratch) -> int:
     if compiled.signature.return_type != RESULT:
         raise AccelsimBug(f"evaluate_nest returns {compiled.signature.return_type}; the search kernels call it "
                           f"as returning {RESULT} (search/model_call.py)")
-    return compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
+    address = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
+    if not address:  # (a kernel calling it would crash, not raise)
+        raise AccelsimBug("evaluate_nest's compiled code has no address (search/model_call.py)")
+    return address
