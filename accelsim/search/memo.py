@@ -12,8 +12,9 @@ A key is the whole nest, compared word for word (no hash is trusted on its own):
 one word per loop (bound, dim, level, axis, spatial), then the keep bits, 63 to a word. A nest
 with more loops than the key holds, or a field past its width, is not memoized (evaluated every
 time). The table is set-associative with least-recently-used replacement: it keeps the recent
-neighbourhood, where the revisits are (4096 sets × 4 ways caught 37 % of the 42 %, 16384 × 4
-caught 40.6 %, replaying the search's trace).
+neighbourhood, where the revisits are (replaying the search's trace, 4096 sets × 4 ways answer
+37 % of the evaluations, 16384 × 4 40.6 %, of the 42 % any memo could). An exhaustive search runs
+without it: it visits each point once (a 1.2 M-point exhaustive search with the memo had no repeat).
 """
 from __future__ import annotations
 
