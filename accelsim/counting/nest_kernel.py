@@ -125,8 +125,8 @@ from .rules import bandwidth_cycles, block_accesses, first_touch_blocks, port_wo
 # code in full, and again in every module linking it, so the passes called at one place were
 # inlined by Numba instead (merged before lowering); now LLVM's inlining compiles faster (the
 # counting kernel 7.7 → 6.9 s of CPU, the ragged-loop kernel 12.3 → 11.8 s; docs/dse.md, session
-# 18). evaluate_nest itself is inlined into the search kernels (search/search_kernels.py) for the
-# same reason.
+# 18). The exhaustive search kernel links evaluate_nest in for the same reason; the heuristic one
+# calls it at its address (search/model_call.py), so it compiles without it.
 
 @helper(forceinline=True)
 def _axis_terms(p, nest, sc, t, a, level, extra, n_extra):

@@ -209,20 +209,21 @@ def best_points(arch: Arch, einsum: Einsum, energies: ActionEnergies, constraint
     best_keeps = np.repeat(space.keep_base[None], kept, axis=0)
     best = np.full((kept, 4), np.inf)
     stats = np.zeros(5, dtype=np.int64)
-    if typeof(state.cur_keeps) != typeof(state.keeps):  # the kernel passes either to the model's one address
-        raise AccelsimBug("the search's current and candidate keep bits differ in type (search_state)")
-    model = 0 if compile_only else model_address(work.loops, state.keeps, record, work.out, work.scratch)
-    args = (model, best_fac, best_perm, best_keeps, best, stats)
-    if algorithm == "exhaustive":
+    args = (best_fac, best_perm, best_keeps, best, stats)
+    if algorithm == "exhaustive":  # (it links the model in: search/model_call.py)
         kernel, args = S.search_exhaustive, (arrays, record, weights, work, state, *args)
     else:
+        if typeof(state.cur_keeps) != typeof(state.keeps):  # the kernel passes either to the model's one address
+            raise AccelsimBug("the search's current and candidate keep bits differ in type (search_state)")
+        model = 0 if compile_only else model_address(work.loops, state.keeps, record, work.out, work.scratch)
         budget = settings.evaluations
         random_evals = max(1, int(budget * HEURISTIC_RANDOM_SHARE)) if algorithm != "hill_climb" else 0
         sampled = budget if algorithm == "random" else random_evals
         climbed = budget - random_evals if algorithm in ("hill_climb", "heuristic") else 0
         kernel, args = S.search_heuristic, (arrays, space.fixed, space.allowed, record, weights, work, state, sampled,
                                             settings.seed, climbed, settings.seed + 1, PATIENCE, RESTART_SAMPLES,
-                                            KICK, FRESH_EVERY, RAGGED_ROW_SHARE if space.ragged else 0.0, *args)
+                                            KICK, FRESH_EVERY, RAGGED_ROW_SHARE if space.ragged else 0.0, model,
+                                            *args)
         algorithm = {"heuristic": "random+hill_climb"}.get(algorithm, algorithm)
     if compile_only:  # (compile_ahead: the kernel for these types, without evaluate_nest compiled)
         kernel.compile(tuple(typeof(a) for a in args))

@@ -97,10 +97,18 @@ def set_of(h, sets):
     return ((h * _MIX) >> 32) & (sets - 1)
 
 
-@helper()
-def recall(memo, used, h, s, clock):
-    """The way of set s holding the probe's key (its first `used` words), marked used at `clock`;
-    −1 if none does."""
+@helper(forceinline=True)  # (one call site a kernel: no call passing its records' fields)
+def recall(memo, loops, n, keeps, clock):
+    """Look the nest (its first n loops, the keep bits) up: (words of its key, its hash, its set,
+    the way holding it or −1). The way is marked used at `clock`. Words 0: not memoized (no table,
+    or a nest past the key); the caller evaluates it and, if memoized, calls remember with the rest."""
+    if memo.age.shape[0] == 0:
+        return 0, np.int64(0), np.int64(0), -1
+    used = nest_key(loops, n, keeps, memo.probe)
+    if used == 0:
+        return 0, np.int64(0), np.int64(0), -1
+    h = key_hash(memo.probe, used)
+    s = set_of(h, memo.age.shape[0])
     for w in range(memo.hash.shape[1]):
         if memo.age[s, w] >= 0 and memo.hash[s, w] == h:
             same = True
@@ -110,13 +118,14 @@ def recall(memo, used, h, s, clock):
                     break
             if same:
                 memo.age[s, w] = clock
-                return w
-    return -1
+                return used, h, s, w
+    return used, h, s, -1
 
 
-@helper()
+@helper(forceinline=True)
 def remember(memo, used, h, s, clock, status, energy, cycles):
-    """Store the probe's key and the model's answer in set s, over its least recently used way."""
+    """Store the probe's key (recall's `used` words, hash h, set s) and the model's answer, over the
+    set's least recently used way."""
     w = 0
     for v in range(1, memo.age.shape[1]):
         if memo.age[s, v] < memo.age[s, w]:

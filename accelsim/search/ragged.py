@@ -44,15 +44,14 @@ def search_with_ragged(arch: Arch, einsum: Einsum, energies: ActionEnergies, con
     def score(energy, cycles):
         return tuple(S._objective(a, b, energy, float(cycles)) for a, b in weights)
 
-    evaluations, seconds, repeats = best.evaluations, best.seconds, best.repeats
+    searched = [best]  # every search's result, for the totals
     settings = constraints.settings
     share = max(1, int(settings.evaluations * RAGGED_SHARE))
     lighter = replace(constraints, settings=replace(settings, evaluations=share,
                                                     exhaustive_limit=min(settings.exhaustive_limit, share)))
     try:
         found = search_mapping(arch, einsum, energies, lighter, density, ragged=True)
-        evaluations, seconds, repeats = (evaluations + found.evaluations, seconds + found.seconds,
-                                         repeats + found.repeats)
+        searched.append(found)
         if score(found.energy_pj, found.cycles) < score(best.energy_pj, best.cycles):
             best = found
     except MappingError:  # none of the ragged search's best could be counted
@@ -64,11 +63,11 @@ def search_with_ragged(arch: Arch, einsum: Einsum, energies: ActionEnergies, con
             result = search_mapping(arch, padded, energies, own, density)
         except MappingError:
             continue
-        evaluations, seconds, repeats = (evaluations + result.evaluations, seconds + result.seconds,
-                                         repeats + result.repeats)
+        searched.append(result)
         candidates.append(unpad(result.mapping, einsum))  # legal on the real layer: unpad keeps it so
     mapping, result = lowest_scoring(pack_problem(arch, einsum, energies, density), arch, einsum, candidates, score,
                                      lambda m: not violations(arch, m, constraints.levels))
     if mapping is not None and score(result.energy_pj, result.cycles) < score(best.energy_pj, best.cycles):
         best = replace(best, mapping=mapping, energy_pj=result.energy_pj, cycles=result.cycles)
-    return replace(best, evaluations=evaluations, seconds=seconds, repeats=repeats)
+    return replace(best, **{field: sum(getattr(r, field) for r in searched) for field in ("evaluations", "seconds",
+                                                                                          "repeats")})

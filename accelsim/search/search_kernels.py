@@ -39,7 +39,7 @@ import numpy as np
 from ..counting.nest import TEMPORAL, append_loop
 from ..counting.records import OK, Loops, Nest, Outputs, Scratch
 from ..jit import helper, kernel
-from .memo import Memo, key_hash, nest_key, recall, remember, set_of
+from .memo import Memo, recall, remember
 from .model_call import model_at, model_linked
 from .rng import draw, seed_rng, uniform
 
@@ -155,12 +155,7 @@ def _score(fac, perm, keeps, space, problem, weights, work, stats, out, model, e
                lp.loop_spatial, lp.loop_axis)
     stats[EVALS] += 1
     memo = work.memo
-    used = nest_key(lp, n, keeps, memo.probe) if memo.age.shape[0] > 0 else 0
-    h, s, w = np.int64(0), np.int64(0), -1
-    if used > 0:
-        h = key_hash(memo.probe, used)
-        s = set_of(h, memo.age.shape[0])
-        w = recall(memo, used, h, s, stats[EVALS])
+    used, h, s, w = recall(memo, lp, n, keeps, stats[EVALS])
     if w >= 0:  # evaluated before in this search: the model's answer again, without the model
         stats[REPEATS] += 1
         status, energy, cycles = memo.result[s, w, 0], memo.energy[s, w], memo.result[s, w, 1]
@@ -242,7 +237,7 @@ def _reset(space, state):
 
 
 @kernel(_nrt=False)
-def search_exhaustive(space, problem, weights, work, state, model, best_fac, best_perm, best_keeps, best, stats):
+def search_exhaustive(space, problem, weights, work, state, best_fac, best_perm, best_keeps, best, stats):
     """Every factorization × every order of the levels whose order matters × every bypass."""
     slot_axis, slot_size, rows, row_start = space.slot_axis, space.slot_size, space.rows, space.row_start
     mem_slot, order_matters, base_perm, n_free = space.mem_slot, space.order_matters, space.base_perm, space.n_free
@@ -289,7 +284,7 @@ def search_exhaustive(space, problem, weights, work, state, model, best_fac, bes
                 for mask in range(1 << n_bits):
                     for b in range(n_bits):
                         keeps[free_bits[b, 0], free_bits[b, 1]] = (mask >> b) & 1 == 0
-                    if _score(fac, perm, keeps, space, problem, weights, work, stats, out, model, model_linked):
+                    if _score(fac, perm, keeps, space, problem, weights, work, stats, out, np.int64(0), model_linked):
                         _offer(fac, perm, keeps, out, best_fac, best_perm, best_keeps, best, stats)
         d = 0  # odometer over each dim's factorizations
         while d < n_dims:
