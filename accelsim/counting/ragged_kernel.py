@@ -106,7 +106,11 @@ class Ragged(NamedTuple):
     rd: np.ndarray      # [dim] the ragged dims of the tensor being counted
     saved: np.ndarray   # [dim] their extents at the level, while a class replaces them
     inner: np.ndarray   # [loop] bool: the loops a transfer spans (_transfer_blocks)
-    digit: np.ndarray   # [loop] an outer tuple's digits while _transfer_blocks walks them
+    digit: np.ndarray   # [loop + 1] per outer loop on a dim (outer → inner), its digit while _extents walks them
+    outer: np.ndarray   # [loop] the outer loops on that dim, outer → inner
+    span: np.ndarray    # [loop + 1] the largest offset the outer loops from q inward add (_extents)
+    tuples: np.ndarray  # [loop + 1] how many tuples they make
+    offset: np.ndarray  # [loop + 1] the offset of the digits outside q
     h_size: np.ndarray  # [dim, size] per dim, the distinct transfer extents (a histogram)
     h_count: np.ndarray  # [dim, size] and how many outer tuples give each
     h_n: np.ndarray     # [dim] entries
@@ -122,9 +126,11 @@ def ragged_work(max_loops: int, n_levels: int, n_tensors: int, n_dims: int, max_
     return Ragged(np.zeros((n_levels, n_tensors, 3), np.int64), np.zeros(2, np.int64),
                   np.zeros(loops, np.bool_), np.zeros(loops, np.bool_), np.zeros(dims, np.int64),
                   np.zeros(dims, np.int64), np.zeros(dims, np.int64), np.zeros(dims, np.int64),
-                  np.zeros(loops, np.bool_), np.zeros(loops, np.int64), np.zeros((dims, sizes), np.int64),
-                  np.zeros((dims, sizes), np.int64), np.zeros(dims, np.int64), np.zeros(dims, np.int64),
-                  np.zeros(1, np.int64), np.zeros(dims, np.int64), np.zeros(dims, np.int64), np.zeros(1, np.int64))
+                  np.zeros(loops, np.bool_), np.zeros(loops + 1, np.int64), np.zeros(loops, np.int64),
+                  np.zeros(loops + 1, np.int64), np.zeros(loops + 1, np.int64), np.zeros(loops + 1, np.int64),
+                  np.zeros((dims, sizes), np.int64), np.zeros((dims, sizes), np.int64), np.zeros(dims, np.int64),
+                  np.zeros(dims, np.int64), np.zeros(1, np.int64), np.zeros(dims, np.int64), np.zeros(dims, np.int64),
+                  np.zeros(1, np.int64))
 
 
 @kernel(_nrt=False)
@@ -411,6 +417,77 @@ def _child(nest, p, i, t):
 
 
 @helper()
+def _add_extent(rg, d, extent, count):
+    """`count` more outer tuples of dim d whose transfer spans `extent` (rg's histogram)."""
+    q = 0
+    while q < rg.h_n[d] and rg.h_size[d, q] != extent:
+        q += 1
+    if q == rg.h_n[d]:
+        rg.h_size[d, q], rg.h_count[d, q] = extent, 0
+        rg.h_n[d] += 1
+    rg.h_count[d, q] += count
+
+
+@helper()
+def _extents(nest, sc, rg, d, size):
+    """Dim d's histogram of transfer extents (rg.h_size, h_count, h_n): per valid tuple of the
+    rg.member loops on d (its offset o below `size`), count_below(size − o, the rg.inner loops on d).
+    Every tuple whose offset leaves the inner loops' whole reach spans their full extent, so only
+    the tuples near the dim's end are walked: digits from the largest stride down (each loop's
+    stride is what the loops inside it on d cover, so loops outer → inner), a prefix whose every
+    completion is full or invalid counted at once."""
+    k = 0
+    for j in range(nest.n):
+        if rg.member[j] and nest.loop_dim[j] == d:
+            rg.outer[k] = j
+            k += 1
+    rg.span[k], rg.tuples[k] = 0, 1
+    for q in range(k - 1, -1, -1):
+        j = rg.outer[q]
+        rg.span[q] = rg.span[q + 1] + (nest.loop_bound[j] - 1) * sc.stride[j]
+        rg.tuples[q] = rg.tuples[q + 1] * nest.loop_bound[j]
+    reach = 1  # an offset o spans the full extent when size − o ≥ reach
+    for j in range(nest.n):
+        if rg.inner[j] and nest.loop_dim[j] == d:
+            reach += (nest.loop_bound[j] - 1) * sc.stride[j]
+    rg.h_n[d] = 0
+    full = np.int64(0)  # tuples spanning the full extent
+    q, rg.offset[0], rg.digit[0] = 0, 0, -1  # digit −1: the prefix of q's outer digits just reached
+    while q >= 0:
+        o = rg.offset[q]
+        if rg.digit[q] < 0:
+            if o >= size:  # no completion is valid
+                q -= 1
+                continue
+            if o + rg.span[q] + reach <= size:  # every completion spans the full extent
+                full += rg.tuples[q]
+                q -= 1
+                continue
+            if q == k:
+                _add_extent(rg, d, count_below(nest.loop_dim, nest.loop_bound, sc.stride, nest.n, rg.inner, d,
+                                               size - o), 1)
+                q -= 1
+                continue
+            # the digits whose completions are all full, at once
+            first = max(0, (size - reach - rg.span[q + 1] - o) // sc.stride[rg.outer[q]] + 1)
+            first = min(first, nest.loop_bound[rg.outer[q]])
+            full += first * rg.tuples[q + 1]
+            rg.digit[q] = first
+        else:
+            rg.digit[q] += 1
+        j = rg.outer[q]
+        o += rg.digit[q] * sc.stride[j]
+        if rg.digit[q] >= nest.loop_bound[j] or o >= size:
+            q -= 1
+            continue
+        rg.offset[q + 1], rg.digit[q + 1] = o, -1
+        q += 1
+    if full > 0:
+        extent = count_below(nest.loop_dim, nest.loop_bound, sc.stride, nest.n, rg.inner, d, reach)
+        _add_extent(rg, d, extent, full)
+
+
+@helper()
 def _transfer_blocks(nest, p, sc, rg, t, scale, w, block, first):
     """Block accesses of transfers each rounded on its own: a transfer per valid tuple of the
     rg.member loops (the outer ones), of scale · Π_d count_below(D_d − o_d, rg.inner loops on d)
@@ -419,37 +496,9 @@ def _transfer_blocks(nest, p, sc, rg, t, scale, w, block, first):
     tuples (few distinct: a whole extent and a remainder when the inner loops are contiguous), then
     a sum over their products. `first` (outputs, rg.member holding the first-touch transfers):
     the blocks their first copy saves, ⌈box·copies⌉ − ⌈box·(copies − 1)⌉ (rules.first_touch_blocks)."""
-    member, inner, digit = rg.member, rg.inner, rg.digit
     n_dims = p.dim_size.shape[0]
     for d in range(n_dims):
-        size = p.dim_size[d]
-        rg.h_n[d] = 0
-        for j in range(nest.n):
-            digit[j] = 0
-        while True:
-            offset = 0
-            for j in range(nest.n):
-                if member[j] and nest.loop_dim[j] == d:
-                    offset += digit[j] * sc.stride[j]
-            if offset < size:
-                extent = count_below(nest.loop_dim, nest.loop_bound, sc.stride, nest.n, inner, d, size - offset)
-                q = 0
-                while q < rg.h_n[d] and rg.h_size[d, q] != extent:
-                    q += 1
-                if q == rg.h_n[d]:
-                    rg.h_size[d, q], rg.h_count[d, q] = extent, 0
-                    rg.h_n[d] += 1
-                rg.h_count[d, q] += 1
-            j = nest.n - 1  # the next outer tuple on d (an odometer, innermost loop fastest)
-            while j >= 0:
-                if member[j] and nest.loop_dim[j] == d:
-                    digit[j] += 1
-                    if digit[j] < nest.loop_bound[j]:
-                        break
-                    digit[j] = 0
-                j -= 1
-            if j < 0:
-                break
+        _extents(nest, sc, rg, d, p.dim_size[d])
         rg.h_at[d] = 0
     total = 0
     while True:

@@ -1,0 +1,77 @@
+"""The ragged kernel's histogram of transfer extents per dim (ragged_kernel._extents, which walks only
+the outer tuples near a dim's end) against every outer tuple enumerated and every inner tuple
+counted (the definition: per valid outer tuple at offset o, the inner tuples whose offset is below
+size − o)."""
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+from numba import njit
+
+from accelsim.counting.ragged_kernel import _extents, ragged_work
+
+
+class _Nest(NamedTuple):
+    loop_dim: np.ndarray
+    loop_bound: np.ndarray
+    n: int
+
+
+class _Scratch(NamedTuple):
+    stride: np.ndarray
+
+
+@njit
+def _histogram(nest, sc, rg, d, size):
+    _extents(nest, sc, rg, d, size)
+
+
+def _strides(dims, bounds):
+    """Each loop's stride: what the loops inside it on its dim cover (evaluate_ragged's sc.stride)."""
+    stride, covered = [0] * len(dims), {}
+    for j in range(len(dims) - 1, -1, -1):
+        stride[j] = covered.get(dims[j], 1)
+        covered[dims[j]] = stride[j] * bounds[j]
+    return stride
+
+
+def _offsets(loops, stride, bounds):
+    """The offset of every digit tuple of these loops."""
+    return [sum(v * stride[j] for v, j in zip(digits, loops))
+            for digits in itertools.product(*(range(bounds[j]) for j in loops))]
+
+
+def _walked(dims, bounds, member, inner, d, size):
+    stride = _strides(dims, bounds)
+    on_d = [j for j in range(len(dims)) if dims[j] == d]
+    inner_offsets = _offsets([j for j in on_d if inner[j]], stride, bounds)
+    return Counter(sum(1 for i in inner_offsets if i < size - o)
+                   for o in _offsets([j for j in on_d if member[j]], stride, bounds) if o < size)
+
+
+def _case(rng):
+    n = int(rng.integers(1, 8))
+    dims = [int(x) for x in rng.integers(0, 2, n)]
+    bounds = [int(x) for x in rng.choice([1, 2, 3, 4, 5, 7, 16], n)]
+    role = rng.integers(0, 3, n)  # 0: an outer (member) loop, 1: inside the transfer, 2: neither (digit 0)
+    d = int(rng.integers(0, 2))
+    covered = int(np.prod([b for b, x in zip(bounds, dims) if x == d]))
+    return dims, bounds, role == 0, role == 1, d, int(rng.integers(1, covered + 1))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_extents_equal_every_tuple_walked(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(150):
+        dims, bounds, member, inner, d, size = _case(rng)
+        n = len(dims)
+        rg = ragged_work(n, 1, 1, 2, 1 + int(np.prod(bounds)))
+        rg.member[:n], rg.inner[:n] = member, inner
+        nest = _Nest(np.array(dims, np.int64), np.array(bounds, np.int64), n)
+        _histogram(nest, _Scratch(np.array(_strides(dims, bounds), np.int64)), rg, d, size)
+        got = Counter({int(rg.h_size[d, q]): int(rg.h_count[d, q]) for q in range(rg.h_n[d])})
+        assert got == _walked(dims, bounds, member, inner, d, size), (dims, bounds, member, inner, d, size)
