@@ -446,7 +446,7 @@ def _extents(nest, sc, rg, d, size):
         j = rg.outer[q]
         rg.span[q] = rg.span[q + 1] + (nest.loop_bound[j] - 1) * sc.stride[j]
         rg.tuples[q] = rg.tuples[q + 1] * nest.loop_bound[j]
-    reach = 1  # an offset o spans the full extent when size − o ≥ reach
+    reach = np.int64(1)  # an offset o spans the full extent when size − o ≥ reach
     for j in range(nest.n):
         if rg.inner[j] and nest.loop_dim[j] == d:
             reach += (nest.loop_bound[j] - 1) * sc.stride[j]
@@ -465,7 +465,7 @@ def _extents(nest, sc, rg, d, size):
                 continue
             if q == k:
                 _add_extent(rg, d, count_below(nest.loop_dim, nest.loop_bound, sc.stride, nest.n, rg.inner, d,
-                                               size - o), 1)
+                                               size - o), np.int64(1))
                 q -= 1
                 continue
             # the digits whose completions are all full, at once

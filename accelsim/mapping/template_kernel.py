@@ -73,8 +73,34 @@ class TemplateArch(NamedTuple):
     memories: np.ndarray    # [m] int64: memory level indices, top-down
 
 
+class TemplateMemo(NamedTuple):
+    """A layer's last mappings (MEMO_ENTRIES), each with the arch it was made for and the range of
+    capacities that give it. Capacities enter the template only through `fits` (a tile's words
+    against a capacity), so a run whose every comparison comes out the same takes the same
+    decisions: the run records per memory the most words that fitted (lo) and the fewest that did
+    not (hi), and any capacity in [lo, hi) on every memory gives the same mapping. A sweep's
+    buffer sizes then re-map a layer only where a size changes what fits."""
+    lo: np.ndarray          # [level] the current run's: the most words that fitted
+    hi: np.ndarray          # [level] the fewest words that did not
+    arc: np.ndarray         # [entry, level, ARC_FIELDS] the arch besides capacities (_arc_field)
+    e_lo: np.ndarray        # [entry, level]
+    e_hi: np.ndarray        # [entry, level]
+    e_n: np.ndarray         # [entry, level] the BEST slot's
+    e_dim: np.ndarray       # [entry, level, loop]
+    e_bound: np.ndarray
+    e_axis: np.ndarray
+    e_mask: np.ndarray      # [entry, level, role] mask M_BEST's
+    e_traffic: np.ndarray   # [entry] map_layer_kernel's return
+    e_used: np.ndarray      # [entry] when last used (0: empty); [MEMO_ENTRIES]: the clock
+
+
+MEMO_ENTRIES = 4
+ARC_FIELDS = 7  # kind, fan_x, fan_y, wide_bit, the keeps' bits, the forced bits, unbounded
+NO_WORDS_FAILED = np.iinfo(np.int64).max  # a memory's hi before any tile failed to fit it
+
+
 class TemplateScratch(NamedTuple):
-    """Work arrays: loop sets (slot, level, loop) and the point-set scratch."""
+    """Work arrays: loop sets (slot, level, loop) and the point-set scratch; the memo of mappings."""
     s_dim: np.ndarray       # [slot, level, loop] int64
     s_bound: np.ndarray
     s_axis: np.ndarray
@@ -104,6 +130,7 @@ class TemplateScratch(NamedTuple):
     ones: np.ndarray        # [dim]
     keeper: np.ndarray      # [tensor] dram_traffic's keeper level and tile words
     words: np.ndarray
+    memo: TemplateMemo
 
 
 # Slots of the loop sets: the spatial loops (and, at the end, the chosen mapping); the fill being
@@ -137,7 +164,16 @@ def template_scratch(layer: TemplateLayer, n_levels: int) -> TemplateScratch:
         np.zeros(SPLIT_DIMS, i64), np.zeros((SPLIT_DIMS, layer.divs.shape[1]), i64), np.zeros(SPLIT_DIMS, i64),
         np.zeros(SPLIT_DIMS, i64), np.zeros(SPLIT_DIMS, i64), np.zeros(SPLIT_DIMS, i64),
         np.zeros(n_dims, i64), np.zeros(n_dims, np.bool_), np.zeros(n_dims, i64), np.ones(n_dims, i64),
-        np.zeros(len(layer.role), i64), np.zeros(len(layer.role), i64))
+        np.zeros(len(layer.role), i64), np.zeros(len(layer.role), i64), template_memo(n_levels, max_loops))
+
+
+def template_memo(n_levels: int, max_loops: int) -> TemplateMemo:
+    i64, k = np.int64, MEMO_ENTRIES
+    return TemplateMemo(np.zeros(n_levels, i64), np.zeros(n_levels, i64), np.zeros((k, n_levels, ARC_FIELDS), i64),
+                        np.zeros((k, n_levels), i64), np.zeros((k, n_levels), i64), np.zeros((k, n_levels), i64),
+                        np.zeros((k, n_levels, max_loops), i64), np.zeros((k, n_levels, max_loops), i64),
+                        np.zeros((k, n_levels, max_loops), i64), np.zeros((k, n_levels, N_ROLES), np.bool_),
+                        np.zeros(k, i64), np.zeros(k + 1, i64))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,7 +226,9 @@ def fits(lay, arc, top_level, ext_of, below, bypass, sc):
             if arc.keeps[i, r] and not sc.mask[bypass, i, r]:
                 used += tile_words(lay, t, sc.ext, sc)
         if used > arc.cap[i]:
+            sc.memo.hi[i] = min(sc.memo.hi[i], used)
             return False
+        sc.memo.lo[i] = max(sc.memo.lo[i], used)
     return True
 
 
@@ -555,13 +593,21 @@ def map_with(lay, arc, sc, option):
 @kernel(_nrt=False)
 def map_layer_kernel(lay, arc, sc):
     """dataflows.map_layer for a generic template: the x option of least traffic (the first on a
-    tie). The mapping is left in the BEST slot (fan-outs included) and mask M_BEST."""
+    tie). The mapping is left in the BEST slot (fan-outs included) and mask M_BEST; a mapping the
+    memo holds for this arch and these capacities is copied there instead (TemplateMemo)."""
     n_levels = arc.kind.shape[0]
+    memo = sc.memo
+    e = _recall(arc, memo)
+    if e >= 0:
+        _copy_best(sc, memo, e, np.bool_(True))
+        return memo.e_traffic[e]
+    for i in range(n_levels):
+        memo.lo[i], memo.hi[i] = 0, NO_WORDS_FAILED
     n_opts = 1
     for i in range(n_levels):
         if arc.wide_bit[i] >= 0:
             n_opts *= 2
-    best = -1
+    best = np.int64(-1)
     for option in range(n_opts):
         traffic, slot = map_with(lay, arc, sc, option)
         if best < 0 or traffic < best:
@@ -575,7 +621,91 @@ def map_layer_kernel(lay, arc, sc):
                     sc.s_axis[BEST, i, q] = sc.s_axis[src, i, q]
                 for r in range(sc.mask.shape[2]):  # the bypass: the unreused (none: all False)
                     sc.mask[M_BEST, i, r] = sc.mask[M_USELESS, i, r]
+    _remember(arc, sc, memo, best)
     return best
+
+
+@helper(forceinline=True)
+def _arc_field(arc, i, f):
+    """Field f of level i of the arch as the memo compares it (ARC_FIELDS); of the capacity only
+    whether it is unbounded (fits skips those)."""
+    if f == 0:
+        return arc.kind[i]
+    if f == 1:
+        return arc.fan_x[i]
+    if f == 2:
+        return arc.fan_y[i]
+    if f == 3:
+        return arc.wide_bit[i]
+    if f == 6:
+        return np.int64(arc.cap[i] < 0)
+    bits = np.int64(0)
+    for r in range(arc.keeps.shape[1]):
+        if (arc.keeps[i, r] if f == 4 else arc.forced[i, r]):
+            bits |= np.int64(1) << r
+    return bits
+
+
+@helper(forceinline=True)
+def _recall(arc, memo):
+    """The memo's entry made for this arch whose capacity ranges hold its capacities, or −1."""
+    n_levels = arc.kind.shape[0]
+    for e in range(MEMO_ENTRIES):
+        if memo.e_used[e] == 0:
+            continue
+        same = True
+        for i in range(n_levels):
+            for f in range(ARC_FIELDS):
+                if memo.arc[e, i, f] != _arc_field(arc, i, f):
+                    same = False
+            if arc.cap[i] >= 0 and not (memo.e_lo[e, i] <= arc.cap[i] < memo.e_hi[e, i]):
+                same = False
+            if not same:
+                break
+        if same:
+            memo.e_used[MEMO_ENTRIES] += 1
+            memo.e_used[e] = memo.e_used[MEMO_ENTRIES]
+            return e
+    return -1
+
+
+@helper(forceinline=True)
+def _copy_best(sc, memo, e, to_slot):
+    """The BEST slot and mask M_BEST from entry e (to_slot), or into it."""
+    for i in range(sc.s_n.shape[1]):
+        for q in range(sc.s_dim.shape[2]):
+            if to_slot:
+                sc.s_dim[BEST, i, q], sc.s_bound[BEST, i, q] = memo.e_dim[e, i, q], memo.e_bound[e, i, q]
+                sc.s_axis[BEST, i, q] = memo.e_axis[e, i, q]
+            else:
+                memo.e_dim[e, i, q], memo.e_bound[e, i, q] = sc.s_dim[BEST, i, q], sc.s_bound[BEST, i, q]
+                memo.e_axis[e, i, q] = sc.s_axis[BEST, i, q]
+        for r in range(sc.mask.shape[2]):
+            if to_slot:
+                sc.mask[M_BEST, i, r] = memo.e_mask[e, i, r]
+            else:
+                memo.e_mask[e, i, r] = sc.mask[M_BEST, i, r]
+        if to_slot:
+            sc.s_n[BEST, i] = memo.e_n[e, i]
+        else:
+            memo.e_n[e, i] = sc.s_n[BEST, i]
+
+
+@helper(forceinline=True)
+def _remember(arc, sc, memo, traffic):
+    """The run's mapping, arch and capacity ranges into the least recently used entry."""
+    e = np.int64(0)
+    for k in range(1, MEMO_ENTRIES):
+        if memo.e_used[k] < memo.e_used[e]:
+            e = k
+    for i in range(arc.kind.shape[0]):
+        for f in range(ARC_FIELDS):
+            memo.arc[e, i, f] = _arc_field(arc, i, f)
+        memo.e_lo[e, i], memo.e_hi[e, i] = memo.lo[i], memo.hi[i]
+    _copy_best(sc, memo, e, np.bool_(False))
+    memo.e_traffic[e] = traffic
+    memo.e_used[MEMO_ENTRIES] += 1
+    memo.e_used[e] = memo.e_used[MEMO_ENTRIES]
 
 
 @kernel(_nrt=False)
