@@ -102,6 +102,7 @@ class NetworkPack:
         self.t_scratch, self.outs, self.keeps = records["t_scratch"], records["outs"], records["keeps"]
         self.parts, self.loops = records["layers"], records["loops"]
         self.candidates = {}  # (layer, fan-out sides, MAC table shape) -> its _Candidates
+        self.padded = {}  # (layer, id(padded layer), MAC table shape) -> its _Padded
         self.lists = tuple(typed_list(records[name]) for name in records)
         self.max_tensors = max(len(layer.run_einsum.roles) for layer in self.distinct)
         self.max_dims = max(len(layer.run_einsum.dims) for layer in self.distinct)
@@ -127,6 +128,17 @@ class NetworkPack:
             if len(self.candidates) >= 4096:
                 self.candidates.clear()
             held = self.candidates[key] = _Candidates(self, l, sides, mac_shape)
+        return held
+
+    def padded_for(self, l: int, padded, mac_shape: tuple) -> _Padded:
+        """Distinct layer l's padded layer `padded` packed (once per worker: padded_to_side gives
+        one object per padded layer)."""
+        key = (l, id(padded), mac_shape)
+        held = self.padded.get(key)
+        if held is None or held.padded is not padded:
+            if len(self.padded) >= 4096:
+                self.padded.clear()
+            held = self.padded[key] = _Padded(self, l, padded, mac_shape)
         return held
 
     def mapping(self, arch: Arch, l: int) -> tuple:
@@ -183,55 +195,71 @@ def new_work(einsum, n_levels: int, mac_shape: tuple) -> Work:
                 np.zeros(n_t, dtype=np.bool_), np.zeros(mac_shape))
 
 
+class _Padded:
+    """One padded layer of a distinct layer (mapping/ragged.padded_to_side's), packed for
+    network_kernel.choose_ragged: its LAYER_RECORDS and the unpadded nest's work arrays (`items`,
+    CANDIDATE_RECORDS' order), or None where the kernel does not reproduce simulate's choice (the
+    template kernel does not cover the padded layer, or its counting would refuse it). Every set of
+    fan-out sides with the padded layer's side shares it (the pack's lock: one point at a time)."""
+
+    def __init__(self, pack: NetworkPack, l: int, padded, mac_shape: tuple):
+        einsum = pack.distinct[l].run_einsum
+        self.padded, self.einsum, self.items, self.same_mixed = padded, einsum, None, {}
+        template = pack_layer(padded, pack.dataflow)
+        try:
+            part = layer_part(padded)
+        except SpecError:  # simulate's choice raises it (its padded layer's count)
+            return
+        if template is None:
+            return
+        n_levels, n_t, n_d = pack.n_levels, len(einsum.roles), len(einsum.dims)
+        real = pack.parts[l]
+        padded_records = layer_records(padded, template, part, n_levels)
+        max_loops = len(padded_records[3].loop_dim)
+        # the padded layer's MAC energies; the unpadded nest's loops (no more than the padded
+        # one's), outputs, scratch and ragged work
+        self.items = padded_records + (
+            new_work(padded, n_levels, mac_shape), R.nest_loops(max_loops), new_outputs(n_levels, n_t),
+            R.nest_scratch(max_loops, int(real.n_axes.max()), real.span, n_d, n_levels, n_t),
+            ragged_work(max_loops, n_levels, n_t, n_d, int(real.dim_size.max())))
+
+    def shares_mixed(self, arch: Arch, density) -> bool:
+        """Does the padded layer take the real layer's Mixed rows on this arch (the kernel reuses
+        them; the built-in counting conventions read no dim's size there)? Once per mixed_reads."""
+        reads = mixed_reads(arch)
+        verdict = self.same_mixed.get(reads)
+        if verdict is None:
+            verdict = self.same_mixed[reads] = all(
+                np.array_equal(a, b) for a, b in zip(mixed_part(arch, self.padded, density)[:3],
+                                                     mixed_part(arch, self.einsum, density)[:3]))
+        return verdict
+
+
+CANDIDATE_RECORDS = (*LAYER_RECORDS, "work", "u_loops", "u_outs", "u_scratch", "rgs")
+
+
 class _Candidates:
     """A distinct layer's padded layers for one set of fan-out sides (mapping/ragged.padded_layers'),
-    packed for network_kernel.choose_ragged with every work array, and its per-candidate results.
-    `ok` is False where the kernel does not reproduce simulate's choice (a padded layer the
-    template kernel does not cover, or whose counting would refuse it): simulate's choice runs."""
+    their _Padded records as choose_ragged's typed lists, and its per-candidate results. `ok` is
+    False where the kernel does not reproduce simulate's choice (a _Padded without items)."""
 
     def __init__(self, pack: NetworkPack, l: int, sides: tuple, mac_shape: tuple):
         einsum = pack.distinct[l].run_einsum
         self.einsum, self.padded, self.dataflow = einsum, padded_layers_for(sides, einsum), pack.dataflow
-        self.ok, self.same_mixed = True, {}
-        n_levels, n_t, n_d = pack.n_levels, len(einsum.roles), len(einsum.dims)
-        real = pack.parts[l]
-        names = (*LAYER_RECORDS, "work", "u_loops", "u_outs", "u_scratch", "rgs")
-        records = {name: [] for name in names}
-        for padded in self.padded:
-            template = pack_layer(padded, pack.dataflow)
-            try:
-                part = layer_part(padded)
-            except SpecError:  # simulate's choice raises it (its padded layer's count)
-                template = None
-            if template is None:
-                self.ok = False
-                return
-            padded_records = layer_records(padded, template, part, n_levels)
-            max_loops = len(padded_records[3].loop_dim)
-            # the padded layer's MAC energies; the unpadded nest's loops (no more than the padded
-            # one's), outputs, scratch and ragged work
-            unpadded = (new_work(padded, n_levels, mac_shape), R.nest_loops(max_loops), new_outputs(n_levels, n_t),
-                        R.nest_scratch(max_loops, int(real.n_axes.max()), real.span, n_d, n_levels, n_t),
-                        ragged_work(max_loops, n_levels, n_t, n_d, int(real.dim_size.max())))
-            for name, item in zip(names, padded_records + unpadded):
-                records[name].append(item)
+        self.parts = [pack.padded_for(l, padded, mac_shape) for padded in self.padded]
+        self.ok = all(part.items is not None for part in self.parts)
+        if not self.ok:
+            return
+        records = {name: [part.items[k] for part in self.parts] for k, name in enumerate(CANDIDATE_RECORDS)}
         self.t_scratch, self.u_loops, self.u_outs, self.rgs = (records[k] for k in ("t_scratch", "u_loops", "u_outs", "rgs"))
-        self.lists = tuple(typed_list(records[name]) for name in names) if self.padded else ()
+        self.lists = tuple(typed_list(records[name]) for name in CANDIDATE_RECORDS) if self.padded else ()
         n = len(self.padded)
         self.status, self.energy_pj = np.zeros(n, dtype=np.int64), np.zeros(n)
         self.cycles, self.ragged, self.u_n = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.int64)
 
     def shares_mixed(self, arch: Arch, density) -> bool:
-        """Do the padded layers take the real layer's Mixed rows on this arch (the kernel reuses
-        them; the built-in counting conventions read no dim's size there)? Once per mixed_reads."""
-        reads = mixed_reads(arch)
-        verdict = self.same_mixed.get(reads)
-        if verdict is None:
-            real = mixed_part(arch, self.einsum, density)[:3]
-            verdict = self.same_mixed[reads] = all(
-                all(np.array_equal(a, b) for a, b in zip(mixed_part(arch, padded, density)[:3], real))
-                for padded in self.padded)
-        return verdict
+        """Do the padded layers take the real layer's Mixed rows on this arch (_Padded.shares_mixed)?"""
+        return all(part.shares_mixed(arch, density) for part in self.parts)
 
     def result(self, c: int) -> PackedResult:
         """Candidate c's count as evaluate_packed gives it (copies: the arrays serve the next point)."""

@@ -61,15 +61,22 @@ def fanout_sides(arch: Arch) -> tuple[int, ...]:
 @lru_cache(maxsize=4096)  # per fan-out sides and layer shape: a sweep asks for every layer of every point
 def padded_layers_for(sides: tuple, einsum: Einsum) -> tuple[Einsum, ...]:
     """padded_layers for these fan-out sides (fanout_sides')."""
-    alone = [d for d in einsum.dims if all(len(axis) == 1 for t in einsum.tensors for axis in t.axes
-                                           if any(term.dim == d for term in axis))]
     out = []
     for side in sides:
-        for dims in (einsum.separable_dims, alone, einsum.dims):
-            padded = pad_einsum(einsum, {d: side for d in dims if einsum.bound[d] > side // 2})
-            if padded is not None and padded not in out:
+        for padded in padded_to_side(side, einsum):
+            if padded not in out:
                 out.append(padded)
     return tuple(out)
+
+
+@lru_cache(maxsize=4096)  # one object per padded layer: arrays with a side in common share its padded layers
+def padded_to_side(side: int, einsum: Einsum) -> tuple[Einsum, ...]:
+    """The layer padded to a multiple of one side, the three ways padded_layers says (None dropped)."""
+    alone = [d for d in einsum.dims if all(len(axis) == 1 for t in einsum.tensors for axis in t.axes
+                                           if any(term.dim == d for term in axis))]
+    ways = (pad_einsum(einsum, {d: side for d in dims if einsum.bound[d] > side // 2})
+            for dims in (einsum.separable_dims, alone, einsum.dims))
+    return tuple(padded for padded in ways if padded is not None)
 
 
 def spatial_positions(mapping: Mapping) -> int:

@@ -72,6 +72,7 @@ def _reference_rows(monkeypatch, points) -> list[dict]:
     monkeypatch.setattr(simulate, "_violations", lambda arch, layer, mapping: violations(
         arch, mapping, Constraints(arch.constraints).for_layer(layer.name, layer.run_einsum).levels))
     monkeypatch.setattr(ragged, "padded_layers_for", ragged.padded_layers_for.__wrapped__)
+    monkeypatch.setattr(ragged, "padded_to_side", ragged.padded_to_side.__wrapped__)
     return [evaluate.evaluate_point(p) for p in points]
 
 
