@@ -45,6 +45,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba import literal_unroll
 
 from ..jit import helper, kernel
 from .nest_kernel import (
@@ -131,6 +132,17 @@ def ragged_work(max_loops: int, n_levels: int, n_tensors: int, n_dims: int, max_
                   np.zeros((dims, sizes), np.int64), np.zeros((dims, sizes), np.int64), np.zeros(dims, np.int64),
                   np.zeros(dims, np.int64), np.zeros(1, np.int64), np.zeros(dims, np.int64), np.zeros(dims, np.int64),
                   np.zeros(1, np.int64))
+
+
+@helper()
+def reset_ragged_work(rg):
+    """rg as ragged_work allocates it, for a count given it again, but for the extent histograms
+    (h_size, h_count: [dim, largest dim size], by far its largest arrays), whose entries _extents
+    writes before anything reads them (h_n counts them)."""
+    for a in literal_unroll((rg.totals, rg.steps, rg.member, rg.fan, rg.lo, rg.hi, rg.rd, rg.saved, rg.inner,
+                             rg.digit, rg.outer, rg.span, rg.tuples, rg.offset, rg.h_n, rg.h_at, rg.blocks,
+                             rg.fold_dim, rg.fold_ext, rg.n_fold)):
+        a.fill(0)
 
 
 @kernel(_nrt=False)

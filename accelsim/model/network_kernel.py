@@ -27,7 +27,7 @@ from numba.typed import List
 
 from ..counting import records as R
 from ..counting.nest_kernel import evaluate_nest
-from ..counting.ragged_kernel import evaluate_ragged
+from ..counting.ragged_kernel import evaluate_ragged, reset_ragged_work
 from ..energy.mac import mac_dynamic_pj
 from ..jit import helper, kernel
 from ..mapping.template_kernel import lower_best, map_layer_kernel
@@ -167,8 +167,8 @@ NOT_COUNTED, TO_COUNT = -1, -2  # choose_ragged's status of a candidate it passe
 
 @helper()
 def _fresh(record):
-    """Every array of a record zeroed, as nest_scratch and ragged_work allocate them (the ragged
-    kernel is only ever given fresh ones)."""
+    """Every array of a record zeroed, as nest_scratch allocates it (the ragged kernel is only ever
+    given fresh ones; its own work arrays: ragged_kernel.reset_ragged_work)."""
     for a in literal_unroll(record):
         a.fill(0)
 
@@ -187,7 +187,7 @@ def _count(nest, problem, out, scratch, rg):
         ragged = ragged or covered != problem.dim_size[d]
     if ragged:
         _fresh(scratch)
-        _fresh(rg)
+        reset_ragged_work(rg)
     _ready(out, scratch)
     if ragged:
         s, e, c = evaluate_ragged(nest, problem, out, scratch, rg)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from accelsim.counting.ragged_kernel import _extents, ragged_work
+from accelsim.counting.ragged_kernel import _extents, evaluate_ragged, ragged_work, reset_ragged_work
 
 
 class _Nest(NamedTuple):
@@ -75,3 +75,49 @@ def test_extents_equal_every_tuple_walked(seed):
         _histogram(nest, _Scratch(np.array(_strides(dims, bounds), np.int64)), rg, d, size)
         got = Counter({int(rg.h_size[d, q]): int(rg.h_count[d, q]) for q in range(rg.h_n[d])})
         assert got == _walked(dims, bounds, member, inner, d, size), (dims, bounds, member, inner, d, size)
+
+
+@njit
+def _count_again(nest, problem, out, scratch, rg):
+    reset_ragged_work(rg)
+    return evaluate_ragged(nest, problem, out, scratch, rg)
+
+
+def test_a_count_given_used_work_arrays_equals_a_fresh_one():
+    """The sweeps' choice kernel hands each ragged count the work arrays of the counts before it,
+    reset by reset_ragged_work, which leaves the extent histograms as they were: one work record
+    through every ragged candidate of ResNet-50's layers on a 7×5 array (histograms filled with
+    garbage first) counts each as evaluate_packed's fresh arrays do."""
+    from accelsim.energy.model import action_energies
+    from accelsim.load import load_arch, load_workload
+    from accelsim.mapping.dataflows import map_layer
+    from accelsim.mapping.lower import lower
+    from accelsim.mapping.ragged import padded_candidates
+    from accelsim.model.packed import evaluate_packed, is_ragged, nest_record, outputs_and_scratch, pack_problem
+    from conftest import ARCH_DIR, WORKLOAD_DIR
+
+    arch = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=7", "levels.PE_array.y=5"])
+    energies, layers = action_energies(arch), load_workload(WORKLOAD_DIR / "resnet50.yaml").layers
+    rg, counted = None, 0
+    for layer in layers[:16]:
+        einsum = layer.run_einsum
+        if len(einsum.roles) != 3:  # (one work record: one shape)
+            continue
+        problem = pack_problem(arch, einsum, energies)
+        for _, _, mapping in padded_candidates(arch, einsum, map_layer(arch, einsum, "ws"),
+                                               lambda padded: map_layer(arch, padded, "ws")):
+            nest = lower(arch, einsum, mapping)
+            if not is_ragged(problem, nest):
+                continue
+            if rg is None:
+                rg = ragged_work(64, len(arch.levels), 3, 7, int(max(layer.run_einsum.bound[d] for layer in layers
+                                                                     for d in layer.run_einsum.dims)))
+                rg.h_size[:], rg.h_count[:] = 12345, 678
+            want = evaluate_packed(problem, nest)
+            out, scratch = outputs_and_scratch(problem, nest.n_loops)
+            status, energy, cycles = _count_again(nest_record(nest), problem.record(), out, scratch, rg)
+            assert (status, energy, cycles) == (want.status, want.energy_pj, want.cycles)
+            assert (out.counts == want.counts).all() and (out.blocks == want.blocks).all()
+            assert (rg.totals == want.totals).all() and tuple(rg.steps) == want.steps
+            counted += 1
+    assert counted >= 10
