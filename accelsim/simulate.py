@@ -369,9 +369,8 @@ def simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mapping
     else:
         cycles, extra = model.layer_cycles(arch, layer, nest, counts)
         energy = price_layer(arch, layer, mapping, counts, energies, cycles)
-    if counts.ragged:  # which dims run ragged: [covered, size]
-        extra = {**extra, "ragged": {d: [mapping.factor(d), b] for d, b in einsum.bound.items()
-                                     if mapping.factor(d) != b}}
+    if counts.ragged:
+        extra = {**extra, "ragged": ragged_dims(einsum, mapping)}
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, {**extra, **found},
                        arch.compute.format, layer.density, energies=(arch, energies),
@@ -435,6 +434,11 @@ def _unwalked(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping) -
         return None
     from .model.cycle import walk_refusal
     return walk_refusal(arch, layer.run_einsum, lower(arch, layer.run_einsum, mapping))
+
+
+def ragged_dims(einsum, mapping: Mapping) -> dict:
+    """A ragged layer's extra: which dims run ragged, [what the loops cover, the size]."""
+    return {d: [mapping.factor(d), b] for d, b in einsum.bound.items() if mapping.factor(d) != b}
 
 
 def _check_ragged(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping) -> None:

@@ -158,17 +158,10 @@ class NetworkPack:
         """Does the kernel's mapping of distinct layer l (`key`: self.mapping's) pass simulate's
         checks (check_mapping, check_hardware)? Once per mapping and what the checks read of an arch
         (_check_reads): a sweep's variants of the buffers' sizes share their fan-outs and constraints."""
-        from ..simulate import check_hardware
-
         verdict_key = (key, _check_reads(arch))
         verdict = self.verdicts.get(verdict_key)
         if verdict is None:
-            try:
-                check_mapping(arch, self.distinct[l].run_einsum, mapping)
-                check_hardware(arch, self.distinct[l], mapping)
-                verdict = True
-            except MappingError:
-                verdict = False
+            verdict = _checked(arch, self.distinct[l], mapping)
             if len(self.verdicts) >= 4096:
                 self.verdicts.clear()
             self.verdicts[verdict_key] = verdict
@@ -251,7 +244,8 @@ class _Candidates:
         if not self.ok:
             return
         records = {name: [part.items[k] for part in self.parts] for k, name in enumerate(CANDIDATE_RECORDS)}
-        self.t_scratch, self.u_loops, self.u_outs, self.rgs = (records[k] for k in ("t_scratch", "u_loops", "u_outs", "rgs"))
+        self.t_scratch, self.u_loops, self.u_outs, self.rgs, self.keeps = (
+            records[k] for k in ("t_scratch", "u_loops", "u_outs", "rgs", "keeps"))
         self.lists = tuple(typed_list(records[name]) for name in CANDIDATE_RECORDS) if self.padded else ()
         n = len(self.padded)
         self.status, self.energy_pj = np.zeros(n, dtype=np.int64), np.zeros(n)
@@ -451,7 +445,7 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
     A layer that does not map or count cleanly here (a status other than OK, a failed check) is
     simulate's own layer, which gives its result or raises the error simulate would (the layers
     before it have run alike)."""
-    from ..simulate import choose_template_counted, ragged_refused
+    from ..simulate import choose_template_counted, ragged_dims, ragged_refused
 
     layer = pack.distinct[l]
     if pack.status[l] != R.OK:
@@ -464,20 +458,29 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
     if not pack.passes_checks(arch, l, key, mapping):  # simulate's own layer: its ragged choice, or its error
         return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, template)
     result = packed_result(pack.status[l], pack.energy_pj[l], pack.cycles[l], pack.outs[l], pack.steps[l])
+    keeps, ragged = pack.keeps[l], False
     if not ragged_refused(arch, layer, options) and spatial_positions(mapping) < arch.compute.instances:
         # MACs left idle: simulate's choice between the template's mapping (the kernel's, already
         # made and counted) and its ragged candidates (mapping/ragged.py), by the choice kernel where
-        # it reproduces it, else by simulate; a candidate runs simulate's own layer
-        chosen, counted = (_kernel_choice(pack, l, arch, layer, mapping, result, kernel)
-                           or choose_template_counted(arch, layer, options, energies, template, (mapping, result)))
-        if chosen is not mapping:  # (counted there: simulate_layer does not count it again)
-            return simulate_layer(arch, layer, options, model, chosen, energies, off_chip, {}, map_layer_fast,
-                                  counted)
-    if row_only and result.cycles < MAX_CYCLES and result.instances.all():  # (else action_counts's error; b * 0 / 0)
-        counts = _block_counts(arch, einsum, pack.keeps[l], result)
+        # it reproduces it, else by simulate; a candidate simulate chose runs simulate's own layer
+        choice = _kernel_choice(pack, l, arch, layer, mapping, result, kernel)
+        if choice is None:
+            chosen, counted = choose_template_counted(arch, layer, options, energies, template, (mapping, result))
+            choice = (chosen, counted, None, None)
+        chosen, counted, chosen_keeps, chosen_ragged = choice
+        if chosen is not mapping:
+            if chosen_keeps is None or not (row_only and _fast_row(counted) and _checked(arch, layer, chosen)):
+                # (counted there: simulate_layer does not count it again)
+                return simulate_layer(arch, layer, options, model, chosen, energies, off_chip, {}, map_layer_fast,
+                                      counted)
+            mapping, result, keeps, ragged = chosen, counted, chosen_keeps, chosen_ragged
+    if row_only and _fast_row(result):
+        counts = _block_counts(arch, einsum, keeps, result, ragged)
         cycles, extra = model.layer_cycles(arch, layer, None, result)  # (the analytical model's: its cycles)
+        if ragged:
+            extra = {**extra, "ragged": ragged_dims(einsum, mapping)}
     else:
-        counts = action_counts(arch, einsum, _Keeps(einsum.roles, pack.keeps[l]), result, False)  # status OK
+        counts = action_counts(arch, einsum, _Keeps(einsum.roles, keeps), result, False)  # status OK, dense
         cycles, extra = model.layer_cycles(arch, layer, None, counts)
     energy = layer_energy(arch, layer, mapping, counts, energies, cycles)
     return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
@@ -485,35 +488,53 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
                        layer.density, energies=(arch, energies), outputs=pack.outputs[l])
 
 
+def _fast_row(result: PackedResult) -> bool:
+    """Can a row's layer be priced from the kernel's arrays (_block_counts)? Not where
+    action_counts raises (cycles past MAX_CYCLES) or an unused level would divide 0 by 0."""
+    return result.cycles < MAX_CYCLES and bool(result.instances.all())
+
+
+def _checked(arch: Arch, layer, mapping) -> bool:
+    """Does the mapping pass simulate_layer's checks (check_mapping, check_hardware)? If not,
+    simulate_layer runs the layer and raises their error."""
+    from ..simulate import check_hardware
+    try:
+        check_mapping(arch, layer.run_einsum, mapping)
+        check_hardware(arch, layer, mapping)
+    except MappingError:
+        return False
+    return True
+
+
 def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result: PackedResult,
                    kernel: _Kernel) -> tuple | None:
     """simulate.choose_template_counted(…, (mapping, result)) by network_kernel.choose_ragged:
-    (the chosen mapping, its PackedResult), or None where simulate's choice must decide (the kernel
-    does not reproduce it on this layer, or its choice breaks a hardware constraint: simulate then
-    passes over that candidate and takes the next)."""
+    (the chosen mapping, its PackedResult, its nest's keeps, whether it runs ragged), or None where
+    simulate's choice must decide (the kernel does not reproduce it on this layer, or its choice
+    breaks a hardware constraint: simulate then passes over that candidate and takes the next)."""
     from ..simulate import _violations
 
     cands = pack.candidates_for(l, kernel.sides, kernel.arch.mac_table.shape)
     if not cands.ok or not cands.shares_mixed(arch, layer.density):
         return None
     if not cands.padded:
-        return mapping, result
+        return mapping, result, pack.keeps[l], False
     best = choose_ragged(*cands.lists, kernel.arc, kernel.arch, kernel.mixed, l, pack.parts[l], kernel.work[1][l],
                          pack.loops[l], int(pack.steps[l, 2]), pack.keeps[l], result.energy_pj, result.cycles,
                          cands.status, cands.energy_pj, cands.cycles, cands.ragged, cands.u_n)
     if best < 0:
-        return mapping, result
+        return mapping, result, pack.keeps[l], False
     chosen = cands.mapping(arch, best)
     if arch.constraints and _violations(arch, layer, chosen):
         return None
-    return chosen, cands.result(best)
+    return chosen, cands.result(best), cands.keeps[best], bool(cands.ragged[best])
 
 
-def _block_counts(arch: Arch, einsum, keeps: np.ndarray, result: PackedResult) -> BlockCounts:
-    """energy.model.block_counts(action_counts(…)) of a dense kernel result, from its arrays: per
-    memory level the kept tensors' block accesses over the utilized instances as the average
-    instance's, with the helpers LevelCounts.total and TensorCounts.block_accesses use, so the
-    energy is bit for bit the same."""
+def _block_counts(arch: Arch, einsum, keeps: np.ndarray, result: PackedResult, ragged: bool) -> BlockCounts:
+    """energy.model.block_counts(action_counts(…)) of a kernel result, from its arrays: per memory
+    level the kept tensors' block accesses over the utilized instances as the average instance's,
+    with the helpers LevelCounts.total and TensorCounts.block_accesses use, so the energy is bit for
+    bit the same (a dense result's blocks are one instance's, a ragged one's every instance's)."""
     blocks, instances, charged = result.blocks.tolist(), result.instances.tolist(), result.charged.tolist()
     kept, roles = keeps.tolist(), einsum.roles
     levels = []
@@ -523,7 +544,7 @@ def _block_counts(arch: Arch, einsum, keeps: np.ndarray, result: PackedResult) -
             accesses = {}
             for t, role in enumerate(roles):
                 if kept[i][t]:
-                    accesses[role] = average_blocks(total_blocks(blocks[i][t], n), n)
+                    accesses[role] = average_blocks(blocks[i][t] if ragged else total_blocks(blocks[i][t], n), n)
             levels.append((mem.name, n, charged[i], accesses))
     return BlockCounts(einsum.macs, tuple(levels))
 

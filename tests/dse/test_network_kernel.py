@@ -202,7 +202,8 @@ def test_the_row_only_path_gives_the_object_paths_rows_and_energies(tmp_path, mo
     """The sweep's row path (network_result(…, row_only=True): the energy priced from the kernel's
     arrays, no count objects) gives the same rows, bit for bit, as the LayerResults built in full, on
     points of both benchmark grids (ResNet-50 and BERT-Base on Simba: ws, os, is), and the same
-    BlockCounts per layer as the count objects give."""
+    BlockCounts per layer as the count objects give, for the templates' mappings and for the ragged
+    candidates the choice kernel takes."""
     from accelsim.dse.network import _block_counts
     from accelsim.energy.model import BlockCounts, block_counts
     from accelsim.model import analytical
@@ -217,16 +218,17 @@ def test_the_row_only_path_gives_the_object_paths_rows_and_energies(tmp_path, mo
     # the row path's BlockCounts equal energy.model.block_counts of action_counts on the same arrays
     seen = []
     real_block_counts = _block_counts
-    def checked(arch, einsum, keeps, result):
-        priced = real_block_counts(arch, einsum, keeps, result)
+    def checked(arch, einsum, keeps, result, ragged):
+        priced = real_block_counts(arch, einsum, keeps, result, ragged)
         nest = type("Nest", (), {"roles": einsum.roles, "keeps": keeps})
-        assert priced == block_counts(analytical.action_counts(arch, einsum, nest, result, False))
-        seen.append(priced)
+        assert priced == block_counts(analytical.action_counts(arch, einsum, nest, result, ragged))
+        seen.append((priced, ragged))
         return priced
     from accelsim.dse import network
     monkeypatch.setattr(network, "_block_counts", checked)
     assert _rows(points, monkeypatch, True) == _rows(points, monkeypatch, False)
-    assert len(seen) > 20 and all(isinstance(b, BlockCounts) for b in seen)
+    assert len(seen) > 20 and all(isinstance(b, BlockCounts) for b, _ in seen)
+    assert any(ragged for _, ragged in seen)  # ragged candidates the choice kernel took, priced alike
     assert {r["status"] for r in _rows(points, monkeypatch, True)} == {"ok", "infeasible"}
 
 
