@@ -212,11 +212,12 @@ def fits(lay, arc, top_level, ext_of, below, bypass, sc):
     """dataflows._fits over the memories at or above `top_level` (all memories: top_level = the
     last level), tiles of `ext_of` × the fan-outs below each level; the bypass: mask `bypass` of the scratch [level, role]."""
     n_dims = lay.bound.shape[0]
-    for mi in range(arc.memories.shape[0]):
+    last = 0  # the innermost memory checked first: a fill's growing tile overflows it most often
+    while last + 1 < arc.memories.shape[0] and arc.memories[last + 1] <= top_level:
+        last += 1
+    for mi in range(last, -1, -1):
         i = arc.memories[mi]
-        if i > top_level:
-            break
-        if arc.cap[i] < 0:
+        if i > top_level or arc.cap[i] < 0:
             continue
         for d in range(n_dims):
             sc.ext[d] = ext_of[d] * below[i, d]
