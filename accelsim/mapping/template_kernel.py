@@ -79,23 +79,18 @@ class TemplateMemo(NamedTuple):
     against a capacity), so a run whose every comparison comes out the same takes the same
     decisions: the run records per memory the most words that fitted (lo) and the fewest that did
     not (hi), and any capacity in [lo, hi) on every memory gives the same mapping. A sweep's
-    buffer sizes then re-map a layer only where a size changes what fits."""
-    lo: np.ndarray          # [level] the current run's: the most words that fitted
-    hi: np.ndarray          # [level] the fewest words that did not
-    arc: np.ndarray         # [entry, level, ARC_FIELDS] the arch besides capacities (_arc_field)
-    e_lo: np.ndarray        # [entry, level]
-    e_hi: np.ndarray        # [entry, level]
-    e_n: np.ndarray         # [entry, level] the BEST slot's
-    e_dim: np.ndarray       # [entry, level, loop]
-    e_bound: np.ndarray
-    e_axis: np.ndarray
-    e_mask: np.ndarray      # [entry, level, role] mask M_BEST's
-    e_traffic: np.ndarray   # [entry] map_layer_kernel's return
-    e_used: np.ndarray      # [entry] when last used (0: empty); [MEMO_ENTRIES]: the clock
+    buffer sizes then re-map a layer only where a size changes what fits. (Few arrays: every
+    helper that takes the scratch takes them too, and each adds to the kernel's compile time.)"""
+    run: np.ndarray         # [level, LO|HI] the current run's: the most words that fitted, the fewest that did not
+    key: np.ndarray         # [entry, level, ARC_FIELDS + 2] the arch besides capacities (_arc_field), then LO, HI
+    slot: np.ndarray        # [entry, 4, level, loop] the BEST slot's dims, bounds, axes, and its loop counts at [3, level, 0]
+    mask: np.ndarray        # [entry, level, role] mask M_BEST's
+    used: np.ndarray        # [entry + 1, 2] when last used (0: empty) and map_layer_kernel's return; [MEMO_ENTRIES, 0]: the clock
 
 
 MEMO_ENTRIES = 4
 ARC_FIELDS = 7  # kind, fan_x, fan_y, wide_bit, the keeps' bits, the forced bits, unbounded
+LO, HI = 0, 1
 NO_WORDS_FAILED = np.iinfo(np.int64).max  # a memory's hi before any tile failed to fit it
 
 
@@ -168,12 +163,10 @@ def template_scratch(layer: TemplateLayer, n_levels: int) -> TemplateScratch:
 
 
 def template_memo(n_levels: int, max_loops: int) -> TemplateMemo:
-    i64, k = np.int64, MEMO_ENTRIES
-    return TemplateMemo(np.zeros(n_levels, i64), np.zeros(n_levels, i64), np.zeros((k, n_levels, ARC_FIELDS), i64),
-                        np.zeros((k, n_levels), i64), np.zeros((k, n_levels), i64), np.zeros((k, n_levels), i64),
-                        np.zeros((k, n_levels, max_loops), i64), np.zeros((k, n_levels, max_loops), i64),
-                        np.zeros((k, n_levels, max_loops), i64), np.zeros((k, n_levels, N_ROLES), np.bool_),
-                        np.zeros(k, i64), np.zeros(k + 1, i64))
+    k = MEMO_ENTRIES
+    return TemplateMemo(np.zeros((n_levels, 2), np.int64), np.zeros((k, n_levels, ARC_FIELDS + 2), np.int64),
+                        np.zeros((k, 4, n_levels, max_loops), np.int64), np.zeros((k, n_levels, N_ROLES), np.bool_),
+                        np.zeros((k + 1, 2), np.int64))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,9 +220,9 @@ def fits(lay, arc, top_level, ext_of, below, bypass, sc):
             if arc.keeps[i, r] and not sc.mask[bypass, i, r]:
                 used += tile_words(lay, t, sc.ext, sc)
         if used > arc.cap[i]:
-            sc.memo.hi[i] = min(sc.memo.hi[i], used)
+            sc.memo.run[i, HI] = min(sc.memo.run[i, HI], used)
             return False
-        sc.memo.lo[i] = max(sc.memo.lo[i], used)
+        sc.memo.run[i, LO] = max(sc.memo.run[i, LO], used)
     return True
 
 
@@ -601,9 +594,9 @@ def map_layer_kernel(lay, arc, sc):
     e = _recall(arc, memo)
     if e >= 0:
         _copy_best(sc, memo, e, np.bool_(True))
-        return memo.e_traffic[e]
+        return memo.used[e, 1]
     for i in range(n_levels):
-        memo.lo[i], memo.hi[i] = 0, NO_WORDS_FAILED
+        memo.run[i, LO], memo.run[i, HI] = 0, NO_WORDS_FAILED
     n_opts = 1
     for i in range(n_levels):
         if arc.wide_bit[i] >= 0:
@@ -652,20 +645,20 @@ def _recall(arc, memo):
     """The memo's entry made for this arch whose capacity ranges hold its capacities, or −1."""
     n_levels = arc.kind.shape[0]
     for e in range(MEMO_ENTRIES):
-        if memo.e_used[e] == 0:
+        if memo.used[e, 0] == 0:
             continue
         same = True
         for i in range(n_levels):
             for f in range(ARC_FIELDS):
-                if memo.arc[e, i, f] != _arc_field(arc, i, f):
+                if memo.key[e, i, f] != _arc_field(arc, i, f):
                     same = False
-            if arc.cap[i] >= 0 and not (memo.e_lo[e, i] <= arc.cap[i] < memo.e_hi[e, i]):
+            if arc.cap[i] >= 0 and not (memo.key[e, i, ARC_FIELDS + LO] <= arc.cap[i] < memo.key[e, i, ARC_FIELDS + HI]):
                 same = False
             if not same:
                 break
         if same:
-            memo.e_used[MEMO_ENTRIES] += 1
-            memo.e_used[e] = memo.e_used[MEMO_ENTRIES]
+            memo.used[MEMO_ENTRIES, 0] += 1
+            memo.used[e, 0] = memo.used[MEMO_ENTRIES, 0]
             return e
     return -1
 
@@ -676,20 +669,20 @@ def _copy_best(sc, memo, e, to_slot):
     for i in range(sc.s_n.shape[1]):
         for q in range(sc.s_dim.shape[2]):
             if to_slot:
-                sc.s_dim[BEST, i, q], sc.s_bound[BEST, i, q] = memo.e_dim[e, i, q], memo.e_bound[e, i, q]
-                sc.s_axis[BEST, i, q] = memo.e_axis[e, i, q]
+                sc.s_dim[BEST, i, q], sc.s_bound[BEST, i, q] = memo.slot[e, 0, i, q], memo.slot[e, 1, i, q]
+                sc.s_axis[BEST, i, q] = memo.slot[e, 2, i, q]
             else:
-                memo.e_dim[e, i, q], memo.e_bound[e, i, q] = sc.s_dim[BEST, i, q], sc.s_bound[BEST, i, q]
-                memo.e_axis[e, i, q] = sc.s_axis[BEST, i, q]
+                memo.slot[e, 0, i, q], memo.slot[e, 1, i, q] = sc.s_dim[BEST, i, q], sc.s_bound[BEST, i, q]
+                memo.slot[e, 2, i, q] = sc.s_axis[BEST, i, q]
         for r in range(sc.mask.shape[2]):
             if to_slot:
-                sc.mask[M_BEST, i, r] = memo.e_mask[e, i, r]
+                sc.mask[M_BEST, i, r] = memo.mask[e, i, r]
             else:
-                memo.e_mask[e, i, r] = sc.mask[M_BEST, i, r]
+                memo.mask[e, i, r] = sc.mask[M_BEST, i, r]
         if to_slot:
-            sc.s_n[BEST, i] = memo.e_n[e, i]
+            sc.s_n[BEST, i] = memo.slot[e, 3, i, 0]
         else:
-            memo.e_n[e, i] = sc.s_n[BEST, i]
+            memo.slot[e, 3, i, 0] = sc.s_n[BEST, i]
 
 
 @helper(forceinline=True)
@@ -697,16 +690,16 @@ def _remember(arc, sc, memo, traffic):
     """The run's mapping, arch and capacity ranges into the least recently used entry."""
     e = np.int64(0)
     for k in range(1, MEMO_ENTRIES):
-        if memo.e_used[k] < memo.e_used[e]:
+        if memo.used[k, 0] < memo.used[e, 0]:
             e = k
     for i in range(arc.kind.shape[0]):
         for f in range(ARC_FIELDS):
-            memo.arc[e, i, f] = _arc_field(arc, i, f)
-        memo.e_lo[e, i], memo.e_hi[e, i] = memo.lo[i], memo.hi[i]
+            memo.key[e, i, f] = _arc_field(arc, i, f)
+        memo.key[e, i, ARC_FIELDS + LO], memo.key[e, i, ARC_FIELDS + HI] = memo.run[i, LO], memo.run[i, HI]
     _copy_best(sc, memo, e, np.bool_(False))
-    memo.e_traffic[e] = traffic
-    memo.e_used[MEMO_ENTRIES] += 1
-    memo.e_used[e] = memo.e_used[MEMO_ENTRIES]
+    memo.used[e, 1] = traffic
+    memo.used[MEMO_ENTRIES, 0] += 1
+    memo.used[e, 0] = memo.used[MEMO_ENTRIES, 0]
 
 
 @kernel(_nrt=False)

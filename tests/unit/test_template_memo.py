@@ -47,10 +47,10 @@ def test_the_memo_answers_a_repeated_arch():
     layer, sc = _packed_layer(einsum, "ws", len(arch.levels))
     map_layer_kernel(layer, packed_arch(arch), sc)
     memo = sc.memo
-    entry = int(np.argmax(memo.e_used[:-1]))  # the entry just remembered
-    memo.e_bound[entry] += 1000
+    entry = int(np.argmax(memo.used[:-1, 0]))  # the entry just remembered
+    memo.slot[entry, 1] += 1000  # its bounds
     map_layer_kernel(layer, packed_arch(arch), sc)
-    assert (sc.s_bound[BEST] == memo.e_bound[entry]).all()
-    memo.e_used[:] = 0  # emptied: the kernel maps afresh
+    assert (sc.s_bound[BEST] == memo.slot[entry, 1]).all()
+    memo.used[:] = 0  # emptied: the kernel maps afresh
     map_layer_kernel(layer, packed_arch(arch), sc)
     assert template_mapping(arch, einsum, "ws") == map_layer(arch, einsum, "ws")
