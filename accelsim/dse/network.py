@@ -131,11 +131,11 @@ class NetworkPack:
         return held
 
     def padded_for(self, l: int, padded, mac_shape: tuple) -> _Padded:
-        """Distinct layer l's padded layer `padded` packed (once per worker: padded_to_side gives
-        one object per padded layer)."""
+        """Distinct layer l's padded layer `padded` packed, once while the pack holds it
+        (padded_to_side gives one object per padded layer; the entry holds it, so its id stays its)."""
         key = (l, id(padded), mac_shape)
         held = self.padded.get(key)
-        if held is None or held.padded is not padded:
+        if held is None:
             if len(self.padded) >= 4096:
                 self.padded.clear()
             held = self.padded[key] = _Padded(self, l, padded, mac_shape)
@@ -458,32 +458,30 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
     if not pack.passes_checks(arch, l, key, mapping):  # simulate's own layer: its ragged choice, or its error
         return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, template)
     result = packed_result(pack.status[l], pack.energy_pj[l], pack.cycles[l], pack.outs[l], pack.steps[l])
-    keeps, ragged = pack.keeps[l], False
+    chosen, counted, keeps, ragged = mapping, result, pack.keeps[l], False  # the layer's: the template's
     if not ragged_refused(arch, layer, options) and spatial_positions(mapping) < arch.compute.instances:
         # MACs left idle: simulate's choice between the template's mapping (the kernel's, already
         # made and counted) and its ragged candidates (mapping/ragged.py), by the choice kernel where
         # it reproduces it, else by simulate; a candidate simulate chose runs simulate's own layer
         choice = _kernel_choice(pack, l, arch, layer, mapping, result, kernel)
         if choice is None:
-            chosen, counted = choose_template_counted(arch, layer, options, energies, template, (mapping, result))
-            choice = (chosen, counted, None, None)
-        chosen, counted, chosen_keeps, chosen_ragged = choice
-        if chosen is not mapping:
-            if chosen_keeps is None or not (row_only and _fast_row(counted) and _checked(arch, layer, chosen)):
+            choice = (*choose_template_counted(arch, layer, options, energies, template, (mapping, result)), None, None)
+        if choice[0] is not mapping:
+            chosen, counted, keeps, ragged = choice
+            if keeps is None or not (row_only and _fast_row(counted) and _checked(arch, layer, chosen)):
                 # (counted there: simulate_layer does not count it again)
                 return simulate_layer(arch, layer, options, model, chosen, energies, off_chip, {}, map_layer_fast,
                                       counted)
-            mapping, result, keeps, ragged = chosen, counted, chosen_keeps, chosen_ragged
-    if row_only and _fast_row(result):
-        counts = _block_counts(arch, einsum, keeps, result, ragged)
-        cycles, extra = model.layer_cycles(arch, layer, None, result)  # (the analytical model's: its cycles)
+    if row_only and _fast_row(counted):
+        counts = _block_counts(arch, einsum, keeps, counted, ragged)
+        cycles, extra = model.layer_cycles(arch, layer, None, counted)  # (the analytical model's: its cycles)
         if ragged:
-            extra = {**extra, "ragged": ragged_dims(einsum, mapping)}
+            extra = {**extra, "ragged": ragged_dims(einsum, chosen)}
     else:
-        counts = action_counts(arch, einsum, _Keeps(einsum.roles, keeps), result, False)  # status OK, dense
+        counts = action_counts(arch, einsum, _Keeps(einsum.roles, keeps), counted, False)  # status OK, dense
         cycles, extra = model.layer_cycles(arch, layer, None, counts)
-    energy = layer_energy(arch, layer, mapping, counts, energies, cycles)
-    return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, mapping, cycles,
+    energy = layer_energy(arch, layer, chosen, counts, energies, cycles)
+    return LayerResult(layer.name, layer.count, layer.einsum.macs, counts, energy, chosen, cycles,
                        arch.frequency_hz, arch.peak_macs_per_cycle, off_chip, extra, arch.compute.format,
                        layer.density, energies=(arch, energies), outputs=pack.outputs[l])
 

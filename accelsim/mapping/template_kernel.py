@@ -210,7 +210,7 @@ def fits(lay, arc, top_level, ext_of, below, bypass, sc):
         last += 1
     for mi in range(last, -1, -1):
         i = arc.memories[mi]
-        if i > top_level or arc.cap[i] < 0:
+        if arc.cap[i] < 0:
             continue
         for d in range(n_dims):
             sc.ext[d] = ext_of[d] * below[i, d]

@@ -167,8 +167,8 @@ NOT_COUNTED, TO_COUNT = -1, -2  # choose_ragged's status of a candidate it passe
 
 @helper()
 def _fresh(record):
-    """Every array of a record zeroed, as nest_scratch allocates it (the ragged kernel is only ever
-    given fresh ones; its own work arrays: ragged_kernel.reset_ragged_work)."""
+    """Every array of a record zeroed, as nest_scratch allocates it: the ragged kernel's scratch
+    as it first had it (its own work arrays: ragged_kernel.reset_ragged_work)."""
     for a in literal_unroll(record):
         a.fill(0)
 

@@ -191,10 +191,17 @@ def test_the_checks_verdict_is_kept_per_mapping_and_what_the_checks_read_of_the_
     assert _same(narrow, workload, SimOptions(dataflow="ws"))
 
 
-def _rows(points, monkeypatch, row_only):
-    """evaluate_point's rows with the network path, with or without `row_only`."""
+def _rows(points, monkeypatch, row_only, extras=None):
+    """evaluate_point's rows with the network path, with or without `row_only`; each result's
+    layers' extras appended to `extras` if given."""
     from accelsim.dse import network
-    monkeypatch.setattr(network, "network_result", lambda a, w, o, **_: network_result(a, w, o, row_only))
+
+    def run(arch, workload, options, **_):
+        result = network_result(arch, workload, options, row_only)
+        if extras is not None and result is not None:
+            extras.append([(layer.name, layer.extra) for layer in result.layers])
+        return result
+    monkeypatch.setattr(network, "network_result", run)
     return [evaluate.evaluate_point(p) for p in points]
 
 
@@ -226,7 +233,10 @@ def test_the_row_only_path_gives_the_object_paths_rows_and_energies(tmp_path, mo
         return priced
     from accelsim.dse import network
     monkeypatch.setattr(network, "_block_counts", checked)
-    assert _rows(points, monkeypatch, True) == _rows(points, monkeypatch, False)
+    extras_row, extras_full = [], []
+    assert _rows(points, monkeypatch, True, extras_row) == _rows(points, monkeypatch, False, extras_full)
+    assert extras_row == extras_full  # a ragged layer's extra says which dims run ragged, as simulate's does
+    assert any("ragged" in extra for layers in extras_row for _, extra in layers)
     assert len(seen) > 20 and all(isinstance(b, BlockCounts) for b, _ in seen)
     assert any(ragged for _, ragged in seen)  # ragged candidates the choice kernel took, priced alike
     assert {r["status"] for r in _rows(points, monkeypatch, True)} == {"ok", "infeasible"}

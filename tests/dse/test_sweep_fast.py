@@ -36,13 +36,36 @@ dataflows: [ws, os, is]
 axes:
   arch.levels.GlobalBuffer.size: [32KiB, 128KiB]
 """,
+    # sides that divide no dim: the templates' ragged choice on every layer, arrays sharing a side
+    # (their padded layers' records, dse/network._Padded), buffer sizes sharing mappings (the
+    # template kernel's memo), ragged winners priced from the kernel's arrays
+    "simba_odd_sides": f"""name: fast_simba_odd
+arch: {ARCH_DIR / 'simba_like.yaml'}
+workloads: [{WORKLOAD_DIR / 'conv_tiny.yaml'}, ODD_LAYERS]
+dataflows: [ws]
+axes:
+  arch.levels.PE_array.x: [3, 7]
+  arch.levels.PE_array.y: [3, 5]
+  arch.levels.GlobalBuffer.size: [24KiB, 128KiB]
+""",
 }
+
+
+# layers whose ragged candidates win on such arrays (a ResNet-50 3×3 conv's channels, a ViT's 197 tokens)
+ODD_LAYERS = """name: odd_layers
+layers:
+  - name: conv
+    conv2d: {c: 64, k: 64, h: 14, w: 14, r: 3, s: 3, padding: 1}
+  - name: tokens
+    matmul: {m: 197, n: 384, k: 384}
+"""
 
 
 @pytest.mark.parametrize("name", sorted(SWEEPS))
 def test_the_fast_sweep_path_stores_the_rows_of_the_python_templates(tmp_path, monkeypatch, name):
     path = tmp_path / "s.yaml"
-    path.write_text(SWEEPS[name])
+    (tmp_path / "odd_layers.yaml").write_text(ODD_LAYERS)
+    path.write_text(SWEEPS[name].replace("ODD_LAYERS", str(tmp_path / "odd_layers.yaml")))
     points = load_sweep(path).points()
     kernel_calls = []
     real = template_pack.template_mapping

@@ -86,8 +86,8 @@ def _count_again(nest, problem, out, scratch, rg):
 def test_a_count_given_used_work_arrays_equals_a_fresh_one():
     """The sweeps' choice kernel hands each ragged count the work arrays of the counts before it,
     reset by reset_ragged_work, which leaves the extent histograms as they were: one work record
-    through every ragged candidate of ResNet-50's layers on a 7×5 array (histograms filled with
-    garbage first) counts each as evaluate_packed's fresh arrays do."""
+    through every ragged candidate of ResNet-50's layers on a 7×5 array (every array filled with
+    garbage before each) counts each as evaluate_packed's fresh arrays do."""
     from accelsim.energy.model import action_energies
     from accelsim.load import load_arch, load_workload
     from accelsim.mapping.dataflows import map_layer
@@ -112,7 +112,7 @@ def test_a_count_given_used_work_arrays_equals_a_fresh_one():
             if rg is None:
                 rg = ragged_work(64, len(arch.levels), 3, 7, int(max(layer.run_einsum.bound[d] for layer in layers
                                                                      for d in layer.run_einsum.dims)))
-                rg.h_size[:], rg.h_count[:] = 12345, 678
+            _garbage(rg)
             want = evaluate_packed(problem, nest)
             out, scratch = outputs_and_scratch(problem, nest.n_loops)
             status, energy, cycles = _count_again(nest_record(nest), problem.record(), out, scratch, rg)
@@ -121,3 +121,24 @@ def test_a_count_given_used_work_arrays_equals_a_fresh_one():
             assert (rg.totals == want.totals).all() and tuple(rg.steps) == want.steps
             counted += 1
     assert counted >= 10
+
+
+def _garbage(rg):
+    for a in rg:
+        a[...] = True if a.dtype == np.bool_ else 12345
+
+
+@njit
+def _reset(rg):
+    reset_ragged_work(rg)
+
+
+def test_the_reset_clears_every_array_but_the_histograms():
+    """reset_ragged_work names the arrays it clears one by one: an array added to Ragged and not
+    cleared fails here."""
+    rg = ragged_work(8, 3, 3, 4, 16)
+    _garbage(rg)
+    _reset(rg)
+    kept = {"h_size", "h_count"}
+    assert [name for name, a in zip(rg._fields, rg) if name not in kept and a.any()] == []
+    assert all(getattr(rg, name).all() for name in kept)

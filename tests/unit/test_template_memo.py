@@ -9,18 +9,25 @@ from conftest import ARCH_DIR, WORKLOAD_DIR
 
 import accelsim
 from accelsim.mapping.dataflows import map_layer
-from accelsim.mapping.template_kernel import BEST, map_layer_kernel
-from accelsim.mapping.template_pack import _packed_layer, packed_arch, template_mapping
+from accelsim.mapping.template_kernel import BEST, map_layer_kernel, template_scratch
+from accelsim.mapping.template_pack import pack_layer, packed_arch, template_mapping
 from test_template_kernel import distinct_layers
 
 SIZES = ["8KiB", "16KiB", "20000B", "24KiB", "32KiB", "48KiB", "64KiB", "100000B", "128KiB", "256KiB", "768KiB"]
+# what besides the sizes the memo's key holds (template_kernel._arc_field): the fan-outs' sides (and
+# with them an x option), a memory's keeps, a constraint's keep (a forced keep), an unbounded memory
+FIELDS = ([], ["levels.PE_array.x=1"], ["levels.PE_array.y=1"], ["levels.GlobalBuffer.keeps=[weights, inputs, outputs]"],
+          ["constraints.InputBuffer.keep=[]"], ["levels.GlobalBuffer.size=unlimited"])
 
 
 def _variants(seed: int):
-    """simba_like with every GlobalBuffer size and two array shapes, shuffled, each twice."""
+    """simba_like with every GlobalBuffer size on two array shapes, and three sizes with each other
+    field the memo's key holds changed, shuffled, each twice."""
     archs = [accelsim.load_arch(ARCH_DIR / "simba_like.yaml", [f"levels.GlobalBuffer.size={size}",
                                                                f"levels.PE_array.x={x}", f"levels.PE_array.y={y}"])
              for size in SIZES for x, y in ((4, 4), (7, 5))]
+    archs += [accelsim.load_arch(ARCH_DIR / "simba_like.yaml", [f"levels.GlobalBuffer.size={size}", *fields])
+              for size in SIZES[1::5] for fields in FIELDS[1:]]
     archs *= 2
     random.Random(seed).shuffle(archs)
     return archs
@@ -37,20 +44,60 @@ def test_remembered_mappings_are_the_templates_over_a_sweep_of_sizes():
                     want = map_layer(arch, einsum, dataflow)
                 except accelsim.errors.MappingError:
                     continue
-                assert template_mapping(arch, einsum, dataflow) == want, ([getattr(level, "size_bits", None) for level in arch.levels], einsum.bound)
+                assert template_mapping(arch, einsum, dataflow) == want, (
+                    [getattr(level, "size_bits", None) for level in arch.levels], einsum.bound)
 
 
 def test_the_memo_answers_a_repeated_arch():
-    """A remembered entry is what a repeat gets: one altered in place comes back altered."""
+    """A remembered entry is what a repeat gets: one altered in place comes back altered (on a
+    scratch of the test's own, not template_pack's)."""
     arch = accelsim.load_arch(ARCH_DIR / "simba_like.yaml")
     einsum = distinct_layers(accelsim.load_workload(WORKLOAD_DIR / "resnet50.yaml"))[1].run_einsum
-    layer, sc = _packed_layer(einsum, "ws", len(arch.levels))
+    layer = pack_layer(einsum, "ws")
+    sc = template_scratch(layer, len(arch.levels))
     map_layer_kernel(layer, packed_arch(arch), sc)
     memo = sc.memo
     entry = int(np.argmax(memo.used[:-1, 0]))  # the entry just remembered
+    fresh = _loops(sc)
     memo.slot[entry, 1] += 1000  # its bounds
     map_layer_kernel(layer, packed_arch(arch), sc)
     assert (sc.s_bound[BEST] == memo.slot[entry, 1]).all()
     memo.used[:] = 0  # emptied: the kernel maps afresh
     map_layer_kernel(layer, packed_arch(arch), sc)
-    assert template_mapping(arch, einsum, "ws") == map_layer(arch, einsum, "ws")
+    assert _loops(sc) == fresh
+
+
+def _loops(sc):
+    """The BEST slot's loops per level: (dim, bound, axis) each."""
+    return [[(int(sc.s_dim[BEST, i, q]), int(sc.s_bound[BEST, i, q]), int(sc.s_axis[BEST, i, q]))
+             for q in range(sc.s_n[BEST, i])] for i in range(sc.s_n.shape[1])]
+
+
+def test_a_capacity_at_a_range_edge():
+    """Per memory, a capacity of the range's lower end (the most words that fitted) takes the entry,
+    one of its upper end (the fewest words that did not fit: now they do) maps afresh, as a scratch
+    without a memo does."""
+    from accelsim.mapping.template_kernel import ARC_FIELDS, HI, LO
+    arch = accelsim.load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=7", "levels.PE_array.y=5"])
+    arc = packed_arch(arch)
+    edges = 0
+    for layer_ in distinct_layers(accelsim.load_workload(WORKLOAD_DIR / "resnet50.yaml"))[:8]:
+        layer = pack_layer(layer_.run_einsum, "ws")
+        sc = template_scratch(layer, len(arch.levels))
+        map_layer_kernel(layer, arc, sc)
+        entry = int(np.argmax(sc.memo.used[:-1, 0]))
+        first, key = _loops(sc), sc.memo.key[entry].copy()
+        for i in np.flatnonzero(arc.cap >= 0):
+            for edge, hit in ((key[i, ARC_FIELDS + LO], True), (key[i, ARC_FIELDS + HI], False)):
+                if edge >= np.iinfo(np.int64).max or edge == 0:
+                    continue
+                other = arc._replace(cap=arc.cap.copy())
+                other.cap[i] = edge
+                alone = template_scratch(layer, len(arch.levels))
+                map_layer_kernel(layer, other, alone)
+                map_layer_kernel(layer, other, sc)
+                assert _loops(sc) == _loops(alone), (i, edge)
+                if hit:
+                    assert _loops(sc) == first
+                edges += 1
+    assert edges > 10
