@@ -11,10 +11,11 @@ here: the template's dim orders (preferences per axis, temporal priority, the to
 tried) are computed once per layer in Python by the template's own functions (mapping/template_pack.py). This module imports no dataflow code: Numba's cache is
 cleared whenever a module a kernel imports changes (kernel_cache.py).
 
-Two differences in means, not in results: a buffer's largest fitting factor is found by bisection
+Three differences in means, not in results: a buffer's largest fitting factor is found by bisection
 over the divisors (a tile's size never shrinks as a factor grows, so the fitting divisors are a
-prefix of the sorted list), and tile sizes are counted with counting/point_sets.py's jitted rules
-(the ones counting/reuse.tile_size calls).
+prefix of the sorted list), tile sizes are counted with counting/point_sets.py's jitted rules
+(the ones counting/reuse.tile_size calls), and a layer's scratch remembers its last mappings with
+the range of capacities that give each (TemplateMemo), which a sweep's buffer sizes reuse.
 
 The kernel's result is one candidate per level (loops outer → inner, X 0 / Y 1 / temporal −1 as
 counting/nest.py codes them) plus the bypass mask; mapping/template_pack.py packs the layer
