@@ -122,24 +122,12 @@ class NetworkPack:
 
     def candidates_for(self, l: int, sides: tuple, mac_shape: tuple) -> _Candidates:
         """Distinct layer l's padded layers for these fan-out sides, packed (once per worker)."""
-        key = (l, sides, mac_shape)
-        held = self.candidates.get(key)
-        if held is None:
-            if len(self.candidates) >= 4096:
-                self.candidates.clear()
-            held = self.candidates[key] = _Candidates(self, l, sides, mac_shape)
-        return held
+        return _memoized(self.candidates, (l, sides, mac_shape), lambda: _Candidates(self, l, sides, mac_shape))
 
     def padded_for(self, l: int, padded, mac_shape: tuple) -> _Padded:
         """Distinct layer l's padded layer `padded` packed, once while the pack holds it
         (padded_to_side gives one object per padded layer; the entry holds it, so its id stays its)."""
-        key = (l, id(padded), mac_shape)
-        held = self.padded.get(key)
-        if held is None:
-            if len(self.padded) >= 4096:
-                self.padded.clear()
-            held = self.padded[key] = _Padded(self, l, padded, mac_shape)
-        return held
+        return _memoized(self.padded, (l, id(padded), mac_shape), lambda: _Padded(self, l, padded, mac_shape))
 
     def mapping(self, arch: Arch, l: int) -> tuple:
         """(key, the Mapping) the kernel chose for distinct layer l (template_pack.scratch_mapping),
@@ -147,25 +135,27 @@ class NetworkPack:
         sc = self.t_scratch[l]
         key = (l, tuple(level.name for level in arch.levels[:-1]), sc.s_n[BEST].tobytes(), sc.s_dim[BEST].tobytes(),
                sc.s_bound[BEST].tobytes(), sc.s_axis[BEST].tobytes(), sc.mask[M_BEST].tobytes())
-        mapping = self.mappings.get(key)
-        if mapping is None:
-            if len(self.mappings) >= 4096:
-                self.mappings.clear()
-            mapping = self.mappings[key] = scratch_mapping(arch, self.distinct[l].run_einsum, self.dataflow, sc)
-        return key, mapping
+        return key, _memoized(self.mappings, key,
+                              lambda: scratch_mapping(arch, self.distinct[l].run_einsum, self.dataflow, sc))
 
     def passes_checks(self, arch: Arch, l: int, key: tuple, mapping) -> bool:
         """Does the kernel's mapping of distinct layer l (`key`: self.mapping's) pass simulate's
         checks (check_mapping, check_hardware)? Once per mapping and what the checks read of an arch
         (_check_reads): a sweep's variants of the buffers' sizes share their fan-outs and constraints."""
-        verdict_key = (key, _check_reads(arch))
-        verdict = self.verdicts.get(verdict_key)
-        if verdict is None:
-            verdict = _checked(arch, self.distinct[l], mapping)
-            if len(self.verdicts) >= 4096:
-                self.verdicts.clear()
-            self.verdicts[verdict_key] = verdict
-        return verdict
+        return _memoized(self.verdicts, (key, _check_reads(arch)), lambda: _checked(arch, self.distinct[l], mapping))
+
+
+def _memoized(memo: dict, key, make):
+    """memo[key], made by make() if absent; a full memo (PACK_MEMO entries) starts again empty."""
+    held = memo.get(key)
+    if held is None:
+        if len(memo) >= PACK_MEMO:
+            memo.clear()
+        held = memo[key] = make()
+    return held
+
+
+PACK_MEMO = 4096  # entries each of a pack's memos holds (a sweep worker's variants, layers, choices)
 
 
 LAYER_RECORDS = ("templates", "t_scratch", "layers", "loops", "keeps", "outs", "scratch")
