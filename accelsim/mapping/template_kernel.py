@@ -82,8 +82,9 @@ class TemplateMemo(NamedTuple):
     not (hi), and any capacity in [lo, hi) on every memory gives the same mapping. A sweep's
     buffer sizes then re-map a layer only where a size changes what fits. (Few arrays: every
     helper that takes the scratch takes them too, and each adds to the kernel's compile time.)"""
-    run: np.ndarray         # [level, LO|HI] the current run's: the most words that fitted, the fewest that did not
-    key: np.ndarray         # [entry, level, ARC_FIELDS + 2] the arch besides capacities (_arc_field), then LO, HI
+    run: np.ndarray         # [level, KEY] the current run's: the arch besides capacities (_arc_field), then
+                            # LO the most words that fitted and HI the fewest that did not
+    key: np.ndarray         # [entry, level, KEY] each entry's run
     slot: np.ndarray        # [entry, 4, level, loop] the BEST slot's dims, bounds, axes, and its loop counts at [3, level, 0]
     mask: np.ndarray        # [entry, level, role] mask M_BEST's
     used: np.ndarray        # [entry + 1, 2] when last used (0: empty) and map_layer_kernel's return; [MEMO_ENTRIES, 0]: the clock
@@ -91,7 +92,8 @@ class TemplateMemo(NamedTuple):
 
 MEMO_ENTRIES = 4
 ARC_FIELDS = 7  # kind, fan_x, fan_y, wide_bit, the keeps' bits, the forced bits, unbounded
-LO, HI = 0, 1
+LO, HI = ARC_FIELDS, ARC_FIELDS + 1  # a key's columns after the arch's fields
+KEY = ARC_FIELDS + 2
 NO_WORDS_FAILED = np.iinfo(np.int64).max  # a memory's hi before any tile failed to fit it
 
 
@@ -165,7 +167,7 @@ def template_scratch(layer: TemplateLayer, n_levels: int) -> TemplateScratch:
 
 def template_memo(n_levels: int, max_loops: int) -> TemplateMemo:
     k = MEMO_ENTRIES
-    return TemplateMemo(np.zeros((n_levels, 2), np.int64), np.zeros((k, n_levels, ARC_FIELDS + 2), np.int64),
+    return TemplateMemo(np.zeros((n_levels, KEY), np.int64), np.zeros((k, n_levels, KEY), np.int64),
                         np.zeros((k, 4, n_levels, max_loops), np.int64), np.zeros((k, n_levels, N_ROLES), np.bool_),
                         np.zeros((k + 1, 2), np.int64))
 
@@ -592,6 +594,9 @@ def map_layer_kernel(lay, arc, sc):
     memo holds for this arch and these capacities is copied there instead (TemplateMemo)."""
     n_levels = arc.kind.shape[0]
     memo = sc.memo
+    for i in range(n_levels):
+        for f in range(ARC_FIELDS):
+            memo.run[i, f] = _arc_field(arc, i, f)
     e = _recall(arc, memo)
     if e >= 0:
         _copy_best(sc, memo, e, np.bool_(True))
@@ -643,7 +648,8 @@ def _arc_field(arc, i, f):
 
 @helper(forceinline=True)
 def _recall(arc, memo):
-    """The memo's entry made for this arch whose capacity ranges hold its capacities, or −1."""
+    """The memo's entry made for this arch (the run's fields) whose capacity ranges hold its
+    capacities, or −1."""
     n_levels = arc.kind.shape[0]
     for e in range(MEMO_ENTRIES):
         if memo.used[e, 0] == 0:
@@ -651,9 +657,9 @@ def _recall(arc, memo):
         same = True
         for i in range(n_levels):
             for f in range(ARC_FIELDS):
-                if memo.key[e, i, f] != _arc_field(arc, i, f):
+                if memo.key[e, i, f] != memo.run[i, f]:
                     same = False
-            if arc.cap[i] >= 0 and not (memo.key[e, i, ARC_FIELDS + LO] <= arc.cap[i] < memo.key[e, i, ARC_FIELDS + HI]):
+            if arc.cap[i] >= 0 and not (memo.key[e, i, LO] <= arc.cap[i] < memo.key[e, i, HI]):
                 same = False
             if not same:
                 break
@@ -688,15 +694,14 @@ def _copy_best(sc, memo, e, to_slot):
 
 @helper(forceinline=True)
 def _remember(arc, sc, memo, traffic):
-    """The run's mapping, arch and capacity ranges into the least recently used entry."""
+    """The run (the arch's fields and capacity ranges) and its mapping into the least recently used entry."""
     e = np.int64(0)
     for k in range(1, MEMO_ENTRIES):
         if memo.used[k, 0] < memo.used[e, 0]:
             e = k
     for i in range(arc.kind.shape[0]):
-        for f in range(ARC_FIELDS):
-            memo.key[e, i, f] = _arc_field(arc, i, f)
-        memo.key[e, i, ARC_FIELDS + LO], memo.key[e, i, ARC_FIELDS + HI] = memo.run[i, LO], memo.run[i, HI]
+        for f in range(KEY):
+            memo.key[e, i, f] = memo.run[i, f]
     _copy_best(sc, memo, e, np.bool_(False))
     memo.used[e, 1] = traffic
     memo.used[MEMO_ENTRIES, 0] += 1

@@ -77,7 +77,7 @@ def test_a_capacity_at_a_range_edge():
     """Per memory, a capacity of the range's lower end (the most words that fitted) takes the entry,
     one of its upper end (the fewest words that did not fit: now they do) maps afresh, as a scratch
     without a memo does."""
-    from accelsim.mapping.template_kernel import ARC_FIELDS, HI, LO
+    from accelsim.mapping.template_kernel import HI, LO
     arch = accelsim.load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=7", "levels.PE_array.y=5"])
     arc = packed_arch(arch)
     edges = 0
@@ -88,7 +88,7 @@ def test_a_capacity_at_a_range_edge():
         entry = int(np.argmax(sc.memo.used[:-1, 0]))
         first, key = _loops(sc), sc.memo.key[entry].copy()
         for i in np.flatnonzero(arc.cap >= 0):
-            for edge, hit in ((key[i, ARC_FIELDS + LO], True), (key[i, ARC_FIELDS + HI], False)):
+            for edge, hit in ((key[i, LO], True), (key[i, HI], False)):
                 if edge >= np.iinfo(np.int64).max or edge == 0:
                     continue
                 other = arc._replace(cap=arc.cap.copy())
