@@ -28,6 +28,7 @@ import numpy as np
 from ..counting import records as R
 from ..counting.conventions import convention_of
 from ..counting.counts import average_blocks, total_blocks
+from ..counting.floor import footprint
 from ..counting.ragged_kernel import ragged_work
 from ..counting.rules import MAX_CYCLES
 from ..energy.activity import mac_activity_table
@@ -107,6 +108,7 @@ class NetworkPack:
         self.max_tensors = max(len(layer.run_einsum.roles) for layer in self.distinct)
         self.max_dims = max(len(layer.run_einsum.dims) for layer in self.distinct)
         self.outputs = [layer.run_einsum.tensor_size("outputs") for layer in self.distinct]
+        self.elements = [footprint(layer.run_einsum) for layer in self.distinct]  # choose_ragged's floors
         n = len(self.distinct)
         self.status, self.energy_pj = np.zeros(n, dtype=np.int64), np.zeros(n)
         self.cycles, self.steps = np.zeros(n, dtype=np.int64), np.zeros((n, 3), dtype=np.int64)
@@ -509,7 +511,7 @@ def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result
         return mapping, result, pack.keeps[l], False
     best = choose_ragged(*cands.lists, kernel.arc, kernel.arch, kernel.mixed, l, pack.parts[l], kernel.work[1][l],
                          pack.loops[l], int(pack.steps[l, 2]), pack.keeps[l], result.energy_pj, result.cycles,
-                         cands.status, cands.energy_pj, cands.cycles, cands.ragged, cands.u_n)
+                         pack.elements[l], cands.status, cands.energy_pj, cands.cycles, cands.ragged, cands.u_n)
     if best < 0:
         return mapping, result, pack.keeps[l], False
     chosen = cands.mapping(arch, best)

@@ -26,6 +26,7 @@ from numba import literal_unroll
 from numba.typed import List
 
 from ..counting import records as R
+from ..counting.floor import nest_floor, temporal_steps
 from ..counting.nest_kernel import evaluate_nest
 from ..counting.ragged_kernel import evaluate_ragged, reset_ragged_work
 from ..energy.mac import mac_dynamic_pj
@@ -235,21 +236,27 @@ def _same_nest(a, n_a, keeps_a, b, n_b, keeps_b):
 @kernel()
 def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, u_outs, u_scratch,
                   rgs, arc, arch, mixed, l, part, w, t_loops, t_n, t_keeps, template_energy_pj, template_cycles,
-                  status, energy_pj, cycles, ragged, u_n):
+                  elements, status, energy_pj, cycles, ragged, u_n):
     """simulate.choose_template_counted for distinct layer l, whose template mapping (lowered by
     evaluate_network into t_loops, t_n loops, t_keeps; counted there: template_energy_pj,
     template_cycles, status OK) leaves MACs idle. Each of the layer padded to the array's sides (the
     typed lists, one entry per padded layer, in mapping/ragged.padded_layers' order) is mapped by
     the template, and its mapping unpadded onto the real layer is counted there unless it equals the
     template's or an earlier candidate's (status −1: passed over, as model/packed.lowest_scoring
-    does): status, energy_pj, cycles, ragged per candidate, its nest in u_loops (u_n loops), its
-    counts in u_outs, and rgs' totals and steps when ragged. When one is counted, so are the padded
-    layers with their own mappings: the fewest cycles is the limit (what padding by hand gives).
+    does) or its floor (counting/floor.py; `elements`: the layer's footprint) shows it cannot win
+    (status −1 too): status, energy_pj, cycles, ragged per candidate, its nest in u_loops (u_n
+    loops), its counts in u_outs, and rgs' totals and steps when ragged. The padded layers counted
+    with their own mappings give the limit, their fewest cycles (what padding by hand gives); they
+    are counted only when a comparison needs it (their temporal steps bound it from below).
     Returns the candidate of lowest (cycles > limit, energy · cycles), the first on a tie, or −1 for
     the template's own mapping. Hardware constraints are not checked here: the caller checks the
     chosen one's (if it breaks one, simulate's own choice decides)."""
     n_c = len(templates)
     n_padded = np.zeros(n_c, dtype=np.int64)
+    max_loops = t_loops.loop_dim.shape[0]
+    for c in range(n_c):
+        max_loops = max(max_loops, loops[c].loop_dim.shape[0], u_loops[c].loop_dim.shape[0])
+    stride, member = np.empty(max_loops, dtype=np.int64), np.empty(max_loops, dtype=np.bool_)  # nest_floor's
     distinct = False
     for c in range(n_c):
         lay, sc, lp, kp, up = templates[c], t_scratch[c], loops[c], keeps[c], u_loops[c]
@@ -266,26 +273,56 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
             distinct = True
     if not distinct:
         return -1
-    limit = -1  # the fewest cycles of a padded layer counted OK (−1: none, an unbounded limit)
+    # The limit: UNKNOWN until a comparison needs it; every padded count is at least its steps.
+    limit, limit_floor = UNKNOWN, MAX_STEPS
     for c in range(n_c):
-        lp, pp, pw = loops[c], layers[c], work[c]
-        _fill_work(pw, mixed, l, pp.macs, arch.mac_pj, arch.mac_table)
-        s, _, c_cycles, _ = _count(R.Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis,
-                                          n_padded[c], keeps[c]), _problem(pp, arch, pw), outs[c], scratch[c], rgs[c])
-        if s == R.OK and (limit < 0 or c_cycles < limit):
-            limit = c_cycles
+        lp = loops[c]
+        limit_floor = min(limit_floor, temporal_steps(_nest(lp, n_padded[c], keeps[c]), layers[c].dim_size, stride,
+                                                      member))
+    if limit_floor < template_cycles:
+        limit = _padded_limit(layers, loops, keeps, outs, scratch, work, rgs, arch, mixed, l, n_padded)
     real = _problem(part, arch, w)
     best, best_late, best_edp = -1, 0 <= limit < template_cycles, template_energy_pj * template_cycles
     for c in range(n_c):
         if status[c] != TO_COUNT:
             continue
         up = u_loops[c]
-        status[c], energy_pj[c], cycles[c], ragged[c] = _count(
-            R.Nest(up.loop_dim, up.loop_bound, up.loop_level, up.loop_spatial, up.loop_axis, u_n[c], keeps[c]), real,
-            u_outs[c], u_scratch[c], rgs[c])
+        nest = _nest(up, u_n[c], keeps[c])
+        floor_cycles, floor_pj = nest_floor(nest, real, elements, stride, member)
+        if floor_pj * floor_cycles > best_edp * FLOOR_MARGIN and (not best_late or floor_cycles > limit):
+            status[c] = NOT_COUNTED  # (late or not, it cannot come first)
+            continue
+        status[c], energy_pj[c], cycles[c], ragged[c] = _count(nest, real, u_outs[c], u_scratch[c], rgs[c])
         if status[c] != R.OK:
             continue
-        late, edp = 0 <= limit < cycles[c], energy_pj[c] * cycles[c]
+        if limit == UNKNOWN and cycles[c] > limit_floor:
+            limit = _padded_limit(layers, loops, keeps, outs, scratch, work, rgs, arch, mixed, l, n_padded)
+        late, edp = 0 <= limit < cycles[c], energy_pj[c] * cycles[c]  # (UNKNOWN: the limit ≥ its floor ≥ cycles)
         if (not late and best_late) or (late == best_late and edp < best_edp):
             best, best_late, best_edp = c, late, edp
     return best
+
+
+UNKNOWN = -2  # choose_ragged's limit before the padded layers are counted (−1: none counted OK)
+MAX_STEPS = np.iinfo(np.int64).max
+FLOOR_MARGIN = 1.0 + 1e-9  # a floor's sum rounds apart from the count's: pass over only beyond it
+
+
+@helper(_nrt=True)  # (a record of arrays)
+def _nest(lp, n, keeps):
+    return R.Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, n, keeps)
+
+
+@helper(_nrt=True)  # (typed lists)
+def _padded_limit(layers, loops, keeps, outs, scratch, work, rgs, arch, mixed, l, n_padded):
+    """The fewest cycles of the padded layers counted OK with their own mappings (−1: none). Their
+    nests are dense (a template's factors divide the padded dims), so rgs[c], which candidate c's
+    ragged count also uses, is left as it was."""
+    limit = -1
+    for c in range(len(layers)):
+        lp, pp, pw = loops[c], layers[c], work[c]
+        _fill_work(pw, mixed, l, pp.macs, arch.mac_pj, arch.mac_table)
+        s, _, c_cycles, _ = _count(_nest(lp, n_padded[c], keeps[c]), _problem(pp, arch, pw), outs[c], scratch[c], rgs[c])
+        if s == R.OK and (limit < 0 or c_cycles < limit):
+            limit = c_cycles
+    return limit
