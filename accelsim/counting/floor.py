@@ -11,7 +11,9 @@ passes over a candidate whose floor cannot beat the best it has counted, without
   and takes each output at least once (level_actions: reads = served; updates = served ≥ the
   distinct outputs), a word or more each, so at least ⌈words / block⌉ block accesses under either
   rounding rule (per transfer rounds each part up). Its energy counts only where the top level is
-  one instance charged once (no fan-out above it, no clusters).
+  one instance charged once (the arch's first level, no clusters).
+- Before a mapping is known (spread_floor): the temporal steps are at least Π_d ⌈D_d / reach_d⌉ when
+  the fan-outs span at most reach_d positions on dim d, and the MACs' energy at least its table's least.
 
 tests/kernels/test_floor.py checks both against the counting kernels on random nests.
 """
@@ -49,17 +51,31 @@ def temporal_steps(nest, dim_size, stride, member):
 
 
 @helper()
-def nest_floor(nest, p, elements, stride, member):
-    """(cycles, energy pJ) below which no count of the nest on Problem p goes (module docstring).
-    `elements`: footprint's, per tensor."""
-    cycles = temporal_steps(nest, p.dim_size, stride, member)
+def spread_steps(dim_size, reach, n_options):
+    """The temporal steps of any nest whose fan-outs span at most reach[o, d] positions on each dim d,
+    for some o < n_options: at least min_o Π_d ⌈D_d / reach[o, d]⌉ (a step covers at most reach[o, d]
+    of a dim's points, and every point is covered)."""
+    least = np.int64(-1)
+    for o in range(n_options):
+        steps = np.int64(1)
+        for d in range(dim_size.shape[0]):
+            steps *= -(-dim_size[d] // reach[o, d])
+        if least < 0 or steps < least:
+            least = steps
+    return least
+
+
+@helper()
+def floor_of(p, elements, keeps, steps, mac_pj):
+    """(cycles, energy pJ) below which no count on Problem p with these temporal steps and this MAC
+    energy goes (module docstring); `keeps`: the nest's, of which the top level's row is read."""
     top = 0
     while p.level_int[top, KIND] != MEMORY:
         top += 1
     block, shift = p.level_int[top, BLOCK], p.level_int[top, BLOCK_SHIFT]
     read_words, write_words, top_pj = np.int64(0), np.int64(0), 0.0
     for t in range(p.axis_of.shape[0]):
-        if not nest.keeps[top, t]:
+        if not keeps[top, t]:
             continue
         blocks = block_accesses(elements[t], block, shift)
         if p.is_output[t]:
@@ -68,10 +84,24 @@ def nest_floor(nest, p, elements, stride, member):
         else:
             read_words += elements[t]
             top_pj += p.e_factor[top, t] * blocks * p.level_float[top, E_READ]
-    cycles = max(cycles, bandwidth_cycles(read_words, write_words, p.level_float[top, READ_BW],
-                                          p.level_float[top, WRITE_BW], p.level_float[top, SHARED_BW]))
-    one = p.level_int[top, CLUSTER] == 1
-    for j in range(nest.n):
-        one = one and not (nest.loop_spatial[j] and nest.loop_level[j] < top)
-    energy = _mac_energy(nest, p) + (top_pj if one else 0.0)
-    return cycles, energy + p.energy_per_cycle_pj * cycles
+    cycles = max(steps, bandwidth_cycles(read_words, write_words, p.level_float[top, READ_BW],
+                                         p.level_float[top, WRITE_BW], p.level_float[top, SHARED_BW]))
+    one = top == 0 and p.level_int[top, CLUSTER] == 1  # one instance, charged once
+    return cycles, mac_pj + (top_pj if one else 0.0) + p.energy_per_cycle_pj * cycles
+
+
+@helper()
+def nest_floor(nest, p, elements, stride, member):
+    """floor_of a lowered nest: its temporal steps, its MACs' energy. `elements`: footprint's."""
+    return floor_of(p, elements, nest.keeps, temporal_steps(nest, p.dim_size, stride, member), _mac_energy(nest, p))
+
+
+@helper()
+def spread_floor(p, elements, keeps, reach, n_options):
+    """floor_of any nest whose fan-outs span at most reach[o] (spread_steps), before it is known:
+    its MACs' energy at least the table's least."""
+    mac_pj = p.mac_energy_pj[0, 0]
+    for h in range(p.mac_energy_pj.shape[0]):
+        for f in range(p.mac_energy_pj.shape[1]):
+            mac_pj = min(mac_pj, p.mac_energy_pj[h, f])
+    return floor_of(p, elements, keeps, spread_steps(p.dim_size, reach, n_options), mac_pj)

@@ -523,14 +523,12 @@ def unreused(lay, arc, sc, slot, out):
 
 
 @helper()
-def map_with(lay, arc, sc, option):
-    """dataflows._map_with for x option `option` (bit b: the wide preferences on that fan-out):
-    the mapping in the spatial slot (fan-outs) and FIRST or SECOND (memories), the bypass in
-    mask M_USELESS; returns (traffic, the memories' slot)."""
+def fanout_splits(lay, arc, sc, option):
+    """map_with's first step: the fan-outs' splits for x option `option` in the spatial slot (before
+    any narrowing), what they leave of each dim in sc.rem; the other slots below BEST emptied."""
     n_levels = arc.kind.shape[0]
-    n_dims = lay.bound.shape[0]
     rem = sc.rem
-    for d in range(n_dims):
+    for d in range(lay.bound.shape[0]):
         rem[d] = lay.bound[d]
     for i in range(n_levels):
         for s in range(BEST):  # the best x option so far stays
@@ -543,6 +541,37 @@ def map_with(lay, arc, sc, option):
             best_split(lay, lay.wide, lay.n_wide, rem, arc.fan_x[i], i, np.int64(X), sc)
         else:
             best_split(lay, lay.x_pref, lay.n_x, rem, arc.fan_x[i], i, np.int64(X), sc)
+
+
+@helper()
+def n_options(arc):
+    """The x options map_layer_kernel tries: one per subset of the fan-outs with a wide bit."""
+    n = 1
+    for i in range(arc.kind.shape[0]):
+        if arc.wide_bit[i] >= 0:
+            n *= 2
+    return n
+
+
+@helper()
+def fanout_reach(lay, arc, sc, reach):
+    """reach[option, d]: the positions the template's fan-outs span on dim d under each x option,
+    its splits before any narrowing (which only lowers them); at least what any mapping the
+    template gives spans. Leaves the spatial slot changed (map_layer_kernel rewrites it)."""
+    for option in range(n_options(arc)):
+        fanout_splits(lay, arc, sc, option)
+        for d in range(lay.bound.shape[0]):
+            reach[option, d] = lay.bound[d] // sc.rem[d]  # (the splits divide the dim)
+
+
+@helper()
+def map_with(lay, arc, sc, option):
+    """dataflows._map_with for x option `option` (bit b: the wide preferences on that fan-out):
+    the mapping in the spatial slot (fan-outs) and FIRST or SECOND (memories), the bypass in
+    mask M_USELESS; returns (traffic, the memories' slot)."""
+    n_levels = arc.kind.shape[0]
+    rem = sc.rem
+    fanout_splits(lay, arc, sc, option)
     # Narrow a fan-out too wide for the buffers above it (the largest factor, the innermost on a tie).
     ones = sc.ones
     for i in range(n_levels):
@@ -603,12 +632,8 @@ def map_layer_kernel(lay, arc, sc):
         return memo.used[e, 1]
     for i in range(n_levels):
         memo.run[i, LO], memo.run[i, HI] = 0, NO_WORDS_FAILED
-    n_opts = 1
-    for i in range(n_levels):
-        if arc.wide_bit[i] >= 0:
-            n_opts *= 2
     best = np.int64(-1)
-    for option in range(n_opts):
+    for option in range(n_options(arc)):
         traffic, slot = map_with(lay, arc, sc, option)
         if best < 0 or traffic < best:
             best = traffic

@@ -26,12 +26,12 @@ from numba import literal_unroll
 from numba.typed import List
 
 from ..counting import records as R
-from ..counting.floor import nest_floor, temporal_steps
+from ..counting.floor import nest_floor, spread_floor, spread_steps
 from ..counting.nest_kernel import evaluate_nest
 from ..counting.ragged_kernel import evaluate_ragged, reset_ragged_work
 from ..energy.mac import mac_dynamic_pj
 from ..jit import helper, kernel
-from ..mapping.template_kernel import lower_best, map_layer_kernel
+from ..mapping.template_kernel import fanout_reach, lower_best, map_layer_kernel, n_options
 
 
 class ArchArrays(NamedTuple):
@@ -241,70 +241,84 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
     evaluate_network into t_loops, t_n loops, t_keeps; counted there: template_energy_pj,
     template_cycles, status OK) leaves MACs idle. Each of the layer padded to the array's sides (the
     typed lists, one entry per padded layer, in mapping/ragged.padded_layers' order) is mapped by
-    the template, and its mapping unpadded onto the real layer is counted there unless it equals the
-    template's or an earlier candidate's (status −1: passed over, as model/packed.lowest_scoring
-    does) or its floor (counting/floor.py; `elements`: the layer's footprint) shows it cannot win
-    (status −1 too): status, energy_pj, cycles, ragged per candidate, its nest in u_loops (u_n
-    loops), its counts in u_outs, and rgs' totals and steps when ragged. The padded layers counted
-    with their own mappings give the limit, their fewest cycles (what padding by hand gives); they
-    are counted only when a comparison needs it (their temporal steps bound it from below).
+    the template, and its mapping unpadded onto the real layer is counted there, unless it equals the
+    template's or an earlier candidate's (as model/packed.lowest_scoring passes over them) or its
+    floor (counting/floor.py; `elements`: the layer's footprint) shows it cannot come first: then
+    its status is −1. A candidate is mapped only when its floor before mapping (the template's
+    fan-out splits: spread_floor) does not show that already. Per candidate: status, energy_pj,
+    cycles, ragged, its nest in u_loops (u_n loops), its counts in u_outs, and rgs' totals and steps
+    when ragged. The padded layers counted with their own mappings give the limit, their fewest
+    cycles (what padding by hand gives); they are mapped and counted only when a comparison needs it
+    (their spread steps bound it from below).
     Returns the candidate of lowest (cycles > limit, energy · cycles), the first on a tie, or −1 for
     the template's own mapping. Hardware constraints are not checked here: the caller checks the
     chosen one's (if it breaks one, simulate's own choice decides)."""
     n_c = len(templates)
-    n_padded = np.zeros(n_c, dtype=np.int64)
+    n_padded, mapped = np.zeros(n_c, dtype=np.int64), np.zeros(n_c, dtype=np.bool_)
     max_loops = t_loops.loop_dim.shape[0]
     for c in range(n_c):
         max_loops = max(max_loops, loops[c].loop_dim.shape[0], u_loops[c].loop_dim.shape[0])
     stride, member = np.empty(max_loops, dtype=np.int64), np.empty(max_loops, dtype=np.bool_)  # nest_floor's
-    distinct = False
+    n_opt = n_options(arc)
+    reach = np.empty((n_c, n_opt, part.dim_size.shape[0]), dtype=np.int64)
+    # The padded layers (the limit: the fewest cycles of those counted OK) are counted only as the
+    # comparisons need them (_limit_below); each counts at least its spread steps.
+    pad = (np.empty(n_c, dtype=np.int64), np.full(n_c, UNCOUNTED, dtype=np.int64), np.empty(n_c, dtype=np.int64))
     for c in range(n_c):
-        lay, sc, lp, kp, up = templates[c], t_scratch[c], loops[c], keeps[c], u_loops[c]
-        map_layer_kernel(lay, arc, sc)
-        n_padded[c] = lower_best(lay, arc, sc, lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial,
-                                 lp.loop_axis, kp)
-        u_n[c] = _unpad(lp, n_padded[c], part.dim_size, up)
-        status[c] = NOT_COUNTED
-        seen = _same_nest(up, u_n[c], kp, t_loops, t_n, t_keeps)
-        for e in range(c):
-            seen = seen or _same_nest(up, u_n[c], kp, u_loops[e], u_n[e], keeps[e])
-        if not seen:
-            status[c] = TO_COUNT
-            distinct = True
-    if not distinct:
-        return -1
-    # The limit: UNKNOWN until a comparison needs it; every padded count is at least its steps.
-    limit, limit_floor = UNKNOWN, MAX_STEPS
-    for c in range(n_c):
-        lp = loops[c]
-        limit_floor = min(limit_floor, temporal_steps(_nest(lp, n_padded[c], keeps[c]), layers[c].dim_size, stride,
-                                                      member))
-    if limit_floor < template_cycles:
-        limit = _padded_limit(layers, loops, keeps, outs, scratch, work, rgs, arch, mixed, l, n_padded)
+        fanout_reach(templates[c], arc, t_scratch[c], reach[c])
+        pad[0][c] = spread_steps(layers[c].dim_size, reach[c], n_opt)
+    padded = (templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, rgs, n_padded, u_n, mapped)
     real = _problem(part, arch, w)
-    best, best_late, best_edp = -1, 0 <= limit < template_cycles, template_energy_pj * template_cycles
+    best, best_edp = -1, template_energy_pj * template_cycles
+    best_late = _limit_below(template_cycles, padded, pad, arc, arch, mixed, l, part)
     for c in range(n_c):
-        if status[c] != TO_COUNT:
-            continue
+        status[c] = NOT_COUNTED
+        if not mapped[c]:
+            floor_cycles, floor_pj = spread_floor(real, elements, t_keeps, reach[c], n_opt)
+            if _cannot_win(floor_cycles, floor_pj, best_edp, best_late, padded, pad, arc, arch, mixed, l, part):
+                continue
+            _map(templates, t_scratch, loops, keeps, u_loops, arc, part, c, n_padded, u_n, mapped)
         up = u_loops[c]
+        seen = _same_nest(up, u_n[c], keeps[c], t_loops, t_n, t_keeps)
+        for e in range(c):  # (an earlier one left unmapped could not come first: nor can its equal)
+            seen = seen or (mapped[e] and _same_nest(up, u_n[c], keeps[c], u_loops[e], u_n[e], keeps[e]))
+        if seen:
+            continue
         nest = _nest(up, u_n[c], keeps[c])
         floor_cycles, floor_pj = nest_floor(nest, real, elements, stride, member)
-        if floor_pj * floor_cycles > best_edp * FLOOR_MARGIN and (not best_late or floor_cycles > limit):
-            status[c] = NOT_COUNTED  # (late or not, it cannot come first)
+        if _cannot_win(floor_cycles, floor_pj, best_edp, best_late, padded, pad, arc, arch, mixed, l, part):
             continue
         status[c], energy_pj[c], cycles[c], ragged[c] = _count(nest, real, u_outs[c], u_scratch[c], rgs[c])
         if status[c] != R.OK:
             continue
-        if limit == UNKNOWN and cycles[c] > limit_floor:
-            limit = _padded_limit(layers, loops, keeps, outs, scratch, work, rgs, arch, mixed, l, n_padded)
-        late, edp = 0 <= limit < cycles[c], energy_pj[c] * cycles[c]  # (UNKNOWN: the limit ≥ its floor ≥ cycles)
+        late, edp = _limit_below(cycles[c], padded, pad, arc, arch, mixed, l, part), energy_pj[c] * cycles[c]
         if (not late and best_late) or (late == best_late and edp < best_edp):
             best, best_late, best_edp = c, late, edp
     return best
 
 
-UNKNOWN = -2  # choose_ragged's limit before the padded layers are counted (−1: none counted OK)
-MAX_STEPS = np.iinfo(np.int64).max
+@helper(_nrt=True)  # (typed lists)
+def _cannot_win(floor_cycles, floor_pj, best_edp, best_late, padded, pad, arc, arch, mixed, l, part):
+    """Can no count above these floors come before the best in choose_ragged's order? Its EDP is not
+    below the best's, and, if the best is late, it is late too (the limit is below its cycles)."""
+    if floor_pj * floor_cycles <= best_edp * FLOOR_MARGIN:
+        return False
+    return not best_late or _limit_below(floor_cycles, padded, pad, arc, arch, mixed, l, part)
+
+
+@helper(_nrt=True)  # (typed lists)
+def _map(templates, t_scratch, loops, keeps, u_loops, arc, part, c, n_padded, u_n, mapped):
+    """Candidate c's padded layer mapped by the template, lowered (loops[c], n_padded[c] loops,
+    keeps[c]), and unpadded onto the real layer (u_loops[c], u_n[c])."""
+    lay, sc, lp = templates[c], t_scratch[c], loops[c]
+    map_layer_kernel(lay, arc, sc)
+    n_padded[c] = lower_best(lay, arc, sc, lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis,
+                             keeps[c])
+    u_n[c] = _unpad(lp, n_padded[c], part.dim_size, u_loops[c])
+    mapped[c] = True
+
+
+UNCOUNTED = -1  # a padded layer's status before _limit_below counts it
 FLOOR_MARGIN = 1.0 + 1e-9  # a floor's sum rounds apart from the count's: pass over only beyond it
 
 
@@ -314,15 +328,24 @@ def _nest(lp, n, keeps):
 
 
 @helper(_nrt=True)  # (typed lists)
-def _padded_limit(layers, loops, keeps, outs, scratch, work, rgs, arch, mixed, l, n_padded):
-    """The fewest cycles of the padded layers counted OK with their own mappings (−1: none). Their
-    nests are dense (a template's factors divide the padded dims), so rgs[c], which candidate c's
-    ragged count also uses, is left as it was."""
-    limit = -1
+def _limit_below(x, padded, pad, arc, arch, mixed, l, part):
+    """0 ≤ limit < x: is a padded layer counted OK with its own mapping in fewer than x cycles?
+    Counts (mapping first where needed) only the padded layers whose spread steps (pad[0]) are
+    below x, each once: pad[1] its status (UNCOUNTED before), pad[2] its cycles. The padded nests are
+    dense (a template's factors divide the padded dims), so rgs[c], which candidate c's ragged
+    count also uses, is left as it was."""
+    templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, rgs, n_padded, u_n, mapped = padded
+    floor, status, cycles = pad
     for c in range(len(layers)):
-        lp, pp, pw = loops[c], layers[c], work[c]
-        _fill_work(pw, mixed, l, pp.macs, arch.mac_pj, arch.mac_table)
-        s, _, c_cycles, _ = _count(_nest(lp, n_padded[c], keeps[c]), _problem(pp, arch, pw), outs[c], scratch[c], rgs[c])
-        if s == R.OK and (limit < 0 or c_cycles < limit):
-            limit = c_cycles
-    return limit
+        if status[c] == UNCOUNTED:
+            if floor[c] >= x:
+                continue
+            if not mapped[c]:
+                _map(templates, t_scratch, loops, keeps, u_loops, arc, part, c, n_padded, u_n, mapped)
+            lp, pp, pw = loops[c], layers[c], work[c]
+            _fill_work(pw, mixed, l, pp.macs, arch.mac_pj, arch.mac_table)
+            status[c], _, cycles[c], _ = _count(_nest(lp, n_padded[c], keeps[c]), _problem(pp, arch, pw), outs[c],
+                                                scratch[c], rgs[c])
+        if status[c] == R.OK and cycles[c] < x:
+            return True
+    return False

@@ -1,7 +1,9 @@
 """A nest's floor (counting/floor.py) against the counting kernels: on random dense and ragged nests
 of archs with a wide, slow DRAM (6-word blocks, 2 and 1 words a cycle, leakage), under the layer
 and the per-transfer block rule, the floor's temporal steps equal the count's, and its cycles and
-energy never exceed the count's; the layer's footprint equals the touched elements walked."""
+energy never exceed the count's; so for the floor before mapping (spread_floor, given the nest's
+fan-out reach per dim and a wider option), whose steps equal the count's on a dense nest. The
+layer's footprint equals the touched elements walked."""
 import itertools
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from numba import njit
 
-from accelsim.counting.floor import footprint, nest_floor, temporal_steps
+from accelsim.counting.floor import footprint, nest_floor, spread_floor, spread_steps, temporal_steps
 from accelsim.counting.records import OK
 from accelsim.energy.model import action_energies
 from accelsim.ir.einsum import parse_einsum
@@ -27,16 +29,33 @@ def _floor(nest, problem, elements):
     return cycles, energy, temporal_steps(nest, problem.dim_size, stride, member)
 
 
+@njit
+def _spread(problem, elements, keeps, reach):
+    cycles, energy = spread_floor(problem, elements, keeps, reach, reach.shape[0])
+    return cycles, energy, spread_steps(problem.dim_size, reach, reach.shape[0])
+
+
 def _floor_holds(arch, einsum, mapping):
     nest = lower(arch, einsum, mapping)
     problem = pack_problem(arch, einsum, action_energies(arch))
     got = evaluate_packed(problem, nest)
-    cycles, energy, steps = _floor(nest_record(nest), problem.record(), footprint(einsum))
+    record, elements = problem.record(), footprint(einsum)
+    cycles, energy, steps = _floor(nest_record(nest), record, elements)
     assert steps == got.steps[0]  # the count's temporal steps (ragged: its valid iterations)
+    reach = np.ones((2, len(einsum.dims)), dtype=np.int64)  # the nest's fan-outs per dim; twice as wide
+    for d, bound, spatial in zip(nest.loop_dim, nest.loop_bound, nest.loop_spatial):
+        reach[:, d] *= bound if spatial else 1
+    reach[1] *= 2
+    spread = _spread(record, elements, nest.keeps, reach[:1])
+    if all(einsum.bound[d] == mapping.factor(d) for d in einsum.dims):  # dense: Π D_d / reach_d
+        assert spread[2] == got.steps[0]
+    assert spread[2] <= got.steps[0]
+    wider = _spread(record, elements, nest.keeps, reach)
+    assert wider[2] <= spread[2] and wider[2] == _spread(record, elements, nest.keeps, reach[1:])[2]
     if got.status != OK:
         return
-    assert cycles <= got.cycles
-    assert energy <= got.energy_pj * (1 + 1e-12)
+    assert cycles <= got.cycles and spread[0] <= got.cycles
+    assert energy <= got.energy_pj * (1 + 1e-12) and spread[1] <= got.energy_pj * (1 + 1e-12)
 
 
 def _check(archs, data, multicast, ragged):

@@ -17,6 +17,7 @@ from accelsim.mapping.lower import lower
 from accelsim.mapping.template_pack import (
     map_layer_fast,
     pack_layer,
+    packed_arch,
     template_mapping,
     template_nest,
 )
@@ -146,3 +147,38 @@ def test_the_kernel_maps_every_shipped_layer_as_the_templates_do(arch_name):
                 assert_same(variant, layer.run_einsum, dataflow)
                 checked += 1
     assert checked > 0
+
+
+def test_fanout_reach_bounds_the_templates_fanouts():
+    """template_kernel.fanout_reach (the ragged choice's floor before mapping): for some x option,
+    every dim's reach is at least what the template's mapping spans on it, and equal to it unless
+    the template narrowed a fan-out (rare: most cases must match exactly)."""
+    import numpy as np
+    from numba import njit
+
+    from accelsim.mapping.template_kernel import fanout_reach, n_options
+    from accelsim.mapping.template_pack import _packed_layer
+
+    @njit
+    def reach_of(layer, arc, sc):
+        reach = np.zeros((n_options(arc), layer.bound.shape[0]), dtype=np.int64)
+        fanout_reach(layer, arc, sc, reach)
+        return reach
+
+    rng = random.Random(16)
+    exact = cases = 0
+    while cases < 40:
+        arch, einsum, dataflow = random_arch(rng), random_layer(rng), rng.choice(sorted(SIMPLE_TEMPLATES))
+        layer, sc = _packed_layer(einsum, dataflow, len(arch.levels))
+        if layer is None:
+            continue
+        spans = [1] * len(einsum.dims)
+        for level in map_layer(arch, einsum, dataflow).levels:
+            for loop in level.loops:
+                if loop.axis is not None:
+                    spans[einsum.dims.index(loop.dim)] *= loop.bound
+        reach = reach_of(layer, packed_arch(arch), sc).tolist()
+        assert any(all(r >= s for r, s in zip(option, spans)) for option in reach), (einsum.render(), dataflow)
+        exact += spans in reach
+        cases += 1
+    assert exact >= 0.8 * cases
