@@ -173,7 +173,7 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=(), proce
         try:
             own = constraints.for_layer(layer.name, layer.run_einsum)
         except MappingError as exc:
-            raise MappingError(f"layer '{layer.name}': {exc}") from None
+            raise layer_error(layer, exc) from None
         return own, not ragged_refused(layer_arch, layer, options) and own.settings.rank != "cycle"
 
     def search(layer_arch: Arch, layer: Layer, energies):
@@ -197,7 +197,7 @@ def _mapper(arch: Arch, options: SimOptions, cache_folder=None, layers=(), proce
                 try:
                     result = _search_layer(constraints, layer_arch, layer, energies, own, ragged)
                 except MappingError as exc:
-                    raise MappingError(f"layer '{layer.name}': {exc}") from None
+                    raise layer_error(layer, exc) from None
             if cache and fresh:
                 cache.put(disk_key, result)
             found[key] = result
@@ -268,6 +268,11 @@ def _search_layer(constraints, layer_arch: Arch, layer: Layer, energies, own, ra
         return search_with_ragged(layer_arch, layer.run_einsum, energies, own, layer.density,
                                   lambda padded: constraints.for_layer(layer.name, padded))
     return search_mapping(layer_arch, layer.run_einsum, energies, own, layer.density)
+
+
+def layer_error(layer: Layer, exc: MappingError) -> MappingError:
+    """A layer's mapping error as a run reports it (the layer named)."""
+    return MappingError(f"layer '{layer.name}': {exc}")
 
 
 def check_hardware(arch: Arch, layer: Layer, mapping: Mapping) -> None:
@@ -347,7 +352,7 @@ def simulate_layer(arch: Arch, layer: Layer, options: SimOptions, model, mapping
         nest = lower(arch, einsum, mapping)
         counts = analyze(arch, einsum, nest, result=counted)
     except MappingError as exc:
-        raise MappingError(f"layer '{layer.name}': {exc}") from None
+        raise layer_error(layer, exc) from None
     if counts.ragged:  # the analytical model's counts only
         _check_ragged(arch, layer, options, mapping)
     if is_sparse(arch, layer):  # Sparseloop's formats, gating and skipping: a pass over the counts

@@ -34,7 +34,7 @@ from ..counting.rules import MAX_CYCLES
 from ..energy.activity import mac_activity_table
 from ..energy.model import BlockCounts
 from ..errors import MappingError, SpecError
-from ..ir.arch import Arch, Memory
+from ..ir.arch import Arch, Memory, Spatial
 from ..ir.workload import Workload
 from ..mapping.mapping import check_mapping
 from ..mapping.ragged import fanout_sides, padded_layers_for, spatial_positions, unpad
@@ -50,6 +50,7 @@ from ..model.analytical import action_counts
 from ..model.network_kernel import (
     ArchArrays,
     Mixed,
+    Rules,
     Work,
     choose_ragged,
     evaluate_network,
@@ -86,7 +87,8 @@ class NetworkPack:
                 self.distinct.append(layer)
             self.index.append(seen[key])
         self.mappings, self.work = {}, {}  # the kernel's mappings seen; Work arrays per MAC table width
-        self.verdicts = {}  # (mapping key, _check_reads) -> whether simulate's checks pass
+        self.verdicts = {}  # (mapping key, _check_reads) -> its _verdict
+        self.rules = {}  # (distinct layer, _check_reads) -> its hardware_rules
         self.lock = threading.Lock()
         records = {name: [] for name in LAYER_RECORDS}
         self.ok = True
@@ -140,11 +142,15 @@ class NetworkPack:
         return key, _memoized(self.mappings, key,
                               lambda: scratch_mapping(arch, self.distinct[l].run_einsum, self.dataflow, sc))
 
-    def passes_checks(self, arch: Arch, l: int, key: tuple, mapping) -> bool:
-        """Does the kernel's mapping of distinct layer l (`key`: self.mapping's) pass simulate's
-        checks (check_mapping, check_hardware)? Once per mapping and what the checks read of an arch
-        (_check_reads): a sweep's variants of the buffers' sizes share their fan-outs and constraints."""
-        return _memoized(self.verdicts, (key, _check_reads(arch)), lambda: _checked(arch, self.distinct[l], mapping))
+    def verdict(self, arch: Arch, l: int, key: tuple, mapping) -> int:
+        """_verdict of the kernel's mapping of distinct layer l (`key`: self.mapping's): once per
+        mapping and what the checks read of an arch (_check_reads): a sweep's variants of the
+        buffers' sizes share their fan-outs and constraints."""
+        return _memoized(self.verdicts, (key, _check_reads(arch)), lambda: _verdict(arch, self.distinct[l], mapping))
+
+    def rules_for(self, arch: Arch, l: int) -> Rules | None:
+        """hardware_rules of distinct layer l on the arch, once per what the checks read of it."""
+        return _memoized(self.rules, (l, _check_reads(arch)), lambda: hardware_rules(arch, self.distinct[l].run_einsum))
 
 
 def _memoized(memo: dict, key, make):
@@ -437,7 +443,7 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
     A layer that does not map or count cleanly here (a status other than OK, a failed check) is
     simulate's own layer, which gives its result or raises the error simulate would (the layers
     before it have run alike)."""
-    from ..simulate import choose_template_counted, ragged_dims, ragged_refused
+    from ..simulate import check_hardware, choose_template_counted, layer_error, ragged_dims, ragged_refused
 
     layer = pack.distinct[l]
     if pack.status[l] != R.OK:
@@ -447,17 +453,27 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
 
     def template(a, e, dataflow):  # the template (map_layer's mapping), the kernel's on this layer
         return mapping if e is einsum else map_layer_fast(a, e, dataflow)
-    if not pack.passes_checks(arch, l, key, mapping):  # simulate's own layer: its ragged choice, or its error
-        return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, template)
+    verdict = pack.verdict(arch, l, key, mapping)
+    idle = not ragged_refused(arch, layer, options) and spatial_positions(mapping) < arch.compute.instances
+    if verdict == BREAKS_MAPPING or (verdict == BREAKS_HARDWARE and not idle):
+        return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, template)  # its error
     result = packed_result(pack.status[l], pack.energy_pj[l], pack.cycles[l], pack.outs[l], pack.steps[l])
     chosen, counted, keeps, ragged = mapping, result, pack.keeps[l], False  # the layer's: the template's
-    if not ragged_refused(arch, layer, options) and spatial_positions(mapping) < arch.compute.instances:
+    if idle:
         # MACs left idle: simulate's choice between the template's mapping (the kernel's, already
-        # made and counted) and its ragged candidates (mapping/ragged.py), by the choice kernel where
-        # it reproduces it, else by simulate; a candidate simulate chose runs simulate's own layer
-        choice = _kernel_choice(pack, l, arch, layer, mapping, result, kernel)
+        # made and counted; passed over if it breaks the arch's constraints) and its ragged
+        # candidates (mapping/ragged.py), by the choice kernel where it reproduces it, else by
+        # simulate; a candidate simulate chose runs simulate's own layer
+        choice = _kernel_choice(pack, l, arch, layer, mapping, result, kernel, verdict == PASSES)
         if choice is None:
+            if verdict != PASSES:
+                return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, template)
             choice = (*choose_template_counted(arch, layer, options, energies, template, (mapping, result)), None, None)
+        if choice[0] is mapping and verdict != PASSES:  # no candidate kept: simulate_layer raises the template's error
+            try:
+                check_hardware(arch, layer, mapping)
+            except MappingError as exc:
+                raise layer_error(layer, exc) from None
         if choice[0] is not mapping:
             chosen, counted, keeps, ragged = choice
             if keeps is None or not (row_only and _fast_row(counted) and _checked(arch, layer, chosen)):
@@ -484,38 +500,94 @@ def _fast_row(result: PackedResult) -> bool:
     return result.cycles < MAX_CYCLES and bool(result.instances.all())
 
 
-def _checked(arch: Arch, layer, mapping) -> bool:
-    """Does the mapping pass simulate_layer's checks (check_mapping, check_hardware)? If not,
-    simulate_layer runs the layer and raises their error."""
+PASSES, BREAKS_HARDWARE, BREAKS_MAPPING = 0, 1, 2  # _verdict's
+
+
+def _verdict(arch: Arch, layer, mapping) -> int:
+    """Does the mapping pass simulate_layer's checks: PASSES, BREAKS_HARDWARE (check_mapping passes,
+    check_hardware raises: the arch's constraints) or BREAKS_MAPPING? Where they raise, simulate_layer
+    raises their error."""
     from ..simulate import check_hardware
     try:
         check_mapping(arch, layer.run_einsum, mapping)
+    except MappingError:
+        return BREAKS_MAPPING
+    try:
         check_hardware(arch, layer, mapping)
     except MappingError:
-        return False
-    return True
+        return BREAKS_HARDWARE
+    return PASSES
+
+
+def _checked(arch: Arch, layer, mapping) -> bool:
+    """Does the mapping pass simulate_layer's checks (check_mapping, check_hardware)?"""
+    return _verdict(arch, layer, mapping) == PASSES
+
+
+_RULES_ALL_ALLOWED: dict = {}  # (levels, dims, tensors) -> Rules that allow everything
+
+
+def hardware_rules(arch: Arch, einsum) -> Rules | None:
+    """The arch's constraints (simulate._hardware_levels', resolved for the layer) as the choice
+    kernel's Rules, with search/constraints._check_level's meaning: a fan-out axis's allowed dims,
+    the tensors a memory must or may not keep. None where they say more than that (fixed factors,
+    loop orders): then simulate's choice runs."""
+    from ..simulate import _hardware_levels
+    n, dims, roles = len(arch.levels), einsum.dims, einsum.roles
+    if not arch.constraints:
+        shape = (n, len(dims), len(roles))
+        if shape not in _RULES_ALL_ALLOWED:
+            _RULES_ALL_ALLOWED[shape] = Rules(np.ones((n, 2, len(dims)), dtype=np.bool_),
+                                              np.zeros((n, len(roles)), dtype=np.bool_),
+                                              np.zeros((n, len(roles)), dtype=np.bool_))
+        return _RULES_ALL_ALLOWED[shape]
+    levels = _hardware_levels(arch.constraints, einsum)
+    allowed = np.ones((n, 2, len(dims)), dtype=np.bool_)
+    must, never = np.zeros((n, len(roles)), dtype=np.bool_), np.zeros((n, len(roles)), dtype=np.bool_)
+    for i, level in enumerate(arch.levels):
+        c = levels.get(level.name)
+        if c is None:
+            continue
+        if c.factors or c.order or not isinstance(level, (Spatial, Memory)):
+            return None
+        if isinstance(level, Spatial):
+            for axis, (fixed, only) in enumerate((c.x, c.y)):  # X 0, Y 1 (counting/nest.py)
+                if fixed:
+                    return None
+                if only is not None:
+                    allowed[i, axis] = [d in only for d in dims]
+        else:
+            must[i] = [r in c.keep for r in roles]
+            never[i] = [r in c.bypass for r in roles]
+            # a role the layer lacks is kept as the level keeps it (no mapping bypasses it): a
+            # constraint on it holds for every mapping or none (then must and never together)
+            if any((r in c.keep) != (r in level.keeps) for r in (c.keep | c.bypass) - set(roles)):
+                must[i, 0] = never[i, 0] = True
+    return Rules(allowed, must, never)
 
 
 def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result: PackedResult,
-                   kernel: _Kernel) -> tuple | None:
+                   kernel: _Kernel, template_ok: bool) -> tuple | None:
     """simulate.choose_template_counted(…, (mapping, result)) by network_kernel.choose_ragged:
-    (the chosen mapping, its PackedResult, its nest's keeps, whether it runs ragged), or None where
-    simulate's choice must decide (the kernel does not reproduce it on this layer, or its choice
-    breaks a hardware constraint: simulate then passes over that candidate and takes the next)."""
+    (the chosen mapping, its PackedResult, its nest's keeps, whether it runs ragged; the template's
+    `mapping` where none is kept, even if it breaks the arch's constraints: `template_ok` False), or
+    None where simulate's choice must decide (the kernel does not reproduce it on this layer: its
+    candidates, or constraints hardware_rules cannot say)."""
     from ..simulate import _violations
 
     cands = pack.candidates_for(l, kernel.sides, kernel.arch.mac_table.shape)
-    if not cands.ok or not cands.shares_mixed(arch, layer.density):
+    rules = pack.rules_for(arch, l)
+    if not cands.ok or rules is None or not cands.shares_mixed(arch, layer.density):
         return None
     if not cands.padded:
         return mapping, result, pack.keeps[l], False
     best = choose_ragged(*cands.lists, kernel.arc, kernel.arch, kernel.mixed, l, pack.parts[l], kernel.work[1][l],
-                         pack.loops[l], int(pack.steps[l, 2]), pack.keeps[l], result.energy_pj, result.cycles,
-                         pack.elements[l], cands.status, cands.energy_pj, cands.cycles, cands.ragged, cands.u_n)
+                         pack.loops[l], int(pack.steps[l, 2]), pack.keeps[l], template_ok, result.energy_pj,
+                         result.cycles, rules, pack.elements[l], cands.status, cands.energy_pj, cands.cycles, cands.ragged, cands.u_n)
     if best < 0:
         return mapping, result, pack.keeps[l], False
     chosen = cands.mapping(arch, best)
-    if arch.constraints and _violations(arch, layer, chosen):
+    if arch.constraints and _violations(arch, layer, chosen):  # (the rules keep none that does: a safety net)
         return None
     return chosen, cands.result(best), cands.keeps[best], bool(cands.ragged[best])
 

@@ -54,6 +54,15 @@ class Mixed(NamedTuple):
     latched: np.ndarray       # [layer, tensor] bool
 
 
+class Rules(NamedTuple):
+    """What a layer's mapping must not do on the arch's hardware (its `constraints:`), as the choice
+    kernel checks a nest: the subset dse/network.hardware_rules encodes (search/constraints.py's
+    checker is the definition)."""
+    allowed: np.ndarray       # [level, axis X 0 / Y 1, dim] bool: the fan-out axis may unroll the dim
+    must: np.ndarray          # [level, tensor] bool: the level must keep the tensor
+    never: np.ndarray         # [level, tensor] bool: the level may not keep it
+
+
 class Work(NamedTuple):
     """A layer's copy of its Mixed rows and its MAC energies, shaped as pack_problem's (C-contiguous,
     so evaluate_nest runs with the argument types `simulate` compiles it for, and Numba loads that
@@ -235,11 +244,13 @@ def _same_nest(a, n_a, keeps_a, b, n_b, keeps_b):
 
 @kernel()
 def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, u_outs, u_scratch,
-                  rgs, arc, arch, mixed, l, part, w, t_loops, t_n, t_keeps, template_energy_pj, template_cycles,
-                  elements, status, energy_pj, cycles, ragged, u_n):
+                  rgs, arc, arch, mixed, l, part, w, t_loops, t_n, t_keeps, template_ok, template_energy_pj,
+                  template_cycles, rules, elements, status, energy_pj, cycles, ragged, u_n):
     """simulate.choose_template_counted for distinct layer l, whose template mapping (lowered by
     evaluate_network into t_loops, t_n loops, t_keeps; counted there: template_energy_pj,
-    template_cycles, status OK) leaves MACs idle. Each of the layer padded to the array's sides (the
+    template_cycles, status OK) leaves MACs idle; `template_ok`: it does what the hardware can (else
+    only a candidate can be chosen, as model/packed.lowest_scoring passes over a mapping that breaks
+    the arch's constraints; so are the candidates that break `rules`). Each of the layer padded to the array's sides (the
     typed lists, one entry per padded layer, in mapping/ragged.padded_layers' order) is mapped by
     the template, and its mapping unpadded onto the real layer is counted there, unless it equals the
     template's or an earlier candidate's (as model/packed.lowest_scoring passes over them) or its
@@ -251,8 +262,7 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
     cycles (what padding by hand gives); they are mapped and counted only when a comparison needs it
     (their spread steps bound it from below).
     Returns the candidate of lowest (cycles > limit, energy · cycles), the first on a tie, or −1 for
-    the template's own mapping. Hardware constraints are not checked here: the caller checks the
-    chosen one's (if it breaks one, simulate's own choice decides)."""
+    the template's own mapping (or none, if the template breaks the rules)."""
     n_c = len(templates)
     n_padded, mapped = np.zeros(n_c, dtype=np.int64), np.zeros(n_c, dtype=np.bool_)
     max_loops = t_loops.loop_dim.shape[0]
@@ -269,8 +279,11 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
         pad[0][c] = spread_steps(layers[c].dim_size, reach[c], n_opt)
     padded = (templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, rgs, n_padded, u_n, mapped)
     real = _problem(part, arch, w)
-    best, best_edp = -1, template_energy_pj * template_cycles
-    best_late = _limit_below(template_cycles, padded, pad, arc, arch, mixed, l, part)
+    if template_ok:
+        best, best_edp = -1, template_energy_pj * template_cycles
+        best_late = _limit_below(template_cycles, padded, pad, arc, arch, mixed, l, part)
+    else:  # none yet: any candidate kept comes before
+        best, best_edp, best_late = -1, np.inf, True
     for c in range(n_c):
         status[c] = NOT_COUNTED
         if not mapped[c]:
@@ -285,6 +298,8 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
         if seen:
             continue
         nest = _nest(up, u_n[c], keeps[c])
+        if not _obeys(nest, rules):
+            continue
         floor_cycles, floor_pj = nest_floor(nest, real, elements, stride, member)
         if _cannot_win(floor_cycles, floor_pj, best_edp, best_late, padded, pad, arc, arch, mixed, l, part):
             continue
@@ -295,6 +310,19 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
         if (not late and best_late) or (late == best_late and edp < best_edp):
             best, best_late, best_edp = c, late, edp
     return best
+
+
+@helper()
+def _obeys(nest, rules):
+    """Does the nest do only what the hardware can (Rules)?"""
+    for j in range(nest.n):
+        if nest.loop_spatial[j] and not rules.allowed[nest.loop_level[j], nest.loop_axis[j], nest.loop_dim[j]]:
+            return False
+    for i in range(rules.must.shape[0]):
+        for t in range(rules.must.shape[1]):
+            if (rules.must[i, t] and not nest.keeps[i, t]) or (rules.never[i, t] and nest.keeps[i, t]):
+                return False
+    return True
 
 
 @helper(_nrt=True)  # (typed lists)

@@ -162,11 +162,11 @@ axes:
 
 
 def test_the_checks_verdict_is_kept_per_mapping_and_what_the_checks_read_of_the_arch():
-    """passes_checks keeps simulate's checks' verdict per kernel mapping and _check_reads (the
+    """pack.verdict keeps simulate's checks' verdict per kernel mapping and _check_reads (the
     fan-outs' sides, the kept tensors, the constraints): a verdict kept for one arch never answers
     for an arch that differs in those; arch variants of the buffers' sizes share it; a kept verdict
     equals the checks' own."""
-    from accelsim.dse.network import _check_reads
+    from accelsim.dse.network import BREAKS_MAPPING, PASSES, _check_reads
     from accelsim.mapping.mapping import check_mapping
     workload = load_workload(WORKLOAD_DIR / "conv_tiny.yaml")
     wide = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=8"])
@@ -182,11 +182,11 @@ def test_the_checks_verdict_is_kept_per_mapping_and_what_the_checks_read_of_the_
     assert spread  # a mapping that unrolls x: the narrow array's fan-out cannot hold it
     for key, mapping in spread:
         layer = pack.distinct[key[0]]
-        assert pack.passes_checks(wide, key[0], key, mapping)
-        assert not pack.passes_checks(narrow, key[0], key, mapping)  # kept for wide, not used for narrow
+        assert pack.verdict(wide, key[0], key, mapping) == PASSES
+        assert pack.verdict(narrow, key[0], key, mapping) == BREAKS_MAPPING  # kept for wide, not used for narrow
         with pytest.raises(MappingError):
             check_mapping(narrow, layer.run_einsum, mapping)
-        assert pack.passes_checks(roomy, key[0], key, mapping)
+        assert pack.verdict(roomy, key[0], key, mapping) == PASSES
     assert _same(roomy, workload, SimOptions(dataflow="ws"))  # a kept verdict: the same result as simulate's
     assert _same(narrow, workload, SimOptions(dataflow="ws"))
 
