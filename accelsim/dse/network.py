@@ -52,6 +52,7 @@ from ..model.network_kernel import (
     Mixed,
     Rules,
     Work,
+    append,
     choose_ragged,
     evaluate_network,
     typed_list,
@@ -106,6 +107,7 @@ class NetworkPack:
         self.parts, self.loops = records["layers"], records["loops"]
         self.candidates = {}  # (layer, fan-out sides, MAC table shape) -> its _Candidates
         self.padded = {}  # (layer, id(padded layer), MAC table shape) -> its _Padded
+        self.padded_lists = ()  # every _Padded's items, as CANDIDATE_RECORDS' typed lists (its index)
         self.lists = tuple(typed_list(records[name]) for name in records)
         self.max_tensors = max(len(layer.run_einsum.roles) for layer in self.distinct)
         self.max_dims = max(len(layer.run_einsum.dims) for layer in self.distinct)
@@ -125,13 +127,35 @@ class NetworkPack:
         return self.work[width]
 
     def candidates_for(self, l: int, sides: tuple, mac_shape: tuple) -> _Candidates:
-        """Distinct layer l's padded layers for these fan-out sides, packed (once per worker)."""
-        return _memoized(self.candidates, (l, sides, mac_shape), lambda: _Candidates(self, l, sides, mac_shape))
+        """Distinct layer l's padded layers for these fan-out sides, packed (once per worker). A
+        full memo (PACK_MEMO candidates or padded layers) starts again empty, the padded layers'
+        typed lists too, before a _Candidates is built (it indexes them)."""
+        key = (l, sides, mac_shape)
+        held = self.candidates.get(key)
+        if held is None:
+            if len(self.candidates) >= PACK_MEMO or len(self.padded) >= PACK_MEMO:
+                self.candidates.clear()
+                self.padded.clear()
+                self.padded_lists = ()
+            held = self.candidates[key] = _Candidates(self, l, sides, mac_shape)
+        return held
 
     def padded_for(self, l: int, padded, mac_shape: tuple) -> _Padded:
         """Distinct layer l's padded layer `padded` packed, once while the pack holds it
-        (padded_to_side gives one object per padded layer; the entry holds it, so its id stays its)."""
-        return _memoized(self.padded, (l, id(padded), mac_shape), lambda: _Padded(self, l, padded, mac_shape))
+        (padded_to_side gives one object per padded layer; the entry holds it, so its id stays its),
+        its items appended to padded_lists (its index there)."""
+        key = (l, id(padded), mac_shape)
+        held = self.padded.get(key)
+        if held is None:
+            held = self.padded[key] = _Padded(self, l, padded, mac_shape)
+            if held.items is not None:
+                held.index = len(self.padded_lists[0]) if self.padded_lists else 0
+                if self.padded_lists:
+                    for items, item in zip(self.padded_lists, held.items):
+                        append(items, item)
+                else:
+                    self.padded_lists = tuple(typed_list([item]) for item in held.items)
+        return held
 
     def mapping(self, arch: Arch, l: int) -> tuple:
         """(key, the Mapping) the kernel chose for distinct layer l (template_pack.scratch_mapping),
@@ -195,7 +219,7 @@ class _Padded:
 
     def __init__(self, pack: NetworkPack, l: int, padded, mac_shape: tuple):
         einsum = pack.distinct[l].run_einsum
-        self.padded, self.einsum, self.items, self.same_mixed = padded, einsum, None, {}
+        self.padded, self.einsum, self.items, self.same_mixed, self.index = padded, einsum, None, {}, -1
         template = pack_layer(padded, pack.dataflow)
         try:
             part = layer_part(padded)
@@ -231,8 +255,9 @@ CANDIDATE_RECORDS = (*LAYER_RECORDS, "work", "u_loops", "u_outs", "u_scratch", "
 
 class _Candidates:
     """A distinct layer's padded layers for one set of fan-out sides (mapping/ragged.padded_layers'),
-    their _Padded records as choose_ragged's typed lists, and its per-candidate results. `ok` is
-    False where the kernel does not reproduce simulate's choice (a _Padded without items)."""
+    their _Padded records' indices in the pack's padded_lists (choose_ragged's), and its
+    per-candidate results. `ok` is False where the kernel does not reproduce simulate's choice (a
+    _Padded without items)."""
 
     def __init__(self, pack: NetworkPack, l: int, sides: tuple, mac_shape: tuple):
         einsum = pack.distinct[l].run_einsum
@@ -241,10 +266,10 @@ class _Candidates:
         self.ok = all(part.items is not None for part in self.parts)
         if not self.ok:
             return
-        records = {name: [part.items[k] for part in self.parts] for k, name in enumerate(CANDIDATE_RECORDS)}
+        self.index = np.array([part.index for part in self.parts], dtype=np.int64)  # in the pack's padded_lists
         self.t_scratch, self.u_loops, self.u_outs, self.rgs, self.keeps = (
-            records[k] for k in ("t_scratch", "u_loops", "u_outs", "rgs", "keeps"))
-        self.lists = tuple(typed_list(records[name]) for name in CANDIDATE_RECORDS) if self.padded else ()
+            [part.items[CANDIDATE_RECORDS.index(k)] for part in self.parts]
+            for k in ("t_scratch", "u_loops", "u_outs", "rgs", "keeps"))
         n = len(self.padded)
         self.status, self.energy_pj = np.zeros(n, dtype=np.int64), np.zeros(n)
         self.cycles, self.ragged, self.u_n = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.int64)
@@ -581,7 +606,7 @@ def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result
         return None
     if not cands.padded:
         return mapping, result, pack.keeps[l], False
-    best = choose_ragged(*cands.lists, kernel.arc, kernel.arch, kernel.mixed, l, pack.parts[l], kernel.work[1][l],
+    best = choose_ragged(*pack.padded_lists, cands.index, kernel.arc, kernel.arch, kernel.mixed, l, pack.parts[l], kernel.work[1][l],
                          pack.loops[l], int(pack.steps[l, 2]), pack.keeps[l], template_ok, result.energy_pj,
                          result.cycles, rules, pack.elements[l], cands.status, cands.energy_pj, cands.cycles, cands.ragged, cands.u_n)
     if best < 0:

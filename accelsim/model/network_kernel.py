@@ -244,30 +244,31 @@ def _same_nest(a, n_a, keeps_a, b, n_b, keeps_b):
 
 @kernel()
 def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, u_outs, u_scratch,
-                  rgs, arc, arch, mixed, l, part, w, t_loops, t_n, t_keeps, template_ok, template_energy_pj,
+                  rgs, index, arc, arch, mixed, l, part, w, t_loops, t_n, t_keeps, template_ok, template_energy_pj,
                   template_cycles, rules, elements, status, energy_pj, cycles, ragged, u_n):
     """simulate.choose_template_counted for distinct layer l, whose template mapping (lowered by
     evaluate_network into t_loops, t_n loops, t_keeps; counted there: template_energy_pj,
     template_cycles, status OK) leaves MACs idle; `template_ok`: it does what the hardware can (else
     only a candidate can be chosen, as model/packed.lowest_scoring passes over a mapping that breaks
-    the arch's constraints; so are the candidates that break `rules`). Each of the layer padded to the array's sides (the
-    typed lists, one entry per padded layer, in mapping/ragged.padded_layers' order) is mapped by
-    the template, and its mapping unpadded onto the real layer is counted there, unless it equals the
-    template's or an earlier candidate's (as model/packed.lowest_scoring passes over them) or its
-    floor (counting/floor.py; `elements`: the layer's footprint) shows it cannot come first: then
-    its status is −1. A candidate is mapped only when its floor before mapping (the template's
-    fan-out splits: spread_floor) does not show that already. Per candidate: status, energy_pj,
-    cycles, ragged, its nest in u_loops (u_n loops), its counts in u_outs, and rgs' totals and steps
-    when ragged. The padded layers counted with their own mappings give the limit, their fewest
-    cycles (what padding by hand gives); they are mapped and counted only when a comparison needs it
-    (their spread steps bound it from below).
+    the arch's constraints; so are the candidates that break `rules`). Candidate c is the layer
+    padded to one of the array's sides (mapping/ragged.padded_layers' order), whose records are entry
+    index[c] of the typed lists (the pack's padded layers); it is mapped by the template, and its
+    mapping unpadded onto the real layer is counted there, unless it equals the template's or an
+    earlier candidate's (as model/packed.lowest_scoring passes over them) or its floor
+    (counting/floor.py; `elements`: the layer's footprint) shows it cannot come first: then its
+    status is −1. A candidate is mapped only when its floor before mapping (the template's fan-out
+    splits: spread_floor) does not show that already. Per candidate: status, energy_pj, cycles,
+    ragged, u_n; its nest in u_loops (u_n loops), its counts in u_outs, and rgs' totals and steps when
+    ragged (entry index[c]). The padded layers counted with their own mappings give the limit, their
+    fewest cycles (what padding by hand gives); they are mapped and counted only when a comparison
+    needs it (their spread steps bound it from below).
     Returns the candidate of lowest (cycles > limit, energy · cycles), the first on a tie, or −1 for
     the template's own mapping (or none, if the template breaks the rules)."""
-    n_c = len(templates)
+    n_c = index.shape[0]
     n_padded, mapped = np.zeros(n_c, dtype=np.int64), np.zeros(n_c, dtype=np.bool_)
     max_loops = t_loops.loop_dim.shape[0]
     for c in range(n_c):
-        max_loops = max(max_loops, loops[c].loop_dim.shape[0], u_loops[c].loop_dim.shape[0])
+        max_loops = max(max_loops, loops[index[c]].loop_dim.shape[0], u_loops[index[c]].loop_dim.shape[0])
     stride, member = np.empty(max_loops, dtype=np.int64), np.empty(max_loops, dtype=np.bool_)  # nest_floor's
     n_opt = n_options(arc)
     reach = np.empty((n_c, n_opt, part.dim_size.shape[0]), dtype=np.int64)
@@ -275,9 +276,10 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
     # comparisons need them (_limit_below); each counts at least its spread steps.
     pad = (np.empty(n_c, dtype=np.int64), np.full(n_c, UNCOUNTED, dtype=np.int64), np.empty(n_c, dtype=np.int64))
     for c in range(n_c):
-        fanout_reach(templates[c], arc, t_scratch[c], reach[c])
-        pad[0][c] = spread_steps(layers[c].dim_size, reach[c], n_opt)
-    padded = (templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, rgs, n_padded, u_n, mapped)
+        fanout_reach(templates[index[c]], arc, t_scratch[index[c]], reach[c])
+        pad[0][c] = spread_steps(layers[index[c]].dim_size, reach[c], n_opt)
+    padded = (templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, rgs, index, n_padded, u_n,
+              mapped)
     real = _problem(part, arch, w)
     if template_ok:
         best, best_edp = -1, template_energy_pj * template_cycles
@@ -290,20 +292,21 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
             floor_cycles, floor_pj = spread_floor(real, elements, t_keeps, reach[c], n_opt)
             if _cannot_win(floor_cycles, floor_pj, best_edp, best_late, padded, pad, arc, arch, mixed, l, part):
                 continue
-            _map(templates, t_scratch, loops, keeps, u_loops, arc, part, c, n_padded, u_n, mapped)
-        up = u_loops[c]
-        seen = _same_nest(up, u_n[c], keeps[c], t_loops, t_n, t_keeps)
+            _map(padded, arc, part, c)
+        p = index[c]
+        up = u_loops[p]
+        seen = _same_nest(up, u_n[c], keeps[p], t_loops, t_n, t_keeps)
         for e in range(c):  # (an earlier one left unmapped could not come first: nor can its equal)
-            seen = seen or (mapped[e] and _same_nest(up, u_n[c], keeps[c], u_loops[e], u_n[e], keeps[e]))
+            seen = seen or (mapped[e] and _same_nest(up, u_n[c], keeps[p], u_loops[index[e]], u_n[e], keeps[index[e]]))
         if seen:
             continue
-        nest = _nest(up, u_n[c], keeps[c])
+        nest = _nest(up, u_n[c], keeps[p])
         if not _obeys(nest, rules):
             continue
         floor_cycles, floor_pj = nest_floor(nest, real, elements, stride, member)
         if _cannot_win(floor_cycles, floor_pj, best_edp, best_late, padded, pad, arc, arch, mixed, l, part):
             continue
-        status[c], energy_pj[c], cycles[c], ragged[c] = _count(nest, real, u_outs[c], u_scratch[c], rgs[c])
+        status[c], energy_pj[c], cycles[c], ragged[c] = _count(nest, real, u_outs[p], u_scratch[p], rgs[p])
         if status[c] != R.OK:
             continue
         late, edp = _limit_below(cycles[c], padded, pad, arc, arch, mixed, l, part), energy_pj[c] * cycles[c]
@@ -335,14 +338,16 @@ def _cannot_win(floor_cycles, floor_pj, best_edp, best_late, padded, pad, arc, a
 
 
 @helper(_nrt=True)  # (typed lists)
-def _map(templates, t_scratch, loops, keeps, u_loops, arc, part, c, n_padded, u_n, mapped):
-    """Candidate c's padded layer mapped by the template, lowered (loops[c], n_padded[c] loops,
-    keeps[c]), and unpadded onto the real layer (u_loops[c], u_n[c])."""
-    lay, sc, lp = templates[c], t_scratch[c], loops[c]
+def _map(padded, arc, part, c):
+    """Candidate c's padded layer (entry p = index[c]) mapped by the template, lowered (loops[p],
+    n_padded[c] loops, keeps[p]), and unpadded onto the real layer (u_loops[p], u_n[c])."""
+    templates, t_scratch, _, loops, keeps, _, _, _, u_loops, _, index, n_padded, u_n, mapped = padded
+    p = index[c]
+    lay, sc, lp = templates[p], t_scratch[p], loops[p]
     map_layer_kernel(lay, arc, sc)
     n_padded[c] = lower_best(lay, arc, sc, lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis,
-                             keeps[c])
-    u_n[c] = _unpad(lp, n_padded[c], part.dim_size, u_loops[c])
+                             keeps[p])
+    u_n[c] = _unpad(lp, n_padded[c], part.dim_size, u_loops[p])
     mapped[c] = True
 
 
@@ -360,20 +365,21 @@ def _limit_below(x, padded, pad, arc, arch, mixed, l, part):
     """0 ≤ limit < x: is a padded layer counted OK with its own mapping in fewer than x cycles?
     Counts (mapping first where needed) only the padded layers whose spread steps (pad[0]) are
     below x, each once: pad[1] its status (UNCOUNTED before), pad[2] its cycles. The padded nests are
-    dense (a template's factors divide the padded dims), so rgs[c], which candidate c's ragged
+    dense (a template's factors divide the padded dims), so rgs[p], which candidate c's ragged
     count also uses, is left as it was."""
-    templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, rgs, n_padded, u_n, mapped = padded
+    _, _, layers, loops, keeps, outs, scratch, work, _, rgs, index, n_padded, _, mapped = padded
     floor, status, cycles = pad
-    for c in range(len(layers)):
+    for c in range(index.shape[0]):
         if status[c] == UNCOUNTED:
             if floor[c] >= x:
                 continue
             if not mapped[c]:
-                _map(templates, t_scratch, loops, keeps, u_loops, arc, part, c, n_padded, u_n, mapped)
-            lp, pp, pw = loops[c], layers[c], work[c]
+                _map(padded, arc, part, c)
+            p = index[c]
+            lp, pp, pw = loops[p], layers[p], work[p]
             _fill_work(pw, mixed, l, pp.macs, arch.mac_pj, arch.mac_table)
-            status[c], _, cycles[c], _ = _count(_nest(lp, n_padded[c], keeps[c]), _problem(pp, arch, pw), outs[c],
-                                                scratch[c], rgs[c])
+            status[c], _, cycles[c], _ = _count(_nest(lp, n_padded[c], keeps[p]), _problem(pp, arch, pw), outs[p],
+                                                scratch[p], rgs[p])
         if status[c] == R.OK and cycles[c] < x:
             return True
     return False

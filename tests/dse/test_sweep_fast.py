@@ -128,3 +128,11 @@ def test_the_benchmark_sweeps_rows_equal_the_reference_path(tmp_path, monkeypatc
     fast = [evaluate.evaluate_point(p) for p in points]
     assert fast == _reference_rows(monkeypatch, points)
     assert {r["status"] for r in fast} == {"ok", "infeasible"}
+
+
+def test_a_full_pack_memo_starts_again(tmp_path, monkeypatch):
+    """With room for three entries, a pack's memos fill and start again point after point (its
+    padded layers' typed lists and the candidates that index them too): the same rows."""
+    from accelsim.dse import network
+    monkeypatch.setattr(network, "PACK_MEMO", 3)
+    test_the_fast_sweep_path_stores_the_rows_of_the_python_templates(tmp_path, monkeypatch, "simba_odd_sides")
