@@ -262,6 +262,7 @@ class _Candidates:
     def __init__(self, pack: NetworkPack, l: int, sides: tuple, mac_shape: tuple):
         einsum = pack.distinct[l].run_einsum
         self.einsum, self.padded, self.dataflow = einsum, padded_layers_for(sides, einsum), pack.dataflow
+        self.same_mixed = None  # (mixed_reads, shares_mixed's verdict)
         self.parts = [pack.padded_for(l, padded, mac_shape) for padded in self.padded]
         self.ok = all(part.items is not None for part in self.parts)
         if not self.ok:
@@ -275,8 +276,12 @@ class _Candidates:
         self.cycles, self.ragged, self.u_n = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.int64)
 
     def shares_mixed(self, arch: Arch, density) -> bool:
-        """Do the padded layers take the real layer's Mixed rows on this arch (_Padded.shares_mixed)?"""
-        return all(part.shares_mixed(arch, density) for part in self.parts)
+        """Do the padded layers take the real layer's Mixed rows on this arch (_Padded.shares_mixed)?
+        Once per mixed_reads (the last one's verdict kept: a worker's points come arch by arch)."""
+        reads = mixed_reads(arch)
+        if self.same_mixed is None or self.same_mixed[0] != reads:
+            self.same_mixed = (reads, all(part.shares_mixed(arch, density) for part in self.parts))
+        return self.same_mixed[1]
 
     def result(self, c: int) -> PackedResult:
         """Candidate c's count as evaluate_packed gives it (copies: the arrays serve the next point)."""
