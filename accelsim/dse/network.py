@@ -342,15 +342,16 @@ _CHECK_READS: dict = {}  # id(arch) -> (arch, _check_reads's tuple)
 
 
 def _check_reads(arch: Arch) -> tuple:
-    """What check_mapping and check_hardware read of an arch besides its levels' names (which a
-    mapping's key holds): each level's kind, a fan-out's sides, a memory's kept tensors, and the
-    hardware constraints (their repr: frozen dataclasses, so equal reprs are equal constraints).
-    The error's wording (the arch's name) is not read: a failed check runs simulate's layer."""
+    """What check_mapping, check_hardware and hardware_rules read of an arch: each level's name and
+    kind, a fan-out's sides, a memory's kept tensors, and the hardware constraints (their repr:
+    frozen dataclasses, so equal reprs are equal constraints). The error's wording (the arch's name)
+    is not read: a failed check's error comes from the arch itself (simulate's layer, or
+    check_hardware where the choice kernel keeps no candidate)."""
     held = _CHECK_READS.get(id(arch))
     if held is None or held[0] is not arch:
         if len(_CHECK_READS) >= 64:
             _CHECK_READS.clear()
-        levels = tuple((type(level).__name__, getattr(level, "x", None), getattr(level, "y", None),
+        levels = tuple((level.name, type(level).__name__, getattr(level, "x", None), getattr(level, "y", None),
                         getattr(level, "keeps", None)) for level in arch.levels)
         held = _CHECK_READS[id(arch)] = (arch, (levels, repr(arch.constraints)))
     return held[1]
@@ -611,9 +612,10 @@ def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result
         return None
     if not cands.padded:
         return mapping, result, pack.keeps[l], False
-    best = choose_ragged(*pack.padded_lists, cands.index, kernel.arc, kernel.arch, kernel.mixed, l, pack.parts[l], kernel.work[1][l],
-                         pack.loops[l], int(pack.steps[l, 2]), pack.keeps[l], template_ok, result.energy_pj,
-                         result.cycles, rules, pack.elements[l], cands.status, cands.energy_pj, cands.cycles, cands.ragged, cands.u_n)
+    best = choose_ragged(*pack.padded_lists, cands.index, kernel.arc, kernel.arch, kernel.mixed, l, pack.parts[l],
+                         kernel.work[1][l], pack.loops[l], int(pack.steps[l, 2]), pack.keeps[l], template_ok,
+                         result.energy_pj, result.cycles, rules, pack.elements[l], cands.status, cands.energy_pj,
+                         cands.cycles, cands.ragged, cands.u_n)
     if best < 0:
         return mapping, result, pack.keeps[l], False
     chosen = cands.mapping(arch, best)

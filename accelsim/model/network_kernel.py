@@ -172,7 +172,7 @@ def evaluate_network(templates, t_scratch, layers, loops, keeps, outs, scratch, 
         steps[l, 0], steps[l, 1], steps[l, 2] = temporal, spatial, n
 
 
-NOT_COUNTED, TO_COUNT = -1, -2  # choose_ragged's status of a candidate it passes over, or has yet to count
+NOT_COUNTED = -1  # choose_ragged's status of a candidate it passes over
 
 
 @helper()

@@ -202,6 +202,7 @@ def _rows(points, monkeypatch, row_only, extras=None):
             extras.append([(layer.name, layer.extra) for layer in result.layers])
         return result
     monkeypatch.setattr(network, "network_result", run)
+    monkeypatch.setattr(evaluate, "_network_kernel_ready", lambda: True)  # (compiled here if not cached)
     return [evaluate.evaluate_point(p) for p in points]
 
 
@@ -261,8 +262,9 @@ def test_the_choice_kernel_chooses_as_simulate_does(monkeypatch):
 
 
 def test_a_chosen_candidate_the_hardware_refuses_leaves_the_choice_to_simulate(monkeypatch):
-    """The kernel does not check hardware constraints; when its choice breaks one, simulate's choice
-    (which passes over that candidate) decides. Here every ragged mapping is refused."""
+    """The kernel checks the constraints its Rules say (dse/network.hardware_rules); when its choice
+    breaks one they do not (here a stand-in check that refuses every ragged mapping), simulate's
+    choice, which passes over that candidate, decides."""
     real = simulate._violations
 
     def no_ragged(arch, layer, mapping):
