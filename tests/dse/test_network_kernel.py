@@ -290,3 +290,48 @@ def test_cache_warm_compiles_the_choice_kernel(monkeypatch):
     arch, _ = warm_problem()
     calls = _counting_choices(monkeypatch)
     assert _same(arch, odd_dims_workload(), SimOptions(dataflow="ws")) and calls
+
+
+def test_a_floor_passes_over_a_candidate_only_where_it_cannot_come_first(monkeypatch):
+    """choose_ragged's _cannot_win, in the choice's order (late, then EDP): a candidate whose floor EDP
+    is above the best's (beyond the rounding margin) is passed over if the best is not late, or if
+    its floor cycles are above the limit (late too); a late best loses to any candidate that may be
+    in time. The limit is asked lazily: padded layers whose floor is at or above the cycles compared
+    are not counted. (On shipped layers the late case was never decisive in the sweeps tried, so
+    it is checked here directly, on a real candidate set's records.)"""
+    import numpy as np
+    from numba import njit
+
+    from accelsim.dse import network
+    from accelsim.ir.layers import matmul
+    from accelsim.ir.workload import Layer, Workload
+    from accelsim.model.network_kernel import UNCOUNTED, _cannot_win
+    calls, real = [], network.choose_ragged
+    monkeypatch.setattr(network, "choose_ragged", lambda *a: calls.append(a) or real(*a))
+    arch = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=3", "levels.PE_array.y=5"])
+    network_result(arch, Workload("tokens", "", (Layer("t", matmul(m=197, n=384, k=384)),)), SimOptions(dataflow="ws"))
+    assert calls
+    lists, index, (arc, arch_arrays, mixed, l, part) = calls[0][:12], calls[0][12], calls[0][13:18]
+    n = len(index)
+    padded = (*lists[:9], lists[11], index, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+              np.ones(n, dtype=np.bool_))
+
+    jitted = njit(lambda *args: _cannot_win(*args))
+
+    def cannot_win(floor_cycles, floor_pj, best_edp, best_late, pad):
+        return jitted(np.int64(floor_cycles), floor_pj, best_edp, np.bool_(best_late), padded, pad, arc, arch_arrays,
+                      mixed, l, part)
+
+    def counted(cycles):  # every padded layer counted OK: the limit is `cycles`
+        return (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.full(n, cycles, dtype=np.int64))
+    best_edp = 1000.0
+    assert not cannot_win(100, 5.0, best_edp, False, counted(100))  # EDP 500: may win
+    assert not cannot_win(100, 10.0 * (1 + 1e-10), best_edp, False, counted(100))  # within the margin
+    assert cannot_win(100, 20.0, best_edp, False, counted(100))  # EDP above a best in time
+    assert not cannot_win(50, 40.0, best_edp, True, counted(100))  # a late best: this one may be in time
+    assert cannot_win(150, 20.0, best_edp, True, counted(100))  # late too (150 > 100), and EDP above
+    lazy = (np.full(n, 1000, dtype=np.int64), np.full(n, UNCOUNTED, dtype=np.int64), np.zeros(n, dtype=np.int64))
+    # no padded layer can count under 150 cycles, so the limit may be above the candidate's: it may be
+    # in time, and no padded layer is counted to find out
+    assert not cannot_win(150, 20.0, best_edp, True, lazy)
+    assert (lazy[1] == UNCOUNTED).all()
