@@ -507,7 +507,7 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
                 raise layer_error(layer, exc) from None
         if choice[0] is not mapping:
             chosen, counted, keeps, ragged = choice
-            if keeps is None or not (row_only and _fast_row(counted) and _checked(arch, layer, chosen)):
+            if keeps is None or not (row_only and _fast_row(counted)):  # (the kernel's choice passed the checks)
                 # (counted there: simulate_layer does not count it again)
                 return simulate_layer(arch, layer, options, model, chosen, energies, off_chip, {}, map_layer_fast,
                                       counted)
@@ -548,11 +548,6 @@ def _verdict(arch: Arch, layer, mapping) -> int:
     except MappingError:
         return BREAKS_HARDWARE
     return PASSES
-
-
-def _checked(arch: Arch, layer, mapping) -> bool:
-    """Does the mapping pass simulate_layer's checks (check_mapping, check_hardware)?"""
-    return _verdict(arch, layer, mapping) == PASSES
 
 
 _RULES_ALL_ALLOWED: dict = {}  # (levels, dims, tensors) -> Rules that allow everything
@@ -603,9 +598,8 @@ def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result
     (the chosen mapping, its PackedResult, its nest's keeps, whether it runs ragged; the template's
     `mapping` where none is kept, even if it breaks the arch's constraints: `template_ok` False), or
     None where simulate's choice must decide (the kernel does not reproduce it on this layer: its
-    candidates, or constraints hardware_rules cannot say)."""
-    from ..simulate import _violations
-
+    candidates, or constraints hardware_rules cannot say, or a chosen candidate that fails
+    simulate_layer's checks, which simulate's layer then raises)."""
     cands = pack.candidates_for(l, kernel.sides, kernel.arch.mac_table.shape)
     rules = pack.rules_for(arch, l)
     if not cands.ok or rules is None or not cands.shares_mixed(arch, layer.density):
@@ -619,7 +613,7 @@ def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result
     if best < 0:
         return mapping, result, pack.keeps[l], False
     chosen = cands.mapping(arch, best)
-    if arch.constraints and _violations(arch, layer, chosen):  # (the rules keep none that does: a safety net)
+    if _verdict(arch, layer, chosen) != PASSES:  # (the rules keep none that breaks a constraint: a safety net)
         return None
     return chosen, cands.result(best), cands.keeps[best], bool(cands.ragged[best])
 
