@@ -262,6 +262,7 @@ class _Candidates:
     def __init__(self, pack: NetworkPack, l: int, sides: tuple, mac_shape: tuple):
         einsum = pack.distinct[l].run_einsum
         self.einsum, self.padded, self.dataflow = einsum, padded_layers_for(sides, einsum), pack.dataflow
+        self.pack, self.l = pack, l
         self.same_mixed = None  # (mixed_reads, shares_mixed's verdict)
         self.parts = [pack.padded_for(l, padded, mac_shape) for padded in self.padded]
         self.ok = all(part.items is not None for part in self.parts)
@@ -293,10 +294,16 @@ class _Candidates:
         return packed_result(self.status[c], self.energy_pj[c], self.cycles[c], out,
                              nest_steps(loops.loop_bound[:n], loops.loop_spatial[:n]))
 
-    def mapping(self, arch: Arch, c: int):
-        """Candidate c's Mapping: the template's of its padded layer (the kernel left it in the
-        scratch's BEST slot), unpadded onto the real layer."""
-        return unpad(scratch_mapping(arch, self.padded[c], self.dataflow, self.t_scratch[c]), self.einsum)
+    def mapping(self, arch: Arch, c: int) -> tuple:
+        """(key, candidate c's Mapping): the template's of its padded layer (the kernel left it in
+        the scratch's BEST slot), unpadded onto the real layer; built once per key (a sweep's
+        variants of the buffers' sizes often choose the same candidate mapping)."""
+        sc = self.t_scratch[c]  # (the Mapping reads the padded layer's dim names only: the real layer's)
+        key = ("padded", self.l, tuple(level.name for level in arch.levels[:-1]), sc.s_n[BEST].tobytes(),
+               sc.s_dim[BEST].tobytes(), sc.s_bound[BEST].tobytes(), sc.s_axis[BEST].tobytes(),
+               sc.mask[M_BEST].tobytes())
+        return key, _memoized(self.pack.mappings, key, lambda: unpad(
+            scratch_mapping(arch, self.padded[c], self.dataflow, sc), self.einsum))
 
 
 _PACKS: dict = {}  # (id(workload), dataflow, levels) -> (workload, NetworkPack)
@@ -612,8 +619,8 @@ def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result
                          cands.cycles, cands.ragged, cands.u_n)
     if best < 0:
         return mapping, result, pack.keeps[l], False
-    chosen = cands.mapping(arch, best)
-    if _verdict(arch, layer, chosen) != PASSES:  # (the rules keep none that breaks a constraint: a safety net)
+    key, chosen = cands.mapping(arch, best)
+    if pack.verdict(arch, l, key, chosen) != PASSES:  # (the rules keep none that breaks a constraint: a safety net)
         return None
     return chosen, cands.result(best), cands.keeps[best], bool(cands.ragged[best])
 
