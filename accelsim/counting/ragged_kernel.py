@@ -697,7 +697,6 @@ def evaluate_ragged(nest, p, out, sc, rg):
     for i in range(n_levels):
         if p.level_int[i, KIND] != MEMORY:
             continue
-        used = 0
         for t in range(n_tensors):
             counts[i, t, READS] = 0
             counts[i, t, FILLS] = 0
@@ -720,21 +719,18 @@ def evaluate_ragged(nest, p, out, sc, rg):
                 counts[i, t, TILE] = _tile(nest, p, sc, i, t)
                 for d in range(p.dim_size.shape[0]):
                     sc.ext[i, d] = rg.saved[d]
-            used += counts[i, t, TILE]
-        if p.level_int[i, CAPACITY] >= 0 and used > p.level_int[i, CAPACITY]:
+        if _over_capacity(nest, p, counts, i, np.int64(1)):
             return OVER_CAPACITY, 0.0, 0
-    # Passes 2 and 3 per level, top-down: loads, what it serves, cycles and energy.
+    # Passes 2 and 3 per level, top-down: loads, what it serves and cycles; then the energy.
     hold = p.hold_spatial_innermost and nest.n > 0 and nest.loop_spatial[nest.n - 1]
-    energy = _mac_energy(nest, p)
     cycles = rg.steps[0]
-    per_cycle_pj = p.energy_per_cycle_pj
     level_float = p.level_float
     for i in range(n_levels):
         if p.level_int[i, KIND] != MEMORY:
             continue
         inst = out.instances[i]
         out.output_words[i] = 1
-        read_words, write_words, level_energy = np.int64(0), np.int64(0), 0.0
+        read_words, write_words = np.int64(0), np.int64(0)
         read_blocks, write_blocks = np.int64(0), np.int64(0)  # every instance's
         block = p.level_int[i, BLOCK]
         per_transfer = p.level_int[i, BLOCK_RULE] == TRANSFER_BLOCKS and block > 1
@@ -772,27 +768,62 @@ def evaluate_ragged(nest, p, out, sc, rg):
                                       held, n_t)
                     read_blocks += blocks[i, t, READS]
                     write_blocks += blocks[i, t, FILLS] + blocks[i, t, UPDATES]
-                    level_energy += p.e_factor[i, t] * (
-                        blocks[i, t, READS] / inst * level_float[i, E_READ]
-                        + blocks[i, t, FILLS] / inst * level_float[i, E_WRITE]
-                        + blocks[i, t, UPDATES] / inst * level_float[i, E_UPDATE])
-            if w > 1:
-                capacity = p.level_int[i, CAPACITY]
-                used = 0
-                for t2 in range(n_tensors):
-                    if nest.keeps[i, t2]:
-                        used += counts[i, t2, TILE] * (w if p.is_output[t2] else 1)
-                if capacity >= 0 and used > capacity:
-                    return OVER_CAPACITY, 0.0, 0
+            if w > 1 and _over_capacity(nest, p, counts, i, w):
+                return OVER_CAPACITY, 0.0, 0
         bw_cycles = bandwidth_cycles(port_words(read_words, read_blocks, inst, block, per_transfer),
                                      port_words(write_words, write_blocks, inst, block, per_transfer),
                                      level_float[i, READ_BW], level_float[i, WRITE_BW], level_float[i, SHARED_BW])
         out.level_cycles[i] = bw_cycles
         cycles = max(cycles, bw_cycles)
-        charged = min(inst, _charged_instances(nest, p, i, inst, sc.starts[i]))
-        out.charged[i] = charged
-        energy += charged * level_energy
+        out.charged[i] = min(inst, _charged_instances(nest, p, i, inst, sc.starts[i]))
+    return OK, ragged_energy(nest, p, out, cycles), cycles
+
+
+@helper()
+def _over_capacity(nest, p, counts, i, w):
+    """Do the tiles memory level i keeps (counts' TILE, an output's elements taking w words each)
+    exceed its capacity?"""
+    used = 0
+    for t in range(p.axis_of.shape[0]):
+        if nest.keeps[i, t]:
+            used += counts[i, t, TILE] * (w if p.is_output[t] else 1)
+    return p.level_int[i, CAPACITY] >= 0 and used > p.level_int[i, CAPACITY]
+
+
+@helper()
+def ragged_energy(nest, p, out, cycles):
+    """A ragged count's energy (pJ) over `cycles`, from what evaluate_ragged left in `out` (every
+    instance's block accesses, the charged and utilized instances): the MACs', each memory level's
+    priced accesses, and the per-cycle energy (written to out.per_cycle_pj). Reads no count: a count
+    of the same nest on an arch differing only in its energies is priced again by it."""
+    energy = _mac_energy(nest, p)
+    per_cycle_pj = p.energy_per_cycle_pj
+    level_float, blocks = p.level_float, out.blocks
+    for i in range(p.level_int.shape[0]):
+        if p.level_int[i, KIND] != MEMORY:
+            continue
+        inst, level_energy = out.instances[i], 0.0
+        for t in range(p.axis_of.shape[0]):
+            if nest.keeps[i, t]:
+                level_energy += p.e_factor[i, t] * (
+                    blocks[i, t, READS] / inst * level_float[i, E_READ]
+                    + blocks[i, t, FILLS] / inst * level_float[i, E_WRITE]
+                    + blocks[i, t, UPDATES] / inst * level_float[i, E_UPDATE])
+        energy += out.charged[i] * level_energy
         per_cycle_pj += inst * level_float[i, LEAK]
     out.per_cycle_pj[0] = per_cycle_pj
-    energy += per_cycle_pj * cycles
-    return OK, energy, cycles
+    return energy + per_cycle_pj * cycles
+
+
+@helper()
+def fits_again(nest, p, out):
+    """Does a ragged count left in `out` (status OK) fit this arch's capacities (evaluate_ragged's
+    two checks: the tiles, then an accumulating output's partial-sum words)?"""
+    for i in range(p.level_int.shape[0]):
+        if p.level_int[i, KIND] != MEMORY:
+            continue
+        if _over_capacity(nest, p, out.counts, i, np.int64(1)):
+            return False
+        if out.output_words[i] > 1 and _over_capacity(nest, p, out.counts, i, out.output_words[i]):
+            return False
+    return True

@@ -19,6 +19,7 @@ kernel's mapping); a layer that takes a candidate runs simulate's own per-layer 
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 from dataclasses import replace
 from typing import NamedTuple
@@ -53,6 +54,7 @@ from ..model.network_kernel import (
     Rules,
     Work,
     append,
+    padded_memo,
     choose_ragged,
     evaluate_network,
     typed_list,
@@ -236,7 +238,8 @@ class _Padded:
         self.items = padded_records + (
             new_work(padded, n_levels, mac_shape), R.nest_loops(max_loops), new_outputs(n_levels, n_t),
             R.nest_scratch(max_loops, int(real.n_axes.max()), real.span, n_d, n_levels, n_t),
-            ragged_work(max_loops, n_levels, n_t, n_d, int(real.dim_size.max())))
+            ragged_work(max_loops, n_levels, n_t, n_d, int(real.dim_size.max())),
+            padded_memo(max_loops, n_levels, n_t, n_d))
 
     def shares_mixed(self, arch: Arch, density) -> bool:
         """Does the padded layer take the real layer's Mixed rows on this arch (the kernel reuses
@@ -250,7 +253,7 @@ class _Padded:
         return verdict
 
 
-CANDIDATE_RECORDS = (*LAYER_RECORDS, "work", "u_loops", "u_outs", "u_scratch", "rgs")
+CANDIDATE_RECORDS = (*LAYER_RECORDS, "work", "u_loops", "u_outs", "u_scratch", "rgs", "memos")
 
 
 class _Candidates:
@@ -343,6 +346,39 @@ def mixed_for(arch: Arch, pack: NetworkPack) -> tuple[Mixed, np.ndarray]:
             merges[l, :, :n_t, :n_d], e_factor[l, :, :n_t], latched[l, :n_t] = merging, factor, latch
         held = _MIXED[key] = (pack.workload, Mixed(merges, e_factor, latched))
     return held[1], mac_activity_table(arch, pack.distinct[0].density)  # _layers_covered: one density
+
+
+def count_key(arch: Arch, arrays: ArchArrays) -> int:
+    """A number for what the counting kernels read of a point's arch besides its capacities and
+    energies (which choose_ragged checks and prices again for a nest it counted at the same
+    number): the levels' records less their capacities, bandwidths, cluster axes, partial-sum
+    words, the counting convention's rules, and what the layers' Mixed rows read (mixed_reads)."""
+    level_int = arrays.level_int.copy()
+    level_int[:, R.CAPACITY] = 0
+    return _numbered(("counts", level_int.tobytes(), arrays.cluster_axes.tobytes(),
+                      arrays.level_float[:, (R.READ_BW, R.WRITE_BW, R.SHARED_BW)].tobytes(),
+                      arrays.psum_words.tobytes(), arrays.hold_spatial_innermost, arrays.cluster_rule,
+                      mixed_reads(arch)))
+
+
+def fanout_key(arc) -> int:
+    """A number for what the templates' fan-out splits read of a TemplateArch (choose_ragged keeps a
+    padded layer's reach per number): the levels' kinds, fan-out sides and x options' bits."""
+    return _numbered(("fanouts", arc.kind.tobytes(), arc.fan_x.tobytes(), arc.fan_y.tobytes(), arc.wide_bit.tobytes()))
+
+
+def _numbered(key: tuple) -> int:
+    """The number of a key (count_key's, fanout_key's); a full memo starts again with new numbers."""
+    number = _KEY_NUMBER.get(key)
+    if number is None:
+        if len(_KEY_NUMBER) >= PACK_MEMO:
+            _KEY_NUMBER.clear()
+        number = _KEY_NUMBER[key] = next(_NUMBERS)
+    return number
+
+
+_KEY_NUMBER: dict = {}  # count_key's and fanout_key's tuples -> their numbers (never reused)
+_NUMBERS = itertools.count()
 
 
 _CHECK_READS: dict = {}  # id(arch) -> (arch, _check_reads's tuple)
@@ -441,7 +477,8 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions, row_only
     done = []
     # The first layer alone, then the rest: a point whose template the hardware refuses (or that does
     # not fit) stops at its first layer, as simulate does, having run one layer's kernel.
-    kernel = _Kernel(arc, arch_arrays, mixed, pack.work_for(mac_table), fanout_sides(arch))
+    kernel = _Kernel(arc, arch_arrays, mixed, pack.work_for(mac_table), fanout_sides(arch),
+                     count_key(arch, arch_arrays), fanout_key(arc))
     with pack.lock:  # its work arrays serve one point at a time (a Dask worker runs points in threads)
         for first, stop in ((0, 1), (1, len(pack.distinct))):
             evaluate_network(*pack.lists, kernel.work[0], arc, arch_arrays, mixed, pack.status,
@@ -473,6 +510,8 @@ class _Kernel(NamedTuple):
     mixed: Mixed
     work: tuple            # the pack's Work arrays for the point's MAC table: (typed list, list)
     sides: tuple           # the fan-outs' sides (mapping/ragged.fanout_sides)
+    count_key: int         # count_key's number for the point
+    fanout_key: int        # fanout_key's
 
 
 def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, model, energies, off_chip,
@@ -615,8 +654,8 @@ def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result
         return mapping, result, pack.keeps[l], False
     best = choose_ragged(*pack.padded_lists, cands.index, kernel.arc, kernel.arch, kernel.mixed, l, pack.parts[l],
                          kernel.work[1][l], pack.loops[l], int(pack.steps[l, 2]), pack.keeps[l], template_ok,
-                         result.energy_pj, result.cycles, rules, pack.elements[l], cands.status, cands.energy_pj,
-                         cands.cycles, cands.ragged, cands.u_n)
+                         result.energy_pj, result.cycles, rules, pack.elements[l], kernel.count_key,
+                         kernel.fanout_key, cands.status, cands.energy_pj, cands.cycles, cands.ragged, cands.u_n)
     if best < 0:
         return mapping, result, pack.keeps[l], False
     key, chosen = cands.mapping(arch, best)

@@ -28,7 +28,7 @@ from numba.typed import List
 from ..counting import records as R
 from ..counting.floor import nest_floor, spread_floor, spread_steps
 from ..counting.nest_kernel import evaluate_nest
-from ..counting.ragged_kernel import evaluate_ragged, reset_ragged_work
+from ..counting.ragged_kernel import evaluate_ragged, fits_again, ragged_energy, reset_ragged_work
 from ..energy.mac import mac_dynamic_pj
 from ..jit import helper, kernel
 from ..mapping.template_kernel import fanout_reach, lower_best, map_layer_kernel, n_options
@@ -45,6 +45,30 @@ class ArchArrays(NamedTuple):
     cluster_rule: int
     mac_pj: float             # ActionEnergies.mac_pj
     mac_table: np.ndarray     # [held, fan-in] energy.activity.mac_activity_table (one density for every layer)
+
+
+class PaddedMemo(NamedTuple):
+    """What choose_ragged keeps of a padded record from point to point (`padded_memo` allocates it).
+    Its last ragged count: the nest counted and `count` = (count key, its loops, its cycles; key −1:
+    none); the counts stay in the record's u_outs and rgs until it is counted again, so at the same
+    count key (an arch differing only in capacities and energies) the capacities are checked and the
+    counts priced again instead (ragged_kernel.fits_again, ragged_energy). Its fan-outs' reach
+    (template_kernel.fanout_reach, `reach`'s first rows) and spread steps at the fan-outs numbered
+    `spread` = (fan-out key, spread steps; key −1: none): the template's splits read only the fan-outs."""
+    loops: R.Loops
+    keeps: np.ndarray         # [level, tensor] bool
+    count: np.ndarray         # [3] int64
+    reach: np.ndarray         # [MEMO_OPTIONS, dim] int64
+    spread: np.ndarray        # [2] int64
+
+
+MEMO_OPTIONS = 16  # x options a PaddedMemo holds the reach of (more: fanout_reach runs each time)
+
+
+def padded_memo(max_loops: int, n_levels: int, n_tensors: int, n_dims: int) -> PaddedMemo:
+    return PaddedMemo(R.nest_loops(max_loops), np.zeros((n_levels, n_tensors), dtype=np.bool_),
+                      np.array([-1, 0, 0], dtype=np.int64), np.zeros((MEMO_OPTIONS, n_dims), dtype=np.int64),
+                      np.array([-1, 0], dtype=np.int64))
 
 
 class Mixed(NamedTuple):
@@ -244,8 +268,9 @@ def _same_nest(a, n_a, keeps_a, b, n_b, keeps_b):
 
 @kernel()
 def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, u_outs, u_scratch,
-                  rgs, index, arc, arch, mixed, l, part, w, t_loops, t_n, t_keeps, template_ok, template_energy_pj,
-                  template_cycles, rules, elements, status, energy_pj, cycles, ragged, u_n):
+                  rgs, memos, index, arc, arch, mixed, l, part, w, t_loops, t_n, t_keeps, template_ok,
+                  template_energy_pj, template_cycles, rules, elements, count_key, fanout_key, status, energy_pj,
+                  cycles, ragged, u_n):
     """simulate.choose_template_counted for distinct layer l, whose template mapping (lowered by
     evaluate_network into t_loops, t_n loops, t_keeps; counted there: template_energy_pj,
     template_cycles, status OK) leaves MACs idle; `template_ok`: it does what the hardware can (else
@@ -259,7 +284,9 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
     status is −1. A candidate is mapped only when its floor before mapping (the template's fan-out
     splits: spread_floor) does not show that already. Per candidate: status, energy_pj, cycles,
     ragged, u_n; its nest in u_loops (u_n loops), its counts in u_outs, and rgs' totals and steps when
-    ragged (entry index[c]). The padded layers counted with their own mappings give the limit, their
+    ragged (entry index[c]). A ragged count whose nest and `count_key` (what the count reads of the
+    arch: dse/network.count_key) are its record's last (memos) is re-priced, not counted again; its
+    fan-outs' reach is kept there too, per `fanout_key` (dse/network.fanout_key). The padded layers counted with their own mappings give the limit, their
     fewest cycles (what padding by hand gives); they are mapped and counted only when a comparison
     needs it (their spread steps bound it from below).
     Returns the candidate of lowest (cycles > limit, energy · cycles), the first on a tie, or −1 for
@@ -276,10 +303,9 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
     # comparisons need them (_limit_below); each counts at least its spread steps.
     pad = (np.empty(n_c, dtype=np.int64), np.full(n_c, UNCOUNTED, dtype=np.int64), np.empty(n_c, dtype=np.int64))
     for c in range(n_c):
-        fanout_reach(templates[index[c]], arc, t_scratch[index[c]], reach[c])
-        pad[0][c] = spread_steps(layers[index[c]].dim_size, reach[c], n_opt)
+        pad[0][c] = _reach(templates, t_scratch, layers, memos[index[c]], index[c], arc, n_opt, fanout_key, reach[c])
     padded = (templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, rgs, index, n_padded, u_n,
-              mapped)
+              mapped, memos)
     real = _problem(part, arch, w)
     if template_ok:
         best, best_edp = -1, template_energy_pj * template_cycles
@@ -306,13 +332,73 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
         floor_cycles, floor_pj = nest_floor(nest, real, elements, stride, member)
         if _cannot_win(floor_cycles, floor_pj, best_edp, best_late, padded, pad, arc, arch, mixed, l, part):
             continue
-        status[c], energy_pj[c], cycles[c], ragged[c] = _count(nest, real, u_outs[p], u_scratch[p], rgs[p])
+        memo = memos[p]
+        if _remembered(memo, nest, count_key):
+            cycles[c], ragged[c] = memo.count[2], True
+            status[c] = R.OK if fits_again(nest, real, u_outs[p]) else R.OVER_CAPACITY
+            energy_pj[c] = ragged_energy(nest, real, u_outs[p], cycles[c]) if status[c] == R.OK else 0.0
+        else:
+            status[c], energy_pj[c], cycles[c], ragged[c] = _count(nest, real, u_outs[p], u_scratch[p], rgs[p])
+            _remember(memo, nest, count_key if status[c] == R.OK and ragged[c] else -1, cycles[c])
         if status[c] != R.OK:
             continue
         late, edp = _limit_below(cycles[c], padded, pad, arc, arch, mixed, l, part), energy_pj[c] * cycles[c]
         if (not late and best_late) or (late == best_late and edp < best_edp):
             best, best_late, best_edp = c, late, edp
     return best
+
+
+@helper(_nrt=True)  # (typed lists)
+def _reach(templates, t_scratch, layers, memo, p, arc, n_opt, fanout_key, reach):
+    """Padded record p's fanout_reach (into `reach`) and spread steps (returned), from its memo
+    where it holds them for these fan-outs (`fanout_key`), else computed and kept there."""
+    n_d = reach.shape[1]
+    if memo.spread[0] == fanout_key and fanout_key >= 0:
+        for o in range(n_opt):
+            for d in range(n_d):
+                reach[o, d] = memo.reach[o, d]
+        return memo.spread[1]
+    fanout_reach(templates[p], arc, t_scratch[p], reach)
+    steps = spread_steps(layers[p].dim_size, reach, n_opt)
+    if n_opt <= memo.reach.shape[0]:
+        for o in range(n_opt):
+            for d in range(n_d):
+                memo.reach[o, d] = reach[o, d]
+        memo.spread[0], memo.spread[1] = fanout_key, steps
+    return steps
+
+
+@helper()
+def _remembered(memo, nest, count_key):
+    """Is the nest, at this count key, the memo's last ragged count (PaddedMemo)?"""
+    state, loops = memo.count, memo.loops
+    if state[0] < 0 or state[0] != count_key or state[1] != nest.n:
+        return False
+    for j in range(nest.n):
+        if (loops.loop_dim[j] != nest.loop_dim[j] or loops.loop_bound[j] != nest.loop_bound[j]
+                or loops.loop_level[j] != nest.loop_level[j] or loops.loop_axis[j] != nest.loop_axis[j]
+                or loops.loop_spatial[j] != nest.loop_spatial[j]):
+            return False
+    for i in range(nest.keeps.shape[0]):
+        for t in range(nest.keeps.shape[1]):
+            if memo.keeps[i, t] != nest.keeps[i, t]:
+                return False
+    return True
+
+
+@helper()
+def _remember(memo, nest, count_key, cycles):
+    """The memo holds this nest's count (count_key −1: none; a count not OK or dense)."""
+    memo.count[0], memo.count[1], memo.count[2] = count_key, nest.n, cycles
+    if count_key < 0:
+        return
+    for j in range(nest.n):
+        memo.loops.loop_dim[j], memo.loops.loop_bound[j] = nest.loop_dim[j], nest.loop_bound[j]
+        memo.loops.loop_level[j], memo.loops.loop_axis[j] = nest.loop_level[j], nest.loop_axis[j]
+        memo.loops.loop_spatial[j] = nest.loop_spatial[j]
+    for i in range(nest.keeps.shape[0]):
+        for t in range(nest.keeps.shape[1]):
+            memo.keeps[i, t] = nest.keeps[i, t]
 
 
 @helper()
@@ -341,7 +427,7 @@ def _cannot_win(floor_cycles, floor_pj, best_edp, best_late, padded, pad, arc, a
 def _map(padded, arc, part, c):
     """Candidate c's padded layer (entry p = index[c]) mapped by the template, lowered (loops[p],
     n_padded[c] loops, keeps[p]), and unpadded onto the real layer (u_loops[p], u_n[c])."""
-    templates, t_scratch, _, loops, keeps, _, _, _, u_loops, _, index, n_padded, u_n, mapped = padded
+    templates, t_scratch, _, loops, keeps, _, _, _, u_loops, _, index, n_padded, u_n, mapped, _ = padded
     p = index[c]
     lay, sc, lp = templates[p], t_scratch[p], loops[p]
     map_layer_kernel(lay, arc, sc)
@@ -367,7 +453,7 @@ def _limit_below(x, padded, pad, arc, arch, mixed, l, part):
     below x, each once: pad[1] its status (UNCOUNTED before), pad[2] its cycles. The padded nests are
     dense (a template's factors divide the padded dims), so rgs[p], which candidate c's ragged
     count also uses, is left as it was."""
-    _, _, layers, loops, keeps, outs, scratch, work, _, rgs, index, n_padded, _, mapped = padded
+    _, _, layers, loops, keeps, outs, scratch, work, _, rgs, index, n_padded, _, mapped, memos = padded
     floor, status, cycles = pad
     for c in range(index.shape[0]):
         if status[c] == UNCOUNTED:
@@ -378,8 +464,10 @@ def _limit_below(x, padded, pad, arc, arch, mixed, l, part):
             p = index[c]
             lp, pp, pw = loops[p], layers[p], work[p]
             _fill_work(pw, mixed, l, pp.macs, arch.mac_pj, arch.mac_table)
-            status[c], _, cycles[c], _ = _count(_nest(lp, n_padded[c], keeps[p]), _problem(pp, arch, pw), outs[p],
-                                                scratch[p], rgs[p])
+            status[c], _, cycles[c], was_ragged = _count(_nest(lp, n_padded[c], keeps[p]), _problem(pp, arch, pw),
+                                                         outs[p], scratch[p], rgs[p])
+            if was_ragged:  # (not expected: rgs[p] held candidate c's count, which its memo no longer has)
+                memos[p].count[0] = -1
         if status[c] == R.OK and cycles[c] < x:
             return True
     return False

@@ -335,3 +335,35 @@ def test_a_floor_passes_over_a_candidate_only_where_it_cannot_come_first(monkeyp
     # in time, and no padded layer is counted to find out
     assert not cannot_win(150, 20.0, best_edp, True, lazy)
     assert (lazy[1] == UNCOUNTED).all()
+
+
+def test_a_count_kept_from_an_earlier_point_is_checked_and_priced_again(monkeypatch):
+    """choose_ragged keeps each padded record's last ragged count (its PaddedMemo) and, at a later
+    point whose arch differs only in capacities and energies (count_key), checks the capacities and
+    prices the counts again instead of counting: every point of a sequence that revisits sizes, and
+    changes a bandwidth (a new count key) in between, equals simulate's, and kept counts were
+    used (the memo's condition, re-derived here: the record's count key and nest unchanged)."""
+    from accelsim.dse import network
+    from accelsim.ir.workload import Workload
+    reused, real = [], network.choose_ragged
+
+    def counting(*a):
+        memos, index, key = a[12], a[13], a[-7]
+        before = {int(p): (int(memos[p].count[0]), memos[p].loops.loop_bound.copy()) for p in index}
+        best = real(*a)
+        for c, p in enumerate(index):
+            held, bounds = before[int(p)]
+            if a[-5][c] == 0 and held == key and (bounds == memos[p].loops.loop_bound).all():
+                reused.append(int(p))
+        return best
+    monkeypatch.setattr(network, "choose_ragged", counting)
+    monkeypatch.setattr(evaluate, "_network_kernel_ready", lambda: True)
+    layers = load_workload(WORKLOAD_DIR / "resnet50.yaml").layers
+    workload = Workload("resnet50_part", "", tuple(layers[:30]))
+    sequence = [("64KiB", 16), ("256KiB", 16), ("32KiB", 16), ("256KiB", 4), ("64KiB", 4), ("16KiB", 16), ("64KiB", 16)]
+    for size, bandwidth in sequence:
+        arch = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=5", "levels.PE_array.y=3",
+                                                        f"levels.GlobalBuffer.size={size}",
+                                                        f"levels.DRAM.read_bandwidth={bandwidth} words/cycle"])
+        assert _same(arch, workload, SimOptions(dataflow="ws")) is not None
+    assert len(set(reused)) >= 3, reused
