@@ -311,10 +311,10 @@ def test_a_floor_passes_over_a_candidate_only_where_it_cannot_come_first(monkeyp
     arch = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=3", "levels.PE_array.y=5"])
     network_result(arch, Workload("tokens", "", (Layer("t", matmul(m=197, n=384, k=384)),)), SimOptions(dataflow="ws"))
     assert calls
-    lists, index, (arc, arch_arrays, mixed, l, part) = calls[0][:12], calls[0][12], calls[0][13:18]
+    lists, index, (arc, arch_arrays, mixed, l, part) = calls[0][:13], calls[0][13], calls[0][14:19]
     n = len(index)
     padded = (*lists[:9], lists[11], index, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
-              np.ones(n, dtype=np.bool_))
+              np.ones(n, dtype=np.bool_), lists[12])
 
     jitted = njit(lambda *args: _cannot_win(*args))
 
