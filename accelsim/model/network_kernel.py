@@ -286,9 +286,10 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
     ragged, u_n; its nest in u_loops (u_n loops), its counts in u_outs, and rgs' totals and steps when
     ragged (entry index[c]). A ragged count whose nest and `count_key` (what the count reads of the
     arch: dse/network.count_key) are its record's last (memos) is re-priced, not counted again; its
-    fan-outs' reach is kept there too, per `fanout_key` (dse/network.fanout_key). The padded layers counted with their own mappings give the limit, their
-    fewest cycles (what padding by hand gives); they are mapped and counted only when a comparison
-    needs it (their spread steps bound it from below).
+    fan-outs' reach is kept there too, per `fanout_key` (dse/network.fanout_key). The padded layers
+    counted with their own mappings give the limit, their fewest cycles (what padding by hand
+    gives); they are mapped and counted only when a comparison needs it (their spread steps bound
+    it from below).
     Returns the candidate of lowest (cycles > limit, energy · cycles), the first on a tie, or −1 for
     the template's own mapping (or none, if the template breaks the rules)."""
     n_c = index.shape[0]
@@ -333,9 +334,10 @@ def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, wor
         if _cannot_win(floor_cycles, floor_pj, best_edp, best_late, padded, pad, arc, arch, mixed, l, part):
             continue
         memo = memos[p]
-        if _remembered(memo, nest, count_key):
-            cycles[c], ragged[c] = memo.count[2], True
+        if _remembered(memo, nest, count_key):  # (as _count returns it: over capacity, no energy nor cycles)
+            ragged[c] = True
             status[c] = R.OK if fits_again(nest, real, u_outs[p]) else R.OVER_CAPACITY
+            cycles[c] = memo.count[2] if status[c] == R.OK else 0
             energy_pj[c] = ragged_energy(nest, real, u_outs[p], cycles[c]) if status[c] == R.OK else 0.0
         else:
             status[c], energy_pj[c], cycles[c], ragged[c] = _count(nest, real, u_outs[p], u_scratch[p], rgs[p])
