@@ -483,9 +483,10 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions, row_only
         for first, stop in ((0, 1), (1, len(pack.distinct))):
             evaluate_network(*pack.lists, kernel.work[0], arc, arch_arrays, mixed, pack.status,
                              pack.energy_pj, pack.cycles, pack.steps, first, stop)
+            plans = _plans(pack, first, stop, arch, options, kernel)
             for l in range(first, stop):
                 done.append(_layer_result(pack, l, arch, options, model, energies, off_chip, price_layer,
-                                          simulate_layer, kernel, row_only))
+                                          simulate_layer, kernel, row_only, plans.get(l)))
     layers, ran = [], set()
     for layer, l in zip(workload.layers, pack.index):  # simulate's copies of a shape run before
         layers.append(_renamed(done[l], layer.name, layer.count) if l in ran else done[l])
@@ -514,24 +515,67 @@ class _Kernel(NamedTuple):
     fanout_key: int        # fanout_key's
 
 
+_NOT_ASKED = object()  # a plan's answer where the choice kernel was not asked
+
+
+def _plan(pack: NetworkPack, l: int, arch: Arch, options: SimOptions) -> tuple:
+    """Distinct layer l's template mapping as the kernel left it (pack.mapping's key, the Mapping),
+    its checks' verdict, and whether it leaves MACs idle (then simulate's ragged choice runs). The
+    layer counted OK."""
+    from ..simulate import ragged_refused
+    key, mapping = pack.mapping(arch, l)
+    verdict = pack.verdict(arch, l, key, mapping)
+    idle = not ragged_refused(arch, pack.distinct[l], options) and spatial_positions(mapping) < arch.compute.instances
+    return key, mapping, verdict, idle
+
+
+def _plans(pack: NetworkPack, first: int, stop: int, arch: Arch, options: SimOptions, kernel: _Kernel) -> dict:
+    """Layer -> (its _plan, the choice kernel's answer: _choice_call's, or _NOT_ASKED where the
+    choice does not run), for the layers from `first` on, before any layer's result is built: their
+    Python first, then the choice kernel's calls one after another (a call right after another
+    costs less than one after a layer's Python: docs/dse.md, session 22). Plans stop where a layer
+    may fail (its count not OK, a plan that raises, a mapping that breaks a check: the layers from
+    there are planned by _layer_result in order, so an error raised is the first failing layer's,
+    as in simulate, and an infeasible point does no more work than before); the plan of a template
+    the hardware refuses, whose layer fails unless a candidate is kept, is the last."""
+    plans, calls = {}, []
+    for l in range(first, stop):
+        if pack.status[l] != R.OK:
+            break
+        try:
+            plan = _plan(pack, l, arch, options)
+            if plan[2] == BREAKS_MAPPING or (plan[2] == BREAKS_HARDWARE and not plan[3]):
+                break
+            asked = _choice_call(pack, l, arch, kernel, plan[2] == PASSES) if plan[3] else _NOT_ASKED
+        except (MappingError, SpecError):
+            break
+        plans[l] = (*plan, asked)
+        if isinstance(asked, tuple) and isinstance(asked[1], tuple):
+            calls.append(l)
+        if plan[2] != PASSES:
+            break
+    for l in calls:
+        plans[l] = (*plans[l][:4], _answer(plans[l][4]))
+    return plans
+
+
 def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, model, energies, off_chip,
-                  layer_energy, simulate_layer, kernel: _Kernel, row_only: bool = False) -> LayerResult:
+                  layer_energy, simulate_layer, kernel: _Kernel, row_only: bool = False,
+                  plan: tuple | None = None) -> LayerResult:
     """Distinct layer l's LayerResult from the kernel's arrays, as simulate.simulate_layer builds it.
     A layer that does not map or count cleanly here (a status other than OK, a failed check) is
     simulate's own layer, which gives its result or raises the error simulate would (the layers
-    before it have run alike)."""
-    from ..simulate import check_hardware, choose_template_counted, layer_error, ragged_dims, ragged_refused
+    before it have run alike). `plan`: its _plans entry, where made."""
+    from ..simulate import check_hardware, choose_template_counted, layer_error, ragged_dims
 
     layer = pack.distinct[l]
     if pack.status[l] != R.OK:
         return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, map_layer_fast)
     einsum = layer.run_einsum
-    key, mapping = pack.mapping(arch, l)
+    _, mapping, verdict, idle, asked = plan if plan is not None else (*_plan(pack, l, arch, options), _NOT_ASKED)
 
     def template(a, e, dataflow):  # the template (map_layer's mapping), the kernel's on this layer
         return mapping if e is einsum else map_layer_fast(a, e, dataflow)
-    verdict = pack.verdict(arch, l, key, mapping)
-    idle = not ragged_refused(arch, layer, options) and spatial_positions(mapping) < arch.compute.instances
     if verdict == BREAKS_MAPPING or (verdict == BREAKS_HARDWARE and not idle):
         return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, template)  # its error
     result = packed_result(pack.status[l], pack.energy_pj[l], pack.cycles[l], pack.outs[l], pack.steps[l])
@@ -541,7 +585,7 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
         # made and counted; passed over if it breaks the arch's constraints) and its ragged
         # candidates (mapping/ragged.py), by the choice kernel where it reproduces it, else by
         # simulate; a candidate simulate chose runs simulate's own layer
-        choice = _kernel_choice(pack, l, arch, layer, mapping, result, kernel, verdict == PASSES)
+        choice = _kernel_choice(pack, l, arch, layer, mapping, result, kernel, verdict == PASSES, asked)
         if choice is None:
             if verdict != PASSES:
                 return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, template)
@@ -639,29 +683,48 @@ def hardware_rules(arch: Arch, einsum) -> Rules | None:
 
 
 def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result: PackedResult,
-                   kernel: _Kernel, template_ok: bool) -> tuple | None:
+                   kernel: _Kernel, template_ok: bool, asked=_NOT_ASKED) -> tuple | None:
     """simulate.choose_template_counted(…, (mapping, result)) by network_kernel.choose_ragged:
     (the chosen mapping, its PackedResult, its nest's keeps, whether it runs ragged; the template's
     `mapping` where none is kept, even if it breaks the arch's constraints: `template_ok` False), or
     None where simulate's choice must decide (the kernel does not reproduce it on this layer: its
     candidates, or constraints hardware_rules cannot say, or a chosen candidate that fails
-    simulate_layer's checks, which simulate's layer then raises)."""
-    cands = pack.candidates_for(l, kernel.sides, kernel.arch.mac_table.shape)
-    rules = pack.rules_for(arch, l)
-    if not cands.ok or rules is None or not cands.shares_mixed(arch, layer.density):
+    simulate_layer's checks, which simulate's layer then raises). `asked`: the kernel's answer
+    (_plans'), where asked."""
+    if asked is _NOT_ASKED:
+        asked = _answer(_choice_call(pack, l, arch, kernel, template_ok))
+    if asked is None:
         return None
-    if not cands.padded:
-        return mapping, result, pack.keeps[l], False
-    best = choose_ragged(*pack.padded_lists, cands.index, kernel.arc, kernel.arch, kernel.mixed, l, pack.parts[l],
-                         kernel.work[1][l], pack.loops[l], int(pack.steps[l, 2]), pack.keeps[l], template_ok,
-                         result.energy_pj, result.cycles, rules, pack.elements[l], kernel.count_key,
-                         kernel.fanout_key, cands.status, cands.energy_pj, cands.cycles, cands.ragged, cands.u_n)
+    cands, best = asked
     if best < 0:
         return mapping, result, pack.keeps[l], False
     key, chosen = cands.mapping(arch, best)
     if pack.verdict(arch, l, key, chosen) != PASSES:  # (the rules keep none that breaks a constraint: a safety net)
         return None
     return chosen, cands.result(best), cands.keeps[best], bool(cands.ragged[best])
+
+
+def _choice_call(pack: NetworkPack, l: int, arch: Arch, kernel: _Kernel, template_ok: bool) -> tuple | None:
+    """Distinct layer l's candidates and the choice kernel's arguments for them (the template's
+    count: the pack's arrays): (its _Candidates, choose_ragged's arguments), (its _Candidates, −1)
+    where it has none (the template's mapping stays), or None where the kernel does not reproduce
+    simulate's choice (see _kernel_choice)."""
+    cands = pack.candidates_for(l, kernel.sides, kernel.arch.mac_table.shape)
+    rules = pack.rules_for(arch, l)
+    if not cands.ok or rules is None or not cands.shares_mixed(arch, pack.distinct[l].density):
+        return None
+    if not cands.padded:
+        return cands, -1
+    return cands, (*pack.padded_lists, cands.index, kernel.arc, kernel.arch, kernel.mixed, l, pack.parts[l],
+                   kernel.work[1][l], pack.loops[l], int(pack.steps[l, 2]), pack.keeps[l], template_ok,
+                   float(pack.energy_pj[l]), int(pack.cycles[l]), rules, pack.elements[l], kernel.count_key,
+                   kernel.fanout_key, cands.status, cands.energy_pj, cands.cycles, cands.ragged, cands.u_n)
+
+
+def _answer(call: tuple | None) -> tuple | None:
+    """_choice_call's result with the kernel's call made: (the _Candidates, the candidate chosen or
+    −1), or None."""
+    return (call[0], choose_ragged(*call[1])) if call is not None and isinstance(call[1], tuple) else call
 
 
 def _block_counts(arch: Arch, einsum, keeps: np.ndarray, result: PackedResult, ragged: bool) -> BlockCounts:
