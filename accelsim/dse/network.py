@@ -265,7 +265,7 @@ class _Candidates:
     def __init__(self, pack: NetworkPack, l: int, sides: tuple, mac_shape: tuple):
         einsum = pack.distinct[l].run_einsum
         self.einsum, self.padded, self.dataflow = einsum, padded_layers_for(sides, einsum), pack.dataflow
-        self.pack, self.l = pack, l
+        self.mappings, self.l = pack.mappings, l  # (the pack's memo: not the pack, which holds this)
         self.same_mixed = None  # (mixed_reads, shares_mixed's verdict)
         self.parts = [pack.padded_for(l, padded, mac_shape) for padded in self.padded]
         self.ok = all(part.items is not None for part in self.parts)
@@ -305,7 +305,7 @@ class _Candidates:
         key = ("padded", self.l, tuple(level.name for level in arch.levels[:-1]), sc.s_n[BEST].tobytes(),
                sc.s_dim[BEST].tobytes(), sc.s_bound[BEST].tobytes(), sc.s_axis[BEST].tobytes(),
                sc.mask[M_BEST].tobytes())
-        return key, _memoized(self.pack.mappings, key, lambda: unpad(
+        return key, _memoized(self.mappings, key, lambda: unpad(
             scratch_mapping(arch, self.padded[c], self.dataflow, sc), self.einsum))
 
 

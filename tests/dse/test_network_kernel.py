@@ -340,9 +340,10 @@ def test_a_floor_passes_over_a_candidate_only_where_it_cannot_come_first(monkeyp
 def test_a_count_kept_from_an_earlier_point_is_checked_and_priced_again(monkeypatch):
     """choose_ragged keeps each padded record's last ragged count (its PaddedMemo) and, at a later
     point whose arch differs only in capacities and energies (count_key), checks the capacities and
-    prices the counts again instead of counting: every point of a sequence that revisits sizes, and
-    changes a bandwidth (a new count key) in between, equals simulate's, and kept counts were
-    used (the memo's condition, re-derived here: the record's count key and nest unchanged)."""
+    prices the counts again instead of counting; and its fan-outs' reach per fanout_key: every point
+    of a sequence that revisits sizes, and changes a bandwidth (a new count key) and an array side
+    in between, equals simulate's, and kept counts were used (the memo's condition, re-derived
+    here: the record's count key and nest unchanged)."""
     from accelsim.dse import network
     from accelsim.ir.workload import Workload
     reused, real = [], network.choose_ragged
@@ -360,9 +361,11 @@ def test_a_count_kept_from_an_earlier_point_is_checked_and_priced_again(monkeypa
     monkeypatch.setattr(evaluate, "_network_kernel_ready", lambda: True)
     layers = load_workload(WORKLOAD_DIR / "resnet50.yaml").layers
     workload = Workload("resnet50_part", "", tuple(layers[:30]))
-    sequence = [("64KiB", 16), ("256KiB", 16), ("32KiB", 16), ("256KiB", 4), ("64KiB", 4), ("16KiB", 16), ("64KiB", 16)]
-    for size, bandwidth in sequence:
-        arch = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=5", "levels.PE_array.y=3",
+    # (a y of 4 shares the padded layers of the x side, 5, whose reach differs: fanout_key)
+    sequence = [("64KiB", 16, 3), ("256KiB", 16, 3), ("32KiB", 16, 3), ("256KiB", 4, 3), ("64KiB", 16, 4),
+                ("64KiB", 4, 3), ("16KiB", 16, 3), ("64KiB", 16, 3)]
+    for size, bandwidth, y in sequence:
+        arch = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=5", f"levels.PE_array.y={y}",
                                                         f"levels.GlobalBuffer.size={size}",
                                                         f"levels.DRAM.read_bandwidth={bandwidth} words/cycle"])
         assert _same(arch, workload, SimOptions(dataflow="ws")) is not None
