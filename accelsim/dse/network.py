@@ -91,7 +91,8 @@ class NetworkPack:
             self.index.append(seen[key])
         self.mappings, self.work = {}, {}  # the kernel's mappings seen; Work arrays per MAC table width
         self.verdicts = {}  # (mapping key, _check_reads) -> its _verdict
-        self.rules = {}  # (distinct layer, _check_reads) -> its hardware_rules
+        self.rules = {}  # (distinct layer, _check_reads) -> (its hardware_rules, their entry in rule_lists)
+        self.rule_lists = ()  # (a typed list of every Rules in `rules`,)
         self.lock = threading.Lock()
         records = {name: [] for name in LAYER_RECORDS}
         self.ok = True
@@ -110,11 +111,12 @@ class NetworkPack:
         self.candidates = {}  # (layer, fan-out sides, MAC table shape) -> its _Candidates
         self.padded = {}  # (layer, id(padded layer), MAC table shape) -> its _Padded
         self.padded_lists = ()  # every _Padded's items, as CANDIDATE_RECORDS' typed lists (its index)
+        self.set_lists = ()  # every _Candidates' arrays, as SET_RECORDS' typed lists (its slot)
         self.lists = tuple(typed_list(records[name]) for name in records)
         self.max_tensors = max(len(layer.run_einsum.roles) for layer in self.distinct)
         self.max_dims = max(len(layer.run_einsum.dims) for layer in self.distinct)
         self.outputs = [layer.run_einsum.tensor_size("outputs") for layer in self.distinct]
-        self.elements = [footprint(layer.run_einsum) for layer in self.distinct]  # choose_ragged's floors
+        self.elements = typed_list([footprint(layer.run_einsum) for layer in self.distinct])  # choose_ragged's floors
         n = len(self.distinct)
         self.status, self.energy_pj = np.zeros(n, dtype=np.int64), np.zeros(n)
         self.cycles, self.steps = np.zeros(n, dtype=np.int64), np.zeros((n, 3), dtype=np.int64)
@@ -128,17 +130,23 @@ class NetworkPack:
             self.work[width] = (typed_list(work), work)
         return self.work[width]
 
+    def trim(self) -> None:
+        """Before a point: a full memo of candidate sets, padded layers or rules (PACK_MEMO entries)
+        starts again empty, with the typed lists that index them (never within a point, whose
+        choice kernel call indexes them)."""
+        if len(self.candidates) >= PACK_MEMO or len(self.padded) >= PACK_MEMO:
+            self.candidates.clear()
+            self.padded.clear()
+            self.padded_lists, self.set_lists = (), ()
+        if len(self.rules) >= PACK_MEMO:
+            self.rules.clear()
+            self.rule_lists = ()
+
     def candidates_for(self, l: int, sides: tuple, mac_shape: tuple) -> _Candidates:
-        """Distinct layer l's padded layers for these fan-out sides, packed (once per worker). A
-        full memo (PACK_MEMO candidates or padded layers) starts again empty, the padded layers'
-        typed lists too, before a _Candidates is built (it indexes them)."""
+        """Distinct layer l's padded layers for these fan-out sides, packed (once per worker)."""
         key = (l, sides, mac_shape)
         held = self.candidates.get(key)
         if held is None:
-            if len(self.candidates) >= PACK_MEMO or len(self.padded) >= PACK_MEMO:
-                self.candidates.clear()
-                self.padded.clear()
-                self.padded_lists = ()
             held = self.candidates[key] = _Candidates(self, l, sides, mac_shape)
         return held
 
@@ -151,12 +159,7 @@ class NetworkPack:
         if held is None:
             held = self.padded[key] = _Padded(self, l, padded, mac_shape)
             if held.items is not None:
-                held.index = len(self.padded_lists[0]) if self.padded_lists else 0
-                if self.padded_lists:
-                    for items, item in zip(self.padded_lists, held.items):
-                        append(items, item)
-                else:
-                    self.padded_lists = tuple(typed_list([item]) for item in held.items)
+                self.padded_lists, held.index = _appended(self.padded_lists, held.items)
         return held
 
     def mapping(self, arch: Arch, l: int) -> tuple:
@@ -174,9 +177,27 @@ class NetworkPack:
         buffers' sizes share their fan-outs and constraints."""
         return _memoized(self.verdicts, (key, _check_reads(arch)), lambda: _verdict(arch, self.distinct[l], mapping))
 
-    def rules_for(self, arch: Arch, l: int) -> Rules | None:
-        """hardware_rules of distinct layer l on the arch, once per what the checks read of it."""
-        return _memoized(self.rules, (l, _check_reads(arch)), lambda: hardware_rules(arch, self.distinct[l].run_einsum))
+    def rules_for(self, arch: Arch, l: int) -> tuple:
+        """(hardware_rules of distinct layer l on the arch, their entry in rule_lists[0], −1 for
+        None), once per what the checks read of it."""
+        key = (l, _check_reads(arch))
+        held = self.rules.get(key)
+        if held is None:
+            rules, entry = hardware_rules(arch, self.distinct[l].run_einsum), -1
+            if rules is not None:
+                self.rule_lists, entry = _appended(self.rule_lists, (rules,))
+            held = self.rules[key] = (rules, entry)
+        return held
+
+
+def _appended(lists: tuple, items: tuple) -> tuple:
+    """(typed lists with each item appended to its list (made if `lists` is empty), the items'
+    index there)."""
+    if not lists:
+        return tuple(typed_list([item]) for item in items), 0
+    for typed, item in zip(lists, items):
+        append(typed, item)
+    return lists, len(lists[0]) - 1
 
 
 def _memoized(memo: dict, key, make):
@@ -254,6 +275,7 @@ class _Padded:
 
 
 CANDIDATE_RECORDS = (*LAYER_RECORDS, "work", "u_loops", "u_outs", "u_scratch", "rgs", "memos")
+SET_RECORDS = ("index", "status", "energy_pj", "cycles", "ragged", "u_n")  # a _Candidates' arrays, choose_ragged's
 
 
 class _Candidates:
@@ -278,6 +300,9 @@ class _Candidates:
         n = len(self.padded)
         self.status, self.energy_pj = np.zeros(n, dtype=np.int64), np.zeros(n)
         self.cycles, self.ragged, self.u_n = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.int64)
+        self.slot = -1  # its entry in the pack's set_lists
+        if n:
+            pack.set_lists, self.slot = _appended(pack.set_lists, tuple(getattr(self, k) for k in SET_RECORDS))
 
     def shares_mixed(self, arch: Arch, density) -> bool:
         """Do the padded layers take the real layer's Mixed rows on this arch (_Padded.shares_mixed)?
@@ -480,6 +505,7 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions, row_only
     kernel = _Kernel(arc, arch_arrays, mixed, pack.work_for(mac_table), fanout_sides(arch),
                      count_key(arch, arch_arrays), fanout_key(arc))
     with pack.lock:  # its work arrays serve one point at a time (a Dask worker runs points in threads)
+        pack.trim()
         for first, stop in ((0, 1), (1, len(pack.distinct))):
             evaluate_network(*pack.lists, kernel.work[0], arc, arch_arrays, mixed, pack.status,
                              pack.energy_pj, pack.cycles, pack.steps, first, stop)
@@ -530,10 +556,11 @@ def _plan(pack: NetworkPack, l: int, arch: Arch, options: SimOptions) -> tuple:
 
 
 def _plans(pack: NetworkPack, first: int, stop: int, arch: Arch, options: SimOptions, kernel: _Kernel) -> dict:
-    """Layer -> (its _plan, the choice kernel's answer: _choice_call's, or _NOT_ASKED where the
-    choice does not run), for the layers from `first` on, before any layer's result is built: their
-    Python first, then the choice kernel's calls one after another (a call right after another
-    costs less than one after a layer's Python: docs/dse.md, session 22). Plans stop where a layer
+    """Layer -> (its _plan, the choice kernel's answer: (its _Candidates, the candidate chosen or −1),
+    None where the kernel does not decide, or _NOT_ASKED where the choice does not run), for the
+    layers from `first` on, before any layer's result is built: their Python first, then one call
+    of the choice kernel for all of them (a call per layer costs its dispatch and finds the
+    kernel's code out of the caches: docs/dse.md, session 22). Plans stop where a layer
     may fail (its count not OK, a plan that raises, a mapping that breaks a check: the layers from
     there are planned by _layer_result in order, so an error raised is the first failing layer's,
     as in simulate, and an infeasible point does no more work than before); the plan of a template
@@ -554,8 +581,8 @@ def _plans(pack: NetworkPack, first: int, stop: int, arch: Arch, options: SimOpt
             calls.append(l)
         if plan[2] != PASSES:
             break
-    for l in calls:
-        plans[l] = (*plans[l][:4], _answer(plans[l][4]))
+    for l, best in zip(calls, _chosen(pack, kernel, [plans[l][4][1] for l in calls])):
+        plans[l] = (*plans[l][:4], (plans[l][4][0], best))
     return plans
 
 
@@ -692,7 +719,9 @@ def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result
     simulate_layer's checks, which simulate's layer then raises). `asked`: the kernel's answer
     (_plans'), where asked."""
     if asked is _NOT_ASKED:
-        asked = _answer(_choice_call(pack, l, arch, kernel, template_ok))
+        asked = _choice_call(pack, l, arch, kernel, template_ok)
+        if asked is not None and isinstance(asked[1], tuple):
+            asked = (asked[0], _chosen(pack, kernel, [asked[1]])[0])
     if asked is None:
         return None
     cands, best = asked
@@ -705,26 +734,32 @@ def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result
 
 
 def _choice_call(pack: NetworkPack, l: int, arch: Arch, kernel: _Kernel, template_ok: bool) -> tuple | None:
-    """Distinct layer l's candidates and the choice kernel's arguments for them (the template's
-    count: the pack's arrays): (its _Candidates, choose_ragged's arguments), (its _Candidates, −1)
-    where it has none (the template's mapping stays), or None where the kernel does not reproduce
-    simulate's choice (see _kernel_choice)."""
+    """Distinct layer l's candidates and its call of the choice kernel (the template's count: the
+    pack's arrays): (its _Candidates, (l, its slot, its Rules' entry, template_ok)), (its
+    _Candidates, −1) where it has none (the template's mapping stays), or None where the kernel does
+    not reproduce simulate's choice (see _kernel_choice)."""
     cands = pack.candidates_for(l, kernel.sides, kernel.arch.mac_table.shape)
-    rules = pack.rules_for(arch, l)
+    rules, entry = pack.rules_for(arch, l)
     if not cands.ok or rules is None or not cands.shares_mixed(arch, pack.distinct[l].density):
         return None
     if not cands.padded:
         return cands, -1
-    return cands, (*pack.padded_lists, cands.index, kernel.arc, kernel.arch, kernel.mixed, l, pack.parts[l],
-                   kernel.work[1][l], pack.loops[l], int(pack.steps[l, 2]), pack.keeps[l], template_ok,
-                   float(pack.energy_pj[l]), int(pack.cycles[l]), rules, pack.elements[l], kernel.count_key,
-                   kernel.fanout_key, cands.status, cands.energy_pj, cands.cycles, cands.ragged, cands.u_n)
+    return cands, (l, cands.slot, entry, template_ok)
 
 
-def _answer(call: tuple | None) -> tuple | None:
-    """_choice_call's result with the kernel's call made: (the _Candidates, the candidate chosen or
-    −1), or None."""
-    return (call[0], choose_ragged(*call[1])) if call is not None and isinstance(call[1], tuple) else call
+def _chosen(pack: NetworkPack, kernel: _Kernel, calls: list) -> np.ndarray:
+    """The candidate network_kernel.choose_ragged chooses (−1: the template's mapping) on each of
+    these calls (_choice_call's), in one call of it."""
+    best = np.empty(len(calls), dtype=np.int64)
+    if not calls:
+        return best
+    layer, slot, entry, ok = zip(*calls)
+    layers, loops, keeps = (pack.lists[LAYER_RECORDS.index(name)] for name in ("layers", "loops", "keeps"))
+    choose_ragged(*pack.padded_lists, *pack.set_lists, pack.rule_lists[0], pack.elements, layers, loops, keeps,
+                  kernel.work[0], pack.steps, pack.energy_pj, pack.cycles, kernel.arc, kernel.arch, kernel.mixed,
+                  kernel.count_key, kernel.fanout_key, np.array(layer, dtype=np.int64),
+                  np.array(slot, dtype=np.int64), np.array(entry, dtype=np.int64), np.array(ok, dtype=np.bool_), best)
+    return best
 
 
 def _block_counts(arch: Arch, einsum, keeps: np.ndarray, result: PackedResult, ragged: bool) -> BlockCounts:

@@ -11,10 +11,10 @@ layer parts change (`evaluate_network`'s other arguments). The kernel writes, pe
 counting kernel's status, energy and cycles, and leaves its counts in the layer's Outputs record
 and its mapping in the template scratch's BEST slot, for the wrapper to read.
 
-`choose_ragged` is the templates' ragged choice (simulate.choose_template_counted) for one layer
-whose template mapping leaves MACs idle: the layer padded to the array's sides, each padded layer
-mapped by the template and counted, and its mapping unpadded onto the real layer and counted
-(dense or ragged kernel), in one call instead of a Mapping, a lowering and a count per candidate
+`choose_ragged` is the templates' ragged choice (simulate.choose_template_counted) for the layers
+of a point whose template mapping leaves MACs idle: each layer padded to the array's sides, each
+padded layer mapped by the template and counted, and its mapping unpadded onto the real layer and
+counted (dense or ragged kernel), in one call instead of a Mapping, a lowering and a count per candidate
 in Python. Its inputs are packed once per (layer, fan-out sides) by dse/network.py.
 """
 from __future__ import annotations
@@ -268,9 +268,27 @@ def _same_nest(a, n_a, keeps_a, b, n_b, keeps_b):
 
 @kernel()
 def choose_ragged(templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, u_outs, u_scratch,
-                  rgs, memos, index, arc, arch, mixed, l, part, w, t_loops, t_n, t_keeps, template_ok,
-                  template_energy_pj, template_cycles, rules, elements, count_key, fanout_key, status, energy_pj,
-                  cycles, ragged, u_n):
+                  rgs, memos, index, status, energy_pj, cycles, ragged, u_n, rules, elements, parts, t_loops, t_keeps,
+                  works, steps, t_energy_pj, t_cycles, arc, arch, mixed, count_key, fanout_key, call_layer, call_set,
+                  call_rules, call_ok, best):
+    """_choose_one for each call k, in one call (a call from Python per layer costs its dispatch and
+    finds the kernel's code out of the caches): distinct layer call_layer[k], its candidate set
+    call_set[k] (entry of index … u_n: typed lists, one entry per candidate set), its Rules entry
+    call_rules[k], template_ok call_ok[k]; the layer's records are entry l of elements … works, its
+    template's count steps[l, 2] loops, t_energy_pj[l] pJ, t_cycles[l] cycles. Writes best[k]."""
+    for k in range(call_layer.shape[0]):
+        l, s = call_layer[k], call_set[k]
+        best[k] = _choose_one(templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, u_outs,
+                              u_scratch, rgs, memos, index[s], arc, arch, mixed, l, parts[l], works[l], t_loops[l],
+                              steps[l, 2], t_keeps[l], call_ok[k], t_energy_pj[l], t_cycles[l], rules[call_rules[k]],
+                              elements[l], count_key, fanout_key, status[s], energy_pj[s], cycles[s], ragged[s], u_n[s])
+
+
+@helper(_nrt=True)  # (allocates; typed lists)
+def _choose_one(templates, t_scratch, layers, loops, keeps, outs, scratch, work, u_loops, u_outs, u_scratch,
+                rgs, memos, index, arc, arch, mixed, l, part, w, t_loops, t_n, t_keeps, template_ok,
+                template_energy_pj, template_cycles, rules, elements, count_key, fanout_key, status, energy_pj,
+                cycles, ragged, u_n):
     """simulate.choose_template_counted for distinct layer l, whose template mapping (lowered by
     evaluate_network into t_loops, t_n loops, t_keeps; counted there: template_energy_pj,
     template_cycles, status OK) leaves MACs idle; `template_ok`: it does what the hardware can (else

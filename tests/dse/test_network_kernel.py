@@ -244,10 +244,10 @@ def test_the_row_only_path_gives_the_object_paths_rows_and_energies(tmp_path, mo
 
 
 def _counting_choices(monkeypatch):
-    """Count network_kernel.choose_ragged's calls and the candidates it chose (≥ 0)."""
+    """The candidates network_kernel.choose_ragged chose (≥ 0; −1: the template's), per layer asked."""
     from accelsim.dse import network
     calls, real = [], network.choose_ragged
-    monkeypatch.setattr(network, "choose_ragged", lambda *a: (lambda best: calls.append(best) or best)(real(*a)))
+    monkeypatch.setattr(network, "choose_ragged", lambda *a: real(*a) or calls.extend(a[-1].tolist()))
     return calls
 
 
@@ -311,7 +311,9 @@ def test_a_floor_passes_over_a_candidate_only_where_it_cannot_come_first(monkeyp
     arch = load_arch(ARCH_DIR / "simba_like.yaml", ["levels.PE_array.x=3", "levels.PE_array.y=5"])
     network_result(arch, Workload("tokens", "", (Layer("t", matmul(m=197, n=384, k=384)),)), SimOptions(dataflow="ws"))
     assert calls
-    lists, index, (arc, arch_arrays, mixed, l, part) = calls[0][:13], calls[0][13], calls[0][14:19]
+    a = calls[0]  # (CANDIDATE_RECORDS' lists, SET_RECORDS' lists, …: choose_ragged's arguments)
+    lists, (arc, arch_arrays, mixed), l = a[:13], a[28:31], a[33][0]
+    index, part = a[13][a[34][0]], a[21][l]  # the first layer asked: its candidate set, its layer part
     n = len(index)
     padded = (*lists[:9], lists[11], index, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
               np.ones(n, dtype=np.bool_), lists[12])
@@ -348,15 +350,16 @@ def test_a_count_kept_from_an_earlier_point_is_checked_and_priced_again(monkeypa
     from accelsim.ir.workload import Workload
     reused, real = [], network.choose_ragged
 
-    def counting(*a):
-        memos, index, key = a[12], a[13], a[-7]
-        before = {int(p): (int(memos[p].count[0]), memos[p].loops.loop_bound.copy()) for p in index}
-        best = real(*a)
-        for c, p in enumerate(index):
-            held, bounds = before[int(p)]
-            if a[-5][c] == 0 and held == key and (bounds == memos[p].loops.loop_bound).all():
-                reused.append(int(p))
-        return best
+    def counting(*a):  # (choose_ragged's arguments: see the kernel)
+        memos, key, sets = a[12], a[31], [(a[13][s], a[14][s]) for s in a[34]]  # (index, status) per layer
+        before = {int(p): (int(memos[p].count[0]), memos[p].loops.loop_bound.copy()) for index, _ in sets
+                  for p in index}
+        real(*a)
+        for index, status in sets:
+            for c, p in enumerate(index):
+                held, bounds = before[int(p)]
+                if status[c] == 0 and held == key and (bounds == memos[p].loops.loop_bound).all():
+                    reused.append(int(p))
     monkeypatch.setattr(network, "choose_ragged", counting)
     monkeypatch.setattr(evaluate, "_network_kernel_ready", lambda: True)
     layers = load_workload(WORKLOAD_DIR / "resnet50.yaml").layers
