@@ -56,7 +56,7 @@ class Einsum:
         return known
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_hash", "_sizes")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_hash", "_sizes", "_roles")}
 
     @property
     def bound(self) -> dict[str, int]:
@@ -71,7 +71,11 @@ class Einsum:
 
     @property
     def roles(self) -> tuple[str, ...]:
-        return tuple(t.role for t in self.tensors)
+        known = self.__dict__.get("_roles")  # (once per object, as the hash: a sweep reads it per layer and point)
+        if known is None:
+            known = tuple(t.role for t in self.tensors)
+            object.__setattr__(self, "_roles", known)
+        return known
 
     def relevant(self, role: str, dim: str) -> bool:
         return dim in self.tensor(role).dims
