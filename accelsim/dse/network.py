@@ -120,6 +120,7 @@ class NetworkPack:
         n = len(self.distinct)
         self.status, self.energy_pj = np.zeros(n, dtype=np.int64), np.zeros(n)
         self.cycles, self.steps = np.zeros(n, dtype=np.int64), np.zeros((n, 3), dtype=np.int64)
+        self.passes = np.zeros(n, dtype=np.bool_)  # check_mapping passes the template's mapping (the kernel's check)
 
     def work_for(self, mac_table: np.ndarray):
         """The layers' Work arrays (a typed list, and the same as a Python list) for a MAC table of
@@ -171,11 +172,13 @@ class NetworkPack:
         return key, _memoized(self.mappings, key,
                               lambda: scratch_mapping(arch, self.distinct[l].run_einsum, self.dataflow, sc))
 
-    def verdict(self, arch: Arch, l: int, key: tuple, mapping) -> int:
+    def verdict(self, arch: Arch, l: int, key: tuple, mapping, checked: bool = False) -> int:
         """_verdict of the kernel's mapping of distinct layer l (`key`: self.mapping's): once per
         mapping and what the checks read of an arch (_check_reads): a sweep's variants of the
-        buffers' sizes share their fan-outs and constraints."""
-        return _memoized(self.verdicts, (key, _check_reads(arch)), lambda: _verdict(arch, self.distinct[l], mapping))
+        buffers' sizes share their fan-outs and constraints. `checked`: check_mapping is known to
+        pass it (the kernel's check of the template's mapping)."""
+        return _memoized(self.verdicts, (key, _check_reads(arch)),
+                         lambda: _verdict(arch, self.distinct[l], mapping, checked))
 
     def rules_for(self, arch: Arch, l: int) -> tuple:
         """(hardware_rules of distinct layer l on the arch, their entry in rule_lists[0], −1 for
@@ -508,7 +511,7 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions, row_only
         pack.trim()
         for first, stop in ((0, 1), (1, len(pack.distinct))):
             evaluate_network(*pack.lists, kernel.work[0], arc, arch_arrays, mixed, pack.status,
-                             pack.energy_pj, pack.cycles, pack.steps, first, stop)
+                             pack.energy_pj, pack.cycles, pack.steps, pack.passes, first, stop)
             plans = _plans(pack, first, stop, arch, options, kernel)
             for l in range(first, stop):
                 done.append(_layer_result(pack, l, arch, options, model, energies, off_chip, price_layer,
@@ -550,7 +553,7 @@ def _plan(pack: NetworkPack, l: int, arch: Arch, options: SimOptions) -> tuple:
     layer counted OK."""
     from ..simulate import ragged_refused
     key, mapping = pack.mapping(arch, l)
-    verdict = pack.verdict(arch, l, key, mapping)
+    verdict = pack.verdict(arch, l, key, mapping, bool(pack.passes[l]))
     idle = not ragged_refused(arch, pack.distinct[l], options) and spatial_positions(mapping) < arch.compute.instances
     return key, mapping, verdict, idle
 
@@ -651,13 +654,14 @@ def _fast_row(result: PackedResult) -> bool:
 PASSES, BREAKS_HARDWARE, BREAKS_MAPPING = 0, 1, 2  # _verdict's
 
 
-def _verdict(arch: Arch, layer, mapping) -> int:
+def _verdict(arch: Arch, layer, mapping, checked: bool = False) -> int:
     """Does the mapping pass simulate_layer's checks: PASSES, BREAKS_HARDWARE (check_mapping passes,
     check_hardware raises: the arch's constraints) or BREAKS_MAPPING? Where they raise, simulate_layer
-    raises their error."""
+    raises their error. `checked`: check_mapping is known to pass."""
     from ..simulate import check_hardware
     try:
-        check_mapping(arch, layer.run_einsum, mapping)
+        if not checked:
+            check_mapping(arch, layer.run_einsum, mapping)
     except MappingError:
         return BREAKS_MAPPING
     try:

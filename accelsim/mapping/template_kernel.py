@@ -554,6 +554,43 @@ def n_options(arc):
 
 
 @helper()
+def best_passes_checks(lay, arc, sc):
+    """Does mapping/mapping.check_mapping pass the mapping in the BEST slot and mask M_BEST (the
+    Mapping template_pack.scratch_mapping builds of them, on every level but the compute level)?
+    Every bound ≥ 1; a fan-out's loops each on an axis, spanning at most its sides, and it bypasses
+    nothing; a memory's loops temporal, and it bypasses only what it keeps; the top level bypasses
+    nothing; each dim's loops cover it and each loop's last iteration starts inside it (the loops
+    inside it on its dim cover its stride). Tests hold it equal to check_mapping."""
+    n_levels = arc.kind.shape[0] - 1
+    for i in range(n_levels):
+        used_x, used_y = 1, 1
+        for q in range(sc.s_n[BEST, i]):
+            bound, axis = sc.s_bound[BEST, i, q], sc.s_axis[BEST, i, q]
+            if bound < 1 or (arc.kind[i] == SPATIAL) == (axis == TEMPORAL):
+                return False
+            if axis == X:
+                used_x *= bound
+            elif axis == Y:
+                used_y *= bound
+        for r in range(N_ROLES):
+            if sc.mask[M_BEST, i, r] and (i == 0 or arc.kind[i] != MEMORY or not arc.keeps[i, r]):
+                return False
+        if arc.kind[i] == SPATIAL and (used_x > arc.fan_x[i] or used_y > arc.fan_y[i]):
+            return False
+    for d in range(lay.bound.shape[0]):
+        stride = 1
+        for i in range(n_levels - 1, -1, -1):
+            for q in range(sc.s_n[BEST, i] - 1, -1, -1):
+                if sc.s_dim[BEST, i, q] == d:
+                    if (sc.s_bound[BEST, i, q] - 1) * stride >= lay.bound[d]:
+                        return False
+                    stride *= sc.s_bound[BEST, i, q]
+        if stride < lay.bound[d]:
+            return False
+    return True
+
+
+@helper()
 def fanout_reach(lay, arc, sc, reach):
     """reach[option, d]: the positions the template's fan-outs span on dim d under each x option,
     its splits before any narrowing (which only lowers them); at least what any mapping the

@@ -31,7 +31,7 @@ from ..counting.nest_kernel import evaluate_nest
 from ..counting.ragged_kernel import evaluate_ragged, fits_again, ragged_energy, reset_ragged_work
 from ..energy.mac import mac_dynamic_pj
 from ..jit import helper, kernel
-from ..mapping.template_kernel import fanout_reach, lower_best, map_layer_kernel, n_options
+from ..mapping.template_kernel import best_passes_checks, fanout_reach, lower_best, map_layer_kernel, n_options
 
 
 class ArchArrays(NamedTuple):
@@ -171,15 +171,17 @@ def _problem(part, arch, w):
 
 @kernel()
 def evaluate_network(templates, t_scratch, layers, loops, keeps, outs, scratch, work, arc, arch, mixed,
-                     status, energy_pj, cycles, steps, first, stop):
+                     status, energy_pj, cycles, steps, passes, first, stop):
     """For each layer l in [first, stop): the template's mapping on `arc` (TemplateArch), lowered into
     loops[l] and keeps[l], counted by evaluate_nest into outs[l]; status[l], energy_pj[l], cycles[l]
-    as evaluate_nest returns them, steps[l] = (temporal steps, spatial positions, loops) of the nest.
+    as evaluate_nest returns them, steps[l] = (temporal steps, spatial positions, loops) of the nest,
+    passes[l]: check_mapping passes the mapping (template_kernel.best_passes_checks).
     templates … work: typed lists, one entry per layer."""
     for l in range(first, stop):
         lay, sc, part, lp, kp, out, ns, w = (templates[l], t_scratch[l], layers[l], loops[l], keeps[l], outs[l],
                                              scratch[l], work[l])
         map_layer_kernel(lay, arc, sc)
+        passes[l] = best_passes_checks(lay, arc, sc)
         n = lower_best(lay, arc, sc, lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, kp)
         _fill_work(w, mixed, l, part.macs, arch.mac_pj, arch.mac_table)
         problem = _problem(part, arch, w)
