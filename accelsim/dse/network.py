@@ -54,9 +54,9 @@ from ..model.network_kernel import (
     Rules,
     Work,
     append,
-    padded_memo,
     choose_ragged,
     evaluate_network,
+    padded_memo,
     typed_list,
 )
 from ..model.packed import (
