@@ -393,31 +393,20 @@ def _reach(templates, t_scratch, layers, memo, p, arc, n_opt, fanout_key, reach)
 @helper()
 def _remembered(memo, nest, count_key):
     """Is the nest, at this count key, the memo's last ragged count (PaddedMemo)?"""
-    state, loops = memo.count, memo.loops
-    if state[0] < 0 or state[0] != count_key or state[1] != nest.n:
-        return False
-    for j in range(nest.n):
-        if (loops.loop_dim[j] != nest.loop_dim[j] or loops.loop_bound[j] != nest.loop_bound[j]
-                or loops.loop_level[j] != nest.loop_level[j] or loops.loop_axis[j] != nest.loop_axis[j]
-                or loops.loop_spatial[j] != nest.loop_spatial[j]):
-            return False
-    for i in range(nest.keeps.shape[0]):
-        for t in range(nest.keeps.shape[1]):
-            if memo.keeps[i, t] != nest.keeps[i, t]:
-                return False
-    return True
+    return (memo.count[0] >= 0 and memo.count[0] == count_key
+            and _same_nest(memo.loops, memo.count[1], memo.keeps, nest, nest.n, nest.keeps))
 
 
 @helper()
 def _remember(memo, nest, count_key, cycles):
-    """The memo holds this nest's count (count_key −1: none; a count not OK or dense)."""
+    """The memo holds this nest's count (count_key −1: none; a count not OK or dense): what
+    _same_nest compares of it."""
     memo.count[0], memo.count[1], memo.count[2] = count_key, nest.n, cycles
     if count_key < 0:
         return
     for j in range(nest.n):
         memo.loops.loop_dim[j], memo.loops.loop_bound[j] = nest.loop_dim[j], nest.loop_bound[j]
         memo.loops.loop_level[j], memo.loops.loop_axis[j] = nest.loop_level[j], nest.loop_axis[j]
-        memo.loops.loop_spatial[j] = nest.loop_spatial[j]
     for i in range(nest.keeps.shape[0]):
         for t in range(nest.keeps.shape[1]):
             memo.keeps[i, t] = nest.keeps[i, t]
