@@ -547,21 +547,34 @@ class _Kernel(NamedTuple):
 _NOT_ASKED = object()  # a plan's answer where the choice kernel was not asked
 
 
-def _plan(pack: NetworkPack, l: int, arch: Arch, options: SimOptions) -> tuple:
-    """Distinct layer l's template mapping as the kernel left it (pack.mapping's key, the Mapping),
-    its checks' verdict, and whether it leaves MACs idle (then simulate's ragged choice runs). The
-    layer counted OK."""
+class _Plan(NamedTuple):
+    """What _layer_result needs of a layer that counted OK before building its result (_plan)."""
+    mapping: object        # the template's Mapping, as the kernel left it (pack.mapping)
+    verdict: int           # its checks' (_verdict)
+    idle: bool             # it leaves MACs idle: simulate's ragged choice runs
+    answer: object         # the choice kernel's: (the _Candidates, the candidate or −1), None, _NOT_ASKED
+
+
+class _Call(NamedTuple):
+    """A layer's call of the choice kernel (_choice_call's), one of a point's (_chosen)."""
+    layer: int
+    slot: int              # its candidate set's entry in the pack's set_lists
+    rules: int             # its Rules' entry in the pack's rule_lists
+    template_ok: bool
+
+
+def _plan(pack: NetworkPack, l: int, arch: Arch, options: SimOptions) -> _Plan:
+    """Distinct layer l's _Plan, its choice not asked. The layer counted OK."""
     from ..simulate import ragged_refused
     key, mapping = pack.mapping(arch, l)
     verdict = pack.verdict(arch, l, key, mapping, bool(pack.passes[l]))
     idle = not ragged_refused(arch, pack.distinct[l], options) and spatial_positions(mapping) < arch.compute.instances
-    return key, mapping, verdict, idle
+    return _Plan(mapping, verdict, idle, _NOT_ASKED)
 
 
 def _plans(pack: NetworkPack, first: int, stop: int, arch: Arch, options: SimOptions, kernel: _Kernel) -> dict:
-    """Layer -> (its _plan, the choice kernel's answer: (its _Candidates, the candidate chosen or −1),
-    None where the kernel does not decide, or _NOT_ASKED where the choice does not run), for the
-    layers from `first` on, before any layer's result is built: their Python first, then one call
+    """Layer -> its _Plan, with the choice kernel's answer where the choice runs, for the layers
+    from `first` on, before any layer's result is built: their Python first, then one call
     of the choice kernel for all of them (a call per layer costs its dispatch and finds the
     kernel's code out of the caches: docs/dse.md, session 22). Plans stop where a layer
     may fail (its count not OK, a plan that raises, a mapping that breaks a check: the layers from
@@ -574,24 +587,25 @@ def _plans(pack: NetworkPack, first: int, stop: int, arch: Arch, options: SimOpt
             break
         try:
             plan = _plan(pack, l, arch, options)
-            if plan[2] == BREAKS_MAPPING or (plan[2] == BREAKS_HARDWARE and not plan[3]):
+            if plan.verdict == BREAKS_MAPPING or (plan.verdict == BREAKS_HARDWARE and not plan.idle):
                 break
-            asked = _choice_call(pack, l, arch, kernel, plan[2] == PASSES) if plan[3] else _NOT_ASKED
+            if plan.idle:
+                plan = plan._replace(answer=_choice_call(pack, l, arch, kernel, plan.verdict == PASSES))
         except (MappingError, SpecError):
             break
-        plans[l] = (*plan, asked)
-        if isinstance(asked, tuple) and isinstance(asked[1], tuple):
+        plans[l] = plan
+        if isinstance(plan.answer, tuple) and isinstance(plan.answer[1], _Call):
             calls.append(l)
-        if plan[2] != PASSES:
+        if plan.verdict != PASSES:
             break
-    for l, best in zip(calls, _chosen(pack, kernel, [plans[l][4][1] for l in calls])):
-        plans[l] = (*plans[l][:4], (plans[l][4][0], best))
+    for l, best in zip(calls, _chosen(pack, kernel, [plans[l].answer[1] for l in calls])):
+        plans[l] = plans[l]._replace(answer=(plans[l].answer[0], best))
     return plans
 
 
 def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, model, energies, off_chip,
                   layer_energy, simulate_layer, kernel: _Kernel, row_only: bool = False,
-                  plan: tuple | None = None) -> LayerResult:
+                  plan: _Plan | None = None) -> LayerResult:
     """Distinct layer l's LayerResult from the kernel's arrays, as simulate.simulate_layer builds it.
     A layer that does not map or count cleanly here (a status other than OK, a failed check) is
     simulate's own layer, which gives its result or raises the error simulate would (the layers
@@ -602,7 +616,7 @@ def _layer_result(pack: NetworkPack, l: int, arch: Arch, options: SimOptions, mo
     if pack.status[l] != R.OK:
         return simulate_layer(arch, layer, options, model, None, energies, off_chip, {}, map_layer_fast)
     einsum = layer.run_einsum
-    _, mapping, verdict, idle, asked = plan if plan is not None else (*_plan(pack, l, arch, options), _NOT_ASKED)
+    mapping, verdict, idle, asked = plan if plan is not None else _plan(pack, l, arch, options)
 
     def template(a, e, dataflow):  # the template (map_layer's mapping), the kernel's on this layer
         return mapping if e is einsum else map_layer_fast(a, e, dataflow)
@@ -724,7 +738,7 @@ def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result
     (_plans'), where asked."""
     if asked is _NOT_ASKED:
         asked = _choice_call(pack, l, arch, kernel, template_ok)
-        if asked is not None and isinstance(asked[1], tuple):
+        if asked is not None and isinstance(asked[1], _Call):
             asked = (asked[0], _chosen(pack, kernel, [asked[1]])[0])
     if asked is None:
         return None
@@ -739,21 +753,21 @@ def _kernel_choice(pack: NetworkPack, l: int, arch: Arch, layer, mapping, result
 
 def _choice_call(pack: NetworkPack, l: int, arch: Arch, kernel: _Kernel, template_ok: bool) -> tuple | None:
     """Distinct layer l's candidates and its call of the choice kernel (the template's count: the
-    pack's arrays): (its _Candidates, (l, its slot, its Rules' entry, template_ok)), (its
-    _Candidates, −1) where it has none (the template's mapping stays), or None where the kernel does
-    not reproduce simulate's choice (see _kernel_choice)."""
+    pack's arrays): (its _Candidates, its _Call), (its _Candidates, −1) where it has none (the
+    template's mapping stays), or None where the kernel does not reproduce simulate's choice (see
+    _kernel_choice)."""
     cands = pack.candidates_for(l, kernel.sides, kernel.arch.mac_table.shape)
     rules, entry = pack.rules_for(arch, l)
     if not cands.ok or rules is None or not cands.shares_mixed(arch, pack.distinct[l].density):
         return None
     if not cands.padded:
         return cands, -1
-    return cands, (l, cands.slot, entry, template_ok)
+    return cands, _Call(l, cands.slot, entry, template_ok)
 
 
 def _chosen(pack: NetworkPack, kernel: _Kernel, calls: list) -> np.ndarray:
     """The candidate network_kernel.choose_ragged chooses (−1: the template's mapping) on each of
-    these calls (_choice_call's), in one call of it."""
+    these _Calls, in one call of it."""
     best = np.empty(len(calls), dtype=np.int64)
     if not calls:
         return best
