@@ -28,7 +28,7 @@ import numpy as np
 
 from ..counting import records as R
 from ..counting.conventions import convention_of
-from ..counting.counts import average_blocks, total_blocks
+from ..counting.counts import average_blocks
 from ..counting.floor import footprint
 from ..counting.ragged_kernel import ragged_work
 from ..counting.rules import MAX_CYCLES
@@ -493,20 +493,11 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions, row_only
     pack = network_pack(workload, dataflow, len(arch.levels))
     if not pack.ok:
         return None
-    energies = _action_energies(arch)
-    level_int, cluster_axes, level_float, per_cycle, psum_words = arch_part(arch, energies)
-    convention = convention_of(arch)
-    mixed, mac_table = mixed_for(arch, pack)
-    arch_arrays = ArchArrays(level_int, cluster_axes, level_float, per_cycle, psum_words,
-                             convention.operands_held_when_spatial_innermost, convention.cluster_rule,
-                             energies.mac_pj, mac_table)
-    arc = packed_arch(arch)
-    off_chip = frozenset(off_chip_levels(arch))
+    energies, kernel, off_chip = _point_parts(arch, pack)
+    arc, arch_arrays, mixed = kernel.arc, kernel.arch, kernel.mixed
     done = []
     # The first layer alone, then the rest: a point whose template the hardware refuses (or that does
     # not fit) stops at its first layer, as simulate does, having run one layer's kernel.
-    kernel = _Kernel(arc, arch_arrays, mixed, pack.work_for(mac_table), fanout_sides(arch),
-                     count_key(arch, arch_arrays), fanout_key(arc))
     with pack.lock:  # its work arrays serve one point at a time (a Dask worker runs points in threads)
         pack.trim()
         for first, stop in ((0, 1), (1, len(pack.distinct))):
@@ -521,6 +512,34 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions, row_only
         layers.append(_renamed(done[l], layer.name, layer.count) if l in ran else done[l])
         ran.add(l)
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), {})
+
+
+_POINT_PARTS: dict = {}  # (id(arch), id(pack)) -> (arch, pack, _point_parts' answer)
+
+
+def _point_parts(arch: Arch, pack: NetworkPack) -> tuple:
+    """(the arch's ActionEnergies, the _Kernel, the off-chip levels) of a point, once per arch and
+    pack objects: an arch variant serves each of a sweep's workloads and dataflows (each of these
+    lookups is itself memoized, but together they cost ≈ 60 µs a point)."""
+    key = (id(arch), id(pack))
+    held = _POINT_PARTS.get(key)
+    if held is not None and held[0] is arch and held[1] is pack:
+        return held[2]
+    energies = _action_energies(arch)
+    level_int, cluster_axes, level_float, per_cycle, psum_words = arch_part(arch, energies)
+    convention = convention_of(arch)
+    mixed, mac_table = mixed_for(arch, pack)
+    arch_arrays = ArchArrays(level_int, cluster_axes, level_float, per_cycle, psum_words,
+                             convention.operands_held_when_spatial_innermost, convention.cluster_rule,
+                             energies.mac_pj, mac_table)
+    arc = packed_arch(arch)
+    kernel = _Kernel(arc, arch_arrays, mixed, pack.work_for(mac_table), fanout_sides(arch),
+                     count_key(arch, arch_arrays), fanout_key(arc))
+    if len(_POINT_PARTS) >= 64:
+        _POINT_PARTS.clear()
+    parts = (energies, kernel, frozenset(off_chip_levels(arch)))
+    _POINT_PARTS[key] = (arch, pack, parts)
+    return parts
 
 
 def _renamed(result: LayerResult, name: str, count: int) -> LayerResult:
@@ -783,20 +802,30 @@ def _chosen(pack: NetworkPack, kernel: _Kernel, calls: list) -> np.ndarray:
 def _block_counts(arch: Arch, einsum, keeps: np.ndarray, result: PackedResult, ragged: bool) -> BlockCounts:
     """energy.model.block_counts(action_counts(…)) of a kernel result, from its arrays: per memory
     level the kept tensors' block accesses over the utilized instances as the average instance's,
-    with the helpers LevelCounts.total and TensorCounts.block_accesses use, so the energy is bit for
-    bit the same (a dense result's blocks are one instance's, a ragged one's every instance's)."""
-    blocks, instances, charged = result.blocks.tolist(), result.instances.tolist(), result.charged.tolist()
-    kept, roles = keeps.tolist(), einsum.roles
+    as LevelCounts.total and TensorCounts.block_accesses give them (counting/counts.py's helpers),
+    so the energy is bit for bit the same: a dense result's blocks are one instance's, whose total
+    over n alike instances averages back to them, (b·n)/n = b, as floats; a ragged one's are every
+    instance's, b/n, divided here in float64, as Python divides integers where both are exact
+    floats (below 2**53; else by the helpers themselves)."""
+    blocks, instances = result.blocks, result.instances
+    if not ragged:
+        per = blocks.astype(np.float64).tolist()
+    elif blocks.max(initial=0) < _EXACT_FLOAT and instances.max(initial=0) < _EXACT_FLOAT:
+        per = (blocks / instances[:, None, None]).tolist()
+    else:
+        n = instances.tolist()
+        per = [[average_blocks(b, n[i]) for b in level] for i, level in enumerate(blocks.tolist())]
+    kept, roles, charged, n = keeps.tolist(), einsum.roles, result.charged.tolist(), instances.tolist()
     levels = []
     for i, mem in enumerate(arch.levels):
         if isinstance(mem, Memory):
-            n = instances[i]
-            accesses = {}
-            for t, role in enumerate(roles):
-                if kept[i][t]:
-                    accesses[role] = average_blocks(blocks[i][t] if ragged else total_blocks(blocks[i][t], n), n)
-            levels.append((mem.name, n, charged[i], accesses))
+            level_kept, level_per = kept[i], per[i]
+            levels.append((mem.name, n[i], charged[i],
+                           {role: tuple(level_per[t]) for t, role in enumerate(roles) if level_kept[t]}))
     return BlockCounts(einsum.macs, tuple(levels))
+
+
+_EXACT_FLOAT = 2 ** 53  # integers below it are exact float64s
 
 
 class _Keeps:
