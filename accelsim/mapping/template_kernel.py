@@ -354,29 +354,54 @@ def traffic_of(lay, arc, sc, slot):
     temporal loops above its keeper, up to the innermost one over a dim the tensor indexes."""
     total = 0
     for t in range(lay.role.shape[0]):
-        keeper = sc.keeper[t]
-        last_mi, last_q = -1, -1
-        for mi in range(arc.memories.shape[0]):
-            j = arc.memories[mi]
-            if j >= keeper:
-                break
-            for q in range(sc.s_n[slot, j]):
-                if lay.has_dim[t, sc.s_dim[slot, j, q]]:
-                    last_mi, last_q = mi, q
-        visits, reloads = 1, 1
-        for mi in range(last_mi + 1):
-            j = arc.memories[mi]
-            stop = sc.s_n[slot, j] if mi < last_mi else last_q + 1
-            for q in range(stop):
-                if lay.has_dim[t, sc.s_dim[slot, j, q]]:
-                    visits *= sc.s_bound[slot, j, q]
-                else:
-                    reloads *= sc.s_bound[slot, j, q]
-        if lay.is_output[t]:  # outputs: partial sums go up and come back
-            total += sc.words[t] * visits * (2 * reloads - 1)
-        else:
-            total += sc.words[t] * visits * reloads
+        total += _tensor_traffic(lay, arc, sc, slot, t)
     return total
+
+
+@helper(forceinline=True)
+def _tensor_traffic(lay, arc, sc, slot, t):
+    """traffic_of's term of tensor t."""
+    keeper = sc.keeper[t]
+    last_mi, last_q = -1, -1
+    for mi in range(arc.memories.shape[0]):
+        j = arc.memories[mi]
+        if j >= keeper:
+            break
+        for q in range(sc.s_n[slot, j]):
+            if lay.has_dim[t, sc.s_dim[slot, j, q]]:
+                last_mi, last_q = mi, q
+    visits, reloads = 1, 1
+    for mi in range(last_mi + 1):
+        j = arc.memories[mi]
+        stop = sc.s_n[slot, j] if mi < last_mi else last_q + 1
+        for q in range(stop):
+            if lay.has_dim[t, sc.s_dim[slot, j, q]]:
+                visits *= sc.s_bound[slot, j, q]
+            else:
+                reloads *= sc.s_bound[slot, j, q]
+    return _fetched(sc.words[t], visits, reloads, lay.is_output[t])
+
+
+@helper(forceinline=True)
+def _fetched(words, visits, reloads, is_output):
+    """A tile's words fetched per visit and reload; outputs: partial sums go up and come back."""
+    if is_output:
+        return words * visits * (2 * reloads - 1)
+    return words * visits * reloads
+
+
+@helper(forceinline=True)
+def _indexed_below_top(lay, arc, sc, slot, t):
+    """Does a loop of a memory between the top and tensor t's keeper index it? Then the top's loops
+    all lie outside its innermost such loop, in any order."""
+    for mi in range(1, arc.memories.shape[0]):
+        j = arc.memories[mi]
+        if j >= sc.keeper[t]:
+            break
+        for q in range(sc.s_n[slot, j]):
+            if lay.has_dim[t, sc.s_dim[slot, j, q]]:
+                return True
+    return False
 
 
 @helper()
@@ -394,9 +419,32 @@ def top_loops(lay, arc, sc, slot, top, bypass):
     n_dims = lay.bound.shape[0]
     best, best_o = -1, np.int64(0)
     tensor_words(lay, arc, sc, slot, bypass)
+    # A tensor indexed by a loop below the top pays a traffic no order of the top's loops changes
+    # (traffic_of's term, with any order written): counted once. Another's innermost indexing loop
+    # is the top's, if any: per order, its visits are the top's loops over its dims, its reloads
+    # the others outside the innermost of those (traffic_of's rule on the top's loops alone).
+    _write_top_order(lay, sc, slot, i, top, np.int64(0), n_dims)
+    fixed, moving = 0, np.int64(0)
+    for t in range(lay.role.shape[0]):
+        if _indexed_below_top(lay, arc, sc, slot, t):
+            fixed += _tensor_traffic(lay, arc, sc, slot, t)
+        else:
+            moving |= np.int64(1) << t
     for o in range(lay.top_orders.shape[0]):
-        _write_top_order(lay, sc, slot, i, top, o, n_dims)
-        traffic = traffic_of(lay, arc, sc, slot)
+        traffic = fixed
+        for t in range(lay.role.shape[0]):
+            if not (moving >> t) & 1:
+                continue
+            visits, reloads, outside = 1, 1, 1
+            for k in range(n_dims - 1, -1, -1):  # the order's loops, outer → inner
+                d = lay.top_orders[o, k]
+                if top[d] > 1:
+                    if lay.has_dim[t, d]:
+                        visits *= top[d]
+                        outside = reloads
+                    else:
+                        reloads *= top[d]
+            traffic += _fetched(sc.words[t], visits, outside, lay.is_output[t])
         if best < 0 or traffic < best:
             best, best_o = traffic, o
     _write_top_order(lay, sc, slot, i, top, best_o, n_dims)
