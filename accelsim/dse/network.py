@@ -838,10 +838,17 @@ class _Keeps:
 def warm_network_kernels(arch: Arch, options: SimOptions) -> None:
     """Call the whole-network kernels once on `arch` (Numba compiles them, or loads them from its
     cache): two layers, so that the packs' typed lists take an append besides their first item,
-    then compile_ahead.odd_dims_workload, on which the templates' ragged choice (its kernel) runs."""
+    then compile_ahead.odd_dims_workload, on which the templates' ragged choice (its kernel) runs,
+    and the length of its candidates' typed lists (a sweep's parent warms them before its workers
+    fork: each worker compiled them again, ≈ 0.9 % of its time)."""
     from ..compile_ahead import odd_dims_workload
     from ..ir.layers import matmul
     from ..ir.workload import Layer
     layers = (Layer("warm", matmul(m=2, n=2, k=2)), Layer("warm2", matmul(m=2, n=2, k=4)))
     network_result(arch, Workload("warm", "", layers), options)
-    network_result(arch, odd_dims_workload(), options)
+    odd = odd_dims_workload()
+    network_result(arch, odd, options)
+    pack = network_pack(odd, options.dataflow or arch.dataflow, len(arch.levels))
+    for lists in (pack.padded_lists, pack.set_lists, pack.rule_lists):
+        if lists:
+            len(lists[0])  # (_appended's next call reads it: Numba compiles a typed list's len per item type)
