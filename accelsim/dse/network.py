@@ -806,11 +806,11 @@ def _block_counts(arch: Arch, einsum, keeps: np.ndarray, result: PackedResult, r
     so the energy is bit for bit the same: a dense result's blocks are one instance's, whose total
     over n alike instances averages back to them, (b·n)/n = b, as floats; a ragged one's are every
     instance's, b/n, divided here in float64, as Python divides integers where both are exact
-    floats (below 2**53; else by the helpers themselves)."""
+    floats (below 2**53 in magnitude; else by the helpers themselves)."""
     blocks, instances = result.blocks, result.instances
     if not ragged:
         per = blocks.astype(np.float64).tolist()
-    elif blocks.max(initial=0) < _EXACT_FLOAT and instances.max(initial=0) < _EXACT_FLOAT:
+    elif max(-blocks.min(initial=0), blocks.max(initial=0), instances.max(initial=0)) < _EXACT_FLOAT:
         per = (blocks / instances[:, None, None]).tolist()
     else:
         n = instances.tolist()
@@ -847,7 +847,8 @@ def warm_network_kernels(arch: Arch, options: SimOptions) -> None:
     layers = (Layer("warm", matmul(m=2, n=2, k=2)), Layer("warm2", matmul(m=2, n=2, k=4)))
     network_result(arch, Workload("warm", "", layers), options)
     odd = odd_dims_workload()
-    network_result(arch, odd, options)
+    if network_result(arch, odd, options) is None:  # (not covered: no pack's lists to warm)
+        return
     pack = network_pack(odd, options.dataflow or arch.dataflow, len(arch.levels))
     for lists in (pack.padded_lists, pack.set_lists, pack.rule_lists):
         if lists:

@@ -373,3 +373,46 @@ def test_a_count_kept_from_an_earlier_point_is_checked_and_priced_again(monkeypa
                                                         f"levels.DRAM.read_bandwidth={bandwidth} words/cycle"])
         assert _same(arch, workload, SimOptions(dataflow="ws")) is not None
     assert len(set(reused)) >= 3, reused
+
+
+
+def test_the_warm_up_passes_over_what_the_fast_path_does_not_cover():
+    """warm_network_kernels on an arch without a template dataflow, or with an unknown one: quietly
+    nothing (the candidates' typed lists it warms exist only where the fast path ran)."""
+    from accelsim.dse.network import warm_network_kernels
+    arch = load_arch(ARCH_DIR / "simba_like.yaml")
+    warm_network_kernels(replace(arch, dataflow=None), SimOptions())
+    warm_network_kernels(arch, SimOptions(dataflow="no such dataflow"))
+
+
+_WARMED_LENGTHS = """
+import json
+from numba.core.registry import CPUDispatcher
+from accelsim.dse.network import _PACKS, warm_network_kernels
+from accelsim.load import load_arch
+from accelsim.options import SimOptions
+warm_network_kernels(load_arch({arch!r}), SimOptions(dataflow="ws"))
+compiled, real = [], CPUDispatcher.compile
+def counted(self, sig):
+    compiled.append(self.py_func.__name__)
+    return real(self, sig)
+CPUDispatcher.compile = counted
+pack = next(p for w, p in _PACKS.values() if w.name == "warm_odd")
+lengths = [len(lists[0]) for lists in (pack.padded_lists, pack.set_lists, pack.rule_lists)]
+print(json.dumps([lengths, compiled]))
+"""
+
+
+@pytest.mark.slow
+def test_the_warm_up_leaves_the_workers_no_typed_list_length_to_compile():
+    """After warm_network_kernels (a sweep's parent, before its workers fork), the length of the
+    candidates' typed lists, which the workers' next append reads, is compiled: in a fresh process
+    (here earlier tests may have compiled it), no compile when the lists' lengths are read."""
+    import json
+    import subprocess
+    import sys
+    script = _WARMED_LENGTHS.format(arch=str(ARCH_DIR / "simba_like.yaml"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lengths, compiled = json.loads(done.stdout.strip().splitlines()[-1])
+    assert min(lengths) >= 1 and compiled == [], compiled
