@@ -370,7 +370,7 @@ def _tensor_traffic(lay, arc, sc, slot, t):
         for q in range(sc.s_n[slot, j]):
             if lay.has_dim[t, sc.s_dim[slot, j, q]]:
                 last_mi, last_q = mi, q
-    visits, reloads = 1, 1
+    visits, reloads = np.int64(1), np.int64(1)  # (typed: a literal would compile _fetched once per value)
     for mi in range(last_mi + 1):
         j = arc.memories[mi]
         stop = sc.s_n[slot, j] if mi < last_mi else last_q + 1
@@ -435,7 +435,7 @@ def top_loops(lay, arc, sc, slot, top, bypass):
         for t in range(lay.role.shape[0]):
             if not (moving >> t) & 1:
                 continue
-            visits, reloads, outside = 1, 1, 1
+            visits, reloads, outside = np.int64(1), np.int64(1), np.int64(1)
             for k in range(n_dims - 1, -1, -1):  # the order's loops, outer → inner
                 d = lay.top_orders[o, k]
                 if top[d] > 1:
