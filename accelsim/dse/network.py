@@ -60,6 +60,7 @@ from ..model.network_kernel import (
     typed_list,
 )
 from ..model.packed import (
+    ByIdentity,
     PackedResult,
     arch_part,
     layer_part,
@@ -514,17 +515,17 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions, row_only
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), {})
 
 
-_POINT_PARTS: dict = {}  # (id(arch), id(pack)) -> (arch, pack, _point_parts' answer)
+_POINT_PARTS = ByIdentity(64)  # (arch, pack) -> _point_parts' answer
 
 
 def _point_parts(arch: Arch, pack: NetworkPack) -> tuple:
     """(the arch's ActionEnergies, the _Kernel, the off-chip levels) of a point, once per arch and
     pack objects: an arch variant serves each of a sweep's workloads and dataflows (each of these
     lookups is itself memoized, but together they cost ≈ 60 µs a point)."""
-    key = (id(arch), id(pack))
-    held = _POINT_PARTS.get(key)
-    if held is not None and held[0] is arch and held[1] is pack:
-        return held[2]
+    return _POINT_PARTS.get((arch, pack), _build_point_parts)
+
+
+def _build_point_parts(arch: Arch, pack: NetworkPack) -> tuple:
     energies = _action_energies(arch)
     level_int, cluster_axes, level_float, per_cycle, psum_words = arch_part(arch, energies)
     convention = convention_of(arch)
@@ -535,11 +536,7 @@ def _point_parts(arch: Arch, pack: NetworkPack) -> tuple:
     arc = packed_arch(arch)
     kernel = _Kernel(arc, arch_arrays, mixed, pack.work_for(mac_table), fanout_sides(arch),
                      count_key(arch, arch_arrays), fanout_key(arc))
-    if len(_POINT_PARTS) >= 64:
-        _POINT_PARTS.clear()
-    parts = (energies, kernel, frozenset(off_chip_levels(arch)))
-    _POINT_PARTS[key] = (arch, pack, parts)
-    return parts
+    return energies, kernel, frozenset(off_chip_levels(arch))
 
 
 def _renamed(result: LayerResult, name: str, count: int) -> LayerResult:
@@ -807,15 +804,14 @@ def _block_counts(arch: Arch, einsum, keeps: np.ndarray, result: PackedResult, r
     over n alike instances averages back to them, (b·n)/n = b, as floats; a ragged one's are every
     instance's, b/n, divided here in float64, as Python divides integers where both are exact
     floats (below 2**53 in magnitude; else by the helpers themselves)."""
-    blocks, instances = result.blocks, result.instances
+    blocks, instances, n = result.blocks, result.instances, result.instances.tolist()
     if not ragged:
         per = blocks.astype(np.float64).tolist()
     elif max(-blocks.min(initial=0), blocks.max(initial=0), instances.max(initial=0)) < _EXACT_FLOAT:
         per = (blocks / instances[:, None, None]).tolist()
     else:
-        n = instances.tolist()
         per = [[average_blocks(b, n[i]) for b in level] for i, level in enumerate(blocks.tolist())]
-    kept, roles, charged, n = keeps.tolist(), einsum.roles, result.charged.tolist(), instances.tolist()
+    kept, roles, charged = keeps.tolist(), einsum.roles, result.charged.tolist()
     levels = []
     for i, mem in enumerate(arch.levels):
         if isinstance(mem, Memory):

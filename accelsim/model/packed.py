@@ -144,7 +144,7 @@ def layer_part(einsum: Einsum) -> LayerPart:
                       np.array([einsum.bound[d] for d in dims], dtype=np.int64), einsum.macs)
 
 
-class _ByIdentity:
+class ByIdentity:
     """A small cache keyed by objects' identities (an Arch, its ActionEnergies: frozen, but hashing
     one walks every level). It keeps the keys alive, so an id is never reused while cached."""
 
@@ -163,12 +163,12 @@ class _ByIdentity:
         return value
 
 
-_ARCH_PARTS = _ByIdentity(64)
-_MIXED_READS = _ByIdentity(64)   # per arch: what mixed_part reads of it (mixed_reads)
+_ARCH_PARTS = ByIdentity(64)
+_MIXED_READS = ByIdentity(64)   # per arch: what mixed_part reads of it (mixed_reads)
 _MIXED_PARTS: dict = {}          # mixed_reads(arch) -> {(einsum, density): parts}
 _READS_NUMBER: dict = {}         # what mixed_part reads of an arch -> mixed_reads' number for it
 _NUMBERS = itertools.count()
-_NO_ENERGIES = _ByIdentity(64)
+_NO_ENERGIES = ByIdentity(64)
 
 
 def arch_part(arch: Arch, energies: ActionEnergies):
