@@ -199,9 +199,10 @@ def _appended(lists: tuple, items: tuple) -> tuple:
     index there)."""
     if not lists:
         return tuple(typed_list([item]) for item in items), 0
+    length = 0
     for typed, item in zip(lists, items):
-        append(typed, item)
-    return lists, len(lists[0]) - 1
+        length = append(typed, item)
+    return lists, length - 1
 
 
 def _memoized(memo: dict, key, make):
@@ -833,19 +834,14 @@ class _Keeps:
 
 def warm_network_kernels(arch: Arch, options: SimOptions) -> None:
     """Call the whole-network kernels once on `arch` (Numba compiles them, or loads them from its
-    cache): two layers, so that the packs' typed lists take an append besides their first item,
-    then compile_ahead.odd_dims_workload, on which the templates' ragged choice (its kernel) runs,
-    and the length of its candidates' typed lists (a sweep's parent warms them before its workers
-    fork: each worker compiled them again, ≈ 0.9 % of its time)."""
+    cache), each on two layers, so that every typed list of a pack takes an append besides its
+    first item (a sweep's workers fork after this: what it leaves out, each of them loads again):
+    two small GEMMs, then compile_ahead.odd_dims_workload's GEMM and another of odd dims, on which
+    the templates' ragged choice (its kernel) runs, with a candidate set and a Rules each."""
     from ..compile_ahead import odd_dims_workload
     from ..ir.layers import matmul
     from ..ir.workload import Layer
     layers = (Layer("warm", matmul(m=2, n=2, k=2)), Layer("warm2", matmul(m=2, n=2, k=4)))
     network_result(arch, Workload("warm", "", layers), options)
     odd = odd_dims_workload()
-    if network_result(arch, odd, options) is None:  # (not covered: no pack's lists to warm)
-        return
-    pack = network_pack(odd, options.dataflow or arch.dataflow, len(arch.levels))
-    for lists in (pack.padded_lists, pack.set_lists, pack.rule_lists):
-        if lists:
-            len(lists[0])  # (_appended's next call reads it: Numba compiles a typed list's len per item type)
+    network_result(arch, replace(odd, layers=(*odd.layers, Layer("odd2", matmul(m=89, n=83, k=79)))), options)

@@ -111,7 +111,10 @@ def list_of(item):
 
 @kernel()
 def append(items, item):
+    """Append `item`; the list's new length (a typed list's len from Python is a jitted call of
+    its own, compiled per item type in each process)."""
     items.append(item)
+    return len(items)
 
 
 def typed_list(items: list):

@@ -378,17 +378,17 @@ def test_a_count_kept_from_an_earlier_point_is_checked_and_priced_again(monkeypa
 
 def test_the_warm_up_passes_over_what_the_fast_path_does_not_cover():
     """warm_network_kernels on an arch without a template dataflow, or with an unknown one: quietly
-    nothing (the candidates' typed lists it warms exist only where the fast path ran)."""
+    nothing."""
     from accelsim.dse.network import warm_network_kernels
     arch = load_arch(ARCH_DIR / "simba_like.yaml")
     warm_network_kernels(replace(arch, dataflow=None), SimOptions())
     warm_network_kernels(arch, SimOptions(dataflow="no such dataflow"))
 
 
-_WARMED_LENGTHS = """
+_WARMED_APPENDS = """
 import json
 from numba.core.registry import CPUDispatcher
-from accelsim.dse.network import _PACKS, warm_network_kernels
+from accelsim.dse.network import _PACKS, SET_RECORDS, _appended, warm_network_kernels
 from accelsim.load import load_arch
 from accelsim.options import SimOptions
 warm_network_kernels(load_arch({arch!r}), SimOptions(dataflow="ws"))
@@ -398,21 +398,29 @@ def counted(self, sig):
     return real(self, sig)
 CPUDispatcher.compile = counted
 pack = next(p for w, p in _PACKS.values() if w.name == "warm_odd")
-lengths = [len(lists[0]) for lists in (pack.padded_lists, pack.set_lists, pack.rule_lists)]
-print(json.dumps([lengths, compiled]))
+padded = next(p for p in pack.padded.values() if p.items is not None)
+cands = next(c for c in pack.candidates.values() if c.ok and c.padded)
+rules = next(r for r, _ in pack.rules.values() if r is not None)
+before = [len(pack.padded_lists[0]), len(pack.set_lists[0]), len(pack.rule_lists[0])]
+compiled.clear()  # (len from Python, read here only to check the indices)
+pack.padded_lists, p = _appended(pack.padded_lists, padded.items)
+pack.set_lists, s = _appended(pack.set_lists, tuple(getattr(cands, k) for k in SET_RECORDS))
+pack.rule_lists, r = _appended(pack.rule_lists, (rules,))
+print(json.dumps([before, [p, s, r], compiled]))
 """
 
 
 @pytest.mark.slow
-def test_the_warm_up_leaves_the_workers_no_typed_list_length_to_compile():
-    """After warm_network_kernels (a sweep's parent, before its workers fork), the length of the
-    candidates' typed lists, which the workers' next append reads, is compiled: in a fresh process
-    (here earlier tests may have compiled it), no compile when the lists' lengths are read."""
+def test_the_warm_up_leaves_the_workers_appends_nothing_to_compile():
+    """After warm_network_kernels (a sweep's parent, before its workers fork), a worker's next append
+    of a padded layer, a candidate set or a Rules to the pack's typed lists compiles nothing (each
+    worker compiled a typed list's len once per item type, reading the new entry's index), in a
+    fresh process (here earlier tests may have compiled it), and gives the entry's index."""
     import json
     import subprocess
     import sys
-    script = _WARMED_LENGTHS.format(arch=str(ARCH_DIR / "simba_like.yaml"))
+    script = _WARMED_APPENDS.format(arch=str(ARCH_DIR / "simba_like.yaml"))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    lengths, compiled = json.loads(done.stdout.strip().splitlines()[-1])
-    assert min(lengths) >= 1 and compiled == [], compiled
+    before, indices, compiled = json.loads(done.stdout.strip().splitlines()[-1])
+    assert indices == before and compiled == [], (before, indices, compiled)
