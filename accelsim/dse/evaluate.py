@@ -132,11 +132,13 @@ PRELOADED_WORKLOADS = 8  # at most this many of a sweep's workloads are loaded a
 
 
 def load_kernels(points) -> None:
-    """Load the template kernel here, in the parent before its workers fork: they inherit it
-    instead of each loading it from Numba's cache (or, on a cold cache, each compiling it). With the
-    whole-network kernel, also the sweep's first workloads and their network packs (each worker
-    would read the files and build the packs again: ≈ 0.2–0.4 s a worker for ResNet-50 and
-    BERT-Base). A point whose files do not load is left to report that itself."""
+    """Load the kernels here, in the parent before its workers fork: they inherit them instead of
+    each loading them from Numba's cache (or, on a cold cache, each compiling them). With the
+    whole-network kernel, its kernels and the sweep's first workloads and their network packs (each
+    worker would read the files and build the packs again: ≈ 0.2–0.4 s a worker for ResNet-50 and
+    BERT-Base), and simulate's per-layer kernels (the template and counting kernels) only where
+    some point may need them (_all_network). A point whose files do not load is left to report
+    that itself."""
     from ..ir.layers import matmul
     from ..mapping.template_pack import supported, template_mapping
     point = next((p for p in points if supported(p.dataflow)), None)
@@ -145,14 +147,44 @@ def load_kernels(points) -> None:
     try:
         with allow_paths(point.allowed_paths):
             arch = _arch(_stamp(point.arch), tuple(_split(point.overrides)[0]), point.allowed_paths)
-            mapping = template_mapping(arch, matmul(m=2, n=2, k=2), point.dataflow)
-            _load_counting_kernels(arch, matmul(m=2, n=2, k=2), mapping)
-            if _network_kernel_ready():  # the whole-network kernels, from the cache
+            network = _network_kernel_ready()
+            if network:  # the whole-network kernels, from the cache
                 from .network import warm_network_kernels
                 warm_network_kernels(arch, point_options(point))
                 _preload_workloads(points, len(arch.levels))
+                network = _all_network(points, arch)
+            if not network:  # simulate's per-layer kernels (the network path does not run them)
+                mapping = template_mapping(arch, matmul(m=2, n=2, k=2), point.dataflow)
+                _load_counting_kernels(arch, matmul(m=2, n=2, k=2), mapping)
     except Exception:  # noqa: BLE001 — only a warm-up: the points report their own errors
         return
+
+
+def _all_network(points, arch) -> bool:
+    """Does the network path run every point (the first point's arch standing for the others:
+    their overrides change sizes, which network.covered does not read), each workload among the
+    preloaded ones? Then simulate's per-layer kernels, which that path does not call, are left to
+    a worker that meets a layer needing them: loading them in each worker costs no more wall time
+    than in the parent before it forks them (a core each), and left unloaded saves ≈ 0.2 s of a
+    sweep's start-up."""
+    from .network import covered, network_pack
+    runs = {(p.workload, tuple(_split(p.overrides)[1]), p.allowed_paths, p.dataflow, p.model, p.constraints,
+             p.mapper_settings is None) for p in points}
+    if len({run[:3] for run in runs}) > PRELOADED_WORKLOADS:
+        return False
+    for path, overrides, allowed, dataflow, model, constraints, no_mapper in runs:
+        if model != "analytical" or constraints or not no_mapper:
+            return False
+        try:
+            with allow_paths(allowed):
+                workload = _workload(_stamp(path), overrides, allowed)
+        except Exception:  # noqa: BLE001 — the point reports its own error
+            return False
+        options = SimOptions(model=model, dataflow=dataflow)
+        if not (covered(arch, workload, options)
+                and network_pack(workload, dataflow or arch.dataflow, len(arch.levels)).ok):
+            return False
+    return True
 
 
 def _load_counting_kernels(arch, einsum, mapping) -> None:

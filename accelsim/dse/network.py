@@ -18,7 +18,6 @@ kernel's mapping); a layer that takes a candidate runs simulate's own per-layer 
 """
 from __future__ import annotations
 
-import copy
 import itertools
 import threading
 from dataclasses import replace
@@ -542,11 +541,12 @@ def _build_point_parts(arch: Arch, pack: NetworkPack) -> tuple:
 
 def _renamed(result: LayerResult, name: str, count: int) -> LayerResult:
     """replace(result, name=name, count=count, extra=dict(result.extra)) (simulate's copy of a layer
-    of a shape run before), without re-running the dataclass's __init__: a copy of its fields."""
-    copied = copy.copy(result)
-    object.__setattr__(copied, "name", name)
-    object.__setattr__(copied, "count", count)
-    object.__setattr__(copied, "extra", dict(result.extra))
+    of a shape run before), without re-running the dataclass's __init__: a copy of its fields
+    (its __dict__, as copy.copy copies it, without the reduce protocol's ~20 µs a layer)."""
+    copied = object.__new__(type(result))
+    fields = copied.__dict__
+    fields.update(result.__dict__)
+    fields["name"], fields["count"], fields["extra"] = name, count, dict(result.extra)
     return copied
 
 
