@@ -129,6 +129,18 @@ class TemplateScratch(NamedTuple):
     keeper: np.ndarray      # [tensor] dram_traffic's keeper level and tile words
     words: np.ndarray
     memo: TemplateMemo
+    # A fill's inner phase (the memories below the outermost buffer) per held option h, kept by
+    # the first pass of a map_with for its second (fill's KEEP and REUSE): each level's loops, and
+    # what the phase leaves in sc.temporal and `top`
+    i_dim: np.ndarray       # [held, level, loop] int64
+    i_bound: np.ndarray
+    i_axis: np.ndarray
+    i_n: np.ndarray         # [held, level]
+    i_temporal: np.ndarray  # [held, dim]
+    i_top: np.ndarray       # [held, dim]
+    i_ok: np.ndarray        # [held] bool: no comparison against the outermost buffer failed in it
+    flags: np.ndarray       # [2] bool: OUTER_FAILED (since the phase began), BASE_FITS (map_with's)
+    o_traffic: np.ndarray   # [order] top_loops' traffic per top order
 
 
 # Slots of the loop sets: the spatial loops (and, at the end, the chosen mapping); the fill being
@@ -137,12 +149,16 @@ SPATIAL_SLOT, TRY, PASS_BEST, FIRST, SECOND, BEST = 0, 1, 2, 3, 4, 5
 N_SLOTS = 6
 # Mask slots: the bypass used by a pass, the first pass's unreused set, the second's, the best's.
 M_NONE, M_USELESS, M_AGAIN, M_BEST = 0, 1, 2, 3
+# fill's modes: a plain fill; one that keeps its inner phase (a map_with's first pass); one that
+# takes its inner phase from what the first pass kept (the second pass, where that is the same)
+PLAIN, KEEP, REUSE = 0, 1, 2
+OUTER_FAILED, BASE_FITS = 0, 1  # the scratch's flags
 # A slot passed to another kernel goes as np.int64(SLOT): Numba types a module constant as a literal
 # and compiles the callee once per literal value (tests/kernels/test_kernel_signatures.py).
 
 
 def template_scratch(layer: TemplateLayer, n_levels: int) -> TemplateScratch:
-    n_dims = len(layer.bound)
+    n_dims, n_held = len(layer.bound), len(layer.held)
     max_loops = max(n_dims, 2 * SPLIT_DIMS)
     n_axes, n_terms = layer.term_dim.shape[1], layer.term_dim.shape[2]
     span = 1
@@ -162,7 +178,11 @@ def template_scratch(layer: TemplateLayer, n_levels: int) -> TemplateScratch:
         np.zeros(SPLIT_DIMS, i64), np.zeros((SPLIT_DIMS, layer.divs.shape[1]), i64), np.zeros(SPLIT_DIMS, i64),
         np.zeros(SPLIT_DIMS, i64), np.zeros(SPLIT_DIMS, i64), np.zeros(SPLIT_DIMS, i64),
         np.zeros(n_dims, i64), np.zeros(n_dims, np.bool_), np.zeros(n_dims, i64), np.ones(n_dims, i64),
-        np.zeros(len(layer.role), i64), np.zeros(len(layer.role), i64), template_memo(n_levels, max_loops))
+        np.zeros(len(layer.role), i64), np.zeros(len(layer.role), i64), template_memo(n_levels, max_loops),
+        np.zeros((n_held, n_levels, max_loops), i64), np.zeros((n_held, n_levels, max_loops), i64),
+        np.zeros((n_held, n_levels, max_loops), i64), np.zeros((n_held, n_levels), i64),
+        np.zeros((n_held, n_dims), i64), np.zeros((n_held, n_dims), i64), np.zeros(n_held, np.bool_),
+        np.zeros(2, np.bool_), np.zeros(layer.top_orders.shape[0], i64))
 
 
 def template_memo(n_levels: int, max_loops: int) -> TemplateMemo:
@@ -197,6 +217,12 @@ def tile_words(lay, t, ext, sc):
         if m == 1:
             words *= sc.te[a, 0]
             continue
+        if m == 2 and (sc.tc[a, 0] == 1 or sc.tc[a, 1] % sc.tc[a, 0] == 0):
+            # {c·i + b·c·j}: a window's taps and its stride, say; axis_shape's closed form directly
+            # (one interval while the step b is at most the first term's count, else e1·e2 points)
+            b, e1, e2 = sc.tc[a, 1] // sc.tc[a, 0], sc.te[a, 0], sc.te[a, 1]
+            words *= e1 + b * (e2 - 1) if b <= e1 else e1 * e2
+            continue
         sc.mm[a] = m
         axis_shape(sc.tc, sc.te, a, m, sc.shape)
         words *= axis_count(sc.tc, sc.te, a, sc.mm, sc.shape, np.int64(0), sc.occ, sc.base)
@@ -204,17 +230,32 @@ def tile_words(lay, t, ext, sc):
 
 
 @helper(forceinline=True)
-def fits(lay, arc, top_level, ext_of, below, bypass, sc):
+def fits(lay, arc, top_level, ext_of, below, bypass, sc, grown):
     """dataflows._fits over the memories at or above `top_level` (all memories: top_level = the
-    last level), tiles of `ext_of` × the fan-outs below each level; the bypass: mask `bypass` of the scratch [level, role]."""
+    last level), tiles of `ext_of` × the fan-outs below each level; the bypass: mask `bypass` of the scratch [level, role].
+    `grown` ≥ 0: ext_of differs from tiles that fit every one of those memories (a fill's state)
+    only in dim `grown`; a memory whose kept tensors that dim does not index is then passed over
+    (its tiles are the same: it fits). Where map_with's narrowing left tiles of one word too big
+    (BASE_FITS false), every memory is checked. A failure at the outermost buffer sets OUTER_FAILED.
+    (A comparison passed over can change no mapping the memo gives: its words are those of one
+    that fitted, so they are at most the memory's LO.)"""
     n_dims = lay.bound.shape[0]
     last = 0  # the innermost memory checked first: a fill's growing tile overflows it most often
     while last + 1 < arc.memories.shape[0] and arc.memories[last + 1] <= top_level:
         last += 1
+    skip = grown >= 0 and sc.flags[BASE_FITS]
     for mi in range(last, -1, -1):
         i = arc.memories[mi]
         if arc.cap[i] < 0:
             continue
+        if skip:
+            touched = False
+            for t in range(lay.role.shape[0]):
+                r = lay.role[t]
+                if arc.keeps[i, r] and not sc.mask[bypass, i, r] and lay.has_dim[t, grown]:
+                    touched = True
+            if not touched:
+                continue
         for d in range(n_dims):
             sc.ext[d] = ext_of[d] * below[i, d]
         used = 0
@@ -224,6 +265,8 @@ def fits(lay, arc, top_level, ext_of, below, bypass, sc):
                 used += tile_words(lay, t, sc.ext, sc)
         if used > arc.cap[i]:
             sc.memo.run[i, HI] = min(sc.memo.run[i, HI], used)
+            if mi == 1:
+                sc.flags[OUTER_FAILED] = True
             return False
         sc.memo.run[i, LO] = max(sc.memo.run[i, LO], used)
     return True
@@ -424,29 +467,40 @@ def top_loops(lay, arc, sc, slot, top, bypass):
     # is the top's, if any: per order, its visits are the top's loops over its dims, its reloads
     # the others outside the innermost of those (traffic_of's rule on the top's loops alone).
     _write_top_order(lay, sc, slot, i, top, np.int64(0), n_dims)
+    # Per order, such a tensor's visits are the same (the top's loops over its dims); its reloads
+    # are the others' loops outside its innermost one: all of them over those inside it.
+    n_orders = lay.top_orders.shape[0]
     fixed, moving = 0, np.int64(0)
     for t in range(lay.role.shape[0]):
         if _indexed_below_top(lay, arc, sc, slot, t):
             fixed += _tensor_traffic(lay, arc, sc, slot, t)
         else:
             moving |= np.int64(1) << t
-    for o in range(lay.top_orders.shape[0]):
-        traffic = fixed
-        for t in range(lay.role.shape[0]):
-            if not (moving >> t) & 1:
-                continue
-            visits, reloads, outside = np.int64(1), np.int64(1), np.int64(1)
-            for k in range(n_dims - 1, -1, -1):  # the order's loops, outer → inner
+    for o in range(n_orders):
+        sc.o_traffic[o] = fixed
+    for t in range(lay.role.shape[0]):
+        if not (moving >> t) & 1:
+            continue
+        visits, others = np.int64(1), np.int64(1)
+        for d in range(n_dims):
+            if top[d] > 1:
+                if lay.has_dim[t, d]:
+                    visits *= top[d]
+                else:
+                    others *= top[d]
+        for o in range(n_orders):
+            inside, outside = np.int64(1), np.int64(1)
+            for k in range(n_dims):  # the order's loops, inner → outer, to the tensor's innermost
                 d = lay.top_orders[o, k]
                 if top[d] > 1:
                     if lay.has_dim[t, d]:
-                        visits *= top[d]
-                        outside = reloads
-                    else:
-                        reloads *= top[d]
-            traffic += _fetched(sc.words[t], visits, outside, lay.is_output[t])
-        if best < 0 or traffic < best:
-            best, best_o = traffic, o
+                        outside = others // inside
+                        break
+                    inside *= top[d]
+            sc.o_traffic[o] += _fetched(sc.words[t], visits, outside, lay.is_output[t])
+    for o in range(n_orders):
+        if best < 0 or sc.o_traffic[o] < best:
+            best, best_o = sc.o_traffic[o], o
     _write_top_order(lay, sc, slot, i, top, best_o, n_dims)
     return best
 
@@ -464,74 +518,125 @@ def _write_top_order(lay, sc, slot, i, top, o, n_dims):
 
 
 @helper()
-def fill(lay, arc, sc, slot, held, bypass, spatial_rem, top):
-    """dataflows._fill into `slot`'s memories below the top; what remains for the top in `top`."""
+def fill(lay, arc, sc, slot, h, bypass, spatial_rem, top, mode):
+    """dataflows._fill into `slot`'s memories below the top for held option h (lay.held[h]); what
+    remains for the top in `top`. `mode` KEEP keeps its inner phase (the memories below the
+    outermost buffer) for h; REUSE takes the one kept (map_with's second pass: the same fan-outs,
+    and a bypass that differs from the first pass's only at the outermost buffer, where it keeps
+    less, so every comparison of the phase comes out the same if none against that buffer failed)."""
     n_dims = lay.bound.shape[0]
+    n_mem = arc.memories.shape[0]
+    if mode == REUSE:
+        for mi in range(2, n_mem):
+            i = arc.memories[mi]
+            n = sc.s_n[slot, i] = sc.i_n[h, i]
+            for q in range(n):
+                sc.s_dim[slot, i, q], sc.s_bound[slot, i, q] = sc.i_dim[h, i, q], sc.i_bound[h, i, q]
+                sc.s_axis[slot, i, q] = sc.i_axis[h, i, q]
+        for d in range(n_dims):
+            sc.temporal[d], top[d] = sc.i_temporal[h, d], sc.i_top[h, d]
+        if n_mem > 1:
+            _fill_level(lay, arc, sc, slot, lay.held[h], bypass, top, arc.memories[1])
+        return
     for d in range(n_dims):
         top[d] = spatial_rem[d]
         sc.temporal[d] = 1
-    first = sc.first
-    for mi in range(arc.memories.shape[0] - 1, 0, -1):
-        i = arc.memories[mi]
+    sc.flags[OUTER_FAILED] = False
+    for mi in range(n_mem - 1, 1, -1):
+        _fill_level(lay, arc, sc, slot, lay.held[h], bypass, top, arc.memories[mi])
+    if mode == KEEP:
+        for mi in range(2, n_mem):
+            i = arc.memories[mi]
+            n = sc.i_n[h, i] = sc.s_n[slot, i]
+            for q in range(n):
+                sc.i_dim[h, i, q], sc.i_bound[h, i, q] = sc.s_dim[slot, i, q], sc.s_bound[slot, i, q]
+                sc.i_axis[h, i, q] = sc.s_axis[slot, i, q]
         for d in range(n_dims):
-            sc.chosen[d] = 1
-            if held < 0:
-                first[d] = False
-                for t in range(lay.role.shape[0]):
-                    r = lay.role[t]
-                    if arc.keeps[i, r] and not sc.mask[bypass, i, r] and lay.has_dim[t, d]:
-                        first[d] = True
-            else:
-                first[d] = lay.has_dim[held, d]
-        for group in range(2):
-            for k in range(n_dims):
-                d = lay.priority[k]
-                if first[d] != (group == 0) or top[d] == 1:
-                    continue
-                # the divisors of what remains, ascending; the fitting ones are a prefix
-                nc = 0
-                for j in range(lay.n_divs[d]):
-                    f = lay.divs[d, j]
-                    if top[d] % f == 0:
-                        sc.cand[nc] = f
-                        nc += 1
-                lo, hi = 0, nc - 1  # cand[lo] (1) always fits
-                base = sc.temporal[d]
-                while lo < hi:
-                    mid = (lo + hi + 1) // 2
-                    sc.temporal[d] = base * sc.cand[mid]
-                    if fits(lay, arc, i, sc.temporal, sc.below, bypass, sc):
-                        lo = mid
-                    else:
-                        hi = mid - 1
-                f = sc.cand[lo]
-                sc.temporal[d] = base * f
-                if f > 1:
-                    sc.chosen[d] = f
-                    top[d] //= f
-        n = 0
-        for k in range(n_dims - 1, -1, -1):
-            d = lay.priority[k]
-            if sc.chosen[d] > 1:
-                sc.s_dim[slot, i, n], sc.s_bound[slot, i, n], sc.s_axis[slot, i, n] = d, sc.chosen[d], TEMPORAL
-                n += 1
-        sc.s_n[slot, i] = n
+            sc.i_temporal[h, d], sc.i_top[h, d] = sc.temporal[d], top[d]
+        sc.i_ok[h] = not sc.flags[OUTER_FAILED]
+    if n_mem > 1:
+        _fill_level(lay, arc, sc, slot, lay.held[h], bypass, top, arc.memories[1])
 
 
 @helper()
-def allocate(lay, arc, sc, out_slot, bypass, spatial_rem):
+def _fill_level(lay, arc, sc, slot, held, bypass, top, i):
+    """fill's memory i: each dim's largest fitting factor of what remains, in the template's order."""
+    n_dims = lay.bound.shape[0]
+    first = sc.first
+    for d in range(n_dims):
+        sc.chosen[d] = 1
+        if held < 0:
+            first[d] = False
+            for t in range(lay.role.shape[0]):
+                r = lay.role[t]
+                if arc.keeps[i, r] and not sc.mask[bypass, i, r] and lay.has_dim[t, d]:
+                    first[d] = True
+        else:
+            first[d] = lay.has_dim[held, d]
+    for group in range(2):
+        for k in range(n_dims):
+            d = lay.priority[k]
+            if first[d] != (group == 0) or top[d] == 1:
+                continue
+            # the divisors of what remains, ascending; the fitting ones are a prefix
+            nc = 0
+            for j in range(lay.n_divs[d]):
+                f = lay.divs[d, j]
+                if top[d] % f == 0:
+                    sc.cand[nc] = f
+                    nc += 1
+            lo, hi = 0, nc - 1  # cand[lo] (1) always fits
+            base = sc.temporal[d]
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                sc.temporal[d] = base * sc.cand[mid]
+                if fits(lay, arc, i, sc.temporal, sc.below, bypass, sc, d):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            f = sc.cand[lo]
+            sc.temporal[d] = base * f
+            if f > 1:
+                sc.chosen[d] = f
+                top[d] //= f
+    n = 0
+    for k in range(n_dims - 1, -1, -1):
+        d = lay.priority[k]
+        if sc.chosen[d] > 1:
+            sc.s_dim[slot, i, n], sc.s_bound[slot, i, n], sc.s_axis[slot, i, n] = d, sc.chosen[d], TEMPORAL
+            n += 1
+    sc.s_n[slot, i] = n
+
+
+@helper()
+def allocate(lay, arc, sc, out_slot, bypass, spatial_rem, second):
     """dataflows._allocate: the fill (each level's own tensors, or one tensor held) whose top-level
-    traffic is least, the first on a tie, into `out_slot`; returns its traffic."""
+    traffic is least, the first on a tie, into `out_slot`; returns its traffic. `second`: map_with's
+    second pass (the first kept each fill's inner phase; fill says when it serves again)."""
     n_levels = arc.kind.shape[0]
     top = sc.top
     best = -1
+    reuse = second and _bypass_outermost_only(arc, sc, bypass)
     for h in range(lay.held.shape[0]):
-        fill(lay, arc, sc, np.int64(TRY), lay.held[h], bypass, spatial_rem, top)
+        mode = np.int64(REUSE) if reuse and sc.i_ok[h] else np.int64(PLAIN if second else KEEP)
+        fill(lay, arc, sc, np.int64(TRY), np.int64(h), bypass, spatial_rem, top, mode)
         traffic = top_loops(lay, arc, sc, np.int64(TRY), top, bypass)
         if best < 0 or traffic < best:
             best = traffic
             copy_slot(sc, np.int64(TRY), out_slot, n_levels)
     return best
+
+
+@helper(forceinline=True)
+def _bypass_outermost_only(arc, sc, bypass):
+    """Does mask `bypass` bypass nothing but at the outermost buffer (memories[1])?"""
+    for i in range(arc.kind.shape[0]):
+        if arc.memories.shape[0] > 1 and i == arc.memories[1]:
+            continue
+        for r in range(sc.mask.shape[2]):
+            if sc.mask[bypass, i, r]:
+                return False
+    return True
 
 
 @helper()
@@ -663,7 +768,8 @@ def map_with(lay, arc, sc, option):
         for r in range(sc.mask.shape[2]):
             sc.mask[M_NONE, i, r] = False
     spatial_below(lay, arc, sc)
-    while not fits(lay, arc, n_levels, ones, sc.below, np.int64(M_NONE), sc):
+    sc.flags[BASE_FITS] = True
+    while not fits(lay, arc, n_levels, ones, sc.below, np.int64(M_NONE), sc, np.int64(-1)):
         bi, bq, bb = -1, -1, 0
         for i in range(n_levels - 1):
             if arc.kind[i] != SPATIAL:
@@ -672,6 +778,7 @@ def map_with(lay, arc, sc, option):
                 if sc.s_bound[SPATIAL_SLOT, i, q] >= bb:
                     bi, bq, bb = i, q, sc.s_bound[SPATIAL_SLOT, i, q]
         if bi < 0:
+            sc.flags[BASE_FITS] = False  # nothing left to narrow: tiles of one word do not fit
             break
         d = sc.s_dim[SPATIAL_SLOT, bi, bq]
         smaller = 1
@@ -689,10 +796,10 @@ def map_with(lay, arc, sc, option):
                 sc.s_axis[SPATIAL_SLOT, bi, q] = sc.s_axis[SPATIAL_SLOT, bi, q + 1]
             sc.s_n[SPATIAL_SLOT, bi] = n - 1
         spatial_below(lay, arc, sc)
-    traffic = allocate(lay, arc, sc, np.int64(FIRST), np.int64(M_NONE), rem)
+    traffic = allocate(lay, arc, sc, np.int64(FIRST), np.int64(M_NONE), rem, np.bool_(False))
     if not unreused(lay, arc, sc, np.int64(FIRST), np.int64(M_USELESS)):
         return traffic, FIRST
-    again = allocate(lay, arc, sc, np.int64(SECOND), np.int64(M_USELESS), rem)
+    again = allocate(lay, arc, sc, np.int64(SECOND), np.int64(M_USELESS), rem, np.bool_(True))
     unreused(lay, arc, sc, np.int64(SECOND), np.int64(M_AGAIN))
     for i in range(n_levels):
         for r in range(sc.mask.shape[2]):
