@@ -197,36 +197,58 @@ def template_memo(n_levels: int, max_loops: int) -> TemplateMemo:
 
 @helper(forceinline=True)
 def tile_words(lay, t, ext, sc):
-    """counting/reuse.tile_size of tensor t over loops of these per-dim extents (stride 1)."""
-    words = 1
+    """counting/reuse.tile_size of tensor t over loops of these per-dim extents (stride 1). An axis
+    of one term spans its extent; of two, {c1·i + c2·j}, in closed form where the smaller step
+    divides the larger (a window's taps and its stride, say): one interval while the step ratio
+    is at most the first term's count, else e1·e2 points (axis_shape's forms, without the
+    scratch); any other axis through axis_shape and axis_count."""
+    words = np.int64(1)
     for a in range(lay.n_axes[t]):
-        m = np.int64(0)
-        for q in range(lay.n_terms[t, a]):
-            d = lay.term_dim[t, a, q]
-            if ext[d] > 1:
-                # insert in (step, count) order, as axis_terms sorts them
-                c, e = lay.term_coef[t, a, q], ext[d]
-                b = m - 1
-                while b >= 0 and (sc.tc[a, b] > c or (sc.tc[a, b] == c and sc.te[a, b] > e)):
-                    sc.tc[a, b + 1], sc.te[a, b + 1] = sc.tc[a, b], sc.te[a, b]
-                    b -= 1
-                sc.tc[a, b + 1], sc.te[a, b + 1] = c, e
+        n_terms = lay.n_terms[t, a]
+        if n_terms == 1:  # (a coefficient ≥ 1: its points are distinct)
+            words *= ext[lay.term_dim[t, a, 0]]
+            continue
+        m, c1, e1, c2, e2 = 0, np.int64(1), np.int64(1), np.int64(1), np.int64(1)
+        for q in range(n_terms):
+            e = ext[lay.term_dim[t, a, q]]
+            if e > 1:
+                if m == 0:
+                    c1, e1 = lay.term_coef[t, a, q], e
+                else:
+                    c2, e2 = lay.term_coef[t, a, q], e
                 m += 1
-        if m == 0:
+        if m <= 1:
+            words *= e1
             continue
-        if m == 1:
-            words *= sc.te[a, 0]
-            continue
-        if m == 2 and (sc.tc[a, 0] == 1 or sc.tc[a, 1] % sc.tc[a, 0] == 0):
-            # {c·i + b·c·j}: a window's taps and its stride, say; axis_shape's closed form directly
-            # (one interval while the step b is at most the first term's count, else e1·e2 points)
-            b, e1, e2 = sc.tc[a, 1] // sc.tc[a, 0], sc.te[a, 0], sc.te[a, 1]
-            words *= e1 + b * (e2 - 1) if b <= e1 else e1 * e2
-            continue
-        sc.mm[a] = m
-        axis_shape(sc.tc, sc.te, a, m, sc.shape)
-        words *= axis_count(sc.tc, sc.te, a, sc.mm, sc.shape, np.int64(0), sc.occ, sc.base)
+        if m == 2:
+            if c2 < c1:  # (equal steps: e1 + e2 − 1 either way)
+                c1, e1, c2, e2 = c2, e2, c1, e1
+            if c1 == 1 or c2 % c1 == 0:
+                b = c2 // c1
+                words *= e1 + b * (e2 - 1) if b <= e1 else e1 * e2
+                continue
+        words *= _axis_words(lay, t, a, ext, sc)
     return words
+
+
+@helper()
+def _axis_words(lay, t, a, ext, sc):
+    """Axis a of tensor t's points over these extents, by axis_shape and axis_count (its terms
+    sorted into the scratch in (step, count) order, as axis_terms sorts them)."""
+    m = np.int64(0)
+    for q in range(lay.n_terms[t, a]):
+        d = lay.term_dim[t, a, q]
+        if ext[d] > 1:
+            c, e = lay.term_coef[t, a, q], ext[d]
+            b = m - 1
+            while b >= 0 and (sc.tc[a, b] > c or (sc.tc[a, b] == c and sc.te[a, b] > e)):
+                sc.tc[a, b + 1], sc.te[a, b + 1] = sc.tc[a, b], sc.te[a, b]
+                b -= 1
+            sc.tc[a, b + 1], sc.te[a, b + 1] = c, e
+            m += 1
+    sc.mm[a] = m
+    axis_shape(sc.tc, sc.te, a, m, sc.shape)
+    return axis_count(sc.tc, sc.te, a, sc.mm, sc.shape, np.int64(0), sc.occ, sc.base)
 
 
 @helper(forceinline=True)
