@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from functools import lru_cache
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -121,6 +122,8 @@ class NetworkPack:
         self.status, self.energy_pj = np.zeros(n, dtype=np.int64), np.zeros(n)
         self.cycles, self.steps = np.zeros(n, dtype=np.int64), np.zeros((n, 3), dtype=np.int64)
         self.passes = np.zeros(n, dtype=np.bool_)  # check_mapping passes the template's mapping (the kernel's check)
+        self.obeys = np.zeros(n, dtype=np.bool_)  # its nest obeys the layer's Rules (the kernel's check; False: none)
+        self.rule_entry = np.full(n, -1, dtype=np.int64)  # the layer's Rules in rule_lists[0] (rules_for's)
 
     def work_for(self, mac_table: np.ndarray):
         """The layers' Work arrays (a typed list, and the same as a Python list) for a MAC table of
@@ -502,8 +505,12 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions, row_only
     with pack.lock:  # its work arrays serve one point at a time (a Dask worker runs points in threads)
         pack.trim()
         for first, stop in ((0, 1), (1, len(pack.distinct))):
+            for l in range(first, stop):
+                pack.rule_entry[l] = _rule_entry(pack, arch, l)
             evaluate_network(*pack.lists, kernel.work[0], arc, arch_arrays, mixed, pack.status,
-                             pack.energy_pj, pack.cycles, pack.steps, pack.passes, first, stop)
+                             pack.energy_pj, pack.cycles, pack.steps, pack.passes,
+                             pack.rule_lists[0] if pack.rule_lists else _no_rules(), pack.rule_entry, pack.obeys,
+                             first, stop)
             plans = _plans(pack, first, stop, arch, options, kernel)
             for l in range(first, stop):
                 done.append(_layer_result(pack, l, arch, options, model, energies, off_chip, price_layer,
@@ -513,6 +520,15 @@ def network_result(arch: Arch, workload: Workload, options: SimOptions, row_only
         layers.append(_renamed(done[l], layer.name, layer.count) if l in ran else done[l])
         ran.add(l)
     return WorkloadResult(arch, workload.name, tuple(layers), options.as_dict(), {})
+
+
+def _rule_entry(pack: NetworkPack, arch: Arch, l: int) -> int:
+    """Distinct layer l's Rules entry (rules_for's), −1 where it has none or they do not resolve
+    (then simulate's checks say what is wrong)."""
+    try:
+        return pack.rules_for(arch, l)[1]
+    except (MappingError, SpecError):
+        return -1
 
 
 _POINT_PARTS = ByIdentity(64)  # (arch, pack) -> _point_parts' answer
@@ -584,7 +600,10 @@ def _plan(pack: NetworkPack, l: int, arch: Arch, options: SimOptions) -> _Plan:
     """Distinct layer l's _Plan, its choice not asked. The layer counted OK."""
     from ..simulate import ragged_refused
     key, mapping = pack.mapping(arch, l)
-    verdict = pack.verdict(arch, l, key, mapping, bool(pack.passes[l]))
+    # the kernel's checks, where they say it passes (check_mapping's, and the Rules', which say all
+    # the arch's constraints say: hardware_rules), else simulate's, which also word its error
+    verdict = (PASSES if pack.passes[l] and pack.obeys[l]
+               else pack.verdict(arch, l, key, mapping, bool(pack.passes[l])))
     idle = not ragged_refused(arch, pack.distinct[l], options) and spatial_positions(mapping) < arch.compute.instances
     return _Plan(mapping, verdict, idle, _NOT_ASKED)
 
@@ -703,6 +722,13 @@ def _verdict(arch: Arch, layer, mapping, checked: bool = False) -> int:
 
 
 _RULES_ALL_ALLOWED: dict = {}  # (levels, dims, tensors) -> Rules that allow everything
+
+
+@lru_cache(maxsize=1)
+def _no_rules():
+    """A typed list of one Rules: evaluate_network's `rules` where a pack has none yet."""
+    return typed_list([Rules(np.ones((1, 2, 1), dtype=np.bool_), np.zeros((1, 1), dtype=np.bool_),
+                             np.zeros((1, 1), dtype=np.bool_))])
 
 
 def hardware_rules(arch: Arch, einsum) -> Rules | None:

@@ -174,12 +174,13 @@ def _problem(part, arch, w):
 
 @kernel()
 def evaluate_network(templates, t_scratch, layers, loops, keeps, outs, scratch, work, arc, arch, mixed,
-                     status, energy_pj, cycles, steps, passes, first, stop):
+                     status, energy_pj, cycles, steps, passes, rules, rule_entry, obeys, first, stop):
     """For each layer l in [first, stop): the template's mapping on `arc` (TemplateArch), lowered into
     loops[l] and keeps[l], counted by evaluate_nest into outs[l]; status[l], energy_pj[l], cycles[l]
     as evaluate_nest returns them, steps[l] = (temporal steps, spatial positions, loops) of the nest,
-    passes[l]: check_mapping passes the mapping (template_kernel.best_passes_checks).
-    templates … work: typed lists, one entry per layer."""
+    passes[l]: check_mapping passes the mapping (template_kernel.best_passes_checks), obeys[l]: the
+    nest does what the hardware can (_obeys) by Rules entry rule_entry[l] of `rules` (−1: no Rules,
+    obeys[l] False). templates … work: typed lists, one entry per layer."""
     for l in range(first, stop):
         lay, sc, part, lp, kp, out, ns, w = (templates[l], t_scratch[l], layers[l], loops[l], keeps[l], outs[l],
                                              scratch[l], work[l])
@@ -189,6 +190,7 @@ def evaluate_network(templates, t_scratch, layers, loops, keeps, outs, scratch, 
         _fill_work(w, mixed, l, part.macs, arch.mac_pj, arch.mac_table)
         problem = _problem(part, arch, w)
         nest = R.Nest(lp.loop_dim, lp.loop_bound, lp.loop_level, lp.loop_spatial, lp.loop_axis, n, kp)
+        obeys[l] = rule_entry[l] >= 0 and _obeys(nest, rules[rule_entry[l]])
         _ready(out, ns)  # (its tiles were for another point's problem)
         s, e, c = evaluate_nest(nest, problem, out, ns)
         status[l], energy_pj[l], cycles[l] = s, e, c

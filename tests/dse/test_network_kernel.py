@@ -48,6 +48,34 @@ def _same(arch, workload, options):
     return fast
 
 
+def test_the_kernels_rules_check_of_the_templates_mapping_is_simulates():
+    """network_result takes the kernel's checks of a template's mapping where they say it passes
+    (check_mapping's and the Rules'), instead of simulate's: per layer, the kernel's Rules verdict
+    (pack.obeys) is check_hardware's, over array sides and templates where the constraints hold
+    and where they break (os and is put the wrong dims on Simba's vector MACs), and the results
+    are simulate's."""
+    workload = load_workload(WORKLOAD_DIR / "resnet50.yaml")
+    seen = set()
+    for x, y, dataflow in ((5, 3, "ws"), (4, 8, "ws"), (3, 2, "os"), (8, 8, "is")):
+        arch = load_arch(ARCH_DIR / "simba_like.yaml", [f"levels.PE_array.x={x}", f"levels.PE_array.y={y}"])
+        _same(arch, workload, SimOptions(dataflow=dataflow))
+        pack = network_pack(workload, dataflow, len(arch.levels))
+        for l, layer in enumerate(pack.distinct):
+            if pack.status[l] != 0 or pack.rule_entry[l] < 0:
+                continue
+            _, mapping = pack.mapping(arch, l)
+            try:
+                simulate.check_hardware(arch, layer, mapping)
+                want = True
+            except MappingError:
+                want = False
+            assert bool(pack.obeys[l]) == want, (x, y, dataflow, layer.name)
+            seen.add(want)
+            if dataflow != "ws":
+                break  # (the point stops at its first layer)
+    assert seen == {True, False}
+
+
 def test_the_network_path_equals_simulate_on_resnet50_and_bert(monkeypatch):
     base = load_arch(ARCH_DIR / "simba_like.yaml")
     calls = []
