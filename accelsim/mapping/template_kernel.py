@@ -546,38 +546,45 @@ def fill(lay, arc, sc, slot, h, bypass, spatial_rem, top, mode):
     outermost buffer) for h; REUSE takes the one kept (map_with's second pass: the same fan-outs,
     and a bypass that differs from the first pass's only at the outermost buffer, where it keeps
     less, so every comparison of the phase comes out the same if none against that buffer failed)."""
-    n_dims = lay.bound.shape[0]
     n_mem = arc.memories.shape[0]
     if mode == REUSE:
-        for mi in range(2, n_mem):
-            i = arc.memories[mi]
-            n = sc.s_n[slot, i] = sc.i_n[h, i]
-            for q in range(n):
-                sc.s_dim[slot, i, q], sc.s_bound[slot, i, q] = sc.i_dim[h, i, q], sc.i_bound[h, i, q]
-                sc.s_axis[slot, i, q] = sc.i_axis[h, i, q]
-        for d in range(n_dims):
-            sc.temporal[d], top[d] = sc.i_temporal[h, d], sc.i_top[h, d]
-        if n_mem > 1:
-            _fill_level(lay, arc, sc, slot, lay.held[h], bypass, top, arc.memories[1])
-        return
-    for d in range(n_dims):
-        top[d] = spatial_rem[d]
-        sc.temporal[d] = 1
-    sc.flags[OUTER_FAILED] = False
-    for mi in range(n_mem - 1, 1, -1):
-        _fill_level(lay, arc, sc, slot, lay.held[h], bypass, top, arc.memories[mi])
-    if mode == KEEP:
-        for mi in range(2, n_mem):
-            i = arc.memories[mi]
-            n = sc.i_n[h, i] = sc.s_n[slot, i]
-            for q in range(n):
-                sc.i_dim[h, i, q], sc.i_bound[h, i, q] = sc.s_dim[slot, i, q], sc.s_bound[slot, i, q]
-                sc.i_axis[h, i, q] = sc.s_axis[slot, i, q]
-        for d in range(n_dims):
-            sc.i_temporal[h, d], sc.i_top[h, d] = sc.temporal[d], top[d]
-        sc.i_ok[h] = not sc.flags[OUTER_FAILED]
+        _copy_inner(arc, sc, slot, h, top, np.bool_(True))
+    else:
+        for d in range(lay.bound.shape[0]):
+            top[d] = spatial_rem[d]
+            sc.temporal[d] = 1
+        sc.flags[OUTER_FAILED] = False
+        for mi in range(n_mem - 1, 1, -1):
+            _fill_level(lay, arc, sc, slot, lay.held[h], bypass, top, arc.memories[mi])
+        if mode == KEEP:
+            _copy_inner(arc, sc, slot, h, top, np.bool_(False))
+            sc.i_ok[h] = not sc.flags[OUTER_FAILED]
     if n_mem > 1:
         _fill_level(lay, arc, sc, slot, lay.held[h], bypass, top, arc.memories[1])
+
+
+@helper(forceinline=True)
+def _copy_inner(arc, sc, slot, h, top, to_slot):
+    """A fill's inner phase (the loops of the memories below the outermost buffer, sc.temporal and
+    `top`) from held option h's keeping into `slot` (to_slot), or from `slot` into it."""
+    for mi in range(2, arc.memories.shape[0]):
+        i = arc.memories[mi]
+        if to_slot:
+            sc.s_n[slot, i] = sc.i_n[h, i]
+        else:
+            sc.i_n[h, i] = sc.s_n[slot, i]
+        for q in range(sc.s_n[slot, i]):
+            if to_slot:
+                sc.s_dim[slot, i, q], sc.s_bound[slot, i, q] = sc.i_dim[h, i, q], sc.i_bound[h, i, q]
+                sc.s_axis[slot, i, q] = sc.i_axis[h, i, q]
+            else:
+                sc.i_dim[h, i, q], sc.i_bound[h, i, q] = sc.s_dim[slot, i, q], sc.s_bound[slot, i, q]
+                sc.i_axis[h, i, q] = sc.s_axis[slot, i, q]
+    for d in range(top.shape[0]):
+        if to_slot:
+            sc.temporal[d], top[d] = sc.i_temporal[h, d], sc.i_top[h, d]
+        else:
+            sc.i_temporal[h, d], sc.i_top[h, d] = sc.temporal[d], top[d]
 
 
 @helper()
