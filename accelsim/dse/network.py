@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from functools import lru_cache
 from dataclasses import replace
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
