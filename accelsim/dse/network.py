@@ -800,8 +800,8 @@ def _choice_call(pack: NetworkPack, l: int, arch: Arch, kernel: _Kernel, templat
     template's mapping stays), or None where the kernel does not reproduce simulate's choice (see
     _kernel_choice)."""
     cands = pack.candidates_for(l, kernel.sides, kernel.arch.mac_table.shape)
-    rules, entry = pack.rules_for(arch, l)
-    if not cands.ok or rules is None or not cands.shares_mixed(arch, pack.distinct[l].density):
+    entry = int(pack.rule_entry[l])  # (network_result's, for this point: −1 where there are no Rules)
+    if not cands.ok or entry < 0 or not cands.shares_mixed(arch, pack.distinct[l].density):
         return None
     if not cands.padded:
         return cands, -1
