@@ -19,15 +19,21 @@ from .store import Store
 
 
 class Progress:
-    """One stderr line: points done, rate and ETA."""
+    """One stderr line: points done, rate and ETA, redrawn at most every PROGRESS_EVERY_S and as
+    the last row is stored (a line per row cost the parent a write and a flush per point, and
+    filled a redirected log with a line per point)."""
 
     def __init__(self, total: int, skipped: int, stream=sys.stderr):
         self.total, self.skipped, self.stream = total, skipped, stream
-        self.done, self.start = 0, time.monotonic()
+        self.done, self.start, self.shown = 0, time.monotonic(), None
 
     def step(self) -> None:
         self.done += 1
-        elapsed = time.monotonic() - self.start
+        now = time.monotonic()
+        if self.shown is not None and now - self.shown < PROGRESS_EVERY_S and not self._last():
+            return
+        self.shown = now
+        elapsed = now - self.start
         rate = self.done / elapsed if elapsed > 0 else 0.0
         left = self.total - self.skipped - self.done
         eta = left / rate if rate > 0 else float("inf")
@@ -35,8 +41,14 @@ class Progress:
                           f"ETA {eta:.0f} s   ")
         self.stream.flush()
 
+    def _last(self) -> bool:
+        return self.skipped + self.done >= self.total
+
     def close(self) -> None:
         self.stream.write("\n")
+
+
+PROGRESS_EVERY_S = 0.1  # the progress line's redraw interval
 
 
 def _dask_rows(points, scheduler: str):

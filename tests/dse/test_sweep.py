@@ -348,3 +348,19 @@ def test_a_sweeps_constraints_file_is_confined_like_extends(tmp_path):
     assert "../elsewhere/c.yaml" in text
     with pytest.raises(SpecError, match="outside the folders this spec may read"):
         load_sweep(write(tmp_path / "s", text))
+
+
+def test_the_progress_line_is_redrawn_at_most_every_interval_and_at_the_end(monkeypatch):
+    import io
+
+    from accelsim.dse import runner
+    clock = [100.0]
+    monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(runner, "PROGRESS_EVERY_S", 0.125)
+    stream = io.StringIO()
+    bar = runner.Progress(total=50, skipped=10, stream=stream)
+    for _ in range(40):  # 40 rows 1/64 s apart: the first, then one every 8 rows, and the last
+        clock[0] += 1 / 64
+        bar.step()
+    shown = [int(line.split("/")[0]) for line in stream.getvalue().split("\r")[1:]]
+    assert shown == [11, 19, 27, 35, 43, 50]
