@@ -141,6 +141,14 @@ class TemplateScratch(NamedTuple):
     i_ok: np.ndarray        # [held] bool: no comparison against the outermost buffer failed in it
     flags: np.ndarray       # [2] bool: OUTER_FAILED (since the phase began), BASE_FITS (map_with's)
     o_traffic: np.ndarray   # [order] top_loops' traffic per top order
+    # The first pass's inner phase per (x option < KEPT_OPTIONS, held option) as the last call that
+    # computed it left it, with what it read, for later calls on other capacities (fill, _kept_fits):
+    k_loops: np.ndarray     # [option, held, 3, level, loop] its loops' dims, bounds, axes
+    k_vec: np.ndarray       # [option, held, 3 + level, dim] what it left in sc.temporal and `top`; the
+                            # fan-outs' remainder and sc.below it started from
+    k_level: np.ndarray     # [option, held, level, 3 + ARC_FIELDS] its loop counts, the LO and HI of
+                            # its own comparisons, the arch's fields (_arc_field)
+    k_state: np.ndarray     # [option, held, 3] kept (1), BASE_FITS then, no outer failure in it
 
 
 # Slots of the loop sets: the spatial loops (and, at the end, the chosen mapping); the fill being
@@ -152,6 +160,7 @@ M_NONE, M_USELESS, M_AGAIN, M_BEST = 0, 1, 2, 3
 # fill's modes: a plain fill; one that keeps its inner phase (a map_with's first pass); one that
 # takes its inner phase from what the first pass kept (the second pass, where that is the same)
 PLAIN, KEEP, REUSE = 0, 1, 2
+KEPT_OPTIONS = 2  # x options whose first-pass inner phases a scratch keeps from call to call (the shipped archs': 1 or 2)
 OUTER_FAILED, BASE_FITS = 0, 1  # the scratch's flags
 # A slot passed to another kernel goes as np.int64(SLOT): Numba types a module constant as a literal
 # and compiles the callee once per literal value (tests/kernels/test_kernel_signatures.py).
@@ -182,7 +191,10 @@ def template_scratch(layer: TemplateLayer, n_levels: int) -> TemplateScratch:
         np.zeros((n_held, n_levels, max_loops), i64), np.zeros((n_held, n_levels, max_loops), i64),
         np.zeros((n_held, n_levels, max_loops), i64), np.zeros((n_held, n_levels), i64),
         np.zeros((n_held, n_dims), i64), np.zeros((n_held, n_dims), i64), np.zeros(n_held, np.bool_),
-        np.zeros(2, np.bool_), np.zeros(layer.top_orders.shape[0], i64))
+        np.zeros(2, np.bool_), np.zeros(layer.top_orders.shape[0], i64),
+        np.zeros((KEPT_OPTIONS, n_held, 3, n_levels, max_loops), i64),
+        np.zeros((KEPT_OPTIONS, n_held, 3 + n_levels, n_dims), i64),
+        np.zeros((KEPT_OPTIONS, n_held, n_levels, 3 + ARC_FIELDS), i64), np.zeros((KEPT_OPTIONS, n_held, 3), i64))
 
 
 def template_memo(n_levels: int, max_loops: int) -> TemplateMemo:
@@ -540,27 +552,112 @@ def _write_top_order(lay, sc, slot, i, top, o, n_dims):
 
 
 @helper()
-def fill(lay, arc, sc, slot, h, bypass, spatial_rem, top, mode):
+def fill(lay, arc, sc, slot, h, bypass, spatial_rem, top, mode, option):
     """dataflows._fill into `slot`'s memories below the top for held option h (lay.held[h]); what
     remains for the top in `top`. `mode` KEEP keeps its inner phase (the memories below the
     outermost buffer) for h; REUSE takes the one kept (map_with's second pass: the same fan-outs,
     and a bypass that differs from the first pass's only at the outermost buffer, where it keeps
-    less, so every comparison of the phase comes out the same if none against that buffer failed)."""
+    less, so every comparison of the phase comes out the same if none against that buffer failed).
+    A KEEP fill of x option `option` also takes the phase an earlier call kept, where every
+    comparison it made comes out the same here (_kept_fits: a sweep's other buffer sizes), or
+    keeps its own for later calls (_keep_phase)."""
     n_mem = arc.memories.shape[0]
     if mode == REUSE:
         _copy_inner(arc, sc, slot, h, top, np.bool_(True))
     else:
-        for d in range(lay.bound.shape[0]):
-            top[d] = spatial_rem[d]
-            sc.temporal[d] = 1
-        sc.flags[OUTER_FAILED] = False
-        for mi in range(n_mem - 1, 1, -1):
-            _fill_level(lay, arc, sc, slot, lay.held[h], bypass, top, arc.memories[mi])
+        kept = mode == KEEP and option < KEPT_OPTIONS
+        if kept and _kept_fits(arc, sc, option, h, spatial_rem):
+            _take_phase(arc, sc, slot, option, h, top)
+        else:
+            if kept:  # the phase's own comparisons, apart from the call's so far (merged after it)
+                for i in range(arc.kind.shape[0]):
+                    sc.k_level[option, h, i, 1], sc.k_level[option, h, i, 2] = sc.memo.run[i, LO], sc.memo.run[i, HI]
+                    sc.memo.run[i, LO], sc.memo.run[i, HI] = 0, NO_WORDS_FAILED
+            for d in range(lay.bound.shape[0]):
+                top[d] = spatial_rem[d]
+                sc.temporal[d] = 1
+            sc.flags[OUTER_FAILED] = False
+            for mi in range(n_mem - 1, 1, -1):
+                _fill_level(lay, arc, sc, slot, lay.held[h], bypass, top, arc.memories[mi])
+            if kept:
+                _keep_phase(arc, sc, slot, option, h, top, spatial_rem)
         if mode == KEEP:
             _copy_inner(arc, sc, slot, h, top, np.bool_(False))
             sc.i_ok[h] = not sc.flags[OUTER_FAILED]
     if n_mem > 1:
         _fill_level(lay, arc, sc, slot, lay.held[h], bypass, top, arc.memories[1])
+
+
+@helper()
+def _kept_fits(arc, sc, option, h, spatial_rem):
+    """Does the inner phase kept for (option, h) come out the same in this call: kept, on the same
+    arch fields, fan-out split and narrowing verdict, with every capacity inside the range its
+    comparisons give (the memo's rule, for the phase's own comparisons)? (The comparisons fits
+    passes over are of tiles that fitted before, in the phase or at its start, one-word tiles over
+    the same fan-outs, which this call's narrowing found to fit: BASE_FITS, the same sc.below.)"""
+    if sc.k_state[option, h, 0] != 1 or sc.k_state[option, h, 1] != sc.flags[BASE_FITS]:
+        return False
+    n_levels = arc.kind.shape[0]
+    for i in range(n_levels):
+        for f in range(ARC_FIELDS):
+            if sc.k_level[option, h, i, 3 + f] != sc.memo.run[i, f]:
+                return False
+        if arc.cap[i] >= 0 and not (sc.k_level[option, h, i, 1] <= arc.cap[i] < sc.k_level[option, h, i, 2]):
+            return False
+    for d in range(spatial_rem.shape[0]):
+        if sc.k_vec[option, h, 2, d] != spatial_rem[d]:
+            return False
+        for i in range(n_levels):
+            if sc.k_vec[option, h, 3 + i, d] != sc.below[i, d]:
+                return False
+    return True
+
+
+@helper()
+def _keep_phase(arc, sc, slot, option, h, top, spatial_rem):
+    """Keep the inner phase just filled into `slot` for (option, h), with what it read, and merge its
+    comparisons' range into the call's (fill saved the call's in k_level's LO and HI)."""
+    n_levels = arc.kind.shape[0]
+    for i in range(n_levels):
+        lo, hi = sc.memo.run[i, LO], sc.memo.run[i, HI]
+        sc.memo.run[i, LO] = max(sc.k_level[option, h, i, 1], lo)
+        sc.memo.run[i, HI] = min(sc.k_level[option, h, i, 2], hi)
+        sc.k_level[option, h, i, 1], sc.k_level[option, h, i, 2] = lo, hi
+        for f in range(ARC_FIELDS):
+            sc.k_level[option, h, i, 3 + f] = sc.memo.run[i, f]
+    for mi in range(2, arc.memories.shape[0]):
+        i = arc.memories[mi]
+        sc.k_level[option, h, i, 0] = sc.s_n[slot, i]
+        for q in range(sc.s_n[slot, i]):
+            sc.k_loops[option, h, 0, i, q] = sc.s_dim[slot, i, q]
+            sc.k_loops[option, h, 1, i, q] = sc.s_bound[slot, i, q]
+            sc.k_loops[option, h, 2, i, q] = sc.s_axis[slot, i, q]
+    for d in range(top.shape[0]):
+        sc.k_vec[option, h, 0, d], sc.k_vec[option, h, 1, d] = sc.temporal[d], top[d]
+        sc.k_vec[option, h, 2, d] = spatial_rem[d]
+        for i in range(n_levels):
+            sc.k_vec[option, h, 3 + i, d] = sc.below[i, d]
+    sc.k_state[option, h, 0], sc.k_state[option, h, 1] = 1, sc.flags[BASE_FITS]
+    sc.k_state[option, h, 2] = not sc.flags[OUTER_FAILED]
+
+
+@helper()
+def _take_phase(arc, sc, slot, option, h, top):
+    """The inner phase kept for (option, h) into `slot`, sc.temporal and `top`, its comparisons'
+    range merged into the call's (the memo's entry for this call covers them)."""
+    for i in range(arc.kind.shape[0]):
+        sc.memo.run[i, LO] = max(sc.memo.run[i, LO], sc.k_level[option, h, i, 1])
+        sc.memo.run[i, HI] = min(sc.memo.run[i, HI], sc.k_level[option, h, i, 2])
+    for mi in range(2, arc.memories.shape[0]):
+        i = arc.memories[mi]
+        sc.s_n[slot, i] = sc.k_level[option, h, i, 0]
+        for q in range(sc.s_n[slot, i]):
+            sc.s_dim[slot, i, q] = sc.k_loops[option, h, 0, i, q]
+            sc.s_bound[slot, i, q] = sc.k_loops[option, h, 1, i, q]
+            sc.s_axis[slot, i, q] = sc.k_loops[option, h, 2, i, q]
+    for d in range(top.shape[0]):
+        sc.temporal[d], top[d] = sc.k_vec[option, h, 0, d], sc.k_vec[option, h, 1, d]
+    sc.flags[OUTER_FAILED] = not sc.k_state[option, h, 2]
 
 
 @helper(forceinline=True)
@@ -638,7 +735,7 @@ def _fill_level(lay, arc, sc, slot, held, bypass, top, i):
 
 
 @helper()
-def allocate(lay, arc, sc, out_slot, bypass, spatial_rem, second):
+def allocate(lay, arc, sc, out_slot, bypass, spatial_rem, second, option):
     """dataflows._allocate: the fill (each level's own tensors, or one tensor held) whose top-level
     traffic is least, the first on a tie, into `out_slot`; returns its traffic. `second`: map_with's
     second pass (the first kept each fill's inner phase; fill says when it serves again)."""
@@ -648,7 +745,7 @@ def allocate(lay, arc, sc, out_slot, bypass, spatial_rem, second):
     reuse = second and _bypass_outermost_only(arc, sc, bypass)
     for h in range(lay.held.shape[0]):
         mode = np.int64(REUSE) if reuse and sc.i_ok[h] else np.int64(PLAIN if second else KEEP)
-        fill(lay, arc, sc, np.int64(TRY), np.int64(h), bypass, spatial_rem, top, mode)
+        fill(lay, arc, sc, np.int64(TRY), np.int64(h), bypass, spatial_rem, top, mode, option)
         traffic = top_loops(lay, arc, sc, np.int64(TRY), top, bypass)
         if best < 0 or traffic < best:
             best = traffic
@@ -825,10 +922,10 @@ def map_with(lay, arc, sc, option):
                 sc.s_axis[SPATIAL_SLOT, bi, q] = sc.s_axis[SPATIAL_SLOT, bi, q + 1]
             sc.s_n[SPATIAL_SLOT, bi] = n - 1
         spatial_below(lay, arc, sc)
-    traffic = allocate(lay, arc, sc, np.int64(FIRST), np.int64(M_NONE), rem, np.bool_(False))
+    traffic = allocate(lay, arc, sc, np.int64(FIRST), np.int64(M_NONE), rem, np.bool_(False), option)
     if not unreused(lay, arc, sc, np.int64(FIRST), np.int64(M_USELESS)):
         return traffic, FIRST
-    again = allocate(lay, arc, sc, np.int64(SECOND), np.int64(M_USELESS), rem, np.bool_(True))
+    again = allocate(lay, arc, sc, np.int64(SECOND), np.int64(M_USELESS), rem, np.bool_(True), option)
     unreused(lay, arc, sc, np.int64(SECOND), np.int64(M_AGAIN))
     for i in range(n_levels):
         for r in range(sc.mask.shape[2]):
