@@ -532,6 +532,7 @@ def _rule_entry(pack: NetworkPack, arch: Arch, l: int) -> int:
 
 
 _POINT_PARTS = ByIdentity(64)  # (arch, pack) -> _point_parts' answer
+_ARCH_SIDE = ByIdentity(64)  # (arch,) -> _arch_side's answer
 
 
 def _point_parts(arch: Arch, pack: NetworkPack) -> tuple:
@@ -542,17 +543,25 @@ def _point_parts(arch: Arch, pack: NetworkPack) -> tuple:
 
 
 def _build_point_parts(arch: Arch, pack: NetworkPack) -> tuple:
-    energies = _action_energies(arch)
-    level_int, cluster_axes, level_float, per_cycle, psum_words = arch_part(arch, energies)
-    convention = convention_of(arch)
+    energies, level, hold, cluster_rule, arc, sides, counts, fanouts, off_chip = _ARCH_SIDE.get((arch,), _arch_side)
     mixed, mac_table = mixed_for(arch, pack)
-    arch_arrays = ArchArrays(level_int, cluster_axes, level_float, per_cycle, psum_words,
-                             convention.operands_held_when_spatial_innermost, convention.cluster_rule,
-                             energies.mac_pj, mac_table)
+    arch_arrays = ArchArrays(*level, hold, cluster_rule, energies.mac_pj, mac_table)
+    kernel = _Kernel(arc, arch_arrays, mixed, pack.work_for(mac_table), sides, counts, fanouts)
+    return energies, kernel, off_chip
+
+
+def _arch_side(arch: Arch) -> tuple:
+    """What _point_parts takes of the arch alone, once per arch object (a variant's workloads and
+    dataflows share it): its ActionEnergies, arch_part's arrays, the convention's two rules, the
+    TemplateArch, the fan-out sides, count_key's and fanout_key's numbers, the off-chip levels."""
+    energies = _action_energies(arch)
+    level = arch_part(arch, energies)
+    convention = convention_of(arch)
+    hold, cluster_rule = convention.operands_held_when_spatial_innermost, convention.cluster_rule
     arc = packed_arch(arch)
-    kernel = _Kernel(arc, arch_arrays, mixed, pack.work_for(mac_table), fanout_sides(arch),
-                     count_key(arch, arch_arrays), fanout_key(arc))
-    return energies, kernel, frozenset(off_chip_levels(arch))
+    counts = count_key(arch, ArchArrays(*level, hold, cluster_rule, energies.mac_pj, None))
+    return (energies, level, hold, cluster_rule, arc, fanout_sides(arch), counts, fanout_key(arc),
+            frozenset(off_chip_levels(arch)))
 
 
 def _renamed(result: LayerResult, name: str, count: int) -> LayerResult:

@@ -38,6 +38,21 @@ def test_unpad_covers_the_dim_and_starts_every_last_iteration_inside(bounds, siz
     assert all(a.bound <= b.bound for m0, m1 in zip(levels, shrunk.levels) for a, b in zip(m1.loops, m0.loops))
 
 
+
+@settings(max_examples=200, deadline=None)
+@given(loops=st.lists(st.tuples(st.sampled_from("mnkx"), st.integers(1, 9), st.integers(0, 2)), max_size=8),
+       sizes=st.tuples(st.integers(1, 60), st.integers(1, 60), st.integers(1, 60)))
+def test_ragged_dims_are_the_dims_whose_loops_do_not_multiply_to_their_size(loops, sizes):
+    """simulate.ragged_dims: per dim of the layer, [Mapping.factor, the size] where they differ (a
+    loop over a dim the layer lacks counts for none), in the layer's dim order."""
+    from accelsim.simulate import ragged_dims
+    einsum = parse_einsum(GEMM, dict(zip("mnk", sizes)))
+    levels = [LevelMapping(f"L{i}", tuple(Loop(d, b) for d, b, at in loops if at == i)) for i in range(3)]
+    mapping = Mapping(tuple(levels))
+    want = {d: [mapping.factor(d), b] for d, b in einsum.bound.items() if mapping.factor(d) != b}
+    got = ragged_dims(einsum, mapping)
+    assert got == want and list(got) == list(want)
+
 def test_padded_candidates():
     arch = accelsim.load_arch(ARCH_DIR / "simple_ws.yaml")  # a 16 × 16 array
     conv = parse_einsum("O[k,p,q] += I[c,p+r,q+s] * W[c,k,r,s]", {"c": 3, "k": 100, "p": 7, "q": 7, "r": 3, "s": 3})
