@@ -442,14 +442,10 @@ def _unwalked(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping) -
 
 
 def ragged_dims(einsum, mapping: Mapping) -> dict:
-    """A ragged layer's extra: which dims run ragged, [what the loops cover (Mapping.factor), the
-    size]; every dim's cover in one pass over the loops (a sweep asks for each ragged layer)."""
-    covered = dict.fromkeys(einsum.bound, 1)
-    for level in mapping.levels:
-        for loop in level.loops:
-            if loop.dim in covered:
-                covered[loop.dim] *= loop.bound
-    return {d: [covered[d], b] for d, b in einsum.bound.items() if covered[d] != b}
+    """A ragged layer's extra: which dims run ragged, [what the loops cover, the size] (every dim's
+    cover in one pass over the loops: a sweep asks for each ragged layer)."""
+    covered = mapping.factors()
+    return {d: [covered.get(d, 1), b] for d, b in einsum.bound.items() if covered.get(d, 1) != b}
 
 
 def _check_ragged(arch: Arch, layer: Layer, options: SimOptions, mapping: Mapping) -> None:

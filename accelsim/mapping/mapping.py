@@ -41,7 +41,15 @@ class Mapping:
         return next(m for m in self.levels if m.level == level_name)
 
     def factor(self, dim: str) -> int:
-        return prod(l.bound for m in self.levels for l in m.loops if l.dim == dim)
+        return self.factors().get(dim, 1)
+
+    def factors(self) -> dict[str, int]:
+        """Each dim's loops' bounds multiplied (what the loops cover of it), in one pass over them."""
+        covered: dict[str, int] = {}
+        for m in self.levels:
+            for loop in m.loops:
+                covered[loop.dim] = covered.get(loop.dim, 1) * loop.bound
+        return covered
 
 
 def check_mapping(arch: Arch, einsum: Einsum, mapping: Mapping) -> None:

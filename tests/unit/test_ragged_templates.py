@@ -43,15 +43,20 @@ def test_unpad_covers_the_dim_and_starts_every_last_iteration_inside(bounds, siz
 @given(loops=st.lists(st.tuples(st.sampled_from("mnkx"), st.integers(1, 9), st.integers(0, 2)), max_size=8),
        sizes=st.tuples(st.integers(1, 60), st.integers(1, 60), st.integers(1, 60)))
 def test_ragged_dims_are_the_dims_whose_loops_do_not_multiply_to_their_size(loops, sizes):
-    """simulate.ragged_dims: per dim of the layer, [Mapping.factor, the size] where they differ (a
-    loop over a dim the layer lacks counts for none), in the layer's dim order."""
+    """simulate.ragged_dims: per dim of the layer, [its loops' bounds multiplied, the size] where
+    they differ (a loop over a dim the layer lacks counts for none), in the layer's dim order; and
+    Mapping.factor, what the loops cover of one dim."""
+    from math import prod
+
     from accelsim.simulate import ragged_dims
     einsum = parse_einsum(GEMM, dict(zip("mnk", sizes)))
     levels = [LevelMapping(f"L{i}", tuple(Loop(d, b) for d, b, at in loops if at == i)) for i in range(3)]
     mapping = Mapping(tuple(levels))
-    want = {d: [mapping.factor(d), b] for d, b in einsum.bound.items() if mapping.factor(d) != b}
+    cover = {d: prod(b for dim, b, _ in loops if dim == d) for d in "mnkx"}
+    want = {d: [cover[d], b] for d, b in einsum.bound.items() if cover[d] != b}
     got = ragged_dims(einsum, mapping)
     assert got == want and list(got) == list(want)
+    assert all(mapping.factor(d) == cover[d] for d in "mnkx")
 
 def test_padded_candidates():
     arch = accelsim.load_arch(ARCH_DIR / "simple_ws.yaml")  # a 16 × 16 array
