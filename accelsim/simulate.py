@@ -329,7 +329,8 @@ def _as_run(arch: Arch, layer: Layer, dataflow: str, mapping: Mapping | None) ->
 def _made_for(arch: Arch, padded, einsum, mapping: Mapping) -> bool:
     """A given mapping is for the padded layer when it covers each padded dim at least to its padded
     size (a ragged candidate may cover more) and is legal there."""
-    if any(mapping.factor(d) < b for d, b in padded.bound.items() if b != einsum.bound[d]):
+    covered = mapping.factors()
+    if any(covered.get(d, 1) < b for d, b in padded.bound.items() if b != einsum.bound[d]):
         return False
     try:
         check_mapping(arch, padded, mapping)

@@ -129,20 +129,12 @@ class TemplateScratch(NamedTuple):
     keeper: np.ndarray      # [tensor] dram_traffic's keeper level and tile words
     words: np.ndarray
     memo: TemplateMemo
-    # A fill's inner phase (the memories below the outermost buffer) per held option h, kept by
-    # the first pass of a map_with for its second (fill's KEEP and REUSE): each level's loops, and
-    # what the phase leaves in sc.temporal and `top`
-    i_dim: np.ndarray       # [held, level, loop] int64
-    i_bound: np.ndarray
-    i_axis: np.ndarray
-    i_n: np.ndarray         # [held, level]
-    i_temporal: np.ndarray  # [held, dim]
-    i_top: np.ndarray       # [held, dim]
-    i_ok: np.ndarray        # [held] bool: no comparison against the outermost buffer failed in it
     flags: np.ndarray       # [2] bool: OUTER_FAILED (since the phase began), BASE_FITS (map_with's)
     o_traffic: np.ndarray   # [order] top_loops' traffic per top order
-    # The first pass's inner phase per (x option < KEPT_OPTIONS, held option) as the last call that
-    # computed it left it, with what it read, for later calls on other capacities (fill, _kept_fits):
+    # A map_with's first-pass inner fill phase (the memories below the outermost buffer) per (x
+    # option < KEPT_OPTIONS, held option), as the last call that computed it left it, with what it
+    # read: its second pass takes it where it serves again (REUSE), and later calls on other
+    # capacities where every comparison it made comes out the same (fill, _kept_fits):
     k_loops: np.ndarray     # [option, held, 3, level, loop] its loops' dims, bounds, axes
     k_vec: np.ndarray       # [option, held, 3 + level, dim] what it left in sc.temporal and `top`; the
                             # fan-outs' remainder and sc.below it started from
@@ -160,7 +152,9 @@ M_NONE, M_USELESS, M_AGAIN, M_BEST = 0, 1, 2, 3
 # fill's modes: a plain fill; one that keeps its inner phase (a map_with's first pass); one that
 # takes its inner phase from what the first pass kept (the second pass, where that is the same)
 PLAIN, KEEP, REUSE = 0, 1, 2
-KEPT_OPTIONS = 2  # x options whose first-pass inner phases a scratch keeps from call to call (the shipped archs': 1 or 2)
+# x options whose first-pass inner phases a scratch keeps (the shipped archs have 1 or 2; a further
+# option's passes fill afresh)
+KEPT_OPTIONS = 2
 OUTER_FAILED, BASE_FITS = 0, 1  # the scratch's flags
 # A slot passed to another kernel goes as np.int64(SLOT): Numba types a module constant as a literal
 # and compiles the callee once per literal value (tests/kernels/test_kernel_signatures.py).
@@ -188,9 +182,6 @@ def template_scratch(layer: TemplateLayer, n_levels: int) -> TemplateScratch:
         np.zeros(SPLIT_DIMS, i64), np.zeros(SPLIT_DIMS, i64), np.zeros(SPLIT_DIMS, i64),
         np.zeros(n_dims, i64), np.zeros(n_dims, np.bool_), np.zeros(n_dims, i64), np.ones(n_dims, i64),
         np.zeros(len(layer.role), i64), np.zeros(len(layer.role), i64), template_memo(n_levels, max_loops),
-        np.zeros((n_held, n_levels, max_loops), i64), np.zeros((n_held, n_levels, max_loops), i64),
-        np.zeros((n_held, n_levels, max_loops), i64), np.zeros((n_held, n_levels), i64),
-        np.zeros((n_held, n_dims), i64), np.zeros((n_held, n_dims), i64), np.zeros(n_held, np.bool_),
         np.zeros(2, np.bool_), np.zeros(layer.top_orders.shape[0], i64),
         np.zeros((KEPT_OPTIONS, n_held, 3, n_levels, max_loops), i64),
         np.zeros((KEPT_OPTIONS, n_held, 3 + n_levels, n_dims), i64),
@@ -553,37 +544,31 @@ def _write_top_order(lay, sc, slot, i, top, o, n_dims):
 
 @helper()
 def fill(lay, arc, sc, slot, h, bypass, spatial_rem, top, mode, option):
-    """dataflows._fill into `slot`'s memories below the top for held option h (lay.held[h]); what
-    remains for the top in `top`. `mode` KEEP keeps its inner phase (the memories below the
-    outermost buffer) for h; REUSE takes the one kept (map_with's second pass: the same fan-outs,
-    and a bypass that differs from the first pass's only at the outermost buffer, where it keeps
-    less, so every comparison of the phase comes out the same if none against that buffer failed).
-    A KEEP fill of x option `option` also takes the phase an earlier call kept, where every
-    comparison it made comes out the same here (_kept_fits: a sweep's other buffer sizes), or
-    keeps its own for later calls (_keep_phase)."""
+    """dataflows._fill into `slot`'s memories below the top for held option h (lay.held[h]) of x
+    option `option`; what remains for the top in `top`. `mode` KEEP (a map_with's first pass) takes
+    the inner phase (the memories below the outermost buffer) an earlier call kept, where every
+    comparison it made comes out the same here (_kept_fits: a sweep's other buffer sizes), or keeps
+    its own (_keep_phase); REUSE takes the one the first pass kept (map_with's second pass: the same
+    fan-outs, and a bypass that differs from the first pass's only at the outermost buffer, where it
+    keeps less, so every comparison of the phase comes out the same if none against that buffer
+    failed); PLAIN fills afresh."""
     n_mem = arc.memories.shape[0]
-    if mode == REUSE:
-        _copy_inner(arc, sc, slot, h, top, np.bool_(True))
+    kept = mode == KEEP and option < KEPT_OPTIONS
+    if mode == REUSE or (kept and _kept_fits(arc, sc, option, h, spatial_rem)):
+        _take_phase(arc, sc, slot, option, h, top)
     else:
-        kept = mode == KEEP and option < KEPT_OPTIONS
-        if kept and _kept_fits(arc, sc, option, h, spatial_rem):
-            _take_phase(arc, sc, slot, option, h, top)
-        else:
-            if kept:  # the phase's own comparisons, apart from the call's so far (merged after it)
-                for i in range(arc.kind.shape[0]):
-                    sc.k_level[option, h, i, 1], sc.k_level[option, h, i, 2] = sc.memo.run[i, LO], sc.memo.run[i, HI]
-                    sc.memo.run[i, LO], sc.memo.run[i, HI] = 0, NO_WORDS_FAILED
-            for d in range(lay.bound.shape[0]):
-                top[d] = spatial_rem[d]
-                sc.temporal[d] = 1
-            sc.flags[OUTER_FAILED] = False
-            for mi in range(n_mem - 1, 1, -1):
-                _fill_level(lay, arc, sc, slot, lay.held[h], bypass, top, arc.memories[mi])
-            if kept:
-                _keep_phase(arc, sc, slot, option, h, top, spatial_rem)
-        if mode == KEEP:
-            _copy_inner(arc, sc, slot, h, top, np.bool_(False))
-            sc.i_ok[h] = not sc.flags[OUTER_FAILED]
+        if kept:  # the phase's own comparisons, apart from the call's so far (merged after it)
+            for i in range(arc.kind.shape[0]):
+                sc.k_level[option, h, i, 1], sc.k_level[option, h, i, 2] = sc.memo.run[i, LO], sc.memo.run[i, HI]
+                sc.memo.run[i, LO], sc.memo.run[i, HI] = 0, NO_WORDS_FAILED
+        for d in range(lay.bound.shape[0]):
+            top[d] = spatial_rem[d]
+            sc.temporal[d] = 1
+        sc.flags[OUTER_FAILED] = False
+        for mi in range(n_mem - 1, 1, -1):
+            _fill_level(lay, arc, sc, slot, lay.held[h], bypass, top, arc.memories[mi])
+        if kept:
+            _keep_phase(arc, sc, slot, option, h, top, spatial_rem)
     if n_mem > 1:
         _fill_level(lay, arc, sc, slot, lay.held[h], bypass, top, arc.memories[1])
 
@@ -644,7 +629,8 @@ def _keep_phase(arc, sc, slot, option, h, top, spatial_rem):
 @helper()
 def _take_phase(arc, sc, slot, option, h, top):
     """The inner phase kept for (option, h) into `slot`, sc.temporal and `top`, its comparisons'
-    range merged into the call's (the memo's entry for this call covers them)."""
+    range merged into the call's (the memo's entry for this call covers them; for a second pass,
+    whose first took or kept it, the merge changes nothing)."""
     for i in range(arc.kind.shape[0]):
         sc.memo.run[i, LO] = max(sc.memo.run[i, LO], sc.k_level[option, h, i, 1])
         sc.memo.run[i, HI] = min(sc.memo.run[i, HI], sc.k_level[option, h, i, 2])
@@ -658,30 +644,6 @@ def _take_phase(arc, sc, slot, option, h, top):
     for d in range(top.shape[0]):
         sc.temporal[d], top[d] = sc.k_vec[option, h, 0, d], sc.k_vec[option, h, 1, d]
     sc.flags[OUTER_FAILED] = not sc.k_state[option, h, 2]
-
-
-@helper(forceinline=True)
-def _copy_inner(arc, sc, slot, h, top, to_slot):
-    """A fill's inner phase (the loops of the memories below the outermost buffer, sc.temporal and
-    `top`) from held option h's keeping into `slot` (to_slot), or from `slot` into it."""
-    for mi in range(2, arc.memories.shape[0]):
-        i = arc.memories[mi]
-        if to_slot:
-            sc.s_n[slot, i] = sc.i_n[h, i]
-        else:
-            sc.i_n[h, i] = sc.s_n[slot, i]
-        for q in range(sc.s_n[slot, i]):
-            if to_slot:
-                sc.s_dim[slot, i, q], sc.s_bound[slot, i, q] = sc.i_dim[h, i, q], sc.i_bound[h, i, q]
-                sc.s_axis[slot, i, q] = sc.i_axis[h, i, q]
-            else:
-                sc.i_dim[h, i, q], sc.i_bound[h, i, q] = sc.s_dim[slot, i, q], sc.s_bound[slot, i, q]
-                sc.i_axis[h, i, q] = sc.s_axis[slot, i, q]
-    for d in range(top.shape[0]):
-        if to_slot:
-            sc.temporal[d], top[d] = sc.i_temporal[h, d], sc.i_top[h, d]
-        else:
-            sc.i_temporal[h, d], sc.i_top[h, d] = sc.temporal[d], top[d]
 
 
 @helper()
@@ -738,13 +700,15 @@ def _fill_level(lay, arc, sc, slot, held, bypass, top, i):
 def allocate(lay, arc, sc, out_slot, bypass, spatial_rem, second, option):
     """dataflows._allocate: the fill (each level's own tensors, or one tensor held) whose top-level
     traffic is least, the first on a tie, into `out_slot`; returns its traffic. `second`: map_with's
-    second pass (the first kept each fill's inner phase; fill says when it serves again)."""
+    second pass (the first kept each fill's inner phase, under KEPT_OPTIONS; fill says when it
+    serves again)."""
     n_levels = arc.kind.shape[0]
     top = sc.top
     best = -1
     reuse = second and _bypass_outermost_only(arc, sc, bypass)
     for h in range(lay.held.shape[0]):
-        mode = np.int64(REUSE) if reuse and sc.i_ok[h] else np.int64(PLAIN if second else KEEP)
+        ok = option < KEPT_OPTIONS and sc.k_state[option, h, 2] == 1  # (kept, and no outer failure in it)
+        mode = np.int64(REUSE) if reuse and ok else np.int64(PLAIN if second else KEEP)
         fill(lay, arc, sc, np.int64(TRY), np.int64(h), bypass, spatial_rem, top, mode, option)
         traffic = top_loops(lay, arc, sc, np.int64(TRY), top, bypass)
         if best < 0 or traffic < best:
